@@ -1,0 +1,15 @@
+//! The pure core: the access model, schedules and holidays, credentials, lockout, clock
+//! trust and the decision. No I/O, no async, no clock reads: every function that needs
+//! the time takes `now`. The daemon's actors and the owner tools all call into this.
+
+pub mod allowlist;
+pub mod booking;
+pub mod clock;
+pub mod credential;
+pub mod decide;
+pub mod holidays;
+pub mod ids;
+pub mod lockout;
+pub mod model;
+pub mod schedule;
+pub mod secret;

@@ -1,0 +1,6 @@
+//! Portvakt: an edge gateway daemon for the shared doors of apartment buildings.
+//!
+//! The library holds everything; the `portvakt` binary only parses the command line and
+//! maps errors to exit codes. See `docs/ARCHITECTURE.md` for how the parts fit.
+
+pub mod core;
