@@ -1,1 +1,232 @@
-fn main(){}
+//! `portvakt`: the gateway's command line. Parses arguments, loads and validates the
+//! configuration, calls into the library and maps errors to exit codes; nothing else.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use jiff::Timestamp;
+
+use portvakt::config::{self, Config, ConfigError, LoadOptions};
+use portvakt::core::allowlist::Allowlist;
+use portvakt::core::booking::Bookings;
+use portvakt::core::clock::{ClockTrust, UntrustedReason};
+use portvakt::core::credential::{PhoneKey, Token};
+use portvakt::core::decide::{AccessRequest, AccessState, decide};
+use portvakt::core::ids::{CredentialId, DoorId};
+use portvakt::core::model::DoorMode;
+use portvakt::core::secret::{check_pin, check_tag};
+use portvakt::exit;
+use portvakt::tools::{allowlist_file, explain, summary, time_input, week_grid};
+
+/// Portvakt: the gateway for a building's shared doors.
+#[derive(Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    /// The main configuration file; conf.d/*.toml beside it is read too.
+    #[arg(long, global = true, default_value = config::DEFAULT_CONFIG_PATH)]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check the configuration: a summary and exit 0, or every problem and exit 78.
+    CheckConfig,
+    /// Explain whether a credential opens a door at a time, and why.
+    Explain(ExplainArgs),
+    /// Show a week grid of when each door is open, per role.
+    Schedule {
+        /// Only this door.
+        #[arg(long)]
+        door: Option<String>,
+        /// ISO week, e.g. 2026-W52 (default: this week).
+        #[arg(long)]
+        week: Option<String>,
+    },
+}
+
+#[derive(Args)]
+#[command(group = clap::ArgGroup::new("token").required(true).args(["pin", "tag", "phone"]))]
+struct ExplainArgs {
+    /// The door.
+    #[arg(long)]
+    door: String,
+    /// A PIN or the door code, as typed on the keypad.
+    #[arg(long)]
+    pin: Option<String>,
+    /// A tag UID in hexadecimal (04:A2:19:7F).
+    #[arg(long)]
+    tag: Option<String>,
+    /// A phone key: 64 hex digits, or the id of a phone credential in the allowlist.
+    #[arg(long)]
+    phone: Option<String>,
+    /// When: site time (2026-11-24T23:30) or RFC 3339 (default: now).
+    #[arg(long)]
+    at: Option<String>,
+    /// A trial allowlist with credentials and bookings (TOML).
+    #[arg(long)]
+    allowlist: Option<PathBuf>,
+    /// Decide as if the clock were not trusted.
+    #[arg(long)]
+    untrusted_clock: bool,
+    /// Decide as if the door were in this mode.
+    #[arg(long, value_enum, default_value_t = Mode::Normal)]
+    mode: Mode,
+    /// Print the decision as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Mode {
+    Normal,
+    FreePassage,
+    Lockdown,
+}
+
+/// An error that carries its exit code.
+struct Failure {
+    code: u8,
+    error: anyhow::Error,
+}
+
+impl<E: Into<anyhow::Error>> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Self { code: exit::FAILURE, error: e.into() }
+    }
+}
+
+fn fail(code: u8, msg: impl Into<String>) -> Failure {
+    Failure { code, error: anyhow::anyhow!(msg.into()) }
+}
+
+fn load_config(path: &PathBuf) -> Result<Config, Failure> {
+    config::load(&LoadOptions::file(path).with_process_env()).map_err(|e| {
+        let text = match &e {
+            ConfigError::Invalid(problems) => {
+                let list: Vec<String> = problems.iter().map(|p| format!("  {p}")).collect();
+                format!("{}: {e}:\n{}", path.display(), list.join("\n"))
+            }
+            other => other.to_string(),
+        };
+        fail(exit::CONFIG, text)
+    })
+}
+
+fn explain_cmd(cfg: &Config, a: &ExplainArgs) -> Result<String, Failure> {
+    let policy = &cfg.policy;
+    let door_id: DoorId = a.door.parse().map_err(|e| fail(exit::USAGE, format!("--door: {e}")))?;
+    let door = policy.door_index(&door_id).ok_or_else(|| {
+        let known: Vec<&str> = policy.doors.iter().map(|d| d.id.as_str()).collect();
+        fail(exit::USAGE, format!("--door: no door \"{door_id}\" (doors: {})", known.join(", ")))
+    })?;
+    let now = match &a.at {
+        Some(s) => time_input::parse_time(s, &policy.tz).map_err(|e| fail(exit::USAGE, format!("--at: {e}")))?,
+        None => Timestamp::now(),
+    };
+    let (allowlist, bookings) = match &a.allowlist {
+        Some(p) => {
+            let t = allowlist_file::load(cfg, &p.display().to_string()).map_err(|e| fail(exit::DATA, e.to_string()))?;
+            (t.allowlist, t.bookings)
+        }
+        None => (Allowlist::default(), Bookings::default()),
+    };
+    let key = &cfg.credential_key;
+    let token = if let Some(pin) = &a.pin {
+        check_pin(pin).map_err(|e| fail(exit::USAGE, format!("--pin: {e}")))?;
+        Token::Pin(key.pin(pin))
+    } else if let Some(tag) = &a.tag {
+        check_tag(tag).map_err(|e| fail(exit::USAGE, format!("--tag: {e}")))?;
+        Token::Tag(key.tag(tag))
+    } else {
+        let s = a.phone.as_deref().unwrap_or_default();
+        match PhoneKey::from_hex(s) {
+            Some(k) => Token::Phone(k),
+            None => {
+                let id: CredentialId = s.parse().map_err(|e| fail(exit::USAGE, format!("--phone: {e}")))?;
+                match allowlist.by_id(&id).map(|c| c.token) {
+                    Some(t @ Token::Phone(_)) => t,
+                    _ => return Err(fail(exit::USAGE, format!("--phone: no phone credential \"{id}\" in the allowlist"))),
+                }
+            }
+        }
+    };
+    let mut state = AccessState {
+        allowlist,
+        bookings,
+        clock: if a.untrusted_clock { ClockTrust::Untrusted(UntrustedReason::NotSynchronized) } else { ClockTrust::Trusted },
+        ..AccessState::default()
+    };
+    state.set_mode(
+        door,
+        match a.mode {
+            Mode::Normal => DoorMode::Normal,
+            Mode::FreePassage => DoorMode::FreePassage,
+            Mode::Lockdown => DoorMode::Lockdown,
+        },
+    );
+    let decision = decide(policy, &state, &AccessRequest { door, token }, now);
+    if a.json {
+        let mut v = serde_json::to_value(&decision).context("encoding the decision")?;
+        if let Some(obj) = v.as_object_mut() {
+            obj.insert("at".into(), serde_json::Value::String(now.to_string()));
+            obj.insert("explanation".into(), explain::reason_words(policy, &state.allowlist, &decision).into());
+        }
+        return Ok(format!("{}\n", serde_json::to_string_pretty(&v).context("encoding the decision")?));
+    }
+    Ok(explain::render(policy, &state.allowlist, &decision, &door_id, now))
+}
+
+fn schedule_cmd(cfg: &Config, door: Option<&String>, week: Option<&String>) -> Result<String, Failure> {
+    let policy = &cfg.policy;
+    let only = match door {
+        Some(d) => Some(
+            d.parse::<DoorId>()
+                .ok()
+                .and_then(|d| policy.door_index(&d))
+                .ok_or_else(|| fail(exit::USAGE, format!("--door: no door \"{d}\"")))?,
+        ),
+        None => None,
+    };
+    let monday = match week {
+        Some(w) => week_grid::parse_week(w).map_err(|e| fail(exit::USAGE, format!("--week: {e}")))?,
+        None => {
+            let today = Timestamp::now().to_zoned(policy.tz.clone()).date();
+            let iso = today.iso_week_date();
+            jiff::civil::ISOWeekDate::new(iso.year(), iso.week(), jiff::civil::Weekday::Monday)
+                .map(|d| d.date())
+                .unwrap_or(today)
+        }
+    };
+    Ok(week_grid::render(policy, monday, only))
+}
+
+fn run(cli: &Cli) -> Result<String, Failure> {
+    let cfg = load_config(&cli.config)?;
+    match &cli.command {
+        Command::CheckConfig => Ok(summary::render(&cfg)),
+        Command::Explain(a) => explain_cmd(&cfg, a),
+        Command::Schedule { door, week } => schedule_cmd(&cfg, door.as_ref(), week.as_ref()),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::from(exit::OK)
+        }
+        Err(f) => {
+            eprint!("portvakt: {}", f.error);
+            for cause in f.error.chain().skip(1) {
+                eprint!(": {cause}");
+            }
+            eprintln!();
+            ExitCode::from(f.code)
+        }
+    }
+}

@@ -19,7 +19,7 @@ pub enum UntrustedReason {
 
 /// Whether the wall clock can be believed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case", tag = "clock", content = "reason")]
+#[serde(rename_all = "snake_case", tag = "trust", content = "reason")]
 pub enum ClockTrust {
     /// Synchronised, not before the floor, no jump since.
     Trusted,

@@ -100,6 +100,8 @@ pub struct Role {
     pub id: RoleId,
     /// Whether holders of the role enter during a lockdown (property staff, rescue).
     pub lockdown_override: bool,
+    /// What the role is, for people.
+    pub description: String,
 }
 
 /// Which role may open a door, and when.

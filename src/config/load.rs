@@ -1,0 +1,89 @@
+//! Layered loading with the `config` crate: the main file, then `conf.d/*.toml` beside
+//! it in name order, then `PORTVAKT__SECTION__KEY` environment variables (later wins).
+//! Built-in defaults are the serde defaults of the raw form. Each file is read and
+//! syntax-checked on its own first, so an error names the file, line and column.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use config::{Environment, File, FileFormat};
+
+use super::problems::ConfigError;
+use super::{Config, validate};
+
+/// Where the daemon looks when no `--config` is given.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/portvakt/portvakt.toml";
+
+/// The prefix of environment overrides (`PORTVAKT__SITE__NAME=...`).
+pub const ENV_PREFIX: &str = "PORTVAKT";
+
+/// What to load.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// The main file; `conf.d/` next to it is read too.
+    pub path: PathBuf,
+    /// Environment variables to consider (only `PORTVAKT__*` ones are used).
+    pub env: Vec<(String, String)>,
+}
+
+impl LoadOptions {
+    /// Loads `path` with no environment overrides.
+    pub fn file(path: impl Into<PathBuf>) -> Self {
+        Self { path: path.into(), env: Vec::new() }
+    }
+
+    /// Adds this process's `PORTVAKT__*` environment variables as the last layer.
+    #[must_use]
+    pub fn with_process_env(mut self) -> Self {
+        self.env = std::env::vars().collect();
+        self
+    }
+}
+
+fn layer_files(main: &Path) -> Result<Vec<PathBuf>, ConfigError> {
+    let mut files = vec![main.to_path_buf()];
+    let dir = main.parent().unwrap_or(Path::new(".")).join("conf.d");
+    match std::fs::read_dir(&dir) {
+        Ok(entries) => {
+            let mut extra: Vec<PathBuf> = entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+                .collect();
+            extra.sort();
+            files.extend(extra);
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(source) => return Err(ConfigError::Unreadable { path: dir, source }),
+    }
+    Ok(files)
+}
+
+/// Loads and validates the configuration; every problem is reported at once.
+pub fn load(opts: &LoadOptions) -> Result<Config, ConfigError> {
+    let files = layer_files(&opts.path)?;
+    let mut builder = config::Config::builder();
+    for path in &files {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Unreadable { path: path.clone(), source })?;
+        // Syntax-check this file alone so the error names it.
+        config::Config::builder()
+            .add_source(File::from_str(&text, FileFormat::Toml))
+            .build()
+            .map_err(|e| ConfigError::Syntax { path: path.clone(), message: e.to_string() })?;
+        builder = builder.add_source(File::from_str(&text, FileFormat::Toml));
+    }
+    let prefix = format!("{ENV_PREFIX}__");
+    let env: config::Map<String, String> =
+        opts.env.iter().filter(|(k, _)| k.starts_with(&prefix)).cloned().collect();
+    builder = builder.add_source(
+        Environment::with_prefix(ENV_PREFIX).prefix_separator("__").separator("__").source(Some(env)),
+    );
+    let merged = builder
+        .build()
+        .map_err(|e| ConfigError::Syntax { path: opts.path.clone(), message: e.to_string() })?;
+    let root: BTreeMap<String, config::Value> = merged
+        .try_deserialize()
+        .map_err(|e| ConfigError::Syntax { path: opts.path.clone(), message: e.to_string() })?;
+    let base = opts.path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    validate::validate(root, &base, files)
+}

@@ -1,0 +1,161 @@
+//! Configuration: layered loading (built-in defaults, the main file, `conf.d/*.toml` in
+//! name order, `PORTVAKT__SECTION__KEY` environment variables), a raw serde form with
+//! `deny_unknown_fields`, and validation into typed structs that reports every problem
+//! with its key path. Secrets (the credential key, the door code) are read from files
+//! named in the config and never printed.
+
+mod load;
+mod problems;
+mod raw;
+mod validate;
+
+use std::path::PathBuf;
+
+use jiff::SignedDuration;
+
+use crate::core::ids::SiteId;
+use crate::core::model::SitePolicy;
+use crate::core::secret::CredentialKey;
+
+pub use load::{DEFAULT_CONFIG_PATH, LoadOptions, load};
+pub use problems::{ConfigError, Problem};
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The site's id and name.
+    pub site: SiteInfo,
+    /// Modbus buses and their devices.
+    pub buses: Vec<BusConfig>,
+    /// How each door is wired, in the same order as `policy.doors`.
+    pub wiring: Vec<DoorWiring>,
+    /// The access policy the core decides with.
+    pub policy: SitePolicy,
+    /// The key for PIN and tag digests.
+    pub credential_key: CredentialKey,
+    /// The files that were read, in layer order.
+    pub files: Vec<PathBuf>,
+    /// Things that work but deserve attention (e.g. a secret file others can read).
+    pub warnings: Vec<Problem>,
+}
+
+/// The site's identity.
+#[derive(Debug, Clone)]
+pub struct SiteInfo {
+    /// Its id, used in MQTT topics.
+    pub id: SiteId,
+    /// A human name ("Storgatan 12").
+    pub name: String,
+}
+
+/// How a bus is reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BusLink {
+    /// Modbus RTU over a serial port (RS-485).
+    Rtu {
+        /// The serial device, preferably `/dev/serial/by-id/...`.
+        device: String,
+        /// Baud rate.
+        baud: u32,
+        /// Parity.
+        parity: Parity,
+        /// Stop bits (1 or 2).
+        stop_bits: u8,
+    },
+    /// Modbus TCP.
+    Tcp {
+        /// `host:port`.
+        address: String,
+    },
+}
+
+/// Serial parity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Parity {
+    /// None.
+    None,
+    /// Even (the Modbus default).
+    Even,
+    /// Odd.
+    Odd,
+}
+
+/// A built-in device profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    /// The Portvakt keypad panel register map.
+    PortvaktKeypad,
+    /// A generic N-channel coil relay board.
+    RelayCoils,
+    /// A generic discrete input module.
+    DiscreteInputs,
+}
+
+impl Profile {
+    /// The config word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PortvaktKeypad => "portvakt-keypad",
+            Self::RelayCoils => "relay-coils",
+            Self::DiscreteInputs => "discrete-inputs",
+        }
+    }
+}
+
+/// One device on a bus.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceConfig {
+    /// Modbus unit id (1 to 247).
+    pub unit: u8,
+    /// A name for people.
+    pub name: String,
+    /// Its register map.
+    pub profile: Profile,
+    /// Relay or input channels (1-based in config).
+    pub channels: u16,
+}
+
+/// One bus.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BusConfig {
+    /// Its name.
+    pub name: String,
+    /// How it is reached.
+    pub link: BusLink,
+    /// Per-request timeout.
+    pub timeout: SignedDuration,
+    /// How often inputs are polled.
+    pub poll_interval: SignedDuration,
+    /// Devices on it.
+    pub devices: Vec<DeviceConfig>,
+}
+
+/// A channel of a device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Point {
+    /// Bus name.
+    pub bus: String,
+    /// Unit id.
+    pub unit: u8,
+    /// Channel (1-based).
+    pub channel: u16,
+    /// Whether the signal is active-low.
+    pub inverted: bool,
+}
+
+/// How a door is wired.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DoorWiring {
+    /// The relay driving the strike.
+    pub relay: Point,
+    /// True when energising the relay unlocks (fail-secure strike).
+    pub energize_to_unlock: bool,
+    /// The door contact.
+    pub contact: Option<Point>,
+    /// The exit button.
+    pub exit_button: Option<Point>,
+    /// The keypad panel: bus name and unit.
+    pub keypad: Option<(String, u8)>,
+    /// After how long an open door raises "held open".
+    pub held_open_after: SignedDuration,
+}

@@ -1,0 +1,654 @@
+//! Validation: the merged layers, section by section, into a typed [`Config`]. Each
+//! section (and each door, bus, role and schedule) is deserialized on its own, so one
+//! malformed entry does not hide problems elsewhere; then every cross-reference is
+//! checked. All problems are collected with their key paths.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use config::Value;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use jiff::SignedDuration;
+use serde::de::DeserializeOwned;
+
+use super::problems::{ConfigError, Problems};
+use super::raw::{
+    RawBus, RawClock, RawCredentials, RawDoor, RawDoorCode, RawHolidays, RawLockout, RawPoint, RawRole,
+    RawSchedule, RawSite,
+};
+use super::{BusConfig, BusLink, Config, DeviceConfig, DoorWiring, Parity, Point, Profile, SiteInfo};
+use crate::core::holidays::HolidayCalendar;
+use crate::core::ids::{DoorId, RoleId, ScheduleId, SiteId};
+use crate::core::model::{
+    Door, DoorCode, DoorIdx, DoorKind, DoorRule, DoorSet, LockoutPolicy, MAX_DOORS, Role, RoleIdx, ScheduleIdx,
+    SitePolicy, UntrustedAction, UntrustedClockPolicy,
+};
+use crate::core::schedule::{
+    DAY_SECONDS, DateRange, Exception, HolidayRule, Schedule, Span, WeekWindow, WeekdaySet, parse_time_of_day,
+};
+use crate::core::secret::{CredentialKey, check_pin};
+
+const SECTIONS: [&str; 10] = [
+    "site",
+    "holidays",
+    "credentials",
+    "clock",
+    "keypad_lockout",
+    "roles",
+    "schedules",
+    "buses",
+    "doors",
+    "door_code",
+];
+
+/// Roles every site has; `[roles.<id>]` may add more or change these.
+const BUILTIN_ROLES: [(&str, bool, &str); 4] = [
+    ("resident", false, "lives in the building"),
+    ("home_care", false, "municipal home care staff"),
+    ("contractor", false, "external contractor"),
+    ("property_staff", true, "the property owner's staff"),
+];
+
+fn join(base: &str, sub: &str) -> String {
+    match (base.is_empty(), sub) {
+        (_, "" | ".") => base.to_owned(),
+        (true, s) => s.to_owned(),
+        (false, s) if s.starts_with('[') => format!("{base}{s}"),
+        (false, s) => format!("{base}.{s}"),
+    }
+}
+
+/// Removes the `config` crate's own " for key `...`" / " in FILE" suffixes: the path is
+/// reported separately and more precisely.
+fn clean(msg: &str) -> String {
+    let cut = msg.find(" for key `").unwrap_or(msg.len());
+    msg[..cut].to_owned()
+}
+
+fn parse<T: DeserializeOwned>(v: Value, path: &str, p: &mut Problems) -> Option<T> {
+    match serde_path_to_error::deserialize::<_, T>(v) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            let sub = e.path().to_string();
+            p.push(join(path, &sub), clean(&e.inner().to_string()));
+            None
+        }
+    }
+}
+
+fn duration(s: Option<&str>, default: SignedDuration, path: &str, p: &mut Problems) -> SignedDuration {
+    let Some(s) = s else { return default };
+    match s.parse::<SignedDuration>() {
+        Ok(d) if d.is_positive() => d,
+        Ok(_) => {
+            p.push(path, format!("{s} must be longer than zero"));
+            default
+        }
+        Err(_) => {
+            p.push(path, format!("\"{s}\" is not a duration (write e.g. \"500ms\", \"5s\", \"15m\", \"1h 30m\")"));
+            default
+        }
+    }
+}
+
+fn date(s: &str, path: &str, p: &mut Problems) -> Option<Date> {
+    s.parse::<Date>().map_err(|_| p.push(path, format!("\"{s}\" is not a date (write YYYY-MM-DD)"))).ok()
+}
+
+fn id<T: std::str::FromStr<Err = crate::core::ids::IdError>>(s: &str, path: &str, p: &mut Problems) -> Option<T> {
+    s.parse::<T>().map_err(|e| p.push(path, e.to_string())).ok()
+}
+
+fn known(names: impl IntoIterator<Item = impl AsRef<str>>) -> String {
+    let v: Vec<String> = names.into_iter().map(|n| format!("\"{}\"", n.as_ref())).collect();
+    if v.is_empty() { "none are defined".into() } else { format!("defined: {}", v.join(", ")) }
+}
+
+/// Reads a secret file named in the config (relative to the config's directory).
+fn read_secret(file: &str, base: &Path, path: &str, p: &mut Problems, w: &mut Problems) -> Option<String> {
+    let full = base.join(file);
+    match std::fs::read_to_string(&full) {
+        Ok(text) => {
+            if let Ok(meta) = std::fs::metadata(&full)
+                && meta.permissions().mode() & 0o077 != 0
+            {
+                w.push(path, format!("{} can be read by other users; run chmod 600 on it", full.display()));
+            }
+            Some(text.trim().to_owned())
+        }
+        Err(e) => {
+            p.push(path, format!("cannot read {}: {e}", full.display()));
+            None
+        }
+    }
+}
+
+struct Sections {
+    site: Option<RawSite>,
+    holidays: RawHolidays,
+    credentials: Option<RawCredentials>,
+    clock: RawClock,
+    lockout: RawLockout,
+    roles: Vec<(String, RawRole)>,
+    schedules: Vec<(String, RawSchedule)>,
+    buses: Vec<Option<RawBus>>,
+    doors: Vec<Option<RawDoor>>,
+    door_code: Option<RawDoorCode>,
+}
+
+fn table_entries<T: DeserializeOwned>(v: Option<Value>, path: &str, p: &mut Problems) -> Vec<(String, T)> {
+    let Some(v) = v else { return Vec::new() };
+    match v.into_table() {
+        Ok(t) => {
+            let sorted: BTreeMap<String, Value> = t.into_iter().collect();
+            sorted
+                .into_iter()
+                .filter_map(|(k, v)| {
+                    let path = format!("{path}.{k}");
+                    parse(v, &path, p).map(|t| (k, t))
+                })
+                .collect()
+        }
+        Err(_) => {
+            p.push(path, "must be a table of named entries");
+            Vec::new()
+        }
+    }
+}
+
+fn array_entries<T: DeserializeOwned>(v: Option<Value>, path: &str, p: &mut Problems) -> Vec<Option<T>> {
+    let Some(v) = v else { return Vec::new() };
+    match v.into_array() {
+        Ok(a) => a.into_iter().enumerate().map(|(i, v)| parse(v, &format!("{path}[{i}]"), p)).collect(),
+        Err(_) => {
+            p.push(path, format!("must be a list of tables ([[{path}]])"));
+            Vec::new()
+        }
+    }
+}
+
+fn sections(mut root: BTreeMap<String, Value>, p: &mut Problems) -> Sections {
+    for key in root.keys().filter(|k| !SECTIONS.contains(&k.as_str())) {
+        p.push(key.clone(), format!("unknown section; known sections are {}", SECTIONS.join(", ")));
+    }
+    let mut take = |k: &str| root.remove(k);
+    let site = take("site");
+    if site.is_none() {
+        p.push("site", "missing; every gateway needs [site] with an id");
+    }
+    let credentials = take("credentials");
+    if credentials.is_none() {
+        p.push("credentials", "missing; set credentials.hash_key_file to the site's credential key file");
+    }
+    Sections {
+        site: site.and_then(|v| parse(v, "site", p)),
+        holidays: take("holidays").and_then(|v| parse(v, "holidays", p)).unwrap_or_default(),
+        credentials: credentials.and_then(|v| parse(v, "credentials", p)),
+        clock: take("clock").and_then(|v| parse(v, "clock", p)).unwrap_or_default(),
+        lockout: take("keypad_lockout").and_then(|v| parse(v, "keypad_lockout", p)).unwrap_or_default(),
+        roles: table_entries(take("roles"), "roles", p),
+        schedules: table_entries(take("schedules"), "schedules", p),
+        buses: array_entries(take("buses"), "buses", p),
+        doors: array_entries(take("doors"), "doors", p),
+        door_code: take("door_code").and_then(|v| parse(v, "door_code", p)),
+    }
+}
+
+fn action(s: Option<&str>, default: UntrustedAction, path: &str, p: &mut Problems) -> UntrustedAction {
+    match s {
+        None => default,
+        Some("evaluate") => UntrustedAction::Evaluate,
+        Some("ignore_time") => UntrustedAction::IgnoreTime,
+        Some("deny") => UntrustedAction::Deny,
+        Some(other) => {
+            p.push(path, format!("\"{other}\" is not a policy; use \"evaluate\", \"ignore_time\" or \"deny\""));
+            default
+        }
+    }
+}
+
+fn span(from: &str, to: &str, path: &str, p: &mut Problems) -> Option<Span> {
+    let start = parse_time_of_day(from).map_err(|e| p.push(format!("{path}.from"), e)).ok();
+    let end = parse_time_of_day(to).map_err(|e| p.push(format!("{path}.to"), e)).ok();
+    let (start, end) = (start?, end?);
+    if start == DAY_SECONDS {
+        p.push(format!("{path}.from"), "a window cannot start at 24:00; use 00:00");
+        return None;
+    }
+    if start == end || (start == 0 && end == 0) {
+        p.push(path, format!("from and to are both {from}; write 00:00 to 24:00 for a whole day"));
+        return None;
+    }
+    Some(Span { start, end: if end == 0 { DAY_SECONDS } else { end } })
+}
+
+fn schedule(name: &str, raw: &RawSchedule, p: &mut Problems) -> Option<Schedule> {
+    let path = format!("schedules.{name}");
+    let sid = id::<ScheduleId>(name, &path, p);
+    let mut windows = Vec::new();
+    for (i, w) in raw.windows.iter().enumerate() {
+        let wp = format!("{path}.windows[{i}]");
+        let days = WeekdaySet::parse(&w.days).map_err(|e| p.push(format!("{wp}.days"), e)).ok();
+        if let (Some(days), Some(span)) = (days, span(&w.from, &w.to, &wp, p)) {
+            windows.push(WeekWindow { days, span });
+        }
+    }
+    let mut active = Vec::new();
+    for (i, r) in raw.active.iter().enumerate() {
+        let rp = format!("{path}.active[{i}]");
+        if let (Some(from), Some(to)) = (date(&r.from, &format!("{rp}.from"), p), date(&r.to, &format!("{rp}.to"), p)) {
+            if to < from {
+                p.push(rp, format!("ends ({to}) before it starts ({from})"));
+            } else {
+                active.push(DateRange { from, to });
+            }
+        }
+    }
+    let mut exceptions = BTreeMap::new();
+    for (i, e) in raw.exceptions.iter().enumerate() {
+        let ep = format!("{path}.exceptions[{i}]");
+        let Some(d) = date(&e.date, &format!("{ep}.date"), p) else { continue };
+        let rule = match (e.closed, e.open.is_empty()) {
+            (true, true) => Exception::Closed,
+            (false, false) => Exception::Open(
+                e.open.iter().enumerate().filter_map(|(j, s)| span(&s.from, &s.to, &format!("{ep}.open[{j}]"), p)).collect(),
+            ),
+            (true, false) => {
+                p.push(ep, "says both closed = true and open hours; choose one");
+                continue;
+            }
+            (false, true) => {
+                p.push(ep, "needs closed = true or open = [{ from = \"HH:MM\", to = \"HH:MM\" }]");
+                continue;
+            }
+        };
+        if exceptions.insert(d, rule).is_some() {
+            p.push(format!("{ep}.date"), format!("{d} is listed twice"));
+        }
+    }
+    let on_holiday = match raw.on_holiday.as_str() {
+        "normal" => HolidayRule::Normal,
+        "as_sunday" => HolidayRule::AsSunday,
+        "closed" => HolidayRule::Closed,
+        other => {
+            p.push(format!("{path}.on_holiday"), format!("\"{other}\" is not a rule; use \"normal\", \"as_sunday\" or \"closed\""));
+            HolidayRule::Normal
+        }
+    };
+    if raw.windows.is_empty() && raw.exceptions.is_empty() {
+        p.push(format!("{path}.windows"), "the schedule has no windows, so it is never open");
+    }
+    Some(Schedule { id: sid?, windows, active, exceptions, on_holiday })
+}
+
+fn bus(i: usize, raw: &RawBus, p: &mut Problems) -> BusConfig {
+    let path = format!("buses[{i}]");
+    let link = match raw.kind.as_str() {
+        "rtu" => {
+            let device = raw.device.clone().unwrap_or_else(|| {
+                p.push(format!("{path}.device"), "an rtu bus needs device = \"/dev/serial/by-id/...\"");
+                String::new()
+            });
+            let parity = match raw.parity.as_deref().unwrap_or("even") {
+                "none" => Parity::None,
+                "even" => Parity::Even,
+                "odd" => Parity::Odd,
+                other => {
+                    p.push(format!("{path}.parity"), format!("\"{other}\" is not a parity; use none, even or odd"));
+                    Parity::Even
+                }
+            };
+            let stop_bits = raw.stop_bits.unwrap_or(1);
+            if !matches!(stop_bits, 1 | 2) {
+                p.push(format!("{path}.stop_bits"), format!("{stop_bits} stop bits; use 1 or 2"));
+            }
+            let baud = raw.baud.unwrap_or(9600);
+            if !(1200..=921_600).contains(&baud) {
+                p.push(format!("{path}.baud"), format!("{baud} baud is outside 1200 to 921600"));
+            }
+            BusLink::Rtu { device, baud, parity, stop_bits }
+        }
+        "tcp" => {
+            let address = raw.address.clone().unwrap_or_default();
+            if address.rsplit_once(':').is_none_or(|(h, port)| h.is_empty() || port.parse::<u16>().is_err()) {
+                p.push(format!("{path}.address"), format!("\"{address}\" is not host:port (e.g. \"192.0.2.10:502\")"));
+            }
+            BusLink::Tcp { address }
+        }
+        other => {
+            p.push(format!("{path}.kind"), format!("\"{other}\" is not a bus kind; use \"rtu\" or \"tcp\""));
+            BusLink::Tcp { address: String::new() }
+        }
+    };
+    let timeout = duration(raw.timeout.as_deref(), SignedDuration::from_millis(500), &format!("{path}.timeout"), p);
+    let poll_interval =
+        duration(raw.poll_interval.as_deref(), SignedDuration::from_millis(50), &format!("{path}.poll_interval"), p);
+    let mut devices = Vec::new();
+    let mut units = HashSet::new();
+    for (j, d) in raw.devices.iter().enumerate() {
+        let dp = format!("{path}.devices[{j}]");
+        if !(1..=247).contains(&d.unit) {
+            p.push(format!("{dp}.unit"), format!("unit {} is outside 1 to 247", d.unit));
+        }
+        if !units.insert(d.unit) {
+            p.push(format!("{dp}.unit"), format!("unit {} is defined twice on bus \"{}\"", d.unit, raw.name));
+        }
+        let profile = match d.profile.as_str() {
+            "portvakt-keypad" => Profile::PortvaktKeypad,
+            "relay-coils" => Profile::RelayCoils,
+            "discrete-inputs" => Profile::DiscreteInputs,
+            other => {
+                p.push(
+                    format!("{dp}.profile"),
+                    format!("\"{other}\" is not a profile; use portvakt-keypad, relay-coils or discrete-inputs"),
+                );
+                continue;
+            }
+        };
+        let channels = d.channels.unwrap_or(if profile == Profile::PortvaktKeypad { 0 } else { 8 });
+        devices.push(DeviceConfig {
+            unit: d.unit,
+            name: d.name.clone().unwrap_or_else(|| format!("unit {}", d.unit)),
+            profile,
+            channels,
+        });
+    }
+    BusConfig { name: raw.name.clone(), link, timeout, poll_interval, devices }
+}
+
+/// Checks a reference to a device (and channel) and returns the device.
+fn device<'a>(
+    buses: &'a [BusConfig],
+    bus: &str,
+    unit: u8,
+    want: Profile,
+    path: &str,
+    p: &mut Problems,
+) -> Option<&'a DeviceConfig> {
+    let Some(b) = buses.iter().find(|b| b.name == bus) else {
+        p.push(format!("{path}.bus"), format!("bus \"{bus}\" is not defined ({})", known(buses.iter().map(|b| &b.name))));
+        return None;
+    };
+    let Some(d) = b.devices.iter().find(|d| d.unit == unit) else {
+        p.push(format!("{path}.unit"), format!("unit {unit} is not defined on bus \"{bus}\""));
+        return None;
+    };
+    if d.profile != want {
+        p.push(
+            format!("{path}.unit"),
+            format!("unit {unit} on bus \"{bus}\" is a {} device; this needs a {} device", d.profile.as_str(), want.as_str()),
+        );
+        return None;
+    }
+    Some(d)
+}
+
+fn point(buses: &[BusConfig], raw: &RawPoint, want: Profile, path: &str, p: &mut Problems) -> Point {
+    if let Some(d) = device(buses, &raw.bus, raw.unit, want, path, p)
+        && !(1..=d.channels).contains(&raw.channel)
+    {
+        p.push(format!("{path}.channel"), format!("channel {} is outside 1 to {} of \"{}\"", raw.channel, d.channels, d.name));
+    }
+    Point { bus: raw.bus.clone(), unit: raw.unit, channel: raw.channel, inverted: raw.inverted }
+}
+
+struct Names<'a> {
+    roles: &'a [Role],
+    schedules: &'a [(String, Option<Schedule>)],
+}
+
+impl Names<'_> {
+    fn schedule(&self, name: &str, path: &str, p: &mut Problems) -> Option<ScheduleIdx> {
+        match self.schedules.iter().position(|(n, _)| n == name) {
+            Some(i) => u16::try_from(i).ok().map(ScheduleIdx),
+            None => {
+                p.push(path, format!("schedule \"{name}\" is not defined ({})", known(self.schedules.iter().map(|s| &s.0))));
+                None
+            }
+        }
+    }
+
+    fn role(&self, name: &str, path: &str, p: &mut Problems) -> Option<RoleIdx> {
+        match self.roles.iter().position(|r| r.id.as_str() == name) {
+            Some(i) => u16::try_from(i).ok().map(RoleIdx),
+            None => {
+                p.push(path, format!("role \"{name}\" is not defined ({})", known(self.roles.iter().map(|r| r.id.as_str()))));
+                None
+            }
+        }
+    }
+}
+
+fn door(i: usize, raw: &RawDoor, buses: &[BusConfig], names: &Names, p: &mut Problems) -> (Option<Door>, DoorWiring) {
+    let path = format!("doors[{i}]");
+    let did = id::<DoorId>(&raw.id, &format!("{path}.id"), p);
+    let kind = match raw.kind.as_str() {
+        "entrance" => DoorKind::Entrance,
+        "rubbish" => DoorKind::Rubbish,
+        "laundry" => DoorKind::Laundry,
+        "other" => DoorKind::Other,
+        other => {
+            p.push(format!("{path}.kind"), format!("\"{other}\" is not a door kind; use entrance, rubbish, laundry or other"));
+            DoorKind::Other
+        }
+    };
+    let rp = format!("{path}.relay");
+    if let Some(d) = device(buses, &raw.relay.bus, raw.relay.unit, Profile::RelayCoils, &rp, p)
+        && !(1..=d.channels).contains(&raw.relay.channel)
+    {
+        p.push(format!("{rp}.channel"), format!("channel {} is outside 1 to {} of \"{}\"", raw.relay.channel, d.channels, d.name));
+    }
+    let relay = Point { bus: raw.relay.bus.clone(), unit: raw.relay.unit, channel: raw.relay.channel, inverted: false };
+    let contact = raw.contact.as_ref().map(|c| point(buses, c, Profile::DiscreteInputs, &format!("{path}.contact"), p));
+    let exit_button =
+        raw.exit_button.as_ref().map(|c| point(buses, c, Profile::DiscreteInputs, &format!("{path}.exit_button"), p));
+    let keypad = raw.keypad.as_ref().map(|k| {
+        device(buses, &k.bus, k.unit, Profile::PortvaktKeypad, &format!("{path}.keypad"), p);
+        (k.bus.clone(), k.unit)
+    });
+    let pulse = duration(raw.pulse.as_deref(), SignedDuration::from_secs(5), &format!("{path}.pulse"), p);
+    if pulse > SignedDuration::from_mins(1) {
+        p.push(format!("{path}.pulse"), "a pulse longer than 1m leaves the door unlocked too long; use free_passage");
+    }
+    let held_open_after =
+        duration(raw.held_open_after.as_deref(), SignedDuration::from_secs(60), &format!("{path}.held_open_after"), p);
+    let free_passage = raw.free_passage.as_ref().and_then(|s| names.schedule(s, &format!("{path}.free_passage"), p));
+    let (before, after) = raw.booking.as_ref().map_or((None, None), |b| (b.grace_before.as_deref(), b.grace_after.as_deref()));
+    let grace_before = duration(before, SignedDuration::from_mins(10), &format!("{path}.booking.grace_before"), p);
+    let grace_after = duration(after, SignedDuration::from_mins(15), &format!("{path}.booking.grace_after"), p);
+    let mut rules = Vec::new();
+    let mut seen = HashSet::new();
+    for (j, r) in raw.access.iter().enumerate() {
+        let ap = format!("{path}.access[{j}]");
+        if !seen.insert(r.role.clone()) {
+            p.push(format!("{ap}.role"), format!("role \"{}\" has two rules on this door; merge them", r.role));
+        }
+        let role = names.role(&r.role, &format!("{ap}.role"), p);
+        let schedule = r.schedule.as_ref().and_then(|s| names.schedule(s, &format!("{ap}.schedule"), p));
+        if let Some(role) = role
+            && (r.schedule.is_none() || schedule.is_some())
+        {
+            rules.push(DoorRule { role, schedule, booking_required: r.booking });
+        }
+    }
+    if raw.access.is_empty() {
+        p.push(format!("{path}.access"), "no rules, so nobody but the door code opens this door; add e.g. { role = \"resident\" }");
+    }
+    let wiring = DoorWiring { relay, energize_to_unlock: raw.relay.energize_to_unlock, contact, exit_button, keypad, held_open_after };
+    let door = did.map(|id| Door {
+        id,
+        name: raw.name.clone().unwrap_or_else(|| raw.id.clone()),
+        kind,
+        pulse,
+        rules,
+        free_passage,
+        booking_grace_before: grace_before,
+        booking_grace_after: grace_after,
+    });
+    (door, wiring)
+}
+
+#[allow(clippy::too_many_lines)]
+pub(super) fn validate(root: BTreeMap<String, Value>, base: &Path, files: Vec<PathBuf>) -> Result<Config, ConfigError> {
+    let mut p = Problems::default();
+    let mut w = Problems::default();
+    let s = sections(root, &mut p);
+
+    let site_id = s.site.as_ref().and_then(|r| id::<SiteId>(&r.id, "site.id", &mut p));
+    let tz = s.site.as_ref().and_then(|r| {
+        TimeZone::get(&r.timezone)
+            .map_err(|_| p.push("site.timezone", format!("\"{}\" is not an IANA time zone (e.g. \"Europe/Stockholm\")", r.timezone)))
+            .ok()
+    });
+
+    let mut calendar = match s.holidays.calendar.as_str() {
+        "sweden" => HolidayCalendar::swedish(s.holidays.eves),
+        "none" => HolidayCalendar::none(),
+        other => {
+            p.push("holidays.calendar", format!("\"{other}\" is not a calendar; use \"sweden\" or \"none\""));
+            HolidayCalendar::none()
+        }
+    };
+    for (i, e) in s.holidays.extra.iter().enumerate() {
+        if let Some(d) = date(e, &format!("holidays.extra[{i}]"), &mut p) {
+            calendar = calendar.with_extra(d);
+        }
+    }
+
+    let credential_key = s.credentials.as_ref().and_then(|c| {
+        let text = read_secret(&c.hash_key_file, base, "credentials.hash_key_file", &mut p, &mut w)?;
+        CredentialKey::from_hex(&text).map_err(|e| p.push("credentials.hash_key_file", e.to_string())).ok()
+    });
+
+    let u = &s.clock.while_untrusted;
+    let d = UntrustedClockPolicy::default();
+    let untrusted = UntrustedClockPolicy {
+        phone: action(u.phone.as_deref(), d.phone, "clock.while_untrusted.phone", &mut p),
+        tag: action(u.tag.as_deref(), d.tag, "clock.while_untrusted.tag", &mut p),
+        pin: action(u.pin.as_deref(), d.pin, "clock.while_untrusted.pin", &mut p),
+        door_code: action(u.door_code.as_deref(), d.door_code, "clock.while_untrusted.door_code", &mut p),
+    };
+
+    let dl = LockoutPolicy::default();
+    let l = &s.lockout;
+    let lockout = LockoutPolicy {
+        max_failures: l.max_failures.unwrap_or(dl.max_failures),
+        window: duration(l.window.as_deref(), dl.window, "keypad_lockout.window", &mut p),
+        base: duration(l.first_lockout.as_deref(), dl.base, "keypad_lockout.first_lockout", &mut p),
+        max: duration(l.max_lockout.as_deref(), dl.max, "keypad_lockout.max_lockout", &mut p),
+    };
+    if lockout.max_failures == 0 {
+        p.push("keypad_lockout.max_failures", "must be at least 1");
+    }
+    if lockout.max < lockout.base {
+        p.push("keypad_lockout.max_lockout", "is shorter than first_lockout");
+    }
+
+    let mut roles: Vec<Role> = BUILTIN_ROLES
+        .iter()
+        .filter_map(|(n, o, d)| {
+            RoleId::new(*n).ok().map(|id| Role { id, lockdown_override: *o, description: (*d).to_owned() })
+        })
+        .collect();
+    for (name, raw) in &s.roles {
+        let Some(rid) = id::<RoleId>(name, &format!("roles.{name}"), &mut p) else { continue };
+        match roles.iter_mut().find(|r| r.id == rid) {
+            Some(r) => {
+                r.lockdown_override = raw.lockdown_override;
+                if let Some(d) = &raw.description {
+                    r.description.clone_from(d);
+                }
+            }
+            None => roles.push(Role {
+                id: rid,
+                lockdown_override: raw.lockdown_override,
+                description: raw.description.clone().unwrap_or_default(),
+            }),
+        }
+    }
+
+    let schedules: Vec<(String, Option<Schedule>)> =
+        s.schedules.iter().map(|(n, raw)| (n.clone(), schedule(n, raw, &mut p))).collect();
+
+    let mut buses = Vec::new();
+    let mut bus_names = BTreeSet::new();
+    for (i, raw) in s.buses.iter().enumerate() {
+        let Some(raw) = raw else { continue };
+        if !bus_names.insert(raw.name.clone()) {
+            p.push(format!("buses[{i}].name"), format!("bus \"{}\" is defined twice", raw.name));
+        }
+        buses.push(bus(i, raw, &mut p));
+    }
+
+    let names = Names { roles: &roles, schedules: &schedules };
+    let mut doors = Vec::new();
+    let mut wiring = Vec::new();
+    let mut door_ids = BTreeSet::new();
+    let mut relays = HashSet::new();
+    if s.doors.is_empty() {
+        p.push("doors", "no doors are defined; add at least one [[doors]]");
+    }
+    if s.doors.len() > MAX_DOORS {
+        p.push("doors", format!("{} doors; one gateway serves at most {MAX_DOORS}", s.doors.len()));
+    }
+    for (i, raw) in s.doors.iter().enumerate() {
+        let Some(raw) = raw else { continue };
+        if !door_ids.insert(raw.id.clone()) {
+            p.push(format!("doors[{i}].id"), format!("door \"{}\" is defined twice", raw.id));
+        }
+        if !relays.insert((raw.relay.bus.clone(), raw.relay.unit, raw.relay.channel)) {
+            p.push(format!("doors[{i}].relay"), "this relay channel already drives another door");
+        }
+        let (door, wire) = door(i, raw, &buses, &names, &mut p);
+        doors.extend(door);
+        wiring.push(wire);
+    }
+
+    let door_code = s.door_code.as_ref().and_then(|dc| {
+        let code = read_secret(&dc.code_file, base, "door_code.code_file", &mut p, &mut w);
+        if let Some(c) = &code
+            && let Err(e) = check_pin(c)
+        {
+            p.push("door_code.code_file", format!("the door code in the file is not valid: {e}"));
+        }
+        let schedule = names.schedule(&dc.schedule, "door_code.schedule", &mut p);
+        let mut set = DoorSet::default();
+        for (i, name) in dc.doors.iter().enumerate() {
+            let path = format!("door_code.doors[{i}]");
+            match s.doors.iter().flatten().position(|d| &d.id == name) {
+                Some(j) if s.doors.iter().flatten().nth(j).is_some_and(|d| d.keypad.is_none()) => {
+                    p.push(path, format!("door \"{name}\" has no keypad to enter the code on"));
+                }
+                Some(j) => set = set.with(DoorIdx(u8::try_from(j).unwrap_or(u8::MAX))),
+                None => p.push(path, format!("door \"{name}\" is not defined ({})", known(door_ids.iter()))),
+            }
+        }
+        Some((code?, schedule?, set))
+    });
+
+    if !p.0.is_empty() {
+        return Err(ConfigError::Invalid(p.0));
+    }
+    // With no problems every Option above is Some; `ok_or` keeps this panic-free anyway.
+    let incomplete = || ConfigError::Invalid(vec![super::Problem { path: String::new(), message: "incomplete configuration".into() }]);
+    let key = credential_key.ok_or_else(incomplete)?;
+    let door_code = door_code.map(|(code, schedule, doors)| DoorCode { digest: key.door_code(&code), schedule, doors });
+    let policy = SitePolicy {
+        site: site_id.clone().ok_or_else(incomplete)?,
+        tz: tz.ok_or_else(incomplete)?,
+        calendar,
+        schedules: schedules.into_iter().filter_map(|(_, s)| s).collect(),
+        roles,
+        doors,
+        door_code,
+        lockout,
+        untrusted,
+    };
+    let site = SiteInfo {
+        id: site_id.ok_or_else(incomplete)?,
+        name: s.site.and_then(|s| s.name).unwrap_or_default(),
+    };
+    Ok(Config { site, buses, wiring, policy, credential_key: key, files, warnings: w.0 })
+}

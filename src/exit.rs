@@ -1,0 +1,13 @@
+//! Process exit codes, from sysexits(3), so systemd and scripts can tell failures apart.
+//! The unit file's `RestartPreventExitStatus=78` keeps a bad config from restart-looping.
+
+/// Success.
+pub const OK: u8 = 0;
+/// A runtime failure (systemd restarts the daemon).
+pub const FAILURE: u8 = 1;
+/// The command line was used wrongly (EX_USAGE).
+pub const USAGE: u8 = 64;
+/// Input data, such as an allowlist file, is malformed (EX_DATAERR).
+pub const DATA: u8 = 65;
+/// The configuration is invalid (EX_CONFIG).
+pub const CONFIG: u8 = 78;
