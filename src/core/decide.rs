@@ -6,7 +6,9 @@
 //! door known → keypad not locked out → token known (credential or door code) → not
 //! revoked → clock policy → validity window → door in the credential's scope → door mode
 //! (lockdown, free passage) → a door rule for the role → the credential's own schedule →
-//! the rule's schedule → a booking where the rule needs one.
+//! the rule's schedule at `now`, or, where the rule needs a booking, a booking covering
+//! `now` (with the door's grace) whose start lies inside the rule's schedule. So a 07:00
+//! laundry slot with 10 minutes' grace opens at 06:50, though laundry hours start at 07:00.
 
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
@@ -17,7 +19,7 @@ use super::clock::{ClockTrust, UntrustedReason};
 use super::credential::{Credential, Token, TokenKind};
 use super::ids::{CredentialId, DoorId, HolderId, RoleId, ScheduleId};
 use super::lockout::{KeypadLockout, LockoutOutcome};
-use super::model::{Door, DoorIdx, DoorMode, SitePolicy, UntrustedAction};
+use super::model::{Door, DoorIdx, DoorMode, ScheduleIdx, SitePolicy, UntrustedAction};
 use super::schedule::LocalTime;
 
 /// A request to open a door.
@@ -341,6 +343,17 @@ impl Ctx<'_> {
         }
     }
 
+    /// The refusal when schedule `idx` is closed at `when`; `None` when open or absent.
+    fn closed_schedule(&self, idx: Option<ScheduleIdx>, owner: ScheduleOwner, when: Timestamp) -> Option<DenyReason> {
+        let s = self.policy.schedule(idx?)?;
+        let v = s.verdict(LocalTime::of(when, &self.policy.tz), &self.policy.calendar);
+        (!v.open).then(|| DenyReason::OutsideSchedule {
+            schedule: s.id.clone(),
+            owner,
+            holiday: v.holiday.map(|h| h.name),
+        })
+    }
+
     fn credential(&self, cred: &Credential) -> Decision {
         let role = self.policy.role(cred.role);
         let who = Who {
@@ -384,15 +397,8 @@ impl Ctx<'_> {
             }
             return self.grant(GrantRule::UntrustedClockPolicy { kind: self.kind }, Some(who));
         }
-        let local = self.local();
-        for (idx, owner) in [(cred.schedule, ScheduleOwner::Credential), (rule.schedule, ScheduleOwner::DoorRule)] {
-            if let Some(s) = idx.and_then(|i| self.policy.schedule(i)) {
-                let v = s.verdict(local, &self.policy.calendar);
-                if !v.open {
-                    let holiday = v.holiday.map(|h| h.name);
-                    return self.deny(DenyReason::OutsideSchedule { schedule: s.id.clone(), owner, holiday }, Some(who));
-                }
-            }
+        if let Some(reason) = self.closed_schedule(cred.schedule, ScheduleOwner::Credential, self.now) {
+            return self.deny(reason, Some(who));
         }
         if rule.booking_required {
             let b = self.state.bookings.covering(
@@ -402,10 +408,14 @@ impl Ctx<'_> {
                 self.door.booking_grace_before,
                 self.door.booking_grace_after,
             );
-            return match b {
-                Some(b) => self.grant(GrantRule::Booking { start: b.start, end: b.end }, Some(who)),
-                None => self.deny(DenyReason::NoBooking, Some(who)),
-            };
+            let Some(b) = b else { return self.deny(DenyReason::NoBooking, Some(who)) };
+            if let Some(reason) = self.closed_schedule(rule.schedule, ScheduleOwner::DoorRule, b.start) {
+                return self.deny(reason, Some(who));
+            }
+            return self.grant(GrantRule::Booking { start: b.start, end: b.end }, Some(who));
+        }
+        if let Some(reason) = self.closed_schedule(rule.schedule, ScheduleOwner::DoorRule, self.now) {
+            return self.deny(reason, Some(who));
         }
         let schedule = rule.schedule.and_then(|i| self.policy.schedule(i)).map(|s| s.id.clone());
         self.grant(GrantRule::Role { role: who.role.clone(), schedule }, Some(who))

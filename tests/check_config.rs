@@ -1,0 +1,72 @@
+//! `portvakt check-config` as an installer meets it: exit codes, summaries, and error
+//! messages that name every bad key.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::process::Command;
+
+fn check(path: &std::path::Path) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_portvakt"))
+        .arg("--config")
+        .arg(path)
+        .arg("check-config")
+        .env_remove("PORTVAKT__SITE__NAME")
+        .output()
+        .expect("runs portvakt");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_shipped_example_config_passes_with_a_summary() {
+    let example = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config/portvakt.toml");
+    let (code, out, err) = check(&example);
+    assert_eq!(code, 0, "stderr: {err}");
+    for want in ["storgatan-12", "door       entrance", "door       rubbish", "door       laundry", "door code  on entrance"] {
+        assert!(out.contains(want), "summary lacks {want:?}:\n{out}");
+    }
+}
+
+#[test]
+fn every_bad_fixture_exits_78_and_names_each_expected_key() {
+    let dir = common::fixture("config/bad");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let expected: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("# expect: ")).collect();
+        assert!(!expected.is_empty(), "{} has no '# expect:' lines", path.display());
+        let (code, out, err) = check(&path);
+        assert_eq!(code, 78, "{}: exit {code}, stdout {out}, stderr {err}", path.display());
+        assert!(out.is_empty(), "{}: a bad config printed a summary", path.display());
+        for want in expected {
+            assert!(err.contains(want), "{}: error output lacks {want:?}:\n{err}", path.display());
+        }
+        assert!(!err.contains("panicked"), "{}: {err}", path.display());
+        checked += 1;
+    }
+    assert!(checked >= 7, "only {checked} bad fixtures found");
+}
+
+#[test]
+fn a_missing_config_file_is_a_clear_error_with_exit_78() {
+    let (code, _, err) = check(std::path::Path::new("/nonexistent/portvakt.toml"));
+    assert_eq!(code, 78);
+    assert!(err.contains("cannot read /nonexistent/portvakt.toml"), "{err}");
+}
+
+#[test]
+fn a_binary_file_is_refused_without_a_panic() {
+    let dir = std::env::temp_dir().join(format!("portvakt-bin-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("portvakt.toml");
+    std::fs::write(&path, [0xff, 0xfe, 0x00, 0x9c, 0x80]).unwrap();
+    let (code, _, err) = check(&path);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(code, 78);
+    assert!(err.contains("portvakt.toml") && !err.contains("panicked"), "{err}");
+}
