@@ -5,9 +5,9 @@
 pub const OK: u8 = 0;
 /// A runtime failure (systemd restarts the daemon).
 pub const FAILURE: u8 = 1;
-/// The command line was used wrongly (EX_USAGE).
+/// The command line was used wrongly (`EX_USAGE`).
 pub const USAGE: u8 = 64;
-/// Input data, such as an allowlist file, is malformed (EX_DATAERR).
+/// Input data, such as an allowlist file, is malformed (`EX_DATAERR`).
 pub const DATA: u8 = 65;
-/// The configuration is invalid (EX_CONFIG).
+/// The configuration is invalid (`EX_CONFIG`).
 pub const CONFIG: u8 = 78;

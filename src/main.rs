@@ -149,7 +149,12 @@ fn explain_cmd(cfg: &Config, a: &ExplainArgs) -> Result<String, Failure> {
                 let id: CredentialId = s.parse().map_err(|e| fail(exit::USAGE, format!("--phone: {e}")))?;
                 match allowlist.by_id(&id).map(|c| c.token) {
                     Some(t @ Token::Phone(_)) => t,
-                    _ => return Err(fail(exit::USAGE, format!("--phone: no phone credential \"{id}\" in the allowlist"))),
+                    _ => {
+                        return Err(fail(
+                            exit::USAGE,
+                            format!("--phone: no phone credential \"{id}\" in the allowlist"),
+                        ));
+                    }
                 }
             }
         }
@@ -157,7 +162,11 @@ fn explain_cmd(cfg: &Config, a: &ExplainArgs) -> Result<String, Failure> {
     let mut state = AccessState {
         allowlist,
         bookings,
-        clock: if a.untrusted_clock { ClockTrust::Untrusted(UntrustedReason::NotSynchronized) } else { ClockTrust::Trusted },
+        clock: if a.untrusted_clock {
+            ClockTrust::Untrusted(UntrustedReason::NotSynchronized)
+        } else {
+            ClockTrust::Trusted
+        },
         ..AccessState::default()
     };
     state.set_mode(
@@ -197,8 +206,7 @@ fn schedule_cmd(cfg: &Config, door: Option<&String>, week: Option<&String>) -> R
             let today = Timestamp::now().to_zoned(policy.tz.clone()).date();
             let iso = today.iso_week_date();
             jiff::civil::ISOWeekDate::new(iso.year(), iso.week(), jiff::civil::Weekday::Monday)
-                .map(|d| d.date())
-                .unwrap_or(today)
+                .map_or(today, jiff::civil::ISOWeekDate::date)
         }
     };
     Ok(week_grid::render(policy, monday, only))

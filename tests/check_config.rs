@@ -26,7 +26,9 @@ fn the_shipped_example_config_passes_with_a_summary() {
     let example = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config/portvakt.toml");
     let (code, out, err) = check(&example);
     assert_eq!(code, 0, "stderr: {err}");
-    for want in ["storgatan-12", "door       entrance", "door       rubbish", "door       laundry", "door code  on entrance"] {
+    for want in
+        ["storgatan-12", "door       entrance", "door       rubbish", "door       laundry", "door code  on entrance"]
+    {
         assert!(out.contains(want), "summary lacks {want:?}:\n{out}");
     }
 }

@@ -1,5 +1,5 @@
 //! Configuration layering: main file, then conf.d/*.toml in name order, then
-//! PORTVAKT__SECTION__KEY environment variables; and problems collected, not the first.
+//! `PORTVAKT__SECTION__KEY` environment variables; and problems collected, not the first.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

@@ -10,7 +10,9 @@ use portvakt::core::allowlist::{Allowlist, AllowlistError};
 use portvakt::core::booking::{Booking, Bookings};
 use portvakt::core::clock::{ClockTrust, UntrustedReason};
 use portvakt::core::credential::{PhoneKey, Token};
-use portvakt::core::decide::{AccessRequest, AccessState, Decision, DenyReason, GrantRule, ScheduleOwner, decide, handle};
+use portvakt::core::decide::{
+    AccessRequest, AccessState, Decision, DenyReason, GrantRule, ScheduleOwner, decide, handle,
+};
 use portvakt::core::lockout::LockoutOutcome;
 use portvakt::core::model::{DoorIdx, DoorMode};
 
@@ -143,7 +145,10 @@ fn a_refusal_by_holiday_names_the_holiday_and_the_schedule() {
 fn the_door_code_refused_at_night_is_the_door_code_schedule() {
     let cfg = site();
     let d = ask(&cfg, &state(&cfg), "entrance", pin(&cfg, "1357"), "2026-11-24T23:30");
-    assert!(matches!(d.deny_reason(), Some(DenyReason::OutsideSchedule { owner: ScheduleOwner::DoorCode, .. })), "{d:?}");
+    assert!(
+        matches!(d.deny_reason(), Some(DenyReason::OutsideSchedule { owner: ScheduleOwner::DoorCode, .. })),
+        "{d:?}"
+    );
 }
 
 #[test]
@@ -151,8 +156,14 @@ fn lockdown_admits_only_roles_that_override_it() {
     let cfg = site();
     let mut s = state(&cfg);
     s.set_mode(door(&cfg, "bikes"), DoorMode::Lockdown);
-    assert_eq!(ask(&cfg, &s, "bikes", tag(&cfg, "04:A2:19:7F"), "2026-11-24T14:00").deny_reason(), Some(&DenyReason::Lockdown));
-    assert_eq!(ask(&cfg, &s, "bikes", tag(&cfg, "04:00:00:05"), "2026-11-24T14:00").deny_reason(), Some(&DenyReason::Lockdown));
+    assert_eq!(
+        ask(&cfg, &s, "bikes", tag(&cfg, "04:A2:19:7F"), "2026-11-24T14:00").deny_reason(),
+        Some(&DenyReason::Lockdown)
+    );
+    assert_eq!(
+        ask(&cfg, &s, "bikes", tag(&cfg, "04:00:00:05"), "2026-11-24T14:00").deny_reason(),
+        Some(&DenyReason::Lockdown)
+    );
     let staff = ask(&cfg, &s, "bikes", pin(&cfg, "9001"), "2026-11-24T14:00");
     assert!(matches!(staff.grant_rule(), Some(GrantRule::LockdownOverride { .. })), "{staff:?}");
     // other doors are unaffected
@@ -172,7 +183,8 @@ fn free_passage_mode_opens_for_any_known_credential_in_scope() {
 fn an_unknown_door_is_refused() {
     let cfg = site();
     let s = state(&cfg);
-    let d = decide(&cfg.policy, &s, &AccessRequest { door: DoorIdx(60), token: phone(1) }, at(&cfg, "2026-11-24T14:00"));
+    let d =
+        decide(&cfg.policy, &s, &AccessRequest { door: DoorIdx(60), token: phone(1) }, at(&cfg, "2026-11-24T14:00"));
     assert_eq!(d.deny_reason(), Some(&DenyReason::UnknownDoor));
 }
 
@@ -185,14 +197,18 @@ fn wrong_codes_lock_the_keypad_and_it_reopens_after_the_lockout() {
     let t0 = at(&cfg, "2026-11-24T14:00");
     let mut last = None;
     for i in 0..3 {
-        let (d, outcome) = handle(&cfg.policy, &mut s, &req(pin(&cfg, "0000")), t0 + jiff::SignedDuration::from_secs(i));
+        let (d, outcome) =
+            handle(&cfg.policy, &mut s, &req(pin(&cfg, "0000")), t0 + jiff::SignedDuration::from_secs(i));
         assert_eq!(d.deny_reason(), Some(&DenyReason::UnknownCredential));
         last = outcome;
     }
     assert!(matches!(last, Some(LockoutOutcome::LockedUntil(_))), "{last:?}");
     let t1 = t0 + jiff::SignedDuration::from_secs(10);
     let (d, _) = handle(&cfg.policy, &mut s, &req(pin(&cfg, "1357")), t1);
-    assert!(matches!(d.deny_reason(), Some(DenyReason::KeypadLockedOut { .. })), "the right code is refused during lockout: {d:?}");
+    assert!(
+        matches!(d.deny_reason(), Some(DenyReason::KeypadLockedOut { .. })),
+        "the right code is refused during lockout: {d:?}"
+    );
     let (d, _) = handle(&cfg.policy, &mut s, &req(tag(&cfg, "04:A2:19:7F")), t1);
     assert!(d.is_grant(), "tags are not blocked by a keypad lockout: {d:?}");
     let (d, _) = handle(&cfg.policy, &mut s, &req(pin(&cfg, "1357")), t0 + jiff::SignedDuration::from_secs(33));
@@ -209,17 +225,32 @@ fn an_untrusted_clock_follows_the_policy_per_kind_and_is_recorded() {
     // A clock at 1970: phone keys and tags (ignore_time) still open their doors.
     let phone_at_1970 = ask(&cfg, &s, "entrance", phone(1), "1970-01-01T00:05");
     assert!(matches!(phone_at_1970.grant_rule(), Some(GrantRule::UntrustedClockPolicy { .. })), "{phone_at_1970:?}");
-    assert!(matches!(phone_at_1970, Decision::Grant { clock: ClockTrust::Untrusted(UntrustedReason::BeforeFloor), .. }));
-    assert!(ask(&cfg, &s, "rubbish", tag(&cfg, "04:11:22:33"), "1970-01-04T03:00").is_grant(), "ignore_time skips the contractor's hours");
+    assert!(matches!(
+        phone_at_1970,
+        Decision::Grant { clock: ClockTrust::Untrusted(UntrustedReason::BeforeFloor), .. }
+    ));
+    assert!(
+        ask(&cfg, &s, "rubbish", tag(&cfg, "04:11:22:33"), "1970-01-04T03:00").is_grant(),
+        "ignore_time skips the contractor's hours"
+    );
     // ...but revocation and scope still hold.
     assert_eq!(ask(&cfg, &s, "entrance", phone(2), "1970-01-01T00:05").deny_reason(), Some(&DenyReason::Revoked));
     assert_eq!(ask(&cfg, &s, "laundry", phone(1), "1970-01-01T00:05").deny_reason(), Some(&DenyReason::DoorNotInScope));
     // The door code (deny) stays off; a booking cannot be checked without time.
-    assert!(matches!(ask(&cfg, &s, "entrance", pin(&cfg, "1357"), "2026-11-24T14:00").deny_reason(), Some(DenyReason::UntrustedClock { .. })));
-    assert!(matches!(ask(&cfg, &s, "laundry", tag(&cfg, "04:A2:19:7F"), "2026-11-24T08:00").deny_reason(), Some(DenyReason::UntrustedClock { .. })));
+    assert!(matches!(
+        ask(&cfg, &s, "entrance", pin(&cfg, "1357"), "2026-11-24T14:00").deny_reason(),
+        Some(DenyReason::UntrustedClock { .. })
+    ));
+    assert!(matches!(
+        ask(&cfg, &s, "laundry", tag(&cfg, "04:A2:19:7F"), "2026-11-24T08:00").deny_reason(),
+        Some(DenyReason::UntrustedClock { .. })
+    ));
     // PINs are evaluated with the clock as it is, and the decision says so.
     let pin_by_day = ask(&cfg, &s, "entrance", pin(&cfg, "4711"), "2026-11-24T14:00");
-    assert!(matches!(pin_by_day, Decision::Grant { rule: GrantRule::Role { .. }, clock: ClockTrust::Untrusted(_), .. }), "{pin_by_day:?}");
+    assert!(
+        matches!(pin_by_day, Decision::Grant { rule: GrantRule::Role { .. }, clock: ClockTrust::Untrusted(_), .. }),
+        "{pin_by_day:?}"
+    );
 }
 
 #[test]

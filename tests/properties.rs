@@ -28,7 +28,11 @@ fn schedule(windows: Vec<WeekWindow>) -> Schedule {
 }
 
 fn days_where(pred: impl Fn(Weekday) -> bool) -> WeekdaySet {
-    Weekday::Monday.cycle_forward().take(7).filter(|d| pred(*d)).fold(WeekdaySet::default(), |s, d| s.union(WeekdaySet::only(d)))
+    Weekday::Monday
+        .cycle_forward()
+        .take(7)
+        .filter(|d| pred(*d))
+        .fold(WeekdaySet::default(), |s, d| s.union(WeekdaySet::only(d)))
 }
 
 /// The complement of one window (on `days`, from `start` to `end`, possibly past

@@ -64,7 +64,8 @@ pub fn load(opts: &LoadOptions) -> Result<Config, ConfigError> {
     let files = layer_files(&opts.path)?;
     let mut builder = config::Config::builder();
     for path in &files {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Unreadable { path: path.clone(), source })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Unreadable { path: path.clone(), source })?;
         // Syntax-check this file alone so the error names it.
         config::Config::builder()
             .add_source(File::from_str(&text, FileFormat::Toml))
@@ -73,14 +74,11 @@ pub fn load(opts: &LoadOptions) -> Result<Config, ConfigError> {
         builder = builder.add_source(File::from_str(&text, FileFormat::Toml));
     }
     let prefix = format!("{ENV_PREFIX}__");
-    let env: config::Map<String, String> =
-        opts.env.iter().filter(|(k, _)| k.starts_with(&prefix)).cloned().collect();
-    builder = builder.add_source(
-        Environment::with_prefix(ENV_PREFIX).prefix_separator("__").separator("__").source(Some(env)),
-    );
-    let merged = builder
-        .build()
-        .map_err(|e| ConfigError::Syntax { path: opts.path.clone(), message: e.to_string() })?;
+    let env: config::Map<String, String> = opts.env.iter().filter(|(k, _)| k.starts_with(&prefix)).cloned().collect();
+    builder = builder
+        .add_source(Environment::with_prefix(ENV_PREFIX).prefix_separator("__").separator("__").source(Some(env)));
+    let merged =
+        builder.build().map_err(|e| ConfigError::Syntax { path: opts.path.clone(), message: e.to_string() })?;
     let root: BTreeMap<String, config::Value> = merged
         .try_deserialize()
         .map_err(|e| ConfigError::Syntax { path: opts.path.clone(), message: e.to_string() })?;

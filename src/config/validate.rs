@@ -8,15 +8,15 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use config::Value;
+use jiff::SignedDuration;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
-use jiff::SignedDuration;
 use serde::de::DeserializeOwned;
 
 use super::problems::{ConfigError, Problems};
 use super::raw::{
-    RawBus, RawClock, RawCredentials, RawDoor, RawDoorCode, RawHolidays, RawLockout, RawPoint, RawRole,
-    RawSchedule, RawSite,
+    RawBus, RawClock, RawCredentials, RawDoor, RawDoorCode, RawHolidays, RawLockout, RawPoint, RawRole, RawSchedule,
+    RawSite,
 };
 use super::{BusConfig, BusLink, Config, DeviceConfig, DoorWiring, Parity, Point, Profile, SiteInfo};
 use crate::core::holidays::HolidayCalendar;
@@ -30,18 +30,8 @@ use crate::core::schedule::{
 };
 use crate::core::secret::{CredentialKey, check_pin};
 
-const SECTIONS: [&str; 10] = [
-    "site",
-    "holidays",
-    "credentials",
-    "clock",
-    "keypad_lockout",
-    "roles",
-    "schedules",
-    "buses",
-    "doors",
-    "door_code",
-];
+const SECTIONS: [&str; 10] =
+    ["site", "holidays", "credentials", "clock", "keypad_lockout", "roles", "schedules", "buses", "doors", "door_code"];
 
 /// Roles every site has; `[roles.<id>]` may add more or change these.
 const BUILTIN_ROLES: [(&str, bool, &str); 4] = [
@@ -249,11 +239,17 @@ fn schedule(name: &str, raw: &RawSchedule, p: &mut Problems) -> Option<Schedule>
     let mut exceptions = BTreeMap::new();
     for (i, e) in raw.exceptions.iter().enumerate() {
         let ep = format!("{path}.exceptions[{i}]");
-        let Some(d) = date(&e.date, &format!("{ep}.date"), p) else { continue };
+        let Some(d) = date(&e.date, &format!("{ep}.date"), p) else {
+            continue;
+        };
         let rule = match (e.closed, e.open.is_empty()) {
             (true, true) => Exception::Closed,
             (false, false) => Exception::Open(
-                e.open.iter().enumerate().filter_map(|(j, s)| span(&s.from, &s.to, &format!("{ep}.open[{j}]"), p)).collect(),
+                e.open
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(j, s)| span(&s.from, &s.to, &format!("{ep}.open[{j}]"), p))
+                    .collect(),
             ),
             (true, false) => {
                 p.push(ep, "says both closed = true and open hours; choose one");
@@ -273,7 +269,10 @@ fn schedule(name: &str, raw: &RawSchedule, p: &mut Problems) -> Option<Schedule>
         "as_sunday" => HolidayRule::AsSunday,
         "closed" => HolidayRule::Closed,
         other => {
-            p.push(format!("{path}.on_holiday"), format!("\"{other}\" is not a rule; use \"normal\", \"as_sunday\" or \"closed\""));
+            p.push(
+                format!("{path}.on_holiday"),
+                format!("\"{other}\" is not a rule; use \"normal\", \"as_sunday\" or \"closed\""),
+            );
             HolidayRule::Normal
         }
     };
@@ -368,7 +367,10 @@ fn device<'a>(
     p: &mut Problems,
 ) -> Option<&'a DeviceConfig> {
     let Some(b) = buses.iter().find(|b| b.name == bus) else {
-        p.push(format!("{path}.bus"), format!("bus \"{bus}\" is not defined ({})", known(buses.iter().map(|b| &b.name))));
+        p.push(
+            format!("{path}.bus"),
+            format!("bus \"{bus}\" is not defined ({})", known(buses.iter().map(|b| &b.name))),
+        );
         return None;
     };
     let Some(d) = b.devices.iter().find(|d| d.unit == unit) else {
@@ -378,7 +380,11 @@ fn device<'a>(
     if d.profile != want {
         p.push(
             format!("{path}.unit"),
-            format!("unit {unit} on bus \"{bus}\" is a {} device; this needs a {} device", d.profile.as_str(), want.as_str()),
+            format!(
+                "unit {unit} on bus \"{bus}\" is a {} device; this needs a {} device",
+                d.profile.as_str(),
+                want.as_str()
+            ),
         );
         return None;
     }
@@ -389,7 +395,10 @@ fn point(buses: &[BusConfig], raw: &RawPoint, want: Profile, path: &str, p: &mut
     if let Some(d) = device(buses, &raw.bus, raw.unit, want, path, p)
         && !(1..=d.channels).contains(&raw.channel)
     {
-        p.push(format!("{path}.channel"), format!("channel {} is outside 1 to {} of \"{}\"", raw.channel, d.channels, d.name));
+        p.push(
+            format!("{path}.channel"),
+            format!("channel {} is outside 1 to {} of \"{}\"", raw.channel, d.channels, d.name),
+        );
     }
     Point { bus: raw.bus.clone(), unit: raw.unit, channel: raw.channel, inverted: raw.inverted }
 }
@@ -404,7 +413,10 @@ impl Names<'_> {
         match self.schedules.iter().position(|(n, _)| n == name) {
             Some(i) => u16::try_from(i).ok().map(ScheduleIdx),
             None => {
-                p.push(path, format!("schedule \"{name}\" is not defined ({})", known(self.schedules.iter().map(|s| &s.0))));
+                p.push(
+                    path,
+                    format!("schedule \"{name}\" is not defined ({})", known(self.schedules.iter().map(|s| &s.0))),
+                );
                 None
             }
         }
@@ -414,7 +426,10 @@ impl Names<'_> {
         match self.roles.iter().position(|r| r.id.as_str() == name) {
             Some(i) => u16::try_from(i).ok().map(RoleIdx),
             None => {
-                p.push(path, format!("role \"{name}\" is not defined ({})", known(self.roles.iter().map(|r| r.id.as_str()))));
+                p.push(
+                    path,
+                    format!("role \"{name}\" is not defined ({})", known(self.roles.iter().map(|r| r.id.as_str()))),
+                );
                 None
             }
         }
@@ -430,7 +445,10 @@ fn door(i: usize, raw: &RawDoor, buses: &[BusConfig], names: &Names, p: &mut Pro
         "laundry" => DoorKind::Laundry,
         "other" => DoorKind::Other,
         other => {
-            p.push(format!("{path}.kind"), format!("\"{other}\" is not a door kind; use entrance, rubbish, laundry or other"));
+            p.push(
+                format!("{path}.kind"),
+                format!("\"{other}\" is not a door kind; use entrance, rubbish, laundry or other"),
+            );
             DoorKind::Other
         }
     };
@@ -438,7 +456,10 @@ fn door(i: usize, raw: &RawDoor, buses: &[BusConfig], names: &Names, p: &mut Pro
     if let Some(d) = device(buses, &raw.relay.bus, raw.relay.unit, Profile::RelayCoils, &rp, p)
         && !(1..=d.channels).contains(&raw.relay.channel)
     {
-        p.push(format!("{rp}.channel"), format!("channel {} is outside 1 to {} of \"{}\"", raw.relay.channel, d.channels, d.name));
+        p.push(
+            format!("{rp}.channel"),
+            format!("channel {} is outside 1 to {} of \"{}\"", raw.relay.channel, d.channels, d.name),
+        );
     }
     let relay = Point { bus: raw.relay.bus.clone(), unit: raw.relay.unit, channel: raw.relay.channel, inverted: false };
     let contact = raw.contact.as_ref().map(|c| point(buses, c, Profile::DiscreteInputs, &format!("{path}.contact"), p));
@@ -455,7 +476,8 @@ fn door(i: usize, raw: &RawDoor, buses: &[BusConfig], names: &Names, p: &mut Pro
     let held_open_after =
         duration(raw.held_open_after.as_deref(), SignedDuration::from_secs(60), &format!("{path}.held_open_after"), p);
     let free_passage = raw.free_passage.as_ref().and_then(|s| names.schedule(s, &format!("{path}.free_passage"), p));
-    let (before, after) = raw.booking.as_ref().map_or((None, None), |b| (b.grace_before.as_deref(), b.grace_after.as_deref()));
+    let (before, after) =
+        raw.booking.as_ref().map_or((None, None), |b| (b.grace_before.as_deref(), b.grace_after.as_deref()));
     let grace_before = duration(before, SignedDuration::from_mins(10), &format!("{path}.booking.grace_before"), p);
     let grace_after = duration(after, SignedDuration::from_mins(15), &format!("{path}.booking.grace_after"), p);
     let mut rules = Vec::new();
@@ -474,9 +496,19 @@ fn door(i: usize, raw: &RawDoor, buses: &[BusConfig], names: &Names, p: &mut Pro
         }
     }
     if raw.access.is_empty() {
-        p.push(format!("{path}.access"), "no rules, so nobody but the door code opens this door; add e.g. { role = \"resident\" }");
+        p.push(
+            format!("{path}.access"),
+            "no rules, so nobody but the door code opens this door; add e.g. { role = \"resident\" }",
+        );
     }
-    let wiring = DoorWiring { relay, energize_to_unlock: raw.relay.energize_to_unlock, contact, exit_button, keypad, held_open_after };
+    let wiring = DoorWiring {
+        relay,
+        energize_to_unlock: raw.relay.energize_to_unlock,
+        contact,
+        exit_button,
+        keypad,
+        held_open_after,
+    };
     let door = did.map(|id| Door {
         id,
         name: raw.name.clone().unwrap_or_else(|| raw.id.clone()),
@@ -490,154 +522,206 @@ fn door(i: usize, raw: &RawDoor, buses: &[BusConfig], names: &Names, p: &mut Pro
     (door, wiring)
 }
 
-#[allow(clippy::too_many_lines)]
-pub(super) fn validate(root: BTreeMap<String, Value>, base: &Path, files: Vec<PathBuf>) -> Result<Config, ConfigError> {
-    let mut p = Problems::default();
-    let mut w = Problems::default();
-    let s = sections(root, &mut p);
+fn site_zone(site: Option<&RawSite>, problems: &mut Problems) -> (Option<SiteId>, Option<TimeZone>) {
+    let Some(raw) = site else { return (None, None) };
+    let site_id = id::<SiteId>(&raw.id, "site.id", problems);
+    let tz = TimeZone::get(&raw.timezone)
+        .map_err(|_| {
+            let msg = format!("\"{}\" is not an IANA time zone (e.g. \"Europe/Stockholm\")", raw.timezone);
+            problems.push("site.timezone", msg);
+        })
+        .ok();
+    (site_id, tz)
+}
 
-    let site_id = s.site.as_ref().and_then(|r| id::<SiteId>(&r.id, "site.id", &mut p));
-    let tz = s.site.as_ref().and_then(|r| {
-        TimeZone::get(&r.timezone)
-            .map_err(|_| p.push("site.timezone", format!("\"{}\" is not an IANA time zone (e.g. \"Europe/Stockholm\")", r.timezone)))
-            .ok()
-    });
-
-    let mut calendar = match s.holidays.calendar.as_str() {
-        "sweden" => HolidayCalendar::swedish(s.holidays.eves),
+fn calendar(raw: &RawHolidays, problems: &mut Problems) -> HolidayCalendar {
+    let mut calendar = match raw.calendar.as_str() {
+        "sweden" => HolidayCalendar::swedish(raw.eves),
         "none" => HolidayCalendar::none(),
         other => {
-            p.push("holidays.calendar", format!("\"{other}\" is not a calendar; use \"sweden\" or \"none\""));
+            problems.push("holidays.calendar", format!("\"{other}\" is not a calendar; use \"sweden\" or \"none\""));
             HolidayCalendar::none()
         }
     };
-    for (i, e) in s.holidays.extra.iter().enumerate() {
-        if let Some(d) = date(e, &format!("holidays.extra[{i}]"), &mut p) {
-            calendar = calendar.with_extra(d);
+    for (i, text) in raw.extra.iter().enumerate() {
+        if let Some(day) = date(text, &format!("holidays.extra[{i}]"), problems) {
+            calendar = calendar.with_extra(day);
         }
     }
+    calendar
+}
 
-    let credential_key = s.credentials.as_ref().and_then(|c| {
-        let text = read_secret(&c.hash_key_file, base, "credentials.hash_key_file", &mut p, &mut w)?;
-        CredentialKey::from_hex(&text).map_err(|e| p.push("credentials.hash_key_file", e.to_string())).ok()
-    });
-
-    let u = &s.clock.while_untrusted;
-    let d = UntrustedClockPolicy::default();
-    let untrusted = UntrustedClockPolicy {
-        phone: action(u.phone.as_deref(), d.phone, "clock.while_untrusted.phone", &mut p),
-        tag: action(u.tag.as_deref(), d.tag, "clock.while_untrusted.tag", &mut p),
-        pin: action(u.pin.as_deref(), d.pin, "clock.while_untrusted.pin", &mut p),
-        door_code: action(u.door_code.as_deref(), d.door_code, "clock.while_untrusted.door_code", &mut p),
+fn untrusted_policy(raw: &RawClock, problems: &mut Problems) -> UntrustedClockPolicy {
+    let given = &raw.while_untrusted;
+    let default = UntrustedClockPolicy::default();
+    let mut pick = |value: Option<&String>, fallback, key: &str| {
+        action(value.map(String::as_str), fallback, &format!("clock.while_untrusted.{key}"), problems)
     };
+    UntrustedClockPolicy {
+        phone: pick(given.phone.as_ref(), default.phone, "phone"),
+        tag: pick(given.tag.as_ref(), default.tag, "tag"),
+        pin: pick(given.pin.as_ref(), default.pin, "pin"),
+        door_code: pick(given.door_code.as_ref(), default.door_code, "door_code"),
+    }
+}
 
-    let dl = LockoutPolicy::default();
-    let l = &s.lockout;
+fn lockout_policy(raw: &RawLockout, problems: &mut Problems) -> LockoutPolicy {
+    let default = LockoutPolicy::default();
     let lockout = LockoutPolicy {
-        max_failures: l.max_failures.unwrap_or(dl.max_failures),
-        window: duration(l.window.as_deref(), dl.window, "keypad_lockout.window", &mut p),
-        base: duration(l.first_lockout.as_deref(), dl.base, "keypad_lockout.first_lockout", &mut p),
-        max: duration(l.max_lockout.as_deref(), dl.max, "keypad_lockout.max_lockout", &mut p),
+        max_failures: raw.max_failures.unwrap_or(default.max_failures),
+        window: duration(raw.window.as_deref(), default.window, "keypad_lockout.window", problems),
+        base: duration(raw.first_lockout.as_deref(), default.base, "keypad_lockout.first_lockout", problems),
+        max: duration(raw.max_lockout.as_deref(), default.max, "keypad_lockout.max_lockout", problems),
     };
     if lockout.max_failures == 0 {
-        p.push("keypad_lockout.max_failures", "must be at least 1");
+        problems.push("keypad_lockout.max_failures", "must be at least 1");
     }
     if lockout.max < lockout.base {
-        p.push("keypad_lockout.max_lockout", "is shorter than first_lockout");
+        problems.push("keypad_lockout.max_lockout", "is shorter than first_lockout");
     }
+    lockout
+}
 
+fn roles(raw: &[(String, RawRole)], problems: &mut Problems) -> Vec<Role> {
     let mut roles: Vec<Role> = BUILTIN_ROLES
         .iter()
-        .filter_map(|(n, o, d)| {
-            RoleId::new(*n).ok().map(|id| Role { id, lockdown_override: *o, description: (*d).to_owned() })
+        .filter_map(|(name, lockdown_override, description)| {
+            RoleId::new(*name).ok().map(|id| Role {
+                id,
+                lockdown_override: *lockdown_override,
+                description: (*description).to_owned(),
+            })
         })
         .collect();
-    for (name, raw) in &s.roles {
-        let Some(rid) = id::<RoleId>(name, &format!("roles.{name}"), &mut p) else { continue };
-        match roles.iter_mut().find(|r| r.id == rid) {
-            Some(r) => {
-                r.lockdown_override = raw.lockdown_override;
-                if let Some(d) = &raw.description {
-                    r.description.clone_from(d);
-                }
+    for (name, given) in raw {
+        let Some(role_id) = id::<RoleId>(name, &format!("roles.{name}"), problems) else { continue };
+        if let Some(existing) = roles.iter_mut().find(|r| r.id == role_id) {
+            existing.lockdown_override = given.lockdown_override;
+            if let Some(text) = &given.description {
+                existing.description.clone_from(text);
             }
-            None => roles.push(Role {
-                id: rid,
-                lockdown_override: raw.lockdown_override,
-                description: raw.description.clone().unwrap_or_default(),
-            }),
+        } else {
+            roles.push(Role {
+                id: role_id,
+                lockdown_override: given.lockdown_override,
+                description: given.description.clone().unwrap_or_default(),
+            });
         }
     }
+    roles
+}
 
-    let schedules: Vec<(String, Option<Schedule>)> =
-        s.schedules.iter().map(|(n, raw)| (n.clone(), schedule(n, raw, &mut p))).collect();
-
-    let mut buses = Vec::new();
-    let mut bus_names = BTreeSet::new();
-    for (i, raw) in s.buses.iter().enumerate() {
-        let Some(raw) = raw else { continue };
-        if !bus_names.insert(raw.name.clone()) {
-            p.push(format!("buses[{i}].name"), format!("bus \"{}\" is defined twice", raw.name));
+fn buses(raw: &[Option<RawBus>], problems: &mut Problems) -> Vec<BusConfig> {
+    let mut out = Vec::new();
+    let mut names = BTreeSet::new();
+    for (i, given) in raw.iter().enumerate() {
+        let Some(given) = given else { continue };
+        if !names.insert(given.name.clone()) {
+            problems.push(format!("buses[{i}].name"), format!("bus \"{}\" is defined twice", given.name));
         }
-        buses.push(bus(i, raw, &mut p));
+        out.push(bus(i, given, problems));
     }
+    out
+}
 
-    let names = Names { roles: &roles, schedules: &schedules };
+fn doors(
+    raw: &[Option<RawDoor>],
+    buses: &[BusConfig],
+    names: &Names,
+    problems: &mut Problems,
+) -> (Vec<Door>, Vec<DoorWiring>) {
     let mut doors = Vec::new();
     let mut wiring = Vec::new();
-    let mut door_ids = BTreeSet::new();
+    let mut ids = BTreeSet::new();
     let mut relays = HashSet::new();
-    if s.doors.is_empty() {
-        p.push("doors", "no doors are defined; add at least one [[doors]]");
+    if raw.is_empty() {
+        problems.push("doors", "no doors are defined; add at least one [[doors]]");
     }
-    if s.doors.len() > MAX_DOORS {
-        p.push("doors", format!("{} doors; one gateway serves at most {MAX_DOORS}", s.doors.len()));
+    if raw.len() > MAX_DOORS {
+        problems.push("doors", format!("{} doors; one gateway serves at most {MAX_DOORS}", raw.len()));
     }
-    for (i, raw) in s.doors.iter().enumerate() {
-        let Some(raw) = raw else { continue };
-        if !door_ids.insert(raw.id.clone()) {
-            p.push(format!("doors[{i}].id"), format!("door \"{}\" is defined twice", raw.id));
+    for (i, given) in raw.iter().enumerate() {
+        let Some(given) = given else { continue };
+        if !ids.insert(given.id.clone()) {
+            problems.push(format!("doors[{i}].id"), format!("door \"{}\" is defined twice", given.id));
         }
-        if !relays.insert((raw.relay.bus.clone(), raw.relay.unit, raw.relay.channel)) {
-            p.push(format!("doors[{i}].relay"), "this relay channel already drives another door");
+        if !relays.insert((given.relay.bus.clone(), given.relay.unit, given.relay.channel)) {
+            problems.push(format!("doors[{i}].relay"), "this relay channel already drives another door");
         }
-        let (door, wire) = door(i, raw, &buses, &names, &mut p);
-        doors.extend(door);
+        let (built, wire) = door(i, given, buses, names, problems);
+        doors.extend(built);
         wiring.push(wire);
     }
+    (doors, wiring)
+}
 
-    let door_code = s.door_code.as_ref().and_then(|dc| {
-        let code = read_secret(&dc.code_file, base, "door_code.code_file", &mut p, &mut w);
-        if let Some(c) = &code
-            && let Err(e) = check_pin(c)
-        {
-            p.push("door_code.code_file", format!("the door code in the file is not valid: {e}"));
-        }
-        let schedule = names.schedule(&dc.schedule, "door_code.schedule", &mut p);
-        let mut set = DoorSet::default();
-        for (i, name) in dc.doors.iter().enumerate() {
-            let path = format!("door_code.doors[{i}]");
-            match s.doors.iter().flatten().position(|d| &d.id == name) {
-                Some(j) if s.doors.iter().flatten().nth(j).is_some_and(|d| d.keypad.is_none()) => {
-                    p.push(path, format!("door \"{name}\" has no keypad to enter the code on"));
-                }
-                Some(j) => set = set.with(DoorIdx(u8::try_from(j).unwrap_or(u8::MAX))),
-                None => p.push(path, format!("door \"{name}\" is not defined ({})", known(door_ids.iter()))),
-            }
-        }
-        Some((code?, schedule?, set))
-    });
-
-    if !p.0.is_empty() {
-        return Err(ConfigError::Invalid(p.0));
+/// The door code's text, hours and doors (the text is hashed once the key is known).
+fn door_code(
+    raw: &RawDoorCode,
+    doors: &[Option<RawDoor>],
+    base: &Path,
+    names: &Names,
+    problems: &mut Problems,
+    warnings: &mut Problems,
+) -> Option<(String, ScheduleIdx, DoorSet)> {
+    let code = read_secret(&raw.code_file, base, "door_code.code_file", problems, warnings);
+    if let Some(text) = &code
+        && let Err(e) = check_pin(text)
+    {
+        problems.push("door_code.code_file", format!("the door code in the file is not valid: {e}"));
     }
-    // With no problems every Option above is Some; `ok_or` keeps this panic-free anyway.
-    let incomplete = || ConfigError::Invalid(vec![super::Problem { path: String::new(), message: "incomplete configuration".into() }]);
-    let key = credential_key.ok_or_else(incomplete)?;
+    let schedule = names.schedule(&raw.schedule, "door_code.schedule", problems);
+    let defined: Vec<&RawDoor> = doors.iter().flatten().collect();
+    let mut set = DoorSet::default();
+    for (i, name) in raw.doors.iter().enumerate() {
+        let path = format!("door_code.doors[{i}]");
+        match defined.iter().position(|d| &d.id == name) {
+            Some(j) if defined[j].keypad.is_none() => {
+                problems.push(path, format!("door \"{name}\" has no keypad to enter the code on"));
+            }
+            Some(j) => set = set.with(DoorIdx(u8::try_from(j).unwrap_or(u8::MAX))),
+            None => problems
+                .push(path, format!("door \"{name}\" is not defined ({})", known(defined.iter().map(|d| &d.id)))),
+        }
+    }
+    Some((code?, schedule?, set))
+}
+
+pub(super) fn validate(root: BTreeMap<String, Value>, base: &Path, files: Vec<PathBuf>) -> Result<Config, ConfigError> {
+    let mut problems = Problems::default();
+    let mut warnings = Problems::default();
+    let sections = sections(root, &mut problems);
+    let (site_id, tz) = site_zone(sections.site.as_ref(), &mut problems);
+    let calendar = calendar(&sections.holidays, &mut problems);
+    let credential_key = sections.credentials.as_ref().and_then(|c| {
+        let text = read_secret(&c.hash_key_file, base, "credentials.hash_key_file", &mut problems, &mut warnings)?;
+        CredentialKey::from_hex(&text).map_err(|e| problems.push("credentials.hash_key_file", e.to_string())).ok()
+    });
+    let untrusted = untrusted_policy(&sections.clock, &mut problems);
+    let lockout = lockout_policy(&sections.lockout, &mut problems);
+    let roles = roles(&sections.roles, &mut problems);
+    let schedules: Vec<(String, Option<Schedule>)> =
+        sections.schedules.iter().map(|(name, raw)| (name.clone(), schedule(name, raw, &mut problems))).collect();
+    let buses = buses(&sections.buses, &mut problems);
+    let names = Names { roles: &roles, schedules: &schedules };
+    let (doors, wiring) = doors(&sections.doors, &buses, &names, &mut problems);
+    let door_code = sections
+        .door_code
+        .as_ref()
+        .and_then(|raw| door_code(raw, &sections.doors, base, &names, &mut problems, &mut warnings));
+
+    // Every Option below is Some when there are no problems; matching keeps this
+    // panic-free all the same.
+    let (Some(site_id), Some(tz), Some(key), true) = (site_id, tz, credential_key, problems.0.is_empty()) else {
+        if problems.0.is_empty() {
+            problems.push("", "the configuration is incomplete");
+        }
+        return Err(ConfigError::Invalid(problems.0));
+    };
     let door_code = door_code.map(|(code, schedule, doors)| DoorCode { digest: key.door_code(&code), schedule, doors });
     let policy = SitePolicy {
-        site: site_id.clone().ok_or_else(incomplete)?,
-        tz: tz.ok_or_else(incomplete)?,
+        site: site_id.clone(),
+        tz,
         calendar,
         schedules: schedules.into_iter().filter_map(|(_, s)| s).collect(),
         roles,
@@ -646,9 +730,6 @@ pub(super) fn validate(root: BTreeMap<String, Value>, base: &Path, files: Vec<Pa
         lockout,
         untrusted,
     };
-    let site = SiteInfo {
-        id: site_id.ok_or_else(incomplete)?,
-        name: s.site.and_then(|s| s.name).unwrap_or_default(),
-    };
-    Ok(Config { site, buses, wiring, policy, credential_key: key, files, warnings: w.0 })
+    let site = SiteInfo { id: site_id, name: sections.site.and_then(|s| s.name).unwrap_or_default() };
+    Ok(Config { site, buses, wiring, policy, credential_key: key, files, warnings: warnings.0 })
 }

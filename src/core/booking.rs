@@ -42,14 +42,11 @@ impl Bookings {
         after: SignedDuration,
     ) -> Option<&Booking> {
         let start = self.list.partition_point(|b| b.door < door);
-        self.list[start..]
-            .iter()
-            .take_while(|b| b.door == door)
-            .find(|b| {
-                &b.holder == holder
-                    && b.start.saturating_sub(before).unwrap_or(b.start) <= now
-                    && now < b.end.saturating_add(after).unwrap_or(b.end)
-            })
+        self.list[start..].iter().take_while(|b| b.door == door).find(|b| {
+            &b.holder == holder
+                && b.start.saturating_sub(before).unwrap_or(b.start) <= now
+                && now < b.end.saturating_add(after).unwrap_or(b.end)
+        })
     }
 
     /// Every booking.

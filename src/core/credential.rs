@@ -6,7 +6,7 @@ use std::fmt;
 
 use jiff::Timestamp;
 
-use super::ids::{AuthorityId, CredentialId, HolderId, RoleId, ScheduleId, DoorId};
+use super::ids::{AuthorityId, CredentialId, DoorId, HolderId, RoleId, ScheduleId};
 use super::model::{DoorSet, RoleIdx, ScheduleIdx};
 use super::secret::Digest;
 
@@ -23,7 +23,11 @@ impl fmt::Debug for PhoneKey {
 impl PhoneKey {
     /// The first 8 bytes in hexadecimal: a key id people can read out.
     pub fn short(&self) -> String {
-        self.0[..8].iter().map(|b| format!("{b:02x}")).collect()
+        use std::fmt::Write as _;
+        self.0[..8].iter().fold(String::with_capacity(16), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
     }
 
     /// Parses 64 hexadecimal digits.

@@ -185,7 +185,7 @@ pub enum DenyReason {
 }
 
 impl DenyReason {
-    /// A stable snake_case code for audit records and MQTT.
+    /// A stable `snake_case` code for audit records and MQTT.
     pub fn code(&self) -> &'static str {
         match self {
             Self::UnknownDoor => "unknown_door",
@@ -282,6 +282,8 @@ struct Ctx<'a> {
     door: &'a Door,
     now: Timestamp,
     kind: TokenKind,
+    /// The local time of `now`, computed at most once.
+    local_now: std::cell::OnceCell<LocalTime>,
 }
 
 impl Ctx<'_> {
@@ -301,7 +303,11 @@ impl Ctx<'_> {
     }
 
     fn local(&self) -> LocalTime {
-        LocalTime::of(self.now, &self.policy.tz)
+        *self.local_now.get_or_init(|| LocalTime::of(self.now, &self.policy.tz))
+    }
+
+    fn local_at(&self, when: Timestamp) -> LocalTime {
+        if when == self.now { self.local() } else { LocalTime::of(when, &self.policy.tz) }
     }
 
     /// The action the clock-trust policy prescribes for this kind right now.
@@ -329,10 +335,9 @@ impl Ctx<'_> {
     /// time cannot be used.
     fn mode_decision(&self, who: Option<&Who>, override_ok: bool, timed: bool) -> Option<Decision> {
         match self.state.mode(self.req.door) {
-            DoorMode::Lockdown if override_ok => Some(self.grant(
-                GrantRule::LockdownOverride { role: who.map(|w| w.role.clone())? },
-                who.cloned(),
-            )),
+            DoorMode::Lockdown if override_ok => {
+                Some(self.grant(GrantRule::LockdownOverride { role: who.map(|w| w.role.clone())? }, who.cloned()))
+            }
             DoorMode::Lockdown => Some(self.deny(DenyReason::Lockdown, who.cloned())),
             DoorMode::FreePassage => Some(self.grant(GrantRule::FreePassage { schedule: None }, who.cloned())),
             DoorMode::Normal => {
@@ -346,7 +351,7 @@ impl Ctx<'_> {
     /// The refusal when schedule `idx` is closed at `when`; `None` when open or absent.
     fn closed_schedule(&self, idx: Option<ScheduleIdx>, owner: ScheduleOwner, when: Timestamp) -> Option<DenyReason> {
         let s = self.policy.schedule(idx?)?;
-        let v = s.verdict(LocalTime::of(when, &self.policy.tz), &self.policy.calendar);
+        let v = s.verdict(self.local_at(when), &self.policy.calendar);
         (!v.open).then(|| DenyReason::OutsideSchedule {
             schedule: s.id.clone(),
             owner,
@@ -355,16 +360,11 @@ impl Ctx<'_> {
     }
 
     fn credential(&self, cred: &Credential) -> Decision {
-        let role = self.policy.role(cred.role);
-        let who = Who {
-            credential: cred.id.clone(),
-            holder: cred.holder.clone(),
-            role: role.map_or_else(|| cred.role.0.to_string(), |r| r.id.to_string()).parse().unwrap_or_else(|_| {
-                // Role ids come from the policy and are valid; this branch is unreachable
-                // in practice but must not panic.
-                RoleId::new("unknown").unwrap_or_else(|_| unreachable!())
-            }),
+        // An allowlist resolved against another policy could name a role this one lacks.
+        let Some(role) = self.policy.role(cred.role) else {
+            return self.deny(DenyReason::RoleNotAllowed, None);
         };
+        let who = Who { credential: cred.id.clone(), holder: cred.holder.clone(), role: role.id.clone() };
         if self.state.revocations.is_revoked(cred) {
             return self.deny(DenyReason::Revoked, Some(who));
         }
@@ -384,9 +384,8 @@ impl Ctx<'_> {
         if !cred.doors.contains(self.req.door) {
             return self.deny(DenyReason::DoorNotInScope, Some(who));
         }
-        let override_ok = role.is_some_and(|r| r.lockdown_override);
-        if let Some(d) = self.mode_decision(Some(&who), override_ok, timed) {
-            return d;
+        if let Some(decision) = self.mode_decision(Some(&who), role.lockdown_override, timed) {
+            return decision;
         }
         let Some(rule) = self.door.rules.iter().find(|r| r.role == cred.role) else {
             return self.deny(DenyReason::RoleNotAllowed, Some(who));
@@ -408,7 +407,9 @@ impl Ctx<'_> {
                 self.door.booking_grace_before,
                 self.door.booking_grace_after,
             );
-            let Some(b) = b else { return self.deny(DenyReason::NoBooking, Some(who)) };
+            let Some(b) = b else {
+                return self.deny(DenyReason::NoBooking, Some(who));
+            };
             if let Some(reason) = self.closed_schedule(rule.schedule, ScheduleOwner::DoorRule, b.start) {
                 return self.deny(reason, Some(who));
             }
@@ -423,7 +424,9 @@ impl Ctx<'_> {
 
     fn door_code(&self) -> Option<Decision> {
         let code = self.policy.door_code.as_ref()?;
-        let Token::Pin(d) = self.req.token else { return None };
+        let Token::Pin(d) = self.req.token else {
+            return None;
+        };
         if d != code.digest {
             return None;
         }
@@ -444,7 +447,11 @@ impl Ctx<'_> {
             if !v.open {
                 let holiday = v.holiday.map(|h| h.name);
                 return Some(self.deny(
-                    DenyReason::OutsideSchedule { schedule: schedule.id.clone(), owner: ScheduleOwner::DoorCode, holiday },
+                    DenyReason::OutsideSchedule {
+                        schedule: schedule.id.clone(),
+                        owner: ScheduleOwner::DoorCode,
+                        holiday,
+                    },
                     None,
                 ));
             }
@@ -463,7 +470,7 @@ pub fn decide(policy: &SitePolicy, state: &AccessState, req: &AccessRequest, now
     if matches!(req.token, Token::Pin(d) if policy.door_code.as_ref().is_some_and(|c| c.digest == d)) {
         kind = TokenKind::DoorCode;
     }
-    let ctx = Ctx { policy, state, req, door, now, kind };
+    let ctx = Ctx { policy, state, req, door, now, kind, local_now: std::cell::OnceCell::new() };
     if matches!(req.token, Token::Pin(_))
         && let Some(until) = state.lockout.locked_until(req.door, now)
     {

@@ -67,6 +67,8 @@ impl HolidayCalendar {
 }
 
 /// Easter Sunday of `year` in the Gregorian calendar (anonymous Gregorian algorithm).
+// The letters are the algorithm's own names, as published; longer names would hide it.
+#[allow(clippy::many_single_char_names)]
 pub fn easter_sunday(year: i16) -> Date {
     let y = i32::from(year);
     let a = y % 19;
@@ -88,47 +90,47 @@ pub fn easter_sunday(year: i16) -> Date {
     Date::constant(year, month as i8, day as i8)
 }
 
-fn public(name: &'static str) -> Option<Holiday> {
-    Some(Holiday { name, kind: HolidayKind::Public })
+fn public(name: &'static str) -> Holiday {
+    Holiday { name, kind: HolidayKind::Public }
 }
 
-fn eve(name: &'static str) -> Option<Holiday> {
-    Some(Holiday { name, kind: HolidayKind::Eve })
+fn eve(name: &'static str) -> Holiday {
+    Holiday { name, kind: HolidayKind::Eve }
 }
 
 /// The Swedish holiday (public or eve) on `date`, if any.
 pub fn swedish_holiday(date: Date) -> Option<Holiday> {
     let (m, d, wd) = (date.month(), date.day(), date.weekday());
     match (m, d) {
-        (1, 1) => return public("Nyårsdagen"),
-        (1, 6) => return public("Trettondedag jul"),
-        (5, 1) => return public("Första maj"),
-        (6, 6) => return public("Sveriges nationaldag"),
-        (12, 24) => return eve("Julafton"),
-        (12, 25) => return public("Juldagen"),
-        (12, 26) => return public("Annandag jul"),
-        (12, 31) => return eve("Nyårsafton"),
+        (1, 1) => return Some(public("Nyårsdagen")),
+        (1, 6) => return Some(public("Trettondedag jul")),
+        (5, 1) => return Some(public("Första maj")),
+        (6, 6) => return Some(public("Sveriges nationaldag")),
+        (12, 24) => return Some(eve("Julafton")),
+        (12, 25) => return Some(public("Juldagen")),
+        (12, 26) => return Some(public("Annandag jul")),
+        (12, 31) => return Some(eve("Nyårsafton")),
         _ => {}
     }
     if m == 6 && (19..=25).contains(&d) && wd == Weekday::Friday {
-        return eve("Midsommarafton");
+        return Some(eve("Midsommarafton"));
     }
     if m == 6 && (20..=26).contains(&d) && wd == Weekday::Saturday {
-        return public("Midsommardagen");
+        return Some(public("Midsommardagen"));
     }
     // Alla helgons dag: the Saturday between 31 October and 6 November.
     if ((m == 10 && d == 31) || (m == 11 && d <= 6)) && wd == Weekday::Saturday {
-        return public("Alla helgons dag");
+        return Some(public("Alla helgons dag"));
     }
     let easter = easter_sunday(date.year());
     let offset = easter.until(date).ok()?.get_days();
     match offset {
-        -2 => public("Långfredagen"),
-        -1 => eve("Påskafton"),
-        0 => public("Påskdagen"),
-        1 => public("Annandag påsk"),
-        39 => public("Kristi himmelsfärdsdag"),
-        49 => public("Pingstdagen"),
+        -2 => Some(public("Långfredagen")),
+        -1 => Some(eve("Påskafton")),
+        0 => Some(public("Påskdagen")),
+        1 => Some(public("Annandag påsk")),
+        39 => Some(public("Kristi himmelsfärdsdag")),
+        49 => Some(public("Pingstdagen")),
         _ => None,
     }
 }

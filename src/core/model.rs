@@ -3,8 +3,8 @@
 //! clock-trust policies. Built once from validated config (later also from the owner's
 //! signed policy) and read by [`super::decide`].
 
-use jiff::tz::TimeZone;
 use jiff::SignedDuration;
+use jiff::tz::TimeZone;
 
 use super::holidays::HolidayCalendar;
 use super::ids::{DoorId, RoleId, ScheduleId, SiteId};
@@ -280,8 +280,6 @@ impl SitePolicy {
 
     /// Every door of the site.
     pub fn all_doors(&self) -> DoorSet {
-        (0..self.doors.len())
-            .filter_map(|i| u8::try_from(i).ok())
-            .fold(DoorSet::default(), |s, i| s.with(DoorIdx(i)))
+        (0..self.doors.len()).filter_map(|i| u8::try_from(i).ok()).fold(DoorSet::default(), |s, i| s.with(DoorIdx(i)))
     }
 }

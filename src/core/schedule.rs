@@ -6,9 +6,9 @@
 
 use std::collections::BTreeMap;
 
+use jiff::Timestamp;
 use jiff::civil::{Date, Weekday};
 use jiff::tz::TimeZone;
-use jiff::Timestamp;
 
 use super::holidays::{Holiday, HolidayCalendar};
 use super::ids::ScheduleId;
@@ -78,7 +78,9 @@ fn parse_day(s: &str) -> Result<Weekday, String> {
         "fri" => Weekday::Friday,
         "sat" => Weekday::Saturday,
         "sun" => Weekday::Sunday,
-        other => return Err(format!("\"{other}\" is not a day (use mon, tue, wed, thu, fri, sat, sun)")),
+        other => {
+            return Err(format!("\"{other}\" is not a day (use mon, tue, wed, thu, fri, sat, sun)"));
+        }
     })
 }
 
@@ -390,10 +392,7 @@ mod tests {
         let cal = HolidayCalendar::none();
         let mut s = sched(&[("mon-sun", "08:00", "20:00")], HolidayRule::Normal);
         s.exceptions.insert(date(2026, 11, 24), Exception::Closed);
-        s.exceptions.insert(
-            date(2026, 11, 25),
-            Exception::Open(vec![Span { start: 10 * 3600, end: 11 * 3600 }]),
-        );
+        s.exceptions.insert(date(2026, 11, 25), Exception::Open(vec![Span { start: 10 * 3600, end: 11 * 3600 }]));
         s.active.push(DateRange { from: date(2026, 11, 1), to: date(2026, 11, 30) });
         let noon = |d| LocalTime { date: d, second: 12 * 3600 };
         assert!(s.admits(noon(date(2026, 11, 23)), &cal));

@@ -97,7 +97,7 @@ pub fn check_pin(pin: &str) -> Result<(), String> {
 /// Checks that a tag UID is 4 to 10 bytes of hexadecimal (separators `:` `-` allowed).
 pub fn check_tag(uid: &str) -> Result<(), String> {
     let hex: Vec<char> = uid.chars().filter(|c| !matches!(c, ':' | ' ' | '-')).collect();
-    if (8..=20).contains(&hex.len()) && hex.len() % 2 == 0 && hex.iter().all(char::is_ascii_hexdigit) {
+    if (8..=20).contains(&hex.len()) && hex.len().is_multiple_of(2) && hex.iter().all(char::is_ascii_hexdigit) {
         Ok(())
     } else {
         Err("a tag UID is 4 to 10 bytes in hexadecimal, e.g. 04:A2:19:7F".into())

@@ -85,7 +85,11 @@ fn opt_id<T: std::str::FromStr<Err = crate::core::ids::IdError>>(
     s.and_then(|s| s.parse::<T>().map_err(|e| problems.push(format!("{at}: {e}"))).ok())
 }
 
-fn req_id<T: std::str::FromStr<Err = crate::core::ids::IdError>>(s: &str, at: &str, problems: &mut Vec<String>) -> Option<T> {
+fn req_id<T: std::str::FromStr<Err = crate::core::ids::IdError>>(
+    s: &str,
+    at: &str,
+    problems: &mut Vec<String>,
+) -> Option<T> {
     opt_id(Some(&s.to_owned()), at, problems)
 }
 
@@ -94,8 +98,12 @@ fn credential(cfg: &Config, i: usize, c: &RawCredential, problems: &mut Vec<Stri
     let key = &cfg.credential_key;
     let tz = &cfg.policy.tz;
     let token = match (&c.pin, &c.tag, &c.phone) {
-        (Some(p), None, None) => check_pin(p).map(|()| Token::Pin(key.pin(p))).map_err(|e| problems.push(format!("{}: {e}", at("pin")))).ok(),
-        (None, Some(t), None) => check_tag(t).map(|()| Token::Tag(key.tag(t))).map_err(|e| problems.push(format!("{}: {e}", at("tag")))).ok(),
+        (Some(p), None, None) => {
+            check_pin(p).map(|()| Token::Pin(key.pin(p))).map_err(|e| problems.push(format!("{}: {e}", at("pin")))).ok()
+        }
+        (None, Some(t), None) => {
+            check_tag(t).map(|()| Token::Tag(key.tag(t))).map_err(|e| problems.push(format!("{}: {e}", at("tag")))).ok()
+        }
         (None, None, Some(k)) => {
             let parsed = PhoneKey::from_hex(k).map(Token::Phone);
             if parsed.is_none() {
@@ -154,7 +162,8 @@ pub fn parse(cfg: &Config, text: &str, path: &str) -> Result<TrialAllowlist, All
             }
             idx
         });
-        let start = parse_time(&b.start, &cfg.policy.tz).map_err(|e| problems.push(format!("{}: {e}", at("start")))).ok();
+        let start =
+            parse_time(&b.start, &cfg.policy.tz).map_err(|e| problems.push(format!("{}: {e}", at("start")))).ok();
         let end = parse_time(&b.end, &cfg.policy.tz).map_err(|e| problems.push(format!("{}: {e}", at("end")))).ok();
         if let (Some(holder), Some(door), Some(start), Some(end)) = (holder, door, start, end) {
             if end <= start {

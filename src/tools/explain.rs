@@ -3,13 +3,13 @@
 
 use jiff::Timestamp;
 
+use crate::core::allowlist::Allowlist;
 use crate::core::clock::{ClockTrust, UntrustedReason};
 use crate::core::credential::TokenKind;
 use crate::core::decide::{Decision, DenyReason, GrantRule, ScheduleOwner};
 use crate::core::ids::{CredentialId, DoorId, ScheduleId};
 use crate::core::model::SitePolicy;
 use crate::core::schedule::{Exception, HolidayRule, Schedule, format_time_of_day};
-use crate::core::allowlist::Allowlist;
 
 use super::time_input::local;
 
@@ -98,7 +98,9 @@ pub fn reason_words(policy: &SitePolicy, allowlist: &Allowlist, d: &Decision) ->
                 |w| format!("{} (role {}, credential {})", w.holder, w.role, w.credential),
             );
             match rule {
-                GrantRule::Role { role, schedule: None } => format!("door {door} lets role {role} in at all times; {whom} holds it"),
+                GrantRule::Role { role, schedule: None } => {
+                    format!("door {door} lets role {role} in at all times; {whom} holds it")
+                }
                 GrantRule::Role { role, schedule: Some(s) } => format!(
                     "door {door} lets role {role} in during {}, and it is inside those hours; {whom} holds it",
                     schedule_words(policy, s)
@@ -107,12 +109,17 @@ pub fn reason_words(policy: &SitePolicy, allowlist: &Allowlist, d: &Decision) ->
                     format!("{whom} has booked {door} from {} to {}", local(*start, tz), local(*end, tz))
                 }
                 GrantRule::DoorCode { schedule } => {
-                    format!("the door code works during {}, and it is inside those hours", schedule_words(policy, schedule))
+                    format!(
+                        "the door code works during {}, and it is inside those hours",
+                        schedule_words(policy, schedule)
+                    )
                 }
                 GrantRule::FreePassage { schedule: Some(s) } => {
                     format!("{door} stands open for everyone during {}", schedule_words(policy, s))
                 }
-                GrantRule::FreePassage { schedule: None } => format!("{door} has been set to free passage"),
+                GrantRule::FreePassage { schedule: None } => {
+                    format!("{door} has been set to free passage")
+                }
                 GrantRule::LockdownOverride { role } => {
                     format!("{door} is in lockdown, but role {role} may enter during a lockdown; {whom}")
                 }
@@ -123,7 +130,9 @@ pub fn reason_words(policy: &SitePolicy, allowlist: &Allowlist, d: &Decision) ->
             }
         }
         Decision::Deny { reason, who, door, kind, .. } => {
-            let cred = who.as_ref().map_or_else(String::new, |w| format!("credential {} ({}, role {})", w.credential, w.holder, w.role));
+            let cred = who
+                .as_ref()
+                .map_or_else(String::new, |w| format!("credential {} ({}, role {})", w.credential, w.holder, w.role));
             let door = door.as_ref().map_or_else(|| "the door".to_owned(), ToString::to_string);
             match reason {
                 DenyReason::UnknownDoor => "there is no such door at this site".into(),
@@ -181,10 +190,7 @@ pub fn render(policy: &SitePolicy, allowlist: &Allowlist, d: &Decision, door: &D
         ClockTrust::Trusted => "trusted".to_owned(),
         ClockTrust::Untrusted(why) => format!("NOT trusted: {}", clock_words(why)),
     };
-    let holiday = policy
-        .calendar
-        .holiday(at.date())
-        .map_or_else(String::new, |h| format!(", {}", h.name));
+    let holiday = policy.calendar.holiday(at.date()).map_or_else(String::new, |h| format!(", {}", h.name));
     format!(
         "door:      {}\npresented: {}\nat:        {} ({}{holiday})\nclock:     {clock_line}\ndecision:  {verdict}\nbecause:   {}\n",
         door_words(policy, door),

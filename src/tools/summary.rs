@@ -3,91 +3,124 @@
 
 use std::fmt::Write as _;
 
-use crate::config::{BusLink, Config, Parity};
-use crate::core::model::UntrustedAction;
+use crate::config::{BusConfig, BusLink, Config, Parity};
+use crate::core::model::{SitePolicy, UntrustedAction};
 
 use super::explain::describe_schedule;
 
-/// The summary text.
-pub fn render(cfg: &Config) -> String {
-    let p = &cfg.policy;
-    let mut o = String::new();
-    let files: Vec<String> = cfg.files.iter().map(|f| f.display().to_string()).collect();
-    let _ = writeln!(o, "configuration OK ({})", files.join(", "));
-    let _ = writeln!(
-        o,
-        "site       {} \"{}\", time zone {}",
-        cfg.site.id,
-        cfg.site.name,
-        p.tz.iana_name().unwrap_or("(fixed offset)")
-    );
-    for b in &cfg.buses {
-        let link = match &b.link {
-            BusLink::Rtu { device, baud, parity, stop_bits } => {
-                let par = match parity {
-                    Parity::None => 'N',
-                    Parity::Even => 'E',
-                    Parity::Odd => 'O',
-                };
-                format!("RTU {device} {baud} 8{par}{stop_bits}")
-            }
-            BusLink::Tcp { address } => format!("TCP {address}"),
-        };
-        let _ = writeln!(o, "bus        {} ({link}), timeout {:#}, poll every {:#}", b.name, b.timeout, b.poll_interval);
-        for d in &b.devices {
-            let channels = if d.channels > 0 { format!(" ({} channels)", d.channels) } else { String::new() };
-            let _ = writeln!(o, "             unit {:>3}  {:<16} {}{channels}", d.unit, d.profile.as_str(), d.name);
+fn bus_lines(out: &mut String, bus: &BusConfig) {
+    let link = match &bus.link {
+        BusLink::Rtu { device, baud, parity, stop_bits } => {
+            let parity = match parity {
+                Parity::None => 'N',
+                Parity::Even => 'E',
+                Parity::Odd => 'O',
+            };
+            format!("RTU {device} {baud} 8{parity}{stop_bits}")
         }
+        BusLink::Tcp { address } => format!("TCP {address}"),
+    };
+    let _ = writeln!(
+        out,
+        "bus        {} ({link}), timeout {:#}, poll every {:#}",
+        bus.name, bus.timeout, bus.poll_interval
+    );
+    for device in &bus.devices {
+        let channels = if device.channels > 0 { format!(" ({} channels)", device.channels) } else { String::new() };
+        let _ = writeln!(
+            out,
+            "             unit {:>3}  {:<16} {}{channels}",
+            device.unit,
+            device.profile.as_str(),
+            device.name
+        );
     }
-    for (door, w) in p.doors.iter().zip(&cfg.wiring) {
-        let mut parts = vec![format!("relay {}/{}/{}", w.relay.bus, w.relay.unit, w.relay.channel)];
-        if w.contact.is_some() {
+}
+
+fn door_lines(out: &mut String, cfg: &Config) {
+    let policy = &cfg.policy;
+    for (door, wiring) in policy.doors.iter().zip(&cfg.wiring) {
+        let mut parts = vec![format!("relay {}/{}/{}", wiring.relay.bus, wiring.relay.unit, wiring.relay.channel)];
+        if wiring.contact.is_some() {
             parts.push("contact".into());
         }
-        if w.exit_button.is_some() {
+        if wiring.exit_button.is_some() {
             parts.push("exit button".into());
         }
-        if let Some((bus, unit)) = &w.keypad {
+        if let Some((bus, unit)) = &wiring.keypad {
             parts.push(format!("keypad {bus}/{unit}"));
         }
-        let _ = writeln!(o, "door       {} \"{}\" ({}): {}; pulse {:#}", door.id, door.name, door.kind.as_str(), parts.join(", "), door.pulse);
-        for r in &door.rules {
-            let role = p.role(r.role).map_or("?", |r| r.id.as_str());
-            let when = r.schedule.and_then(|s| p.schedule(s)).map_or_else(|| "at all times".to_owned(), |s| s.id.to_string());
-            let _ = writeln!(o, "             {role:<15} {when}{}", if r.booking_required { ", with a booking" } else { "" });
+        let _ = writeln!(
+            out,
+            "door       {} \"{}\" ({}): {}; pulse {:#}",
+            door.id,
+            door.name,
+            door.kind.as_str(),
+            parts.join(", "),
+            door.pulse
+        );
+        for rule in &door.rules {
+            let role = policy.role(rule.role).map_or("?", |r| r.id.as_str());
+            let when = rule
+                .schedule
+                .and_then(|s| policy.schedule(s))
+                .map_or_else(|| "at all times".to_owned(), |s| s.id.to_string());
+            let booking = if rule.booking_required { ", with a booking" } else { "" };
+            let _ = writeln!(out, "             {role:<15} {when}{booking}");
         }
-        if let Some(fp) = door.free_passage.and_then(|s| p.schedule(s)) {
-            let _ = writeln!(o, "             free passage    {}", fp.id);
+        if let Some(free) = door.free_passage.and_then(|s| policy.schedule(s)) {
+            let _ = writeln!(out, "             free passage    {}", free.id);
         }
     }
-    if let Some(code) = &p.door_code {
-        let doors: Vec<&str> = code.doors.iter().filter_map(|d| p.door(d)).map(|d| d.id.as_str()).collect();
-        let hours = p.schedule(code.schedule).map_or("?", |s| s.id.as_str());
-        let _ = writeln!(o, "door code  on {} during {hours}", doors.join(", "));
+}
+
+fn policy_lines(out: &mut String, policy: &SitePolicy) {
+    if let Some(code) = &policy.door_code {
+        let doors: Vec<&str> = code.doors.iter().filter_map(|d| policy.door(d)).map(|d| d.id.as_str()).collect();
+        let hours = policy.schedule(code.schedule).map_or("?", |s| s.id.as_str());
+        let _ = writeln!(out, "door code  on {} during {hours}", doors.join(", "));
     }
-    let roles: Vec<String> = p
+    let roles: Vec<String> = policy
         .roles
         .iter()
         .map(|r| if r.lockdown_override { format!("{} (enters in lockdown)", r.id) } else { r.id.to_string() })
         .collect();
-    let _ = writeln!(o, "roles      {}", roles.join(", "));
-    for s in &p.schedules {
-        let _ = writeln!(o, "schedule   {:<20} {}", s.id.as_str(), describe_schedule(s));
+    let _ = writeln!(out, "roles      {}", roles.join(", "));
+    for schedule in &policy.schedules {
+        let _ = writeln!(out, "schedule   {:<20} {}", schedule.id.as_str(), describe_schedule(schedule));
     }
-    let u = &p.untrusted;
-    let a = UntrustedAction::as_str;
+    let untrusted = &policy.untrusted;
+    let word = UntrustedAction::as_str;
     let _ = writeln!(
-        o,
+        out,
         "clock      while untrusted: phone {}, tag {}, pin {}, door code {}",
-        a(u.phone),
-        a(u.tag),
-        a(u.pin),
-        a(u.door_code)
+        word(untrusted.phone),
+        word(untrusted.tag),
+        word(untrusted.pin),
+        word(untrusted.door_code)
     );
-    let l = &p.lockout;
-    let _ = writeln!(o, "lockout    {} wrong entries within {:#} lock a keypad for {:#}, doubling up to {:#}", l.max_failures, l.window, l.base, l.max);
-    for w in &cfg.warnings {
-        let _ = writeln!(o, "warning    {w}");
+    let lockout = &policy.lockout;
+    let _ = writeln!(
+        out,
+        "lockout    {} wrong entries within {:#} lock a keypad for {:#}, doubling up to {:#}",
+        lockout.max_failures, lockout.window, lockout.base, lockout.max
+    );
+}
+
+/// The summary text.
+pub fn render(cfg: &Config) -> String {
+    let mut out = String::new();
+    let files: Vec<String> = cfg.files.iter().map(|f| f.display().to_string()).collect();
+    let _ = writeln!(out, "configuration OK ({})", files.join(", "));
+    let zone = cfg.policy.tz.iana_name().unwrap_or("(fixed offset)");
+    let _ = writeln!(out, "site       {} \"{}\", time zone {zone}", cfg.site.id, cfg.site.name);
+    for bus in &cfg.buses {
+        bus_lines(&mut out, bus);
     }
-    o
+    door_lines(&mut out, cfg);
+    policy_lines(&mut out, &cfg.policy);
+    for warning in &cfg.warnings {
+        let _ = writeln!(out, "warning    {warning}");
+    }
+    out
 }

@@ -2,9 +2,9 @@
 //! site's zone (`2026-11-24T07:00`, `2026-11-24 07:00`). A local time that falls in the
 //! DST gap moves forward; one in the repeated hour takes the earlier instant.
 
+use jiff::Timestamp;
 use jiff::civil::DateTime;
 use jiff::tz::TimeZone;
-use jiff::Timestamp;
 
 /// Parses `s` as an instant, reading zone-less times in `tz`.
 pub fn parse_time(s: &str, tz: &TimeZone) -> Result<Timestamp, String> {
@@ -12,9 +12,10 @@ pub fn parse_time(s: &str, tz: &TimeZone) -> Result<Timestamp, String> {
     if let Ok(ts) = s.parse::<Timestamp>() {
         return Ok(ts);
     }
-    let dt: DateTime = s.replacen(' ', "T", 1).parse().map_err(|_| {
-        format!("\"{s}\" is not a time; write 2026-11-24T07:00 (site time) or 2026-11-24T06:00:00Z")
-    })?;
+    let dt: DateTime = s
+        .replacen(' ', "T", 1)
+        .parse()
+        .map_err(|_| format!("\"{s}\" is not a time; write 2026-11-24T07:00 (site time) or 2026-11-24T06:00:00Z"))?;
     tz.to_ambiguous_zoned(dt)
         .compatible()
         .map(|z| z.timestamp())
@@ -38,7 +39,10 @@ mod tests {
     fn reads_local_and_absolute_times() {
         assert_eq!(parse_time("2026-11-24T07:00", &sthlm()).map(|t| t.to_string()), Ok("2026-11-24T06:00:00Z".into()));
         assert_eq!(parse_time("2026-07-01 07:00", &sthlm()).map(|t| t.to_string()), Ok("2026-07-01T05:00:00Z".into()));
-        assert_eq!(parse_time("2026-11-24T06:00:00Z", &sthlm()).map(|t| t.to_string()), Ok("2026-11-24T06:00:00Z".into()));
+        assert_eq!(
+            parse_time("2026-11-24T06:00:00Z", &sthlm()).map(|t| t.to_string()),
+            Ok("2026-11-24T06:00:00Z".into())
+        );
         assert!(parse_time("tomorrow", &sthlm()).is_err());
     }
 

@@ -20,7 +20,7 @@ pub fn parse_week(spec: &str) -> Result<Date, String> {
     let (y, w) = spec.split_once("-W").ok_or_else(bad)?;
     let year: i16 = y.parse().map_err(|_| bad())?;
     let week: i8 = w.parse().map_err(|_| bad())?;
-    ISOWeekDate::new(year, week, Weekday::Monday).map(|d| d.date()).map_err(|_| bad())
+    ISOWeekDate::new(year, week, Weekday::Monday).map(ISOWeekDate::date).map_err(|_| bad())
 }
 
 /// One hour as a character: open all of it, part of it, or closed (sampled per minute).
@@ -69,7 +69,9 @@ fn door_blocks(out: &mut String, policy: &SitePolicy, idx: DoorIdx, door: &Door,
         block(out, &format!("door code ({})", s.id), monday, cal, &|t| s.admits(t, cal));
     }
     for rule in &door.rules {
-        let Some(role) = policy.role(rule.role) else { continue };
+        let Some(role) = policy.role(rule.role) else {
+            continue;
+        };
         let rs = rule.schedule.and_then(sched);
         let when = rs.map_or_else(|| "at all times".to_owned(), |s| format!("{}", s.id));
         let booking = if rule.booking_required { ", with a booking" } else { "" };
