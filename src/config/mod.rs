@@ -4,6 +4,7 @@
 //! with its key path. Secrets (the credential key, the door code) are read from files
 //! named in the config and never printed.
 
+mod authority;
 mod load;
 mod problems;
 mod raw;
@@ -17,6 +18,7 @@ use crate::core::ids::SiteId;
 use crate::core::model::SitePolicy;
 use crate::core::secret::CredentialKey;
 
+pub use authority::{AuthorityClass, AuthorityConfig, door_names};
 pub use load::{DEFAULT_CONFIG_PATH, LoadOptions, load};
 pub use problems::{ConfigError, Problem};
 
@@ -25,6 +27,8 @@ pub use problems::{ConfigError, Problem};
 pub struct Config {
     /// The site's id and name.
     pub site: SiteInfo,
+    /// The authorities whose signatures the gateway accepts, each with its door scope.
+    pub authorities: Vec<AuthorityConfig>,
     /// Modbus buses and their devices.
     pub buses: Vec<BusConfig>,
     /// How each door is wired, in the same order as `policy.doors`.

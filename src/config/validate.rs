@@ -13,6 +13,7 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use serde::de::DeserializeOwned;
 
+use super::authority::{RawAuthority, authorities, check_owner_present};
 use super::problems::{ConfigError, Problems};
 use super::raw::{
     RawBus, RawClock, RawCredentials, RawDoor, RawDoorCode, RawHolidays, RawLockout, RawPoint, RawRole, RawSchedule,
@@ -30,8 +31,19 @@ use crate::core::schedule::{
 };
 use crate::core::secret::{CredentialKey, check_pin};
 
-const SECTIONS: [&str; 10] =
-    ["site", "holidays", "credentials", "clock", "keypad_lockout", "roles", "schedules", "buses", "doors", "door_code"];
+const SECTIONS: [&str; 11] = [
+    "authorities",
+    "site",
+    "holidays",
+    "credentials",
+    "clock",
+    "keypad_lockout",
+    "roles",
+    "schedules",
+    "buses",
+    "doors",
+    "door_code",
+];
 
 /// Roles every site has; `[roles.<id>]` may add more or change these.
 const BUILTIN_ROLES: [(&str, bool, &str); 4] = [
@@ -92,7 +104,13 @@ fn id<T: std::str::FromStr<Err = crate::core::ids::IdError>>(s: &str, path: &str
 }
 
 fn known(names: impl IntoIterator<Item = impl AsRef<str>>) -> String {
-    let v: Vec<String> = names.into_iter().map(|n| format!("\"{}\"", n.as_ref())).collect();
+    let mut v: Vec<String> = Vec::new();
+    for name in names {
+        let quoted = format!("\"{}\"", name.as_ref());
+        if !v.contains(&quoted) {
+            v.push(quoted);
+        }
+    }
     if v.is_empty() { "none are defined".into() } else { format!("defined: {}", v.join(", ")) }
 }
 
@@ -126,6 +144,7 @@ struct Sections {
     buses: Vec<Option<RawBus>>,
     doors: Vec<Option<RawDoor>>,
     door_code: Option<RawDoorCode>,
+    authorities: Vec<Option<RawAuthority>>,
 }
 
 fn table_entries<T: DeserializeOwned>(v: Option<Value>, path: &str, p: &mut Problems) -> Vec<(String, T)> {
@@ -183,6 +202,7 @@ fn sections(mut root: BTreeMap<String, Value>, p: &mut Problems) -> Sections {
         buses: array_entries(take("buses"), "buses", p),
         doors: array_entries(take("doors"), "doors", p),
         door_code: take("door_code").and_then(|v| parse(v, "door_code", p)),
+        authorities: array_entries(take("authorities"), "authorities", p),
     }
 }
 
@@ -705,6 +725,9 @@ pub(super) fn validate(root: BTreeMap<String, Value>, base: &Path, files: Vec<Pa
     let buses = buses(&sections.buses, &mut problems);
     let names = Names { roles: &roles, schedules: &schedules };
     let (doors, wiring) = doors(&sections.doors, &buses, &names, &mut problems);
+    let door_names: Vec<String> = sections.doors.iter().flatten().map(|d| d.id.clone()).collect();
+    let authorities = authorities(&sections.authorities, &door_names, &mut problems);
+    check_owner_present(&authorities, &mut warnings);
     let door_code = sections
         .door_code
         .as_ref()
@@ -731,5 +754,5 @@ pub(super) fn validate(root: BTreeMap<String, Value>, base: &Path, files: Vec<Pa
         untrusted,
     };
     let site = SiteInfo { id: site_id, name: sections.site.and_then(|s| s.name).unwrap_or_default() };
-    Ok(Config { site, buses, wiring, policy, credential_key: key, files, warnings: warnings.0 })
+    Ok(Config { site, authorities, buses, wiring, policy, credential_key: key, files, warnings: warnings.0 })
 }

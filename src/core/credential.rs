@@ -23,24 +23,12 @@ impl fmt::Debug for PhoneKey {
 impl PhoneKey {
     /// The first 8 bytes in hexadecimal: a key id people can read out.
     pub fn short(&self) -> String {
-        use std::fmt::Write as _;
-        self.0[..8].iter().fold(String::with_capacity(16), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+        super::hex::encode(&self.0[..8])
     }
 
     /// Parses 64 hexadecimal digits.
     pub fn from_hex(s: &str) -> Option<Self> {
-        let s = s.trim();
-        if s.len() != 64 || !s.is_ascii() {
-            return None;
-        }
-        let mut out = [0u8; 32];
-        for (i, b) in out.iter_mut().enumerate() {
-            *b = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
-        }
-        Some(Self(out))
+        super::hex::decode32(s).map(Self)
     }
 }
 

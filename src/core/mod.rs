@@ -7,6 +7,7 @@ pub mod booking;
 pub mod clock;
 pub mod credential;
 pub mod decide;
+pub mod hex;
 pub mod holidays;
 pub mod ids;
 pub mod lockout;

@@ -24,7 +24,7 @@ impl fmt::Debug for CredentialKey {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
     /// Not 64 hexadecimal digits.
-    #[error("a credential key is 64 hexadecimal digits (32 bytes); found {0} characters that are not")]
+    #[error("a credential key is 64 hexadecimal digits (32 bytes); the file has {0} characters that are not that")]
     Malformed(usize),
 }
 
@@ -36,15 +36,7 @@ impl CredentialKey {
 
     /// Parses the hexadecimal text of a key file (surrounding white space ignored).
     pub fn from_hex(text: &str) -> Result<Self, KeyError> {
-        let t = text.trim();
-        let mut out = [0u8; KEY_LEN];
-        if t.len() != KEY_LEN * 2 || !t.is_ascii() {
-            return Err(KeyError::Malformed(t.chars().count()));
-        }
-        for (i, byte) in out.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(&t[2 * i..2 * i + 2], 16).map_err(|_| KeyError::Malformed(t.len()))?;
-        }
-        Ok(Self(out))
+        super::hex::decode32(text).map(Self).ok_or_else(|| KeyError::Malformed(text.trim().chars().count()))
     }
 
     fn digest(&self, label: &[u8], value: &[u8]) -> Digest {

@@ -114,6 +114,11 @@ pub fn render(cfg: &Config) -> String {
     let _ = writeln!(out, "configuration OK ({})", files.join(", "));
     let zone = cfg.policy.tz.iana_name().unwrap_or("(fixed offset)");
     let _ = writeln!(out, "site       {} \"{}\", time zone {zone}", cfg.site.id, cfg.site.name);
+    for a in &cfg.authorities {
+        let doors = crate::config::door_names(&cfg.policy, a.doors).join(", ");
+        let key = crate::core::hex::encode(&a.public_key[..8]);
+        let _ = writeln!(out, "authority  {} \"{}\" ({}, key {key}…): {doors}", a.id, a.name, a.class.as_str());
+    }
     for bus in &cfg.buses {
         bus_lines(&mut out, bus);
     }

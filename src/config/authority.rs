@@ -1,0 +1,143 @@
+//! Signing authorities, set at installation: who may issue credentials for which doors.
+//! The property owner covers every door; the municipality's home care and contractor
+//! companies get only the doors the owner delegated. Signatures are checked with these
+//! keys by the credentials part; here they are only read and validated.
+
+use std::collections::BTreeSet;
+
+use serde::Deserialize;
+
+use super::problems::Problems;
+use crate::core::ids::AuthorityId;
+use crate::core::model::{DoorIdx, DoorSet, SitePolicy};
+
+/// What kind of party an authority is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthorityClass {
+    /// The property owner: may grant every door and set site policy.
+    Owner,
+    /// The municipality (home care).
+    Municipality,
+    /// A contractor company.
+    Contractor,
+}
+
+impl AuthorityClass {
+    /// The config word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Owner => "owner",
+            Self::Municipality => "municipality",
+            Self::Contractor => "contractor",
+        }
+    }
+}
+
+/// One trusted authority.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorityConfig {
+    /// Its id (as in bundle topics: `bundle/<authority>`).
+    pub id: AuthorityId,
+    /// The organisation's name.
+    pub name: String,
+    /// Owner, municipality or contractor.
+    pub class: AuthorityClass,
+    /// Its Ed25519 public key.
+    pub public_key: [u8; 32],
+    /// The doors it may grant.
+    pub doors: DoorSet,
+}
+
+/// `[[authorities]]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAuthority {
+    id: String,
+    name: Option<String>,
+    class: String,
+    public_key: String,
+    doors: Option<Vec<String>>,
+}
+
+/// Validates the authorities against the site's doors.
+pub(super) fn authorities(
+    raw: &[Option<RawAuthority>],
+    policy_doors: &[String],
+    problems: &mut Problems,
+) -> Vec<AuthorityConfig> {
+    let mut out = Vec::new();
+    let mut ids = BTreeSet::new();
+    let mut keys = BTreeSet::new();
+    for (i, given) in raw.iter().enumerate() {
+        let Some(given) = given else { continue };
+        let path = format!("authorities[{i}]");
+        let id = given.id.parse::<AuthorityId>().map_err(|e| problems.push(format!("{path}.id"), e.to_string())).ok();
+        if !ids.insert(given.id.clone()) {
+            problems.push(format!("{path}.id"), format!("authority \"{}\" is defined twice", given.id));
+        }
+        let class = match given.class.as_str() {
+            "owner" => Some(AuthorityClass::Owner),
+            "municipality" => Some(AuthorityClass::Municipality),
+            "contractor" => Some(AuthorityClass::Contractor),
+            other => {
+                let msg = format!("\"{other}\" is not a class; use \"owner\", \"municipality\" or \"contractor\"");
+                problems.push(format!("{path}.class"), msg);
+                None
+            }
+        };
+        let key = crate::core::hex::decode32(&given.public_key);
+        if key.is_none() {
+            problems.push(format!("{path}.public_key"), "an Ed25519 public key is 64 hexadecimal digits");
+        }
+        if key.is_some_and(|k| !keys.insert(k)) {
+            problems.push(format!("{path}.public_key"), "the same key as another authority");
+        }
+        let all = policy_doors
+            .iter()
+            .enumerate()
+            .fold(DoorSet::default(), |s, (j, _)| s.with(DoorIdx(u8::try_from(j).unwrap_or(u8::MAX))));
+        let doors = match (&given.doors, class) {
+            (None, Some(AuthorityClass::Owner)) => all,
+            (None, _) => {
+                problems.push(format!("{path}.doors"), "list the doors this authority may grant, e.g. [\"entrance\"]");
+                DoorSet::default()
+            }
+            (Some(list), _) => {
+                let mut set = DoorSet::default();
+                for (j, name) in list.iter().enumerate() {
+                    match policy_doors.iter().position(|d| d == name) {
+                        Some(k) => set = set.with(DoorIdx(u8::try_from(k).unwrap_or(u8::MAX))),
+                        None => problems.push(format!("{path}.doors[{j}]"), format!("door \"{name}\" is not defined")),
+                    }
+                }
+                if class == Some(AuthorityClass::Owner) && set != all {
+                    problems.push(format!("{path}.doors"), "the owner covers every door; leave doors out");
+                }
+                set
+            }
+        };
+        if let (Some(id), Some(class), Some(public_key)) = (id, class, key) {
+            out.push(AuthorityConfig {
+                id,
+                name: given.name.clone().unwrap_or_else(|| given.id.clone()),
+                class,
+                public_key,
+                doors,
+            });
+        }
+    }
+    out
+}
+
+/// The warning when no owner can sign anything.
+pub(super) fn check_owner_present(list: &[AuthorityConfig], warnings: &mut Problems) {
+    if !list.iter().any(|a| a.class == AuthorityClass::Owner) {
+        warnings
+            .push("authorities", "no owner authority: nobody can issue credentials or site policy for this gateway");
+    }
+}
+
+/// The doors of an authority as names, for summaries.
+pub fn door_names(policy: &SitePolicy, doors: DoorSet) -> Vec<&str> {
+    doors.iter().filter_map(|d| policy.door(d)).map(|d| d.id.as_str()).collect()
+}

@@ -1,0 +1,40 @@
+//! Hexadecimal text for keys and digests, as installers and authorities exchange them.
+
+use std::fmt::Write as _;
+
+/// Lower-case hexadecimal of `bytes`.
+pub fn encode(bytes: &[u8]) -> String {
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// Exactly 64 hexadecimal digits (any case, surrounding white space ignored) as 32 bytes.
+pub fn decode32(text: &str) -> Option<[u8; 32]> {
+    let t = text.trim().as_bytes();
+    if t.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (byte, pair) in out.iter_mut().zip(t.chunks_exact(2)) {
+        let digit = |c: u8| (c as char).to_digit(16);
+        *byte = u8::try_from(digit(pair[0])? * 16 + digit(pair[1])?).ok()?;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_32_bytes_and_refuses_anything_else() {
+        let bytes: [u8; 32] = std::array::from_fn(|i| u8::try_from(i * 7).unwrap_or(0));
+        assert_eq!(decode32(&encode(&bytes)), Some(bytes));
+        assert_eq!(decode32(&format!("  {}\n", encode(&bytes).to_uppercase())), Some(bytes));
+        assert_eq!(decode32(&"ab".repeat(31)), None);
+        assert_eq!(decode32(&"zz".repeat(32)), None);
+        assert_eq!(decode32(&"é".repeat(32)), None);
+    }
+}
