@@ -9,5 +9,8 @@ pub const FAILURE: u8 = 1;
 pub const USAGE: u8 = 64;
 /// Input data, such as an allowlist file, is malformed (`EX_DATAERR`).
 pub const DATA: u8 = 65;
+/// The store database is damaged or from a newer version (`EX_IOERR`); restarting
+/// would only fail again, so systemd must not restart on it.
+pub const STORE: u8 = 74;
 /// The configuration is invalid (`EX_CONFIG`).
 pub const CONFIG: u8 = 78;

@@ -6,4 +6,5 @@
 pub mod config;
 pub mod core;
 pub mod exit;
+pub mod store;
 pub mod tools;

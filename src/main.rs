@@ -18,7 +18,8 @@ use portvakt::core::ids::{CredentialId, DoorId};
 use portvakt::core::model::DoorMode;
 use portvakt::core::secret::{check_pin, check_tag};
 use portvakt::exit;
-use portvakt::tools::{allowlist_file, explain, summary, time_input, week_grid};
+use portvakt::store::{AuditFilter, Store};
+use portvakt::tools::{allowlist_file, audit_view, explain, summary, time_input, week_grid};
 
 /// Portvakt: the gateway for a building's shared doors.
 #[derive(Parser)]
@@ -37,6 +38,9 @@ enum Command {
     CheckConfig,
     /// Explain whether a credential opens a door at a time, and why.
     Explain(ExplainArgs),
+    /// The local audit log: visit lists and the hash-chain check.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Show a week grid of when each door is open, per role.
     Schedule {
         /// Only this door.
@@ -46,6 +50,43 @@ enum Command {
         #[arg(long)]
         week: Option<String>,
     },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the whole hash chain and report the first break (exit 65 if broken).
+    Verify {
+        /// The store file (default: from the configuration).
+        #[arg(long)]
+        db: Option<PathBuf>,
+    },
+    /// List recorded events: who entered where, when.
+    List(AuditListArgs),
+}
+
+#[derive(Args)]
+struct AuditListArgs {
+    /// The store file (default: from the configuration; times then in the site's zone).
+    #[arg(long)]
+    db: Option<PathBuf>,
+    /// Only this door.
+    #[arg(long)]
+    door: Option<String>,
+    /// Only this holder.
+    #[arg(long)]
+    holder: Option<String>,
+    /// From this time (site time or RFC 3339).
+    #[arg(long)]
+    since: Option<String>,
+    /// Until this time (exclusive).
+    #[arg(long)]
+    until: Option<String>,
+    /// At most this many, the newest.
+    #[arg(long)]
+    limit: Option<u32>,
+    /// One JSON object per line, with chain hashes.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -212,12 +253,60 @@ fn schedule_cmd(cfg: &Config, door: Option<&String>, week: Option<&String>) -> R
     Ok(week_grid::render(policy, monday, only))
 }
 
+/// The store file and the zone to show times in: from `--db` (UTC), or the config.
+fn store_target(cli: &Cli, db: Option<&PathBuf>) -> Result<(PathBuf, jiff::tz::TimeZone), Failure> {
+    match db {
+        Some(p) => Ok((p.clone(), jiff::tz::TimeZone::UTC)),
+        None => {
+            let cfg = load_config(&cli.config)?;
+            Ok((cfg.store.path.clone(), cfg.policy.tz.clone()))
+        }
+    }
+}
+
+fn open_store(path: &PathBuf) -> Result<Store, Failure> {
+    Store::open_read_only(path).map_err(|e| {
+        let code = if e.is_unusable() { exit::STORE } else { exit::FAILURE };
+        fail(code, e.to_string())
+    })
+}
+
+fn audit_cmd(cli: &Cli, cmd: &AuditCommand) -> Result<String, Failure> {
+    match cmd {
+        AuditCommand::Verify { db } => {
+            let (path, _) = store_target(cli, db.as_ref())?;
+            let store = open_store(&path)?;
+            let report = store.verify().map_err(|e| fail(exit::STORE, e.to_string()))?;
+            let text = audit_view::render_verify(&path.display().to_string(), &report);
+            if report.first_break.is_some() { Err(fail(exit::DATA, text.trim_end().to_owned())) } else { Ok(text) }
+        }
+        AuditCommand::List(a) => {
+            let (path, tz) = store_target(cli, a.db.as_ref())?;
+            let store = open_store(&path)?;
+            let time = |s: &Option<String>, flag: &str| -> Result<Option<Timestamp>, Failure> {
+                s.as_deref()
+                    .map(|s| time_input::parse_time(s, &tz).map_err(|e| fail(exit::USAGE, format!("--{flag}: {e}"))))
+                    .transpose()
+            };
+            let filter = AuditFilter {
+                door: a.door.clone(),
+                holder: a.holder.clone(),
+                since: time(&a.since, "since")?,
+                until: time(&a.until, "until")?,
+                limit: a.limit,
+            };
+            let records = store.query(&filter).map_err(|e| fail(exit::STORE, e.to_string()))?;
+            Ok(if a.json { audit_view::render_json(&records) } else { audit_view::render_list(&records, &tz) })
+        }
+    }
+}
+
 fn run(cli: &Cli) -> Result<String, Failure> {
-    let cfg = load_config(&cli.config)?;
     match &cli.command {
-        Command::CheckConfig => Ok(summary::render(&cfg)),
-        Command::Explain(a) => explain_cmd(&cfg, a),
-        Command::Schedule { door, week } => schedule_cmd(&cfg, door.as_ref(), week.as_ref()),
+        Command::CheckConfig => Ok(summary::render(&load_config(&cli.config)?)),
+        Command::Explain(a) => explain_cmd(&load_config(&cli.config)?, a),
+        Command::Schedule { door, week } => schedule_cmd(&load_config(&cli.config)?, door.as_ref(), week.as_ref()),
+        Command::Audit(cmd) => audit_cmd(cli, cmd),
     }
 }
 

@@ -21,12 +21,15 @@ use crate::core::secret::CredentialKey;
 pub use authority::{AuthorityClass, AuthorityConfig, door_names};
 pub use load::{DEFAULT_CONFIG_PATH, LoadOptions, load};
 pub use problems::{ConfigError, Problem};
+pub use validate::DEFAULT_STORE_PATH;
 
 /// A validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// The site's id and name.
     pub site: SiteInfo,
+    /// Where the audit store lives, its size cap and retention.
+    pub store: crate::store::StoreOptions,
     /// The authorities whose signatures the gateway accepts, each with its door scope.
     pub authorities: Vec<AuthorityConfig>,
     /// Modbus buses and their devices.

@@ -51,6 +51,15 @@ pub struct RawCredentials {
     pub hash_key_file: String,
 }
 
+/// `[store]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStore {
+    pub path: Option<String>,
+    pub max_size_mib: Option<u64>,
+    pub retention_days: Option<u32>,
+}
+
 /// `[clock]`
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use super::authority::{RawAuthority, authorities, check_owner_present};
 use super::problems::{ConfigError, Problems};
 use super::raw::{
-    RawBus, RawClock, RawCredentials, RawDoor, RawDoorCode, RawHolidays, RawLockout, RawPoint, RawRole, RawSchedule,
+    RawBus, RawClock, RawStore, RawCredentials, RawDoor, RawDoorCode, RawHolidays, RawLockout, RawPoint, RawRole, RawSchedule,
     RawSite,
 };
 use super::{BusConfig, BusLink, Config, DeviceConfig, DoorWiring, Parity, Point, Profile, SiteInfo};
@@ -30,9 +30,14 @@ use crate::core::schedule::{
     DAY_SECONDS, DateRange, Exception, HolidayRule, Schedule, Span, WeekWindow, WeekdaySet, parse_time_of_day,
 };
 use crate::core::secret::{CredentialKey, check_pin};
+use crate::store::StoreOptions;
 
-const SECTIONS: [&str; 11] = [
+/// Where the store lives unless the config says otherwise (systemd's StateDirectory).
+pub const DEFAULT_STORE_PATH: &str = "/var/lib/portvakt/portvakt.db";
+
+const SECTIONS: [&str; 12] = [
     "authorities",
+    "store",
     "site",
     "holidays",
     "credentials",
@@ -145,6 +150,7 @@ struct Sections {
     doors: Vec<Option<RawDoor>>,
     door_code: Option<RawDoorCode>,
     authorities: Vec<Option<RawAuthority>>,
+    store: RawStore,
 }
 
 fn table_entries<T: DeserializeOwned>(v: Option<Value>, path: &str, p: &mut Problems) -> Vec<(String, T)> {
@@ -203,6 +209,7 @@ fn sections(mut root: BTreeMap<String, Value>, p: &mut Problems) -> Sections {
         doors: array_entries(take("doors"), "doors", p),
         door_code: take("door_code").and_then(|v| parse(v, "door_code", p)),
         authorities: array_entries(take("authorities"), "authorities", p),
+        store: take("store").and_then(|v| parse(v, "store", p)).unwrap_or_default(),
     }
 }
 
@@ -707,6 +714,24 @@ fn door_code(
     Some((code?, schedule?, set))
 }
 
+/// Where the store lives and how big it may grow.
+fn store_options(raw: &RawStore, base: &Path, problems: &mut Problems) -> StoreOptions {
+    let path = raw.path.as_deref().map_or_else(|| PathBuf::from(DEFAULT_STORE_PATH), |p| base.join(p));
+    let mib = raw.max_size_mib.unwrap_or(256);
+    if !(8..=1_048_576).contains(&mib) {
+        problems.push("store.max_size_mib", format!("{mib} MiB is outside 8 to 1048576"));
+    }
+    let days = raw.retention_days.unwrap_or(180);
+    if !(1..=3650).contains(&days) {
+        problems.push("store.retention_days", format!("{days} days is outside 1 to 3650"));
+    }
+    StoreOptions {
+        path,
+        max_size_bytes: mib.saturating_mul(1 << 20),
+        retention: SignedDuration::from_hours(i64::from(days) * 24),
+    }
+}
+
 pub(super) fn validate(root: BTreeMap<String, Value>, base: &Path, files: Vec<PathBuf>) -> Result<Config, ConfigError> {
     let mut problems = Problems::default();
     let mut warnings = Problems::default();
@@ -718,6 +743,7 @@ pub(super) fn validate(root: BTreeMap<String, Value>, base: &Path, files: Vec<Pa
         CredentialKey::from_hex(&text).map_err(|e| problems.push("credentials.hash_key_file", e.to_string())).ok()
     });
     let untrusted = untrusted_policy(&sections.clock, &mut problems);
+    let store = store_options(&sections.store, base, &mut problems);
     let lockout = lockout_policy(&sections.lockout, &mut problems);
     let roles = roles(&sections.roles, &mut problems);
     let schedules: Vec<(String, Option<Schedule>)> =
@@ -754,5 +780,5 @@ pub(super) fn validate(root: BTreeMap<String, Value>, base: &Path, files: Vec<Pa
         untrusted,
     };
     let site = SiteInfo { id: site_id, name: sections.site.and_then(|s| s.name).unwrap_or_default() };
-    Ok(Config { site, authorities, buses, wiring, policy, credential_key: key, files, warnings: warnings.0 })
+    Ok(Config { site, authorities, store, buses, wiring, policy, credential_key: key, files, warnings: warnings.0 })
 }

@@ -119,6 +119,14 @@ pub fn render(cfg: &Config) -> String {
         let key = crate::core::hex::encode(&a.public_key[..8]);
         let _ = writeln!(out, "authority  {} \"{}\" ({}, key {key}…): {doors}", a.id, a.name, a.class.as_str());
     }
+    let store = &cfg.store;
+    let _ = writeln!(
+        out,
+        "store      {}, at most {} MiB, visit lists kept {} days",
+        store.path.display(),
+        store.max_size_bytes >> 20,
+        store.retention.as_hours() / 24
+    );
     for bus in &cfg.buses {
         bus_lines(&mut out, bus);
     }

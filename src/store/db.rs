@@ -1,0 +1,512 @@
+//! The store itself: one SQLite connection in WAL mode with `synchronous = FULL`, so a
+//! committed transaction has been fsync'd. Appends come in batches (group commit: one
+//! transaction, one fsync, many records). The size is capped with `max_page_count`, so
+//! reaching the cap and a full disk take the same path: confirmed records are pruned
+//! first; what still does not fit is counted and recorded as a gap when space returns.
+
+use std::path::{Path, PathBuf};
+
+use jiff::{SignedDuration, Timestamp};
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params};
+
+use super::StoreError;
+use super::record::{AuditRecord, ChainBreak, EventKind, GENESIS, NewEvent, chain_hash, verify};
+use super::schema::{self, CURRENT, SchemaProblem};
+
+/// How the store is set up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// The database file.
+    pub path: PathBuf,
+    /// Largest size on disk, in bytes.
+    pub max_size_bytes: u64,
+    /// How long confirmed records stay for visit lists.
+    pub retention: SignedDuration,
+}
+
+/// What became of an appended batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Appended {
+    /// Stored durably with these sequence numbers (inclusive).
+    Stored {
+        /// The first record's number.
+        first: u64,
+        /// The last record's number.
+        last: u64,
+    },
+    /// No room: the events were counted in a pending gap record.
+    Counted,
+}
+
+/// Events that could not be stored, waiting to be recorded as one gap record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PendingGap {
+    count: u64,
+    first_at: Timestamp,
+    last_at: Timestamp,
+}
+
+/// Filter for visit lists.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Only this door.
+    pub door: Option<String>,
+    /// Only this holder.
+    pub holder: Option<String>,
+    /// At or after.
+    pub since: Option<Timestamp>,
+    /// Before.
+    pub until: Option<Timestamp>,
+    /// At most this many (newest last).
+    pub limit: Option<u32>,
+}
+
+/// A record with its upload state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRecord {
+    /// The record.
+    pub record: AuditRecord,
+    /// When the uplink confirmed it, if it has.
+    pub confirmed_at: Option<Timestamp>,
+}
+
+/// The store's condition, for the state message and the installer tools.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StoreHealth {
+    /// Bytes in use (pages holding data).
+    pub used_bytes: u64,
+    /// The cap.
+    pub max_bytes: u64,
+    /// Records waiting for upload.
+    pub outbox_depth: u64,
+    /// Time of the oldest record waiting for upload.
+    pub oldest_unconfirmed: Option<Timestamp>,
+    /// The newest sequence number.
+    pub head_seq: u64,
+    /// Events counted but not stored (disk or cap full), not yet recorded as a gap.
+    pub pending_gap: u64,
+    /// Used bytes are over 90% of the cap.
+    pub nearly_full: bool,
+    /// Transactions committed since open (each is one WAL fsync).
+    pub commits: u64,
+}
+
+/// Outcome of a chain verification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// The anchor the chain starts from (pruned records before it).
+    pub anchor_seq: u64,
+    /// Records checked.
+    pub checked: u64,
+    /// The first break, if any.
+    pub first_break: Option<ChainBreak>,
+}
+
+/// The durable store.
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    retention: SignedDuration,
+    max_pages: u64,
+    page_size: u64,
+    head: (u64, [u8; 32]),
+    gap: Option<PendingGap>,
+    commits: u64,
+}
+
+fn is_full(e: &rusqlite::Error) -> bool {
+    e.sqlite_error_code() == Some(ErrorCode::DiskFull)
+}
+
+fn ms(t: Timestamp) -> i64 {
+    t.as_millisecond()
+}
+
+fn ts(ms: i64) -> Timestamp {
+    Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+fn blob32(v: Vec<u8>) -> [u8; 32] {
+    v.try_into().unwrap_or([0xff; 32])
+}
+
+const RECORD_COLUMNS: &str = "seq, at_ms, trusted, kind, door, holder, credential, detail, prev, hash, confirmed_at_ms";
+
+fn read_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredRecord> {
+    let kind: String = row.get(3)?;
+    let seq: i64 = row.get(0)?;
+    let record = AuditRecord {
+        seq: u64::try_from(seq).unwrap_or(0),
+        event: NewEvent {
+            at: ts(row.get(1)?),
+            trusted: row.get(2)?,
+            // An unknown kind cannot hash to the stored hash; verify reports the record.
+            kind: EventKind::from_code(&kind).unwrap_or(EventKind::Gap),
+            door: row.get(4)?,
+            holder: row.get(5)?,
+            credential: row.get(6)?,
+            detail: row.get(7)?,
+        },
+        prev: blob32(row.get(8)?),
+        hash: blob32(row.get(9)?),
+    };
+    let confirmed: Option<i64> = row.get(10)?;
+    Ok(StoredRecord { record, confirmed_at: confirmed.map(ts) })
+}
+
+impl Store {
+    fn classify(&self, op: &'static str, e: rusqlite::Error) -> StoreError {
+        StoreError::from_sql(&self.path, op, e)
+    }
+
+    /// Opens (creating if needed) and migrates the store.
+    pub fn open(opts: &StoreOptions) -> Result<Self, StoreError> {
+        if let Some(dir) = opts.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io { path: dir.to_path_buf(), source })?;
+        }
+        let mut conn = Connection::open(&opts.path).map_err(|e| StoreError::from_sql(&opts.path, "open", e))?;
+        let setup = |c: &Connection| -> rusqlite::Result<()> {
+            c.pragma_update(None, "journal_mode", "WAL")?;
+            c.pragma_update(None, "synchronous", "FULL")?;
+            c.busy_timeout(std::time::Duration::from_secs(5))?;
+            Ok(())
+        };
+        setup(&conn).map_err(|e| StoreError::from_sql(&opts.path, "setting up", e))?;
+        match schema::migrate_to(&mut conn, CURRENT) {
+            Ok(_) => {}
+            Err(SchemaProblem::Newer(found)) => {
+                return Err(StoreError::NewerSchema { path: opts.path.clone(), found, supported: CURRENT });
+            }
+            Err(SchemaProblem::Sql(e)) => return Err(StoreError::from_sql(&opts.path, "migrating", e)),
+        }
+        let mut store = Self::from_conn(conn, &opts.path, opts.retention)?;
+        store.max_pages = (opts.max_size_bytes / store.page_size).max(16);
+        store
+            .conn
+            .pragma_update(None, "max_page_count", store.max_pages)
+            .map_err(|e| store.classify("setting the size cap", e))?;
+        Ok(store)
+    }
+
+    /// Opens an existing store for reading only (installer tools while the daemon runs).
+    pub fn open_read_only(path: &Path) -> Result<Self, StoreError> {
+        if !path.exists() {
+            return Err(StoreError::Io {
+                path: path.to_path_buf(),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+            });
+        }
+        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+            .map_err(|e| StoreError::from_sql(path, "open", e))?;
+        let v = schema::version(&conn).map_err(|e| StoreError::from_sql(path, "reading the schema version", e))?;
+        if v > CURRENT {
+            return Err(StoreError::NewerSchema { path: path.to_path_buf(), found: v, supported: CURRENT });
+        }
+        if v < CURRENT {
+            return Err(StoreError::OlderSchema { path: path.to_path_buf(), found: v, current: CURRENT });
+        }
+        Self::from_conn(conn, path, SignedDuration::ZERO)
+    }
+
+    fn from_conn(conn: Connection, path: &Path, retention: SignedDuration) -> Result<Self, StoreError> {
+        let mut store = Self {
+            conn,
+            path: path.to_path_buf(),
+            retention,
+            max_pages: u64::MAX,
+            page_size: 4096,
+            head: (0, GENESIS),
+            gap: None,
+            commits: 0,
+        };
+        let page_size: i64 =
+            store.conn.query_row("PRAGMA page_size", [], |r| r.get(0)).map_err(|e| store.classify("reading", e))?;
+        store.page_size = u64::try_from(page_size).unwrap_or(4096);
+        let head = store
+            .conn
+            .query_row("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", [], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+            })
+            .optional()
+            .map_err(|e| store.classify("reading the newest record", e))?;
+        store.head = match head {
+            Some((seq, hash)) => (u64::try_from(seq).unwrap_or(0), blob32(hash)),
+            None => store.anchor()?,
+        };
+        Ok(store)
+    }
+
+    fn meta_i64(&self, key: &str) -> Result<Option<i64>, StoreError> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get::<_, i64>(0))
+            .optional()
+            .map_err(|e| self.classify("reading meta", e))
+    }
+
+    /// The last pruned record (seq and hash), or `(0, GENESIS)`.
+    pub fn anchor(&self) -> Result<(u64, [u8; 32]), StoreError> {
+        let seq = self.meta_i64("anchor_seq")?.unwrap_or(0);
+        let hash = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'anchor_hash'", [], |r| r.get::<_, Vec<u8>>(0))
+            .optional()
+            .map_err(|e| self.classify("reading meta", e))?
+            .map_or(GENESIS, blob32);
+        Ok((u64::try_from(seq).unwrap_or(0), hash))
+    }
+
+    /// The newest sequence number and hash.
+    pub fn head(&self) -> (u64, [u8; 32]) {
+        self.head
+    }
+
+    /// Appends a batch in one transaction. On a full disk or cap it first prunes
+    /// confirmed records and tries again; what still does not fit is counted.
+    pub fn append(&mut self, events: &[NewEvent]) -> Result<Appended, StoreError> {
+        if events.is_empty() {
+            return Ok(Appended::Stored { first: self.head.0 + 1, last: self.head.0 });
+        }
+        match self.try_append(events) {
+            Err(e) if is_full(&e) => {}
+            other => return other.map_err(|e| self.classify("appending", e)),
+        }
+        let freed = self.prune_for_space().unwrap_or(0);
+        if freed > 0 {
+            match self.try_append(events) {
+                Err(e) if is_full(&e) => {}
+                other => return other.map_err(|e| self.classify("appending", e)),
+            }
+        }
+        let (first, last) = (events[0].at, events[events.len() - 1].at);
+        let gap = self.gap.get_or_insert(PendingGap { count: 0, first_at: first, last_at: last });
+        gap.count += events.len() as u64;
+        gap.first_at = gap.first_at.min(first);
+        gap.last_at = gap.last_at.max(last);
+        log::error!("audit store full: {} event(s) counted, not stored", gap.count);
+        Ok(Appended::Counted)
+    }
+
+    fn try_append(&mut self, events: &[NewEvent]) -> rusqlite::Result<Appended> {
+        let mut batch: Vec<NewEvent> = Vec::with_capacity(events.len() + 1);
+        if let Some(g) = self.gap {
+            batch.push(NewEvent {
+                at: g.last_at,
+                trusted: false,
+                kind: EventKind::Gap,
+                door: None,
+                holder: None,
+                credential: None,
+                detail: serde_json::json!({
+                    "not_stored": g.count,
+                    "first_at": g.first_at.to_string(),
+                    "last_at": g.last_at.to_string(),
+                    "why": "store full (disk or size cap)",
+                })
+                .to_string(),
+            });
+        }
+        batch.extend_from_slice(events);
+        let (mut seq, mut prev) = self.head;
+        let first_event_seq = seq + 1 + u64::from(self.gap.is_some());
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO audit (seq, at_ms, trusted, kind, door, holder, credential, detail, prev, hash)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?;
+            for e in &batch {
+                seq += 1;
+                let hash = chain_hash(&prev, seq, e);
+                stmt.execute(params![
+                    i64::try_from(seq).unwrap_or(i64::MAX),
+                    ms(e.at),
+                    e.trusted,
+                    e.kind.code(),
+                    e.door,
+                    e.holder,
+                    e.credential,
+                    e.detail,
+                    &prev[..],
+                    &hash[..],
+                ])?;
+                prev = hash;
+            }
+        }
+        tx.commit()?;
+        self.commits += 1;
+        self.head = (seq, prev);
+        self.gap = None;
+        Ok(Appended::Stored { first: first_event_seq, last: seq })
+    }
+
+    /// Deletes the oldest confirmed records, whatever their age, to make room; returns how
+    /// many. The chain stays verifiable through the anchor.
+    fn prune_for_space(&mut self) -> rusqlite::Result<u64> {
+        let cutoff: Option<i64> = self.conn.query_row(
+            "SELECT MAX(seq) FROM (SELECT seq FROM audit WHERE confirmed_at_ms IS NOT NULL ORDER BY seq LIMIT 1000)",
+            [],
+            |r| r.get(0),
+        )?;
+        let Some(cutoff) = cutoff else { return Ok(0) };
+        let n = self.prune_through(cutoff)?;
+        if n > 0 {
+            log::warn!("audit store at its cap: {n} confirmed record(s) pruned before their retention ended");
+        }
+        Ok(n)
+    }
+
+    /// Deletes confirmed records with seq ≤ `cutoff` that have no unconfirmed record
+    /// before them, moving the anchor to the last one deleted.
+    fn prune_through(&mut self, cutoff: i64) -> rusqlite::Result<u64> {
+        // Never prune past the first unconfirmed record: the outbox stays whole.
+        let first_unconfirmed: Option<i64> =
+            self.conn.query_row("SELECT MIN(seq) FROM audit WHERE confirmed_at_ms IS NULL", [], |r| r.get(0))?;
+        let cutoff = first_unconfirmed.map_or(cutoff, |u| cutoff.min(u - 1));
+        let last: Option<(i64, Vec<u8>)> = self
+            .conn
+            .query_row("SELECT seq, hash FROM audit WHERE seq <= ?1 ORDER BY seq DESC LIMIT 1", [cutoff], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        let Some((last_seq, last_hash)) = last else { return Ok(0) };
+        let tx = self.conn.transaction()?;
+        let n = tx.execute("DELETE FROM audit WHERE seq <= ?1", [last_seq])?;
+        tx.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('anchor_seq', ?1)", [last_seq])?;
+        tx.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('anchor_hash', ?1)", [&last_hash[..]])?;
+        tx.commit()?;
+        self.commits += 1;
+        Ok(n as u64)
+    }
+
+    /// Deletes confirmed records older than the retention period; returns how many.
+    pub fn prune_expired(&mut self, now: Timestamp) -> Result<u64, StoreError> {
+        let before = ms(now.saturating_sub(self.retention).unwrap_or(now));
+        let cutoff: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT MAX(seq) FROM audit WHERE at_ms < ?1 AND confirmed_at_ms IS NOT NULL",
+                [before],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.classify("pruning", e))?;
+        match cutoff {
+            Some(c) => self.prune_through(c).map_err(|e| self.classify("pruning", e)),
+            None => Ok(0),
+        }
+    }
+
+    /// Up to `limit` records waiting for upload with seq > `after`, in order.
+    pub fn outbox(&self, after: u64, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {RECORD_COLUMNS} FROM audit WHERE confirmed_at_ms IS NULL AND seq > ?1 ORDER BY seq LIMIT ?2"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.classify("reading the outbox", e))?;
+        let rows = stmt
+            .query_map(params![i64::try_from(after).unwrap_or(i64::MAX), limit], read_record)
+            .map_err(|e| self.classify("reading the outbox", e))?;
+        rows.map(|r| r.map(|s| s.record)).collect::<Result<_, _>>().map_err(|e| self.classify("reading the outbox", e))
+    }
+
+    /// Marks records confirmed (broker PUBACK per record); returns how many changed.
+    pub fn confirm(&mut self, seqs: &[u64], now: Timestamp) -> Result<u64, StoreError> {
+        let tx = self.conn.transaction().map_err(|e| StoreError::from_sql(&self.path, "confirming", e))?;
+        let mut n = 0;
+        {
+            let mut stmt = tx
+                .prepare_cached("UPDATE audit SET confirmed_at_ms = ?1 WHERE seq = ?2 AND confirmed_at_ms IS NULL")
+                .map_err(|e| StoreError::from_sql(&self.path, "confirming", e))?;
+            for s in seqs {
+                n += stmt
+                    .execute(params![ms(now), i64::try_from(*s).unwrap_or(i64::MAX)])
+                    .map_err(|e| StoreError::from_sql(&self.path, "confirming", e))?;
+            }
+        }
+        tx.commit().map_err(|e| StoreError::from_sql(&self.path, "confirming", e))?;
+        self.commits += 1;
+        Ok(n as u64)
+    }
+
+    /// Marks every record up to `seq` confirmed (collector acknowledgement).
+    pub fn confirm_through(&mut self, seq: u64, now: Timestamp) -> Result<u64, StoreError> {
+        let n = self
+            .conn
+            .execute(
+                "UPDATE audit SET confirmed_at_ms = ?1 WHERE seq <= ?2 AND confirmed_at_ms IS NULL",
+                params![ms(now), i64::try_from(seq).unwrap_or(i64::MAX)],
+            )
+            .map_err(|e| self.classify("confirming", e))?;
+        self.commits += 1;
+        Ok(n as u64)
+    }
+
+    /// Records matching a filter, in sequence order (the newest `limit` if set).
+    pub fn query(&self, f: &AuditFilter) -> Result<Vec<StoredRecord>, StoreError> {
+        let sql = format!(
+            "SELECT * FROM (SELECT {RECORD_COLUMNS} FROM audit
+             WHERE (?1 IS NULL OR door = ?1) AND (?2 IS NULL OR holder = ?2)
+               AND (?3 IS NULL OR at_ms >= ?3) AND (?4 IS NULL OR at_ms < ?4)
+             ORDER BY seq DESC LIMIT ?5) ORDER BY seq"
+        );
+        let mut stmt = self.conn.prepare(&sql).map_err(|e| self.classify("querying", e))?;
+        let rows = stmt
+            .query_map(
+                params![f.door, f.holder, f.since.map(ms), f.until.map(ms), f.limit.map_or(-1, i64::from)],
+                read_record,
+            )
+            .map_err(|e| self.classify("querying", e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.classify("querying", e))
+    }
+
+    /// Checks the whole chain from its anchor, streaming (constant memory).
+    pub fn verify(&self) -> Result<VerifyReport, StoreError> {
+        let anchor = self.anchor()?;
+        let sql = format!("SELECT {RECORD_COLUMNS} FROM audit ORDER BY seq");
+        let mut stmt = self.conn.prepare(&sql).map_err(|e| self.classify("verifying", e))?;
+        let mut rows = stmt.query([]).map_err(|e| self.classify("verifying", e))?;
+        let mut state = anchor;
+        let mut checked = 0;
+        while let Some(row) = rows.next().map_err(|e| self.classify("verifying", e))? {
+            let r = read_record(row).map_err(|e| self.classify("verifying", e))?.record;
+            if let Err(b) = verify(state, [&r]) {
+                return Ok(VerifyReport { anchor_seq: anchor.0, checked, first_break: Some(b) });
+            }
+            state = (r.seq, r.hash);
+            checked += 1;
+        }
+        Ok(VerifyReport { anchor_seq: anchor.0, checked, first_break: None })
+    }
+
+    /// The store's condition.
+    pub fn health(&self) -> Result<StoreHealth, StoreError> {
+        let q = |sql: &str| -> Result<i64, StoreError> {
+            self.conn.query_row(sql, [], |r| r.get::<_, Option<i64>>(0)).map(Option::unwrap_or_default).map_err(|e| self.classify("reading health", e))
+        };
+        let pages = u64::try_from(q("PRAGMA page_count")? - q("PRAGMA freelist_count")?).unwrap_or(0);
+        let depth = u64::try_from(q("SELECT COUNT(*) FROM audit WHERE confirmed_at_ms IS NULL")?).unwrap_or(0);
+        let oldest: Option<i64> = self
+            .conn
+            .query_row("SELECT MIN(at_ms) FROM audit WHERE confirmed_at_ms IS NULL", [], |r| r.get(0))
+            .map_err(|e| self.classify("reading health", e))?;
+        let max_bytes = self.max_pages.saturating_mul(self.page_size);
+        let used_bytes = pages * self.page_size;
+        Ok(StoreHealth {
+            used_bytes,
+            max_bytes,
+            outbox_depth: depth,
+            oldest_unconfirmed: oldest.map(ts),
+            head_seq: self.head.0,
+            pending_gap: self.gap.map_or(0, |g| g.count),
+            nearly_full: used_bytes.saturating_mul(10) >= max_bytes.saturating_mul(9),
+            commits: self.commits,
+        })
+    }
+
+    pub(super) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    pub(super) fn path(&self) -> &Path {
+        &self.path
+    }
+}

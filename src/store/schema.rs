@@ -1,0 +1,77 @@
+//! The database schema and its forward migrations. `PRAGMA user_version` holds the
+//! schema version; each migration moves it up by one inside a transaction, so a crash
+//! mid-migration leaves the previous version intact. A database from a newer Portvakt is
+//! refused rather than misread (a downgrade must not silently damage it).
+
+use rusqlite::Connection;
+
+/// Migrations in order; `MIGRATIONS[i]` takes version `i` to `i + 1`.
+pub const MIGRATIONS: [&str; 3] = [
+    // 1: the audit chain.
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+     CREATE TABLE audit (
+         seq INTEGER PRIMARY KEY,
+         at_ms INTEGER NOT NULL,
+         trusted INTEGER NOT NULL,
+         kind TEXT NOT NULL,
+         door TEXT,
+         holder TEXT,
+         credential TEXT,
+         detail TEXT NOT NULL,
+         prev BLOB NOT NULL,
+         hash BLOB NOT NULL
+     );",
+    // 2: the outbox (confirmation by the uplink) and visit-list indexes.
+    "ALTER TABLE audit ADD COLUMN confirmed_at_ms INTEGER;
+     CREATE INDEX audit_outbox ON audit(seq) WHERE confirmed_at_ms IS NULL;
+     CREATE INDEX audit_door_at ON audit(door, at_ms);
+     CREATE INDEX audit_holder_at ON audit(holder, at_ms);",
+    // 3: persisted state restored at start.
+    "CREATE TABLE bundles (
+         authority TEXT PRIMARY KEY, version INTEGER NOT NULL, body BLOB NOT NULL, stored_at_ms INTEGER NOT NULL
+     ) WITHOUT ROWID;
+     CREATE TABLE revocations (
+         authority TEXT PRIMARY KEY, sequence INTEGER NOT NULL, body BLOB NOT NULL, stored_at_ms INTEGER NOT NULL
+     ) WITHOUT ROWID;
+     CREATE TABLE lockouts (door TEXT PRIMARY KEY, locked_until_ms INTEGER, streak INTEGER NOT NULL) WITHOUT ROWID;
+     CREATE TABLE door_modes (door TEXT PRIMARY KEY, mode TEXT NOT NULL, set_at_ms INTEGER NOT NULL) WITHOUT ROWID;",
+];
+
+/// The version this build writes.
+pub const CURRENT: u32 = 3;
+
+/// Why the schema cannot be brought to [`CURRENT`].
+#[derive(Debug)]
+pub enum SchemaProblem {
+    /// Written by a newer Portvakt.
+    Newer(u32),
+    /// SQLite failed.
+    Sql(rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for SchemaProblem {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Sql(e)
+    }
+}
+
+/// The schema version of an open database.
+pub fn version(conn: &Connection) -> rusqlite::Result<u32> {
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+}
+
+/// Applies migrations up to `target` (tests use this to build old versions).
+pub fn migrate_to(conn: &mut Connection, target: u32) -> Result<u32, SchemaProblem> {
+    let mut v = version(conn)?;
+    if v > CURRENT {
+        return Err(SchemaProblem::Newer(v));
+    }
+    while v < target {
+        let tx = conn.transaction()?;
+        tx.execute_batch(MIGRATIONS[v as usize])?;
+        tx.pragma_update(None, "user_version", v + 1)?;
+        tx.commit()?;
+        v += 1;
+    }
+    Ok(v)
+}

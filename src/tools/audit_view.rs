@@ -1,0 +1,91 @@
+//! `portvakt audit list` and `audit verify`: the local visit list, readable by a person
+//! (times in the site's zone) or as JSON, and the chain check with its first break.
+
+use std::fmt::Write as _;
+
+use jiff::tz::TimeZone;
+
+use crate::core::hex;
+use crate::store::{StoredRecord, VerifyReport};
+
+fn what(r: &StoredRecord) -> String {
+    let e = &r.record.event;
+    let detail: serde_json::Value = serde_json::from_str(&e.detail).unwrap_or_default();
+    let get = |k: &str| detail.get(k).and_then(serde_json::Value::as_str).map(str::to_owned);
+    let mut out = match (e.kind.code(), get("reason"), get("rule")) {
+        ("access.granted", _, Some(rule)) => format!("granted: {rule}"),
+        ("access.denied", Some(reason), _) => format!("refused: {reason}"),
+        (code, _, _) => format!("{code} {}", e.detail),
+    };
+    if !e.trusted {
+        out.push_str(" [clock untrusted]");
+    }
+    out
+}
+
+/// The visit list as a table.
+pub fn render_list(records: &[StoredRecord], tz: &TimeZone) -> String {
+    let zone = tz.iana_name().unwrap_or("UTC");
+    let mut out = format!(
+        "{:>7}  {:<24} {:<10} {:<18} {:<14} {:<8} what\n",
+        "seq",
+        format!("time ({zone})"),
+        "door",
+        "holder",
+        "credential",
+        "uploaded"
+    );
+    for r in records {
+        let e = &r.record.event;
+        let _ = writeln!(
+            out,
+            "{:>7}  {:<24} {:<10} {:<18} {:<14} {:<8} {}",
+            r.record.seq,
+            e.at.to_zoned(tz.clone()).strftime("%Y-%m-%d %H:%M:%S %Z").to_string(),
+            e.door.as_deref().unwrap_or("-"),
+            e.holder.as_deref().unwrap_or("-"),
+            e.credential.as_deref().unwrap_or("-"),
+            if r.confirmed_at.is_some() { "yes" } else { "waiting" },
+            what(r)
+        );
+    }
+    let _ = writeln!(out, "{} record(s)", records.len());
+    out
+}
+
+/// The visit list as JSON lines: one object per record, with its chain hash.
+pub fn render_json(records: &[StoredRecord]) -> String {
+    let mut out = String::new();
+    for r in records {
+        let e = &r.record.event;
+        let detail: serde_json::Value = serde_json::from_str(&e.detail).unwrap_or(serde_json::Value::Null);
+        let v = serde_json::json!({
+            "seq": r.record.seq,
+            "at": e.at.to_string(),
+            "clock_trusted": e.trusted,
+            "kind": e.kind.code(),
+            "door": e.door,
+            "holder": e.holder,
+            "credential": e.credential,
+            "detail": detail,
+            "prev": hex::encode(&r.record.prev),
+            "hash": hex::encode(&r.record.hash),
+            "confirmed_at": r.confirmed_at.map(|t| t.to_string()),
+        });
+        let _ = writeln!(out, "{v}");
+    }
+    out
+}
+
+/// The verification report.
+pub fn render_verify(path: &str, report: &VerifyReport) -> String {
+    let from = if report.anchor_seq == 0 {
+        "from the first record".to_owned()
+    } else {
+        format!("from the anchor after pruned record {}", report.anchor_seq)
+    };
+    match &report.first_break {
+        None => format!("{path}: chain intact: {} record(s) checked {from}\n", report.checked),
+        Some(b) => format!("{path}: chain BROKEN after {} good record(s) {from}: {b}\n", report.checked),
+    }
+}
