@@ -264,7 +264,7 @@ fn store_target(cli: &Cli, db: Option<&PathBuf>) -> Result<(PathBuf, jiff::tz::T
     }
 }
 
-fn open_store(path: &PathBuf) -> Result<Store, Failure> {
+fn open_store(path: &std::path::Path) -> Result<Store, Failure> {
     Store::open_read_only(path).map_err(|e| {
         let code = if e.is_unusable() { exit::STORE } else { exit::FAILURE };
         fail(code, e.to_string())

@@ -16,8 +16,8 @@ use serde::de::DeserializeOwned;
 use super::authority::{RawAuthority, authorities, check_owner_present};
 use super::problems::{ConfigError, Problems};
 use super::raw::{
-    RawBus, RawClock, RawStore, RawCredentials, RawDoor, RawDoorCode, RawHolidays, RawLockout, RawPoint, RawRole, RawSchedule,
-    RawSite,
+    RawBus, RawClock, RawCredentials, RawDoor, RawDoorCode, RawHolidays, RawLockout, RawPoint, RawRole, RawSchedule,
+    RawSite, RawStore,
 };
 use super::{BusConfig, BusLink, Config, DeviceConfig, DoorWiring, Parity, Point, Profile, SiteInfo};
 use crate::core::holidays::HolidayCalendar;

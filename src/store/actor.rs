@@ -9,9 +9,9 @@
 use jiff::Timestamp;
 use tokio::sync::{mpsc, oneshot};
 
+use super::StoreError;
 use super::db::{Appended, AuditFilter, Store, StoreHealth, StoredRecord, VerifyReport};
 use super::record::{AuditRecord, NewEvent};
-use super::StoreError;
 
 /// Commands waiting for the store, at most.
 pub const QUEUE: usize = 1024;
@@ -169,7 +169,8 @@ fn commit(store: &mut Store, batch: Vec<(NewEvent, Reply<Recorded>)>) {
             let (detail, unusable) = (e.to_string(), e.is_unusable());
             let path = store.path().display().to_string();
             for reply in replies {
-                let _ = reply.send(Err(StoreError::BatchFailed { path: path.clone(), detail: detail.clone(), unusable }));
+                let _ =
+                    reply.send(Err(StoreError::BatchFailed { path: path.clone(), detail: detail.clone(), unusable }));
             }
         }
     }

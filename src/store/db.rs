@@ -1,8 +1,13 @@
 //! The store itself: one SQLite connection in WAL mode with `synchronous = FULL`, so a
 //! committed transaction has been fsync'd. Appends come in batches (group commit: one
-//! transaction, one fsync, many records). The size is capped with `max_page_count`, so
-//! reaching the cap and a full disk take the same path: confirmed records are pruned
-//! first; what still does not fit is counted and recorded as a gap when space returns.
+//! transaction, one fsync, many records).
+//!
+//! Size: appends stop at a soft cap (the configured size); SQLite's `max_page_count` sits
+//! a reserve above it, so confirming, pruning and saving state still work when the log is
+//! full (otherwise a full outbox could never be confirmed and drained). At the cap,
+//! confirmed records are pruned first, whatever their age; what still does not fit — or
+//! does not fit on a full disk — is counted and recorded as one gap record when space
+//! returns.
 
 use std::path::{Path, PathBuf};
 
@@ -108,6 +113,9 @@ pub struct Store {
     conn: Connection,
     path: PathBuf,
     retention: SignedDuration,
+    /// Appends stop here.
+    soft_pages: u64,
+    /// SQLite refuses to grow past this (soft cap plus a reserve).
     max_pages: u64,
     page_size: u64,
     head: (u64, [u8; 32]),
@@ -181,7 +189,8 @@ impl Store {
             Err(SchemaProblem::Sql(e)) => return Err(StoreError::from_sql(&opts.path, "migrating", e)),
         }
         let mut store = Self::from_conn(conn, &opts.path, opts.retention)?;
-        store.max_pages = (opts.max_size_bytes / store.page_size).max(16);
+        store.soft_pages = (opts.max_size_bytes / store.page_size).max(16);
+        store.max_pages = store.soft_pages + (store.soft_pages / 16).max(64);
         store
             .conn
             .pragma_update(None, "max_page_count", store.max_pages)
@@ -197,8 +206,9 @@ impl Store {
                 source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
             });
         }
-        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-            .map_err(|e| StoreError::from_sql(path, "open", e))?;
+        let conn =
+            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+                .map_err(|e| StoreError::from_sql(path, "open", e))?;
         let v = schema::version(&conn).map_err(|e| StoreError::from_sql(path, "reading the schema version", e))?;
         if v > CURRENT {
             return Err(StoreError::NewerSchema { path: path.to_path_buf(), found: v, supported: CURRENT });
@@ -214,6 +224,7 @@ impl Store {
             conn,
             path: path.to_path_buf(),
             retention,
+            soft_pages: u64::MAX,
             max_pages: u64::MAX,
             page_size: 4096,
             head: (0, GENESIS),
@@ -267,14 +278,20 @@ impl Store {
         if events.is_empty() {
             return Ok(Appended::Stored { first: self.head.0 + 1, last: self.head.0 });
         }
-        match self.try_append(events) {
-            Err(e) if is_full(&e) => {}
-            other => return other.map_err(|e| self.classify("appending", e)),
+        if self.used_pages().map_err(|e| self.classify("measuring", e))? >= self.soft_pages {
+            self.prune_for_space().map_err(|e| self.classify("pruning for space", e))?;
         }
-        let freed = self.prune_for_space().unwrap_or(0);
-        if freed > 0 {
+        if self.used_pages().map_err(|e| self.classify("measuring", e))? < self.soft_pages {
             match self.try_append(events) {
-                Err(e) if is_full(&e) => {}
+                Err(e) if is_full(&e) => {
+                    // The disk itself is full: make room if anything may go, then retry once.
+                    if self.prune_for_space().unwrap_or(0) > 0 {
+                        match self.try_append(events) {
+                            Err(e) if is_full(&e) => {}
+                            other => return other.map_err(|e| self.classify("appending", e)),
+                        }
+                    }
+                }
                 other => return other.map_err(|e| self.classify("appending", e)),
             }
         }
@@ -340,20 +357,34 @@ impl Store {
         Ok(Appended::Stored { first: first_event_seq, last: seq })
     }
 
-    /// Deletes the oldest confirmed records, whatever their age, to make room; returns how
-    /// many. The chain stays verifiable through the anchor.
+    fn used_pages(&self) -> rusqlite::Result<u64> {
+        let pages: i64 = self.conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+        let free: i64 = self.conn.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
+        Ok(u64::try_from(pages - free).unwrap_or(0))
+    }
+
+    /// Deletes the oldest confirmed records, whatever their age, until usage is below 90%
+    /// of the cap or none are left to delete; returns how many. The chain stays verifiable
+    /// through the anchor.
     fn prune_for_space(&mut self) -> rusqlite::Result<u64> {
-        let cutoff: Option<i64> = self.conn.query_row(
-            "SELECT MAX(seq) FROM (SELECT seq FROM audit WHERE confirmed_at_ms IS NOT NULL ORDER BY seq LIMIT 1000)",
-            [],
-            |r| r.get(0),
-        )?;
-        let Some(cutoff) = cutoff else { return Ok(0) };
-        let n = self.prune_through(cutoff)?;
-        if n > 0 {
-            log::warn!("audit store at its cap: {n} confirmed record(s) pruned before their retention ended");
+        let mut total = 0;
+        while self.used_pages()? * 10 >= self.soft_pages * 9 {
+            let cutoff: Option<i64> = self.conn.query_row(
+                "SELECT MAX(seq) FROM (SELECT seq FROM audit WHERE confirmed_at_ms IS NOT NULL ORDER BY seq LIMIT 500)",
+                [],
+                |r| r.get(0),
+            )?;
+            let Some(cutoff) = cutoff else { break };
+            let n = self.prune_through(cutoff)?;
+            if n == 0 {
+                break;
+            }
+            total += n;
         }
-        Ok(n)
+        if total > 0 {
+            log::warn!("audit store at its cap: {total} confirmed record(s) pruned before their retention ended");
+        }
+        Ok(total)
     }
 
     /// Deletes confirmed records with seq ≤ `cutoff` that have no unconfirmed record
@@ -384,11 +415,9 @@ impl Store {
         let before = ms(now.saturating_sub(self.retention).unwrap_or(now));
         let cutoff: Option<i64> = self
             .conn
-            .query_row(
-                "SELECT MAX(seq) FROM audit WHERE at_ms < ?1 AND confirmed_at_ms IS NOT NULL",
-                [before],
-                |r| r.get(0),
-            )
+            .query_row("SELECT MAX(seq) FROM audit WHERE at_ms < ?1 AND confirmed_at_ms IS NOT NULL", [before], |r| {
+                r.get(0)
+            })
             .map_err(|e| self.classify("pruning", e))?;
         match cutoff {
             Some(c) => self.prune_through(c).map_err(|e| self.classify("pruning", e)),
@@ -480,7 +509,10 @@ impl Store {
     /// The store's condition.
     pub fn health(&self) -> Result<StoreHealth, StoreError> {
         let q = |sql: &str| -> Result<i64, StoreError> {
-            self.conn.query_row(sql, [], |r| r.get::<_, Option<i64>>(0)).map(Option::unwrap_or_default).map_err(|e| self.classify("reading health", e))
+            self.conn
+                .query_row(sql, [], |r| r.get::<_, Option<i64>>(0))
+                .map(Option::unwrap_or_default)
+                .map_err(|e| self.classify("reading health", e))
         };
         let pages = u64::try_from(q("PRAGMA page_count")? - q("PRAGMA freelist_count")?).unwrap_or(0);
         let depth = u64::try_from(q("SELECT COUNT(*) FROM audit WHERE confirmed_at_ms IS NULL")?).unwrap_or(0);
@@ -488,7 +520,7 @@ impl Store {
             .conn
             .query_row("SELECT MIN(at_ms) FROM audit WHERE confirmed_at_ms IS NULL", [], |r| r.get(0))
             .map_err(|e| self.classify("reading health", e))?;
-        let max_bytes = self.max_pages.saturating_mul(self.page_size);
+        let max_bytes = self.soft_pages.saturating_mul(self.page_size);
         let used_bytes = pages * self.page_size;
         Ok(StoreHealth {
             used_bytes,

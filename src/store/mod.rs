@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::ErrorCode;
 
 pub use actor::Handle;
-pub use db::{AuditFilter, Appended, Store, StoreHealth, StoreOptions, StoredRecord, VerifyReport};
+pub use db::{Appended, AuditFilter, Store, StoreHealth, StoreOptions, StoredRecord, VerifyReport};
 pub use record::{AuditRecord, ChainBreak, EventKind, NewEvent};
 
 /// Why the store failed.
@@ -32,7 +32,9 @@ pub enum StoreError {
         detail: String,
     },
     /// A newer Portvakt wrote this database.
-    #[error("{path} was written by a newer Portvakt (schema {found}; this one knows {supported}); reinstall the newer version")]
+    #[error(
+        "{path} was written by a newer Portvakt (schema {found}; this one knows {supported}); reinstall the newer version"
+    )]
     NewerSchema {
         /// The file.
         path: PathBuf,

@@ -73,7 +73,12 @@ impl Store {
         self.conn()
             .execute(
                 &sql,
-                params![doc.authority, i64::try_from(doc.version).unwrap_or(i64::MAX), doc.body, doc.stored_at.as_millisecond()],
+                params![
+                    doc.authority,
+                    i64::try_from(doc.version).unwrap_or(i64::MAX),
+                    doc.body,
+                    doc.stored_at.as_millisecond()
+                ],
             )
             .map_err(|e| StoreError::from_sql(self.path(), "saving state", e))?;
         Ok(())
@@ -117,14 +122,11 @@ impl Store {
     /// The saved keypad lockouts.
     pub fn lockouts(&self) -> Result<Vec<LockoutRow>, StoreError> {
         let err = |e| StoreError::from_sql(self.path(), "reading lockouts", e);
-        let mut stmt = self.conn().prepare("SELECT door, locked_until_ms, streak FROM lockouts ORDER BY door").map_err(err)?;
+        let mut stmt =
+            self.conn().prepare("SELECT door, locked_until_ms, streak FROM lockouts ORDER BY door").map_err(err)?;
         let rows = stmt
             .query_map([], |r| {
-                Ok(LockoutRow {
-                    door: r.get(0)?,
-                    locked_until: r.get::<_, Option<i64>>(1)?.map(ts),
-                    streak: r.get(2)?,
-                })
+                Ok(LockoutRow { door: r.get(0)?, locked_until: r.get::<_, Option<i64>>(1)?.map(ts), streak: r.get(2)? })
             })
             .map_err(err)?;
         rows.collect::<Result<_, _>>().map_err(err)
