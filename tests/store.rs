@@ -1,6 +1,6 @@
 //! The durable store: order, confirmation, retention, tampering, migrations, damage, the
 //! size cap, persisted state, and group commit through the actor.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::many_single_char_names)]
 
 use jiff::{SignedDuration, Timestamp};
 use portvakt::core::model::DoorMode;
