@@ -20,7 +20,7 @@ fn event(i: u64) -> NewEvent {
     NewEvent {
         at: Timestamp::from_second(1_795_000_000 + i64::try_from(i).unwrap()).unwrap(),
         trusted: true,
-        kind: if i % 5 == 0 { EventKind::AccessDenied } else { EventKind::AccessGranted },
+        kind: if i.is_multiple_of(5) { EventKind::AccessDenied } else { EventKind::AccessGranted },
         door: Some(["entrance", "rubbish", "laundry"][usize::try_from(i % 3).unwrap()].into()),
         holder: Some(format!("hemtjanst-natt-{}", i % 400)),
         credential: Some(format!("phone-{:06}", i % 5000)),
