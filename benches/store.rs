@@ -16,6 +16,9 @@ use jiff::{SignedDuration, Timestamp};
 use portvakt::store::actor::{self, Recorded};
 use portvakt::store::{EventKind, NewEvent, Store, StoreOptions};
 
+const GROUP_EVENTS: u64 = 50_000;
+const SINGLE_EVENTS: u64 = 2_000;
+
 fn event(i: u64) -> NewEvent {
     NewEvent {
         at: Timestamp::from_second(1_795_000_000 + i64::try_from(i).unwrap()).unwrap(),
@@ -62,7 +65,6 @@ fn group_commit() {
     let o = fresh("group.db");
     let (handle, thread) = actor::spawn(Store::open(&o).unwrap()).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-    const GROUP_EVENTS: u64 = 50_000;
     let start = Instant::now();
     rt.block_on(async {
         let writers: Vec<_> = (0..64u64)
@@ -94,7 +96,6 @@ fn group_commit() {
 fn one_per_commit() {
     let o1 = fresh("single.db");
     let mut single = Store::open(&o1).unwrap();
-    const SINGLE_EVENTS: u64 = 2_000;
     let start = Instant::now();
     for i in 0..SINGLE_EVENTS {
         single.append(&[event(i)]).unwrap();
