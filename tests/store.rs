@@ -260,12 +260,57 @@ fn at_the_cap_confirmed_records_go_first_then_new_events_are_counted_and_recorde
     s.confirm_through(head, t(i)).unwrap();
     let (first, last) = stored(s.append(&[event(i, "cia")]).unwrap());
     assert_eq!(first, last);
-    let gap = s.query(&AuditFilter { limit: Some(2), ..AuditFilter::default() }).unwrap();
-    assert_eq!(gap[0].record.event.kind, EventKind::Gap);
-    let detail: serde_json::Value = serde_json::from_str(&gap[0].record.event.detail).unwrap();
+    let all = s.query(&AuditFilter::default()).unwrap();
+    let alarm = |name: &str| {
+        all.iter().any(|r| r.record.event.kind == EventKind::StoreAlarm && r.record.event.detail.contains(name))
+    };
+    assert!(alarm("\"retention_shortened\""), "pruning for space leaves an alarm record");
+    // The gap record is written in the same transaction, in front of the new event
+    // (store alarms may stand between them).
+    let newest = s.query(&AuditFilter { limit: Some(4), ..AuditFilter::default() }).unwrap();
+    let gap = newest.iter().find(|r| r.record.event.kind == EventKind::Gap).expect("a gap record");
+    let detail: serde_json::Value = serde_json::from_str(&gap.record.event.detail).unwrap();
     assert_eq!(detail["not_stored"], counted);
-    assert_eq!(gap[1].record.seq, first);
+    let between: Vec<EventKind> = newest
+        .iter()
+        .filter(|r| r.record.seq > gap.record.seq && r.record.seq < first)
+        .map(|r| r.record.event.kind)
+        .collect();
+    assert!(gap.record.seq < first, "gap {} event {first}", gap.record.seq);
+    assert!(between.iter().all(|k| *k == EventKind::StoreAlarm), "{between:?}");
+    assert_eq!(newest.last().map(|r| r.record.seq), Some(first));
     assert_eq!(s.health().unwrap().pending_gap, 0);
+    assert_eq!(s.verify().unwrap().first_break, None);
+}
+
+#[test]
+fn a_nearly_full_store_raises_an_alarm_record_and_clears_it_when_space_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = opts(&dir);
+    o.max_size_bytes = 96 * 1024;
+    let mut s = Store::open(&o).unwrap();
+    let mut i = 0;
+    while !s.health().unwrap().nearly_full {
+        s.append(&(0..10).map(|k| event(i + k, "anna")).collect::<Vec<_>>()).unwrap();
+        i += 10;
+        assert!(i < 10_000, "never nearly full");
+    }
+    s.append(&[event(i, "anna")]).unwrap();
+    let alarms = |s: &Store| -> Vec<String> {
+        s.query(&AuditFilter::default())
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.record.event.kind == EventKind::StoreAlarm)
+            .map(|r| serde_json::from_str::<serde_json::Value>(&r.record.event.detail).unwrap()["alarm"].to_string())
+            .collect()
+    };
+    assert_eq!(alarms(&s), vec!["\"nearly_full\""]);
+    // The uplink confirms everything; retention passes; space returns.
+    s.confirm_through(s.head().0, t(i)).unwrap();
+    assert!(s.prune_expired(t(i + 48 * 3600)).unwrap() > 0);
+    s.append(&[event(i + 1, "anna")]).unwrap();
+    assert_eq!(alarms(&s), vec!["\"nearly_full_cleared\""], "the raise was pruned; the clearing is recorded");
+    assert!(!s.health().unwrap().nearly_full);
     assert_eq!(s.verify().unwrap().first_break, None);
 }
 
@@ -290,6 +335,12 @@ fn state_is_restored_after_a_reopen_and_the_clock_floor_never_moves_back() {
     assert_eq!(s.revocation_lists().unwrap()[0].version, 12);
     assert_eq!(s.lockouts().unwrap()[0].streak, 2);
     assert_eq!(s.door_modes().unwrap(), vec![("bikes".into(), DoorMode::Lockdown)]);
+    // The restored lockout still locks the keypad in the core.
+    let row = &s.lockouts().unwrap()[0];
+    let door = portvakt::core::model::DoorIdx(0);
+    let lockout = portvakt::core::lockout::KeypadLockout::restore([(door, row.locked_until, row.streak)]);
+    assert_eq!(lockout.locked_until(door, t(10)), Some(t(30)));
+    assert_eq!(lockout.locked_until(door, t(30)), None);
     assert_eq!(s.clock_floor().unwrap(), Some(t(500)));
 }
 

@@ -74,6 +74,18 @@ impl KeypadLockout {
         s.streak = 0;
     }
 
+    /// Restores persisted keypads (from [`Self::snapshot`]); wrong entries within the
+    /// window are not persisted, only lockouts and their streak.
+    pub fn restore(rows: impl IntoIterator<Item = (DoorIdx, Option<Timestamp>, u32)>) -> Self {
+        let mut l = Self::default();
+        for (door, locked_until, streak) in rows {
+            let s = l.state(door);
+            s.locked_until = locked_until;
+            s.streak = streak;
+        }
+        l
+    }
+
     /// The persisted form: per keypad, its lock end and streak (restored at start).
     pub fn snapshot(&self) -> Vec<(DoorIdx, Option<Timestamp>, u32)> {
         self.keypads

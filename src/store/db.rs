@@ -120,6 +120,10 @@ pub struct Store {
     page_size: u64,
     head: (u64, [u8; 32]),
     gap: Option<PendingGap>,
+    /// Store alarms waiting to be written in front of the next batch.
+    notices: Vec<(&'static str, serde_json::Value)>,
+    /// Whether a "nearly full" alarm is raised (cleared below 80%).
+    alarm_raised: bool,
     commits: u64,
 }
 
@@ -229,6 +233,8 @@ impl Store {
             page_size: 4096,
             head: (0, GENESIS),
             gap: None,
+            notices: Vec::new(),
+            alarm_raised: false,
             commits: 0,
         };
         let page_size: i64 =
@@ -279,9 +285,14 @@ impl Store {
             return Ok(Appended::Stored { first: self.head.0 + 1, last: self.head.0 });
         }
         if self.used_pages().map_err(|e| self.classify("measuring", e))? >= self.soft_pages {
-            self.prune_for_space().map_err(|e| self.classify("pruning for space", e))?;
+            let pruned = self.prune_for_space().map_err(|e| self.classify("pruning for space", e))?;
+            if pruned > 0 {
+                self.notices.push(("retention_shortened", serde_json::json!({ "pruned": pruned })));
+            }
         }
-        if self.used_pages().map_err(|e| self.classify("measuring", e))? < self.soft_pages {
+        let used = self.used_pages().map_err(|e| self.classify("measuring", e))?;
+        self.note_fill_level(used);
+        if used < self.soft_pages {
             match self.try_append(events) {
                 Err(e) if is_full(&e) => {
                     // The disk itself is full: make room if anything may go, then retry once.
@@ -304,8 +315,22 @@ impl Store {
         Ok(Appended::Counted)
     }
 
+    /// Queues a "nearly full" alarm at 90% of the cap and its clearing below 80%.
+    fn note_fill_level(&mut self, used_pages: u64) {
+        let (used, cap) = (used_pages * self.page_size, self.soft_pages.saturating_mul(self.page_size));
+        let detail = serde_json::json!({ "used_bytes": used, "max_bytes": cap });
+        if !self.alarm_raised && used_pages * 10 >= self.soft_pages * 9 {
+            self.alarm_raised = true;
+            log::warn!("audit store nearly full: {used} of {cap} bytes");
+            self.notices.push(("nearly_full", detail));
+        } else if self.alarm_raised && used_pages * 10 < self.soft_pages * 8 {
+            self.alarm_raised = false;
+            self.notices.push(("nearly_full_cleared", detail));
+        }
+    }
+
     fn try_append(&mut self, events: &[NewEvent]) -> rusqlite::Result<Appended> {
-        let mut batch: Vec<NewEvent> = Vec::with_capacity(events.len() + 1);
+        let mut batch: Vec<NewEvent> = Vec::with_capacity(events.len() + 1 + self.notices.len());
         if let Some(g) = self.gap {
             batch.push(NewEvent {
                 at: g.last_at,
@@ -323,9 +348,23 @@ impl Store {
                 .to_string(),
             });
         }
+        for (alarm, detail) in &self.notices {
+            let mut detail = detail.clone();
+            detail["alarm"] = serde_json::Value::from(*alarm);
+            batch.push(NewEvent {
+                at: events[0].at,
+                trusted: events[0].trusted,
+                kind: EventKind::StoreAlarm,
+                door: None,
+                holder: None,
+                credential: None,
+                detail: detail.to_string(),
+            });
+        }
+        let prefix = batch.len() as u64;
         batch.extend_from_slice(events);
         let (mut seq, mut prev) = self.head;
-        let first_event_seq = seq + 1 + u64::from(self.gap.is_some());
+        let first_event_seq = seq + 1 + prefix;
         let tx = self.conn.transaction()?;
         {
             let mut stmt = tx.prepare_cached(
@@ -354,6 +393,7 @@ impl Store {
         self.commits += 1;
         self.head = (seq, prev);
         self.gap = None;
+        self.notices.clear();
         Ok(Appended::Stored { first: first_event_seq, last: seq })
     }
 
@@ -529,7 +569,7 @@ impl Store {
             oldest_unconfirmed: oldest.map(ts),
             head_seq: self.head.0,
             pending_gap: self.gap.map_or(0, |g| g.count),
-            nearly_full: used_bytes.saturating_mul(10) >= max_bytes.saturating_mul(9),
+            nearly_full: self.alarm_raised || used_bytes.saturating_mul(10) >= max_bytes.saturating_mul(9),
             commits: self.commits,
         })
     }
