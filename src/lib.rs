@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod core;
+pub mod credentials;
 pub mod exit;
 pub mod store;
 pub mod tools;

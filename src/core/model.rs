@@ -42,6 +42,16 @@ impl DoorSet {
         self.0 & (1 << door.0) != 0
     }
 
+    /// The set from a bit mask (bit i = door index i).
+    pub fn from_bits(bits: u64) -> Self {
+        Self(bits)
+    }
+
+    /// The bit mask.
+    pub fn bits(self) -> u64 {
+        self.0
+    }
+
     /// Whether every door of `self` is in `other`.
     pub fn is_subset_of(self, other: Self) -> bool {
         self.0 & !other.0 == 0

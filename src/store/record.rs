@@ -28,13 +28,19 @@ pub enum EventKind {
     Gap,
     /// The store raised or cleared an alarm (nearly full, retention shortened).
     StoreAlarm,
+    /// A signed bundle or revocation list was verified, stored and applied.
+    CredentialsAccepted,
+    /// A signed document was refused (forged, rolled back, out of scope…), with why.
+    CredentialsRefused,
     /// The gateway started.
     SystemStart,
     /// The gateway stopped in an orderly way.
     SystemStop,
 }
 
-const KINDS: [(EventKind, &str); 7] = [
+const KINDS: [(EventKind, &str); 9] = [
+    (EventKind::CredentialsAccepted, "credentials.accepted"),
+    (EventKind::CredentialsRefused, "credentials.refused"),
     (EventKind::AccessGranted, "access.granted"),
     (EventKind::AccessDenied, "access.denied"),
     (EventKind::KeypadLockedOut, "keypad.locked_out"),

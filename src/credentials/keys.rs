@@ -1,0 +1,67 @@
+//! Authority key files: the 32-byte Ed25519 seed as 64 hexadecimal digits, in a file only
+//! its owner can read (mode 600). A key file that others can read is refused, not used.
+
+use std::io::Write as _;
+use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+use std::path::{Path, PathBuf};
+
+use ed25519_dalek::SigningKey;
+
+use crate::core::hex;
+
+/// Why a key file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyFileError {
+    /// The file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Group or others can read it.
+    #[error("{path} can be read by other users (mode {mode:o}); run chmod 600 on it, and consider the key exposed")]
+    Exposed {
+        /// The file.
+        path: PathBuf,
+        /// Its mode.
+        mode: u32,
+    },
+    /// Not 64 hexadecimal digits.
+    #[error("{0} does not hold a key (64 hexadecimal digits)")]
+    Malformed(PathBuf),
+}
+
+/// 32 bytes from the kernel's random source.
+pub fn random_seed() -> std::io::Result<[u8; 32]> {
+    use std::io::Read as _;
+    let mut seed = [0u8; 32];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut seed)?;
+    Ok(seed)
+}
+
+/// Writes a new private key file (mode 600); refuses to overwrite one.
+pub fn write_private(path: &Path, seed: &[u8; 32]) -> Result<(), KeyFileError> {
+    let io = |source| KeyFileError::Io { path: path.to_path_buf(), source };
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(io)?;
+    writeln!(f, "{}", hex::encode(seed)).map_err(io)?;
+    f.sync_all().map_err(io)
+}
+
+/// Reads a private key file, refusing one that others can read.
+pub fn read_private(path: &Path) -> Result<SigningKey, KeyFileError> {
+    let io = |source| KeyFileError::Io { path: path.to_path_buf(), source };
+    let mode = std::fs::metadata(path).map_err(io)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        return Err(KeyFileError::Exposed { path: path.to_path_buf(), mode: mode & 0o777 });
+    }
+    let text = std::fs::read_to_string(path).map_err(io)?;
+    let seed = hex::decode32(&text).ok_or_else(|| KeyFileError::Malformed(path.to_path_buf()))?;
+    Ok(SigningKey::from_bytes(&seed))
+}
+
+/// The public key of a signing key, as hex.
+pub fn public_hex(key: &SigningKey) -> String {
+    hex::encode(&key.verifying_key().to_bytes())
+}

@@ -1,0 +1,15 @@
+//! Signed offline credentials: the formats an authority issues (allowlist bundles,
+//! revocation lists, phone certificates, each in a signed envelope), their verification
+//! at the gateway before anything is stored, the registry that combines every
+//! authority's accepted documents into the core's allowlist, and the inbox intake.
+//! Formats and test vectors: `docs/credentials.md`.
+
+pub mod bundle;
+pub mod certificate;
+pub mod envelope;
+pub mod intake;
+pub mod keys;
+pub mod registry;
+pub mod revocation;
+pub mod verify;
+pub mod wire;

@@ -1,0 +1,240 @@
+//! The gateway's accepted credentials: each authority's last good bundle (kept as its
+//! signed bytes, which are compact, and decoded when the allowlist is rebuilt) and
+//! revocation list. Combining them gives the core its allowlist, revocations and laundry
+//! bookings. A new document is verified and combined first (conflicts with other
+//! authorities refuse it), then persisted, then swapped in.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+
+use super::bundle::Bundle;
+use super::envelope::open;
+use super::revocation::RevocationList;
+use super::verify::{Refusal, Trust, verify_bundle, verify_revocations};
+use crate::config::AuthorityClass;
+use crate::core::allowlist::{Allowlist, Revocations};
+use crate::core::booking::{Booking, Bookings};
+use crate::core::credential::{CredentialSpec, PhoneKey};
+use crate::core::ids::{AuthorityId, CredentialId, DoorId, HolderId, RoleId, ScheduleId};
+
+/// What the registry knows of an authority's bundle, without its entries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BundleInfo {
+    /// Version.
+    pub version: u64,
+    /// Issued at.
+    pub issued_at: Timestamp,
+    /// Not after.
+    pub not_after: Timestamp,
+    /// How many credentials.
+    pub entries: usize,
+}
+
+/// The core's inputs built from every accepted document.
+#[derive(Debug, Default)]
+pub struct Built {
+    /// Credentials.
+    pub allowlist: Allowlist,
+    /// Revoked ids and keys.
+    pub revocations: Revocations,
+    /// Laundry bookings.
+    pub bookings: Bookings,
+}
+
+/// Accepted documents per authority.
+#[derive(Debug, Clone, Default)]
+pub struct Registry {
+    bundles: BTreeMap<String, (BundleInfo, Vec<u8>)>,
+    revocations: BTreeMap<String, RevocationList>,
+}
+
+fn parse_id<T: std::str::FromStr>(s: &str, what: &str, problems: &mut Vec<String>) -> Option<T> {
+    let v = s.parse().ok();
+    if v.is_none() {
+        problems.push(format!("{what} \"{s}\" is not a valid id"));
+    }
+    v
+}
+
+fn specs(b: &Bundle, problems: &mut Vec<String>) -> Vec<CredentialSpec> {
+    let authority: Option<AuthorityId> = b.authority.parse().ok();
+    b.entries
+        .iter()
+        .filter_map(|e| {
+            let doors: Option<Vec<DoorId>> = e.doors.iter().map(|d| parse_id(d, "door", problems)).collect();
+            let schedule = match &e.schedule {
+                Some(s) => Some(parse_id::<ScheduleId>(s, "schedule", problems)?),
+                None => None,
+            };
+            // A credential never outlives its bundle.
+            let valid_until = Some(e.valid_until.map_or(b.not_after, |u| u.min(b.not_after)));
+            Some(CredentialSpec {
+                id: parse_id::<CredentialId>(&e.id, "credential", problems)?,
+                holder: parse_id::<HolderId>(&e.holder, "holder", problems)?,
+                role: parse_id::<RoleId>(&e.role, "role", problems)?,
+                token: e.token,
+                doors: doors?,
+                schedule,
+                valid_from: e.valid_from,
+                valid_until,
+                authority: authority.clone(),
+            })
+        })
+        .collect()
+}
+
+impl Registry {
+    /// The stored version of an authority's bundle.
+    pub fn bundle_version(&self, authority: &str) -> Option<u64> {
+        self.bundles.get(authority).map(|(i, _)| i.version)
+    }
+
+    /// The stored sequence of an authority's revocation list.
+    pub fn revocation_sequence(&self, authority: &str) -> Option<u64> {
+        self.revocations.get(authority).map(|r| r.sequence)
+    }
+
+    /// Every authority's bundle, without entries (for state messages and staleness).
+    pub fn bundles(&self) -> impl Iterator<Item = (&str, &BundleInfo)> {
+        self.bundles.iter().map(|(a, (i, _))| (a.as_str(), i))
+    }
+
+    /// Builds the core's inputs from everything accepted, with `extra` in place of that
+    /// authority's current bundle or revocation list.
+    pub fn build_with(
+        &self,
+        trust: &Trust<'_>,
+        extra_bundle: Option<&Bundle>,
+        extra_revocations: Option<&RevocationList>,
+    ) -> Result<Built, Vec<String>> {
+        let mut problems = Vec::new();
+        let mut all_specs = Vec::new();
+        let mut owner_bundle_bookings = Vec::new();
+        let mut visit = |b: &Bundle, problems: &mut Vec<String>| {
+            all_specs.extend(specs(b, problems));
+            if trust.authority(&b.authority).is_some_and(|a| a.class == AuthorityClass::Owner) {
+                owner_bundle_bookings.extend(b.bookings.iter().cloned());
+            }
+        };
+        for (authority, (_, bytes)) in &self.bundles {
+            if extra_bundle.is_some_and(|e| &e.authority == authority) {
+                continue;
+            }
+            match open(bytes).ok().and_then(|env| Bundle::decode(env.body).ok()) {
+                Some(b) => visit(&b, &mut problems),
+                None => problems.push(format!("the stored bundle of {authority} no longer decodes")),
+            }
+        }
+        if let Some(b) = extra_bundle {
+            visit(b, &mut problems);
+        }
+        let allowlist = match Allowlist::build(trust.policy, all_specs) {
+            Ok(a) => a,
+            Err(errors) => {
+                problems.extend(errors.iter().map(ToString::to_string));
+                Allowlist::default()
+            }
+        };
+        let mut revocations = Revocations::default();
+        let lists = self
+            .revocations
+            .iter()
+            .filter(|(a, _)| extra_revocations.is_none_or(|e| &e.authority != *a))
+            .map(|(_, l)| l)
+            .chain(extra_revocations);
+        for list in lists {
+            let is_owner = trust.authority(&list.authority).is_some_and(|a| a.class == AuthorityClass::Owner);
+            for k in &list.keys {
+                revocations.revoke_key(PhoneKey(*k));
+            }
+            for id in &list.ids {
+                let Ok(cid) = id.parse::<CredentialId>() else { continue };
+                // An authority revokes its own credentials (and certificates); the owner any.
+                let owned_by_other = allowlist
+                    .by_id(&cid)
+                    .is_some_and(|c| c.authority.as_ref().is_none_or(|a| a.as_str() != list.authority));
+                if is_owner || !owned_by_other {
+                    revocations.revoke_id(cid);
+                }
+            }
+        }
+        let mut bookings = Vec::new();
+        for b in owner_bundle_bookings {
+            let holder = parse_id::<HolderId>(&b.holder, "booking holder", &mut problems);
+            let door = b.door.parse::<DoorId>().ok().and_then(|d| trust.policy.door_index(&d));
+            if door.is_none() {
+                problems.push(format!("booking door \"{}\" is not defined", b.door));
+            }
+            if let (Some(holder), Some(door)) = (holder, door) {
+                bookings.push(Booking { holder, door, start: b.start, end: b.end });
+            }
+        }
+        if problems.is_empty() {
+            Ok(Built { allowlist, revocations, bookings: Bookings::new(bookings) })
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// Verifies a bundle and combines it with everything else; nothing changes yet.
+    pub fn check_bundle(
+        &self,
+        bytes: &[u8],
+        trust: &Trust<'_>,
+        now: Timestamp,
+        clock_trusted: bool,
+    ) -> Result<(Bundle, Built), Refusal> {
+        let bundle = verify_bundle(bytes, trust, |a| self.bundle_version(a), now, clock_trusted)?;
+        let built = self.build_with(trust, Some(&bundle), None).map_err(Refusal::Unresolvable)?;
+        Ok((bundle, built))
+    }
+
+    /// Verifies a revocation list and combines it; nothing changes yet.
+    pub fn check_revocations(&self, bytes: &[u8], trust: &Trust<'_>) -> Result<(RevocationList, Built), Refusal> {
+        let list = verify_revocations(bytes, trust, |a| self.revocation_sequence(a))?;
+        let built = self.build_with(trust, None, Some(&list)).map_err(Refusal::Unresolvable)?;
+        Ok((list, built))
+    }
+
+    /// Takes in a bundle checked by [`Self::check_bundle`] (after it was persisted).
+    pub fn insert_bundle(&mut self, bundle: &Bundle, bytes: Vec<u8>) {
+        let info = BundleInfo {
+            version: bundle.version,
+            issued_at: bundle.issued_at,
+            not_after: bundle.not_after,
+            entries: bundle.entries.len(),
+        };
+        self.bundles.insert(bundle.authority.clone(), (info, bytes));
+    }
+
+    /// Takes in a revocation list checked by [`Self::check_revocations`].
+    pub fn insert_revocations(&mut self, list: RevocationList) {
+        self.revocations.insert(list.authority.clone(), list);
+    }
+
+    /// Rebuilds from stored documents at start, verifying each again (a document altered
+    /// on the SD card, or from an authority no longer configured, is dropped and reported).
+    pub fn restore(
+        bundles: &[Vec<u8>],
+        revocation_lists: &[Vec<u8>],
+        trust: &Trust<'_>,
+    ) -> (Self, Vec<Refusal>) {
+        let mut reg = Self::default();
+        let mut refused = Vec::new();
+        for bytes in bundles {
+            // Expiry is enforced per credential (valid_until is capped by not_after).
+            match verify_bundle(bytes, trust, |_| None, Timestamp::UNIX_EPOCH, false) {
+                Ok(b) => reg.insert_bundle(&b, bytes.clone()),
+                Err(e) => refused.push(e),
+            }
+        }
+        for bytes in revocation_lists {
+            match verify_revocations(bytes, trust, |_| None) {
+                Ok(l) => reg.insert_revocations(l),
+                Err(e) => refused.push(e),
+            }
+        }
+        (reg, refused)
+    }
+}
