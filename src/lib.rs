@@ -3,6 +3,7 @@
 //! The library holds everything; the `portvakt` binary only parses the command line and
 //! maps errors to exit codes. See `docs/ARCHITECTURE.md` for how the parts fit.
 
+pub mod admin;
 pub mod config;
 pub mod core;
 pub mod credentials;

@@ -482,6 +482,25 @@ pub fn decide(policy: &SitePolicy, state: &AccessState, req: &AccessRequest, now
     ctx.door_code().unwrap_or_else(|| ctx.deny(DenyReason::UnknownCredential, None))
 }
 
+/// Decides a request presented with a credential that is not in the allowlist: a phone
+/// certificate, verified and resolved by the caller. Every check after identification
+/// runs exactly as for allowlist credentials (revocation, clock, validity, scope, mode,
+/// rules, schedules).
+pub fn decide_with(
+    policy: &SitePolicy,
+    state: &AccessState,
+    req: &AccessRequest,
+    credential: &Credential,
+    now: Timestamp,
+) -> Decision {
+    let kind = req.token.kind();
+    let Some(door) = policy.door(req.door) else {
+        return Decision::Deny { door: None, reason: DenyReason::UnknownDoor, who: None, kind, clock: state.clock };
+    };
+    let ctx = Ctx { policy, state, req, door, now, kind, local_now: std::cell::OnceCell::new() };
+    ctx.credential(credential)
+}
+
 /// Decides a request and updates the keypad lockout: a wrong PIN or door code counts
 /// against the keypad; a PIN that opens resets its count.
 pub fn handle(

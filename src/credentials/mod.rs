@@ -9,6 +9,7 @@ pub mod certificate;
 pub mod envelope;
 pub mod intake;
 pub mod keys;
+pub mod phone;
 pub mod registry;
 pub mod revocation;
 pub mod verify;

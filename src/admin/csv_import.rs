@@ -1,0 +1,266 @@
+//! Bundle entries and bookings from CSV. Columns (header row required, any order):
+//! `id,holder,role,kind,secret,doors,schedule,valid_from,valid_until` where `kind` is
+//! `pin`, `tag` or `phone`, `secret` the PIN, tag UID or phone key (hex), `doors` door ids
+//! separated by `;`, times RFC 3339 or local (`2026-12-01T07:00`) in the given zone, and
+//! the last three optional. Bookings: `holder,door,start,end`. Every bad row is reported
+//! with its line and column; nothing is returned unless every row is good.
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+
+use crate::core::credential::{PhoneKey, Token};
+use crate::core::secret::{CredentialKey, check_pin, check_tag};
+use crate::credentials::bundle::{BookingEntry, Entry};
+use crate::tools::time_input::parse_time;
+
+/// One problem in a CSV file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowProblem {
+    /// 1-based line in the file.
+    pub line: u64,
+    /// The column's name (or empty for the whole row).
+    pub column: String,
+    /// What is wrong.
+    pub what: String,
+}
+
+impl std::fmt::Display for RowProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.column.is_empty() {
+            write!(f, "line {}: {}", self.line, self.what)
+        } else {
+            write!(f, "line {}, column {}: {}", self.line, self.column, self.what)
+        }
+    }
+}
+
+struct Table {
+    headers: Vec<String>,
+    rows: Vec<(u64, Vec<String>)>,
+}
+
+fn read_table(text: &str, required: &[&str], problems: &mut Vec<RowProblem>) -> Option<Table> {
+    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).flexible(false).from_reader(text.as_bytes());
+    let headers: Vec<String> = match reader.headers() {
+        Ok(h) => h.iter().map(str::to_ascii_lowercase).collect(),
+        Err(e) => {
+            problems.push(RowProblem { line: 1, column: String::new(), what: format!("no header row: {e}") });
+            return None;
+        }
+    };
+    for r in required {
+        if !headers.iter().any(|h| h == r) {
+            problems.push(RowProblem { line: 1, column: (*r).into(), what: "missing from the header row".into() });
+        }
+    }
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        match record {
+            Ok(r) => rows.push((r.position().map_or(0, csv::Position::line), r.iter().map(str::to_owned).collect())),
+            Err(e) => {
+                let line = e.position().map_or(0, csv::Position::line);
+                problems.push(RowProblem { line, column: String::new(), what: e.to_string() });
+            }
+        }
+    }
+    Some(Table { headers, rows })
+}
+
+impl Table {
+    fn get<'a>(&self, row: &'a [String], col: &str) -> Option<&'a str> {
+        let i = self.headers.iter().position(|h| h == col)?;
+        row.get(i).map(String::as_str).filter(|s| !s.is_empty())
+    }
+}
+
+fn id_ok(s: &str) -> Result<(), String> {
+    crate::core::ids::CredentialId::new(s).map(|_| ()).map_err(|e| e.to_string())
+}
+
+/// Collects the problems of one row.
+struct Row<'a> {
+    line: u64,
+    cells: &'a [String],
+    table: &'a Table,
+    problems: &'a mut Vec<RowProblem>,
+}
+
+impl<'a> Row<'a> {
+    fn bad(&mut self, column: &str, what: impl Into<String>) {
+        self.problems.push(RowProblem { line: self.line, column: column.into(), what: what.into() });
+    }
+
+    fn optional(&self, column: &str) -> Option<&'a str> {
+        self.table.get(self.cells, column)
+    }
+
+    fn required(&mut self, column: &str) -> Option<&'a str> {
+        let v = self.optional(column);
+        if v.is_none() {
+            self.bad(column, "is empty");
+        }
+        v
+    }
+
+    fn id(&mut self, column: &str) -> Option<&'a str> {
+        let v = self.required(column)?;
+        match id_ok(v) {
+            Ok(()) => Some(v),
+            Err(e) => {
+                self.bad(column, e);
+                None
+            }
+        }
+    }
+
+    fn time(&mut self, column: &str, tz: &TimeZone, required: bool) -> Option<Timestamp> {
+        let v = if required { self.required(column) } else { self.optional(column) }?;
+        parse_time(v, tz).map_err(|e| self.bad(column, e)).ok()
+    }
+
+    fn token(&mut self, site_key: &CredentialKey) -> Option<Token> {
+        let (kind, secret) = (self.required("kind")?, self.required("secret")?);
+        let token = match kind {
+            "pin" => check_pin(secret).map(|()| Token::Pin(site_key.pin(secret))),
+            "tag" => check_tag(secret).map(|()| Token::Tag(site_key.tag(secret))),
+            "phone" => PhoneKey::from_hex(secret)
+                .map(Token::Phone)
+                .ok_or_else(|| "a phone key is 64 hexadecimal digits".to_owned()),
+            other => {
+                self.bad("kind", format!("\"{other}\" is not a kind; use pin, tag or phone"));
+                return None;
+            }
+        };
+        token.map_err(|e| self.bad("secret", e)).ok()
+    }
+}
+
+/// Reads credentials; PINs and tags are hashed with `site_key`.
+pub fn entries(text: &str, site_key: &CredentialKey, tz: &TimeZone) -> Result<Vec<Entry>, Vec<RowProblem>> {
+    let mut problems = Vec::new();
+    let Some(table) = read_table(text, &["id", "holder", "role", "kind", "secret", "doors"], &mut problems) else {
+        return Err(problems);
+    };
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let mut out = Vec::with_capacity(table.rows.len());
+    let mut seen = std::collections::HashMap::new();
+    for (line, cells) in &table.rows {
+        let mut row = Row { line: *line, cells, table: &table, problems: &mut problems };
+        let (id, holder, role) = (row.id("id"), row.id("holder"), row.id("role"));
+        if let Some(id) = id
+            && let Some(first) = seen.insert(id.to_owned(), *line)
+        {
+            row.bad("id", format!("\"{id}\" is also on line {first}"));
+        }
+        let token = row.token(site_key);
+        let doors: Vec<String> = row
+            .required("doors")
+            .map(|d| d.split([';', ' ']).filter(|s| !s.is_empty()).map(str::to_owned).collect())
+            .unwrap_or_default();
+        for d in &doors {
+            if let Err(e) = id_ok(d) {
+                row.bad("doors", e);
+            }
+        }
+        let (valid_from, valid_until) = (row.time("valid_from", tz, false), row.time("valid_until", tz, false));
+        if let (Some(a), Some(b)) = (valid_from, valid_until)
+            && b <= a
+        {
+            row.bad("valid_until", "is not after valid_from");
+        }
+        let schedule = row.optional("schedule").map(str::to_owned);
+        if let (Some(id), Some(holder), Some(role), Some(token)) = (id, holder, role, token) {
+            out.push(Entry {
+                id: id.into(),
+                holder: holder.into(),
+                role: role.into(),
+                token,
+                doors,
+                schedule,
+                valid_from,
+                valid_until,
+            });
+        }
+    }
+    if problems.is_empty() { Ok(out) } else { Err(problems) }
+}
+
+/// Reads laundry bookings.
+pub fn bookings(text: &str, tz: &TimeZone) -> Result<Vec<BookingEntry>, Vec<RowProblem>> {
+    let mut problems = Vec::new();
+    let Some(table) = read_table(text, &["holder", "door", "start", "end"], &mut problems) else { return Err(problems) };
+    let mut out = Vec::new();
+    for (line, cells) in &table.rows {
+        let mut row = Row { line: *line, cells, table: &table, problems: &mut problems };
+        let (holder, door) = (row.id("holder"), row.id("door"));
+        let (start, end) = (row.time("start", tz, true), row.time("end", tz, true));
+        if let (Some(s), Some(e)) = (start, end)
+            && e <= s
+        {
+            row.bad("end", "is not after start");
+        }
+        if let (Some(holder), Some(door), Some(start), Some(end)) = (holder, door, start, end) {
+            out.push(BookingEntry { holder: holder.into(), door: door.into(), start, end });
+        }
+    }
+    if problems.is_empty() { Ok(out) } else { Err(problems) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> CredentialKey {
+        CredentialKey::from_bytes([7; 32])
+    }
+
+    fn tz() -> TimeZone {
+        TimeZone::get("Europe/Stockholm").unwrap_or(TimeZone::UTC)
+    }
+
+    #[test]
+    fn reads_a_staff_export_and_hashes_secrets() {
+        let csv = "id,holder,role,kind,secret,doors,schedule,valid_from,valid_until\n\
+                   anna-pin,anna,resident,pin,4711,entrance,,,\n\
+                   care-7,kalle,home_care,phone,".to_owned()
+            + &"ab".repeat(32)
+            + ",entrance;rubbish,,2026-12-01T07:00,2027-06-30T22:00:00Z\n";
+        let e = entries(&csv, &key(), &tz()).unwrap_or_default();
+        assert_eq!(e.len(), 2);
+        assert_eq!(e[0].token, Token::Pin(key().pin("4711")));
+        assert_eq!(e[1].doors, vec!["entrance", "rubbish"]);
+        assert_eq!(e[1].valid_from.map(|t| t.to_string()), Some("2026-12-01T06:00:00Z".into()));
+    }
+
+    #[test]
+    fn reports_every_bad_row_with_line_and_column_and_returns_nothing() {
+        let csv = "id,holder,role,kind,secret,doors\n\
+                   ok-1,anna,resident,pin,4711,entrance\n\
+                   bad-pin,bo,resident,pin,12,entrance\n\
+                   ,cia,resident,tag,04:A2:19:7F,entrance\n\
+                   ok-1,dan,resident,pin,9999,entrance\n\
+                   x,eva,resident,card,1234,entrance\n\
+                   y,Fia Ek,resident,pin,1234,entrance\n";
+        let problems = entries(csv, &key(), &tz()).unwrap_err();
+        let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        for want in [
+            "line 3, column secret: a PIN is 4 to 8 digits",
+            "line 4, column id: is empty",
+            "line 5, column id: \"ok-1\" is also on line 2",
+            "line 6, column kind: \"card\" is not a kind",
+            "line 7, column holder:",
+        ] {
+            assert!(text.iter().any(|t| t.starts_with(want)), "missing {want:?} in {text:#?}");
+        }
+    }
+
+    #[test]
+    fn a_missing_column_and_a_ragged_row_are_reported() {
+        let problems = entries("id,holder,role,kind,secret\nx,y,resident,pin,1234\n", &key(), &tz()).unwrap_err();
+        assert_eq!(problems[0].to_string(), "line 1, column doors: missing from the header row");
+        let problems = entries("id,holder,role,kind,secret,doors\nx,y,resident\n", &key(), &tz()).unwrap_err();
+        assert!(problems[0].to_string().starts_with("line 2:"), "{problems:?}");
+    }
+}

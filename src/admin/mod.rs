@@ -1,0 +1,5 @@
+//! The authority's side (`portvakt-admin`): building bundles from a staff or resident
+//! list (CSV, as exported from a staff system), with PINs and tags hashed under the
+//! site's key before they leave the authority's machine.
+
+pub mod csv_import;

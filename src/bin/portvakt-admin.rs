@@ -1,0 +1,405 @@
+//! `portvakt-admin`: the authority's tool. Makes keys, builds allowlist bundles from a
+//! staff or resident list, signs them, inspects and verifies signed documents, issues
+//! revocation lists and phone certificates. It never talks to a gateway: its output files
+//! are dropped into a gateway's inbox or published over MQTT.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context as _, anyhow, bail};
+use clap::{Parser, Subcommand};
+use jiff::{SignedDuration, Timestamp};
+
+use portvakt::admin::csv_import;
+use portvakt::core::credential::Token;
+use portvakt::core::hex;
+use portvakt::core::secret::CredentialKey;
+use portvakt::credentials::bundle::Bundle;
+use portvakt::credentials::certificate::PhoneCertificate;
+use portvakt::credentials::envelope::{DocType, open, seal, signature_ok};
+use portvakt::credentials::keys;
+use portvakt::credentials::revocation::RevocationList;
+use portvakt::exit;
+
+/// The authority's tool for Portvakt credentials.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Make a signing key: writes FILE (private, mode 600) and FILE.pub, prints the public key.
+    Keygen {
+        /// Where to write the private key.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Allowlist bundles.
+    #[command(subcommand)]
+    Bundle(BundleCommand),
+    /// Sign a revocation list.
+    Revoke {
+        /// The authority's id, as in the gateways' config.
+        #[arg(long)]
+        authority: String,
+        /// The site, or * for every site trusting the authority.
+        #[arg(long, default_value = "*")]
+        site: String,
+        /// Strictly increasing (default: now in seconds).
+        #[arg(long)]
+        sequence: Option<u64>,
+        /// A credential or certificate id to revoke (repeat).
+        #[arg(long = "id")]
+        ids: Vec<String>,
+        /// A phone key to revoke, 64 hex digits (repeat).
+        #[arg(long = "phone-key")]
+        phone_keys: Vec<String>,
+        /// The authority's private key.
+        #[arg(long)]
+        key: PathBuf,
+        /// Where to write the signed list.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Sign a short-lived phone certificate.
+    Certify {
+        /// The authority's id.
+        #[arg(long)]
+        authority: String,
+        /// The site, or * for every site trusting the authority.
+        #[arg(long, default_value = "*")]
+        site: String,
+        /// The certificate's id.
+        #[arg(long)]
+        id: String,
+        /// The holder.
+        #[arg(long)]
+        holder: String,
+        /// The holder's role.
+        #[arg(long)]
+        role: String,
+        /// The phone's public key, 64 hex digits.
+        #[arg(long)]
+        phone_key: String,
+        /// Doors, comma separated, or * for the authority's whole scope.
+        #[arg(long, default_value = "*")]
+        doors: String,
+        /// Hours of validity from now.
+        #[arg(long, default_value_t = 12)]
+        hours: i64,
+        /// A signed revocation list to carry to gateways without coverage.
+        #[arg(long)]
+        revocations: Option<PathBuf>,
+        /// The authority's private key.
+        #[arg(long)]
+        key: PathBuf,
+        /// Where to write the certificate.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Check a signed document's signature against a public key and show it.
+    Verify {
+        /// The signed file.
+        file: PathBuf,
+        /// The authority's public key (64 hex digits) or a .pub file.
+        #[arg(long)]
+        public_key: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum BundleCommand {
+    /// Build an unsigned bundle body from a CSV staff or resident list.
+    Build {
+        /// The authority's id.
+        #[arg(long)]
+        authority: String,
+        /// The site's id.
+        #[arg(long)]
+        site: String,
+        /// Strictly increasing (default: now in seconds).
+        #[arg(long)]
+        version: Option<u64>,
+        /// Days until the bundle expires.
+        #[arg(long, default_value_t = 30)]
+        valid_days: i64,
+        /// The site's credential key (shared with the site) for hashing PINs and tags.
+        #[arg(long)]
+        site_key: PathBuf,
+        /// Credentials: id,holder,role,kind,secret,doors[,schedule,valid_from,valid_until].
+        #[arg(long)]
+        csv: PathBuf,
+        /// Laundry bookings (owner only): holder,door,start,end.
+        #[arg(long)]
+        bookings: Option<PathBuf>,
+        /// Time zone for local times in the CSV.
+        #[arg(long, default_value = "Europe/Stockholm")]
+        timezone: String,
+        /// Where to write the body.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Sign a bundle body.
+    Sign {
+        /// The unsigned body.
+        #[arg(long = "in")]
+        input: PathBuf,
+        /// The authority's private key.
+        #[arg(long)]
+        key: PathBuf,
+        /// Where to write the signed bundle.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Show a bundle (signed or not), for people or as JSON.
+    Inspect {
+        /// The file.
+        file: PathBuf,
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+}
+
+fn write_new(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
+}
+
+fn now_seconds() -> u64 {
+    u64::try_from(Timestamp::now().as_second()).unwrap_or(0)
+}
+
+fn keygen(out: &Path) -> anyhow::Result<String> {
+    let seed = keys::random_seed().context("reading /dev/urandom")?;
+    keys::write_private(out, &seed)?;
+    let public = keys::public_hex(&ed25519_dalek::SigningKey::from_bytes(&seed));
+    let mut pub_path = out.as_os_str().to_owned();
+    pub_path.push(".pub");
+    std::fs::write(&pub_path, format!("{public}\n")).context("writing the .pub file")?;
+    Ok(format!("private key: {} (mode 600; keep it offline)\npublic key:  {public}\n", out.display()))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build(
+    authority: &str,
+    site: &str,
+    version: Option<u64>,
+    valid_days: i64,
+    site_key: &Path,
+    csv: &Path,
+    bookings: Option<&PathBuf>,
+    timezone: &str,
+    out: &Path,
+) -> anyhow::Result<String> {
+    let tz = jiff::tz::TimeZone::get(timezone).map_err(|_| anyhow!("--timezone: \"{timezone}\" is not an IANA zone"))?;
+    let key_text = std::fs::read_to_string(site_key).with_context(|| format!("reading {}", site_key.display()))?;
+    let key = CredentialKey::from_hex(&key_text).with_context(|| format!("{}", site_key.display()))?;
+    let text = std::fs::read_to_string(csv).with_context(|| format!("reading {}", csv.display()))?;
+    let report = |path: &Path, problems: Vec<csv_import::RowProblem>| {
+        let lines: Vec<String> = problems.iter().map(|p| format!("  {}: {p}", path.display())).collect();
+        anyhow!("{} problem(s); no bundle was written:\n{}", problems.len(), lines.join("\n"))
+    };
+    let entries = csv_import::entries(&text, &key, &tz).map_err(|p| report(csv, p))?;
+    let bookings = match bookings {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            csv_import::bookings(&text, &tz).map_err(|e| report(p, e))?
+        }
+        None => Vec::new(),
+    };
+    let issued_at = Timestamp::now();
+    let bundle = Bundle {
+        authority: authority.into(),
+        site: site.into(),
+        version: version.unwrap_or_else(now_seconds),
+        issued_at,
+        not_after: issued_at + SignedDuration::from_hours(valid_days.saturating_mul(24)),
+        entries,
+        bookings,
+    };
+    write_new(out, &bundle.encode())?;
+    Ok(format!(
+        "bundle body for {authority} at {site}, version {}: {} credential(s), {} booking(s), expires {}\nwritten to {} (unsigned: sign it with `portvakt-admin bundle sign`)\n",
+        bundle.version,
+        bundle.entries.len(),
+        bundle.bookings.len(),
+        bundle.not_after,
+        out.display()
+    ))
+}
+
+fn sign(input: &Path, key: &Path, out: &Path) -> anyhow::Result<String> {
+    let body = read(input)?;
+    let bundle = Bundle::decode(&body).map_err(|e| anyhow!("{} is not a bundle body: {e}", input.display()))?;
+    let signing = keys::read_private(key)?;
+    write_new(out, &seal(DocType::Bundle, &body, &signing))?;
+    Ok(format!(
+        "signed bundle of {} version {} with key {}…\nwritten to {}\n",
+        bundle.authority,
+        bundle.version,
+        &keys::public_hex(&signing)[..16],
+        out.display()
+    ))
+}
+
+fn token_kind(t: &Token) -> &'static str {
+    match t {
+        Token::Pin(_) => "pin",
+        Token::Tag(_) => "tag",
+        Token::Phone(_) => "phone",
+    }
+}
+
+fn inspect(file: &Path, json: bool) -> anyhow::Result<String> {
+    let bytes = read(file)?;
+    let (body, signed) = match open(&bytes) {
+        Ok(env) if env.doc_type == DocType::Bundle => (env.body.to_vec(), true),
+        Ok(env) => bail!("{} is a {}, not a bundle", file.display(), env.doc_type.word()),
+        Err(_) => (bytes.clone(), false),
+    };
+    let b = Bundle::decode(&body).map_err(|e| anyhow!("{} is not a bundle: {e}", file.display()))?;
+    if json {
+        let entries: Vec<serde_json::Value> = b
+            .entries
+            .iter()
+            .map(|e| {
+                let token = match &e.token {
+                    Token::Phone(k) => hex::encode(&k.0),
+                    Token::Pin(d) | Token::Tag(d) => hex::encode(&d.0),
+                };
+                serde_json::json!({
+                    "id": e.id, "holder": e.holder, "role": e.role, "kind": token_kind(&e.token), "token": token,
+                    "doors": e.doors, "schedule": e.schedule,
+                    "valid_from": e.valid_from.map(|t| t.to_string()), "valid_until": e.valid_until.map(|t| t.to_string()),
+                })
+            })
+            .collect();
+        let v = serde_json::json!({
+            "signed": signed, "authority": b.authority, "site": b.site, "version": b.version,
+            "issued_at": b.issued_at.to_string(), "not_after": b.not_after.to_string(), "entries": entries,
+            "bookings": b.bookings.iter().map(|k| serde_json::json!({"holder": k.holder, "door": k.door, "start": k.start.to_string(), "end": k.end.to_string()})).collect::<Vec<_>>(),
+        });
+        return Ok(format!("{}\n", serde_json::to_string_pretty(&v)?));
+    }
+    let mut kinds = std::collections::BTreeMap::<String, usize>::new();
+    for e in &b.entries {
+        *kinds.entry(format!("{} {}", e.role, token_kind(&e.token))).or_default() += 1;
+    }
+    let mut out = format!(
+        "{} bundle of {} for site {}, version {}\nissued {}, expires {}\n{} credential(s), {} booking(s)\n",
+        if signed { "signed (signature not checked: use `verify`)" } else { "unsigned" },
+        b.authority,
+        b.site,
+        b.version,
+        b.issued_at,
+        b.not_after,
+        b.entries.len(),
+        b.bookings.len()
+    );
+    for (k, n) in kinds {
+        out.push_str(&format!("  {n:>6}  {k}\n"));
+    }
+    Ok(out)
+}
+
+fn public_key_arg(arg: &str) -> anyhow::Result<[u8; 32]> {
+    hex::decode32(arg)
+        .or_else(|| std::fs::read_to_string(arg).ok().and_then(|t| hex::decode32(&t)))
+        .ok_or_else(|| anyhow!("--public-key: neither 64 hex digits nor a file holding them"))
+}
+
+fn verify(file: &Path, public_key: &str) -> anyhow::Result<String> {
+    let key = public_key_arg(public_key)?;
+    let bytes = read(file)?;
+    let env = open(&bytes).map_err(|e| anyhow!("{}: {e}", file.display()))?;
+    if !signature_ok(&env, &key) {
+        bail!("{}: the signature does NOT verify with this key: forged, altered, or another authority's", file.display());
+    }
+    let what = match env.doc_type {
+        DocType::Bundle => Bundle::decode(env.body)
+            .map(|b| format!("bundle of {} for {}, version {}, {} credential(s)", b.authority, b.site, b.version, b.entries.len())),
+        DocType::Revocations => RevocationList::decode(env.body).map(|r| {
+            format!("revocation list of {} for {}, sequence {}, {} id(s), {} key(s)", r.authority, r.site, r.sequence, r.ids.len(), r.keys.len())
+        }),
+        DocType::Certificate => PhoneCertificate::decode(env.body)
+            .map(|c| format!("phone certificate {} for {} ({}), {} to {}", c.id, c.holder, c.role, c.not_before, c.not_after)),
+    }
+    .map_err(|e| anyhow!("{}: signed, but the body is malformed: {e}", file.display()))?;
+    Ok(format!("{}: signature OK: {what}\n", file.display()))
+}
+
+fn run(cli: Cli) -> anyhow::Result<String> {
+    match cli.command {
+        Command::Keygen { out } => keygen(&out),
+        Command::Bundle(BundleCommand::Build { authority, site, version, valid_days, site_key, csv, bookings, timezone, out }) => {
+            build(&authority, &site, version, valid_days, &site_key, &csv, bookings.as_ref(), &timezone, &out)
+        }
+        Command::Bundle(BundleCommand::Sign { input, key, out }) => sign(&input, &key, &out),
+        Command::Bundle(BundleCommand::Inspect { file, json }) => inspect(&file, json),
+        Command::Revoke { authority, site, sequence, ids, phone_keys, key, out } => {
+            let keys_bytes = phone_keys
+                .iter()
+                .map(|k| hex::decode32(k).ok_or_else(|| anyhow!("--phone-key {k}: not 64 hex digits")))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let list = RevocationList {
+                authority,
+                site,
+                sequence: sequence.unwrap_or_else(now_seconds),
+                issued_at: Timestamp::now(),
+                ids,
+                keys: keys_bytes,
+            };
+            let signing = keys::read_private(&key)?;
+            write_new(&out, &seal(DocType::Revocations, &list.encode(), &signing))?;
+            Ok(format!(
+                "revocation list of {} sequence {}: {} id(s), {} key(s), written to {}\n",
+                list.authority,
+                list.sequence,
+                list.ids.len(),
+                list.keys.len(),
+                out.display()
+            ))
+        }
+        Command::Certify { authority, site, id, holder, role, phone_key, doors, hours, revocations, key, out } => {
+            let phone_key = hex::decode32(&phone_key).ok_or_else(|| anyhow!("--phone-key: not 64 hex digits"))?;
+            let revocations = revocations.map(|p| read(&p)).transpose()?;
+            let now = Timestamp::now();
+            let cert = PhoneCertificate {
+                authority,
+                site,
+                id,
+                holder,
+                role,
+                phone_key,
+                doors: doors.split(',').map(|d| d.trim().to_owned()).filter(|d| !d.is_empty()).collect(),
+                not_before: now - SignedDuration::from_mins(5),
+                not_after: now + SignedDuration::from_hours(hours),
+                revocations,
+            };
+            let signing = keys::read_private(&key)?;
+            write_new(&out, &seal(DocType::Certificate, &cert.encode(), &signing))?;
+            Ok(format!("phone certificate {} for {} valid until {}, written to {}\n", cert.id, cert.holder, cert.not_after, out.display()))
+        }
+        Command::Verify { file, public_key } => verify(&file, &public_key),
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::from(exit::OK)
+        }
+        Err(e) => {
+            eprintln!("portvakt-admin: {e:#}");
+            ExitCode::from(exit::DATA)
+        }
+    }
+}
