@@ -17,9 +17,11 @@ use portvakt::core::decide::{AccessRequest, AccessState, decide};
 use portvakt::core::ids::{CredentialId, DoorId};
 use portvakt::core::model::DoorMode;
 use portvakt::core::secret::{check_pin, check_tag};
+use portvakt::credentials::registry::Registry;
+use portvakt::credentials::verify::Trust;
 use portvakt::exit;
 use portvakt::store::{AuditFilter, Store};
-use portvakt::tools::{allowlist_file, audit_view, explain, summary, time_input, week_grid};
+use portvakt::tools::{allowlist_file, audit_view, explain, intake_run, summary, time_input, week_grid};
 
 /// Portvakt: the gateway for a building's shared doors.
 #[derive(Parser)]
@@ -41,6 +43,8 @@ enum Command {
     /// The local audit log: visit lists and the hash-chain check.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Take in the signed bundles and revocation lists waiting in the inbox, once.
+    Intake,
     /// Show a week grid of when each door is open, per role.
     Schedule {
         /// Only this door.
@@ -107,7 +111,8 @@ struct ExplainArgs {
     /// When: site time (2026-11-24T23:30) or RFC 3339 (default: now).
     #[arg(long)]
     at: Option<String>,
-    /// A trial allowlist with credentials and bookings (TOML).
+    /// A trial allowlist with credentials and bookings (TOML); without it, the gateway's
+    /// own accepted credentials from its store.
     #[arg(long)]
     allowlist: Option<PathBuf>,
     /// Decide as if the clock were not trusted.
@@ -157,6 +162,24 @@ fn load_config(path: &PathBuf) -> Result<Config, Failure> {
     })
 }
 
+/// The gateway's accepted credentials, from its store (empty when there is no store yet).
+fn stored_credentials(cfg: &Config) -> Result<(Allowlist, Bookings), Failure> {
+    if !cfg.store.path.exists() {
+        return Ok((Allowlist::default(), Bookings::default()));
+    }
+    let store = open_store(&cfg.store.path)?;
+    let docs = |r: Result<Vec<portvakt::store::state::SignedDoc>, _>| -> Result<Vec<Vec<u8>>, Failure> {
+        Ok(r.map_err(|e: portvakt::store::StoreError| fail(exit::STORE, e.to_string()))?
+            .into_iter()
+            .map(|d| d.body)
+            .collect())
+    };
+    let trust = Trust { site: &cfg.site.id, authorities: &cfg.authorities, policy: &cfg.policy };
+    let (registry, _) = Registry::restore(&docs(store.bundles())?, &docs(store.revocation_lists())?, &trust);
+    let built = registry.build_with(&trust, None, None).map_err(|p| fail(exit::DATA, p.join("; ")))?;
+    Ok((built.allowlist, built.bookings))
+}
+
 fn explain_cmd(cfg: &Config, a: &ExplainArgs) -> Result<String, Failure> {
     let policy = &cfg.policy;
     let door_id: DoorId = a.door.parse().map_err(|e| fail(exit::USAGE, format!("--door: {e}")))?;
@@ -173,7 +196,7 @@ fn explain_cmd(cfg: &Config, a: &ExplainArgs) -> Result<String, Failure> {
             let t = allowlist_file::load(cfg, &p.display().to_string()).map_err(|e| fail(exit::DATA, e.to_string()))?;
             (t.allowlist, t.bookings)
         }
-        None => (Allowlist::default(), Bookings::default()),
+        None => stored_credentials(cfg)?,
     };
     let key = &cfg.credential_key;
     let token = if let Some(pin) = &a.pin {
@@ -307,6 +330,16 @@ fn run(cli: &Cli) -> Result<String, Failure> {
         Command::Explain(a) => explain_cmd(&load_config(&cli.config)?, a),
         Command::Schedule { door, week } => schedule_cmd(&load_config(&cli.config)?, door.as_ref(), week.as_ref()),
         Command::Audit(cmd) => audit_cmd(cli, cmd),
+        Command::Intake => {
+            let cfg = load_config(&cli.config)?;
+            intake_run::run(&cfg, Timestamp::now(), true).map_err(|e| {
+                let code = match &e {
+                    intake_run::IntakeRunError::Store(s) if s.is_unusable() => exit::STORE,
+                    _ => exit::FAILURE,
+                };
+                fail(code, e.to_string())
+            })
+        }
     }
 }
 

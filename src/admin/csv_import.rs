@@ -190,7 +190,9 @@ pub fn entries(text: &str, site_key: &CredentialKey, tz: &TimeZone) -> Result<Ve
 /// Reads laundry bookings.
 pub fn bookings(text: &str, tz: &TimeZone) -> Result<Vec<BookingEntry>, Vec<RowProblem>> {
     let mut problems = Vec::new();
-    let Some(table) = read_table(text, &["holder", "door", "start", "end"], &mut problems) else { return Err(problems) };
+    let Some(table) = read_table(text, &["holder", "door", "start", "end"], &mut problems) else {
+        return Err(problems);
+    };
     let mut out = Vec::new();
     for (line, cells) in &table.rows {
         let mut row = Row { line: *line, cells, table: &table, problems: &mut problems };
@@ -224,7 +226,8 @@ mod tests {
     fn reads_a_staff_export_and_hashes_secrets() {
         let csv = "id,holder,role,kind,secret,doors,schedule,valid_from,valid_until\n\
                    anna-pin,anna,resident,pin,4711,entrance,,,\n\
-                   care-7,kalle,home_care,phone,".to_owned()
+                   care-7,kalle,home_care,phone,"
+            .to_owned()
             + &"ab".repeat(32)
             + ",entrance;rubbish,,2026-12-01T07:00,2027-06-30T22:00:00Z\n";
         let e = entries(&csv, &key(), &tz()).unwrap_or_default();

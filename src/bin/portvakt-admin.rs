@@ -37,6 +37,12 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Print the public key of a private key file (to put in a gateway's config).
+    Pubkey {
+        /// The private key file.
+        #[arg(long)]
+        key: PathBuf,
+    },
     /// Allowlist bundles.
     #[command(subcommand)]
     Bundle(BundleCommand),
@@ -198,7 +204,8 @@ fn build(
     timezone: &str,
     out: &Path,
 ) -> anyhow::Result<String> {
-    let tz = jiff::tz::TimeZone::get(timezone).map_err(|_| anyhow!("--timezone: \"{timezone}\" is not an IANA zone"))?;
+    let tz =
+        jiff::tz::TimeZone::get(timezone).map_err(|_| anyhow!("--timezone: \"{timezone}\" is not an IANA zone"))?;
     let key_text = std::fs::read_to_string(site_key).with_context(|| format!("reading {}", site_key.display()))?;
     let key = CredentialKey::from_hex(&key_text).with_context(|| format!("{}", site_key.display()))?;
     let text = std::fs::read_to_string(csv).with_context(|| format!("reading {}", csv.display()))?;
@@ -320,16 +327,34 @@ fn verify(file: &Path, public_key: &str) -> anyhow::Result<String> {
     let bytes = read(file)?;
     let env = open(&bytes).map_err(|e| anyhow!("{}: {e}", file.display()))?;
     if !signature_ok(&env, &key) {
-        bail!("{}: the signature does NOT verify with this key: forged, altered, or another authority's", file.display());
+        bail!(
+            "{}: the signature does NOT verify with this key: forged, altered, or another authority's",
+            file.display()
+        );
     }
     let what = match env.doc_type {
-        DocType::Bundle => Bundle::decode(env.body)
-            .map(|b| format!("bundle of {} for {}, version {}, {} credential(s)", b.authority, b.site, b.version, b.entries.len())),
-        DocType::Revocations => RevocationList::decode(env.body).map(|r| {
-            format!("revocation list of {} for {}, sequence {}, {} id(s), {} key(s)", r.authority, r.site, r.sequence, r.ids.len(), r.keys.len())
+        DocType::Bundle => Bundle::decode(env.body).map(|b| {
+            format!(
+                "bundle of {} for {}, version {}, {} credential(s)",
+                b.authority,
+                b.site,
+                b.version,
+                b.entries.len()
+            )
         }),
-        DocType::Certificate => PhoneCertificate::decode(env.body)
-            .map(|c| format!("phone certificate {} for {} ({}), {} to {}", c.id, c.holder, c.role, c.not_before, c.not_after)),
+        DocType::Revocations => RevocationList::decode(env.body).map(|r| {
+            format!(
+                "revocation list of {} for {}, sequence {}, {} id(s), {} key(s)",
+                r.authority,
+                r.site,
+                r.sequence,
+                r.ids.len(),
+                r.keys.len()
+            )
+        }),
+        DocType::Certificate => PhoneCertificate::decode(env.body).map(|c| {
+            format!("phone certificate {} for {} ({}), {} to {}", c.id, c.holder, c.role, c.not_before, c.not_after)
+        }),
     }
     .map_err(|e| anyhow!("{}: signed, but the body is malformed: {e}", file.display()))?;
     Ok(format!("{}: signature OK: {what}\n", file.display()))
@@ -338,9 +363,17 @@ fn verify(file: &Path, public_key: &str) -> anyhow::Result<String> {
 fn run(cli: Cli) -> anyhow::Result<String> {
     match cli.command {
         Command::Keygen { out } => keygen(&out),
-        Command::Bundle(BundleCommand::Build { authority, site, version, valid_days, site_key, csv, bookings, timezone, out }) => {
-            build(&authority, &site, version, valid_days, &site_key, &csv, bookings.as_ref(), &timezone, &out)
-        }
+        Command::Bundle(BundleCommand::Build {
+            authority,
+            site,
+            version,
+            valid_days,
+            site_key,
+            csv,
+            bookings,
+            timezone,
+            out,
+        }) => build(&authority, &site, version, valid_days, &site_key, &csv, bookings.as_ref(), &timezone, &out),
         Command::Bundle(BundleCommand::Sign { input, key, out }) => sign(&input, &key, &out),
         Command::Bundle(BundleCommand::Inspect { file, json }) => inspect(&file, json),
         Command::Revoke { authority, site, sequence, ids, phone_keys, key, out } => {
@@ -385,9 +418,16 @@ fn run(cli: Cli) -> anyhow::Result<String> {
             };
             let signing = keys::read_private(&key)?;
             write_new(&out, &seal(DocType::Certificate, &cert.encode(), &signing))?;
-            Ok(format!("phone certificate {} for {} valid until {}, written to {}\n", cert.id, cert.holder, cert.not_after, out.display()))
+            Ok(format!(
+                "phone certificate {} for {} valid until {}, written to {}\n",
+                cert.id,
+                cert.holder,
+                cert.not_after,
+                out.display()
+            ))
         }
         Command::Verify { file, public_key } => verify(&file, &public_key),
+        Command::Pubkey { key } => Ok(format!("{}\n", keys::public_hex(&keys::read_private(&key)?))),
     }
 }
 

@@ -21,13 +21,15 @@ use crate::core::secret::CredentialKey;
 pub use authority::{AuthorityClass, AuthorityConfig, door_names};
 pub use load::{DEFAULT_CONFIG_PATH, LoadOptions, load};
 pub use problems::{ConfigError, Problem};
-pub use validate::DEFAULT_STORE_PATH;
+pub use validate::{DEFAULT_INBOX, DEFAULT_STORE_PATH};
 
 /// A validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// The site's id and name.
     pub site: SiteInfo,
+    /// The inbox for signed documents and the staleness limit.
+    pub intake: IntakeConfig,
     /// Where the audit store lives, its size cap and retention.
     pub store: crate::store::StoreOptions,
     /// The authorities whose signatures the gateway accepts, each with its door scope.
@@ -44,6 +46,15 @@ pub struct Config {
     pub files: Vec<PathBuf>,
     /// Things that work but deserve attention (e.g. a secret file others can read).
     pub warnings: Vec<Problem>,
+}
+
+/// Credential intake settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntakeConfig {
+    /// The directory signed documents are dropped into.
+    pub inbox: PathBuf,
+    /// A bundle older than this is reported stale (alarm in state and `doctor`).
+    pub stale_after: SignedDuration,
 }
 
 /// The site's identity.

@@ -49,6 +49,8 @@ fn yes() -> bool {
 #[serde(deny_unknown_fields)]
 pub struct RawCredentials {
     pub hash_key_file: String,
+    pub inbox: Option<String>,
+    pub stale_after_days: Option<u32>,
 }
 
 /// `[store]`

@@ -19,7 +19,7 @@ use super::raw::{
     RawBus, RawClock, RawCredentials, RawDoor, RawDoorCode, RawHolidays, RawLockout, RawPoint, RawRole, RawSchedule,
     RawSite, RawStore,
 };
-use super::{BusConfig, BusLink, Config, DeviceConfig, DoorWiring, Parity, Point, Profile, SiteInfo};
+use super::{BusConfig, BusLink, Config, DeviceConfig, DoorWiring, IntakeConfig, Parity, Point, Profile, SiteInfo};
 use crate::core::holidays::HolidayCalendar;
 use crate::core::ids::{DoorId, RoleId, ScheduleId, SiteId};
 use crate::core::model::{
@@ -34,6 +34,9 @@ use crate::store::StoreOptions;
 
 /// Where the store lives unless the config says otherwise (systemd's StateDirectory).
 pub const DEFAULT_STORE_PATH: &str = "/var/lib/portvakt/portvakt.db";
+
+/// Where signed documents are dropped unless the config says otherwise.
+pub const DEFAULT_INBOX: &str = "/var/lib/portvakt/inbox";
 
 const SECTIONS: [&str; 12] = [
     "authorities",
@@ -714,6 +717,16 @@ fn door_code(
     Some((code?, schedule?, set))
 }
 
+/// Where signed documents are dropped, and when a bundle counts as stale.
+fn intake_options(raw: Option<&RawCredentials>, base: &Path, problems: &mut Problems) -> IntakeConfig {
+    let inbox = raw.and_then(|r| r.inbox.as_deref()).map_or_else(|| PathBuf::from(DEFAULT_INBOX), |p| base.join(p));
+    let days = raw.and_then(|r| r.stale_after_days).unwrap_or(14);
+    if !(1..=365).contains(&days) {
+        problems.push("credentials.stale_after_days", format!("{days} days is outside 1 to 365"));
+    }
+    IntakeConfig { inbox, stale_after: SignedDuration::from_hours(i64::from(days) * 24) }
+}
+
 /// Where the store lives and how big it may grow.
 fn store_options(raw: &RawStore, base: &Path, problems: &mut Problems) -> StoreOptions {
     let path = raw.path.as_deref().map_or_else(|| PathBuf::from(DEFAULT_STORE_PATH), |p| base.join(p));
@@ -743,6 +756,7 @@ pub(super) fn validate(root: BTreeMap<String, Value>, base: &Path, files: Vec<Pa
         CredentialKey::from_hex(&text).map_err(|e| problems.push("credentials.hash_key_file", e.to_string())).ok()
     });
     let untrusted = untrusted_policy(&sections.clock, &mut problems);
+    let intake = intake_options(sections.credentials.as_ref(), base, &mut problems);
     let store = store_options(&sections.store, base, &mut problems);
     let lockout = lockout_policy(&sections.lockout, &mut problems);
     let roles = roles(&sections.roles, &mut problems);
@@ -780,5 +794,16 @@ pub(super) fn validate(root: BTreeMap<String, Value>, base: &Path, files: Vec<Pa
         untrusted,
     };
     let site = SiteInfo { id: site_id, name: sections.site.and_then(|s| s.name).unwrap_or_default() };
-    Ok(Config { site, authorities, store, buses, wiring, policy, credential_key: key, files, warnings: warnings.0 })
+    Ok(Config {
+        site,
+        authorities,
+        intake,
+        store,
+        buses,
+        wiring,
+        policy,
+        credential_key: key,
+        files,
+        warnings: warnings.0,
+    })
 }

@@ -87,7 +87,8 @@ pub fn open(bytes: &[u8]) -> Result<Envelope<'_>, WireError> {
         return Err(WireError { at: 4, what: format!("format {format}; this gateway reads format {FORMAT}") });
     }
     let t = r.u8("document type")?;
-    let doc_type = DocType::from_byte(t).ok_or_else(|| WireError { at: 5, what: format!("unknown document type {t}") })?;
+    let doc_type =
+        DocType::from_byte(t).ok_or_else(|| WireError { at: 5, what: format!("unknown document type {t}") })?;
     let body = r.blob("body")?;
     let mut signature = [0u8; 64];
     signature[..32].copy_from_slice(&r.bytes32("signature")?);

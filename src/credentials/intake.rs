@@ -44,7 +44,7 @@ pub enum Accepted {
 #[derive(Debug, thiserror::Error)]
 pub enum IntakeProblem {
     /// The document was refused (kept in `refused/`).
-    #[error("refused: {0}")]
+    #[error("{0}")]
     Refused(#[from] Refusal),
     /// The file could not be read or is too large.
     #[error("{0}")]
@@ -78,9 +78,13 @@ fn audit(store: &mut Store, now: Timestamp, trusted: bool, file: &Path, result: 
             EventKind::CredentialsRefused,
             serde_json::json!({"file": name, "reason": r.code(), "message": r.to_string()}),
         ),
-        Err(e) => (EventKind::CredentialsRefused, serde_json::json!({"file": name, "reason": "not_stored", "message": e.to_string()})),
+        Err(e) => (
+            EventKind::CredentialsRefused,
+            serde_json::json!({"file": name, "reason": "not_stored", "message": e.to_string()}),
+        ),
     };
-    let event = NewEvent { at: now, trusted, kind, door: None, holder: None, credential: None, detail: detail.to_string() };
+    let event =
+        NewEvent { at: now, trusted, kind, door: None, holder: None, credential: None, detail: detail.to_string() };
     if let Err(e) = store.append(&[event]) {
         log::error!("could not audit the intake of {name}: {e}");
     }
@@ -98,15 +102,25 @@ fn take_one(
     match env.doc_type {
         DocType::Bundle => {
             let (bundle, built) = registry.check_bundle(&bytes, trust, now, trusted)?;
-            let doc = SignedDoc { authority: bundle.authority.clone(), version: bundle.version, body: bytes.clone(), stored_at: now };
+            let doc = SignedDoc {
+                authority: bundle.authority.clone(),
+                version: bundle.version,
+                body: bytes.clone(),
+                stored_at: now,
+            };
             store.put_bundle(&doc)?;
             registry.insert_bundle(&bundle, bytes);
-            let accepted = Accepted::Bundle { authority: bundle.authority, version: bundle.version, entries: bundle.entries.len() };
+            let accepted = Accepted::Bundle {
+                authority: bundle.authority,
+                version: bundle.version,
+                entries: bundle.entries.len(),
+            };
             Ok((accepted, built))
         }
         DocType::Revocations => {
             let (list, built) = registry.check_revocations(&bytes, trust)?;
-            let doc = SignedDoc { authority: list.authority.clone(), version: list.sequence, body: bytes, stored_at: now };
+            let doc =
+                SignedDoc { authority: list.authority.clone(), version: list.sequence, body: bytes, stored_at: now };
             store.put_revocation_list(&doc)?;
             let accepted = Accepted::Revocations {
                 authority: list.authority.clone(),

@@ -13,12 +13,12 @@ use crate::core::hex;
 #[derive(Debug, thiserror::Error)]
 pub enum KeyFileError {
     /// The file could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {reason}")]
     Io {
         /// The file.
         path: PathBuf,
-        /// Why.
-        source: std::io::Error,
+        /// Why (shown in the message, so not also a `source`).
+        reason: std::io::Error,
     },
     /// Group or others can read it.
     #[error("{path} can be read by other users (mode {mode:o}); run chmod 600 on it, and consider the key exposed")]
@@ -43,7 +43,7 @@ pub fn random_seed() -> std::io::Result<[u8; 32]> {
 
 /// Writes a new private key file (mode 600); refuses to overwrite one.
 pub fn write_private(path: &Path, seed: &[u8; 32]) -> Result<(), KeyFileError> {
-    let io = |source| KeyFileError::Io { path: path.to_path_buf(), source };
+    let io = |reason| KeyFileError::Io { path: path.to_path_buf(), reason };
     let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(io)?;
     writeln!(f, "{}", hex::encode(seed)).map_err(io)?;
     f.sync_all().map_err(io)
@@ -51,7 +51,7 @@ pub fn write_private(path: &Path, seed: &[u8; 32]) -> Result<(), KeyFileError> {
 
 /// Reads a private key file, refusing one that others can read.
 pub fn read_private(path: &Path) -> Result<SigningKey, KeyFileError> {
-    let io = |source| KeyFileError::Io { path: path.to_path_buf(), source };
+    let io = |reason| KeyFileError::Io { path: path.to_path_buf(), reason };
     let mode = std::fs::metadata(path).map_err(io)?.permissions().mode();
     if mode & 0o077 != 0 {
         return Err(KeyFileError::Exposed { path: path.to_path_buf(), mode: mode & 0o777 });

@@ -35,7 +35,8 @@ pub fn present_certificate(
         None => None,
     };
     let problems = |what: &str| Refusal::Unresolvable(vec![format!("certificate {}: {what}", cert.id)]);
-    let role = cert.role.parse().ok().and_then(|r| trust.policy.role_index(&r)).ok_or_else(|| problems("unknown role"))?;
+    let role =
+        cert.role.parse().ok().and_then(|r| trust.policy.role_index(&r)).ok_or_else(|| problems("unknown role"))?;
     let credential = Credential {
         id: cert.id.parse().map_err(|_| problems("bad id"))?,
         holder: cert.holder.parse().map_err(|_| problems("bad holder"))?,

@@ -215,11 +215,7 @@ impl Registry {
 
     /// Rebuilds from stored documents at start, verifying each again (a document altered
     /// on the SD card, or from an authority no longer configured, is dropped and reported).
-    pub fn restore(
-        bundles: &[Vec<u8>],
-        revocation_lists: &[Vec<u8>],
-        trust: &Trust<'_>,
-    ) -> (Self, Vec<Refusal>) {
+    pub fn restore(bundles: &[Vec<u8>], revocation_lists: &[Vec<u8>], trust: &Trust<'_>) -> (Self, Vec<Refusal>) {
         let mut reg = Self::default();
         let mut refused = Vec::new();
         for bytes in bundles {

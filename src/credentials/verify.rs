@@ -130,11 +130,7 @@ impl Trust<'_> {
 }
 
 fn expect(found: DocType, expected: DocType) -> Result<(), Refusal> {
-    if found == expected {
-        Ok(())
-    } else {
-        Err(Refusal::WrongType { expected: expected.word(), found: found.word() })
-    }
+    if found == expected { Ok(()) } else { Err(Refusal::WrongType { expected: expected.word(), found: found.word() }) }
 }
 
 fn check_version(stored: Option<u64>, offered: u64) -> Result<(), Refusal> {
@@ -145,7 +141,11 @@ fn check_version(stored: Option<u64>, offered: u64) -> Result<(), Refusal> {
     }
 }
 
-fn signed_by<'t>(trust: &'t Trust<'_>, authority: &str, env: &super::envelope::Envelope<'_>) -> Result<&'t AuthorityConfig, Refusal> {
+fn signed_by<'t>(
+    trust: &'t Trust<'_>,
+    authority: &str,
+    env: &super::envelope::Envelope<'_>,
+) -> Result<&'t AuthorityConfig, Refusal> {
     let a = trust.authority(authority).ok_or_else(|| Refusal::UnknownAuthority(authority.to_owned()))?;
     if signature_ok(env, &a.public_key) { Ok(a) } else { Err(Refusal::BadSignature(authority.to_owned())) }
 }

@@ -177,7 +177,9 @@ impl<'a> Reader<'a> {
     pub fn count(&mut self, what: &str, min_item: usize) -> Result<usize, WireError> {
         let n = usize::try_from(self.u32(what)?).unwrap_or(usize::MAX);
         if n.saturating_mul(min_item) > self.bytes.len() - self.pos {
-            return Err(self.error(format!("{what}: {n} items cannot fit in the {} bytes left", self.bytes.len() - self.pos)));
+            return Err(
+                self.error(format!("{what}: {n} items cannot fit in the {} bytes left", self.bytes.len() - self.pos))
+            );
         }
         Ok(n)
     }

@@ -119,6 +119,12 @@ pub fn render(cfg: &Config) -> String {
         let key = crate::core::hex::encode(&a.public_key[..8]);
         let _ = writeln!(out, "authority  {} \"{}\" ({}, key {key}…): {doors}", a.id, a.name, a.class.as_str());
     }
+    let _ = writeln!(
+        out,
+        "inbox      {}, bundles stale after {} days",
+        cfg.intake.inbox.display(),
+        cfg.intake.stale_after.as_hours() / 24
+    );
     let store = &cfg.store;
     let _ = writeln!(
         out,
