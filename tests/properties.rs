@@ -135,3 +135,59 @@ proptest! {
         prop_assert_eq!(decide_with(list), decide_with(shuffled));
     }
 }
+
+fn signed_bundle(cfg: &portvakt::config::Config) -> Vec<u8> {
+    use portvakt::credentials::bundle::{Bundle, Entry};
+    let entries = (0..20)
+        .map(|i| Entry {
+            id: format!("c{i}"),
+            holder: format!("h{i}"),
+            role: "home_care".into(),
+            token: Token::Phone(PhoneKey([u8::try_from(i).unwrap(); 32])),
+            doors: vec!["entrance".into()],
+            schedule: None,
+            valid_from: None,
+            valid_until: None,
+        })
+        .collect();
+    let b = Bundle {
+        authority: "kommunen".into(),
+        site: cfg.site.id.to_string(),
+        version: 1,
+        issued_at: Timestamp::from_second(1_795_000_000).unwrap(),
+        not_after: Timestamp::from_second(1_899_000_000).unwrap(),
+        entries,
+        bookings: Vec::new(),
+    };
+    portvakt::credentials::envelope::seal(
+        portvakt::credentials::envelope::DocType::Bundle,
+        &b.encode(),
+        &ed25519_dalek::SigningKey::from_bytes(&[2; 32]),
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+    #[test]
+    fn any_mutation_of_a_signed_bundle_is_refused(
+        position in any::<proptest::sample::Index>(),
+        xor in 1u8..=255,
+        cut in any::<proptest::sample::Index>(),
+        extra in proptest::collection::vec(any::<u8>(), 1..8),
+        how in 0u8..3,
+    ) {
+        use portvakt::credentials::verify::{Trust, verify_bundle};
+        let cfg = common::site();
+        let trust = Trust { site: &cfg.site.id, authorities: &cfg.authorities, policy: &cfg.policy };
+        let now = Timestamp::from_second(1_796_000_000).unwrap();
+        let original = signed_bundle(&cfg);
+        prop_assert!(verify_bundle(&original, &trust, |_| None, now, true).is_ok());
+        let mut m = original.clone();
+        match how {
+            0 => m[position.index(original.len())] ^= xor,
+            1 => m.truncate(cut.index(original.len())),
+            _ => m.extend_from_slice(&extra),
+        }
+        prop_assert!(verify_bundle(&m, &trust, |_| None, now, true).is_err());
+    }
+}

@@ -3,6 +3,7 @@
 //! revocation lists and phone certificates. It never talks to a gateway: its output files
 //! are dropped into a gateway's inbox or published over MQTT.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -135,7 +136,8 @@ enum BundleCommand {
         /// The site's credential key (shared with the site) for hashing PINs and tags.
         #[arg(long)]
         site_key: PathBuf,
-        /// Credentials: id,holder,role,kind,secret,doors[,schedule,valid_from,valid_until].
+        /// Credentials CSV: `id,holder,role,kind,secret,doors` and optionally
+        /// `schedule,valid_from,valid_until`.
         #[arg(long)]
         csv: PathBuf,
         /// Laundry bookings (owner only): holder,door,start,end.
@@ -311,7 +313,7 @@ fn inspect(file: &Path, json: bool) -> anyhow::Result<String> {
         b.bookings.len()
     );
     for (k, n) in kinds {
-        out.push_str(&format!("  {n:>6}  {k}\n"));
+        let _ = writeln!(out, "  {n:>6}  {k}");
     }
     Ok(out)
 }

@@ -1,0 +1,49 @@
+#!/usr/bin/env python3
+"""Independent reference implementation of the Portvakt credential formats, written from
+docs/credentials.md (not from the Rust code), producing the published test vectors.
+Needs Python's `cryptography` package. Run: python3 make_credential_vectors.py"""
+import hashlib, hmac, struct
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+def s(x):  # string: u16 length + UTF-8
+    b = x.encode(); return struct.pack('>H', len(b)) + b
+def opt_s(x): return b'\x00' if x is None else b'\x01' + s(x)
+def opt_i64(x): return b'\x00' if x is None else b'\x01' + struct.pack('>q', x)
+def token(kind, b32): return bytes([{'pin': 1, 'tag': 2, 'phone': 3}[kind]]) + b32
+
+def bundle_body(authority, site, version, issued, not_after, entries, bookings):
+    out = s(authority) + s(site) + struct.pack('>Qqq', version, issued, not_after) + struct.pack('>I', len(entries))
+    for e in entries:
+        out += s(e['id']) + s(e['holder']) + s(e['role']) + token(e['kind'], e['token'])
+        out += bytes([len(e['doors'])]) + b''.join(s(d) for d in e['doors'])
+        out += opt_s(e['schedule']) + opt_i64(e['valid_from']) + opt_i64(e['valid_until'])
+    out += struct.pack('>I', len(bookings))
+    for b in bookings:
+        out += s(b['holder']) + s(b['door']) + struct.pack('>qq', b['start'], b['end'])
+    return out
+
+def seal(doc_type, body, seed):
+    key = Ed25519PrivateKey.from_private_bytes(seed)
+    sig = key.sign(b'portvakt.signed.v1\x00' + bytes([doc_type]) + body)
+    return b'PVKT' + bytes([1, doc_type]) + struct.pack('>I', len(body)) + body + sig
+
+site_key = bytes(range(32))
+tag_digest = hmac.new(site_key, b'portvakt/tag/v1\x00' + b'04A2197F', hashlib.sha256).digest()
+pin_digest = hmac.new(site_key, b'portvakt/pin/v1\x00' + b'4711', hashlib.sha256).digest()
+print('site key        ', site_key.hex())
+print('tag 04:a2:19:7f ', tag_digest.hex())
+print('pin 4711        ', pin_digest.hex())
+
+entries = [
+    dict(id='anna-tag', holder='anna', role='resident', kind='tag', token=tag_digest,
+         doors=['entrance', 'laundry'], schedule=None, valid_from=None, valid_until=1796000000000),
+    dict(id='care-1', holder='kalle', role='home_care', kind='phone', token=bytes([1]) * 32,
+         doors=['entrance'], schedule='day', valid_from=1795000000000, valid_until=None),
+]
+bookings = [dict(holder='anna', door='laundry', start=1795010000000, end=1795020800000)]
+body = bundle_body('owner', 'test-site', 7, 1795000000000, 1797592000000, entries, bookings)
+print('bundle envelope ', seal(1, body, bytes([1]) * 32).hex())
+
+rev = s('kommunen') + s('*') + struct.pack('>Qq', 3, 1795000000000) + struct.pack('>I', 1) + s('care-2') \
+      + struct.pack('>I', 1) + bytes([1]) * 32
+print('revocations     ', seal(2, rev, bytes([2]) * 32).hex())
