@@ -58,10 +58,15 @@ pub fn run(cfg: &Config, now: Timestamp, clock_trusted: bool) -> Result<String, 
         let _ = writeln!(out, "{line}");
     }
     for (authority, info) in registry.bundles() {
+        let age = now.duration_since(info.issued_at);
+        let stale = if age > cfg.intake.stale_after { "  STALE: ask the authority for a new bundle" } else { "" };
         let _ = writeln!(
             out,
-            "now in use: {authority} version {} ({} credential(s), expires {})",
-            info.version, info.entries, info.not_after
+            "now in use: {authority} version {} ({} credential(s), issued {} h ago, expires {}){stale}",
+            info.version,
+            info.entries,
+            age.as_hours(),
+            info.not_after
         );
     }
     Ok(out)
