@@ -176,7 +176,7 @@ fn stored_credentials(cfg: &Config) -> Result<(Allowlist, Bookings), Failure> {
     };
     let trust = Trust { site: &cfg.site.id, authorities: &cfg.authorities, policy: &cfg.policy };
     let (registry, _) = Registry::restore(&docs(store.bundles())?, &docs(store.revocation_lists())?, &trust);
-    let built = registry.build_with(&trust, None, None).map_err(|p| fail(exit::DATA, p.join("; ")))?;
+    let built = registry.build_with(&trust, &store, None, None).map_err(|p| fail(exit::DATA, p.join("; ")))?;
     Ok((built.allowlist, built.bookings))
 }
 

@@ -16,7 +16,11 @@ fn run(bin: &str, args: &[&str], env: &[(&str, &Path)]) -> (i32, String, String)
         c.env(k, v);
     }
     let out = c.output().unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
 
 const ADMIN: &str = env!("CARGO_BIN_EXE_portvakt-admin");
@@ -48,19 +52,35 @@ fn a_municipality_bundle_from_csv_admits_its_staff_after_intake() {
     let dir = tempfile::tempdir().unwrap();
     let (config, _) = site_with_fresh_keys(dir.path());
     let csv = dir.path().join("staff.csv");
-    std::fs::write(&csv, "id,holder,role,kind,secret,doors\ncare-9,hemtjanst-natt-9,home_care,pin,246810,entrance\n").unwrap();
+    std::fs::write(&csv, "id,holder,role,kind,secret,doors\ncare-9,hemtjanst-natt-9,home_care,pin,246810,entrance\n")
+        .unwrap();
     let p = |name: &str| dir.path().join(name).display().to_string();
     let site_key = common::fixture("config/good/secrets/key").display().to_string();
     let (code, out, err) = run(
         ADMIN,
-        &["bundle", "build", "--authority", "kommunen", "--site", "test-site", "--version", "3", "--site-key", &site_key,
-          "--csv", &p("staff.csv"), "--out", &p("staff.body")],
+        &[
+            "bundle",
+            "build",
+            "--authority",
+            "kommunen",
+            "--site",
+            "test-site",
+            "--version",
+            "3",
+            "--site-key",
+            &site_key,
+            "--csv",
+            &p("staff.csv"),
+            "--out",
+            &p("staff.body"),
+        ],
         &[],
     );
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("1 credential(s)"), "{out}");
     let signed = dir.path().join("inbox/staff-3.pvkt").display().to_string();
-    let (code, _, err) = run(ADMIN, &["bundle", "sign", "--in", &p("staff.body"), "--key", &p("kommunen.key"), "--out", &signed], &[]);
+    let (code, _, err) =
+        run(ADMIN, &["bundle", "sign", "--in", &p("staff.body"), "--key", &p("kommunen.key"), "--out", &signed], &[]);
     assert_eq!(code, 0, "{err}");
     let (code, out, err) = run(ADMIN, &["bundle", "inspect", "--json", &signed], &[]);
     assert_eq!(code, 0, "{err}");
@@ -68,7 +88,13 @@ fn a_municipality_bundle_from_csv_admits_its_staff_after_intake() {
     assert_eq!(v["entries"][0]["kind"], "pin");
     assert!(!out.contains("246810"), "the PIN never leaves the authority in clear");
 
-    let explain = || run(GATEWAY, &["--config", &config, "explain", "--door", "entrance", "--pin", "246810", "--at", "2026-11-24T03:00"], &[]);
+    let explain = || {
+        run(
+            GATEWAY,
+            &["--config", &config, "explain", "--door", "entrance", "--pin", "246810", "--at", "2026-11-24T03:00"],
+            &[],
+        )
+    };
     assert!(explain().1.contains("STAYS SHUT"), "before intake the PIN is unknown");
     let (code, out, err) = run(GATEWAY, &["--config", &config, "intake"], &[]);
     assert_eq!(code, 0, "{err}");
@@ -89,7 +115,20 @@ fn a_csv_with_bad_rows_names_each_and_writes_no_bundle() {
     let site_key = common::fixture("config/good/secrets/key").display().to_string();
     let (code, _, err) = run(
         ADMIN,
-        &["bundle", "build", "--authority", "kommunen", "--site", "test-site", "--site-key", &site_key, "--csv", &p("bad.csv"), "--out", &p("out.body")],
+        &[
+            "bundle",
+            "build",
+            "--authority",
+            "kommunen",
+            "--site",
+            "test-site",
+            "--site-key",
+            &site_key,
+            "--csv",
+            &p("bad.csv"),
+            "--out",
+            &p("out.body"),
+        ],
         &[],
     );
     assert_eq!(code, 65);

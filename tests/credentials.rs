@@ -235,7 +235,7 @@ fn an_out_of_scope_refusal_names_the_credential_and_door() {
     let csv = "id,holder,role,kind,secret,doors\nok,a,home_care,pin,111111,entrance\nbad,b,home_care,pin,222222,laundry;bikes\n";
     let err = g
         .registry
-        .check_bundle(&signed(&bundle(&g.cfg, "kommunen", 1, csv), KOMMUNEN), &trust, now(), true)
+        .check_bundle(&signed(&bundle(&g.cfg, "kommunen", 1, csv), KOMMUNEN), &trust, now(), true, &g.store)
         .unwrap_err();
     assert_eq!(
         err,
@@ -293,7 +293,7 @@ fn accepted_documents_survive_a_restart_and_an_altered_one_is_dropped() {
     let (reg, dropped) = Registry::restore(&stored, &[], &trust);
     assert!(dropped.is_empty());
     assert_eq!(reg.bundle_version("kommunen"), Some(3));
-    let built = reg.build_with(&trust, None, None).unwrap();
+    let built = reg.build_with(&trust, &stored, None, None).unwrap();
     assert!(built.allowlist.by_token(&phone1()).is_some());
     // Someone with the SD card adds a credential to the stored bytes.
     let mut altered = stored[0].clone();
@@ -321,7 +321,8 @@ fn certificate(doors: &[&str], hours: i64, carried: Option<Vec<u8>>) -> PhoneCer
 
 fn present(g: &Gateway, cert_bytes: &[u8], door: &str, at: Timestamp) -> Result<(), String> {
     let trust = Trust { site: &g.cfg.site.id, authorities: &g.cfg.authorities, policy: &g.cfg.policy };
-    let p = present_certificate(cert_bytes, &g.registry, &trust, at, true).map_err(|e| e.code().to_owned())?;
+    let p =
+        present_certificate(cert_bytes, &g.registry, &g.store, &trust, at, true).map_err(|e| e.code().to_owned())?;
     let mut state = AccessState { clock: ClockTrust::Trusted, ..AccessState::default() };
     if let Some((_, _, built)) = p.newer_revocations {
         state.revocations = built.revocations;
@@ -371,12 +372,12 @@ fn a_certificate_carries_revocations_to_a_gateway_without_coverage() {
     carrier.phone_key = [88; 32];
     let carrier = seal(DocType::Certificate, &carrier.encode(), &key(KOMMUNEN));
     let trust = Trust { site: &g.cfg.site.id, authorities: &g.cfg.authorities, policy: &g.cfg.policy };
-    let p = present_certificate(&carrier, &g.registry, &trust, night, true).unwrap();
+    let p = present_certificate(&carrier, &g.registry, &g.store, &trust, night, true).unwrap();
     let (_, adopted, built) = p.newer_revocations.expect("the carried list is newer than none");
     assert_eq!(adopted.sequence, 4);
     let state = AccessState { clock: ClockTrust::Trusted, revocations: built.revocations, ..AccessState::default() };
     let lost = seal(DocType::Certificate, &certificate(&["*"], 24, None).encode(), &key(KOMMUNEN));
-    let p = present_certificate(&lost, &g.registry, &trust, night, true).unwrap();
+    let p = present_certificate(&lost, &g.registry, &g.store, &trust, night, true).unwrap();
     let req = AccessRequest { door: common::door(&g.cfg, "entrance"), token: p.credential.token };
     assert_eq!(
         decide_with(&g.cfg.policy, &state, &req, &p.credential, night).deny_reason(),

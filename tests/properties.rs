@@ -140,8 +140,8 @@ fn signed_bundle(cfg: &portvakt::config::Config) -> Vec<u8> {
     use portvakt::credentials::bundle::{Bundle, Entry};
     let entries = (0..20)
         .map(|i| Entry {
-            id: format!("c{i}"),
-            holder: format!("h{i}"),
+            id: format!("c{i}").into(),
+            holder: format!("h{i}").into(),
             role: "home_care".into(),
             token: Token::Phone(PhoneKey([u8::try_from(i).unwrap(); 32])),
             doors: vec!["entrance".into()],

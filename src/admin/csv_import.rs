@@ -155,9 +155,9 @@ pub fn entries(text: &str, site_key: &CredentialKey, tz: &TimeZone) -> Result<Ve
             row.bad("id", format!("\"{id}\" is also on line {first}"));
         }
         let token = row.token(site_key);
-        let doors: Vec<String> = row
+        let doors: Vec<smol_str::SmolStr> = row
             .required("doors")
-            .map(|d| d.split([';', ' ']).filter(|s| !s.is_empty()).map(str::to_owned).collect())
+            .map(|d| d.split([';', ' ']).filter(|s| !s.is_empty()).map(smol_str::SmolStr::new).collect())
             .unwrap_or_default();
         for d in &doors {
             if let Err(e) = id_ok(d) {
@@ -170,7 +170,7 @@ pub fn entries(text: &str, site_key: &CredentialKey, tz: &TimeZone) -> Result<Ve
         {
             row.bad("valid_until", "is not after valid_from");
         }
-        let schedule = row.optional("schedule").map(str::to_owned);
+        let schedule = row.optional("schedule").map(smol_str::SmolStr::new);
         if let (Some(id), Some(holder), Some(role), Some(token)) = (id, holder, role, token) {
             out.push(Entry {
                 id: id.into(),

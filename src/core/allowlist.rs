@@ -2,7 +2,9 @@
 //! from specs and checked against the site policy (every problem reported, not just the
 //! first). Also the revocation set the decision consults.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+
+use super::allowlist_index::Index;
 
 use super::credential::{Credential, CredentialSpec, PhoneKey, Token};
 use super::ids::CredentialId;
@@ -65,12 +67,12 @@ pub enum AllowlistError {
     },
 }
 
-/// Credentials indexed for lookup.
+/// Credentials indexed for lookup (by token and by id; the indexes hold positions only).
 #[derive(Debug, Clone, Default)]
 pub struct Allowlist {
     entries: Vec<Credential>,
-    by_token: HashMap<Token, u32>,
-    by_id: HashMap<CredentialId, u32>,
+    by_token: Index,
+    by_id: Index,
 }
 
 fn token_word(t: &Token) -> &'static str {
@@ -86,8 +88,8 @@ impl Allowlist {
     pub fn build(policy: &SitePolicy, specs: Vec<CredentialSpec>) -> Result<Self, Vec<AllowlistError>> {
         let mut list = Self {
             entries: Vec::with_capacity(specs.len()),
-            by_token: HashMap::with_capacity(specs.len()),
-            by_id: HashMap::with_capacity(specs.len()),
+            by_token: Index::with_capacity(specs.len()),
+            by_id: Index::with_capacity(specs.len()),
         };
         let mut errors = Vec::new();
         for spec in specs {
@@ -103,14 +105,14 @@ impl Allowlist {
         let Ok(idx) = u32::try_from(self.entries.len()) else {
             return;
         };
-        if self.by_id.contains_key(&cred.id) {
+        if self.by_id(&cred.id).is_some() {
             errors.push(AllowlistError::DuplicateId { id: cred.id });
             return;
         }
-        if let Some(&other) = self.by_token.get(&cred.token) {
+        if let Some(other) = self.by_token(&cred.token) {
             errors.push(AllowlistError::DuplicateToken {
                 what: token_word(&cred.token),
-                other: self.entries[other as usize].id.clone(),
+                other: other.id.clone(),
                 id: cred.id,
             });
             return;
@@ -121,19 +123,22 @@ impl Allowlist {
             errors.push(AllowlistError::PinIsDoorCode { id: cred.id });
             return;
         }
-        self.by_id.insert(cred.id.clone(), idx);
-        self.by_token.insert(cred.token, idx);
+        let entries = &self.entries;
+        self.by_id.insert(cred.id.as_str(), idx, |i| entries[i as usize].id.as_str());
+        self.by_token.insert(&cred.token, idx, |i| entries[i as usize].token);
         self.entries.push(cred);
     }
 
     /// The credential with this token.
     pub fn by_token(&self, token: &Token) -> Option<&Credential> {
-        self.by_token.get(token).map(|&i| &self.entries[i as usize])
+        let entry = |i: u32| self.entries.get(i as usize).map(|c| c.token == *token);
+        self.by_token.find(token, entry).map(|i| &self.entries[i as usize])
     }
 
     /// The credential with this id.
     pub fn by_id(&self, id: &CredentialId) -> Option<&Credential> {
-        self.by_id.get(id).map(|&i| &self.entries[i as usize])
+        let entry = |i: u32| self.entries.get(i as usize).map(|c| c.id == *id);
+        self.by_id.find(id.as_str(), entry).map(|i| &self.entries[i as usize])
     }
 
     /// All credentials, in insertion order.

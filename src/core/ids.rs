@@ -2,9 +2,12 @@
 //! roles, schedules, holders, credentials and authorities.
 //!
 //! Every id is a short lower-case slug (`[a-z0-9_-]`, 1 to 64 characters), so it is safe
-//! in MQTT topics, file names and log lines without escaping.
+//! in MQTT topics, file names and log lines without escaping. Ids are `SmolStr`s: up to 23
+//! bytes inline, so 100 000 credentials cost no heap allocation per id.
 
 use std::fmt;
+
+use smol_str::SmolStr;
 
 /// Why a string is not a valid id.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -44,21 +47,26 @@ fn check_id(s: &str) -> Result<(), IdError> {
 macro_rules! define_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-        #[serde(transparent)]
-        pub struct $name(String);
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(SmolStr);
 
         impl $name {
-            /// Checks `s` and wraps it.
-            pub fn new(s: impl Into<String>) -> Result<Self, IdError> {
-                let s = s.into();
-                check_id(&s)?;
-                Ok(Self(s))
+            /// Checks `s` and wraps it (ids up to 23 bytes are stored inline, no heap).
+            pub fn new(s: impl AsRef<str>) -> Result<Self, IdError> {
+                let s = s.as_ref();
+                check_id(s)?;
+                Ok(Self(SmolStr::new(s)))
             }
 
             /// The id as text.
             pub fn as_str(&self) -> &str {
                 &self.0
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
             }
         }
 

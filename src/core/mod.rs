@@ -3,6 +3,7 @@
 //! the time takes `now`. The daemon's actors and the owner tools all call into this.
 
 pub mod allowlist;
+pub mod allowlist_index;
 pub mod booking;
 pub mod clock;
 pub mod credential;

@@ -3,6 +3,7 @@
 //! bookings. Layout in `docs/credentials.md`.
 
 use jiff::Timestamp;
+use smol_str::SmolStr;
 
 use super::wire::{Reader, WireError, Writer};
 use crate::core::credential::{PhoneKey, Token};
@@ -12,17 +13,17 @@ use crate::core::secret::Digest;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     /// Credential id.
-    pub id: String,
+    pub id: SmolStr,
     /// Holder id.
-    pub holder: String,
+    pub holder: SmolStr,
     /// Role.
-    pub role: String,
+    pub role: SmolStr,
     /// PIN digest, tag digest or phone key.
     pub token: Token,
     /// Doors it opens.
-    pub doors: Vec<String>,
+    pub doors: Vec<SmolStr>,
     /// An extra schedule.
-    pub schedule: Option<String>,
+    pub schedule: Option<SmolStr>,
     /// Not valid before.
     pub valid_from: Option<Timestamp>,
     /// Not valid from then on.
@@ -140,13 +141,13 @@ impl Bundle {
         let n = r.count("entries", MIN_ENTRY)?;
         let mut entries = Vec::with_capacity(n);
         for _ in 0..n {
-            let id = r.str("entry id")?;
-            let holder = r.str("holder")?;
-            let role = r.str("role")?;
+            let id = r.small_str("entry id")?;
+            let holder = r.small_str("holder")?;
+            let role = r.small_str("role")?;
             let token = read_token(&mut r)?;
             let nd = r.u8("door count")?;
-            let doors = (0..nd).map(|_| r.str("door")).collect::<Result<Vec<_>, _>>()?;
-            let schedule = r.opt_str("schedule")?;
+            let doors = (0..nd).map(|_| r.small_str("door")).collect::<Result<Vec<_>, _>>()?;
+            let schedule = r.opt_str("schedule")?.map(SmolStr::from);
             let valid_from = match r.opt_i64("valid_from")? {
                 Some(v) => Some(time(&r, v, "valid_from")?),
                 None => None,

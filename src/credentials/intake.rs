@@ -101,24 +101,24 @@ fn take_one(
     let env = open(&bytes).map_err(Refusal::Malformed)?;
     match env.doc_type {
         DocType::Bundle => {
-            let (bundle, built) = registry.check_bundle(&bytes, trust, now, trusted)?;
+            let checked = registry.check_bundle(&bytes, trust, now, trusted, store)?;
             let doc = SignedDoc {
-                authority: bundle.authority.clone(),
-                version: bundle.version,
-                body: bytes.clone(),
+                authority: checked.authority.clone(),
+                version: checked.info.version,
+                body: bytes,
                 stored_at: now,
             };
             store.put_bundle(&doc)?;
-            registry.insert_bundle(&bundle, bytes);
             let accepted = Accepted::Bundle {
-                authority: bundle.authority,
-                version: bundle.version,
-                entries: bundle.entries.len(),
+                authority: checked.authority.clone(),
+                version: checked.info.version,
+                entries: checked.info.entries,
             };
-            Ok((accepted, built))
+            registry.insert_bundle(checked.authority, checked.info);
+            Ok((accepted, checked.built))
         }
         DocType::Revocations => {
-            let (list, built) = registry.check_revocations(&bytes, trust)?;
+            let (list, built) = registry.check_revocations(&bytes, trust, store)?;
             let doc =
                 SignedDoc { authority: list.authority.clone(), version: list.sequence, body: bytes, stored_at: now };
             store.put_revocation_list(&doc)?;

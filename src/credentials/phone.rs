@@ -3,7 +3,7 @@
 
 use jiff::Timestamp;
 
-use super::registry::{Built, Registry};
+use super::registry::{Built, BundleSource, Registry};
 use super::verify::{Refusal, Trust, verify_certificate};
 use crate::core::credential::{Credential, PhoneKey, Token};
 
@@ -21,13 +21,14 @@ pub struct Presented {
 pub fn present_certificate(
     bytes: &[u8],
     registry: &Registry,
+    source: &dyn BundleSource,
     trust: &Trust<'_>,
     now: Timestamp,
     clock_trusted: bool,
 ) -> Result<Presented, Refusal> {
     let (cert, doors) = verify_certificate(bytes, trust, now, clock_trusted)?;
     let newer_revocations = match &cert.revocations {
-        Some(carried) => match registry.check_revocations(carried, trust) {
+        Some(carried) => match registry.check_revocations(carried, trust, source) {
             Ok((list, built)) if list.authority == cert.authority => Some((carried.clone(), list, built)),
             // Older, replayed or foreign lists are ignored: the gateway's own is newer.
             _ => None,

@@ -116,13 +116,13 @@ impl Trust<'_> {
         self.authorities.iter().find(|a| a.id.as_str() == id)
     }
 
-    fn door_set(&self, doors: &[String]) -> Result<DoorSet, Vec<String>> {
+    fn door_set<S: AsRef<str>>(&self, doors: &[S]) -> Result<DoorSet, Vec<String>> {
         let mut set = DoorSet::default();
         let mut unknown = Vec::new();
         for d in doors {
-            match d.parse().ok().and_then(|d| self.policy.door_index(&d)) {
+            match d.as_ref().parse().ok().and_then(|d| self.policy.door_index(&d)) {
                 Some(i) => set = set.with(i),
-                None => unknown.push(d.clone()),
+                None => unknown.push(d.as_ref().to_owned()),
             }
         }
         if unknown.is_empty() { Ok(set) } else { Err(unknown) }

@@ -145,6 +145,16 @@ impl<'a> Reader<'a> {
         let b = self.take(usize::from(n), what)?;
         String::from_utf8(b.to_vec()).map_err(|_| WireError { at, what: format!("{what}: not UTF-8") })
     }
+    /// A string stored inline when short (ids, roles, door names).
+    pub fn small_str(&mut self, what: &str) -> Result<smol_str::SmolStr, WireError> {
+        let n = self.u16(what)?;
+        let at = self.pos;
+        let b = self.take(usize::from(n), what)?;
+        std::str::from_utf8(b)
+            .map(smol_str::SmolStr::new)
+            .map_err(|_| WireError { at, what: format!("{what}: not UTF-8") })
+    }
+
     /// 32 raw bytes.
     pub fn bytes32(&mut self, what: &str) -> Result<[u8; 32], WireError> {
         let mut a = [0u8; 32];

@@ -89,6 +89,25 @@ impl Store {
         self.docs("bundles", "version")
     }
 
+    /// One authority's bundle, if stored.
+    pub fn bundle(&self, authority: &str) -> Result<Option<SignedDoc>, StoreError> {
+        self.conn()
+            .query_row(
+                "SELECT authority, version, body, stored_at_ms FROM bundles WHERE authority = ?1",
+                [authority],
+                |r| {
+                    Ok(SignedDoc {
+                        authority: r.get(0)?,
+                        version: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+                        body: r.get(2)?,
+                        stored_at: ts(r.get(3)?),
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| StoreError::from_sql(self.path(), "reading a bundle", e))
+    }
+
     /// Replaces an authority's bundle (call only after verifying it).
     pub fn put_bundle(&self, doc: &SignedDoc) -> Result<(), StoreError> {
         self.put_doc("bundles", "version", doc)
