@@ -116,6 +116,7 @@ fn main() {
             not_after: now + SignedDuration::from_hours(24 * 30),
             entries,
             bookings: Vec::new(),
+            policy: None,
         };
         seal(DocType::Bundle, &bundle.encode(), &owner)
     };

@@ -15,7 +15,7 @@ use portvakt::core::clock::{ClockTrust, UntrustedReason};
 use portvakt::core::credential::{PhoneKey, Token};
 use portvakt::core::decide::{AccessRequest, AccessState, decide};
 use portvakt::core::ids::{CredentialId, DoorId};
-use portvakt::core::model::DoorMode;
+use portvakt::core::model::{DoorMode, SitePolicy};
 use portvakt::core::secret::{check_pin, check_tag};
 use portvakt::credentials::registry::Registry;
 use portvakt::credentials::verify::Trust;
@@ -162,10 +162,11 @@ fn load_config(path: &PathBuf) -> Result<Config, Failure> {
     })
 }
 
-/// The gateway's accepted credentials, from its store (empty when there is no store yet).
-fn stored_credentials(cfg: &Config) -> Result<(Allowlist, Bookings), Failure> {
+/// The gateway's accepted credentials and the owner's site policy, from its store (the
+/// config's policy and no credentials when there is no store yet).
+fn stored_credentials(cfg: &Config) -> Result<(SitePolicy, Allowlist, Bookings), Failure> {
     if !cfg.store.path.exists() {
-        return Ok((Allowlist::default(), Bookings::default()));
+        return Ok((cfg.policy.clone(), Allowlist::default(), Bookings::default()));
     }
     let store = open_store(&cfg.store.path)?;
     let docs = |r: Result<Vec<portvakt::store::state::SignedDoc>, _>| -> Result<Vec<Vec<u8>>, Failure> {
@@ -177,11 +178,18 @@ fn stored_credentials(cfg: &Config) -> Result<(Allowlist, Bookings), Failure> {
     let trust = Trust { site: &cfg.site.id, authorities: &cfg.authorities, policy: &cfg.policy };
     let (registry, _) = Registry::restore(&docs(store.bundles())?, &docs(store.revocation_lists())?, &trust);
     let built = registry.build_with(&trust, &store, None, None).map_err(|p| fail(exit::DATA, p.join("; ")))?;
-    Ok((built.allowlist, built.bookings))
+    Ok((built.policy, built.allowlist, built.bookings))
 }
 
 fn explain_cmd(cfg: &Config, a: &ExplainArgs) -> Result<String, Failure> {
-    let policy = &cfg.policy;
+    let (effective, allowlist, bookings) = match &a.allowlist {
+        Some(p) => {
+            let t = allowlist_file::load(cfg, &p.display().to_string()).map_err(|e| fail(exit::DATA, e.to_string()))?;
+            (cfg.policy.clone(), t.allowlist, t.bookings)
+        }
+        None => stored_credentials(cfg)?,
+    };
+    let policy = &effective;
     let door_id: DoorId = a.door.parse().map_err(|e| fail(exit::USAGE, format!("--door: {e}")))?;
     let door = policy.door_index(&door_id).ok_or_else(|| {
         let known: Vec<&str> = policy.doors.iter().map(|d| d.id.as_str()).collect();
@@ -190,13 +198,6 @@ fn explain_cmd(cfg: &Config, a: &ExplainArgs) -> Result<String, Failure> {
     let now = match &a.at {
         Some(s) => time_input::parse_time(s, &policy.tz).map_err(|e| fail(exit::USAGE, format!("--at: {e}")))?,
         None => Timestamp::now(),
-    };
-    let (allowlist, bookings) = match &a.allowlist {
-        Some(p) => {
-            let t = allowlist_file::load(cfg, &p.display().to_string()).map_err(|e| fail(exit::DATA, e.to_string()))?;
-            (t.allowlist, t.bookings)
-        }
-        None => stored_credentials(cfg)?,
     };
     let key = &cfg.credential_key;
     let token = if let Some(pin) = &a.pin {

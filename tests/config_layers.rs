@@ -66,3 +66,22 @@ fn secrets_never_appear_in_debug_output() {
     assert!(!dump.contains("00112233445566778899aabbccddeeff"), "the credential key leaked");
     assert!(!dump.contains("1357"), "the door code leaked");
 }
+
+#[test]
+fn an_owners_policy_file_reports_every_problem_with_its_key_path() {
+    let problems = portvakt::config::owner_policy(
+        "[schedules.late]\nwindows = [{ days = \"mon-fun\", from = \"06:00\", to = \"25:00\" }]\n\
+         [free_passage]\nEntrance = \"late\"\n",
+    )
+    .unwrap_err();
+    let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    for want in [
+        "schedules.late.windows[0].days",
+        "schedules.late.windows[0].to: 25:00 is not a time of day",
+        "free_passage.Entrance",
+    ] {
+        assert!(text.iter().any(|t| t.starts_with(want)), "missing {want} in {text:#?}");
+    }
+    let unknown = portvakt::config::owner_policy("[lobby]\nopen = true\n").unwrap_err();
+    assert!(unknown[0].to_string().contains("unknown field `lobby`"), "{unknown:?}");
+}

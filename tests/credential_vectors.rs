@@ -3,10 +3,15 @@
 //! verify here, and our encoder reproduces them byte for byte.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::collections::BTreeMap;
+
 use ed25519_dalek::SigningKey;
 use jiff::Timestamp;
+use jiff::civil::date;
 use portvakt::core::credential::{PhoneKey, Token};
 use portvakt::core::hex;
+use portvakt::core::owner_policy::OwnerPolicy;
+use portvakt::core::schedule::{DateRange, Exception, HolidayRule, Schedule, Span, WeekWindow, WeekdaySet};
 use portvakt::core::secret::CredentialKey;
 use portvakt::credentials::bundle::{BookingEntry, Bundle, Entry};
 use portvakt::credentials::envelope::{DocType, open, seal, signature_ok};
@@ -25,6 +30,31 @@ fn ms(v: i64) -> Timestamp {
 
 fn site_key() -> CredentialKey {
     CredentialKey::from_bytes(std::array::from_fn(|i| u8::try_from(i).unwrap()))
+}
+
+/// The site policy in the reference bundle (see `make_credential_vectors.py`).
+fn reference_policy() -> OwnerPolicy {
+    let span = |a: u32, b: u32| Span { start: a, end: b };
+    let mut exceptions = BTreeMap::new();
+    exceptions.insert(date(2026, 12, 24), Exception::Closed);
+    exceptions.insert(date(2026, 12, 31), Exception::Open(vec![span(36_000, 50_400)]));
+    OwnerPolicy {
+        schedules: vec![Schedule {
+            id: "late".parse().unwrap(),
+            windows: vec![
+                WeekWindow { days: WeekdaySet::parse("mon-fri").unwrap(), span: span(6 * 3600, 23 * 3600) },
+                WeekWindow { days: WeekdaySet::parse("sat-sun").unwrap(), span: span(22 * 3600, 2 * 3600) },
+            ],
+            active: vec![DateRange { from: date(2026, 1, 1), to: date(2026, 12, 31) }],
+            exceptions,
+            on_holiday: HolidayRule::AsSunday,
+        }],
+        door_code_schedule: Some("late".parse().unwrap()),
+        free_passage: vec![
+            ("entrance".parse().unwrap(), None),
+            ("rubbish".parse().unwrap(), Some("late".parse().unwrap())),
+        ],
+    }
 }
 
 #[test]
@@ -74,6 +104,7 @@ fn the_reference_bundle_verifies_and_decodes_to_the_documented_fields() {
             start: ms(1_795_010_000_000),
             end: ms(1_795_020_800_000),
         }],
+        policy: Some(reference_policy()),
     };
     assert_eq!(Bundle::decode(env.body).unwrap(), expected);
     // Ed25519 signatures are deterministic: our encoder and signer give the same bytes.

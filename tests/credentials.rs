@@ -12,7 +12,7 @@ use jiff::{SignedDuration, Timestamp};
 use portvakt::admin::csv_import;
 use portvakt::config::Config;
 use portvakt::core::clock::ClockTrust;
-use portvakt::core::decide::{AccessRequest, AccessState, DenyReason, decide, decide_with};
+use portvakt::core::decide::{AccessRequest, AccessState, DenyReason, ScheduleOwner, decide, decide_with};
 use portvakt::credentials::bundle::{BookingEntry, Bundle};
 use portvakt::credentials::certificate::PhoneCertificate;
 use portvakt::credentials::envelope::{DocType, seal};
@@ -51,6 +51,7 @@ fn bundle(cfg: &Config, authority: &str, version: u64, csv: &str) -> Bundle {
         not_after: now() + SignedDuration::from_hours(24 * 30),
         entries: csv_import::entries(csv, &cfg.credential_key, &tz).unwrap(),
         bookings: Vec::new(),
+        policy: None,
     }
 }
 
@@ -64,6 +65,8 @@ struct Gateway {
     store: Store,
     registry: Registry,
     state: AccessState,
+    /// The effective site policy (config plus the owner's signed changes).
+    policy: portvakt::core::model::SitePolicy,
 }
 
 impl Gateway {
@@ -78,7 +81,8 @@ impl Gateway {
         })
         .unwrap();
         let state = AccessState { clock: ClockTrust::Trusted, ..AccessState::default() };
-        Self { cfg, dir, store, registry: Registry::default(), state }
+        let policy = cfg.policy.clone();
+        Self { cfg, dir, store, registry: Registry::default(), state, policy }
     }
 
     fn drop_file(&self, name: &str, bytes: &[u8]) {
@@ -100,6 +104,7 @@ impl Gateway {
         )
         .unwrap();
         if let Some(b) = newest {
+            self.policy = b.policy;
             self.state.allowlist = b.allowlist;
             self.state.revocations = b.revocations;
             self.state.bookings = b.bookings;
@@ -120,7 +125,7 @@ impl Gateway {
 
     fn opens(&self, door: &str, token: portvakt::core::credential::Token, when: &str) -> Result<(), DenyReason> {
         let req = AccessRequest { door: common::door(&self.cfg, door), token };
-        match decide(&self.cfg.policy, &self.state, &req, common::at(&self.cfg, when)) {
+        match decide(&self.policy, &self.state, &req, common::at(&self.cfg, when)) {
             d if d.is_grant() => Ok(()),
             d => Err(d.deny_reason().cloned().unwrap()),
         }
@@ -382,5 +387,58 @@ fn a_certificate_carries_revocations_to_a_gateway_without_coverage() {
     assert_eq!(
         decide_with(&g.cfg.policy, &state, &req, &p.credential, night).deny_reason(),
         Some(&DenyReason::Revoked)
+    );
+}
+
+fn owner_policy(text: &str) -> portvakt::core::owner_policy::OwnerPolicy {
+    portvakt::config::owner_policy(text).unwrap()
+}
+
+#[test]
+fn the_owners_signed_policy_changes_door_code_hours_and_free_passage_remotely() {
+    let mut g = Gateway::new();
+    let resident = "id,holder,role,kind,secret,doors\nres-1,anna,resident,pin,4711,entrance\n";
+    g.drop_file("1.pvkt", &signed(&bundle(&g.cfg, "owner", 1, resident), OWNER));
+    g.intake();
+    let code = common::pin(&g.cfg, "1357");
+    assert_eq!(
+        g.opens("entrance", code, "2026-11-24T23:30"),
+        Err(DenyReason::OutsideSchedule {
+            schedule: "day".parse().unwrap(),
+            owner: ScheduleOwner::DoorCode,
+            holiday: None
+        })
+    );
+    assert!(g.state.allowlist.by_id(&"res-1".parse().unwrap()).is_some());
+    let mut b = bundle(&g.cfg, "owner", 2, resident);
+    b.policy = Some(owner_policy(
+        "[schedules.late]\nwindows = [{ days = \"mon-sun\", from = \"06:00\", to = \"24:00\" }]\n\
+         [door_code]\nschedule = \"late\"\n[free_passage]\nentrance = \"\"\n",
+    ));
+    g.drop_file("2.pvkt", &signed(&b, OWNER));
+    assert_eq!(g.intake()[0].1, "accepted");
+    assert_eq!(g.opens("entrance", code, "2026-11-24T23:30"), Ok(()), "the door code now works until midnight");
+    // Free passage (weekdays 10:00-10:30 in the config) is off: the door code decides.
+    let req = AccessRequest { door: common::door(&g.cfg, "entrance"), token: common::pin(&g.cfg, "4711") };
+    let d = decide(&g.policy, &g.state, &req, common::at(&g.cfg, "2026-11-24T10:15"));
+    assert!(matches!(d.grant_rule(), Some(portvakt::core::decide::GrantRule::Role { .. })), "{d:?}");
+}
+
+#[test]
+fn only_the_owner_may_send_site_policy_and_a_bad_one_is_refused_whole() {
+    let mut g = Gateway::new();
+    let mut from_city = bundle(&g.cfg, "kommunen", 1, staff_csv());
+    from_city.policy = Some(owner_policy("[door_code]\nschedule = \"day\"\n"));
+    g.drop_file("1-city.pvkt", &signed(&from_city, KOMMUNEN));
+    let mut unknown = bundle(&g.cfg, "owner", 1, "id,holder,role,kind,secret,doors\n");
+    unknown.policy = Some(owner_policy("[door_code]\nschedule = \"nights\"\n[free_passage]\ngarage = \"day\"\n"));
+    g.drop_file("2-owner.pvkt", &signed(&unknown, OWNER));
+    let outcomes = g.intake();
+    assert_eq!(outcomes[0].1, "not_owner");
+    assert_eq!(outcomes[1].1, "unresolvable");
+    let why = std::fs::read_to_string(g.dir.path().join("inbox/refused/2-owner.pvkt.why")).unwrap();
+    assert!(
+        why.contains("schedule \"nights\" is not defined") && why.contains("door \"garage\" is not defined"),
+        "{why}"
     );
 }

@@ -158,6 +158,7 @@ fn signed_bundle(cfg: &portvakt::config::Config) -> Vec<u8> {
         not_after: Timestamp::from_second(1_899_000_000).unwrap(),
         entries,
         bookings: Vec::new(),
+        policy: None,
     };
     portvakt::credentials::envelope::seal(
         portvakt::credentials::envelope::DocType::Bundle,

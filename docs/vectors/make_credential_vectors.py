@@ -11,7 +11,24 @@ def opt_s(x): return b'\x00' if x is None else b'\x01' + s(x)
 def opt_i64(x): return b'\x00' if x is None else b'\x01' + struct.pack('>q', x)
 def token(kind, b32): return bytes([{'pin': 1, 'tag': 2, 'phone': 3}[kind]]) + b32
 
-def bundle_body(authority, site, version, issued, not_after, entries, bookings):
+def policy_bytes(p):
+    """schedules: (name, holiday_rule, windows[(mask, start_s, end_s)], active[((y,m,d),(y,m,d))],
+    exceptions[((y,m,d), closed, spans[(start_s, end_s)])]); door_code; free[(door, schedule|None)]"""
+    date = lambda d: struct.pack('>HBB', *d)
+    out = struct.pack('>H', len(p['schedules']))
+    for name, rule, windows, active, exceptions in p['schedules']:
+        out += s(name) + bytes([rule]) + struct.pack('>H', len(windows))
+        out += b''.join(bytes([m]) + struct.pack('>II', a, b) for m, a, b in windows)
+        out += struct.pack('>H', len(active)) + b''.join(date(a) + date(b) for a, b in active)
+        out += struct.pack('>H', len(exceptions))
+        for d, closed, spans in exceptions:
+            out += date(d) + bytes([1 if closed else 0]) + struct.pack('>H', len(spans))
+            out += b''.join(struct.pack('>II', a, b) for a, b in spans)
+    out += opt_s(p['door_code']) + bytes([len(p['free'])])
+    out += b''.join(s(d) + opt_s(sch) for d, sch in p['free'])
+    return out
+
+def bundle_body(authority, site, version, issued, not_after, entries, bookings, policy=None):
     out = s(authority) + s(site) + struct.pack('>Qqq', version, issued, not_after) + struct.pack('>I', len(entries))
     for e in entries:
         out += s(e['id']) + s(e['holder']) + s(e['role']) + token(e['kind'], e['token'])
@@ -20,6 +37,7 @@ def bundle_body(authority, site, version, issued, not_after, entries, bookings):
     out += struct.pack('>I', len(bookings))
     for b in bookings:
         out += s(b['holder']) + s(b['door']) + struct.pack('>qq', b['start'], b['end'])
+    out += b'\x00' if policy is None else b'\x01' + policy_bytes(policy)
     return out
 
 def seal(doc_type, body, seed):
@@ -41,7 +59,12 @@ entries = [
          doors=['entrance'], schedule='day', valid_from=1795000000000, valid_until=None),
 ]
 bookings = [dict(holder='anna', door='laundry', start=1795010000000, end=1795020800000)]
-body = bundle_body('owner', 'test-site', 7, 1795000000000, 1797592000000, entries, bookings)
+policy = dict(
+    schedules=[('late', 1, [(0b0011111, 6 * 3600, 23 * 3600), (0b1100000, 22 * 3600, 2 * 3600)],
+                [((2026, 1, 1), (2026, 12, 31))], [((2026, 12, 24), True, []), ((2026, 12, 31), False, [(36000, 50400)])])],
+    door_code='late',
+    free=[('entrance', None), ('rubbish', 'late')])
+body = bundle_body('owner', 'test-site', 7, 1795000000000, 1797592000000, entries, bookings, policy)
 print('bundle envelope ', seal(1, body, bytes([1]) * 32).hex())
 
 rev = s('kommunen') + s('*') + struct.pack('>Qq', 3, 1795000000000) + struct.pack('>I', 1) + s('care-2') \

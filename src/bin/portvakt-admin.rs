@@ -143,6 +143,10 @@ enum BundleCommand {
         /// Laundry bookings (owner only): holder,door,start,end.
         #[arg(long)]
         bookings: Option<PathBuf>,
+        /// Site policy (owner only), TOML: `[schedules.<id>]` as in the gateway config,
+        /// `[door_code] schedule = "<id>"`, `[free_passage] <door> = "<schedule>"`.
+        #[arg(long)]
+        policy: Option<PathBuf>,
         /// Time zone for local times in the CSV.
         #[arg(long, default_value = "Europe/Stockholm")]
         timezone: String,
@@ -203,6 +207,7 @@ fn build(
     site_key: &Path,
     csv: &Path,
     bookings: Option<&PathBuf>,
+    policy: Option<&PathBuf>,
     timezone: &str,
     out: &Path,
 ) -> anyhow::Result<String> {
@@ -223,6 +228,17 @@ fn build(
         }
         None => Vec::new(),
     };
+    let policy = match policy {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            let parsed = portvakt::config::owner_policy(&text).map_err(|problems| {
+                let lines: Vec<String> = problems.iter().map(|q| format!("  {}: {q}", p.display())).collect();
+                anyhow!("{} problem(s); no bundle was written:\n{}", problems.len(), lines.join("\n"))
+            })?;
+            Some(parsed)
+        }
+        None => None,
+    };
     let issued_at = Timestamp::now();
     let bundle = Bundle {
         authority: authority.into(),
@@ -232,6 +248,7 @@ fn build(
         not_after: issued_at + SignedDuration::from_hours(valid_days.saturating_mul(24)),
         entries,
         bookings,
+        policy,
     };
     write_new(out, &bundle.encode())?;
     Ok(format!(
@@ -373,9 +390,21 @@ fn run(cli: Cli) -> anyhow::Result<String> {
             site_key,
             csv,
             bookings,
+            policy,
             timezone,
             out,
-        }) => build(&authority, &site, version, valid_days, &site_key, &csv, bookings.as_ref(), &timezone, &out),
+        }) => build(
+            &authority,
+            &site,
+            version,
+            valid_days,
+            &site_key,
+            &csv,
+            bookings.as_ref(),
+            policy.as_ref(),
+            &timezone,
+            &out,
+        ),
         Command::Bundle(BundleCommand::Sign { input, key, out }) => sign(&input, &key, &out),
         Command::Bundle(BundleCommand::Inspect { file, json }) => inspect(&file, json),
         Command::Revoke { authority, site, sequence, ids, phone_keys, key, out } => {

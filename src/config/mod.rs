@@ -21,7 +21,7 @@ use crate::core::secret::CredentialKey;
 pub use authority::{AuthorityClass, AuthorityConfig, door_names};
 pub use load::{DEFAULT_CONFIG_PATH, LoadOptions, load};
 pub use problems::{ConfigError, Problem};
-pub use validate::{DEFAULT_INBOX, DEFAULT_STORE_PATH};
+pub use validate::{DEFAULT_INBOX, DEFAULT_STORE_PATH, owner_policy};
 
 /// A validated configuration.
 #[derive(Debug, Clone)]

@@ -807,3 +807,57 @@ pub(super) fn validate(root: BTreeMap<String, Value>, base: &Path, files: Vec<Pa
         warnings: warnings.0,
     })
 }
+
+/// The owner's policy file (`portvakt-admin bundle build --policy`): `[schedules.<id>]`
+/// as in the config, `[door_code] schedule = "<id>"`, and `[free_passage]` with
+/// `<door> = "<schedule>"` (or `""` to turn free passage off at that door).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOwnerPolicy {
+    #[serde(default)]
+    schedules: BTreeMap<String, Value>,
+    door_code: Option<RawOwnerDoorCode>,
+    #[serde(default)]
+    free_passage: BTreeMap<String, String>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOwnerDoorCode {
+    schedule: String,
+}
+
+/// Reads an owner's policy file; every problem is reported with its key path.
+pub fn owner_policy(text: &str) -> Result<crate::core::owner_policy::OwnerPolicy, Vec<super::Problem>> {
+    let mut problems = Problems::default();
+    let value = config::Config::builder()
+        .add_source(config::File::from_str(text, config::FileFormat::Toml))
+        .build()
+        .map_err(|e| vec![super::Problem { path: String::new(), message: e.to_string() }])?;
+    let Some(raw) = parse::<RawOwnerPolicy>(value.cache, "", &mut problems) else { return Err(problems.0) };
+    let mut schedules = Vec::new();
+    for (name, v) in raw.schedules {
+        let path = format!("schedules.{name}");
+        if let Some(rs) = parse::<RawSchedule>(v, &path, &mut problems)
+            && let Some(s) = schedule(&name, &rs, &mut problems)
+        {
+            schedules.push(s);
+        }
+    }
+    let door_code_schedule =
+        raw.door_code.and_then(|d| id::<ScheduleId>(&d.schedule, "door_code.schedule", &mut problems));
+    let mut free_passage = Vec::new();
+    for (door, s) in raw.free_passage {
+        let path = format!("free_passage.{door}");
+        let door_id = id::<DoorId>(&door, &path, &mut problems);
+        let schedule = if s.is_empty() { Some(None) } else { id::<ScheduleId>(&s, &path, &mut problems).map(Some) };
+        if let (Some(d), Some(s)) = (door_id, schedule) {
+            free_passage.push((d, s));
+        }
+    }
+    if problems.0.is_empty() {
+        Ok(crate::core::owner_policy::OwnerPolicy { schedules, door_code_schedule, free_passage })
+    } else {
+        Err(problems.0)
+    }
+}

@@ -13,5 +13,6 @@ pub mod holidays;
 pub mod ids;
 pub mod lockout;
 pub mod model;
+pub mod owner_policy;
 pub mod schedule;
 pub mod secret;

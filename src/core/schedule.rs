@@ -45,6 +45,16 @@ impl WeekdaySet {
         self.0 == 0
     }
 
+    /// The bit mask (bit 0 = Monday).
+    pub fn mask(self) -> u8 {
+        self.0
+    }
+
+    /// The set of a mask; `None` for bits beyond Sunday.
+    pub fn from_mask(mask: u8) -> Option<Self> {
+        (mask & 0x80 == 0).then_some(Self(mask))
+    }
+
     /// Parses `mon-fri`, `sat,sun`, `mon-sun`, `tue` (English three-letter names).
     pub fn parse(s: &str) -> Result<Self, String> {
         let mut set = Self::default();

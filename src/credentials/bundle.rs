@@ -7,6 +7,7 @@ use smol_str::SmolStr;
 
 use super::wire::{Reader, WireError, Writer};
 use crate::core::credential::{PhoneKey, Token};
+use crate::core::owner_policy::OwnerPolicy;
 use crate::core::secret::Digest;
 
 /// One credential in a bundle.
@@ -60,6 +61,8 @@ pub struct Bundle {
     pub entries: Vec<Entry>,
     /// Laundry bookings.
     pub bookings: Vec<BookingEntry>,
+    /// Site policy (owner only): schedules, door-code hours, free passage.
+    pub policy: Option<OwnerPolicy>,
 }
 
 /// Smallest encoded entry, for count checks.
@@ -125,6 +128,13 @@ impl Bundle {
             w.i64(ms(b.start));
             w.i64(ms(b.end));
         }
+        match &self.policy {
+            None => w.u8(0),
+            Some(p) => {
+                w.u8(1);
+                super::site_policy::encode(&mut w, p);
+            }
+        }
         w.0
     }
 
@@ -169,7 +179,12 @@ impl Bundle {
             let end = time(&r, v, "booking end")?;
             bookings.push(BookingEntry { holder, door, start, end });
         }
+        let policy = match r.u8("policy present")? {
+            0 => None,
+            1 => Some(super::site_policy::decode(&mut r)?),
+            other => return Err(r.error(format!("policy present byte {other}, expected 0 or 1"))),
+        };
         r.finish()?;
-        Ok(Self { authority, site, version, issued_at, not_after, entries, bookings })
+        Ok(Self { authority, site, version, issued_at, not_after, entries, bookings, policy })
     }
 }

@@ -12,5 +12,6 @@ pub mod keys;
 pub mod phone;
 pub mod registry;
 pub mod revocation;
+pub mod site_policy;
 pub mod verify;
 pub mod wire;

@@ -17,6 +17,7 @@ use crate::core::allowlist::{Allowlist, Revocations};
 use crate::core::booking::{Booking, Bookings};
 use crate::core::credential::{CredentialSpec, PhoneKey};
 use crate::core::ids::{AuthorityId, CredentialId, DoorId, HolderId, RoleId, ScheduleId};
+use crate::core::model::SitePolicy;
 
 /// What the registry knows of an authority's bundle, without its entries.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,8 +33,10 @@ pub struct BundleInfo {
 }
 
 /// The core's inputs built from every accepted document.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Built {
+    /// The site policy: the config's, with the owner's signed changes applied.
+    pub policy: SitePolicy,
     /// Credentials.
     pub allowlist: Allowlist,
     /// Revoked ids and keys.
@@ -153,9 +156,13 @@ impl Registry {
         let mut problems = Vec::new();
         let mut all_specs = Vec::new();
         let mut owner_bundle_bookings = Vec::new();
+        let mut owner_policy = None;
         let mut visit = |mut b: Bundle, problems: &mut Vec<String>| {
             if trust.authority(&b.authority).is_some_and(|a| a.class == AuthorityClass::Owner) {
                 owner_bundle_bookings.append(&mut b.bookings);
+                if let Some(p) = b.policy.take() {
+                    owner_policy = Some(p);
+                }
             }
             all_specs.extend(specs(b, problems));
         };
@@ -173,7 +180,15 @@ impl Registry {
         if let Some(b) = extra_bundle {
             visit(b, &mut problems);
         }
-        let allowlist = match Allowlist::build(trust.policy, all_specs) {
+        let policy = match owner_policy.as_ref().map(|p| trust.policy.with_owner_policy(p)) {
+            None => trust.policy.clone(),
+            Some(Ok(p)) => p,
+            Some(Err(errors)) => {
+                problems.extend(errors.into_iter().map(|e| format!("owner's site policy: {e}")));
+                trust.policy.clone()
+            }
+        };
+        let allowlist = match Allowlist::build(&policy, all_specs) {
             Ok(a) => a,
             Err(errors) => {
                 problems.extend(errors.iter().map(ToString::to_string));
@@ -215,7 +230,7 @@ impl Registry {
             }
         }
         if problems.is_empty() {
-            Ok(Built { allowlist, revocations, bookings: Bookings::new(bookings) })
+            Ok(Built { policy, allowlist, revocations, bookings: Bookings::new(bookings) })
         } else {
             Err(problems)
         }

@@ -68,7 +68,7 @@ pub enum Refusal {
         entries: Vec<String>,
     },
     /// Only the owner may send bookings and site policy.
-    #[error("{0} is not the owner and may not send bookings")]
+    #[error("{0} is not the owner and may not send bookings or site policy")]
     NotOwner(String),
     /// Entries that do not fit this site (unknown door, role or schedule; duplicates).
     #[error("{}", .0.join("; "))]
@@ -190,7 +190,7 @@ pub fn verify_bundle(
     if !out_of_scope.is_empty() {
         return Err(Refusal::OutOfScope { authority: bundle.authority.clone(), entries: out_of_scope });
     }
-    if !bundle.bookings.is_empty() && authority.class != AuthorityClass::Owner {
+    if (!bundle.bookings.is_empty() || bundle.policy.is_some()) && authority.class != AuthorityClass::Owner {
         return Err(Refusal::NotOwner(bundle.authority.clone()));
     }
     if !unknown.is_empty() {
