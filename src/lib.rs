@@ -9,5 +9,6 @@ pub mod core;
 pub mod credentials;
 pub mod door;
 pub mod exit;
+pub mod modbus;
 pub mod store;
 pub mod tools;

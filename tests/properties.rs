@@ -192,3 +192,18 @@ proptest! {
         prop_assert!(verify_bundle(&m, &trust, |_| None, now, true).is_err());
     }
 }
+
+proptest! {
+    #[test]
+    fn keypad_replies_of_any_shape_never_panic_and_good_ones_round_trip(
+        regs in proptest::collection::vec(any::<u16>(), 0..16),
+        digits in "[0-9]{1,12}",
+        seq in any::<u16>(),
+    ) {
+        use portvakt::modbus::keypad::{Entered, decode_poll, encode_poll};
+        let _ = decode_poll(&regs);
+        let entered = Entered::Digits(digits);
+        let decoded = decode_poll(&encode_poll(1, 1, Some((seq, &entered)))).map(|p| p.entry);
+        prop_assert_eq!(decoded, Ok(Some((seq, entered))));
+    }
+}

@@ -1,0 +1,4 @@
+//! Door I/O over Modbus: device profiles (register maps) so far; the bus actors, the
+//! tokio-modbus adapter and the simulated building follow.
+
+pub mod keypad;
