@@ -2,3 +2,4 @@
 //! tokio-modbus adapter and the simulated building follow.
 
 pub mod keypad;
+pub mod sim;

@@ -1,0 +1,220 @@
+//! The simulated building: a real Modbus TCP server on loopback (tokio-modbus) playing
+//! the devices of a site's config — keypad panels (the Portvakt keypad profile), relay
+//! boards (coils) and input modules (discrete inputs) — with fault switches: a device that
+//! stays silent, answers with an exception, or a panel that is powered off. The gateway
+//! talks to it over real Modbus framing, exactly as to hardware. The simulated devices
+//! live behind one lock inside the simulator (they are the "hardware", not an actor).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::net::TcpListener;
+use tokio_modbus::server::tcp::{Server, accept_tcp_connection};
+use tokio_modbus::{ExceptionCode, Request, Response, SlaveRequest};
+
+use super::keypad::{self, Entered};
+use crate::config::{BusConfig, Profile};
+
+/// A fault switched on for one device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// No answer at all (the gateway's request times out).
+    Silent,
+    /// Answers every request with this exception.
+    Exception(ExceptionCode),
+}
+
+#[derive(Debug, Default)]
+struct Panel {
+    heartbeat: u16,
+    queue: VecDeque<(u16, Entered)>,
+    next_seq: u16,
+    feedback: Vec<(u16, u16)>,
+    acked: Vec<u16>,
+}
+
+#[derive(Debug)]
+enum Device {
+    Keypad(Panel),
+    Relays(Vec<bool>),
+    Inputs(Vec<bool>),
+}
+
+#[derive(Debug, Default)]
+struct Building {
+    devices: BTreeMap<u8, Device>,
+    faults: BTreeMap<u8, Fault>,
+    relay_writes: Vec<(u8, u16, bool)>,
+    requests: u64,
+}
+
+/// Controls the simulated devices (for the demo, tests and manual exploration).
+#[derive(Debug, Clone, Default)]
+pub struct SimBuilding {
+    inner: Arc<Mutex<Building>>,
+}
+
+impl SimBuilding {
+    fn lock(&self) -> MutexGuard<'_, Building> {
+        // A panic while holding the lock cannot leave the devices inconsistent in a way
+        // that matters for a simulator; keep serving.
+        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The devices of one bus of a config.
+    pub fn for_bus(bus: &BusConfig) -> Self {
+        let sim = Self::default();
+        {
+            let mut b = sim.lock();
+            for d in &bus.devices {
+                let n = usize::from(d.channels);
+                let device = match d.profile {
+                    Profile::PortvaktKeypad => Device::Keypad(Panel::default()),
+                    Profile::RelayCoils => Device::Relays(vec![false; n]),
+                    Profile::DiscreteInputs => Device::Inputs(vec![false; n]),
+                };
+                b.devices.insert(d.unit, device);
+            }
+        }
+        sim
+    }
+
+    /// Someone types digits (then `#`) or holds a tag at the panel `unit`.
+    pub fn enter(&self, unit: u8, entered: Entered) {
+        if let Some(Device::Keypad(p)) = self.lock().devices.get_mut(&unit) {
+            p.next_seq = p.next_seq.wrapping_add(1);
+            let seq = p.next_seq;
+            if p.queue.len() < 8 {
+                p.queue.push_back((seq, entered));
+            }
+        }
+    }
+
+    /// Sets a discrete input (channel 1-based), e.g. a door contact or exit button.
+    pub fn set_input(&self, unit: u8, channel: u16, on: bool) {
+        if let Some(Device::Inputs(v)) = self.lock().devices.get_mut(&unit)
+            && let Some(slot) = v.get_mut(usize::from(channel.saturating_sub(1)))
+        {
+            *slot = on;
+        }
+    }
+
+    /// A relay's state (channel 1-based).
+    pub fn relay(&self, unit: u8, channel: u16) -> Option<bool> {
+        match self.lock().devices.get(&unit) {
+            Some(Device::Relays(v)) => v.get(usize::from(channel.saturating_sub(1))).copied(),
+            _ => None,
+        }
+    }
+
+    /// Every relay write so far: (unit, channel 1-based, on).
+    pub fn relay_writes(&self) -> Vec<(u8, u16, bool)> {
+        self.lock().relay_writes.clone()
+    }
+
+    /// Feedback written to a panel so far: (code, tenths of a second).
+    pub fn feedback(&self, unit: u8) -> Vec<(u16, u16)> {
+        match self.lock().devices.get(&unit) {
+            Some(Device::Keypad(p)) => p.feedback.clone(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Entries waiting at a panel.
+    pub fn queued(&self, unit: u8) -> usize {
+        match self.lock().devices.get(&unit) {
+            Some(Device::Keypad(p)) => p.queue.len(),
+            _ => 0,
+        }
+    }
+
+    /// Switches a fault on (`Some`) or off (`None`) for a device.
+    pub fn set_fault(&self, unit: u8, fault: Option<Fault>) {
+        let mut b = self.lock();
+        match fault {
+            Some(f) => b.faults.insert(unit, f),
+            None => b.faults.remove(&unit),
+        };
+    }
+
+    /// Requests served so far.
+    pub fn requests(&self) -> u64 {
+        self.lock().requests
+    }
+
+    fn serve(&self, req: &SlaveRequest<'_>) -> Result<Option<Response>, ExceptionCode> {
+        let mut b = self.lock();
+        b.requests += 1;
+        let unit = req.slave;
+        match b.faults.get(&unit) {
+            Some(Fault::Silent) => return Ok(None),
+            Some(Fault::Exception(code)) => return Err(*code),
+            None => {}
+        }
+        let building = &mut *b;
+        let Some(device) = building.devices.get_mut(&unit) else { return Ok(None) };
+        let out_of_range = |n: usize, addr: u16, cnt: u16| usize::from(addr) + usize::from(cnt) > n;
+        let response = match (device, &req.request) {
+            (Device::Keypad(p), Request::ReadInputRegisters(0, keypad::POLL_REGISTERS)) => {
+                p.heartbeat = p.heartbeat.wrapping_add(1);
+                let depth = u16::try_from(p.queue.len()).unwrap_or(8);
+                let regs = keypad::encode_poll(p.heartbeat, depth, p.queue.front().map(|(s, e)| (*s, e)));
+                Response::ReadInputRegisters(regs.to_vec())
+            }
+            (Device::Keypad(p), Request::WriteSingleRegister(keypad::ACK_REGISTER, seq)) => {
+                if p.queue.front().is_some_and(|(s, _)| s == seq) {
+                    p.queue.pop_front();
+                }
+                p.acked.push(*seq);
+                Response::WriteSingleRegister(keypad::ACK_REGISTER, *seq)
+            }
+            (Device::Keypad(p), Request::WriteMultipleRegisters(keypad::FEEDBACK_REGISTER, words))
+                if words.len() == 2 =>
+            {
+                p.feedback.push((words[0], words[1]));
+                Response::WriteMultipleRegisters(keypad::FEEDBACK_REGISTER, 2)
+            }
+            (Device::Relays(v), Request::WriteSingleCoil(addr, on)) if usize::from(*addr) < v.len() => {
+                v[usize::from(*addr)] = *on;
+                building.relay_writes.push((unit, addr + 1, *on));
+                Response::WriteSingleCoil(*addr, *on)
+            }
+            (Device::Relays(v), Request::ReadCoils(addr, cnt)) if !out_of_range(v.len(), *addr, *cnt) => {
+                Response::ReadCoils(v[usize::from(*addr)..usize::from(*addr + *cnt)].to_vec())
+            }
+            (Device::Inputs(v), Request::ReadDiscreteInputs(addr, cnt)) if !out_of_range(v.len(), *addr, *cnt) => {
+                Response::ReadDiscreteInputs(v[usize::from(*addr)..usize::from(*addr + *cnt)].to_vec())
+            }
+            (_, Request::ReadInputRegisters(..) | Request::ReadCoils(..) | Request::ReadDiscreteInputs(..)) => {
+                return Err(ExceptionCode::IllegalDataAddress);
+            }
+            _ => return Err(ExceptionCode::IllegalFunction),
+        };
+        Ok(Some(response))
+    }
+}
+
+struct Service(SimBuilding);
+
+impl tokio_modbus::server::Service for Service {
+    type Request = SlaveRequest<'static>;
+    type Response = Option<Response>;
+    type Exception = ExceptionCode;
+    type Future = future::Ready<Result<Self::Response, Self::Exception>>;
+
+    fn call(&self, req: Self::Request) -> Self::Future {
+        future::ready(self.0.serve(&req))
+    }
+}
+
+/// Serves `sim` as Modbus TCP on `listener` until the task is dropped or aborted.
+pub async fn serve(sim: SimBuilding, listener: TcpListener) -> std::io::Result<()> {
+    let server = Server::new(listener);
+    let on_connected = move |stream, addr: SocketAddr| {
+        let sim = sim.clone();
+        async move { accept_tcp_connection(stream, addr, move |_| Ok(Some(Service(sim.clone())))) }
+    };
+    server.serve(&on_connected, |e| log::warn!("simulated building: {e}")).await
+}
