@@ -1,5 +1,6 @@
 //! Door I/O over Modbus: device profiles (register maps) so far; the bus actors, the
 //! tokio-modbus adapter and the simulated building follow.
 
+pub mod bus;
 pub mod keypad;
 pub mod sim;
