@@ -9,6 +9,7 @@ pub mod core;
 pub mod credentials;
 pub mod door;
 pub mod exit;
+pub mod gateway;
 pub mod modbus;
 pub mod store;
 pub mod tools;

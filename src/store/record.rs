@@ -24,6 +24,18 @@ pub enum EventKind {
     AccessDenied,
     /// A keypad was locked after wrong entries.
     KeypadLockedOut,
+    /// A door opened while released.
+    DoorOpened,
+    /// A door opened while locked.
+    DoorForcedOpen,
+    /// A door closed.
+    DoorClosed,
+    /// A door stood open too long.
+    DoorHeldOpen,
+    /// A door contact could not be read, or can be again (`detail` says which).
+    DoorContactFault,
+    /// A Modbus device stopped or started answering (`detail` says which).
+    DeviceHealth,
     /// Events could not be stored (disk or cap full); this record counts them.
     Gap,
     /// The store raised or cleared an alarm (nearly full, retention shortened).
@@ -38,7 +50,13 @@ pub enum EventKind {
     SystemStop,
 }
 
-const KINDS: [(EventKind, &str); 9] = [
+const KINDS: [(EventKind, &str); 15] = [
+    (EventKind::DoorOpened, "door.opened"),
+    (EventKind::DoorForcedOpen, "door.forced_open"),
+    (EventKind::DoorClosed, "door.closed"),
+    (EventKind::DoorHeldOpen, "door.held_open"),
+    (EventKind::DoorContactFault, "door.contact_fault"),
+    (EventKind::DeviceHealth, "device.health"),
     (EventKind::CredentialsAccepted, "credentials.accepted"),
     (EventKind::CredentialsRefused, "credentials.refused"),
     (EventKind::AccessGranted, "access.granted"),

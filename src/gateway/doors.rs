@@ -1,0 +1,278 @@
+//! The gateway task: it owns the access state and one state machine per door, and joins
+//! the buses to the core. A keypad entry becomes a decision; a grant releases the strike
+//! at once (the relay command goes out before anything else), then the panel shows the
+//! outcome and the decision is committed to the audit log. Contact and exit-button inputs
+//! drive the door machines; their events (opened, forced, held open, contact fault) are
+//! audited; device outages are audited too. Time comes from the edge's clock.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use tokio::sync::mpsc;
+
+use super::clock::Clock;
+use crate::config::Config;
+use crate::core::decide::{AccessRequest, AccessState, Decision, DenyReason, handle};
+use crate::core::lockout::LockoutOutcome;
+use crate::core::model::{DoorIdx, SitePolicy};
+use crate::core::secret::CredentialKey;
+use crate::door::machine::{DoorEvent, DoorMachine, Input, Strike};
+use crate::modbus::bus::{BusEvent, BusHandle};
+use crate::modbus::keypad::{Entered, Feedback};
+use crate::store::{EventKind, NewEvent};
+
+/// Events from all buses, tagged with the bus's position in the config.
+pub const EVENTS: usize = 512;
+
+/// How long panels show feedback, in tenths of a second.
+const FEEDBACK_TENTHS: u16 = 30;
+
+#[derive(Debug, Clone, Copy)]
+struct Relay {
+    bus: usize,
+    unit: u8,
+    channel: u16,
+    energize_to_unlock: bool,
+}
+
+/// Everything the gateway task owns.
+#[derive(Debug)]
+pub struct Gateway {
+    policy: SitePolicy,
+    state: AccessState,
+    key: CredentialKey,
+    machines: Vec<DoorMachine>,
+    relays: Vec<Relay>,
+    keypads: HashMap<(usize, u8), DoorIdx>,
+    contacts: HashMap<(usize, u8, u16), (DoorIdx, bool)>,
+    exits: HashMap<(usize, u8, u16), (DoorIdx, bool)>,
+    buses: Vec<BusHandle>,
+    store: crate::store::Handle,
+    clock: Arc<dyn Clock>,
+    seen_online: BTreeSet<(usize, u8)>,
+}
+
+fn door_idx(i: usize) -> DoorIdx {
+    DoorIdx(u8::try_from(i).unwrap_or(u8::MAX))
+}
+
+impl Gateway {
+    /// Wires the doors of `cfg` to its buses (handles in config order).
+    pub fn new(
+        cfg: &Config,
+        state: AccessState,
+        buses: Vec<BusHandle>,
+        store: crate::store::Handle,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let bus_index = |name: &str| cfg.buses.iter().position(|b| b.name == name).unwrap_or(usize::MAX);
+        let mut g = Self {
+            policy: cfg.policy.clone(),
+            state,
+            key: cfg.credential_key.clone(),
+            machines: Vec::new(),
+            relays: Vec::new(),
+            keypads: HashMap::new(),
+            contacts: HashMap::new(),
+            exits: HashMap::new(),
+            buses,
+            store,
+            clock,
+            seen_online: BTreeSet::new(),
+        };
+        for (i, (door, w)) in cfg.policy.doors.iter().zip(&cfg.wiring).enumerate() {
+            let idx = door_idx(i);
+            g.machines.push(DoorMachine::new(w.held_open_after, door.pulse));
+            g.relays.push(Relay {
+                bus: bus_index(&w.relay.bus),
+                unit: w.relay.unit,
+                channel: w.relay.channel,
+                energize_to_unlock: w.energize_to_unlock,
+            });
+            if let Some((bus, unit)) = &w.keypad {
+                g.keypads.insert((bus_index(bus), *unit), idx);
+            }
+            if let Some(p) = &w.contact {
+                g.contacts.insert((bus_index(&p.bus), p.unit, p.channel), (idx, p.inverted));
+            }
+            if let Some(p) = &w.exit_button {
+                g.exits.insert((bus_index(&p.bus), p.unit, p.channel), (idx, p.inverted));
+            }
+        }
+        g
+    }
+
+    /// Replaces the site policy and access state (after a new bundle or a reload).
+    pub fn set_access(&mut self, policy: SitePolicy, state: AccessState) {
+        self.policy = policy;
+        self.state = state;
+    }
+
+    async fn audit(&self, event: NewEvent) {
+        if let Err(e) = self.store.append(event).await {
+            log::error!("audit record not stored: {e}");
+        }
+    }
+
+    fn door_name(&self, door: DoorIdx) -> Option<String> {
+        self.policy.door(door).map(|d| d.id.to_string())
+    }
+
+    async fn system_event(&self, kind: EventKind, door: Option<DoorIdx>, detail: serde_json::Value, now: Timestamp) {
+        let event = NewEvent {
+            at: now,
+            trusted: self.state.clock.is_trusted(),
+            kind,
+            door: door.and_then(|d| self.door_name(d)),
+            holder: None,
+            credential: None,
+            detail: detail.to_string(),
+        };
+        self.audit(event).await;
+    }
+
+    /// Feeds a door machine and carries out what it says.
+    async fn drive(&mut self, door: DoorIdx, input: Input, now: Timestamp) {
+        let Some(machine) = self.machines.get_mut(usize::from(door.0)) else { return };
+        let out = machine.step(input, now);
+        if let Some(strike) = out.strike
+            && let Some(r) = self.relays.get(usize::from(door.0)).copied()
+            && let Some(bus) = self.buses.get(r.bus)
+        {
+            let on = (strike == Strike::Released) == r.energize_to_unlock;
+            bus.relay(r.unit, r.channel, on).await;
+        }
+        for e in out.events {
+            let (kind, detail) = match e {
+                DoorEvent::Opened => (EventKind::DoorOpened, serde_json::json!({})),
+                DoorEvent::ForcedOpen => (EventKind::DoorForcedOpen, serde_json::json!({})),
+                DoorEvent::Closed => (EventKind::DoorClosed, serde_json::json!({})),
+                DoorEvent::HeldOpen => (EventKind::DoorHeldOpen, serde_json::json!({})),
+                DoorEvent::ContactFault => (EventKind::DoorContactFault, serde_json::json!({"readable": false})),
+                DoorEvent::ContactRestored => (EventKind::DoorContactFault, serde_json::json!({"readable": true})),
+            };
+            self.system_event(kind, Some(door), detail, now).await;
+        }
+    }
+
+    async fn on_entry(&mut self, bus: usize, unit: u8, entered: &Entered) {
+        let Some(&door) = self.keypads.get(&(bus, unit)) else {
+            log::warn!("entry from panel {unit} on bus {bus}, which no door uses");
+            return;
+        };
+        let now = self.clock.now();
+        let req = AccessRequest { door, token: entered.token(&self.key) };
+        let (decision, lockout) = handle(&self.policy, &mut self.state, &req, now);
+        // The strike first: unlock latency is bounded by the bus, not by the audit log.
+        if let Decision::Grant { pulse, .. } = &decision {
+            self.drive(door, Input::Grant(*pulse), now).await;
+        }
+        let feedback = match (&decision, lockout) {
+            (Decision::Grant { .. }, _) => Feedback::Granted,
+            (_, Some(LockoutOutcome::LockedUntil(_))) => Feedback::LockedOut,
+            (Decision::Deny { reason: DenyReason::KeypadLockedOut { .. }, .. }, _) => Feedback::LockedOut,
+            _ => Feedback::Refused,
+        };
+        if let Some(b) = self.buses.get(bus) {
+            b.feedback(unit, feedback, FEEDBACK_TENTHS).await;
+        }
+        self.audit(NewEvent::from_decision(&decision, now)).await;
+        if let Some(LockoutOutcome::LockedUntil(until)) = lockout {
+            let detail = serde_json::json!({ "until": until.to_string() });
+            self.system_event(EventKind::KeypadLockedOut, Some(door), detail, now).await;
+        }
+    }
+
+    async fn on_input(&mut self, bus: usize, unit: u8, channel: u16, on: bool) {
+        let now = self.clock.now();
+        if let Some(&(door, inverted)) = self.contacts.get(&(bus, unit, channel)) {
+            self.drive(door, Input::Contact(Some(on != inverted)), now).await;
+        }
+        if let Some(&(door, inverted)) = self.exits.get(&(bus, unit, channel))
+            && on != inverted
+        {
+            self.drive(door, Input::ExitButton, now).await;
+        }
+    }
+
+    async fn on_health(&mut self, bus: usize, unit: u8, online: bool, why: Option<String>) {
+        let now = self.clock.now();
+        let first = self.seen_online.insert((bus, unit));
+        if !(online && first) {
+            let detail = serde_json::json!({ "bus": bus, "unit": unit, "online": online, "why": why });
+            self.system_event(EventKind::DeviceHealth, None, detail, now).await;
+        }
+        if !online {
+            let doors: Vec<DoorIdx> =
+                self.contacts.iter().filter(|((b, u, _), _)| *b == bus && *u == unit).map(|(_, (d, _))| *d).collect();
+            for door in doors {
+                self.drive(door, Input::Contact(None), now).await;
+            }
+        }
+    }
+
+    /// Handles one bus event.
+    pub async fn on_bus_event(&mut self, bus: usize, event: BusEvent) {
+        match event {
+            BusEvent::Entered { unit, entered } => self.on_entry(bus, unit, &entered).await,
+            BusEvent::Input { unit, channel, on } => self.on_input(bus, unit, channel, on).await,
+            BusEvent::Online { unit } => self.on_health(bus, unit, true, None).await,
+            BusEvent::Offline { unit, why } => self.on_health(bus, unit, false, Some(why)).await,
+        }
+    }
+
+    /// Lets time pass for every door (pulses end, held-open alarms fire).
+    pub async fn tick(&mut self) {
+        let now = self.clock.now();
+        for i in 0..self.machines.len() {
+            self.drive(door_idx(i), Input::Tick, now).await;
+        }
+    }
+
+    /// Locks every strike and applies the stored door modes (at start).
+    pub async fn start(&mut self) {
+        let now = self.clock.now();
+        for i in 0..self.machines.len() {
+            let door = door_idx(i);
+            let r = self.relays[i];
+            if let Some(bus) = self.buses.get(r.bus) {
+                bus.relay(r.unit, r.channel, !r.energize_to_unlock).await;
+            }
+            let mode = self.state.mode(door);
+            self.drive(door, Input::Mode(mode), now).await;
+        }
+    }
+
+    /// Runs until the event channel closes, ticking every `tick`.
+    pub async fn run(mut self, mut events: mpsc::Receiver<(usize, BusEvent)>, tick: Duration) {
+        self.start().await;
+        let mut ticker = tokio::time::interval(tick);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                event = events.recv() => match event {
+                    Some((bus, e)) => self.on_bus_event(bus, e).await,
+                    None => break,
+                },
+                _ = ticker.tick() => self.tick().await,
+            }
+        }
+    }
+}
+
+/// Forwards one bus's events to the gateway, tagged with the bus's index.
+pub fn tag_events(
+    bus: usize,
+    mut from: mpsc::Receiver<BusEvent>,
+    to: mpsc::Sender<(usize, BusEvent)>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        while let Some(e) = from.recv().await {
+            if to.send((bus, e)).await.is_err() {
+                break;
+            }
+        }
+    })
+}

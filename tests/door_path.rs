@@ -1,0 +1,129 @@
+//! The door path, end to end over real Modbus TCP against the simulated building: a code
+//! typed at the panel is decided by the core, the strike is released and relocked, the
+//! panel shows the outcome, and every decision and door event is in the audit log.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::SignedDuration;
+use portvakt::config::BusLink;
+use portvakt::core::allowlist::Allowlist;
+use portvakt::core::clock::ClockTrust;
+use portvakt::core::decide::AccessState;
+use portvakt::gateway::clock::ManualClock;
+use portvakt::gateway::doors::{EVENTS, Gateway, tag_events};
+use portvakt::modbus::bus;
+use portvakt::modbus::keypad::Entered;
+use portvakt::modbus::sim::{SimBuilding, serve};
+use portvakt::store::{AuditFilter, EventKind, Store, StoreOptions};
+use tokio::sync::mpsc;
+
+struct Site {
+    sim: SimBuilding,
+    clock: ManualClock,
+    store: portvakt::store::Handle,
+    _dir: tempfile::TempDir,
+}
+
+async fn site() -> Site {
+    let mut cfg = common::site();
+    let sim = SimBuilding::for_bus(&cfg.buses[0]);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    cfg.buses[0].link = BusLink::Tcp { address: listener.local_addr().unwrap().to_string() };
+    cfg.buses[0].poll_interval = SignedDuration::from_millis(20);
+    cfg.buses[0].timeout = SignedDuration::from_millis(200);
+    tokio::spawn(serve(sim.clone(), listener));
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&StoreOptions {
+        path: dir.path().join("portvakt.db"),
+        max_size_bytes: 16 << 20,
+        retention: SignedDuration::from_hours(24),
+    })
+    .unwrap();
+    let (store, _thread) = portvakt::store::actor::spawn(store).unwrap();
+    let allowlist = Allowlist::build(
+        &cfg.policy,
+        vec![common::spec("anna-tag", "resident", common::tag(&cfg, "04:A2:19:7F"), &["entrance"])],
+    )
+    .unwrap();
+    let state = AccessState { allowlist, clock: ClockTrust::Trusted, ..AccessState::default() };
+    let clock = ManualClock::new(common::at(&cfg, "2026-11-24T14:00"));
+    let (bus_tx, bus_rx) = mpsc::channel(bus::EVENTS);
+    let (handle, _task) = bus::spawn(cfg.buses[0].clone(), bus_tx);
+    let (gw_tx, gw_rx) = mpsc::channel(EVENTS);
+    tag_events(0, bus_rx, gw_tx);
+    let gateway = Gateway::new(&cfg, state, vec![handle], store.clone(), Arc::new(clock.clone()));
+    tokio::spawn(gateway.run(gw_rx, Duration::from_millis(20)));
+    Site { sim, clock, store, _dir: dir }
+}
+
+async fn until(what: &str, cond: impl Fn() -> bool) {
+    let waited = tokio::time::timeout(Duration::from_secs(5), async {
+        while !cond() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert!(waited.is_ok(), "timed out waiting for {what}");
+}
+
+/// Waits (at most 5 s) until a record of `kind` is in the audit log.
+async fn audited(store: &portvakt::store::Handle, kind: EventKind) {
+    let found = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            let records = store.query(AuditFilter::default()).await.unwrap();
+            if records.iter().any(|r| r.record.event.kind == kind) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert!(found.is_ok(), "no {kind:?} record in the audit log");
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+#[test]
+fn the_door_code_by_day_releases_the_strike_for_the_pulse_and_is_audited() {
+    rt().block_on(async {
+        let s = site().await;
+        until("the strike locked at start", || s.sim.relay(2, 1) == Some(false) && !s.sim.relay_writes().is_empty())
+            .await;
+        s.sim.enter(1, Entered::Digits("1357".into()));
+        until("the strike released", || s.sim.relay(2, 1) == Some(true)).await;
+        until("green on the panel", || s.sim.feedback(1) == vec![(1, 30)]).await;
+        s.clock.advance(SignedDuration::from_secs(6));
+        until("the strike locked after the pulse", || s.sim.relay(2, 1) == Some(false)).await;
+        audited(&s.store, EventKind::AccessGranted).await;
+    });
+}
+
+#[test]
+fn a_wrong_code_keeps_the_door_locked_shows_red_and_is_audited() {
+    rt().block_on(async {
+        let s = site().await;
+        s.sim.enter(1, Entered::Digits("0000".into()));
+        until("red on the panel", || s.sim.feedback(1) == vec![(2, 30)]).await;
+        assert!(s.sim.relay_writes().iter().all(|(_, _, on)| !on), "{:?}", s.sim.relay_writes());
+        audited(&s.store, EventKind::AccessDenied).await;
+    });
+}
+
+#[test]
+fn a_door_opened_without_grant_is_audited_as_forced_and_the_exit_button_releases() {
+    rt().block_on(async {
+        let s = site().await;
+        until("the input module online", || s.sim.requests() > 10).await;
+        s.sim.set_input(3, 1, true);
+        audited(&s.store, EventKind::DoorForcedOpen).await;
+        s.sim.set_input(3, 1, false);
+        s.sim.set_input(3, 2, true);
+        until("the exit button releases the strike", || s.sim.relay(2, 1) == Some(true)).await;
+    });
+}
