@@ -171,8 +171,8 @@ impl Gateway {
         }
         let feedback = match (&decision, lockout) {
             (Decision::Grant { .. }, _) => Feedback::Granted,
-            (_, Some(LockoutOutcome::LockedUntil(_))) => Feedback::LockedOut,
-            (Decision::Deny { reason: DenyReason::KeypadLockedOut { .. }, .. }, _) => Feedback::LockedOut,
+            (_, Some(LockoutOutcome::LockedUntil(_)))
+            | (Decision::Deny { reason: DenyReason::KeypadLockedOut { .. }, .. }, _) => Feedback::LockedOut,
             _ => Feedback::Refused,
         };
         if let Some(b) = self.buses.get(bus) {
