@@ -27,15 +27,26 @@ use portvakt::tools::{allowlist_file, audit_view, explain, intake_run, summary, 
 #[derive(Parser)]
 #[command(version, about, long_about = None)]
 struct Cli {
-    /// The main configuration file; conf.d/*.toml beside it is read too.
-    #[arg(long, global = true, default_value = config::DEFAULT_CONFIG_PATH)]
-    config: PathBuf,
+    /// The main configuration file; conf.d/*.toml beside it is read too
+    /// (default /etc/portvakt/portvakt.toml; for `demo`, config/portvakt.toml).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run a scripted day and night at the example building against a simulated
+    /// building over Modbus TCP, and print the timeline. Needs no hardware.
+    Demo {
+        /// The trial allowlist with the demo's residents and staff.
+        #[arg(long, default_value = "config/example-allowlist.toml")]
+        allowlist: PathBuf,
+        /// Keep the simulated building running afterwards (Ctrl-C stops it).
+        #[arg(long)]
+        keep_running: bool,
+    },
     /// Check the configuration: a summary and exit 0, or every problem and exit 78.
     CheckConfig,
     /// Explain whether a credential opens a door at a time, and why.
@@ -149,7 +160,7 @@ fn fail(code: u8, msg: impl Into<String>) -> Failure {
     Failure { code, error: anyhow::anyhow!(msg.into()) }
 }
 
-fn load_config(path: &PathBuf) -> Result<Config, Failure> {
+fn load_config(path: &std::path::Path) -> Result<Config, Failure> {
     config::load(&LoadOptions::file(path).with_process_env()).map_err(|e| {
         let text = match &e {
             ConfigError::Invalid(problems) => {
@@ -282,7 +293,7 @@ fn store_target(cli: &Cli, db: Option<&PathBuf>) -> Result<(PathBuf, jiff::tz::T
     match db {
         Some(p) => Ok((p.clone(), jiff::tz::TimeZone::UTC)),
         None => {
-            let cfg = load_config(&cli.config)?;
+            let cfg = load_config(&config_path(cli))?;
             Ok((cfg.store.path.clone(), cfg.policy.tz.clone()))
         }
     }
@@ -325,14 +336,31 @@ fn audit_cmd(cli: &Cli, cmd: &AuditCommand) -> Result<String, Failure> {
     }
 }
 
+fn config_path(cli: &Cli) -> PathBuf {
+    cli.config.clone().unwrap_or_else(|| PathBuf::from(config::DEFAULT_CONFIG_PATH))
+}
+
 fn run(cli: &Cli) -> Result<String, Failure> {
     match &cli.command {
-        Command::CheckConfig => Ok(summary::render(&load_config(&cli.config)?)),
-        Command::Explain(a) => explain_cmd(&load_config(&cli.config)?, a),
-        Command::Schedule { door, week } => schedule_cmd(&load_config(&cli.config)?, door.as_ref(), week.as_ref()),
+        Command::Demo { allowlist, keep_running } => {
+            let path = cli.config.clone().unwrap_or_else(|| PathBuf::from("config/portvakt.toml"));
+            let cfg = load_config(&path)?;
+            portvakt::demo::run(&cfg, allowlist, *keep_running).map_err(|e| {
+                let code = match e {
+                    portvakt::demo::DemoError::Allowlist(_) => exit::DATA,
+                    _ => exit::FAILURE,
+                };
+                fail(code, e.to_string())
+            })
+        }
+        Command::CheckConfig => Ok(summary::render(&load_config(&config_path(cli))?)),
+        Command::Explain(a) => explain_cmd(&load_config(&config_path(cli))?, a),
+        Command::Schedule { door, week } => {
+            schedule_cmd(&load_config(&config_path(cli))?, door.as_ref(), week.as_ref())
+        }
         Command::Audit(cmd) => audit_cmd(cli, cmd),
         Command::Intake => {
-            let cfg = load_config(&cli.config)?;
+            let cfg = load_config(&config_path(cli))?;
             intake_run::run(&cfg, Timestamp::now(), true).map_err(|e| {
                 let code = match &e {
                     intake_run::IntakeRunError::Store(s) if s.is_unusable() => exit::STORE,
