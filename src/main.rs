@@ -21,7 +21,7 @@ use portvakt::credentials::registry::Registry;
 use portvakt::credentials::verify::Trust;
 use portvakt::exit;
 use portvakt::store::{AuditFilter, Store};
-use portvakt::tools::{allowlist_file, audit_view, explain, intake_run, summary, time_input, week_grid};
+use portvakt::tools::{allowlist_file, audit_view, explain, installer, intake_run, summary, time_input, week_grid};
 
 /// Portvakt: the gateway for a building's shared doors.
 #[derive(Parser)]
@@ -56,6 +56,38 @@ enum Command {
     Audit(AuditCommand),
     /// Take in the signed bundles and revocation lists waiting in the inbox, once.
     Intake,
+    /// Find which Modbus unit ids answer on a bus, and how.
+    Scan {
+        /// The bus (default: the first in the config).
+        #[arg(long)]
+        bus: Option<String>,
+        /// Unit ids to try, e.g. 1-247 or 1-10.
+        #[arg(long, default_value = "1-247")]
+        units: String,
+        /// Reach the bus at this Modbus TCP address instead of its configured link.
+        #[arg(long)]
+        tcp: Option<String>,
+    },
+    /// Release one door's strike for its pulse (directly on the bus; no daemon needed).
+    Pulse {
+        /// The door.
+        door: String,
+        /// Reach the door's bus at this Modbus TCP address instead of its configured link.
+        #[arg(long)]
+        tcp: Option<String>,
+    },
+    /// Show keypad entries, inputs and device outages on a bus as they happen.
+    Watch {
+        /// The bus (default: the first in the config).
+        #[arg(long)]
+        bus: Option<String>,
+        /// Reach the bus at this Modbus TCP address instead of its configured link.
+        #[arg(long)]
+        tcp: Option<String>,
+        /// Stop after this many seconds (default: until Ctrl-C).
+        #[arg(long)]
+        seconds: Option<u64>,
+    },
     /// Show a week grid of when each door is open, per role.
     Schedule {
         /// Only this door.
@@ -336,6 +368,103 @@ fn audit_cmd(cli: &Cli, cmd: &AuditCommand) -> Result<String, Failure> {
     }
 }
 
+fn pick_bus(
+    cfg: &mut Config,
+    name: Option<&String>,
+    tcp: Option<&String>,
+) -> Result<portvakt::config::BusConfig, Failure> {
+    let bus = match name {
+        Some(n) => cfg.buses.iter_mut().find(|b| &b.name == n),
+        None => cfg.buses.first_mut(),
+    }
+    .ok_or_else(|| fail(exit::USAGE, format!("--bus: no bus \"{}\" in the config", name.map_or("", String::as_str))))?;
+    if let Some(addr) = tcp {
+        bus.link = portvakt::config::BusLink::Tcp { address: addr.clone() };
+    }
+    Ok(bus.clone())
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| fail(exit::FAILURE, e.to_string()))
+}
+
+fn tool_error(e: installer::ToolError) -> Failure {
+    let code = match &e {
+        installer::ToolError::NotFound(_) | installer::ToolError::Rtu(_) => exit::USAGE,
+        installer::ToolError::Connect { .. } => exit::FAILURE,
+    };
+    Failure { code, error: e.into() }
+}
+
+fn parse_units(s: &str) -> Result<std::ops::RangeInclusive<u8>, Failure> {
+    let bad = || fail(exit::USAGE, format!("--units: \"{s}\" is not a range like 1-247"));
+    let (a, b) = s.split_once('-').unwrap_or((s, s));
+    let (a, b): (u8, u8) = (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?);
+    if a == 0 || b > 247 || a > b {
+        return Err(bad());
+    }
+    Ok(a..=b)
+}
+
+fn scan_cmd(cli: &Cli, bus: Option<&String>, units: &str, tcp: Option<&String>) -> Result<String, Failure> {
+    let mut cfg = load_config(&config_path(cli))?;
+    let bus = pick_bus(&mut cfg, bus, tcp)?;
+    let units = parse_units(units)?;
+    let last = *units.end();
+    let answers = runtime()?
+        .block_on(installer::scan(&bus, units, |u| eprint!("\rscanning unit {u:>3} of {last}")))
+        .map_err(tool_error)?;
+    eprintln!();
+    Ok(installer::render_scan(&bus.name, &answers))
+}
+
+fn pulse_cmd(cli: &Cli, door: &str, tcp: Option<&String>) -> Result<String, Failure> {
+    let mut cfg = load_config(&config_path(cli))?;
+    if tcp.is_some() {
+        let relay_bus =
+            cfg.policy.doors.iter().position(|d| d.id.as_str() == door).map(|i| cfg.wiring[i].relay.bus.clone());
+        if let Some(name) = relay_bus {
+            pick_bus(&mut cfg, Some(&name), tcp)?;
+        }
+    }
+    runtime()?.block_on(installer::pulse(&cfg, door)).map_err(tool_error)
+}
+
+fn watch_cmd(cli: &Cli, bus: Option<&String>, tcp: Option<&String>, seconds: Option<u64>) -> Result<String, Failure> {
+    let mut cfg = load_config(&config_path(cli))?;
+    let bus = pick_bus(&mut cfg, bus, tcp)?;
+    let stop = async move {
+        match seconds {
+            Some(s) => tokio::time::sleep(std::time::Duration::from_secs(s)).await,
+            None => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    };
+    let tz = cfg.policy.tz.clone();
+    let show = |e: &portvakt::modbus::bus::BusEvent| {
+        let now = Timestamp::now().to_zoned(tz.clone()).strftime("%H:%M:%S");
+        println!("{now}  {}", watch_line(e));
+    };
+    runtime()?.block_on(installer::watch(&bus, show, stop)).map_err(tool_error)?;
+    Ok(String::new())
+}
+
+/// One watched event in words (a PIN is never printed, only its length).
+fn watch_line(e: &portvakt::modbus::bus::BusEvent) -> String {
+    use portvakt::modbus::bus::BusEvent;
+    use portvakt::modbus::keypad::Entered;
+    match e {
+        BusEvent::Entered { unit, entered: Entered::Digits(d) } => format!("unit {unit}: {} digits typed", d.len()),
+        BusEvent::Entered { unit, entered: Entered::Tag(t) } => format!("unit {unit}: tag {t}"),
+        BusEvent::Input { unit, channel, on } => {
+            format!("unit {unit}: input {channel} {}", if *on { "ON" } else { "off" })
+        }
+        BusEvent::Online { unit } => format!("unit {unit}: online"),
+        BusEvent::Offline { unit, why } => format!("unit {unit}: OFFLINE ({why})"),
+    }
+}
+
 fn config_path(cli: &Cli) -> PathBuf {
     cli.config.clone().unwrap_or_else(|| PathBuf::from(config::DEFAULT_CONFIG_PATH))
 }
@@ -359,6 +488,9 @@ fn run(cli: &Cli) -> Result<String, Failure> {
             schedule_cmd(&load_config(&config_path(cli))?, door.as_ref(), week.as_ref())
         }
         Command::Audit(cmd) => audit_cmd(cli, cmd),
+        Command::Scan { bus, units, tcp } => scan_cmd(cli, bus.as_ref(), units, tcp.as_ref()),
+        Command::Pulse { door, tcp } => pulse_cmd(cli, door, tcp.as_ref()),
+        Command::Watch { bus, tcp, seconds } => watch_cmd(cli, bus.as_ref(), tcp.as_ref(), *seconds),
         Command::Intake => {
             let cfg = load_config(&config_path(cli))?;
             intake_run::run(&cfg, Timestamp::now(), true).map_err(|e| {

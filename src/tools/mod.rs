@@ -5,6 +5,7 @@
 pub mod allowlist_file;
 pub mod audit_view;
 pub mod explain;
+pub mod installer;
 pub mod intake_run;
 pub mod summary;
 pub mod time_input;

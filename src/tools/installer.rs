@@ -1,0 +1,176 @@
+//! Installer tools that talk to a bus directly (with no daemon running): `scan` finds
+//! which unit ids answer and how, `pulse` releases one door's strike, `watch` prints what
+//! the bus actor reports (entries, inputs, devices online and offline) as it happens.
+//! TCP buses today; RTU arrives with the RTU adapter.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::ops::RangeInclusive;
+use std::time::Duration;
+
+use tokio::time::timeout;
+use tokio_modbus::client::Context;
+use tokio_modbus::prelude::*;
+
+use crate::config::{BusConfig, BusLink, Config};
+use crate::modbus::bus::{self, BusEvent};
+
+/// Why a tool could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ToolError {
+    /// No such bus or door in the config.
+    #[error("{0}")]
+    NotFound(String),
+    /// The bus cannot be reached this way yet.
+    #[error("bus \"{0}\" is RTU; these tools speak Modbus TCP so far (use --tcp HOST:PORT for a TCP gateway)")]
+    Rtu(String),
+    /// Connecting failed.
+    #[error("cannot connect to {addr}: {why}")]
+    Connect {
+        /// The address.
+        addr: String,
+        /// Why.
+        why: String,
+    },
+}
+
+/// What answered at one unit id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// The unit id.
+    pub unit: u8,
+    /// Function by function: what it said.
+    pub functions: Vec<(&'static str, String)>,
+}
+
+fn tcp_addr(bus: &BusConfig) -> Result<SocketAddr, ToolError> {
+    match &bus.link {
+        BusLink::Tcp { address } => {
+            address.parse().map_err(|e| ToolError::Connect { addr: address.clone(), why: format!("{e}") })
+        }
+        BusLink::Rtu { .. } => Err(ToolError::Rtu(bus.name.clone())),
+    }
+}
+
+async fn connect(addr: SocketAddr, limit: Duration) -> Result<Context, ToolError> {
+    match timeout(limit, tcp::connect(addr)).await {
+        Ok(Ok(ctx)) => Ok(ctx),
+        Ok(Err(e)) => Err(ToolError::Connect { addr: addr.to_string(), why: e.to_string() }),
+        Err(_) => Err(ToolError::Connect { addr: addr.to_string(), why: "timed out".into() }),
+    }
+}
+
+fn describe<T: std::fmt::Debug>(r: Result<tokio_modbus::Result<T>, tokio::time::error::Elapsed>) -> Option<String> {
+    match r {
+        Ok(Ok(Ok(v))) => Some(format!("{v:?}")),
+        Ok(Ok(Err(code))) => Some(format!("exception {code:?}")),
+        Ok(Err(_)) | Err(_) => None,
+    }
+}
+
+/// Asks every unit in `units` with the four read functions; a device that answers with
+/// data or with an exception is there. `progress` is told each unit as it is tried.
+pub async fn scan(
+    bus: &BusConfig,
+    units: RangeInclusive<u8>,
+    mut progress: impl FnMut(u8),
+) -> Result<Vec<Answer>, ToolError> {
+    let addr = tcp_addr(bus)?;
+    let limit = bus.timeout.unsigned_abs();
+    let mut ctx = connect(addr, limit).await?;
+    let mut found = Vec::new();
+    for unit in units {
+        progress(unit);
+        ctx.set_slave(Slave(unit));
+        let mut functions = Vec::new();
+        let mut lost = false;
+        macro_rules! probe {
+            ($name:literal, $call:expr) => {
+                if !lost {
+                    match describe(timeout(limit, $call).await) {
+                        Some(s) => functions.push(($name, s)),
+                        None => lost = true,
+                    }
+                }
+            };
+        }
+        probe!("input registers 0", ctx.read_input_registers(0, 1));
+        probe!("holding registers 0", ctx.read_holding_registers(0, 1));
+        probe!("coils 0", ctx.read_coils(0, 1));
+        probe!("discrete inputs 0", ctx.read_discrete_inputs(0, 1));
+        if lost {
+            // A silent unit leaves the connection in doubt: start afresh for the next.
+            ctx = connect(addr, limit).await?;
+        }
+        if !functions.is_empty() {
+            found.push(Answer { unit, functions });
+        }
+    }
+    Ok(found)
+}
+
+/// The scan result for people.
+pub fn render_scan(bus: &str, answers: &[Answer]) -> String {
+    let mut out = format!("bus \"{bus}\": {} unit(s) answered\n", answers.len());
+    for a in answers {
+        let _ = writeln!(out, "  unit {:>3}", a.unit);
+        for (f, s) in &a.functions {
+            let _ = writeln!(out, "           {f:<20} {s}");
+        }
+    }
+    out
+}
+
+/// Releases one door's strike for its pulse, then locks it again.
+pub async fn pulse(cfg: &Config, door: &str) -> Result<String, ToolError> {
+    let idx = cfg.policy.doors.iter().position(|d| d.id.as_str() == door).ok_or_else(|| {
+        let known: Vec<&str> = cfg.policy.doors.iter().map(|d| d.id.as_str()).collect();
+        ToolError::NotFound(format!("no door \"{door}\" (doors: {})", known.join(", ")))
+    })?;
+    let (d, w) = (&cfg.policy.doors[idx], &cfg.wiring[idx]);
+    let bus = cfg
+        .buses
+        .iter()
+        .find(|b| b.name == w.relay.bus)
+        .ok_or_else(|| ToolError::NotFound(format!("bus \"{}\" is not defined", w.relay.bus)))?;
+    let addr = tcp_addr(bus)?;
+    let limit = bus.timeout.unsigned_abs();
+    let coil = w.relay.channel.saturating_sub(1);
+    let mut ctx = connect(addr, limit).await?;
+    ctx.set_slave(Slave(w.relay.unit));
+    let released = describe(timeout(limit, ctx.write_single_coil(coil, w.energize_to_unlock)).await)
+        .unwrap_or_else(|| "no answer".into());
+    tokio::time::sleep(d.pulse.unsigned_abs()).await;
+    // A fresh connection: if the first write went unanswered, the old one is in doubt.
+    let mut ctx = connect(addr, limit).await?;
+    ctx.set_slave(Slave(w.relay.unit));
+    let locked = describe(timeout(limit, ctx.write_single_coil(coil, !w.energize_to_unlock)).await)
+        .unwrap_or_else(|| "no answer".into());
+    Ok(format!(
+        "door {door}: relay {}/{}/{} released ({released}), {:#} later locked ({locked})\n",
+        w.relay.bus, w.relay.unit, w.relay.channel, d.pulse
+    ))
+}
+
+/// Runs the bus actor on `bus` and hands each event to `show` until `stop` resolves.
+pub async fn watch(
+    bus: &BusConfig,
+    mut show: impl FnMut(&BusEvent),
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<(), ToolError> {
+    tcp_addr(bus)?;
+    let (tx, mut rx) = tokio::sync::mpsc::channel(bus::EVENTS);
+    let (_handle, task) = bus::spawn(bus.clone(), tx);
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            () = &mut stop => break,
+            e = rx.recv() => match e {
+                Some(e) => show(&e),
+                None => break,
+            },
+        }
+    }
+    task.abort();
+    Ok(())
+}

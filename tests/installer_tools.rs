@@ -1,0 +1,80 @@
+//! The installer tools as an electrician runs them, against the simulated building
+//! served from this test process over Modbus TCP: scan, pulse and watch.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::process::Command;
+
+use portvakt::modbus::keypad::Entered;
+use portvakt::modbus::sim::{SimBuilding, serve};
+
+/// Serves the test site's devices on a background thread; returns the address.
+fn building() -> (SimBuilding, String) {
+    let sim = SimBuilding::for_bus(&common::site().buses[0]);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    listener.set_nonblocking(true).unwrap();
+    let served = sim.clone();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            let _ = serve(served, listener).await;
+        });
+    });
+    (sim, addr)
+}
+
+fn portvakt(args: &[&str]) -> (i32, String, String) {
+    let config = common::fixture("config/good/portvakt.toml");
+    let out = Command::new(env!("CARGO_BIN_EXE_portvakt")).arg("--config").arg(config).args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+#[test]
+fn scan_lists_the_units_that_answer_and_how() {
+    let (_sim, addr) = building();
+    let (code, out, err) = portvakt(&["scan", "--units", "1-5", "--tcp", &addr]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("4 unit(s) answered"), "{out}");
+    for unit in ["unit   1", "unit   2", "unit   3", "unit   4"] {
+        assert!(out.contains(unit), "{unit} missing:\n{out}");
+    }
+    assert!(!out.contains("unit   5"), "{out}");
+    assert!(out.contains("exception IllegalFunction"), "devices that refuse a function still count as there:\n{out}");
+}
+
+#[test]
+fn pulse_releases_a_doors_strike_for_its_pulse_and_locks_it_again() {
+    let (sim, addr) = building();
+    let (code, out, err) = portvakt(&["pulse", "gate", "--tcp", &addr]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("door gate: relay rs485/2/5 released"), "{out}");
+    assert_eq!(sim.relay_writes(), vec![(2, 5, true), (2, 5, false)]);
+    let (code, _, err) = portvakt(&["pulse", "garage", "--tcp", &addr]);
+    assert_eq!(code, 64);
+    assert!(err.contains("no door \"garage\""), "{err}");
+}
+
+#[test]
+fn watch_shows_entries_and_devices_without_revealing_the_pin() {
+    let (sim, addr) = building();
+    sim.enter(1, Entered::Digits("4711".into()));
+    let (code, out, err) = portvakt(&["watch", "--seconds", "2", "--tcp", &addr]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("unit 1: online"), "{out}");
+    assert!(out.contains("unit 1: 4 digits typed"), "{out}");
+    assert!(!out.contains("4711"), "the PIN was printed:\n{out}");
+}
+
+#[test]
+fn the_tools_refuse_an_rtu_bus_they_cannot_reach_yet_with_a_clear_message() {
+    let (code, _, err) = portvakt(&["scan", "--units", "1-2"]);
+    assert_eq!(code, 64);
+    assert!(err.contains("is RTU") && err.contains("--tcp"), "{err}");
+}
