@@ -356,21 +356,24 @@ pub fn spawn(cfg: BusConfig, events: mpsc::Sender<BusEvent>) -> (BusHandle, toki
         let interval = bus.cfg.poll_interval.unsigned_abs().max(Duration::from_millis(5));
         let mut next = Instant::now();
         loop {
-            // Door commands first, then every device that is due.
+            // Door commands are served the moment they arrive; polling keeps its own
+            // strict period (a command must not push the next poll further away).
             while let Ok(cmd) = rx.try_recv() {
                 bus.command(cmd).await;
             }
-            for i in 0..bus.devices.len() {
-                while let Ok(cmd) = rx.try_recv() {
-                    bus.command(cmd).await;
+            if Instant::now() >= next {
+                for i in 0..bus.devices.len() {
+                    while let Ok(cmd) = rx.try_recv() {
+                        bus.command(cmd).await;
+                    }
+                    if Instant::now() >= bus.devices[i].next_try {
+                        bus.poll(i).await;
+                    }
                 }
-                if Instant::now() >= bus.devices[i].next_try {
-                    bus.poll(i).await;
+                next += interval;
+                if next < Instant::now() {
+                    next = Instant::now() + interval;
                 }
-            }
-            next += interval;
-            if next < Instant::now() {
-                next = Instant::now();
             }
             tokio::select! {
                 () = tokio::time::sleep_until(next) => {}

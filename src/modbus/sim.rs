@@ -47,6 +47,7 @@ struct Building {
     devices: BTreeMap<u8, Device>,
     faults: BTreeMap<u8, Fault>,
     relay_writes: Vec<(u8, u16, bool)>,
+    relay_write_times: Vec<std::time::Instant>,
     requests: u64,
 }
 
@@ -114,6 +115,12 @@ impl SimBuilding {
         self.lock().relay_writes.clone()
     }
 
+    /// Relay writes with the moment the simulator received each (for latency benches).
+    pub fn relay_writes_timed(&self) -> Vec<(u8, u16, bool, std::time::Instant)> {
+        let b = self.lock();
+        b.relay_writes.iter().zip(&b.relay_write_times).map(|(&(u, c, on), &t)| (u, c, on, t)).collect()
+    }
+
     /// Feedback written to a panel so far: (code, tenths of a second).
     pub fn feedback(&self, unit: u8) -> Vec<(u16, u16)> {
         match self.lock().devices.get(&unit) {
@@ -179,6 +186,7 @@ impl SimBuilding {
             (Device::Relays(v), Request::WriteSingleCoil(addr, on)) if usize::from(*addr) < v.len() => {
                 v[usize::from(*addr)] = *on;
                 building.relay_writes.push((unit, addr + 1, *on));
+                building.relay_write_times.push(std::time::Instant::now());
                 Response::WriteSingleCoil(*addr, *on)
             }
             (Device::Relays(v), Request::ReadCoils(addr, cnt)) if !out_of_range(v.len(), *addr, *cnt) => {
