@@ -18,7 +18,15 @@ if [ ! -x "$VENV/bin/python" ]; then
         fi
     fi
 fi
-"$VENV/bin/pip" install -q 'pymodbus<4'
+"$VENV/bin/pip" install -q 'pymodbus<4' pyserial
+if ! command -v socat >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq && apt-get install -y -qq socat >/dev/null
+    else
+        echo "interop: socat is missing; run as root once to install it" >&2
+        exit 1
+    fi
+fi
 
 free_port() { "$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() {
@@ -34,9 +42,19 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
-echo "== interop: pymodbus (Modbus TCP)"
+echo "== interop: pymodbus over Modbus TCP and over RTU (socat pseudo-terminal pair)"
 PORT=$(free_port)
-"$VENV/bin/python" tests/interop/pymodbus_building.py "$PORT" > target/interop-pymodbus.log 2>&1 &
+"$VENV/bin/python" tests/interop/pymodbus_building.py tcp "$PORT" > target/interop-pymodbus-tcp.log 2>&1 &
+PIDS+=($!)
+PTY_A="$PWD/target/interop-pty-a"
+PTY_B="$PWD/target/interop-pty-b"
+rm -f "$PTY_A" "$PTY_B"
+socat pty,raw,echo=0,link="$PTY_A" pty,raw,echo=0,link="$PTY_B" > target/interop-socat.log 2>&1 &
+PIDS+=($!)
+for _ in $(seq 50); do [ -e "$PTY_A" ] && [ -e "$PTY_B" ] && break; sleep 0.1; done
+"$VENV/bin/python" tests/interop/pymodbus_building.py rtu "$PTY_A" > target/interop-pymodbus-rtu.log 2>&1 &
 PIDS+=($!)
 wait_port "$PORT"
-PORTVAKT_INTEROP_MODBUS="127.0.0.1:$PORT" cargo test --locked --test interop_pymodbus
+sleep 1  # the serial server has no port to wait for
+PORTVAKT_INTEROP_MODBUS="127.0.0.1:$PORT" PORTVAKT_INTEROP_RTU="$PTY_B" \
+    cargo test --locked --test interop_pymodbus -- --test-threads=1

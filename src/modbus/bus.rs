@@ -1,5 +1,5 @@
-//! The bus actor: one task owns one Modbus link (TCP today; RTU shares the same loop) and
-//! every request on it. Relay commands are served before polling; every request has a
+//! The bus actor: one task owns one Modbus link (RTU over a serial port, or TCP) and
+//! every request on it. On RTU it keeps the 3.5-character idle gap between frames. Relay commands are served before polling; every request has a
 //! timeout; a device that times out or fails is backed off (doubling, capped) so it
 //! cannot stall the others; a lost link is reopened with backoff. Keypad entries are
 //! acknowledged once (a repeated sequence is re-acknowledged, not re-reported); inputs
@@ -19,7 +19,7 @@ use tokio_modbus::prelude::{SlaveContext as _, tcp};
 use tokio_modbus::{ExceptionCode, Request, Response, Slave};
 
 use super::keypad::{self, Entered, Feedback};
-use crate::config::{BusConfig, BusLink, Profile};
+use crate::config::{BusConfig, BusLink, Parity, Profile};
 
 /// Commands waiting for a bus, at most.
 pub const COMMANDS: usize = 64;
@@ -153,6 +153,8 @@ enum Failure {
 struct Bus {
     cfg: BusConfig,
     ctx: Option<Context>,
+    /// When the last frame ended (RTU needs an idle gap before the next).
+    last_frame: Option<Instant>,
     link_retry: Instant,
     link_backoff: Duration,
     devices: Vec<DeviceState>,
@@ -162,12 +164,32 @@ struct Bus {
 impl Bus {
     async fn link(&mut self) -> Option<&mut Context> {
         if self.ctx.is_none() && Instant::now() >= self.link_retry {
-            let BusLink::Tcp { address } = &self.cfg.link else {
-                return None; // RTU links are opened by the RTU adapter (not built yet)
-            };
-            let connected = match address.parse::<SocketAddr>() {
-                Ok(addr) => timeout(self.cfg_timeout(), tcp::connect(addr)).await.ok().and_then(Result::ok),
-                Err(_) => None,
+            let connected = match &self.cfg.link {
+                BusLink::Tcp { address } => match address.parse::<SocketAddr>() {
+                    Ok(addr) => timeout(self.cfg_timeout(), tcp::connect(addr)).await.ok().and_then(Result::ok),
+                    Err(_) => None,
+                },
+                BusLink::Rtu { device, baud, parity, stop_bits } => {
+                    let builder = tokio_serial::new(device, *baud)
+                        .data_bits(tokio_serial::DataBits::Eight)
+                        .parity(match parity {
+                            Parity::None => tokio_serial::Parity::None,
+                            Parity::Even => tokio_serial::Parity::Even,
+                            Parity::Odd => tokio_serial::Parity::Odd,
+                        })
+                        .stop_bits(if *stop_bits == 2 {
+                            tokio_serial::StopBits::Two
+                        } else {
+                            tokio_serial::StopBits::One
+                        });
+                    match tokio_serial::SerialStream::open(&builder) {
+                        Ok(port) => Some(tokio_modbus::client::rtu::attach(port)),
+                        Err(e) => {
+                            log::warn!("bus {}: cannot open {device}: {e}", self.cfg.name);
+                            None
+                        }
+                    }
+                }
             };
             match connected {
                 Some(ctx) => {
@@ -187,13 +209,27 @@ impl Bus {
         self.cfg.timeout.unsigned_abs()
     }
 
+    /// The idle time RTU needs between frames: 3.5 characters of 11 bits, at least 2 ms.
+    fn frame_gap(&self) -> Option<Duration> {
+        match self.cfg.link {
+            BusLink::Rtu { baud, .. } => {
+                Some(Duration::from_micros(3_500_000 * 11 / u64::from(baud.max(1))).max(Duration::from_millis(2)))
+            }
+            BusLink::Tcp { .. } => None,
+        }
+    }
+
     /// Runs one request to `unit` with the bus timeout; classifies what went wrong.
     async fn request(&mut self, unit: u8, req: Request<'_>) -> Result<Response, Failure> {
         let limit = self.cfg_timeout();
+        if let (Some(gap), Some(last)) = (self.frame_gap(), self.last_frame) {
+            tokio::time::sleep_until(last + gap).await;
+        }
         let Some(ctx) = self.link().await else { return Err(Failure::Link("link not open".into())) };
         ctx.set_slave(Slave(unit));
         let started = Instant::now();
         let outcome = timeout(limit, ctx.call(req)).await;
+        self.last_frame = Some(Instant::now());
         let elapsed = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
         if let Some(d) = self.devices.iter_mut().find(|d| d.unit == unit) {
             d.health.requests += 1;
@@ -351,7 +387,15 @@ pub fn spawn(cfg: BusConfig, events: mpsc::Sender<BusEvent>) -> (BusHandle, toki
             reported_online: None,
         })
         .collect();
-    let mut bus = Bus { cfg, ctx: None, link_retry: now, link_backoff: Duration::from_millis(100), devices, events };
+    let mut bus = Bus {
+        cfg,
+        ctx: None,
+        last_frame: None,
+        link_retry: now,
+        link_backoff: Duration::from_millis(100),
+        devices,
+        events,
+    };
     let task = tokio::spawn(async move {
         let interval = bus.cfg.poll_interval.unsigned_abs().max(Duration::from_millis(5));
         let mut next = Instant::now();

@@ -3,12 +3,13 @@
 the interop suite: unit 1 a keypad panel per docs/modbus-keypad.md holding one entry
 ("2580", sequence 7) that never leaves its queue (a static datastore), unit 2 a 4-channel
 relay board, unit 3 an 8-channel input module with input 2 on. Unit 9 does not exist.
-Usage: pymodbus_building.py PORT"""
+Usage: pymodbus_building.py tcp PORT | rtu DEVICE (9600 baud, 8N1)"""
 import asyncio
 import sys
 
 from pymodbus.datastore import ModbusDeviceContext, ModbusSequentialDataBlock, ModbusServerContext
-from pymodbus.server import StartAsyncTcpServer
+from pymodbus import FramerType
+from pymodbus.server import StartAsyncSerialServer, StartAsyncTcpServer
 
 
 def block(values):
@@ -31,4 +32,11 @@ context = ModbusServerContext(
     },
     single=False,
 )
-asyncio.run(StartAsyncTcpServer(context=context, address=("127.0.0.1", int(sys.argv[1]))))
+if sys.argv[1] == "tcp":
+    asyncio.run(StartAsyncTcpServer(context=context, address=("127.0.0.1", int(sys.argv[2]))))
+else:
+    asyncio.run(
+        StartAsyncSerialServer(
+            context=context, framer=FramerType.RTU, port=sys.argv[2], baudrate=9600, parity="N", stopbits=1, bytesize=8
+        )
+    )
