@@ -390,8 +390,8 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
 
 fn tool_error(e: installer::ToolError) -> Failure {
     let code = match &e {
-        installer::ToolError::NotFound(_) | installer::ToolError::Rtu(_) => exit::USAGE,
-        installer::ToolError::Connect { .. } => exit::FAILURE,
+        installer::ToolError::NotFound(_) => exit::USAGE,
+        installer::ToolError::Link(_) => exit::FAILURE,
     };
     Failure { code, error: e.into() }
 }

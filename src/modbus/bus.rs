@@ -9,17 +9,16 @@
 //! dropped), events out (bounded, [`EVENTS`]; the actor waits: entries are never dropped).
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, timeout};
 use tokio_modbus::client::{Client as _, Context};
-use tokio_modbus::prelude::{SlaveContext as _, tcp};
+use tokio_modbus::prelude::SlaveContext as _;
 use tokio_modbus::{ExceptionCode, Request, Response, Slave};
 
 use super::keypad::{self, Entered, Feedback};
-use crate::config::{BusConfig, BusLink, Parity, Profile};
+use crate::config::{BusConfig, Profile};
 
 /// Commands waiting for a bus, at most.
 pub const COMMANDS: usize = 64;
@@ -164,31 +163,11 @@ struct Bus {
 impl Bus {
     async fn link(&mut self) -> Option<&mut Context> {
         if self.ctx.is_none() && Instant::now() >= self.link_retry {
-            let connected = match &self.cfg.link {
-                BusLink::Tcp { address } => match address.parse::<SocketAddr>() {
-                    Ok(addr) => timeout(self.cfg_timeout(), tcp::connect(addr)).await.ok().and_then(Result::ok),
-                    Err(_) => None,
-                },
-                BusLink::Rtu { device, baud, parity, stop_bits } => {
-                    let builder = tokio_serial::new(device, *baud)
-                        .data_bits(tokio_serial::DataBits::Eight)
-                        .parity(match parity {
-                            Parity::None => tokio_serial::Parity::None,
-                            Parity::Even => tokio_serial::Parity::Even,
-                            Parity::Odd => tokio_serial::Parity::Odd,
-                        })
-                        .stop_bits(if *stop_bits == 2 {
-                            tokio_serial::StopBits::Two
-                        } else {
-                            tokio_serial::StopBits::One
-                        });
-                    match tokio_serial::SerialStream::open(&builder) {
-                        Ok(port) => Some(tokio_modbus::client::rtu::attach(port)),
-                        Err(e) => {
-                            log::warn!("bus {}: cannot open {device}: {e}", self.cfg.name);
-                            None
-                        }
-                    }
+            let connected = match super::link::open(&self.cfg).await {
+                Ok(ctx) => Some(ctx),
+                Err(e) => {
+                    log::warn!("{e}");
+                    None
                 }
             };
             match connected {
@@ -209,20 +188,10 @@ impl Bus {
         self.cfg.timeout.unsigned_abs()
     }
 
-    /// The idle time RTU needs between frames: 3.5 characters of 11 bits, at least 2 ms.
-    fn frame_gap(&self) -> Option<Duration> {
-        match self.cfg.link {
-            BusLink::Rtu { baud, .. } => {
-                Some(Duration::from_micros(3_500_000 * 11 / u64::from(baud.max(1))).max(Duration::from_millis(2)))
-            }
-            BusLink::Tcp { .. } => None,
-        }
-    }
-
     /// Runs one request to `unit` with the bus timeout; classifies what went wrong.
     async fn request(&mut self, unit: u8, req: Request<'_>) -> Result<Response, Failure> {
         let limit = self.cfg_timeout();
-        if let (Some(gap), Some(last)) = (self.frame_gap(), self.last_frame) {
+        if let (Some(gap), Some(last)) = (super::link::frame_gap(&self.cfg), self.last_frame) {
             tokio::time::sleep_until(last + gap).await;
         }
         let Some(ctx) = self.link().await else { return Err(Failure::Link("link not open".into())) };

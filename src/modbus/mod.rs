@@ -3,4 +3,5 @@
 
 pub mod bus;
 pub mod keypad;
+pub mod link;
 pub mod sim;

@@ -1,19 +1,17 @@
 //! Installer tools that talk to a bus directly (with no daemon running): `scan` finds
 //! which unit ids answer and how, `pulse` releases one door's strike, `watch` prints what
 //! the bus actor reports (entries, inputs, devices online and offline) as it happens.
-//! TCP buses today; RTU arrives with the RTU adapter.
+//! RTU and TCP buses alike (the same link code as the bus actor).
 
 use std::fmt::Write as _;
-use std::net::SocketAddr;
 use std::ops::RangeInclusive;
-use std::time::Duration;
 
 use tokio::time::timeout;
-use tokio_modbus::client::Context;
 use tokio_modbus::prelude::*;
 
-use crate::config::{BusConfig, BusLink, Config};
+use crate::config::{BusConfig, Config};
 use crate::modbus::bus::{self, BusEvent};
+use crate::modbus::link::{LinkError, frame_gap, open};
 
 /// Why a tool could not run.
 #[derive(Debug, thiserror::Error)]
@@ -21,17 +19,9 @@ pub enum ToolError {
     /// No such bus or door in the config.
     #[error("{0}")]
     NotFound(String),
-    /// The bus cannot be reached this way yet.
-    #[error("bus \"{0}\" is RTU; these tools speak Modbus TCP so far (use --tcp HOST:PORT for a TCP gateway)")]
-    Rtu(String),
-    /// Connecting failed.
-    #[error("cannot connect to {addr}: {why}")]
-    Connect {
-        /// The address.
-        addr: String,
-        /// Why.
-        why: String,
-    },
+    /// The bus could not be opened.
+    #[error(transparent)]
+    Link(#[from] LinkError),
 }
 
 /// What answered at one unit id.
@@ -41,23 +31,6 @@ pub struct Answer {
     pub unit: u8,
     /// Function by function: what it said.
     pub functions: Vec<(&'static str, String)>,
-}
-
-fn tcp_addr(bus: &BusConfig) -> Result<SocketAddr, ToolError> {
-    match &bus.link {
-        BusLink::Tcp { address } => {
-            address.parse().map_err(|e| ToolError::Connect { addr: address.clone(), why: format!("{e}") })
-        }
-        BusLink::Rtu { .. } => Err(ToolError::Rtu(bus.name.clone())),
-    }
-}
-
-async fn connect(addr: SocketAddr, limit: Duration) -> Result<Context, ToolError> {
-    match timeout(limit, tcp::connect(addr)).await {
-        Ok(Ok(ctx)) => Ok(ctx),
-        Ok(Err(e)) => Err(ToolError::Connect { addr: addr.to_string(), why: e.to_string() }),
-        Err(_) => Err(ToolError::Connect { addr: addr.to_string(), why: "timed out".into() }),
-    }
 }
 
 fn describe<T: std::fmt::Debug>(r: Result<tokio_modbus::Result<T>, tokio::time::error::Elapsed>) -> Option<String> {
@@ -75,9 +48,9 @@ pub async fn scan(
     units: RangeInclusive<u8>,
     mut progress: impl FnMut(u8),
 ) -> Result<Vec<Answer>, ToolError> {
-    let addr = tcp_addr(bus)?;
     let limit = bus.timeout.unsigned_abs();
-    let mut ctx = connect(addr, limit).await?;
+    let gap = frame_gap(bus);
+    let mut ctx = open(bus).await?;
     let mut found = Vec::new();
     for unit in units {
         progress(unit);
@@ -87,7 +60,11 @@ pub async fn scan(
         macro_rules! probe {
             ($name:literal, $call:expr) => {
                 if !lost {
-                    match describe(timeout(limit, $call).await) {
+                    let answer = describe(timeout(limit, $call).await);
+                    if let Some(g) = gap {
+                        tokio::time::sleep(g).await;
+                    }
+                    match answer {
                         Some(s) => functions.push(($name, s)),
                         None => lost = true,
                     }
@@ -100,7 +77,7 @@ pub async fn scan(
         probe!("discrete inputs 0", ctx.read_discrete_inputs(0, 1));
         if lost {
             // A silent unit leaves the connection in doubt: start afresh for the next.
-            ctx = connect(addr, limit).await?;
+            ctx = open(bus).await?;
         }
         if !functions.is_empty() {
             found.push(Answer { unit, functions });
@@ -133,16 +110,16 @@ pub async fn pulse(cfg: &Config, door: &str) -> Result<String, ToolError> {
         .iter()
         .find(|b| b.name == w.relay.bus)
         .ok_or_else(|| ToolError::NotFound(format!("bus \"{}\" is not defined", w.relay.bus)))?;
-    let addr = tcp_addr(bus)?;
     let limit = bus.timeout.unsigned_abs();
     let coil = w.relay.channel.saturating_sub(1);
-    let mut ctx = connect(addr, limit).await?;
+    let mut ctx = open(bus).await?;
     ctx.set_slave(Slave(w.relay.unit));
     let released = describe(timeout(limit, ctx.write_single_coil(coil, w.energize_to_unlock)).await)
         .unwrap_or_else(|| "no answer".into());
     tokio::time::sleep(d.pulse.unsigned_abs()).await;
-    // A fresh connection: if the first write went unanswered, the old one is in doubt.
-    let mut ctx = connect(addr, limit).await?;
+    // A fresh link: if the first write went unanswered, the old one is in doubt.
+    drop(ctx);
+    let mut ctx = open(bus).await?;
     ctx.set_slave(Slave(w.relay.unit));
     let locked = describe(timeout(limit, ctx.write_single_coil(coil, !w.energize_to_unlock)).await)
         .unwrap_or_else(|| "no answer".into());
@@ -158,7 +135,6 @@ pub async fn watch(
     mut show: impl FnMut(&BusEvent),
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<(), ToolError> {
-    tcp_addr(bus)?;
     let (tx, mut rx) = tokio::sync::mpsc::channel(bus::EVENTS);
     let (_handle, task) = bus::spawn(bus.clone(), tx);
     tokio::pin!(stop);
