@@ -212,14 +212,8 @@ fn stored_credentials(cfg: &Config) -> Result<(SitePolicy, Allowlist, Bookings),
         return Ok((cfg.policy.clone(), Allowlist::default(), Bookings::default()));
     }
     let store = open_store(&cfg.store.path)?;
-    let docs = |r: Result<Vec<portvakt::store::state::SignedDoc>, _>| -> Result<Vec<Vec<u8>>, Failure> {
-        Ok(r.map_err(|e: portvakt::store::StoreError| fail(exit::STORE, e.to_string()))?
-            .into_iter()
-            .map(|d| d.body)
-            .collect())
-    };
-    let trust = Trust { site: &cfg.site.id, authorities: &cfg.authorities, policy: &cfg.policy };
-    let (registry, _) = Registry::restore(&docs(store.bundles())?, &docs(store.revocation_lists())?, &trust);
+    let trust = Trust::of(cfg);
+    let (registry, _) = Registry::from_store(&store, &trust).map_err(|e| fail(exit::STORE, e.to_string()))?;
     let built = registry.build_with(&trust, &store, None, None).map_err(|p| fail(exit::DATA, p.join("; ")))?;
     Ok((built.policy, built.allowlist, built.bookings))
 }

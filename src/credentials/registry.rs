@@ -58,12 +58,12 @@ impl BundleSource for crate::store::Store {
     }
 }
 
-/// Signed bundles in memory (tools and tests).
+/// Signed bundles in memory (tools and tests). Only the authority (the body's first
+/// field) is read to find one; the bundle itself is decoded by the caller.
 impl BundleSource for Vec<Vec<u8>> {
     fn bundle_bytes(&self, authority: &str) -> Option<Vec<u8>> {
-        self.iter()
-            .find(|b| open(b).ok().and_then(|e| Bundle::decode(e.body).ok()).is_some_and(|d| d.authority == authority))
-            .cloned()
+        let author = |b: &Vec<u8>| open(b).ok().and_then(|e| super::wire::Reader::new(e.body).str("authority").ok());
+        self.iter().find(|b| author(b).as_deref() == Some(authority)).cloned()
     }
 }
 
@@ -272,6 +272,15 @@ impl Registry {
     /// Takes in a revocation list checked by [`Self::check_revocations`].
     pub fn insert_revocations(&mut self, list: RevocationList) {
         self.revocations.insert(list.authority.clone(), list);
+    }
+
+    /// The registry of a store's documents (see [`Self::restore`]).
+    pub fn from_store(
+        store: &crate::store::Store,
+        trust: &Trust<'_>,
+    ) -> Result<(Self, Vec<Refusal>), crate::store::StoreError> {
+        let bodies = |docs: Vec<crate::store::state::SignedDoc>| docs.into_iter().map(|d| d.body).collect::<Vec<_>>();
+        Ok(Self::restore(&bodies(store.bundles()?), &bodies(store.revocation_lists()?), trust))
     }
 
     /// Rebuilds from stored documents at start, verifying each again (a document altered

@@ -110,6 +110,13 @@ pub struct Trust<'a> {
     pub policy: &'a SitePolicy,
 }
 
+impl<'a> Trust<'a> {
+    /// What a configured gateway trusts.
+    pub fn of(cfg: &'a crate::config::Config) -> Self {
+        Self { site: &cfg.site.id, authorities: &cfg.authorities, policy: &cfg.policy }
+    }
+}
+
 impl Trust<'_> {
     /// The authority with this id.
     pub fn authority(&self, id: &str) -> Option<&AuthorityConfig> {

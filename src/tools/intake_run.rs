@@ -30,10 +30,8 @@ pub enum IntakeRunError {
 /// Restores the registry from the store, processes the inbox, and reports.
 pub fn run(cfg: &Config, now: Timestamp, clock_trusted: bool) -> Result<String, IntakeRunError> {
     let mut store = Store::open(&cfg.store)?;
-    let trust = Trust { site: &cfg.site.id, authorities: &cfg.authorities, policy: &cfg.policy };
-    let bundles: Vec<Vec<u8>> = store.bundles()?.into_iter().map(|d| d.body).collect();
-    let lists: Vec<Vec<u8>> = store.revocation_lists()?.into_iter().map(|d| d.body).collect();
-    let (mut registry, dropped) = Registry::restore(&bundles, &lists, &trust);
+    let trust = Trust::of(cfg);
+    let (mut registry, dropped) = Registry::from_store(&store, &trust)?;
     let mut out = String::new();
     for d in dropped {
         let _ = writeln!(out, "stored document no longer verifies and was not used: {d}");
