@@ -91,7 +91,7 @@ impl Gateway {
 
     /// Runs the intake; returns (file name, refusal code or "accepted").
     fn intake(&mut self) -> Vec<(String, String)> {
-        let trust = Trust { site: &self.cfg.site.id, authorities: &self.cfg.authorities, policy: &self.cfg.policy };
+        let trust = Trust::of(&self.cfg);
         let mut newest: Option<Built> = None;
         let outcomes = process_inbox(
             &self.dir.path().join("inbox"),
@@ -236,7 +236,7 @@ fn every_tampered_or_unauthorised_document_is_refused_with_its_reason_audited() 
 #[test]
 fn an_out_of_scope_refusal_names_the_credential_and_door() {
     let g = Gateway::new();
-    let trust = Trust { site: &g.cfg.site.id, authorities: &g.cfg.authorities, policy: &g.cfg.policy };
+    let trust = Trust::of(&g.cfg);
     let csv = "id,holder,role,kind,secret,doors\nok,a,home_care,pin,111111,entrance\nbad,b,home_care,pin,222222,laundry;bikes\n";
     let err = g
         .registry
@@ -293,7 +293,7 @@ fn accepted_documents_survive_a_restart_and_an_altered_one_is_dropped() {
     let mut g = Gateway::new();
     g.drop_file("1.pvkt", &signed(&bundle(&g.cfg, "kommunen", 3, staff_csv()), KOMMUNEN));
     g.intake();
-    let trust = Trust { site: &g.cfg.site.id, authorities: &g.cfg.authorities, policy: &g.cfg.policy };
+    let trust = Trust::of(&g.cfg);
     let stored: Vec<Vec<u8>> = g.store.bundles().unwrap().into_iter().map(|d| d.body).collect();
     let (reg, dropped) = Registry::restore(&stored, &[], &trust);
     assert!(dropped.is_empty());
@@ -325,7 +325,7 @@ fn certificate(doors: &[&str], hours: i64, carried: Option<Vec<u8>>) -> PhoneCer
 }
 
 fn present(g: &Gateway, cert_bytes: &[u8], door: &str, at: Timestamp) -> Result<(), String> {
-    let trust = Trust { site: &g.cfg.site.id, authorities: &g.cfg.authorities, policy: &g.cfg.policy };
+    let trust = Trust::of(&g.cfg);
     let p =
         present_certificate(cert_bytes, &g.registry, &g.store, &trust, at, true).map_err(|e| e.code().to_owned())?;
     let mut state = AccessState { clock: ClockTrust::Trusted, ..AccessState::default() };
@@ -376,7 +376,7 @@ fn a_certificate_carries_revocations_to_a_gateway_without_coverage() {
     carrier.id = "cert-88".into();
     carrier.phone_key = [88; 32];
     let carrier = seal(DocType::Certificate, &carrier.encode(), &key(KOMMUNEN));
-    let trust = Trust { site: &g.cfg.site.id, authorities: &g.cfg.authorities, policy: &g.cfg.policy };
+    let trust = Trust::of(&g.cfg);
     let p = present_certificate(&carrier, &g.registry, &g.store, &trust, night, true).unwrap();
     let (_, adopted, built) = p.newer_revocations.expect("the carried list is newer than none");
     assert_eq!(adopted.sequence, 4);

@@ -179,7 +179,7 @@ proptest! {
     ) {
         use portvakt::credentials::verify::{Trust, verify_bundle};
         let cfg = common::site();
-        let trust = Trust { site: &cfg.site.id, authorities: &cfg.authorities, policy: &cfg.policy };
+        let trust = Trust::of(&cfg);
         let now = Timestamp::from_second(1_796_000_000).unwrap();
         let original = signed_bundle(&cfg);
         prop_assert!(verify_bundle(&original, &trust, |_| None, now, true).is_ok());
