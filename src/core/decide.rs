@@ -443,17 +443,8 @@ impl Ctx<'_> {
         }
         let schedule = self.policy.schedule(code.schedule)?;
         if timed {
-            let v = schedule.verdict(self.local(), &self.policy.calendar);
-            if !v.open {
-                let holiday = v.holiday.map(|h| h.name);
-                return Some(self.deny(
-                    DenyReason::OutsideSchedule {
-                        schedule: schedule.id.clone(),
-                        owner: ScheduleOwner::DoorCode,
-                        holiday,
-                    },
-                    None,
-                ));
+            if let Some(reason) = self.closed_schedule(Some(code.schedule), ScheduleOwner::DoorCode, self.now) {
+                return Some(self.deny(reason, None));
             }
             return Some(self.grant(GrantRule::DoorCode { schedule: schedule.id.clone() }, None));
         }

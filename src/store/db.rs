@@ -284,13 +284,14 @@ impl Store {
         if events.is_empty() {
             return Ok(Appended::Stored { first: self.head.0 + 1, last: self.head.0 });
         }
-        if self.used_pages().map_err(|e| self.classify("measuring", e))? >= self.soft_pages {
+        let mut used = self.used_pages().map_err(|e| self.classify("measuring", e))?;
+        if used >= self.soft_pages {
             let pruned = self.prune_for_space().map_err(|e| self.classify("pruning for space", e))?;
             if pruned > 0 {
                 self.notices.push(("retention_shortened", serde_json::json!({ "pruned": pruned })));
+                used = self.used_pages().map_err(|e| self.classify("measuring", e))?;
             }
         }
-        let used = self.used_pages().map_err(|e| self.classify("measuring", e))?;
         self.note_fill_level(used);
         if used < self.soft_pages {
             match self.try_append(events) {
