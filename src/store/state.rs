@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use rusqlite::{OptionalExtension, params};
 
 use super::StoreError;
-use super::db::Store;
+use super::db::{Store, ts};
 use crate::core::model::DoorMode;
 
 /// A stored signed document (bundle or revocation list) of one authority.
@@ -34,8 +34,14 @@ pub struct LockoutRow {
     pub streak: u32,
 }
 
-fn ts(ms: i64) -> Timestamp {
-    Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH)
+/// A `SignedDoc` from a row of `authority, version, body, stored_at_ms`.
+fn read_doc(r: &rusqlite::Row<'_>) -> rusqlite::Result<SignedDoc> {
+    Ok(SignedDoc {
+        authority: r.get(0)?,
+        version: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+        body: r.get(2)?,
+        stored_at: ts(r.get(3)?),
+    })
 }
 
 fn mode_word(m: DoorMode) -> &'static str {
@@ -51,16 +57,7 @@ impl Store {
         let sql = format!("SELECT authority, {version_col}, body, stored_at_ms FROM {table} ORDER BY authority");
         let err = |e| StoreError::from_sql(self.path(), "reading state", e);
         let mut stmt = self.conn().prepare(&sql).map_err(err)?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok(SignedDoc {
-                    authority: r.get(0)?,
-                    version: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
-                    body: r.get(2)?,
-                    stored_at: ts(r.get(3)?),
-                })
-            })
-            .map_err(err)?;
+        let rows = stmt.query_map([], read_doc).map_err(err)?;
         rows.collect::<Result<_, _>>().map_err(err)
     }
 
@@ -95,14 +92,7 @@ impl Store {
             .query_row(
                 "SELECT authority, version, body, stored_at_ms FROM bundles WHERE authority = ?1",
                 [authority],
-                |r| {
-                    Ok(SignedDoc {
-                        authority: r.get(0)?,
-                        version: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
-                        body: r.get(2)?,
-                        stored_at: ts(r.get(3)?),
-                    })
-                },
+                read_doc,
             )
             .optional()
             .map_err(|e| StoreError::from_sql(self.path(), "reading a bundle", e))
