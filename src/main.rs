@@ -213,8 +213,8 @@ fn stored_credentials(cfg: &Config) -> Result<(SitePolicy, Allowlist, Bookings),
     }
     let store = open_store(&cfg.store.path)?;
     let trust = Trust::of(cfg);
-    let (registry, _) = Registry::from_store(&store, &trust).map_err(|e| fail(exit::STORE, e.to_string()))?;
-    let built = registry.build_with(&trust, &store, None, None).map_err(|p| fail(exit::DATA, p.join("; ")))?;
+    let (_, _, built) = Registry::built_from_store(&store, &trust).map_err(|e| fail(exit::STORE, e.to_string()))?;
+    let built = built.map_err(|p| fail(exit::DATA, p.join("; ")))?;
     Ok((built.policy, built.allowlist, built.bookings))
 }
 

@@ -298,7 +298,7 @@ fn accepted_documents_survive_a_restart_and_an_altered_one_is_dropped() {
     let (reg, dropped) = Registry::restore(&stored, &[], &trust);
     assert!(dropped.is_empty());
     assert_eq!(reg.bundle_version("kommunen"), Some(3));
-    let built = reg.build_with(&trust, &stored, None, None).unwrap();
+    let built = reg.build_with(&trust, &stored, Vec::new(), None).unwrap();
     assert!(built.allowlist.by_token(&phone1()).is_some());
     // Someone with the SD card adds a credential to the stored bytes.
     let mut altered = stored[0].clone();

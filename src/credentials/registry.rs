@@ -67,6 +67,10 @@ impl BundleSource for Vec<Vec<u8>> {
     }
 }
 
+/// A registry restored at start: it, the stored documents that no longer verify, and the
+/// core's inputs (or why they could not be built).
+pub type Restored = (Registry, Vec<Refusal>, Result<Built, Vec<String>>);
+
 /// Accepted documents per authority: bundle facts (the bytes stay in the store) and the
 /// revocation lists (small).
 #[derive(Debug, Clone, Default)]
@@ -144,13 +148,14 @@ impl Registry {
         self.bundles.iter().map(|(a, i)| (a.as_str(), i))
     }
 
-    /// Builds the core's inputs from everything accepted, with `extra` in place of that
-    /// authority's current bundle or revocation list.
+    /// Builds the core's inputs from everything accepted; bundles in `decoded` (already in
+    /// hand) replace those authorities' stored ones, which are read from `source` only for
+    /// the others; `extra_revocations` replaces that authority's list.
     pub fn build_with(
         &self,
         trust: &Trust<'_>,
         source: &dyn BundleSource,
-        extra_bundle: Option<Bundle>,
+        decoded: Vec<Bundle>,
         extra_revocations: Option<&RevocationList>,
     ) -> Result<Built, Vec<String>> {
         let mut problems = Vec::new();
@@ -166,9 +171,9 @@ impl Registry {
             }
             all_specs.extend(specs(b, problems));
         };
-        let replaced = extra_bundle.as_ref().map(|e| e.authority.clone());
+        let in_hand: Vec<String> = decoded.iter().map(|b| b.authority.clone()).collect();
         for authority in self.bundles.keys() {
-            if replaced.as_ref() == Some(authority) {
+            if in_hand.contains(authority) {
                 continue;
             }
             let bytes = source.bundle_bytes(authority).unwrap_or_default();
@@ -177,7 +182,7 @@ impl Registry {
                 None => problems.push(format!("the stored bundle of {authority} no longer decodes")),
             }
         }
-        if let Some(b) = extra_bundle {
+        for b in decoded {
             visit(b, &mut problems);
         }
         let policy = match owner_policy.as_ref().map(|p| trust.policy.with_owner_policy(p)) {
@@ -248,7 +253,7 @@ impl Registry {
         let bundle = verify_bundle(bytes, trust, |a| self.bundle_version(a), now, clock_trusted)?;
         let authority = bundle.authority.clone();
         let info = info_of(&bundle);
-        let built = self.build_with(trust, source, Some(bundle), None).map_err(Refusal::Unresolvable)?;
+        let built = self.build_with(trust, source, vec![bundle], None).map_err(Refusal::Unresolvable)?;
         Ok(CheckedBundle { authority, info, built })
     }
 
@@ -260,7 +265,7 @@ impl Registry {
         source: &dyn BundleSource,
     ) -> Result<(RevocationList, Built), Refusal> {
         let list = verify_revocations(bytes, trust, |a| self.revocation_sequence(a))?;
-        let built = self.build_with(trust, source, None, Some(&list)).map_err(Refusal::Unresolvable)?;
+        let built = self.build_with(trust, source, Vec::new(), Some(&list)).map_err(Refusal::Unresolvable)?;
         Ok((list, built))
     }
 
@@ -274,24 +279,58 @@ impl Registry {
         self.revocations.insert(list.authority.clone(), list);
     }
 
+    fn verify_store(
+        store: &crate::store::Store,
+        trust: &Trust<'_>,
+    ) -> Result<(Self, Vec<Refusal>, Vec<Bundle>), crate::store::StoreError> {
+        let bodies = |docs: Vec<crate::store::state::SignedDoc>| docs.into_iter().map(|d| d.body).collect::<Vec<_>>();
+        Ok(Self::verify_all(&bodies(store.bundles()?), &bodies(store.revocation_lists()?), trust))
+    }
+
     /// The registry of a store's documents (see [`Self::restore`]).
     pub fn from_store(
         store: &crate::store::Store,
         trust: &Trust<'_>,
     ) -> Result<(Self, Vec<Refusal>), crate::store::StoreError> {
-        let bodies = |docs: Vec<crate::store::state::SignedDoc>| docs.into_iter().map(|d| d.body).collect::<Vec<_>>();
-        Ok(Self::restore(&bodies(store.bundles()?), &bodies(store.revocation_lists()?), trust))
+        let (reg, refused, _) = Self::verify_store(store, trust)?;
+        Ok((reg, refused))
+    }
+
+    /// The registry of a store's documents and the core's inputs built from them, each
+    /// bundle decoded once (what a gateway does at start).
+    pub fn built_from_store(
+        store: &crate::store::Store,
+        trust: &Trust<'_>,
+    ) -> Result<Restored, crate::store::StoreError> {
+        let (reg, refused, decoded) = Self::verify_store(store, trust)?;
+        let built = reg.build_with(trust, store, decoded, None);
+        Ok((reg, refused, built))
     }
 
     /// Rebuilds from stored documents at start, verifying each again (a document altered
     /// on the SD card, or from an authority no longer configured, is dropped and reported).
     pub fn restore(bundles: &[Vec<u8>], revocation_lists: &[Vec<u8>], trust: &Trust<'_>) -> (Self, Vec<Refusal>) {
+        let (reg, refused, _) = Self::verify_all(bundles, revocation_lists, trust);
+        (reg, refused)
+    }
+
+    /// Verifies stored documents; returns the registry, the refusals and the decoded
+    /// bundles (for a first build without decoding them again).
+    fn verify_all(
+        bundles: &[Vec<u8>],
+        revocation_lists: &[Vec<u8>],
+        trust: &Trust<'_>,
+    ) -> (Self, Vec<Refusal>, Vec<Bundle>) {
         let mut reg = Self::default();
         let mut refused = Vec::new();
+        let mut decoded = Vec::new();
         for bytes in bundles {
             // Expiry is enforced per credential (valid_until is capped by not_after).
             match verify_bundle(bytes, trust, |_| None, Timestamp::UNIX_EPOCH, false) {
-                Ok(b) => reg.insert_bundle(b.authority.clone(), info_of(&b)),
+                Ok(b) => {
+                    reg.insert_bundle(b.authority.clone(), info_of(&b));
+                    decoded.push(b);
+                }
                 Err(e) => refused.push(e),
             }
         }
@@ -301,6 +340,6 @@ impl Registry {
                 Err(e) => refused.push(e),
             }
         }
-        (reg, refused)
+        (reg, refused, decoded)
     }
 }
