@@ -29,6 +29,17 @@ struct Site {
 }
 
 async fn site() -> Site {
+    let cfg = common::site();
+    let allowlist = Allowlist::build(
+        &cfg.policy,
+        vec![common::spec("anna-tag", "resident", common::tag(&cfg, "04:A2:19:7F"), &["entrance"])],
+    )
+    .unwrap();
+    site_with(AccessState { allowlist, clock: ClockTrust::Trusted, ..AccessState::default() }, None).await
+}
+
+/// The test site with `state`, and optionally an existing store directory.
+async fn site_with(state: AccessState, dir: Option<tempfile::TempDir>) -> Site {
     let mut cfg = common::site();
     let sim = SimBuilding::for_bus(&cfg.buses[0]);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -36,7 +47,7 @@ async fn site() -> Site {
     cfg.buses[0].poll_interval = SignedDuration::from_millis(20);
     cfg.buses[0].timeout = SignedDuration::from_millis(200);
     tokio::spawn(serve(sim.clone(), listener));
-    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.unwrap_or_else(|| tempfile::tempdir().unwrap());
     let store = Store::open(&StoreOptions {
         path: dir.path().join("portvakt.db"),
         max_size_bytes: 16 << 20,
@@ -44,12 +55,6 @@ async fn site() -> Site {
     })
     .unwrap();
     let (store, _thread) = portvakt::store::actor::spawn(store).unwrap();
-    let allowlist = Allowlist::build(
-        &cfg.policy,
-        vec![common::spec("anna-tag", "resident", common::tag(&cfg, "04:A2:19:7F"), &["entrance"])],
-    )
-    .unwrap();
-    let state = AccessState { allowlist, clock: ClockTrust::Trusted, ..AccessState::default() };
     let clock = ManualClock::new(common::at(&cfg, "2026-11-24T14:00"));
     let (bus_tx, bus_rx) = mpsc::channel(bus::EVENTS);
     let (handle, _task) = bus::spawn(cfg.buses[0].clone(), bus_tx);
@@ -125,5 +130,54 @@ fn a_door_opened_without_grant_is_audited_as_forced_and_the_exit_button_releases
         s.sim.set_input(3, 1, false);
         s.sim.set_input(3, 2, true);
         until("the exit button releases the strike", || s.sim.relay(2, 1) == Some(true)).await;
+    });
+}
+
+#[test]
+fn a_pin_from_a_signed_municipality_bundle_taken_in_from_the_inbox_opens_the_entrance() {
+    use portvakt::credentials::bundle::Bundle;
+    use portvakt::credentials::envelope::{DocType, seal};
+    use portvakt::credentials::intake::process_inbox;
+    use portvakt::credentials::registry::Registry;
+    use portvakt::credentials::verify::Trust;
+
+    let cfg = common::site();
+    let dir = tempfile::tempdir().unwrap();
+    let options = StoreOptions {
+        path: dir.path().join("portvakt.db"),
+        max_size_bytes: 16 << 20,
+        retention: SignedDuration::from_hours(24),
+    };
+    // The municipality (seed 0x02… in the test site's config) signs a bundle from CSV.
+    let csv = "id,holder,role,kind,secret,doors\ncare-5,hemtjanst-natt-5,home_care,pin,864209,entrance\n";
+    let now = common::at(&cfg, "2026-11-24T02:00");
+    let bundle = Bundle {
+        authority: "kommunen".into(),
+        site: "test-site".into(),
+        version: 1,
+        issued_at: now,
+        not_after: now + SignedDuration::from_hours(24 * 30),
+        entries: portvakt::admin::csv_import::entries(csv, &cfg.credential_key, &cfg.policy.tz).unwrap(),
+        bookings: Vec::new(),
+        policy: None,
+    };
+    let signed = seal(DocType::Bundle, &bundle.encode(), &ed25519_dalek::SigningKey::from_bytes(&[2; 32]));
+    let inbox = dir.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    std::fs::write(inbox.join("staff.pvkt"), signed).unwrap();
+    let mut store = Store::open(&options).unwrap();
+    let mut registry = Registry::default();
+    let mut built = None;
+    process_inbox(&inbox, &mut registry, &Trust::of(&cfg), &mut store, now, true, |b| built = Some(b)).unwrap();
+    drop(store);
+    let built = built.expect("the bundle was accepted");
+    let state = AccessState { allowlist: built.allowlist, clock: ClockTrust::Trusted, ..AccessState::default() };
+    rt().block_on(async {
+        let s = site_with(state, Some(dir)).await;
+        s.clock.set(common::at(&cfg, "2026-11-24T03:00"));
+        s.sim.enter(1, Entered::Digits("864209".into()));
+        until("the strike released for the home-care PIN", || s.sim.relay(2, 1) == Some(true)).await;
+        audited(&s.store, EventKind::AccessGranted).await;
+        audited(&s.store, EventKind::CredentialsAccepted).await;
     });
 }
