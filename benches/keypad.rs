@@ -56,7 +56,7 @@ fn main() {
         tag_events(0, rx, gtx);
         let state = AccessState { clock: ClockTrust::Trusted, ..AccessState::default() };
         let gw = Gateway::new(&cfg, state, vec![handle], store, Arc::new(clock.clone()));
-        tokio::spawn(gw.run(grx, Duration::from_millis(20)));
+        let (_gateway, _task) = gw.spawn(grx, Duration::from_millis(20), tokio_util::sync::CancellationToken::new());
         tokio::time::sleep(Duration::from_millis(300)).await;
 
         let mut lat = Vec::with_capacity(ENTRIES);

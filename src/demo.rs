@@ -183,7 +183,7 @@ async fn run_async(mut cfg: Config, allowlist: &Path, keep_running: bool) -> Res
         ..AccessState::default()
     };
     let gateway = Gateway::new(&cfg, state, handles, store.clone(), Arc::new(clock.clone()));
-    tokio::spawn(gateway.run(gw_rx, Duration::from_millis(20)));
+    let (_gateway, _task) = gateway.spawn(gw_rx, Duration::from_millis(20), tokio_util::sync::CancellationToken::new());
     let Some(sim) = sims.first().cloned() else { return Err(DemoError::Setup("the config has no bus".into())) };
     tokio::time::sleep(Duration::from_millis(300)).await; // devices come online
 

@@ -9,6 +9,8 @@ pub const FAILURE: u8 = 1;
 pub const USAGE: u8 = 64;
 /// Input data, such as an allowlist file, is malformed (`EX_DATAERR`).
 pub const DATA: u8 = 65;
+/// A service is not available: no daemon answers on the control socket (`EX_UNAVAILABLE`).
+pub const UNAVAILABLE: u8 = 69;
 /// The store database is damaged or from a newer version (`EX_IOERR`); restarting
 /// would only fail again, so systemd must not restart on it.
 pub const STORE: u8 = 74;

@@ -7,6 +7,7 @@ pub mod admin;
 pub mod config;
 pub mod core;
 pub mod credentials;
+pub mod daemon;
 pub mod demo;
 pub mod door;
 pub mod exit;

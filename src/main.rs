@@ -19,6 +19,9 @@ use portvakt::core::model::{DoorMode, SitePolicy};
 use portvakt::core::secret::{check_pin, check_tag};
 use portvakt::credentials::registry::Registry;
 use portvakt::credentials::verify::Trust;
+use portvakt::daemon::client::{self, ClientError};
+use portvakt::daemon::control::{Request, SimAct};
+use portvakt::daemon::logging;
 use portvakt::exit;
 use portvakt::store::{AuditFilter, Store};
 use portvakt::tools::{allowlist_file, audit_view, explain, installer, intake_run, summary, time_input, week_grid};
@@ -47,6 +50,28 @@ enum Command {
         #[arg(long)]
         keep_running: bool,
     },
+    /// Run the gateway daemon (under systemd: `Type=notify`; SIGHUP reloads the config).
+    Run {
+        /// Replace every bus by the simulated building (no hardware needed); act at its
+        /// doors with `portvakt sim`.
+        #[arg(long)]
+        simulate: bool,
+    },
+    /// Show the running daemon's state: doors, devices, clock, store, bundles.
+    Status {
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Act at a door of the running daemon's simulated building.
+    Sim {
+        /// The door.
+        door: String,
+        /// What happens: code DIGITS, tag UID, open, close, exit.
+        act: String,
+        /// The digits or the tag UID.
+        value: Option<String>,
+    },
     /// Check the configuration: a summary and exit 0, or every problem and exit 78.
     CheckConfig,
     /// Explain whether a credential opens a door at a time, and why.
@@ -68,7 +93,8 @@ enum Command {
         #[arg(long)]
         tcp: Option<String>,
     },
-    /// Release one door's strike for its pulse (directly on the bus; no daemon needed).
+    /// Release one door's strike for its pulse (through the running daemon, or directly
+    /// on the bus when none runs).
     Pulse {
         /// The door.
         door: String,
@@ -76,7 +102,8 @@ enum Command {
         #[arg(long)]
         tcp: Option<String>,
     },
-    /// Show keypad entries, inputs and device outages on a bus as they happen.
+    /// Show keypad entries, inputs and device outages as they happen (through the running
+    /// daemon, or directly on a bus when none runs).
     Watch {
         /// The bus (default: the first in the config).
         #[arg(long)]
@@ -412,8 +439,56 @@ fn scan_cmd(cli: &Cli, bus: Option<&String>, units: &str, tcp: Option<&String>) 
     Ok(installer::render_scan(&bus.name, &answers))
 }
 
+/// Sends a request to the running daemon; `Ok(None)` when no daemon runs.
+fn ask_daemon(cfg: &Config, req: &Request) -> Result<Option<serde_json::Value>, Failure> {
+    match runtime()?.block_on(client::request(&cfg.daemon.control_socket, req)) {
+        Ok(v) => Ok(Some(v)),
+        Err(ClientError::NotRunning(_)) => Ok(None),
+        Err(e @ ClientError::Refused(_)) => Err(fail(exit::USAGE, e.to_string())),
+        Err(e) => Err(fail(exit::FAILURE, e.to_string())),
+    }
+}
+
+fn daemon_required(cfg: &Config, req: &Request) -> Result<serde_json::Value, Failure> {
+    ask_daemon(cfg, req)?.ok_or_else(|| {
+        let e = ClientError::NotRunning(cfg.daemon.control_socket.display().to_string());
+        fail(exit::UNAVAILABLE, e.to_string())
+    })
+}
+
+fn status_cmd(cli: &Cli, json: bool) -> Result<String, Failure> {
+    let cfg = load_config(&config_path(cli))?;
+    let v = daemon_required(&cfg, &Request::Status)?;
+    let status = v.get("status").cloned().unwrap_or_default();
+    if json {
+        return Ok(format!("{status:#}\n"));
+    }
+    Ok(v.get("text").and_then(serde_json::Value::as_str).unwrap_or_default().to_owned())
+}
+
+fn sim_cmd(cli: &Cli, door: &str, act: &str, value: Option<&String>) -> Result<String, Failure> {
+    let cfg = load_config(&config_path(cli))?;
+    let need =
+        |what: &str| value.cloned().ok_or_else(|| fail(exit::USAGE, format!("`sim {door} {act}` needs the {what}")));
+    let act = match act {
+        "code" => SimAct::Code(need("digits")?),
+        "tag" => SimAct::Tag(need("tag UID")?),
+        "open" => SimAct::Open,
+        "close" => SimAct::Close,
+        "exit" => SimAct::Exit,
+        other => {
+            return Err(fail(exit::USAGE, format!("\"{other}\" is not an act; use code, tag, open, close or exit")));
+        }
+    };
+    daemon_required(&cfg, &Request::Sim { door: door.to_owned(), act })?;
+    Ok(String::new())
+}
+
 fn pulse_cmd(cli: &Cli, door: &str, tcp: Option<&String>) -> Result<String, Failure> {
     let mut cfg = load_config(&config_path(cli))?;
+    if tcp.is_none() && ask_daemon(&cfg, &Request::Pulse { door: door.to_owned() })?.is_some() {
+        return Ok(format!("door {door}: released for its pulse by the running daemon (audited)\n"));
+    }
     if tcp.is_some() {
         let relay_bus =
             cfg.policy.doors.iter().position(|d| d.id.as_str() == door).map(|i| cfg.wiring[i].relay.bus.clone());
@@ -424,39 +499,35 @@ fn pulse_cmd(cli: &Cli, door: &str, tcp: Option<&String>) -> Result<String, Fail
     runtime()?.block_on(installer::pulse(&cfg, door)).map_err(tool_error)
 }
 
-fn watch_cmd(cli: &Cli, bus: Option<&String>, tcp: Option<&String>, seconds: Option<u64>) -> Result<String, Failure> {
-    let mut cfg = load_config(&config_path(cli))?;
-    let bus = pick_bus(&mut cfg, bus, tcp)?;
-    let stop = async move {
-        match seconds {
-            Some(s) => tokio::time::sleep(std::time::Duration::from_secs(s)).await,
-            None => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+/// Resolves after `seconds`, or at Ctrl-C.
+async fn until(seconds: Option<u64>) {
+    match seconds {
+        Some(s) => tokio::time::sleep(std::time::Duration::from_secs(s)).await,
+        None => {
+            let _ = tokio::signal::ctrl_c().await;
         }
-    };
-    let tz = cfg.policy.tz.clone();
-    let show = |e: &portvakt::modbus::bus::BusEvent| {
-        let now = Timestamp::now().to_zoned(tz.clone()).strftime("%H:%M:%S");
-        println!("{now}  {}", watch_line(e));
-    };
-    runtime()?.block_on(installer::watch(&bus, show, stop)).map_err(tool_error)?;
-    Ok(String::new())
+    }
 }
 
-/// One watched event in words (a PIN is never printed, only its length).
-fn watch_line(e: &portvakt::modbus::bus::BusEvent) -> String {
-    use portvakt::modbus::bus::BusEvent;
-    use portvakt::modbus::keypad::Entered;
-    match e {
-        BusEvent::Entered { unit, entered: Entered::Digits(d) } => format!("unit {unit}: {} digits typed", d.len()),
-        BusEvent::Entered { unit, entered: Entered::Tag(t) } => format!("unit {unit}: tag {t}"),
-        BusEvent::Input { unit, channel, on } => {
-            format!("unit {unit}: input {channel} {}", if *on { "ON" } else { "off" })
+fn watch_cmd(cli: &Cli, bus: Option<&String>, tcp: Option<&String>, seconds: Option<u64>) -> Result<String, Failure> {
+    let mut cfg = load_config(&config_path(cli))?;
+    let tz = cfg.policy.tz.clone();
+    let print = |line: &str| {
+        let now = Timestamp::now().to_zoned(tz.clone()).strftime("%H:%M:%S");
+        println!("{now}  {line}");
+    };
+    let rt = runtime()?;
+    if tcp.is_none() && bus.is_none() {
+        match rt.block_on(client::watch(&cfg.daemon.control_socket, print, until(seconds))) {
+            Ok(()) => return Ok(String::new()),
+            Err(ClientError::NotRunning(_)) => {} // no daemon: watch the first bus directly
+            Err(e) => return Err(fail(exit::FAILURE, e.to_string())),
         }
-        BusEvent::Online { unit } => format!("unit {unit}: online"),
-        BusEvent::Offline { unit, why } => format!("unit {unit}: OFFLINE ({why})"),
     }
+    let bus = pick_bus(&mut cfg, bus, tcp)?;
+    let show = |e: &portvakt::modbus::bus::BusEvent| print(&installer::describe_event(e));
+    rt.block_on(installer::watch(&bus, show, until(seconds))).map_err(tool_error)?;
+    Ok(String::new())
 }
 
 fn config_path(cli: &Cli) -> PathBuf {
@@ -476,6 +547,17 @@ fn run(cli: &Cli) -> Result<String, Failure> {
                 fail(code, e.to_string())
             })
         }
+        Command::Run { simulate } => {
+            let path = config_path(cli);
+            let cfg = load_config(&path)?;
+            let level = std::env::var("PORTVAKT_LOG").ok().and_then(|l| l.parse().ok()).unwrap_or(cfg.daemon.log_level);
+            logging::init(level, std::env::var("JOURNAL_STREAM").ok().as_deref());
+            portvakt::daemon::run_process(LoadOptions::file(path).with_process_env(), *simulate)
+                .map(|()| String::new())
+                .map_err(|e| fail(e.exit_code(), e.to_string()))
+        }
+        Command::Status { json } => status_cmd(cli, *json),
+        Command::Sim { door, act, value } => sim_cmd(cli, door, act, value.as_ref()),
         Command::CheckConfig => Ok(summary::render(&load_config(&config_path(cli))?)),
         Command::Explain(a) => explain_cmd(&load_config(&config_path(cli))?, a),
         Command::Schedule { door, week } => {

@@ -25,6 +25,7 @@ struct Site {
     sim: SimBuilding,
     clock: ManualClock,
     store: portvakt::store::Handle,
+    stop: tokio_util::sync::CancellationToken,
     _dir: tempfile::TempDir,
 }
 
@@ -61,8 +62,9 @@ async fn site_with(state: AccessState, dir: Option<tempfile::TempDir>) -> Site {
     let (gw_tx, gw_rx) = mpsc::channel(EVENTS);
     tag_events(0, bus_rx, gw_tx);
     let gateway = Gateway::new(&cfg, state, vec![handle], store.clone(), Arc::new(clock.clone()));
-    tokio::spawn(gateway.run(gw_rx, Duration::from_millis(20)));
-    Site { sim, clock, store, _dir: dir }
+    let stop = tokio_util::sync::CancellationToken::new();
+    let (_gateway, _task) = gateway.spawn(gw_rx, Duration::from_millis(20), stop.clone());
+    Site { sim, clock, store, stop, _dir: dir }
 }
 
 async fn until(what: &str, cond: impl Fn() -> bool) {
@@ -106,6 +108,17 @@ fn the_door_code_by_day_releases_the_strike_for_the_pulse_and_is_audited() {
         s.clock.advance(SignedDuration::from_secs(6));
         until("the strike locked after the pulse", || s.sim.relay(2, 1) == Some(false)).await;
         audited(&s.store, EventKind::AccessGranted).await;
+    });
+}
+
+#[test]
+fn stopping_the_gateway_mid_pulse_locks_the_strike_at_once() {
+    rt().block_on(async {
+        let s = site().await;
+        s.sim.enter(1, Entered::Digits("1357".into()));
+        until("the strike released", || s.sim.relay(2, 1) == Some(true)).await;
+        s.stop.cancel();
+        until("the strike locked before its pulse ended", || s.sim.relay(2, 1) == Some(false)).await;
     });
 }
 

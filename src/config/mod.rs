@@ -5,6 +5,7 @@
 //! named in the config and never printed.
 
 mod authority;
+mod daemon;
 mod load;
 mod problems;
 mod raw;
@@ -19,6 +20,7 @@ use crate::core::model::SitePolicy;
 use crate::core::secret::CredentialKey;
 
 pub use authority::{AuthorityClass, AuthorityConfig, door_names};
+pub use daemon::{DEFAULT_CONTROL_SOCKET, DaemonConfig};
 pub use load::{DEFAULT_CONFIG_PATH, LoadOptions, load};
 pub use problems::{ConfigError, Problem};
 pub use validate::{DEFAULT_INBOX, DEFAULT_STORE_PATH, owner_policy};
@@ -32,6 +34,8 @@ pub struct Config {
     pub intake: IntakeConfig,
     /// Where the audit store lives, its size cap and retention.
     pub store: crate::store::StoreOptions,
+    /// How the daemon runs.
+    pub daemon: DaemonConfig,
     /// The authorities whose signatures the gateway accepts, each with its door scope.
     pub authorities: Vec<AuthorityConfig>,
     /// Modbus buses and their devices.
@@ -85,6 +89,9 @@ pub enum BusLink {
         /// `host:port`.
         address: String,
     },
+    /// The simulated building, served by the daemon itself over Modbus TCP on loopback
+    /// (for running without hardware: a laptop, the demo, tests).
+    Sim,
 }
 
 /// Serial parity.

@@ -53,6 +53,15 @@ pub struct RawCredentials {
     pub stale_after_days: Option<u32>,
 }
 
+/// `[daemon]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDaemon {
+    pub control_socket: Option<String>,
+    pub log_level: Option<String>,
+    pub intake_interval: Option<String>,
+}
+
 /// `[store]`
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -68,6 +77,8 @@ pub struct RawStore {
 pub struct RawClock {
     #[serde(default)]
     pub while_untrusted: RawUntrusted,
+    pub synchronized_flag: Option<String>,
+    pub jump_tolerance: Option<String>,
 }
 
 /// `[clock.while_untrusted]`

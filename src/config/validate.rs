@@ -16,8 +16,8 @@ use serde::de::DeserializeOwned;
 use super::authority::{RawAuthority, authorities, check_owner_present};
 use super::problems::{ConfigError, Problems};
 use super::raw::{
-    RawBus, RawClock, RawCredentials, RawDoor, RawDoorCode, RawHolidays, RawLockout, RawPoint, RawRole, RawSchedule,
-    RawSite, RawStore,
+    RawBus, RawClock, RawCredentials, RawDaemon, RawDoor, RawDoorCode, RawHolidays, RawLockout, RawPoint, RawRole,
+    RawSchedule, RawSite, RawStore,
 };
 use super::{BusConfig, BusLink, Config, DeviceConfig, DoorWiring, IntakeConfig, Parity, Point, Profile, SiteInfo};
 use crate::core::holidays::HolidayCalendar;
@@ -38,7 +38,8 @@ pub const DEFAULT_STORE_PATH: &str = "/var/lib/portvakt/portvakt.db";
 /// Where signed documents are dropped unless the config says otherwise.
 pub const DEFAULT_INBOX: &str = "/var/lib/portvakt/inbox";
 
-const SECTIONS: [&str; 12] = [
+const SECTIONS: [&str; 13] = [
+    "daemon",
     "authorities",
     "store",
     "site",
@@ -88,7 +89,7 @@ fn parse<T: DeserializeOwned>(v: Value, path: &str, p: &mut Problems) -> Option<
     }
 }
 
-fn duration(s: Option<&str>, default: SignedDuration, path: &str, p: &mut Problems) -> SignedDuration {
+pub(super) fn duration(s: Option<&str>, default: SignedDuration, path: &str, p: &mut Problems) -> SignedDuration {
     let Some(s) = s else { return default };
     match s.parse::<SignedDuration>() {
         Ok(d) if d.is_positive() => d,
@@ -154,6 +155,7 @@ struct Sections {
     door_code: Option<RawDoorCode>,
     authorities: Vec<Option<RawAuthority>>,
     store: RawStore,
+    daemon: RawDaemon,
 }
 
 fn table_entries<T: DeserializeOwned>(v: Option<Value>, path: &str, p: &mut Problems) -> Vec<(String, T)> {
@@ -213,6 +215,7 @@ fn sections(mut root: BTreeMap<String, Value>, p: &mut Problems) -> Sections {
         door_code: take("door_code").and_then(|v| parse(v, "door_code", p)),
         authorities: array_entries(take("authorities"), "authorities", p),
         store: take("store").and_then(|v| parse(v, "store", p)).unwrap_or_default(),
+        daemon: take("daemon").and_then(|v| parse(v, "daemon", p)).unwrap_or_default(),
     }
 }
 
@@ -339,6 +342,7 @@ fn bus(i: usize, raw: &RawBus, p: &mut Problems) -> BusConfig {
             }
             BusLink::Rtu { device, baud, parity, stop_bits }
         }
+        "sim" => BusLink::Sim,
         "tcp" => {
             let address = raw.address.clone().unwrap_or_default();
             if address.rsplit_once(':').is_none_or(|(h, port)| h.is_empty() || port.parse::<u16>().is_err()) {
@@ -347,7 +351,7 @@ fn bus(i: usize, raw: &RawBus, p: &mut Problems) -> BusConfig {
             BusLink::Tcp { address }
         }
         other => {
-            p.push(format!("{path}.kind"), format!("\"{other}\" is not a bus kind; use \"rtu\" or \"tcp\""));
+            p.push(format!("{path}.kind"), format!("\"{other}\" is not a bus kind; use \"rtu\", \"tcp\" or \"sim\""));
             BusLink::Tcp { address: String::new() }
         }
     };
@@ -758,6 +762,7 @@ pub(super) fn validate(root: BTreeMap<String, Value>, base: &Path, files: Vec<Pa
     let untrusted = untrusted_policy(&sections.clock, &mut problems);
     let intake = intake_options(sections.credentials.as_ref(), base, &mut problems);
     let store = store_options(&sections.store, base, &mut problems);
+    let daemon = super::daemon::daemon_options(&sections.daemon, &sections.clock, base, &mut problems);
     let lockout = lockout_policy(&sections.lockout, &mut problems);
     let roles = roles(&sections.roles, &mut problems);
     let schedules: Vec<(String, Option<Schedule>)> =
@@ -799,6 +804,7 @@ pub(super) fn validate(root: BTreeMap<String, Value>, base: &Path, files: Vec<Pa
         authorities,
         intake,
         store,
+        daemon,
         buses,
         wiring,
         policy,

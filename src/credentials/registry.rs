@@ -20,7 +20,7 @@ use crate::core::ids::{AuthorityId, CredentialId, DoorId, HolderId, RoleId, Sche
 use crate::core::model::SitePolicy;
 
 /// What the registry knows of an authority's bundle, without its entries.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct BundleInfo {
     /// Version.
     pub version: u64,

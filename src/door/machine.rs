@@ -105,6 +105,11 @@ impl DoorMachine {
         self.open_since.is_some()
     }
 
+    /// Whether the contact can be read (false after a contact fault until it reads again).
+    pub fn contact_readable(&self) -> bool {
+        !self.contact_fault
+    }
+
     /// Whether a held-open alarm is raised.
     pub fn held_open(&self) -> bool {
         self.held_alarm

@@ -4,15 +4,21 @@
 //! outcome and the decision is committed to the audit log. Contact and exit-button inputs
 //! drive the door machines; their events (opened, forced, held open, contact fault) are
 //! audited; device outages are audited too. Time comes from the edge's clock.
+//!
+//! It runs as an actor ([`Gateway::spawn`]): bus events in, [`super::handle::Command`]s
+//! in, observations out for `watch`. When cancelled it locks every strike (a started
+//! pulse ends early, in the safe state), saves the keypad lockouts and stops.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
+use tokio_util::sync::CancellationToken;
 
 use super::clock::Clock;
+use super::handle::{COMMANDS, Command, DoorStatus, GatewayStatus, Handle, NewAccess, OBSERVED, Observed};
 use crate::config::Config;
 use crate::core::decide::{AccessRequest, AccessState, Decision, DenyReason, handle};
 use crate::core::lockout::LockoutOutcome;
@@ -21,6 +27,7 @@ use crate::core::secret::CredentialKey;
 use crate::door::machine::{DoorEvent, DoorMachine, Input, Strike};
 use crate::modbus::bus::{BusEvent, BusHandle};
 use crate::modbus::keypad::{Entered, Feedback};
+use crate::store::state::LockoutRow;
 use crate::store::{EventKind, NewEvent};
 
 /// Events from all buses, tagged with the bus's position in the config.
@@ -49,9 +56,11 @@ pub struct Gateway {
     contacts: HashMap<(usize, u8, u16), (DoorIdx, bool)>,
     exits: HashMap<(usize, u8, u16), (DoorIdx, bool)>,
     buses: Vec<BusHandle>,
+    bus_names: Vec<String>,
     store: crate::store::Handle,
     clock: Arc<dyn Clock>,
     seen_online: BTreeSet<(usize, u8)>,
+    observed: broadcast::Sender<Observed>,
 }
 
 fn door_idx(i: usize) -> DoorIdx {
@@ -78,9 +87,11 @@ impl Gateway {
             contacts: HashMap::new(),
             exits: HashMap::new(),
             buses,
+            bus_names: cfg.buses.iter().map(|b| b.name.clone()).collect(),
             store,
             clock,
             seen_online: BTreeSet::new(),
+            observed: broadcast::channel(OBSERVED).0,
         };
         for (i, (door, w)) in cfg.policy.doors.iter().zip(&cfg.wiring).enumerate() {
             let idx = door_idx(i);
@@ -104,10 +115,76 @@ impl Gateway {
         g
     }
 
-    /// Replaces the site policy and access state (after a new bundle or a reload).
-    pub fn set_access(&mut self, policy: SitePolicy, state: AccessState) {
-        self.policy = policy;
-        self.state = state;
+    /// Takes new credentials and policy; door modes, lockouts and clock trust stay.
+    fn replace(&mut self, access: NewAccess) {
+        let NewAccess { built, key } = access;
+        self.policy = built.policy;
+        self.state.allowlist = built.allowlist;
+        self.state.revocations = built.revocations;
+        self.state.bookings = built.bookings;
+        self.key = key;
+    }
+
+    async fn save_lockouts(&self) {
+        let rows: Vec<LockoutRow> = self
+            .state
+            .lockout
+            .snapshot()
+            .into_iter()
+            .filter_map(|(door, locked_until, streak)| {
+                self.door_name(door).map(|door| LockoutRow { door, locked_until, streak })
+            })
+            .collect();
+        if let Err(e) = self.store.call(move |s| s.save_lockouts(&rows)).await {
+            log::error!("keypad lockouts not saved: {e}");
+        }
+    }
+
+    fn status(&self) -> GatewayStatus {
+        let doors = self
+            .machines
+            .iter()
+            .enumerate()
+            .map(|(i, m)| DoorStatus {
+                door: self.door_name(door_idx(i)).unwrap_or_default(),
+                mode: self.state.mode(door_idx(i)),
+                released: m.strike() == Strike::Released,
+                open: (self.contacts.values().any(|(d, _)| usize::from(d.0) == i) && m.contact_readable())
+                    .then(|| m.is_open()),
+                held_open: m.held_open(),
+            })
+            .collect();
+        GatewayStatus { clock: self.state.clock, credentials: self.state.allowlist.len(), doors }
+    }
+
+    async fn pulse(&mut self, door: &str, by: &str) -> Result<(), String> {
+        let idx = door
+            .parse()
+            .ok()
+            .and_then(|d| self.policy.door_index(&d))
+            .ok_or_else(|| format!("no door \"{door}\" in the configuration"))?;
+        let pulse = self.policy.door(idx).map(|d| d.pulse).unwrap_or_default();
+        let now = self.clock.now();
+        self.drive(idx, Input::Grant(pulse), now).await;
+        self.system_event(EventKind::DoorPulsed, Some(idx), serde_json::json!({ "by": by }), now).await;
+        Ok(())
+    }
+
+    async fn command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Ping(reply) => {
+                let _ = reply.send(());
+            }
+            Command::Status(reply) => {
+                let _ = reply.send(self.status());
+            }
+            Command::Pulse { door, by, reply } => {
+                let result = self.pulse(&door, &by).await;
+                let _ = reply.send(result);
+            }
+            Command::Replace(access) => self.replace(*access),
+            Command::Clock(trust) => self.state.clock = trust,
+        }
     }
 
     async fn audit(&self, event: NewEvent) {
@@ -182,6 +259,7 @@ impl Gateway {
         if let Some(LockoutOutcome::LockedUntil(until)) = lockout {
             let detail = serde_json::json!({ "until": until.to_string() });
             self.system_event(EventKind::KeypadLockedOut, Some(door), detail, now).await;
+            self.save_lockouts().await;
         }
     }
 
@@ -215,6 +293,10 @@ impl Gateway {
 
     /// Handles one bus event.
     pub async fn on_bus_event(&mut self, bus: usize, event: BusEvent) {
+        if self.observed.receiver_count() > 0 {
+            let name = self.bus_names.get(bus).cloned().unwrap_or_default();
+            let _ = self.observed.send(Observed { bus: name, event: event.clone() });
+        }
         match event {
             BusEvent::Entered { unit, entered } => self.on_entry(bus, unit, &entered).await,
             BusEvent::Input { unit, channel, on } => self.on_input(bus, unit, channel, on).await,
@@ -245,13 +327,43 @@ impl Gateway {
         }
     }
 
-    /// Runs until the event channel closes, ticking every `tick`.
-    pub async fn run(mut self, mut events: mpsc::Receiver<(usize, BusEvent)>, tick: Duration) {
+    /// Locks every strike, whatever its door machine thinks (at stop: the safe state).
+    async fn lock_all(&self) {
+        for r in &self.relays {
+            if let Some(bus) = self.buses.get(r.bus) {
+                bus.relay(r.unit, r.channel, !r.energize_to_unlock).await;
+            }
+        }
+    }
+
+    /// Starts the gateway's task: it runs until `cancel` fires or the events end, ticking
+    /// every `tick`, then locks every strike and saves the lockouts.
+    pub fn spawn(
+        self,
+        events: mpsc::Receiver<(usize, BusEvent)>,
+        tick: Duration,
+        cancel: CancellationToken,
+    ) -> (Handle, tokio::task::JoinHandle<()>) {
+        let (tx, commands) = mpsc::channel(COMMANDS);
+        let handle = Handle { tx, observed: self.observed.clone() };
+        (handle, tokio::spawn(self.run(events, commands, tick, cancel)))
+    }
+
+    async fn run(
+        mut self,
+        mut events: mpsc::Receiver<(usize, BusEvent)>,
+        mut commands: mpsc::Receiver<Command>,
+        tick: Duration,
+        cancel: CancellationToken,
+    ) {
         self.start().await;
         let mut ticker = tokio::time::interval(tick);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
+                biased;
+                () = cancel.cancelled() => break,
+                Some(cmd) = commands.recv() => self.command(cmd).await,
                 event = events.recv() => match event {
                     Some((bus, e)) => self.on_bus_event(bus, e).await,
                     None => break,
@@ -259,6 +371,8 @@ impl Gateway {
                 _ = ticker.tick() => self.tick().await,
             }
         }
+        self.lock_all().await;
+        self.save_lockouts().await;
     }
 }
 

@@ -48,6 +48,10 @@ pub async fn open(bus: &BusConfig) -> Result<Context, LinkError> {
                 .map(tokio_modbus::client::rtu::attach)
                 .map_err(|e| fail(device, e.to_string()))
         }
+        BusLink::Sim => Err(fail(
+            "the simulated building",
+            "it runs inside the daemon (`portvakt run`) or the demo; reach it through them".into(),
+        )),
     }
 }
 
@@ -57,7 +61,7 @@ pub fn frame_gap(bus: &BusConfig) -> Option<Duration> {
         BusLink::Rtu { baud, .. } => {
             Some(Duration::from_micros(3_500_000 * 11 / u64::from(baud.max(1))).max(Duration::from_millis(2)))
         }
-        BusLink::Tcp { .. } => None,
+        BusLink::Tcp { .. } | BusLink::Sim => None,
     }
 }
 

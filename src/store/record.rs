@@ -44,13 +44,21 @@ pub enum EventKind {
     CredentialsAccepted,
     /// A signed document was refused (forged, rolled back, out of scope…), with why.
     CredentialsRefused,
+    /// A door's strike was released by command (control socket, uplink), not a credential.
+    DoorPulsed,
+    /// The clock's trust changed (`detail` says to what, and why).
+    ClockTrust,
+    /// A new configuration was taken into use (SIGHUP or a command).
+    ConfigReloaded,
+    /// A new configuration was refused; the old one stays (`detail` lists the problems).
+    ConfigRefused,
     /// The gateway started.
     SystemStart,
     /// The gateway stopped in an orderly way.
     SystemStop,
 }
 
-const KINDS: [(EventKind, &str); 15] = [
+const KINDS: [(EventKind, &str); 19] = [
     (EventKind::DoorOpened, "door.opened"),
     (EventKind::DoorForcedOpen, "door.forced_open"),
     (EventKind::DoorClosed, "door.closed"),
@@ -66,6 +74,10 @@ const KINDS: [(EventKind, &str); 15] = [
     (EventKind::StoreAlarm, "store.alarm"),
     (EventKind::SystemStart, "system.start"),
     (EventKind::SystemStop, "system.stop"),
+    (EventKind::DoorPulsed, "door.pulsed"),
+    (EventKind::ClockTrust, "clock.trust"),
+    (EventKind::ConfigReloaded, "config.reloaded"),
+    (EventKind::ConfigRefused, "config.refused"),
 ];
 
 impl EventKind {

@@ -150,3 +150,17 @@ pub async fn watch(
     task.abort();
     Ok(())
 }
+
+/// One bus event in words (a PIN is never shown, only its length).
+pub fn describe_event(e: &BusEvent) -> String {
+    use crate::modbus::keypad::Entered;
+    match e {
+        BusEvent::Entered { unit, entered: Entered::Digits(d) } => format!("unit {unit}: {} digits typed", d.len()),
+        BusEvent::Entered { unit, entered: Entered::Tag(t) } => format!("unit {unit}: tag {t}"),
+        BusEvent::Input { unit, channel, on } => {
+            format!("unit {unit}: input {channel} {}", if *on { "ON" } else { "off" })
+        }
+        BusEvent::Online { unit } => format!("unit {unit}: online"),
+        BusEvent::Offline { unit, why } => format!("unit {unit}: OFFLINE ({why})"),
+    }
+}

@@ -19,6 +19,7 @@ fn bus_lines(out: &mut String, bus: &BusConfig) {
             format!("RTU {device} {baud} 8{parity}{stop_bits}")
         }
         BusLink::Tcp { address } => format!("TCP {address}"),
+        BusLink::Sim => "the simulated building".into(),
     };
     let _ = writeln!(
         out,

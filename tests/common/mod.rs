@@ -53,3 +53,4 @@ pub fn spec(id: &str, role: &str, token: Token, doors: &[&str]) -> CredentialSpe
         authority: None,
     }
 }
+pub mod daemon;

@@ -1,0 +1,225 @@
+//! The access actor: it owns the registry of accepted signed documents and the current
+//! configuration's trust anchors. It looks in the inbox at an interval (verification,
+//! storage and audit happen on the store's thread through the credentials code), and
+//! rebuilds the core's inputs when a document is accepted or the configuration is
+//! reloaded. New inputs go to the supervisor, which hands them to the current gateway.
+//!
+//! Channels: commands in (bounded, [`COMMANDS`]; senders wait), new inputs out (bounded,
+//! [`UPDATES`]; the actor waits — a new allowlist is never dropped).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::core::clock::ClockTrust;
+use crate::credentials::intake::process_inbox;
+use crate::credentials::registry::{BundleInfo, Registry};
+use crate::credentials::verify::Trust;
+use crate::gateway::clock::Clock;
+use crate::gateway::handle::NewAccess;
+use crate::store::StoreError;
+
+/// Commands waiting for the access actor, at most.
+pub const COMMANDS: usize = 8;
+/// New inputs waiting for the supervisor, at most.
+pub const UPDATES: usize = 4;
+
+/// One authority's bundle in use, for `status`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BundleStatus {
+    /// The authority.
+    pub authority: String,
+    /// Version, dates and size.
+    #[serde(flatten)]
+    pub info: BundleInfo,
+    /// Older than the configured `stale_after_days`.
+    pub stale: bool,
+}
+
+enum Command {
+    Ping(oneshot::Sender<()>),
+    Bundles(oneshot::Sender<Vec<BundleStatus>>),
+    Reload { cfg: Arc<Config>, reply: oneshot::Sender<Result<NewAccess, Vec<String>>> },
+}
+
+/// The cloneable way to reach the access actor.
+#[derive(Clone)]
+pub struct Handle {
+    tx: mpsc::Sender<Command>,
+}
+
+impl std::fmt::Debug for Handle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("access::Handle")
+    }
+}
+
+impl Handle {
+    /// Whether the actor's loop answers.
+    pub async fn ping(&self) -> bool {
+        let (tx, rx) = oneshot::channel();
+        self.tx.send(Command::Ping(tx)).await.is_ok() && rx.await.is_ok()
+    }
+
+    /// The bundles in use.
+    pub async fn bundles(&self) -> Vec<BundleStatus> {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Command::Bundles(tx)).await.is_err() {
+            return Vec::new();
+        }
+        rx.await.unwrap_or_default()
+    }
+
+    /// Builds the inputs for a new configuration; on success the actor adopts it, on
+    /// failure it keeps the old one and says why.
+    pub async fn reload(&self, cfg: Arc<Config>) -> Result<NewAccess, Vec<String>> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(Command::Reload { cfg, reply }).await.map_err(|_| vec!["the access actor has stopped".into()])?;
+        rx.await.map_err(|_| vec!["the access actor has stopped".into()])?
+    }
+}
+
+struct Access {
+    cfg: Arc<Config>,
+    registry: Registry,
+    store: crate::store::Handle,
+    clock: Arc<dyn Clock>,
+    trust: watch::Receiver<ClockTrust>,
+    updates: mpsc::Sender<NewAccess>,
+    inbox_error: Option<String>,
+}
+
+impl Access {
+    /// Takes in what waits in the inbox (on the store's thread) and sends new inputs when
+    /// anything was accepted.
+    async fn intake(&mut self) -> Result<(), StoreError> {
+        let cfg = self.cfg.clone();
+        let mut registry = std::mem::take(&mut self.registry);
+        let now = self.clock.now();
+        let trusted = self.trust.borrow().is_trusted();
+        let (registry, outcome) = self
+            .store
+            .call(move |store| {
+                let mut last = None;
+                let outcome =
+                    process_inbox(&cfg.intake.inbox, &mut registry, &Trust::of(&cfg), store, now, trusted, |built| {
+                        last = Some(built);
+                    });
+                Ok((registry, outcome.map(|o| (o, last))))
+            })
+            .await?;
+        self.registry = registry;
+        match outcome {
+            Ok((outcomes, last)) => {
+                self.inbox_error = None;
+                for o in &outcomes {
+                    match &o.result {
+                        Ok(a) => log::info!("inbox: {} taken in: {a:?}", o.file.display()),
+                        Err(e) => log::warn!("inbox: {} refused: {e}", o.file.display()),
+                    }
+                }
+                if let Some(built) = last {
+                    let access = NewAccess { built, key: self.cfg.credential_key.clone() };
+                    if self.updates.send(access).await.is_err() {
+                        return Err(StoreError::Closed);
+                    }
+                }
+            }
+            Err(e) => {
+                let text = format!("inbox {}: {e}", self.cfg.intake.inbox.display());
+                if self.inbox_error.as_ref() != Some(&text) {
+                    log::warn!("{text}");
+                    self.inbox_error = Some(text);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn bundles(&self) -> Vec<BundleStatus> {
+        let now = self.clock.now();
+        self.registry
+            .bundles()
+            .map(|(authority, info)| BundleStatus {
+                authority: authority.to_owned(),
+                info: info.clone(),
+                stale: now.duration_since(info.issued_at) > self.cfg.intake.stale_after,
+            })
+            .collect()
+    }
+
+    async fn reload(&mut self, cfg: Arc<Config>) -> Result<NewAccess, Vec<String>> {
+        let for_store = cfg.clone();
+        let rebuilt = self
+            .store
+            .call(move |store| Registry::built_from_store(store, &Trust::of(&for_store)))
+            .await
+            .map_err(|e| vec![e.to_string()])?;
+        let (registry, dropped, built) = rebuilt;
+        let built = built?;
+        for d in dropped {
+            log::warn!("a stored document does not verify under the new configuration and is not used: {d}");
+        }
+        self.registry = registry;
+        let key = cfg.credential_key.clone();
+        self.cfg = cfg;
+        Ok(NewAccess { built, key })
+    }
+}
+
+/// What the access actor starts from.
+pub struct Start {
+    /// The configuration in use.
+    pub cfg: Arc<Config>,
+    /// The registry restored from the store.
+    pub registry: Registry,
+    /// The store.
+    pub store: crate::store::Handle,
+    /// The wall clock.
+    pub clock: Arc<dyn Clock>,
+    /// The clock's trust as the clock watcher sees it.
+    pub trust: watch::Receiver<ClockTrust>,
+}
+
+/// Starts the actor; new inputs come out of the returned receiver. It stops at `cancel`
+/// and fails when the store is gone.
+pub fn spawn(
+    start: Start,
+    cancel: CancellationToken,
+) -> (Handle, mpsc::Receiver<NewAccess>, impl Future<Output = Result<(), StoreError>>) {
+    let (tx, mut rx) = mpsc::channel(COMMANDS);
+    let (updates, updates_rx) = mpsc::channel(UPDATES);
+    let every = start.cfg.daemon.intake_every.unsigned_abs().max(Duration::from_secs(1));
+    if let Err(e) = std::fs::create_dir_all(&start.cfg.intake.inbox) {
+        log::warn!("inbox {} cannot be created: {e}", start.cfg.intake.inbox.display());
+    }
+    let mut access = Access {
+        cfg: start.cfg,
+        registry: start.registry,
+        store: start.store,
+        clock: start.clock,
+        trust: start.trust,
+        updates,
+        inbox_error: None,
+    };
+    let task = async move {
+        let mut ticker = tokio::time::interval(every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = cancel.cancelled() => return Ok(()),
+                cmd = rx.recv() => match cmd {
+                    Some(Command::Ping(reply)) => { let _ = reply.send(()); }
+                    Some(Command::Bundles(reply)) => { let _ = reply.send(access.bundles()); }
+                    Some(Command::Reload { cfg, reply }) => { let _ = reply.send(access.reload(cfg).await); }
+                    None => return Ok(()),
+                },
+                _ = ticker.tick() => access.intake().await?,
+            }
+        }
+    };
+    (Handle { tx }, updates_rx, task)
+}

@@ -1,0 +1,282 @@
+//! The control socket: a Unix stream socket in the runtime directory (mode 0660, so the
+//! `portvakt` group — the installer's account — may use it) through which `portvakt
+//! status`, `pulse`, `watch` and `sim` reach the running daemon. One JSON request per
+//! line in, JSON lines out (`{"ok":true,...}` or `{"ok":false,"error":"..."}`); `watch`
+//! keeps streaming. Requests are capped in size, connections in number; a bad request
+//! gets an error reply and changes nothing. Pulses are audited as `door.pulsed`.
+
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::{Semaphore, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::access;
+use super::doors::DoorsView;
+use super::status::{BusStatus, StatusReport};
+use crate::modbus::keypad::Entered;
+
+/// Longest request line, in bytes.
+pub const MAX_REQUEST: u64 = 4096;
+/// Connections served at once, at most.
+pub const MAX_CONNECTIONS: usize = 8;
+
+/// A request on the control socket.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(tag = "cmd", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Request {
+    /// The daemon's state.
+    Status,
+    /// Release a door's strike for its pulse.
+    Pulse {
+        /// The door.
+        door: String,
+    },
+    /// Stream bus events as they happen.
+    Watch,
+    /// Act at a door of the simulated building (`sim` buses only).
+    Sim {
+        /// The door.
+        door: String,
+        /// What happens there.
+        act: SimAct,
+    },
+}
+
+/// Something done at a door of the simulated building.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(tag = "act", content = "value", rename_all = "snake_case")]
+pub enum SimAct {
+    /// Digits typed at the door's panel.
+    Code(String),
+    /// A tag held to the door's panel (UID in hex).
+    Tag(String),
+    /// The door is pushed open.
+    Open,
+    /// The door closes.
+    Close,
+    /// The exit button is pressed and let go.
+    Exit,
+}
+
+/// Why the control socket could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// Another daemon answers on the socket.
+    #[error("{0}: another portvakt daemon is already running")]
+    InUse(PathBuf),
+    /// The socket could not be made.
+    #[error("control socket {path}: {source}")]
+    Io {
+        /// The socket's path.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// What the control server reaches.
+#[derive(Clone)]
+pub struct Reach {
+    /// The running doors (`None` while they restart or stop).
+    pub doors: watch::Receiver<Option<Arc<DoorsView>>>,
+    /// The store.
+    pub store: crate::store::Handle,
+    /// The access actor.
+    pub access: access::Handle,
+    /// When the daemon started.
+    pub started: Instant,
+}
+
+/// Binds the socket at `path` (removing a stale one nobody answers on), mode 0660.
+pub async fn bind(path: &Path) -> Result<UnixListener, ControlError> {
+    let io = |source| ControlError::Io { path: path.to_owned(), source };
+    if path.exists() {
+        if UnixStream::connect(path).await.is_ok() {
+            return Err(ControlError::InUse(path.to_owned()));
+        }
+        std::fs::remove_file(path).map_err(io)?;
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let listener = UnixListener::bind(path).map_err(io)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(io)?;
+    Ok(listener)
+}
+
+/// Serves connections until `cancel`; removes the socket file then.
+pub async fn serve(listener: UnixListener, path: PathBuf, reach: Reach, cancel: CancellationToken) {
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let stream = tokio::select! {
+            () = cancel.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    log::warn!("control socket: accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            tokio::spawn(async move {
+                let mut stream = stream;
+                let _ = write_line(&mut stream, &refusal("too many connections; try again")).await;
+            });
+            continue;
+        };
+        let reach = reach.clone();
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            tokio::select! {
+                () = cancel.cancelled() => {}
+                () = connection(stream, reach) => {}
+            }
+        });
+    }
+    let _ = std::fs::remove_file(&path);
+}
+
+fn refusal(why: &str) -> serde_json::Value {
+    serde_json::json!({ "ok": false, "error": why })
+}
+
+async fn write_line(stream: &mut UnixStream, value: &serde_json::Value) -> std::io::Result<()> {
+    let mut line = value.to_string();
+    line.push('\n');
+    stream.write_all(line.as_bytes()).await
+}
+
+async fn connection(mut stream: UnixStream, reach: Reach) {
+    let mut line = String::new();
+    let read = BufReader::new((&mut stream).take(MAX_REQUEST)).read_line(&mut line).await;
+    let request = match read {
+        Ok(_) if !line.ends_with('\n') => Err(format!("a request is one line of at most {MAX_REQUEST} bytes")),
+        Ok(_) => serde_json::from_str::<Request>(line.trim()).map_err(|e| format!("bad request: {e}")),
+        Err(e) => Err(format!("bad request: {e}")),
+    };
+    let reply = match request {
+        Err(why) => refusal(&why),
+        Ok(Request::Watch) => return watch_stream(stream, reach).await,
+        Ok(Request::Status) => {
+            let report = status(&reach).await;
+            serde_json::json!({ "ok": true, "text": report.render(), "status": report })
+        }
+        Ok(Request::Pulse { door }) => match current(&reach) {
+            None => refusal("the doors are restarting; try again"),
+            Some(view) => match view.gateway.pulse(&door, "control socket").await {
+                Ok(()) => serde_json::json!({ "ok": true }),
+                Err(why) => refusal(&why),
+            },
+        },
+        Ok(Request::Sim { door, act }) => match current(&reach).map(|v| sim(&v, &door, &act)) {
+            None => refusal("the doors are restarting; try again"),
+            Some(Ok(())) => serde_json::json!({ "ok": true }),
+            Some(Err(why)) => refusal(&why),
+        },
+    };
+    let _ = write_line(&mut stream, &reply).await;
+}
+
+fn current(reach: &Reach) -> Option<Arc<DoorsView>> {
+    reach.doors.borrow().clone()
+}
+
+/// Collects the status report.
+pub async fn status(reach: &Reach) -> StatusReport {
+    let view = current(reach);
+    let gateway = match &view {
+        Some(v) => v.gateway.status().await,
+        None => None,
+    };
+    let mut buses = Vec::new();
+    if let Some(v) = &view {
+        for (name, handle) in &v.buses {
+            buses.push(BusStatus { name: name.clone(), devices: handle.health().await.unwrap_or_default() });
+        }
+    }
+    StatusReport {
+        version: env!("CARGO_PKG_VERSION").into(),
+        site: view.as_ref().map(|v| v.cfg.site.id.to_string()).unwrap_or_default(),
+        uptime_secs: reach.started.elapsed().as_secs(),
+        gateway,
+        buses,
+        store: reach.store.health().await.ok(),
+        bundles: reach.access.bundles().await,
+    }
+}
+
+async fn watch_stream(mut stream: UnixStream, reach: Reach) {
+    let Some(view) = current(&reach) else {
+        let _ = write_line(&mut stream, &refusal("the doors are restarting; try again")).await;
+        return;
+    };
+    let mut rx = view.gateway.observe();
+    drop(view);
+    loop {
+        let line = match rx.recv().await {
+            Ok(o) => format!("bus {}: {}", o.bus, crate::tools::installer::describe_event(&o.event)),
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => format!("({n} events not shown: too slow)"),
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        };
+        if write_line(&mut stream, &serde_json::json!({ "ok": true, "line": line })).await.is_err() {
+            return;
+        }
+    }
+}
+
+fn sim(view: &DoorsView, door: &str, act: &SimAct) -> Result<(), String> {
+    let cfg = &view.cfg;
+    let i = cfg
+        .policy
+        .doors
+        .iter()
+        .position(|d| d.id.as_str() == door)
+        .ok_or_else(|| format!("no door \"{door}\" in the configuration"))?;
+    let wiring = &cfg.wiring[i];
+    let sim_of = |bus: &str| {
+        view.sims
+            .iter()
+            .find(|(b, _)| b == bus)
+            .map(|(_, s)| s.clone())
+            .ok_or_else(|| format!("bus \"{bus}\" is not simulated (kind = \"sim\", or run with --simulate)"))
+    };
+    match act {
+        SimAct::Code(digits) | SimAct::Tag(digits) => {
+            let (bus, unit) = wiring.keypad.as_ref().ok_or_else(|| format!("door \"{door}\" has no panel"))?;
+            let entered = match act {
+                SimAct::Code(_) if digits.len() <= 16 && digits.bytes().all(|b| b.is_ascii_digit()) => {
+                    Entered::Digits(digits.as_str().into())
+                }
+                SimAct::Tag(_) if digits.len() <= 20 && digits.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                    Entered::Tag(digits.as_str().into())
+                }
+                _ => return Err(format!("\"{digits}\" is not a code (digits) or a tag UID (hex)")),
+            };
+            sim_of(bus)?.enter(*unit, entered);
+        }
+        SimAct::Open | SimAct::Close => {
+            let p = wiring.contact.as_ref().ok_or_else(|| format!("door \"{door}\" has no contact"))?;
+            sim_of(&p.bus)?.set_input(p.unit, p.channel, (*act == SimAct::Open) != p.inverted);
+        }
+        SimAct::Exit => {
+            let p = wiring.exit_button.as_ref().ok_or_else(|| format!("door \"{door}\" has no exit button"))?;
+            let s = sim_of(&p.bus)?;
+            s.set_input(p.unit, p.channel, !p.inverted);
+            let (unit, channel, inverted) = (p.unit, p.channel, p.inverted);
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                s.set_input(unit, channel, inverted);
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,126 @@
+//! The daemon's status report (what `portvakt status` shows and, later, the uplink's
+//! `state` message carries): version, uptime, clock trust, each door, each bus's devices,
+//! the store and the bundles in use — as JSON and as text for a person on site.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use super::access::BundleStatus;
+use crate::gateway::handle::GatewayStatus;
+use crate::modbus::bus::DeviceHealth;
+use crate::store::StoreHealth;
+
+/// One bus's devices.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BusStatus {
+    /// The bus's name.
+    pub name: String,
+    /// Its devices by unit id.
+    pub devices: BTreeMap<u8, DeviceHealth>,
+}
+
+/// Everything `status` reports.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StatusReport {
+    /// The daemon's version.
+    pub version: String,
+    /// The site's id.
+    pub site: String,
+    /// Seconds since start.
+    pub uptime_secs: u64,
+    /// Doors, clock and credentials (`None` while the doors restart).
+    pub gateway: Option<GatewayStatus>,
+    /// Buses.
+    pub buses: Vec<BusStatus>,
+    /// The store (`None` if it did not answer).
+    pub store: Option<StoreHealth>,
+    /// Bundles in use.
+    pub bundles: Vec<BundleStatus>,
+}
+
+impl StatusReport {
+    /// The report in words, for a person on site.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let up = self.uptime_secs;
+        let _ = writeln!(
+            out,
+            "portvakt {} at {}, up {}h {:02}m {:02}s",
+            self.version,
+            self.site,
+            up / 3600,
+            up / 60 % 60,
+            up % 60
+        );
+        match &self.gateway {
+            None => {
+                let _ = writeln!(out, "doors      restarting");
+            }
+            Some(g) => {
+                let clock = match g.clock {
+                    crate::core::clock::ClockTrust::Trusted => "trusted".to_owned(),
+                    crate::core::clock::ClockTrust::Untrusted(why) => format!("NOT trusted ({why:?})"),
+                };
+                let _ = writeln!(out, "clock      {clock}");
+                let _ = writeln!(out, "allowlist  {} credential(s)", g.credentials);
+                for d in &g.doors {
+                    let open = match d.open {
+                        Some(true) => "open",
+                        Some(false) => "closed",
+                        None => "contact unknown",
+                    };
+                    let strike = if d.released { "RELEASED" } else { "locked" };
+                    let alarm = if d.held_open { ", HELD OPEN" } else { "" };
+                    let _ = writeln!(out, "door       {:<10} {:?}, {strike}, {open}{alarm}", d.door, d.mode);
+                }
+            }
+        }
+        for b in &self.buses {
+            for (unit, h) in &b.devices {
+                let state = if h.online { "online " } else { "OFFLINE" };
+                let _ = writeln!(
+                    out,
+                    "device     {}/{unit:<3} {state} {} requests, {} timeouts, {} exceptions, {} bad replies, last {}.{} ms",
+                    b.name,
+                    h.requests,
+                    h.timeouts,
+                    h.exceptions,
+                    h.bad_replies,
+                    h.last_latency_us / 1000,
+                    h.last_latency_us % 1000 / 100
+                );
+            }
+        }
+        match &self.store {
+            Some(s) => {
+                let _ = writeln!(
+                    out,
+                    "store      {} of {} MiB used, {} record(s), {} waiting for upload{}",
+                    s.used_bytes >> 20,
+                    s.max_bytes >> 20,
+                    s.head_seq,
+                    s.outbox_depth,
+                    if s.nearly_full { ", NEARLY FULL" } else { "" }
+                );
+            }
+            None => {
+                let _ = writeln!(out, "store      DID NOT ANSWER");
+            }
+        }
+        if self.bundles.is_empty() {
+            let _ = writeln!(out, "bundles    none yet: only the door code and the config's rules apply");
+        }
+        for b in &self.bundles {
+            let _ = writeln!(
+                out,
+                "bundle     {} version {}, {} credential(s), issued {}{}",
+                b.authority,
+                b.info.version,
+                b.info.entries,
+                b.info.issued_at,
+                if b.stale { ", STALE" } else { "" }
+            );
+        }
+        out
+    }
+}

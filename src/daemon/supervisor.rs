@@ -1,0 +1,470 @@
+//! The supervisor: `portvakt run`. It opens the store, restores the registry, lockouts,
+//! door modes and clock floor from it, starts the doors (buses and gateway), then the
+//! access actor, the clock watcher, the control socket and the watchdog; says `READY=1`
+//! once the gateway has locked every strike and serves; and owns cancellation.
+//!
+//! - A task that fails ends the daemon with an error (systemd restarts it); reconnects
+//!   inside the bus actors are state changes, not failures.
+//! - Reload (SIGHUP): the new configuration is loaded, validated and checked against the
+//!   stored bundles; if anything is wrong it is refused — every problem logged and
+//!   audited — and the old one keeps running. Otherwise credentials and policy are
+//!   swapped in place, or the doors restart when buses or wiring changed.
+//! - Stop (SIGTERM/SIGINT): inputs stop first (control socket, intake, clock, watchdog),
+//!   then the doors (strikes locked, lockouts saved), then the store is flushed and
+//!   closed; all within [`STOP_WITHIN`], below the unit's `TimeoutStopSec=`. (The uplink,
+//!   when it exists, stops last and publishes `offline`.)
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::access;
+use super::clock_watch::{self, TrustTracker};
+use super::control::{self, ControlError, Reach};
+use super::doors::{Doors, DoorsError, DoorsView};
+use super::notify::Notifier;
+use super::watchdog::{self, Probes, probe};
+use crate::config::{BusLink, Config, ConfigError, LoadOptions};
+use crate::core::allowlist::{Allowlist, Revocations};
+use crate::core::booking::Bookings;
+use crate::core::clock::ClockTrust;
+use crate::core::decide::AccessState;
+use crate::core::lockout::KeypadLockout;
+use crate::core::model::DoorIdx;
+use crate::credentials::registry::{Built, Registry};
+use crate::credentials::verify::Trust;
+use crate::gateway::clock::{Clock, SystemClock};
+use crate::gateway::handle::NewAccess;
+use crate::store::state::LockoutRow;
+use crate::store::{EventKind, NewEvent, Store, StoreError};
+
+/// The whole of an orderly stop takes at most this long (the unit allows 20 s).
+pub const STOP_WITHIN: Duration = Duration::from_secs(10);
+
+/// What the process tells the daemon (SIGHUP, SIGTERM/SIGINT).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// Reload the configuration.
+    Reload,
+    /// Stop in an orderly way.
+    Stop,
+}
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Where the configuration is (read at start and at every reload).
+    pub load: LoadOptions,
+    /// Replace every bus by the simulated building (no hardware needed).
+    pub simulate: bool,
+    /// Where systemd notifications go.
+    pub notifier: Notifier,
+}
+
+/// Why the daemon stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The configuration is invalid (exit 78: systemd does not restart).
+    #[error("configuration: {0}")]
+    Config(#[from] ConfigError),
+    /// The store cannot be used.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// The control socket cannot be set up.
+    #[error(transparent)]
+    Control(#[from] ControlError),
+    /// The doors could not start.
+    #[error(transparent)]
+    Doors(#[from] DoorsError),
+    /// A task failed while running.
+    #[error("{task} failed: {why}")]
+    Failed {
+        /// Which task.
+        task: &'static str,
+        /// Why.
+        why: String,
+    },
+}
+
+impl DaemonError {
+    /// The process exit status for this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Config(_) => crate::exit::CONFIG,
+            Self::Store(e) if e.is_unusable() => crate::exit::STORE,
+            _ => crate::exit::FAILURE,
+        }
+    }
+}
+
+fn load(opts: &RunOptions) -> Result<Config, ConfigError> {
+    let mut cfg = crate::config::load(&opts.load)?;
+    if opts.simulate {
+        for b in &mut cfg.buses {
+            b.link = BusLink::Sim;
+        }
+    }
+    Ok(cfg)
+}
+
+fn event(kind: EventKind, trusted: bool, detail: &serde_json::Value) -> NewEvent {
+    NewEvent {
+        at: Timestamp::now(),
+        trusted,
+        kind,
+        door: None,
+        holder: None,
+        credential: None,
+        detail: detail.to_string(),
+    }
+}
+
+/// The core's state from built inputs and what the store kept of lockouts and modes.
+fn access_state(
+    cfg: &Config,
+    built: Built,
+    lockouts: &[LockoutRow],
+    modes: &[(String, crate::core::model::DoorMode)],
+    clock: ClockTrust,
+) -> AccessState {
+    let index = |door: &str| door.parse().ok().and_then(|d| cfg.policy.door_index(&d));
+    let mut door_modes = vec![crate::core::model::DoorMode::Normal; cfg.policy.doors.len()];
+    for (door, mode) in modes {
+        if let Some(DoorIdx(i)) = index(door)
+            && let Some(m) = door_modes.get_mut(usize::from(i))
+        {
+            *m = *mode;
+        }
+    }
+    let lockout =
+        KeypadLockout::restore(lockouts.iter().filter_map(|r| index(&r.door).map(|d| (d, r.locked_until, r.streak))));
+    AccessState {
+        allowlist: built.allowlist,
+        revocations: built.revocations,
+        bookings: built.bookings,
+        modes: door_modes,
+        lockout,
+        clock,
+    }
+}
+
+/// Whether a new configuration changes what the door subsystem was built from.
+fn doors_changed(old: &Config, new: &Config) -> bool {
+    let shape = |c: &Config| c.policy.doors.iter().map(|d| (d.id.clone(), d.pulse)).collect::<Vec<_>>();
+    old.buses != new.buses || old.wiring != new.wiring || shape(old) != shape(new)
+}
+
+struct Running {
+    opts: RunOptions,
+    cfg: Arc<Config>,
+    store: crate::store::Handle,
+    access: access::Handle,
+    clock: Arc<dyn Clock>,
+    trust: watch::Receiver<ClockTrust>,
+    doors: Option<Doors>,
+    doors_tx: watch::Sender<Option<Arc<DoorsView>>>,
+}
+
+impl Running {
+    fn view(&self) -> Option<Arc<DoorsView>> {
+        self.doors_tx.borrow().clone()
+    }
+
+    async fn audit(&self, e: NewEvent) {
+        if let Err(err) = self.store.append(e).await {
+            log::error!("audit record not stored: {err}");
+        }
+    }
+
+    async fn refuse(&self, problems: Vec<String>) {
+        log::error!("the new configuration is refused; the running one stays:");
+        for p in &problems {
+            log::error!("  {p}");
+        }
+        let trusted = self.trust.borrow().is_trusted();
+        self.audit(event(EventKind::ConfigRefused, trusted, &serde_json::json!({ "problems": problems }))).await;
+    }
+
+    async fn start_doors(&mut self, access: NewAccess) -> Result<(), DaemonError> {
+        let (lockouts, modes) = self.store.call(|s| Ok((s.lockouts()?, s.door_modes()?))).await?;
+        let state = access_state(&self.cfg, access.built, &lockouts, &modes, *self.trust.borrow());
+        let doors = Doors::start(self.cfg.clone(), state, self.store.clone(), self.clock.clone()).await?;
+        self.doors_tx.send_replace(Some(doors.view()));
+        self.doors = Some(doors);
+        Ok(())
+    }
+
+    async fn stop_doors(&mut self) {
+        self.doors_tx.send_replace(None);
+        if let Some(doors) = self.doors.take() {
+            doors.stop(STOP_WITHIN / 2).await;
+        }
+    }
+
+    async fn reload(&mut self) -> Result<(), DaemonError> {
+        self.opts.notifier.reloading();
+        log::info!("reloading the configuration");
+        let new = match load(&self.opts) {
+            Ok(c) => Arc::new(c),
+            Err(ConfigError::Invalid(problems)) => {
+                self.refuse(problems.iter().map(ToString::to_string).collect()).await;
+                self.opts.notifier.ready("serving; the new configuration was refused");
+                return Ok(());
+            }
+            Err(e) => {
+                self.refuse(vec![e.to_string()]).await;
+                self.opts.notifier.ready("serving; the new configuration was refused");
+                return Ok(());
+            }
+        };
+        let access = match self.access.reload(new.clone()).await {
+            Ok(a) => a,
+            Err(problems) => {
+                self.refuse(problems).await;
+                self.opts.notifier.ready("serving; the new configuration was refused");
+                return Ok(());
+            }
+        };
+        for w in &new.warnings {
+            log::warn!("{w}");
+        }
+        if new.store != self.cfg.store || new.daemon.control_socket != self.cfg.daemon.control_socket {
+            log::warn!("store and control socket settings take effect at the next start");
+        }
+        let restart = doors_changed(&self.cfg, &new);
+        self.cfg = new;
+        if restart {
+            log::info!("buses or wiring changed: restarting the doors");
+            self.stop_doors().await;
+            self.start_doors(access).await?;
+        } else if let Some(view) = self.view() {
+            view.gateway.replace(access).await;
+        }
+        log::set_max_level(self.cfg.daemon.log_level);
+        let files: Vec<String> = self.cfg.files.iter().map(|f| f.display().to_string()).collect();
+        let trusted = self.trust.borrow().is_trusted();
+        let detail = serde_json::json!({ "files": files, "doors_restarted": restart });
+        self.audit(event(EventKind::ConfigReloaded, trusted, &detail)).await;
+        self.opts.notifier.ready(&format!("serving {} door(s)", self.cfg.policy.doors.len()));
+        log::info!("configuration reloaded");
+        Ok(())
+    }
+}
+
+/// This round's liveness probes: the store, the access actor, and the current gateway
+/// and buses (none while the doors restart).
+fn probes(
+    store: &crate::store::Handle,
+    access: &access::Handle,
+    doors: &watch::Receiver<Option<Arc<DoorsView>>>,
+) -> Probes {
+    let mut probes: Probes = Vec::new();
+    let store = store.clone();
+    probes.push((
+        "the store".into(),
+        probe(move || {
+            let store = store.clone();
+            async move { store.call(|_| Ok(())).await.is_ok() }
+        }),
+    ));
+    let access = access.clone();
+    probes.push((
+        "the access actor".into(),
+        probe(move || {
+            let access = access.clone();
+            async move { access.ping().await }
+        }),
+    ));
+    let view = doors.borrow().clone();
+    if let Some(view) = view {
+        let gateway = view.gateway.clone();
+        probes.push((
+            "the gateway".into(),
+            probe(move || {
+                let gateway = gateway.clone();
+                async move { gateway.ping().await }
+            }),
+        ));
+        for (name, bus) in &view.buses {
+            let bus = bus.clone();
+            probes.push((
+                format!("bus \"{name}\""),
+                probe(move || {
+                    let bus = bus.clone();
+                    async move { bus.health().await.is_some() }
+                }),
+            ));
+        }
+    }
+    probes
+}
+
+/// The tasks the supervisor started besides the doors, and what it listens to.
+struct Tasks {
+    inputs: CancellationToken,
+    tracker: TaskTracker,
+    failed: mpsc::Receiver<(&'static str, String)>,
+    updates: mpsc::Receiver<NewAccess>,
+    store_thread: std::thread::JoinHandle<()>,
+}
+
+/// Opens the store, restores state, starts everything; returns once ready to serve.
+async fn start(opts: RunOptions) -> Result<(Running, Tasks), DaemonError> {
+    let started = Instant::now();
+    let cfg = Arc::new(load(&opts)?);
+    for w in &cfg.warnings {
+        log::warn!("{w}");
+    }
+    let store = Store::open(&cfg.store)?;
+    let (registry, dropped, built) = Registry::built_from_store(&store, &Trust::of(&cfg))?;
+    let floor = store.clock_floor()?;
+    let (store, store_thread) = crate::store::actor::spawn(store)?;
+    for d in &dropped {
+        log::warn!("a stored document no longer verifies and is not used: {d}");
+    }
+    let built = built.unwrap_or_else(|problems| {
+        for p in &problems {
+            log::error!("stored bundles cannot be used with this configuration: {p}");
+        }
+        Built {
+            policy: cfg.policy.clone(),
+            allowlist: Allowlist::default(),
+            revocations: Revocations::default(),
+            bookings: Bookings::default(),
+        }
+    });
+    let trust0 = clock_watch::initial(&cfg.daemon.synchronized_flag, floor);
+    let (trust_tx, trust) = watch::channel(trust0);
+    let files: Vec<String> = cfg.files.iter().map(|f| f.display().to_string()).collect();
+    let detail = serde_json::json!({ "version": env!("CARGO_PKG_VERSION"), "files": files });
+    store.append(event(EventKind::SystemStart, trust0.is_trusted(), &detail)).await?;
+
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let inputs = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    let (failed_tx, failed) = mpsc::channel::<(&'static str, String)>(8);
+    let access_start =
+        access::Start { cfg: cfg.clone(), registry, store: store.clone(), clock: clock.clone(), trust: trust.clone() };
+    let (access_handle, updates, access_task) = access::spawn(access_start, inputs.clone());
+    let (doors_tx, doors_rx) = watch::channel(None);
+    let mut running = Running {
+        opts,
+        cfg: cfg.clone(),
+        store: store.clone(),
+        access: access_handle.clone(),
+        clock,
+        trust,
+        doors: None,
+        doors_tx,
+    };
+    running.start_doors(NewAccess { built, key: cfg.credential_key.clone() }).await?;
+
+    tracker.spawn(async move {
+        if let Err(e) = access_task.await {
+            let _ = failed_tx.send(("the access actor", e.to_string())).await;
+        }
+    });
+    let tracker_floor = TrustTracker::new(floor, cfg.daemon.jump_tolerance);
+    let flag = cfg.daemon.synchronized_flag.clone();
+    tracker.spawn(clock_watch::run(flag, tracker_floor, store.clone(), trust_tx, inputs.clone()));
+    let listener = control::bind(&cfg.daemon.control_socket).await?;
+    if let Some(interval) = running.opts.notifier.watchdog_interval() {
+        let (store, access, doors) = (store.clone(), access_handle.clone(), doors_rx.clone());
+        let round = move || probes(&store, &access, &doors);
+        tracker.spawn(watchdog::run(running.opts.notifier.clone(), interval / 2, round, inputs.clone()));
+    }
+    let reach = Reach { doors: doors_rx, store, access: access_handle, started };
+    tracker.spawn(control::serve(listener, cfg.daemon.control_socket.clone(), reach, inputs.clone()));
+
+    // Ready only when the gateway has locked every strike and turns.
+    let ready = match running.view() {
+        Some(v) => v.gateway.ping().await,
+        None => false,
+    };
+    if !ready {
+        return Err(DaemonError::Failed { task: "the gateway", why: "did not start".into() });
+    }
+    running.opts.notifier.ready(&format!("serving {} door(s)", cfg.policy.doors.len()));
+    log::info!(
+        "serving {} door(s) on {} bus(es); control socket {}",
+        cfg.policy.doors.len(),
+        cfg.buses.len(),
+        cfg.daemon.control_socket.display()
+    );
+    Ok((running, Tasks { inputs, tracker, failed, updates, store_thread }))
+}
+
+/// Serves until a stop signal or a failure.
+async fn serve(
+    running: &mut Running,
+    tasks: &mut Tasks,
+    signals: &mut mpsc::Receiver<Signal>,
+) -> Result<(), DaemonError> {
+    let mut trust_changes = running.trust.clone();
+    let mut check = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            signal = signals.recv() => match signal {
+                Some(Signal::Reload) => running.reload().await?,
+                Some(Signal::Stop) | None => return Ok(()),
+            },
+            Some((task, why)) = tasks.failed.recv() => return Err(DaemonError::Failed { task, why }),
+            Some(access) = tasks.updates.recv() => {
+                if let Some(view) = running.view() {
+                    view.gateway.replace(access).await;
+                }
+            }
+            Ok(()) = trust_changes.changed() => {
+                let now = *trust_changes.borrow_and_update();
+                if let Some(view) = running.view() {
+                    view.gateway.clock(now).await;
+                }
+            }
+            _ = check.tick() => {
+                if running.doors.as_ref().is_some_and(Doors::gateway_ended) {
+                    return Err(DaemonError::Failed { task: "the gateway", why: "its task ended".into() });
+                }
+            }
+        }
+    }
+}
+
+/// Stops in order: inputs, doors, then the store (flushed and closed).
+async fn stop(mut running: Running, tasks: Tasks, outcome: &Result<(), DaemonError>) {
+    running.opts.notifier.stopping();
+    log::info!("stopping");
+    let stop_started = Instant::now();
+    let Tasks { inputs, tracker, failed, updates, store_thread } = tasks;
+    inputs.cancel();
+    tracker.close();
+    if tokio::time::timeout(STOP_WITHIN / 4, tracker.wait()).await.is_err() {
+        log::error!("the control socket, intake, clock or watchdog did not stop in time");
+    }
+    drop((failed, updates));
+    running.stop_doors().await;
+    let trusted = running.trust.borrow().is_trusted();
+    let why = match outcome {
+        Ok(()) => "stopped".to_owned(),
+        Err(e) => e.to_string(),
+    };
+    running.audit(event(EventKind::SystemStop, trusted, &serde_json::json!({ "why": why }))).await;
+    drop(running);
+    let rest = STOP_WITHIN.saturating_sub(stop_started.elapsed());
+    let joined = tokio::task::spawn_blocking(move || store_thread.join().is_ok());
+    match tokio::time::timeout(rest, joined).await {
+        Ok(Ok(true)) => log::info!("store flushed and closed"),
+        _ => log::error!("the store did not close within {STOP_WITHIN:?}"),
+    }
+}
+
+/// Runs the daemon until `signals` says stop (or closes), or a task fails.
+pub async fn run(opts: RunOptions, mut signals: mpsc::Receiver<Signal>) -> Result<(), DaemonError> {
+    let (mut running, mut tasks) = start(opts).await?;
+    let outcome = serve(&mut running, &mut tasks, &mut signals).await;
+    stop(running, tasks, &outcome).await;
+    outcome
+}

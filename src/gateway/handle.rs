@@ -1,0 +1,134 @@
+//! The gateway's mailbox: what the rest of the daemon may ask of it (a liveness ping for
+//! the watchdog, the doors' state for `status`, a pulse from the control socket, new
+//! access inputs after intake or reload, the clock's trust) and the cloneable [`Handle`]
+//! that sends it.
+//!
+//! Channel: bounded at [`COMMANDS`]; senders wait (a pulse or new credentials are never
+//! dropped). Observations for `watch` go out on a broadcast channel of [`OBSERVED`]
+//! places: a slow watcher loses the oldest lines and is told how many, the doors never wait.
+
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use crate::core::clock::ClockTrust;
+use crate::core::model::DoorMode;
+use crate::core::secret::CredentialKey;
+use crate::credentials::registry::Built;
+use crate::modbus::bus::BusEvent;
+
+/// Commands waiting for the gateway, at most.
+pub const COMMANDS: usize = 32;
+/// Observations kept for slow watchers.
+pub const OBSERVED: usize = 256;
+
+/// One door as the gateway sees it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DoorStatus {
+    /// The door's id.
+    pub door: String,
+    /// Its mode.
+    pub mode: DoorMode,
+    /// Whether the strike is released now.
+    pub released: bool,
+    /// Whether the door stands open (`None`: no contact, or unreadable).
+    pub open: Option<bool>,
+    /// Whether it is held open past its limit.
+    pub held_open: bool,
+}
+
+/// The gateway's state, for `status`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct GatewayStatus {
+    /// Whether the wall clock is trusted.
+    pub clock: ClockTrust,
+    /// Credentials in the allowlist.
+    pub credentials: usize,
+    /// Every door.
+    pub doors: Vec<DoorStatus>,
+}
+
+/// What happened on a bus, as the gateway saw it (for `watch`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observed {
+    /// The bus's name.
+    pub bus: String,
+    /// What it reported.
+    pub event: BusEvent,
+}
+
+/// New access inputs: credentials and the policy built from them, and the key that
+/// turns entered codes into digests.
+#[derive(Debug)]
+pub struct NewAccess {
+    /// What the credentials code built.
+    pub built: Built,
+    /// The site's credential key.
+    pub key: CredentialKey,
+}
+
+/// A request to the gateway.
+#[derive(Debug)]
+pub enum Command {
+    /// Answer when the loop gets to it (the watchdog's liveness probe).
+    Ping(oneshot::Sender<()>),
+    /// Report the doors.
+    Status(oneshot::Sender<GatewayStatus>),
+    /// Release a door's strike for its pulse, on someone's say-so (audited).
+    Pulse {
+        /// The door's id.
+        door: String,
+        /// Who asked (`control socket`).
+        by: String,
+        /// Done, or why not.
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    /// Use these credentials and this policy from now on (modes, lockouts and the door
+    /// machines are kept).
+    Replace(Box<NewAccess>),
+    /// The clock's trust changed.
+    Clock(ClockTrust),
+}
+
+/// The cloneable way to reach the gateway.
+#[derive(Debug, Clone)]
+pub struct Handle {
+    pub(super) tx: mpsc::Sender<Command>,
+    pub(super) observed: broadcast::Sender<Observed>,
+}
+
+impl Handle {
+    /// Whether the gateway's loop answers.
+    pub async fn ping(&self) -> bool {
+        let (tx, rx) = oneshot::channel();
+        self.tx.send(Command::Ping(tx)).await.is_ok() && rx.await.is_ok()
+    }
+
+    /// The doors' state, or `None` when the gateway has stopped.
+    pub async fn status(&self) -> Option<GatewayStatus> {
+        let (tx, rx) = oneshot::channel();
+        self.tx.send(Command::Status(tx)).await.ok()?;
+        rx.await.ok()
+    }
+
+    /// Pulses a door's strike.
+    pub async fn pulse(&self, door: &str, by: &str) -> Result<(), String> {
+        let (reply, rx) = oneshot::channel();
+        let cmd = Command::Pulse { door: door.to_owned(), by: by.to_owned(), reply };
+        self.tx.send(cmd).await.map_err(|_| "the gateway has stopped".to_owned())?;
+        rx.await.map_err(|_| "the gateway has stopped".to_owned())?
+    }
+
+    /// Swaps in new access inputs.
+    pub async fn replace(&self, access: NewAccess) -> bool {
+        self.tx.send(Command::Replace(Box::new(access))).await.is_ok()
+    }
+
+    /// Tells the gateway the clock's trust.
+    pub async fn clock(&self, trust: ClockTrust) -> bool {
+        self.tx.send(Command::Clock(trust)).await.is_ok()
+    }
+
+    /// Bus events from now on, for `watch`.
+    pub fn observe(&self) -> broadcast::Receiver<Observed> {
+        self.observed.subscribe()
+    }
+}

@@ -1,0 +1,148 @@
+//! Running the daemon in-process for tests: a copy of the test site's config in a temp
+//! directory (so a test may rewrite it), every bus simulated, store, inbox and control
+//! socket in the temp directory, a trusted clock (a sync flag that exists), and a
+//! notification socket the test reads.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use portvakt::config::LoadOptions;
+use portvakt::daemon::control::Request;
+use portvakt::daemon::notify::Notifier;
+use portvakt::daemon::{DaemonError, RunOptions, Signal, client};
+use tokio::sync::mpsc;
+
+pub struct TestDaemon {
+    pub dir: tempfile::TempDir,
+    pub notify: UnixDatagram,
+    pub signals: mpsc::Sender<Signal>,
+    pub task: tokio::task::JoinHandle<Result<(), DaemonError>>,
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+impl TestDaemon {
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("etc/portvakt.toml")
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.dir.path().join("run/control.sock")
+    }
+
+    pub fn inbox(&self) -> PathBuf {
+        self.dir.path().join("inbox")
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.dir.path().join("portvakt.db")
+    }
+
+    /// The environment overrides that put everything in the temp directory.
+    pub fn env(dir: &Path) -> Vec<(String, String)> {
+        let p = |rel: &str| dir.join(rel).display().to_string();
+        std::fs::write(dir.join("synchronized"), b"").unwrap();
+        vec![
+            ("PORTVAKT__STORE__PATH".into(), p("portvakt.db")),
+            ("PORTVAKT__CREDENTIALS__INBOX".into(), p("inbox")),
+            ("PORTVAKT__DAEMON__CONTROL_SOCKET".into(), p("run/control.sock")),
+            ("PORTVAKT__DAEMON__INTAKE_INTERVAL".into(), "1s".into()),
+            ("PORTVAKT__CLOCK__SYNCHRONIZED_FLAG".into(), p("synchronized")),
+        ]
+    }
+
+    /// Starts the daemon on the current runtime; `watchdog` is the interval it is told.
+    pub fn start(watchdog: Option<Duration>) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        copy_dir(&super::fixture("config/good"), &dir.path().join("etc"));
+        let notify_path = dir.path().join("notify");
+        let notify = UnixDatagram::bind(&notify_path).unwrap();
+        notify.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+        let load = LoadOptions { path: dir.path().join("etc/portvakt.toml"), env: Self::env(dir.path()) };
+        let opts = RunOptions { load, simulate: true, notifier: Notifier::to(&notify_path, watchdog) };
+        let (signals, rx) = mpsc::channel(4);
+        let task = tokio::spawn(portvakt::daemon::run(opts, rx));
+        Self { dir, notify, signals, task }
+    }
+
+    /// Waits (at most `secs`) for a notification starting with `prefix`; returns it.
+    pub async fn notified(&self, prefix: &str, secs: u64) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+        let mut buf = [0u8; 512];
+        while std::time::Instant::now() < deadline {
+            match self.notify.recv(&mut buf) {
+                Ok(n) => {
+                    let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+                    if text.starts_with(prefix) {
+                        return text;
+                    }
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            }
+        }
+        panic!("no {prefix} notification within {secs} s");
+    }
+
+    pub async fn ask(&self, req: &Request) -> Result<serde_json::Value, client::ClientError> {
+        client::request(&self.socket(), req).await
+    }
+
+    /// The kinds in the audit log, read through a second, read-only connection.
+    pub fn audit_kinds(&self) -> Vec<String> {
+        let conn =
+            rusqlite::Connection::open_with_flags(self.db(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+        let mut stmt = conn.prepare("SELECT kind FROM audit ORDER BY seq").unwrap();
+        stmt.query_map([], |r| r.get::<_, String>(0)).unwrap().map(Result::unwrap).collect()
+    }
+
+    /// Waits (at most 10 s) until the audit log has a record of `kind`.
+    pub async fn audited(&self, kind: &str) {
+        for _ in 0..1000 {
+            if self.audit_kinds().iter().any(|k| k == kind) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("no {kind} record; the log has {:?}", self.audit_kinds());
+    }
+
+    /// Stops the daemon and returns how it ended.
+    pub async fn stop(self) -> Result<(), DaemonError> {
+        self.signals.send(Signal::Stop).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(15), self.task).await.expect("stopped in time").unwrap()
+    }
+}
+
+/// A municipality bundle (seed 0x02 signs for `kommunen` in the test site) with one
+/// home-care PIN for the entrance, valid around now.
+pub fn care_pin_bundle(pin: &str) -> Vec<u8> {
+    use portvakt::credentials::bundle::Bundle;
+    use portvakt::credentials::envelope::{DocType, seal};
+    let cfg = super::site();
+    let csv = format!("id,holder,role,kind,secret,doors\ncare-5,hemtjanst-natt-5,home_care,pin,{pin},entrance\n");
+    let now = Timestamp::now();
+    let bundle = Bundle {
+        authority: "kommunen".into(),
+        site: "test-site".into(),
+        version: 1,
+        issued_at: now - SignedDuration::from_hours(1),
+        not_after: now + SignedDuration::from_hours(24 * 30),
+        entries: portvakt::admin::csv_import::entries(&csv, &cfg.credential_key, &cfg.policy.tz).unwrap(),
+        bookings: Vec::new(),
+        policy: None,
+    };
+    seal(DocType::Bundle, &bundle.encode(), &ed25519_dalek::SigningKey::from_bytes(&[2; 32]))
+}

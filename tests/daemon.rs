@@ -1,0 +1,202 @@
+//! `portvakt run` in-process against the simulated building: it starts, says READY,
+//! serves, takes in bundles, reloads (and refuses a bad config), keeps the watchdog fed
+//! only while its loops turn, and stops cleanly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::daemon::{TestDaemon, care_pin_bundle};
+use portvakt::daemon::Signal;
+use portvakt::daemon::control::{Request, SimAct};
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+async fn credentials(d: &TestDaemon) -> u64 {
+    let v = d.ask(&Request::Status).await.unwrap();
+    v["status"]["gateway"]["credentials"].as_u64().unwrap_or(0)
+}
+
+#[test]
+fn the_daemon_says_ready_serves_a_pin_from_the_inbox_and_stops_cleanly() {
+    rt().block_on(async {
+        let d = TestDaemon::start(None);
+        let ready = d.notified("READY=1", 10).await;
+        assert!(ready.contains("STATUS=serving 5 door(s)"), "{ready}");
+        d.audited("system.start").await;
+
+        std::fs::write(d.inbox().join("care.pvkt"), care_pin_bundle("864209")).unwrap();
+        for _ in 0..500 {
+            if credentials(&d).await == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(credentials(&d).await, 1, "the bundle from the inbox is in use");
+        d.audited("credentials.accepted").await;
+
+        let code = Request::Sim { door: "entrance".into(), act: SimAct::Code("864209".into()) };
+        d.ask(&code).await.unwrap();
+        d.audited("access.granted").await;
+        let status = d.ask(&Request::Status).await.unwrap();
+        let entrance = &status["status"]["gateway"]["doors"][0];
+        assert_eq!(entrance["door"], "entrance");
+        assert!(status["text"].as_str().unwrap().contains("door       entrance"));
+
+        let socket = d.socket();
+        d.stop().await.unwrap();
+        assert!(!socket.exists(), "the control socket is removed at stop");
+    });
+}
+
+#[test]
+fn a_stop_says_stopping_ends_within_the_bound_and_is_the_last_record() {
+    rt().block_on(async {
+        let d = TestDaemon::start(None);
+        d.notified("READY=1", 10).await;
+        d.ask(&Request::Pulse { door: "entrance".into() }).await.unwrap();
+        d.audited("door.pulsed").await;
+        d.signals.send(Signal::Stop).await.unwrap();
+        d.notified("STOPPING=1", 5).await;
+        let kinds = {
+            let started = std::time::Instant::now();
+            let result = tokio::time::timeout(Duration::from_secs(15), &mut { d.task }).await;
+            assert!(result.is_ok(), "stopped within the bound");
+            assert!(started.elapsed() < portvakt::daemon::STOP_WITHIN);
+            let conn = rusqlite::Connection::open(d.dir.path().join("portvakt.db")).unwrap();
+            let mut stmt = conn.prepare("SELECT kind FROM audit ORDER BY seq").unwrap();
+            stmt.query_map([], |r| r.get::<_, String>(0)).unwrap().map(Result::unwrap).collect::<Vec<_>>()
+        };
+        assert_eq!(kinds.last().map(String::as_str), Some("system.stop"), "{kinds:?}");
+    });
+}
+
+#[test]
+fn a_reload_with_a_bad_config_is_refused_and_audited_while_the_old_one_keeps_serving() {
+    rt().block_on(async {
+        let d = TestDaemon::start(None);
+        d.notified("READY=1", 10).await;
+        let good = std::fs::read_to_string(d.config_path()).unwrap();
+        std::fs::write(d.config_path(), good.replace("[site]", "[site]\nbogus = 1")).unwrap();
+        d.signals.send(Signal::Reload).await.unwrap();
+        d.notified("RELOADING=1", 5).await;
+        let ready = d.notified("READY=1", 5).await;
+        assert!(ready.contains("refused"), "{ready}");
+        d.audited("config.refused").await;
+        d.ask(&Request::Pulse { door: "entrance".into() }).await.expect("still serving");
+
+        // A good change to a door's pulse restarts the doors with it.
+        assert!(good.contains("pulse = \"1s\""));
+        std::fs::write(d.config_path(), good.replacen("pulse = \"1s\"", "pulse = \"2s\"", 1)).unwrap();
+        d.signals.send(Signal::Reload).await.unwrap();
+        d.audited("config.reloaded").await;
+        let conn = rusqlite::Connection::open(d.db()).unwrap();
+        let detail: String =
+            conn.query_row("SELECT detail FROM audit WHERE kind = 'config.reloaded'", [], |r| r.get(0)).unwrap();
+        assert!(detail.contains("\"doors_restarted\":true"), "{detail}");
+        d.ask(&Request::Pulse { door: "entrance".into() }).await.expect("serving after the reload");
+        d.stop().await.unwrap();
+    });
+}
+
+#[test]
+fn bad_requests_on_the_control_socket_get_an_error_and_change_nothing() {
+    use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _};
+    rt().block_on(async {
+        let d = TestDaemon::start(None);
+        d.notified("READY=1", 10).await;
+        for bad in ["{\"cmd\":\"explode\"}\n", "not json\n", "{\"cmd\":\"pulse\"}\n"] {
+            let mut s = tokio::net::UnixStream::connect(d.socket()).await.unwrap();
+            s.write_all(bad.as_bytes()).await.unwrap();
+            let mut line = String::new();
+            tokio::io::BufReader::new(s).read_line(&mut line).await.unwrap();
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+            assert_eq!(v["ok"], false, "{bad} -> {line}");
+            assert!(v["error"].as_str().unwrap().starts_with("bad request"), "{line}");
+        }
+        let unknown = d.ask(&Request::Pulse { door: "attic".into() }).await.unwrap_err();
+        assert!(unknown.to_string().contains("no door \"attic\""), "{unknown}");
+        assert!(!d.audit_kinds().iter().any(|k| k == "door.pulsed"));
+        d.stop().await.unwrap();
+    });
+}
+
+#[test]
+fn a_second_daemon_on_the_same_control_socket_refuses_to_start() {
+    rt().block_on(async {
+        let d = TestDaemon::start(None);
+        d.notified("READY=1", 10).await;
+        let listener = portvakt::daemon::control::bind(&d.socket()).await;
+        assert!(matches!(listener, Err(portvakt::daemon::control::ControlError::InUse(_))));
+        d.stop().await.unwrap();
+    });
+}
+
+#[test]
+fn the_watchdog_is_fed_while_every_loop_answers() {
+    rt().block_on(async {
+        let d = TestDaemon::start(Some(Duration::from_millis(400)));
+        d.notified("READY=1", 10).await;
+        d.notified("WATCHDOG=1", 5).await;
+        d.notified("WATCHDOG=1", 5).await;
+        d.stop().await.unwrap();
+    });
+}
+
+#[test]
+fn watchdog_pings_stop_while_the_store_is_wedged_and_resume_when_it_turns_again() {
+    use portvakt::daemon::notify::Notifier;
+    use portvakt::daemon::watchdog::{self, Probes, probe};
+    use portvakt::store::{Store, StoreOptions};
+    use std::os::unix::net::UnixDatagram;
+
+    rt().block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let notify = UnixDatagram::bind(dir.path().join("notify")).unwrap();
+        notify.set_nonblocking(true).unwrap();
+        let store = Store::open(&StoreOptions {
+            path: dir.path().join("db"),
+            max_size_bytes: 16 << 20,
+            retention: jiff::SignedDuration::from_hours(1),
+        })
+        .unwrap();
+        let (store, _thread) = portvakt::store::actor::spawn(store).unwrap();
+        let probed = store.clone();
+        let round = move || -> Probes {
+            let s = probed.clone();
+            vec![(
+                "the store".into(),
+                probe(move || {
+                    let s = s.clone();
+                    async move { s.call(|_| Ok(())).await.is_ok() }
+                }),
+            )]
+        };
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let notifier = Notifier::to(dir.path().join("notify"), None);
+        tokio::spawn(watchdog::run(notifier, Duration::from_millis(50), round, cancel.clone()));
+        let pings = |notify: &UnixDatagram| {
+            let mut buf = [0u8; 64];
+            std::iter::from_fn(|| notify.recv(&mut buf).ok()).count()
+        };
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(pings(&notify) >= 3, "pings while the store turns");
+
+        // Wedge the store's thread (as a stuck disk would) for a while.
+        let (release, wedged) = std::sync::mpsc::channel::<()>();
+        let blocked = store.clone();
+        tokio::spawn(async move { blocked.call(move |_| Ok(wedged.recv().ok())).await });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let _ = pings(&notify);
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert_eq!(pings(&notify), 0, "no ping while the store is wedged");
+
+        release.send(()).unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(pings(&notify) >= 2, "pings resume");
+        cancel.cancel();
+    });
+}
