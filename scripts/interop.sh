@@ -58,3 +58,12 @@ wait_port "$PORT"
 sleep 1  # the serial server has no port to wait for
 PORTVAKT_INTEROP_MODBUS="127.0.0.1:$PORT" PORTVAKT_INTEROP_RTU="$PTY_B" \
     cargo test --locked --test interop_pymodbus -- --test-threads=1
+
+echo "== interop: systemd-analyze verify and security (exposure <= 2.5)"
+bash scripts/check-systemd.sh
+
+echo "== interop: the aarch64 build, run under qemu-user"
+bash scripts/build-arm.sh aarch64
+
+echo "== interop: the Debian package for arm64"
+bash scripts/build-deb.sh aarch64

@@ -1,6 +1,7 @@
 //! `portvakt`: the gateway's command line. Parses arguments, loads and validates the
 //! configuration, calls into the library and maps errors to exit codes; nothing else.
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -24,7 +25,9 @@ use portvakt::daemon::control::{Request, SimAct};
 use portvakt::daemon::logging;
 use portvakt::exit;
 use portvakt::store::{AuditFilter, Store};
-use portvakt::tools::{allowlist_file, audit_view, explain, installer, intake_run, summary, time_input, week_grid};
+use portvakt::tools::{
+    allowlist_file, audit_view, doctor, explain, installer, intake_run, summary, time_input, week_grid,
+};
 
 /// Portvakt: the gateway for a building's shared doors.
 #[derive(Parser)]
@@ -71,6 +74,16 @@ enum Command {
         act: String,
         /// The digits or the tag UID.
         value: Option<String>,
+    },
+    /// The on-site checklist: config, state directory, store, bundles, every device, time.
+    /// Saves a commissioning record in the state directory; exit 1 if anything failed.
+    Doctor {
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+        /// Do not save the commissioning record.
+        #[arg(long)]
+        no_record: bool,
     },
     /// Check the configuration: a summary and exit 0, or every problem and exit 78.
     CheckConfig,
@@ -466,6 +479,28 @@ fn status_cmd(cli: &Cli, json: bool) -> Result<String, Failure> {
     Ok(v.get("text").and_then(serde_json::Value::as_str).unwrap_or_default().to_owned())
 }
 
+fn doctor_cmd(cli: &Cli, json: bool, no_record: bool) -> Result<String, Failure> {
+    let path = config_path(cli);
+    let loaded = config::load(&LoadOptions::file(&path).with_process_env());
+    let dir = loaded.as_ref().ok().map(doctor::state_dir);
+    let report = runtime()?.block_on(doctor::run(&path, loaded));
+    let mut out = if json { format!("{:#}\n", serde_json::json!(report)) } else { report.render() };
+    if let (Some(dir), false) = (dir, no_record) {
+        match doctor::save(&report, &dir) {
+            Ok(p) if !json => {
+                let _ = writeln!(out, "commissioning record: {}", p.display());
+            }
+            Ok(_) => {}
+            Err(e) => eprintln!("portvakt: the commissioning record was not saved in {}: {e}", dir.display()),
+        }
+    }
+    if report.failed() {
+        print!("{out}");
+        return Err(fail(exit::FAILURE, "some checks failed"));
+    }
+    Ok(out)
+}
+
 fn sim_cmd(cli: &Cli, door: &str, act: &str, value: Option<&String>) -> Result<String, Failure> {
     let cfg = load_config(&config_path(cli))?;
     let need =
@@ -557,6 +592,7 @@ fn run(cli: &Cli) -> Result<String, Failure> {
                 .map_err(|e| fail(e.exit_code(), e.to_string()))
         }
         Command::Status { json } => status_cmd(cli, *json),
+        Command::Doctor { json, no_record } => doctor_cmd(cli, *json, *no_record),
         Command::Sim { door, act, value } => sim_cmd(cli, door, act, value.as_ref()),
         Command::CheckConfig => Ok(summary::render(&load_config(&config_path(cli))?)),
         Command::Explain(a) => explain_cmd(&load_config(&config_path(cli))?, a),

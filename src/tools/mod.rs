@@ -4,6 +4,7 @@
 
 pub mod allowlist_file;
 pub mod audit_view;
+pub mod doctor;
 pub mod explain;
 pub mod installer;
 pub mod intake_run;

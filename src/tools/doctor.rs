@@ -1,0 +1,447 @@
+//! `portvakt doctor`: the checklist an electrician runs on site. Each line is ok,
+//! warning, failed or skipped, with what was seen and, when not ok, what to do. When the
+//! daemon runs, buses and the store are checked through it (it owns the serial port);
+//! otherwise each configured device is asked directly, with its latency. The report is
+//! kept in the state directory as a commissioning record.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use tokio_modbus::client::Client as _;
+use tokio_modbus::prelude::SlaveContext as _;
+use tokio_modbus::{Request, Response, Slave};
+
+use crate::config::{BusConfig, Config, ConfigError, Profile};
+use crate::credentials::registry::Registry;
+use crate::credentials::verify::Trust;
+use crate::daemon::client::{self, ClientError};
+use crate::daemon::control::Request as ControlRequest;
+use crate::modbus::keypad;
+use crate::modbus::link;
+use crate::store::Store;
+
+/// How a check came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// As it should be.
+    Ok,
+    /// Works, but needs attention.
+    Warning,
+    /// Does not work.
+    Failed,
+    /// Not checked (and why is in the detail).
+    Skipped,
+}
+
+/// One line of the checklist.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Check {
+    /// What was checked.
+    pub check: String,
+    /// How it came out.
+    pub verdict: Verdict,
+    /// What was seen.
+    pub detail: String,
+    /// What to do, when not ok.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remedy: Option<String>,
+}
+
+/// The whole checklist: the commissioning record.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Report {
+    /// When it was run.
+    pub at: Timestamp,
+    /// The version of portvakt that ran it.
+    pub version: String,
+    /// The configuration file.
+    pub config: String,
+    /// The site (empty when the configuration is invalid).
+    pub site: String,
+    /// Every check, in order.
+    pub checks: Vec<Check>,
+}
+
+impl Report {
+    /// Whether any check failed.
+    pub fn failed(&self) -> bool {
+        self.checks.iter().any(|c| c.verdict == Verdict::Failed)
+    }
+
+    /// The checklist in words.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for c in &self.checks {
+            let v = match c.verdict {
+                Verdict::Ok => "ok",
+                Verdict::Warning => "WARNING",
+                Verdict::Failed => "FAILED",
+                Verdict::Skipped => "skipped",
+            };
+            let _ = writeln!(out, "{v:<8} {:<32} {}", c.check, c.detail);
+            if let Some(r) = &c.remedy {
+                let _ = writeln!(out, "{:<8} {:<32} -> {r}", "", "");
+            }
+        }
+        let failed = self.checks.iter().filter(|c| c.verdict == Verdict::Failed).count();
+        let warned = self.checks.iter().filter(|c| c.verdict == Verdict::Warning).count();
+        let _ = writeln!(out, "\n{failed} failed, {warned} warning(s), {} checks", self.checks.len());
+        out
+    }
+}
+
+fn check(name: impl Into<String>, verdict: Verdict, detail: impl Into<String>, remedy: Option<&str>) -> Check {
+    Check { check: name.into(), verdict, detail: detail.into(), remedy: remedy.map(str::to_owned) }
+}
+
+/// The state directory (where the store lives; commissioning records go beside it).
+pub fn state_dir(cfg: &Config) -> PathBuf {
+    cfg.store.path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+fn state_checks(cfg: &Config, out: &mut Vec<Check>) {
+    let dir = state_dir(cfg);
+    let probe = dir.join(".portvakt-doctor");
+    match std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&probe, b"x")) {
+        Ok(()) => {
+            let _ = std::fs::remove_file(&probe);
+            out.push(check("state directory", Verdict::Ok, format!("{} is writable", dir.display()), None));
+        }
+        Err(e) => out.push(check(
+            "state directory",
+            Verdict::Failed,
+            format!("{}: {e}", dir.display()),
+            Some("run as the portvakt user (sudo -u portvakt portvakt doctor) or fix the directory's owner"),
+        )),
+    }
+    match nix::sys::statvfs::statvfs(&dir) {
+        Ok(s) => {
+            // The field types are 32-bit on armv7 and 64-bit on aarch64 and x86_64.
+            #[allow(clippy::useless_conversion)]
+            let free = u64::from(s.blocks_available()) * u64::from(s.fragment_size());
+            let cap = cfg.store.max_size_bytes;
+            let detail = format!("{} MiB free; the store may grow to {} MiB", free >> 20, cap >> 20);
+            out.push(if free < (16 << 20) {
+                check(
+                    "free space",
+                    Verdict::Failed,
+                    detail,
+                    Some("free space on the SD card, or lower store.max_size_mib"),
+                )
+            } else if free < cap {
+                check("free space", Verdict::Warning, detail, Some("lower store.max_size_mib below the free space"))
+            } else {
+                check("free space", Verdict::Ok, detail, None)
+            });
+        }
+        Err(e) => out.push(check("free space", Verdict::Warning, format!("{}: {e}", dir.display()), None)),
+    }
+}
+
+fn store_checks(cfg: &Config, daemon_runs: bool, now: Timestamp, out: &mut Vec<Check>) {
+    if !cfg.store.path.exists() {
+        out.push(check(
+            "store",
+            Verdict::Warning,
+            format!("{} does not exist yet", cfg.store.path.display()),
+            Some("it is made at the first start of the daemon"),
+        ));
+        out.push(check(
+            "bundles",
+            Verdict::Warning,
+            "none: no store yet",
+            Some("drop the authorities' bundles in the inbox"),
+        ));
+        return;
+    }
+    let store = match Store::open(&cfg.store) {
+        Ok(s) => s,
+        Err(e) => {
+            out.push(check(
+                "store",
+                Verdict::Failed,
+                e.to_string(),
+                Some("see docs/audit.md: restore or move the damaged file aside"),
+            ));
+            return;
+        }
+    };
+    if daemon_runs {
+        out.push(check(
+            "store",
+            Verdict::Ok,
+            format!("{} opens (chain check left to `portvakt audit verify`)", cfg.store.path.display()),
+            None,
+        ));
+    } else {
+        match store.verify() {
+            Ok(r) if r.first_break.is_none() => {
+                out.push(check("store", Verdict::Ok, format!("{} records, hash chain intact", r.checked), None));
+            }
+            Ok(r) => out.push(check(
+                "store",
+                Verdict::Failed,
+                format!("hash chain broken: {}", r.first_break.map(|b| b.to_string()).unwrap_or_default()),
+                Some("keep the file for investigation; see docs/audit.md"),
+            )),
+            Err(e) => out.push(check("store", Verdict::Failed, e.to_string(), None)),
+        }
+    }
+    match Registry::from_store(&store, &Trust::of(cfg)) {
+        Ok((reg, dropped)) => {
+            for d in dropped {
+                out.push(check("bundles", Verdict::Warning, format!("a stored document is not used: {d}"), None));
+            }
+            let mut any = false;
+            for (authority, info) in reg.bundles() {
+                any = true;
+                let age = now.duration_since(info.issued_at);
+                let detail = format!(
+                    "{authority}: version {}, {} credential(s), {} h old",
+                    info.version,
+                    info.entries,
+                    age.as_hours()
+                );
+                out.push(if age > cfg.intake.stale_after {
+                    check("bundles", Verdict::Warning, detail, Some("ask the authority for a new bundle"))
+                } else {
+                    check("bundles", Verdict::Ok, detail, None)
+                });
+            }
+            if !any {
+                out.push(check(
+                    "bundles",
+                    Verdict::Warning,
+                    "none taken in yet: only the door code and the config's rules apply",
+                    Some(&format!("drop the authorities' signed bundles in {}", cfg.intake.inbox.display())),
+                ));
+            }
+        }
+        Err(e) => out.push(check("bundles", Verdict::Failed, e.to_string(), None)),
+    }
+}
+
+async fn ask_device(
+    ctx: &mut tokio_modbus::client::Context,
+    bus: &BusConfig,
+    unit: u8,
+    profile: Profile,
+    channels: u16,
+) -> Result<String, String> {
+    ctx.set_slave(Slave(unit));
+    let request = match profile {
+        Profile::RelayCoils => Request::ReadCoils(0, channels.max(1)),
+        Profile::DiscreteInputs => Request::ReadDiscreteInputs(0, channels.max(1)),
+        Profile::PortvaktKeypad => Request::ReadInputRegisters(0, keypad::POLL_REGISTERS),
+    };
+    let limit = bus.timeout.unsigned_abs().max(Duration::from_millis(50));
+    match tokio::time::timeout(limit, ctx.call(request)).await {
+        Err(_) => Err(format!("no answer within {limit:?}")),
+        Ok(Err(e)) => Err(e.to_string()),
+        Ok(Ok(Err(code))) => Err(format!("exception {code:?}")),
+        Ok(Ok(Ok(Response::ReadInputRegisters(regs)))) => keypad::decode_poll(&regs)
+            .map(|p| format!("panel answers (heartbeat {}, {} entr(ies) waiting)", p.heartbeat, p.queue_depth))
+            .map_err(|e| e.to_string()),
+        Ok(Ok(Ok(Response::ReadCoils(bits)))) => {
+            Ok(format!("{} relay(s) readable", bits.len().min(usize::from(channels))))
+        }
+        Ok(Ok(Ok(Response::ReadDiscreteInputs(bits)))) => {
+            Ok(format!("{} input(s) readable", bits.len().min(usize::from(channels))))
+        }
+        Ok(Ok(Ok(other))) => Err(format!("unexpected reply {other:?}")),
+    }
+}
+
+async fn bus_checks_direct(cfg: &Config, out: &mut Vec<Check>) {
+    for bus in &cfg.buses {
+        let name = format!("bus {}", bus.name);
+        let mut ctx = match link::open(bus).await {
+            Ok(c) => c,
+            Err(e) => {
+                out.push(check(
+                    name,
+                    Verdict::Failed,
+                    e.to_string(),
+                    Some("check the adapter is plugged in and the device path in the config (ls /dev/serial/by-id/)"),
+                ));
+                continue;
+            }
+        };
+        out.push(check(name, Verdict::Ok, "opens", None));
+        for d in &bus.devices {
+            let started = Instant::now();
+            let answer = ask_device(&mut ctx, bus, d.unit, d.profile, d.channels).await;
+            let ms = started.elapsed().as_secs_f64() * 1000.0;
+            let what = format!("device {}/{} ({})", bus.name, d.unit, d.name);
+            out.push(match answer {
+                Ok(s) => check(what, Verdict::Ok, format!("{s}, answered in {ms:.1} ms"), None),
+                Err(e) => check(
+                    what,
+                    Verdict::Failed,
+                    e,
+                    Some("check power, A/B wiring, termination, unit id, baud rate and parity"),
+                ),
+            });
+            if let Some(gap) = link::frame_gap(bus) {
+                tokio::time::sleep(gap).await;
+            }
+            if answer_lost(out) {
+                ctx = match link::open(bus).await {
+                    Ok(c) => c,
+                    Err(_) => break,
+                };
+            }
+        }
+    }
+}
+
+/// After a silent device the connection is in doubt: start afresh for the next.
+fn answer_lost(out: &[Check]) -> bool {
+    out.last().is_some_and(|c| c.verdict == Verdict::Failed)
+}
+
+fn bus_checks_from_status(status: &serde_json::Value, cfg: &Config, out: &mut Vec<Check>) {
+    let buses = status["buses"].as_array().cloned().unwrap_or_default();
+    for bus in &cfg.buses {
+        let devices =
+            buses.iter().find(|b| b["name"] == bus.name.as_str()).map(|b| b["devices"].clone()).unwrap_or_default();
+        for d in &bus.devices {
+            let h = &devices[d.unit.to_string()];
+            let what = format!("device {}/{} ({})", bus.name, d.unit, d.name);
+            let latency = h["last_latency_us"].as_u64().unwrap_or(0);
+            let counts = format!(
+                "{} requests, {} timeouts, {} exceptions; last answer in {}.{} ms (through the daemon)",
+                h["requests"],
+                h["timeouts"],
+                h["exceptions"],
+                latency / 1000,
+                latency % 1000 / 100
+            );
+            out.push(if h["online"] == true {
+                check(what, Verdict::Ok, counts, None)
+            } else {
+                check(
+                    what,
+                    Verdict::Failed,
+                    format!("offline: {counts}"),
+                    Some("check power, A/B wiring, termination, unit id, baud rate and parity"),
+                )
+            });
+        }
+    }
+}
+
+fn time_check(cfg: &Config, out: &mut Vec<Check>) {
+    let flag = &cfg.daemon.synchronized_flag;
+    out.push(if flag.exists() {
+        check("time", Verdict::Ok, format!("synchronised ({} exists)", flag.display()), None)
+    } else {
+        check(
+            "time",
+            Verdict::Warning,
+            format!("not synchronised ({} missing); schedules follow the clock policy", flag.display()),
+            Some("check the network and `timedatectl timesync-status`"),
+        )
+    });
+}
+
+/// Runs the checklist. `cfg` is the loaded configuration or why it could not be.
+pub async fn run(config_path: &Path, cfg: Result<Config, ConfigError>) -> Report {
+    let now = Timestamp::now();
+    let mut checks = Vec::new();
+    let cfg = match cfg {
+        Ok(c) => c,
+        Err(e) => {
+            let detail = match &e {
+                ConfigError::Invalid(problems) => {
+                    problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+                }
+                other => other.to_string(),
+            };
+            checks.push(check(
+                "configuration",
+                Verdict::Failed,
+                detail,
+                Some("fix it; `portvakt check-config` lists every problem"),
+            ));
+            checks.push(check("everything else", Verdict::Skipped, "needs a valid configuration", None));
+            return Report {
+                at: now,
+                version: env!("CARGO_PKG_VERSION").into(),
+                config: config_path.display().to_string(),
+                site: String::new(),
+                checks,
+            };
+        }
+    };
+    let detail = format!(
+        "{} door(s), {} bus(es), {} authorit(ies)",
+        cfg.policy.doors.len(),
+        cfg.buses.len(),
+        cfg.authorities.len()
+    );
+    checks.push(check("configuration", Verdict::Ok, detail, None));
+    for w in &cfg.warnings {
+        checks.push(check("configuration", Verdict::Warning, w.to_string(), None));
+    }
+    state_checks(&cfg, &mut checks);
+    let status = match client::request(&cfg.daemon.control_socket, &ControlRequest::Status).await {
+        Ok(v) => {
+            checks.push(check(
+                "daemon",
+                Verdict::Ok,
+                format!("answers at {}", cfg.daemon.control_socket.display()),
+                None,
+            ));
+            Some(v["status"].clone())
+        }
+        Err(ClientError::NotRunning(_)) => {
+            checks.push(check(
+                "daemon",
+                Verdict::Warning,
+                "not running: devices are asked directly",
+                Some("systemctl enable --now portvakt"),
+            ));
+            None
+        }
+        Err(e) => {
+            checks.push(check("daemon", Verdict::Failed, e.to_string(), None));
+            None
+        }
+    };
+    store_checks(&cfg, status.is_some(), now, &mut checks);
+    match &status {
+        Some(s) => bus_checks_from_status(s, &cfg, &mut checks),
+        None => bus_checks_direct(&cfg, &mut checks).await,
+    }
+    time_check(&cfg, &mut checks);
+    checks.push(check("BLE adapter", Verdict::Skipped, "phone keys over BLE are not in this version", None));
+    checks.push(check("MQTT broker", Verdict::Skipped, "the uplink is not in this version", None));
+    Report {
+        at: now,
+        version: env!("CARGO_PKG_VERSION").into(),
+        config: config_path.display().to_string(),
+        site: cfg.site.id.to_string(),
+        checks,
+    }
+}
+
+/// Saves the report as a commissioning record in `<state dir>/commissioning/` (written to
+/// a temporary file, synced, then renamed); returns its path.
+pub fn save(report: &Report, state_dir: &Path) -> std::io::Result<PathBuf> {
+    use std::io::Write as _;
+    let dir = state_dir.join("commissioning");
+    std::fs::create_dir_all(&dir)?;
+    let name = format!("{}.json", report.at.strftime("%Y%m%dT%H%M%SZ"));
+    let path = dir.join(name);
+    let tmp = dir.join(".record.tmp");
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(serde_json::to_string_pretty(report).map_err(std::io::Error::other)?.as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, &path)?;
+    std::fs::File::open(&dir)?.sync_all()?;
+    Ok(path)
+}

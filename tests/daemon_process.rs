@@ -1,0 +1,84 @@
+//! The `portvakt run` process as systemd sees it: `NOTIFY_SOCKET` from the environment,
+//! real SIGHUP and SIGTERM, exit statuses (0 after a stop, 78 for a bad config, so the
+//! unit's `RestartPreventExitStatus` keeps it from restart-looping).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::os::unix::net::UnixDatagram;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::daemon::{TestDaemon, copy_dir};
+
+fn recv_until(sock: &UnixDatagram, prefix: &str, within: Duration) -> String {
+    let deadline = Instant::now() + within;
+    let mut buf = [0u8; 512];
+    while Instant::now() < deadline {
+        if let Ok(n) = sock.recv(&mut buf) {
+            let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+            if text.starts_with(prefix) {
+                return text;
+            }
+        }
+    }
+    panic!("no {prefix} within {within:?}");
+}
+
+fn kill(pid: u32, signal: &str) {
+    let ok = Command::new("kill").args([format!("-{signal}"), pid.to_string()]).status().unwrap().success();
+    assert!(ok, "kill -{signal} {pid}");
+}
+
+#[test]
+fn the_process_notifies_ready_reloads_on_sighup_and_exits_0_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&common::fixture("config/good"), &dir.path().join("etc"));
+    let notify = UnixDatagram::bind(dir.path().join("notify")).unwrap();
+    notify.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_portvakt"))
+        .args(["run", "--simulate", "--config"])
+        .arg(dir.path().join("etc/portvakt.toml"))
+        .envs(TestDaemon::env(dir.path()))
+        .env("NOTIFY_SOCKET", dir.path().join("notify"))
+        .env_remove("JOURNAL_STREAM")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    recv_until(&notify, "READY=1", Duration::from_secs(20));
+
+    kill(pid, "HUP");
+    recv_until(&notify, "RELOADING=1", Duration::from_secs(5));
+    let ready = recv_until(&notify, "READY=1", Duration::from_secs(5));
+    assert!(ready.contains("serving"), "{ready}");
+
+    let asked = Instant::now();
+    kill(pid, "TERM");
+    recv_until(&notify, "STOPPING=1", Duration::from_secs(5));
+    let out = child.wait_with_output().unwrap();
+    assert!(asked.elapsed() < portvakt::daemon::STOP_WITHIN, "stopped in {:?}", asked.elapsed());
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{log}");
+    assert!(log.contains("configuration reloaded") && log.contains("store flushed and closed"), "{log}");
+}
+
+#[test]
+fn a_bad_configuration_exits_78_at_once_with_every_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&common::fixture("config/good"), &dir.path().join("etc"));
+    let cfg = dir.path().join("etc/portvakt.toml");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(&cfg, text.replace("[site]", "[site]\nbogus = 1") + "\n[daemon]\nlog_level = \"loud\"\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_portvakt"))
+        .args(["run", "--config"])
+        .arg(&cfg)
+        .envs(TestDaemon::env(dir.path()))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{err}");
+    assert!(err.contains("site") && err.contains("bogus"), "{err}");
+    assert!(err.contains("daemon.log_level"), "{err}");
+}

@@ -1,0 +1,62 @@
+//! `portvakt doctor`: every configured device asked directly when no daemon runs (with a
+//! silent one failing and named), an invalid config failing first, and the commissioning
+//! record written.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use jiff::SignedDuration;
+use portvakt::config::{BusLink, ConfigError};
+use portvakt::modbus::sim::{Fault, SimBuilding, serve};
+use portvakt::tools::doctor::{self, Verdict};
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+#[test]
+fn without_a_daemon_each_device_is_asked_directly_and_a_silent_one_fails_by_name() {
+    rt().block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = common::site();
+        let sim = SimBuilding::for_bus(&cfg.buses[0]);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        cfg.buses[0].link = BusLink::Tcp { address: listener.local_addr().unwrap().to_string() };
+        cfg.buses[0].timeout = SignedDuration::from_millis(200);
+        cfg.store.path = dir.path().join("portvakt.db");
+        cfg.daemon.control_socket = dir.path().join("control.sock");
+        tokio::spawn(serve(sim.clone(), listener));
+        sim.set_fault(3, Some(Fault::Silent));
+
+        let report = doctor::run(&dir.path().join("portvakt.toml"), Ok(cfg.clone())).await;
+        let line = |prefix: &str| {
+            report.checks.iter().find(|c| c.check.starts_with(prefix)).unwrap_or_else(|| panic!("no {prefix} line"))
+        };
+        assert_eq!(line("configuration").verdict, Verdict::Ok);
+        assert_eq!(line("daemon").verdict, Verdict::Warning);
+        assert_eq!(line("device rs485/1").verdict, Verdict::Ok, "{:?}", line("device rs485/1"));
+        assert!(line("device rs485/1").detail.contains("panel answers"));
+        assert!(line("device rs485/2").detail.contains("relay(s) readable"));
+        let silent = line("device rs485/3");
+        assert_eq!(silent.verdict, Verdict::Failed);
+        assert!(silent.remedy.as_deref().unwrap().contains("A/B wiring"));
+        assert!(report.failed());
+
+        let saved = doctor::save(&report, dir.path()).unwrap();
+        let back: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(saved).unwrap()).unwrap();
+        assert_eq!(back["checks"].as_array().unwrap().len(), report.checks.len());
+    });
+}
+
+#[test]
+fn an_invalid_configuration_fails_first_and_nothing_else_is_tried() {
+    rt().block_on(async {
+        let bad =
+            ConfigError::Invalid(vec![portvakt::config::Problem { path: "site.id".into(), message: "missing".into() }]);
+        let report = doctor::run(std::path::Path::new("/etc/portvakt/portvakt.toml"), Err(bad)).await;
+        assert_eq!(report.checks[0].verdict, Verdict::Failed);
+        assert!(report.checks[0].detail.contains("site.id"));
+        assert!(report.checks[1..].iter().all(|c| c.verdict == Verdict::Skipped));
+        assert!(report.render().contains("1 failed"));
+    });
+}
