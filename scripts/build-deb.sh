@@ -15,7 +15,7 @@ deb=$(cargo deb --no-build --no-strip --target "$triple" | tail -1)
 echo "built $deb"
 dpkg-deb --info "$deb" | grep -E 'Package|Version|Architecture|Depends'
 contents=$(dpkg-deb --contents "$deb")
-for want in ./usr/bin/portvakt ./usr/bin/portvakt-admin ./lib/systemd/system/portvakt.service \
+for want in ./usr/bin/portvakt ./usr/bin/portvakt-admin ./usr/lib/systemd/system/portvakt.service \
             ./usr/lib/sysusers.d/portvakt.conf ./usr/lib/tmpfiles.d/portvakt.conf \
             ./etc/portvakt/portvakt.toml ./usr/share/doc/portvakt/install.md; do
     grep -q " $want\$" <<< "$contents" || { echo "build-deb: $want is missing from $deb" >&2; exit 1; }

@@ -110,6 +110,13 @@ impl DoorMachine {
         !self.contact_fault
     }
 
+    /// Whether time passing can change anything: a pulse to end, or a held-open limit to
+    /// reach. When no door needs it, the gateway does not tick at all.
+    pub fn needs_tick(&self) -> bool {
+        self.released_until.is_some()
+            || (self.open_since.is_some() && !self.held_alarm && self.mode != DoorMode::FreePassage)
+    }
+
     /// Whether a held-open alarm is raised.
     pub fn held_open(&self) -> bool {
         self.held_alarm
@@ -325,5 +332,21 @@ mod tests {
             run(&[(0, Grant(PULSE)), (3, Grant(PULSE)), (6, Tick), (8, Tick)]),
             vec![(Some(Strike::Released), vec![]), (None, vec![]), (None, vec![]), (Some(Strike::Locked), vec![]),]
         );
+    }
+
+    #[test]
+    fn a_door_needs_ticks_only_while_a_pulse_runs_or_a_held_open_limit_is_ahead() {
+        let mut m = DoorMachine::new(SignedDuration::from_secs(60), PULSE);
+        assert!(!m.needs_tick(), "a closed, locked door waits for nothing");
+        m.step(Grant(PULSE), t(0));
+        assert!(m.needs_tick(), "the pulse must end");
+        m.step(Tick, t(5));
+        assert!(!m.needs_tick());
+        m.step(Contact(Some(true)), t(10));
+        assert!(m.needs_tick(), "the held-open limit lies ahead");
+        m.step(Tick, t(70));
+        assert!(!m.needs_tick(), "the alarm is raised; nothing more to wait for");
+        m.step(Contact(Some(false)), t(80));
+        assert!(!m.needs_tick());
     }
 }

@@ -368,7 +368,7 @@ impl Gateway {
                     Some((bus, e)) => self.on_bus_event(bus, e).await,
                     None => break,
                 },
-                _ = ticker.tick() => self.tick().await,
+                _ = ticker.tick(), if self.machines.iter().any(DoorMachine::needs_tick) => self.tick().await,
             }
         }
         self.lock_all().await;

@@ -3,7 +3,8 @@
 //! timeout; a device that times out or fails is backed off (doubling, capped) so it
 //! cannot stall the others; a lost link is reopened with backoff. Keypad entries are
 //! acknowledged once (a repeated sequence is re-acknowledged, not re-reported); inputs
-//! are reported when they change; devices are reported online and offline.
+//! are reported when they change; devices are reported online and offline. Relay boards
+//! are read once a second ([`RELAY_POLL`]), panels and input modules at the bus's rate.
 //!
 //! Channels: commands in (bounded, [`COMMANDS`]; senders wait: door commands are never
 //! dropped), events out (bounded, [`EVENTS`]; the actor waits: entries are never dropped).
@@ -28,6 +29,9 @@ pub const EVENTS: usize = 256;
 pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// Consecutive failures after which a device is reported offline.
 pub const OFFLINE_AFTER: u32 = 2;
+/// How often a relay board is read: only to know it answers (its state is what the
+/// gateway writes), so once a second is enough; panels and inputs poll at the bus rate.
+pub const RELAY_POLL: Duration = Duration::from_secs(1);
 
 /// What a bus reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -277,6 +281,9 @@ impl Bus {
         let Some(d) = self.devices.iter_mut().find(|d| d.unit == unit) else { return };
         d.failures = 0;
         d.health.online = true;
+        if d.profile == Profile::RelayCoils {
+            d.next_try = Instant::now() + RELAY_POLL;
+        }
         if d.reported_online != Some(true) {
             d.reported_online = Some(true);
             self.emit(BusEvent::Online { unit }).await;
