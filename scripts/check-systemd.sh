@@ -7,7 +7,10 @@ cd "$(dirname "$0")/.."
 
 if ! command -v systemd-analyze >/dev/null; then
     if [ "$(id -u)" = 0 ]; then
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd >/dev/null
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get install -y -qq systemd >/dev/null 2>&1 || {
+            apt-get update -qq && apt-get install -y -qq systemd >/dev/null
+        }
     else
         echo "check-systemd: systemd-analyze is missing (apt-get install systemd)" >&2
         exit 1

@@ -30,15 +30,31 @@ fn kill(pid: u32, signal: &str) {
     assert!(ok, "kill -{signal} {pid}");
 }
 
+fn example_config() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config/portvakt.toml")
+}
+
+/// `portvakt --config <example> <args>` with the test's environment; stdout on success.
+fn cli(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_portvakt"))
+        .arg("--config")
+        .arg(example_config())
+        .args(args)
+        .envs(TestDaemon::env(dir))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 #[test]
-fn the_process_notifies_ready_reloads_on_sighup_and_exits_0_on_sigterm() {
+fn with_the_example_config_the_process_notifies_serves_reloads_on_sighup_and_exits_0_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    copy_dir(&common::fixture("config/good"), &dir.path().join("etc"));
     let notify = UnixDatagram::bind(dir.path().join("notify")).unwrap();
     notify.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_portvakt"))
         .args(["run", "--simulate", "--config"])
-        .arg(dir.path().join("etc/portvakt.toml"))
+        .arg(example_config())
         .envs(TestDaemon::env(dir.path()))
         .env("NOTIFY_SOCKET", dir.path().join("notify"))
         .env_remove("JOURNAL_STREAM")
@@ -48,6 +64,10 @@ fn the_process_notifies_ready_reloads_on_sighup_and_exits_0_on_sigterm() {
         .unwrap();
     let pid = child.id();
     recv_until(&notify, "READY=1", Duration::from_secs(20));
+    let status = cli(dir.path(), &["status"]);
+    assert!(status.contains("door       entrance") && status.contains("device     rs485/1"), "{status}");
+    let pulsed = cli(dir.path(), &["pulse", "entrance"]);
+    assert!(pulsed.contains("by the running daemon"), "{pulsed}");
 
     kill(pid, "HUP");
     recv_until(&notify, "RELOADING=1", Duration::from_secs(5));
@@ -62,6 +82,10 @@ fn the_process_notifies_ready_reloads_on_sighup_and_exits_0_on_sigterm() {
     let log = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{log}");
     assert!(log.contains("configuration reloaded") && log.contains("store flushed and closed"), "{log}");
+    let audit = cli(dir.path(), &["audit", "list", "--db", &dir.path().join("portvakt.db").display().to_string()]);
+    for kind in ["system.start", "door.pulsed", "config.reloaded", "system.stop"] {
+        assert!(audit.contains(kind), "{kind} missing from:\n{audit}");
+    }
 }
 
 #[test]
