@@ -200,3 +200,27 @@ fn watchdog_pings_stop_while_the_store_is_wedged_and_resume_when_it_turns_again(
         cancel.cancel();
     });
 }
+
+#[test]
+fn watch_through_the_daemon_shows_what_happens_at_a_door_without_the_digits() {
+    rt().block_on(async {
+        let d = TestDaemon::start(None);
+        d.notified("READY=1", 10).await;
+        let socket = d.socket();
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let seen = lines.clone();
+        let watching = tokio::spawn(async move {
+            let show = |l: &str| seen.lock().unwrap().push(l.to_owned());
+            portvakt::daemon::client::watch(&socket, show, tokio::time::sleep(Duration::from_secs(2))).await
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        d.ask(&Request::Sim { door: "entrance".into(), act: SimAct::Open }).await.unwrap();
+        d.ask(&Request::Sim { door: "entrance".into(), act: SimAct::Code("4711".into()) }).await.unwrap();
+        watching.await.unwrap().unwrap();
+        let lines = lines.lock().unwrap().clone();
+        assert!(lines.iter().any(|l| l == "bus rs485: unit 3: input 1 ON"), "{lines:?}");
+        assert!(lines.iter().any(|l| l == "bus rs485: unit 1: 4 digits typed"), "{lines:?}");
+        assert!(!lines.iter().any(|l| l.contains("4711")), "never the digits: {lines:?}");
+        d.stop().await.unwrap();
+    });
+}
