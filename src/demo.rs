@@ -1,5 +1,5 @@
 //! `portvakt demo`: a scripted day and night at the example building, run through the
-//! real gateway path — bus actors speaking Modbus TCP to the simulated building, the core
+//! daemon's own door subsystem ([`Doors`]) — bus actors speaking Modbus TCP to the simulated building, the core
 //! deciding, strikes pulsed, panels lit, everything committed to a real audit store — and
 //! printed as a timeline from the audit log. No hardware, no broker, no root; a manual
 //! clock walks through the day, so it finishes in seconds.
@@ -10,16 +10,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
-use tokio::sync::mpsc;
 
 use crate::config::{BusLink, Config};
 use crate::core::clock::ClockTrust;
 use crate::core::decide::AccessState;
+use crate::daemon::doors::Doors;
 use crate::gateway::clock::ManualClock;
-use crate::gateway::doors::{EVENTS, Gateway, tag_events};
-use crate::modbus::bus;
 use crate::modbus::keypad::Entered;
-use crate::modbus::sim::{SimBuilding, serve};
 use crate::store::{AuditFilter, Store, StoreOptions, StoredRecord};
 use crate::tools::allowlist_file;
 use crate::tools::time_input::parse_time;
@@ -157,34 +154,29 @@ async fn run_async(mut cfg: Config, allowlist: &Path, keep_running: bool) -> Res
 
     let start: Timestamp = parse_time("2026-11-24T08:00", &cfg.policy.tz).map_err(DemoError::Setup)?;
     let clock = ManualClock::new(start);
-    let (gw_tx, gw_rx) = mpsc::channel(EVENTS);
-    let mut handles = Vec::new();
-    let mut sims = Vec::new();
-    let mut out = String::new();
-    for (i, b) in cfg.buses.iter_mut().enumerate() {
-        let sim = SimBuilding::for_bus(b);
-        let listener =
-            tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| DemoError::Setup(e.to_string()))?;
-        let addr = listener.local_addr().map_err(|e| DemoError::Setup(e.to_string()))?;
-        let _ = writeln!(out, "simulated bus \"{}\" ({} devices) on modbus tcp://{addr}", b.name, b.devices.len());
-        b.link = BusLink::Tcp { address: addr.to_string() };
-        tokio::spawn(serve(sim.clone(), listener));
-        let (tx, rx) = mpsc::channel(bus::EVENTS);
-        let (h, _task) = bus::spawn(b.clone(), tx);
-        tag_events(i, rx, gw_tx.clone());
-        handles.push(h);
-        sims.push(sim);
+    for b in &mut cfg.buses {
+        b.link = BusLink::Sim;
     }
-    drop(gw_tx);
     let state = AccessState {
         allowlist: trial.allowlist,
         bookings: trial.bookings,
         clock: ClockTrust::Trusted,
         ..AccessState::default()
     };
-    let gateway = Gateway::new(&cfg, state, handles, store.clone(), Arc::new(clock.clone()));
-    let (_gateway, _task) = gateway.spawn(gw_rx, Duration::from_millis(20), tokio_util::sync::CancellationToken::new());
-    let Some(sim) = sims.first().cloned() else { return Err(DemoError::Setup("the config has no bus".into())) };
+    let doors = Doors::start(Arc::new(cfg.clone()), state, store.clone(), Arc::new(clock.clone()))
+        .await
+        .map_err(|e| DemoError::Setup(e.to_string()))?;
+    let view = doors.view();
+    let mut out = String::new();
+    for b in &view.cfg.buses {
+        if let BusLink::Tcp { address } = &b.link {
+            let _ =
+                writeln!(out, "simulated bus \"{}\" ({} devices) on modbus tcp://{address}", b.name, b.devices.len());
+        }
+    }
+    let Some((_, sim)) = view.sims.first().cloned() else {
+        return Err(DemoError::Setup("the config has no bus".into()));
+    };
     tokio::time::sleep(Duration::from_millis(300)).await; // devices come online
 
     let _ = writeln!(

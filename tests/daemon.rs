@@ -166,14 +166,7 @@ fn watchdog_pings_stop_while_the_store_is_wedged_and_resume_when_it_turns_again(
         let (store, _thread) = portvakt::store::actor::spawn(store).unwrap();
         let probed = store.clone();
         let round = move || -> Probes {
-            let s = probed.clone();
-            vec![(
-                "the store".into(),
-                probe(move || {
-                    let s = s.clone();
-                    async move { s.call(|_| Ok(())).await.is_ok() }
-                }),
-            )]
+            vec![("the store".into(), probe(probed.clone(), |s| async move { s.call(|_| Ok(())).await.is_ok() }))]
         };
         let cancel = tokio_util::sync::CancellationToken::new();
         let notifier = Notifier::to(dir.path().join("notify"), None);

@@ -83,8 +83,7 @@ fn audit(store: &mut Store, now: Timestamp, trusted: bool, file: &Path, result: 
             serde_json::json!({"file": name, "reason": "not_stored", "message": e.to_string()}),
         ),
     };
-    let event =
-        NewEvent { at: now, trusted, kind, door: None, holder: None, credential: None, detail: detail.to_string() };
+    let event = NewEvent::system(kind, now, trusted, None, &detail);
     if let Err(e) = store.append(&[event]) {
         log::error!("could not audit the intake of {name}: {e}");
     }

@@ -48,12 +48,18 @@ fn answer(line: &str) -> Result<serde_json::Value, ClientError> {
     }
 }
 
-/// Sends one request and returns the answer (`ok` is true in it).
-pub async fn request(path: &Path, req: &Request) -> Result<serde_json::Value, ClientError> {
+/// Connects and sends `req` as one line.
+async fn send(path: &Path, req: &Request) -> Result<UnixStream, ClientError> {
     let mut stream = connect(path).await?;
     let mut line = serde_json::to_string(req).map_err(|e| ClientError::Garbled(e.to_string()))?;
     line.push('\n');
     stream.write_all(line.as_bytes()).await?;
+    Ok(stream)
+}
+
+/// Sends one request and returns the answer (`ok` is true in it).
+pub async fn request(path: &Path, req: &Request) -> Result<serde_json::Value, ClientError> {
+    let stream = send(path, req).await?;
     let mut reply = String::new();
     BufReader::new(stream).read_line(&mut reply).await?;
     answer(&reply)
@@ -65,9 +71,7 @@ pub async fn watch(
     mut show: impl FnMut(&str),
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<(), ClientError> {
-    let mut stream = connect(path).await?;
-    stream.write_all(b"{\"cmd\":\"watch\"}\n").await?;
-    let mut lines = BufReader::new(stream).lines();
+    let mut lines = BufReader::new(send(path, &Request::Watch).await?).lines();
     tokio::pin!(stop);
     loop {
         tokio::select! {

@@ -103,15 +103,8 @@ pub async fn run(
         let now = tracker.observe(readings);
         if trust.send_if_modified(|t| std::mem::replace(t, now) != now) {
             log::info!("clock trust: {now:?}");
-            let event = NewEvent {
-                at: readings.wall,
-                trusted: now.is_trusted(),
-                kind: EventKind::ClockTrust,
-                door: None,
-                holder: None,
-                credential: None,
-                detail: serde_json::to_string(&now).unwrap_or_default(),
-            };
+            let detail = serde_json::to_value(now).unwrap_or_default();
+            let event = NewEvent::system(EventKind::ClockTrust, readings.wall, now.is_trusted(), None, &detail);
             if let Err(e) = store.append(event).await {
                 log::error!("clock trust change not audited: {e}");
             }

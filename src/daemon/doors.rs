@@ -30,7 +30,8 @@ pub struct DoorsView {
     pub buses: Vec<(String, BusHandle)>,
     /// Simulated buildings by bus name (`sim` buses only).
     pub sims: Vec<(String, SimBuilding)>,
-    /// The configuration the doors run with.
+    /// The configuration the doors run with (`sim` buses already pointed at their
+    /// buildings' loopback addresses).
     pub cfg: Arc<Config>,
 }
 
@@ -68,7 +69,7 @@ impl Doors {
         store: crate::store::Handle,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, DoorsError> {
-        let mut run_cfg = (*cfg).clone();
+        let mut run_cfg = Config::clone(&cfg);
         let (gw_tx, gw_rx) = mpsc::channel(EVENTS);
         let mut buses = Vec::new();
         let mut sims = Vec::new();
@@ -96,7 +97,7 @@ impl Doors {
         let cancel = CancellationToken::new();
         let gateway = Gateway::new(&run_cfg, state, buses.iter().map(|(_, h)| h.clone()).collect(), store, clock);
         let (gateway, gateway_task) = gateway.spawn(gw_rx, TICK, cancel.clone());
-        let view = Arc::new(DoorsView { gateway, buses, sims, cfg });
+        let view = Arc::new(DoorsView { gateway, buses, sims, cfg: Arc::new(run_cfg) });
         Ok(Self { view, cancel, gateway_task, bus_tasks, sim_tasks })
     }
 

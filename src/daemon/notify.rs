@@ -15,11 +15,6 @@ pub struct Notifier {
 }
 
 impl Notifier {
-    /// A notifier that sends nothing (not under systemd).
-    pub fn none() -> Self {
-        Self::default()
-    }
-
     /// Notifies `socket`; `watchdog` is the interval within which pings must arrive.
     pub fn to(socket: impl Into<PathBuf>, watchdog: Option<Duration>) -> Self {
         Self { socket: Some(socket.into()), watchdog }
@@ -75,11 +70,6 @@ impl Notifier {
     /// `STOPPING=1`.
     pub fn stopping(&self) {
         self.send("STOPPING=1");
-    }
-
-    /// A free-text status line (`systemctl status` shows it).
-    pub fn status(&self, status: &str) {
-        self.send(&format!("STATUS={status}"));
     }
 }
 

@@ -112,15 +112,7 @@ fn load(opts: &RunOptions) -> Result<Config, ConfigError> {
 }
 
 fn event(kind: EventKind, trusted: bool, detail: &serde_json::Value) -> NewEvent {
-    NewEvent {
-        at: Timestamp::now(),
-        trusted,
-        kind,
-        door: None,
-        holder: None,
-        credential: None,
-        detail: detail.to_string(),
-    }
+    NewEvent::system(kind, Timestamp::now(), trusted, None, detail)
 }
 
 /// The core's state from built inputs and what the store kept of lockouts and modes.
@@ -205,24 +197,22 @@ impl Running {
         }
     }
 
+    /// The new configuration and the access inputs built for it, or every problem.
+    async fn prepare_reload(&self) -> Result<(Arc<Config>, NewAccess), Vec<String>> {
+        let new = match load(&self.opts) {
+            Ok(c) => Arc::new(c),
+            Err(ConfigError::Invalid(problems)) => return Err(problems.iter().map(ToString::to_string).collect()),
+            Err(e) => return Err(vec![e.to_string()]),
+        };
+        let access = self.access.reload(new.clone()).await?;
+        Ok((new, access))
+    }
+
     async fn reload(&mut self) -> Result<(), DaemonError> {
         self.opts.notifier.reloading();
         log::info!("reloading the configuration");
-        let new = match load(&self.opts) {
-            Ok(c) => Arc::new(c),
-            Err(ConfigError::Invalid(problems)) => {
-                self.refuse(problems.iter().map(ToString::to_string).collect()).await;
-                self.opts.notifier.ready("serving; the new configuration was refused");
-                return Ok(());
-            }
-            Err(e) => {
-                self.refuse(vec![e.to_string()]).await;
-                self.opts.notifier.ready("serving; the new configuration was refused");
-                return Ok(());
-            }
-        };
-        let access = match self.access.reload(new.clone()).await {
-            Ok(a) => a,
+        let (new, access) = match self.prepare_reload().await {
+            Ok(ready) => ready,
             Err(problems) => {
                 self.refuse(problems).await;
                 self.opts.notifier.ready("serving; the new configuration was refused");
@@ -262,42 +252,15 @@ fn probes(
     access: &access::Handle,
     doors: &watch::Receiver<Option<Arc<DoorsView>>>,
 ) -> Probes {
-    let mut probes: Probes = Vec::new();
-    let store = store.clone();
-    probes.push((
-        "the store".into(),
-        probe(move || {
-            let store = store.clone();
-            async move { store.call(|_| Ok(())).await.is_ok() }
-        }),
-    ));
-    let access = access.clone();
-    probes.push((
-        "the access actor".into(),
-        probe(move || {
-            let access = access.clone();
-            async move { access.ping().await }
-        }),
-    ));
+    let mut probes: Probes = vec![
+        ("the store".into(), probe(store.clone(), |s| async move { s.call(|_| Ok(())).await.is_ok() })),
+        ("the access actor".into(), probe(access.clone(), |a| async move { a.ping().await })),
+    ];
     let view = doors.borrow().clone();
     if let Some(view) = view {
-        let gateway = view.gateway.clone();
-        probes.push((
-            "the gateway".into(),
-            probe(move || {
-                let gateway = gateway.clone();
-                async move { gateway.ping().await }
-            }),
-        ));
+        probes.push(("the gateway".into(), probe(view.gateway.clone(), |g| async move { g.ping().await })));
         for (name, bus) in &view.buses {
-            let bus = bus.clone();
-            probes.push((
-                format!("bus \"{name}\""),
-                probe(move || {
-                    let bus = bus.clone();
-                    async move { bus.health().await.is_some() }
-                }),
-            ));
+            probes.push((format!("bus \"{name}\""), probe(bus.clone(), |b| async move { b.health().await.is_some() })));
         }
     }
     probes

@@ -62,11 +62,12 @@ pub async fn run(
     }
 }
 
-/// A probe from an async check.
-pub fn probe<F, Fut>(check: F) -> ProbeFn
+/// A probe that asks through `handle` (cloned for each round) with `check`.
+pub fn probe<H, F, Fut>(handle: H, check: F) -> ProbeFn
 where
-    F: Fn() -> Fut + Send + Sync + 'static,
+    H: Clone + Send + Sync + 'static,
+    F: Fn(H) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = bool> + Send + 'static,
 {
-    Box::new(move || Box::pin(check()))
+    Box::new(move || Box::pin(check(handle.clone())))
 }

@@ -198,16 +198,8 @@ impl Gateway {
     }
 
     async fn system_event(&self, kind: EventKind, door: Option<DoorIdx>, detail: serde_json::Value, now: Timestamp) {
-        let event = NewEvent {
-            at: now,
-            trusted: self.state.clock.is_trusted(),
-            kind,
-            door: door.and_then(|d| self.door_name(d)),
-            holder: None,
-            credential: None,
-            detail: detail.to_string(),
-        };
-        self.audit(event).await;
+        let door = door.and_then(|d| self.door_name(d));
+        self.audit(NewEvent::system(kind, now, self.state.clock.is_trusted(), door, &detail)).await;
     }
 
     /// Feeds a door machine and carries out what it says.

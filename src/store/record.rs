@@ -112,6 +112,17 @@ pub struct NewEvent {
 }
 
 impl NewEvent {
+    /// An event of the gateway itself (no holder, no credential), optionally at a door.
+    pub fn system(
+        kind: EventKind,
+        at: Timestamp,
+        trusted: bool,
+        door: Option<String>,
+        detail: &serde_json::Value,
+    ) -> Self {
+        Self { at, trusted, kind, door, holder: None, credential: None, detail: detail.to_string() }
+    }
+
     /// The audit event for an access decision.
     pub fn from_decision(d: &Decision, at: Timestamp) -> Self {
         let (kind, door, who, clock) = match d {

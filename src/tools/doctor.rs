@@ -276,6 +276,7 @@ async fn bus_checks_direct(cfg: &Config, out: &mut Vec<Check>) {
             let answer = ask_device(&mut ctx, bus, d.unit, d.profile, d.channels).await;
             let ms = started.elapsed().as_secs_f64() * 1000.0;
             let what = format!("device {}/{} ({})", bus.name, d.unit, d.name);
+            let lost = answer.is_err();
             out.push(match answer {
                 Ok(s) => check(what, Verdict::Ok, format!("{s}, answered in {ms:.1} ms"), None),
                 Err(e) => check(
@@ -288,7 +289,8 @@ async fn bus_checks_direct(cfg: &Config, out: &mut Vec<Check>) {
             if let Some(gap) = link::frame_gap(bus) {
                 tokio::time::sleep(gap).await;
             }
-            if answer_lost(out) {
+            if lost {
+                // After a silent device the connection is in doubt: start afresh.
                 ctx = match link::open(bus).await {
                     Ok(c) => c,
                     Err(_) => break,
@@ -296,11 +298,6 @@ async fn bus_checks_direct(cfg: &Config, out: &mut Vec<Check>) {
             }
         }
     }
-}
-
-/// After a silent device the connection is in doubt: start afresh for the next.
-fn answer_lost(out: &[Check]) -> bool {
-    out.last().is_some_and(|c| c.verdict == Verdict::Failed)
 }
 
 fn bus_checks_from_status(status: &serde_json::Value, cfg: &Config, out: &mut Vec<Check>) {
