@@ -15,3 +15,4 @@ pub mod gateway;
 pub mod modbus;
 pub mod store;
 pub mod tools;
+pub mod uplink;

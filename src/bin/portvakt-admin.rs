@@ -21,6 +21,7 @@ use portvakt::credentials::envelope::{DocType, open, seal, signature_ok};
 use portvakt::credentials::keys;
 use portvakt::credentials::revocation::RevocationList;
 use portvakt::exit;
+use portvakt::uplink::command::{DoorArgs, SignedBody};
 
 /// The authority's tool for Portvakt credentials.
 #[derive(Parser)]
@@ -104,6 +105,34 @@ enum Command {
         #[arg(long)]
         key: PathBuf,
         /// Where to write the certificate.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Sign a remote command for a gateway (`door.pulse`, `door.mode`), to publish on
+    /// `portvakt/<site>/cmd/<name>`; it expires after the gateway's `command_max_age`.
+    #[command(name = "command")]
+    Remote {
+        /// `door.pulse` or `door.mode`.
+        name: String,
+        /// The authority's id.
+        #[arg(long)]
+        authority: String,
+        /// The gateway's site.
+        #[arg(long)]
+        site: String,
+        /// The door.
+        #[arg(long)]
+        door: String,
+        /// The mode, for `door.mode`: `normal`, `free_passage` or `lockdown`.
+        #[arg(long)]
+        mode: Option<String>,
+        /// The correlation id echoed in the reply (default: a fresh one).
+        #[arg(long)]
+        id: Option<String>,
+        /// The authority's private key.
+        #[arg(long)]
+        key: PathBuf,
+        /// Where to write the signed command.
         #[arg(long)]
         out: PathBuf,
     },
@@ -374,6 +403,7 @@ fn verify(file: &Path, public_key: &str) -> anyhow::Result<String> {
         DocType::Certificate => PhoneCertificate::decode(env.body).map(|c| {
             format!("phone certificate {} for {} ({}), {} to {}", c.id, c.holder, c.role, c.not_before, c.not_after)
         }),
+        DocType::Command => Ok(String::from_utf8_lossy(env.body).into_owned()),
     }
     .map_err(|e| anyhow!("{}: signed, but the body is malformed: {e}", file.display()))?;
     Ok(format!("{}: signature OK: {what}\n", file.display()))
@@ -456,6 +486,23 @@ fn run(cli: Cli) -> anyhow::Result<String> {
                 cert.not_after,
                 out.display()
             ))
+        }
+        Command::Remote { name, authority, site, door, mode, id, key, out } => {
+            let mode = mode
+                .map(|m| serde_json::from_value(serde_json::Value::String(m.clone())))
+                .transpose()
+                .map_err(|_| anyhow!("--mode: use normal, free_passage or lockdown"))?;
+            let body = SignedBody {
+                id: id.unwrap_or_else(|| format!("{authority}-{}", Timestamp::now().as_millisecond())),
+                site,
+                authority,
+                cmd: name,
+                issued_at: Timestamp::now(),
+                args: DoorArgs { door, mode },
+            };
+            let signing = keys::read_private(&key)?;
+            write_new(&out, &portvakt::uplink::command::seal(&body, &signing))?;
+            Ok(format!("{} {} signed as id {}, written to {}\n", body.cmd, body.args.door, body.id, out.display()))
         }
         Command::Verify { file, public_key } => verify(&file, &public_key),
         Command::Pubkey { key } => Ok(format!("{}\n", keys::public_hex(&keys::read_private(&key)?))),

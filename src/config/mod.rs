@@ -9,6 +9,7 @@ mod daemon;
 mod load;
 mod problems;
 mod raw;
+mod uplink;
 mod validate;
 
 use std::path::PathBuf;
@@ -23,6 +24,7 @@ pub use authority::{AuthorityClass, AuthorityConfig, door_names};
 pub use daemon::{DEFAULT_CONTROL_SOCKET, DaemonConfig};
 pub use load::{DEFAULT_CONFIG_PATH, LoadOptions, load};
 pub use problems::{ConfigError, Problem};
+pub use uplink::{ConfirmOn, Security, UplinkConfig, parse_broker, tls_client};
 pub use validate::{DEFAULT_INBOX, DEFAULT_STORE_PATH, owner_policy};
 
 /// A validated configuration.
@@ -36,6 +38,8 @@ pub struct Config {
     pub store: crate::store::StoreOptions,
     /// How the daemon runs.
     pub daemon: DaemonConfig,
+    /// The MQTT uplink, if the site has one.
+    pub uplink: Option<UplinkConfig>,
     /// The authorities whose signatures the gateway accepts, each with its door scope.
     pub authorities: Vec<AuthorityConfig>,
     /// Modbus buses and their devices.

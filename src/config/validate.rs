@@ -38,8 +38,9 @@ pub const DEFAULT_STORE_PATH: &str = "/var/lib/portvakt/portvakt.db";
 /// Where signed documents are dropped unless the config says otherwise.
 pub const DEFAULT_INBOX: &str = "/var/lib/portvakt/inbox";
 
-const SECTIONS: [&str; 13] = [
+const SECTIONS: [&str; 14] = [
     "daemon",
+    "uplink",
     "authorities",
     "store",
     "site",
@@ -124,15 +125,20 @@ fn known(names: impl IntoIterator<Item = impl AsRef<str>>) -> String {
 }
 
 /// Reads a secret file named in the config (relative to the config's directory).
+/// Warns when a secret file can be read by other users than its owner and group's owner.
+pub(super) fn warn_if_readable_by_others(full: &Path, path: &str, w: &mut Problems) {
+    if let Ok(meta) = std::fs::metadata(full)
+        && meta.permissions().mode() & 0o077 != 0
+    {
+        w.push(path, format!("{} can be read by other users; run chmod 600 on it", full.display()));
+    }
+}
+
 fn read_secret(file: &str, base: &Path, path: &str, p: &mut Problems, w: &mut Problems) -> Option<String> {
     let full = base.join(file);
     match std::fs::read_to_string(&full) {
         Ok(text) => {
-            if let Ok(meta) = std::fs::metadata(&full)
-                && meta.permissions().mode() & 0o077 != 0
-            {
-                w.push(path, format!("{} can be read by other users; run chmod 600 on it", full.display()));
-            }
+            warn_if_readable_by_others(&full, path, w);
             Some(text.trim().to_owned())
         }
         Err(e) => {
@@ -156,6 +162,7 @@ struct Sections {
     authorities: Vec<Option<RawAuthority>>,
     store: RawStore,
     daemon: RawDaemon,
+    uplink: Option<super::uplink::RawUplink>,
 }
 
 fn table_entries<T: DeserializeOwned>(v: Option<Value>, path: &str, p: &mut Problems) -> Vec<(String, T)> {
@@ -216,6 +223,7 @@ fn sections(mut root: BTreeMap<String, Value>, p: &mut Problems) -> Sections {
         authorities: array_entries(take("authorities"), "authorities", p),
         store: take("store").and_then(|v| parse(v, "store", p)).unwrap_or_default(),
         daemon: take("daemon").and_then(|v| parse(v, "daemon", p)).unwrap_or_default(),
+        uplink: take("uplink").and_then(|v| parse(v, "uplink", p)),
     }
 }
 
@@ -763,6 +771,9 @@ pub(super) fn validate(root: BTreeMap<String, Value>, base: &Path, files: Vec<Pa
     let intake = intake_options(sections.credentials.as_ref(), base, &mut problems);
     let store = store_options(&sections.store, base, &mut problems);
     let daemon = super::daemon::daemon_options(&sections.daemon, &sections.clock, base, &mut problems);
+    let uplink = site_id.as_ref().and_then(|site| {
+        super::uplink::uplink_options(sections.uplink.as_ref(), site.as_str(), base, &mut problems, &mut warnings)
+    });
     let lockout = lockout_policy(&sections.lockout, &mut problems);
     let roles = roles(&sections.roles, &mut problems);
     let schedules: Vec<(String, Option<Schedule>)> =
@@ -805,6 +816,7 @@ pub(super) fn validate(root: BTreeMap<String, Value>, base: &Path, files: Vec<Pa
         intake,
         store,
         daemon,
+        uplink,
         buses,
         wiring,
         policy,

@@ -20,6 +20,8 @@ pub enum DocType {
     Revocations = 2,
     /// A phone certificate.
     Certificate = 3,
+    /// A remote command that changes access (door pulse, door mode), sent over MQTT.
+    Command = 4,
 }
 
 impl DocType {
@@ -28,6 +30,7 @@ impl DocType {
             1 => Some(Self::Bundle),
             2 => Some(Self::Revocations),
             3 => Some(Self::Certificate),
+            4 => Some(Self::Command),
             _ => None,
         }
     }
@@ -38,6 +41,7 @@ impl DocType {
             Self::Bundle => "allowlist bundle",
             Self::Revocations => "revocation list",
             Self::Certificate => "phone certificate",
+            Self::Command => "signed command",
         }
     }
 }

@@ -40,6 +40,19 @@ pub enum Accepted {
     },
 }
 
+impl std::fmt::Display for Accepted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Bundle { authority, version, entries } => {
+                write!(f, "bundle of {authority} version {version}, {entries} credential(s)")
+            }
+            Self::Revocations { authority, sequence, revoked } => {
+                write!(f, "revocation list of {authority} sequence {sequence}, {revoked} revoked")
+            }
+        }
+    }
+}
+
 /// Why a file was not taken in.
 #[derive(Debug, thiserror::Error)]
 pub enum IntakeProblem {
@@ -63,34 +76,57 @@ pub struct Outcome {
     pub result: Result<Accepted, IntakeProblem>,
 }
 
-fn audit(store: &mut Store, now: Timestamp, trusted: bool, file: &Path, result: &Result<Accepted, IntakeProblem>) {
-    let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let (kind, detail) = match result {
-        Ok(Accepted::Bundle { authority, version, entries }) => (
-            EventKind::CredentialsAccepted,
-            serde_json::json!({"file": name, "document": "bundle", "authority": authority, "version": version, "entries": entries}),
-        ),
-        Ok(Accepted::Revocations { authority, sequence, revoked }) => (
-            EventKind::CredentialsAccepted,
-            serde_json::json!({"file": name, "document": "revocations", "authority": authority, "sequence": sequence, "revoked": revoked}),
-        ),
-        Err(IntakeProblem::Refused(r)) => (
-            EventKind::CredentialsRefused,
-            serde_json::json!({"file": name, "reason": r.code(), "message": r.to_string()}),
-        ),
-        Err(e) => (
-            EventKind::CredentialsRefused,
-            serde_json::json!({"file": name, "reason": "not_stored", "message": e.to_string()}),
-        ),
+/// Where a document came from, for its audit record: `("file", name)` or `("topic", topic)`.
+type Source<'a> = (&'static str, &'a str);
+
+fn audit(
+    store: &mut Store,
+    now: Timestamp,
+    trusted: bool,
+    source: Source<'_>,
+    result: &Result<Accepted, IntakeProblem>,
+) {
+    let (key, name) = source;
+    let mut detail = match result {
+        Ok(Accepted::Bundle { authority, version, entries }) => {
+            serde_json::json!({"document": "bundle", "authority": authority, "version": version, "entries": entries})
+        }
+        Ok(Accepted::Revocations { authority, sequence, revoked }) => {
+            serde_json::json!({"document": "revocations", "authority": authority, "sequence": sequence, "revoked": revoked})
+        }
+        Err(IntakeProblem::Refused(r)) => serde_json::json!({"reason": r.code(), "message": r.to_string()}),
+        Err(e) => serde_json::json!({"reason": "not_stored", "message": e.to_string()}),
     };
+    detail[key] = serde_json::Value::from(name);
+    let kind = if result.is_ok() { EventKind::CredentialsAccepted } else { EventKind::CredentialsRefused };
     let event = NewEvent::system(kind, now, trusted, None, &detail);
     if let Err(e) = store.append(&[event]) {
         log::error!("could not audit the intake of {name}: {e}");
     }
 }
 
+/// What a document published on an MQTT topic must be: the topic names its type and the
+/// authority that signed it.
+#[derive(Debug, Clone, Copy)]
+pub struct Expected<'a> {
+    /// Bundle or revocation list.
+    pub doc_type: DocType,
+    /// The authority named in the topic.
+    pub authority: &'a str,
+}
+
+fn same_authority(expected: Option<Expected<'_>>, signed_by: &str) -> Result<(), Refusal> {
+    match expected {
+        Some(e) if e.authority != signed_by => {
+            Err(Refusal::WrongTopic { topic: e.authority.to_owned(), signed_by: signed_by.to_owned() })
+        }
+        _ => Ok(()),
+    }
+}
+
 fn take_one(
     bytes: Vec<u8>,
+    expected: Option<Expected<'_>>,
     registry: &mut Registry,
     trust: &Trust<'_>,
     store: &mut Store,
@@ -98,9 +134,15 @@ fn take_one(
     trusted: bool,
 ) -> Result<(Accepted, Built), IntakeProblem> {
     let env = open(&bytes).map_err(Refusal::Malformed)?;
+    if let Some(e) = expected
+        && e.doc_type != env.doc_type
+    {
+        return Err(Refusal::WrongType { expected: e.doc_type.word(), found: env.doc_type.word() }.into());
+    }
     match env.doc_type {
         DocType::Bundle => {
             let checked = registry.check_bundle(&bytes, trust, now, trusted, store)?;
+            same_authority(expected, &checked.authority)?;
             let doc = SignedDoc {
                 authority: checked.authority.clone(),
                 version: checked.info.version,
@@ -118,6 +160,7 @@ fn take_one(
         }
         DocType::Revocations => {
             let (list, built) = registry.check_revocations(&bytes, trust, store)?;
+            same_authority(expected, &list.authority)?;
             let doc =
                 SignedDoc { authority: list.authority.clone(), version: list.sequence, body: bytes, stored_at: now };
             store.put_revocation_list(&doc)?;
@@ -129,9 +172,9 @@ fn take_one(
             registry.insert_revocations(list);
             Ok((accepted, built))
         }
-        DocType::Certificate => Err(Refusal::WrongType {
-            expected: "bundle or revocation list (phones present their certificates themselves)",
-            found: DocType::Certificate.word(),
+        other @ (DocType::Certificate | DocType::Command) => Err(Refusal::WrongType {
+            expected: "bundle or revocation list (phones present their certificates themselves; commands come over MQTT)",
+            found: other.word(),
         }
         .into()),
     }
@@ -149,6 +192,28 @@ fn move_to(dir: &Path, sub: &str, file: &Path, why: Option<&str>) {
         note.push(".why");
         let _ = std::fs::write(target.join(note), format!("{why}\n"));
     }
+}
+
+/// Takes in a document published on `topic` (verified, checked against what the topic
+/// says it is, stored, audited) and returns what it built for the gateway.
+#[allow(clippy::too_many_arguments)]
+pub fn take_published(
+    bytes: Vec<u8>,
+    topic: &str,
+    expected: Expected<'_>,
+    registry: &mut Registry,
+    trust: &Trust<'_>,
+    store: &mut Store,
+    now: Timestamp,
+    trusted: bool,
+) -> Result<(Accepted, Built), IntakeProblem> {
+    let result = take_one(bytes, Some(expected), registry, trust, store, now, trusted);
+    let summary = result.as_ref().map(|(a, _)| a.clone()).map_err(|e| match e {
+        IntakeProblem::Refused(r) => IntakeProblem::Refused(r.clone()),
+        other => IntakeProblem::Io(std::io::Error::other(other.to_string())),
+    });
+    audit(store, now, trusted, ("topic", topic), &summary);
+    result
 }
 
 /// Processes every file in `dir` in name order. `on_built` receives the core's new
@@ -179,13 +244,14 @@ pub fn process_inbox(
             }
         });
         let result = match read {
-            Ok(bytes) => take_one(bytes, registry, trust, store, now, trusted).map(|(accepted, built)| {
+            Ok(bytes) => take_one(bytes, None, registry, trust, store, now, trusted).map(|(accepted, built)| {
                 on_built(built);
                 accepted
             }),
             Err(e) => Err(IntakeProblem::Io(e)),
         };
-        audit(store, now, trusted, &file, &result);
+        let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        audit(store, now, trusted, ("file", &name), &result);
         match &result {
             Ok(_) => move_to(dir, "accepted", &file, None),
             Err(IntakeProblem::Store(_)) => {} // stays for the next round

@@ -76,6 +76,14 @@ pub enum Refusal {
     /// The phone key or certificate is revoked.
     #[error("revoked")]
     Revoked,
+    /// Published on another authority's topic than the one that signed it.
+    #[error("signed by {signed_by} but published on {topic}'s topic")]
+    WrongTopic {
+        /// The authority the topic names.
+        topic: String,
+        /// The authority in the document.
+        signed_by: String,
+    },
 }
 
 impl Refusal {
@@ -95,6 +103,7 @@ impl Refusal {
             Self::NotOwner(_) => "not_owner",
             Self::Unresolvable(_) => "unresolvable",
             Self::Revoked => "revoked",
+            Self::WrongTopic { .. } => "wrong_topic",
         }
     }
 }

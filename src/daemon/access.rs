@@ -15,7 +15,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::core::clock::ClockTrust;
-use crate::credentials::intake::process_inbox;
+use crate::credentials::envelope::DocType;
+use crate::credentials::intake::{Expected, process_inbox, take_published};
 use crate::credentials::registry::{BundleInfo, Registry};
 use crate::credentials::verify::Trust;
 use crate::gateway::clock::Clock;
@@ -39,8 +40,22 @@ pub struct BundleStatus {
     pub stale: bool,
 }
 
+/// A signed document that came over MQTT, and what its topic says it is.
+#[derive(Debug)]
+pub struct Published {
+    /// The topic it came on.
+    pub topic: String,
+    /// Bundle or revocation list.
+    pub doc_type: DocType,
+    /// The authority the topic names.
+    pub authority: String,
+    /// The envelope's bytes.
+    pub bytes: Vec<u8>,
+}
+
 enum Command {
     Ping(oneshot::Sender<()>),
+    Take(Published, oneshot::Sender<Result<String, String>>),
     Bundles(oneshot::Sender<Vec<BundleStatus>>),
     Reload { cfg: Arc<Config>, reply: oneshot::Sender<Result<NewAccess, Vec<String>>> },
 }
@@ -71,6 +86,14 @@ impl Handle {
             return Vec::new();
         }
         rx.await.unwrap_or_default()
+    }
+
+    /// Takes in a document published over MQTT exactly as the inbox does (verified,
+    /// stored, audited, then swapped in); says what was taken in, or why not.
+    pub async fn take(&self, doc: Published) -> Result<String, String> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(Command::Take(doc, reply)).await.map_err(|_| "the access actor has stopped".to_owned())?;
+        rx.await.map_err(|_| "the access actor has stopped".to_owned())?
     }
 
     /// Builds the inputs for a new configuration; on success the actor adopts it, on
@@ -137,6 +160,38 @@ impl Access {
             }
         }
         Ok(())
+    }
+
+    async fn take(&mut self, doc: Published) -> Result<Result<String, String>, StoreError> {
+        let cfg = self.cfg.clone();
+        let mut registry = std::mem::take(&mut self.registry);
+        let now = self.clock.now();
+        let trusted = self.trust.borrow().is_trusted();
+        let (registry, result) = self
+            .store
+            .call(move |store| {
+                let expected = Expected { doc_type: doc.doc_type, authority: &doc.authority };
+                let trust = Trust::of(&cfg);
+                let result =
+                    take_published(doc.bytes, &doc.topic, expected, &mut registry, &trust, store, now, trusted);
+                Ok((registry, result))
+            })
+            .await?;
+        self.registry = registry;
+        match result {
+            Ok((accepted, built)) => {
+                log::info!("uplink: taken in: {accepted}");
+                let access = NewAccess { built, key: self.cfg.credential_key.clone() };
+                if self.updates.send(access).await.is_err() {
+                    return Err(StoreError::Closed);
+                }
+                Ok(Ok(accepted.to_string()))
+            }
+            Err(e) => {
+                log::warn!("uplink: refused: {e}");
+                Ok(Err(e.to_string()))
+            }
+        }
     }
 
     fn bundles(&self) -> Vec<BundleStatus> {
@@ -213,6 +268,7 @@ pub fn spawn(
                 () = cancel.cancelled() => return Ok(()),
                 cmd = rx.recv() => match cmd {
                     Some(Command::Ping(reply)) => { let _ = reply.send(()); }
+                    Some(Command::Take(doc, reply)) => { let _ = reply.send(access.take(doc).await?); }
                     Some(Command::Bundles(reply)) => { let _ = reply.send(access.bundles()); }
                     Some(Command::Reload { cfg, reply }) => { let _ = reply.send(access.reload(cfg).await); }
                     None => return Ok(()),

@@ -91,6 +91,10 @@ pub struct Reach {
     pub access: access::Handle,
     /// When the daemon started.
     pub started: Instant,
+    /// The clock's trust.
+    pub trust: watch::Receiver<crate::core::clock::ClockTrust>,
+    /// The uplink's condition (`None` without an uplink).
+    pub uplink: watch::Receiver<Option<crate::uplink::UplinkStatus>>,
 }
 
 /// Binds the socket at `path` (removing a stale one nobody answers on), mode 0660.
@@ -211,6 +215,7 @@ pub async fn status(reach: &Reach) -> StatusReport {
         buses,
         store: reach.store.health().await.ok(),
         bundles: reach.access.bundles().await,
+        uplink: reach.uplink.borrow().clone(),
     }
 }
 

@@ -36,6 +36,8 @@ pub struct StatusReport {
     pub store: Option<StoreHealth>,
     /// Bundles in use.
     pub bundles: Vec<BundleStatus>,
+    /// The MQTT uplink (`None` when the site has none).
+    pub uplink: Option<crate::uplink::UplinkStatus>,
 }
 
 impl StatusReport {
@@ -105,6 +107,18 @@ impl StatusReport {
             }
             None => {
                 let _ = writeln!(out, "store      DID NOT ANSWER");
+            }
+        }
+        match &self.uplink {
+            None => {
+                let _ = writeln!(out, "uplink     none configured");
+            }
+            Some(u) if u.connected => {
+                let _ = writeln!(out, "uplink     connected to {}, {} event(s) published", u.broker, u.published);
+            }
+            Some(u) => {
+                let why = u.last_error.as_deref().unwrap_or("connecting");
+                let _ = writeln!(out, "uplink     NOT CONNECTED to {}: {why}", u.broker);
             }
         }
         if self.bundles.is_empty() {

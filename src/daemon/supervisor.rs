@@ -11,8 +11,9 @@
 //!   swapped in place, or the doors restart when buses or wiring changed.
 //! - Stop (SIGTERM/SIGINT): inputs stop first (control socket, intake, clock, watchdog),
 //!   then the doors (strikes locked, lockouts saved), then the store is flushed and
-//!   closed; all within [`STOP_WITHIN`], below the unit's `TimeoutStopSec=`. (The uplink,
-//!   when it exists, stops last and publishes `offline`.)
+//!   closed; all within [`STOP_WITHIN`], below the unit's `TimeoutStopSec=`. The uplink
+//!   stops last: a short drain of the outbox, then the retained `offline`.
+//! - The uplink may ask for a reload (`cmd/reload`); it gets the outcome back.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -41,6 +42,7 @@ use crate::gateway::clock::{Clock, SystemClock};
 use crate::gateway::handle::NewAccess;
 use crate::store::state::LockoutRow;
 use crate::store::{EventKind, NewEvent, Store, StoreError};
+use crate::uplink::inbound::ReloadRequest;
 
 /// The whole of an orderly stop takes at most this long (the unit allows 20 s).
 pub const STOP_WITHIN: Duration = Duration::from_secs(10);
@@ -159,6 +161,7 @@ struct Running {
     trust: watch::Receiver<ClockTrust>,
     doors: Option<Doors>,
     doors_tx: watch::Sender<Option<Arc<DoorsView>>>,
+    uplink: crate::uplink::Handle,
 }
 
 impl Running {
@@ -208,15 +211,16 @@ impl Running {
         Ok((new, access))
     }
 
-    async fn reload(&mut self) -> Result<(), DaemonError> {
+    /// Reloads; the inner result says whether the new configuration was taken or why not.
+    async fn reload(&mut self) -> Result<Result<(), Vec<String>>, DaemonError> {
         self.opts.notifier.reloading();
         log::info!("reloading the configuration");
         let (new, access) = match self.prepare_reload().await {
             Ok(ready) => ready,
             Err(problems) => {
-                self.refuse(problems).await;
+                self.refuse(problems.clone()).await;
                 self.opts.notifier.ready("serving; the new configuration was refused");
-                return Ok(());
+                return Ok(Err(problems));
             }
         };
         for w in &new.warnings {
@@ -235,13 +239,14 @@ impl Running {
             view.gateway.replace(access).await;
         }
         log::set_max_level(self.cfg.daemon.log_level);
+        self.uplink.reconfigure(self.cfg.clone()).await;
         let files: Vec<String> = self.cfg.files.iter().map(|f| f.display().to_string()).collect();
         let trusted = self.trust.borrow().is_trusted();
         let detail = serde_json::json!({ "files": files, "doors_restarted": restart });
         self.audit(event(EventKind::ConfigReloaded, trusted, &detail)).await;
         self.opts.notifier.ready(&format!("serving {} door(s)", self.cfg.policy.doors.len()));
         log::info!("configuration reloaded");
-        Ok(())
+        Ok(Ok(()))
     }
 }
 
@@ -250,11 +255,13 @@ impl Running {
 fn probes(
     store: &crate::store::Handle,
     access: &access::Handle,
+    uplink: &crate::uplink::Handle,
     doors: &watch::Receiver<Option<Arc<DoorsView>>>,
 ) -> Probes {
     let mut probes: Probes = vec![
         ("the store".into(), probe(store.clone(), |s| async move { s.call(|_| Ok(())).await.is_ok() })),
         ("the access actor".into(), probe(access.clone(), |a| async move { a.ping().await })),
+        ("the uplink".into(), probe(uplink.clone(), |u| async move { u.ping().await })),
     ];
     let view = doors.borrow().clone();
     if let Some(view) = view {
@@ -272,6 +279,9 @@ struct Tasks {
     tracker: TaskTracker,
     failed: mpsc::Receiver<(&'static str, String)>,
     updates: mpsc::Receiver<NewAccess>,
+    reloads: mpsc::Receiver<ReloadRequest>,
+    uplink_stop: CancellationToken,
+    uplink_task: tokio::task::JoinHandle<()>,
     store_thread: std::thread::JoinHandle<()>,
 }
 
@@ -314,6 +324,20 @@ async fn start(opts: RunOptions) -> Result<(Running, Tasks), DaemonError> {
         access::Start { cfg: cfg.clone(), registry, store: store.clone(), clock: clock.clone(), trust: trust.clone() };
     let (access_handle, updates, access_task) = access::spawn(access_start, inputs.clone());
     let (doors_tx, doors_rx) = watch::channel(None);
+    let (uplink_status_tx, uplink_status) = watch::channel(None);
+    let (reload_tx, reloads) = mpsc::channel(2);
+    let reach = Reach {
+        doors: doors_rx.clone(),
+        store: store.clone(),
+        access: access_handle.clone(),
+        started,
+        trust: trust.clone(),
+        uplink: uplink_status,
+    };
+    let uplink_stop = CancellationToken::new();
+    let uplink_start =
+        crate::uplink::Start { cfg: cfg.clone(), reach: reach.clone(), reload: reload_tx, status: uplink_status_tx };
+    let (uplink, uplink_run) = crate::uplink::spawn(uplink_start, uplink_stop.clone());
     let mut running = Running {
         opts,
         cfg: cfg.clone(),
@@ -323,8 +347,10 @@ async fn start(opts: RunOptions) -> Result<(Running, Tasks), DaemonError> {
         trust,
         doors: None,
         doors_tx,
+        uplink: uplink.clone(),
     };
     running.start_doors(NewAccess { built, key: cfg.credential_key.clone() }).await?;
+    let uplink_task = tokio::spawn(uplink_run);
 
     tracker.spawn(async move {
         if let Err(e) = access_task.await {
@@ -336,11 +362,10 @@ async fn start(opts: RunOptions) -> Result<(Running, Tasks), DaemonError> {
     tracker.spawn(clock_watch::run(flag, tracker_floor, store.clone(), trust_tx, inputs.clone()));
     let listener = control::bind(&cfg.daemon.control_socket).await?;
     if let Some(interval) = running.opts.notifier.watchdog_interval() {
-        let (store, access, doors) = (store.clone(), access_handle.clone(), doors_rx.clone());
-        let round = move || probes(&store, &access, &doors);
+        let (store, access, doors, uplink) = (store.clone(), access_handle.clone(), doors_rx.clone(), uplink.clone());
+        let round = move || probes(&store, &access, &uplink, &doors);
         tracker.spawn(watchdog::run(running.opts.notifier.clone(), interval / 2, round, inputs.clone()));
     }
-    let reach = Reach { doors: doors_rx, store, access: access_handle, started };
     tracker.spawn(control::serve(listener, cfg.daemon.control_socket.clone(), reach, inputs.clone()));
 
     // Ready only when the gateway has locked every strike and turns.
@@ -358,7 +383,7 @@ async fn start(opts: RunOptions) -> Result<(Running, Tasks), DaemonError> {
         cfg.buses.len(),
         cfg.daemon.control_socket.display()
     );
-    Ok((running, Tasks { inputs, tracker, failed, updates, store_thread }))
+    Ok((running, Tasks { inputs, tracker, failed, updates, reloads, uplink_stop, uplink_task, store_thread }))
 }
 
 /// Serves until a stop signal or a failure.
@@ -372,10 +397,15 @@ async fn serve(
     loop {
         tokio::select! {
             signal = signals.recv() => match signal {
-                Some(Signal::Reload) => running.reload().await?,
+                // A refused configuration is logged and audited inside.
+                Some(Signal::Reload) => { let _ = running.reload().await?; }
                 Some(Signal::Stop) | None => return Ok(()),
             },
             Some((task, why)) = tasks.failed.recv() => return Err(DaemonError::Failed { task, why }),
+            Some(reply) = tasks.reloads.recv() => {
+                let outcome = running.reload().await?;
+                let _ = reply.send(outcome);
+            }
             Some(access) = tasks.updates.recv() => {
                 if let Some(view) = running.view() {
                     view.gateway.replace(access).await;
@@ -401,13 +431,13 @@ async fn stop(mut running: Running, tasks: Tasks, outcome: &Result<(), DaemonErr
     running.opts.notifier.stopping();
     log::info!("stopping");
     let stop_started = Instant::now();
-    let Tasks { inputs, tracker, failed, updates, store_thread } = tasks;
+    let Tasks { inputs, tracker, failed, updates, reloads, uplink_stop, uplink_task, store_thread } = tasks;
     inputs.cancel();
     tracker.close();
     if tokio::time::timeout(STOP_WITHIN / 4, tracker.wait()).await.is_err() {
         log::error!("the control socket, intake, clock or watchdog did not stop in time");
     }
-    drop((failed, updates));
+    drop((failed, updates, reloads));
     running.stop_doors().await;
     let trusted = running.trust.borrow().is_trusted();
     let why = match outcome {
@@ -415,6 +445,11 @@ async fn stop(mut running: Running, tasks: Tasks, outcome: &Result<(), DaemonErr
         Err(e) => e.to_string(),
     };
     running.audit(event(EventKind::SystemStop, trusted, &serde_json::json!({ "why": why }))).await;
+    // The uplink last: a short drain (so `system.stop` reaches the collector), `offline`.
+    uplink_stop.cancel();
+    if tokio::time::timeout(STOP_WITHIN / 2, uplink_task).await.is_err() {
+        log::error!("the uplink did not stop in time");
+    }
     drop(running);
     let rest = STOP_WITHIN.saturating_sub(stop_started.elapsed());
     let joined = tokio::task::spawn_blocking(move || store_thread.join().is_ok());

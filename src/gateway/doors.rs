@@ -22,7 +22,7 @@ use super::handle::{COMMANDS, Command, DoorStatus, GatewayStatus, Handle, NewAcc
 use crate::config::Config;
 use crate::core::decide::{AccessRequest, AccessState, Decision, DenyReason, handle};
 use crate::core::lockout::LockoutOutcome;
-use crate::core::model::{DoorIdx, SitePolicy};
+use crate::core::model::{DoorIdx, DoorMode, SitePolicy};
 use crate::core::secret::CredentialKey;
 use crate::door::machine::{DoorEvent, DoorMachine, Input, Strike};
 use crate::modbus::bus::{BusEvent, BusHandle};
@@ -157,12 +157,30 @@ impl Gateway {
         GatewayStatus { clock: self.state.clock, credentials: self.state.allowlist.len(), doors }
     }
 
-    async fn pulse(&mut self, door: &str, by: &str) -> Result<(), String> {
-        let idx = door
-            .parse()
+    fn door_named(&self, door: &str) -> Result<DoorIdx, String> {
+        door.parse()
             .ok()
             .and_then(|d| self.policy.door_index(&d))
-            .ok_or_else(|| format!("no door \"{door}\" in the configuration"))?;
+            .ok_or_else(|| format!("no door \"{door}\" in the configuration"))
+    }
+
+    async fn set_mode(&mut self, door: &str, mode: DoorMode, by: &str) -> Result<(), String> {
+        let idx = self.door_named(door)?;
+        let now = self.clock.now();
+        let name = door.to_owned();
+        self.store
+            .call(move |s| s.set_door_mode(&name, mode, now))
+            .await
+            .map_err(|e| format!("the mode could not be stored: {e}"))?;
+        self.state.set_mode(idx, mode);
+        self.drive(idx, Input::Mode(mode), now).await;
+        let detail = serde_json::json!({ "mode": mode, "by": by });
+        self.system_event(EventKind::DoorModeChanged, Some(idx), detail, now).await;
+        Ok(())
+    }
+
+    async fn pulse(&mut self, door: &str, by: &str) -> Result<(), String> {
+        let idx = self.door_named(door)?;
         let pulse = self.policy.door(idx).map(|d| d.pulse).unwrap_or_default();
         let now = self.clock.now();
         self.drive(idx, Input::Grant(pulse), now).await;
@@ -180,6 +198,10 @@ impl Gateway {
             }
             Command::Pulse { door, by, reply } => {
                 let result = self.pulse(&door, &by).await;
+                let _ = reply.send(result);
+            }
+            Command::SetMode { door, mode, by, reply } => {
+                let result = self.set_mode(&door, mode, &by).await;
                 let _ = reply.send(result);
             }
             Command::Replace(access) => self.replace(*access),

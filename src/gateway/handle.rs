@@ -81,6 +81,17 @@ pub enum Command {
         /// Done, or why not.
         reply: oneshot::Sender<Result<(), String>>,
     },
+    /// Set a door's mode (remote command; audited, kept across restarts).
+    SetMode {
+        /// The door's id.
+        door: String,
+        /// The new mode.
+        mode: DoorMode,
+        /// Who asked.
+        by: String,
+        /// Done, or why not.
+        reply: oneshot::Sender<Result<(), String>>,
+    },
     /// Use these credentials and this policy from now on (modes, lockouts and the door
     /// machines are kept).
     Replace(Box<NewAccess>),
@@ -113,6 +124,14 @@ impl Handle {
     pub async fn pulse(&self, door: &str, by: &str) -> Result<(), String> {
         let (reply, rx) = oneshot::channel();
         let cmd = Command::Pulse { door: door.to_owned(), by: by.to_owned(), reply };
+        self.tx.send(cmd).await.map_err(|_| "the gateway has stopped".to_owned())?;
+        rx.await.map_err(|_| "the gateway has stopped".to_owned())?
+    }
+
+    /// Sets a door's mode.
+    pub async fn set_mode(&self, door: &str, mode: DoorMode, by: &str) -> Result<(), String> {
+        let (reply, rx) = oneshot::channel();
+        let cmd = Command::SetMode { door: door.to_owned(), mode, by: by.to_owned(), reply };
         self.tx.send(cmd).await.map_err(|_| "the gateway has stopped".to_owned())?;
         rx.await.map_err(|_| "the gateway has stopped".to_owned())?
     }

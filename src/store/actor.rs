@@ -7,7 +7,7 @@
 //! dropped by the channel; only a full disk or cap turns them into a counted gap.
 
 use jiff::Timestamp;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::StoreError;
 use super::db::{Appended, AuditFilter, Store, StoreHealth, StoredRecord, VerifyReport};
@@ -66,6 +66,7 @@ pub enum Command {
 #[derive(Clone, Debug)]
 pub struct Handle {
     tx: mpsc::Sender<Command>,
+    head: watch::Receiver<u64>,
 }
 
 impl std::fmt::Debug for Command {
@@ -89,6 +90,12 @@ impl Handle {
     /// Appends an event; returns once it is durable (or counted in a gap).
     pub async fn append(&self, event: NewEvent) -> Result<Recorded, StoreError> {
         self.ask(|reply| Command::Append { event, reply }).await
+    }
+
+    /// The newest committed sequence number, updated after every commit (the uplink
+    /// drains the outbox when it moves).
+    pub fn head(&self) -> watch::Receiver<u64> {
+        self.head.clone()
     }
 
     /// Up to `limit` unconfirmed records after `after`, in order.
@@ -124,6 +131,12 @@ impl Handle {
         self.call(move |s| s.prune_expired(now)).await
     }
 
+    /// A page of records matching `filter` with sequence numbers after `after`, oldest
+    /// first (`filter.limit` is the page size).
+    pub async fn page(&self, filter: AuditFilter, after: u64) -> Result<Vec<StoredRecord>, StoreError> {
+        self.call(move |s| s.page(&filter, after)).await
+    }
+
     /// The store's condition.
     pub async fn health(&self) -> Result<StoreHealth, StoreError> {
         self.call(|s| s.health()).await
@@ -143,17 +156,19 @@ impl Handle {
 /// Starts the actor on its own thread. It stops when every `Handle` is dropped.
 pub fn spawn(store: Store) -> Result<(Handle, std::thread::JoinHandle<()>), StoreError> {
     let (tx, rx) = mpsc::channel(QUEUE);
+    let (head_tx, head) = watch::channel(store.head().0);
     let thread = std::thread::Builder::new()
         .name("store".into())
-        .spawn(move || run(store, rx))
+        .spawn(move || run(store, rx, &head_tx))
         .map_err(|source| StoreError::Io { path: "store thread".into(), source })?;
-    Ok((Handle { tx }, thread))
+    Ok((Handle { tx, head }, thread))
 }
 
-fn commit(store: &mut Store, batch: Vec<(NewEvent, Reply<Recorded>)>) {
+fn commit(store: &mut Store, batch: Vec<(NewEvent, Reply<Recorded>)>, head: &watch::Sender<u64>) {
     let (events, replies): (Vec<NewEvent>, Vec<Reply<Recorded>>) = batch.into_iter().unzip();
     match store.append(&events) {
         Ok(Appended::Stored { last, .. }) => {
+            head.send_replace(last);
             let first = last + 1 - events.len() as u64;
             for (i, reply) in replies.into_iter().enumerate() {
                 let _ = reply.send(Ok(Recorded::Stored(first + i as u64)));
@@ -176,7 +191,7 @@ fn commit(store: &mut Store, batch: Vec<(NewEvent, Reply<Recorded>)>) {
     }
 }
 
-fn run(mut store: Store, mut rx: mpsc::Receiver<Command>) {
+fn run(mut store: Store, mut rx: mpsc::Receiver<Command>, head: &watch::Sender<u64>) {
     let mut pending: Option<Command> = None;
     loop {
         let Some(cmd) = pending.take().or_else(|| rx.blocking_recv()) else { break };
@@ -193,7 +208,7 @@ fn run(mut store: Store, mut rx: mpsc::Receiver<Command>) {
                         Err(_) => break,
                     }
                 }
-                commit(&mut store, batch);
+                commit(&mut store, batch, head);
             }
             Command::Outbox { after, limit, reply } => {
                 let _ = reply.send(store.outbox(after, limit));
@@ -201,7 +216,12 @@ fn run(mut store: Store, mut rx: mpsc::Receiver<Command>) {
             Command::Confirm { seqs, at, reply } => {
                 let _ = reply.send(store.confirm(&seqs, at));
             }
-            Command::Run(job) => job(&mut store),
+            // Jobs may append too (intake audits its outcomes directly).
+            Command::Run(job) => {
+                job(&mut store);
+                let now = store.head().0;
+                head.send_if_modified(|h| std::mem::replace(h, now) != now);
+            }
         }
     }
 }

@@ -529,6 +529,32 @@ impl Store {
         rows.collect::<Result<_, _>>().map_err(|e| self.classify("querying", e))
     }
 
+    /// Records matching `f` (its door, holder and time range) with sequence numbers after
+    /// `after`, oldest first, at most `f.limit` (default 100).
+    pub fn page(&self, f: &AuditFilter, after: u64) -> Result<Vec<StoredRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {RECORD_COLUMNS} FROM audit
+             WHERE seq > ?1 AND (?2 IS NULL OR door = ?2) AND (?3 IS NULL OR holder = ?3)
+               AND (?4 IS NULL OR at_ms >= ?4) AND (?5 IS NULL OR at_ms < ?5)
+             ORDER BY seq LIMIT ?6"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.classify("querying", e))?;
+        let rows = stmt
+            .query_map(
+                params![
+                    i64::try_from(after).unwrap_or(i64::MAX),
+                    f.door,
+                    f.holder,
+                    f.since.map(ms),
+                    f.until.map(ms),
+                    f.limit.unwrap_or(100)
+                ],
+                read_record,
+            )
+            .map_err(|e| self.classify("querying", e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.classify("querying", e))
+    }
+
     /// Checks the whole chain from its anchor, streaming (constant memory).
     pub fn verify(&self) -> Result<VerifyReport, StoreError> {
         let anchor = self.anchor()?;

@@ -52,13 +52,18 @@ pub enum EventKind {
     ConfigReloaded,
     /// A new configuration was refused; the old one stays (`detail` lists the problems).
     ConfigRefused,
+    /// A door's mode was set remotely (`detail` has the mode and who signed).
+    DoorModeChanged,
+    /// Something that came over MQTT was refused: a command, an acknowledgement
+    /// (`detail` has the topic, a reason code and a message).
+    UplinkRefused,
     /// The gateway started.
     SystemStart,
     /// The gateway stopped in an orderly way.
     SystemStop,
 }
 
-const KINDS: [(EventKind, &str); 19] = [
+const KINDS: [(EventKind, &str); 21] = [
     (EventKind::DoorOpened, "door.opened"),
     (EventKind::DoorForcedOpen, "door.forced_open"),
     (EventKind::DoorClosed, "door.closed"),
@@ -78,6 +83,8 @@ const KINDS: [(EventKind, &str); 19] = [
     (EventKind::ClockTrust, "clock.trust"),
     (EventKind::ConfigReloaded, "config.reloaded"),
     (EventKind::ConfigRefused, "config.refused"),
+    (EventKind::DoorModeChanged, "door.mode"),
+    (EventKind::UplinkRefused, "uplink.refused"),
 ];
 
 impl EventKind {

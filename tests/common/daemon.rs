@@ -66,12 +66,19 @@ impl TestDaemon {
 
     /// Starts the daemon on the current runtime; `watchdog` is the interval it is told.
     pub fn start(watchdog: Option<Duration>) -> Self {
+        Self::start_with(watchdog, Vec::new())
+    }
+
+    /// Starts the daemon with more `PORTVAKT__*` overrides (an uplink, say).
+    pub fn start_with(watchdog: Option<Duration>, extra: Vec<(String, String)>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         copy_dir(&super::fixture("config/good"), &dir.path().join("etc"));
         let notify_path = dir.path().join("notify");
         let notify = UnixDatagram::bind(&notify_path).unwrap();
         notify.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
-        let load = LoadOptions { path: dir.path().join("etc/portvakt.toml"), env: Self::env(dir.path()) };
+        let mut env = Self::env(dir.path());
+        env.extend(extra);
+        let load = LoadOptions { path: dir.path().join("etc/portvakt.toml"), env };
         let opts = RunOptions { load, simulate: true, notifier: Notifier::to(&notify_path, watchdog) };
         let (signals, rx) = mpsc::channel(4);
         let task = tokio::spawn(portvakt::daemon::run(opts, rx));
@@ -126,9 +133,29 @@ impl TestDaemon {
     }
 }
 
+/// A municipality revocation list (seed 0x02) revoking these credential ids.
+pub fn kommunen_revocations(sequence: u64, ids: &[&str]) -> Vec<u8> {
+    use portvakt::credentials::envelope::{DocType, seal};
+    use portvakt::credentials::revocation::RevocationList;
+    let list = RevocationList {
+        authority: "kommunen".into(),
+        site: "test-site".into(),
+        sequence,
+        issued_at: Timestamp::now(),
+        ids: ids.iter().map(|s| (*s).to_owned()).collect(),
+        keys: Vec::new(),
+    };
+    seal(DocType::Revocations, &list.encode(), &ed25519_dalek::SigningKey::from_bytes(&[2; 32]))
+}
+
 /// A municipality bundle (seed 0x02 signs for `kommunen` in the test site) with one
 /// home-care PIN for the entrance, valid around now.
 pub fn care_pin_bundle(pin: &str) -> Vec<u8> {
+    care_pin_bundle_version(pin, 1)
+}
+
+/// [`care_pin_bundle`] with another version number.
+pub fn care_pin_bundle_version(pin: &str, version: u64) -> Vec<u8> {
     use portvakt::credentials::bundle::Bundle;
     use portvakt::credentials::envelope::{DocType, seal};
     let cfg = super::site();
@@ -137,7 +164,7 @@ pub fn care_pin_bundle(pin: &str) -> Vec<u8> {
     let bundle = Bundle {
         authority: "kommunen".into(),
         site: "test-site".into(),
-        version: 1,
+        version,
         issued_at: now - SignedDuration::from_hours(1),
         not_after: now + SignedDuration::from_hours(24 * 30),
         entries: portvakt::admin::csv_import::entries(&csv, &cfg.credential_key, &cfg.policy.tz).unwrap(),

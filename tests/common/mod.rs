@@ -54,3 +54,4 @@ pub fn spec(id: &str, role: &str, token: Token, doors: &[&str]) -> CredentialSpe
     }
 }
 pub mod daemon;
+pub mod mqtt;

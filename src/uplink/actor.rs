@@ -1,0 +1,460 @@
+//! The uplink actor: owns the MQTT connection. Each connection is a fresh rumqttc client
+//! (clean session); on its CONNACK the gateway publishes the retained `online` birth,
+//! subscribes, publishes retained state and door states, and drains the outbox from the
+//! oldest unconfirmed record in sequence order, at most [`WINDOW`] in flight. PUBACKs
+//! confirm records in the store (batched), unless the collector's `events/ack` is what
+//! confirms. A failed connection is dropped whole and retried after a capped, jittered
+//! backoff; nothing is lost because nothing leaves the outbox before it is confirmed.
+//! At stop the outbox gets a short last drain, then the retained `offline` goes out and
+//! the connection is closed.
+//!
+//! Channels: commands in (bounded, [`COMMANDS`]; senders wait); inbound messages to the
+//! worker ([`super::inbound`]); status out on a `watch`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use rumqttc::{AsyncClient, Event, EventLoop, Outgoing, Packet, QoS, SubscribeFilter};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::backoff::{self, Jitter};
+use super::inbound::{self, Message, Out, ReloadRequest, Worker};
+use super::options::{CHANNEL, WINDOW, mqtt_options};
+use super::payload::{self, DoorMessage, UplinkHealth};
+use super::topics::Topics;
+use super::window::{Slot, Window};
+use crate::config::{Config, ConfirmOn, UplinkConfig};
+use crate::daemon::control::{self, Reach};
+
+/// Commands waiting for the uplink, at most.
+pub const COMMANDS: usize = 8;
+/// Confirmations are written to the store at least this often while events flow.
+const CONFIRM_EVERY: Duration = Duration::from_millis(50);
+/// Door and gateway state are compared with what was published this often.
+const LOOK_EVERY: Duration = Duration::from_secs(2);
+/// At stop, the outbox drains for at most this long before `offline` goes out.
+const LAST_DRAIN: Duration = Duration::from_secs(2);
+
+/// The uplink's condition, for `status` and `doctor`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct UplinkStatus {
+    /// `mqtts://host:port`.
+    pub broker: String,
+    /// Whether the broker accepted the connection and it still stands.
+    pub connected: bool,
+    /// Why the last connection failed or ended.
+    pub last_error: Option<String>,
+    /// Connections made since start.
+    pub connections: u64,
+    /// Events the broker acknowledged since start.
+    pub published: u64,
+}
+
+enum Command {
+    Reconfigure(Arc<Config>),
+    Ping(oneshot::Sender<()>),
+}
+
+/// The cloneable way to reach the uplink.
+#[derive(Clone, Debug)]
+pub struct Handle {
+    tx: mpsc::Sender<Command>,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Reconfigure(_) => "Reconfigure",
+            Self::Ping(_) => "Ping",
+        })
+    }
+}
+
+impl Handle {
+    /// Whether the actor's loop answers.
+    pub async fn ping(&self) -> bool {
+        let (tx, rx) = oneshot::channel();
+        self.tx.send(Command::Ping(tx)).await.is_ok() && rx.await.is_ok()
+    }
+
+    /// Takes a reloaded configuration; the connection is made anew if the broker,
+    /// certificates, prefix or client settings changed.
+    pub async fn reconfigure(&self, cfg: Arc<Config>) {
+        let _ = self.tx.send(Command::Reconfigure(cfg)).await;
+    }
+}
+
+/// What the uplink starts from.
+pub struct Start {
+    /// The configuration (with an `[uplink]`).
+    pub cfg: Arc<Config>,
+    /// The daemon's parts.
+    pub reach: Reach,
+    /// Where reloads asked for over MQTT go.
+    pub reload: mpsc::Sender<ReloadRequest>,
+    /// Where the uplink's condition is published.
+    pub status: watch::Sender<Option<UplinkStatus>>,
+}
+
+enum Ended {
+    Stopped,
+    Reconfigured,
+    Failed(String),
+}
+
+struct Uplink {
+    cfg_tx: watch::Sender<Arc<Config>>,
+    reach: Reach,
+    status: watch::Sender<Option<UplinkStatus>>,
+    health: UplinkHealth,
+    inbound: mpsc::Sender<Message>,
+    out: mpsc::Receiver<Out>,
+    commands: mpsc::Receiver<Command>,
+}
+
+/// One connection's state.
+struct Conn {
+    client: AsyncClient,
+    events: EventLoop,
+    up: UplinkConfig,
+    topics: Topics,
+    window: Window,
+    connected: bool,
+    confirms: Vec<u64>,
+    head: watch::Receiver<u64>,
+    doors: HashMap<String, DoorMessage>,
+    state: Option<(serde_json::Value, Instant)>,
+}
+
+fn uplink_of(cfg: &Config) -> Option<UplinkConfig> {
+    cfg.uplink.clone()
+}
+
+impl Uplink {
+    fn cfg(&self) -> Arc<Config> {
+        self.cfg_tx.borrow().clone()
+    }
+
+    fn set_status(&self, f: impl FnOnce(&mut UplinkStatus)) {
+        self.status.send_modify(|s| {
+            if let Some(s) = s {
+                f(s);
+            }
+        });
+    }
+
+    fn connect(&self, up: UplinkConfig) -> Conn {
+        let topics = Topics::new(&up.prefix);
+        let (client, events) = AsyncClient::new(mqtt_options(&up, &topics), CHANNEL);
+        Conn {
+            client,
+            events,
+            up,
+            topics,
+            window: Window::new(WINDOW),
+            connected: false,
+            confirms: Vec::new(),
+            head: self.reach.store.head(),
+            doors: HashMap::new(),
+            state: None,
+        }
+    }
+
+    /// Runs one connection until it fails, is reconfigured, or the uplink stops.
+    async fn connection(&mut self, conn: &mut Conn, cancel: &CancellationToken) -> Ended {
+        let mut confirm_tick = tokio::time::interval(CONFIRM_EVERY);
+        let mut look = tokio::time::interval(LOOK_EVERY);
+        look.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = cancel.cancelled() => {
+                    self.farewell(conn).await;
+                    return Ended::Stopped;
+                }
+                event = conn.events.poll() => match event {
+                    Ok(e) => self.on_event(conn, e).await,
+                    Err(e) => {
+                        self.flush_confirms(conn).await;
+                        return Ended::Failed(e.to_string());
+                    }
+                },
+                Ok(()) = conn.head.changed(), if conn.connected => self.fill(conn).await,
+                _ = confirm_tick.tick(), if !conn.confirms.is_empty() => self.flush_confirms(conn).await,
+                _ = look.tick(), if conn.connected => self.publish_state(conn, false).await,
+                Some(out) = self.out.recv() => match out {
+                    Out::Reply { topic, payload } => { send(conn, &topic, false, payload); }
+                    Out::Update(u) => {
+                        self.health.last_update = Some(u);
+                        if conn.connected {
+                            self.publish_state(conn, false).await;
+                        }
+                    }
+                },
+                Some(cmd) = self.commands.recv() => match cmd {
+                    Command::Ping(reply) => { let _ = reply.send(()); }
+                    Command::Reconfigure(cfg) => {
+                        let changed = uplink_of(&cfg).as_ref() != Some(&conn.up);
+                        self.cfg_tx.send_replace(cfg);
+                        if changed {
+                            log::info!("uplink: settings changed; connecting anew");
+                            self.farewell(conn).await;
+                            return Ended::Reconfigured;
+                        }
+                    }
+                },
+            }
+        }
+    }
+
+    async fn on_event(&mut self, conn: &mut Conn, event: Event) {
+        match event {
+            Event::Incoming(Packet::ConnAck(_)) => self.on_connected(conn).await,
+            Event::Incoming(Packet::PubAck(ack)) => {
+                if let Some(seq) = conn.window.acknowledged(ack.pkid) {
+                    self.set_status(|s| s.published += 1);
+                    if conn.up.confirm == ConfirmOn::Puback {
+                        conn.confirms.push(seq);
+                    }
+                    if conn.window.room() >= WINDOW / 4 {
+                        self.fill(conn).await;
+                    }
+                }
+            }
+            Event::Incoming(Packet::Publish(p)) => {
+                let msg = Message { topic: p.topic, payload: p.payload };
+                if let Err(mpsc::error::TrySendError::Full(msg)) = self.inbound.try_send(msg) {
+                    log::warn!("uplink: too many messages at once; {} dropped", msg.topic);
+                }
+            }
+            Event::Outgoing(Outgoing::Publish(packet)) => conn.window.written(packet),
+            _ => {}
+        }
+    }
+
+    async fn on_connected(&mut self, conn: &mut Conn) {
+        conn.connected = true;
+        log::info!("uplink: connected to {}", conn.up.url());
+        self.set_status(|s| {
+            s.connected = true;
+            s.connections += 1;
+            s.last_error = None;
+        });
+        self.health.reconnects = self.status.borrow().as_ref().map_or(0, |s| s.connections.saturating_sub(1));
+        send(conn, &conn.topics.status(), true, b"online".to_vec());
+        let filters = conn.topics.subscriptions().map(|t| SubscribeFilter::new(t, QoS::AtLeastOnce));
+        if let Err(e) = conn.client.try_subscribe_many(filters) {
+            log::error!("uplink: could not subscribe: {e}");
+        }
+        conn.doors.clear();
+        conn.state = None;
+        self.publish_state(conn, true).await;
+        self.fill(conn).await;
+    }
+
+    /// Queues outbox records after the window's position until the window is full.
+    async fn fill(&self, conn: &mut Conn) {
+        loop {
+            let head = *conn.head.borrow_and_update();
+            let room = conn.window.room();
+            if room == 0 || head <= conn.window.next_after() {
+                return;
+            }
+            let limit = u32::try_from(room).unwrap_or(u32::MAX);
+            let records = match self.reach.store.outbox(conn.window.next_after(), limit).await {
+                Ok(r) => r,
+                Err(e) => {
+                    log::error!("uplink: the outbox cannot be read: {e}");
+                    return;
+                }
+            };
+            if records.is_empty() {
+                // Everything up to `head` is confirmed already.
+                conn.window.skip_to(head);
+                return;
+            }
+            for r in &records {
+                if !send_slot(conn, &conn.topics.events(), false, payload::event(r), Slot::Event(r.seq)) {
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn flush_confirms(&self, conn: &mut Conn) {
+        if conn.confirms.is_empty() {
+            return;
+        }
+        let seqs = std::mem::take(&mut conn.confirms);
+        if let Err(e) = self.reach.store.confirm(seqs, Timestamp::now()).await {
+            // They stay in the outbox and are published again: duplicates, never a loss.
+            log::error!("uplink: confirmations not stored: {e}");
+        }
+    }
+
+    /// Publishes door states that changed, and the gateway state when its significant part
+    /// changed or the state interval passed (`force`: everything, after a connect).
+    async fn publish_state(&mut self, conn: &mut Conn, force: bool) {
+        let report = control::status(&self.reach).await;
+        if let Some(g) = &report.gateway {
+            for d in &g.doors {
+                let msg = payload::door(d);
+                if force || conn.doors.get(&d.door) != Some(&msg) {
+                    let body = serde_json::to_vec(&msg).unwrap_or_default();
+                    send(conn, &conn.topics.door_state(&d.door), true, body);
+                    conn.doors.insert(d.door.clone(), msg);
+                }
+            }
+        }
+        let state = payload::state(&report, &self.health, Timestamp::now());
+        let key = state.significant();
+        let due = match &conn.state {
+            None => true,
+            Some((k, at)) => *k != key || at.elapsed() >= conn.up.state_every.unsigned_abs(),
+        };
+        if force || due {
+            send(conn, &conn.topics.state(), true, serde_json::to_vec(&state).unwrap_or_default());
+            conn.state = Some((key, Instant::now()));
+        }
+    }
+
+    /// At stop or before connecting anew: drain what the outbox has (briefly), confirm,
+    /// say `offline`, disconnect.
+    async fn farewell(&mut self, conn: &mut Conn) {
+        if conn.connected {
+            let deadline = tokio::time::Instant::now() + LAST_DRAIN;
+            self.fill(conn).await;
+            while conn.window.in_flight() > 0 || *conn.head.borrow() > conn.window.next_after() {
+                tokio::select! {
+                    () = tokio::time::sleep_until(deadline) => break,
+                    event = conn.events.poll() => match event {
+                        Ok(e) => self.on_event(conn, e).await,
+                        Err(_) => break,
+                    },
+                }
+            }
+            self.flush_confirms(conn).await;
+            send(conn, &conn.topics.status(), true, b"offline".to_vec());
+            let _ = conn.client.try_disconnect();
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep_until(deadline) => break,
+                    event = conn.events.poll() => match event {
+                        Ok(Event::Outgoing(Outgoing::Disconnect)) | Err(_) => break,
+                        Ok(e) => self.on_event(conn, e).await,
+                    },
+                }
+            }
+        }
+        self.flush_confirms(conn).await;
+        self.set_status(|s| s.connected = false);
+    }
+
+    async fn wait(&mut self, delay: Duration, cancel: &CancellationToken) -> bool {
+        let until = tokio::time::Instant::now() + delay;
+        loop {
+            tokio::select! {
+                () = cancel.cancelled() => return false,
+                () = tokio::time::sleep_until(until) => return true,
+                Some(cmd) = self.commands.recv() => match cmd {
+                    Command::Ping(reply) => { let _ = reply.send(()); }
+                    Command::Reconfigure(cfg) => {
+                        self.cfg_tx.send_replace(cfg);
+                        return true;
+                    }
+                },
+                Some(out) = self.out.recv() => {
+                    if let Out::Update(u) = out {
+                        self.health.last_update = Some(u);
+                    }
+                }
+            }
+        }
+    }
+
+    async fn run(mut self, cancel: CancellationToken) {
+        let mut failures = 0u32;
+        let mut jitter = Jitter::seeded();
+        let mut last_logged = None;
+        while !cancel.is_cancelled() {
+            let Some(up) = uplink_of(&self.cfg()) else {
+                // No uplink in the configuration: idle until a reload brings one.
+                self.status.send_replace(None);
+                if !self.wait(Duration::from_secs(3600), &cancel).await {
+                    return;
+                }
+                continue;
+            };
+            self.status.send_modify(|s| s.get_or_insert_with(UplinkStatus::default).broker = up.url());
+            let mut conn = self.connect(up);
+            match self.connection(&mut conn, &cancel).await {
+                Ended::Stopped => return,
+                Ended::Reconfigured => failures = 0,
+                Ended::Failed(why) => {
+                    failures = if conn.connected { 0 } else { failures.saturating_add(1) };
+                    self.set_status(|s| {
+                        s.connected = false;
+                        s.last_error = Some(why.clone());
+                    });
+                    if last_logged.as_ref() != Some(&why) {
+                        log::warn!("uplink: {}: {why}; retrying", conn.up.url());
+                        last_logged = Some(why);
+                    }
+                    let delay = backoff::delay(failures, jitter.unit());
+                    if !self.wait(delay, &cancel).await {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Hands a publish to the client and records it in the window; false when the client's
+/// queue is full (the caller tries again later).
+fn send_slot(conn: &mut Conn, topic: &str, retain: bool, payload: Vec<u8>, slot: Slot) -> bool {
+    match conn.client.try_publish(topic, QoS::AtLeastOnce, retain, payload) {
+        Ok(()) => {
+            conn.window.queued(slot);
+            true
+        }
+        Err(e) => {
+            log::debug!("uplink: {topic} not queued: {e}");
+            false
+        }
+    }
+}
+
+fn send(conn: &mut Conn, topic: &str, retain: bool, payload: Vec<u8>) -> bool {
+    send_slot(conn, topic, retain, payload, Slot::Other)
+}
+
+/// Starts the uplink and its inbound worker; both stop at `cancel` (the uplink after a
+/// last drain and its `offline`).
+pub fn spawn(start: Start, cancel: CancellationToken) -> (Handle, impl Future<Output = ()>) {
+    let (tx, commands) = mpsc::channel(COMMANDS);
+    let (inbound_tx, inbound_rx) = mpsc::channel(inbound::INBOUND);
+    let (out_tx, out) = mpsc::channel(inbound::OUTBOUND);
+    let (cfg_tx, cfg_rx) = watch::channel(start.cfg);
+    let worker = Worker::new(cfg_rx, start.reach.clone(), start.reload, out_tx);
+    let uplink = Uplink {
+        cfg_tx,
+        reach: start.reach,
+        status: start.status,
+        health: UplinkHealth::default(),
+        inbound: inbound_tx,
+        out,
+        commands,
+    };
+    let task = async move {
+        let worker_cancel = cancel.child_token();
+        let worker_task = tokio::spawn(worker.run(inbound_rx, worker_cancel.clone()));
+        uplink.run(cancel).await;
+        worker_cancel.cancel();
+        let _ = worker_task.await;
+    };
+    (Handle { tx }, task)
+}

@@ -1,0 +1,241 @@
+//! What arrives over MQTT, handled away from the connection loop (a reload or a large
+//! bundle must not stall keep-alives): signed bundles and revocation lists go through the
+//! access actor exactly as the inbox does; commands are checked ([`super::command`]) and
+//! carried out against the gateway, the store or the supervisor; collector
+//! acknowledgements confirm the outbox. Every refusal is audited (`uplink.refused` or
+//! `credentials.refused`) and, for commands, answered on `cmd/<name>/reply`.
+//!
+//! Channels: messages in (bounded, [`INBOUND`]; when full the connection loop refuses
+//! with `busy`), replies and update results out (bounded, [`OUTBOUND`]; the worker waits).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use serde_json::value::RawValue;
+use sha2::{Digest as _, Sha256};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::command::{self, Accepted, Action, Checks, Refused, ReplayMemory};
+use super::payload::{self, UpdateResult};
+use super::topics::{Inbound, Topics};
+use crate::config::Config;
+use crate::credentials::envelope::DocType;
+use crate::daemon::access::Published;
+use crate::daemon::control::{self, Reach};
+use crate::store::{AuditFilter, EventKind, NewEvent};
+
+/// Messages waiting for the worker, at most.
+pub const INBOUND: usize = 16;
+/// Results waiting for the connection loop, at most.
+pub const OUTBOUND: usize = 16;
+
+/// A reload asked for over MQTT: the supervisor answers with the problems, if any.
+pub type ReloadRequest = oneshot::Sender<Result<(), Vec<String>>>;
+
+/// One message from the broker.
+#[derive(Debug)]
+pub struct Message {
+    /// Its topic.
+    pub topic: String,
+    /// Its payload.
+    pub payload: bytes::Bytes,
+}
+
+/// What the worker hands back to the connection loop.
+#[derive(Debug)]
+pub enum Out {
+    /// Publish a command's reply (QoS 1, not retained).
+    Reply {
+        /// `cmd/<name>/reply`.
+        topic: String,
+        /// The reply.
+        payload: Vec<u8>,
+    },
+    /// An update was taken in or refused (goes into `state`).
+    Update(UpdateResult),
+}
+
+/// The worker's surroundings.
+pub struct Worker {
+    /// The configuration in use (replaced at reload).
+    pub cfg: watch::Receiver<Arc<Config>>,
+    /// The daemon's parts.
+    pub reach: Reach,
+    /// Where reloads are asked for.
+    pub reload: mpsc::Sender<ReloadRequest>,
+    /// Where results go.
+    pub out: mpsc::Sender<Out>,
+    memory: ReplayMemory,
+    last_document: HashMap<String, [u8; 32]>,
+}
+
+impl Worker {
+    /// A worker with empty replay memory.
+    pub fn new(
+        cfg: watch::Receiver<Arc<Config>>,
+        reach: Reach,
+        reload: mpsc::Sender<ReloadRequest>,
+        out: mpsc::Sender<Out>,
+    ) -> Self {
+        Self { cfg, reach, reload, out, memory: ReplayMemory::default(), last_document: HashMap::new() }
+    }
+
+    /// Handles messages until `cancel` or until the connection loop drops its sender.
+    pub async fn run(mut self, mut rx: mpsc::Receiver<Message>, cancel: CancellationToken) {
+        loop {
+            let msg = tokio::select! {
+                () = cancel.cancelled() => return,
+                m = rx.recv() => match m { Some(m) => m, None => return },
+            };
+            self.handle(msg).await;
+        }
+    }
+
+    async fn handle(&mut self, msg: Message) {
+        let cfg = self.cfg.borrow().clone();
+        let Some(up) = &cfg.uplink else { return };
+        let topics = Topics::new(&up.prefix);
+        match topics.inbound(&msg.topic) {
+            Some(Inbound::Bundle(a)) => self.document(&msg, DocType::Bundle, a).await,
+            Some(Inbound::Revocations(a)) => self.document(&msg, DocType::Revocations, a).await,
+            Some(Inbound::Command(name)) => {
+                let reply = self.command(&cfg, &name, &msg).await;
+                let _ = self.out.send(Out::Reply { topic: topics.reply(&name), payload: reply }).await;
+            }
+            Some(Inbound::EventsAck) => self.events_ack(&msg).await,
+            None => log::debug!("uplink: ignored a message on {}", msg.topic),
+        }
+    }
+
+    async fn document(&mut self, msg: &Message, doc_type: DocType, authority: String) {
+        // A retained document comes again at every reconnect: the same bytes once is enough.
+        let digest: [u8; 32] = Sha256::digest(&msg.payload).into();
+        if self.last_document.get(&msg.topic) == Some(&digest) {
+            log::debug!("uplink: {} unchanged since it was last taken in", msg.topic);
+            return;
+        }
+        self.last_document.insert(msg.topic.clone(), digest);
+        let doc = Published { topic: msg.topic.clone(), doc_type, authority, bytes: msg.payload.to_vec() };
+        let result = self.reach.access.take(doc).await;
+        let update = UpdateResult {
+            topic: msg.topic.clone(),
+            at: Timestamp::now().to_string(),
+            accepted: result.is_ok(),
+            message: result.unwrap_or_else(|e| e),
+        };
+        let _ = self.out.send(Out::Update(update)).await;
+    }
+
+    async fn events_ack(&mut self, msg: &Message) {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Ack {
+            through: u64,
+        }
+        let head = *self.reach.store.head().borrow();
+        let problem = match serde_json::from_slice::<Ack>(&msg.payload) {
+            Err(e) => Some(format!("not an acknowledgement: {e} (expected {{\"through\": <seq>}})")),
+            Ok(a) if a.through > head => Some(format!("acknowledges {} but the newest record is {head}", a.through)),
+            Ok(a) => match self.reach.store.confirm_through(a.through, Timestamp::now()).await {
+                Ok(n) => {
+                    log::debug!("uplink: the collector confirmed {n} record(s) through {}", a.through);
+                    None
+                }
+                Err(e) => {
+                    log::error!("uplink: acknowledgement not stored: {e}");
+                    None
+                }
+            },
+        };
+        if let Some(message) = problem {
+            self.refused(&msg.topic, &Refused { id: None, code: "malformed", message }).await;
+        }
+    }
+
+    async fn refused(&self, topic: &str, r: &Refused) {
+        log::warn!("uplink: refused on {topic}: {} ({})", r.message, r.code);
+        let detail = serde_json::json!({ "topic": topic, "id": r.id, "code": r.code, "message": r.message });
+        let trusted = self.reach.trust.borrow().is_trusted();
+        let event = NewEvent::system(EventKind::UplinkRefused, Timestamp::now(), trusted, None, &detail);
+        if let Err(e) = self.reach.store.append(event).await {
+            log::error!("audit record not stored: {e}");
+        }
+    }
+
+    async fn command(&mut self, cfg: &Config, name: &str, msg: &Message) -> Vec<u8> {
+        let doors: Vec<String> = cfg.policy.doors.iter().map(|d| d.id.to_string()).collect();
+        let max_age = cfg.uplink.as_ref().map(|u| u.command_max_age).unwrap_or_default();
+        let checks = Checks {
+            site: cfg.site.id.as_str(),
+            authorities: &cfg.authorities,
+            doors: &doors,
+            now: Timestamp::now(),
+            max_age,
+        };
+        let accepted = command::read(name, &msg.payload, &checks, &mut self.memory);
+        let result = match accepted {
+            Ok(a) => self.carry_out(a).await,
+            Err(r) => Err(r),
+        };
+        match result {
+            Ok((id, value)) => command::reply_ok(&id, &value),
+            Err(r) => {
+                self.refused(&msg.topic, &r).await;
+                command::reply_refused(&r)
+            }
+        }
+    }
+
+    async fn carry_out(&self, a: Accepted) -> Result<(String, serde_json::Value), Refused> {
+        let id = a.id;
+        let failed = |code: &'static str, message: String| Refused { id: Some(id.clone()), code, message };
+        let gateway = || {
+            self.reach
+                .doors
+                .borrow()
+                .as_ref()
+                .map(|v| v.gateway.clone())
+                .ok_or_else(|| failed("unavailable", "the doors are restarting; try again".into()))
+        };
+        let value = match a.action {
+            Action::Status => {
+                let report = control::status(&self.reach).await;
+                serde_json::to_value(report).unwrap_or_default()
+            }
+            Action::AuditQuery(q) => {
+                let limit = q.limit.unwrap_or(100);
+                let filter =
+                    AuditFilter { door: q.door, holder: q.holder, since: q.since, until: q.until, limit: Some(limit) };
+                let page =
+                    self.reach.store.page(filter, q.after_seq).await.map_err(|e| failed("store", e.to_string()))?;
+                let full = page.len() == limit as usize;
+                let next_after = page.last().map(|r| r.record.seq).filter(|_| full);
+                let records: Vec<Box<RawValue>> =
+                    page.iter().filter_map(|r| serde_json::from_slice(&payload::event(&r.record)).ok()).collect();
+                serde_json::json!({ "records": records, "next_after": next_after })
+            }
+            Action::DoorPulse { door, authority } => {
+                let by = format!("mqtt: {authority} ({id})");
+                gateway()?.pulse(&door, &by).await.map_err(|e| failed("failed", e))?;
+                serde_json::json!({ "door": door, "pulsed": true })
+            }
+            Action::DoorMode { door, mode, authority } => {
+                let by = format!("mqtt: {authority} ({id})");
+                gateway()?.set_mode(&door, mode, &by).await.map_err(|e| failed("failed", e))?;
+                serde_json::json!({ "door": door, "mode": mode })
+            }
+            Action::Reload => {
+                let (tx, rx) = oneshot::channel();
+                self.reload.send(tx).await.map_err(|_| failed("unavailable", "the daemon is stopping".into()))?;
+                match rx.await {
+                    Ok(Ok(())) => serde_json::json!({ "reloaded": true }),
+                    Ok(Err(problems)) => return Err(failed("config_refused", problems.join("; "))),
+                    Err(_) => return Err(failed("unavailable", "the daemon is stopping".into())),
+                }
+            }
+        };
+        Ok((id, value))
+    }
+}

@@ -1,0 +1,259 @@
+//! The JSON bodies the gateway publishes (schemas in `docs/mqtt.md`): an audit record on
+//! `events`, a door on `door/<door>/state`, and the gateway's health on `state`. Pure:
+//! each is built from values the caller collected.
+
+use jiff::Timestamp;
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use crate::core::clock::ClockTrust;
+use crate::core::hex;
+use crate::core::model::DoorMode;
+use crate::daemon::access::BundleStatus;
+use crate::daemon::status::{BusStatus, StatusReport};
+use crate::gateway::handle::DoorStatus;
+use crate::store::AuditRecord;
+
+/// One audit record on `events`. `detail` is the stored JSON text unchanged, so a
+/// collector can recompute the record's hash from the message (see `docs/audit.md`).
+#[derive(Debug, Serialize)]
+pub struct EventMessage<'a> {
+    /// Sequence number.
+    pub seq: u64,
+    /// When, RFC 3339 with milliseconds.
+    pub at: String,
+    /// Whether the clock was trusted then.
+    pub trusted: bool,
+    /// What happened (`access.granted`).
+    pub kind: &'static str,
+    /// The door, if any.
+    pub door: Option<&'a str>,
+    /// The holder, if any.
+    pub holder: Option<&'a str>,
+    /// The credential id, if any.
+    pub credential: Option<&'a str>,
+    /// Details (a JSON object).
+    pub detail: Detail<'a>,
+    /// The previous record's hash (hex).
+    pub prev: String,
+    /// This record's hash (hex).
+    pub hash: String,
+}
+
+/// A record's detail: the stored JSON as it is, or (never for records this gateway wrote)
+/// the text as a JSON string when it is not JSON.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Detail<'a> {
+    /// Stored JSON, byte for byte.
+    Json(&'a RawValue),
+    /// Stored text that is not JSON.
+    Text(&'a str),
+}
+
+/// The `events` payload for a record.
+pub fn event(r: &AuditRecord) -> Vec<u8> {
+    let e = &r.event;
+    let detail = serde_json::from_str::<&RawValue>(&e.detail).map_or(Detail::Text(&e.detail), Detail::Json);
+    let msg = EventMessage {
+        seq: r.seq,
+        at: format!("{:.3}", e.at),
+        trusted: e.trusted,
+        kind: e.kind.code(),
+        door: e.door.as_deref(),
+        holder: e.holder.as_deref(),
+        credential: e.credential.as_deref(),
+        detail,
+        prev: hex::encode(&r.prev),
+        hash: hex::encode(&r.hash),
+    };
+    serde_json::to_vec(&msg).unwrap_or_default()
+}
+
+/// One door on `door/<door>/state`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DoorMessage {
+    /// `locked` or `released`.
+    pub lock: &'static str,
+    /// `open`, `closed`, or `unknown` (no contact, or it cannot be read).
+    pub contact: &'static str,
+    /// The door's mode.
+    pub mode: DoorMode,
+    /// `held_open`, or none.
+    pub alarm: Option<&'static str>,
+}
+
+/// The door message for a door's status.
+pub fn door(d: &DoorStatus) -> DoorMessage {
+    DoorMessage {
+        lock: if d.released { "released" } else { "locked" },
+        contact: match d.open {
+            Some(true) => "open",
+            Some(false) => "closed",
+            None => "unknown",
+        },
+        mode: d.mode,
+        alarm: d.held_open.then_some("held_open"),
+    }
+}
+
+/// The uplink's own condition, carried in `state`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct UplinkHealth {
+    /// The last update taken over MQTT (bundle or revocation list), and its result.
+    pub last_update: Option<UpdateResult>,
+    /// Reconnects since start.
+    pub reconnects: u64,
+}
+
+/// The result of an update received over MQTT.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UpdateResult {
+    /// The topic it came on.
+    pub topic: String,
+    /// When.
+    pub at: String,
+    /// Accepted, or refused.
+    pub accepted: bool,
+    /// What was taken in, or why not.
+    pub message: String,
+}
+
+/// The gateway's health on `state`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StateMessage {
+    /// Daemon version.
+    pub version: String,
+    /// Site id.
+    pub site: String,
+    /// Seconds since start.
+    pub uptime_secs: u64,
+    /// Clock trust (`None` while the doors restart).
+    pub clock: Option<ClockTrust>,
+    /// Credentials in the allowlist.
+    pub credentials: Option<usize>,
+    /// Each bus's devices.
+    pub buses: Vec<BusStatus>,
+    /// The BLE adapter (`not_configured` until the gateway has BLE).
+    pub ble: &'static str,
+    /// Records waiting for upload.
+    pub outbox_depth: Option<u64>,
+    /// Age of the oldest record waiting, in seconds.
+    pub outbox_oldest_secs: Option<i64>,
+    /// The store is over 90 % of its cap.
+    pub store_nearly_full: Option<bool>,
+    /// Events counted but not stored (disk or cap full).
+    pub store_pending_gap: Option<u64>,
+    /// Bundles in use, with their age in days.
+    pub bundles: Vec<BundleState>,
+    /// The uplink.
+    pub uplink: UplinkHealth,
+}
+
+/// One bundle in `state`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BundleState {
+    /// The authority.
+    pub authority: String,
+    /// Bundle version.
+    pub version: u64,
+    /// Credentials in it.
+    pub entries: usize,
+    /// Issued at (RFC 3339).
+    pub issued_at: String,
+    /// Days since it was issued.
+    pub age_days: i64,
+    /// Older than `stale_after_days`.
+    pub stale: bool,
+}
+
+fn bundle(b: &BundleStatus, now: Timestamp) -> BundleState {
+    BundleState {
+        authority: b.authority.clone(),
+        version: b.info.version,
+        entries: b.info.entries,
+        issued_at: b.info.issued_at.to_string(),
+        age_days: now.duration_since(b.info.issued_at).as_hours() / 24,
+        stale: b.stale,
+    }
+}
+
+/// The state message from a status report.
+pub fn state(report: &StatusReport, uplink: &UplinkHealth, now: Timestamp) -> StateMessage {
+    let store = report.store.as_ref();
+    StateMessage {
+        version: report.version.clone(),
+        site: report.site.clone(),
+        uptime_secs: report.uptime_secs,
+        clock: report.gateway.as_ref().map(|g| g.clock),
+        credentials: report.gateway.as_ref().map(|g| g.credentials),
+        buses: report.buses.clone(),
+        ble: "not_configured",
+        outbox_depth: store.map(|s| s.outbox_depth),
+        outbox_oldest_secs: store.and_then(|s| s.oldest_unconfirmed).map(|t| now.duration_since(t).as_secs()),
+        store_nearly_full: store.map(|s| s.nearly_full),
+        store_pending_gap: store.map(|s| s.pending_gap),
+        bundles: report.bundles.iter().map(|b| bundle(b, now)).collect(),
+        uplink: uplink.clone(),
+    }
+}
+
+impl StateMessage {
+    /// What decides "changed": everything but counters that move all the time (uptime,
+    /// outbox figures, Modbus request counts and latencies).
+    pub fn significant(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        if let Some(o) = v.as_object_mut() {
+            for k in ["uptime_secs", "outbox_depth", "outbox_oldest_secs"] {
+                o.remove(k);
+            }
+            let online: Vec<(String, Vec<(u8, bool)>)> = self
+                .buses
+                .iter()
+                .map(|b| (b.name.clone(), b.devices.iter().map(|(u, h)| (*u, h.online)).collect()))
+                .collect();
+            o.insert("buses".into(), serde_json::to_value(online).unwrap_or_default());
+        }
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{EventKind, NewEvent};
+
+    #[test]
+    fn an_event_message_carries_the_stored_detail_text_unchanged() {
+        let at: Timestamp = "2026-11-24T14:00:00.250Z".parse().expect("time");
+        let e =
+            NewEvent::system(EventKind::DoorPulsed, at, true, Some("entrance".into()), &serde_json::json!({"by": "x"}));
+        let r =
+            AuditRecord { seq: 7, prev: [1; 32], hash: crate::store::record::chain_hash(&[1; 32], 7, &e), event: e };
+        let text = String::from_utf8(event(&r)).expect("utf-8");
+        assert!(text.contains(r#""detail":{"by":"x"}"#), "{text}");
+        let v: serde_json::Value = serde_json::from_str(&text).expect("json");
+        assert_eq!(v["seq"], 7);
+        assert_eq!(v["kind"], "door.pulsed");
+        assert_eq!(v["at"], "2026-11-24T14:00:00.250Z");
+        assert_eq!(v["door"], "entrance");
+        assert_eq!(v["holder"], serde_json::Value::Null);
+        assert_eq!(v["prev"], hex::encode(&[1; 32]));
+    }
+
+    #[test]
+    fn a_door_message_says_lock_contact_mode_and_alarm_in_words() {
+        let d = DoorStatus {
+            door: "entrance".into(),
+            mode: DoorMode::Lockdown,
+            released: false,
+            open: None,
+            held_open: true,
+        };
+        let v = serde_json::to_value(door(&d)).expect("json");
+        assert_eq!(
+            v,
+            serde_json::json!({"lock": "locked", "contact": "unknown", "mode": "lockdown", "alarm": "held_open"})
+        );
+    }
+}

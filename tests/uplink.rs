@@ -1,0 +1,315 @@
+//! The MQTT uplink end to end, in-process: the daemon against the in-library broker and a
+//! rumqttc subscriber. Birth, retained state and door states, the event stream in order,
+//! `offline` at stop; no loss through broker outages; bundles, revocations and commands
+//! over MQTT; bad input refused, answered and audited.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::daemon::{TestDaemon, care_pin_bundle, care_pin_bundle_version, kommunen_revocations};
+use common::mqtt::Subscriber;
+use jiff::Timestamp;
+use portvakt::daemon::control::{Request, SimAct};
+use portvakt::uplink::command::{DoorArgs, SignedBody, seal};
+use portvakt::uplink::sim_broker::SimBroker;
+
+const P: &str = "portvakt/test-site";
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+fn uplink_env(port: u16, more: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut env = vec![
+        ("PORTVAKT__UPLINK__BROKER".to_owned(), format!("mqtt://127.0.0.1:{port}")),
+        ("PORTVAKT__UPLINK__ALLOW_PLAINTEXT".to_owned(), "true".to_owned()),
+    ];
+    env.extend(more.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    env
+}
+
+async fn started(broker: &SimBroker, more: &[(&str, &str)]) -> TestDaemon {
+    let d = TestDaemon::start_with(None, uplink_env(broker.addr().port(), more));
+    d.notified("READY=1", 10).await;
+    d
+}
+
+fn kommunen_command(cmd: &str, door: &str, mode: Option<&str>, id: &str) -> Vec<u8> {
+    let body = SignedBody {
+        id: id.into(),
+        site: "test-site".into(),
+        authority: "kommunen".into(),
+        cmd: cmd.into(),
+        issued_at: Timestamp::now(),
+        args: DoorArgs { door: door.into(), mode: mode.map(|m| serde_json::from_value(m.into()).unwrap()) },
+    };
+    seal(&body, &ed25519_dalek::SigningKey::from_bytes(&[2; 32]))
+}
+
+async fn outbox_depth(d: &TestDaemon) -> u64 {
+    let v = d.ask(&Request::Status).await.unwrap();
+    v["status"]["store"]["outbox_depth"].as_u64().unwrap_or(u64::MAX)
+}
+
+async fn drained(d: &TestDaemon, secs: u64) {
+    for _ in 0..secs * 20 {
+        if outbox_depth(d).await == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the outbox still holds {} record(s) after {secs} s", outbox_depth(d).await);
+}
+
+#[test]
+fn a_subscriber_sees_birth_state_door_states_and_every_event_in_order_then_offline() {
+    rt().block_on(async {
+        let broker = SimBroker::start(0).await.unwrap();
+        let sub = Subscriber::connect(broker.addr().port(), "watcher", &format!("{P}/#")).await;
+        let d = started(&broker, &[]).await;
+
+        sub.wait(&format!("{P}/status"), 10, |s| s.text() == "online").await;
+        assert_eq!(broker.retained(&format!("{P}/status")).as_deref(), Some(&b"online"[..]));
+        let state = sub.wait(&format!("{P}/state"), 10, |_| true).await.json();
+        assert!(broker.retained(&format!("{P}/state")).is_some(), "state is retained");
+        assert_eq!(state["site"], "test-site");
+        assert_eq!(state["clock"]["trust"], "trusted");
+        assert!(state["buses"].as_array().is_some_and(|b| !b.is_empty()), "{state}");
+        let door = sub.wait(&format!("{P}/door/entrance/state"), 10, |_| true).await.json();
+        assert!(broker.retained(&format!("{P}/door/entrance/state")).is_some(), "door state is retained");
+        assert_eq!(door["lock"], "locked");
+        assert_eq!(door["mode"], "normal");
+
+        d.ask(&Request::Pulse { door: "entrance".into() }).await.unwrap();
+        let pulsed = sub.wait(&format!("{P}/events"), 10, |s| s.json()["kind"] == "door.pulsed").await.json();
+        assert_eq!(pulsed["door"], "entrance");
+        assert_eq!(pulsed["detail"]["by"], "control socket");
+        sub.wait(&format!("{P}/door/entrance/state"), 10, |s| s.json()["lock"] == "released").await;
+        drained(&d, 10).await;
+
+        d.stop().await.unwrap();
+        sub.wait(&format!("{P}/status"), 10, |s| s.text() == "offline").await;
+        let seqs = sub.event_seqs(&format!("{P}/events"));
+        let n = seqs.len() as u64;
+        assert_eq!(seqs, (1..=n).collect::<Vec<_>>(), "every event once, in order");
+        let last = sub.on(&format!("{P}/events")).last().unwrap().json();
+        assert_eq!(last["kind"], "system.stop", "the stop record is published before offline");
+        assert_eq!(broker.retained(&format!("{P}/status")).as_deref(), Some(&b"offline"[..]));
+    });
+}
+
+#[test]
+fn the_last_will_says_offline_when_the_gateway_vanishes() {
+    // The broker on a runtime of its own; the daemon's runtime is dropped like a crash.
+    let broker_rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let broker = broker_rt.block_on(SimBroker::start(0)).unwrap();
+    let daemon_rt = rt();
+    let status = format!("{P}/status");
+    let _dir = daemon_rt.block_on(async {
+        let d = started(&broker, &[]).await;
+        for _ in 0..500 {
+            if broker.retained(&status).as_deref() == Some(b"online") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(broker.retained(&status).as_deref(), Some(&b"online"[..]));
+        d.dir
+    });
+    drop(daemon_rt);
+    for _ in 0..500 {
+        if broker.retained(&status).as_deref() == Some(b"offline") {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("no offline will");
+}
+
+/// Pulses the entrance every `every` until `stop` says so; returns how many.
+async fn pulse_stream(socket: std::path::PathBuf, every: Duration, stop: tokio::sync::watch::Receiver<bool>) -> u32 {
+    let mut n = 0;
+    while !*stop.borrow() {
+        let req = Request::Pulse { door: "entrance".into() };
+        if portvakt::daemon::client::request(&socket, &req).await.is_ok() {
+            n += 1;
+        }
+        tokio::time::sleep(every).await;
+    }
+    n
+}
+
+#[test]
+fn through_broker_outages_and_flapping_the_broker_receives_every_sequence_number_in_order() {
+    rt().block_on(async {
+        let mut broker = SimBroker::start(0).await.unwrap();
+        let port = broker.addr().port();
+        let d = started(&broker, &[]).await;
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let pulses = tokio::spawn(pulse_stream(d.socket(), Duration::from_millis(20), stop_rx));
+        let mut logs = Vec::new();
+        // One long outage, then flapping every second or so.
+        for (up, down) in [(1500, 3000), (800, 700), (600, 900), (700, 500)] {
+            tokio::time::sleep(Duration::from_millis(up)).await;
+            logs.push(broker.events_received(&format!("{P}/events")));
+            broker.stop();
+            tokio::time::sleep(Duration::from_millis(down)).await;
+            broker = SimBroker::start(port).await.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        stop_tx.send(true).unwrap();
+        let n = pulses.await.unwrap();
+        assert!(n > 100, "only {n} pulses");
+        drained(&d, 30).await;
+        logs.push(broker.events_received(&format!("{P}/events")));
+
+        let seqs: Vec<u64> = logs
+            .iter()
+            .flatten()
+            .map(|p| serde_json::from_slice::<serde_json::Value>(p).unwrap()["seq"].as_u64().unwrap())
+            .collect();
+        let mut first_seen = Vec::new();
+        for s in &seqs {
+            if !first_seen.contains(s) {
+                first_seen.push(*s);
+            }
+        }
+        let head = *first_seen.iter().max().unwrap();
+        assert_eq!(first_seen, (1..=head).collect::<Vec<_>>(), "none missing, first arrivals in order");
+        assert!(head > u64::from(n), "every pulse is an event");
+        let dups = seqs.len() - first_seen.len();
+        assert!(dups < 5 * 256, "{dups} duplicates: at most a window per reconnect");
+        d.stop().await.unwrap();
+    });
+}
+
+#[test]
+fn a_bundle_and_a_revocation_over_mqtt_change_who_gets_in_at_once() {
+    rt().block_on(async {
+        let broker = SimBroker::start(0).await.unwrap();
+        let sub = Subscriber::connect(broker.addr().port(), "watcher", &format!("{P}/#")).await;
+        let d = started(&broker, &[]).await;
+        sub.wait(&format!("{P}/status"), 10, |s| s.text() == "online").await;
+
+        broker.publish(&format!("{P}/bundle/kommunen"), care_pin_bundle("864209"), true);
+        let accepted = sub.wait(&format!("{P}/events"), 10, |s| s.json()["kind"] == "credentials.accepted").await;
+        assert_eq!(accepted.json()["detail"]["topic"], format!("{P}/bundle/kommunen"));
+        let state =
+            sub.wait(&format!("{P}/state"), 10, |s| s.json()["uplink"]["last_update"]["accepted"] == true).await;
+        assert_eq!(state.json()["credentials"], 1);
+        d.ask(&Request::Sim { door: "entrance".into(), act: SimAct::Code("864209".into()) }).await.unwrap();
+        sub.wait(&format!("{P}/events"), 10, |s| s.json()["kind"] == "access.granted").await;
+
+        broker.publish(&format!("{P}/revocations/kommunen"), kommunen_revocations(1, &["care-5"]), false);
+        sub.wait(&format!("{P}/events"), 10, |s| s.json()["detail"]["document"] == "revocations").await;
+        d.ask(&Request::Sim { door: "entrance".into(), act: SimAct::Code("864209".into()) }).await.unwrap();
+        let denied = sub.wait(&format!("{P}/events"), 10, |s| s.json()["kind"] == "access.denied").await;
+        assert_eq!(denied.json()["detail"]["reason"], "revoked", "{}", denied.text());
+
+        // Signed by kommunen but published on the owner's topic; garbage on a bundle topic.
+        broker.publish(&format!("{P}/bundle/owner"), care_pin_bundle_version("111111", 2), false);
+        let refused = sub.wait(&format!("{P}/events"), 10, |s| s.json()["detail"]["reason"] == "wrong_topic").await;
+        assert_eq!(refused.json()["kind"], "credentials.refused");
+        broker.publish(&format!("{P}/bundle/kommunen"), &b"PVKT\x01garbage"[..], false);
+        sub.wait(&format!("{P}/events"), 10, |s| s.json()["detail"]["reason"] == "malformed").await;
+        let v = d.ask(&Request::Status).await.unwrap();
+        assert_eq!(v["status"]["gateway"]["credentials"], 1, "refused documents change nothing");
+        d.stop().await.unwrap();
+    });
+}
+
+#[test]
+fn commands_are_answered_and_only_signed_fresh_ones_change_a_door() {
+    rt().block_on(async {
+        let broker = SimBroker::start(0).await.unwrap();
+        let sub = Subscriber::connect(broker.addr().port(), "watcher", &format!("{P}/#")).await;
+        let d = started(&broker, &[]).await;
+        sub.wait(&format!("{P}/status"), 10, |s| s.text() == "online").await;
+        let reply = |name: &str| format!("{P}/cmd/{name}/reply");
+
+        broker.publish(&format!("{P}/cmd/status"), &br#"{"id":"s-1"}"#[..], false);
+        let r = sub.wait(&reply("status"), 10, |s| s.json()["id"] == "s-1").await.json();
+        assert_eq!(r["ok"], true);
+        assert_eq!(r["result"]["site"], "test-site");
+
+        broker.publish(&format!("{P}/cmd/door.pulse"), &br#"{"id":"u-1","args":{"door":"entrance"}}"#[..], false);
+        let r = sub.wait(&reply("door.pulse"), 10, |s| s.json()["id"] == "u-1").await.json();
+        assert_eq!((r["ok"].clone(), r["error"]["code"].clone()), (false.into(), "unsigned".into()));
+        d.audited("uplink.refused").await;
+
+        let signed = kommunen_command("door.pulse", "entrance", None, "p-1");
+        broker.publish(&format!("{P}/cmd/door.pulse"), signed.clone(), false);
+        let r = sub.wait(&reply("door.pulse"), 10, |s| s.json()["id"] == "p-1").await.json();
+        assert_eq!(r["ok"], true, "{r}");
+        let pulsed = sub.wait(&format!("{P}/events"), 10, |s| s.json()["kind"] == "door.pulsed").await.json();
+        assert_eq!(pulsed["detail"]["by"], "mqtt: kommunen (p-1)");
+        broker.publish(&format!("{P}/cmd/door.pulse"), signed, false);
+        sub.wait(&reply("door.pulse"), 10, |s| s.json()["error"]["code"] == "replayed").await;
+
+        let outside = kommunen_command("door.pulse", "laundry", None, "p-2");
+        broker.publish(&format!("{P}/cmd/door.pulse"), outside, false);
+        sub.wait(&reply("door.pulse"), 10, |s| s.json()["error"]["code"] == "out_of_scope").await;
+
+        let lockdown = kommunen_command("door.mode", "entrance", Some("lockdown"), "m-1");
+        broker.publish(&format!("{P}/cmd/door.mode"), lockdown, false);
+        sub.wait(&reply("door.mode"), 10, |s| s.json()["id"] == "m-1" && s.json()["ok"] == true).await;
+        sub.wait(&format!("{P}/door/entrance/state"), 10, |s| s.json()["mode"] == "lockdown").await;
+        d.audited("door.mode").await;
+
+        broker.publish(
+            &format!("{P}/cmd/audit.query"),
+            &br#"{"id":"q-1","args":{"door":"entrance","limit":1}}"#[..],
+            false,
+        );
+        let page = sub.wait(&reply("audit.query"), 10, |s| s.json()["id"] == "q-1").await.json();
+        let records = page["result"]["records"].as_array().unwrap();
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0]["door"], "entrance");
+        let next = page["result"]["next_after"].as_u64().unwrap_or_else(|| panic!("{page}"));
+        let more = format!(r#"{{"id":"q-2","args":{{"door":"entrance","after_seq":{next},"limit":100}}}}"#);
+        broker.publish(&format!("{P}/cmd/audit.query"), more.into_bytes(), false);
+        let page2 = sub.wait(&reply("audit.query"), 10, |s| s.json()["id"] == "q-2").await.json();
+        let rest = page2["result"]["records"].as_array().unwrap();
+        assert!(!rest.is_empty() && rest.iter().all(|r| r["seq"].as_u64().unwrap() > next && r["door"] == "entrance"));
+        assert_eq!(page2["result"]["next_after"], serde_json::Value::Null);
+
+        broker.publish(&format!("{P}/cmd/status"), &b"{oops"[..], false);
+        sub.wait(&reply("status"), 10, |s| s.json()["error"]["code"] == "malformed").await;
+        broker.publish(&format!("{P}/cmd/open.sesame"), &br#"{"id":"x"}"#[..], false);
+        sub.wait(&reply("open.sesame"), 10, |s| s.json()["error"]["code"] == "unknown_command").await;
+        broker.publish(&format!("{P}/cmd/reload"), &br#"{"id":"r-1"}"#[..], false);
+        let r = sub.wait(&reply("reload"), 10, |s| s.json()["id"] == "r-1").await.json();
+        assert_eq!(r["result"]["reloaded"], true, "{r}");
+        d.audited("config.reloaded").await;
+        d.stop().await.unwrap();
+    });
+}
+
+#[test]
+fn with_collector_acknowledgement_events_stay_in_the_outbox_until_the_collector_confirms() {
+    rt().block_on(async {
+        let broker = SimBroker::start(0).await.unwrap();
+        let sub = Subscriber::connect(broker.addr().port(), "watcher", &format!("{P}/#")).await;
+        let d = started(&broker, &[("PORTVAKT__UPLINK__CONFIRM", "collector")]).await;
+        d.ask(&Request::Pulse { door: "entrance".into() }).await.unwrap();
+        let pulsed = sub.wait(&format!("{P}/events"), 10, |s| s.json()["kind"] == "door.pulsed").await.json();
+        let seq = pulsed["seq"].as_u64().unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(outbox_depth(&d).await >= seq, "published but not confirmed");
+
+        broker.publish(&format!("{P}/events/ack"), &b"{\"through\": \"soon\"}"[..], false);
+        d.audited("uplink.refused").await;
+        broker.publish(&format!("{P}/events/ack"), format!("{{\"through\": {seq}}}").into_bytes(), false);
+        for _ in 0..200 {
+            let depth = outbox_depth(&d).await;
+            if depth < seq {
+                d.stop().await.unwrap();
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("the collector's acknowledgement did not confirm");
+    });
+}
