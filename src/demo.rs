@@ -20,6 +20,7 @@ use crate::modbus::keypad::Entered;
 use crate::store::{AuditFilter, Store, StoreOptions, StoredRecord};
 use crate::tools::allowlist_file;
 use crate::tools::time_input::parse_time;
+use crate::uplink::standalone as uplink_standalone;
 
 /// Why the demo could not run.
 #[derive(Debug, thiserror::Error)]
@@ -133,17 +134,62 @@ fn what(r: &StoredRecord, tz: &jiff::tz::TimeZone) -> String {
 
 /// Runs the demo with the config at `config_path` (its buses are replaced by the
 /// simulated building) and the trial allowlist at `allowlist`; returns the timeline.
-pub fn run(cfg: &Config, allowlist: &Path, keep_running: bool) -> Result<String, DemoError> {
+fn start_uplink(
+    cfg: &Config,
+    view: &Arc<crate::daemon::doors::DoorsView>,
+    store: &crate::store::Handle,
+    clock: &ManualClock,
+    out: &mut String,
+) -> Option<uplink_standalone::Standalone> {
+    let up = cfg.uplink.as_ref()?;
+    let _ = writeln!(out, "publishing to {} under {}/", up.url(), up.prefix);
+    Some(uplink_standalone::start(Arc::new(cfg.clone()), view.clone(), store.clone(), Arc::new(clock.clone())))
+}
+
+/// Lets the uplink publish what is left, stops it, and says how it went.
+async fn finish_uplink(
+    uplink: uplink_standalone::Standalone,
+    store: &crate::store::Handle,
+    out: &mut String,
+) -> Result<(), DemoError> {
+    let status = uplink.finish(Duration::from_secs(10)).await.unwrap_or_default();
+    let left = store.health().await.map_or(u64::MAX, |h| h.outbox_depth);
+    match (status.connections, left) {
+        (0, _) => {
+            let why = status.last_error.unwrap_or_else(|| "no answer".into());
+            Err(DemoError::Setup(format!("the broker at {} was not reached: {why}", status.broker)))
+        }
+        (_, 0) => {
+            let _ = writeln!(out, "uplink: every record published to {} and acknowledged", status.broker);
+            Ok(())
+        }
+        (_, n) => {
+            let _ = writeln!(out, "uplink: {n} record(s) not acknowledged by {} in time", status.broker);
+            Ok(())
+        }
+    }
+}
+
+/// With `mqtt` (a broker URL) the timeline is also published there, as the daemon's
+/// uplink would: birth, state, door states and the event stream.
+pub fn run(cfg: &Config, allowlist: &Path, keep_running: bool, mqtt: Option<&str>) -> Result<String, DemoError> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| DemoError::Setup(e.to_string()))?;
-    rt.block_on(run_async(cfg.clone(), allowlist, keep_running))
+    rt.block_on(run_async(cfg.clone(), allowlist, keep_running, mqtt))
 }
 
-async fn run_async(mut cfg: Config, allowlist: &Path, keep_running: bool) -> Result<String, DemoError> {
+async fn run_async(
+    mut cfg: Config,
+    allowlist: &Path,
+    keep_running: bool,
+    mqtt: Option<&str>,
+) -> Result<String, DemoError> {
     let trial = allowlist_file::load(&cfg, &allowlist.display().to_string())?;
+    cfg.uplink = mqtt.map(|url| uplink_standalone::for_url(&cfg, url)).transpose().map_err(DemoError::Setup)?;
     let dir = std::env::temp_dir().join(format!("portvakt-demo-{}", std::process::id()));
+    cfg.intake.inbox = dir.join("inbox");
     let store = Store::open(&StoreOptions {
         path: dir.join("portvakt.db"),
         max_size_bytes: 64 << 20,
@@ -168,6 +214,7 @@ async fn run_async(mut cfg: Config, allowlist: &Path, keep_running: bool) -> Res
         .map_err(|e| DemoError::Setup(e.to_string()))?;
     let view = doors.view();
     let mut out = String::new();
+    let uplink = start_uplink(&cfg, &view, &store, &clock, &mut out);
     for b in &view.cfg.buses {
         if let BusLink::Tcp { address } = &b.link {
             let _ =
@@ -227,6 +274,9 @@ async fn run_async(mut cfg: Config, allowlist: &Path, keep_running: bool) -> Res
         report.checked,
         sim.relay_writes().len()
     );
+    if let Some(uplink) = uplink {
+        finish_uplink(uplink, &store, &mut out).await?;
+    }
     if keep_running {
         let _ = writeln!(out, "the simulated building keeps running (Ctrl-C to stop); store: {}", dir.display());
         print!("{out}");

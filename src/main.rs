@@ -52,6 +52,10 @@ enum Command {
         /// Keep the simulated building running afterwards (Ctrl-C stops it).
         #[arg(long)]
         keep_running: bool,
+        /// Also publish to this MQTT broker (`mqtt://127.0.0.1:1883` for a local test broker;
+        /// mqtts:// uses the certificates of the config's [uplink]).
+        #[arg(long, value_name = "URL")]
+        mqtt: Option<String>,
     },
     /// Run the gateway daemon (under systemd: `Type=notify`; SIGHUP reloads the config).
     Run {
@@ -571,10 +575,10 @@ fn config_path(cli: &Cli) -> PathBuf {
 
 fn run(cli: &Cli) -> Result<String, Failure> {
     match &cli.command {
-        Command::Demo { allowlist, keep_running } => {
+        Command::Demo { allowlist, keep_running, mqtt } => {
             let path = cli.config.clone().unwrap_or_else(|| PathBuf::from("config/portvakt.toml"));
             let cfg = load_config(&path)?;
-            portvakt::demo::run(&cfg, allowlist, *keep_running).map_err(|e| {
+            portvakt::demo::run(&cfg, allowlist, *keep_running, mqtt.as_deref()).map_err(|e| {
                 let code = match e {
                     portvakt::demo::DemoError::Allowlist(_) => exit::DATA,
                     _ => exit::FAILURE,

@@ -26,3 +26,48 @@ fn the_demo_runs_the_scripted_day_and_night_and_verifies_its_audit_chain() {
         assert!(text.contains(want), "the timeline lacks {want:?}:\n{text}");
     }
 }
+
+#[test]
+fn the_demo_with_mqtt_publishes_birth_state_door_states_and_every_record_then_offline() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let broker = rt.block_on(portvakt::uplink::sim_broker::SimBroker::start(0)).unwrap();
+    let port = broker.addr().port();
+    let p = "portvakt/storgatan-12";
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_portvakt"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["demo", "--mqtt", &format!("mqtt://127.0.0.1:{port}")])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "stdout:\n{text}\nstderr:\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("every record published"), "{text}");
+    assert_eq!(broker.retained(&format!("{p}/status")).as_deref(), Some(&b"offline"[..]));
+    let state: serde_json::Value = serde_json::from_slice(&broker.retained(&format!("{p}/state")).unwrap()).unwrap();
+    assert_eq!(state["site"], "storgatan-12");
+    let door: serde_json::Value =
+        serde_json::from_slice(&broker.retained(&format!("{p}/door/entrance/state")).unwrap()).unwrap();
+    assert_eq!(door["lock"], "locked");
+    let seqs: Vec<u64> = broker
+        .events_received(&format!("{p}/events"))
+        .iter()
+        .map(|m| serde_json::from_slice::<serde_json::Value>(m).unwrap()["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>());
+    let records: usize = text
+        .lines()
+        .find_map(|l| l.strip_suffix(" audit records, hash chain verified; relay writes: 13"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{text}"));
+    assert_eq!(seqs.len(), records, "every record reached the broker");
+}
+
+#[test]
+fn the_demo_refuses_plain_mqtt_to_a_broker_off_this_machine() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_portvakt"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["demo", "--mqtt", "mqtt://broker.example.org"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("loopback broker only"));
+}

@@ -12,6 +12,7 @@ pub mod inbound;
 pub mod options;
 pub mod payload;
 pub mod sim_broker;
+pub mod standalone;
 pub mod topics;
 pub mod window;
 
