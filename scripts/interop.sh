@@ -59,6 +59,9 @@ sleep 1  # the serial server has no port to wait for
 PORTVAKT_INTEROP_MODBUS="127.0.0.1:$PORT" PORTVAKT_INTEROP_RTU="$PTY_B" \
     cargo test --locked --test interop_pymodbus -- --test-threads=1
 
+echo "== interop: MQTT against mosquitto (TLS, client certificates, ACL, outages)"
+bash scripts/interop-mqtt.sh
+
 echo "== interop: systemd-analyze verify and security (exposure <= 2.5)"
 bash scripts/check-systemd.sh
 

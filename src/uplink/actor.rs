@@ -35,6 +35,10 @@ pub const COMMANDS: usize = 8;
 const CONFIRM_EVERY: Duration = Duration::from_millis(50);
 /// Door and gateway state are compared with what was published this often.
 const LOOK_EVERY: Duration = Duration::from_secs(2);
+/// With collector acknowledgement, a published record the collector has not confirmed
+/// after this long is published again, with everything after it (the collector may have
+/// been away when it went out).
+const RESEND_AFTER: Duration = Duration::from_secs(10);
 /// At stop, the outbox drains for at most this long before `offline` goes out.
 const LAST_DRAIN: Duration = Duration::from_secs(2);
 
@@ -127,6 +131,8 @@ struct Conn {
     head: watch::Receiver<u64>,
     doors: HashMap<String, DoorMessage>,
     state: Option<(serde_json::Value, Instant)>,
+    /// The oldest unconfirmed record already published, and since when it is the oldest.
+    waiting: Option<(u64, Instant)>,
 }
 
 fn uplink_of(cfg: &Config) -> Option<UplinkConfig> {
@@ -160,6 +166,7 @@ impl Uplink {
             head: self.reach.store.head(),
             doors: HashMap::new(),
             state: None,
+            waiting: None,
         }
     }
 
@@ -183,7 +190,10 @@ impl Uplink {
                 },
                 Ok(()) = conn.head.changed(), if conn.connected => self.fill(conn).await,
                 _ = confirm_tick.tick(), if !conn.confirms.is_empty() => self.flush_confirms(conn).await,
-                _ = look.tick(), if conn.connected => self.publish_state(conn, false).await,
+                _ = look.tick(), if conn.connected => {
+                    self.publish_state(conn, false).await;
+                    self.resend_unacknowledged(conn).await;
+                }
                 Some(out) = self.out.recv() => match out {
                     Out::Reply { topic, payload } => { send(conn, &topic, false, payload); }
                     Out::Update(u) => {
@@ -281,6 +291,31 @@ impl Uplink {
                 }
             }
         }
+    }
+
+    /// Collector acknowledgement only: when the oldest unconfirmed record was published
+    /// [`RESEND_AFTER`] ago and is still not confirmed, the drain starts again from it.
+    async fn resend_unacknowledged(&self, conn: &mut Conn) {
+        if conn.up.confirm != ConfirmOn::Collector {
+            return;
+        }
+        let oldest = match self.reach.store.outbox(0, 1).await {
+            Ok(r) => r.first().map(|r| r.seq),
+            Err(_) => return,
+        };
+        conn.waiting = match (oldest, conn.waiting) {
+            (Some(seq), Some((w, since))) if seq == w && seq <= conn.window.next_after() => {
+                if since.elapsed() < RESEND_AFTER {
+                    return;
+                }
+                log::info!("uplink: the collector has not confirmed record {seq}; publishing from it again");
+                conn.window.rewind(seq - 1);
+                self.fill(conn).await;
+                Some((seq, Instant::now()))
+            }
+            (Some(seq), _) if seq <= conn.window.next_after() => Some((seq, Instant::now())),
+            _ => None,
+        };
     }
 
     async fn flush_confirms(&self, conn: &mut Conn) {

@@ -52,6 +52,11 @@ impl Window {
         self.next_after = self.next_after.max(seq);
     }
 
+    /// Continue the drain after `seq` again (records after it are published once more).
+    pub fn rewind(&mut self, seq: u64) {
+        self.next_after = self.next_after.min(seq);
+    }
+
     /// A publish was handed to the client.
     pub fn queued(&mut self, slot: Slot) {
         if let Slot::Event(seq) = slot {
