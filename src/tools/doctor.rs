@@ -97,6 +97,38 @@ fn check(name: impl Into<String>, verdict: Verdict, detail: impl Into<String>, r
     Check { check: name.into(), verdict, detail: detail.into(), remedy: remedy.map(str::to_owned) }
 }
 
+/// The MQTT broker: through the daemon's uplink when it runs, else by connecting once.
+async fn broker_check(cfg: &Config, status: Option<&serde_json::Value>) -> Check {
+    const NAME: &str = "MQTT broker";
+    let remedy = Some("check uplink.broker, the certificate files, the broker's ACL and the clock");
+    let Some(up) = &cfg.uplink else {
+        return check(NAME, Verdict::Skipped, "no [uplink] in the configuration: the gateway works offline only", None);
+    };
+    if let Some(u) = status.map(|s| &s["uplink"]) {
+        let published = u["published"].as_u64().unwrap_or(0);
+        return if u["connected"] == true {
+            check(
+                NAME,
+                Verdict::Ok,
+                format!("the daemon is connected to {}; {published} event(s) published", up.url()),
+                None,
+            )
+        } else {
+            let why = u["last_error"].as_str().unwrap_or("connecting");
+            check(NAME, Verdict::Failed, format!("the daemon is not connected to {}: {why}", up.url()), remedy)
+        };
+    }
+    match crate::uplink::probe::probe(up, std::time::Duration::from_secs(10)).await {
+        Ok(t) => check(
+            NAME,
+            Verdict::Ok,
+            format!("{} accepts this gateway's certificate ({} ms)", up.url(), t.as_millis()),
+            None,
+        ),
+        Err(why) => check(NAME, Verdict::Failed, format!("{}: {why}", up.url()), remedy),
+    }
+}
+
 /// The state directory (where the store lives; commissioning records go beside it).
 pub fn state_dir(cfg: &Config) -> PathBuf {
     cfg.store.path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf)
@@ -416,7 +448,7 @@ pub async fn run(config_path: &Path, cfg: Result<Config, ConfigError>) -> Report
     }
     time_check(&cfg, &mut checks);
     checks.push(check("BLE adapter", Verdict::Skipped, "phone keys over BLE are not in this version", None));
-    checks.push(check("MQTT broker", Verdict::Skipped, "the uplink is not in this version", None));
+    checks.push(broker_check(&cfg, status.as_ref()).await);
     Report {
         at: now,
         version: env!("CARGO_PKG_VERSION").into(),

@@ -115,6 +115,19 @@ pub fn render(cfg: &Config) -> String {
     let _ = writeln!(out, "configuration OK ({})", files.join(", "));
     let zone = cfg.policy.tz.iana_name().unwrap_or("(fixed offset)");
     let _ = writeln!(out, "site       {} \"{}\", time zone {zone}", cfg.site.id, cfg.site.name);
+    match &cfg.uplink {
+        Some(up) => {
+            let confirm = match up.confirm {
+                crate::config::ConfirmOn::Puback => "the broker's PUBACK",
+                crate::config::ConfirmOn::Collector => "the collector's acknowledgement",
+            };
+            let _ =
+                writeln!(out, "uplink     {} under {}/, records leave the outbox on {confirm}", up.url(), up.prefix);
+        }
+        None => {
+            let _ = writeln!(out, "uplink     none: the gateway works offline only");
+        }
+    }
     for a in &cfg.authorities {
         let doors = crate::config::door_names(&cfg.policy, a.doors).join(", ");
         let key = crate::core::hex::encode(&a.public_key[..8]);

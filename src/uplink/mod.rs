@@ -11,6 +11,7 @@ pub mod command;
 pub mod inbound;
 pub mod options;
 pub mod payload;
+pub mod probe;
 pub mod sim_broker;
 pub mod standalone;
 pub mod topics;
