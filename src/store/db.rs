@@ -479,36 +479,54 @@ impl Store {
         rows.map(|r| r.map(|s| s.record)).collect::<Result<_, _>>().map_err(|e| self.classify("reading the outbox", e))
     }
 
+    /// Runs a confirmation without waiting for the disk: a confirmation lost at power
+    /// loss only means the record is published again (a duplicate with the same sequence
+    /// number, which the contract allows), so it need not cost an fsync. Audit records
+    /// themselves are always committed with `synchronous = FULL`.
+    fn unsynced<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let relax = self.conn.pragma_update(None, "synchronous", "NORMAL");
+        let result = f(self);
+        let restore = self.conn.pragma_update(None, "synchronous", "FULL");
+        if let Err(e) = relax.and(restore) {
+            return Err(StoreError::from_sql(&self.path, "setting synchronous", e));
+        }
+        result
+    }
+
     /// Marks records confirmed (broker PUBACK per record); returns how many changed.
     pub fn confirm(&mut self, seqs: &[u64], now: Timestamp) -> Result<u64, StoreError> {
-        let tx = self.conn.transaction().map_err(|e| StoreError::from_sql(&self.path, "confirming", e))?;
-        let mut n = 0;
-        {
-            let mut stmt = tx
-                .prepare_cached("UPDATE audit SET confirmed_at_ms = ?1 WHERE seq = ?2 AND confirmed_at_ms IS NULL")
-                .map_err(|e| StoreError::from_sql(&self.path, "confirming", e))?;
-            for s in seqs {
-                n += stmt
-                    .execute(params![ms(now), i64::try_from(*s).unwrap_or(i64::MAX)])
-                    .map_err(|e| StoreError::from_sql(&self.path, "confirming", e))?;
+        self.unsynced(|s| {
+            let tx = s.conn.transaction().map_err(|e| StoreError::from_sql(&s.path, "confirming", e))?;
+            let mut n = 0;
+            {
+                let mut stmt = tx
+                    .prepare_cached("UPDATE audit SET confirmed_at_ms = ?1 WHERE seq = ?2 AND confirmed_at_ms IS NULL")
+                    .map_err(|e| StoreError::from_sql(&s.path, "confirming", e))?;
+                for q in seqs {
+                    n += stmt
+                        .execute(params![ms(now), i64::try_from(*q).unwrap_or(i64::MAX)])
+                        .map_err(|e| StoreError::from_sql(&s.path, "confirming", e))?;
+                }
             }
-        }
-        tx.commit().map_err(|e| StoreError::from_sql(&self.path, "confirming", e))?;
-        self.commits += 1;
-        Ok(n as u64)
+            tx.commit().map_err(|e| StoreError::from_sql(&s.path, "confirming", e))?;
+            s.commits += 1;
+            Ok(n as u64)
+        })
     }
 
     /// Marks every record up to `seq` confirmed (collector acknowledgement).
     pub fn confirm_through(&mut self, seq: u64, now: Timestamp) -> Result<u64, StoreError> {
-        let n = self
-            .conn
-            .execute(
-                "UPDATE audit SET confirmed_at_ms = ?1 WHERE seq <= ?2 AND confirmed_at_ms IS NULL",
-                params![ms(now), i64::try_from(seq).unwrap_or(i64::MAX)],
-            )
-            .map_err(|e| self.classify("confirming", e))?;
-        self.commits += 1;
-        Ok(n as u64)
+        self.unsynced(|s| {
+            let n = s
+                .conn
+                .execute(
+                    "UPDATE audit SET confirmed_at_ms = ?1 WHERE seq <= ?2 AND confirmed_at_ms IS NULL",
+                    params![ms(now), i64::try_from(seq).unwrap_or(i64::MAX)],
+                )
+                .map_err(|e| s.classify("confirming", e))?;
+            s.commits += 1;
+            Ok(n as u64)
+        })
     }
 
     /// Records matching a filter, in sequence order (the newest `limit` if set).

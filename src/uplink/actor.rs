@@ -128,6 +128,7 @@ struct Conn {
     window: Window,
     connected: bool,
     confirms: Vec<u64>,
+    acked: u64,
     head: watch::Receiver<u64>,
     doors: HashMap<String, DoorMessage>,
     state: Option<(serde_json::Value, Instant)>,
@@ -154,7 +155,8 @@ impl Uplink {
 
     fn connect(&self, up: UplinkConfig) -> Conn {
         let topics = Topics::new(&up.prefix);
-        let (client, events) = AsyncClient::new(mqtt_options(&up, &topics), CHANNEL);
+        let (client, mut events) = AsyncClient::new(mqtt_options(&up, &topics), CHANNEL);
+        events.set_network_options(super::options::network_options());
         Conn {
             client,
             events,
@@ -163,6 +165,7 @@ impl Uplink {
             window: Window::new(WINDOW),
             connected: false,
             confirms: Vec::new(),
+            acked: 0,
             head: self.reach.store.head(),
             doors: HashMap::new(),
             state: None,
@@ -184,12 +187,12 @@ impl Uplink {
                 event = conn.events.poll() => match event {
                     Ok(e) => self.on_event(conn, e).await,
                     Err(e) => {
-                        self.flush_confirms(conn).await;
+                        self.flush_confirms(conn);
                         return Ended::Failed(e.to_string());
                     }
                 },
                 Ok(()) = conn.head.changed(), if conn.connected => self.fill(conn).await,
-                _ = confirm_tick.tick(), if !conn.confirms.is_empty() => self.flush_confirms(conn).await,
+                _ = confirm_tick.tick(), if !conn.confirms.is_empty() || conn.acked > 0 => self.flush_confirms(conn),
                 _ = look.tick(), if conn.connected => {
                     self.publish_state(conn, false).await;
                     self.resend_unacknowledged(conn).await;
@@ -224,7 +227,7 @@ impl Uplink {
             Event::Incoming(Packet::ConnAck(_)) => self.on_connected(conn).await,
             Event::Incoming(Packet::PubAck(ack)) => {
                 if let Some(seq) = conn.window.acknowledged(ack.pkid) {
-                    self.set_status(|s| s.published += 1);
+                    conn.acked += 1;
                     if conn.up.confirm == ConfirmOn::Puback {
                         conn.confirms.push(seq);
                     }
@@ -318,15 +321,24 @@ impl Uplink {
         };
     }
 
-    async fn flush_confirms(&self, conn: &mut Conn) {
+    /// Writes the batched confirmations (on the store's thread, not waited for: the
+    /// connection keeps flowing) and reports the acknowledged count.
+    fn flush_confirms(&self, conn: &mut Conn) {
+        if conn.acked > 0 {
+            let acked = std::mem::take(&mut conn.acked);
+            self.set_status(|s| s.published += acked);
+        }
         if conn.confirms.is_empty() {
             return;
         }
         let seqs = std::mem::take(&mut conn.confirms);
-        if let Err(e) = self.reach.store.confirm(seqs, Timestamp::now()).await {
-            // They stay in the outbox and are published again: duplicates, never a loss.
-            log::error!("uplink: confirmations not stored: {e}");
-        }
+        let store = self.reach.store.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.confirm(seqs, Timestamp::now()).await {
+                // They stay in the outbox and are published again: duplicates, never a loss.
+                log::error!("uplink: confirmations not stored: {e}");
+            }
+        });
     }
 
     /// Publishes door states that changed, and the gateway state when its significant part
@@ -370,7 +382,7 @@ impl Uplink {
                     },
                 }
             }
-            self.flush_confirms(conn).await;
+            self.flush_confirms(conn);
             send(conn, &conn.topics.status(), true, b"offline".to_vec());
             let _ = conn.client.try_disconnect();
             let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
@@ -384,7 +396,7 @@ impl Uplink {
                 }
             }
         }
-        self.flush_confirms(conn).await;
+        self.flush_confirms(conn);
         self.set_status(|s| s.connected = false);
     }
 

@@ -2,13 +2,13 @@
 //! clean session, packet size limits, the retained `offline` last will, and the
 //! transport (rustls with the ring provider, or plain TCP to a loopback broker).
 
-use rumqttc::{LastWill, MqttOptions, QoS, TlsConfiguration, Transport};
+use rumqttc::{LastWill, MqttOptions, NetworkOptions, QoS, TlsConfiguration, Transport};
 
 use super::topics::Topics;
 use crate::config::{Security, UplinkConfig};
 
 /// Events in flight at once (unacknowledged QoS 1 publishes of audit records).
-pub const WINDOW: usize = 256;
+pub const WINDOW: usize = 512;
 /// Requests the client may queue: the window plus state, door and reply messages.
 pub const CHANNEL: usize = WINDOW + 128;
 
@@ -29,4 +29,14 @@ pub fn mqtt_options(up: &UplinkConfig, topics: &Topics) -> MqttOptions {
         }
     }
     o
+}
+
+/// TCP settings: no Nagle delay (publishes and acknowledgements are small and pipelined;
+/// with Nagle and delayed ACKs each window waits tens of milliseconds), and a connect
+/// timeout of 10 s.
+pub fn network_options() -> NetworkOptions {
+    let mut n = NetworkOptions::new();
+    n.set_tcp_nodelay(true);
+    n.set_connection_timeout(10);
+    n
 }
