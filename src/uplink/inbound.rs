@@ -5,8 +5,9 @@
 //! acknowledgements confirm the outbox. Every refusal is audited (`uplink.refused` or
 //! `credentials.refused`) and, for commands, answered on `cmd/<name>/reply`.
 //!
-//! Channels: messages in (bounded, [`INBOUND`]; when full the connection loop refuses
-//! with `busy`), replies and update results out (bounded, [`OUTBOUND`]; the worker waits).
+//! Channels: messages in (bounded, [`INBOUND`]; when full the connection loop drops the
+//! message and logs it — a command then gets no reply and may be sent again), replies and
+//! update results out (bounded, [`OUTBOUND`]; the worker waits).
 
 use std::collections::HashMap;
 use std::sync::Arc;
