@@ -8,6 +8,7 @@ use jiff::SignedDuration;
 
 use super::problems::Problems;
 use super::raw::{RawClock, RawDaemon};
+use super::validate::duration_within;
 
 /// Where `portvakt status`, `pulse` and `watch` reach a running daemon.
 pub const DEFAULT_CONTROL_SOCKET: &str = "/run/portvakt/control.sock";
@@ -30,20 +31,6 @@ pub struct DaemonConfig {
     pub jump_tolerance: SignedDuration,
 }
 
-fn within(
-    value: Option<&str>,
-    default: SignedDuration,
-    range: (SignedDuration, SignedDuration),
-    key: &str,
-    p: &mut Problems,
-) -> SignedDuration {
-    let d = super::validate::duration(value, default, key, p);
-    if d < range.0 || d > range.1 {
-        p.push(key, format!("{d:#} is outside {:#} to {:#}", range.0, range.1));
-    }
-    d
-}
-
 /// Validates `[daemon]` and `[clock]`'s sync keys; relative paths are taken from `base`.
 pub(super) fn daemon_options(raw: &RawDaemon, clock: &RawClock, base: &Path, p: &mut Problems) -> DaemonConfig {
     let path = |v: Option<&String>, default: &str| v.map_or_else(|| PathBuf::from(default), |s| base.join(s));
@@ -58,14 +45,14 @@ pub(super) fn daemon_options(raw: &RawDaemon, clock: &RawClock, base: &Path, p: 
             log::LevelFilter::Info
         }
     };
-    let intake_every = within(
+    let intake_every = duration_within(
         raw.intake_interval.as_deref(),
         SignedDuration::from_secs(10),
         (SignedDuration::from_secs(1), SignedDuration::from_hours(1)),
         "daemon.intake_interval",
         p,
     );
-    let jump_tolerance = within(
+    let jump_tolerance = duration_within(
         clock.jump_tolerance.as_deref(),
         SignedDuration::from_secs(2),
         (SignedDuration::from_millis(100), SignedDuration::from_mins(10)),

@@ -24,7 +24,7 @@ pub use authority::{AuthorityClass, AuthorityConfig, door_names};
 pub use daemon::{DEFAULT_CONTROL_SOCKET, DaemonConfig};
 pub use load::{DEFAULT_CONFIG_PATH, LoadOptions, load};
 pub use problems::{ConfigError, Problem};
-pub use uplink::{ConfirmOn, Security, UplinkConfig, parse_broker, tls_client};
+pub use uplink::{ConfirmOn, Security, UplinkConfig, is_loopback, parse_broker, tls_client};
 pub use validate::{DEFAULT_INBOX, DEFAULT_STORE_PATH, owner_policy};
 
 /// A validated configuration.

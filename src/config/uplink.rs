@@ -15,6 +15,7 @@ use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
 use super::problems::Problems;
+use super::validate::duration_within;
 
 /// `[uplink]` as written.
 #[derive(Debug, Default, Deserialize)]
@@ -155,7 +156,8 @@ pub fn parse_broker(url: &str) -> Result<(bool, String, u16), String> {
     Ok((tls, host.to_owned(), port))
 }
 
-fn is_loopback(host: &str) -> bool {
+/// Whether `host` names this machine (`localhost` or a loopback address).
+pub fn is_loopback(host: &str) -> bool {
     host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
@@ -237,20 +239,6 @@ fn security(
     Some(Security::Tls { client: Arc::new(client), fingerprint: h.finalize().into() })
 }
 
-fn ranged(
-    value: Option<&str>,
-    default: SignedDuration,
-    range: (SignedDuration, SignedDuration),
-    key: &str,
-    p: &mut Problems,
-) -> SignedDuration {
-    let d = super::validate::duration(value, default, key, p);
-    if d < range.0 || d > range.1 {
-        p.push(key, format!("{d:#} is outside {:#} to {:#}", range.0, range.1));
-    }
-    d
-}
-
 /// Validates `[uplink]`; `None` when the section is absent (no uplink).
 pub(super) fn uplink_options(
     raw: Option<&RawUplink>,
@@ -282,11 +270,11 @@ pub(super) fn uplink_options(
         p.push("uplink.max_packet_kib", format!("{max_kib} is outside 64 to 262144 (KiB)"));
     }
     let secs = SignedDuration::from_secs;
-    let keep_alive = ranged(raw.keep_alive.as_deref(), secs(20), (secs(5), secs(300)), "uplink.keep_alive", p);
+    let keep_alive = duration_within(raw.keep_alive.as_deref(), secs(20), (secs(5), secs(300)), "uplink.keep_alive", p);
     let state_every =
-        ranged(raw.state_interval.as_deref(), secs(300), (secs(10), secs(86_400)), "uplink.state_interval", p);
+        duration_within(raw.state_interval.as_deref(), secs(300), (secs(10), secs(86_400)), "uplink.state_interval", p);
     let command_max_age =
-        ranged(raw.command_max_age.as_deref(), secs(300), (secs(10), secs(3600)), "uplink.command_max_age", p);
+        duration_within(raw.command_max_age.as_deref(), secs(300), (secs(10), secs(3600)), "uplink.command_max_age", p);
     let security = security(raw, tls, &host, base, p, w)?;
     Some(UplinkConfig {
         host,

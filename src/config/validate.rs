@@ -105,6 +105,21 @@ pub(super) fn duration(s: Option<&str>, default: SignedDuration, path: &str, p: 
     }
 }
 
+/// A duration (see [`duration`]) that must also lie within `range`.
+pub(super) fn duration_within(
+    value: Option<&str>,
+    default: SignedDuration,
+    range: (SignedDuration, SignedDuration),
+    key: &str,
+    p: &mut Problems,
+) -> SignedDuration {
+    let d = duration(value, default, key, p);
+    if d < range.0 || d > range.1 {
+        p.push(key, format!("{d:#} is outside {:#} to {:#}", range.0, range.1));
+    }
+    d
+}
+
 fn date(s: &str, path: &str, p: &mut Problems) -> Option<Date> {
     s.parse::<Date>().map_err(|_| p.push(path, format!("\"{s}\" is not a date (write YYYY-MM-DD)"))).ok()
 }

@@ -84,7 +84,7 @@ fn audit(
     now: Timestamp,
     trusted: bool,
     source: Source<'_>,
-    result: &Result<Accepted, IntakeProblem>,
+    result: Result<&Accepted, &IntakeProblem>,
 ) {
     let (key, name) = source;
     let mut detail = match result {
@@ -208,11 +208,7 @@ pub fn take_published(
     trusted: bool,
 ) -> Result<(Accepted, Built), IntakeProblem> {
     let result = take_one(bytes, Some(expected), registry, trust, store, now, trusted);
-    let summary = result.as_ref().map(|(a, _)| a.clone()).map_err(|e| match e {
-        IntakeProblem::Refused(r) => IntakeProblem::Refused(r.clone()),
-        other => IntakeProblem::Io(std::io::Error::other(other.to_string())),
-    });
-    audit(store, now, trusted, ("topic", topic), &summary);
+    audit(store, now, trusted, ("topic", topic), result.as_ref().map(|(accepted, _)| accepted));
     result
 }
 
@@ -251,7 +247,7 @@ pub fn process_inbox(
             Err(e) => Err(IntakeProblem::Io(e)),
         };
         let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        audit(store, now, trusted, ("file", &name), &result);
+        audit(store, now, trusted, ("file", &name), result.as_ref());
         match &result {
             Ok(_) => move_to(dir, "accepted", &file, None),
             Err(IntakeProblem::Store(_)) => {} // stays for the next round

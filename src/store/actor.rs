@@ -164,11 +164,10 @@ pub fn spawn(store: Store) -> Result<(Handle, std::thread::JoinHandle<()>), Stor
     Ok((Handle { tx, head }, thread))
 }
 
-fn commit(store: &mut Store, batch: Vec<(NewEvent, Reply<Recorded>)>, head: &watch::Sender<u64>) {
+fn commit(store: &mut Store, batch: Vec<(NewEvent, Reply<Recorded>)>) {
     let (events, replies): (Vec<NewEvent>, Vec<Reply<Recorded>>) = batch.into_iter().unzip();
     match store.append(&events) {
         Ok(Appended::Stored { last, .. }) => {
-            head.send_replace(last);
             let first = last + 1 - events.len() as u64;
             for (i, reply) in replies.into_iter().enumerate() {
                 let _ = reply.send(Ok(Recorded::Stored(first + i as u64)));
@@ -208,7 +207,7 @@ fn run(mut store: Store, mut rx: mpsc::Receiver<Command>, head: &watch::Sender<u
                         Err(_) => break,
                     }
                 }
-                commit(&mut store, batch, head);
+                commit(&mut store, batch);
             }
             Command::Outbox { after, limit, reply } => {
                 let _ = reply.send(store.outbox(after, limit));
@@ -216,12 +215,10 @@ fn run(mut store: Store, mut rx: mpsc::Receiver<Command>, head: &watch::Sender<u
             Command::Confirm { seqs, at, reply } => {
                 let _ = reply.send(store.confirm(&seqs, at));
             }
-            // Jobs may append too (intake audits its outcomes directly).
-            Command::Run(job) => {
-                job(&mut store);
-                let now = store.head().0;
-                head.send_if_modified(|h| std::mem::replace(h, now) != now);
-            }
+            Command::Run(job) => job(&mut store),
         }
+        // After appends, and after jobs (intake audits its outcomes directly).
+        let now = store.head().0;
+        head.send_if_modified(|h| std::mem::replace(h, now) != now);
     }
 }

@@ -136,10 +136,6 @@ struct Conn {
     waiting: Option<(u64, Instant)>,
 }
 
-fn uplink_of(cfg: &Config) -> Option<UplinkConfig> {
-    cfg.uplink.clone()
-}
-
 impl Uplink {
     fn cfg(&self) -> Arc<Config> {
         self.cfg_tx.borrow().clone()
@@ -209,7 +205,7 @@ impl Uplink {
                 Some(cmd) = self.commands.recv() => match cmd {
                     Command::Ping(reply) => { let _ = reply.send(()); }
                     Command::Reconfigure(cfg) => {
-                        let changed = uplink_of(&cfg).as_ref() != Some(&conn.up);
+                        let changed = cfg.uplink.as_ref() != Some(&conn.up);
                         self.cfg_tx.send_replace(cfg);
                         if changed {
                             log::info!("uplink: settings changed; connecting anew");
@@ -427,7 +423,7 @@ impl Uplink {
         let mut jitter = Jitter::seeded();
         let mut last_logged = None;
         while !cancel.is_cancelled() {
-            let Some(up) = uplink_of(&self.cfg()) else {
+            let Some(up) = self.cfg().uplink.clone() else {
                 // No uplink in the configuration: idle until a reload brings one.
                 self.status.send_replace(None);
                 if !self.wait(Duration::from_secs(3600), &cancel).await {

@@ -179,19 +179,20 @@ pub struct ReplayMemory {
 }
 
 impl ReplayMemory {
-    /// Forgets what has expired anyway; says whether `sig` was seen; remembers it.
+    /// Forgets what has expired anyway; says whether `sig` was seen (or there is no room
+    /// to remember it) as a refusal code and message; remembers it.
     fn check_and_remember(
         &mut self,
         sig: [u8; 64],
         issued_at: Timestamp,
         oldest: Timestamp,
-    ) -> Result<(), &'static str> {
+    ) -> Result<(), (&'static str, &'static str)> {
         self.seen.retain(|(_, at)| *at >= oldest);
         if self.seen.iter().any(|(s, _)| *s == sig) {
-            return Err("replayed");
+            return Err(("replayed", "this signed command was already carried out"));
         }
         if self.seen.len() >= REPLAY_MEMORY {
-            return Err("busy");
+            return Err(("busy", "too many signed commands at once; try again shortly"));
         }
         self.seen.push_back((sig, issued_at));
         Ok(())
@@ -332,12 +333,9 @@ fn signed(
         (CommandName::DoorPulse, Some(_)) => return Err(Refused::new(id, "malformed", "door.pulse takes no mode")),
         _ => return Err(Refused::new(id, "malformed", "door.mode needs a mode: normal, free_passage or lockdown")),
     };
-    memory.check_and_remember(env.signature, body.issued_at, checks.now - checks.max_age).map_err(
-        |code| match code {
-            "replayed" => Refused::new(id, code, "this signed command was already carried out"),
-            _ => Refused::new(id, code, "too many signed commands at once; try again shortly"),
-        },
-    )?;
+    memory
+        .check_and_remember(env.signature, body.issued_at, checks.now - checks.max_age)
+        .map_err(|(code, message)| Refused::new(id, code, message))?;
     Ok(Accepted { id: body.id, action })
 }
 
@@ -480,7 +478,7 @@ mod tests {
             sig[..8].copy_from_slice(&(i as u64).to_be_bytes());
             assert!(m.check_and_remember(sig, t, t - SignedDuration::from_mins(5)).is_ok());
         }
-        assert_eq!(m.check_and_remember([9; 64], t, t - SignedDuration::from_mins(5)), Err("busy"));
+        assert_eq!(m.check_and_remember([9; 64], t, t - SignedDuration::from_mins(5)).map_err(|e| e.0), Err("busy"));
         let later = t + SignedDuration::from_mins(10);
         assert!(m.check_and_remember([9; 64], later, later - SignedDuration::from_mins(5)).is_ok());
         assert_eq!(m.seen.len(), 1);

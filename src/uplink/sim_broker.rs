@@ -32,7 +32,6 @@ struct State {
     received: Vec<(String, Bytes)>,
     clients: HashMap<u64, (Vec<String>, mpsc::Sender<Packet>)>,
     next_id: u64,
-    published: u64,
 }
 
 type Shared = Arc<Mutex<State>>;
@@ -69,20 +68,10 @@ impl SimBroker {
         lock(&self.state).retained.get(topic).cloned()
     }
 
-    /// PUBLISH packets received from clients so far.
-    pub fn published(&self) -> u64 {
-        lock(&self.state).published
-    }
-
     /// Payloads clients published on `topic`, in the order they arrived (what a collector
     /// with a persistent session would have got).
     pub fn events_received(&self, topic: &str) -> Vec<Bytes> {
         lock(&self.state).received.iter().filter(|(t, _)| t == topic).map(|(_, p)| p.clone()).collect()
-    }
-
-    /// Clients connected now.
-    pub fn clients(&self) -> usize {
-        lock(&self.state).clients.len()
     }
 
     /// Publishes as the broker itself would deliver a client's message.
@@ -188,7 +177,6 @@ async fn session(stream: TcpStream, state: Shared) {
             Packet::Publish(p) => {
                 {
                     let mut s = lock(&state);
-                    s.published += 1;
                     if !p.retain && s.received.len() < RECEIVED_CAP {
                         s.received.push((p.topic.clone(), p.payload.clone()));
                     }

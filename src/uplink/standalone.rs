@@ -9,7 +9,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::actor::{Start, UplinkStatus, spawn};
-use crate::config::{Config, Security, UplinkConfig, parse_broker};
+use crate::config::{Config, Security, UplinkConfig, is_loopback, parse_broker};
 use crate::core::clock::ClockTrust;
 use crate::credentials::registry::Registry;
 use crate::daemon::access;
@@ -32,8 +32,7 @@ pub fn for_url(cfg: &Config, url: &str) -> Result<UplinkConfig, String> {
         up.port = port;
         return Ok(up);
     }
-    let loopback = host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
-    if !loopback {
+    if !is_loopback(&host) {
         return Err(format!("plain MQTT goes to a loopback broker only, not to {host}; use mqtts://"));
     }
     let mut up = UplinkConfig::plaintext(port, site);
