@@ -4,6 +4,7 @@
 //! maps errors to exit codes. See `docs/ARCHITECTURE.md` for how the parts fit.
 
 pub mod admin;
+pub mod ble;
 pub mod config;
 pub mod core;
 pub mod credentials;

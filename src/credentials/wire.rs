@@ -52,6 +52,10 @@ impl Writer {
     pub fn bytes32(&mut self, b: &[u8; 32]) {
         self.0.extend_from_slice(b);
     }
+    /// Raw bytes of a fixed size (nonces, signatures).
+    pub fn raw(&mut self, b: &[u8]) {
+        self.0.extend_from_slice(b);
+    }
     /// Length-prefixed bytes (u32).
     pub fn blob(&mut self, b: &[u8]) {
         self.u32(u32::try_from(b.len()).unwrap_or(u32::MAX));
@@ -157,8 +161,12 @@ impl<'a> Reader<'a> {
 
     /// 32 raw bytes.
     pub fn bytes32(&mut self, what: &str) -> Result<[u8; 32], WireError> {
-        let mut a = [0u8; 32];
-        a.copy_from_slice(self.take(32, what)?);
+        self.array(what)
+    }
+    /// `N` raw bytes.
+    pub fn array<const N: usize>(&mut self, what: &str) -> Result<[u8; N], WireError> {
+        let mut a = [0u8; N];
+        a.copy_from_slice(self.take(N, what)?);
         Ok(a)
     }
     /// Length-prefixed bytes (u32).

@@ -1,0 +1,339 @@
+//! The four messages of a BLE door opening and the bytes a phone signs. Bodies use the
+//! credentials' byte layout (`credentials::wire`): big-endian integers, strings as a u16
+//! length and UTF-8, keys, nonces and signatures as raw bytes. Decoding is strict: every
+//! field is checked and nothing may follow the end. Layout and test vectors in
+//! `docs/ble-protocol.md`.
+
+use crate::credentials::wire::{Reader, WireError, Writer};
+
+use super::frame::frame;
+
+/// Message type: the phone asks to open a door.
+pub const OPEN: u8 = 1;
+/// Message type: the gateway's challenge.
+pub const CHALLENGE: u8 = 2;
+/// Message type: the phone's signed answer.
+pub const PROOF: u8 = 3;
+/// Message type: the gateway's verdict.
+pub const RESULT: u8 = 4;
+
+/// What a phone signs before the nonce, site and door: a fixed context, so a signature
+/// made for this purpose is never valid for another.
+pub const SIGNING_CONTEXT: &[u8] = b"portvakt/ble-open/v1";
+
+/// Longest door id accepted in a message.
+pub const MAX_DOOR: usize = 64;
+
+/// The phone asks to open `door`, naming its key, and may present a certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Open {
+    /// The door's id.
+    pub door: String,
+    /// The phone's Ed25519 public key.
+    pub key: [u8; 32],
+    /// A phone certificate (a whole signed envelope), when the phone has one.
+    pub certificate: Option<Vec<u8>>,
+}
+
+/// The gateway's challenge: a fresh nonce bound to the site, the door and the time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Challenge {
+    /// Random, single use.
+    pub nonce: [u8; 16],
+    /// This gateway's site.
+    pub site: String,
+    /// The door asked for.
+    pub door: String,
+    /// Gateway time at issue, milliseconds since the Unix epoch.
+    pub issued_ms: i64,
+    /// How long the nonce is valid, in milliseconds.
+    pub valid_ms: u32,
+}
+
+/// The phone's answer: the door it signed for and its signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Proof {
+    /// The door the phone signed for.
+    pub door: String,
+    /// Ed25519 over [`signed_bytes`].
+    pub signature: [u8; 64],
+}
+
+/// The verdict the phone shows its holder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Code {
+    /// The door opens.
+    Granted = 0,
+    /// The frames did not make a well-formed message.
+    Malformed = 1,
+    /// A message out of turn: a proof with no challenge open (replayed, or sent twice).
+    NoChallenge = 2,
+    /// The nonce expired before the proof came (or the clock moved).
+    Stale = 3,
+    /// The proof names another door than the challenge.
+    WrongDoor = 4,
+    /// The signature does not verify with the phone's key.
+    BadSignature = 5,
+    /// Too many attempts from this phone: wait.
+    RateLimited = 6,
+    /// Too many phones at once: try again.
+    Busy = 7,
+    /// No such door at this gateway.
+    UnknownDoor = 8,
+    /// The key is in no allowlist and no certificate came with it.
+    UnknownKey = 9,
+    /// The key or certificate is revoked.
+    Revoked = 10,
+    /// The certificate does not verify (signer, signature, site, layout).
+    BadCertificate = 11,
+    /// The credential or certificate is not valid now.
+    NotValidNow = 12,
+    /// The credential does not include this door.
+    NotInScope = 13,
+    /// Not at this time (schedules, no booking).
+    NotNow = 14,
+    /// The door is in lockdown.
+    Lockdown = 15,
+    /// Refused for another reason (role, clock policy).
+    Refused = 16,
+    /// The gateway cannot decide now (stopping).
+    Unavailable = 17,
+}
+
+impl Code {
+    const ALL: [Self; 18] = [
+        Self::Granted,
+        Self::Malformed,
+        Self::NoChallenge,
+        Self::Stale,
+        Self::WrongDoor,
+        Self::BadSignature,
+        Self::RateLimited,
+        Self::Busy,
+        Self::UnknownDoor,
+        Self::UnknownKey,
+        Self::Revoked,
+        Self::BadCertificate,
+        Self::NotValidNow,
+        Self::NotInScope,
+        Self::NotNow,
+        Self::Lockdown,
+        Self::Refused,
+        Self::Unavailable,
+    ];
+
+    /// The code for a byte, if there is one.
+    pub fn from_byte(b: u8) -> Option<Self> {
+        Self::ALL.get(usize::from(b)).copied()
+    }
+
+    /// A stable `snake_case` word for audit records and tools.
+    pub fn word(self) -> &'static str {
+        match self {
+            Self::Granted => "granted",
+            Self::Malformed => "malformed",
+            Self::NoChallenge => "no_challenge",
+            Self::Stale => "stale",
+            Self::WrongDoor => "wrong_door",
+            Self::BadSignature => "bad_signature",
+            Self::RateLimited => "rate_limited",
+            Self::Busy => "busy",
+            Self::UnknownDoor => "unknown_door",
+            Self::UnknownKey => "unknown_key",
+            Self::Revoked => "revoked",
+            Self::BadCertificate => "bad_certificate",
+            Self::NotValidNow => "not_valid_now",
+            Self::NotInScope => "not_in_scope",
+            Self::NotNow => "not_now",
+            Self::Lockdown => "lockdown",
+            Self::Refused => "refused",
+            Self::Unavailable => "unavailable",
+        }
+    }
+}
+
+/// One message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// Phone → gateway.
+    Open(Open),
+    /// Gateway → phone.
+    Challenge(Challenge),
+    /// Phone → gateway.
+    Proof(Proof),
+    /// Gateway → phone.
+    Result(Code),
+}
+
+/// Why a message body could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MessageError {
+    /// A type byte this version does not have.
+    #[error("unknown message type {0}")]
+    UnknownType(u8),
+    /// The body does not match the type's layout.
+    #[error("{kind} body {error}")]
+    Body {
+        /// The message type.
+        kind: &'static str,
+        /// Where and what.
+        error: WireError,
+    },
+}
+
+fn door(r: &mut Reader<'_>) -> Result<String, WireError> {
+    let d = r.str("door")?;
+    if d.is_empty() || d.len() > MAX_DOOR {
+        return Err(r.error(format!("door id of {} bytes; 1 to {MAX_DOOR} expected", d.len())));
+    }
+    Ok(d)
+}
+
+impl Message {
+    /// The type byte.
+    pub fn kind(&self) -> u8 {
+        match self {
+            Self::Open(_) => OPEN,
+            Self::Challenge(_) => CHALLENGE,
+            Self::Proof(_) => PROOF,
+            Self::Result(_) => RESULT,
+        }
+    }
+
+    fn name(kind: u8) -> &'static str {
+        match kind {
+            OPEN => "open",
+            CHALLENGE => "challenge",
+            PROOF => "proof",
+            _ => "result",
+        }
+    }
+
+    /// The body bytes.
+    pub fn body(&self) -> Vec<u8> {
+        let mut w = Writer::default();
+        match self {
+            Self::Open(o) => {
+                w.str(&o.door);
+                w.bytes32(&o.key);
+                match &o.certificate {
+                    None => w.u8(0),
+                    Some(c) => {
+                        w.u8(1);
+                        w.blob(c);
+                    }
+                }
+            }
+            Self::Challenge(c) => {
+                w.raw(&c.nonce);
+                w.str(&c.site);
+                w.str(&c.door);
+                w.i64(c.issued_ms);
+                w.u32(c.valid_ms);
+            }
+            Self::Proof(p) => {
+                w.str(&p.door);
+                w.raw(&p.signature);
+            }
+            Self::Result(code) => w.u8(*code as u8),
+        }
+        w.0
+    }
+
+    /// The whole framed message (header and body), ready to fragment.
+    pub fn encode(&self) -> Vec<u8> {
+        frame(self.kind(), &self.body())
+    }
+
+    /// Reads a body of the given type.
+    pub fn decode(kind: u8, body: &[u8]) -> Result<Self, MessageError> {
+        let mut r = Reader::new(body);
+        let read = |r: &mut Reader<'_>| -> Result<Self, WireError> {
+            let m = match kind {
+                OPEN => {
+                    let door = door(r)?;
+                    let key = r.bytes32("phone key")?;
+                    let certificate = match r.u8("certificate present")? {
+                        0 => None,
+                        1 => Some(r.blob("certificate")?.to_vec()),
+                        other => return Err(r.error(format!("certificate present byte {other}, expected 0 or 1"))),
+                    };
+                    Self::Open(Open { door, key, certificate })
+                }
+                CHALLENGE => Self::Challenge(Challenge {
+                    nonce: r.array("nonce")?,
+                    site: r.str("site")?,
+                    door: door(r)?,
+                    issued_ms: r.i64("issued")?,
+                    valid_ms: r.u32("valid for")?,
+                }),
+                PROOF => Self::Proof(Proof { door: door(r)?, signature: r.array("signature")? }),
+                _ => {
+                    let b = r.u8("code")?;
+                    Self::Result(Code::from_byte(b).ok_or_else(|| r.error(format!("unknown result code {b}")))?)
+                }
+            };
+            r.finish()?;
+            Ok(m)
+        };
+        if !(OPEN..=RESULT).contains(&kind) {
+            return Err(MessageError::UnknownType(kind));
+        }
+        read(&mut r).map_err(|error| MessageError::Body { kind: Self::name(kind), error })
+    }
+}
+
+/// The bytes a phone signs to open `door` at `site` with `nonce`:
+/// [`SIGNING_CONTEXT`] `| nonce (16) | site (u16 length, UTF-8) | door (u16 length, UTF-8)`.
+pub fn signed_bytes(nonce: &[u8; 16], site: &str, door: &str) -> Vec<u8> {
+    let mut w = Writer::default();
+    w.raw(SIGNING_CONTEXT);
+    w.raw(nonce);
+    w.str(site);
+    w.str(door);
+    w.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(m: &Message) {
+        let framed = m.encode();
+        assert_eq!(Message::decode(framed[1], &framed[4..]).as_ref(), Ok(m));
+    }
+
+    #[test]
+    fn every_message_reads_back_as_written() {
+        round_trip(&Message::Open(Open { door: "entrance".into(), key: [9; 32], certificate: None }));
+        round_trip(&Message::Open(Open { door: "entrance".into(), key: [9; 32], certificate: Some(vec![1, 2, 3]) }));
+        round_trip(&Message::Challenge(Challenge {
+            nonce: [5; 16],
+            site: "brf-eken".into(),
+            door: "entrance".into(),
+            issued_ms: 1_764_000_000_000,
+            valid_ms: 5000,
+        }));
+        round_trip(&Message::Proof(Proof { door: "entrance".into(), signature: [4; 64] }));
+        for code in Code::ALL {
+            round_trip(&Message::Result(code));
+            assert_eq!(Code::from_byte(code as u8), Some(code));
+        }
+    }
+
+    #[test]
+    fn trailing_bytes_bad_flags_unknown_types_and_long_doors_are_refused() {
+        let mut open = Message::Open(Open { door: "entrance".into(), key: [9; 32], certificate: None }).body();
+        open.push(0);
+        assert!(Message::decode(OPEN, &open).unwrap_err().to_string().contains("unexpected bytes"));
+        let mut flag = Message::Open(Open { door: "e".into(), key: [9; 32], certificate: None }).body();
+        *flag.last_mut().unwrap() = 2;
+        assert!(Message::decode(OPEN, &flag).is_err());
+        assert_eq!(Message::decode(9, &[]), Err(MessageError::UnknownType(9)));
+        let long = Message::Proof(Proof { door: "x".repeat(65), signature: [0; 64] }).body();
+        assert!(Message::decode(PROOF, &long).unwrap_err().to_string().contains("door id of 65 bytes"));
+        assert!(Message::decode(RESULT, &[200]).unwrap_err().to_string().contains("unknown result code 200"));
+        assert!(Message::decode(PROOF, &[0, 1, b'e', 1, 2]).unwrap_err().to_string().contains("signature"));
+    }
+}
