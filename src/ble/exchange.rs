@@ -38,6 +38,8 @@ pub struct Settings {
 /// A phone that proved possession of its key, asking to open a door.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claim {
+    /// The open request's tag.
+    pub tag: [u8; 8],
     /// The door.
     pub door: String,
     /// The phone's public key.
@@ -49,6 +51,8 @@ pub struct Claim {
 /// An attempt refused by the protocol, before any decision.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refused {
+    /// The open request's tag (zero when none was read).
+    pub tag: [u8; 8],
     /// What the phone is told.
     pub code: Code,
     /// What went wrong, for the audit record and the log.
@@ -92,8 +96,8 @@ pub struct Service {
     peers: HashMap<String, Peer>,
 }
 
-fn refuse(code: Code, detail: impl Into<String>, door: Option<&str>) -> Step {
-    Step::Refuse(Refused { code, detail: detail.into(), door: door.map(str::to_owned), audit: true })
+fn refuse(tag: [u8; 8], code: Code, detail: impl Into<String>, door: Option<&str>) -> Step {
+    Step::Refuse(Refused { tag, code, detail: detail.into(), door: door.map(str::to_owned), audit: true })
 }
 
 impl Service {
@@ -150,7 +154,7 @@ impl Service {
         nonce: &mut dyn FnMut() -> [u8; 16],
     ) -> Step {
         if !self.peers.contains_key(peer) && !self.make_room(now) {
-            return refuse(Code::Busy, "too many phones remembered at once", None);
+            return refuse([0; 8], Code::Busy, "too many phones remembered at once", None);
         }
         let rate = self.settings.rate;
         let p = self.peers.entry(peer.to_owned()).or_insert_with(|| Peer {
@@ -166,8 +170,14 @@ impl Service {
         match message {
             Ok(Message::Open(open)) => self.open(peer, open, now, nonce),
             Ok(Message::Proof(proof)) => self.prove(peer, &proof, now),
-            Ok(other) => self.malformed(peer, format!("a phone may not send message type {}", other.kind()), now),
-            Err(e) => self.malformed(peer, e, now),
+            Ok(other) => {
+                let tag = match &other {
+                    Message::Challenge(c) => c.tag,
+                    _ => [0; 8],
+                };
+                self.malformed(peer, tag, format!("a phone may not send message type {}", other.kind()), now)
+            }
+            Err(e) => self.malformed(peer, [0; 8], e, now),
         }
     }
 
@@ -176,11 +186,12 @@ impl Service {
         self.peers.get_mut(peer).unwrap_or_else(|| unreachable!("peer {peer} was inserted"))
     }
 
-    fn limited(&mut self, peer: &str, now: Timestamp) -> Option<Step> {
+    fn limited(&mut self, peer: &str, tag: [u8; 8], now: Timestamp) -> Option<Step> {
         let rate = self.settings.rate;
         match self.peer(peer).bucket.attempt(rate, now) {
             Verdict::Allowed => None,
             v => Some(Step::Refuse(Refused {
+                tag,
                 code: Code::RateLimited,
                 detail: format!("more than {} attempts at once or {} a minute", rate.burst, rate.per_minute),
                 door: None,
@@ -189,13 +200,13 @@ impl Service {
         }
     }
 
-    fn malformed(&mut self, peer: &str, detail: String, now: Timestamp) -> Step {
+    fn malformed(&mut self, peer: &str, tag: [u8; 8], detail: String, now: Timestamp) -> Step {
         self.peer(peer).exchange = Exchange::Idle;
-        self.limited(peer, now).unwrap_or_else(|| refuse(Code::Malformed, detail, None))
+        self.limited(peer, tag, now).unwrap_or_else(|| refuse(tag, Code::Malformed, detail, None))
     }
 
     fn open(&mut self, peer: &str, open: Open, now: Timestamp, nonce: &mut dyn FnMut() -> [u8; 16]) -> Step {
-        if let Some(step) = self.limited(peer, now) {
+        if let Some(step) = self.limited(peer, open.tag, now) {
             return step;
         }
         let own = match self.peer(peer).exchange {
@@ -204,9 +215,10 @@ impl Service {
         };
         let others = self.open_challenges(now) - usize::from(own.is_some_and(|issued| !self.expired(issued, now)));
         if others >= self.settings.max_exchanges {
-            return refuse(Code::Busy, format!("{others} exchanges already open"), Some(&open.door));
+            return refuse(open.tag, Code::Busy, format!("{others} exchanges already open"), Some(&open.door));
         }
         let challenge = Challenge {
+            tag: open.tag,
             nonce: nonce(),
             site: self.settings.site.clone(),
             door: open.door.clone(),
@@ -221,27 +233,29 @@ impl Service {
         let exchange = std::mem::replace(&mut self.peer(peer).exchange, Exchange::Idle);
         let Exchange::Challenged { open, nonce, issued } = exchange else {
             return refuse(
+                [0; 8],
                 Code::NoChallenge,
                 "a proof with no open challenge (replayed or repeated)",
                 Some(&proof.door),
             );
         };
-        let door = Some(open.door.as_str());
+        let (tag, door) = (open.tag, Some(open.door.as_str()));
         if self.expired(issued, now) {
             let age = now.duration_since(issued);
-            return refuse(Code::Stale, format!("the challenge is {age:#} old"), door);
+            return refuse(tag, Code::Stale, format!("the challenge is {age:#} old"), door);
         }
         if proof.door != open.door {
             return refuse(
+                tag,
                 Code::WrongDoor,
                 format!("signed for door {:?}, challenged for {:?}", proof.door, open.door),
                 door,
             );
         }
         if !signature_ok(&open.key, &signed_bytes(&nonce, &self.settings.site, &open.door), &proof.signature) {
-            return refuse(Code::BadSignature, "the signature does not verify with the phone's key", door);
+            return refuse(tag, Code::BadSignature, "the signature does not verify with the phone's key", door);
         }
-        Step::Decide(Claim { door: open.door, key: open.key, certificate: open.certificate })
+        Step::Decide(Claim { tag, door: open.door, key: open.key, certificate: open.certificate })
     }
 }
 
@@ -283,7 +297,7 @@ mod tests {
     }
 
     fn open(key: &SigningKey, door: &str) -> Message {
-        Message::Open(Open { door: door.into(), key: key.verifying_key().to_bytes(), certificate: None })
+        Message::Open(Open { tag: [7; 8], door: door.into(), key: key.verifying_key().to_bytes(), certificate: None })
     }
 
     fn proof(key: &SigningKey, challenge: &Challenge, door: &str) -> Message {
@@ -316,7 +330,12 @@ mod tests {
         let step = send(&mut s, "phone", &answer, t0() + SignedDuration::from_secs(1));
         assert_eq!(
             step,
-            Step::Decide(Claim { door: "entrance".into(), key: key.verifying_key().to_bytes(), certificate: None })
+            Step::Decide(Claim {
+                tag: [7; 8],
+                door: "entrance".into(),
+                key: key.verifying_key().to_bytes(),
+                certificate: None
+            })
         );
         assert_eq!(code(&send(&mut s, "phone", &answer, t0() + SignedDuration::from_secs(2))), Code::NoChallenge);
     }
@@ -352,7 +371,7 @@ mod tests {
         let mut s = service(4);
         let mut none = || [0; 16];
         assert_eq!(code(&s.on_fragment("p", &[0, 1, 1, 0, 1, 0xff], t0(), &mut none)), Code::Malformed);
-        let c = Message::Result(Code::Granted);
+        let c = Message::Result(super::super::message::Verdict { tag: [0; 8], code: Code::Granted });
         assert_eq!(code(&send(&mut s, "p", &c, t0())), Code::Malformed);
     }
 

@@ -3,7 +3,7 @@
 //! Pure: `now` is passed in; a clock jump back refills nothing, and refilling goes on
 //! from the new time (a phone is not locked out by a clock correction).
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 
 /// How many attempts a phone may make.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +79,7 @@ impl Bucket {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use jiff::SignedDuration;
 
     const RATE: Rate = Rate { burst: 3, per_minute: 6 };
 

@@ -27,6 +27,9 @@ pub const MAX_DOOR: usize = 64;
 /// The phone asks to open `door`, naming its key, and may present a certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Open {
+    /// Chosen at random by the phone and echoed in the challenge and the verdict: over the
+    /// radio notifications reach every subscribed phone, and each keeps only its own.
+    pub tag: [u8; 8],
     /// The door's id.
     pub door: String,
     /// The phone's Ed25519 public key.
@@ -38,6 +41,8 @@ pub struct Open {
 /// The gateway's challenge: a fresh nonce bound to the site, the door and the time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Challenge {
+    /// The open request's tag.
+    pub tag: [u8; 8],
     /// Random, single use.
     pub nonce: [u8; 16],
     /// This gateway's site.
@@ -59,7 +64,16 @@ pub struct Proof {
     pub signature: [u8; 64],
 }
 
-/// The verdict the phone shows its holder.
+/// The gateway's verdict on an exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verdict {
+    /// The open request's tag (zero when no open request was read).
+    pub tag: [u8; 8],
+    /// What the phone shows its holder.
+    pub code: Code,
+}
+
+/// What the phone shows its holder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Code {
@@ -163,7 +177,7 @@ pub enum Message {
     /// Phone → gateway.
     Proof(Proof),
     /// Gateway → phone.
-    Result(Code),
+    Result(Verdict),
 }
 
 /// Why a message body could not be read.
@@ -215,6 +229,7 @@ impl Message {
         let mut w = Writer::default();
         match self {
             Self::Open(o) => {
+                w.raw(&o.tag);
                 w.str(&o.door);
                 w.bytes32(&o.key);
                 match &o.certificate {
@@ -226,6 +241,7 @@ impl Message {
                 }
             }
             Self::Challenge(c) => {
+                w.raw(&c.tag);
                 w.raw(&c.nonce);
                 w.str(&c.site);
                 w.str(&c.door);
@@ -236,7 +252,10 @@ impl Message {
                 w.str(&p.door);
                 w.raw(&p.signature);
             }
-            Self::Result(code) => w.u8(*code as u8),
+            Self::Result(v) => {
+                w.raw(&v.tag);
+                w.u8(v.code as u8);
+            }
         }
         w.0
     }
@@ -252,6 +271,7 @@ impl Message {
         let read = |r: &mut Reader<'_>| -> Result<Self, WireError> {
             let m = match kind {
                 OPEN => {
+                    let tag = r.array("tag")?;
                     let door = door(r)?;
                     let key = r.bytes32("phone key")?;
                     let certificate = match r.u8("certificate present")? {
@@ -259,9 +279,10 @@ impl Message {
                         1 => Some(r.blob("certificate")?.to_vec()),
                         other => return Err(r.error(format!("certificate present byte {other}, expected 0 or 1"))),
                     };
-                    Self::Open(Open { door, key, certificate })
+                    Self::Open(Open { tag, door, key, certificate })
                 }
                 CHALLENGE => Self::Challenge(Challenge {
+                    tag: r.array("tag")?,
                     nonce: r.array("nonce")?,
                     site: r.str("site")?,
                     door: door(r)?,
@@ -270,8 +291,10 @@ impl Message {
                 }),
                 PROOF => Self::Proof(Proof { door: door(r)?, signature: r.array("signature")? }),
                 _ => {
+                    let tag = r.array("tag")?;
                     let b = r.u8("code")?;
-                    Self::Result(Code::from_byte(b).ok_or_else(|| r.error(format!("unknown result code {b}")))?)
+                    let code = Code::from_byte(b).ok_or_else(|| r.error(format!("unknown result code {b}")))?;
+                    Self::Result(Verdict { tag, code })
                 }
             };
             r.finish()?;
@@ -306,9 +329,15 @@ mod tests {
 
     #[test]
     fn every_message_reads_back_as_written() {
-        round_trip(&Message::Open(Open { door: "entrance".into(), key: [9; 32], certificate: None }));
-        round_trip(&Message::Open(Open { door: "entrance".into(), key: [9; 32], certificate: Some(vec![1, 2, 3]) }));
+        round_trip(&Message::Open(Open { tag: [3; 8], door: "entrance".into(), key: [9; 32], certificate: None }));
+        round_trip(&Message::Open(Open {
+            tag: [3; 8],
+            door: "entrance".into(),
+            key: [9; 32],
+            certificate: Some(vec![1, 2, 3]),
+        }));
         round_trip(&Message::Challenge(Challenge {
+            tag: [3; 8],
             nonce: [5; 16],
             site: "brf-eken".into(),
             door: "entrance".into(),
@@ -317,23 +346,29 @@ mod tests {
         }));
         round_trip(&Message::Proof(Proof { door: "entrance".into(), signature: [4; 64] }));
         for code in Code::ALL {
-            round_trip(&Message::Result(code));
+            round_trip(&Message::Result(Verdict { tag: [3; 8], code }));
             assert_eq!(Code::from_byte(code as u8), Some(code));
         }
     }
 
     #[test]
     fn trailing_bytes_bad_flags_unknown_types_and_long_doors_are_refused() {
-        let mut open = Message::Open(Open { door: "entrance".into(), key: [9; 32], certificate: None }).body();
+        let mut open =
+            Message::Open(Open { tag: [3; 8], door: "entrance".into(), key: [9; 32], certificate: None }).body();
         open.push(0);
         assert!(Message::decode(OPEN, &open).unwrap_err().to_string().contains("unexpected bytes"));
-        let mut flag = Message::Open(Open { door: "e".into(), key: [9; 32], certificate: None }).body();
+        let mut flag = Message::Open(Open { tag: [3; 8], door: "e".into(), key: [9; 32], certificate: None }).body();
         *flag.last_mut().unwrap() = 2;
         assert!(Message::decode(OPEN, &flag).is_err());
         assert_eq!(Message::decode(9, &[]), Err(MessageError::UnknownType(9)));
         let long = Message::Proof(Proof { door: "x".repeat(65), signature: [0; 64] }).body();
         assert!(Message::decode(PROOF, &long).unwrap_err().to_string().contains("door id of 65 bytes"));
-        assert!(Message::decode(RESULT, &[200]).unwrap_err().to_string().contains("unknown result code 200"));
+        assert!(
+            Message::decode(RESULT, &[0, 0, 0, 0, 0, 0, 0, 0, 200])
+                .unwrap_err()
+                .to_string()
+                .contains("unknown result code 200")
+        );
         assert!(Message::decode(PROOF, &[0, 1, b'e', 1, 2]).unwrap_err().to_string().contains("signature"));
     }
 }

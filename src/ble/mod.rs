@@ -4,7 +4,13 @@
 //! transport over a Unix socket for running without a radio). Protocol in
 //! `docs/ble-protocol.md`.
 
+pub mod actor;
+pub mod bluez;
 pub mod exchange;
 pub mod frame;
 pub mod limits;
+pub mod link;
 pub mod message;
+pub mod phone;
+pub mod socket;
+pub mod start;

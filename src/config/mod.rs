@@ -5,6 +5,7 @@
 //! named in the config and never printed.
 
 mod authority;
+mod ble;
 mod daemon;
 mod load;
 mod problems;
@@ -21,6 +22,7 @@ use crate::core::model::SitePolicy;
 use crate::core::secret::CredentialKey;
 
 pub use authority::{AuthorityClass, AuthorityConfig, door_names};
+pub use ble::BleConfig;
 pub use daemon::{DEFAULT_CONTROL_SOCKET, DaemonConfig};
 pub use load::{DEFAULT_CONFIG_PATH, LoadOptions, load};
 pub use problems::{ConfigError, Problem};
@@ -40,6 +42,8 @@ pub struct Config {
     pub daemon: DaemonConfig,
     /// The MQTT uplink, if the site has one.
     pub uplink: Option<UplinkConfig>,
+    /// Staff phones over Bluetooth LE, if served.
+    pub ble: Option<BleConfig>,
     /// The authorities whose signatures the gateway accepts, each with its door scope.
     pub authorities: Vec<AuthorityConfig>,
     /// Modbus buses and their devices.

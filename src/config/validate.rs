@@ -38,9 +38,10 @@ pub const DEFAULT_STORE_PATH: &str = "/var/lib/portvakt/portvakt.db";
 /// Where signed documents are dropped unless the config says otherwise.
 pub const DEFAULT_INBOX: &str = "/var/lib/portvakt/inbox";
 
-const SECTIONS: [&str; 14] = [
+const SECTIONS: [&str; 15] = [
     "daemon",
     "uplink",
+    "ble",
     "authorities",
     "store",
     "site",
@@ -178,6 +179,7 @@ struct Sections {
     store: RawStore,
     daemon: RawDaemon,
     uplink: Option<super::uplink::RawUplink>,
+    ble: Option<super::ble::RawBle>,
 }
 
 fn table_entries<T: DeserializeOwned>(v: Option<Value>, path: &str, p: &mut Problems) -> Vec<(String, T)> {
@@ -239,6 +241,7 @@ fn sections(mut root: BTreeMap<String, Value>, p: &mut Problems) -> Sections {
         store: take("store").and_then(|v| parse(v, "store", p)).unwrap_or_default(),
         daemon: take("daemon").and_then(|v| parse(v, "daemon", p)).unwrap_or_default(),
         uplink: take("uplink").and_then(|v| parse(v, "uplink", p)),
+        ble: take("ble").and_then(|v| parse(v, "ble", p)),
     }
 }
 
@@ -789,6 +792,7 @@ pub(super) fn validate(root: BTreeMap<String, Value>, base: &Path, files: Vec<Pa
     let uplink = site_id.as_ref().and_then(|site| {
         super::uplink::uplink_options(sections.uplink.as_ref(), site.as_str(), base, &mut problems, &mut warnings)
     });
+    let ble = super::ble::ble_options(sections.ble.as_ref(), base, &mut problems);
     let lockout = lockout_policy(&sections.lockout, &mut problems);
     let roles = roles(&sections.roles, &mut problems);
     let schedules: Vec<(String, Option<Schedule>)> =
@@ -832,6 +836,7 @@ pub(super) fn validate(root: BTreeMap<String, Value>, base: &Path, files: Vec<Pa
         store,
         daemon,
         uplink,
+        ble,
         buses,
         wiring,
         policy,

@@ -76,7 +76,8 @@ pub struct Outcome {
     pub result: Result<Accepted, IntakeProblem>,
 }
 
-/// Where a document came from, for its audit record: `("file", name)` or `("topic", topic)`.
+/// Where a document came from, for its audit record: `("file", name)`, `("topic", topic)`
+/// or `("certificate", id)` (a list a phone carried).
 type Source<'a> = (&'static str, &'a str);
 
 fn audit(
@@ -209,6 +210,25 @@ pub fn take_published(
 ) -> Result<(Accepted, Built), IntakeProblem> {
     let result = take_one(bytes, Some(expected), registry, trust, store, now, trusted);
     audit(store, now, trusted, ("topic", topic), result.as_ref().map(|(accepted, _)| accepted));
+    result
+}
+
+/// Takes in a revocation list a phone carried in its certificate `certificate` (verified,
+/// checked to be `authority`'s, stored, audited with the certificate's id as the source).
+#[allow(clippy::too_many_arguments)]
+pub fn take_carried(
+    bytes: Vec<u8>,
+    certificate: &str,
+    authority: &str,
+    registry: &mut Registry,
+    trust: &Trust<'_>,
+    store: &mut Store,
+    now: Timestamp,
+    trusted: bool,
+) -> Result<(Accepted, Built), IntakeProblem> {
+    let expected = Expected { doc_type: DocType::Revocations, authority };
+    let result = take_one(bytes, Some(expected), registry, trust, store, now, trusted);
+    audit(store, now, trusted, ("certificate", certificate), result.as_ref().map(|(accepted, _)| accepted));
     result
 }
 

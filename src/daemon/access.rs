@@ -3,6 +3,8 @@
 //! storage and audit happen on the store's thread through the credentials code), and
 //! rebuilds the core's inputs when a document is accepted or the configuration is
 //! reloaded. New inputs go to the supervisor, which hands them to the current gateway.
+//! It also verifies the certificates phones present over BLE (its trust anchors and
+//! registry decide them), taking in a newer revocation list a certificate carries.
 //!
 //! Channels: commands in (bounded, [`COMMANDS`]; senders wait), new inputs out (bounded,
 //! [`UPDATES`]; the actor waits — a new allowlist is never dropped).
@@ -15,10 +17,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::core::clock::ClockTrust;
+use crate::core::credential::{Credential, PhoneKey, Token};
 use crate::credentials::envelope::DocType;
-use crate::credentials::intake::{Expected, process_inbox, take_published};
+use crate::credentials::intake::{Expected, process_inbox, take_carried, take_published};
+use crate::credentials::phone::present_certificate;
 use crate::credentials::registry::{BundleInfo, Registry};
-use crate::credentials::verify::Trust;
+use crate::credentials::verify::{Refusal, Trust};
 use crate::gateway::clock::Clock;
 use crate::gateway::handle::NewAccess;
 use crate::store::StoreError;
@@ -57,6 +61,7 @@ enum Command {
     Ping(oneshot::Sender<()>),
     Take(Published, oneshot::Sender<Result<String, String>>),
     Bundles(oneshot::Sender<Vec<BundleStatus>>),
+    Present { certificate: Vec<u8>, key: [u8; 32], reply: oneshot::Sender<Result<Credential, Refusal>> },
     Reload { cfg: Arc<Config>, reply: oneshot::Sender<Result<NewAccess, Vec<String>>> },
 }
 
@@ -94,6 +99,16 @@ impl Handle {
         let (reply, rx) = oneshot::channel();
         self.tx.send(Command::Take(doc, reply)).await.map_err(|_| "the access actor has stopped".to_owned())?;
         rx.await.map_err(|_| "the access actor has stopped".to_owned())?
+    }
+
+    /// Verifies a phone certificate presented over BLE by the phone that proved `key`,
+    /// and resolves it into a credential. A newer revocation list it carries is taken in
+    /// (stored, audited, swapped in) first, and applies to this certificate too.
+    pub async fn present(&self, certificate: Vec<u8>, key: [u8; 32]) -> Result<Credential, Refusal> {
+        let stopped = || Refusal::Unresolvable(vec!["the access actor has stopped".into()]);
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(Command::Present { certificate, key, reply }).await.map_err(|_| stopped())?;
+        rx.await.map_err(|_| stopped())?
     }
 
     /// Builds the inputs for a new configuration; on success the actor adopts it, on
@@ -194,6 +209,62 @@ impl Access {
         }
     }
 
+    async fn present(
+        &mut self,
+        certificate: Vec<u8>,
+        key: [u8; 32],
+    ) -> Result<Result<Credential, Refusal>, StoreError> {
+        let cfg = self.cfg.clone();
+        let mut registry = std::mem::take(&mut self.registry);
+        let now = self.clock.now();
+        let trusted = self.trust.borrow().is_trusted();
+        let (registry, result) = self
+            .store
+            .call(move |store| {
+                let trust = Trust::of(&cfg);
+                let result = present_certificate(&certificate, &registry, store, &trust, now, trusted).and_then(|p| {
+                    if p.credential.token != Token::Phone(PhoneKey(key)) {
+                        return Err(Refusal::Unresolvable(vec![
+                            "the certificate is for another phone key than the one that signed".into(),
+                        ]));
+                    }
+                    let newer = match p.newer_revocations {
+                        Some((bytes, list, _)) => {
+                            let id = p.credential.id.to_string();
+                            match take_carried(bytes, &id, &list.authority, &mut registry, &trust, store, now, trusted)
+                            {
+                                Ok((_, built)) => Some(built),
+                                Err(e) => {
+                                    log::warn!("a revocation list carried by certificate {id} was not taken in: {e}");
+                                    None
+                                }
+                            }
+                        }
+                        None => None,
+                    };
+                    Ok((p.credential, newer))
+                });
+                Ok((registry, result))
+            })
+            .await?;
+        self.registry = registry;
+        let (credential, newer) = match result {
+            Ok(ok) => ok,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        if let Some(built) = newer {
+            let revoked = built.revocations.is_revoked(&credential);
+            log::info!("ble: a newer revocation list came with certificate {}", credential.id);
+            if self.updates.send(NewAccess { built, key: self.cfg.credential_key.clone() }).await.is_err() {
+                return Err(StoreError::Closed);
+            }
+            if revoked {
+                return Ok(Err(Refusal::Revoked));
+            }
+        }
+        Ok(Ok(credential))
+    }
+
     fn bundles(&self) -> Vec<BundleStatus> {
         let now = self.clock.now();
         self.registry
@@ -270,6 +341,9 @@ pub fn spawn(
                     Some(Command::Ping(reply)) => { let _ = reply.send(()); }
                     Some(Command::Take(doc, reply)) => { let _ = reply.send(access.take(doc).await?); }
                     Some(Command::Bundles(reply)) => { let _ = reply.send(access.bundles()); }
+                    Some(Command::Present { certificate, key, reply }) => {
+                        let _ = reply.send(access.present(certificate, key).await?);
+                    }
                     Some(Command::Reload { cfg, reply }) => { let _ = reply.send(access.reload(cfg).await); }
                     None => return Ok(()),
                 },

@@ -162,6 +162,7 @@ struct Running {
     doors: Option<Doors>,
     doors_tx: watch::Sender<Option<Arc<DoorsView>>>,
     uplink: crate::uplink::Handle,
+    ble: watch::Sender<Option<crate::ble::exchange::Settings>>,
 }
 
 impl Running {
@@ -229,6 +230,10 @@ impl Running {
         if new.store != self.cfg.store || new.daemon.control_socket != self.cfg.daemon.control_socket {
             log::warn!("store and control socket settings take effect at the next start");
         }
+        let transports = |c: &Config| c.ble.as_ref().map(|b| (b.adapter.clone(), b.socket.clone()));
+        if transports(&new) != transports(&self.cfg) {
+            log::warn!("[ble] adapter and socket take effect at the next start; limits apply now");
+        }
         let restart = doors_changed(&self.cfg, &new);
         self.cfg = new;
         if restart {
@@ -240,6 +245,7 @@ impl Running {
         }
         log::set_max_level(self.cfg.daemon.log_level);
         self.uplink.reconfigure(self.cfg.clone()).await;
+        self.ble.send_replace(crate::ble::actor::settings(&self.cfg));
         let files: Vec<String> = self.cfg.files.iter().map(|f| f.display().to_string()).collect();
         let trusted = self.trust.borrow().is_trusted();
         let detail = serde_json::json!({ "files": files, "doors_restarted": restart });
@@ -338,6 +344,9 @@ async fn start(opts: RunOptions) -> Result<(Running, Tasks), DaemonError> {
     let uplink_start =
         crate::uplink::Start { cfg: cfg.clone(), reach: reach.clone(), reload: reload_tx, status: uplink_status_tx };
     let (uplink, uplink_run) = crate::uplink::spawn(uplink_start, uplink_stop.clone());
+    let ble = crate::ble::start::start(&cfg, &reach, clock.clone(), &tracker, &inputs)
+        .await
+        .map_err(|why| DaemonError::Failed { task: "BLE", why })?;
     let mut running = Running {
         opts,
         cfg: cfg.clone(),
@@ -348,6 +357,7 @@ async fn start(opts: RunOptions) -> Result<(Running, Tasks), DaemonError> {
         doors: None,
         doors_tx,
         uplink: uplink.clone(),
+        ble,
     };
     running.start_doors(NewAccess { built, key: cfg.credential_key.clone() }).await?;
     let uplink_task = tokio::spawn(uplink_run);

@@ -10,6 +10,8 @@
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::core::clock::ClockTrust;
+use crate::core::credential::{Credential, PhoneKey};
+use crate::core::decide::Decision;
 use crate::core::model::DoorMode;
 use crate::core::secret::CredentialKey;
 use crate::credentials::registry::Built;
@@ -92,6 +94,19 @@ pub enum Command {
         /// Done, or why not.
         reply: oneshot::Sender<Result<(), String>>,
     },
+    /// A staff phone proved possession of `key` for `door` (BLE): decide, pulse on a
+    /// grant, audit, and answer with the decision.
+    Phone {
+        /// The door's id as the phone named it.
+        door: String,
+        /// The key the phone proved.
+        key: PhoneKey,
+        /// The credential from a verified certificate, when the phone presented one
+        /// (otherwise the key is looked up in the allowlist).
+        certificate: Option<Box<Credential>>,
+        /// The decision.
+        reply: oneshot::Sender<Decision>,
+    },
     /// Use these credentials and this policy from now on (modes, lockouts and the door
     /// machines are kept).
     Replace(Box<NewAccess>),
@@ -134,6 +149,14 @@ impl Handle {
         let cmd = Command::SetMode { door: door.to_owned(), mode, by: by.to_owned(), reply };
         self.tx.send(cmd).await.map_err(|_| "the gateway has stopped".to_owned())?;
         rx.await.map_err(|_| "the gateway has stopped".to_owned())?
+    }
+
+    /// Decides for a phone that proved its key; `None` when the gateway has stopped.
+    pub async fn phone(&self, door: &str, key: PhoneKey, certificate: Option<Credential>) -> Option<Decision> {
+        let (reply, rx) = oneshot::channel();
+        let cmd = Command::Phone { door: door.to_owned(), key, certificate: certificate.map(Box::new), reply };
+        self.tx.send(cmd).await.ok()?;
+        rx.await.ok()
     }
 
     /// Swaps in new access inputs.

@@ -57,13 +57,17 @@ pub enum EventKind {
     /// Something that came over MQTT was refused: a command, an acknowledgement
     /// (`detail` has the topic, a reason code and a message).
     UplinkRefused,
+    /// A phone's BLE attempt refused before any decision (protocol, certificate, limits).
+    BleRefused,
+    /// The BLE adapter went away, came back, or could not be set up.
+    BleAdapter,
     /// The gateway started.
     SystemStart,
     /// The gateway stopped in an orderly way.
     SystemStop,
 }
 
-const KINDS: [(EventKind, &str); 21] = [
+const KINDS: [(EventKind, &str); 23] = [
     (EventKind::DoorOpened, "door.opened"),
     (EventKind::DoorForcedOpen, "door.forced_open"),
     (EventKind::DoorClosed, "door.closed"),
@@ -85,6 +89,8 @@ const KINDS: [(EventKind, &str); 21] = [
     (EventKind::ConfigRefused, "config.refused"),
     (EventKind::DoorModeChanged, "door.mode"),
     (EventKind::UplinkRefused, "uplink.refused"),
+    (EventKind::BleRefused, "ble.refused"),
+    (EventKind::BleAdapter, "ble.adapter"),
 ];
 
 impl EventKind {

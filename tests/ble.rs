@@ -1,0 +1,248 @@
+//! Staff phones over the simulated BLE transport, end to end through the daemon: the
+//! socket carries the same fragments the radio would; the access actor verifies
+//! certificates, the gateway decides and pulses, and every refusal reaches the phone and
+//! the audit log.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::daemon::TestDaemon;
+use ed25519_dalek::SigningKey;
+use jiff::{SignedDuration, Timestamp};
+use portvakt::ble::frame::{MIN_MTU, fragment, frame};
+use portvakt::ble::message::{Code, Message, OPEN};
+use portvakt::ble::phone::{Phone, PhoneLink, SocketLink, receive, send, verdict};
+use portvakt::credentials::bundle::Bundle;
+use portvakt::credentials::certificate::PhoneCertificate;
+use portvakt::credentials::envelope::{DocType, seal};
+use portvakt::credentials::revocation::RevocationList;
+
+const KOMMUNEN: [u8; 32] = [2; 32];
+
+fn phone(seed: u8) -> Phone {
+    Phone { key: SigningKey::from_bytes(&[seed; 32]), certificate: None }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Kommunen's bundle: phone 0x31 for the entrance, phone 0x32 for the entrance too
+/// (revoked later), and nothing for the rubbish room.
+fn bundle() -> Vec<u8> {
+    let cfg = common::site();
+    let csv = format!(
+        "id,holder,role,kind,secret,doors\n\
+         care-phone-1,hemtjanst-1,home_care,phone,{},entrance\n\
+         care-phone-2,hemtjanst-2,home_care,phone,{},entrance\n",
+        hex(&phone(0x31).key.verifying_key().to_bytes()),
+        hex(&phone(0x32).key.verifying_key().to_bytes()),
+    );
+    let now = Timestamp::now();
+    let b = Bundle {
+        authority: "kommunen".into(),
+        site: "test-site".into(),
+        version: 1,
+        issued_at: now - SignedDuration::from_hours(1),
+        not_after: now + SignedDuration::from_hours(24),
+        entries: portvakt::admin::csv_import::entries(&csv, &cfg.credential_key, &cfg.policy.tz).unwrap(),
+        bookings: Vec::new(),
+        policy: None,
+    };
+    seal(DocType::Bundle, &b.encode(), &SigningKey::from_bytes(&KOMMUNEN))
+}
+
+fn certificate(seed: u8, key_of: u8, hours: i64, signer: [u8; 32]) -> Vec<u8> {
+    let now = Timestamp::now();
+    let c = PhoneCertificate {
+        authority: "kommunen".into(),
+        site: "test-site".into(),
+        id: format!("cert-{seed}"),
+        holder: format!("ny-{seed}"),
+        role: "home_care".into(),
+        phone_key: phone(key_of).key.verifying_key().to_bytes(),
+        doors: vec!["entrance".into()],
+        not_before: now - SignedDuration::from_hours(2),
+        not_after: now + SignedDuration::from_hours(hours),
+        revocations: None,
+    };
+    seal(DocType::Certificate, &c.encode(), &SigningKey::from_bytes(&signer))
+}
+
+/// The daemon with the simulated BLE transport, kommunen's bundle taken in.
+async fn daemon(extra: &[(&str, &str)]) -> (TestDaemon, tempfile::TempDir) {
+    let sock = tempfile::tempdir().unwrap();
+    let mut env: Vec<(String, String)> = extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    env.push(("PORTVAKT__BLE__SOCKET".into(), sock.path().join("ble.sock").display().to_string()));
+    let d = TestDaemon::start_with(None, env);
+    d.notified("READY=1", 10).await;
+    std::fs::create_dir_all(d.inbox()).unwrap();
+    std::fs::write(d.inbox().join("kommunen.pvkt"), bundle()).unwrap();
+    d.audited("credentials.accepted").await;
+    (d, sock)
+}
+
+async fn link(sock: &tempfile::TempDir) -> SocketLink {
+    SocketLink::connect(&sock.path().join("ble.sock"), 23).await.unwrap()
+}
+
+fn audit_details(d: &TestDaemon, kind: &str) -> Vec<serde_json::Value> {
+    let conn = rusqlite::Connection::open_with_flags(d.db(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let mut stmt = conn.prepare("SELECT detail FROM audit WHERE kind = ?1 ORDER BY seq").unwrap();
+    stmt.query_map([kind], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(|d| serde_json::from_str(&d.unwrap()).unwrap())
+        .collect()
+}
+
+fn reasons(d: &TestDaemon, kind: &str) -> Vec<String> {
+    audit_details(d, kind).iter().map(|v| v["reason"].as_str().unwrap_or("").to_owned()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_staff_phone_in_the_allowlist_opens_the_entrance_and_the_decision_is_audited() {
+    let (d, sock) = daemon(&[]).await;
+    let mut l = link(&sock).await;
+    assert_eq!(phone(0x31).open_door(&mut l, "entrance").await.unwrap(), Code::Granted);
+    let granted = audit_details(&d, "access.granted");
+    assert_eq!(granted.len(), 1, "{granted:?}");
+    assert_eq!(granted[0]["kind"], "phone");
+    // Outside its scope, and a phone no allowlist knows.
+    assert_eq!(phone(0x31).open_door(&mut l, "rubbish").await.unwrap(), Code::NotInScope);
+    assert_eq!(phone(0x77).open_door(&mut l, "entrance").await.unwrap(), Code::UnknownKey);
+    assert_eq!(phone(0x31).open_door(&mut l, "cellar").await.unwrap(), Code::UnknownDoor);
+    assert_eq!(reasons(&d, "access.denied"), ["door_not_in_scope", "unknown_credential", "unknown_door"]);
+    d.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replayed_stale_misdirected_and_forged_proofs_are_refused_and_audited() {
+    let (d, sock) = daemon(&[("PORTVAKT__BLE__CHALLENGE_VALID", "500ms")]).await;
+    let mut l = link(&sock).await;
+    let staff = phone(0x31);
+    // A proof recorded from a granted exchange, sent again: no challenge is open.
+    let c = staff.challenge(&mut l, "entrance").await.unwrap().unwrap();
+    let recorded = staff.prove(&c, "entrance");
+    send(&mut l, &recorded).await.unwrap();
+    assert_eq!(verdict(&mut l, c.tag).await.unwrap(), Code::Granted);
+    send(&mut l, &recorded).await.unwrap();
+    assert_eq!(verdict(&mut l, [0; 8]).await.unwrap(), Code::NoChallenge);
+    // ...and against a fresh challenge it is a signature over another nonce.
+    let c = staff.challenge(&mut l, "entrance").await.unwrap().unwrap();
+    send(&mut l, &recorded).await.unwrap();
+    assert_eq!(verdict(&mut l, c.tag).await.unwrap(), Code::BadSignature);
+    // Stale nonce.
+    let c = staff.challenge(&mut l, "entrance").await.unwrap().unwrap();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    send(&mut l, &staff.prove(&c, "entrance")).await.unwrap();
+    assert_eq!(verdict(&mut l, c.tag).await.unwrap(), Code::Stale);
+    // A nonce for the entrance signed for the rubbish room.
+    let c = staff.challenge(&mut l, "entrance").await.unwrap().unwrap();
+    send(&mut l, &staff.prove(&c, "rubbish")).await.unwrap();
+    assert_eq!(verdict(&mut l, c.tag).await.unwrap(), Code::WrongDoor);
+    // Someone else's key signing for staff's key.
+    let c = staff.challenge(&mut l, "entrance").await.unwrap().unwrap();
+    send(&mut l, &phone(0x66).prove(&c, "entrance")).await.unwrap();
+    assert_eq!(verdict(&mut l, c.tag).await.unwrap(), Code::BadSignature);
+    assert_eq!(reasons(&d, "ble.refused"), ["no_challenge", "bad_signature", "stale", "wrong_door", "bad_signature"]);
+    assert_eq!(audit_details(&d, "access.granted").len(), 1);
+    d.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certificates_admit_new_staff_until_revoked_and_bad_ones_are_refused() {
+    let (d, sock) = daemon(&[("PORTVAKT__BLE__BURST", "20")]).await;
+    let mut l = link(&sock).await;
+    let mut newcomer = phone(0x41);
+    newcomer.certificate = Some(certificate(1, 0x41, 12, KOMMUNEN));
+    assert_eq!(newcomer.open_door(&mut l, "entrance").await.unwrap(), Code::Granted);
+    newcomer.certificate = Some(certificate(2, 0x41, -1, KOMMUNEN));
+    assert_eq!(newcomer.open_door(&mut l, "entrance").await.unwrap(), Code::NotValidNow);
+    newcomer.certificate = Some(certificate(3, 0x41, 12, [9; 32]));
+    assert_eq!(newcomer.open_door(&mut l, "entrance").await.unwrap(), Code::BadCertificate);
+    // A certificate for another phone's key, presented by a phone that proves its own.
+    newcomer.certificate = Some(certificate(4, 0x42, 12, KOMMUNEN));
+    assert_eq!(newcomer.open_door(&mut l, "entrance").await.unwrap(), Code::BadCertificate);
+    // The municipality revokes the newcomer's key and the allowlisted phone 0x32.
+    let list = RevocationList {
+        authority: "kommunen".into(),
+        site: "test-site".into(),
+        sequence: 1,
+        issued_at: Timestamp::now(),
+        ids: Vec::new(),
+        keys: vec![phone(0x41).key.verifying_key().to_bytes(), phone(0x32).key.verifying_key().to_bytes()],
+    };
+    std::fs::write(
+        d.inbox().join("revoked.pvkt"),
+        seal(DocType::Revocations, &list.encode(), &SigningKey::from_bytes(&KOMMUNEN)),
+    )
+    .unwrap();
+    for _ in 0..500 {
+        if audit_details(&d, "credentials.accepted").len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await; // the supervisor hands it to the gateway
+    newcomer.certificate = Some(certificate(1, 0x41, 12, KOMMUNEN));
+    assert_eq!(newcomer.open_door(&mut l, "entrance").await.unwrap(), Code::Revoked);
+    assert_eq!(phone(0x32).open_door(&mut l, "entrance").await.unwrap(), Code::Revoked);
+    assert_eq!(phone(0x31).open_door(&mut l, "entrance").await.unwrap(), Code::Granted);
+    assert_eq!(reasons(&d, "ble.refused"), ["not_valid_now", "bad_certificate", "bad_certificate"]);
+    d.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn truncated_oversized_and_garbage_frames_are_refused_without_harm() {
+    let (d, sock) = daemon(&[]).await;
+    let mut l = link(&sock).await;
+    let open = phone(0x31).open("entrance", [5; 8]).encode();
+    // Truncated: the last fragment ends early.
+    let mut frags = fragment(&open, MIN_MTU);
+    frags.last_mut().unwrap().pop();
+    for f in &frags {
+        l.write(f).await.unwrap();
+    }
+    assert_eq!(verdict(&mut l, [5; 8]).await.unwrap(), Code::Malformed);
+    // Oversized: a header declaring more than the gateway accepts.
+    l.write(&[0, 1, OPEN, 0xff, 0xff]).await.unwrap();
+    assert_eq!(verdict(&mut l, [0; 8]).await.unwrap(), Code::Malformed);
+    // Garbage: a well-framed body that is no open request.
+    for f in fragment(&frame(OPEN, &[0xde, 0xad, 0xbe, 0xef]), MIN_MTU) {
+        l.write(&f).await.unwrap();
+    }
+    assert_eq!(verdict(&mut l, [0; 8]).await.unwrap(), Code::Malformed);
+    // A fragment larger than the link's MTU ends the link, as BlueZ would refuse it.
+    let mut big = link(&sock).await;
+    big.write(&[0u8; 40]).await.unwrap();
+    assert!(matches!(receive(&mut big).await, Err(_)));
+    // The gateway still serves.
+    assert_eq!(phone(0x31).open_door(&mut l, "entrance").await.unwrap(), Code::Granted);
+    assert_eq!(reasons(&d, "ble.refused"), ["malformed", "malformed", "malformed"]);
+    d.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flooding_phone_is_rate_limited_while_another_phone_is_served() {
+    let (d, sock) = daemon(&[("PORTVAKT__BLE__BURST", "3"), ("PORTVAKT__BLE__ATTEMPTS_PER_MINUTE", "6")]).await;
+    let mut flood = link(&sock).await;
+    let mut limited = 0;
+    for i in 0..40u8 {
+        send(&mut flood, &phone(0x77).open("entrance", [i; 8])).await.unwrap();
+        match receive(&mut flood).await.unwrap() {
+            Message::Challenge(_) => {}
+            Message::Result(v) => {
+                assert_eq!(v.code, Code::RateLimited);
+                limited += 1;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(limited, 37);
+    let mut staff = link(&sock).await;
+    assert_eq!(phone(0x31).open_door(&mut staff, "entrance").await.unwrap(), Code::Granted);
+    assert_eq!(reasons(&d, "ble.refused"), ["rate_limited"], "a flood is audited once");
+    d.stop().await.unwrap();
+}
