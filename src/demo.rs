@@ -1,7 +1,8 @@
 //! `portvakt demo`: a scripted day and night at the example building, run through the
 //! daemon's own door subsystem ([`Doors`]) — bus actors speaking Modbus TCP to the simulated building, the core
 //! deciding, strikes pulsed, panels lit, everything committed to a real audit store — and
-//! printed as a timeline from the audit log. No hardware, no broker, no root; a manual
+//! printed as a timeline from the audit log. At night a home care phone opens the
+//! entrance over the simulated BLE transport (the same fragments as over the radio). No hardware, no broker, no root; a manual
 //! clock walks through the day, so it finishes in seconds.
 
 use std::fmt::Write as _;
@@ -11,6 +12,11 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 
+use crate::ble::actor as ble_actor;
+use crate::ble::exchange::Settings;
+use crate::ble::limits::Rate;
+use crate::ble::message::Code;
+use crate::ble::phone::{Phone, SocketLink};
 use crate::config::{BusLink, Config};
 use crate::core::clock::ClockTrust;
 use crate::core::decide::AccessState;
@@ -44,7 +50,13 @@ enum Act {
     Input(u8, u16, bool),
     /// Time passes (the doors' timers run).
     Wait,
+    /// The night-shift home care phone opens a door over BLE (the simulated transport).
+    Phone(&'static str),
 }
+
+/// The demo's staff phone key (its public key is `care-night-3`'s in
+/// `config/example-allowlist.toml`). A demo key, known to all: never in a real bundle.
+pub const DEMO_PHONE_SEED: [u8; 32] = *b"portvakt demo: night care phone!";
 
 struct Step {
     at: &'static str,
@@ -108,6 +120,14 @@ fn script() -> Vec<Step> {
         Step { at: "2026-11-25T02:15:01", say: "", act: Act::Input(3, 2, false) },
         Step { at: "2026-11-25T02:15:02", say: "", act: Act::Input(3, 1, true) },
         Step { at: "2026-11-25T02:15:06", say: "", act: Act::Input(3, 1, false) },
+        Step {
+            at: "2026-11-25T02:40",
+            say: "Night: home care staff open the entrance with their phone (BLE, no coverage needed)",
+            act: Act::Phone("entrance"),
+        },
+        Step { at: "2026-11-25T02:40:04", say: "", act: Act::Input(3, 1, true) },
+        Step { at: "2026-11-25T02:40:09", say: "", act: Act::Input(3, 1, false) },
+        Step { at: "2026-11-25T02:41", say: "", act: Act::Wait },
     ]
 }
 
@@ -130,6 +150,49 @@ fn what(r: &StoredRecord, tz: &jiff::tz::TimeZone) -> String {
         }
         other => other.replace(['.', '_'], " "),
     }
+}
+
+/// Serves phones over the simulated BLE transport on a socket in `dir`, as the daemon
+/// does with `[ble] socket`; returns the socket and what keeps the service alive.
+async fn start_phones(
+    cfg: &Config,
+    dir: &Path,
+    view: &Arc<crate::daemon::doors::DoorsView>,
+    store: &crate::store::Handle,
+    clock: &ManualClock,
+) -> Result<(std::path::PathBuf, PhoneService), DemoError> {
+    let path = dir.join("ble.sock");
+    let listener = crate::daemon::control::bind(&path).await.map_err(|e| DemoError::Setup(e.to_string()))?;
+    let (doors_tx, doors) = tokio::sync::watch::channel(Some(view.clone()));
+    let (trust_tx, trust) = tokio::sync::watch::channel(ClockTrust::Trusted);
+    let (settings_tx, reconfigure) = tokio::sync::watch::channel(None);
+    let settings = ble_actor::settings(cfg).unwrap_or_else(|| Settings {
+        site: cfg.site.id.to_string(),
+        challenge_valid: SignedDuration::from_secs(5),
+        max_exchanges: 4,
+        rate: Rate { burst: 5, per_minute: 10 },
+    });
+    let reach = ble_actor::Reach { doors, store: store.clone(), access: None, trust };
+    let (events, events_rx) = tokio::sync::mpsc::channel(crate::ble::link::EVENTS);
+    let cancel = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(crate::ble::socket::serve(listener, path.clone(), events, cancel.clone()));
+    let start = ble_actor::Start { settings, reach, clock: Arc::new(clock.clone()), reconfigure };
+    tokio::spawn(ble_actor::run(start, events_rx, cancel.clone()));
+    Ok((path, PhoneService { _keep: Box::new((doors_tx, trust_tx, settings_tx)), _stop: cancel.drop_guard() }))
+}
+
+/// Keeps the demo's phone service running until dropped.
+struct PhoneService {
+    _keep: Box<dyn std::any::Any + Send>,
+    _stop: tokio_util::sync::DropGuard,
+}
+
+/// The night-shift phone opens `door` over the socket; returns what the phone shows.
+async fn phone_opens(socket: &Path, door: &str) -> Result<Code, DemoError> {
+    let phone = Phone { key: ed25519_dalek::SigningKey::from_bytes(&DEMO_PHONE_SEED), certificate: None };
+    let setup = |e: &dyn std::fmt::Display| DemoError::Setup(format!("the demo phone: {e}"));
+    let mut link = SocketLink::connect(socket, 185).await.map_err(|e| setup(&e))?;
+    phone.open_door(&mut link, door).await.map_err(|e| setup(&e))
 }
 
 /// Runs the demo with the config at `config_path` (its buses are replaced by the
@@ -221,6 +284,7 @@ async fn run_async(
                 writeln!(out, "simulated bus \"{}\" ({} devices) on modbus tcp://{address}", b.name, b.devices.len());
         }
     }
+    let (phone_socket, _phones) = start_phones(&cfg, &dir, &view, &store, &clock).await?;
     let Some((_, sim)) = view.sims.first().cloned() else {
         return Err(DemoError::Setup("the config has no bus".into()));
     };
@@ -243,6 +307,10 @@ async fn run_async(
             Act::Enter(unit, e) => sim.enter(unit, e),
             Act::Input(unit, ch, on) => sim.set_input(unit, ch, on),
             Act::Wait => {}
+            Act::Phone(door) => {
+                let code = phone_opens(&phone_socket, door).await?;
+                let _ = writeln!(out, "           phone: {} (over {})", code.word(), phone_socket.display());
+            }
         }
         // Let the bus and the gateway settle: wait until the log stops growing.
         let mut quiet = 0;

@@ -21,6 +21,8 @@ fn the_demo_runs_the_scripted_day_and_night_and_verifies_its_audit_chain() {
         "keypad locked until 23:40:50",
         "STAYS SHUT: keypad locked out",
         "entrance  door forced open",
+        "phone: granted",
+        "entrance  OPENS (hemtjanst-natt-3): role home_care",
         "hash chain verified",
     ] {
         assert!(text.contains(want), "the timeline lacks {want:?}:\n{text}");
@@ -55,7 +57,7 @@ fn the_demo_with_mqtt_publishes_birth_state_door_states_and_every_record_then_of
     assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>());
     let records: usize = text
         .lines()
-        .find_map(|l| l.strip_suffix(" audit records, hash chain verified; relay writes: 13"))
+        .find_map(|l| l.strip_suffix(" audit records, hash chain verified; relay writes: 15"))
         .and_then(|n| n.trim().parse().ok())
         .unwrap_or_else(|| panic!("{text}"));
     assert_eq!(seqs.len(), records, "every record reached the broker");

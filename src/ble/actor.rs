@@ -23,7 +23,7 @@ use crate::config::Config;
 use crate::core::credential::PhoneKey;
 use crate::core::decide::{Decision, DenyReason};
 use crate::credentials::verify::Refusal;
-use crate::daemon::control::Reach;
+use crate::daemon::doors::DoorsView;
 use crate::gateway::clock::Clock;
 use crate::store::{EventKind, NewEvent};
 
@@ -67,6 +67,26 @@ struct Phone {
     to_phone: mpsc::Sender<Vec<u8>>,
 }
 
+/// What the actor reaches of the rest of the daemon.
+#[derive(Clone)]
+pub struct Reach {
+    /// The running doors (`None` while they restart or stop).
+    pub doors: watch::Receiver<Option<Arc<DoorsView>>>,
+    /// The store, for audit records.
+    pub store: crate::store::Handle,
+    /// The access actor, which verifies certificates (`None`: certificates refused, as in
+    /// the demo, which has no trust anchors running).
+    pub access: Option<crate::daemon::access::Handle>,
+    /// The clock's trust.
+    pub trust: watch::Receiver<crate::core::clock::ClockTrust>,
+}
+
+impl From<&crate::daemon::control::Reach> for Reach {
+    fn from(r: &crate::daemon::control::Reach) -> Self {
+        Self { doors: r.doors.clone(), store: r.store.clone(), access: Some(r.access.clone()), trust: r.trust.clone() }
+    }
+}
+
 struct Actor {
     service: Service,
     phones: HashMap<String, Phone>,
@@ -98,10 +118,21 @@ impl Actor {
         }
     }
 
+    async fn present(
+        &self,
+        certificate: Vec<u8>,
+        key: [u8; 32],
+    ) -> Result<crate::core::credential::Credential, Refusal> {
+        match &self.reach.access {
+            Some(access) => access.present(certificate, key).await,
+            None => Err(Refusal::Unresolvable(vec!["certificates are not verified here".into()])),
+        }
+    }
+
     /// Decides a proven claim; a refused certificate is returned as a refusal to audit.
     async fn decide(&self, claim: Claim) -> Result<Code, Refused> {
         let certificate = match claim.certificate {
-            Some(bytes) => match self.reach.access.present(bytes, claim.key).await {
+            Some(bytes) => match self.present(bytes, claim.key).await {
                 Ok(credential) => Some(credential),
                 Err(refusal) => {
                     return Err(Refused {

@@ -45,7 +45,7 @@ pub async fn start(
         tracker.spawn(radio.run(cancel.clone()));
     }
     drop(events);
-    let start = actor::Start { settings, reach: reach.clone(), clock, reconfigure: rx };
+    let start = actor::Start { settings, reach: reach.into(), clock, reconfigure: rx };
     tracker.spawn(actor::run(start, events_rx, cancel.clone()));
     Ok(tx)
 }

@@ -364,7 +364,7 @@ impl Uplink {
     }
 
     /// At stop or before connecting anew: drain what the outbox has (briefly), confirm,
-    /// say `offline`, disconnect.
+    /// publish door states that changed, say `offline`, disconnect.
     async fn farewell(&mut self, conn: &mut Conn) {
         if conn.connected {
             let deadline = tokio::time::Instant::now() + LAST_DRAIN;
@@ -379,6 +379,8 @@ impl Uplink {
                 }
             }
             self.flush_confirms(conn);
+            // Door states as they are now (retained), so they are not left a look behind.
+            self.publish_state(conn, false).await;
             send(conn, &conn.topics.status(), true, b"offline".to_vec());
             let _ = conn.client.try_disconnect();
             let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
