@@ -152,6 +152,35 @@ fn what(r: &StoredRecord, tz: &jiff::tz::TimeZone) -> String {
     }
 }
 
+/// Lets the bus and the gateway settle: waits until the log stops growing, printing the
+/// records after the first `seen`; returns how many there are now.
+async fn settle(
+    store: &crate::store::Handle,
+    mut seen: usize,
+    tz: &jiff::tz::TimeZone,
+    out: &mut String,
+) -> Result<usize, DemoError> {
+    let mut quiet = 0;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let records = store.query(AuditFilter::default()).await.map_err(|e| DemoError::Setup(e.to_string()))?;
+        if records.len() == seen {
+            quiet += 1;
+            if quiet >= 5 {
+                break;
+            }
+        } else {
+            quiet = 0;
+            for r in &records[seen..] {
+                let door = r.record.event.door.as_deref().unwrap_or("-");
+                let _ = writeln!(out, "           #{:<3} {door:<9} {}", r.record.seq, what(r, tz));
+            }
+            seen = records.len();
+        }
+    }
+    Ok(seen)
+}
+
 /// Serves phones over the simulated BLE transport on a socket in `dir`, as the daemon
 /// does with `[ble] socket`; returns the socket and what keeps the service alive.
 async fn start_phones(
@@ -312,25 +341,7 @@ async fn run_async(
                 let _ = writeln!(out, "           phone: {} (over {})", code.word(), phone_socket.display());
             }
         }
-        // Let the bus and the gateway settle: wait until the log stops growing.
-        let mut quiet = 0;
-        for _ in 0..100 {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            let records = store.query(AuditFilter::default()).await.map_err(|e| DemoError::Setup(e.to_string()))?;
-            if records.len() == seen {
-                quiet += 1;
-                if quiet >= 5 {
-                    break;
-                }
-            } else {
-                quiet = 0;
-                for r in &records[seen..] {
-                    let door = r.record.event.door.as_deref().unwrap_or("-");
-                    let _ = writeln!(out, "           #{:<3} {door:<9} {}", r.record.seq, what(r, &cfg.policy.tz));
-                }
-                seen = records.len();
-            }
-        }
+        seen = settle(&store, seen, &cfg.policy.tz, &mut out).await?;
     }
     let report = store.verify().await.map_err(|e| DemoError::Setup(e.to_string()))?;
     if let Some(b) = report.first_break {
