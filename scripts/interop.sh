@@ -62,6 +62,9 @@ PORTVAKT_INTEROP_MODBUS="127.0.0.1:$PORT" PORTVAKT_INTEROP_RTU="$PTY_B" \
 echo "== interop: MQTT against mosquitto (TLS, client certificates, ACL, outages)"
 bash scripts/interop-mqtt.sh
 
+echo "== interop: the BLE edge against a mocked BlueZ (python3-dbusmock, private D-Bus)"
+bash scripts/interop-bluez.sh
+
 echo "== interop: systemd-analyze verify and security (exposure <= 2.5)"
 bash scripts/check-systemd.sh
 
