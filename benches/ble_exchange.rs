@@ -10,6 +10,8 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::cast_precision_loss,
+    clippy::cast_possible_wrap,
+    clippy::too_many_lines,
     clippy::cast_possible_truncation,
     clippy::cast_sign_loss
 )]
