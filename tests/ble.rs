@@ -114,6 +114,26 @@ async fn a_staff_phone_in_the_allowlist_opens_the_entrance_and_the_decision_is_a
     assert_eq!(phone(0x77).open_door(&mut l, "entrance").await.unwrap(), Code::UnknownKey);
     assert_eq!(phone(0x31).open_door(&mut l, "cellar").await.unwrap(), Code::UnknownDoor);
     assert_eq!(reasons(&d, "access.denied"), ["door_not_in_scope", "unknown_credential", "unknown_door"]);
+    // The installer's phone emulator, with the same key in a file.
+    let key = d.dir.path().join("phone.key");
+    std::fs::write(&key, format!("{}\n", portvakt::core::hex::encode(&[0x31; 32]))).unwrap();
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let socket_path = sock.path().join("ble.sock");
+    let admin = move |door: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_portvakt-admin"))
+            .args(["phone", "--socket"])
+            .arg(&socket_path)
+            .arg("--key")
+            .arg(&key)
+            .args(["--door", door])
+            .output()
+            .unwrap()
+    };
+    let out = tokio::task::spawn_blocking(move || (admin("entrance"), admin("rubbish"))).await.unwrap();
+    assert!(out.0.status.success(), "{}", String::from_utf8_lossy(&out.0.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.0.stdout), "entrance: granted\n");
+    assert!(!out.1.status.success());
+    assert!(String::from_utf8_lossy(&out.1.stderr).contains("rubbish: not_in_scope"));
     d.stop().await.unwrap();
 }
 

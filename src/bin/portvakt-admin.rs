@@ -72,6 +72,25 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Be a staff phone: open a door at a gateway over its simulated BLE transport
+    /// (`[ble] socket`), with a phone key and perhaps a certificate; prints the verdict.
+    Phone {
+        /// The gateway's BLE socket.
+        #[arg(long)]
+        socket: PathBuf,
+        /// The phone's private key (made with `keygen`).
+        #[arg(long)]
+        key: PathBuf,
+        /// A phone certificate to present (made with `certify`).
+        #[arg(long)]
+        certificate: Option<PathBuf>,
+        /// The door to open.
+        #[arg(long)]
+        door: String,
+        /// The ATT MTU to pretend (23 to 517).
+        #[arg(long, default_value_t = 185)]
+        mtu: u16,
+    },
     /// Sign a short-lived phone certificate.
     Certify {
         /// The authority's id.
@@ -504,9 +523,25 @@ fn run(cli: Cli) -> anyhow::Result<String> {
             write_new(&out, &portvakt::uplink::command::seal(&body, &signing))?;
             Ok(format!("{} {} signed as id {}, written to {}\n", body.cmd, body.args.door, body.id, out.display()))
         }
+        Command::Phone { socket, key, certificate, door, mtu } => {
+            phone(&socket, &key, certificate.as_deref(), &door, mtu)
+        }
         Command::Verify { file, public_key } => verify(&file, &public_key),
         Command::Pubkey { key } => Ok(format!("{}\n", keys::public_hex(&keys::read_private(&key)?))),
     }
+}
+
+fn phone(socket: &Path, key: &Path, certificate: Option<&Path>, door: &str, mtu: u16) -> anyhow::Result<String> {
+    use portvakt::ble::message::Code;
+    use portvakt::ble::phone::{Phone, SocketLink};
+    let certificate = certificate.map(|c| std::fs::read(c).map_err(|e| anyhow!("{}: {e}", c.display()))).transpose()?;
+    let phone = Phone { key: keys::read_private(key)?, certificate };
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let code = rt.block_on(async {
+        let mut link = SocketLink::connect(socket, mtu).await.map_err(|e| anyhow!("{}: {e}", socket.display()))?;
+        phone.open_door(&mut link, door).await.map_err(|e| anyhow!("{e}"))
+    })?;
+    if code == Code::Granted { Ok(format!("{door}: granted\n")) } else { Err(anyhow!("{door}: {}", code.word())) }
 }
 
 fn main() -> ExitCode {
