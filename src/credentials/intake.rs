@@ -195,6 +195,24 @@ fn move_to(dir: &Path, sub: &str, file: &Path, why: Option<&str>) {
     }
 }
 
+/// Takes in a document from `source`, checked against what the source says it is,
+/// stored and audited; returns what it built for the gateway.
+#[allow(clippy::too_many_arguments)]
+fn take_from(
+    bytes: Vec<u8>,
+    source: Source<'_>,
+    expected: Expected<'_>,
+    registry: &mut Registry,
+    trust: &Trust<'_>,
+    store: &mut Store,
+    now: Timestamp,
+    trusted: bool,
+) -> Result<(Accepted, Built), IntakeProblem> {
+    let result = take_one(bytes, Some(expected), registry, trust, store, now, trusted);
+    audit(store, now, trusted, source, result.as_ref().map(|(accepted, _)| accepted));
+    result
+}
+
 /// Takes in a document published on `topic` (verified, checked against what the topic
 /// says it is, stored, audited) and returns what it built for the gateway.
 #[allow(clippy::too_many_arguments)]
@@ -208,9 +226,7 @@ pub fn take_published(
     now: Timestamp,
     trusted: bool,
 ) -> Result<(Accepted, Built), IntakeProblem> {
-    let result = take_one(bytes, Some(expected), registry, trust, store, now, trusted);
-    audit(store, now, trusted, ("topic", topic), result.as_ref().map(|(accepted, _)| accepted));
-    result
+    take_from(bytes, ("topic", topic), expected, registry, trust, store, now, trusted)
 }
 
 /// Takes in a revocation list a phone carried in its certificate `certificate` (verified,
@@ -227,9 +243,7 @@ pub fn take_carried(
     trusted: bool,
 ) -> Result<(Accepted, Built), IntakeProblem> {
     let expected = Expected { doc_type: DocType::Revocations, authority };
-    let result = take_one(bytes, Some(expected), registry, trust, store, now, trusted);
-    audit(store, now, trusted, ("certificate", certificate), result.as_ref().map(|(accepted, _)| accepted));
-    result
+    take_from(bytes, ("certificate", certificate), expected, registry, trust, store, now, trusted)
 }
 
 /// Processes every file in `dir` in name order. `on_built` receives the core's new
