@@ -207,12 +207,17 @@ async fn start_phones(
     tokio::spawn(crate::ble::socket::serve(listener, path.clone(), events, cancel.clone()));
     let start = ble_actor::Start { settings, reach, clock: Arc::new(clock.clone()), reconfigure };
     tokio::spawn(ble_actor::run(start, events_rx, cancel.clone()));
-    Ok((path, PhoneService { _keep: Box::new((doors_tx, trust_tx, settings_tx)), _stop: cancel.drop_guard() }))
+    let service =
+        PhoneService { _doors: doors_tx, _trust: trust_tx, _settings: settings_tx, _stop: cancel.drop_guard() };
+    Ok((path, service))
 }
 
-/// Keeps the demo's phone service running until dropped.
+/// Keeps the demo's phone service running until dropped (the actor stops when its
+/// inputs close or the guard cancels it).
 struct PhoneService {
-    _keep: Box<dyn std::any::Any + Send>,
+    _doors: tokio::sync::watch::Sender<Option<Arc<crate::daemon::doors::DoorsView>>>,
+    _trust: tokio::sync::watch::Sender<ClockTrust>,
+    _settings: tokio::sync::watch::Sender<Option<Settings>>,
     _stop: tokio_util::sync::DropGuard,
 }
 

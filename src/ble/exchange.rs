@@ -106,11 +106,6 @@ impl Service {
         Self { settings, peers: HashMap::new() }
     }
 
-    /// The settings in use.
-    pub fn settings(&self) -> &Settings {
-        &self.settings
-    }
-
     /// New settings (a reload); open challenges stay valid under the new ones.
     pub fn set_settings(&mut self, settings: Settings) {
         self.settings = settings;
@@ -153,42 +148,45 @@ impl Service {
         now: Timestamp,
         nonce: &mut dyn FnMut() -> [u8; 16],
     ) -> Step {
-        if !self.peers.contains_key(peer) && !self.make_room(now) {
-            return refuse([0; 8], Code::Busy, "too many phones remembered at once", None);
-        }
-        let rate = self.settings.rate;
-        let p = self.peers.entry(peer.to_owned()).or_insert_with(|| Peer {
-            frames: Reassembler::default(),
-            exchange: Exchange::Idle,
-            bucket: Bucket::full(rate, now),
-        });
+        // The peer is taken out while its fragment is handled, so the open challenges
+        // counted for the cap are the other phones'.
+        let mut p = match self.peers.remove(peer) {
+            Some(p) => p,
+            None if self.make_room(now) => Peer {
+                frames: Reassembler::default(),
+                exchange: Exchange::Idle,
+                bucket: Bucket::full(self.settings.rate, now),
+            },
+            None => return refuse([0; 8], Code::Busy, "too many phones remembered at once", None),
+        };
+        let step = self.step(&mut p, fragment, now, nonce);
+        self.peers.insert(peer.to_owned(), p);
+        step
+    }
+
+    fn step(&self, p: &mut Peer, fragment: &[u8], now: Timestamp, nonce: &mut dyn FnMut() -> [u8; 16]) -> Step {
         let message = match p.frames.push(fragment) {
             Ok(None) => return Step::Wait,
             Ok(Some((kind, body))) => Message::decode(kind, &body).map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
         };
         match message {
-            Ok(Message::Open(open)) => self.open(peer, open, now, nonce),
-            Ok(Message::Proof(proof)) => self.prove(peer, &proof, now),
+            Ok(Message::Open(open)) => self.open(p, open, now, nonce),
+            Ok(Message::Proof(proof)) => self.prove(p, &proof, now),
             Ok(other) => {
                 let tag = match &other {
                     Message::Challenge(c) => c.tag,
                     _ => [0; 8],
                 };
-                self.malformed(peer, tag, format!("a phone may not send message type {}", other.kind()), now)
+                self.malformed(p, tag, format!("a phone may not send message type {}", other.kind()), now)
             }
-            Err(e) => self.malformed(peer, [0; 8], e, now),
+            Err(e) => self.malformed(p, [0; 8], e, now),
         }
     }
 
-    fn peer(&mut self, peer: &str) -> &mut Peer {
-        // Present: on_fragment inserted it.
-        self.peers.get_mut(peer).unwrap_or_else(|| unreachable!("peer {peer} was inserted"))
-    }
-
-    fn limited(&mut self, peer: &str, tag: [u8; 8], now: Timestamp) -> Option<Step> {
+    fn limited(&self, p: &mut Peer, tag: [u8; 8], now: Timestamp) -> Option<Step> {
         let rate = self.settings.rate;
-        match self.peer(peer).bucket.attempt(rate, now) {
+        match p.bucket.attempt(rate, now) {
             Verdict::Allowed => None,
             v => Some(Step::Refuse(Refused {
                 tag,
@@ -200,20 +198,16 @@ impl Service {
         }
     }
 
-    fn malformed(&mut self, peer: &str, tag: [u8; 8], detail: String, now: Timestamp) -> Step {
-        self.peer(peer).exchange = Exchange::Idle;
-        self.limited(peer, tag, now).unwrap_or_else(|| refuse(tag, Code::Malformed, detail, None))
+    fn malformed(&self, p: &mut Peer, tag: [u8; 8], detail: String, now: Timestamp) -> Step {
+        p.exchange = Exchange::Idle;
+        self.limited(p, tag, now).unwrap_or_else(|| refuse(tag, Code::Malformed, detail, None))
     }
 
-    fn open(&mut self, peer: &str, open: Open, now: Timestamp, nonce: &mut dyn FnMut() -> [u8; 16]) -> Step {
-        if let Some(step) = self.limited(peer, open.tag, now) {
+    fn open(&self, p: &mut Peer, open: Open, now: Timestamp, nonce: &mut dyn FnMut() -> [u8; 16]) -> Step {
+        if let Some(step) = self.limited(p, open.tag, now) {
             return step;
         }
-        let own = match self.peer(peer).exchange {
-            Exchange::Challenged { issued, .. } => Some(issued),
-            Exchange::Idle => None,
-        };
-        let others = self.open_challenges(now) - usize::from(own.is_some_and(|issued| !self.expired(issued, now)));
+        let others = self.open_challenges(now);
         if others >= self.settings.max_exchanges {
             return refuse(open.tag, Code::Busy, format!("{others} exchanges already open"), Some(&open.door));
         }
@@ -225,12 +219,12 @@ impl Service {
             issued_ms: now.as_millisecond(),
             valid_ms: u32::try_from(self.settings.challenge_valid.as_millis()).unwrap_or(u32::MAX),
         };
-        self.peer(peer).exchange = Exchange::Challenged { open, nonce: challenge.nonce, issued: now };
+        p.exchange = Exchange::Challenged { open, nonce: challenge.nonce, issued: now };
         Step::Send(Message::Challenge(challenge))
     }
 
-    fn prove(&mut self, peer: &str, proof: &Proof, now: Timestamp) -> Step {
-        let exchange = std::mem::replace(&mut self.peer(peer).exchange, Exchange::Idle);
+    fn prove(&self, p: &mut Peer, proof: &Proof, now: Timestamp) -> Step {
+        let exchange = std::mem::replace(&mut p.exchange, Exchange::Idle);
         let Exchange::Challenged { open, nonce, issued } = exchange else {
             return refuse(
                 [0; 8],

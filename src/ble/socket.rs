@@ -5,16 +5,15 @@
 //! connection, as BlueZ would refuse such a write.
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::frame::{MAX_MTU, MIN_MTU};
 use super::link::{LinkEvent, TO_PHONE};
+use crate::daemon::control::accept;
 
 /// Phones connected over the socket at once, at most.
 pub const MAX_CONNECTIONS: usize = 32;
@@ -80,35 +79,23 @@ async fn connection(stream: UnixStream, peer: String, events: mpsc::Sender<LinkE
 
 /// Serves phones on `listener` until `cancel`; removes the socket file then.
 pub async fn serve(listener: UnixListener, path: PathBuf, events: mpsc::Sender<LinkEvent>, cancel: CancellationToken) {
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    let counter = AtomicU64::new(0);
-    let mut tasks = tokio::task::JoinSet::new();
-    loop {
-        let stream = tokio::select! {
-            () = cancel.cancelled() => break,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(e) => {
-                    log::warn!("ble socket: accept failed: {e}");
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-        };
-        while tasks.try_join_next().is_some() {}
-        let Ok(permit) = slots.clone().try_acquire_owned() else {
+    let mut connections = tokio::task::JoinSet::new();
+    let mut count = 0u64;
+    while let Some(stream) = accept(&listener, "ble socket", &cancel).await {
+        while connections.try_join_next().is_some() {}
+        if connections.len() >= MAX_CONNECTIONS {
             log::warn!("ble socket: {MAX_CONNECTIONS} phones already connected; one refused");
             continue;
-        };
-        let peer = format!("sim-{}", counter.fetch_add(1, Ordering::Relaxed) + 1);
+        }
+        count += 1;
+        let peer = format!("sim-{count}");
         let events = events.clone();
-        tasks.spawn(async move {
+        connections.spawn(async move {
             if let Err(e) = connection(stream, peer.clone(), events).await {
                 log::info!("ble socket: {peer}: {e}");
             }
-            drop(permit);
         });
     }
-    tasks.abort_all();
+    connections.abort_all();
     let _ = std::fs::remove_file(&path);
 }

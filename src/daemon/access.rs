@@ -12,6 +12,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use jiff::Timestamp;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -21,11 +22,11 @@ use crate::core::credential::{Credential, PhoneKey, Token};
 use crate::credentials::envelope::DocType;
 use crate::credentials::intake::{Expected, process_inbox, take_carried, take_published};
 use crate::credentials::phone::present_certificate;
-use crate::credentials::registry::{BundleInfo, Registry};
+use crate::credentials::registry::{Built, BundleInfo, Registry};
 use crate::credentials::verify::{Refusal, Trust};
 use crate::gateway::clock::Clock;
 use crate::gateway::handle::NewAccess;
-use crate::store::StoreError;
+use crate::store::{Store, StoreError};
 
 /// Commands waiting for the access actor, at most.
 pub const COMMANDS: usize = 8;
@@ -131,25 +132,44 @@ struct Access {
 }
 
 impl Access {
-    /// Takes in what waits in the inbox (on the store's thread) and sends new inputs when
-    /// anything was accepted.
-    async fn intake(&mut self) -> Result<(), StoreError> {
+    /// Runs `work` on the store's thread with the registry, this configuration's trust,
+    /// the wall clock's time and whether it is trusted; the registry comes back after.
+    async fn on_store<T: Send + 'static>(
+        &mut self,
+        work: impl FnOnce(&mut Registry, &Trust<'_>, &mut Store, Timestamp, bool) -> T + Send + 'static,
+    ) -> Result<T, StoreError> {
         let cfg = self.cfg.clone();
         let mut registry = std::mem::take(&mut self.registry);
         let now = self.clock.now();
         let trusted = self.trust.borrow().is_trusted();
-        let (registry, outcome) = self
+        let (registry, out) = self
             .store
             .call(move |store| {
-                let mut last = None;
-                let outcome =
-                    process_inbox(&cfg.intake.inbox, &mut registry, &Trust::of(&cfg), store, now, trusted, |built| {
-                        last = Some(built);
-                    });
-                Ok((registry, outcome.map(|o| (o, last))))
+                let out = work(&mut registry, &Trust::of(&cfg), store, now, trusted);
+                Ok((registry, out))
             })
             .await?;
         self.registry = registry;
+        Ok(out)
+    }
+
+    /// Hands new core inputs to the supervisor (for the gateway).
+    async fn hand_over(&self, built: Built) -> Result<(), StoreError> {
+        let access = NewAccess { built, key: self.cfg.credential_key.clone() };
+        self.updates.send(access).await.map_err(|_| StoreError::Closed)
+    }
+
+    /// Takes in what waits in the inbox (on the store's thread) and sends new inputs when
+    /// anything was accepted.
+    async fn intake(&mut self) -> Result<(), StoreError> {
+        let inbox = self.cfg.intake.inbox.clone();
+        let outcome = self
+            .on_store(move |registry, trust, store, now, trusted| {
+                let mut last = None;
+                let outcome = process_inbox(&inbox, registry, trust, store, now, trusted, |built| last = Some(built));
+                outcome.map(|o| (o, last))
+            })
+            .await?;
         match outcome {
             Ok((outcomes, last)) => {
                 self.inbox_error = None;
@@ -160,10 +180,7 @@ impl Access {
                     }
                 }
                 if let Some(built) = last {
-                    let access = NewAccess { built, key: self.cfg.credential_key.clone() };
-                    if self.updates.send(access).await.is_err() {
-                        return Err(StoreError::Closed);
-                    }
+                    self.hand_over(built).await?;
                 }
             }
             Err(e) => {
@@ -178,28 +195,16 @@ impl Access {
     }
 
     async fn take(&mut self, doc: Published) -> Result<Result<String, String>, StoreError> {
-        let cfg = self.cfg.clone();
-        let mut registry = std::mem::take(&mut self.registry);
-        let now = self.clock.now();
-        let trusted = self.trust.borrow().is_trusted();
-        let (registry, result) = self
-            .store
-            .call(move |store| {
+        let result = self
+            .on_store(move |registry, trust, store, now, trusted| {
                 let expected = Expected { doc_type: doc.doc_type, authority: &doc.authority };
-                let trust = Trust::of(&cfg);
-                let result =
-                    take_published(doc.bytes, &doc.topic, expected, &mut registry, &trust, store, now, trusted);
-                Ok((registry, result))
+                take_published(doc.bytes, &doc.topic, expected, registry, trust, store, now, trusted)
             })
             .await?;
-        self.registry = registry;
         match result {
             Ok((accepted, built)) => {
                 log::info!("uplink: taken in: {accepted}");
-                let access = NewAccess { built, key: self.cfg.credential_key.clone() };
-                if self.updates.send(access).await.is_err() {
-                    return Err(StoreError::Closed);
-                }
+                self.hand_over(built).await?;
                 Ok(Ok(accepted.to_string()))
             }
             Err(e) => {
@@ -214,40 +219,24 @@ impl Access {
         certificate: Vec<u8>,
         key: [u8; 32],
     ) -> Result<Result<Credential, Refusal>, StoreError> {
-        let cfg = self.cfg.clone();
-        let mut registry = std::mem::take(&mut self.registry);
-        let now = self.clock.now();
-        let trusted = self.trust.borrow().is_trusted();
-        let (registry, result) = self
-            .store
-            .call(move |store| {
-                let trust = Trust::of(&cfg);
-                let result = present_certificate(&certificate, &registry, store, &trust, now, trusted).and_then(|p| {
-                    if p.credential.token != Token::Phone(PhoneKey(key)) {
-                        return Err(Refusal::Unresolvable(vec![
-                            "the certificate is for another phone key than the one that signed".into(),
-                        ]));
-                    }
-                    let newer = match p.newer_revocations {
-                        Some((bytes, list, _)) => {
-                            let id = p.credential.id.to_string();
-                            match take_carried(bytes, &id, &list.authority, &mut registry, &trust, store, now, trusted)
-                            {
-                                Ok((_, built)) => Some(built),
-                                Err(e) => {
-                                    log::warn!("a revocation list carried by certificate {id} was not taken in: {e}");
-                                    None
-                                }
-                            }
-                        }
-                        None => None,
-                    };
-                    Ok((p.credential, newer))
+        let result = self
+            .on_store(move |registry, trust, store, now, trusted| {
+                let p = present_certificate(&certificate, registry, store, trust, now, trusted)?;
+                if p.credential.token != Token::Phone(PhoneKey(key)) {
+                    return Err(Refusal::Unresolvable(vec![
+                        "the certificate is for another phone key than the one that signed".into(),
+                    ]));
+                }
+                let newer = p.newer_revocations.and_then(|(bytes, list, _)| {
+                    let id = p.credential.id.to_string();
+                    take_carried(bytes, &id, &list.authority, registry, trust, store, now, trusted)
+                        .map_err(|e| log::warn!("a revocation list carried by certificate {id} was not taken in: {e}"))
+                        .ok()
+                        .map(|(_, built)| built)
                 });
-                Ok((registry, result))
+                Ok((p.credential, newer))
             })
             .await?;
-        self.registry = registry;
         let (credential, newer) = match result {
             Ok(ok) => ok,
             Err(refusal) => return Ok(Err(refusal)),
@@ -255,9 +244,7 @@ impl Access {
         if let Some(built) = newer {
             let revoked = built.revocations.is_revoked(&credential);
             log::info!("ble: a newer revocation list came with certificate {}", credential.id);
-            if self.updates.send(NewAccess { built, key: self.cfg.credential_key.clone() }).await.is_err() {
-                return Err(StoreError::Closed);
-            }
+            self.hand_over(built).await?;
             if revoked {
                 return Ok(Err(Refusal::Revoked));
             }

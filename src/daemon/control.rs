@@ -114,21 +114,27 @@ pub async fn bind(path: &Path) -> Result<UnixListener, ControlError> {
     Ok(listener)
 }
 
+/// The next connection on `listener` (`None` at `cancel`); a failed accept (out of file
+/// descriptors, say) is logged under `name` and retried after a pause.
+pub async fn accept(listener: &UnixListener, name: &str, cancel: &CancellationToken) -> Option<UnixStream> {
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return None,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => return Some(stream),
+                Err(e) => {
+                    log::warn!("{name}: accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+        }
+    }
+}
+
 /// Serves connections until `cancel`; removes the socket file then.
 pub async fn serve(listener: UnixListener, path: PathBuf, reach: Reach, cancel: CancellationToken) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    loop {
-        let stream = tokio::select! {
-            () = cancel.cancelled() => break,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(e) => {
-                    log::warn!("control socket: accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-        };
+    while let Some(stream) = accept(&listener, "control socket", &cancel).await {
         let Ok(permit) = slots.clone().try_acquire_owned() else {
             tokio::spawn(async move {
                 let mut stream = stream;
