@@ -62,26 +62,38 @@ fn layer_files(main: &Path) -> Result<Vec<PathBuf>, ConfigError> {
 /// Loads and validates the configuration; every problem is reported at once.
 pub fn load(opts: &LoadOptions) -> Result<Config, ConfigError> {
     let files = layer_files(&opts.path)?;
-    let mut builder = config::Config::builder();
-    for path in &files {
+    let mut layers = Vec::with_capacity(files.len());
+    for path in files {
         let text =
-            std::fs::read_to_string(path).map_err(|source| ConfigError::Unreadable { path: path.clone(), source })?;
+            std::fs::read_to_string(&path).map_err(|source| ConfigError::Unreadable { path: path.clone(), source })?;
+        layers.push((path, text));
+    }
+    from_layers(&layers, &opts.env, &opts.path)
+}
+
+/// Merges layers already read (the main file first, each with the path it came from),
+/// then the `PORTVAKT__*` variables among `env`, and validates the result. Paths in the
+/// config are relative to `main`'s folder. This is [`load`] without the file reading;
+/// the config fuzz target enters here.
+pub fn from_layers(layers: &[(PathBuf, String)], env: &[(String, String)], main: &Path) -> Result<Config, ConfigError> {
+    let mut builder = config::Config::builder();
+    for (path, text) in layers {
         // Syntax-check this file alone so the error names it.
         config::Config::builder()
-            .add_source(File::from_str(&text, FileFormat::Toml))
+            .add_source(File::from_str(text, FileFormat::Toml))
             .build()
             .map_err(|e| ConfigError::Syntax { path: path.clone(), message: e.to_string() })?;
-        builder = builder.add_source(File::from_str(&text, FileFormat::Toml));
+        builder = builder.add_source(File::from_str(text, FileFormat::Toml));
     }
     let prefix = format!("{ENV_PREFIX}__");
-    let env: config::Map<String, String> = opts.env.iter().filter(|(k, _)| k.starts_with(&prefix)).cloned().collect();
+    let env: config::Map<String, String> = env.iter().filter(|(k, _)| k.starts_with(&prefix)).cloned().collect();
     builder = builder
         .add_source(Environment::with_prefix(ENV_PREFIX).prefix_separator("__").separator("__").source(Some(env)));
     let merged =
-        builder.build().map_err(|e| ConfigError::Syntax { path: opts.path.clone(), message: e.to_string() })?;
+        builder.build().map_err(|e| ConfigError::Syntax { path: main.to_path_buf(), message: e.to_string() })?;
     let root: BTreeMap<String, config::Value> = merged
         .try_deserialize()
-        .map_err(|e| ConfigError::Syntax { path: opts.path.clone(), message: e.to_string() })?;
-    let base = opts.path.parent().unwrap_or(Path::new(".")).to_path_buf();
-    validate::validate(root, &base, files)
+        .map_err(|e| ConfigError::Syntax { path: main.to_path_buf(), message: e.to_string() })?;
+    let base = main.parent().unwrap_or(Path::new(".")).to_path_buf();
+    validate::validate(root, &base, layers.iter().map(|(p, _)| p.clone()).collect())
 }

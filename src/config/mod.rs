@@ -24,7 +24,7 @@ use crate::core::secret::CredentialKey;
 pub use authority::{AuthorityClass, AuthorityConfig, door_names};
 pub use ble::BleConfig;
 pub use daemon::{DEFAULT_CONTROL_SOCKET, DaemonConfig};
-pub use load::{DEFAULT_CONFIG_PATH, LoadOptions, load};
+pub use load::{DEFAULT_CONFIG_PATH, LoadOptions, from_layers, load};
 pub use problems::{ConfigError, Problem};
 pub use uplink::{ConfirmOn, Security, UplinkConfig, is_loopback, parse_broker, tls_client};
 pub use validate::{DEFAULT_INBOX, DEFAULT_STORE_PATH, owner_policy};

@@ -321,24 +321,15 @@ impl Bus {
     }
 
     async fn poll_inputs(&mut self, i: usize, unit: u8, channels: u16) -> Result<(), Failure> {
-        let Response::ReadDiscreteInputs(mut now) =
-            self.request(unit, Request::ReadDiscreteInputs(0, channels)).await?
+        let Response::ReadDiscreteInputs(now) = self.request(unit, Request::ReadDiscreteInputs(0, channels)).await?
         else {
             return Err(Failure::Bad("the reply is not discrete inputs".into()));
         };
-        // Bits come in whole bytes: keep the channels asked for.
-        if now.len() >= usize::from(channels) {
-            now.truncate(usize::from(channels));
-        }
-        if now.len() != usize::from(channels) {
-            return Err(Failure::Bad(format!("{} inputs in the reply, expected {channels}", now.len())));
-        }
-        let before = self.devices[i].inputs.replace(now.clone());
-        for (ch, on) in now.iter().enumerate() {
-            if before.as_ref().is_none_or(|b| b[ch] != *on) {
-                let channel = u16::try_from(ch + 1).unwrap_or(u16::MAX);
-                self.emit(BusEvent::Input { unit, channel, on: *on }).await;
-            }
+        let now = super::inputs::channels_in_reply(now, channels).map_err(Failure::Bad)?;
+        let changes = super::inputs::changed(self.devices[i].inputs.as_deref(), &now);
+        self.devices[i].inputs = Some(now);
+        for (channel, on) in changes {
+            self.emit(BusEvent::Input { unit, channel, on }).await;
         }
         Ok(())
     }

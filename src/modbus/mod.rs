@@ -1,7 +1,8 @@
-//! Door I/O over Modbus: device profiles (register maps) so far; the bus actors, the
-//! tokio-modbus adapter and the simulated building follow.
+//! Door I/O over Modbus: device profiles (register maps and reply decoding), the bus
+//! actor over tokio-modbus, how a link is opened, and the simulated building.
 
 pub mod bus;
+pub mod inputs;
 pub mod keypad;
 pub mod link;
 pub mod sim;

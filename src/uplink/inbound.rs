@@ -130,18 +130,13 @@ impl Worker {
     }
 
     async fn events_ack(&mut self, msg: &Message) {
-        #[derive(serde::Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Ack {
-            through: u64,
-        }
         let head = *self.reach.store.head().borrow();
-        let problem = match serde_json::from_slice::<Ack>(&msg.payload) {
-            Err(e) => Some(format!("not an acknowledgement: {e} (expected {{\"through\": <seq>}})")),
-            Ok(a) if a.through > head => Some(format!("acknowledges {} but the newest record is {head}", a.through)),
-            Ok(a) => match self.reach.store.confirm_through(a.through, Timestamp::now()).await {
+        let problem = match read_ack(&msg.payload) {
+            Err(e) => Some(e),
+            Ok(through) if through > head => Some(format!("acknowledges {through} but the newest record is {head}")),
+            Ok(through) => match self.reach.store.confirm_through(through, Timestamp::now()).await {
                 Ok(n) => {
-                    log::debug!("uplink: the collector confirmed {n} record(s) through {}", a.through);
+                    log::debug!("uplink: the collector confirmed {n} record(s) through {through}");
                     None
                 }
                 Err(e) => {
@@ -239,4 +234,17 @@ impl Worker {
         };
         Ok((id, value))
     }
+}
+
+/// Reads the collector's acknowledgement on `events/ack`: `{"through": <seq>}`, the
+/// newest record it has stored.
+pub fn read_ack(payload: &[u8]) -> Result<u64, String> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Ack {
+        through: u64,
+    }
+    serde_json::from_slice::<Ack>(payload)
+        .map(|a| a.through)
+        .map_err(|e| format!("not an acknowledgement: {e} (expected {{\"through\": <seq>}})"))
 }
