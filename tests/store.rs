@@ -376,6 +376,24 @@ fn concurrent_appends_through_the_actor_share_transactions_and_all_get_numbers()
 }
 
 #[test]
+fn whoever_is_told_a_record_is_stored_already_sees_the_head_past_it() {
+    // The uplink's last drain reads the head right after `system.stop` is stored: an
+    // answer ahead of the head left that record unpublished.
+    let dir = tempfile::tempdir().unwrap();
+    let (handle, thread) = actor::spawn(Store::open(&opts(&dir)).unwrap()).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let head = handle.head();
+    rt.block_on(async {
+        for i in 0..500 {
+            let Recorded::Stored(seq) = handle.append(event(i, "anna")).await.unwrap() else { panic!("counted") };
+            assert!(*head.borrow() >= seq, "record {seq} answered before the head moved");
+        }
+    });
+    drop(handle);
+    thread.join().unwrap();
+}
+
+#[test]
 fn an_access_decision_becomes_a_record_without_the_pin() {
     use portvakt::core::clock::ClockTrust;
     use portvakt::core::credential::TokenKind;

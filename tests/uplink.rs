@@ -6,10 +6,10 @@
 
 mod common;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::daemon::{TestDaemon, care_pin_bundle, care_pin_bundle_version, kommunen_revocations};
-use common::mqtt::Subscriber;
+use common::mqtt::{Seen, Subscriber};
 use jiff::Timestamp;
 use portvakt::daemon::control::{Request, SimAct};
 use portvakt::uplink::command::{DoorArgs, SignedBody, seal};
@@ -97,6 +97,45 @@ fn a_subscriber_sees_birth_state_door_states_and_every_event_in_order_then_offli
         let last = sub.on(&format!("{P}/events")).last().unwrap().json();
         assert_eq!(last["kind"], "system.stop", "the stop record is published before offline");
         assert_eq!(broker.retained(&format!("{P}/status")).as_deref(), Some(&b"offline"[..]));
+    });
+}
+
+/// How long after `from` a message matching `pred` was seen on `topic`, among those after
+/// the first `skip`.
+async fn seen_after(
+    sub: &Subscriber,
+    topic: &str,
+    from: Instant,
+    skip: usize,
+    pred: impl Fn(&Seen) -> bool,
+) -> Duration {
+    while !sub.on(topic).iter().skip(skip).any(&pred) {
+        assert!(from.elapsed() < Duration::from_secs(10), "nothing as expected on {topic}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    from.elapsed()
+}
+
+#[test]
+fn a_door_change_is_published_when_it_happens_not_at_the_next_periodic_look() {
+    // The periodic look runs every 2 s: a release found by it would come 0-2 s late, and
+    // the relock (1 s pulse) as late again. Published on change, each takes milliseconds.
+    rt().block_on(async {
+        let broker = SimBroker::start(0).await.unwrap();
+        let sub = Subscriber::connect(broker.addr().port(), "watcher", &format!("{P}/#")).await;
+        let d = started(&broker, &[]).await;
+        let topic = format!("{P}/door/gate/state");
+        sub.wait(&topic, 10, |s| s.json()["lock"] == "locked").await;
+
+        let before = sub.on(&topic).len();
+        d.ask(&Request::Pulse { door: "gate".into() }).await.unwrap();
+        let pulsed = Instant::now();
+        let released = seen_after(&sub, &topic, pulsed, before, |s| s.json()["lock"] == "released").await;
+        assert!(released < Duration::from_millis(700), "released published {released:?} after the pulse");
+        let relocked = seen_after(&sub, &topic, pulsed, before + 1, |s| s.json()["lock"] == "locked").await;
+        let late = relocked.saturating_sub(Duration::from_secs(1));
+        assert!(late < Duration::from_millis(700), "locked again published {late:?} after the 1 s pulse ended");
+        d.stop().await.unwrap();
     });
 }
 

@@ -17,6 +17,17 @@ use crate::store::{EventKind, NewEvent, Store, StoreError};
 /// Largest document read from the inbox.
 pub const MAX_DOCUMENT: u64 = 64 << 20;
 
+/// A file changed more recently than this may still be being written (`scp` and `cp`
+/// write in place): it waits for the next round instead of being refused half-written.
+pub const SETTLE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Whether a file last modified at `modified` may still be being written at `now`. A
+/// modification time after `now` (the clock went back) counts as settled, so no file
+/// waits for the clock.
+fn still_being_written(modified: std::time::SystemTime, now: std::time::SystemTime) -> bool {
+    now.duration_since(modified).is_ok_and(|age| age < SETTLE)
+}
+
 /// What was taken in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Accepted {
@@ -246,6 +257,18 @@ pub fn take_carried(
     take_from(bytes, ("certificate", certificate), expected, registry, trust, store, now, trusted)
 }
 
+/// Whether no file in `dir` changed within [`SETTLE`] of `now`, so a round of
+/// [`process_inbox`] reads none half-written (the daemon waits for the next round
+/// otherwise; `portvakt intake`, run by hand after copying, does not wait).
+pub fn inbox_settled(dir: &Path, now: Timestamp) -> bool {
+    let now = std::time::SystemTime::from(now);
+    std::fs::read_dir(dir).map_or(true, |entries| {
+        !entries
+            .filter_map(Result::ok)
+            .any(|e| e.metadata().and_then(|m| m.modified()).is_ok_and(|modified| still_being_written(modified, now)))
+    })
+}
+
 /// Processes every file in `dir` in name order. `on_built` receives the core's new
 /// inputs after each accepted document (the gateway swaps them in).
 pub fn process_inbox(
@@ -290,4 +313,34 @@ pub fn process_inbox(
         outcomes.push(Outcome { file, result });
     }
     Ok(outcomes)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+
+    #[test]
+    fn a_file_changed_within_the_settle_time_is_still_being_written() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        assert!(still_being_written(now - Duration::from_millis(200), now));
+        assert!(!still_being_written(now - SETTLE, now));
+    }
+
+    #[test]
+    fn a_file_from_the_future_counts_as_settled_so_a_clock_going_back_holds_nothing_up() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        assert!(!still_being_written(now + Duration::from_secs(3600), now));
+    }
+
+    #[test]
+    fn an_inbox_with_a_fresh_file_is_not_settled_until_the_file_has_rested() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        std::fs::write(dir.path().join("owner.pvkt"), b"PVKT").expect("a file");
+        let written = Timestamp::now();
+        assert!(!inbox_settled(dir.path(), written));
+        assert!(inbox_settled(dir.path(), written + jiff::SignedDuration::from_secs(2)));
+        assert!(inbox_settled(&dir.path().join("missing"), written), "no inbox has nothing half-written");
+    }
 }

@@ -20,7 +20,7 @@ use crate::config::Config;
 use crate::core::clock::ClockTrust;
 use crate::core::credential::{Credential, PhoneKey, Token};
 use crate::credentials::envelope::DocType;
-use crate::credentials::intake::{Expected, process_inbox, take_carried, take_published};
+use crate::credentials::intake::{Expected, inbox_settled, process_inbox, take_carried, take_published};
 use crate::credentials::phone::present_certificate;
 use crate::credentials::registry::{Built, BundleInfo, Registry};
 use crate::credentials::verify::{Refusal, Trust};
@@ -165,6 +165,9 @@ impl Access {
         let inbox = self.cfg.intake.inbox.clone();
         let outcome = self
             .on_store(move |registry, trust, store, now, trusted| {
+                if !inbox_settled(&inbox, now) {
+                    return Ok((Vec::new(), None)); // a file is still being written
+                }
                 let mut last = None;
                 let outcome = process_inbox(&inbox, registry, trust, store, now, trusted, |built| last = Some(built));
                 outcome.map(|o| (o, last))

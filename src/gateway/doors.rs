@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::clock::Clock;
@@ -63,6 +63,8 @@ pub struct Gateway {
     clock: Arc<dyn Clock>,
     seen_online: BTreeSet<(usize, u8)>,
     observed: broadcast::Sender<Observed>,
+    /// The doors' state as last told to watchers (the uplink publishes each change).
+    door_states: watch::Sender<Vec<DoorStatus>>,
 }
 
 fn door_idx(i: usize) -> DoorIdx {
@@ -94,6 +96,7 @@ impl Gateway {
             clock,
             seen_online: BTreeSet::new(),
             observed: broadcast::channel(OBSERVED).0,
+            door_states: watch::channel(Vec::new()).0,
         };
         for (i, (door, w)) in cfg.policy.doors.iter().zip(&cfg.wiring).enumerate() {
             let idx = door_idx(i);
@@ -157,6 +160,18 @@ impl Gateway {
             })
             .collect();
         GatewayStatus { clock: self.state.clock, credentials: self.state.allowlist.len(), doors }
+    }
+
+    /// Tells watchers the doors' state when it differs from what they were last told.
+    fn publish_door_states(&self) {
+        let now = self.status().doors;
+        self.door_states.send_if_modified(|told| {
+            let changed = *told != now;
+            if changed {
+                *told = now;
+            }
+            changed
+        });
     }
 
     fn door_named(&self, door: &str) -> Result<DoorIdx, String> {
@@ -381,7 +396,7 @@ impl Gateway {
         cancel: CancellationToken,
     ) -> (Handle, tokio::task::JoinHandle<()>) {
         let (tx, commands) = mpsc::channel(COMMANDS);
-        let handle = Handle { tx, observed: self.observed.clone() };
+        let handle = Handle { tx, observed: self.observed.clone(), door_states: self.door_states.subscribe() };
         (handle, tokio::spawn(self.run(events, commands, tick, cancel)))
     }
 
@@ -393,6 +408,7 @@ impl Gateway {
         cancel: CancellationToken,
     ) {
         self.start().await;
+        self.publish_door_states();
         let mut ticker = tokio::time::interval(tick);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -406,6 +422,7 @@ impl Gateway {
                 },
                 _ = ticker.tick(), if self.machines.iter().any(DoorMachine::needs_tick) => self.tick().await,
             }
+            self.publish_door_states();
         }
         self.lock_all().await;
         self.save_lockouts().await;

@@ -6,8 +6,9 @@
 //! Channel: bounded at [`COMMANDS`]; senders wait (a pulse or new credentials are never
 //! dropped). Observations for `watch` go out on a broadcast channel of [`OBSERVED`]
 //! places: a slow watcher loses the oldest lines and is told how many, the doors never wait.
+//! The doors' state is a `watch` value, replaced whenever it changes.
 
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::core::clock::ClockTrust;
 use crate::core::credential::{Credential, PhoneKey};
@@ -119,6 +120,7 @@ pub enum Command {
 pub struct Handle {
     pub(super) tx: mpsc::Sender<Command>,
     pub(super) observed: broadcast::Sender<Observed>,
+    pub(super) door_states: watch::Receiver<Vec<DoorStatus>>,
 }
 
 impl Handle {
@@ -172,5 +174,11 @@ impl Handle {
     /// Bus events from now on, for `watch`.
     pub fn observe(&self) -> broadcast::Receiver<Observed> {
         self.observed.subscribe()
+    }
+
+    /// The doors' state, changed as soon as a door's lock, contact, mode or alarm changes
+    /// (the uplink publishes from it).
+    pub fn door_states(&self) -> watch::Receiver<Vec<DoorStatus>> {
+        self.door_states.clone()
     }
 }

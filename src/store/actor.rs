@@ -164,9 +164,13 @@ pub fn spawn(store: Store) -> Result<(Handle, std::thread::JoinHandle<()>), Stor
     Ok((Handle { tx, head }, thread))
 }
 
-fn commit(store: &mut Store, batch: Vec<(NewEvent, Reply<Recorded>)>) {
+/// Commits a batch, moves `head`, then answers: whoever saw its record stored sees the
+/// head past it too (the uplink's last drain relies on this).
+fn commit(store: &mut Store, batch: Vec<(NewEvent, Reply<Recorded>)>, head: &watch::Sender<u64>) {
     let (events, replies): (Vec<NewEvent>, Vec<Reply<Recorded>>) = batch.into_iter().unzip();
-    match store.append(&events) {
+    let appended = store.append(&events);
+    tell_head(store, head);
+    match appended {
         Ok(Appended::Stored { last, .. }) => {
             let first = last + 1 - events.len() as u64;
             for (i, reply) in replies.into_iter().enumerate() {
@@ -207,7 +211,7 @@ fn run(mut store: Store, mut rx: mpsc::Receiver<Command>, head: &watch::Sender<u
                         Err(_) => break,
                     }
                 }
-                commit(&mut store, batch);
+                commit(&mut store, batch, head);
             }
             Command::Outbox { after, limit, reply } => {
                 let _ = reply.send(store.outbox(after, limit));
@@ -217,8 +221,12 @@ fn run(mut store: Store, mut rx: mpsc::Receiver<Command>, head: &watch::Sender<u
             }
             Command::Run(job) => job(&mut store),
         }
-        // After appends, and after jobs (intake audits its outcomes directly).
-        let now = store.head().0;
-        head.send_if_modified(|h| std::mem::replace(h, now) != now);
+        // After jobs too (intake audits its outcomes directly).
+        tell_head(&store, head);
     }
+}
+
+fn tell_head(store: &Store, head: &watch::Sender<u64>) {
+    let now = store.head().0;
+    head.send_if_modified(|h| std::mem::replace(h, now) != now);
 }

@@ -174,6 +174,10 @@ impl Uplink {
         let mut confirm_tick = tokio::time::interval(CONFIRM_EVERY);
         let mut look = tokio::time::interval(LOOK_EVERY);
         look.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Door changes are published as they happen; `look` is the fallback and the
+        // gateway state's clock. The doors restart on a reload: follow the new ones.
+        let mut views = self.reach.doors.clone();
+        let mut doors = door_states(&views);
         loop {
             tokio::select! {
                 () = cancel.cancelled() => {
@@ -188,6 +192,13 @@ impl Uplink {
                     }
                 },
                 Ok(()) = conn.head.changed(), if conn.connected => self.fill(conn).await,
+                Ok(()) = door_changed(&mut doors), if conn.connected => self.publish_state(conn, false).await,
+                Ok(()) = views.changed() => {
+                    doors = door_states(&views);
+                    if conn.connected {
+                        self.publish_state(conn, false).await;
+                    }
+                }
                 _ = confirm_tick.tick(), if !conn.confirms.is_empty() || conn.acked > 0 => self.flush_confirms(conn),
                 _ = look.tick(), if conn.connected => {
                     self.publish_state(conn, false).await;
@@ -372,6 +383,7 @@ impl Uplink {
             while conn.window.in_flight() > 0 || *conn.head.borrow() > conn.window.next_after() {
                 tokio::select! {
                     () = tokio::time::sleep_until(deadline) => break,
+                    Ok(()) = conn.head.changed() => self.fill(conn).await,
                     event = conn.events.poll() => match event {
                         Ok(e) => self.on_event(conn, e).await,
                         Err(_) => break,
@@ -502,4 +514,21 @@ pub fn spawn(start: Start, cancel: CancellationToken) -> (Handle, impl Future<Ou
         let _ = worker_task.await;
     };
     (Handle { tx }, task)
+}
+
+/// The running doors' state, to follow (`None` while the doors restart or stop).
+fn door_states(
+    views: &watch::Receiver<Option<Arc<crate::daemon::doors::DoorsView>>>,
+) -> Option<watch::Receiver<Vec<crate::gateway::handle::DoorStatus>>> {
+    views.borrow().as_ref().map(|v| v.gateway.door_states())
+}
+
+/// Waits until the doors' state changes (forever without doors).
+async fn door_changed(
+    doors: &mut Option<watch::Receiver<Vec<crate::gateway::handle::DoorStatus>>>,
+) -> Result<(), watch::error::RecvError> {
+    match doors {
+        Some(rx) => rx.changed().await,
+        None => std::future::pending().await,
+    }
 }
