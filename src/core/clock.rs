@@ -34,6 +34,16 @@ impl ClockTrust {
     }
 }
 
+/// The earliest time a clock may read and be trusted: the start of the year this
+/// release was made. A Pi without a real-time clock boots in 1970, and on a new SD card
+/// there is no persisted floor yet: this one holds from the first boot.
+pub const EARLIEST_TRUSTED: Timestamp = Timestamp::constant(1_767_225_600, 0); // 2026-01-01T00:00:00Z
+
+/// The floor to judge by: the persisted one, but never earlier than [`EARLIEST_TRUSTED`].
+pub fn floor_at_least_release(persisted: Option<Timestamp>) -> Timestamp {
+    persisted.map_or(EARLIEST_TRUSTED, |f| f.max(EARLIEST_TRUSTED))
+}
+
 /// What the edges observed about the clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClockObservation {
@@ -127,6 +137,15 @@ mod tests {
         let obs = ClockObservation { wall: ts(5), synchronized: true, floor: Some(ts(1_790_000_000)), jumped: false };
         assert_eq!(assess(obs), ClockTrust::Untrusted(UntrustedReason::BeforeFloor));
         assert_eq!(next_floor(obs), Some(ts(1_790_000_000)), "the floor never moves back");
+    }
+
+    #[test]
+    fn a_clock_in_1970_is_untrusted_even_when_synchronised_and_nothing_was_persisted() {
+        let floor = floor_at_least_release(None);
+        let obs = ClockObservation { wall: ts(794), synchronized: true, floor: Some(floor), jumped: false };
+        assert_eq!(assess(obs), ClockTrust::Untrusted(UntrustedReason::BeforeFloor));
+        assert_eq!(floor_at_least_release(Some(ts(1_790_000_000))), ts(1_790_000_000), "a later floor stands");
+        assert_eq!(EARLIEST_TRUSTED.to_string(), "2026-01-01T00:00:00Z");
     }
 
     #[test]

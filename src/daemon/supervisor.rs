@@ -300,7 +300,7 @@ async fn start(opts: RunOptions) -> Result<(Running, Tasks), DaemonError> {
     }
     let store = Store::open(&cfg.store)?;
     let (registry, dropped, built) = Registry::built_from_store(&store, &Trust::of(&cfg))?;
-    let floor = store.clock_floor()?;
+    let floor = Some(crate::core::clock::floor_at_least_release(store.clock_floor()?));
     let (store, store_thread) = crate::store::actor::spawn(store)?;
     for d in &dropped {
         log::warn!("a stored document no longer verifies and is not used: {d}");
