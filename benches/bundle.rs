@@ -12,14 +12,17 @@
     clippy::too_many_lines
 )]
 
+#[path = "common/entries.rs"]
+mod common;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use ed25519_dalek::SigningKey;
 use jiff::{SignedDuration, Timestamp};
 use portvakt::config::{AuthorityClass, AuthorityConfig, LoadOptions, load};
-use portvakt::core::credential::{PhoneKey, Token};
-use portvakt::credentials::bundle::{Bundle, Entry};
+use portvakt::core::credential::Token;
+use portvakt::credentials::bundle::Bundle;
 use portvakt::credentials::envelope::{DocType, seal};
 use portvakt::credentials::registry::Registry;
 use portvakt::credentials::verify::{Trust, verify_bundle};
@@ -83,31 +86,10 @@ fn main() {
         doors: cfg.policy.all_doors(),
     }];
     let trust = Trust { site: &cfg.site.id, authorities: &authorities, policy: &cfg.policy };
-    let roles = ["resident", "resident", "resident", "home_care", "contractor", "property_staff"];
-    let door_sets: [&[&str]; 3] = [&["entrance", "rubbish", "laundry"], &["entrance", "rubbish"], &["rubbish"]];
     let key = &cfg.credential_key;
     let now = Timestamp::now();
     let bytes = {
-        let entries: Vec<Entry> = (0..ENTRIES)
-            .map(|i| Entry {
-                id: format!("c{i:06}").into(),
-                holder: format!("holder-{:06}", i / 2).into(),
-                role: roles[i % roles.len()].into(),
-                token: match i % 3 {
-                    0 => Token::Pin(key.pin(&format!("{:08}", 10_000_000 + i))),
-                    1 => Token::Tag(key.tag(&format!("{:014X}", 0x04_0000_0000_0000u64 + i as u64))),
-                    _ => {
-                        let mut k = [7u8; 32];
-                        k[..8].copy_from_slice(&(i as u64).to_le_bytes());
-                        Token::Phone(PhoneKey(k))
-                    }
-                },
-                doors: door_sets[i % door_sets.len()].iter().map(|d| (*d).into()).collect(),
-                schedule: None,
-                valid_from: None,
-                valid_until: None,
-            })
-            .collect();
+        let entries = common::entries(ENTRIES, key);
         let bundle = Bundle {
             authority: "owner".into(),
             site: cfg.site.id.to_string(),

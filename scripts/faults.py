@@ -30,6 +30,9 @@ import threading
 import time
 from pathlib import Path
 
+import loopback
+from loopback import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 MOSQUITTO = "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else "mosquitto"
 FIGURES = {}
@@ -40,20 +43,9 @@ def fail(message):
     sys.exit(1)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def wait_port(port):
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    fail(f"nothing listens on port {port}")
+    if not loopback.wait_port(port):
+        fail(f"nothing listens on port {port}")
 
 
 def ask(path, request, timeout=5.0):
