@@ -53,4 +53,4 @@ for _ in $(seq 100); do
         | grep -q '"org.bluez"' && break
     sleep 0.1
 done
-cargo test --locked --test interop_bluez -- --test-threads=1
+cargo test --locked --test interop_bluez -- --test-threads=1 --nocapture
