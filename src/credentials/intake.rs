@@ -257,15 +257,19 @@ pub fn take_carried(
     take_from(bytes, ("certificate", certificate), expected, registry, trust, store, now, trusted)
 }
 
-/// Whether no file in `dir` changed within [`SETTLE`] of `now`, so a round of
-/// [`process_inbox`] reads none half-written (the daemon waits for the next round
-/// otherwise; `portvakt intake`, run by hand after copying, does not wait).
+/// Whether no document in `dir` (the files [`process_inbox`] reads) changed within
+/// [`SETTLE`] of `now`, so a round reads none half-written (the daemon waits for the next
+/// round otherwise; `portvakt intake`, run by hand after copying, does not wait).
 pub fn inbox_settled(dir: &Path, now: Timestamp) -> bool {
     let now = std::time::SystemTime::from(now);
     std::fs::read_dir(dir).map_or(true, |entries| {
-        !entries
-            .filter_map(Result::ok)
-            .any(|e| e.metadata().and_then(|m| m.modified()).is_ok_and(|modified| still_being_written(modified, now)))
+        !entries.filter_map(Result::ok).any(|e| {
+            let hidden = e.file_name().to_string_lossy().starts_with('.');
+            let meta = e.metadata();
+            !hidden
+                && meta.as_ref().is_ok_and(std::fs::Metadata::is_file)
+                && meta.and_then(|m| m.modified()).is_ok_and(|modified| still_being_written(modified, now))
+        })
     })
 }
 
@@ -342,5 +346,9 @@ mod tests {
         assert!(!inbox_settled(dir.path(), written));
         assert!(inbox_settled(dir.path(), written + jiff::SignedDuration::from_secs(2)));
         assert!(inbox_settled(&dir.path().join("missing"), written), "no inbox has nothing half-written");
+        let other = tempfile::tempdir().expect("a temporary folder");
+        std::fs::create_dir(other.path().join("accepted")).expect("a folder");
+        std::fs::write(other.path().join(".owner.pvkt"), b"PV").expect("a hidden file");
+        assert!(inbox_settled(other.path(), Timestamp::now()), "folders and hidden files are not documents");
     }
 }
