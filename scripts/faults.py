@@ -12,8 +12,10 @@ mosquitto, socat, faketime and pymodbus); `--long` runs the documented long vers
            and answers, reports the device offline, recovers when it comes back
   clock    boot at 1970, jumps forward and back: records say the clock is untrusted, doors
            are still served, trust returns when time sync confirms
+  soak     steady traffic for a minute (an hour with --long): resident memory and open
+           files stay flat after warm-up
 
-Usage: faults.py --portvakt BIN [--long] [campaign ...]
+Usage: faults.py --portvakt BIN [--long] [--soak-seconds S] [campaign ...]
 """
 import argparse
 import json
@@ -545,7 +547,51 @@ def clock(args, work):
     FIGURES["clock"] = figures
 
 
-CAMPAIGNS = {"kill9": kill9, "broker": broker, "modbus": modbus, "clock": clock}
+def fds(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def rss_kib(pid):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def soak(args, work):
+    """Steady traffic (people at the doors, every record to a broker and a collector) for
+    a while; resident memory and open files are sampled and must stay flat."""
+    seconds = args.soak_seconds or (3600 if args.long else 60)
+    b = Broker(Path(work) / "broker")
+    b.start()
+    collector = Collector(b, "portvakt/storgatan-12")
+    d = Daemon(args, Path(work), env={"PORTVAKT__UPLINK__BROKER": f"mqtt://127.0.0.1:{b.port}",
+                                      "PORTVAKT__UPLINK__ALLOW_PLAINTEXT": "true",
+                                      "PORTVAKT__UPLINK__CONFIRM": "collector"})
+    d.start()
+    samples = []
+    with Load(d, people=2) as load:
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < seconds:
+            time.sleep(min(10.0, seconds / 12))
+            samples.append((time.monotonic() - t0, rss_kib(d.proc.pid), fds(d.proc.pid)))
+        answered = load.answered
+    d.stop()
+    collector.stop()
+    b.stop()
+    warm = samples[len(samples) // 4]  # after the first quarter: caches and pools filled
+    last = samples[-1]
+    rss_growth = last[1] - warm[1]
+    if rss_growth > max(2048, warm[1] * 15 // 100):  # caches fill for a while; a leak keeps going
+        fail(f"resident memory grew {rss_growth} KiB after warm-up ({warm[1]} -> {last[1]} KiB)")
+    if last[2] > warm[2] + 2:
+        fail(f"open files grew from {warm[2]} to {last[2]}")
+    FIGURES["soak"] = {"seconds": seconds, "door_requests_answered": answered, "records": len(d.records()),
+                       "rss_kib_after_warmup": warm[1], "rss_kib_end": last[1], "rss_kib_max": max(x[1] for x in samples),
+                       "fds_after_warmup": warm[2], "fds_end": last[2], "fds_max": max(x[2] for x in samples)}
+
+
+CAMPAIGNS = {"kill9": kill9, "broker": broker, "modbus": modbus, "clock": clock, "soak": soak}
 
 
 def main():
@@ -553,6 +599,7 @@ def main():
     ap.add_argument("--portvakt", required=True)
     ap.add_argument("--python", default=sys.executable, help="a Python with pymodbus, for the devices")
     ap.add_argument("--long", action="store_true")
+    ap.add_argument("--soak-seconds", type=float, help="how long the soak runs (60, or 3600 with --long)")
     ap.add_argument("--out")
     ap.add_argument("campaigns", nargs="*", default=list(CAMPAIGNS))
     args = ap.parse_args()
