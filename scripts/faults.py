@@ -277,8 +277,9 @@ def drained(d, within):
     return None
 
 
-def broker(args, work):
-    outage, flaps = (600, 60) if args.long else (15, 8)
+def reporting(args, work):
+    """A broker, an acknowledging collector, and a started daemon reporting to them in
+    collector mode (a record leaves the outbox only when the collector has it)."""
     b = Broker(Path(work) / "broker")
     b.start()
     collector = Collector(b, "portvakt/storgatan-12")
@@ -286,6 +287,12 @@ def broker(args, work):
                                       "PORTVAKT__UPLINK__ALLOW_PLAINTEXT": "true",
                                       "PORTVAKT__UPLINK__CONFIRM": "collector"})
     d.start()
+    return b, collector, d
+
+
+def broker(args, work):
+    outage, flaps = (600, 60) if args.long else (15, 8)
+    b, collector, d = reporting(args, work)
     time.sleep(2)
     with Load(d) as load:
         time.sleep(2)
@@ -562,13 +569,7 @@ def soak(args, work):
     """Steady traffic (people at the doors, every record to a broker and a collector) for
     a while; resident memory and open files are sampled and must stay flat."""
     seconds = args.soak_seconds or (3600 if args.long else 60)
-    b = Broker(Path(work) / "broker")
-    b.start()
-    collector = Collector(b, "portvakt/storgatan-12")
-    d = Daemon(args, Path(work), env={"PORTVAKT__UPLINK__BROKER": f"mqtt://127.0.0.1:{b.port}",
-                                      "PORTVAKT__UPLINK__ALLOW_PLAINTEXT": "true",
-                                      "PORTVAKT__UPLINK__CONFIRM": "collector"})
-    d.start()
+    b, collector, d = reporting(args, work)
     samples = []
     with Load(d, people=2) as load:
         t0 = time.monotonic()

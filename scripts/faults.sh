@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Fault campaigns against the real daemon (scripts/faults.py): kill -9 under load, broker
 # outage and flapping, Modbus devices that die, answer garbage or lose their serial port,
-# clock jumps and a boot in 1970, a soak (memory and open files flat). Installs mosquitto, socat and libfaketime when run as
-# root, and a venv with pymodbus for the devices. The short versions run in CI; pass
-# --long for the documented long ones, and campaign names to run only those.
+# clock jumps and a boot in 1970, a soak (memory and open files flat). Installs
+# mosquitto, socat and libfaketime when run as root, and a venv with pymodbus for the
+# devices. The short versions run in CI; pass --long for the documented long ones, and
+# campaign names to run only those.
 #
 #   bash scripts/faults.sh                 # every campaign, short (about 3.5 minutes)
 #   bash scripts/faults.sh --long kill9    # 200 kills
