@@ -29,15 +29,14 @@ from pathlib import Path
 from pymodbus.datastore import ModbusSequentialDataBlock, ModbusServerContext, ModbusSlaveContext
 from pymodbus.server import StartAsyncTcpServer
 
-import loopback
-from loopback import free_port
+import harness
+from harness import cpu_seconds, free_port, percentile, rss_kib
 
 ROOT = Path(__file__).resolve().parent.parent
-TICK = os.sysconf("SC_CLK_TCK")
 
 
 def wait_port(port, what):
-    if not loopback.wait_port(port, what):
+    if not harness.wait_port(port, what):
         sys.exit(f"bench: {what} does not listen on port {port}")
 
 
@@ -92,23 +91,6 @@ class Listener:
     def stop(self):
         self.proc.terminate()
         self.proc.wait()
-
-
-def cpu_seconds(pid):
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK  # utime, stime
-
-
-def rss_kib(pid):
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
-def percentile(values, p):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
 
 
 def portvakt_peer(args, building, mqtt_port, work):

@@ -32,8 +32,8 @@ import threading
 import time
 from pathlib import Path
 
-import loopback
-from loopback import free_port
+import harness
+from harness import free_port, open_files, percentile, rss_kib
 
 ROOT = Path(__file__).resolve().parent.parent
 MOSQUITTO = "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else "mosquitto"
@@ -46,7 +46,7 @@ def fail(message):
 
 
 def wait_port(port):
-    if not loopback.wait_port(port):
+    if not harness.wait_port(port):
         fail(f"nothing listens on port {port}")
 
 
@@ -166,11 +166,6 @@ class Load:
                 self.answered += 1
                 self.latencies.append((time.monotonic() - t) * 1000)
             time.sleep(0.01)
-
-
-def percentile(values, p):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))] if ordered else None
 
 
 def kill9(args, work):
@@ -378,6 +373,20 @@ def garbage_server(port, stop):
     srv.close()
 
 
+def outage(d, what, take_away, bring_back, down):
+    """Takes a device away, times until the daemon reports it offline, checks that the
+    daemon stays up and answering for `down` seconds, brings the device back and times
+    until it is online again. Returns both times in seconds."""
+    take_away()
+    noticed = until(lambda: device_online(d, 3) is False, 10, f"{what}: offline noticed")
+    time.sleep(down)
+    if d.proc.poll() is not None or d.status() is None:
+        fail(f"{what}: the daemon died or stopped answering")
+    bring_back()
+    online = until(lambda: device_online(d, 3) is True, 30, f"{what}: online again")
+    return round(noticed, 2), round(online, 2)
+
+
 def rtu_cycle(d, seconds=3.0):
     """The measured request cycle on the serial line: requests per second over every device
     of the bus (as the daemon counts them), and the median of the last latencies seen."""
@@ -416,70 +425,67 @@ def modbus(args, work):
         text = text.replace(k, v)
     text = text.split("[uplink]")[0]
     (work / "tcp.toml").write_text(text)
-    dev = tcp_device()
+    peers = {"device": tcp_device()}
+
+    def device_gone():
+        peers["device"].kill()
+        peers["device"].wait()
+
+    def device_back():
+        peers["device"] = tcp_device()
+
     d = Daemon(args, work, config=work / "tcp.toml", simulate=False)
     d.start()
     until(lambda: device_online(d, 3) is True, 10, "the input module online")
     figures = {}
     # The device dies (kill -9), then comes back.
-    dev.kill()
-    dev.wait()
-    figures["device_dies_noticed_s"] = round(until(lambda: device_online(d, 3) is False, 10, "offline noticed"), 2)
-    time.sleep(down)
-    if d.status() is None:
-        fail("the daemon stopped answering while its device was dead")
-    dev = tcp_device()
-    figures["device_back_online_s"] = round(until(lambda: device_online(d, 3) is True, 30, "back online"), 2)
-    # Garbage instead of Modbus.
-    dev.kill()
-    dev.wait()
-    stop = threading.Event()
-    g = threading.Thread(target=garbage_server, args=(port, stop), daemon=True)
-    g.start()
-    until(lambda: device_online(d, 3) is False, 10, "garbage noticed as offline")
-    time.sleep(down)
-    if d.proc.poll() is not None or d.status() is None:
-        fail("the daemon died or stopped answering on garbage replies")
-    stop.set()
-    g.join()
-    dev = tcp_device()
-    figures["after_garbage_online_s"] = round(until(lambda: device_online(d, 3) is True, 30, "online after garbage"), 2)
+    figures["device_dies_noticed_s"], figures["device_back_online_s"] = outage(
+        d, "a dead device", device_gone, device_back, down)
+
+    # Garbage instead of Modbus, then the real device again.
+    def garbage():
+        device_gone()
+        peers["stop"] = threading.Event()
+        peers["garbage"] = threading.Thread(target=garbage_server, args=(port, peers["stop"]), daemon=True)
+        peers["garbage"].start()
+
+    def real_again():
+        peers["stop"].set()
+        peers["garbage"].join()
+        device_back()
+
+    figures["garbage_noticed_s"], figures["after_garbage_online_s"] = outage(d, "garbage", garbage, real_again, down)
     d.stop()
-    dev.kill()
+    peers["device"].kill()
     # The serial port vanishes: RTU over a socat pseudo-terminal pair that is taken away.
     a, b = work / "pty-a", work / "pty-b"
 
-    def serial_line():
-        s = subprocess.Popen(["socat", f"pty,raw,echo=0,link={a}", f"pty,raw,echo=0,link={b}"],
-                             stderr=subprocess.DEVNULL)
+    def line_gone():
+        for p in (peers["line"], peers["device"]):
+            p.kill()
+            p.wait()
+
+    def line_back():
+        peers["line"] = subprocess.Popen(["socat", f"pty,raw,echo=0,link={a}", f"pty,raw,echo=0,link={b}"],
+                                         stderr=subprocess.DEVNULL)
         until(lambda: a.exists() and b.exists(), 5, "the pseudo-terminals")
-        p = subprocess.Popen([python, str(building), "rtu", str(a)], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
-        return s, p
+        peers["device"] = subprocess.Popen([python, str(building), "rtu", str(a)], stdout=subprocess.DEVNULL,
+                                           stderr=subprocess.DEVNULL)
 
     # Polled as fast as the line allows (1 ms), so the request cycle measured is the line's.
     rtu = text.replace(f'kind = "tcp"\naddress = "127.0.0.1:{port}"',
                        f'kind = "rtu"\ndevice = "{b}"\nbaud = 9600\nparity = "none"')
     rtu = rtu.replace('poll_interval = "50ms"', 'poll_interval = "1ms"')
     (work / "rtu.toml").write_text(rtu)
-    line, dev = serial_line()
+    line_back()
     d = Daemon(args, work, config=work / "rtu.toml", simulate=False)
     d.start()
     until(lambda: device_online(d, 3) is True, 20, "the RTU input module online")
     figures["rtu_request_cycle_ms"] = rtu_cycle(d)
-    line.kill()
-    dev.kill()
-    line.wait()
-    dev.wait()
-    figures["serial_vanishes_noticed_s"] = round(until(lambda: device_online(d, 3) is False, 10, "vanished noticed"), 2)
-    time.sleep(down)
-    if d.status() is None:
-        fail("the daemon stopped answering without its serial port")
-    line, dev = serial_line()
-    figures["serial_back_online_s"] = round(until(lambda: device_online(d, 3) is True, 30, "serial back online"), 2)
+    figures["serial_vanishes_noticed_s"], figures["serial_back_online_s"] = outage(
+        d, "a vanished serial port", line_gone, line_back, down)
     d.stop()
-    line.kill()
-    dev.kill()
+    line_gone()
     kinds = [k for _, _, _, k in d.records()]
     if not any(k.startswith("bus.") or "device" in k for k in kinds):
         fail(f"no bus or device record in the audit log: {sorted(set(kinds))}")
@@ -554,17 +560,6 @@ def clock(args, work):
     FIGURES["clock"] = figures
 
 
-def fds(pid):
-    return len(os.listdir(f"/proc/{pid}/fd"))
-
-
-def rss_kib(pid):
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
 def soak(args, work):
     """Steady traffic (people at the doors, every record to a broker and a collector) for
     a while; resident memory and open files are sampled and must stay flat."""
@@ -575,7 +570,7 @@ def soak(args, work):
         t0 = time.monotonic()
         while time.monotonic() - t0 < seconds:
             time.sleep(min(10.0, seconds / 12))
-            samples.append((time.monotonic() - t0, rss_kib(d.proc.pid), fds(d.proc.pid)))
+            samples.append((time.monotonic() - t0, rss_kib(d.proc.pid), open_files(d.proc.pid)))
         answered = load.answered
     d.stop()
     collector.stop()

@@ -89,7 +89,7 @@ pub struct Outcome {
 
 /// Where a document came from, for its audit record: `("file", name)`, `("topic", topic)`
 /// or `("certificate", id)` (a list a phone carried).
-type Source<'a> = (&'static str, &'a str);
+pub type Source<'a> = (&'static str, &'a str);
 
 fn audit(
     store: &mut Store,
@@ -206,10 +206,11 @@ fn move_to(dir: &Path, sub: &str, file: &Path, why: Option<&str>) {
     }
 }
 
-/// Takes in a document from `source`, checked against what the source says it is,
-/// stored and audited; returns what it built for the gateway.
+/// Takes in a document from `source` — published on a topic, or a revocation list a phone
+/// carried in its certificate — checked against what the source says it is (`expected`),
+/// verified, stored and audited; returns what it built for the gateway.
 #[allow(clippy::too_many_arguments)]
-fn take_from(
+pub fn take_from(
     bytes: Vec<u8>,
     source: Source<'_>,
     expected: Expected<'_>,
@@ -222,39 +223,6 @@ fn take_from(
     let result = take_one(bytes, Some(expected), registry, trust, store, now, trusted);
     audit(store, now, trusted, source, result.as_ref().map(|(accepted, _)| accepted));
     result
-}
-
-/// Takes in a document published on `topic` (verified, checked against what the topic
-/// says it is, stored, audited) and returns what it built for the gateway.
-#[allow(clippy::too_many_arguments)]
-pub fn take_published(
-    bytes: Vec<u8>,
-    topic: &str,
-    expected: Expected<'_>,
-    registry: &mut Registry,
-    trust: &Trust<'_>,
-    store: &mut Store,
-    now: Timestamp,
-    trusted: bool,
-) -> Result<(Accepted, Built), IntakeProblem> {
-    take_from(bytes, ("topic", topic), expected, registry, trust, store, now, trusted)
-}
-
-/// Takes in a revocation list a phone carried in its certificate `certificate` (verified,
-/// checked to be `authority`'s, stored, audited with the certificate's id as the source).
-#[allow(clippy::too_many_arguments)]
-pub fn take_carried(
-    bytes: Vec<u8>,
-    certificate: &str,
-    authority: &str,
-    registry: &mut Registry,
-    trust: &Trust<'_>,
-    store: &mut Store,
-    now: Timestamp,
-    trusted: bool,
-) -> Result<(Accepted, Built), IntakeProblem> {
-    let expected = Expected { doc_type: DocType::Revocations, authority };
-    take_from(bytes, ("certificate", certificate), expected, registry, trust, store, now, trusted)
 }
 
 /// Whether no document in `dir` (the files [`process_inbox`] reads) changed within

@@ -20,7 +20,7 @@ use crate::config::Config;
 use crate::core::clock::ClockTrust;
 use crate::core::credential::{Credential, PhoneKey, Token};
 use crate::credentials::envelope::DocType;
-use crate::credentials::intake::{Expected, inbox_settled, process_inbox, take_carried, take_published};
+use crate::credentials::intake::{Expected, inbox_settled, process_inbox, take_from};
 use crate::credentials::phone::present_certificate;
 use crate::credentials::registry::{Built, BundleInfo, Registry};
 use crate::credentials::verify::{Refusal, Trust};
@@ -201,7 +201,7 @@ impl Access {
         let result = self
             .on_store(move |registry, trust, store, now, trusted| {
                 let expected = Expected { doc_type: doc.doc_type, authority: &doc.authority };
-                take_published(doc.bytes, &doc.topic, expected, registry, trust, store, now, trusted)
+                take_from(doc.bytes, ("topic", &doc.topic), expected, registry, trust, store, now, trusted)
             })
             .await?;
         match result {
@@ -232,7 +232,8 @@ impl Access {
                 }
                 let newer = p.newer_revocations.and_then(|(bytes, list, _)| {
                     let id = p.credential.id.to_string();
-                    take_carried(bytes, &id, &list.authority, registry, trust, store, now, trusted)
+                    let expected = Expected { doc_type: DocType::Revocations, authority: &list.authority };
+                    take_from(bytes, ("certificate", &id), expected, registry, trust, store, now, trusted)
                         .map_err(|e| log::warn!("a revocation list carried by certificate {id} was not taken in: {e}"))
                         .ok()
                         .map(|(_, built)| built)

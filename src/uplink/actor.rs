@@ -192,7 +192,12 @@ impl Uplink {
                     }
                 },
                 Ok(()) = conn.head.changed(), if conn.connected => self.fill(conn).await,
-                Ok(()) = door_changed(&mut doors), if conn.connected => self.publish_state(conn, false).await,
+                Ok(()) = door_changed(&mut doors), if conn.connected => {
+                    if let Some(rx) = &doors {
+                        let now = rx.borrow().clone();
+                        publish_doors(conn, &now, false);
+                    }
+                }
                 Ok(()) = views.changed() => {
                     doors = door_states(&views);
                     if conn.connected {
@@ -353,14 +358,7 @@ impl Uplink {
     async fn publish_state(&mut self, conn: &mut Conn, force: bool) {
         let report = control::status(&self.reach).await;
         if let Some(g) = &report.gateway {
-            for d in &g.doors {
-                let msg = payload::door(d);
-                if force || conn.doors.get(&d.door) != Some(&msg) {
-                    let body = serde_json::to_vec(&msg).unwrap_or_default();
-                    send(conn, &conn.topics.door_state(&d.door), true, body);
-                    conn.doors.insert(d.door.clone(), msg);
-                }
-            }
+            publish_doors(conn, &g.doors, force);
         }
         let state = payload::state(&report, &self.health, Timestamp::now());
         let key = state.significant();
@@ -514,6 +512,19 @@ pub fn spawn(start: Start, cancel: CancellationToken) -> (Handle, impl Future<Ou
         let _ = worker_task.await;
     };
     (Handle { tx }, task)
+}
+
+/// Publishes the doors whose message differs from the one last published on this
+/// connection (every door when `force`).
+fn publish_doors(conn: &mut Conn, doors: &[crate::gateway::handle::DoorStatus], force: bool) {
+    for d in doors {
+        let msg = payload::door(d);
+        if force || conn.doors.get(&d.door) != Some(&msg) {
+            let body = serde_json::to_vec(&msg).unwrap_or_default();
+            send(conn, &conn.topics.door_state(&d.door), true, body);
+            conn.doors.insert(d.door.clone(), msg);
+        }
+    }
 }
 
 /// The running doors' state, to follow (`None` while the doors restart or stop).
