@@ -24,7 +24,7 @@ use portvakt::daemon::client::{self, ClientError};
 use portvakt::daemon::control::{Request, SimAct};
 use portvakt::daemon::logging;
 use portvakt::exit;
-use portvakt::store::{AuditFilter, Store};
+use portvakt::store::{AuditFilter, Store, StoreError};
 use portvakt::tools::{
     allowlist_file, audit_view, doctor, explain, installer, intake_run, summary, time_input, week_grid,
 };
@@ -607,17 +607,35 @@ fn run(cli: &Cli) -> Result<String, Failure> {
         Command::Scan { bus, units, tcp } => scan_cmd(cli, bus.as_ref(), units, tcp.as_ref()),
         Command::Pulse { door, tcp } => pulse_cmd(cli, door, tcp.as_ref()),
         Command::Watch { bus, tcp, seconds } => watch_cmd(cli, bus.as_ref(), tcp.as_ref(), *seconds),
-        Command::Intake => {
-            let cfg = load_config(&config_path(cli))?;
-            intake_run::run(&cfg, Timestamp::now(), true).map_err(|e| {
-                let code = match &e {
-                    intake_run::IntakeRunError::Store(s) if s.is_unusable() => exit::STORE,
-                    _ => exit::FAILURE,
-                };
-                fail(code, e.to_string())
-            })
-        }
+        Command::Intake => intake_cmd(&load_config(&config_path(cli))?),
     }
+}
+
+/// `portvakt intake`: through the running daemon when there is one (it is the store's one
+/// writer), otherwise directly; exit 65 when a document was refused.
+fn intake_cmd(cfg: &Config) -> Result<String, Failure> {
+    let report = match ask_daemon(cfg, &Request::Intake)? {
+        Some(v) => intake_run::IntakeReport {
+            text: v.get("text").and_then(serde_json::Value::as_str).unwrap_or_default().to_owned(),
+            refused: v
+                .get("refused")
+                .and_then(serde_json::Value::as_u64)
+                .map_or(0, |n| usize::try_from(n).unwrap_or(1)),
+        },
+        None => intake_run::run(cfg, Timestamp::now(), true).map_err(|e| {
+            let code = match &e {
+                intake_run::IntakeRunError::Store(s) if s.is_unusable() => exit::STORE,
+                intake_run::IntakeRunError::Store(StoreError::Locked { .. }) => exit::UNAVAILABLE,
+                _ => exit::FAILURE,
+            };
+            fail(code, e.to_string())
+        })?,
+    };
+    if report.refused > 0 {
+        print!("{}", report.text);
+        return Err(fail(exit::DATA, format!("{} document(s) refused (see above)", report.refused)));
+    }
+    Ok(report.text)
 }
 
 fn main() -> ExitCode {

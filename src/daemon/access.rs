@@ -27,6 +27,7 @@ use crate::credentials::verify::{Refusal, Trust};
 use crate::gateway::clock::Clock;
 use crate::gateway::handle::NewAccess;
 use crate::store::{Store, StoreError};
+use crate::tools::intake_run::{IntakeReport, report};
 
 /// Commands waiting for the access actor, at most.
 pub const COMMANDS: usize = 8;
@@ -64,6 +65,7 @@ enum Command {
     Bundles(oneshot::Sender<Vec<BundleStatus>>),
     Present { certificate: Vec<u8>, key: [u8; 32], reply: oneshot::Sender<Result<Credential, Refusal>> },
     Reload { cfg: Arc<Config>, reply: oneshot::Sender<Result<NewAccess, Vec<String>>> },
+    IntakeNow(oneshot::Sender<Result<IntakeReport, String>>),
 }
 
 /// The cloneable way to reach the access actor.
@@ -110,6 +112,14 @@ impl Handle {
         let (reply, rx) = oneshot::channel();
         self.tx.send(Command::Present { certificate, key, reply }).await.map_err(|_| stopped())?;
         rx.await.map_err(|_| stopped())?
+    }
+
+    /// Takes in what waits in the inbox now, without waiting for the next round or for
+    /// the files to settle (someone asked: `portvakt intake`), and says what became of each.
+    pub async fn intake_now(&self) -> Result<IntakeReport, String> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(Command::IntakeNow(reply)).await.map_err(|_| "the access actor has stopped".to_owned())?;
+        rx.await.map_err(|_| "the access actor has stopped".to_owned())?
     }
 
     /// Builds the inputs for a new configuration; on success the actor adopts it, on
@@ -195,6 +205,28 @@ impl Access {
             }
         }
         Ok(())
+    }
+
+    /// One round asked for by a person: processes the inbox at once and reports.
+    async fn intake_now(&mut self) -> Result<Result<IntakeReport, String>, StoreError> {
+        let inbox = self.cfg.intake.inbox.clone();
+        let cfg = self.cfg.clone();
+        let outcome = self
+            .on_store(move |registry, trust, store, now, trusted| {
+                let mut last = None;
+                let outcomes = process_inbox(&inbox, registry, trust, store, now, trusted, |built| last = Some(built));
+                outcomes.map(|o| (report(&cfg, &inbox, &o, registry, now), last))
+            })
+            .await?;
+        match outcome {
+            Ok((report, last)) => {
+                if let Some(built) = last {
+                    self.hand_over(built).await?;
+                }
+                Ok(Ok(report))
+            }
+            Err(e) => Ok(Err(format!("inbox {}: {e}", self.cfg.intake.inbox.display()))),
+        }
     }
 
     async fn take(&mut self, doc: Published) -> Result<Result<String, String>, StoreError> {
@@ -336,6 +368,7 @@ pub fn spawn(
                         let _ = reply.send(access.present(certificate, key).await?);
                     }
                     Some(Command::Reload { cfg, reply }) => { let _ = reply.send(access.reload(cfg).await); }
+                    Some(Command::IntakeNow(reply)) => { let _ = reply.send(access.intake_now().await?); }
                     None => return Ok(()),
                 },
                 _ = ticker.tick() => access.intake().await?,

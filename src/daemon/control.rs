@@ -1,6 +1,6 @@
 //! The control socket: a Unix stream socket in the runtime directory (mode 0660, so the
 //! `portvakt` group — the installer's account — may use it) through which `portvakt
-//! status`, `pulse`, `watch` and `sim` reach the running daemon. One JSON request per
+//! status`, `pulse`, `watch`, `intake` and `sim` reach the running daemon. One JSON request per
 //! line in, JSON lines out (`{"ok":true,...}` or `{"ok":false,"error":"..."}`); `watch`
 //! keeps streaming. Requests are capped in size, connections in number; a bad request
 //! gets an error reply and changes nothing. Pulses are audited as `door.pulsed`.
@@ -39,6 +39,8 @@ pub enum Request {
     },
     /// Stream bus events as they happen.
     Watch,
+    /// Take in what waits in the inbox now (the daemon is the store's one writer).
+    Intake,
     /// Act at a door of the simulated building (`sim` buses only).
     Sim {
         /// The door.
@@ -186,6 +188,10 @@ async fn connection(mut stream: UnixStream, reach: Reach) {
                 Ok(()) => serde_json::json!({ "ok": true }),
                 Err(why) => refusal(&why),
             },
+        },
+        Ok(Request::Intake) => match reach.access.intake_now().await {
+            Ok(r) => serde_json::json!({ "ok": true, "text": r.text, "refused": r.refused }),
+            Err(why) => refusal(&why),
         },
         Ok(Request::Sim { door, act }) => match current(&reach).map(|v| sim(&v, &door, &act)) {
             None => refusal("the doors are restarting; try again"),

@@ -125,6 +125,8 @@ pub struct Store {
     /// Whether a "nearly full" alarm is raised (cleared below 80%).
     alarm_raised: bool,
     commits: u64,
+    /// Held by a store opened to write (declared last: dropped after the connection).
+    writer_lock: Option<super::writer_lock::WriterLock>,
 }
 
 fn is_full(e: &rusqlite::Error) -> bool {
@@ -178,6 +180,8 @@ impl Store {
         if let Some(dir) = opts.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| StoreError::Io { path: dir.to_path_buf(), source })?;
         }
+        // The lock first: a second writer must not even migrate the file.
+        let lock = super::writer_lock::WriterLock::take(&opts.path)?;
         let mut conn = Connection::open(&opts.path).map_err(|e| StoreError::from_sql(&opts.path, "open", e))?;
         let setup = |c: &Connection| -> rusqlite::Result<()> {
             c.pragma_update(None, "journal_mode", "WAL")?;
@@ -194,6 +198,7 @@ impl Store {
             Err(SchemaProblem::Sql(e)) => return Err(StoreError::from_sql(&opts.path, "migrating", e)),
         }
         let mut store = Self::from_conn(conn, &opts.path, opts.retention)?;
+        store.writer_lock = Some(lock);
         store.soft_pages = (opts.max_size_bytes / store.page_size).max(16);
         store.max_pages = store.soft_pages + (store.soft_pages / 16).max(64);
         store
@@ -237,6 +242,7 @@ impl Store {
             notices: Vec::new(),
             alarm_raised: false,
             commits: 0,
+            writer_lock: None,
         };
         let page_size: i64 =
             store.conn.query_row("PRAGMA page_size", [], |r| r.get(0)).map_err(|e| store.classify("reading", e))?;

@@ -8,6 +8,7 @@ pub mod db;
 pub mod record;
 pub mod schema;
 pub mod state;
+pub mod writer_lock;
 
 use std::path::{Path, PathBuf};
 
@@ -80,6 +81,15 @@ pub enum StoreError {
         detail: String,
         /// Whether the database is unusable.
         unusable: bool,
+    },
+    /// Another process writes this store (the daemon, most likely).
+    #[error(
+        "{path} is in use by another writer (the portvakt daemon is running?); while it runs, every change \
+         goes through it: `portvakt intake` asks it over the control socket, or stop it first"
+    )]
+    Locked {
+        /// The file.
+        path: PathBuf,
     },
     /// The store actor has stopped.
     #[error("the store has stopped")]

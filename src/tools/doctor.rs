@@ -189,7 +189,13 @@ fn store_checks(cfg: &Config, daemon_runs: bool, now: Timestamp, out: &mut Vec<C
         ));
         return;
     }
-    let store = match Store::open(&cfg.store) {
+    // The daemon is the store's one writer: beside it, read only.
+    let opened = if daemon_runs { Store::open_read_only(&cfg.store.path) } else { Store::open(&cfg.store) };
+    let opened = match opened {
+        Err(crate::store::StoreError::Locked { .. }) => Store::open_read_only(&cfg.store.path),
+        other => other,
+    };
+    let store = match opened {
         Ok(s) => s,
         Err(e) => {
             out.push(check(

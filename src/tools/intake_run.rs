@@ -1,12 +1,15 @@
 //! `portvakt intake`: takes in the signed documents waiting in the inbox, once, with the
 //! same verification, persistence and audit as the daemon, and says what became of each.
+//! With the daemon running, the daemon does it (the store has one writer); this module
+//! also renders the daemon's answer, so both read the same.
 
 use std::fmt::Write as _;
+use std::path::Path;
 
 use jiff::Timestamp;
 
 use crate::config::Config;
-use crate::credentials::intake::{Accepted, process_inbox};
+use crate::credentials::intake::{Accepted, Outcome, process_inbox};
 use crate::credentials::registry::Registry;
 use crate::credentials::verify::Trust;
 use crate::store::{Store, StoreError};
@@ -27,8 +30,19 @@ pub enum IntakeRunError {
     },
 }
 
-/// Restores the registry from the store, processes the inbox, and reports.
-pub fn run(cfg: &Config, now: Timestamp, clock_trusted: bool) -> Result<String, IntakeRunError> {
+/// What an intake round did, as the person who asked for it reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntakeReport {
+    /// One line per document, then the bundles now in use.
+    pub text: String,
+    /// Documents refused (the command exits with 65 when there are any).
+    pub refused: usize,
+}
+
+/// Restores the registry from the store, processes the inbox, and reports. The store is
+/// opened to write, so this fails with [`StoreError::Locked`] while the daemon runs (ask
+/// the daemon instead: [`crate::daemon::control::Request::Intake`]).
+pub fn run(cfg: &Config, now: Timestamp, clock_trusted: bool) -> Result<IntakeReport, IntakeRunError> {
     let mut store = Store::open(&cfg.store)?;
     let trust = Trust::of(cfg);
     let (mut registry, dropped) = Registry::from_store(&store, &trust)?;
@@ -39,10 +53,18 @@ pub fn run(cfg: &Config, now: Timestamp, clock_trusted: bool) -> Result<String, 
     let inbox = &cfg.intake.inbox;
     let outcomes = process_inbox(inbox, &mut registry, &trust, &mut store, now, clock_trusted, |_| {})
         .map_err(|source| IntakeRunError::Inbox { path: inbox.display().to_string(), source })?;
+    let mut report = report(cfg, inbox, &outcomes, &registry, now);
+    report.text.insert_str(0, &out);
+    Ok(report)
+}
+
+/// Says what became of each document and which bundles are in use now.
+pub fn report(cfg: &Config, inbox: &Path, outcomes: &[Outcome], registry: &Registry, now: Timestamp) -> IntakeReport {
+    let mut out = String::new();
     if outcomes.is_empty() {
         let _ = writeln!(out, "{}: nothing waiting", inbox.display());
     }
-    for o in &outcomes {
+    for o in outcomes {
         let name = o.file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let line = match &o.result {
             Ok(Accepted::Bundle { authority, version, entries }) => {
@@ -67,5 +89,5 @@ pub fn run(cfg: &Config, now: Timestamp, clock_trusted: bool) -> Result<String, 
             info.not_after
         );
     }
-    Ok(out)
+    IntakeReport { text: out, refused: outcomes.iter().filter(|o| o.result.is_err()).count() }
 }
