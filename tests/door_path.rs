@@ -194,3 +194,31 @@ fn a_pin_from_a_signed_municipality_bundle_taken_in_from_the_inbox_opens_the_ent
         audited(&s.store, EventKind::CredentialsAccepted).await;
     });
 }
+
+#[test]
+fn a_wall_clock_step_back_by_an_hour_during_a_pulse_does_not_keep_the_strike_released() {
+    rt().block_on(async {
+        let s = site().await;
+        s.sim.enter(1, Entered::Digits("1357".into()));
+        until("the strike released", || s.sim.relay(2, 1) == Some(true)).await;
+        s.clock.step_wall(SignedDuration::from_hours(-1));
+        s.clock.advance(SignedDuration::from_secs(6));
+        until("the strike locked when its 5 s pulse ended", || s.sim.relay(2, 1) == Some(false)).await;
+    });
+}
+
+#[test]
+fn a_wall_clock_step_forward_by_an_hour_during_a_pulse_does_not_cut_it_short() {
+    rt().block_on(async {
+        let s = site().await;
+        s.sim.enter(1, Entered::Digits("1357".into()));
+        until("the strike released", || s.sim.relay(2, 1) == Some(true)).await;
+        s.clock.step_wall(SignedDuration::from_hours(1));
+        s.clock.advance(SignedDuration::from_secs(2));
+        // The gateway ticks every 20 ms while a pulse runs: give it many ticks.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(s.sim.relay(2, 1), Some(true), "2 s into a 5 s pulse the strike is still released");
+        s.clock.advance(SignedDuration::from_secs(4));
+        until("the strike locked when its pulse ended", || s.sim.relay(2, 1) == Some(false)).await;
+    });
+}

@@ -13,6 +13,7 @@ pub mod holidays;
 pub mod ids;
 pub mod lockout;
 pub mod model;
+pub mod monotonic;
 pub mod owner_policy;
 pub mod schedule;
 pub mod secret;

@@ -1,4 +1,5 @@
-//! The door state machine (pure, `now` passed in): it turns grants, exit-button presses,
+//! The door state machine (pure, monotonic `now` passed in: a wall-clock step changes no
+//! pulse or held-open wait): it turns grants, exit-button presses,
 //! door-contact readings, mode changes and the passing of time into relay commands and
 //! door events. The door actor (later) feeds it from the bus and carries out its output.
 //!
@@ -10,9 +11,10 @@
 //! keeps the strike released; lockdown keeps it locked (grants still pulse: the core only
 //! grants roles allowed to override a lockdown).
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::SignedDuration;
 
 use crate::core::model::DoorMode;
+use crate::core::monotonic::Monotonic;
 
 /// What the machine is told.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,9 +73,9 @@ pub struct DoorMachine {
     held_open_after: SignedDuration,
     exit_pulse: SignedDuration,
     mode: DoorMode,
-    released_until: Option<Timestamp>,
+    released_until: Option<Monotonic>,
     strike: Strike,
-    open_since: Option<Timestamp>,
+    open_since: Option<Monotonic>,
     opened_during_release: bool,
     held_alarm: bool,
     contact_fault: bool,
@@ -122,7 +124,7 @@ impl DoorMachine {
         self.held_alarm
     }
 
-    fn wanted_strike(&self, now: Timestamp) -> Strike {
+    fn wanted_strike(&self, now: Monotonic) -> Strike {
         match self.mode {
             DoorMode::FreePassage => Strike::Released,
             _ if self.released_until.is_some_and(|t| now < t) => Strike::Released,
@@ -131,7 +133,7 @@ impl DoorMachine {
     }
 
     /// Feeds one input.
-    pub fn step(&mut self, input: Input, now: Timestamp) -> Output {
+    pub fn step(&mut self, input: Input, now: Monotonic) -> Output {
         let mut out = Output::default();
         match input {
             Input::Grant(pulse) => self.release(now + pulse),
@@ -177,12 +179,12 @@ impl DoorMachine {
         out
     }
 
-    fn release(&mut self, until: Timestamp) {
+    fn release(&mut self, until: Monotonic) {
         self.released_until = Some(self.released_until.map_or(until, |t| t.max(until)));
         self.opened_during_release = false;
     }
 
-    fn contact(&mut self, open: bool, now: Timestamp, out: &mut Output) {
+    fn contact(&mut self, open: bool, now: Monotonic, out: &mut Output) {
         match (open, self.open_since) {
             (true, None) => {
                 self.open_since = Some(now);
@@ -215,8 +217,8 @@ mod tests {
     use DoorEvent::{Closed, ContactFault, ContactRestored, ForcedOpen, HeldOpen, Opened};
     use Input::{Contact, ExitButton, Grant, Mode, Tick};
 
-    fn t(s: i64) -> Timestamp {
-        Timestamp::from_second(1_795_000_000 + s).unwrap_or(Timestamp::UNIX_EPOCH)
+    fn t(s: i64) -> Monotonic {
+        Monotonic::from_origin(SignedDuration::from_secs(1_000 + s))
     }
 
     const PULSE: SignedDuration = SignedDuration::from_secs(5);

@@ -245,10 +245,12 @@ impl Gateway {
         self.audit(NewEvent::system(kind, now, self.state.clock.is_trusted(), door, &detail)).await;
     }
 
-    /// Feeds a door machine and carries out what it says.
+    /// Feeds a door machine (on monotonic time) and carries out what it says; `now` is the
+    /// wall time its events are audited with.
     async fn drive(&mut self, door: DoorIdx, input: Input, now: Timestamp) {
+        let mono = self.clock.monotonic();
         let Some(machine) = self.machines.get_mut(usize::from(door.0)) else { return };
-        let out = machine.step(input, now);
+        let out = machine.step(input, mono);
         if let Some(strike) = out.strike
             && let Some(r) = self.relays.get(usize::from(door.0)).copied()
             && let Some(bus) = self.buses.get(r.bus)
