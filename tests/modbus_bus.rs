@@ -69,7 +69,7 @@ fn relay_commands_and_panel_feedback_reach_the_devices() {
     rt().block_on(async {
         let (sim, bus, mut rx) = setup().await;
         next(&mut rx, |e| matches!(e, BusEvent::Online { unit: 2 })).await;
-        assert!(bus.relay(2, 3, true).await);
+        assert!(bus.relay(2, 3, true).await.is_ok());
         assert!(bus.feedback(1, Feedback::Granted, 30).await);
         let health = bus.health().await.unwrap(); // answered after the commands above ran
         assert!(health[&2].online);

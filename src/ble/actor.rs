@@ -148,12 +148,13 @@ impl Actor {
         };
         let view = self.reach.doors.borrow().clone();
         let Some(view) = view else { return Ok(Code::Unavailable) };
-        Ok(view
-            .gateway
-            .phone(&claim.door, PhoneKey(claim.key), certificate)
-            .await
-            .as_ref()
-            .map_or(Code::Unavailable, code_for))
+        Ok(view.gateway.phone(&claim.door, PhoneKey(claim.key), certificate).await.map_or(
+            Code::Unavailable,
+            |answer| match answer.released {
+                Some(Err(_)) => Code::DoorFault,
+                _ => code_for(&answer.decision),
+            },
+        ))
     }
 
     async fn on_fragment(&mut self, peer: &str, bytes: &[u8]) {

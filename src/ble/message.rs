@@ -113,10 +113,13 @@ pub enum Code {
     Refused = 16,
     /// The gateway cannot decide now (stopping).
     Unavailable = 17,
+    /// Granted, but the relay board did not confirm the strike released: the door may
+    /// not open (the fault is audited; try again or use the key).
+    DoorFault = 18,
 }
 
 impl Code {
-    const ALL: [Self; 18] = [
+    const ALL: [Self; 19] = [
         Self::Granted,
         Self::Malformed,
         Self::NoChallenge,
@@ -135,6 +138,7 @@ impl Code {
         Self::Lockdown,
         Self::Refused,
         Self::Unavailable,
+        Self::DoorFault,
     ];
 
     /// The code for a byte, if there is one.
@@ -163,6 +167,7 @@ impl Code {
             Self::Lockdown => "lockdown",
             Self::Refused => "refused",
             Self::Unavailable => "unavailable",
+            Self::DoorFault => "door_fault",
         }
     }
 }

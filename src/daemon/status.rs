@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::access::BundleStatus;
-use crate::gateway::handle::GatewayStatus;
+use crate::gateway::handle::{GatewayStatus, LockState};
 use crate::modbus::bus::DeviceHealth;
 use crate::store::StoreHealth;
 
@@ -40,6 +40,23 @@ pub struct StatusReport {
     pub uplink: Option<crate::uplink::UplinkStatus>,
 }
 
+/// One door in words: mode, the strike as its board reports it, the contact, alarms.
+fn door_line(d: &crate::gateway::handle::DoorStatus) -> String {
+    let open = match d.open {
+        Some(true) => "open",
+        Some(false) => "closed",
+        None => "contact unknown",
+    };
+    let strike = match d.lock {
+        LockState::Released => "RELEASED",
+        LockState::Locked => "locked",
+        LockState::Unknown => "strike UNKNOWN",
+    };
+    let fault = if d.strike_fault { ", STRIKE FAULT (the relay board does not hold it as wanted)" } else { "" };
+    let alarm = if d.held_open { ", HELD OPEN" } else { "" };
+    format!("door       {:<10} {:?}, {strike}, {open}{alarm}{fault}", d.door, d.mode)
+}
+
 impl StatusReport {
     /// The report in words, for a person on site.
     pub fn render(&self) -> String {
@@ -66,14 +83,7 @@ impl StatusReport {
                 let _ = writeln!(out, "clock      {clock}");
                 let _ = writeln!(out, "allowlist  {} credential(s)", g.credentials);
                 for d in &g.doors {
-                    let open = match d.open {
-                        Some(true) => "open",
-                        Some(false) => "closed",
-                        None => "contact unknown",
-                    };
-                    let strike = if d.released { "RELEASED" } else { "locked" };
-                    let alarm = if d.held_open { ", HELD OPEN" } else { "" };
-                    let _ = writeln!(out, "door       {:<10} {:?}, {strike}, {open}{alarm}", d.door, d.mode);
+                    let _ = writeln!(out, "{}", door_line(d));
                 }
             }
         }
@@ -82,12 +92,14 @@ impl StatusReport {
                 let state = if h.online { "online " } else { "OFFLINE" };
                 let _ = writeln!(
                     out,
-                    "device     {}/{unit:<3} {state} {} requests, {} timeouts, {} exceptions, {} bad replies, last {}.{} ms",
+                    "device     {}/{unit:<3} {state} {} requests, {} timeouts, {} exceptions, {} bad replies, {} coil \
+                     corrections, last {}.{} ms",
                     b.name,
                     h.requests,
                     h.timeouts,
                     h.exceptions,
                     h.bad_replies,
+                    h.coil_corrections,
                     h.last_latency_us / 1000,
                     h.last_latency_us % 1000 / 100
                 );

@@ -19,7 +19,10 @@ use tokio::sync::{broadcast, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::clock::Clock;
-use super::handle::{COMMANDS, Command, DoorStatus, GatewayStatus, Handle, NewAccess, OBSERVED, Observed};
+use super::handle::{
+    COMMANDS, Command, DoorStatus, GatewayStatus, Handle, LockState, NewAccess, OBSERVED, Observed, PhoneAnswer,
+};
+use super::strikes::{Relay, Strikes};
 use crate::config::Config;
 use crate::core::credential::{Credential, PhoneKey, Token};
 use crate::core::decide::{AccessRequest, AccessState, Decision, DenyReason, decide, decide_with, handle};
@@ -38,14 +41,6 @@ pub const EVENTS: usize = 512;
 /// How long panels show feedback, in tenths of a second.
 const FEEDBACK_TENTHS: u16 = 30;
 
-#[derive(Debug, Clone, Copy)]
-struct Relay {
-    bus: usize,
-    unit: u8,
-    channel: u16,
-    energize_to_unlock: bool,
-}
-
 /// Everything the gateway task owns.
 #[derive(Debug)]
 pub struct Gateway {
@@ -53,7 +48,7 @@ pub struct Gateway {
     state: AccessState,
     key: CredentialKey,
     machines: Vec<DoorMachine>,
-    relays: Vec<Relay>,
+    strikes: Strikes,
     keypads: HashMap<(usize, u8), DoorIdx>,
     contacts: HashMap<(usize, u8, u16), (DoorIdx, bool)>,
     exits: HashMap<(usize, u8, u16), (DoorIdx, bool)>,
@@ -86,7 +81,7 @@ impl Gateway {
             state,
             key: cfg.credential_key.clone(),
             machines: Vec::new(),
-            relays: Vec::new(),
+            strikes: Strikes::default(),
             keypads: HashMap::new(),
             contacts: HashMap::new(),
             exits: HashMap::new(),
@@ -101,11 +96,17 @@ impl Gateway {
         for (i, (door, w)) in cfg.policy.doors.iter().zip(&cfg.wiring).enumerate() {
             let idx = door_idx(i);
             g.machines.push(DoorMachine::new(w.held_open_after, door.pulse));
-            g.relays.push(Relay {
+            let bus_timeout = cfg
+                .buses
+                .iter()
+                .find(|b| b.name == w.relay.bus)
+                .map_or(Duration::from_millis(500), |b| b.timeout.unsigned_abs());
+            g.strikes.push(Relay {
                 bus: bus_index(&w.relay.bus),
                 unit: w.relay.unit,
                 channel: w.relay.channel,
                 energize_to_unlock: w.energize_to_unlock,
+                confirm_within: bus_timeout * 2 + Duration::from_millis(100),
             });
             if let Some((bus, unit)) = &w.keypad {
                 g.keypads.insert((bus_index(bus), *unit), idx);
@@ -153,7 +154,12 @@ impl Gateway {
             .map(|(i, m)| DoorStatus {
                 door: self.door_name(door_idx(i)).unwrap_or_default(),
                 mode: self.state.mode(door_idx(i)),
-                released: m.strike() == Strike::Released,
+                lock: match self.strikes.reported(i) {
+                    Some(Strike::Locked) => LockState::Locked,
+                    Some(Strike::Released) => LockState::Released,
+                    None => LockState::Unknown,
+                },
+                strike_fault: self.strikes.reported(i) != Some(m.strike()),
                 open: (self.contacts.values().any(|(d, _)| usize::from(d.0) == i) && m.contact_readable())
                     .then(|| m.is_open()),
                 held_open: m.held_open(),
@@ -200,9 +206,13 @@ impl Gateway {
         let idx = self.door_named(door)?;
         let pulse = self.policy.door(idx).map(|d| d.pulse).unwrap_or_default();
         let now = self.clock.now();
-        self.drive(idx, Input::Grant(pulse), now).await;
-        self.system_event(EventKind::DoorPulsed, Some(idx), serde_json::json!({ "by": by }), now).await;
-        Ok(())
+        let released = self.released(idx, Input::Grant(pulse), now).await;
+        let mut detail = serde_json::json!({ "by": by });
+        if let Err(why) = &released {
+            detail["strike"] = serde_json::json!(format!("not released: {why}"));
+        }
+        self.system_event(EventKind::DoorPulsed, Some(idx), detail, now).await;
+        released.map_err(|why| format!("the relay board did not confirm the release: {why}"))
     }
 
     async fn command(&mut self, cmd: Command) {
@@ -245,18 +255,26 @@ impl Gateway {
         self.audit(NewEvent::system(kind, now, self.state.clock.is_trusted(), door, &detail)).await;
     }
 
+    /// Feeds a door's machine and, for a grant, says whether its board confirmed the
+    /// strike released (it may have been released already: then its reading decides).
+    async fn released(&mut self, door: DoorIdx, input: Input, now: Timestamp) -> Result<(), String> {
+        match self.drive(door, input, now).await {
+            Some(outcome) => outcome,
+            None if self.strikes.reported(usize::from(door.0)) == Some(Strike::Released) => Ok(()),
+            None => Err("the relay board does not report the strike released".into()),
+        }
+    }
+
     /// Feeds a door machine (on monotonic time) and carries out what it says; `now` is the
-    /// wall time its events are audited with.
-    async fn drive(&mut self, door: DoorIdx, input: Input, now: Timestamp) {
+    /// wall time its events are audited with. Returns the board's answer when the strike
+    /// was driven.
+    async fn drive(&mut self, door: DoorIdx, input: Input, now: Timestamp) -> Option<Result<(), String>> {
         let mono = self.clock.monotonic();
-        let Some(machine) = self.machines.get_mut(usize::from(door.0)) else { return };
+        let machine = self.machines.get_mut(usize::from(door.0))?;
         let out = machine.step(input, mono);
-        if let Some(strike) = out.strike
-            && let Some(r) = self.relays.get(usize::from(door.0)).copied()
-            && let Some(bus) = self.buses.get(r.bus)
-        {
-            let on = (strike == Strike::Released) == r.energize_to_unlock;
-            bus.relay(r.unit, r.channel, on).await;
+        let mut driven = None;
+        if let Some(strike) = out.strike {
+            driven = Some(self.strikes.set(&self.buses, usize::from(door.0), strike).await);
         }
         for e in out.events {
             let (kind, detail) = match e {
@@ -269,6 +287,7 @@ impl Gateway {
             };
             self.system_event(kind, Some(door), detail, now).await;
         }
+        driven
     }
 
     async fn on_entry(&mut self, bus: usize, unit: u8, entered: &Entered) {
@@ -280,10 +299,12 @@ impl Gateway {
         let req = AccessRequest { door, token: entered.token(&self.key) };
         let (decision, lockout) = handle(&self.policy, &mut self.state, &req, now);
         // The strike first: unlock latency is bounded by the bus, not by the audit log.
-        if let Decision::Grant { pulse, .. } = &decision {
-            self.drive(door, Input::Grant(*pulse), now).await;
-        }
+        let released = match &decision {
+            Decision::Grant { pulse, .. } => Some(self.released(door, Input::Grant(*pulse), now).await),
+            Decision::Deny { .. } => None,
+        };
         let feedback = match (&decision, lockout) {
+            (Decision::Grant { .. }, _) if released.as_ref().is_some_and(Result::is_err) => Feedback::Fault,
             (Decision::Grant { .. }, _) => Feedback::Granted,
             (_, Some(LockoutOutcome::LockedUntil(_)))
             | (Decision::Deny { reason: DenyReason::KeypadLockedOut { .. }, .. }, _) => Feedback::LockedOut,
@@ -292,7 +313,7 @@ impl Gateway {
         if let Some(b) = self.buses.get(bus) {
             b.feedback(unit, feedback, FEEDBACK_TENTHS).await;
         }
-        self.audit(NewEvent::from_decision(&decision, now)).await;
+        self.audit(decision_event(&decision, released.as_ref(), now)).await;
         if let Some(LockoutOutcome::LockedUntil(until)) = lockout {
             let detail = serde_json::json!({ "until": until.to_string() });
             self.system_event(EventKind::KeypadLockedOut, Some(door), detail, now).await;
@@ -300,7 +321,7 @@ impl Gateway {
         }
     }
 
-    async fn on_phone(&mut self, door: &str, key: PhoneKey, certificate: Option<&Credential>) -> Decision {
+    async fn on_phone(&mut self, door: &str, key: PhoneKey, certificate: Option<&Credential>) -> PhoneAnswer {
         let now = self.clock.now();
         // An unknown door gets an index no door has: the core refuses it as unknown.
         let idx = door.parse().ok().and_then(|d| self.policy.door_index(&d)).unwrap_or(DoorIdx(u8::MAX));
@@ -309,11 +330,12 @@ impl Gateway {
             Some(credential) => decide_with(&self.policy, &self.state, &req, credential, now),
             None => decide(&self.policy, &self.state, &req, now),
         };
-        if let Decision::Grant { pulse, .. } = &decision {
-            self.drive(idx, Input::Grant(*pulse), now).await;
-        }
-        self.audit(NewEvent::from_decision(&decision, now)).await;
-        decision
+        let released = match &decision {
+            Decision::Grant { pulse, .. } => Some(self.released(idx, Input::Grant(*pulse), now).await),
+            Decision::Deny { .. } => None,
+        };
+        self.audit(decision_event(&decision, released.as_ref(), now)).await;
+        PhoneAnswer { decision, released }
     }
 
     async fn on_input(&mut self, bus: usize, unit: u8, channel: u16, on: bool) {
@@ -336,12 +358,30 @@ impl Gateway {
             self.system_event(EventKind::DeviceHealth, None, detail, now).await;
         }
         if !online {
+            self.strikes.on_offline(bus, unit);
             let doors: Vec<DoorIdx> =
                 self.contacts.iter().filter(|((b, u, _), _)| *b == bus && *u == unit).map(|(_, (d, _))| *d).collect();
             for door in doors {
                 self.drive(door, Input::Contact(None), now).await;
             }
         }
+    }
+
+    /// A strike's coil was found otherwise than wanted and written again: audited once
+    /// per episode (the bus reports it so).
+    async fn on_coil_corrected(&mut self, bus: usize, unit: u8, channel: u16, found: bool, wanted: bool) {
+        let Some((door, strike_for)) = self.strikes.door_on(bus, unit, channel) else { return };
+        let word = |coil| if strike_for(coil) == Strike::Released { "released" } else { "locked" };
+        let detail = serde_json::json!({
+            "bus": self.bus_names.get(bus), "unit": unit, "channel": channel,
+            "found": word(found), "wanted": word(wanted),
+        });
+        log::warn!(
+            "door {door}: strike found {} on the relay board, wanted {}: written again",
+            word(found),
+            word(wanted)
+        );
+        self.system_event(EventKind::DoorStrikeCorrected, Some(door_idx(door)), detail, self.clock.now()).await;
     }
 
     /// Handles one bus event.
@@ -353,6 +393,12 @@ impl Gateway {
         match event {
             BusEvent::Entered { unit, entered } => self.on_entry(bus, unit, &entered).await,
             BusEvent::Input { unit, channel, on } => self.on_input(bus, unit, channel, on).await,
+            BusEvent::Coils { unit, coils, reading } => {
+                self.strikes.on_coils(bus, unit, &coils, reading);
+            }
+            BusEvent::CoilCorrected { unit, channel, found, wanted } => {
+                self.on_coil_corrected(bus, unit, channel, found, wanted).await;
+            }
             BusEvent::Online { unit } => self.on_health(bus, unit, true, None).await,
             BusEvent::Offline { unit, why } => self.on_health(bus, unit, false, Some(why)).await,
         }
@@ -368,24 +414,21 @@ impl Gateway {
 
     /// Locks every strike and applies the stored door modes (at start).
     pub async fn start(&mut self) {
+        self.lock_all("start").await;
         let now = self.clock.now();
         for i in 0..self.machines.len() {
             let door = door_idx(i);
-            let r = self.relays[i];
-            if let Some(bus) = self.buses.get(r.bus) {
-                bus.relay(r.unit, r.channel, !r.energize_to_unlock).await;
-            }
             let mode = self.state.mode(door);
             self.drive(door, Input::Mode(mode), now).await;
         }
     }
 
-    /// Locks every strike, whatever its door machine thinks (at stop: the safe state).
-    async fn lock_all(&self) {
-        for r in &self.relays {
-            if let Some(bus) = self.buses.get(r.bus) {
-                bus.relay(r.unit, r.channel, !r.energize_to_unlock).await;
-            }
+    /// Locks every strike, whatever its door machine thinks (at start and stop: the safe
+    /// state); a strike its board does not confirm is logged (the bus keeps trying).
+    async fn lock_all(&mut self, when: &str) {
+        for (door, why) in self.strikes.lock_all(&self.buses).await {
+            let name = self.door_name(door_idx(door)).unwrap_or_default();
+            log::error!("door {name}: strike not confirmed locked at {when}: {why}");
         }
     }
 
@@ -426,8 +469,18 @@ impl Gateway {
             }
             self.publish_door_states();
         }
-        self.lock_all().await;
+        self.lock_all("stop").await;
         self.save_lockouts().await;
+    }
+}
+
+/// The audit record of a decision: a grant whose release the relay board did not confirm
+/// is recorded as `access.strike_failed` with why, not as a plain grant.
+fn decision_event(decision: &Decision, released: Option<&Result<(), String>>, now: Timestamp) -> NewEvent {
+    let event = NewEvent::from_decision(decision, now);
+    match released {
+        Some(Err(why)) => event.strike_failed(why),
+        _ => event,
     }
 }
 

@@ -30,12 +30,37 @@ pub struct DoorStatus {
     pub door: String,
     /// Its mode.
     pub mode: DoorMode,
-    /// Whether the strike is released now.
-    pub released: bool,
+    /// The strike as its relay board reports it (a confirmed write or a read-back).
+    pub lock: LockState,
+    /// The board does not report the strike as the gateway wants it (or cannot be read).
+    pub strike_fault: bool,
     /// Whether the door stands open (`None`: no contact, or unreadable).
     pub open: Option<bool>,
     /// Whether it is held open past its limit.
     pub held_open: bool,
+}
+
+/// A strike as its relay board reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LockState {
+    /// Locked.
+    Locked,
+    /// Released.
+    Released,
+    /// Not known: the board has not answered yet, is offline, or did not confirm a write.
+    Unknown,
+}
+
+impl LockState {
+    /// The word used in `status` and on MQTT.
+    pub fn word(self) -> &'static str {
+        match self {
+            Self::Locked => "locked",
+            Self::Released => "released",
+            Self::Unknown => "unknown",
+        }
+    }
 }
 
 /// The gateway's state, for `status`.
@@ -66,6 +91,15 @@ pub struct NewAccess {
     pub built: Built,
     /// The site's credential key.
     pub key: CredentialKey,
+}
+
+/// What the gateway answers a phone.
+#[derive(Debug, Clone)]
+pub struct PhoneAnswer {
+    /// The decision.
+    pub decision: Decision,
+    /// For a grant: whether the relay board confirmed the strike released, or why not.
+    pub released: Option<Result<(), String>>,
 }
 
 /// A request to the gateway.
@@ -105,8 +139,8 @@ pub enum Command {
         /// The credential from a verified certificate, when the phone presented one
         /// (otherwise the key is looked up in the allowlist).
         certificate: Option<Box<Credential>>,
-        /// The decision.
-        reply: oneshot::Sender<Decision>,
+        /// The decision, and whether the board confirmed the release.
+        reply: oneshot::Sender<PhoneAnswer>,
     },
     /// Use these credentials and this policy from now on (modes, lockouts and the door
     /// machines are kept).
@@ -154,7 +188,7 @@ impl Handle {
     }
 
     /// Decides for a phone that proved its key; `None` when the gateway has stopped.
-    pub async fn phone(&self, door: &str, key: PhoneKey, certificate: Option<Credential>) -> Option<Decision> {
+    pub async fn phone(&self, door: &str, key: PhoneKey, certificate: Option<Credential>) -> Option<PhoneAnswer> {
         let (reply, rx) = oneshot::channel();
         let cmd = Command::Phone { door: door.to_owned(), key, certificate: certificate.map(Box::new), reply };
         self.tx.send(cmd).await.ok()?;

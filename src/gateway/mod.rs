@@ -5,3 +5,4 @@
 pub mod clock;
 pub mod doors;
 pub mod handle;
+mod strikes;

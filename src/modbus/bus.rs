@@ -9,16 +9,17 @@
 //! Channels: commands in (bounded, [`COMMANDS`]; senders wait: door commands are never
 //! dropped), events out (bounded, [`EVENTS`]; the actor waits: entries are never dropped).
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::time::{Instant, timeout};
 use tokio_modbus::client::{Client as _, Context};
 use tokio_modbus::prelude::SlaveContext as _;
 use tokio_modbus::{ExceptionCode, Request, Response, Slave};
 
-use super::keypad::{self, Entered, Feedback};
+pub use super::handle::{BusCommand, BusEvent, BusHandle, DeviceHealth, RelayConfirmed};
+use super::keypad;
+use super::relays::RelayBoard;
 use crate::config::{BusConfig, Profile};
 
 /// Commands waiting for a bus, at most.
@@ -29,109 +30,11 @@ pub const EVENTS: usize = 256;
 pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// Consecutive failures after which a device is reported offline.
 pub const OFFLINE_AFTER: u32 = 2;
-/// How often a relay board is read: only to know it answers (its state is what the
-/// gateway writes), so once a second is enough; panels and inputs poll at the bus rate.
+/// How often a relay board is read back and compared with what the gateway wants (a coil
+/// found otherwise is written again); panels and inputs poll at the bus rate. It is also
+/// the longest pause for a failing relay board, so one that restarted is put right within
+/// two of these.
 pub const RELAY_POLL: Duration = Duration::from_secs(1);
-
-/// What a bus reports.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BusEvent {
-    /// Someone entered digits or a tag at a panel.
-    Entered {
-        /// The panel's unit.
-        unit: u8,
-        /// What was entered.
-        entered: Entered,
-    },
-    /// A discrete input changed (channel 1-based).
-    Input {
-        /// The module's unit.
-        unit: u8,
-        /// The channel.
-        channel: u16,
-        /// Its new value.
-        on: bool,
-    },
-    /// A device answers again (or for the first time).
-    Online {
-        /// Its unit.
-        unit: u8,
-    },
-    /// A device stopped answering properly.
-    Offline {
-        /// Its unit.
-        unit: u8,
-        /// Why.
-        why: String,
-    },
-}
-
-/// Counters per device, for the state message and the installer tools.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct DeviceHealth {
-    /// Requests sent.
-    pub requests: u64,
-    /// Requests that timed out.
-    pub timeouts: u64,
-    /// Modbus exceptions received.
-    pub exceptions: u64,
-    /// Replies that did not fit the device's map.
-    pub bad_replies: u64,
-    /// Whether it answers now.
-    pub online: bool,
-    /// Last round-trip time in microseconds.
-    pub last_latency_us: u64,
-}
-
-/// A request to a bus.
-#[derive(Debug)]
-pub enum BusCommand {
-    /// Set a relay (channel 1-based).
-    Relay {
-        /// The board's unit.
-        unit: u8,
-        /// The channel.
-        channel: u16,
-        /// Energise or not.
-        on: bool,
-    },
-    /// Show feedback on a panel.
-    Feedback {
-        /// The panel's unit.
-        unit: u8,
-        /// What to show.
-        feedback: Feedback,
-        /// For how long, in tenths of a second.
-        tenths: u16,
-    },
-    /// Report device health.
-    Health(oneshot::Sender<BTreeMap<u8, DeviceHealth>>),
-}
-
-/// The cloneable way to reach a bus actor.
-#[derive(Debug, Clone)]
-pub struct BusHandle {
-    tx: mpsc::Sender<BusCommand>,
-}
-
-impl BusHandle {
-    /// Sets a relay; waits only for a place in the queue.
-    pub async fn relay(&self, unit: u8, channel: u16, on: bool) -> bool {
-        self.tx.send(BusCommand::Relay { unit, channel, on }).await.is_ok()
-    }
-
-    /// Shows feedback on a panel.
-    pub async fn feedback(&self, unit: u8, feedback: Feedback, tenths: u16) -> bool {
-        self.tx.send(BusCommand::Feedback { unit, feedback, tenths }).await.is_ok()
-    }
-
-    /// Device health, or `None` when the actor has stopped.
-    pub async fn health(&self) -> Option<BTreeMap<u8, DeviceHealth>> {
-        let (tx, rx) = oneshot::channel();
-        self.tx.send(BusCommand::Health(tx)).await.ok()?;
-        rx.await.ok()
-    }
-}
 
 #[derive(Debug)]
 struct DeviceState {
@@ -143,6 +46,7 @@ struct DeviceState {
     next_try: Instant,
     last_ack: Option<u16>,
     inputs: Option<Vec<bool>>,
+    relays: RelayBoard,
     reported_online: Option<bool>,
 }
 
@@ -151,6 +55,17 @@ enum Failure {
     Exception(ExceptionCode),
     Link(String),
     Bad(String),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Timeout => f.write_str("no answer within the timeout"),
+            Self::Exception(code) => write!(f, "Modbus exception {code:?}"),
+            Self::Link(e) => write!(f, "link: {e}"),
+            Self::Bad(e) => f.write_str(e),
+        }
+    }
 }
 
 struct Bus {
@@ -162,6 +77,8 @@ struct Bus {
     link_backoff: Duration,
     devices: Vec<DeviceState>,
     events: mpsc::Sender<BusEvent>,
+    /// Counts readings of relay boards (reads and confirmed writes), to order them.
+    readings: u64,
 }
 
 impl Bus {
@@ -229,12 +146,15 @@ impl Bus {
 
     async fn command(&mut self, cmd: BusCommand) {
         match cmd {
-            BusCommand::Relay { unit, channel, on } => {
-                let addr = channel.saturating_sub(1);
-                if let Err(f) = self.request(unit, Request::WriteSingleCoil(addr, on)).await {
-                    self.failed(unit, f).await;
-                    log::error!("bus {}: relay {unit}/{channel} could not be set", self.cfg.name);
+            BusCommand::Relay { unit, channel, on, reply } => {
+                if let Some(d) = self.devices.iter_mut().find(|d| d.unit == unit) {
+                    d.relays.want(channel, on);
                 }
+                let outcome = self.write_coil(unit, channel, on).await;
+                if let Err(why) = &outcome {
+                    log::error!("bus {}: relay {unit}/{channel} not confirmed: {why}", self.cfg.name);
+                }
+                let _ = reply.send(outcome);
             }
             BusCommand::Feedback { unit, feedback, tenths } => {
                 let words = keypad::feedback_registers(feedback, tenths);
@@ -249,29 +169,49 @@ impl Bus {
         }
     }
 
+    /// Writes one coil and checks the board's echo; a confirmed write is a reading.
+    /// (A correction after a read-back is not: only the next read says it took.)
+    async fn write_coil(&mut self, unit: u8, channel: u16, on: bool) -> Result<RelayConfirmed, String> {
+        let addr = channel.saturating_sub(1);
+        let outcome = match self.request(unit, Request::WriteSingleCoil(addr, on)).await {
+            Ok(Response::WriteSingleCoil(a, v)) if a == addr && v == on => Ok(()),
+            Ok(other) => Err(Failure::Bad(format!("the reply to a coil write is {other:?}"))),
+            Err(f) => Err(f),
+        };
+        match outcome {
+            Ok(()) => {
+                self.readings += 1;
+                if let Some(d) = self.devices.iter_mut().find(|d| d.unit == unit) {
+                    d.relays.wrote(channel, on);
+                }
+                Ok(self.readings)
+            }
+            Err(f) => {
+                let why = f.to_string();
+                self.failed(unit, f).await;
+                Err(why)
+            }
+        }
+    }
+
     async fn failed(&mut self, unit: u8, f: Failure) {
         let Some(d) = self.devices.iter_mut().find(|d| d.unit == unit) else { return };
-        let why = match f {
-            Failure::Timeout => {
-                d.health.timeouts += 1;
-                "no answer within the timeout".to_owned()
-            }
-            Failure::Exception(code) => {
-                d.health.exceptions += 1;
-                format!("Modbus exception {code:?}")
-            }
-            Failure::Link(e) => format!("link: {e}"),
-            Failure::Bad(e) => {
-                d.health.bad_replies += 1;
-                e
-            }
-        };
+        match f {
+            Failure::Timeout => d.health.timeouts += 1,
+            Failure::Exception(_) => d.health.exceptions += 1,
+            Failure::Link(_) => {}
+            Failure::Bad(_) => d.health.bad_replies += 1,
+        }
+        let why = f.to_string();
         d.failures += 1;
-        let pause = Duration::from_millis(200).saturating_mul(1 << d.failures.min(8)).min(MAX_BACKOFF);
+        // A relay board is never left alone long: the strikes on it must be put right.
+        let cap = if d.profile == Profile::RelayCoils { RELAY_POLL } else { MAX_BACKOFF };
+        let pause = Duration::from_millis(200).saturating_mul(1 << d.failures.min(8)).min(cap);
         d.next_try = Instant::now() + pause;
         if d.failures >= OFFLINE_AFTER && d.reported_online != Some(false) {
             d.reported_online = Some(false);
             d.health.online = false;
+            d.relays.forget();
             let unit = d.unit;
             self.emit(BusEvent::Offline { unit, why }).await;
         }
@@ -295,7 +235,7 @@ impl Bus {
         let outcome = match profile {
             Profile::PortvaktKeypad => self.poll_keypad(i, unit).await,
             Profile::DiscreteInputs => self.poll_inputs(i, unit, channels).await,
-            Profile::RelayCoils => self.request(unit, Request::ReadCoils(0, channels.max(1))).await.map(|_| ()),
+            Profile::RelayCoils => self.poll_relays(i, unit, channels).await,
         };
         match outcome {
             Ok(()) => self.succeeded(unit).await,
@@ -316,6 +256,34 @@ impl Bus {
         self.devices[i].last_ack = Some(seq);
         if !repeated {
             self.emit(BusEvent::Entered { unit, entered }).await;
+        }
+        Ok(())
+    }
+
+    /// Reads a relay board back, writes again every coil not as wanted, and reports what
+    /// the board holds when it changed.
+    async fn poll_relays(&mut self, i: usize, unit: u8, channels: u16) -> Result<(), Failure> {
+        let Response::ReadCoils(bits) = self.request(unit, Request::ReadCoils(0, channels.max(1))).await? else {
+            return Err(Failure::Bad("the reply is not coils".into()));
+        };
+        let coils = super::inputs::channels_in_reply(bits, channels.max(1)).map_err(Failure::Bad)?;
+        let (corrections, changed) = self.devices[i].relays.read(coils);
+        for c in corrections {
+            self.devices[i].health.coil_corrections += 1;
+            if c.new_episode {
+                log::warn!("bus {}: relay {unit}/{} found {} and written again", self.cfg.name, c.channel, c.found);
+                self.emit(BusEvent::CoilCorrected { unit, channel: c.channel, found: c.found, wanted: c.wanted }).await;
+            }
+            let addr = c.channel.saturating_sub(1);
+            if let Err(f) = self.request(unit, Request::WriteSingleCoil(addr, c.wanted)).await {
+                log::warn!("bus {}: relay {unit}/{} could not be written again: {f}", self.cfg.name, c.channel);
+                break; // what was read is still reported; the next poll tries again
+            }
+        }
+        self.readings += 1;
+        let known = self.devices[i].relays.known().map(<[bool]>::to_vec);
+        if let (true, Some(coils)) = (changed, known) {
+            self.emit(BusEvent::Coils { unit, coils, reading: self.readings }).await;
         }
         Ok(())
     }
@@ -351,6 +319,7 @@ pub fn spawn(cfg: BusConfig, events: mpsc::Sender<BusEvent>) -> (BusHandle, toki
             next_try: now,
             last_ack: None,
             inputs: None,
+            relays: RelayBoard::default(),
             reported_online: None,
         })
         .collect();
@@ -362,6 +331,7 @@ pub fn spawn(cfg: BusConfig, events: mpsc::Sender<BusEvent>) -> (BusHandle, toki
         link_backoff: Duration::from_millis(100),
         devices,
         events,
+        readings: 0,
     };
     let task = tokio::spawn(async move {
         let interval = bus.cfg.poll_interval.unsigned_abs().max(Duration::from_millis(5));

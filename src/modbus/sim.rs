@@ -1,12 +1,13 @@
 //! The simulated building: a real Modbus TCP server on loopback (tokio-modbus) playing
 //! the devices of a site's config — keypad panels (the Portvakt keypad profile), relay
 //! boards (coils) and input modules (discrete inputs) — with fault switches: a device that
-//! stays silent, answers with an exception, or a panel that is powered off. The gateway
+//! stays silent, answers with an exception or slowly, a relay board that loses writes or
+//! restarts with every coil off, a coil changed behind the gateway's back, a panel whose
+//! heartbeat freezes. The gateway
 //! talks to it over real Modbus framing, exactly as to hardware. The simulated devices
 //! live behind one lock inside the simulator (they are the "hardware", not an actor).
 
 use std::collections::{BTreeMap, VecDeque};
-use std::future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -24,6 +25,13 @@ pub enum Fault {
     Silent,
     /// Answers every request with this exception.
     Exception(ExceptionCode),
+    /// A relay board acknowledges coil writes but does not carry them out (a write lost
+    /// inside the board; only a read-back shows it).
+    LosesWrites,
+    /// A panel answers, but its heartbeat no longer moves (its firmware hung).
+    FrozenHeartbeat,
+    /// Answers, but only after this long.
+    Slow(std::time::Duration),
 }
 
 #[derive(Debug, Default)]
@@ -137,6 +145,22 @@ impl SimBuilding {
         }
     }
 
+    /// A relay board restarts: every coil is off, as after a power cut.
+    pub fn restart(&self, unit: u8) {
+        if let Some(Device::Relays(v)) = self.lock().devices.get_mut(&unit) {
+            v.fill(false);
+        }
+    }
+
+    /// Someone or something sets a coil behind the gateway's back (channel 1-based).
+    pub fn set_relay(&self, unit: u8, channel: u16, on: bool) {
+        if let Some(Device::Relays(v)) = self.lock().devices.get_mut(&unit)
+            && let Some(slot) = v.get_mut(usize::from(channel.saturating_sub(1)))
+        {
+            *slot = on;
+        }
+    }
+
     /// Switches a fault on (`Some`) or off (`None`) for a device.
     pub fn set_fault(&self, unit: u8, fault: Option<Fault>) {
         let mut b = self.lock();
@@ -151,21 +175,32 @@ impl SimBuilding {
         self.lock().requests
     }
 
+    /// How long the device `unit` waits before it answers.
+    fn delay(&self, unit: u8) -> Option<std::time::Duration> {
+        match self.lock().faults.get(&unit) {
+            Some(Fault::Slow(d)) => Some(*d),
+            _ => None,
+        }
+    }
+
     fn serve(&self, req: &SlaveRequest<'_>) -> Result<Option<Response>, ExceptionCode> {
         let mut b = self.lock();
         b.requests += 1;
         let unit = req.slave;
-        match b.faults.get(&unit) {
+        let fault = b.faults.get(&unit).copied();
+        match fault {
             Some(Fault::Silent) => return Ok(None),
-            Some(Fault::Exception(code)) => return Err(*code),
-            None => {}
+            Some(Fault::Exception(code)) => return Err(code),
+            _ => {}
         }
         let building = &mut *b;
         let Some(device) = building.devices.get_mut(&unit) else { return Ok(None) };
         let out_of_range = |n: usize, addr: u16, cnt: u16| usize::from(addr) + usize::from(cnt) > n;
         let response = match (device, &req.request) {
             (Device::Keypad(p), Request::ReadInputRegisters(0, keypad::POLL_REGISTERS)) => {
-                p.heartbeat = p.heartbeat.wrapping_add(1);
+                if fault != Some(Fault::FrozenHeartbeat) {
+                    p.heartbeat = p.heartbeat.wrapping_add(1);
+                }
                 let depth = u16::try_from(p.queue.len()).unwrap_or(8);
                 let regs = keypad::encode_poll(p.heartbeat, depth, p.queue.front().map(|(s, e)| (*s, e)));
                 Response::ReadInputRegisters(regs.to_vec())
@@ -184,7 +219,9 @@ impl SimBuilding {
                 Response::WriteMultipleRegisters(keypad::FEEDBACK_REGISTER, 2)
             }
             (Device::Relays(v), Request::WriteSingleCoil(addr, on)) if usize::from(*addr) < v.len() => {
-                v[usize::from(*addr)] = *on;
+                if fault != Some(Fault::LosesWrites) {
+                    v[usize::from(*addr)] = *on;
+                }
                 building.relay_writes.push((unit, addr + 1, *on));
                 building.relay_write_times.push(std::time::Instant::now());
                 Response::WriteSingleCoil(*addr, *on)
@@ -210,10 +247,16 @@ impl tokio_modbus::server::Service for Service {
     type Request = SlaveRequest<'static>;
     type Response = Option<Response>;
     type Exception = ExceptionCode;
-    type Future = future::Ready<Result<Self::Response, Self::Exception>>;
+    type Future = std::pin::Pin<Box<dyn Future<Output = Result<Self::Response, Self::Exception>> + Send>>;
 
     fn call(&self, req: Self::Request) -> Self::Future {
-        future::ready(self.0.serve(&req))
+        let sim = self.0.clone();
+        Box::pin(async move {
+            if let Some(d) = sim.delay(req.slave) {
+                tokio::time::sleep(d).await;
+            }
+            sim.serve(&req)
+        })
     }
 }
 

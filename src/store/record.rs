@@ -22,6 +22,12 @@ pub enum EventKind {
     AccessGranted,
     /// A request was refused.
     AccessDenied,
+    /// Access was granted but the relay board did not confirm the strike released
+    /// (`detail` is the grant's, with `strike` saying why): the door may not have opened.
+    AccessStrikeFailed,
+    /// A strike's coil was found not as the gateway wants it and was written again
+    /// (`detail`: bus, unit, channel, found, wanted): once per episode.
+    DoorStrikeCorrected,
     /// A keypad was locked after wrong entries.
     KeypadLockedOut,
     /// A door opened while released.
@@ -67,7 +73,7 @@ pub enum EventKind {
     SystemStop,
 }
 
-const KINDS: [(EventKind, &str); 23] = [
+const KINDS: [(EventKind, &str); 25] = [
     (EventKind::DoorOpened, "door.opened"),
     (EventKind::DoorForcedOpen, "door.forced_open"),
     (EventKind::DoorClosed, "door.closed"),
@@ -78,6 +84,8 @@ const KINDS: [(EventKind, &str); 23] = [
     (EventKind::CredentialsRefused, "credentials.refused"),
     (EventKind::AccessGranted, "access.granted"),
     (EventKind::AccessDenied, "access.denied"),
+    (EventKind::AccessStrikeFailed, "access.strike_failed"),
+    (EventKind::DoorStrikeCorrected, "door.strike_corrected"),
     (EventKind::KeypadLockedOut, "keypad.locked_out"),
     (EventKind::Gap, "store.gap"),
     (EventKind::StoreAlarm, "store.alarm"),
@@ -159,6 +167,21 @@ impl NewEvent {
             credential: who.as_ref().map(|w| w.credential.to_string()),
             detail: detail.to_string(),
         }
+    }
+}
+
+impl NewEvent {
+    /// This grant's record turned into `access.strike_failed`, with why in `detail.strike`.
+    #[must_use]
+    pub fn strike_failed(mut self, why: &str) -> Self {
+        self.kind = EventKind::AccessStrikeFailed;
+        let mut detail: serde_json::Value =
+            serde_json::from_str(&self.detail).unwrap_or_else(|_| serde_json::json!({}));
+        if let Some(obj) = detail.as_object_mut() {
+            obj.insert("strike".into(), serde_json::json!(why));
+        }
+        self.detail = detail.to_string();
+        self
     }
 }
 

@@ -160,6 +160,13 @@ pub fn describe_event(e: &BusEvent) -> String {
         BusEvent::Input { unit, channel, on } => {
             format!("unit {unit}: input {channel} {}", if *on { "ON" } else { "off" })
         }
+        BusEvent::Coils { unit, coils, .. } => {
+            let bits: String = coils.iter().map(|on| if *on { '1' } else { '0' }).collect();
+            format!("unit {unit}: coils {bits} (channel 1 first)")
+        }
+        BusEvent::CoilCorrected { unit, channel, found, wanted } => {
+            format!("unit {unit}: COIL {channel} found {found}, wanted {wanted}: written again")
+        }
         BusEvent::Online { unit } => format!("unit {unit}: online"),
         BusEvent::Offline { unit, why } => format!("unit {unit}: OFFLINE ({why})"),
     }

@@ -73,8 +73,10 @@ pub fn event(r: &AuditRecord) -> Vec<u8> {
 /// One door on `door/<door>/state`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DoorMessage {
-    /// `locked` or `released`.
+    /// `locked`, `released` or `unknown`: as the relay board reports it.
     pub lock: &'static str,
+    /// Whether the board does not hold the strike as the gateway wants it.
+    pub strike_fault: bool,
     /// `open`, `closed`, or `unknown` (no contact, or it cannot be read).
     pub contact: &'static str,
     /// The door's mode.
@@ -86,7 +88,8 @@ pub struct DoorMessage {
 /// The door message for a door's status.
 pub fn door(d: &DoorStatus) -> DoorMessage {
     DoorMessage {
-        lock: if d.released { "released" } else { "locked" },
+        lock: d.lock.word(),
+        strike_fault: d.strike_fault,
         contact: match d.open {
             Some(true) => "open",
             Some(false) => "closed",
@@ -246,14 +249,16 @@ mod tests {
         let d = DoorStatus {
             door: "entrance".into(),
             mode: DoorMode::Lockdown,
-            released: false,
+            lock: crate::gateway::handle::LockState::Unknown,
+            strike_fault: true,
             open: None,
             held_open: true,
         };
         let v = serde_json::to_value(door(&d)).expect("json");
         assert_eq!(
             v,
-            serde_json::json!({"lock": "locked", "contact": "unknown", "mode": "lockdown", "alarm": "held_open"})
+            serde_json::json!({"lock": "unknown", "strike_fault": true, "contact": "unknown", "mode": "lockdown",
+                               "alarm": "held_open"})
         );
     }
 }

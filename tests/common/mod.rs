@@ -53,5 +53,6 @@ pub fn spec(id: &str, role: &str, token: Token, doors: &[&str]) -> CredentialSpe
         authority: None,
     }
 }
+pub mod building;
 pub mod daemon;
 pub mod mqtt;

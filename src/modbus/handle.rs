@@ -1,0 +1,143 @@
+//! What a bus actor reports and is asked, and the cloneable [`BusHandle`] that asks it.
+//! Relay writes are answered with what the board confirmed (its echo), so the gateway
+//! reports what the board holds, not what it asked for.
+
+use std::collections::BTreeMap;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::keypad::{Entered, Feedback};
+
+/// What a bus reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BusEvent {
+    /// Someone entered digits or a tag at a panel.
+    Entered {
+        /// The panel's unit.
+        unit: u8,
+        /// What was entered.
+        entered: Entered,
+    },
+    /// A discrete input changed (channel 1-based).
+    Input {
+        /// The module's unit.
+        unit: u8,
+        /// The channel.
+        channel: u16,
+        /// Its new value.
+        on: bool,
+    },
+    /// A relay board's coils as read back, when they differ from what was last reported
+    /// (after any corrections were written). `reading` orders readings: a reading older
+    /// than one the gateway has (from a confirmed write) is stale.
+    Coils {
+        /// The board's unit.
+        unit: u8,
+        /// Coil states, channel 1 first.
+        coils: Vec<bool>,
+        /// The bus's reading counter.
+        reading: u64,
+    },
+    /// A coil was found not as the gateway wants it and was written again (once per
+    /// episode: until it reads as wanted again).
+    CoilCorrected {
+        /// The board's unit.
+        unit: u8,
+        /// The channel (1-based).
+        channel: u16,
+        /// What the board held.
+        found: bool,
+        /// What the gateway wants.
+        wanted: bool,
+    },
+    /// A device answers again (or for the first time).
+    Online {
+        /// Its unit.
+        unit: u8,
+    },
+    /// A device stopped answering properly.
+    Offline {
+        /// Its unit.
+        unit: u8,
+        /// Why.
+        why: String,
+    },
+}
+
+/// Counters per device, for the state message and the installer tools.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DeviceHealth {
+    /// Requests sent.
+    pub requests: u64,
+    /// Requests that timed out.
+    pub timeouts: u64,
+    /// Modbus exceptions received.
+    pub exceptions: u64,
+    /// Replies that did not fit the device's map.
+    pub bad_replies: u64,
+    /// Coils found not as wanted and written again (relay boards).
+    pub coil_corrections: u64,
+    /// Whether it answers now.
+    pub online: bool,
+    /// Last round-trip time in microseconds.
+    pub last_latency_us: u64,
+}
+
+/// A relay write the board confirmed: the reading it counts as (see [`BusEvent::Coils`]).
+pub type RelayConfirmed = u64;
+
+/// A request to a bus.
+#[derive(Debug)]
+pub enum BusCommand {
+    /// Set a relay (channel 1-based) and keep it so: every later read of the board is
+    /// compared with it.
+    Relay {
+        /// The board's unit.
+        unit: u8,
+        /// The channel.
+        channel: u16,
+        /// Energise or not.
+        on: bool,
+        /// Confirmed by the board, or why not.
+        reply: oneshot::Sender<Result<RelayConfirmed, String>>,
+    },
+    /// Show feedback on a panel.
+    Feedback {
+        /// The panel's unit.
+        unit: u8,
+        /// What to show.
+        feedback: Feedback,
+        /// For how long, in tenths of a second.
+        tenths: u16,
+    },
+    /// Report device health.
+    Health(oneshot::Sender<BTreeMap<u8, DeviceHealth>>),
+}
+
+/// The cloneable way to reach a bus actor.
+#[derive(Debug, Clone)]
+pub struct BusHandle {
+    pub(super) tx: mpsc::Sender<BusCommand>,
+}
+
+impl BusHandle {
+    /// Sets a relay and waits for the board to confirm it (the bus's timeout bounds the
+    /// write itself; whatever the outcome, the bus keeps enforcing the wanted state).
+    pub async fn relay(&self, unit: u8, channel: u16, on: bool) -> Result<RelayConfirmed, String> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(BusCommand::Relay { unit, channel, on, reply }).await.map_err(|_| "the bus has stopped")?;
+        rx.await.map_err(|_| "the bus has stopped".to_owned())?
+    }
+
+    /// Shows feedback on a panel.
+    pub async fn feedback(&self, unit: u8, feedback: Feedback, tenths: u16) -> bool {
+        self.tx.send(BusCommand::Feedback { unit, feedback, tenths }).await.is_ok()
+    }
+
+    /// Device health, or `None` when the actor has stopped.
+    pub async fn health(&self) -> Option<BTreeMap<u8, DeviceHealth>> {
+        let (tx, rx) = oneshot::channel();
+        self.tx.send(BusCommand::Health(tx)).await.ok()?;
+        rx.await.ok()
+    }
+}
