@@ -131,3 +131,55 @@ fn a_board_that_acknowledges_a_release_but_loses_it_is_caught_by_the_read_back()
         .await;
     });
 }
+
+#[test]
+fn while_the_store_is_stalled_the_strike_relocks_on_time_and_entries_are_served_and_nothing_is_lost() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    rt().block_on(async {
+        let s = site().await;
+        eventually("the entrance read back locked", A_WHILE, || async {
+            s.door("entrance").await.lock == LockState::Locked
+        })
+        .await;
+        // The store's thread is busy for 3 s (a slow disk, a long job before the appends).
+        let over = Arc::new(AtomicBool::new(false));
+        let (started_tx, started) = tokio::sync::oneshot::channel();
+        let flag = over.clone();
+        let store = s.store.clone();
+        tokio::spawn(async move {
+            let stalled = store.call(move |_| {
+                let _ = started_tx.send(());
+                std::thread::sleep(Duration::from_secs(3));
+                flag.store(true, Ordering::SeqCst);
+                Ok(())
+            });
+            stalled.await.unwrap();
+        });
+        started.await.unwrap();
+        let stalled = || !over.load(Ordering::SeqCst);
+
+        s.sim.enter(1, Entered::Digits("1357".into()));
+        until("the strike released", || s.sim.relay(2, 1) == Some(true)).await;
+        until("green on the panel", || s.sim.feedback(1).contains(&(1, 30))).await;
+        s.clock.advance(jiff::SignedDuration::from_secs(6));
+        until("the strike relocked when its pulse ended", || s.sim.relay(2, 1) == Some(false)).await;
+        assert!(stalled(), "the strike relocked only after the store came back");
+        s.sim.enter(1, Entered::Digits("0000".into()));
+        until("the next entry served (red)", || s.sim.feedback(1).contains(&(2, 30))).await;
+        assert!(stalled(), "the next entry waited for the store");
+
+        // Once the store is back, every record is there, in order.
+        audited(&s.store, EventKind::AccessDenied).await;
+        let kinds: Vec<EventKind> = s
+            .store
+            .query(portvakt::store::AuditFilter::default())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.record.event.kind)
+            .filter(|k| matches!(k, EventKind::AccessGranted | EventKind::AccessDenied))
+            .collect();
+        assert_eq!(kinds, vec![EventKind::AccessGranted, EventKind::AccessDenied]);
+    });
+}

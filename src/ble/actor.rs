@@ -148,13 +148,17 @@ impl Actor {
         };
         let view = self.reach.doors.borrow().clone();
         let Some(view) = view else { return Ok(Code::Unavailable) };
-        Ok(view.gateway.phone(&claim.door, PhoneKey(claim.key), certificate).await.map_or(
-            Code::Unavailable,
-            |answer| match answer.released {
-                Some(Err(_)) => Code::DoorFault,
-                _ => code_for(&answer.decision),
-            },
-        ))
+        let Some(answer) = view.gateway.phone(&claim.door, PhoneKey(claim.key), certificate).await else {
+            return Ok(Code::Unavailable);
+        };
+        // The phone is told only once the decision's record is durable.
+        if let Err(e) = answer.committed.wait().await {
+            log::error!("ble: the decision for {} was not recorded: {e}", claim.door);
+        }
+        Ok(match answer.released {
+            Some(Err(_)) => Code::DoorFault,
+            _ => code_for(&answer.decision),
+        })
     }
 
     async fn on_fragment(&mut self, peer: &str, bytes: &[u8]) {

@@ -18,6 +18,7 @@ use jiff::Timestamp;
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
+use super::audit_writer::{AuditWriter, Committed};
 use super::clock::Clock;
 use super::handle::{
     COMMANDS, Command, DoorStatus, GatewayStatus, Handle, LockState, NewAccess, OBSERVED, Observed, PhoneAnswer,
@@ -54,7 +55,7 @@ pub struct Gateway {
     exits: HashMap<(usize, u8, u16), (DoorIdx, bool)>,
     buses: Vec<BusHandle>,
     bus_names: Vec<String>,
-    store: crate::store::Handle,
+    audit: AuditWriter,
     clock: Arc<dyn Clock>,
     seen_online: BTreeSet<(usize, u8)>,
     observed: broadcast::Sender<Observed>,
@@ -87,7 +88,7 @@ impl Gateway {
             exits: HashMap::new(),
             buses,
             bus_names: cfg.buses.iter().map(|b| b.name.clone()).collect(),
-            store,
+            audit: AuditWriter::new(store),
             clock,
             seen_online: BTreeSet::new(),
             observed: broadcast::channel(OBSERVED).0,
@@ -131,7 +132,7 @@ impl Gateway {
         self.key = key;
     }
 
-    async fn save_lockouts(&self) {
+    fn save_lockouts(&mut self) {
         let rows: Vec<LockoutRow> = self
             .state
             .lockout
@@ -141,9 +142,7 @@ impl Gateway {
                 self.door_name(door).map(|door| LockoutRow { door, locked_until, streak })
             })
             .collect();
-        if let Err(e) = self.store.call(move |s| s.save_lockouts(&rows)).await {
-            log::error!("keypad lockouts not saved: {e}");
-        }
+        self.audit.save_lockouts(rows);
     }
 
     fn status(&self) -> GatewayStatus {
@@ -187,22 +186,24 @@ impl Gateway {
             .ok_or_else(|| format!("no door \"{door}\" in the configuration"))
     }
 
-    async fn set_mode(&mut self, door: &str, mode: DoorMode, by: &str) -> Result<(), String> {
+    /// Sets a door's mode at once; the caller waits on the returned [`Committed`] (the
+    /// mode stored, then its record) before it says the mode is set.
+    async fn set_mode(&mut self, door: &str, mode: DoorMode, by: &str) -> Result<Committed, String> {
         let idx = self.door_named(door)?;
         let now = self.clock.now();
-        let name = door.to_owned();
-        self.store
-            .call(move |s| s.set_door_mode(&name, mode, now))
-            .await
-            .map_err(|e| format!("the mode could not be stored: {e}"))?;
+        let mut committed = Committed::default();
+        self.audit.save_mode(door.to_owned(), mode, now, &mut committed);
         self.state.set_mode(idx, mode);
         self.drive(idx, Input::Mode(mode), now).await;
         let detail = serde_json::json!({ "mode": mode, "by": by });
-        self.system_event(EventKind::DoorModeChanged, Some(idx), detail, now).await;
-        Ok(())
+        let event = self.event(EventKind::DoorModeChanged, Some(idx), &detail, now);
+        self.audit.record_into(event, &mut committed);
+        Ok(committed)
     }
 
-    async fn pulse(&mut self, door: &str, by: &str) -> Result<(), String> {
+    /// Releases a door for its pulse on someone's say-so; the caller waits on the
+    /// returned [`Committed`] (its record) before it says the door was pulsed.
+    async fn pulse(&mut self, door: &str, by: &str) -> Result<Committed, String> {
         let idx = self.door_named(door)?;
         let pulse = self.policy.door(idx).map(|d| d.pulse).unwrap_or_default();
         let now = self.clock.now();
@@ -211,8 +212,10 @@ impl Gateway {
         if let Err(why) = &released {
             detail["strike"] = serde_json::json!(format!("not released: {why}"));
         }
-        self.system_event(EventKind::DoorPulsed, Some(idx), detail, now).await;
-        released.map_err(|why| format!("the relay board did not confirm the release: {why}"))
+        let mut committed = Committed::default();
+        let event = self.event(EventKind::DoorPulsed, Some(idx), &detail, now);
+        self.audit.record_into(event, &mut committed);
+        released.map(|()| committed).map_err(|why| format!("the relay board did not confirm the release: {why}"))
     }
 
     async fn command(&mut self, cmd: Command) {
@@ -240,19 +243,19 @@ impl Gateway {
         }
     }
 
-    async fn audit(&self, event: NewEvent) {
-        if let Err(e) = self.store.append(event).await {
-            log::error!("audit record not stored: {e}");
-        }
-    }
-
     fn door_name(&self, door: DoorIdx) -> Option<String> {
         self.policy.door(door).map(|d| d.id.to_string())
     }
 
-    async fn system_event(&self, kind: EventKind, door: Option<DoorIdx>, detail: serde_json::Value, now: Timestamp) {
+    fn event(&self, kind: EventKind, door: Option<DoorIdx>, detail: &serde_json::Value, now: Timestamp) -> NewEvent {
         let door = door.and_then(|d| self.door_name(d));
-        self.audit(NewEvent::system(kind, now, self.state.clock.is_trusted(), door, &detail)).await;
+        NewEvent::system(kind, now, self.state.clock.is_trusted(), door, detail)
+    }
+
+    /// Records an event of the gateway's own (never waits on the disk).
+    fn system_event(&mut self, kind: EventKind, door: Option<DoorIdx>, detail: &serde_json::Value, now: Timestamp) {
+        let event = self.event(kind, door, detail, now);
+        self.audit.record(event);
     }
 
     /// Feeds a door's machine and, for a grant, says whether its board confirmed the
@@ -285,7 +288,7 @@ impl Gateway {
                 DoorEvent::ContactFault => (EventKind::DoorContactFault, serde_json::json!({"readable": false})),
                 DoorEvent::ContactRestored => (EventKind::DoorContactFault, serde_json::json!({"readable": true})),
             };
-            self.system_event(kind, Some(door), detail, now).await;
+            self.system_event(kind, Some(door), &detail, now);
         }
         driven
     }
@@ -313,11 +316,11 @@ impl Gateway {
         if let Some(b) = self.buses.get(bus) {
             b.feedback(unit, feedback, FEEDBACK_TENTHS).await;
         }
-        self.audit(decision_event(&decision, released.as_ref(), now)).await;
+        self.audit.record(decision_event(&decision, released.as_ref(), now));
         if let Some(LockoutOutcome::LockedUntil(until)) = lockout {
             let detail = serde_json::json!({ "until": until.to_string() });
-            self.system_event(EventKind::KeypadLockedOut, Some(door), detail, now).await;
-            self.save_lockouts().await;
+            self.system_event(EventKind::KeypadLockedOut, Some(door), &detail, now);
+            self.save_lockouts();
         }
     }
 
@@ -334,8 +337,9 @@ impl Gateway {
             Decision::Grant { pulse, .. } => Some(self.released(idx, Input::Grant(*pulse), now).await),
             Decision::Deny { .. } => None,
         };
-        self.audit(decision_event(&decision, released.as_ref(), now)).await;
-        PhoneAnswer { decision, released }
+        let mut committed = Committed::default();
+        self.audit.record_into(decision_event(&decision, released.as_ref(), now), &mut committed);
+        PhoneAnswer { decision, released, committed }
     }
 
     async fn on_input(&mut self, bus: usize, unit: u8, channel: u16, on: bool) {
@@ -355,7 +359,7 @@ impl Gateway {
         let first = self.seen_online.insert((bus, unit));
         if !(online && first) {
             let detail = serde_json::json!({ "bus": bus, "unit": unit, "online": online, "why": why });
-            self.system_event(EventKind::DeviceHealth, None, detail, now).await;
+            self.system_event(EventKind::DeviceHealth, None, &detail, now);
         }
         if !online {
             self.strikes.on_offline(bus, unit);
@@ -369,7 +373,7 @@ impl Gateway {
 
     /// A strike's coil was found otherwise than wanted and written again: audited once
     /// per episode (the bus reports it so).
-    async fn on_coil_corrected(&mut self, bus: usize, unit: u8, channel: u16, found: bool, wanted: bool) {
+    fn on_coil_corrected(&mut self, bus: usize, unit: u8, channel: u16, found: bool, wanted: bool) {
         let Some((door, strike_for)) = self.strikes.door_on(bus, unit, channel) else { return };
         let word = |coil| if strike_for(coil) == Strike::Released { "released" } else { "locked" };
         let detail = serde_json::json!({
@@ -381,7 +385,8 @@ impl Gateway {
             word(found),
             word(wanted)
         );
-        self.system_event(EventKind::DoorStrikeCorrected, Some(door_idx(door)), detail, self.clock.now()).await;
+        let now = self.clock.now();
+        self.system_event(EventKind::DoorStrikeCorrected, Some(door_idx(door)), &detail, now);
     }
 
     /// Handles one bus event.
@@ -397,7 +402,7 @@ impl Gateway {
                 self.strikes.on_coils(bus, unit, &coils, reading);
             }
             BusEvent::CoilCorrected { unit, channel, found, wanted } => {
-                self.on_coil_corrected(bus, unit, channel, found, wanted).await;
+                self.on_coil_corrected(bus, unit, channel, found, wanted);
             }
             BusEvent::Online { unit } => self.on_health(bus, unit, true, None).await,
             BusEvent::Offline { unit, why } => self.on_health(bus, unit, false, Some(why)).await,
@@ -452,25 +457,36 @@ impl Gateway {
         tick: Duration,
         cancel: CancellationToken,
     ) {
+        self.audit.start();
         self.start().await;
         self.publish_door_states();
         let mut ticker = tokio::time::interval(tick);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            let backlogged = self.audit.backlogged();
+            let room = async move {
+                match backlogged {
+                    Some(tx) => tx.reserve_owned().await.ok(),
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 biased;
                 () = cancel.cancelled() => break,
+                _ = ticker.tick(), if self.machines.iter().any(DoorMachine::needs_tick) => self.tick().await,
                 Some(cmd) = commands.recv() => self.command(cmd).await,
                 event = events.recv() => match event {
                     Some((bus, e)) => self.on_bus_event(bus, e).await,
                     None => break,
                 },
-                _ = ticker.tick(), if self.machines.iter().any(DoorMachine::needs_tick) => self.tick().await,
+                Some(permit) = room => self.audit.flush_one(permit),
             }
             self.publish_door_states();
+            self.audit.hold_if_overflowing().await;
         }
         self.lock_all("stop").await;
-        self.save_lockouts().await;
+        self.save_lockouts();
+        self.audit.finish().await;
     }
 }
 

@@ -18,6 +18,8 @@ use crate::core::secret::CredentialKey;
 use crate::credentials::registry::Built;
 use crate::modbus::bus::BusEvent;
 
+pub use super::audit_writer::Committed;
+
 /// Commands waiting for the gateway, at most.
 pub const COMMANDS: usize = 32;
 /// Observations kept for slow watchers.
@@ -94,12 +96,14 @@ pub struct NewAccess {
 }
 
 /// What the gateway answers a phone.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct PhoneAnswer {
     /// The decision.
     pub decision: Decision,
     /// For a grant: whether the relay board confirmed the strike released, or why not.
     pub released: Option<Result<(), String>>,
+    /// The decision's record: wait on it before telling the phone.
+    pub committed: Committed,
 }
 
 /// A request to the gateway.
@@ -115,8 +119,8 @@ pub enum Command {
         door: String,
         /// Who asked (`control socket`).
         by: String,
-        /// Done, or why not.
-        reply: oneshot::Sender<Result<(), String>>,
+        /// Done (the record to wait on), or why not.
+        reply: oneshot::Sender<Result<Committed, String>>,
     },
     /// Set a door's mode (remote command; audited, kept across restarts).
     SetMode {
@@ -126,8 +130,8 @@ pub enum Command {
         mode: DoorMode,
         /// Who asked.
         by: String,
-        /// Done, or why not.
-        reply: oneshot::Sender<Result<(), String>>,
+        /// Done (the writes to wait on), or why not.
+        reply: oneshot::Sender<Result<Committed, String>>,
     },
     /// A staff phone proved possession of `key` for `door` (BLE): decide, pulse on a
     /// grant, audit, and answer with the decision.
@@ -176,7 +180,8 @@ impl Handle {
         let (reply, rx) = oneshot::channel();
         let cmd = Command::Pulse { door: door.to_owned(), by: by.to_owned(), reply };
         self.tx.send(cmd).await.map_err(|_| "the gateway has stopped".to_owned())?;
-        rx.await.map_err(|_| "the gateway has stopped".to_owned())?
+        let committed = rx.await.map_err(|_| "the gateway has stopped".to_owned())??;
+        committed.wait().await
     }
 
     /// Sets a door's mode.
@@ -184,7 +189,8 @@ impl Handle {
         let (reply, rx) = oneshot::channel();
         let cmd = Command::SetMode { door: door.to_owned(), mode, by: by.to_owned(), reply };
         self.tx.send(cmd).await.map_err(|_| "the gateway has stopped".to_owned())?;
-        rx.await.map_err(|_| "the gateway has stopped".to_owned())?
+        let committed = rx.await.map_err(|_| "the gateway has stopped".to_owned())??;
+        committed.wait().await
     }
 
     /// Decides for a phone that proved its key; `None` when the gateway has stopped.

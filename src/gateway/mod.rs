@@ -2,6 +2,7 @@
 //! buses and the store, reached through its [`handle::Handle`]. The daemon's supervisor
 //! starts it with the other actors.
 
+pub mod audit_writer;
 pub mod clock;
 pub mod doors;
 pub mod handle;

@@ -115,7 +115,7 @@ impl Strikes {
     }
 
     /// The door whose strike is on this coil, and what the coil's state means for it.
-    pub fn door_on(&self, bus: usize, unit: u8, channel: u16) -> Option<(usize, impl Fn(bool) -> Strike)> {
+    pub fn door_on(&self, bus: usize, unit: u8, channel: u16) -> Option<(usize, impl Fn(bool) -> Strike + use<>)> {
         let i = self.relays.iter().position(|r| r.bus == bus && r.unit == unit && r.channel == channel)?;
         let r = self.relays[i];
         Some((i, move |coil| r.strike_for(coil)))

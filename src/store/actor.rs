@@ -92,6 +92,15 @@ impl Handle {
         self.ask(|reply| Command::Append { event, reply }).await
     }
 
+    /// Queues an event for appending without waiting for its commit (the receiver says
+    /// when it is durable); waits only for a place in the store's queue. Events submitted
+    /// one after another are stored in that order.
+    pub async fn submit(&self, event: NewEvent) -> Result<oneshot::Receiver<Result<Recorded, StoreError>>, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(Command::Append { event, reply }).await.map_err(|_| StoreError::Closed)?;
+        Ok(rx)
+    }
+
     /// The newest committed sequence number, updated after every commit (the uplink
     /// drains the outbox when it moves).
     pub fn head(&self) -> watch::Receiver<u64> {
