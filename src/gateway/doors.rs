@@ -16,14 +16,13 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use tokio::sync::{broadcast, mpsc, watch};
-use tokio_util::sync::CancellationToken;
 
 use super::audit_writer::{AuditWriter, Committed};
 use super::clock::Clock;
-use super::handle::{
-    COMMANDS, Command, DoorStatus, GatewayStatus, Handle, LockState, NewAccess, OBSERVED, Observed, PhoneAnswer,
-};
+use super::handle::{Command, DoorStatus, GatewayStatus, LockState, NewAccess, OBSERVED, Observed, PhoneAnswer};
 use super::strikes::{Relay, Strikes};
+
+mod run_loop;
 use crate::config::Config;
 use crate::core::credential::{Credential, PhoneKey, Token};
 use crate::core::decide::{AccessRequest, AccessState, Decision, DenyReason, decide, decide_with, handle};
@@ -435,58 +434,6 @@ impl Gateway {
             let name = self.door_name(door_idx(door)).unwrap_or_default();
             log::error!("door {name}: strike not confirmed locked at {when}: {why}");
         }
-    }
-
-    /// Starts the gateway's task: it runs until `cancel` fires or the events end, ticking
-    /// every `tick`, then locks every strike and saves the lockouts.
-    pub fn spawn(
-        self,
-        events: mpsc::Receiver<(usize, BusEvent)>,
-        tick: Duration,
-        cancel: CancellationToken,
-    ) -> (Handle, tokio::task::JoinHandle<()>) {
-        let (tx, commands) = mpsc::channel(COMMANDS);
-        let handle = Handle { tx, observed: self.observed.clone(), door_states: self.door_states.subscribe() };
-        (handle, tokio::spawn(self.run(events, commands, tick, cancel)))
-    }
-
-    async fn run(
-        mut self,
-        mut events: mpsc::Receiver<(usize, BusEvent)>,
-        mut commands: mpsc::Receiver<Command>,
-        tick: Duration,
-        cancel: CancellationToken,
-    ) {
-        self.audit.start();
-        self.start().await;
-        self.publish_door_states();
-        let mut ticker = tokio::time::interval(tick);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            let backlogged = self.audit.backlogged();
-            let room = async move {
-                match backlogged {
-                    Some(tx) => tx.reserve_owned().await.ok(),
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                biased;
-                () = cancel.cancelled() => break,
-                _ = ticker.tick(), if self.machines.iter().any(DoorMachine::needs_tick) => self.tick().await,
-                Some(cmd) = commands.recv() => self.command(cmd).await,
-                event = events.recv() => match event {
-                    Some((bus, e)) => self.on_bus_event(bus, e).await,
-                    None => break,
-                },
-                Some(permit) = room => self.audit.flush_one(permit),
-            }
-            self.publish_door_states();
-            self.audit.hold_if_overflowing().await;
-        }
-        self.lock_all("stop").await;
-        self.save_lockouts();
-        self.audit.finish().await;
     }
 }
 
