@@ -65,6 +65,7 @@ fn main() {
         link: BusLink::Sim,
         timeout: jiff::SignedDuration::from_millis(500),
         poll_interval: jiff::SignedDuration::from_millis(50),
+        max_entry_age: jiff::SignedDuration::from_secs(10),
         devices: [(1, Profile::PortvaktKeypad, 0), (2, Profile::RelayCoils, 4), (3, Profile::DiscreteInputs, 8)]
             .into_iter()
             .map(|(unit, profile, channels)| DeviceConfig { unit, name: String::new(), profile, channels })

@@ -54,8 +54,8 @@ fn a_keypad_entry_arrives_once_and_leaves_the_panels_queue() {
         sim.enter(1, Entered::Tag("04A2197F".into()));
         let first = next(&mut rx, |e| matches!(e, BusEvent::Entered { .. })).await;
         let second = next(&mut rx, |e| matches!(e, BusEvent::Entered { .. })).await;
-        assert_eq!(first, BusEvent::Entered { unit: 1, entered: Entered::Digits("1357".into()) });
-        assert_eq!(second, BusEvent::Entered { unit: 1, entered: Entered::Tag("04A2197F".into()) });
+        assert_eq!(first, BusEvent::Entered { unit: 1, entered: Entered::Digits("1357".into()), age_secs: Some(0) });
+        assert_eq!(second, BusEvent::Entered { unit: 1, entered: Entered::Tag("04A2197F".into()), age_secs: Some(0) });
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert_eq!(sim.queued(1), 0);
         while let Ok(e) = rx.try_recv() {

@@ -27,7 +27,7 @@ pub use daemon::{DEFAULT_CONTROL_SOCKET, DaemonConfig};
 pub use load::{DEFAULT_CONFIG_PATH, LoadOptions, from_layers, load};
 pub use problems::{ConfigError, Problem};
 pub use uplink::{ConfirmOn, Security, UplinkConfig, is_loopback, parse_broker, tls_client};
-pub use validate::{DEFAULT_INBOX, DEFAULT_STORE_PATH, owner_policy};
+pub use validate::{DEFAULT_INBOX, DEFAULT_MAX_ENTRY_AGE, DEFAULT_STORE_PATH, owner_policy};
 
 /// A validated configuration.
 #[derive(Debug, Clone)]
@@ -159,6 +159,9 @@ pub struct BusConfig {
     pub timeout: SignedDuration,
     /// How often inputs are polled.
     pub poll_interval: SignedDuration,
+    /// A keypad entry older than this when the gateway reads it is refused as stale
+    /// (the person has left): panels of the current keypad map say each entry's age.
+    pub max_entry_age: SignedDuration,
     /// Devices on it.
     pub devices: Vec<DeviceConfig>,
 }

@@ -177,6 +177,7 @@ pub struct RawBus {
     pub stop_bits: Option<u8>,
     pub timeout: Option<String>,
     pub poll_interval: Option<String>,
+    pub max_entry_age: Option<String>,
     #[serde(default)]
     pub devices: Vec<RawDevice>,
 }

@@ -106,6 +106,9 @@ pub(super) fn duration(s: Option<&str>, default: SignedDuration, path: &str, p: 
     }
 }
 
+/// A keypad entry older than this is refused as stale unless `[[buses]] max_entry_age` says otherwise.
+pub const DEFAULT_MAX_ENTRY_AGE: SignedDuration = SignedDuration::from_secs(10);
+
 /// A duration (see [`duration`]) that must also lie within `range`.
 pub(super) fn duration_within(
     value: Option<&str>,
@@ -384,6 +387,13 @@ fn bus(i: usize, raw: &RawBus, p: &mut Problems) -> BusConfig {
     let timeout = duration(raw.timeout.as_deref(), SignedDuration::from_millis(500), &format!("{path}.timeout"), p);
     let poll_interval =
         duration(raw.poll_interval.as_deref(), SignedDuration::from_millis(50), &format!("{path}.poll_interval"), p);
+    let max_entry_age = duration_within(
+        raw.max_entry_age.as_deref(),
+        DEFAULT_MAX_ENTRY_AGE,
+        (SignedDuration::from_secs(1), SignedDuration::from_mins(10)),
+        &format!("{path}.max_entry_age"),
+        p,
+    );
     let mut devices = Vec::new();
     let mut units = HashSet::new();
     for (j, d) in raw.devices.iter().enumerate() {
@@ -414,7 +424,7 @@ fn bus(i: usize, raw: &RawBus, p: &mut Problems) -> BusConfig {
             channels,
         });
     }
-    BusConfig { name: raw.name.clone(), link, timeout, poll_interval, devices }
+    BusConfig { name: raw.name.clone(), link, timeout, poll_interval, max_entry_age, devices }
 }
 
 /// Checks a reference to a device (and channel) and returns the device.

@@ -182,6 +182,12 @@ pub enum DenyReason {
     },
     /// The door code was entered on a door it does not open.
     DoorCodeNotForThisDoor,
+    /// The entry waited at the panel longer than the bus's `max_entry_age` before the
+    /// gateway read it (the gateway was down or the bus out): the person has likely left.
+    StaleEntry {
+        /// How old the entry was, in seconds, as the panel said.
+        age_secs: u16,
+    },
 }
 
 impl DenyReason {
@@ -201,6 +207,7 @@ impl DenyReason {
             Self::NoBooking => "no_booking",
             Self::UntrustedClock { .. } => "untrusted_clock",
             Self::DoorCodeNotForThisDoor => "door_code_not_for_this_door",
+            Self::StaleEntry { .. } => "stale_entry",
         }
     }
 }

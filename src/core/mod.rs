@@ -8,6 +8,7 @@ pub mod booking;
 pub mod clock;
 pub mod credential;
 pub mod decide;
+pub mod entry_age;
 pub mod hex;
 pub mod holidays;
 pub mod ids;

@@ -54,7 +54,8 @@ fn door_line(d: &crate::gateway::handle::DoorStatus) -> String {
     };
     let fault = if d.strike_fault { ", STRIKE FAULT (the relay board does not hold it as wanted)" } else { "" };
     let alarm = if d.held_open { ", HELD OPEN" } else { "" };
-    format!("door       {:<10} {:?}, {strike}, {open}{alarm}{fault}", d.door, d.mode)
+    let panel = if d.panel == Some(crate::gateway::handle::PanelState::Offline) { ", PANEL OFFLINE" } else { "" };
+    format!("door       {:<10} {:?}, {strike}, {open}{alarm}{panel}{fault}", d.door, d.mode)
 }
 
 impl StatusReport {
@@ -93,13 +94,14 @@ impl StatusReport {
                 let _ = writeln!(
                     out,
                     "device     {}/{unit:<3} {state} {} requests, {} timeouts, {} exceptions, {} bad replies, {} coil \
-                     corrections, last {}.{} ms",
+                     corrections, {} frozen heartbeats, last {}.{} ms",
                     b.name,
                     h.requests,
                     h.timeouts,
                     h.exceptions,
                     h.bad_replies,
                     h.coil_corrections,
+                    h.heartbeat_stalls,
                     h.last_latency_us / 1000,
                     h.last_latency_us % 1000 / 100
                 );

@@ -19,13 +19,17 @@ use tokio::sync::{broadcast, mpsc, watch};
 
 use super::audit_writer::{AuditWriter, Committed};
 use super::clock::Clock;
-use super::handle::{Command, DoorStatus, GatewayStatus, LockState, NewAccess, OBSERVED, Observed, PhoneAnswer};
+use super::handle::{
+    Command, DoorStatus, GatewayStatus, LockState, NewAccess, OBSERVED, Observed, PanelState, PhoneAnswer,
+};
 use super::strikes::{Relay, Strikes};
 
 mod run_loop;
 use crate::config::Config;
+use crate::config::DEFAULT_MAX_ENTRY_AGE;
 use crate::core::credential::{Credential, PhoneKey, Token};
 use crate::core::decide::{AccessRequest, AccessState, Decision, DenyReason, decide, decide_with, handle};
+use crate::core::entry_age::refuse_stale;
 use crate::core::lockout::LockoutOutcome;
 use crate::core::model::{DoorIdx, DoorMode, SitePolicy};
 use crate::core::secret::CredentialKey;
@@ -54,9 +58,13 @@ pub struct Gateway {
     exits: HashMap<(usize, u8, u16), (DoorIdx, bool)>,
     buses: Vec<BusHandle>,
     bus_names: Vec<String>,
+    /// Per bus: entries older than this are refused as stale.
+    max_entry_age: Vec<jiff::SignedDuration>,
     audit: AuditWriter,
     clock: Arc<dyn Clock>,
     seen_online: BTreeSet<(usize, u8)>,
+    /// Devices reported offline and not back yet.
+    offline: BTreeSet<(usize, u8)>,
     observed: broadcast::Sender<Observed>,
     /// The doors' state as last told to watchers (the uplink publishes each change).
     door_states: watch::Sender<Vec<DoorStatus>>,
@@ -87,9 +95,11 @@ impl Gateway {
             exits: HashMap::new(),
             buses,
             bus_names: cfg.buses.iter().map(|b| b.name.clone()).collect(),
+            max_entry_age: cfg.buses.iter().map(|b| b.max_entry_age).collect(),
             audit: AuditWriter::new(store),
             clock,
             seen_online: BTreeSet::new(),
+            offline: BTreeSet::new(),
             observed: broadcast::channel(OBSERVED).0,
             door_states: watch::channel(Vec::new()).0,
         };
@@ -161,6 +171,9 @@ impl Gateway {
                 open: (self.contacts.values().any(|(d, _)| usize::from(d.0) == i) && m.contact_readable())
                     .then(|| m.is_open()),
                 held_open: m.held_open(),
+                panel: self.keypads.iter().find(|(_, d)| usize::from(d.0) == i).map(|(device, _)| {
+                    if self.offline.contains(device) { PanelState::Offline } else { PanelState::Online }
+                }),
             })
             .collect();
         GatewayStatus { clock: self.state.clock, credentials: self.state.allowlist.len(), doors }
@@ -292,14 +305,18 @@ impl Gateway {
         driven
     }
 
-    async fn on_entry(&mut self, bus: usize, unit: u8, entered: &Entered) {
+    async fn on_entry(&mut self, bus: usize, unit: u8, entered: &Entered, age_secs: Option<u16>) {
         let Some(&door) = self.keypads.get(&(bus, unit)) else {
             log::warn!("entry from panel {unit} on bus {bus}, which no door uses");
             return;
         };
         let now = self.clock.now();
         let req = AccessRequest { door, token: entered.token(&self.key) };
-        let (decision, lockout) = handle(&self.policy, &mut self.state, &req, now);
+        let max_age = self.max_entry_age.get(bus).copied().unwrap_or(DEFAULT_MAX_ENTRY_AGE);
+        let (decision, lockout) = match refuse_stale(&self.policy, &self.state, &req, age_secs, max_age) {
+            Some(stale) => (stale, None),
+            None => handle(&self.policy, &mut self.state, &req, now),
+        };
         // The strike first: unlock latency is bounded by the bus, not by the audit log.
         let released = match &decision {
             Decision::Grant { pulse, .. } => Some(self.released(door, Input::Grant(*pulse), now).await),
@@ -356,6 +373,11 @@ impl Gateway {
     async fn on_health(&mut self, bus: usize, unit: u8, online: bool, why: Option<String>) {
         let now = self.clock.now();
         let first = self.seen_online.insert((bus, unit));
+        if online {
+            self.offline.remove(&(bus, unit));
+        } else {
+            self.offline.insert((bus, unit));
+        }
         if !(online && first) {
             let detail = serde_json::json!({ "bus": bus, "unit": unit, "online": online, "why": why });
             self.system_event(EventKind::DeviceHealth, None, &detail, now);
@@ -395,7 +417,7 @@ impl Gateway {
             let _ = self.observed.send(Observed { bus: name, event: event.clone() });
         }
         match event {
-            BusEvent::Entered { unit, entered } => self.on_entry(bus, unit, &entered).await,
+            BusEvent::Entered { unit, entered, age_secs } => self.on_entry(bus, unit, &entered, age_secs).await,
             BusEvent::Input { unit, channel, on } => self.on_input(bus, unit, channel, on).await,
             BusEvent::Coils { unit, coils, reading } => {
                 self.strikes.on_coils(bus, unit, &coils, reading);

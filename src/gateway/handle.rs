@@ -40,6 +40,19 @@ pub struct DoorStatus {
     pub open: Option<bool>,
     /// Whether it is held open past its limit.
     pub held_open: bool,
+    /// Its keypad panel, if it has one: online, or offline (silent, or its heartbeat
+    /// frozen for 3 s).
+    pub panel: Option<PanelState>,
+}
+
+/// A door's keypad panel as the bus sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PanelState {
+    /// It answers and its heartbeat moves.
+    Online,
+    /// It does not answer, or answers with a frozen heartbeat.
+    Offline,
 }
 
 /// A strike as its relay board reports it.

@@ -47,6 +47,11 @@ struct DeviceState {
     last_ack: Option<u16>,
     inputs: Option<Vec<bool>>,
     relays: RelayBoard,
+    /// A panel of the first keypad map (11 registers, no entry age): found when the
+    /// current map's read is refused with `IllegalDataAddress`.
+    keypad_v1: bool,
+    /// The panel's last heartbeat and since when it has had that value.
+    heartbeat: Option<(u16, Instant)>,
     reported_online: Option<bool>,
 }
 
@@ -55,6 +60,8 @@ enum Failure {
     Exception(ExceptionCode),
     Link(String),
     Bad(String),
+    /// A panel answers but its heartbeat does not move.
+    Frozen(u16),
 }
 
 impl std::fmt::Display for Failure {
@@ -64,6 +71,9 @@ impl std::fmt::Display for Failure {
             Self::Exception(code) => write!(f, "Modbus exception {code:?}"),
             Self::Link(e) => write!(f, "link: {e}"),
             Self::Bad(e) => f.write_str(e),
+            Self::Frozen(hb) => {
+                write!(f, "heartbeat frozen at {hb} for {} s: the panel is hung", keypad::HEARTBEAT_STALE.as_secs())
+            }
         }
     }
 }
@@ -201,6 +211,7 @@ impl Bus {
             Failure::Exception(_) => d.health.exceptions += 1,
             Failure::Link(_) => {}
             Failure::Bad(_) => d.health.bad_replies += 1,
+            Failure::Frozen(_) => d.health.heartbeat_stalls += 1,
         }
         let why = f.to_string();
         d.failures += 1;
@@ -243,19 +254,46 @@ impl Bus {
         }
     }
 
-    async fn poll_keypad(&mut self, i: usize, unit: u8) -> Result<(), Failure> {
-        let Response::ReadInputRegisters(regs) =
-            self.request(unit, Request::ReadInputRegisters(0, keypad::POLL_REGISTERS)).await?
-        else {
-            return Err(Failure::Bad("the reply is not input registers".into()));
+    /// Reads the panel's registers: the current map, or the first map once the panel has
+    /// refused the current one.
+    async fn read_panel(&mut self, i: usize, unit: u8) -> Result<Vec<u16>, Failure> {
+        let count = if self.devices[i].keypad_v1 { keypad::POLL_REGISTERS_V1 } else { keypad::POLL_REGISTERS };
+        let reply = match self.request(unit, Request::ReadInputRegisters(0, count)).await {
+            Err(Failure::Exception(ExceptionCode::IllegalDataAddress)) if !self.devices[i].keypad_v1 => {
+                log::warn!(
+                    "bus {}: panel {unit} has the first keypad map (no entry age): entries cannot be judged stale",
+                    self.cfg.name
+                );
+                self.devices[i].keypad_v1 = true;
+                self.request(unit, Request::ReadInputRegisters(0, keypad::POLL_REGISTERS_V1)).await?
+            }
+            other => other?,
         };
+        match reply {
+            Response::ReadInputRegisters(regs) => Ok(regs),
+            _ => Err(Failure::Bad("the reply is not input registers".into())),
+        }
+    }
+
+    async fn poll_keypad(&mut self, i: usize, unit: u8) -> Result<(), Failure> {
+        let regs = self.read_panel(i, unit).await?;
         let poll = keypad::decode_poll(&regs).map_err(|e| Failure::Bad(e.to_string()))?;
+        // A hung panel answers with a heartbeat that no longer moves: nothing it says counts.
+        let now = Instant::now();
+        match self.devices[i].heartbeat {
+            Some((hb, since)) if hb == poll.heartbeat => {
+                if now.duration_since(since) >= keypad::HEARTBEAT_STALE {
+                    return Err(Failure::Frozen(hb));
+                }
+            }
+            _ => self.devices[i].heartbeat = Some((poll.heartbeat, now)),
+        }
         let Some((seq, entered)) = poll.entry else { return Ok(()) };
         let repeated = self.devices[i].last_ack == Some(seq);
         self.request(unit, Request::WriteSingleRegister(keypad::ACK_REGISTER, seq)).await?;
         self.devices[i].last_ack = Some(seq);
         if !repeated {
-            self.emit(BusEvent::Entered { unit, entered }).await;
+            self.emit(BusEvent::Entered { unit, entered, age_secs: poll.entry_age_secs }).await;
         }
         Ok(())
     }
@@ -320,6 +358,8 @@ pub fn spawn(cfg: BusConfig, events: mpsc::Sender<BusEvent>) -> (BusHandle, toki
             last_ack: None,
             inputs: None,
             relays: RelayBoard::default(),
+            keypad_v1: false,
+            heartbeat: None,
             reported_online: None,
         })
         .collect();

@@ -17,6 +17,9 @@ pub enum BusEvent {
         unit: u8,
         /// What was entered.
         entered: Entered,
+        /// Seconds since it was entered, as the panel says (`None`: a panel of the first
+        /// map, which cannot tell).
+        age_secs: Option<u16>,
     },
     /// A discrete input changed (channel 1-based).
     Input {
@@ -77,6 +80,8 @@ pub struct DeviceHealth {
     pub bad_replies: u64,
     /// Coils found not as wanted and written again (relay boards).
     pub coil_corrections: u64,
+    /// Polls that found the panel's heartbeat frozen (panels).
+    pub heartbeat_stalls: u64,
     /// Whether it answers now.
     pub online: bool,
     /// Last round-trip time in microseconds.

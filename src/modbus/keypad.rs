@@ -8,8 +8,12 @@ use std::fmt::Write as _;
 use crate::core::credential::Token;
 use crate::core::secret::CredentialKey;
 
-/// Input registers read per poll (addresses 0 to 10).
-pub const POLL_REGISTERS: u16 = 11;
+/// Input registers read per poll (addresses 0 to 11: the map with the entry's age).
+pub const POLL_REGISTERS: u16 = 12;
+/// Input registers of panels of the first map (addresses 0 to 10: no entry age).
+pub const POLL_REGISTERS_V1: u16 = 11;
+/// A heartbeat unchanged for this long means the panel is hung (docs/modbus-keypad.md).
+pub const HEARTBEAT_STALE: std::time::Duration = std::time::Duration::from_secs(3);
 /// Holding register the gateway writes the acknowledged sequence to.
 pub const ACK_REGISTER: u16 = 0;
 /// Holding register of the feedback (followed by its duration).
@@ -53,6 +57,9 @@ pub struct PanelPoll {
     pub queue_depth: u16,
     /// The oldest waiting entry and its sequence number.
     pub entry: Option<(u16, Entered)>,
+    /// Seconds since the oldest waiting entry was made (saturating at 65535); `None` from
+    /// a panel of the first map, which cannot tell.
+    pub entry_age_secs: Option<u16>,
 }
 
 /// A reply that does not fit the keypad map.
@@ -69,11 +76,13 @@ fn bad(register: u16, what: impl Into<String>) -> BadReply {
     BadReply { register, what: what.into() }
 }
 
-/// Decodes registers 0 to 10.
+/// Decodes registers 0 to 11 (or 0 to 10 from a panel of the first map).
 pub fn decode_poll(regs: &[u16]) -> Result<PanelPoll, BadReply> {
-    if regs.len() != usize::from(POLL_REGISTERS) {
-        return Err(bad(0, format!("{} registers, expected {POLL_REGISTERS}", regs.len())));
+    if regs.len() != usize::from(POLL_REGISTERS) && regs.len() != usize::from(POLL_REGISTERS_V1) {
+        return Err(bad(0, format!("{} registers, expected {POLL_REGISTERS} (or {POLL_REGISTERS_V1})", regs.len())));
     }
+    let entry_age_secs = regs.get(11).copied();
+    let regs = &regs[..usize::from(POLL_REGISTERS_V1)];
     let (heartbeat, queue_depth, seq, kind, len) = (regs[0], regs[1], regs[2], regs[3], regs[4]);
     if queue_depth > 8 {
         return Err(bad(1, format!("queue depth {queue_depth}, at most 8")));
@@ -104,7 +113,7 @@ pub fn decode_poll(regs: &[u16]) -> Result<PanelPoll, BadReply> {
         }
         (_, other) => return Err(bad(3, format!("entry kind {other}, expected 1 (digits) or 2 (tag)"))),
     };
-    Ok(PanelPoll { heartbeat, queue_depth, entry })
+    Ok(PanelPoll { heartbeat, queue_depth, entry_age_secs: entry.as_ref().and(entry_age_secs), entry })
 }
 
 /// Feedback shown on the panel.
@@ -131,7 +140,16 @@ pub fn feedback_registers(f: Feedback, tenths: u16) -> [u16; 2] {
     [code, tenths]
 }
 
-/// Encodes a panel state as its input registers (the simulator, and tests).
+/// Encodes a panel state as its input registers of the current map, the oldest entry
+/// `age_secs` old (the simulator, and tests).
+pub fn encode_poll_aged(heartbeat: u16, queue_depth: u16, entry: Option<(u16, &Entered)>, age_secs: u16) -> [u16; 12] {
+    let mut regs = [0u16; 12];
+    regs[..11].copy_from_slice(&encode_poll(heartbeat, queue_depth, entry));
+    regs[11] = if entry.is_some() { age_secs } else { 0 };
+    regs
+}
+
+/// Encodes a panel state as its input registers of the first map (no entry age).
 pub fn encode_poll(heartbeat: u16, queue_depth: u16, entry: Option<(u16, &Entered)>) -> [u16; 11] {
     let mut regs = [0u16; 11];
     regs[0] = heartbeat;
@@ -162,7 +180,7 @@ mod tests {
         let pin = Entered::Digits("2580".into());
         assert_eq!(
             decode_poll(&encode_poll(7, 1, Some((42, &pin)))),
-            Ok(PanelPoll { heartbeat: 7, queue_depth: 1, entry: Some((42, pin)) })
+            Ok(PanelPoll { heartbeat: 7, queue_depth: 1, entry: Some((42, pin)), entry_age_secs: None })
         );
         let tag = Entered::Tag("04A2197F".into());
         assert_eq!(decode_poll(&encode_poll(8, 2, Some((43, &tag)))).map(|p| p.entry), Ok(Some((43, tag))));
@@ -184,6 +202,15 @@ mod tests {
         let mut r = encode_poll(1, 9, None);
         r[1] = 9;
         assert_eq!(decode_poll(&r).map_err(|e| e.register), Err(1));
+    }
+
+    #[test]
+    fn the_current_map_carries_the_entrys_age_and_the_first_map_does_not() {
+        let tag = Entered::Tag("04A2197F".into());
+        let aged = decode_poll(&encode_poll_aged(1, 1, Some((5, &tag)), 20)).unwrap();
+        assert_eq!((aged.entry, aged.entry_age_secs), (Some((5, tag.clone())), Some(20)));
+        assert_eq!(decode_poll(&encode_poll(1, 1, Some((5, &tag)))).unwrap().entry_age_secs, None);
+        assert_eq!(decode_poll(&encode_poll_aged(1, 0, None, 20)).unwrap().entry_age_secs, None, "no entry, no age");
     }
 
     #[test]

@@ -76,6 +76,7 @@ mod tests {
             link: BusLink::Rtu { device: "/dev/null".into(), baud: 9600, parity: Parity::Even, stop_bits: 1 },
             timeout: jiff::SignedDuration::from_millis(500),
             poll_interval: jiff::SignedDuration::from_millis(50),
+            max_entry_age: jiff::SignedDuration::from_secs(10),
             devices: Vec::new(),
         };
         assert_eq!(frame_gap(&bus), Some(Duration::from_micros(4010)));

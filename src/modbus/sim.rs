@@ -37,7 +37,9 @@ pub enum Fault {
 #[derive(Debug, Default)]
 struct Panel {
     heartbeat: u16,
-    queue: VecDeque<(u16, Entered)>,
+    queue: VecDeque<(u16, Entered, std::time::Instant)>,
+    /// Plays a panel of the first keypad map (11 registers, no entry age).
+    first_map: bool,
     next_seq: u16,
     feedback: Vec<(u16, u16)>,
     acked: Vec<u16>,
@@ -92,12 +94,26 @@ impl SimBuilding {
 
     /// Someone types digits (then `#`) or holds a tag at the panel `unit`.
     pub fn enter(&self, unit: u8, entered: Entered) {
+        self.enter_earlier(unit, entered, std::time::Duration::ZERO);
+    }
+
+    /// An entry made `ago` before now is waiting at the panel (queued while the gateway
+    /// was not reading it).
+    pub fn enter_earlier(&self, unit: u8, entered: Entered, ago: std::time::Duration) {
+        let at = std::time::Instant::now().checked_sub(ago).unwrap_or_else(std::time::Instant::now);
         if let Some(Device::Keypad(p)) = self.lock().devices.get_mut(&unit) {
             p.next_seq = p.next_seq.wrapping_add(1);
             let seq = p.next_seq;
             if p.queue.len() < 8 {
-                p.queue.push_back((seq, entered));
+                p.queue.push_back((seq, entered, at));
             }
+        }
+    }
+
+    /// The panel `unit` plays a panel of the first keypad map (no entry age register).
+    pub fn use_first_keypad_map(&self, unit: u8) {
+        if let Some(Device::Keypad(p)) = self.lock().devices.get_mut(&unit) {
+            p.first_map = true;
         }
     }
 
@@ -197,16 +213,21 @@ impl SimBuilding {
         let Some(device) = building.devices.get_mut(&unit) else { return Ok(None) };
         let out_of_range = |n: usize, addr: u16, cnt: u16| usize::from(addr) + usize::from(cnt) > n;
         let response = match (device, &req.request) {
-            (Device::Keypad(p), Request::ReadInputRegisters(0, keypad::POLL_REGISTERS)) => {
+            (Device::Keypad(p), Request::ReadInputRegisters(0, count))
+                if *count == keypad::POLL_REGISTERS_V1 || (*count == keypad::POLL_REGISTERS && !p.first_map) =>
+            {
                 if fault != Some(Fault::FrozenHeartbeat) {
                     p.heartbeat = p.heartbeat.wrapping_add(1);
                 }
                 let depth = u16::try_from(p.queue.len()).unwrap_or(8);
-                let regs = keypad::encode_poll(p.heartbeat, depth, p.queue.front().map(|(s, e)| (*s, e)));
-                Response::ReadInputRegisters(regs.to_vec())
+                let front = p.queue.front().map(|(s, e, _)| (*s, e));
+                let age =
+                    p.queue.front().map_or(0, |(_, _, at)| u16::try_from(at.elapsed().as_secs()).unwrap_or(u16::MAX));
+                let regs = keypad::encode_poll_aged(p.heartbeat, depth, front, age);
+                Response::ReadInputRegisters(regs[..usize::from(*count)].to_vec())
             }
             (Device::Keypad(p), Request::WriteSingleRegister(keypad::ACK_REGISTER, seq)) => {
-                if p.queue.front().is_some_and(|(s, _)| s == seq) {
+                if p.queue.front().is_some_and(|(s, _, _)| s == seq) {
                     p.queue.pop_front();
                 }
                 p.acked.push(*seq);

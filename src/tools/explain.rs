@@ -174,6 +174,9 @@ pub fn reason_words(policy: &SitePolicy, allowlist: &Allowlist, d: &Decision) ->
                     kind_words(*kind)
                 ),
                 DenyReason::DoorCodeNotForThisDoor => format!("the door code does not open {door}"),
+                DenyReason::StaleEntry { age_secs } => {
+                    format!("the entry waited {age_secs} s at the panel before the gateway read it: refused as stale")
+                }
             }
         }
     }

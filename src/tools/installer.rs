@@ -155,8 +155,17 @@ pub async fn watch(
 pub fn describe_event(e: &BusEvent) -> String {
     use crate::modbus::keypad::Entered;
     match e {
-        BusEvent::Entered { unit, entered: Entered::Digits(d) } => format!("unit {unit}: {} digits typed", d.len()),
-        BusEvent::Entered { unit, entered: Entered::Tag(t) } => format!("unit {unit}: tag {t}"),
+        BusEvent::Entered { unit, entered, age_secs } => {
+            let what = match entered {
+                Entered::Digits(d) => format!("{} digits typed", d.len()),
+                Entered::Tag(t) => format!("tag {t}"),
+            };
+            let age = match age_secs {
+                Some(a) if *a > 0 => format!(", entered {a} s before it was read"),
+                _ => String::new(),
+            };
+            format!("unit {unit}: {what}{age}")
+        }
         BusEvent::Input { unit, channel, on } => {
             format!("unit {unit}: input {channel} {}", if *on { "ON" } else { "off" })
         }

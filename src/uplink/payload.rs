@@ -83,6 +83,8 @@ pub struct DoorMessage {
     pub mode: DoorMode,
     /// `held_open`, or none.
     pub alarm: Option<&'static str>,
+    /// The door's keypad panel: `online`, `offline`, or none (no panel).
+    pub panel: Option<crate::gateway::handle::PanelState>,
 }
 
 /// The door message for a door's status.
@@ -97,6 +99,7 @@ pub fn door(d: &DoorStatus) -> DoorMessage {
         },
         mode: d.mode,
         alarm: d.held_open.then_some("held_open"),
+        panel: d.panel,
     }
 }
 
@@ -253,12 +256,13 @@ mod tests {
             strike_fault: true,
             open: None,
             held_open: true,
+            panel: Some(crate::gateway::handle::PanelState::Offline),
         };
         let v = serde_json::to_value(door(&d)).expect("json");
         assert_eq!(
             v,
             serde_json::json!({"lock": "unknown", "strike_fault": true, "contact": "unknown", "mode": "lockdown",
-                               "alarm": "held_open"})
+                               "alarm": "held_open", "panel": "offline"})
         );
     }
 }
