@@ -166,11 +166,14 @@ fn main() {
                             use portvakt::credentials::intake::{Expected, take_from};
                             let t0 = Instant::now();
                             let trust = portvakt::credentials::verify::Trust::of(&cfg);
-                            let expected =
-                                Expected { doc_type: portvakt::credentials::envelope::DocType::Bundle, authority: "owner" };
+                            let expected = Expected {
+                                doc_type: portvakt::credentials::envelope::DocType::Bundle,
+                                authority: "owner",
+                            };
                             let mut registry = portvakt::credentials::registry::Registry::default();
                             let now = jiff::Timestamp::now();
-                            let taken = take_from(bytes, ("file", "big.pvkt"), expected, &mut registry, &trust, s, now, true);
+                            let taken =
+                                take_from(bytes, ("file", "big.pvkt"), expected, &mut registry, &trust, s, now, true);
                             assert!(taken.is_ok(), "the bundle was not taken in: {:?}", taken.err());
                             Ok(t0.elapsed())
                         })

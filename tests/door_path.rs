@@ -141,3 +141,34 @@ fn a_wall_clock_step_forward_by_an_hour_during_a_pulse_does_not_cut_it_short() {
         until("the strike locked when its pulse ended", || s.sim.relay(2, 1) == Some(false)).await;
     });
 }
+
+#[test]
+fn the_free_passage_window_holds_the_entrance_released_and_an_opening_in_it_is_not_forced() {
+    rt().block_on(async {
+        let s = site().await;
+        let cfg = common::site();
+        until("the strike locked at start", || s.sim.relay(2, 1) == Some(false) && !s.sim.relay_writes().is_empty())
+            .await;
+        // Tuesday 10:05: the post's half hour (mon-fri 10:00-10:30).
+        s.clock.set(common::at(&cfg, "2026-11-24T10:05"));
+        until("the strike held released in the window", || s.sim.relay(2, 1) == Some(true)).await;
+        audited(&s.store, EventKind::DoorFreePassage).await;
+        s.sim.set_input(3, 1, true); // the post carrier opens the door
+        audited(&s.store, EventKind::DoorOpened).await;
+        s.sim.set_input(3, 1, false);
+        audited(&s.store, EventKind::DoorClosed).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(s.sim.relay(2, 1), Some(true), "closing the door does not end the window");
+        s.clock.set(common::at(&cfg, "2026-11-24T10:31"));
+        until("the strike locked at the window's end", || s.sim.relay(2, 1) == Some(false)).await;
+        let kinds: Vec<EventKind> = s
+            .store
+            .query(portvakt::store::AuditFilter::default())
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.record.event.kind)
+            .collect();
+        assert!(!kinds.contains(&EventKind::DoorForcedOpen), "{kinds:?}");
+    });
+}

@@ -27,6 +27,9 @@ pub enum Input {
     Contact(Option<bool>),
     /// The door's mode changed.
     Mode(DoorMode),
+    /// The door's free-passage schedule opened (`true`) or closed: the strike is held
+    /// released inside the window, as in the free-passage mode.
+    Scheduled(bool),
     /// Time passed (the actor ticks at its poll interval).
     Tick,
 }
@@ -68,11 +71,16 @@ pub struct Output {
 }
 
 /// One door's state.
+// The flags are independent facts about one door (window, opened during a release, alarm,
+// contact fault); an enum would only encode their combinations.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DoorMachine {
     held_open_after: SignedDuration,
     exit_pulse: SignedDuration,
     mode: DoorMode,
+    /// Inside the door's free-passage window (in normal mode).
+    scheduled_free: bool,
     released_until: Option<Monotonic>,
     strike: Strike,
     open_since: Option<Monotonic>,
@@ -88,6 +96,7 @@ impl DoorMachine {
             held_open_after,
             exit_pulse,
             mode: DoorMode::Normal,
+            scheduled_free: false,
             released_until: None,
             strike: Strike::Locked,
             open_since: None,
@@ -115,8 +124,12 @@ impl DoorMachine {
     /// Whether time passing can change anything: a pulse to end, or a held-open limit to
     /// reach. When no door needs it, the gateway does not tick at all.
     pub fn needs_tick(&self) -> bool {
-        self.released_until.is_some()
-            || (self.open_since.is_some() && !self.held_alarm && self.mode != DoorMode::FreePassage)
+        self.released_until.is_some() || (self.open_since.is_some() && !self.held_alarm && !self.held_free())
+    }
+
+    /// Whether the door is held free (the free-passage mode, or its window in normal mode).
+    fn held_free(&self) -> bool {
+        self.mode == DoorMode::FreePassage || (self.scheduled_free && self.mode == DoorMode::Normal)
     }
 
     /// Whether a held-open alarm is raised.
@@ -126,7 +139,7 @@ impl DoorMachine {
 
     fn wanted_strike(&self, now: Monotonic) -> Strike {
         match self.mode {
-            DoorMode::FreePassage => Strike::Released,
+            _ if self.held_free() => Strike::Released,
             _ if self.released_until.is_some_and(|t| now < t) => Strike::Released,
             _ => Strike::Locked,
         }
@@ -139,11 +152,14 @@ impl DoorMachine {
             Input::Grant(pulse) => self.release(now + pulse),
             Input::ExitButton => self.release(now + self.exit_pulse),
             Input::Mode(m) => {
-                // Open during free passage was normal: the held-open limit counts from its end.
-                if self.mode == DoorMode::FreePassage && m != DoorMode::FreePassage && self.open_since.is_some() {
-                    self.open_since = Some(now);
-                }
+                let was_free = self.held_free();
                 self.mode = m;
+                self.free_ended(was_free, now);
+            }
+            Input::Scheduled(open) => {
+                let was_free = self.held_free();
+                self.scheduled_free = open;
+                self.free_ended(was_free, now);
             }
             Input::Tick => {}
             Input::Contact(None) => {
@@ -162,7 +178,7 @@ impl DoorMachine {
         }
         if let Some(since) = self.open_since
             && !self.held_alarm
-            && self.mode != DoorMode::FreePassage
+            && !self.held_free()
             && now.duration_since(since) >= self.held_open_after
         {
             self.held_alarm = true;
@@ -179,6 +195,13 @@ impl DoorMachine {
         out
     }
 
+    /// Open while held free was normal: when that ends, the held-open limit counts from then.
+    fn free_ended(&mut self, was_free: bool, now: Monotonic) {
+        if was_free && !self.held_free() && self.open_since.is_some() {
+            self.open_since = Some(now);
+        }
+    }
+
     fn release(&mut self, until: Monotonic) {
         self.released_until = Some(self.released_until.map_or(until, |t| t.max(until)));
         self.opened_during_release = false;
@@ -188,7 +211,7 @@ impl DoorMachine {
         match (open, self.open_since) {
             (true, None) => {
                 self.open_since = Some(now);
-                let released = self.strike == Strike::Released || self.mode == DoorMode::FreePassage;
+                let released = self.strike == Strike::Released || self.held_free();
                 if released {
                     self.opened_during_release = true;
                     out.events.push(DoorEvent::Opened);
@@ -316,6 +339,34 @@ mod tests {
                 (Some(Strike::Locked), vec![]),
                 (None, vec![]),
                 (None, vec![HeldOpen]),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_free_passage_window_holds_the_strike_released_and_opening_in_it_is_not_forced() {
+        use Input::Scheduled;
+        let out = run(&[
+            (0, Scheduled(true)),
+            (1, Contact(Some(true))),
+            (500, Tick),
+            (501, Scheduled(false)),
+            (561, Tick),
+            (600, Contact(Some(false))),
+            (601, Mode(DoorMode::Lockdown)),
+            (602, Scheduled(true)),
+        ]);
+        assert_eq!(
+            out,
+            vec![
+                (Some(Strike::Released), vec![]),
+                (None, vec![Opened]),
+                (None, vec![]),
+                (Some(Strike::Locked), vec![]),
+                (None, vec![HeldOpen]),
+                (None, vec![Closed]),
+                (None, vec![]),
+                (None, vec![]), // a lockdown wins over the window
             ]
         );
     }

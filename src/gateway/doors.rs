@@ -30,6 +30,7 @@ use crate::config::DEFAULT_MAX_ENTRY_AGE;
 use crate::core::credential::{Credential, PhoneKey, Token};
 use crate::core::decide::{AccessRequest, AccessState, Decision, DenyReason, decide, decide_with, handle};
 use crate::core::entry_age::refuse_stale;
+use crate::core::free_passage::{any_scheduled, scheduled_open};
 use crate::core::lockout::LockoutOutcome;
 use crate::core::model::{DoorIdx, DoorMode, SitePolicy};
 use crate::core::secret::CredentialKey;
@@ -65,6 +66,8 @@ pub struct Gateway {
     seen_online: BTreeSet<(usize, u8)>,
     /// Devices reported offline and not back yet.
     offline: BTreeSet<(usize, u8)>,
+    /// Per door: whether its free-passage window holds it released (as last told).
+    scheduled_open: Vec<bool>,
     observed: broadcast::Sender<Observed>,
     /// The doors' state as last told to watchers (the uplink publishes each change).
     door_states: watch::Sender<Vec<DoorStatus>>,
@@ -100,6 +103,7 @@ impl Gateway {
             clock,
             seen_online: BTreeSet::new(),
             offline: BTreeSet::new(),
+            scheduled_open: vec![false; cfg.policy.doors.len()],
             observed: broadcast::channel(OBSERVED).0,
             door_states: watch::channel(Vec::new()).0,
         };
@@ -428,6 +432,34 @@ impl Gateway {
             BusEvent::Online { unit } => self.on_health(bus, unit, true, None).await,
             BusEvent::Offline { unit, why } => self.on_health(bus, unit, false, Some(why)).await,
         }
+    }
+
+    /// Opens or closes each door's free-passage window as the wall clock says (each
+    /// change audited as `door.free_passage`).
+    pub async fn check_free_passage(&mut self) {
+        let now = self.clock.now();
+        for i in 0..self.machines.len() {
+            let door = door_idx(i);
+            let open = scheduled_open(&self.policy, &self.state, door, now);
+            if self.scheduled_open.get(i).copied() == Some(open) {
+                continue;
+            }
+            self.scheduled_open[i] = open;
+            self.drive(door, Input::Scheduled(open), now).await;
+            let schedule = self
+                .policy
+                .door(door)
+                .and_then(|d| d.free_passage)
+                .and_then(|s| self.policy.schedule(s))
+                .map(|s| s.id.to_string());
+            let detail = serde_json::json!({ "open": open, "schedule": schedule });
+            self.system_event(EventKind::DoorFreePassage, Some(door), &detail, now);
+        }
+    }
+
+    /// Whether any door has a free-passage window to watch.
+    pub fn watches_free_passage(&self) -> bool {
+        any_scheduled(&self.policy)
     }
 
     /// Lets time pass for every door (pulses end, held-open alarms fire).

@@ -25,6 +25,9 @@ pub enum EventKind {
     /// Access was granted but the relay board did not confirm the strike released
     /// (`detail` is the grant's, with `strike` saying why): the door may not have opened.
     AccessStrikeFailed,
+    /// A door's free-passage schedule began or ended holding it released (`detail.open`,
+    /// `detail.schedule`).
+    DoorFreePassage,
     /// A strike's coil was found not as the gateway wants it and was written again
     /// (`detail`: bus, unit, channel, found, wanted): once per episode.
     DoorStrikeCorrected,
@@ -73,7 +76,7 @@ pub enum EventKind {
     SystemStop,
 }
 
-const KINDS: [(EventKind, &str); 25] = [
+const KINDS: [(EventKind, &str); 26] = [
     (EventKind::DoorOpened, "door.opened"),
     (EventKind::DoorForcedOpen, "door.forced_open"),
     (EventKind::DoorClosed, "door.closed"),
@@ -86,6 +89,7 @@ const KINDS: [(EventKind, &str); 25] = [
     (EventKind::AccessDenied, "access.denied"),
     (EventKind::AccessStrikeFailed, "access.strike_failed"),
     (EventKind::DoorStrikeCorrected, "door.strike_corrected"),
+    (EventKind::DoorFreePassage, "door.free_passage"),
     (EventKind::KeypadLockedOut, "keypad.locked_out"),
     (EventKind::Gap, "store.gap"),
     (EventKind::StoreAlarm, "store.alarm"),

@@ -13,6 +13,9 @@ use crate::door::machine::DoorMachine;
 use crate::gateway::handle::{COMMANDS, Command, Handle};
 use crate::modbus::bus::BusEvent;
 
+/// How often the free-passage windows are looked at (they are set in minutes).
+const FREE_PASSAGE_CHECK: Duration = Duration::from_secs(1);
+
 impl Gateway {
     /// Starts the gateway's task: it runs until `cancel` fires or the events end, ticking
     /// every `tick`, then locks every strike and saves the lockouts.
@@ -39,6 +42,8 @@ impl Gateway {
         self.publish_door_states();
         let mut ticker = tokio::time::interval(tick);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut windows = tokio::time::interval(FREE_PASSAGE_CHECK);
+        windows.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let backlogged = self.audit.backlogged();
             let room = async move {
@@ -51,7 +56,14 @@ impl Gateway {
                 biased;
                 () = cancel.cancelled() => break,
                 _ = ticker.tick(), if self.machines.iter().any(DoorMachine::needs_tick) => self.tick().await,
-                Some(cmd) = commands.recv() => self.command(cmd).await,
+                _ = windows.tick(), if self.watches_free_passage() => self.check_free_passage().await,
+                Some(cmd) = commands.recv() => {
+                    self.command(cmd).await;
+                    // New policy, clock trust or mode: a window may open or close now.
+                    if self.watches_free_passage() {
+                        self.check_free_passage().await;
+                    }
+                }
                 event = events.recv() => match event {
                     Some((bus, e)) => self.on_bus_event(bus, e).await,
                     None => break,
