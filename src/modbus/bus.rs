@@ -108,7 +108,11 @@ impl Bus {
                 }
                 None => {
                     self.link_retry = Instant::now() + self.link_backoff;
-                    self.link_backoff = (self.link_backoff * 2).min(MAX_BACKOFF);
+                    // A bus with strikes on it is never left alone long: a relay board that
+                    // comes back must be put right within two relay polls.
+                    let has_relays = self.devices.iter().any(|d| d.profile == Profile::RelayCoils);
+                    let cap = if has_relays { RELAY_POLL } else { MAX_BACKOFF };
+                    self.link_backoff = (self.link_backoff * 2).min(cap);
                 }
             }
         }
