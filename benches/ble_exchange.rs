@@ -119,6 +119,7 @@ fn main() {
             let peer = format!("p{}", i % 32);
             // Time moves on 10 ms an exchange, so each phone stays within its rate limit.
             let now = now + SignedDuration::from_millis(10 * i as i64);
+            let mono = portvakt::core::monotonic::Monotonic::from_origin(SignedDuration::from_millis(10 * i as i64));
             let open = phone.open("entrance", [1; 8]).encode();
             let open_frags = fragment(&open, MTU);
             let mut nonce = || {
@@ -130,7 +131,7 @@ fn main() {
             let t = Instant::now();
             let mut step = Step::Wait;
             for f in &open_frags {
-                step = service.on_fragment(&peer, f, now, &mut nonce);
+                step = service.on_fragment(&peer, f, now, mono, &mut nonce);
             }
             let first = t.elapsed();
             let Step::Send(Message::Challenge(challenge)) = step else { panic!("{step:?}") };
@@ -138,7 +139,7 @@ fn main() {
             let t = Instant::now();
             let mut step = Step::Wait;
             for f in &proof {
-                step = service.on_fragment(&peer, f, now, &mut nonce);
+                step = service.on_fragment(&peer, f, now, mono, &mut nonce);
             }
             let Step::Decide(claim) = step else { panic!("{step:?}") };
             let req = AccessRequest { door: entrance, token: Token::Phone(PhoneKey(claim.key)) };

@@ -198,7 +198,7 @@ async fn start_phones(
     let settings = ble_actor::settings(cfg).unwrap_or_else(|| Settings {
         site: cfg.site.id.to_string(),
         challenge_valid: SignedDuration::from_secs(5),
-        max_exchanges: 4,
+        max_exchanges: 32,
         rate: Rate { burst: 5, per_minute: 10 },
     });
     let reach = ble_actor::Reach { doors, store: store.clone(), access: None, trust };

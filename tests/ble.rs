@@ -266,3 +266,32 @@ async fn a_flooding_phone_is_rate_limited_while_another_phone_is_served() {
     assert_eq!(reasons(&d, "ble.refused"), ["rate_limited"], "a flood is audited once");
     d.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_attacker_holding_challenges_on_several_connections_does_not_keep_staff_out() {
+    let (d, sock) = daemon(&[]).await;
+    // Eight connections, each with its own throwaway key, each holding an open challenge
+    // (the old gateway-wide cap of 4 answered `busy` to everyone else).
+    let mut held = Vec::new();
+    for i in 0..8u8 {
+        let mut l = link(&sock).await;
+        send(&mut l, &phone(0x80 + i).open("entrance", [i; 8])).await.unwrap();
+        assert!(matches!(receive(&mut l).await.unwrap(), Message::Challenge(_)));
+        held.push(l);
+    }
+    // Reconnecting with one key gains nothing: its attempts are the key's, not the connection's.
+    let mut limited = 0;
+    for i in 0..20u8 {
+        let mut l = link(&sock).await;
+        send(&mut l, &phone(0x99).open("entrance", [i; 8])).await.unwrap();
+        if let Message::Result(v) = receive(&mut l).await.unwrap() {
+            assert_eq!(v.code, Code::RateLimited);
+            limited += 1;
+        }
+    }
+    assert_eq!(limited, 15, "burst 5: the other 15 reconnections are refused");
+    let mut staff = link(&sock).await;
+    assert_eq!(phone(0x31).open_door(&mut staff, "entrance").await.unwrap(), Code::Granted);
+    drop(held);
+    d.stop().await.unwrap();
+}

@@ -32,7 +32,8 @@ fuzz_target!(|data: &[u8]| {
             service.disconnected(&format!("phone-{who}"));
             challenged[who] = false;
         }
-        let step = service.on_fragment(&format!("phone-{who}"), fragment, now, &mut || {
+        let mono = portvakt::core::monotonic::Monotonic::from_origin(now.duration_since(*portvakt_fuzz::NOW));
+        let step = service.on_fragment(&format!("phone-{who}"), fragment, now, mono, &mut || {
             counter = counter.wrapping_add(1);
             [counter; 16]
         });

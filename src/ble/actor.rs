@@ -173,7 +173,7 @@ impl Actor {
             }
             n
         };
-        match self.service.on_fragment(peer, bytes, now, &mut nonce) {
+        match self.service.on_fragment(peer, bytes, now, self.clock.monotonic(), &mut nonce) {
             Step::Wait => {}
             Step::Send(message) => self.send(peer, &message),
             Step::Refuse(r) => {

@@ -1,5 +1,7 @@
 //! The gateway's side of the BLE exchange, as a pure state machine over every connected
-//! phone: fragments in, steps out (`now` and fresh nonces passed in, no I/O).
+//! phone: fragments in, steps out (the time and fresh nonces passed in, no I/O). Nonce
+//! lifetimes and rate limits run on monotonic time; wall time only goes into the
+//! challenge's `issued` field for the phone.
 //!
 //! Per phone: *idle* → (open request) → *challenged* (nonce, door, issue time) →
 //! (proof) → idle. A proof is checked here — a challenge is open, it is fresh, it names
@@ -7,13 +9,18 @@
 //! the key the phone named — and only then handed out as a [`Claim`] for the gateway's
 //! decision (allowlist or certificate, revocation, scope, schedule, mode). The nonce is
 //! gone once a proof was read, whatever its fate, so every nonce is used at most once.
-//! Open requests and malformed messages are rate-limited per peer; at most
-//! `max_exchanges` challenges are open at once.
+//! Limits, so that one attacker cannot keep real phones out: an open request costs a token
+//! from its radio address's bucket and from its phone key's, both remembered across
+//! reconnects; a key has at most one challenge open (a new one replaces it, wherever it
+//! was asked), an address at most one; at most `max_exchanges` challenges are open at
+//! once, far more than one radio can hold.
 
 use std::collections::HashMap;
 
 use ed25519_dalek::{Signature, VerifyingKey};
 use jiff::{SignedDuration, Timestamp};
+
+use crate::core::monotonic::Monotonic;
 
 use super::frame::Reassembler;
 use super::limits::{Bucket, Rate, Verdict};
@@ -21,6 +28,8 @@ use super::message::{Challenge, Code, Message, Open, Proof, signed_bytes};
 
 /// Peers remembered for rate limiting, at most (phones rotate their addresses).
 pub const MAX_PEERS: usize = 1024;
+/// Phone keys remembered for rate limiting, at most.
+pub const MAX_KEYS: usize = 4096;
 
 /// How the exchange is run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,7 +88,7 @@ pub enum Step {
 #[derive(Debug)]
 enum Exchange {
     Idle,
-    Challenged { open: Open, nonce: [u8; 16], issued: Timestamp },
+    Challenged { open: Open, nonce: [u8; 16], issued: Monotonic },
 }
 
 #[derive(Debug)]
@@ -94,6 +103,7 @@ struct Peer {
 pub struct Service {
     settings: Settings,
     peers: HashMap<String, Peer>,
+    keys: HashMap<[u8; 32], Bucket>,
 }
 
 fn refuse(tag: [u8; 8], code: Code, detail: impl Into<String>, door: Option<&str>) -> Step {
@@ -103,7 +113,7 @@ fn refuse(tag: [u8; 8], code: Code, detail: impl Into<String>, door: Option<&str
 impl Service {
     /// A service with no phones yet.
     pub fn new(settings: Settings) -> Self {
-        Self { settings, peers: HashMap::new() }
+        Self { settings, peers: HashMap::new(), keys: HashMap::new() }
     }
 
     /// New settings (a reload); open challenges stay valid under the new ones.
@@ -111,14 +121,14 @@ impl Service {
         self.settings = settings;
     }
 
-    fn open_challenges(&self, now: Timestamp) -> usize {
+    fn open_challenges(&self, now: Monotonic) -> usize {
         self.peers
             .values()
             .filter(|p| matches!(p.exchange, Exchange::Challenged { issued, .. } if !self.expired(issued, now)))
             .count()
     }
 
-    fn expired(&self, issued: Timestamp, now: Timestamp) -> bool {
+    fn expired(&self, issued: Monotonic, now: Monotonic) -> bool {
         now < issued || now.duration_since(issued) > self.settings.challenge_valid
     }
 
@@ -131,7 +141,7 @@ impl Service {
         }
     }
 
-    fn make_room(&mut self, now: Timestamp) -> bool {
+    fn make_room(&mut self, now: Monotonic) -> bool {
         if self.peers.len() < MAX_PEERS {
             return true;
         }
@@ -140,12 +150,14 @@ impl Service {
         self.peers.len() < MAX_PEERS
     }
 
-    /// Takes one fragment from `peer`. `nonce` is called when a challenge is made.
+    /// Takes one fragment from `peer` at monotonic `now` (`wall` is told the phone in a
+    /// challenge). `nonce` is called when a challenge is made.
     pub fn on_fragment(
         &mut self,
         peer: &str,
         fragment: &[u8],
-        now: Timestamp,
+        wall: Timestamp,
+        now: Monotonic,
         nonce: &mut dyn FnMut() -> [u8; 16],
     ) -> Step {
         // The peer is taken out while its fragment is handled, so the open challenges
@@ -159,19 +171,25 @@ impl Service {
             },
             None => return refuse([0; 8], Code::Busy, "too many phones remembered at once", None),
         };
-        let step = self.step(&mut p, fragment, now, nonce);
+        let step = self.step(&mut p, fragment, (wall, now), nonce);
         self.peers.insert(peer.to_owned(), p);
         step
     }
 
-    fn step(&self, p: &mut Peer, fragment: &[u8], now: Timestamp, nonce: &mut dyn FnMut() -> [u8; 16]) -> Step {
+    fn step(
+        &mut self,
+        p: &mut Peer,
+        fragment: &[u8],
+        (wall, now): (Timestamp, Monotonic),
+        nonce: &mut dyn FnMut() -> [u8; 16],
+    ) -> Step {
         let message = match p.frames.push(fragment) {
             Ok(None) => return Step::Wait,
             Ok(Some((kind, body))) => Message::decode(kind, &body).map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
         };
         match message {
-            Ok(Message::Open(open)) => self.open(p, open, now, nonce),
+            Ok(Message::Open(open)) => self.open(p, open, (wall, now), nonce),
             Ok(Message::Proof(proof)) => self.prove(p, &proof, now),
             Ok(other) => {
                 let tag = match &other {
@@ -184,9 +202,9 @@ impl Service {
         }
     }
 
-    fn limited(&self, p: &mut Peer, tag: [u8; 8], now: Timestamp) -> Option<Step> {
+    fn limited(&self, bucket: &mut Bucket, tag: [u8; 8], now: Monotonic) -> Option<Step> {
         let rate = self.settings.rate;
-        match p.bucket.attempt(rate, now) {
+        match bucket.attempt(rate, now) {
             Verdict::Allowed => None,
             v => Some(Step::Refuse(Refused {
                 tag,
@@ -198,14 +216,55 @@ impl Service {
         }
     }
 
-    fn malformed(&self, p: &mut Peer, tag: [u8; 8], detail: String, now: Timestamp) -> Step {
+    fn malformed(&self, p: &mut Peer, tag: [u8; 8], detail: String, now: Monotonic) -> Step {
         p.exchange = Exchange::Idle;
-        self.limited(p, tag, now).unwrap_or_else(|| refuse(tag, Code::Malformed, detail, None))
+        self.limited(&mut p.bucket, tag, now).unwrap_or_else(|| refuse(tag, Code::Malformed, detail, None))
     }
 
-    fn open(&self, p: &mut Peer, open: Open, now: Timestamp, nonce: &mut dyn FnMut() -> [u8; 16]) -> Step {
-        if let Some(step) = self.limited(p, open.tag, now) {
+    /// The phone key's bucket, made room for; `None` when every remembered key is busy.
+    fn key_bucket(&mut self, key: [u8; 32], now: Monotonic) -> Option<&mut Bucket> {
+        let rate = self.settings.rate;
+        if !self.keys.contains_key(&key) && self.keys.len() >= MAX_KEYS {
+            self.keys.retain(|_, b| !b.is_full(rate, now));
+            if self.keys.len() >= MAX_KEYS {
+                return None;
+            }
+        }
+        Some(self.keys.entry(key).or_insert_with(|| Bucket::full(rate, now)))
+    }
+
+    fn open(
+        &mut self,
+        p: &mut Peer,
+        open: Open,
+        (wall, now): (Timestamp, Monotonic),
+        nonce: &mut dyn FnMut() -> [u8; 16],
+    ) -> Step {
+        if let Some(step) = self.limited(&mut p.bucket, open.tag, now) {
             return step;
+        }
+        let rate = self.settings.rate;
+        let Some(bucket) = self.key_bucket(open.key, now) else {
+            return refuse(open.tag, Code::Busy, "too many phone keys remembered at once", Some(&open.door));
+        };
+        let verdict = bucket.attempt(rate, now);
+        if verdict != Verdict::Allowed {
+            return Step::Refuse(Refused {
+                tag: open.tag,
+                code: Code::RateLimited,
+                detail: format!(
+                    "this phone key: more than {} attempts at once or {} a minute",
+                    rate.burst, rate.per_minute
+                ),
+                door: None,
+                audit: verdict == Verdict::LimitedFirst,
+            });
+        }
+        // One challenge per key: a new request replaces the key's challenge elsewhere.
+        for other in self.peers.values_mut() {
+            if matches!(&other.exchange, Exchange::Challenged { open: o, .. } if o.key == open.key) {
+                other.exchange = Exchange::Idle;
+            }
         }
         let others = self.open_challenges(now);
         if others >= self.settings.max_exchanges {
@@ -216,14 +275,14 @@ impl Service {
             nonce: nonce(),
             site: self.settings.site.clone(),
             door: open.door.clone(),
-            issued_ms: now.as_millisecond(),
+            issued_ms: wall.as_millisecond(),
             valid_ms: u32::try_from(self.settings.challenge_valid.as_millis()).unwrap_or(u32::MAX),
         };
         p.exchange = Exchange::Challenged { open, nonce: challenge.nonce, issued: now };
         Step::Send(Message::Challenge(challenge))
     }
 
-    fn prove(&self, p: &mut Peer, proof: &Proof, now: Timestamp) -> Step {
+    fn prove(&self, p: &mut Peer, proof: &Proof, now: Monotonic) -> Step {
         let exchange = std::mem::replace(&mut p.exchange, Exchange::Idle);
         let Exchange::Challenged { open, nonce, issued } = exchange else {
             return refuse(
@@ -266,7 +325,11 @@ mod tests {
     use super::super::frame::{MIN_MTU, fragment};
     use super::*;
 
-    fn t0() -> Timestamp {
+    fn t0() -> Monotonic {
+        Monotonic::from_origin(SignedDuration::from_secs(1000))
+    }
+
+    fn wall() -> Timestamp {
         "2026-11-25T02:30:00Z".parse().unwrap()
     }
 
@@ -279,13 +342,13 @@ mod tests {
         })
     }
 
-    fn send(s: &mut Service, peer: &str, m: &Message, now: Timestamp) -> Step {
+    fn send(s: &mut Service, peer: &str, m: &Message, now: Monotonic) -> Step {
         // Every challenge gets a new nonce, as the daemon's random source gives.
         static NEXT: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
         let mut nonce = || [NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed); 16];
         let mut last = Step::Wait;
         for f in fragment(&m.encode(), MIN_MTU) {
-            last = s.on_fragment(peer, &f, now, &mut nonce);
+            last = s.on_fragment(peer, &f, wall(), now, &mut nonce);
         }
         last
     }
@@ -338,7 +401,7 @@ mod tests {
     fn stale_wrong_door_forged_and_replayed_proofs_are_refused() {
         let key = SigningKey::from_bytes(&[1; 32]);
         let thief = SigningKey::from_bytes(&[2; 32]);
-        let mut s = service(4);
+        let mut s = Service::new(Settings { rate: Rate { burst: 10, per_minute: 60 }, ..service(4).settings });
         let late = t0() + SignedDuration::from_secs(6);
         let c = challenge(send(&mut s, "p", &open(&key, "entrance"), t0()));
         assert_eq!(code(&send(&mut s, "p", &proof(&key, &c, "entrance"), late)), Code::Stale);
@@ -352,7 +415,7 @@ mod tests {
         assert_eq!(code(&send(&mut s, "q", &recorded, t0())), Code::Granted);
         let _c2 = challenge(send(&mut s, "q", &open(&key, "entrance"), t0()));
         assert_eq!(code(&send(&mut s, "q", &recorded, t0())), Code::BadSignature);
-        // A clock that moved back makes the nonce stale, not valid longer.
+        // Readings out of order make the nonce stale, not valid longer.
         let c = challenge(send(&mut s, "r", &open(&key, "entrance"), t0()));
         assert_eq!(
             code(&send(&mut s, "r", &proof(&key, &c, "entrance"), t0() - SignedDuration::from_secs(1))),
@@ -364,7 +427,7 @@ mod tests {
     fn garbage_and_gateway_messages_from_a_phone_are_malformed() {
         let mut s = service(4);
         let mut none = || [0; 16];
-        assert_eq!(code(&s.on_fragment("p", &[0, 1, 1, 0, 1, 0xff], t0(), &mut none)), Code::Malformed);
+        assert_eq!(code(&s.on_fragment("p", &[0, 1, 1, 0, 1, 0xff], wall(), t0(), &mut none)), Code::Malformed);
         let c = Message::Result(super::super::message::Verdict { tag: [0; 8], code: Code::Granted });
         assert_eq!(code(&send(&mut s, "p", &c, t0())), Code::Malformed);
     }
@@ -380,22 +443,53 @@ mod tests {
         assert!(refusals.iter().all(|r| code(r) == Code::RateLimited));
         let audited = refusals.iter().filter(|r| matches!(r, Step::Refuse(x) if x.audit)).count();
         assert_eq!(audited, 1);
-        challenge(send(&mut s, "other", &open(&key, "entrance"), t0()));
+        let other = SigningKey::from_bytes(&[9; 32]);
+        challenge(send(&mut s, "other", &open(&other, "entrance"), t0()));
         challenge(send(&mut s, "flood", &open(&key, "entrance"), t0() + SignedDuration::from_secs(10)));
     }
 
     #[test]
     fn open_challenges_are_capped_and_expired_ones_do_not_count() {
-        let key = SigningKey::from_bytes(&[1; 32]);
+        let keys: Vec<SigningKey> = (1..=4).map(|i| SigningKey::from_bytes(&[i; 32])).collect();
         let mut s = service(2);
-        challenge(send(&mut s, "a", &open(&key, "entrance"), t0()));
-        challenge(send(&mut s, "b", &open(&key, "entrance"), t0()));
-        assert_eq!(code(&send(&mut s, "c", &open(&key, "entrance"), t0())), Code::Busy);
+        challenge(send(&mut s, "a", &open(&keys[0], "entrance"), t0()));
+        challenge(send(&mut s, "b", &open(&keys[1], "entrance"), t0()));
+        assert_eq!(code(&send(&mut s, "c", &open(&keys[2], "entrance"), t0())), Code::Busy);
         // A phone asking again replaces its own challenge.
-        challenge(send(&mut s, "a", &open(&key, "entrance"), t0()));
+        challenge(send(&mut s, "a", &open(&keys[0], "entrance"), t0()));
         s.disconnected("b");
-        challenge(send(&mut s, "c", &open(&key, "entrance"), t0()));
-        assert_eq!(code(&send(&mut s, "d", &open(&key, "entrance"), t0())), Code::Busy);
-        challenge(send(&mut s, "d", &open(&key, "entrance"), t0() + SignedDuration::from_secs(6)));
+        challenge(send(&mut s, "c", &open(&keys[2], "entrance"), t0()));
+        assert_eq!(code(&send(&mut s, "d", &open(&keys[3], "entrance"), t0())), Code::Busy);
+        challenge(send(&mut s, "d", &open(&keys[3], "entrance"), t0() + SignedDuration::from_secs(6)));
+    }
+
+    #[test]
+    fn one_key_holds_one_challenge_however_many_connections_ask() {
+        let attacker = SigningKey::from_bytes(&[5; 32]);
+        let phone = SigningKey::from_bytes(&[6; 32]);
+        let mut s = service(2);
+        let first = challenge(send(&mut s, "x1", &open(&attacker, "entrance"), t0()));
+        challenge(send(&mut s, "x2", &open(&attacker, "entrance"), t0()));
+        challenge(send(&mut s, "x3", &open(&attacker, "entrance"), t0()));
+        // The attacker holds one slot of two: the real phone still gets its challenge.
+        let c = challenge(send(&mut s, "phone", &open(&phone, "entrance"), t0()));
+        assert_eq!(code(&send(&mut s, "phone", &proof(&phone, &c, "entrance"), t0())), Code::Granted);
+        // The replaced challenge is gone.
+        assert_eq!(code(&send(&mut s, "x1", &proof(&attacker, &first, "entrance"), t0())), Code::NoChallenge);
+    }
+
+    #[test]
+    fn reconnecting_does_not_refill_a_keys_attempts() {
+        let attacker = SigningKey::from_bytes(&[5; 32]);
+        let mut s = service(32);
+        // burst 3: each attempt from a fresh connection, the same key.
+        let codes: Vec<Code> = (0..20)
+            .map(|i| match send(&mut s, &format!("conn-{i}"), &open(&attacker, "entrance"), t0()) {
+                Step::Send(_) => Code::Granted,
+                other => code(&other),
+            })
+            .collect();
+        assert_eq!(codes.iter().filter(|c| **c == Code::Granted).count(), 3, "{codes:?}");
+        assert!(codes[3..].iter().all(|c| *c == Code::RateLimited), "{codes:?}");
     }
 }

@@ -60,14 +60,14 @@ pub(super) fn ble_options(raw: Option<&RawBle>, base: &Path, p: &mut Problems) -
     let ms = SignedDuration::from_millis;
     let challenge_valid =
         duration_within(raw.challenge_valid.as_deref(), ms(5000), (ms(500), ms(30_000)), "ble.challenge_valid", p);
-    let max_exchanges = count(raw.max_exchanges, 4, (1, 64), "ble.max_exchanges", p);
+    let max_exchanges = count(raw.max_exchanges, 32, (1, 256), "ble.max_exchanges", p);
     let burst = count(raw.burst, 5, (1, 100), "ble.burst", p);
     let per_minute = count(raw.attempts_per_minute, 10, (1, 6000), "ble.attempts_per_minute", p);
     Some(BleConfig {
         adapter: raw.adapter.clone(),
         socket: raw.socket.as_deref().map(|s| base.join(s)),
         challenge_valid,
-        max_exchanges: usize::try_from(max_exchanges).unwrap_or(4),
+        max_exchanges: usize::try_from(max_exchanges).unwrap_or(32),
         rate: Rate { burst, per_minute },
     })
 }
