@@ -93,13 +93,15 @@ impl StatusReport {
                 let state = if h.online { "online " } else { "OFFLINE" };
                 let _ = writeln!(
                     out,
-                    "device     {}/{unit:<3} {state} {} requests, {} timeouts, {} exceptions, {} bad replies, {} coil \
-                     corrections, {} frozen heartbeats, last {}.{} ms",
+                    "device     {}/{unit:<3} {state} {} requests, {} timeouts, {} exceptions, {} bad replies, {} framing \
+                     errors, {} link errors, {} coil corrections, {} frozen heartbeats, last {}.{} ms",
                     b.name,
                     h.requests,
                     h.timeouts,
                     h.exceptions,
                     h.bad_replies,
+                    h.framing_errors,
+                    h.link_errors,
                     h.coil_corrections,
                     h.heartbeat_stalls,
                     h.last_latency_us / 1000,

@@ -28,6 +28,11 @@ pub const COMMANDS: usize = 64;
 pub const EVENTS: usize = 256;
 /// Longest pause for a failing device.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// After an RTU request timed out, the line is left quiet this long so that a late reply
+/// arrives before the next request (the crate discards what it buffered then).
+pub const LATE_REPLY_GUARD: Duration = Duration::from_millis(50);
+/// An RTU line on which no unit has answered for this many timeouts is reopened.
+pub const SILENT_LINE_AFTER: u32 = 3;
 /// Consecutive failures after which a device is reported offline.
 pub const OFFLINE_AFTER: u32 = 2;
 /// How often a relay board is read back and compared with what the gateway wants (a coil
@@ -60,6 +65,8 @@ enum Failure {
     Exception(ExceptionCode),
     Link(String),
     Bad(String),
+    /// Bytes that do not make a frame (RTU: a CRC or length the crate could not resync past).
+    Framing(String),
     /// A panel answers but its heartbeat does not move.
     Frozen(u16),
 }
@@ -71,6 +78,7 @@ impl std::fmt::Display for Failure {
             Self::Exception(code) => write!(f, "Modbus exception {code:?}"),
             Self::Link(e) => write!(f, "link: {e}"),
             Self::Bad(e) => f.write_str(e),
+            Self::Framing(e) => write!(f, "garbled frame: {e}"),
             Self::Frozen(hb) => {
                 write!(f, "heartbeat frozen at {hb} for {} s: the panel is hung", keypad::HEARTBEAT_STALE.as_secs())
             }
@@ -89,6 +97,10 @@ struct Bus {
     events: mpsc::Sender<BusEvent>,
     /// Counts readings of relay boards (reads and confirmed writes), to order them.
     readings: u64,
+    /// After an RTU timeout: no request before this (a late reply is let in and dropped).
+    quiet_until: Option<Instant>,
+    /// When any unit on the bus last answered (with data or an exception).
+    last_answer: Option<Instant>,
 }
 
 impl Bus {
@@ -105,6 +117,12 @@ impl Bus {
                 Some(ctx) => {
                     self.ctx = Some(ctx);
                     self.link_backoff = Duration::from_millis(100);
+                    // The devices were failing because the link was: try each at once,
+                    // not after the backoff it built up meanwhile.
+                    let now = Instant::now();
+                    for d in &mut self.devices {
+                        d.next_try = d.next_try.min(now);
+                    }
                 }
                 None => {
                     self.link_retry = Instant::now() + self.link_backoff;
@@ -129,6 +147,9 @@ impl Bus {
         if let (Some(gap), Some(last)) = (super::link::frame_gap(&self.cfg), self.last_frame) {
             tokio::time::sleep_until(last + gap).await;
         }
+        if let Some(quiet) = self.quiet_until.take() {
+            tokio::time::sleep_until(quiet).await;
+        }
         let Some(ctx) = self.link().await else { return Err(Failure::Link("link not open".into())) };
         ctx.set_slave(Slave(unit));
         let started = Instant::now();
@@ -139,15 +160,36 @@ impl Bus {
             d.health.requests += 1;
             d.health.last_latency_us = elapsed;
         }
+        let rtu = super::link::frame_gap(&self.cfg).is_some();
+        if matches!(outcome, Ok(Ok(_))) {
+            self.last_answer = Some(Instant::now());
+        }
         match outcome {
             Ok(Ok(Ok(v))) => Ok(v),
             Ok(Ok(Err(code))) => Err(Failure::Exception(code)),
+            // A frame that does not answer this request (another unit's, a late one): the
+            // line is fine; the crate clears what it buffered before the next request.
+            Ok(Err(tokio_modbus::Error::Protocol(e))) => Err(Failure::Bad(format!("a reply to another request: {e}"))),
+            Ok(Err(tokio_modbus::Error::Transport(e))) if e.kind() == std::io::ErrorKind::InvalidData => {
+                if !rtu {
+                    self.ctx = None;
+                }
+                Err(Failure::Framing(e.to_string()))
+            }
             Ok(Err(e)) => {
                 self.ctx = None; // reopen: a broken stream is not recovered by the crate
                 Err(Failure::Link(e.to_string()))
             }
+            Err(_) if rtu && self.last_answer.is_some_and(|t| t.elapsed() < limit * SILENT_LINE_AFTER) => {
+                // One silent unit must not make the whole port reopen while others answer:
+                // keep the port, and let a late reply arrive (and be discarded) first.
+                self.quiet_until = Some(Instant::now() + LATE_REPLY_GUARD);
+                Err(Failure::Timeout)
+            }
             Err(_) => {
-                // A late reply could be taken for the next request's: start afresh.
+                // TCP (a late reply could be taken for the next request's), or an RTU line
+                // on which nothing has answered for a while (the adapter may be gone):
+                // start afresh.
                 self.ctx = None;
                 Err(Failure::Timeout)
             }
@@ -213,8 +255,9 @@ impl Bus {
         match f {
             Failure::Timeout => d.health.timeouts += 1,
             Failure::Exception(_) => d.health.exceptions += 1,
-            Failure::Link(_) => {}
+            Failure::Link(_) => d.health.link_errors += 1,
             Failure::Bad(_) => d.health.bad_replies += 1,
+            Failure::Framing(_) => d.health.framing_errors += 1,
             Failure::Frozen(_) => d.health.heartbeat_stalls += 1,
         }
         let why = f.to_string();
@@ -376,6 +419,8 @@ pub fn spawn(cfg: BusConfig, events: mpsc::Sender<BusEvent>) -> (BusHandle, toki
         devices,
         events,
         readings: 0,
+        quiet_until: None,
+        last_answer: None,
     };
     let task = tokio::spawn(async move {
         let interval = bus.cfg.poll_interval.unsigned_abs().max(Duration::from_millis(5));

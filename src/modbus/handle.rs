@@ -76,8 +76,12 @@ pub struct DeviceHealth {
     pub timeouts: u64,
     /// Modbus exceptions received.
     pub exceptions: u64,
-    /// Replies that did not fit the device's map.
+    /// Replies that did not fit the device's map, or answered another request.
     pub bad_replies: u64,
+    /// Garbled frames (RTU: bytes the framing could not resynchronise past).
+    pub framing_errors: u64,
+    /// Requests that failed on the link itself (it was reopened).
+    pub link_errors: u64,
     /// Coils found not as wanted and written again (relay boards).
     pub coil_corrections: u64,
     /// Polls that found the panel's heartbeat frozen (panels).

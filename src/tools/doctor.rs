@@ -348,10 +348,16 @@ fn bus_checks_from_status(status: &serde_json::Value, cfg: &Config, out: &mut Ve
             let what = format!("device {}/{} ({})", bus.name, d.unit, d.name);
             let latency = h["last_latency_us"].as_u64().unwrap_or(0);
             let counts = format!(
-                "{} requests, {} timeouts, {} exceptions; last answer in {}.{} ms (through the daemon)",
+                "{} requests, {} timeouts, {} exceptions, {} bad replies, {} framing errors, {} link errors, {} coil \
+                 corrections, {} frozen heartbeats; last answer in {}.{} ms (through the daemon)",
                 h["requests"],
                 h["timeouts"],
                 h["exceptions"],
+                h["bad_replies"],
+                h["framing_errors"],
+                h["link_errors"],
+                h["coil_corrections"],
+                h["heartbeat_stalls"],
                 latency / 1000,
                 latency % 1000 / 100
             );
