@@ -186,12 +186,12 @@ async fn settle(
 async fn start_phones(
     cfg: &Config,
     dir: &Path,
-    view: &Arc<crate::daemon::doors::DoorsView>,
+    view: &Arc<crate::site::view::DoorsView>,
     store: &crate::store::Handle,
     clock: &ManualClock,
 ) -> Result<(std::path::PathBuf, PhoneService), DemoError> {
     let path = dir.join("ble.sock");
-    let listener = crate::daemon::control::bind(&path).await.map_err(|e| DemoError::Setup(e.to_string()))?;
+    let listener = crate::site::local_socket::bind(&path).await.map_err(|e| DemoError::Setup(e.to_string()))?;
     let (doors_tx, doors) = tokio::sync::watch::channel(Some(view.clone()));
     let (trust_tx, trust) = tokio::sync::watch::channel(ClockTrust::Trusted);
     let (settings_tx, reconfigure) = tokio::sync::watch::channel(None);
@@ -215,7 +215,7 @@ async fn start_phones(
 /// Keeps the demo's phone service running until dropped (the actor stops when its
 /// inputs close or the guard cancels it).
 struct PhoneService {
-    _doors: tokio::sync::watch::Sender<Option<Arc<crate::daemon::doors::DoorsView>>>,
+    _doors: tokio::sync::watch::Sender<Option<Arc<crate::site::view::DoorsView>>>,
     _trust: tokio::sync::watch::Sender<ClockTrust>,
     _settings: tokio::sync::watch::Sender<Option<Settings>>,
     _stop: tokio_util::sync::DropGuard,
@@ -233,7 +233,7 @@ async fn phone_opens(socket: &Path, door: &str) -> Result<Code, DemoError> {
 /// simulated building) and the trial allowlist at `allowlist`; returns the timeline.
 fn start_uplink(
     cfg: &Config,
-    view: &Arc<crate::daemon::doors::DoorsView>,
+    view: &Arc<crate::site::view::DoorsView>,
     store: &crate::store::Handle,
     clock: &ManualClock,
     out: &mut String,

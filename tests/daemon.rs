@@ -129,8 +129,8 @@ fn a_second_daemon_on_the_same_control_socket_refuses_to_start() {
     rt().block_on(async {
         let d = TestDaemon::start(None);
         d.notified("READY=1", 10).await;
-        let listener = portvakt::daemon::control::bind(&d.socket()).await;
-        assert!(matches!(listener, Err(portvakt::daemon::control::ControlError::InUse(_))));
+        let listener = portvakt::site::local_socket::bind(&d.socket()).await;
+        assert!(matches!(listener, Err(portvakt::site::local_socket::ControlError::InUse(_))));
         d.stop().await.unwrap();
     });
 }

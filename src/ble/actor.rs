@@ -23,7 +23,7 @@ use crate::config::Config;
 use crate::core::credential::PhoneKey;
 use crate::core::decide::{Decision, DenyReason};
 use crate::credentials::verify::Refusal;
-use crate::daemon::doors::DoorsView;
+use crate::site::view::DoorsView;
 use crate::gateway::clock::Clock;
 use crate::store::{EventKind, NewEvent};
 
@@ -76,13 +76,13 @@ pub struct Reach {
     pub store: crate::store::Handle,
     /// The access actor, which verifies certificates (`None`: certificates refused, as in
     /// the demo, which has no trust anchors running).
-    pub access: Option<crate::daemon::access::Handle>,
+    pub access: Option<crate::access::Handle>,
     /// The clock's trust.
     pub trust: watch::Receiver<crate::core::clock::ClockTrust>,
 }
 
-impl From<&crate::daemon::control::Reach> for Reach {
-    fn from(r: &crate::daemon::control::Reach) -> Self {
+impl From<&crate::site::reach::Reach> for Reach {
+    fn from(r: &crate::site::reach::Reach) -> Self {
         Self { doors: r.doors.clone(), store: r.store.clone(), access: Some(r.access.clone()), trust: r.trust.clone() }
     }
 }

@@ -6,14 +6,7 @@
 
 use crate::core::monotonic::Monotonic;
 
-/// How many attempts a phone may make.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rate {
-    /// Attempts in a burst.
-    pub burst: u32,
-    /// Attempts regained per minute.
-    pub per_minute: u32,
-}
+pub use crate::config::Rate;
 
 /// One peer's bucket.
 #[derive(Debug, Clone)]

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::frame::{MAX_MTU, MIN_MTU};
 use super::link::{LinkEvent, TO_PHONE};
-use crate::daemon::control::accept;
+use crate::site::local_socket::accept;
 
 /// Phones connected over the socket at once, at most.
 pub const MAX_CONNECTIONS: usize = 32;

@@ -13,7 +13,7 @@ use super::bluez::Radio;
 use super::exchange::Settings;
 use super::link::EVENTS;
 use crate::config::Config;
-use crate::daemon::control::Reach;
+use crate::site::reach::Reach;
 use crate::gateway::clock::Clock;
 
 /// Starts BLE if configured; the sender takes new settings on reload (`None` stops
@@ -29,7 +29,7 @@ pub async fn start(
     let (Some(ble), Some(settings)) = (&cfg.ble, settings(cfg)) else { return Ok(tx) };
     let (events, events_rx) = mpsc::channel(EVENTS);
     if let Some(path) = &ble.socket {
-        let listener = crate::daemon::control::bind(path).await.map_err(|e| format!("BLE socket: {e}"))?;
+        let listener = crate::site::local_socket::bind(path).await.map_err(|e| format!("BLE socket: {e}"))?;
         log::info!("ble: simulated transport on {}", path.display());
         tracker.spawn(super::socket::serve(listener, path.clone(), events.clone(), cancel.clone()));
     }

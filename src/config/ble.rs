@@ -10,7 +10,16 @@ use serde::Deserialize;
 
 use super::problems::Problems;
 use super::validate::duration_within;
-use crate::ble::limits::Rate;
+
+/// How many attempts a phone key, or a radio address, may make (`[ble] burst` and
+/// `attempts_per_minute`); the BLE edge's token buckets take it from here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    /// Attempts in a burst.
+    pub burst: u32,
+    /// Attempts regained per minute.
+    pub per_minute: u32,
+}
 
 /// `[ble]` as written.
 #[derive(Debug, Default, Deserialize)]

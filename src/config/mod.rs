@@ -22,7 +22,7 @@ use crate::core::model::SitePolicy;
 use crate::core::secret::CredentialKey;
 
 pub use authority::{AuthorityClass, AuthorityConfig, door_names};
-pub use ble::BleConfig;
+pub use ble::{BleConfig, Rate};
 pub use daemon::{DEFAULT_CONTROL_SOCKET, DaemonConfig};
 pub use load::{DEFAULT_CONFIG_PATH, LoadOptions, from_layers, load};
 pub use problems::{ConfigError, Problem};

@@ -5,20 +5,20 @@
 //! keeps streaming. Requests are capped in size, connections in number; a bad request
 //! gets an error reply and changes nothing. Pulses are audited as `door.pulsed`.
 
-use std::os::unix::fs::PermissionsExt as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Deserialize;
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use super::access;
-use super::doors::DoorsView;
-use super::status::{BusStatus, StatusReport};
+use crate::site::local_socket::accept;
+pub use crate::site::local_socket::{ControlError, bind};
+use crate::site::reach::{Reach, status};
+use crate::site::view::DoorsView;
 use crate::modbus::keypad::Entered;
 
 /// Longest request line, in bytes.
@@ -64,73 +64,6 @@ pub enum SimAct {
     Close,
     /// The exit button is pressed and let go.
     Exit,
-}
-
-/// Why the control socket could not be set up.
-#[derive(Debug, thiserror::Error)]
-pub enum ControlError {
-    /// Another daemon answers on the socket.
-    #[error("{0}: another portvakt daemon is already running")]
-    InUse(PathBuf),
-    /// The socket could not be made.
-    #[error("control socket {path}: {source}")]
-    Io {
-        /// The socket's path.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-}
-
-/// What the control server reaches.
-#[derive(Clone)]
-pub struct Reach {
-    /// The running doors (`None` while they restart or stop).
-    pub doors: watch::Receiver<Option<Arc<DoorsView>>>,
-    /// The store.
-    pub store: crate::store::Handle,
-    /// The access actor.
-    pub access: access::Handle,
-    /// When the daemon started.
-    pub started: Instant,
-    /// The clock's trust.
-    pub trust: watch::Receiver<crate::core::clock::ClockTrust>,
-    /// The uplink's condition (`None` without an uplink).
-    pub uplink: watch::Receiver<Option<crate::uplink::UplinkStatus>>,
-}
-
-/// Binds the socket at `path` (removing a stale one nobody answers on), mode 0660.
-pub async fn bind(path: &Path) -> Result<UnixListener, ControlError> {
-    let io = |source| ControlError::Io { path: path.to_owned(), source };
-    if path.exists() {
-        if UnixStream::connect(path).await.is_ok() {
-            return Err(ControlError::InUse(path.to_owned()));
-        }
-        std::fs::remove_file(path).map_err(io)?;
-    }
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(io)?;
-    }
-    let listener = UnixListener::bind(path).map_err(io)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(io)?;
-    Ok(listener)
-}
-
-/// The next connection on `listener` (`None` at `cancel`); a failed accept (out of file
-/// descriptors, say) is logged under `name` and retried after a pause.
-pub async fn accept(listener: &UnixListener, name: &str, cancel: &CancellationToken) -> Option<UnixStream> {
-    loop {
-        tokio::select! {
-            () = cancel.cancelled() => return None,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => return Some(stream),
-                Err(e) => {
-                    log::warn!("{name}: accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            },
-        }
-    }
 }
 
 /// Serves connections until `cancel`; removes the socket file then.
@@ -204,31 +137,6 @@ async fn connection(mut stream: UnixStream, reach: Reach) {
 
 fn current(reach: &Reach) -> Option<Arc<DoorsView>> {
     reach.doors.borrow().clone()
-}
-
-/// Collects the status report.
-pub async fn status(reach: &Reach) -> StatusReport {
-    let view = current(reach);
-    let gateway = match &view {
-        Some(v) => v.gateway.status().await,
-        None => None,
-    };
-    let mut buses = Vec::new();
-    if let Some(v) = &view {
-        for (name, handle) in &v.buses {
-            buses.push(BusStatus { name: name.clone(), devices: handle.health().await.unwrap_or_default() });
-        }
-    }
-    StatusReport {
-        version: env!("CARGO_PKG_VERSION").into(),
-        site: view.as_ref().map(|v| v.cfg.site.id.to_string()).unwrap_or_default(),
-        uptime_secs: reach.started.elapsed().as_secs(),
-        gateway,
-        buses,
-        store: reach.store.health().await.ok(),
-        bundles: reach.access.bundles().await,
-        uplink: reach.uplink.borrow().clone(),
-    }
 }
 
 async fn watch_stream(mut stream: UnixStream, reach: Reach) {

@@ -14,26 +14,13 @@ use crate::config::{BusLink, Config};
 use crate::core::decide::AccessState;
 use crate::gateway::clock::Clock;
 use crate::gateway::doors::{EVENTS, Gateway, tag_events};
-use crate::gateway::handle::Handle as GatewayHandle;
-use crate::modbus::bus::{self, BusHandle};
+use crate::modbus::bus;
 use crate::modbus::sim::{SimBuilding, serve};
 
 /// How often door timers run (pulse ends, held-open alarms).
 pub const TICK: Duration = Duration::from_millis(50);
 
-/// What other tasks may reach of the running doors (status, pulse, watch, the watchdog).
-#[derive(Debug, Clone)]
-pub struct DoorsView {
-    /// The gateway.
-    pub gateway: GatewayHandle,
-    /// Each bus by name.
-    pub buses: Vec<(String, BusHandle)>,
-    /// Simulated buildings by bus name (`sim` buses only).
-    pub sims: Vec<(String, SimBuilding)>,
-    /// The configuration the doors run with (`sim` buses already pointed at their
-    /// buildings' loopback addresses).
-    pub cfg: Arc<Config>,
-}
+pub use crate::site::view::DoorsView;
 
 /// The running door subsystem.
 pub struct Doors {

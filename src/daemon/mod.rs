@@ -3,7 +3,6 @@
 //! socket, the watchdog — plus systemd notification and logging. See
 //! `docs/ARCHITECTURE.md` for the tasks and channels.
 
-pub mod access;
 pub mod client;
 pub mod clock_watch;
 pub mod control;
@@ -11,7 +10,6 @@ pub mod doors;
 pub mod logging;
 pub mod notify;
 pub mod process;
-pub mod status;
 pub mod supervisor;
 pub mod watchdog;
 

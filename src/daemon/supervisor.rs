@@ -23,9 +23,11 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::access;
+use crate::access;
 use super::clock_watch::{self, TrustTracker};
-use super::control::{self, ControlError, Reach};
+use super::control;
+use crate::site::local_socket::{self, ControlError};
+use crate::site::reach::Reach;
 use super::doors::{Doors, DoorsError, DoorsView};
 use super::notify::Notifier;
 use super::watchdog::{self, Probes, probe};
@@ -370,7 +372,7 @@ async fn start(opts: RunOptions) -> Result<(Running, Tasks), DaemonError> {
     let tracker_floor = TrustTracker::new(floor, cfg.daemon.jump_tolerance);
     let flag = cfg.daemon.synchronized_flag.clone();
     tracker.spawn(clock_watch::run(flag, tracker_floor, store.clone(), trust_tx, inputs.clone()));
-    let listener = control::bind(&cfg.daemon.control_socket).await?;
+    let listener = local_socket::bind(&cfg.daemon.control_socket).await?;
     if let Some(interval) = running.opts.notifier.watchdog_interval() {
         let (store, access, doors, uplink) = (store.clone(), access_handle.clone(), doors_rx.clone(), uplink.clone());
         let round = move || probes(&store, &access, &uplink, &doors);

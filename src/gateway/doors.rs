@@ -1,7 +1,9 @@
 //! The gateway task: it owns the access state and one state machine per door, and joins
-//! the buses to the core. A keypad entry becomes a decision; a grant releases the strike
-//! at once (the relay command goes out before anything else), then the panel shows the
-//! outcome and the decision is committed to the audit log. Contact and exit-button inputs
+//! the buses to the core. A keypad entry becomes a decision (or a `stale_entry` refusal);
+//! a grant releases the strike at once (the relay command goes out before anything else
+//! and the board's confirmation is awaited), then the panel shows the outcome (the fault
+//! light when the board did not confirm) and the decision goes to the ordered audit
+//! writer — the loop never waits on the disk. Contact and exit-button inputs
 //! drive the door machines; their events (opened, forced, held open, contact fault) are
 //! audited; device outages are audited too. A staff phone that proved its key over BLE
 //! is decided the same way (allowlist, or the certificate it presented). Time comes from the edge's clock.
@@ -23,10 +25,7 @@ use super::handle::{
     Command, DoorStatus, GatewayStatus, LockState, NewAccess, OBSERVED, Observed, PanelState, PhoneAnswer,
 };
 use super::strikes::{Relay, Strikes};
-
-mod run_loop;
-use crate::config::Config;
-use crate::config::DEFAULT_MAX_ENTRY_AGE;
+use crate::config::{Config, DEFAULT_MAX_ENTRY_AGE};
 use crate::core::credential::{Credential, PhoneKey, Token};
 use crate::core::decide::{AccessRequest, AccessState, Decision, DenyReason, decide, decide_with, handle};
 use crate::core::entry_age::refuse_stale;
@@ -39,6 +38,8 @@ use crate::modbus::bus::{BusEvent, BusHandle};
 use crate::modbus::keypad::{Entered, Feedback};
 use crate::store::state::LockoutRow;
 use crate::store::{EventKind, NewEvent};
+
+mod run_loop;
 
 /// Events from all buses, tagged with the bus's position in the config.
 pub const EVENTS: usize = 512;

@@ -27,7 +27,8 @@ use super::payload::{self, DoorMessage, UplinkHealth};
 use super::topics::Topics;
 use super::window::{Slot, Window};
 use crate::config::{Config, ConfirmOn, UplinkConfig};
-use crate::daemon::control::{self, Reach};
+use crate::site::reach::{self, Reach};
+use crate::site::status::UplinkStatus;
 
 /// Commands waiting for the uplink, at most.
 pub const COMMANDS: usize = 8;
@@ -41,21 +42,6 @@ const LOOK_EVERY: Duration = Duration::from_secs(2);
 const RESEND_AFTER: Duration = Duration::from_secs(10);
 /// At stop, the outbox drains for at most this long before `offline` goes out.
 const LAST_DRAIN: Duration = Duration::from_secs(2);
-
-/// The uplink's condition, for `status` and `doctor`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct UplinkStatus {
-    /// `mqtts://host:port`.
-    pub broker: String,
-    /// Whether the broker accepted the connection and it still stands.
-    pub connected: bool,
-    /// Why the last connection failed or ended.
-    pub last_error: Option<String>,
-    /// Connections made since start.
-    pub connections: u64,
-    /// Events the broker acknowledged since start.
-    pub published: u64,
-}
 
 enum Command {
     Reconfigure(Arc<Config>),
@@ -356,7 +342,7 @@ impl Uplink {
     /// Publishes door states that changed, and the gateway state when its significant part
     /// changed or the state interval passed (`force`: everything, after a connect).
     async fn publish_state(&mut self, conn: &mut Conn, force: bool) {
-        let report = control::status(&self.reach).await;
+        let report = reach::status(&self.reach).await;
         if let Some(g) = &report.gateway {
             publish_doors(conn, &g.doors, force);
         }
@@ -529,7 +515,7 @@ fn publish_doors(conn: &mut Conn, doors: &[crate::gateway::handle::DoorStatus], 
 
 /// The running doors' state, to follow (`None` while the doors restart or stop).
 fn door_states(
-    views: &watch::Receiver<Option<Arc<crate::daemon::doors::DoorsView>>>,
+    views: &watch::Receiver<Option<Arc<crate::site::view::DoorsView>>>,
 ) -> Option<watch::Receiver<Vec<crate::gateway::handle::DoorStatus>>> {
     views.borrow().as_ref().map(|v| v.gateway.door_states())
 }

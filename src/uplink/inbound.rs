@@ -23,8 +23,8 @@ use super::payload::{self, UpdateResult};
 use super::topics::{Inbound, Topics};
 use crate::config::Config;
 use crate::credentials::envelope::DocType;
-use crate::daemon::access::Published;
-use crate::daemon::control::{self, Reach};
+use crate::access::Published;
+use crate::site::reach::{self, Reach};
 use crate::store::{AuditFilter, EventKind, NewEvent};
 
 /// Messages waiting for the worker, at most.
@@ -197,7 +197,7 @@ impl Worker {
         };
         let value = match a.action {
             Action::Status => {
-                let report = control::status(&self.reach).await;
+                let report = reach::status(&self.reach).await;
                 serde_json::to_value(report).unwrap_or_default()
             }
             Action::AuditQuery(q) => {

@@ -9,8 +9,8 @@ use serde_json::value::RawValue;
 use crate::core::clock::ClockTrust;
 use crate::core::hex;
 use crate::core::model::DoorMode;
-use crate::daemon::access::BundleStatus;
-use crate::daemon::status::{BusStatus, StatusReport};
+use crate::access::BundleStatus;
+use crate::site::status::{BusStatus, StatusReport};
 use crate::gateway::handle::DoorStatus;
 use crate::store::AuditRecord;
 

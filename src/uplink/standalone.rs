@@ -8,13 +8,14 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::actor::{Start, UplinkStatus, spawn};
+use super::actor::{Start, spawn};
 use crate::config::{Config, Security, UplinkConfig, is_loopback, parse_broker};
 use crate::core::clock::ClockTrust;
 use crate::credentials::registry::Registry;
-use crate::daemon::access;
-use crate::daemon::control::Reach;
-use crate::daemon::doors::DoorsView;
+use crate::access;
+use crate::site::reach::Reach;
+use crate::site::status::UplinkStatus;
+use crate::site::view::DoorsView;
 use crate::gateway::clock::Clock;
 
 /// The uplink settings for `--mqtt URL`: plain MQTT to a loopback broker, or `mqtts://`

@@ -1,11 +1,11 @@
-//! The daemon's status report (what `portvakt status` shows and, later, the uplink's
-//! `state` message carries): version, uptime, clock trust, each door, each bus's devices,
+//! The site's status report (what `portvakt status` shows and the uplink's `state`
+//! message carries): version, uptime, clock trust, each door, each bus's devices,
 //! the store and the bundles in use — as JSON and as text for a person on site.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::access::BundleStatus;
+use crate::access::BundleStatus;
 use crate::gateway::handle::{GatewayStatus, LockState};
 use crate::modbus::bus::DeviceHealth;
 use crate::store::StoreHealth;
@@ -37,7 +37,7 @@ pub struct StatusReport {
     /// Bundles in use.
     pub bundles: Vec<BundleStatus>,
     /// The MQTT uplink (`None` when the site has none).
-    pub uplink: Option<crate::uplink::UplinkStatus>,
+    pub uplink: Option<UplinkStatus>,
 }
 
 /// One door in words: mode, the strike as its board reports it, the contact, alarms.
@@ -153,4 +153,19 @@ impl StatusReport {
         }
         out
     }
+}
+
+/// The uplink's condition, for `status` and `doctor`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct UplinkStatus {
+    /// `mqtts://host:port`.
+    pub broker: String,
+    /// Whether the broker accepted the connection and it still stands.
+    pub connected: bool,
+    /// Why the last connection failed or ended.
+    pub last_error: Option<String>,
+    /// Connections made since start.
+    pub connections: u64,
+    /// Events the broker acknowledged since start.
+    pub published: u64,
 }

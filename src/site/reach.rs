@@ -1,0 +1,58 @@
+//! What the edges of a running site reach (the control socket, the uplink, the BLE
+//! edge): the current doors, the store, the access actor, the clock's trust and the
+//! uplink's condition; and the status report collected from them.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::watch;
+
+use super::status::{BusStatus, StatusReport, UplinkStatus};
+use super::view::DoorsView;
+use crate::access;
+
+/// What the edges reach.
+#[derive(Clone)]
+pub struct Reach {
+    /// The running doors (`None` while they restart or stop).
+    pub doors: watch::Receiver<Option<Arc<DoorsView>>>,
+    /// The store.
+    pub store: crate::store::Handle,
+    /// The access actor.
+    pub access: access::Handle,
+    /// When the daemon started.
+    pub started: Instant,
+    /// The clock's trust.
+    pub trust: watch::Receiver<crate::core::clock::ClockTrust>,
+    /// The uplink's condition (`None` without an uplink).
+    pub uplink: watch::Receiver<Option<UplinkStatus>>,
+}
+
+fn current(reach: &Reach) -> Option<Arc<DoorsView>> {
+    reach.doors.borrow().clone()
+}
+
+/// Collects the status report.
+pub async fn status(reach: &Reach) -> StatusReport {
+    let view = current(reach);
+    let gateway = match &view {
+        Some(v) => v.gateway.status().await,
+        None => None,
+    };
+    let mut buses = Vec::new();
+    if let Some(v) = &view {
+        for (name, handle) in &v.buses {
+            buses.push(BusStatus { name: name.clone(), devices: handle.health().await.unwrap_or_default() });
+        }
+    }
+    StatusReport {
+        version: env!("CARGO_PKG_VERSION").into(),
+        site: view.as_ref().map(|v| v.cfg.site.id.to_string()).unwrap_or_default(),
+        uptime_secs: reach.started.elapsed().as_secs(),
+        gateway,
+        buses,
+        store: reach.store.health().await.ok(),
+        bundles: reach.access.bundles().await,
+        uplink: reach.uplink.borrow().clone(),
+    }
+}
