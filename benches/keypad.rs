@@ -8,8 +8,9 @@
 //!
 //! Two phases: quiet, then while the store's thread takes in a signed owner bundle of
 //! 100 000 credentials again and again (verify, decode, index, persist, audit — the work
-//! the access actor hands the store thread for an inbox document), so the door loop's
-//! independence from the store is measured, not assumed.
+//! the access actor once handed the store thread for an inbox document; it now runs on
+//! the actor's worker and only the writes reach the store), a deliberately heavy store
+//! thread, so the door loop's independence from the store is measured, not assumed.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

@@ -11,12 +11,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
+use portvakt::access;
 use portvakt::config::{LoadOptions, UplinkConfig};
 use portvakt::core::clock::ClockTrust;
 use portvakt::credentials::registry::Registry;
-use portvakt::access;
-use portvakt::site::reach::Reach;
 use portvakt::gateway::clock::SystemClock;
+use portvakt::site::reach::Reach;
 use portvakt::store::{EventKind, NewEvent, Store, StoreOptions};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;

@@ -23,8 +23,8 @@ use crate::config::Config;
 use crate::core::credential::PhoneKey;
 use crate::core::decide::{Decision, DenyReason};
 use crate::credentials::verify::Refusal;
-use crate::site::view::DoorsView;
 use crate::gateway::clock::Clock;
+use crate::site::view::DoorsView;
 use crate::store::{EventKind, NewEvent};
 
 /// The exchange settings a configuration asks for (`None` without `[ble]`).

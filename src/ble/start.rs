@@ -13,8 +13,8 @@ use super::bluez::Radio;
 use super::exchange::Settings;
 use super::link::EVENTS;
 use crate::config::Config;
-use crate::site::reach::Reach;
 use crate::gateway::clock::Clock;
+use crate::site::reach::Reach;
 
 /// Starts BLE if configured; the sender takes new settings on reload (`None` stops
 /// nothing: transports change only at the next start).

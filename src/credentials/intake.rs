@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use jiff::Timestamp;
 
 use super::envelope::{DocType, open};
-use super::registry::{Built, Registry};
+use super::registry::{Built, BundleSource, Registry};
 use super::verify::{Refusal, Trust};
 use crate::store::state::SignedDoc;
 use crate::store::{EventKind, NewEvent, Store, StoreError};
@@ -92,7 +92,7 @@ pub struct Outcome {
 pub type Source<'a> = (&'static str, &'a str);
 
 fn audit(
-    store: &mut Store,
+    store: &mut dyn DocStore,
     now: Timestamp,
     trusted: bool,
     source: Source<'_>,
@@ -112,8 +112,35 @@ fn audit(
     detail[key] = serde_json::Value::from(name);
     let kind = if result.is_ok() { EventKind::CredentialsAccepted } else { EventKind::CredentialsRefused };
     let event = NewEvent::system(kind, now, trusted, None, &detail);
-    if let Err(e) = store.append(&[event]) {
+    if let Err(e) = store.record(event) {
         log::error!("could not audit the intake of {name}: {e}");
+    }
+}
+
+/// Where intake reads the stored documents (to rebuild against another authority's
+/// bundle) and writes what it accepts and the audit record. The store itself is one; in
+/// the daemon, the access actor's worker reads through its own read-only connection and
+/// sends only the writes to the store's thread, so that thread runs SQL and nothing else.
+pub trait DocStore: BundleSource {
+    /// Keeps an accepted bundle (replacing the authority's previous one).
+    fn put_bundle(&mut self, doc: &SignedDoc) -> Result<(), StoreError>;
+    /// Keeps an accepted revocation list.
+    fn put_revocation_list(&mut self, doc: &SignedDoc) -> Result<(), StoreError>;
+    /// Appends an audit record.
+    fn record(&mut self, event: NewEvent) -> Result<(), StoreError>;
+}
+
+impl DocStore for Store {
+    fn put_bundle(&mut self, doc: &SignedDoc) -> Result<(), StoreError> {
+        Store::put_bundle(self, doc)
+    }
+
+    fn put_revocation_list(&mut self, doc: &SignedDoc) -> Result<(), StoreError> {
+        Store::put_revocation_list(self, doc)
+    }
+
+    fn record(&mut self, event: NewEvent) -> Result<(), StoreError> {
+        self.append(&[event]).map(|_| ())
     }
 }
 
@@ -141,7 +168,7 @@ fn take_one(
     expected: Option<Expected<'_>>,
     registry: &mut Registry,
     trust: &Trust<'_>,
-    store: &mut Store,
+    store: &mut dyn DocStore,
     now: Timestamp,
     trusted: bool,
 ) -> Result<(Accepted, Built), IntakeProblem> {
@@ -153,7 +180,7 @@ fn take_one(
     }
     match env.doc_type {
         DocType::Bundle => {
-            let checked = registry.check_bundle(&bytes, trust, now, trusted, store)?;
+            let checked = registry.check_bundle(&bytes, trust, now, trusted, &*store)?;
             same_authority(expected, &checked.authority)?;
             let doc = SignedDoc {
                 authority: checked.authority.clone(),
@@ -171,7 +198,7 @@ fn take_one(
             Ok((accepted, checked.built))
         }
         DocType::Revocations => {
-            let (list, built) = registry.check_revocations(&bytes, trust, store)?;
+            let (list, built) = registry.check_revocations(&bytes, trust, &*store)?;
             same_authority(expected, &list.authority)?;
             let doc =
                 SignedDoc { authority: list.authority.clone(), version: list.sequence, body: bytes, stored_at: now };
@@ -216,7 +243,7 @@ pub fn take_from(
     expected: Expected<'_>,
     registry: &mut Registry,
     trust: &Trust<'_>,
-    store: &mut Store,
+    store: &mut dyn DocStore,
     now: Timestamp,
     trusted: bool,
 ) -> Result<(Accepted, Built), IntakeProblem> {
@@ -247,7 +274,7 @@ pub fn process_inbox(
     dir: &Path,
     registry: &mut Registry,
     trust: &Trust<'_>,
-    store: &mut Store,
+    store: &mut dyn DocStore,
     now: Timestamp,
     trusted: bool,
     mut on_built: impl FnMut(Built),

@@ -15,11 +15,11 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+use crate::modbus::keypad::Entered;
 use crate::site::local_socket::accept;
 pub use crate::site::local_socket::{ControlError, bind};
 use crate::site::reach::{Reach, status};
 use crate::site::view::DoorsView;
-use crate::modbus::keypad::Entered;
 
 /// Longest request line, in bytes.
 pub const MAX_REQUEST: u64 = 4096;

@@ -21,9 +21,9 @@ use tokio_util::sync::CancellationToken;
 use super::command::{self, Accepted, Action, Checks, Refused, ReplayMemory};
 use super::payload::{self, UpdateResult};
 use super::topics::{Inbound, Topics};
+use crate::access::Published;
 use crate::config::Config;
 use crate::credentials::envelope::DocType;
-use crate::access::Published;
 use crate::site::reach::{self, Reach};
 use crate::store::{AuditFilter, EventKind, NewEvent};
 

@@ -17,5 +17,5 @@ pub mod standalone;
 pub mod topics;
 pub mod window;
 
-pub use actor::{Handle, Start, spawn};
 pub use crate::site::status::UplinkStatus;
+pub use actor::{Handle, Start, spawn};

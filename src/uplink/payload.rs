@@ -6,12 +6,12 @@ use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
+use crate::access::BundleStatus;
 use crate::core::clock::ClockTrust;
 use crate::core::hex;
 use crate::core::model::DoorMode;
-use crate::access::BundleStatus;
-use crate::site::status::{BusStatus, StatusReport};
 use crate::gateway::handle::DoorStatus;
+use crate::site::status::{BusStatus, StatusReport};
 use crate::store::AuditRecord;
 
 /// One audit record on `events`. `detail` is the stored JSON text unchanged, so a

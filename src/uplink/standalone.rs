@@ -9,14 +9,14 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::actor::{Start, spawn};
+use crate::access;
 use crate::config::{Config, Security, UplinkConfig, is_loopback, parse_broker};
 use crate::core::clock::ClockTrust;
 use crate::credentials::registry::Registry;
-use crate::access;
+use crate::gateway::clock::Clock;
 use crate::site::reach::Reach;
 use crate::site::status::UplinkStatus;
 use crate::site::view::DoorsView;
-use crate::gateway::clock::Clock;
 
 /// The uplink settings for `--mqtt URL`: plain MQTT to a loopback broker, or `mqtts://`
 /// with the certificates of the config's `[uplink]`.

@@ -1,6 +1,6 @@
 //! The access actor: it owns the registry of accepted signed documents and the current
-//! configuration's trust anchors. It looks in the inbox at an interval (verification,
-//! storage and audit happen on the store's thread through the credentials code), and
+//! configuration's trust anchors. It looks in the inbox at an interval (reading and
+//! verification on its worker, [`worker`]; only the writes on the store's thread), and
 //! rebuilds the core's inputs when a document is accepted or the configuration is
 //! reloaded. New inputs go to the supervisor, which hands them to the current gateway.
 //! It also verifies the certificates phones present over BLE (its trust anchors and
@@ -26,7 +26,7 @@ use crate::credentials::registry::{Built, BundleInfo, Registry};
 use crate::credentials::verify::{Refusal, Trust};
 use crate::gateway::clock::Clock;
 use crate::gateway::handle::NewAccess;
-use crate::store::{Store, StoreError};
+use crate::store::StoreError;
 use crate::tools::intake_run::{IntakeReport, report};
 
 /// Commands waiting for the access actor, at most.
@@ -131,10 +131,16 @@ impl Handle {
     }
 }
 
+mod worker;
+
+use worker::WorkerStore;
+
 struct Access {
     cfg: Arc<Config>,
     registry: Registry,
-    store: crate::store::Handle,
+    /// The worker's store (taken while the worker has it). In a mutex only so that the
+    /// actor is `Sync` (a SQLite connection is not); only the actor touches it.
+    worker: std::sync::Mutex<Option<WorkerStore>>,
     clock: Arc<dyn Clock>,
     trust: watch::Receiver<ClockTrust>,
     updates: mpsc::Sender<NewAccess>,
@@ -142,24 +148,28 @@ struct Access {
 }
 
 impl Access {
-    /// Runs `work` on the store's thread with the registry, this configuration's trust,
-    /// the wall clock's time and whether it is trusted; the registry comes back after.
+    /// Runs `work` on the worker (a blocking thread, not the store's) with the registry,
+    /// this configuration's trust, the worker's store, the wall clock's time and whether
+    /// it is trusted; the registry and the store come back after.
     async fn on_store<T: Send + 'static>(
         &mut self,
-        work: impl FnOnce(&mut Registry, &Trust<'_>, &mut Store, Timestamp, bool) -> T + Send + 'static,
+        work: impl FnOnce(&mut Registry, &Trust<'_>, &mut WorkerStore, Timestamp, bool) -> T + Send + 'static,
     ) -> Result<T, StoreError> {
         let cfg = self.cfg.clone();
         let mut registry = std::mem::take(&mut self.registry);
+        let slot = self.worker.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut store = slot.take().ok_or(StoreError::Closed)?;
         let now = self.clock.now();
         let trusted = self.trust.borrow().is_trusted();
-        let (registry, out) = self
-            .store
-            .call(move |store| {
-                let out = work(&mut registry, &Trust::of(&cfg), store, now, trusted);
-                Ok((registry, out))
-            })
-            .await?;
+        let done = tokio::task::spawn_blocking(move || {
+            let out = work(&mut registry, &Trust::of(&cfg), &mut store, now, trusted);
+            (registry, store, out)
+        })
+        .await
+        .map_err(|_| StoreError::Closed)?;
+        let (registry, store, out) = done;
         self.registry = registry;
+        *self.worker.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(store);
         Ok(out)
     }
 
@@ -256,7 +266,7 @@ impl Access {
     ) -> Result<Result<Credential, Refusal>, StoreError> {
         let result = self
             .on_store(move |registry, trust, store, now, trusted| {
-                let p = present_certificate(&certificate, registry, store, trust, now, trusted)?;
+                let p = present_certificate(&certificate, registry, &*store, trust, now, trusted)?;
                 if p.credential.token != Token::Phone(PhoneKey(key)) {
                     return Err(Refusal::Unresolvable(vec![
                         "the certificate is for another phone key than the one that signed".into(),
@@ -303,11 +313,10 @@ impl Access {
     async fn reload(&mut self, cfg: Arc<Config>) -> Result<NewAccess, Vec<String>> {
         let for_store = cfg.clone();
         let rebuilt = self
-            .store
-            .call(move |store| Registry::built_from_store(store, &Trust::of(&for_store)))
+            .on_store(move |_, _, store, _, _| Registry::built_from_store(&store.reader, &Trust::of(&for_store)))
             .await
             .map_err(|e| vec![e.to_string()])?;
-        let (registry, dropped, built) = rebuilt;
+        let (registry, dropped, built) = rebuilt.map_err(|e| vec![e.to_string()])?;
         let built = built?;
         for d in dropped {
             log::warn!("a stored document does not verify under the new configuration and is not used: {d}");
@@ -345,16 +354,20 @@ pub fn spawn(
     if let Err(e) = std::fs::create_dir_all(&start.cfg.intake.inbox) {
         log::warn!("inbox {} cannot be created: {e}", start.cfg.intake.inbox.display());
     }
+    let store = start.store;
     let mut access = Access {
         cfg: start.cfg,
         registry: start.registry,
-        store: start.store,
+        worker: std::sync::Mutex::new(None),
         clock: start.clock,
         trust: start.trust,
         updates,
         inbox_error: None,
     };
     let task = async move {
+        let path = access.cfg.store.path.clone();
+        let opened = WorkerStore::open(&path, store, tokio::runtime::Handle::current())?;
+        *access.worker.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(opened);
         let mut ticker = tokio::time::interval(every);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
