@@ -10,7 +10,7 @@ case "${1:-aarch64}" in
     *) echo "usage: $0 [aarch64|armv7]" >&2; exit 64 ;;
 esac
 [ -x "target/$triple/release/portvakt" ] || bash scripts/build-arm.sh "${1:-aarch64}"
-command -v cargo-deb >/dev/null || cargo install --locked cargo-deb@3
+command -v cargo-deb >/dev/null || cargo install --locked cargo-deb --version "^3"
 deb=$(cargo deb --no-build --no-strip --target "$triple" | tail -1)
 echo "built $deb"
 dpkg-deb --info "$deb" | grep -E 'Package|Version|Architecture|Depends'
