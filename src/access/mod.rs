@@ -145,6 +145,8 @@ struct Access {
     trust: watch::Receiver<ClockTrust>,
     updates: mpsc::Sender<NewAccess>,
     inbox_error: Option<String>,
+    /// Builds handed out so far (each [`NewAccess`] is stamped with the next).
+    generation: u64,
 }
 
 impl Access {
@@ -173,9 +175,14 @@ impl Access {
         Ok(out)
     }
 
+    fn next_generation(&mut self) -> u64 {
+        self.generation += 1;
+        self.generation
+    }
+
     /// Hands new core inputs to the supervisor (for the gateway).
-    async fn hand_over(&self, built: Built) -> Result<(), StoreError> {
-        let access = NewAccess { built, key: self.cfg.credential_key.clone() };
+    async fn hand_over(&mut self, built: Built) -> Result<(), StoreError> {
+        let access = NewAccess { built, key: self.cfg.credential_key.clone(), generation: self.next_generation() };
         self.updates.send(access).await.map_err(|_| StoreError::Closed)
     }
 
@@ -324,7 +331,7 @@ impl Access {
         self.registry = registry;
         let key = cfg.credential_key.clone();
         self.cfg = cfg;
-        Ok(NewAccess { built, key })
+        Ok(NewAccess { built, key, generation: self.next_generation() })
     }
 }
 
@@ -363,6 +370,7 @@ pub fn spawn(
         trust: start.trust,
         updates,
         inbox_error: None,
+        generation: 0,
     };
     let task = async move {
         let path = access.cfg.store.path.clone();

@@ -165,6 +165,8 @@ struct Running {
     doors_tx: watch::Sender<Option<Arc<DoorsView>>>,
     uplink: crate::uplink::Handle,
     ble: watch::Sender<Option<crate::ble::exchange::Settings>>,
+    /// The access build the doors run with (see [`NewAccess::generation`]).
+    applied: u64,
 }
 
 impl Running {
@@ -187,7 +189,19 @@ impl Running {
         self.audit(event(EventKind::ConfigRefused, trusted, &serde_json::json!({ "problems": problems }))).await;
     }
 
+    /// Whether `access` is newer than what the doors run with (then it is taken as the
+    /// newest); an older build arriving late is dropped.
+    fn newest(&mut self, access: &NewAccess) -> bool {
+        if access.generation < self.applied {
+            log::info!("access inputs of build {} dropped: build {} is in use", access.generation, self.applied);
+            return false;
+        }
+        self.applied = access.generation;
+        true
+    }
+
     async fn start_doors(&mut self, access: NewAccess) -> Result<(), DaemonError> {
+        self.applied = self.applied.max(access.generation);
         let (lockouts, modes) = self.store.call(|s| Ok((s.lockouts()?, s.door_modes()?))).await?;
         let state = access_state(&self.cfg, access.built, &lockouts, &modes, *self.trust.borrow());
         let doors = Doors::start(self.cfg.clone(), state, self.store.clone(), self.clock.clone()).await?;
@@ -242,7 +256,9 @@ impl Running {
             log::info!("buses or wiring changed: restarting the doors");
             self.stop_doors().await;
             self.start_doors(access).await?;
-        } else if let Some(view) = self.view() {
+        } else if let Some(view) = self.view()
+            && self.newest(&access)
+        {
             view.gateway.replace(access).await;
         }
         log::set_max_level(self.cfg.daemon.log_level);
@@ -360,8 +376,9 @@ async fn start(opts: RunOptions) -> Result<(Running, Tasks), DaemonError> {
         doors_tx,
         uplink: uplink.clone(),
         ble,
+        applied: 0,
     };
-    running.start_doors(NewAccess { built, key: cfg.credential_key.clone() }).await?;
+    running.start_doors(NewAccess { built, key: cfg.credential_key.clone(), generation: 0 }).await?;
     let uplink_task = tokio::spawn(uplink_run);
 
     tracker.spawn(async move {
@@ -419,7 +436,9 @@ async fn serve(
                 let _ = reply.send(outcome);
             }
             Some(access) = tasks.updates.recv() => {
-                if let Some(view) = running.view() {
+                if let Some(view) = running.view()
+                    && running.newest(&access)
+                {
                     view.gateway.replace(access).await;
                 }
             }

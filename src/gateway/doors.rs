@@ -138,7 +138,7 @@ impl Gateway {
 
     /// Takes new credentials and policy; door modes, lockouts and clock trust stay.
     fn replace(&mut self, access: NewAccess) {
-        let NewAccess { built, key } = access;
+        let NewAccess { built, key, .. } = access;
         self.policy = built.policy;
         self.state.allowlist = built.allowlist;
         self.state.revocations = built.revocations;

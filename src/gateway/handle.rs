@@ -106,6 +106,9 @@ pub struct NewAccess {
     pub built: Built,
     /// The site's credential key.
     pub key: CredentialKey,
+    /// The access actor's build counter: a build is never replaced by an older one (an
+    /// intake's build queued behind a reload's must not undo it). 0 at start.
+    pub generation: u64,
 }
 
 /// What the gateway answers a phone.
