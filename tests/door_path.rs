@@ -172,3 +172,22 @@ fn the_free_passage_window_holds_the_entrance_released_and_an_opening_in_it_is_n
         assert!(!kinds.contains(&EventKind::DoorForcedOpen), "{kinds:?}");
     });
 }
+
+#[test]
+fn a_wall_clock_step_back_by_an_hour_does_not_keep_a_keypad_locked_out_for_that_hour() {
+    rt().block_on(async {
+        let s = site().await;
+        until("the strike locked at start", || s.sim.relay(2, 1) == Some(false) && !s.sim.relay_writes().is_empty())
+            .await;
+        // Three wrong codes: the keypad is locked for 30 s (the test site's first lockout).
+        for n in 1..=3 {
+            s.sim.enter(1, Entered::Digits("0000".into()));
+            until("the wrong code refused", || s.sim.feedback(1).len() == n).await;
+        }
+        assert_eq!(s.sim.feedback(1).last(), Some(&(3, 30)), "locked out: red blinking");
+        s.clock.step_wall(SignedDuration::from_hours(-1));
+        s.clock.advance(SignedDuration::from_secs(31));
+        s.sim.enter(1, Entered::Digits("1357".into()));
+        until("the door code opens again after 31 s", || s.sim.relay(2, 1) == Some(true)).await;
+    });
+}

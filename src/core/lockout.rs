@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 
 use super::model::{DoorIdx, LockoutPolicy};
 
@@ -65,6 +65,28 @@ impl KeypadLockout {
         let until = now.saturating_add(length).unwrap_or(now);
         s.locked_until = Some(until);
         LockoutOutcome::LockedUntil(until)
+    }
+
+    /// The wall clock was stepped by `by` (time sync, someone setting the date): every
+    /// time kept here moves with it, so a lockout lasts what it was meant to in elapsed
+    /// time, neither an hour longer nor over at once.
+    pub fn shift(&mut self, by: SignedDuration) {
+        let moved = |t: Timestamp| t.saturating_add(by).unwrap_or(t);
+        for s in &mut self.keypads {
+            for f in &mut s.failures {
+                *f = moved(*f);
+            }
+            s.locked_until = s.locked_until.map(moved);
+        }
+    }
+
+    /// No lockout ends later than `max` after `now` (a lockout restored at start, or moved
+    /// with a wall-clock step from a wrong time, can never last longer than one may).
+    pub fn clamp(&mut self, now: Timestamp, max: SignedDuration) {
+        let latest = now.saturating_add(max).unwrap_or(now);
+        for s in &mut self.keypads {
+            s.locked_until = s.locked_until.map(|t| t.min(latest));
+        }
     }
 
     /// Records a good entry: the count and the growing backoff start over.
@@ -155,5 +177,23 @@ mod tests {
             l.record_failure(d, t(now), &POLICY);
         }
         assert_eq!(l.record_failure(d, t(now), &POLICY), LockoutOutcome::LockedUntil(t(now + 30)));
+    }
+
+    #[test]
+    fn a_wall_clock_step_moves_a_lockout_with_it() {
+        let d = DoorIdx(0);
+        let mut l = KeypadLockout::default();
+        for _ in 0..POLICY.max_failures {
+            l.record_failure(d, t(0), &POLICY);
+        }
+        let until = l.locked_until(d, t(0)).unwrap();
+        l.shift(SignedDuration::from_hours(-1));
+        let back = t(0) - SignedDuration::from_hours(1);
+        assert_eq!(l.locked_until(d, back), Some(until - SignedDuration::from_hours(1)));
+        assert_eq!(l.locked_until(d, back + until.duration_since(t(0))), None, "over after the same elapsed time");
+        // A step from a wrong clock (a boot at 1970, then time sync) cannot make it last years.
+        l.shift(SignedDuration::from_hours(24 * 365 * 50));
+        l.clamp(back, POLICY.max);
+        assert!(l.locked_until(d, back).is_some_and(|u| u.duration_since(back) <= POLICY.max));
     }
 }

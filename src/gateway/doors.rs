@@ -44,6 +44,10 @@ mod run_loop;
 /// Events from all buses, tagged with the bus's position in the config.
 pub const EVENTS: usize = 512;
 
+/// A change of wall minus monotonic time beyond this is a step of the wall clock (time
+/// sync slews smaller corrections).
+const WALL_STEP: jiff::SignedDuration = jiff::SignedDuration::from_secs(2);
+
 /// How long panels show feedback, in tenths of a second.
 const FEEDBACK_TENTHS: u16 = 30;
 
@@ -69,6 +73,8 @@ pub struct Gateway {
     offline: BTreeSet<(usize, u8)>,
     /// Per door: whether its free-passage window holds it released (as last told).
     scheduled_open: Vec<bool>,
+    /// Wall time minus monotonic time when last looked: a change is a step of the wall clock.
+    wall_offset: Option<jiff::SignedDuration>,
     observed: broadcast::Sender<Observed>,
     /// The doors' state as last told to watchers (the uplink publishes each change).
     door_states: watch::Sender<Vec<DoorStatus>>,
@@ -105,6 +111,7 @@ impl Gateway {
             seen_online: BTreeSet::new(),
             offline: BTreeSet::new(),
             scheduled_open: vec![false; cfg.policy.doors.len()],
+            wall_offset: None,
             observed: broadcast::channel(OBSERVED).0,
             door_states: watch::channel(Vec::new()).0,
         };
@@ -316,6 +323,7 @@ impl Gateway {
             return;
         };
         let now = self.clock.now();
+        self.follow_wall_steps(now);
         let req = AccessRequest { door, token: entered.token(&self.key) };
         let max_age = self.max_entry_age.get(bus).copied().unwrap_or(DEFAULT_MAX_ENTRY_AGE);
         let (decision, lockout) = match refuse_stale(&self.policy, &self.state, &req, age_secs, max_age) {
@@ -343,6 +351,22 @@ impl Gateway {
             self.system_event(EventKind::KeypadLockedOut, Some(door), &detail, now);
             self.save_lockouts();
         }
+    }
+
+    /// Keypad lockouts are kept in wall time (they survive a restart); when the wall clock
+    /// has been stepped since the last look, they move with it, so a lockout lasts what it
+    /// should in elapsed time; and none ends later than the policy's longest lockout from
+    /// now (a lockout restored under a wrong clock, then moved by time sync).
+    fn follow_wall_steps(&mut self, now: Timestamp) {
+        let offset = jiff::SignedDuration::from_millis(now.as_millisecond()) - self.clock.monotonic().since_origin();
+        if let Some(before) = self.wall_offset.replace(offset) {
+            let step = offset - before;
+            if step.abs() > WALL_STEP {
+                log::info!("the wall clock was stepped by {step:#}: keypad lockouts follow it");
+                self.state.lockout.shift(step);
+            }
+        }
+        self.state.lockout.clamp(now, self.policy.lockout.max);
     }
 
     async fn on_phone(&mut self, door: &str, key: PhoneKey, certificate: Option<&Credential>) -> PhoneAnswer {
@@ -475,6 +499,7 @@ impl Gateway {
     pub async fn start(&mut self) {
         self.lock_all("start").await;
         let now = self.clock.now();
+        self.follow_wall_steps(now);
         for i in 0..self.machines.len() {
             let door = door_idx(i);
             let mode = self.state.mode(door);
