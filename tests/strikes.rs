@@ -183,3 +183,27 @@ fn while_the_store_is_stalled_the_strike_relocks_on_time_and_entries_are_served_
         assert_eq!(kinds, vec![EventKind::AccessGranted, EventKind::AccessDenied]);
     });
 }
+
+#[test]
+fn a_door_that_opens_while_its_board_reports_the_strike_locked_is_recorded_as_forced() {
+    rt().block_on(async {
+        let s = site().await;
+        eventually("the entrance read back locked", A_WHILE, || async {
+            s.door("entrance").await.lock == LockState::Locked
+        })
+        .await;
+        // The board acknowledges the release but loses it; the read-back shows it locked.
+        s.sim.set_fault(2, Some(Fault::LosesWrites));
+        s.sim.enter(1, Entered::Digits("1357".into()));
+        eventually("the read-back shows the strike locked", TWO_POLLS, || async {
+            let d = s.door("entrance").await;
+            d.lock == LockState::Locked && d.strike_fault
+        })
+        .await;
+        s.sim.set_input(3, 1, true); // the door is pushed open anyway
+        audited(&s.store, EventKind::DoorForcedOpen).await;
+        assert!(s.records(EventKind::DoorOpened).await.is_empty(), "not an ordinary opening");
+        let forced = s.records(EventKind::DoorForcedOpen).await;
+        assert!(forced[0].record.event.detail.contains("relay board reports"), "{}", forced[0].record.event.detail);
+    });
+}

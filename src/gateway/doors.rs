@@ -303,9 +303,20 @@ impl Gateway {
         if let Some(strike) = out.strike {
             driven = Some(self.strikes.set(&self.buses, usize::from(door.0), strike).await);
         }
+        // What the board reports decides how an opening is recorded: a door that opens
+        // while its board reports the strike locked (a write it lost) was forced, whatever
+        // the gateway asked for; one that opens unasked while the board reports it released
+        // (a coil stuck or set behind the gateway's back) is forced with that said.
+        let reported = self.strikes.reported(usize::from(door.0));
         for e in out.events {
             let (kind, detail) = match e {
+                DoorEvent::Opened if reported == Some(Strike::Locked) => {
+                    (EventKind::DoorForcedOpen, serde_json::json!({"strike": "locked as the relay board reports it"}))
+                }
                 DoorEvent::Opened => (EventKind::DoorOpened, serde_json::json!({})),
+                DoorEvent::ForcedOpen if reported == Some(Strike::Released) => {
+                    (EventKind::DoorForcedOpen, serde_json::json!({"strike": "released as the relay board reports it"}))
+                }
                 DoorEvent::ForcedOpen => (EventKind::DoorForcedOpen, serde_json::json!({})),
                 DoorEvent::Closed => (EventKind::DoorClosed, serde_json::json!({})),
                 DoorEvent::HeldOpen => (EventKind::DoorHeldOpen, serde_json::json!({})),
