@@ -27,6 +27,7 @@ fn without_a_daemon_each_device_is_asked_directly_and_a_silent_one_fails_by_name
         cfg.daemon.control_socket = dir.path().join("control.sock");
         tokio::spawn(serve(sim.clone(), listener));
         sim.set_fault(3, Some(Fault::Silent));
+        sim.use_first_keypad_map(4); // an older panel: no entry-age register
 
         let report = doctor::run(&dir.path().join("portvakt.toml"), Ok(cfg.clone())).await;
         let line = |prefix: &str| {
@@ -37,6 +38,9 @@ fn without_a_daemon_each_device_is_asked_directly_and_a_silent_one_fails_by_name
         assert_eq!(line("device rs485/1").verdict, Verdict::Ok, "{:?}", line("device rs485/1"));
         assert!(line("device rs485/1").detail.contains("panel answers"));
         assert!(line("device rs485/2").detail.contains("relay(s) readable"));
+        let older = line("device rs485/4");
+        assert_eq!(older.verdict, Verdict::Ok, "{older:?}");
+        assert!(older.detail.contains("the first keypad map"), "{older:?}");
         let silent = line("device rs485/3");
         assert_eq!(silent.verdict, Verdict::Failed);
         assert!(silent.remedy.as_deref().unwrap().contains("A/B wiring"));

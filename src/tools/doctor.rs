@@ -262,6 +262,8 @@ fn store_checks(cfg: &Config, daemon_runs: bool, now: Timestamp, out: &mut Vec<C
     }
 }
 
+/// Asks one device what its profile reads; a panel that refuses the current keypad map
+/// is asked with the first map's 11 registers, and said to have it.
 async fn ask_device(
     ctx: &mut tokio_modbus::client::Context,
     bus: &BusConfig,
@@ -269,11 +271,30 @@ async fn ask_device(
     profile: Profile,
     channels: u16,
 ) -> Result<String, String> {
+    let asked = ask_once(ctx, bus, unit, profile, channels, keypad::POLL_REGISTERS).await;
+    match asked {
+        Err(e) if profile == Profile::PortvaktKeypad && e.contains("IllegalDataAddress") => {
+            ask_once(ctx, bus, unit, profile, channels, keypad::POLL_REGISTERS_V1)
+                .await
+                .map(|ok| format!("{ok}; the first keypad map (no entry age: stale entries cannot be refused)"))
+        }
+        other => other,
+    }
+}
+
+async fn ask_once(
+    ctx: &mut tokio_modbus::client::Context,
+    bus: &BusConfig,
+    unit: u8,
+    profile: Profile,
+    channels: u16,
+    keypad_registers: u16,
+) -> Result<String, String> {
     ctx.set_slave(Slave(unit));
     let request = match profile {
         Profile::RelayCoils => Request::ReadCoils(0, channels.max(1)),
         Profile::DiscreteInputs => Request::ReadDiscreteInputs(0, channels.max(1)),
-        Profile::PortvaktKeypad => Request::ReadInputRegisters(0, keypad::POLL_REGISTERS),
+        Profile::PortvaktKeypad => Request::ReadInputRegisters(0, keypad_registers),
     };
     let limit = bus.timeout.unsigned_abs().max(Duration::from_millis(50));
     match tokio::time::timeout(limit, ctx.call(request)).await {
