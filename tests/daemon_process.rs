@@ -9,7 +9,7 @@ use std::os::unix::net::UnixDatagram;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::daemon::{TestDaemon, copy_dir};
+use common::daemon::{TestDaemon, copy_dir, portvakt_cli, spawn_run};
 
 fn recv_until(sock: &UnixDatagram, prefix: &str, within: Duration) -> String {
     let deadline = Instant::now() + within;
@@ -107,45 +107,21 @@ fn a_bad_configuration_exits_78_at_once_with_every_problem() {
     assert!(err.contains("daemon.log_level"), "{err}");
 }
 
-/// `portvakt --config <cfg> <args>` with the test's environment: (exit code, stdout, stderr).
-fn cli_at(dir: &std::path::Path, cfg: &std::path::Path, args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_portvakt"))
-        .arg("--config")
-        .arg(cfg)
-        .args(args)
-        .envs(TestDaemon::env(dir))
-        .env("PORTVAKT__DAEMON__INTAKE_INTERVAL", "1h")
-        .output()
-        .unwrap();
-    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    (out.status.code(), text(&out.stdout), text(&out.stderr))
-}
+/// The daemon's own inbox round waits an hour, so `portvakt intake` finds the document.
+const QUIET_INBOX: &[(&str, &str)] = &[("PORTVAKT__DAEMON__INTAKE_INTERVAL", "1h")];
 
 #[test]
 fn intake_beside_the_running_daemon_goes_through_it_and_no_later_record_is_lost() {
     let dir = tempfile::tempdir().unwrap();
     copy_dir(&common::fixture("config/good"), &dir.path().join("etc"));
     let cfg = dir.path().join("etc/portvakt.toml");
-    let notify = UnixDatagram::bind(dir.path().join("notify")).unwrap();
-    notify.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_portvakt"))
-        .args(["run", "--simulate", "--config"])
-        .arg(&cfg)
-        .envs(TestDaemon::env(dir.path()))
-        .env("PORTVAKT__DAEMON__INTAKE_INTERVAL", "1h")
-        .env("NOTIFY_SOCKET", dir.path().join("notify"))
-        .env_remove("JOURNAL_STREAM")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_run(dir.path(), &cfg, true, QUIET_INBOX);
     let pid = child.id();
-    recv_until(&notify, "READY=1", Duration::from_secs(20));
 
     // The README's order: the daemon runs, a bundle is dropped in, `portvakt intake`.
     std::fs::create_dir_all(dir.path().join("inbox")).unwrap();
     std::fs::write(dir.path().join("inbox/care.pvkt"), common::daemon::care_pin_bundle("4711")).unwrap();
-    let (code, out, err) = cli_at(dir.path(), &cfg, &["intake"]);
+    let (code, out, err) = portvakt_cli(dir.path(), &cfg, &["intake"], QUIET_INBOX);
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(out.contains("accepted  care.pvkt: bundle of kommunen"), "{out}");
 
@@ -158,7 +134,7 @@ fn intake_beside_the_running_daemon_goes_through_it_and_no_later_record_is_lost(
     assert!(matches!(store, Err(portvakt::store::StoreError::Locked { .. })), "{store:?}");
 
     // Later records are still stored, and what the pulse says is true.
-    let (code, out, err) = cli_at(dir.path(), &cfg, &["pulse", "entrance"]);
+    let (code, out, err) = portvakt_cli(dir.path(), &cfg, &["pulse", "entrance"], QUIET_INBOX);
     assert_eq!(code, Some(0), "{out}{err}");
     kill(pid, "TERM");
     let out = child.wait_with_output().unwrap();
@@ -166,10 +142,10 @@ fn intake_beside_the_running_daemon_goes_through_it_and_no_later_record_is_lost(
     assert_eq!(out.status.code(), Some(0), "{log}");
     assert!(!log.contains("not stored"), "a record was lost:\n{log}");
     let db = dir.path().join("portvakt.db").display().to_string();
-    let (_, audit, _) = cli_at(dir.path(), &cfg, &["audit", "list", "--db", &db]);
+    let (_, audit, _) = portvakt_cli(dir.path(), &cfg, &["audit", "list", "--db", &db], QUIET_INBOX);
     let at = |kind: &str| audit.find(kind).unwrap_or_else(|| panic!("{kind} missing from:\n{audit}"));
     assert!(at("credentials.accepted") < at("door.pulsed") && at("door.pulsed") < at("system.stop"), "{audit}");
-    let (code, verified, err) = cli_at(dir.path(), &cfg, &["audit", "verify", "--db", &db]);
+    let (code, verified, err) = portvakt_cli(dir.path(), &cfg, &["audit", "verify", "--db", &db], QUIET_INBOX);
     assert_eq!(code, Some(0), "{verified}{err}");
 }
 
@@ -180,7 +156,7 @@ fn intake_without_a_daemon_exits_65_when_a_document_is_refused() {
     let cfg = dir.path().join("etc/portvakt.toml");
     std::fs::create_dir_all(dir.path().join("inbox")).unwrap();
     std::fs::write(dir.path().join("inbox/garbage.pvkt"), b"not a signed document").unwrap();
-    let (code, out, err) = cli_at(dir.path(), &cfg, &["intake"]);
+    let (code, out, err) = portvakt_cli(dir.path(), &cfg, &["intake"], QUIET_INBOX);
     assert_eq!(code, Some(65), "{out}{err}");
     assert!(out.contains("REFUSED   garbage.pvkt"), "{out}");
 }

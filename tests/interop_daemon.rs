@@ -10,12 +10,11 @@
 
 mod common;
 
-use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::daemon::{TestDaemon, copy_dir};
+use common::daemon::{copy_dir, portvakt_cli, spawn_run};
 use portvakt::daemon::control::Request;
 use portvakt::modbus::bus::RELAY_POLL;
 use tokio_modbus::client::Context;
@@ -105,18 +104,6 @@ async fn within<F: Future<Output = bool>>(what: &str, within: Duration, mut cond
     started.elapsed()
 }
 
-fn cli(dir: &Path, cfg: &Path, args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_portvakt"))
-        .arg("--config")
-        .arg(cfg)
-        .args(args)
-        .envs(TestDaemon::env(dir))
-        .output()
-        .unwrap();
-    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    (out.status.code(), text(&out.stdout), text(&out.stderr))
-}
-
 #[test]
 fn against_a_pymodbus_building_strikes_are_put_right_a_frozen_panel_goes_offline_and_intake_loses_nothing() {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -124,28 +111,7 @@ fn against_a_pymodbus_building_strikes_are_put_right_a_frozen_panel_goes_offline
     let port = free_port();
     let mut building = Building::start(port);
     let cfg = config(dir.path(), port);
-    let notify = UnixDatagram::bind(dir.path().join("notify")).unwrap();
-    notify.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
-    let daemon = Command::new(env!("CARGO_BIN_EXE_portvakt"))
-        .args(["run", "--config"])
-        .arg(&cfg)
-        .envs(TestDaemon::env(dir.path()))
-        .env("NOTIFY_SOCKET", dir.path().join("notify"))
-        .env_remove("JOURNAL_STREAM")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut buf = [0u8; 256];
-    loop {
-        assert!(Instant::now() < deadline, "no READY=1");
-        if let Ok(n) = notify.recv(&mut buf)
-            && buf[..n].starts_with(b"READY=1")
-        {
-            break;
-        }
-    }
+    let daemon = spawn_run(dir.path(), &cfg, false, &[]);
     let two_polls = RELAY_POLL * 2 + Duration::from_millis(500);
     rt.block_on(async {
         within("the strikes locked at start", Duration::from_secs(5), || async {
@@ -193,10 +159,10 @@ fn against_a_pymodbus_building_strikes_are_put_right_a_frozen_panel_goes_offline
     // `portvakt intake` beside the daemon, then a pulse: nothing lost.
     std::fs::create_dir_all(dir.path().join("inbox")).unwrap();
     std::fs::write(dir.path().join("inbox/care.pvkt"), common::daemon::care_pin_bundle("4711")).unwrap();
-    let (code, out, err) = cli(dir.path(), &cfg, &["intake"]);
+    let (code, out, err) = portvakt_cli(dir.path(), &cfg, &["intake"], &[]);
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(out.contains("accepted  care.pvkt"), "{out}");
-    let (code, out, err) = cli(dir.path(), &cfg, &["pulse", "entrance"]);
+    let (code, out, err) = portvakt_cli(dir.path(), &cfg, &["pulse", "entrance"], &[]);
     assert_eq!(code, Some(0), "{out}{err}");
     let ok = Command::new("kill").args(["-TERM", &daemon.id().to_string()]).status().unwrap().success();
     assert!(ok);
@@ -205,10 +171,10 @@ fn against_a_pymodbus_building_strikes_are_put_right_a_frozen_panel_goes_offline
     assert_eq!(out.status.code(), Some(0), "{log}");
     assert!(!log.contains("not stored"), "a record was lost:\n{log}");
     let db = dir.path().join("portvakt.db").display().to_string();
-    let (_, audit, _) = cli(dir.path(), &cfg, &["audit", "list", "--db", &db]);
+    let (_, audit, _) = portvakt_cli(dir.path(), &cfg, &["audit", "list", "--db", &db], &[]);
     for kind in ["door.strike_corrected", "credentials.accepted", "door.pulsed", "system.stop"] {
         assert!(audit.contains(kind), "{kind} missing:\n{audit}");
     }
-    let (code, verified, err) = cli(dir.path(), &cfg, &["audit", "verify", "--db", &db]);
+    let (code, verified, err) = portvakt_cli(dir.path(), &cfg, &["audit", "verify", "--db", &db], &[]);
     assert_eq!(code, Some(0), "{verified}{err}");
 }

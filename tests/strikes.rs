@@ -24,6 +24,14 @@ async fn within_two_relay_polls(what: &str, cond: impl Fn() -> bool) {
     eventually(what, TWO_POLLS, || std::future::ready(cond())).await;
 }
 
+/// Waits until the relay board has reported the entrance's strike locked (at start).
+async fn entrance_read_back_locked(s: &common::building::Site) {
+    eventually("the entrance read back locked", A_WHILE, || async {
+        s.door("entrance").await.lock == LockState::Locked
+    })
+    .await;
+}
+
 fn on_door(records: &[StoredRecord], door: &str) -> usize {
     records.iter().filter(|r| r.record.event.door.as_deref() == Some(door)).count()
 }
@@ -57,10 +65,7 @@ fn a_relay_board_that_restarts_with_every_coil_off_gets_the_fail_safe_strike_loc
 fn a_coil_that_stays_wrong_is_reported_as_read_and_audited_once_per_episode() {
     rt().block_on(async {
         let s = site().await;
-        eventually("the entrance read back locked", A_WHILE, || async {
-            s.door("entrance").await.lock == LockState::Locked
-        })
-        .await;
+        entrance_read_back_locked(&s).await;
         // Someone energises the entrance coil, and the board loses the writes that would undo it.
         s.sim.set_fault(2, Some(Fault::LosesWrites));
         s.sim.set_relay(2, 1, true);
@@ -89,10 +94,7 @@ fn a_coil_that_stays_wrong_is_reported_as_read_and_audited_once_per_episode() {
 fn a_release_the_silent_relay_board_does_not_confirm_shows_the_fault_and_is_not_a_plain_grant() {
     rt().block_on(async {
         let s = site().await;
-        eventually("the entrance read back locked", A_WHILE, || async {
-            s.door("entrance").await.lock == LockState::Locked
-        })
-        .await;
+        entrance_read_back_locked(&s).await;
         s.sim.set_fault(2, Some(Fault::Silent));
         s.sim.enter(1, Entered::Digits("1357".into()));
         until("the fault on the panel", || s.sim.feedback(1).contains(&(4, 30))).await;
@@ -117,10 +119,7 @@ fn a_release_the_silent_relay_board_does_not_confirm_shows_the_fault_and_is_not_
 fn a_board_that_acknowledges_a_release_but_loses_it_is_caught_by_the_read_back() {
     rt().block_on(async {
         let s = site().await;
-        eventually("the entrance read back locked", A_WHILE, || async {
-            s.door("entrance").await.lock == LockState::Locked
-        })
-        .await;
+        entrance_read_back_locked(&s).await;
         s.sim.set_fault(2, Some(Fault::LosesWrites));
         s.sim.enter(1, Entered::Digits("1357".into()));
         until("the grant", || !s.sim.feedback(1).is_empty()).await;
@@ -138,10 +137,7 @@ fn while_the_store_is_stalled_the_strike_relocks_on_time_and_entries_are_served_
     use std::sync::atomic::{AtomicBool, Ordering};
     rt().block_on(async {
         let s = site().await;
-        eventually("the entrance read back locked", A_WHILE, || async {
-            s.door("entrance").await.lock == LockState::Locked
-        })
-        .await;
+        entrance_read_back_locked(&s).await;
         // The store's thread is busy for 3 s (a slow disk, a long job before the appends).
         let over = Arc::new(AtomicBool::new(false));
         let (started_tx, started) = tokio::sync::oneshot::channel();
@@ -188,10 +184,7 @@ fn while_the_store_is_stalled_the_strike_relocks_on_time_and_entries_are_served_
 fn a_door_that_opens_while_its_board_reports_the_strike_locked_is_recorded_as_forced() {
     rt().block_on(async {
         let s = site().await;
-        eventually("the entrance read back locked", A_WHILE, || async {
-            s.door("entrance").await.lock == LockState::Locked
-        })
-        .await;
+        entrance_read_back_locked(&s).await;
         // The board acknowledges the release but loses it; the read-back shows it locked.
         s.sim.set_fault(2, Some(Fault::LosesWrites));
         s.sim.enter(1, Entered::Digits("1357".into()));

@@ -153,7 +153,7 @@ impl Access {
     /// Runs `work` on the worker (a blocking thread, not the store's) with the registry,
     /// this configuration's trust, the worker's store, the wall clock's time and whether
     /// it is trusted; the registry and the store come back after.
-    async fn on_store<T: Send + 'static>(
+    async fn on_worker<T: Send + 'static>(
         &mut self,
         work: impl FnOnce(&mut Registry, &Trust<'_>, &mut WorkerStore, Timestamp, bool) -> T + Send + 'static,
     ) -> Result<T, StoreError> {
@@ -191,7 +191,7 @@ impl Access {
     async fn intake(&mut self) -> Result<(), StoreError> {
         let inbox = self.cfg.intake.inbox.clone();
         let outcome = self
-            .on_store(move |registry, trust, store, now, trusted| {
+            .on_worker(move |registry, trust, store, now, trusted| {
                 if !inbox_settled(&inbox, now) {
                     return Ok((Vec::new(), None)); // a file is still being written
                 }
@@ -229,7 +229,7 @@ impl Access {
         let inbox = self.cfg.intake.inbox.clone();
         let cfg = self.cfg.clone();
         let outcome = self
-            .on_store(move |registry, trust, store, now, trusted| {
+            .on_worker(move |registry, trust, store, now, trusted| {
                 let mut last = None;
                 let outcomes = process_inbox(&inbox, registry, trust, store, now, trusted, |built| last = Some(built));
                 outcomes.map(|o| (report(&cfg, &inbox, &o, registry, now), last))
@@ -248,7 +248,7 @@ impl Access {
 
     async fn take(&mut self, doc: Published) -> Result<Result<String, String>, StoreError> {
         let result = self
-            .on_store(move |registry, trust, store, now, trusted| {
+            .on_worker(move |registry, trust, store, now, trusted| {
                 let expected = Expected { doc_type: doc.doc_type, authority: &doc.authority };
                 take_from(doc.bytes, ("topic", &doc.topic), expected, registry, trust, store, now, trusted)
             })
@@ -272,7 +272,7 @@ impl Access {
         key: [u8; 32],
     ) -> Result<Result<Credential, Refusal>, StoreError> {
         let result = self
-            .on_store(move |registry, trust, store, now, trusted| {
+            .on_worker(move |registry, trust, store, now, trusted| {
                 let p = present_certificate(&certificate, registry, &*store, trust, now, trusted)?;
                 if p.credential.token != Token::Phone(PhoneKey(key)) {
                     return Err(Refusal::Unresolvable(vec![
@@ -320,7 +320,7 @@ impl Access {
     async fn reload(&mut self, cfg: Arc<Config>) -> Result<NewAccess, Vec<String>> {
         let for_store = cfg.clone();
         let rebuilt = self
-            .on_store(move |_, _, store, _, _| Registry::built_from_store(&store.reader, &Trust::of(&for_store)))
+            .on_worker(move |_, _, store, _, _| Registry::built_from_store(&store.reader, &Trust::of(&for_store)))
             .await
             .map_err(|e| vec![e.to_string()])?;
         let (registry, dropped, built) = rebuilt.map_err(|e| vec![e.to_string()])?;

@@ -29,7 +29,6 @@ use crate::config::{Config, DEFAULT_MAX_ENTRY_AGE};
 use crate::core::credential::{Credential, PhoneKey, Token};
 use crate::core::decide::{AccessRequest, AccessState, Decision, DenyReason, decide, decide_with, handle};
 use crate::core::entry_age::refuse_stale;
-use crate::core::free_passage::{any_scheduled, scheduled_open};
 use crate::core::lockout::LockoutOutcome;
 use crate::core::model::{DoorIdx, DoorMode, SitePolicy};
 use crate::core::secret::CredentialKey;
@@ -40,13 +39,10 @@ use crate::store::state::LockoutRow;
 use crate::store::{EventKind, NewEvent};
 
 mod run_loop;
+mod wall_time;
 
 /// Events from all buses, tagged with the bus's position in the config.
 pub const EVENTS: usize = 512;
-
-/// A change of wall minus monotonic time beyond this is a step of the wall clock (time
-/// sync slews smaller corrections).
-const WALL_STEP: jiff::SignedDuration = jiff::SignedDuration::from_secs(2);
 
 /// How long panels show feedback, in tenths of a second.
 const FEEDBACK_TENTHS: u16 = 30;
@@ -282,6 +278,15 @@ impl Gateway {
         self.audit.record(event);
     }
 
+    /// Carries out a decision at `door`: a grant releases the strike for its pulse, and
+    /// the board's confirmation (or why not) comes back; a refusal does nothing.
+    async fn carry_out(&mut self, decision: &Decision, door: DoorIdx, now: Timestamp) -> Option<Result<(), String>> {
+        match decision {
+            Decision::Grant { pulse, .. } => Some(self.released(door, Input::Grant(*pulse), now).await),
+            Decision::Deny { .. } => None,
+        }
+    }
+
     /// Feeds a door's machine and, for a grant, says whether its board confirmed the
     /// strike released (it may have been released already: then its reading decides).
     async fn released(&mut self, door: DoorIdx, input: Input, now: Timestamp) -> Result<(), String> {
@@ -342,10 +347,7 @@ impl Gateway {
             None => handle(&self.policy, &mut self.state, &req, now),
         };
         // The strike first: unlock latency is bounded by the bus, not by the audit log.
-        let released = match &decision {
-            Decision::Grant { pulse, .. } => Some(self.released(door, Input::Grant(*pulse), now).await),
-            Decision::Deny { .. } => None,
-        };
+        let released = self.carry_out(&decision, door, now).await;
         let feedback = match (&decision, lockout) {
             (Decision::Grant { .. }, _) if released.as_ref().is_some_and(Result::is_err) => Feedback::Fault,
             (Decision::Grant { .. }, _) => Feedback::Granted,
@@ -364,22 +366,6 @@ impl Gateway {
         }
     }
 
-    /// Keypad lockouts are kept in wall time (they survive a restart); when the wall clock
-    /// has been stepped since the last look, they move with it, so a lockout lasts what it
-    /// should in elapsed time; and none ends later than the policy's longest lockout from
-    /// now (a lockout restored under a wrong clock, then moved by time sync).
-    fn follow_wall_steps(&mut self, now: Timestamp) {
-        let offset = jiff::SignedDuration::from_millis(now.as_millisecond()) - self.clock.monotonic().since_origin();
-        if let Some(before) = self.wall_offset.replace(offset) {
-            let step = offset - before;
-            if step.abs() > WALL_STEP {
-                log::info!("the wall clock was stepped by {step:#}: keypad lockouts follow it");
-                self.state.lockout.shift(step);
-            }
-        }
-        self.state.lockout.clamp(now, self.policy.lockout.max);
-    }
-
     async fn on_phone(&mut self, door: &str, key: PhoneKey, certificate: Option<&Credential>) -> PhoneAnswer {
         let now = self.clock.now();
         // An unknown door gets an index no door has: the core refuses it as unknown.
@@ -389,10 +375,7 @@ impl Gateway {
             Some(credential) => decide_with(&self.policy, &self.state, &req, credential, now),
             None => decide(&self.policy, &self.state, &req, now),
         };
-        let released = match &decision {
-            Decision::Grant { pulse, .. } => Some(self.released(idx, Input::Grant(*pulse), now).await),
-            Decision::Deny { .. } => None,
-        };
+        let released = self.carry_out(&decision, idx, now).await;
         let mut committed = Committed::default();
         self.audit.record_into(decision_event(&decision, released.as_ref(), now), &mut committed);
         PhoneAnswer { decision, released, committed }
@@ -435,8 +418,8 @@ impl Gateway {
     /// A strike's coil was found otherwise than wanted and written again: audited once
     /// per episode (the bus reports it so).
     fn on_coil_corrected(&mut self, bus: usize, unit: u8, channel: u16, found: bool, wanted: bool) {
-        let Some((door, strike_for)) = self.strikes.door_on(bus, unit, channel) else { return };
-        let word = |coil| if strike_for(coil) == Strike::Released { "released" } else { "locked" };
+        let Some((door, relay)) = self.strikes.door_on(bus, unit, channel) else { return };
+        let word = |coil| if relay.strike_for(coil) == Strike::Released { "released" } else { "locked" };
         let detail = serde_json::json!({
             "bus": self.bus_names.get(bus), "unit": unit, "channel": channel,
             "found": word(found), "wanted": word(wanted),
@@ -468,34 +451,6 @@ impl Gateway {
             BusEvent::Online { unit } => self.on_health(bus, unit, true, None).await,
             BusEvent::Offline { unit, why } => self.on_health(bus, unit, false, Some(why)).await,
         }
-    }
-
-    /// Opens or closes each door's free-passage window as the wall clock says (each
-    /// change audited as `door.free_passage`).
-    pub async fn check_free_passage(&mut self) {
-        let now = self.clock.now();
-        for i in 0..self.machines.len() {
-            let door = door_idx(i);
-            let open = scheduled_open(&self.policy, &self.state, door, now);
-            if self.scheduled_open.get(i).copied() == Some(open) {
-                continue;
-            }
-            self.scheduled_open[i] = open;
-            self.drive(door, Input::Scheduled(open), now).await;
-            let schedule = self
-                .policy
-                .door(door)
-                .and_then(|d| d.free_passage)
-                .and_then(|s| self.policy.schedule(s))
-                .map(|s| s.id.to_string());
-            let detail = serde_json::json!({ "open": open, "schedule": schedule });
-            self.system_event(EventKind::DoorFreePassage, Some(door), &detail, now);
-        }
-    }
-
-    /// Whether any door has a free-passage window to watch.
-    pub fn watches_free_passage(&self) -> bool {
-        any_scheduled(&self.policy)
     }
 
     /// Lets time pass for every door (pulses end, held-open alarms fire).

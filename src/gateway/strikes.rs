@@ -30,7 +30,8 @@ impl Relay {
         (strike == Strike::Released) == self.energize_to_unlock
     }
 
-    fn strike_for(&self, coil: bool) -> Strike {
+    /// What a coil's state means for this door's strike.
+    pub fn strike_for(&self, coil: bool) -> Strike {
         if coil == self.energize_to_unlock { Strike::Released } else { Strike::Locked }
     }
 }
@@ -114,11 +115,10 @@ impl Strikes {
         }
     }
 
-    /// The door whose strike is on this coil, and what the coil's state means for it.
-    pub fn door_on(&self, bus: usize, unit: u8, channel: u16) -> Option<(usize, impl Fn(bool) -> Strike + use<>)> {
+    /// The door whose strike is on this coil, and its wiring.
+    pub fn door_on(&self, bus: usize, unit: u8, channel: u16) -> Option<(usize, Relay)> {
         let i = self.relays.iter().position(|r| r.bus == bus && r.unit == unit && r.channel == channel)?;
-        let r = self.relays[i];
-        Some((i, move |coil| r.strike_for(coil)))
+        Some((i, self.relays[i]))
     }
 
     /// Drives every strike to locked at once (at start and stop: the safe state) and waits

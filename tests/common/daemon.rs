@@ -173,3 +173,57 @@ pub fn care_pin_bundle_version(pin: &str, version: u64) -> Vec<u8> {
     };
     seal(DocType::Bundle, &bundle.encode(), &ed25519_dalek::SigningKey::from_bytes(&[2; 32]))
 }
+
+/// `portvakt --config <cfg> <args>` as a process with the test environment for `dir`
+/// (and `extra` overrides): (exit code, stdout, stderr).
+pub fn portvakt_cli(dir: &Path, cfg: &Path, args: &[&str], extra: &[(&str, &str)]) -> (Option<i32>, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_portvakt"))
+        .arg("--config")
+        .arg(cfg)
+        .args(args)
+        .envs(TestDaemon::env(dir))
+        .envs(extra.iter().copied())
+        .output()
+        .unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.code(), text(&out.stdout), text(&out.stderr))
+}
+
+/// Starts `portvakt run [--simulate] --config <cfg>` as a process with the test
+/// environment for `dir` (and `extra`), its stderr piped, and waits (20 s) for READY=1.
+// The child is handed to the caller, who waits for it (clippy cannot see past the return).
+#[allow(clippy::zombie_processes)]
+pub fn spawn_run(dir: &Path, cfg: &Path, simulate: bool, extra: &[(&str, &str)]) -> std::process::Child {
+    let notify = UnixDatagram::bind(dir.join("notify")).unwrap();
+    notify.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_portvakt"));
+    cmd.arg("run");
+    if simulate {
+        cmd.arg("--simulate");
+    }
+    let mut child = cmd
+        .arg("--config")
+        .arg(cfg)
+        .envs(TestDaemon::env(dir))
+        .envs(extra.iter().copied())
+        .env("NOTIFY_SOCKET", dir.join("notify"))
+        .env_remove("JOURNAL_STREAM")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut buf = [0u8; 256];
+    loop {
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("no READY=1 within 20 s");
+        }
+        if let Ok(n) = notify.recv(&mut buf)
+            && buf[..n].starts_with(b"READY=1")
+        {
+            return child;
+        }
+    }
+}
