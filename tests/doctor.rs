@@ -64,3 +64,35 @@ fn an_invalid_configuration_fails_first_and_nothing_else_is_tried() {
         assert!(report.render().contains("1 failed"));
     });
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn on_an_rs485_line_a_garbled_reply_is_told_from_silence() {
+    use portvakt::config::Parity;
+    use portvakt::modbus::sim_line::SimLine;
+    rt().block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = common::site();
+        let sim = SimBuilding::for_bus(&cfg.buses[0]);
+        sim.set_fault(2, Some(Fault::CrcGarbage));
+        sim.set_fault(3, Some(Fault::Silent));
+        let line = SimLine::start(sim.clone()).unwrap();
+        cfg.buses[0].link =
+            BusLink::Rtu { device: line.device().into(), baud: 115_200, parity: Parity::Even, stop_bits: 1 };
+        cfg.buses[0].timeout = SignedDuration::from_millis(200);
+        cfg.store.path = dir.path().join("portvakt.db");
+        cfg.daemon.control_socket = dir.path().join("control.sock");
+
+        let report = doctor::run(&dir.path().join("portvakt.toml"), Ok(cfg)).await;
+        let line_of = |prefix: &str| {
+            report.checks.iter().find(|c| c.check.starts_with(prefix)).unwrap_or_else(|| panic!("no {prefix} line"))
+        };
+        assert_eq!(line_of("device rs485/1").verdict, Verdict::Ok, "{:?}", line_of("device rs485/1"));
+        let garbled = line_of("device rs485/2");
+        assert_eq!(garbled.verdict, Verdict::Failed);
+        assert!(garbled.detail.contains("a garbled reply") && garbled.detail.contains("CRC"), "{garbled:?}");
+        assert!(garbled.remedy.as_deref().unwrap().contains("termination"), "{garbled:?}");
+        let silent = line_of("device rs485/3");
+        assert!(silent.detail.contains("no answer"), "{silent:?}");
+    });
+}

@@ -18,6 +18,7 @@ use tokio_modbus::prelude::SlaveContext as _;
 use tokio_modbus::{ExceptionCode, Request, Response, Slave};
 
 pub use super::handle::{BusCommand, BusEvent, BusHandle, DeviceHealth, RelayConfirmed};
+use super::heard::Heard;
 use super::keypad;
 use super::relays::RelayBoard;
 use crate::config::{BusConfig, Profile};
@@ -65,7 +66,8 @@ enum Failure {
     Exception(ExceptionCode),
     Link(String),
     Bad(String),
-    /// Bytes that do not make a frame (RTU: a CRC or length the crate could not resync past).
+    /// Bytes that do not make a frame (RTU: a wrong CRC, or bytes the crate could not
+    /// resync past).
     Framing(String),
     /// A panel answers but its heartbeat does not move.
     Frozen(u16),
@@ -89,6 +91,10 @@ impl std::fmt::Display for Failure {
 struct Bus {
     cfg: BusConfig,
     ctx: Option<Context>,
+    /// On RTU: what the line said during the current request.
+    heard: Option<Heard>,
+    /// Times the link was opened (a second one is a reopen).
+    opens: u64,
     /// When the last frame ended (RTU needs an idle gap before the next).
     last_frame: Option<Instant>,
     link_retry: Instant,
@@ -106,16 +112,21 @@ struct Bus {
 impl Bus {
     async fn link(&mut self) -> Option<&mut Context> {
         if self.ctx.is_none() && Instant::now() >= self.link_retry {
-            let connected = match super::link::open(&self.cfg).await {
-                Ok(ctx) => Some(ctx),
+            let connected = match super::link::open_heard(&self.cfg).await {
+                Ok(opened) => Some(opened),
                 Err(e) => {
                     log::warn!("{e}");
                     None
                 }
             };
             match connected {
-                Some(ctx) => {
+                Some((ctx, heard)) => {
                     self.ctx = Some(ctx);
+                    self.heard = heard;
+                    self.opens += 1;
+                    if self.opens > 1 {
+                        log::info!("bus {}: link reopened ({} opens since start)", self.cfg.name, self.opens);
+                    }
                     self.link_backoff = Duration::from_millis(100);
                     // The devices were failing because the link was: try each at once,
                     // not after the backoff it built up meanwhile.
@@ -150,18 +161,27 @@ impl Bus {
         if let Some(quiet) = self.quiet_until.take() {
             tokio::time::sleep_until(quiet).await;
         }
-        let Some(ctx) = self.link().await else { return Err(Failure::Link("link not open".into())) };
+        if self.link().await.is_none() {
+            return Err(Failure::Link("link not open".into()));
+        }
+        if let Some(heard) = &self.heard {
+            heard.clear();
+        }
+        let Some(ctx) = self.ctx.as_mut() else { return Err(Failure::Link("link not open".into())) };
         ctx.set_slave(Slave(unit));
         let started = Instant::now();
         let outcome = timeout(limit, ctx.call(req)).await;
         self.last_frame = Some(Instant::now());
+        // On RTU the crate drops bytes that fail the CRC and waits on: a "timeout" during
+        // which the line said something is a garbled reply, not a silent unit.
+        let garbled = if outcome.is_err() { self.heard.as_ref().and_then(Heard::garbled) } else { None };
         let elapsed = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
         if let Some(d) = self.devices.iter_mut().find(|d| d.unit == unit) {
             d.health.requests += 1;
             d.health.last_latency_us = elapsed;
         }
         let rtu = super::link::frame_gap(&self.cfg).is_some();
-        if matches!(outcome, Ok(Ok(_))) {
+        if matches!(outcome, Ok(Ok(_))) || garbled.is_some() {
             self.last_answer = Some(Instant::now());
         }
         match outcome {
@@ -179,6 +199,12 @@ impl Bus {
             Ok(Err(e)) => {
                 self.ctx = None; // reopen: a broken stream is not recovered by the crate
                 Err(Failure::Link(e.to_string()))
+            }
+            Err(_) if let Some(why) = garbled => {
+                // Someone answered, and the line is alive: keep the port, let the rest of
+                // the garbled frame pass, and count it as what it was.
+                self.quiet_until = Some(Instant::now() + LATE_REPLY_GUARD);
+                Err(Failure::Framing(why))
             }
             Err(_) if rtu && self.last_answer.is_some_and(|t| t.elapsed() < limit * SILENT_LINE_AFTER) => {
                 // One silent unit must not make the whole port reopen while others answer:
@@ -413,6 +439,8 @@ pub fn spawn(cfg: BusConfig, events: mpsc::Sender<BusEvent>) -> (BusHandle, toki
     let mut bus = Bus {
         cfg,
         ctx: None,
+        heard: None,
+        opens: 0,
         last_frame: None,
         link_retry: now,
         link_backoff: Duration::from_millis(100),

@@ -9,6 +9,7 @@ use tokio::time::timeout;
 use tokio_modbus::client::Context;
 use tokio_modbus::prelude::tcp;
 
+use super::heard::{Heard, Listened};
 use crate::config::{BusConfig, BusLink, Parity};
 
 /// Why a link could not be opened.
@@ -25,12 +26,18 @@ pub struct LinkError {
 
 /// Opens the bus's link (TCP within the bus timeout, or the serial port).
 pub async fn open(bus: &BusConfig) -> Result<Context, LinkError> {
+    open_heard(bus).await.map(|(ctx, _)| ctx)
+}
+
+/// Opens the bus's link; on a serial port also what the line says during each request
+/// (see [`Heard`]), so that a garbled reply can be told from silence.
+pub async fn open_heard(bus: &BusConfig) -> Result<(Context, Option<Heard>), LinkError> {
     let fail = |target: &str, why: String| LinkError { bus: bus.name.clone(), target: target.to_owned(), why };
     match &bus.link {
         BusLink::Tcp { address } => {
             let addr: SocketAddr = address.parse().map_err(|e| fail(address, format!("{e}")))?;
             match timeout(bus.timeout.unsigned_abs().max(Duration::from_millis(100)), tcp::connect(addr)).await {
-                Ok(Ok(ctx)) => Ok(ctx),
+                Ok(Ok(ctx)) => Ok((ctx, None)),
                 Ok(Err(e)) => Err(fail(address, e.to_string())),
                 Err(_) => Err(fail(address, "timed out".into())),
             }
@@ -44,9 +51,9 @@ pub async fn open(bus: &BusConfig) -> Result<Context, LinkError> {
                     Parity::Odd => tokio_serial::Parity::Odd,
                 })
                 .stop_bits(if *stop_bits == 2 { tokio_serial::StopBits::Two } else { tokio_serial::StopBits::One });
-            tokio_serial::SerialStream::open(&builder)
-                .map(tokio_modbus::client::rtu::attach)
-                .map_err(|e| fail(device, e.to_string()))
+            let port = tokio_serial::SerialStream::open(&builder).map_err(|e| fail(device, e.to_string()))?;
+            let (listened, heard) = Listened::new(port);
+            Ok((tokio_modbus::client::rtu::attach(listened), Some(heard)))
         }
         BusLink::Sim => Err(fail(
             "the simulated building",

@@ -3,7 +3,8 @@
 //! boards (coils) and input modules (discrete inputs) — with fault switches: a device that
 //! stays silent, answers with an exception or slowly, a relay board that loses writes or
 //! restarts with every coil off, a coil changed behind the gateway's back, a panel whose
-//! heartbeat freezes. The gateway
+//! heartbeat freezes, and (on the RS-485 line of [`super::sim_line`]) replies with a wrong
+//! CRC. The gateway
 //! talks to it over real Modbus framing, exactly as to hardware. The simulated devices
 //! live behind one lock inside the simulator (they are the "hardware", not an actor).
 
@@ -32,6 +33,9 @@ pub enum Fault {
     FrozenHeartbeat,
     /// Answers, but only after this long.
     Slow(std::time::Duration),
+    /// On the RS-485 line ([`super::sim_line`]): answers with a wrong CRC, as through
+    /// noise or a bad termination. Over TCP, which has no CRC, the device answers normally.
+    CrcGarbage,
 }
 
 #[derive(Debug, Default)]
@@ -193,13 +197,19 @@ impl SimBuilding {
 
     /// How long the device `unit` waits before it answers.
     fn delay(&self, unit: u8) -> Option<std::time::Duration> {
-        match self.lock().faults.get(&unit) {
-            Some(Fault::Slow(d)) => Some(*d),
+        match self.fault(unit) {
+            Some(Fault::Slow(d)) => Some(d),
             _ => None,
         }
     }
 
-    fn serve(&self, req: &SlaveRequest<'_>) -> Result<Option<Response>, ExceptionCode> {
+    /// The fault switched on for `unit`, if any.
+    pub(super) fn fault(&self, unit: u8) -> Option<Fault> {
+        self.lock().faults.get(&unit).copied()
+    }
+
+    /// What the device `unit` answers to one request (`None`: nothing).
+    pub(super) fn serve(&self, req: &SlaveRequest<'_>) -> Result<Option<Response>, ExceptionCode> {
         let mut b = self.lock();
         b.requests += 1;
         let unit = req.slave;

@@ -18,6 +18,7 @@ use crate::credentials::registry::Registry;
 use crate::credentials::verify::Trust;
 use crate::daemon::client::{self, ClientError};
 use crate::daemon::control::Request as ControlRequest;
+use crate::modbus::heard::Heard;
 use crate::modbus::keypad;
 use crate::modbus::link;
 use crate::store::Store;
@@ -317,7 +318,7 @@ async fn ask_once(
 async fn bus_checks_direct(cfg: &Config, out: &mut Vec<Check>) {
     for bus in &cfg.buses {
         let name = format!("bus {}", bus.name);
-        let mut ctx = match link::open(bus).await {
+        let (mut ctx, mut heard) = match link::open_heard(bus).await {
             Ok(c) => c,
             Err(e) => {
                 out.push(check(
@@ -332,13 +333,28 @@ async fn bus_checks_direct(cfg: &Config, out: &mut Vec<Check>) {
         out.push(check(name, Verdict::Ok, "opens", None));
         for d in &bus.devices {
             let started = Instant::now();
+            if let Some(h) = &heard {
+                h.clear();
+            }
             let answer = ask_device(&mut ctx, bus, d.unit, d.profile, d.channels).await;
             let ms = started.elapsed().as_secs_f64() * 1000.0;
             let what = format!("device {}/{} ({})", bus.name, d.unit, d.name);
             let lost = answer.is_err();
-            out.push(match answer {
-                Ok(s) => check(what, Verdict::Ok, format!("{s}, answered in {ms:.1} ms"), None),
-                Err(e) => check(
+            // On RTU a reply that fails the CRC is dropped by the framing and ends as a
+            // timeout: what the line said tells the two apart.
+            let garbled = if lost { heard.as_ref().and_then(Heard::garbled) } else { None };
+            out.push(match (answer, garbled) {
+                (Ok(s), _) => check(what, Verdict::Ok, format!("{s}, answered in {ms:.1} ms"), None),
+                (Err(_), Some(why)) => check(
+                    what,
+                    Verdict::Failed,
+                    format!("a garbled reply: {why}"),
+                    Some(
+                        "bytes arrive but make no valid frame: check termination (120 ohm at both ends), baud \
+                         rate, parity and stop bits, and that no two units share an id",
+                    ),
+                ),
+                (Err(e), None) => check(
                     what,
                     Verdict::Failed,
                     e,
@@ -349,10 +365,20 @@ async fn bus_checks_direct(cfg: &Config, out: &mut Vec<Check>) {
                 tokio::time::sleep(gap).await;
             }
             if lost {
-                // After a silent device the connection is in doubt: start afresh.
-                ctx = match link::open(bus).await {
+                // After a silent device the connection is in doubt: start afresh (the old
+                // port is closed first: a serial port is opened exclusively).
+                drop(ctx);
+                (ctx, heard) = match link::open_heard(bus).await {
                     Ok(c) => c,
-                    Err(_) => break,
+                    Err(e) => {
+                        out.push(check(
+                            format!("bus {}", bus.name),
+                            Verdict::Failed,
+                            format!("{e} (reopening after device {}); the devices after it were not asked", d.unit),
+                            Some("check the adapter is plugged in (ls /dev/serial/by-id/)"),
+                        ));
+                        break;
+                    }
                 };
             }
         }

@@ -76,7 +76,9 @@ pub async fn scan(
         probe!("coils 0", ctx.read_coils(0, 1));
         probe!("discrete inputs 0", ctx.read_discrete_inputs(0, 1));
         if lost {
-            // A silent unit leaves the connection in doubt: start afresh for the next.
+            // A silent unit leaves the connection in doubt: start afresh for the next
+            // (closing the old port first: a serial port is opened exclusively).
+            drop(ctx);
             ctx = open(bus).await?;
         }
         if !functions.is_empty() {
