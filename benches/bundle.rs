@@ -56,6 +56,7 @@ fn child(file: &str) {
         class: AuthorityClass::Owner,
         public_key: SigningKey::from_bytes(&[1; 32]).verifying_key().to_bytes(),
         doors: cfg.policy.all_doors(),
+        rights: portvakt::config::Rights::default_for(AuthorityClass::Owner),
     }];
     let trust = Trust { site: &cfg.site.id, authorities: &authorities, policy: &cfg.policy };
     let before = status_kib("VmRSS:");
@@ -84,6 +85,7 @@ fn main() {
         class: AuthorityClass::Owner,
         public_key: owner.verifying_key().to_bytes(),
         doors: cfg.policy.all_doors(),
+        rights: portvakt::config::Rights::default_for(AuthorityClass::Owner),
     }];
     let trust = Trust { site: &cfg.site.id, authorities: &authorities, policy: &cfg.policy };
     let key = &cfg.credential_key;

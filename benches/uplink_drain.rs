@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 use jiff::{SignedDuration, Timestamp};
 use portvakt::access;
 use portvakt::config::{LoadOptions, UplinkConfig};
-use portvakt::core::clock::ClockTrust;
 use portvakt::credentials::registry::Registry;
 use portvakt::gateway::clock::SystemClock;
 use portvakt::site::reach::Reach;
@@ -87,7 +86,7 @@ fn drain_once(n: u64, port: u16) -> (f64, usize) {
         cfg.intake.inbox = dir.path().join("inbox");
         let cfg = Arc::new(cfg);
         let stop = CancellationToken::new();
-        let (_trust_tx, trust) = watch::channel(ClockTrust::Trusted);
+        let (_trust_tx, trust) = watch::channel(portvakt::core::clock::ClockState::trusted());
         let start = access::Start {
             cfg: cfg.clone(),
             registry: Registry::default(),
@@ -99,6 +98,7 @@ fn drain_once(n: u64, port: u16) -> (f64, usize) {
         tokio::spawn(access_task);
         let (status_tx, mut status) = watch::channel(None);
         let reach = Reach {
+            site: "bench".into(),
             doors: watch::channel(None).1,
             store: store.clone(),
             access,

@@ -18,7 +18,7 @@ use crate::ble::limits::Rate;
 use crate::ble::message::Code;
 use crate::ble::phone::{Phone, SocketLink};
 use crate::config::{BusLink, Config};
-use crate::core::clock::ClockTrust;
+use crate::core::clock::ClockState;
 use crate::core::decide::AccessState;
 use crate::daemon::doors::Doors;
 use crate::gateway::clock::ManualClock;
@@ -193,7 +193,7 @@ async fn start_phones(
     let path = dir.join("ble.sock");
     let listener = crate::site::local_socket::bind(&path).await.map_err(|e| DemoError::Setup(e.to_string()))?;
     let (doors_tx, doors) = tokio::sync::watch::channel(Some(view.clone()));
-    let (trust_tx, trust) = tokio::sync::watch::channel(ClockTrust::Trusted);
+    let (trust_tx, trust) = tokio::sync::watch::channel(ClockState::trusted());
     let (settings_tx, reconfigure) = tokio::sync::watch::channel(None);
     let settings = ble_actor::settings(cfg).unwrap_or_else(|| Settings {
         site: cfg.site.id.to_string(),
@@ -216,7 +216,7 @@ async fn start_phones(
 /// inputs close or the guard cancels it).
 struct PhoneService {
     _doors: tokio::sync::watch::Sender<Option<Arc<crate::site::view::DoorsView>>>,
-    _trust: tokio::sync::watch::Sender<ClockTrust>,
+    _trust: tokio::sync::watch::Sender<ClockState>,
     _settings: tokio::sync::watch::Sender<Option<Settings>>,
     _stop: tokio_util::sync::DropGuard,
 }
@@ -303,7 +303,7 @@ async fn run_async(
     let state = AccessState {
         allowlist: trial.allowlist,
         bookings: trial.bookings,
-        clock: ClockTrust::Trusted,
+        clock: crate::core::clock::ClockTrust::Trusted,
         ..AccessState::default()
     };
     let doors = Doors::start(Arc::new(cfg.clone()), state, store.clone(), Arc::new(clock.clone()))

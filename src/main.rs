@@ -10,15 +10,15 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use jiff::Timestamp;
 
 use portvakt::config::{self, Config, ConfigError, LoadOptions};
-use portvakt::core::allowlist::Allowlist;
+use portvakt::core::allowlist::{Allowlist, Revocations};
 use portvakt::core::booking::Bookings;
 use portvakt::core::clock::{ClockTrust, UntrustedReason};
 use portvakt::core::credential::{PhoneKey, Token};
 use portvakt::core::decide::{AccessRequest, AccessState, decide};
 use portvakt::core::ids::{CredentialId, DoorId};
-use portvakt::core::model::{DoorMode, SitePolicy};
+use portvakt::core::model::DoorMode;
 use portvakt::core::secret::{check_pin, check_tag};
-use portvakt::credentials::registry::Registry;
+use portvakt::credentials::registry::{Built, Registry};
 use portvakt::credentials::verify::Trust;
 use portvakt::daemon::client::{self, ClientError};
 use portvakt::daemon::control::{Request, SimAct};
@@ -249,26 +249,43 @@ fn load_config(path: &std::path::Path) -> Result<Config, Failure> {
     })
 }
 
-/// The gateway's accepted credentials and the owner's site policy, from its store (the
-/// config's policy and no credentials when there is no store yet).
-fn stored_credentials(cfg: &Config) -> Result<(SitePolicy, Allowlist, Bookings), Failure> {
+/// What the gateway decides from, as in its store: the accepted credentials and
+/// revocations, the owner's site policy and the clock floor (the config's policy and
+/// nothing else when there is no store yet).
+struct Stored {
+    built: Built,
+    clock_floor: Option<Timestamp>,
+}
+
+fn stored_credentials(cfg: &Config) -> Result<Stored, Failure> {
     if !cfg.store.path.exists() {
-        return Ok((cfg.policy.clone(), Allowlist::default(), Bookings::default()));
+        let built = Built {
+            policy: cfg.policy.clone(),
+            allowlist: Allowlist::default(),
+            revocations: Revocations::default(),
+            bookings: Bookings::default(),
+        };
+        return Ok(Stored { built, clock_floor: None });
     }
     let store = open_store(&cfg.store.path)?;
     let trust = Trust::of(cfg);
     let (_, _, built) = Registry::built_from_store(&store, &trust).map_err(|e| fail(exit::STORE, e.to_string()))?;
     let built = built.map_err(|p| fail(exit::DATA, p.join("; ")))?;
-    Ok((built.policy, built.allowlist, built.bookings))
+    let floor = store.clock_floor().map_err(|e| fail(exit::STORE, e.to_string()))?;
+    Ok(Stored { built, clock_floor: Some(portvakt::core::clock::floor_at_least_release(floor)) })
 }
 
 fn explain_cmd(cfg: &Config, a: &ExplainArgs) -> Result<String, Failure> {
-    let (effective, allowlist, bookings) = match &a.allowlist {
+    // The same inputs the daemon decides from: with the store's revocations and floor.
+    let (effective, allowlist, bookings, revocations, clock_floor) = match &a.allowlist {
         Some(p) => {
             let t = allowlist_file::load(cfg, &p.display().to_string()).map_err(|e| fail(exit::DATA, e.to_string()))?;
-            (cfg.policy.clone(), t.allowlist, t.bookings)
+            (cfg.policy.clone(), t.allowlist, t.bookings, Revocations::default(), None)
         }
-        None => stored_credentials(cfg)?,
+        None => {
+            let s = stored_credentials(cfg)?;
+            (s.built.policy, s.built.allowlist, s.built.bookings, s.built.revocations, s.clock_floor)
+        }
     };
     let policy = &effective;
     let door_id: DoorId = a.door.parse().map_err(|e| fail(exit::USAGE, format!("--door: {e}")))?;
@@ -308,6 +325,8 @@ fn explain_cmd(cfg: &Config, a: &ExplainArgs) -> Result<String, Failure> {
     let mut state = AccessState {
         allowlist,
         bookings,
+        revocations,
+        clock_floor,
         clock: if a.untrusted_clock {
             ClockTrust::Untrusted(UntrustedReason::NotSynchronized)
         } else {
@@ -622,7 +641,7 @@ fn intake_cmd(cfg: &Config) -> Result<String, Failure> {
                 .and_then(serde_json::Value::as_u64)
                 .map_or(0, |n| usize::try_from(n).unwrap_or(1)),
         },
-        None => intake_run::run(cfg, Timestamp::now(), true).map_err(|e| {
+        None => intake_run::run(cfg, Timestamp::now()).map_err(|e| {
             let code = match &e {
                 intake_run::IntakeRunError::Store(s) if s.is_unusable() => exit::STORE,
                 intake_run::IntakeRunError::Store(StoreError::Locked { .. }) => exit::UNAVAILABLE,

@@ -101,6 +101,19 @@ fn a_municipality_bundle_from_csv_admits_its_staff_after_intake() {
     assert!(out.contains("accepted  staff-3.pvkt: bundle of kommunen, version 3, 1 credential(s)"), "{out}");
     let (_, out, _) = explain();
     assert!(out.contains("OPENS") && out.contains("hemtjanst-natt-9"), "{out}");
+
+    // Revoked, explain says what the daemon would: it stays shut.
+    let revocations = dir.path().join("inbox/revoke-1.pvkt").display().to_string();
+    let (code, _, err) = run(
+        ADMIN,
+        &["revoke", "--authority", "kommunen", "--id", "care-9", "--key", &p("kommunen.key"), "--out", &revocations],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = run(GATEWAY, &["--config", &config, "intake"], &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (_, out, _) = explain();
+    assert!(out.contains("STAYS SHUT") && out.contains("revoked"), "{out}");
 }
 
 #[test]

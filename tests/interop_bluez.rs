@@ -130,7 +130,7 @@ async fn the_gateway_powers_the_adapter_registers_its_service_and_comes_back_aft
     .unwrap();
     let (store, _thread) = portvakt::store::actor::spawn(store).unwrap();
     let (events, _events_rx) = tokio::sync::mpsc::channel(16);
-    let (_trust_tx, trust) = tokio::sync::watch::channel(ClockTrust::Trusted);
+    let (_trust_tx, trust) = tokio::sync::watch::channel(portvakt::core::clock::ClockState::trusted());
     let radio = Radio {
         adapter: "hci0".into(),
         site: "test-site".into(),

@@ -155,7 +155,7 @@ fn signed_bundle(cfg: &portvakt::config::Config) -> Vec<u8> {
         site: cfg.site.id.to_string(),
         version: 1,
         issued_at: Timestamp::from_second(1_795_000_000).unwrap(),
-        not_after: Timestamp::from_second(1_899_000_000).unwrap(),
+        not_after: Timestamp::from_second(1_797_000_000).unwrap(), // 23 days: within kommunen's 90
         entries,
         bookings: Vec::new(),
         policy: None,

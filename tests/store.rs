@@ -7,7 +7,7 @@ use portvakt::core::model::DoorMode;
 use portvakt::store::actor::{self, Recorded};
 use portvakt::store::record::{GENESIS, chain_hash};
 use portvakt::store::schema::{self, CURRENT};
-use portvakt::store::state::{LockoutRow, SignedDoc};
+use portvakt::store::state::{DoorModeRow, LockoutRow, SignedDoc};
 use portvakt::store::{Appended, AuditFilter, ChainBreak, EventKind, NewEvent, Store, StoreError, StoreOptions};
 use rusqlite::Connection;
 
@@ -325,7 +325,8 @@ fn state_is_restored_after_a_reopen_and_the_clock_floor_never_moves_back() {
     s.put_bundle(&doc("kommunen", 3)).unwrap();
     s.put_revocation_list(&doc("kommunen", 12)).unwrap();
     s.save_lockouts(&[LockoutRow { door: "entrance".into(), locked_until: Some(t(30)), streak: 2 }]).unwrap();
-    s.set_door_mode("bikes", DoorMode::Lockdown, t(1)).unwrap();
+    let key = portvakt::core::secret::CredentialKey::from_bytes([9; 32]);
+    s.set_door_mode(&DoorModeRow::sealed(&key, "bikes", DoorMode::Lockdown, t(1))).unwrap();
     s.raise_clock_floor(t(500)).unwrap();
     s.raise_clock_floor(t(100)).unwrap();
     drop(s);
@@ -334,7 +335,10 @@ fn state_is_restored_after_a_reopen_and_the_clock_floor_never_moves_back() {
     assert_eq!(bundles, vec![("kommunen".into(), 3), ("owner".into(), 8)]);
     assert_eq!(s.revocation_lists().unwrap()[0].version, 12);
     assert_eq!(s.lockouts().unwrap()[0].streak, 2);
-    assert_eq!(s.door_modes().unwrap(), vec![("bikes".into(), DoorMode::Lockdown)]);
+    let modes: Vec<(String, DoorMode)> =
+        s.door_modes().unwrap().into_iter().map(|r| (r.door.clone(), r.verified(&key).unwrap())).collect();
+    assert_eq!(modes, vec![("bikes".into(), DoorMode::Lockdown)]);
+    assert_eq!(s.version_floors().unwrap().bundles["owner"], 8);
     // The restored lockout still locks the keypad in the core.
     let row = &s.lockouts().unwrap()[0];
     let door = portvakt::core::model::DoorIdx(0);

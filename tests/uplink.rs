@@ -37,15 +37,20 @@ async fn started(broker: &SimBroker, more: &[(&str, &str)]) -> TestDaemon {
 }
 
 fn kommunen_command(cmd: &str, door: &str, mode: Option<&str>, id: &str) -> Vec<u8> {
+    signed_command(("kommunen", 2), cmd, door, mode, id)
+}
+
+/// A command signed by the authority with this id and key seed (owner 1, kommunen 2).
+fn signed_command((authority, seed): (&str, u8), cmd: &str, door: &str, mode: Option<&str>, id: &str) -> Vec<u8> {
     let body = SignedBody {
         id: id.into(),
         site: "test-site".into(),
-        authority: "kommunen".into(),
+        authority: authority.into(),
         cmd: cmd.into(),
         issued_at: Timestamp::now(),
         args: DoorArgs { door: door.into(), mode: mode.map(|m| serde_json::from_value(m.into()).unwrap()) },
     };
-    seal(&body, &ed25519_dalek::SigningKey::from_bytes(&[2; 32]))
+    seal(&body, &ed25519_dalek::SigningKey::from_bytes(&[seed; 32]))
 }
 
 async fn outbox_depth(d: &TestDaemon) -> u64 {
@@ -97,6 +102,11 @@ fn a_subscriber_sees_birth_state_door_states_and_every_event_in_order_then_offli
         let last = sub.on(&format!("{P}/events")).last().unwrap().json();
         assert_eq!(last["kind"], "system.stop", "the stop record is published before offline");
         assert_eq!(broker.retained(&format!("{P}/status")).as_deref(), Some(&b"offline"[..]));
+        // The retained state says the gateway stopped, and whose it is.
+        let kept: serde_json::Value = serde_json::from_slice(&broker.retained(&format!("{P}/state")).unwrap()).unwrap();
+        assert_eq!(kept["running"], false, "{kept}");
+        assert_eq!(kept["site"], "test-site", "{kept}");
+        assert_eq!(state["running"], true);
     });
 }
 
@@ -291,7 +301,11 @@ fn commands_are_answered_and_only_signed_fresh_ones_change_a_door() {
         broker.publish(&format!("{P}/cmd/door.pulse"), outside, false);
         sub.wait(&reply("door.pulse"), 10, |s| s.json()["error"]["code"] == "out_of_scope").await;
 
-        let lockdown = kommunen_command("door.mode", "entrance", Some("lockdown"), "m-1");
+        // The municipality may not put a door in lockdown; the owner may.
+        let lockdown = kommunen_command("door.mode", "entrance", Some("lockdown"), "m-0");
+        broker.publish(&format!("{P}/cmd/door.mode"), lockdown, false);
+        sub.wait(&reply("door.mode"), 10, |s| s.json()["error"]["code"] == "not_permitted").await;
+        let lockdown = signed_command(("owner", 1), "door.mode", "entrance", Some("lockdown"), "m-1");
         broker.publish(&format!("{P}/cmd/door.mode"), lockdown, false);
         sub.wait(&reply("door.mode"), 10, |s| s.json()["id"] == "m-1" && s.json()["ok"] == true).await;
         sub.wait(&format!("{P}/door/entrance/state"), 10, |s| s.json()["mode"] == "lockdown").await;
@@ -350,5 +364,53 @@ fn with_collector_acknowledgement_events_stay_in_the_outbox_until_the_collector_
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         panic!("the collector's acknowledgement did not confirm");
+    });
+}
+
+/// Waits until `topic` has carried `text` at least `times` times.
+async fn seen_times(sub: &Subscriber, topic: &str, text: &str, times: usize) {
+    for _ in 0..1000 {
+        if sub.on(topic).iter().filter(|s| s.text() == text).count() >= times {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{topic} did not say {text} {times} times");
+}
+
+#[test]
+fn a_signed_command_is_never_carried_out_twice_across_a_restart_nor_on_an_untrusted_clock() {
+    rt().block_on(async {
+        let broker = SimBroker::start(0).await.unwrap();
+        let sub = Subscriber::connect(broker.addr().port(), "watcher", &format!("{P}/#")).await;
+        let d = started(&broker, &[]).await;
+        let status = format!("{P}/status");
+        let reply = format!("{P}/cmd/door.pulse/reply");
+        seen_times(&sub, &status, "online", 1).await;
+        let captured = kommunen_command("door.pulse", "entrance", None, "p-9");
+        broker.publish(&format!("{P}/cmd/door.pulse"), captured.clone(), false);
+        sub.wait(&reply, 10, |s| s.json()["id"] == "p-9" && s.json()["ok"] == true).await;
+
+        // Restarted (the memory in RAM is gone), the same captured command is refused.
+        let d = d.restart().await;
+        seen_times(&sub, &status, "online", 2).await;
+        broker.publish(&format!("{P}/cmd/door.pulse"), captured, false);
+        sub.wait(&reply, 10, |s| s.json()["error"]["code"] == "replayed").await;
+        let pulses = d.audit_kinds().iter().filter(|k| *k == "door.pulsed").count();
+        assert_eq!(pulses, 1, "carried out once");
+
+        // Without time sync, no signed command is fresh enough to judge.
+        std::fs::remove_file(d.dir.path().join("synchronized")).unwrap();
+        for _ in 0..300 {
+            let v = d.ask(&Request::Status).await.unwrap();
+            if v["status"]["gateway"]["clock"]["trust"] == "untrusted" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let fresh = kommunen_command("door.pulse", "entrance", None, "p-10");
+        broker.publish(&format!("{P}/cmd/door.pulse"), fresh, false);
+        sub.wait(&reply, 10, |s| s.json()["error"]["code"] == "untrusted_clock").await;
+        d.stop().await.unwrap();
     });
 }

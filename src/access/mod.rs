@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::core::clock::ClockTrust;
+use crate::core::clock::ClockState;
 use crate::core::credential::{Credential, PhoneKey, Token};
 use crate::credentials::envelope::DocType;
 use crate::credentials::intake::{Expected, inbox_settled, process_inbox, take_from};
@@ -142,7 +142,7 @@ struct Access {
     /// actor is `Sync` (a SQLite connection is not); only the actor touches it.
     worker: std::sync::Mutex<Option<WorkerStore>>,
     clock: Arc<dyn Clock>,
-    trust: watch::Receiver<ClockTrust>,
+    trust: watch::Receiver<ClockState>,
     updates: mpsc::Sender<NewAccess>,
     inbox_error: Option<String>,
     /// Builds handed out so far (each [`NewAccess`] is stamped with the next).
@@ -151,8 +151,9 @@ struct Access {
 
 impl Access {
     /// Runs `work` on the worker (a blocking thread, not the store's) with the registry,
-    /// this configuration's trust, the worker's store, the wall clock's time and whether
-    /// it is trusted; the registry and the store come back after.
+    /// this configuration's trust, the worker's store, the time validity is judged at
+    /// (the clock, or while it is untrusted the later of it and the floor) and whether the
+    /// clock is trusted; the registry and the store come back after.
     async fn on_worker<T: Send + 'static>(
         &mut self,
         work: impl FnOnce(&mut Registry, &Trust<'_>, &mut WorkerStore, Timestamp, bool) -> T + Send + 'static,
@@ -161,8 +162,8 @@ impl Access {
         let mut registry = std::mem::take(&mut self.registry);
         let slot = self.worker.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut store = slot.take().ok_or(StoreError::Closed)?;
-        let now = self.clock.now();
-        let trusted = self.trust.borrow().is_trusted();
+        let clock = *self.trust.borrow();
+        let (now, trusted) = (clock.validity_time(self.clock.now()), clock.is_trusted());
         let done = tokio::task::spawn_blocking(move || {
             let out = work(&mut registry, &Trust::of(&cfg), &mut store, now, trusted);
             (registry, store, out)
@@ -190,9 +191,10 @@ impl Access {
     /// anything was accepted.
     async fn intake(&mut self) -> Result<(), StoreError> {
         let inbox = self.cfg.intake.inbox.clone();
+        let wall = self.clock.now(); // files' modification times are on the wall clock
         let outcome = self
             .on_worker(move |registry, trust, store, now, trusted| {
-                if !inbox_settled(&inbox, now) {
+                if !inbox_settled(&inbox, wall) {
                     return Ok((Vec::new(), None)); // a file is still being written
                 }
                 let mut last = None;
@@ -346,7 +348,7 @@ pub struct Start {
     /// The wall clock.
     pub clock: Arc<dyn Clock>,
     /// The clock's trust as the clock watcher sees it.
-    pub trust: watch::Receiver<ClockTrust>,
+    pub trust: watch::Receiver<ClockState>,
 }
 
 /// Starts the actor; new inputs come out of the returned receiver. It stops at `cancel`

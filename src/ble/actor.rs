@@ -78,7 +78,7 @@ pub struct Reach {
     /// the demo, which has no trust anchors running).
     pub access: Option<crate::access::Handle>,
     /// The clock's trust.
-    pub trust: watch::Receiver<crate::core::clock::ClockTrust>,
+    pub trust: watch::Receiver<crate::core::clock::ClockState>,
 }
 
 impl From<&crate::site::reach::Reach> for Reach {

@@ -63,7 +63,7 @@ pub struct Radio {
     /// For audit timestamps.
     pub clock: Arc<dyn Clock>,
     /// The clock's trust, for audit records.
-    pub trust: tokio::sync::watch::Receiver<crate::core::clock::ClockTrust>,
+    pub trust: tokio::sync::watch::Receiver<crate::core::clock::ClockState>,
 }
 
 type Seen = Arc<Mutex<HashMap<String, Instant>>>;

@@ -8,8 +8,9 @@ use std::collections::BTreeSet;
 use serde::Deserialize;
 
 use super::problems::Problems;
+use super::rights::{RawRights, Rights};
 use crate::core::ids::AuthorityId;
-use crate::core::model::{DoorIdx, DoorSet, SitePolicy};
+use crate::core::model::{DoorIdx, DoorSet, Role, SitePolicy};
 
 /// What kind of party an authority is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +47,8 @@ pub struct AuthorityConfig {
     pub public_key: [u8; 32],
     /// The doors it may grant.
     pub doors: DoorSet,
+    /// What it may do there (roles, commands, lifetimes, bookings).
+    pub rights: Rights,
 }
 
 /// `[[authorities]]` as written.
@@ -57,12 +60,19 @@ pub(super) struct RawAuthority {
     class: String,
     public_key: String,
     doors: Option<Vec<String>>,
+    roles: Option<Vec<String>>,
+    commands: Option<Vec<String>>,
+    modes: Option<Vec<String>>,
+    max_certificate: Option<String>,
+    max_bundle: Option<String>,
+    bookings: Option<bool>,
 }
 
 /// Validates the authorities against the site's doors.
 pub(super) fn authorities(
     raw: &[Option<RawAuthority>],
     policy_doors: &[String],
+    roles: &[Role],
     problems: &mut Problems,
 ) -> Vec<AuthorityConfig> {
     let mut out = Vec::new();
@@ -116,13 +126,23 @@ pub(super) fn authorities(
                 set
             }
         };
-        if let (Some(id), Some(class), Some(public_key)) = (id, class, key) {
+        let raw_rights = RawRights {
+            roles: given.roles.as_deref(),
+            commands: given.commands.as_deref(),
+            modes: given.modes.as_deref(),
+            max_certificate: given.max_certificate.as_deref(),
+            max_bundle: given.max_bundle.as_deref(),
+            bookings: given.bookings,
+        };
+        let rights = class.map(|c| super::rights::rights(&raw_rights, c, roles, &path, problems));
+        if let (Some(id), Some(class), Some(public_key), Some(rights)) = (id, class, key, rights) {
             out.push(AuthorityConfig {
                 id,
                 name: given.name.clone().unwrap_or_else(|| given.id.clone()),
                 class,
                 public_key,
                 doors,
+                rights,
             });
         }
     }

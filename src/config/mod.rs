@@ -10,6 +10,7 @@ mod daemon;
 mod load;
 mod problems;
 mod raw;
+mod rights;
 mod uplink;
 mod validate;
 
@@ -26,6 +27,7 @@ pub use ble::{BleConfig, Rate};
 pub use daemon::{DEFAULT_CONTROL_SOCKET, DaemonConfig};
 pub use load::{DEFAULT_CONFIG_PATH, LoadOptions, from_layers, load};
 pub use problems::{ConfigError, Problem};
+pub use rights::Rights;
 pub use uplink::{ConfirmOn, Security, UplinkConfig, is_loopback, parse_broker, tls_client};
 pub use validate::{DEFAULT_INBOX, DEFAULT_MAX_ENTRY_AGE, DEFAULT_STORE_PATH, owner_policy};
 

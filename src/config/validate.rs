@@ -811,7 +811,7 @@ pub(super) fn validate(root: BTreeMap<String, Value>, base: &Path, files: Vec<Pa
     let names = Names { roles: &roles, schedules: &schedules };
     let (doors, wiring) = doors(&sections.doors, &buses, &names, &mut problems);
     let door_names: Vec<String> = sections.doors.iter().flatten().map(|d| d.id.clone()).collect();
-    let authorities = authorities(&sections.authorities, &door_names, &mut problems);
+    let authorities = authorities(&sections.authorities, &door_names, &roles, &mut problems);
     check_owner_present(&authorities, &mut warnings);
     let door_code = sections
         .door_code

@@ -2,12 +2,12 @@
 //! from specs and checked against the site policy (every problem reported, not just the
 //! first). Also the revocation set the decision consults.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use super::allowlist_index::Index;
 
 use super::credential::{Credential, CredentialSpec, PhoneKey, Token};
-use super::ids::CredentialId;
+use super::ids::{AuthorityId, CredentialId};
 use super::model::{DoorSet, SitePolicy};
 
 /// Why a spec could not join the allowlist.
@@ -202,31 +202,58 @@ fn resolve(policy: &SitePolicy, spec: CredentialSpec) -> Result<Credential, Vec<
     }
 }
 
-/// Revoked credential ids and phone keys.
+/// Who revoked something: the owner (it applies to every credential), or these
+/// authorities (it applies to their own credentials and certificates only).
+#[derive(Debug, Clone, Default)]
+struct Revokers {
+    everyone: bool,
+    authorities: Vec<AuthorityId>,
+}
+
+impl Revokers {
+    fn covers(&self, issuer: Option<&AuthorityId>) -> bool {
+        match issuer {
+            _ if self.everyone => true,
+            Some(i) => self.authorities.contains(i),
+            // A credential of unknown issuer (from the config, or tests): any revocation.
+            None => !self.authorities.is_empty(),
+        }
+    }
+}
+
+/// Revoked credential ids and phone keys, scoped: an authority revokes its own
+/// credentials and certificates, the owner any.
 #[derive(Debug, Clone, Default)]
 pub struct Revocations {
-    ids: HashSet<CredentialId>,
-    keys: HashSet<PhoneKey>,
+    ids: HashMap<CredentialId, Revokers>,
+    keys: HashMap<PhoneKey, Revokers>,
 }
 
 impl Revocations {
-    /// Revokes a credential by id.
+    /// Revokes a credential by id, whoever issued it (the owner's list).
     pub fn revoke_id(&mut self, id: CredentialId) {
-        self.ids.insert(id);
+        self.ids.entry(id).or_default().everyone = true;
     }
 
-    /// Revokes a phone key, whatever credential or certificate carries it.
+    /// Revokes `authority`'s own credential or certificate with this id.
+    pub fn revoke_id_of(&mut self, id: CredentialId, authority: AuthorityId) {
+        self.ids.entry(id).or_default().authorities.push(authority);
+    }
+
+    /// Revokes a phone key, whatever credential or certificate carries it (the owner's list).
     pub fn revoke_key(&mut self, key: PhoneKey) {
-        self.keys.insert(key);
+        self.keys.entry(key).or_default().everyone = true;
     }
 
-    /// Whether the credential is revoked by id or by its phone key.
+    /// Revokes a phone key in `authority`'s own credentials and certificates.
+    pub fn revoke_key_of(&mut self, key: PhoneKey, authority: AuthorityId) {
+        self.keys.entry(key).or_default().authorities.push(authority);
+    }
+
+    /// Whether the credential is revoked by id or by its phone key, by its issuer or the owner.
     pub fn is_revoked(&self, cred: &Credential) -> bool {
-        self.ids.contains(&cred.id) || matches!(cred.token, Token::Phone(k) if self.keys.contains(&k))
-    }
-
-    /// Whether a phone key is revoked.
-    pub fn is_key_revoked(&self, key: &PhoneKey) -> bool {
-        self.keys.contains(key)
+        let issuer = cred.authority.as_ref();
+        self.ids.get(&cred.id).is_some_and(|r| r.covers(issuer))
+            || matches!(cred.token, Token::Phone(k) if self.keys.get(&k).is_some_and(|r| r.covers(issuer)))
     }
 }

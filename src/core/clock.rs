@@ -44,6 +44,49 @@ pub fn floor_at_least_release(persisted: Option<Timestamp>) -> Timestamp {
     persisted.map_or(EARLIEST_TRUSTED, |f| f.max(EARLIEST_TRUSTED))
 }
 
+/// How far ahead of a trusted clock a bundle may say it was issued (the issuer's clock
+/// may run a little fast); beyond it the bundle is refused (`issued_in_future`).
+pub const ISSUED_AHEAD_TOLERANCE: SignedDuration = SignedDuration::from_mins(5);
+
+/// The time validity (expiry) is judged at. A trusted clock is believed. An untrusted one
+/// may be behind (a Pi without a real-time clock boots at an old time), but time has
+/// certainly passed the persisted floor: the later of the two. So a certificate or bundle
+/// that had expired before the floor never opens again after a reboot without time sync.
+/// (An untrusted clock that runs ahead makes things expire early, never late.)
+pub fn validity_time(wall: Timestamp, trust: ClockTrust, floor: Option<Timestamp>) -> Timestamp {
+    match (trust, floor) {
+        (ClockTrust::Trusted, _) | (ClockTrust::Untrusted(_), None) => wall,
+        (ClockTrust::Untrusted(_), Some(f)) => wall.max(f),
+    }
+}
+
+/// The clock as the daemon's parts see it: the trust and the floor (the latest time this
+/// gateway has proof of: persisted, never earlier than [`EARLIEST_TRUSTED`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClockState {
+    /// Whether the wall clock is believed.
+    pub trust: ClockTrust,
+    /// The latest time known to have passed.
+    pub floor: Timestamp,
+}
+
+impl ClockState {
+    /// A trusted clock (tests, the demo).
+    pub fn trusted() -> Self {
+        Self { trust: ClockTrust::Trusted, floor: EARLIEST_TRUSTED }
+    }
+
+    /// Whether the clock is trusted.
+    pub fn is_trusted(self) -> bool {
+        self.trust.is_trusted()
+    }
+
+    /// The time validity is judged at, with the wall clock at `wall` ([`validity_time`]).
+    pub fn validity_time(self, wall: Timestamp) -> Timestamp {
+        validity_time(wall, self.trust, Some(self.floor))
+    }
+}
+
 /// What the edges observed about the clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClockObservation {
@@ -163,5 +206,14 @@ mod tests {
         assert_eq!(d.observe(m(10), ts(111)), None, "one second of drift is tolerated");
         assert_eq!(d.observe(m(20), ts(3_721)), Some(Jump { by: m(3_600) }));
         assert_eq!(d.observe(m(30), ts(3_131)), Some(Jump { by: m(-600) }));
+    }
+
+    #[test]
+    fn an_untrusted_clock_is_judged_no_earlier_than_the_floor() {
+        let untrusted = ClockTrust::Untrusted(UntrustedReason::NotSynchronized);
+        assert_eq!(validity_time(ts(10), untrusted, Some(ts(5_000))), ts(5_000));
+        assert_eq!(validity_time(ts(9_000), untrusted, Some(ts(5_000))), ts(9_000));
+        assert_eq!(validity_time(ts(10), ClockTrust::Trusted, Some(ts(5_000))), ts(10), "a trusted clock is believed");
+        assert_eq!(validity_time(ts(10), untrusted, None), ts(10));
     }
 }

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use super::allowlist::{Allowlist, Revocations};
 use super::booking::Bookings;
-use super::clock::{ClockTrust, UntrustedReason};
+use super::clock::{ClockTrust, UntrustedReason, validity_time};
 use super::credential::{Credential, Token, TokenKind};
 use super::ids::{CredentialId, DoorId, HolderId, RoleId, ScheduleId};
 use super::lockout::{KeypadLockout, LockoutOutcome};
@@ -46,6 +46,9 @@ pub struct AccessState {
     pub lockout: KeypadLockout,
     /// Whether the clock is trusted now.
     pub clock: ClockTrust,
+    /// The latest time known to have passed (the persisted clock floor): while the clock
+    /// is untrusted, expiry is judged at the later of it and the clock.
+    pub clock_floor: Option<Timestamp>,
 }
 
 impl Default for ClockTrust {
@@ -380,13 +383,14 @@ impl Ctx<'_> {
             return self.deny(DenyReason::UntrustedClock { why: self.untrusted_reason() }, Some(who));
         }
         let timed = action == UntrustedAction::Evaluate;
-        if timed {
-            if let Some(from) = cred.valid_from.filter(|&f| self.now < f) {
-                return self.deny(DenyReason::NotValidYet { from }, Some(who));
-            }
-            if let Some(until) = cred.valid_until.filter(|&u| self.now >= u) {
-                return self.deny(DenyReason::Expired { until }, Some(who));
-            }
+        if timed && let Some(from) = cred.valid_from.filter(|&f| self.now < f) {
+            return self.deny(DenyReason::NotValidYet { from }, Some(who));
+        }
+        // Expiry holds whatever the clock: an untrusted one is judged no earlier than the
+        // floor, so what had expired before a reboot without time sync stays expired.
+        let validity_now = validity_time(self.now, self.state.clock, self.state.clock_floor);
+        if let Some(until) = cred.valid_until.filter(|&u| validity_now >= u) {
+            return self.deny(DenyReason::Expired { until }, Some(who));
         }
         if !cred.doors.contains(self.req.door) {
             return self.deny(DenyReason::DoorNotInScope, Some(who));

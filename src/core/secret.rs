@@ -60,6 +60,14 @@ impl CredentialKey {
         self.digest(b"portvakt/pin/v1", code.as_bytes())
     }
 
+    /// The seal of a door mode kept in the store (`door`, mode word, when set in ms): at
+    /// start a row whose seal does not match was written by something other than the
+    /// gateway and is refused.
+    pub fn door_mode_seal(&self, door: &str, mode: &str, set_at_ms: i64) -> Digest {
+        let value = format!("{door}\0{mode}\0{set_at_ms}");
+        self.digest(b"portvakt/state/door-mode/v1", value.as_bytes())
+    }
+
     /// The digest of a tag UID, given as hexadecimal text in any case.
     pub fn tag(&self, uid_hex: &str) -> Digest {
         let norm: String = uid_hex.chars().filter(|c| !matches!(c, ':' | ' ' | '-')).collect();

@@ -77,6 +77,8 @@ pub type Restored = (Registry, Vec<Refusal>, Result<Built, Vec<String>>);
 pub struct Registry {
     bundles: BTreeMap<String, BundleInfo>,
     revocations: BTreeMap<String, RevocationList>,
+    /// The highest versions ever accepted, kept apart from the documents.
+    floors: crate::store::state::VersionFloors,
 }
 
 fn own_id<T: std::str::FromStr<Err = crate::core::ids::IdError>>(
@@ -133,14 +135,17 @@ pub struct CheckedBundle {
 }
 
 impl Registry {
-    /// The stored version of an authority's bundle.
+    /// The version a new bundle of `authority` must exceed: its stored bundle's, or the
+    /// floor's when higher (the stored one was damaged or dropped).
     pub fn bundle_version(&self, authority: &str) -> Option<u64> {
-        self.bundles.get(authority).map(|i| i.version)
+        let doc = self.bundles.get(authority).map(|i| i.version);
+        doc.max(self.floors.bundles.get(authority).copied())
     }
 
-    /// The stored sequence of an authority's revocation list.
+    /// The sequence a new revocation list of `authority` must exceed (as for bundles).
     pub fn revocation_sequence(&self, authority: &str) -> Option<u64> {
-        self.revocations.get(authority).map(|r| r.sequence)
+        let doc = self.revocations.get(authority).map(|r| r.sequence);
+        doc.max(self.floors.revocations.get(authority).copied())
     }
 
     /// Every authority's bundle, without entries (for state messages and staleness).
@@ -163,11 +168,14 @@ impl Registry {
         let mut owner_bundle_bookings = Vec::new();
         let mut owner_policy = None;
         let mut visit = |mut b: Bundle, problems: &mut Vec<String>| {
-            if trust.authority(&b.authority).is_some_and(|a| a.class == AuthorityClass::Owner) {
+            let authority = trust.authority(&b.authority);
+            if authority.is_some_and(|a| a.rights.bookings) {
                 owner_bundle_bookings.append(&mut b.bookings);
-                if let Some(p) = b.policy.take() {
-                    owner_policy = Some(p);
-                }
+            }
+            if authority.is_some_and(|a| a.class == AuthorityClass::Owner)
+                && let Some(p) = b.policy.take()
+            {
+                owner_policy = Some(p);
             }
             all_specs.extend(specs(b, problems));
         };
@@ -208,18 +216,22 @@ impl Registry {
             .map(|(_, l)| l)
             .chain(extra_revocations);
         for list in lists {
+            // An authority revokes its own credentials and certificates; the owner any.
             let is_owner = trust.authority(&list.authority).is_some_and(|a| a.class == AuthorityClass::Owner);
+            let Ok(revoker) = list.authority.parse::<AuthorityId>() else { continue };
             for k in &list.keys {
-                revocations.revoke_key(PhoneKey(*k));
+                if is_owner {
+                    revocations.revoke_key(PhoneKey(*k));
+                } else {
+                    revocations.revoke_key_of(PhoneKey(*k), revoker.clone());
+                }
             }
             for id in &list.ids {
                 let Ok(cid) = id.parse::<CredentialId>() else { continue };
-                // An authority revokes its own credentials (and certificates); the owner any.
-                let owned_by_other = allowlist
-                    .by_id(&cid)
-                    .is_some_and(|c| c.authority.as_ref().is_none_or(|a| a.as_str() != list.authority));
-                if is_owner || !owned_by_other {
+                if is_owner {
                     revocations.revoke_id(cid);
+                } else {
+                    revocations.revoke_id_of(cid, revoker.clone());
                 }
             }
         }
@@ -284,7 +296,10 @@ impl Registry {
         trust: &Trust<'_>,
     ) -> Result<(Self, Vec<Refusal>, Vec<Bundle>), crate::store::StoreError> {
         let bodies = |docs: Vec<crate::store::state::SignedDoc>| docs.into_iter().map(|d| d.body).collect::<Vec<_>>();
-        Ok(Self::verify_all(&bodies(store.bundles()?), &bodies(store.revocation_lists()?), trust))
+        let (mut reg, refused, decoded) =
+            Self::verify_all(&bodies(store.bundles()?), &bodies(store.revocation_lists()?), trust);
+        reg.floors = store.version_floors()?;
+        Ok((reg, refused, decoded))
     }
 
     /// The registry of a store's documents (see [`Self::restore`]).

@@ -11,6 +11,7 @@ use super::envelope::{DocType, open, signature_ok};
 use super::revocation::RevocationList;
 use super::wire::WireError;
 use crate::config::{AuthorityClass, AuthorityConfig};
+use crate::core::clock::ISSUED_AHEAD_TOLERANCE;
 use crate::core::ids::SiteId;
 use crate::core::model::{DoorSet, SitePolicy};
 
@@ -59,6 +60,9 @@ pub enum Refusal {
     /// Not valid yet.
     #[error("not valid before {0}")]
     NotYetValid(Timestamp),
+    /// Issued later than now (beyond the tolerance for the issuer's clock).
+    #[error("issued at {0}, in the future (a trusted clock reads earlier)")]
+    IssuedInFuture(Timestamp),
     /// Grants doors outside the authority's scope.
     #[error("grants doors outside {authority}'s scope: {}", .entries.join(", "))]
     OutOfScope {
@@ -67,9 +71,34 @@ pub enum Refusal {
         /// `credential: door` pairs out of scope.
         entries: Vec<String>,
     },
-    /// Only the owner may send bookings and site policy.
-    #[error("{0} is not the owner and may not send bookings or site policy")]
+    /// Only the owner may send site policy.
+    #[error("{0} is not the owner and may not send site policy")]
     NotOwner(String),
+    /// Bookings from an authority the config does not let carry them.
+    #[error("{0} may not send bookings (the config's `bookings` for it is false)")]
+    BookingsNotPermitted(String),
+    /// Gives roles the config does not let the authority give.
+    #[error("{authority} may give only {allowed}: {}", .entries.join(", "))]
+    RoleNotGranted {
+        /// The authority.
+        authority: String,
+        /// What it may give.
+        allowed: String,
+        /// `credential: role` pairs beyond that.
+        entries: Vec<String>,
+    },
+    /// Valid for longer than the authority may issue.
+    #[error("valid for {lifetime:#}; {authority} may issue a {what} of at most {limit:#}")]
+    LifetimeTooLong {
+        /// The authority.
+        authority: String,
+        /// Bundle or certificate.
+        what: &'static str,
+        /// From issue (or not-before) to not-after.
+        lifetime: jiff::SignedDuration,
+        /// The config's limit.
+        limit: jiff::SignedDuration,
+    },
     /// Entries that do not fit this site (unknown door, role or schedule; duplicates).
     #[error("{}", .0.join("; "))]
     Unresolvable(Vec<String>),
@@ -99,8 +128,12 @@ impl Refusal {
             Self::Replay(_) => "replay",
             Self::Expired(_) => "expired",
             Self::NotYetValid(_) => "not_yet_valid",
+            Self::IssuedInFuture(_) => "issued_in_future",
             Self::OutOfScope { .. } => "out_of_scope",
             Self::NotOwner(_) => "not_owner",
+            Self::BookingsNotPermitted(_) => "bookings_not_permitted",
+            Self::RoleNotGranted { .. } => "role_not_granted",
+            Self::LifetimeTooLong { .. } => "lifetime_too_long",
             Self::Unresolvable(_) => "unresolvable",
             Self::Revoked => "revoked",
             Self::WrongTopic { .. } => "wrong_topic",
@@ -185,9 +218,36 @@ pub fn verify_bundle(
         return Err(Refusal::WrongSite { expected: trust.site.to_string(), found: bundle.site });
     }
     check_version(stored(&bundle.authority), bundle.version)?;
-    // Without a trusted clock expiry cannot be judged; the version check still holds.
-    if clock_trusted && now >= bundle.not_after {
+    // `now` is the validity time (`core::clock::validity_time`): never earlier than the
+    // floor, so expiry is judged whatever the clock's trust.
+    if now >= bundle.not_after {
         return Err(Refusal::Expired(bundle.not_after));
+    }
+    // Only a trusted clock can say a bundle comes from the future.
+    if clock_trusted && bundle.issued_at > now + ISSUED_AHEAD_TOLERANCE {
+        return Err(Refusal::IssuedInFuture(bundle.issued_at));
+    }
+    let lifetime = bundle.not_after.duration_since(bundle.issued_at);
+    if lifetime > authority.rights.max_bundle {
+        return Err(Refusal::LifetimeTooLong {
+            authority: bundle.authority.clone(),
+            what: "bundle",
+            lifetime,
+            limit: authority.rights.max_bundle,
+        });
+    }
+    let beyond: Vec<String> = bundle
+        .entries
+        .iter()
+        .filter(|e| !authority.rights.may_give(&e.role))
+        .map(|e| format!("{}: {}", e.id, e.role))
+        .collect();
+    if !beyond.is_empty() {
+        return Err(Refusal::RoleNotGranted {
+            authority: bundle.authority.clone(),
+            allowed: authority.rights.roles_text(),
+            entries: beyond,
+        });
     }
     let mut out_of_scope = Vec::new();
     let mut unknown = Vec::new();
@@ -206,8 +266,11 @@ pub fn verify_bundle(
     if !out_of_scope.is_empty() {
         return Err(Refusal::OutOfScope { authority: bundle.authority.clone(), entries: out_of_scope });
     }
-    if (!bundle.bookings.is_empty() || bundle.policy.is_some()) && authority.class != AuthorityClass::Owner {
+    if bundle.policy.is_some() && authority.class != AuthorityClass::Owner {
         return Err(Refusal::NotOwner(bundle.authority.clone()));
+    }
+    if !bundle.bookings.is_empty() && !authority.rights.bookings {
+        return Err(Refusal::BookingsNotPermitted(bundle.authority.clone()));
     }
     if !unknown.is_empty() {
         return Err(Refusal::Unresolvable(unknown));
@@ -251,8 +314,24 @@ pub fn verify_certificate(
     if clock_trusted && now < cert.not_before {
         return Err(Refusal::NotYetValid(cert.not_before));
     }
-    if clock_trusted && now >= cert.not_after {
+    if now >= cert.not_after {
         return Err(Refusal::Expired(cert.not_after));
+    }
+    let lifetime = cert.not_after.duration_since(cert.not_before);
+    if lifetime > authority.rights.max_certificate {
+        return Err(Refusal::LifetimeTooLong {
+            authority: cert.authority.clone(),
+            what: "phone certificate",
+            lifetime,
+            limit: authority.rights.max_certificate,
+        });
+    }
+    if !authority.rights.may_give(&cert.role) {
+        return Err(Refusal::RoleNotGranted {
+            authority: cert.authority.clone(),
+            allowed: authority.rights.roles_text(),
+            entries: vec![format!("{}: {}", cert.id, cert.role)],
+        });
     }
     let doors = if cert.doors.iter().any(|d| d == "*") {
         authority.doors

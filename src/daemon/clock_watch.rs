@@ -14,7 +14,9 @@ use jiff::{SignedDuration, Timestamp};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::core::clock::{ClockObservation, ClockTrust, JumpDetector, assess, next_floor};
+use crate::core::clock::{
+    ClockObservation, ClockState, ClockTrust, EARLIEST_TRUSTED, JumpDetector, assess, next_floor,
+};
 use crate::store::{EventKind, NewEvent};
 
 /// How often the clock is looked at.
@@ -84,7 +86,7 @@ pub async fn run(
     flag: PathBuf,
     mut tracker: TrustTracker,
     store: crate::store::Handle,
-    trust: watch::Sender<ClockTrust>,
+    trust: watch::Sender<ClockState>,
     cancel: CancellationToken,
 ) {
     let origin = Instant::now();
@@ -101,7 +103,14 @@ pub async fn run(
             synced_at: synced_at(&flag),
         };
         let now = tracker.observe(readings);
-        if trust.send_if_modified(|t| std::mem::replace(t, now) != now) {
+        let floor = tracker.floor().unwrap_or(EARLIEST_TRUSTED);
+        // The floor moves silently; a change of trust is logged and audited.
+        let changed = |t: &mut ClockState| {
+            let before = std::mem::replace(t, ClockState { trust: now, floor });
+            before.trust != now || before.floor != floor
+        };
+        let trust_before = trust.borrow().trust;
+        if trust.send_if_modified(changed) && trust_before != now {
             log::info!("clock trust: {now:?}");
             let detail = serde_json::to_value(now).unwrap_or_default();
             let event = NewEvent::system(EventKind::ClockTrust, readings.wall, now.is_trusted(), None, &detail);
@@ -121,8 +130,14 @@ pub async fn run(
 }
 
 /// The trust to start with, judged at once from the flag file and the floor.
-pub fn initial(flag: &std::path::Path, floor: Option<Timestamp>) -> ClockTrust {
-    assess(ClockObservation { wall: Timestamp::now(), synchronized: synced_at(flag).is_some(), floor, jumped: false })
+pub fn initial(flag: &std::path::Path, floor: Option<Timestamp>) -> ClockState {
+    let trust = assess(ClockObservation {
+        wall: Timestamp::now(),
+        synchronized: synced_at(flag).is_some(),
+        floor,
+        jumped: false,
+    });
+    ClockState { trust, floor: floor.unwrap_or(EARLIEST_TRUSTED) }
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub mod doors;
 pub mod logging;
 pub mod notify;
 pub mod process;
+pub mod restore;
 pub mod supervisor;
 pub mod watchdog;
 

@@ -27,22 +27,17 @@ use super::clock_watch::{self, TrustTracker};
 use super::control;
 use super::doors::{Doors, DoorsError, DoorsView};
 use super::notify::Notifier;
+use super::restore;
 use super::watchdog::{self, Probes, probe};
 use crate::access;
 use crate::config::{BusLink, Config, ConfigError, LoadOptions};
-use crate::core::allowlist::{Allowlist, Revocations};
-use crate::core::booking::Bookings;
-use crate::core::clock::ClockTrust;
-use crate::core::decide::AccessState;
-use crate::core::lockout::KeypadLockout;
-use crate::core::model::DoorIdx;
-use crate::credentials::registry::{Built, Registry};
+use crate::core::clock::ClockState;
+use crate::credentials::registry::Registry;
 use crate::credentials::verify::Trust;
 use crate::gateway::clock::{Clock, SystemClock};
 use crate::gateway::handle::NewAccess;
 use crate::site::local_socket::{self, ControlError};
 use crate::site::reach::Reach;
-use crate::store::state::LockoutRow;
 use crate::store::{EventKind, NewEvent, Store, StoreError};
 use crate::uplink::inbound::ReloadRequest;
 
@@ -119,35 +114,6 @@ fn event(kind: EventKind, trusted: bool, detail: &serde_json::Value) -> NewEvent
     NewEvent::system(kind, Timestamp::now(), trusted, None, detail)
 }
 
-/// The core's state from built inputs and what the store kept of lockouts and modes.
-fn access_state(
-    cfg: &Config,
-    built: Built,
-    lockouts: &[LockoutRow],
-    modes: &[(String, crate::core::model::DoorMode)],
-    clock: ClockTrust,
-) -> AccessState {
-    let index = |door: &str| door.parse().ok().and_then(|d| cfg.policy.door_index(&d));
-    let mut door_modes = vec![crate::core::model::DoorMode::Normal; cfg.policy.doors.len()];
-    for (door, mode) in modes {
-        if let Some(DoorIdx(i)) = index(door)
-            && let Some(m) = door_modes.get_mut(usize::from(i))
-        {
-            *m = *mode;
-        }
-    }
-    let lockout =
-        KeypadLockout::restore(lockouts.iter().filter_map(|r| index(&r.door).map(|d| (d, r.locked_until, r.streak))));
-    AccessState {
-        allowlist: built.allowlist,
-        revocations: built.revocations,
-        bookings: built.bookings,
-        modes: door_modes,
-        lockout,
-        clock,
-    }
-}
-
 /// Whether a new configuration changes what the door subsystem was built from.
 fn doors_changed(old: &Config, new: &Config) -> bool {
     let shape = |c: &Config| c.policy.doors.iter().map(|d| (d.id.clone(), d.pulse)).collect::<Vec<_>>();
@@ -160,7 +126,7 @@ struct Running {
     store: crate::store::Handle,
     access: access::Handle,
     clock: Arc<dyn Clock>,
-    trust: watch::Receiver<ClockTrust>,
+    trust: watch::Receiver<ClockState>,
     doors: Option<Doors>,
     doors_tx: watch::Sender<Option<Arc<DoorsView>>>,
     uplink: crate::uplink::Handle,
@@ -202,8 +168,10 @@ impl Running {
 
     async fn start_doors(&mut self, access: NewAccess) -> Result<(), DaemonError> {
         self.applied = self.applied.max(access.generation);
-        let (lockouts, modes) = self.store.call(|s| Ok((s.lockouts()?, s.door_modes()?))).await?;
-        let state = access_state(&self.cfg, access.built, &lockouts, &modes, *self.trust.borrow());
+        let (lockouts, rows) = self.store.call(|s| Ok((s.lockouts()?, s.door_modes()?))).await?;
+        let trusted = self.trust.borrow().is_trusted();
+        let modes = restore::sealed_modes(&self.store, &self.cfg.credential_key, rows, trusted).await?;
+        let state = restore::access_state(&self.cfg, access.built, &lockouts, &modes, *self.trust.borrow());
         let doors = Doors::start(self.cfg.clone(), state, self.store.clone(), self.clock.clone()).await?;
         self.doors_tx.send_replace(Some(doors.view()));
         self.doors = Some(doors);
@@ -320,25 +288,19 @@ async fn start(opts: RunOptions) -> Result<(Running, Tasks), DaemonError> {
     let (registry, dropped, built) = Registry::built_from_store(&store, &Trust::of(&cfg))?;
     let floor = Some(crate::core::clock::floor_at_least_release(store.clock_floor()?));
     let (store, store_thread) = crate::store::actor::spawn(store)?;
-    for d in &dropped {
-        log::warn!("a stored document no longer verifies and is not used: {d}");
-    }
-    let built = built.unwrap_or_else(|problems| {
-        for p in &problems {
-            log::error!("stored bundles cannot be used with this configuration: {p}");
-        }
-        Built {
-            policy: cfg.policy.clone(),
-            allowlist: Allowlist::default(),
-            revocations: Revocations::default(),
-            bookings: Bookings::default(),
-        }
-    });
+    let built = restore::usable_or_empty(&cfg, built);
     let trust0 = clock_watch::initial(&cfg.daemon.synchronized_flag, floor);
     let (trust_tx, trust) = watch::channel(trust0);
     let files: Vec<String> = cfg.files.iter().map(|f| f.display().to_string()).collect();
     let detail = serde_json::json!({ "version": env!("CARGO_PKG_VERSION"), "files": files });
     store.append(event(EventKind::SystemStart, trust0.is_trusted(), &detail)).await?;
+    for d in &dropped {
+        // Damaged on the card, from an authority no longer configured, or beyond the
+        // rights the config now gives: not used, and said so in the audit log.
+        log::warn!("a stored document no longer verifies and is not used: {d}");
+        let detail = serde_json::json!({ "source": "store", "reason": d.code(), "message": d.to_string() });
+        store.append(event(EventKind::CredentialsRefused, trust0.is_trusted(), &detail)).await?;
+    }
 
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let inputs = CancellationToken::new();
@@ -351,6 +313,7 @@ async fn start(opts: RunOptions) -> Result<(Running, Tasks), DaemonError> {
     let (uplink_status_tx, uplink_status) = watch::channel(None);
     let (reload_tx, reloads) = mpsc::channel(2);
     let reach = Reach {
+        site: cfg.site.id.to_string(),
         doors: doors_rx.clone(),
         store: store.clone(),
         access: access_handle.clone(),

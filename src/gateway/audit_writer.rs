@@ -11,13 +11,11 @@
 
 use std::collections::VecDeque;
 
-use jiff::Timestamp;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::core::model::DoorMode;
 use crate::store::NewEvent;
 use crate::store::actor::MAX_BATCH;
-use crate::store::state::LockoutRow;
+use crate::store::state::{DoorModeRow, LockoutRow};
 
 /// Writes waiting for the writer task, at most.
 pub const QUEUE: usize = 1024;
@@ -35,12 +33,8 @@ pub enum Write {
     Lockouts(Vec<LockoutRow>),
     /// A door's mode, kept across restarts.
     DoorMode {
-        /// The door's id.
-        door: String,
-        /// Its mode.
-        mode: DoorMode,
-        /// When it was set.
-        at: Timestamp,
+        /// The sealed row.
+        row: DoorModeRow,
         /// Stored, or why not.
         done: Done,
     },
@@ -107,9 +101,9 @@ impl AuditWriter {
     }
 
     /// Saves a door's mode; `committed` learns when it is durable.
-    pub fn save_mode(&mut self, door: String, mode: DoorMode, at: Timestamp, committed: &mut Committed) {
+    pub fn save_mode(&mut self, row: DoorModeRow, committed: &mut Committed) {
         let done = committed.push();
-        self.push(Write::DoorMode { door, mode, at, done });
+        self.push(Write::DoorMode { row, done });
     }
 
     fn push(&mut self, w: Write) {
@@ -213,9 +207,9 @@ async fn run(store: crate::store::Handle, mut rx: mpsc::Receiver<Write>) {
                         log::error!("keypad lockouts not saved: {e}");
                     }
                 }
-                Write::DoorMode { door, mode, at, done } => {
+                Write::DoorMode { row, done } => {
                     settle(&mut pending).await;
-                    let stored = store.call(move |s| s.set_door_mode(&door, mode, at)).await;
+                    let stored = store.call(move |s| s.set_door_mode(&row)).await;
                     let _ = done.send(stored.map_err(|e| format!("the mode could not be stored: {e}")));
                 }
             }

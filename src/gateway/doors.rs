@@ -35,7 +35,7 @@ use crate::core::secret::CredentialKey;
 use crate::door::machine::{DoorEvent, DoorMachine, Input, Strike};
 use crate::modbus::bus::{BusEvent, BusHandle};
 use crate::modbus::keypad::{Entered, Feedback};
-use crate::store::state::LockoutRow;
+use crate::store::state::{DoorModeRow, LockoutRow};
 use crate::store::{EventKind, NewEvent};
 
 mod run_loop;
@@ -212,7 +212,7 @@ impl Gateway {
         let idx = self.door_named(door)?;
         let now = self.clock.now();
         let mut committed = Committed::default();
-        self.audit.save_mode(door.to_owned(), mode, now, &mut committed);
+        self.audit.save_mode(DoorModeRow::sealed(&self.key, door, mode, now), &mut committed);
         self.state.set_mode(idx, mode);
         self.drive(idx, Input::Mode(mode), now).await;
         let detail = serde_json::json!({ "mode": mode, "by": by });
@@ -259,7 +259,10 @@ impl Gateway {
                 let _ = reply.send(decision);
             }
             Command::Replace(access) => self.replace(*access),
-            Command::Clock(trust) => self.state.clock = trust,
+            Command::Clock(c) => {
+                self.state.clock = c.trust;
+                self.state.clock_floor = Some(c.floor);
+            }
         }
     }
 

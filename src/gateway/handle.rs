@@ -10,7 +10,7 @@
 
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
-use crate::core::clock::ClockTrust;
+use crate::core::clock::{ClockState, ClockTrust};
 use crate::core::credential::{Credential, PhoneKey};
 use crate::core::decide::Decision;
 use crate::core::model::DoorMode;
@@ -166,7 +166,7 @@ pub enum Command {
     /// machines are kept).
     Replace(Box<NewAccess>),
     /// The clock's trust changed.
-    Clock(ClockTrust),
+    Clock(ClockState),
 }
 
 /// The cloneable way to reach the gateway.
@@ -222,8 +222,8 @@ impl Handle {
         self.tx.send(Command::Replace(Box::new(access))).await.is_ok()
     }
 
-    /// Tells the gateway the clock's trust.
-    pub async fn clock(&self, trust: ClockTrust) -> bool {
+    /// Tells the gateway the clock's trust and floor.
+    pub async fn clock(&self, trust: ClockState) -> bool {
         self.tx.send(Command::Clock(trust)).await.is_ok()
     }
 

@@ -14,6 +14,8 @@ use crate::access;
 /// What the edges reach.
 #[derive(Clone)]
 pub struct Reach {
+    /// The site's id (also while the doors restart or stop).
+    pub site: String,
     /// The running doors (`None` while they restart or stop).
     pub doors: watch::Receiver<Option<Arc<DoorsView>>>,
     /// The store.
@@ -23,7 +25,7 @@ pub struct Reach {
     /// When the daemon started.
     pub started: Instant,
     /// The clock's trust.
-    pub trust: watch::Receiver<crate::core::clock::ClockTrust>,
+    pub trust: watch::Receiver<crate::core::clock::ClockState>,
     /// The uplink's condition (`None` without an uplink).
     pub uplink: watch::Receiver<Option<UplinkStatus>>,
 }
@@ -47,7 +49,7 @@ pub async fn status(reach: &Reach) -> StatusReport {
     }
     StatusReport {
         version: env!("CARGO_PKG_VERSION").into(),
-        site: view.as_ref().map(|v| v.cfg.site.id.to_string()).unwrap_or_default(),
+        site: view.as_ref().map_or_else(|| reach.site.clone(), |v| v.cfg.site.id.to_string()),
         uptime_secs: reach.started.elapsed().as_secs(),
         gateway,
         buses,

@@ -6,7 +6,7 @@
 use rusqlite::Connection;
 
 /// Migrations in order; `MIGRATIONS[i]` takes version `i` to `i + 1`.
-pub const MIGRATIONS: [&str; 3] = [
+pub const MIGRATIONS: [&str; 4] = [
     // 1: the audit chain.
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
      CREATE TABLE audit (
@@ -35,10 +35,20 @@ pub const MIGRATIONS: [&str; 3] = [
      ) WITHOUT ROWID;
      CREATE TABLE lockouts (door TEXT PRIMARY KEY, locked_until_ms INTEGER, streak INTEGER NOT NULL) WITHOUT ROWID;
      CREATE TABLE door_modes (door TEXT PRIMARY KEY, mode TEXT NOT NULL, set_at_ms INTEGER NOT NULL) WITHOUT ROWID;",
+    // 4: the rollback floor apart from the documents (the highest version or sequence ever
+    // accepted per authority and kind, from what is stored now), and the signed commands
+    // carried out (against replay across restarts); door modes sealed with the site key.
+    "CREATE TABLE version_floors (
+         authority TEXT NOT NULL, kind TEXT NOT NULL, highest INTEGER NOT NULL, PRIMARY KEY (authority, kind)
+     ) WITHOUT ROWID;
+     INSERT INTO version_floors SELECT authority, 'bundles', version FROM bundles;
+     INSERT INTO version_floors SELECT authority, 'revocations', sequence FROM revocations;
+     CREATE TABLE commands_done (signature BLOB PRIMARY KEY, issued_at_ms INTEGER NOT NULL) WITHOUT ROWID;
+     ALTER TABLE door_modes ADD COLUMN seal BLOB;",
 ];
 
 /// The version this build writes.
-pub const CURRENT: u32 = 3;
+pub const CURRENT: u32 = 4;
 
 /// Why the schema cannot be brought to [`CURRENT`].
 #[derive(Debug)]

@@ -9,6 +9,7 @@ use rusqlite::{OptionalExtension, params};
 use super::StoreError;
 use super::db::{Store, ts};
 use crate::core::model::DoorMode;
+use crate::core::secret::CredentialKey;
 
 /// A stored signed document (bundle or revocation list) of one authority.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +22,15 @@ pub struct SignedDoc {
     pub body: Vec<u8>,
     /// When it was stored.
     pub stored_at: Timestamp,
+}
+
+/// The rollback floors, per authority.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VersionFloors {
+    /// Highest bundle version accepted.
+    pub bundles: std::collections::BTreeMap<String, u64>,
+    /// Highest revocation sequence accepted.
+    pub revocations: std::collections::BTreeMap<String, u64>,
 }
 
 /// One keypad's persisted lockout.
@@ -52,6 +62,48 @@ fn mode_word(m: DoorMode) -> &'static str {
     }
 }
 
+/// A door mode as the store keeps it, sealed with the site key so that a row written
+/// by anything but the gateway (say, sqlite3 on the SD card) is refused at start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DoorModeRow {
+    /// The door's id.
+    pub door: String,
+    /// The mode's word (`normal`, `free_passage`, `lockdown`).
+    pub word: String,
+    /// When it was set (ms since the epoch).
+    pub set_at_ms: i64,
+    /// `CredentialKey::door_mode_seal` of the three (empty in rows from before sealing).
+    pub seal: Vec<u8>,
+}
+
+impl DoorModeRow {
+    /// A sealed row for `mode` set at `at`.
+    pub fn sealed(key: &CredentialKey, door: &str, mode: DoorMode, at: Timestamp) -> Self {
+        let word = mode_word(mode);
+        let set_at_ms = at.as_millisecond();
+        let seal = key.door_mode_seal(door, word, set_at_ms).0.to_vec();
+        Self { door: door.to_owned(), word: word.to_owned(), set_at_ms, seal }
+    }
+
+    /// The mode, if the seal is the gateway's; otherwise why not.
+    pub fn verified(&self, key: &CredentialKey) -> Result<DoorMode, &'static str> {
+        let due = key.door_mode_seal(&self.door, &self.word, self.set_at_ms);
+        if self.seal.is_empty() {
+            return Err("the stored mode has no seal (from before sealing, or written by hand)");
+        }
+        // Not secret-dependent timing that matters: the row is the attacker's own input.
+        if self.seal != due.0 {
+            return Err("the stored mode's seal does not match: altered outside the gateway");
+        }
+        match self.word.as_str() {
+            "normal" => Ok(DoorMode::Normal),
+            "free_passage" => Ok(DoorMode::FreePassage),
+            "lockdown" => Ok(DoorMode::Lockdown),
+            _ => Err("the stored mode is not a mode"),
+        }
+    }
+}
+
 impl Store {
     fn docs(&self, table: &str, version_col: &str) -> Result<Vec<SignedDoc>, StoreError> {
         let sql = format!("SELECT authority, {version_col}, body, stored_at_ms FROM {table} ORDER BY authority");
@@ -61,24 +113,67 @@ impl Store {
         rows.collect::<Result<_, _>>().map_err(err)
     }
 
+    /// Stores the document and raises its floor, in one transaction.
     fn put_doc(&self, table: &str, version_col: &str, doc: &SignedDoc) -> Result<(), StoreError> {
+        let err = |e| StoreError::from_sql(self.path(), "saving state", e);
+        let tx = self.conn().unchecked_transaction().map_err(err)?;
+        let version = i64::try_from(doc.version).unwrap_or(i64::MAX);
+        tx.execute(
+            "INSERT INTO version_floors (authority, kind, highest) VALUES (?1, ?2, ?3)
+             ON CONFLICT(authority, kind) DO UPDATE SET highest = max(highest, excluded.highest)",
+            params![doc.authority, table, version],
+        )
+        .map_err(err)?;
         let sql = format!(
             "INSERT INTO {table} (authority, {version_col}, body, stored_at_ms) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT(authority) DO UPDATE SET {version_col} = excluded.{version_col},
                  body = excluded.body, stored_at_ms = excluded.stored_at_ms"
         );
+        tx.execute(&sql, params![doc.authority, version, doc.body, doc.stored_at.as_millisecond()]).map_err(err)?;
+        tx.commit().map_err(err)
+    }
+
+    /// The highest version (bundles) and sequence (revocations) ever accepted per
+    /// authority, kept apart from the documents: a damaged or dropped document never lets
+    /// an older one in.
+    pub fn version_floors(&self) -> Result<VersionFloors, StoreError> {
+        let err = |e| StoreError::from_sql(self.path(), "reading the version floors", e);
+        let mut stmt = self.conn().prepare("SELECT authority, kind, highest FROM version_floors").map_err(err)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))
+            .map_err(err)?;
+        let mut floors = VersionFloors::default();
+        for row in rows {
+            let (authority, kind, highest) = row.map_err(err)?;
+            let highest = u64::try_from(highest).unwrap_or(0);
+            match kind.as_str() {
+                "bundles" => floors.bundles.insert(authority, highest),
+                _ => floors.revocations.insert(authority, highest),
+            };
+        }
+        Ok(floors)
+    }
+
+    /// Remembers a signed command as carried out (its signature), and forgets those
+    /// issued before `forget_before`. Says whether it was new (false: a replay).
+    pub fn remember_command(
+        &self,
+        signature: &[u8; 64],
+        issued_at: Timestamp,
+        forget_before: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let err = |e| StoreError::from_sql(self.path(), "remembering a command", e);
         self.conn()
+            .execute("DELETE FROM commands_done WHERE issued_at_ms < ?1", [forget_before.as_millisecond()])
+            .map_err(err)?;
+        let added = self
+            .conn()
             .execute(
-                &sql,
-                params![
-                    doc.authority,
-                    i64::try_from(doc.version).unwrap_or(i64::MAX),
-                    doc.body,
-                    doc.stored_at.as_millisecond()
-                ],
+                "INSERT OR IGNORE INTO commands_done (signature, issued_at_ms) VALUES (?1, ?2)",
+                params![&signature[..], issued_at.as_millisecond()],
             )
-            .map_err(|e| StoreError::from_sql(self.path(), "saving state", e))?;
-        Ok(())
+            .map_err(err)?;
+        Ok(added == 1)
     }
 
     /// Every authority's last good bundle.
@@ -141,31 +236,40 @@ impl Store {
         rows.collect::<Result<_, _>>().map_err(err)
     }
 
-    /// Saves a door's mode.
-    pub fn set_door_mode(&self, door: &str, mode: DoorMode, at: Timestamp) -> Result<(), StoreError> {
+    /// Saves a door's mode with its seal (`CredentialKey::door_mode_seal`).
+    pub fn set_door_mode(&self, row: &DoorModeRow) -> Result<(), StoreError> {
         self.conn()
             .execute(
-                "INSERT INTO door_modes (door, mode, set_at_ms) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(door) DO UPDATE SET mode = excluded.mode, set_at_ms = excluded.set_at_ms",
-                params![door, mode_word(mode), at.as_millisecond()],
+                "INSERT INTO door_modes (door, mode, set_at_ms, seal) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(door) DO UPDATE SET mode = excluded.mode, set_at_ms = excluded.set_at_ms,
+                     seal = excluded.seal",
+                params![row.door, row.word, row.set_at_ms, row.seal],
             )
             .map_err(|e| StoreError::from_sql(self.path(), "saving a door mode", e))?;
         Ok(())
     }
 
-    /// The saved door modes.
-    pub fn door_modes(&self) -> Result<Vec<(String, DoorMode)>, StoreError> {
+    /// Forgets a door's stored mode (it starts in `normal`).
+    pub fn clear_door_mode(&self, door: &str) -> Result<(), StoreError> {
+        self.conn()
+            .execute("DELETE FROM door_modes WHERE door = ?1", [door])
+            .map_err(|e| StoreError::from_sql(self.path(), "clearing a door mode", e))?;
+        Ok(())
+    }
+
+    /// The saved door modes, as stored (check each seal before using it).
+    pub fn door_modes(&self) -> Result<Vec<DoorModeRow>, StoreError> {
         let err = |e| StoreError::from_sql(self.path(), "reading door modes", e);
-        let mut stmt = self.conn().prepare("SELECT door, mode FROM door_modes ORDER BY door").map_err(err)?;
+        let mut stmt =
+            self.conn().prepare("SELECT door, mode, set_at_ms, seal FROM door_modes ORDER BY door").map_err(err)?;
         let rows = stmt
             .query_map([], |r| {
-                let word: String = r.get(1)?;
-                let mode = match word.as_str() {
-                    "free_passage" => DoorMode::FreePassage,
-                    "lockdown" => DoorMode::Lockdown,
-                    _ => DoorMode::Normal,
-                };
-                Ok((r.get(0)?, mode))
+                Ok(DoorModeRow {
+                    door: r.get(0)?,
+                    word: r.get(1)?,
+                    set_at_ms: r.get(2)?,
+                    seal: r.get::<_, Option<Vec<u8>>>(3)?.unwrap_or_default(),
+                })
             })
             .map_err(err)?;
         rows.collect::<Result<_, _>>().map_err(err)

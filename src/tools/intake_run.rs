@@ -9,10 +9,11 @@ use std::path::Path;
 use jiff::Timestamp;
 
 use crate::config::Config;
+use crate::credentials::intake::DocStore as _;
 use crate::credentials::intake::{Accepted, Outcome, process_inbox};
 use crate::credentials::registry::Registry;
 use crate::credentials::verify::Trust;
-use crate::store::{Store, StoreError};
+use crate::store::{EventKind, NewEvent, Store, StoreError};
 
 /// Why the intake could not run.
 #[derive(Debug, thiserror::Error)]
@@ -39,16 +40,24 @@ pub struct IntakeReport {
     pub refused: usize,
 }
 
-/// Restores the registry from the store, processes the inbox, and reports. The store is
-/// opened to write, so this fails with [`StoreError::Locked`] while the daemon runs (ask
-/// the daemon instead: [`crate::daemon::control::Request::Intake`]).
-pub fn run(cfg: &Config, now: Timestamp, clock_trusted: bool) -> Result<IntakeReport, IntakeRunError> {
+/// Restores the registry from the store, processes the inbox, and reports. The clock is
+/// judged as the daemon judges it at start (the time-sync flag, the persisted floor), and
+/// validity at the same time the daemon would use. The store is opened to write, so this
+/// fails with [`StoreError::Locked`] while the daemon runs (ask the daemon instead:
+/// [`crate::daemon::control::Request::Intake`]).
+pub fn run(cfg: &Config, wall: Timestamp) -> Result<IntakeReport, IntakeRunError> {
     let mut store = Store::open(&cfg.store)?;
+    let floor = crate::core::clock::floor_at_least_release(store.clock_floor()?);
+    let clock = crate::daemon::clock_watch::initial(&cfg.daemon.synchronized_flag, Some(floor));
+    let (now, clock_trusted) = (clock.validity_time(wall), clock.is_trusted());
     let trust = Trust::of(cfg);
     let (mut registry, dropped) = Registry::from_store(&store, &trust)?;
     let mut out = String::new();
     for d in dropped {
         let _ = writeln!(out, "stored document no longer verifies and was not used: {d}");
+        let detail = serde_json::json!({ "source": "store", "reason": d.code(), "message": d.to_string() });
+        let event = NewEvent::system(EventKind::CredentialsRefused, wall, clock_trusted, None, &detail);
+        store.record(event).map_err(IntakeRunError::Store)?;
     }
     let inbox = &cfg.intake.inbox;
     let outcomes = process_inbox(inbox, &mut registry, &trust, &mut store, now, clock_trusted, |_| {})

@@ -167,7 +167,7 @@ impl Uplink {
         loop {
             tokio::select! {
                 () = cancel.cancelled() => {
-                    self.farewell(conn).await;
+                    self.farewell(conn, true).await;
                     return Ended::Stopped;
                 }
                 event = conn.events.poll() => match event {
@@ -211,7 +211,7 @@ impl Uplink {
                         self.cfg_tx.send_replace(cfg);
                         if changed {
                             log::info!("uplink: settings changed; connecting anew");
-                            self.farewell(conn).await;
+                            self.farewell(conn, false).await;
                             return Ended::Reconfigured;
                         }
                     }
@@ -358,9 +358,10 @@ impl Uplink {
         }
     }
 
-    /// At stop or before connecting anew: drain what the outbox has (briefly), confirm,
-    /// publish door states that changed, say `offline`, disconnect.
-    async fn farewell(&mut self, conn: &mut Conn) {
+    /// At stop (`stopping`) or before connecting anew: drain what the outbox has
+    /// (briefly), confirm, publish door states that changed (at stop also the gateway state,
+    /// saying it stopped), say `offline`, disconnect.
+    async fn farewell(&mut self, conn: &mut Conn, stopping: bool) {
         if conn.connected {
             let deadline = tokio::time::Instant::now() + LAST_DRAIN;
             self.fill(conn).await;
@@ -377,6 +378,12 @@ impl Uplink {
             self.flush_confirms(conn);
             // Door states as they are now (retained), so they are not left a look behind.
             self.publish_state(conn, false).await;
+            if stopping {
+                let report = reach::status(&self.reach).await;
+                let mut state = payload::state(&report, &self.health, Timestamp::now());
+                state.running = false;
+                send(conn, &conn.topics.state(), true, serde_json::to_vec(&state).unwrap_or_default());
+            }
             send(conn, &conn.topics.status(), true, b"offline".to_vec());
             let _ = conn.client.try_disconnect();
             let deadline = tokio::time::Instant::now() + Duration::from_secs(1);

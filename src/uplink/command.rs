@@ -127,6 +127,9 @@ pub struct Accepted {
     pub id: String,
     /// What to do.
     pub action: Action,
+    /// A signed command's signature and issue time: remember it durably before carrying
+    /// it out (see `Store::remember_command`), so it is never carried out twice.
+    pub signed: Option<([u8; 64], Timestamp)>,
 }
 
 /// Why a command was refused: a stable code and a message.
@@ -212,6 +215,9 @@ pub struct Checks<'a> {
     pub now: Timestamp,
     /// How old (or how far ahead) a signed command may be.
     pub max_age: SignedDuration,
+    /// Whether the clock is trusted: freshness means nothing on an untrusted one (rolled
+    /// back, any old captured command would be fresh), so signed commands wait for it.
+    pub clock_trusted: bool,
 }
 
 /// Reads and checks a command that arrived on `cmd/<name>`.
@@ -256,7 +262,7 @@ pub fn read(name: &str, payload: &[u8], checks: &Checks<'_>, memory: &mut Replay
             Action::AuditQuery(q)
         }
     };
-    Ok(Accepted { id: body.id, action })
+    Ok(Accepted { id: body.id, action, signed: None })
 }
 
 fn signed(
@@ -299,6 +305,13 @@ fn signed(
     if !cmd.changes_access() {
         return Err(Refused::new(id, "malformed", format!("{} is not a signed command; send it as JSON", cmd.word())));
     }
+    if !checks.clock_trusted {
+        return Err(Refused::new(
+            id,
+            "untrusted_clock",
+            "the gateway's clock is not trusted, so a command's freshness cannot be judged; try again after time sync",
+        ));
+    }
     let age = checks.now.duration_since(body.issued_at);
     if age.abs() > checks.max_age {
         return Err(Refused::new(
@@ -333,10 +346,26 @@ fn signed(
         (CommandName::DoorPulse, Some(_)) => return Err(Refused::new(id, "malformed", "door.pulse takes no mode")),
         _ => return Err(Refused::new(id, "malformed", "door.mode needs a mode: normal, free_passage or lockdown")),
     };
+    // The owner decides in the config what else an authority may do (`commands`, `modes`).
+    let rights = &authority.rights;
+    match &action {
+        Action::DoorPulse { .. } if !rights.pulse => {
+            return Err(Refused::new(id, "not_permitted", format!("{} may not send door.pulse", body.authority)));
+        }
+        Action::DoorMode { mode, .. } if !rights.may_set(*mode) => {
+            let word = serde_json::to_value(mode).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+            return Err(Refused::new(
+                id,
+                "not_permitted",
+                format!("{} may not set a door to {word} (the config's `modes` for it)", body.authority),
+            ));
+        }
+        _ => {}
+    }
     memory
         .check_and_remember(env.signature, body.issued_at, checks.now - checks.max_age)
         .map_err(|(code, message)| Refused::new(id, code, message))?;
-    Ok(Accepted { id: body.id, action })
+    Ok(Accepted { id: body.id, action, signed: Some((env.signature, body.issued_at)) })
 }
 
 /// Signs a command body (the authority's tool, tests).
@@ -376,6 +405,7 @@ mod tests {
             class: AuthorityClass::Municipality,
             public_key: key(1).verifying_key().to_bytes(),
             doors: DoorSet::default().with(DoorIdx(0)),
+            rights: crate::config::Rights::default_for(AuthorityClass::Municipality),
         }]
     }
 
@@ -403,6 +433,7 @@ mod tests {
             doors: &doors,
             now: now(),
             max_age: SignedDuration::from_mins(5),
+            clock_trusted: true,
         };
         read(name, payload, &checks, memory)
     }

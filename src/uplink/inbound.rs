@@ -169,10 +169,14 @@ impl Worker {
             doors: &doors,
             now: Timestamp::now(),
             max_age,
+            clock_trusted: self.reach.trust.borrow().is_trusted(),
         };
         let accepted = command::read(name, &msg.payload, &checks, &mut self.memory);
         let result = match accepted {
-            Ok(a) => self.carry_out(a).await,
+            Ok(a) => match self.remembered(&a, checks.now - max_age).await {
+                Ok(()) => self.carry_out(a).await,
+                Err(r) => Err(r),
+            },
             Err(r) => Err(r),
         };
         match result {
@@ -180,6 +184,20 @@ impl Worker {
             Err(r) => {
                 self.refused(&msg.topic, &r).await;
                 command::reply_refused(&r)
+            }
+        }
+    }
+
+    /// A signed command is remembered in the store before it is carried out; one the store
+    /// already holds (carried out before a restart) is a replay.
+    async fn remembered(&self, a: &Accepted, forget_before: Timestamp) -> Result<(), Refused> {
+        let Some((signature, issued_at)) = a.signed else { return Ok(()) };
+        let refused = |code, message: String| Refused { id: Some(a.id.clone()), code, message };
+        match self.reach.store.call(move |s| s.remember_command(&signature, issued_at, forget_before)).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(refused("replayed", "this signed command was already carried out".into())),
+            Err(e) => {
+                Err(refused("store", format!("the command could not be remembered, so it is not carried out: {e}")))
             }
         }
     }

@@ -132,6 +132,9 @@ pub struct StateMessage {
     pub version: String,
     /// Site id.
     pub site: String,
+    /// `true` while the daemon runs; `false` in the last state it publishes at an orderly
+    /// stop (a crash leaves the last running state and the `offline` will).
+    pub running: bool,
     /// Seconds since start.
     pub uptime_secs: u64,
     /// Clock trust (`None` while the doors restart).
@@ -190,6 +193,7 @@ pub fn state(report: &StatusReport, uplink: &UplinkHealth, now: Timestamp) -> St
     StateMessage {
         version: report.version.clone(),
         site: report.site.clone(),
+        running: true,
         uptime_secs: report.uptime_secs,
         clock: report.gateway.as_ref().map(|g| g.clock),
         credentials: report.gateway.as_ref().map(|g| g.credentials),

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::actor::{Start, spawn};
 use crate::access;
 use crate::config::{Config, Security, UplinkConfig, is_loopback, parse_broker};
-use crate::core::clock::ClockTrust;
+use crate::core::clock::ClockState;
 use crate::credentials::registry::Registry;
 use crate::gateway::clock::Clock;
 use crate::site::reach::Reach;
@@ -52,7 +52,7 @@ pub struct Standalone {
 /// Starts the uplink (and an access actor) for `cfg`, whose `uplink` must be set.
 pub fn start(cfg: Arc<Config>, view: Arc<DoorsView>, store: crate::store::Handle, clock: Arc<dyn Clock>) -> Standalone {
     let stop = CancellationToken::new();
-    let (_trust_tx, trust) = watch::channel(ClockTrust::Trusted);
+    let (_trust_tx, trust) = watch::channel(ClockState::trusted());
     let access_start = access::Start {
         cfg: cfg.clone(),
         registry: Registry::default(),
@@ -75,6 +75,7 @@ pub fn start(cfg: Arc<Config>, view: Arc<DoorsView>, store: crate::store::Handle
     let (status_tx, status) = watch::channel(None);
     let (reload, _refused) = mpsc::channel(1);
     let reach = Reach {
+        site: cfg.site.id.to_string(),
         doors: watch::channel(Some(view)).1,
         store: store.clone(),
         access,

@@ -20,6 +20,8 @@ pub struct TestDaemon {
     pub notify: UnixDatagram,
     pub signals: mpsc::Sender<Signal>,
     pub task: tokio::task::JoinHandle<Result<(), DaemonError>>,
+    /// The overrides it was started with (for a restart).
+    pub extra: Vec<(String, String)>,
 }
 
 pub fn copy_dir(from: &Path, to: &Path) {
@@ -73,16 +75,31 @@ impl TestDaemon {
     pub fn start_with(watchdog: Option<Duration>, extra: Vec<(String, String)>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         copy_dir(&super::fixture("config/good"), &dir.path().join("etc"));
+        Self::start_in(dir, watchdog, extra)
+    }
+
+    pub fn start_in(dir: tempfile::TempDir, watchdog: Option<Duration>, extra: Vec<(String, String)>) -> Self {
         let notify_path = dir.path().join("notify");
+        let _ = std::fs::remove_file(&notify_path);
         let notify = UnixDatagram::bind(&notify_path).unwrap();
         notify.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
         let mut env = Self::env(dir.path());
-        env.extend(extra);
+        env.extend(extra.iter().cloned());
         let load = LoadOptions { path: dir.path().join("etc/portvakt.toml"), env };
         let opts = RunOptions { load, simulate: true, notifier: Notifier::to(&notify_path, watchdog) };
         let (signals, rx) = mpsc::channel(4);
         let task = tokio::spawn(portvakt::daemon::run(opts, rx));
-        Self { dir, notify, signals, task }
+        Self { dir, notify, signals, task, extra }
+    }
+
+    /// Stops the daemon and starts it again on the same directory (store, config).
+    pub async fn restart(self) -> Self {
+        self.signals.send(Signal::Stop).await.unwrap();
+        let ended = tokio::time::timeout(Duration::from_secs(15), self.task).await.expect("stopped in time");
+        ended.unwrap().expect("an orderly stop");
+        let again = Self::start_in(self.dir, None, self.extra);
+        again.notified("READY=1", 10).await;
+        again
     }
 
     /// Waits (at most `secs`) for a notification starting with `prefix`; returns it.

@@ -56,3 +56,4 @@ pub fn spec(id: &str, role: &str, token: Token, doors: &[&str]) -> CredentialSpe
 pub mod building;
 pub mod daemon;
 pub mod mqtt;
+pub mod signed;

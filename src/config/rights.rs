@@ -1,0 +1,192 @@
+//! What each authority may do beyond its doors, set by the owner in the gateway's config
+//! (`[[authorities]]`): the roles it may give, the signed commands and door modes it may
+//! send, the longest certificate and bundle it may issue, and whether it may carry
+//! bookings. Defaults follow the trust model of `docs/credentials.md`: the owner may do
+//! everything; the municipality gives the home-care role, pulses doors in its scope and
+//! issues certificates of at most 7 days (staff keys per shift), but sets no door modes; a
+//! contractor gives its own role and sets no modes.
+
+use std::collections::BTreeSet;
+
+use jiff::SignedDuration;
+
+use super::authority::AuthorityClass;
+use super::problems::Problems;
+use crate::core::model::{DoorMode, Role};
+
+/// The longest phone certificate the owner may issue unless the config says otherwise.
+pub const OWNER_MAX_CERTIFICATE: SignedDuration = SignedDuration::from_hours(24 * 366);
+/// The longest phone certificate another authority may issue unless the config says otherwise.
+pub const STAFF_MAX_CERTIFICATE: SignedDuration = SignedDuration::from_hours(24 * 7);
+/// The longest bundle the owner may issue unless the config says otherwise.
+pub const OWNER_MAX_BUNDLE: SignedDuration = SignedDuration::from_hours(24 * 366);
+/// The longest bundle another authority may issue unless the config says otherwise.
+pub const STAFF_MAX_BUNDLE: SignedDuration = SignedDuration::from_hours(24 * 90);
+
+/// What an authority may do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rights {
+    /// The roles it may give in bundles and certificates (`None`: every role).
+    pub roles: Option<BTreeSet<String>>,
+    /// Whether it may send `door.pulse`.
+    pub pulse: bool,
+    /// The modes it may set with `door.mode` (empty: it may not send `door.mode`).
+    pub modes: Vec<DoorMode>,
+    /// The longest phone certificate it may issue (`not_after - not_before`).
+    pub max_certificate: SignedDuration,
+    /// The longest bundle it may issue (`not_after - issued_at`).
+    pub max_bundle: SignedDuration,
+    /// Whether its bundles may carry bookings.
+    pub bookings: bool,
+}
+
+impl Rights {
+    /// The defaults for a class of authority.
+    pub fn default_for(class: AuthorityClass) -> Self {
+        match class {
+            AuthorityClass::Owner => Self {
+                roles: None,
+                pulse: true,
+                modes: vec![DoorMode::Normal, DoorMode::FreePassage, DoorMode::Lockdown],
+                max_certificate: OWNER_MAX_CERTIFICATE,
+                max_bundle: OWNER_MAX_BUNDLE,
+                bookings: true,
+            },
+            AuthorityClass::Municipality => Self {
+                roles: Some(BTreeSet::from(["home_care".to_owned()])),
+                pulse: true,
+                modes: Vec::new(),
+                max_certificate: STAFF_MAX_CERTIFICATE,
+                max_bundle: STAFF_MAX_BUNDLE,
+                bookings: false,
+            },
+            AuthorityClass::Contractor => Self {
+                roles: Some(BTreeSet::from(["contractor".to_owned()])),
+                pulse: true,
+                modes: Vec::new(),
+                max_certificate: STAFF_MAX_CERTIFICATE,
+                max_bundle: STAFF_MAX_BUNDLE,
+                bookings: false,
+            },
+        }
+    }
+
+    /// Whether it may give `role`.
+    pub fn may_give(&self, role: &str) -> bool {
+        self.roles.as_ref().is_none_or(|r| r.contains(role))
+    }
+
+    /// Whether it may set a door to `mode`.
+    pub fn may_set(&self, mode: DoorMode) -> bool {
+        self.modes.contains(&mode)
+    }
+
+    /// The roles it may give, for messages.
+    pub fn roles_text(&self) -> String {
+        match &self.roles {
+            None => "every role".into(),
+            Some(r) if r.is_empty() => "no role".into(),
+            Some(r) => r.iter().map(String::as_str).collect::<Vec<_>>().join(", "),
+        }
+    }
+}
+
+/// The rights keys of one `[[authorities]]` table as written.
+#[derive(Debug, Default)]
+pub(super) struct RawRights<'a> {
+    pub roles: Option<&'a [String]>,
+    pub commands: Option<&'a [String]>,
+    pub modes: Option<&'a [String]>,
+    pub max_certificate: Option<&'a str>,
+    pub max_bundle: Option<&'a str>,
+    pub bookings: Option<bool>,
+}
+
+/// Validates the rights of the authority at `path`, starting from its class's defaults.
+pub(super) fn rights(
+    raw: &RawRights<'_>,
+    class: AuthorityClass,
+    roles: &[Role],
+    path: &str,
+    problems: &mut Problems,
+) -> Rights {
+    let mut r = Rights::default_for(class);
+    if let Some(given) = raw.roles {
+        let mut set = BTreeSet::new();
+        for (i, name) in given.iter().enumerate() {
+            if roles.iter().any(|role| role.id.as_str() == name) {
+                set.insert(name.clone());
+            } else {
+                let known: Vec<&str> = roles.iter().map(|role| role.id.as_str()).collect();
+                problems.push(
+                    format!("{path}.roles[{i}]"),
+                    format!("role \"{name}\" is not defined ({})", known.join(", ")),
+                );
+            }
+        }
+        r.roles = Some(set);
+    }
+    if let Some(given) = raw.commands {
+        r.pulse = false;
+        for (i, c) in given.iter().enumerate() {
+            match c.as_str() {
+                "door.pulse" => r.pulse = true,
+                "door.mode" => {} // allowed through `modes`
+                other => problems.push(
+                    format!("{path}.commands[{i}]"),
+                    format!("\"{other}\" is not a signed command (\"door.pulse\"; door modes are set with `modes`)"),
+                ),
+            }
+        }
+    }
+    if let Some(given) = raw.modes {
+        r.modes.clear();
+        for (i, m) in given.iter().enumerate() {
+            match serde_json::from_value::<DoorMode>(serde_json::Value::String(m.clone())) {
+                Ok(mode) => r.modes.push(mode),
+                Err(_) => problems.push(
+                    format!("{path}.modes[{i}]"),
+                    format!("\"{m}\" is not a door mode (\"normal\", \"free_passage\", \"lockdown\")"),
+                ),
+            }
+        }
+    }
+    let cap = SignedDuration::from_hours(24 * 3660);
+    let key = format!("{path}.max_certificate");
+    r.max_certificate = super::validate::duration_within(
+        raw.max_certificate,
+        r.max_certificate,
+        (SignedDuration::from_mins(1), cap),
+        &key,
+        problems,
+    );
+    let key = format!("{path}.max_bundle");
+    r.max_bundle = super::validate::duration_within(
+        raw.max_bundle,
+        r.max_bundle,
+        (SignedDuration::from_hours(1), cap),
+        &key,
+        problems,
+    );
+    if let Some(b) = raw.bookings {
+        r.bookings = b;
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_municipality_by_default_gives_home_care_pulses_and_sets_no_modes() {
+        let r = Rights::default_for(AuthorityClass::Municipality);
+        assert!(r.may_give("home_care") && !r.may_give("property_staff"));
+        assert!(r.pulse && !r.may_set(DoorMode::Lockdown) && !r.may_set(DoorMode::FreePassage));
+        assert_eq!(r.max_certificate, SignedDuration::from_hours(168));
+        assert!(!r.bookings);
+        let owner = Rights::default_for(AuthorityClass::Owner);
+        assert!(owner.may_give("property_staff") && owner.may_set(DoorMode::Lockdown) && owner.bookings);
+        assert!(Rights::default_for(AuthorityClass::Contractor).may_give("contractor"));
+    }
+}
