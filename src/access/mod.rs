@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::core::clock::ClockState;
 use crate::core::credential::{Credential, PhoneKey, Token};
+use crate::core::expiry::{Expiry, expiry};
 use crate::credentials::envelope::DocType;
 use crate::credentials::intake::{Expected, inbox_settled, process_inbox, take_from};
 use crate::credentials::phone::present_certificate;
@@ -26,7 +27,7 @@ use crate::credentials::registry::{Built, BundleInfo, Registry};
 use crate::credentials::verify::{Refusal, Trust};
 use crate::gateway::clock::Clock;
 use crate::gateway::handle::NewAccess;
-use crate::store::StoreError;
+use crate::store::{EventKind, NewEvent, StoreError};
 use crate::tools::intake_run::{IntakeReport, report};
 
 /// Commands waiting for the access actor, at most.
@@ -44,6 +45,10 @@ pub struct BundleStatus {
     pub info: BundleInfo,
     /// Older than the configured `stale_after_days`.
     pub stale: bool,
+    /// Hours until it expires (negative: expired).
+    pub expires_in_hours: i64,
+    /// It ends within `expiry_warning_days`, or has ended.
+    pub expiring: bool,
 }
 
 /// A signed document that came over MQTT, and what its topic says it is.
@@ -147,6 +152,10 @@ struct Access {
     inbox_error: Option<String>,
     /// Builds handed out so far (each [`NewAccess`] is stamped with the next).
     generation: u64,
+    /// The store, for the records this actor writes itself.
+    store: crate::store::Handle,
+    /// Bundles (authority, version) already warned about as expiring.
+    warned: std::collections::HashSet<(String, u64)>,
 }
 
 impl Access {
@@ -308,15 +317,42 @@ impl Access {
     }
 
     fn bundles(&self) -> Vec<BundleStatus> {
-        let now = self.clock.now();
+        let now = self.trust.borrow().validity_time(self.clock.now());
         self.registry
             .bundles()
             .map(|(authority, info)| BundleStatus {
                 authority: authority.to_owned(),
                 info: info.clone(),
                 stale: now.duration_since(info.issued_at) > self.cfg.intake.stale_after,
+                expires_in_hours: info.not_after.duration_since(now).as_hours(),
+                expiring: expiry(info.not_after, now, self.cfg.intake.expiry_warning).warns(),
             })
             .collect()
+    }
+
+    /// Audits each bundle once when it comes within the warning lead of its end
+    /// (`credentials.expiring`), so the authority is told before anyone is refused.
+    async fn warn_expiring(&mut self) -> Result<(), StoreError> {
+        let now = self.trust.borrow().validity_time(self.clock.now());
+        let trusted = self.trust.borrow().is_trusted();
+        let lead = self.cfg.intake.expiry_warning;
+        let due: Vec<(String, BundleInfo, Expiry)> = self
+            .registry
+            .bundles()
+            .map(|(a, info)| (a.to_owned(), info.clone(), expiry(info.not_after, now, lead)))
+            .filter(|(a, info, e)| e.warns() && !self.warned.contains(&(a.clone(), info.version)))
+            .collect();
+        for (authority, info, e) in due {
+            log::warn!("bundle of {authority} version {}: {}", info.version, e.words());
+            let detail = serde_json::json!({
+                "authority": authority, "version": info.version, "not_after": info.not_after,
+                "expires_in_hours": info.not_after.duration_since(now).as_hours(), "message": e.words(),
+            });
+            let event = NewEvent::system(EventKind::CredentialsExpiring, now, trusted, None, &detail);
+            self.store.append(event).await?;
+            self.warned.insert((authority, info.version));
+        }
+        Ok(())
     }
 
     async fn reload(&mut self, cfg: Arc<Config>) -> Result<NewAccess, Vec<String>> {
@@ -373,6 +409,8 @@ pub fn spawn(
         updates,
         inbox_error: None,
         generation: 0,
+        store: store.clone(),
+        warned: std::collections::HashSet::new(),
     };
     let task = async move {
         let path = access.cfg.store.path.clone();
@@ -394,7 +432,10 @@ pub fn spawn(
                     Some(Command::IntakeNow(reply)) => { let _ = reply.send(access.intake_now().await?); }
                     None => return Ok(()),
                 },
-                _ = ticker.tick() => access.intake().await?,
+                _ = ticker.tick() => {
+                    access.intake().await?;
+                    access.warn_expiring().await?;
+                }
             }
         }
     };

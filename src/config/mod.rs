@@ -69,6 +69,8 @@ pub struct IntakeConfig {
     pub inbox: PathBuf,
     /// A bundle older than this is reported stale (alarm in state and `doctor`).
     pub stale_after: SignedDuration,
+    /// A bundle that ends within this long is warned about (status, state, doctor, audit).
+    pub expiry_warning: SignedDuration,
 }
 
 /// The site's identity.

@@ -51,6 +51,7 @@ pub struct RawCredentials {
     pub hash_key_file: String,
     pub inbox: Option<String>,
     pub stale_after_days: Option<u32>,
+    pub expiry_warning_days: Option<u32>,
 }
 
 /// `[daemon]`

@@ -764,7 +764,15 @@ fn intake_options(raw: Option<&RawCredentials>, base: &Path, problems: &mut Prob
     if !(1..=365).contains(&days) {
         problems.push("credentials.stale_after_days", format!("{days} days is outside 1 to 365"));
     }
-    IntakeConfig { inbox, stale_after: SignedDuration::from_hours(i64::from(days) * 24) }
+    let warn = raw.and_then(|r| r.expiry_warning_days).unwrap_or(7);
+    if !(1..=90).contains(&warn) {
+        problems.push("credentials.expiry_warning_days", format!("{warn} days is outside 1 to 90"));
+    }
+    IntakeConfig {
+        inbox,
+        stale_after: SignedDuration::from_hours(i64::from(days) * 24),
+        expiry_warning: SignedDuration::from_hours(i64::from(warn) * 24),
+    }
 }
 
 /// Where the store lives and how big it may grow.

@@ -9,6 +9,7 @@ pub mod clock;
 pub mod credential;
 pub mod decide;
 pub mod entry_age;
+pub mod expiry;
 pub mod free_passage;
 pub mod hex;
 pub mod holidays;

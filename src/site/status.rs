@@ -143,12 +143,19 @@ impl StatusReport {
         for b in &self.bundles {
             let _ = writeln!(
                 out,
-                "bundle     {} version {}, {} credential(s), issued {}{}",
+                "bundle     {} version {}, {} credential(s), issued {}, expires {}{}{}",
                 b.authority,
                 b.info.version,
                 b.info.entries,
                 b.info.issued_at,
-                if b.stale { ", STALE" } else { "" }
+                b.info.not_after,
+                if b.stale { ", STALE" } else { "" },
+                match (b.expiring, b.expires_in_hours) {
+                    (false, _) => String::new(),
+                    (true, h) if h < 0 => ", EXPIRED: its credentials are refused".to_owned(),
+                    (true, h) =>
+                        format!(", EXPIRES in {} d {} h: ask {} for a new bundle", h / 24, h % 24, b.authority),
+                }
             );
         }
         out

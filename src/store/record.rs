@@ -53,6 +53,8 @@ pub enum EventKind {
     CredentialsAccepted,
     /// A signed document was refused (forged, rolled back, out of scope…), with why.
     CredentialsRefused,
+    /// A bundle in use comes within the warning lead of its end (once per version).
+    CredentialsExpiring,
     /// A door's strike was released by command (control socket, uplink), not a credential.
     DoorPulsed,
     /// The clock's trust changed (`detail` says to what, and why).
@@ -76,7 +78,7 @@ pub enum EventKind {
     SystemStop,
 }
 
-const KINDS: [(EventKind, &str); 26] = [
+const KINDS: [(EventKind, &str); 27] = [
     (EventKind::DoorOpened, "door.opened"),
     (EventKind::DoorForcedOpen, "door.forced_open"),
     (EventKind::DoorClosed, "door.closed"),
@@ -85,6 +87,7 @@ const KINDS: [(EventKind, &str); 26] = [
     (EventKind::DeviceHealth, "device.health"),
     (EventKind::CredentialsAccepted, "credentials.accepted"),
     (EventKind::CredentialsRefused, "credentials.refused"),
+    (EventKind::CredentialsExpiring, "credentials.expiring"),
     (EventKind::AccessGranted, "access.granted"),
     (EventKind::AccessDenied, "access.denied"),
     (EventKind::AccessStrikeFailed, "access.strike_failed"),

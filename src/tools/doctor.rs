@@ -244,7 +244,16 @@ fn store_checks(cfg: &Config, daemon_runs: bool, now: Timestamp, out: &mut Vec<C
                     info.entries,
                     age.as_hours()
                 );
-                out.push(if age > cfg.intake.stale_after {
+                let ends = crate::core::expiry::expiry(info.not_after, now, cfg.intake.expiry_warning);
+                out.push(if ends.warns() {
+                    let detail = format!("{detail}; {}", ends.words());
+                    check(
+                        "bundles",
+                        Verdict::Warning,
+                        detail,
+                        Some("ask the authority for a new bundle before it ends"),
+                    )
+                } else if age > cfg.intake.stale_after {
                     check("bundles", Verdict::Warning, detail, Some("ask the authority for a new bundle"))
                 } else {
                     check("bundles", Verdict::Ok, detail, None)

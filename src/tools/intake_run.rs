@@ -88,10 +88,17 @@ pub fn report(cfg: &Config, inbox: &Path, outcomes: &[Outcome], registry: &Regis
     }
     for (authority, info) in registry.bundles() {
         let age = now.duration_since(info.issued_at);
-        let stale = if age > cfg.intake.stale_after { "  STALE: ask the authority for a new bundle" } else { "" };
+        let ends = crate::core::expiry::expiry(info.not_after, now, cfg.intake.expiry_warning);
+        let warning = if ends.warns() {
+            format!("  {}: ask the authority for a new bundle", ends.words())
+        } else if age > cfg.intake.stale_after {
+            "  STALE: ask the authority for a new bundle".to_owned()
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
-            "now in use: {authority} version {} ({} credential(s), issued {} h ago, expires {}){stale}",
+            "now in use: {authority} version {} ({} credential(s), issued {} h ago, expires {}){warning}",
             info.version,
             info.entries,
             age.as_hours(),

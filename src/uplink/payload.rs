@@ -174,6 +174,12 @@ pub struct BundleState {
     pub age_days: i64,
     /// Older than `stale_after_days`.
     pub stale: bool,
+    /// Its end of validity (RFC 3339).
+    pub not_after: String,
+    /// Hours until then (negative: expired).
+    pub expires_in_hours: i64,
+    /// Within `expiry_warning_days` of its end, or past it.
+    pub expiring: bool,
 }
 
 fn bundle(b: &BundleStatus, now: Timestamp) -> BundleState {
@@ -184,6 +190,9 @@ fn bundle(b: &BundleStatus, now: Timestamp) -> BundleState {
         issued_at: b.info.issued_at.to_string(),
         age_days: now.duration_since(b.info.issued_at).as_hours() / 24,
         stale: b.stale,
+        not_after: b.info.not_after.to_string(),
+        expires_in_hours: b.expires_in_hours,
+        expiring: b.expiring,
     }
 }
 
