@@ -217,3 +217,18 @@ fn watch_through_the_daemon_shows_what_happens_at_a_door_without_the_digits() {
         d.stop().await.unwrap();
     });
 }
+
+#[test]
+fn sim_takes_a_tag_in_the_colon_form_that_explain_and_the_csv_files_use() {
+    rt().block_on(async {
+        let d = TestDaemon::start(None);
+        d.notified("READY=1", 10).await;
+        let tag = Request::Sim { door: "entrance".into(), act: SimAct::Tag("04:a2:19:7f".into()) };
+        d.ask(&tag).await.expect("the colon form is a tag UID");
+        d.audited("access.denied").await; // an unknown tag, read and decided
+        let bad = Request::Sim { door: "entrance".into(), act: SimAct::Tag("04:zz".into()) };
+        let refused = d.ask(&bad).await;
+        assert!(format!("{refused:?}").contains("is not a tag UID"), "{refused:?}");
+        d.stop().await.unwrap();
+    });
+}

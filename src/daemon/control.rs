@@ -181,10 +181,15 @@ fn sim(view: &DoorsView, door: &str, act: &SimAct) -> Result<(), String> {
                 SimAct::Code(_) if digits.len() <= 16 && digits.bytes().all(|b| b.is_ascii_digit()) => {
                     Entered::Digits(digits.as_str().into())
                 }
-                SimAct::Tag(_) if digits.len() <= 20 && digits.bytes().all(|b| b.is_ascii_hexdigit()) => {
-                    Entered::Tag(digits.as_str().into())
+                // The same forms `explain` and the CSV files take: 04:A2:19:7F, 04A2197F.
+                SimAct::Tag(_) if crate::core::secret::check_tag(digits).is_ok() => {
+                    let hex: String = digits.chars().filter(|c| !matches!(c, ':' | ' ' | '-')).collect();
+                    Entered::Tag(hex.to_ascii_uppercase().as_str().into())
                 }
-                _ => return Err(format!("\"{digits}\" is not a code (digits) or a tag UID (hex)")),
+                SimAct::Tag(_) => {
+                    return Err(format!("\"{digits}\" is not a tag UID (4 to 10 bytes in hex, e.g. 04:A2:19:7F)"));
+                }
+                _ => return Err(format!("\"{digits}\" is not a code (up to 16 digits)")),
             };
             sim_of(bus)?.enter(*unit, entered);
         }
