@@ -72,3 +72,20 @@ fn a_binary_file_is_refused_without_a_panic() {
     assert_eq!(code, 78);
     assert!(err.contains("portvakt.toml") && !err.contains("panicked"), "{err}");
 }
+
+#[test]
+fn a_secret_file_of_mode_640_as_the_package_installs_it_passes_and_one_others_can_read_is_warned() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    common::daemon::copy_dir(&common::fixture("config/good"), dir.path());
+    let secret = dir.path().join("secrets/door-code");
+    let key = dir.path().join("secrets/key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let (code, out, err) = check(&dir.path().join("portvakt.toml"));
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains("warning    door_code.code_file"), "640 (root:portvakt) is the rule:\n{out}");
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (_, out, _) = check(&dir.path().join("portvakt.toml"));
+    assert!(out.contains("warning    door_code.code_file") && out.contains("chmod 640"), "{out}");
+}

@@ -144,12 +144,22 @@ fn known(names: impl IntoIterator<Item = impl AsRef<str>>) -> String {
 }
 
 /// Reads a secret file named in the config (relative to the config's directory).
-/// Warns when a secret file can be read by other users than its owner and group's owner.
+/// Warns when a secret file of the gateway can be read by others than its owner and its
+/// group, or written by its group. One rule, which the Debian package meets: mode 640,
+/// owner root, group portvakt (the service reads it through its group), or 600.
 pub(super) fn warn_if_readable_by_others(full: &Path, path: &str, w: &mut Problems) {
     if let Ok(meta) = std::fs::metadata(full)
-        && meta.permissions().mode() & 0o077 != 0
+        && meta.permissions().mode() & 0o027 != 0
     {
-        w.push(path, format!("{} can be read by other users; run chmod 600 on it", full.display()));
+        let mode = meta.permissions().mode() & 0o777;
+        w.push(
+            path,
+            format!(
+                "{} is mode {mode:o}: others can read it or its group can write it; run chmod 640 on it \
+                 (owner root, group portvakt) or chmod 600",
+                full.display()
+            ),
+        );
     }
 }
 
