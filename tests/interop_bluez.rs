@@ -16,7 +16,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use portvakt::ble::bluez::{REQUEST, RESPONSE, Radio, SERVICE, site_tag};
-use portvakt::core::clock::ClockTrust;
 use portvakt::gateway::clock::SystemClock;
 use portvakt::store::{AuditFilter, Store, StoreOptions};
 use tokio_util::sync::CancellationToken;
