@@ -477,7 +477,29 @@ fn scan_cmd(cli: &Cli, bus: Option<&String>, units: &str, tcp: Option<&String>) 
 
 /// Sends a request to the running daemon; `Ok(None)` when no daemon runs.
 fn ask_daemon(cfg: &Config, req: &Request) -> Result<Option<serde_json::Value>, Failure> {
-    match runtime()?.block_on(client::request(&cfg.daemon.control_socket, req)) {
+    ask_at(&cfg.daemon.control_socket, req)
+}
+
+/// The config, or — when the file on disk has problems — where the running daemon
+/// listens (it runs on the configuration it loaded), with a note saying so.
+fn config_or_socket(cli: &Cli) -> Result<Result<Config, std::path::PathBuf>, Failure> {
+    let path = config_path(cli);
+    match load_config(&path) {
+        Ok(cfg) => Ok(Ok(cfg)),
+        Err(f) if f.code == exit::CONFIG => {
+            eprintln!(
+                "portvakt: note: {} has problems (run check-config); asking the running daemon, which uses the \
+                 configuration it loaded",
+                path.display()
+            );
+            Ok(Err(config::control_socket_of(&LoadOptions::file(&path).with_process_env())))
+        }
+        Err(f) => Err(f),
+    }
+}
+
+fn ask_at(socket: &std::path::Path, req: &Request) -> Result<Option<serde_json::Value>, Failure> {
+    match runtime()?.block_on(client::request(socket, req)) {
         Ok(v) => Ok(Some(v)),
         Err(ClientError::NotRunning(_)) => Ok(None),
         Err(e @ ClientError::Refused(_)) => Err(fail(exit::USAGE, e.to_string())),
@@ -493,8 +515,13 @@ fn daemon_required(cfg: &Config, req: &Request) -> Result<serde_json::Value, Fai
 }
 
 fn status_cmd(cli: &Cli, json: bool) -> Result<String, Failure> {
-    let cfg = load_config(&config_path(cli))?;
-    let v = daemon_required(&cfg, &Request::Status)?;
+    let v = match config_or_socket(cli)? {
+        Ok(cfg) => daemon_required(&cfg, &Request::Status)?,
+        Err(socket) => ask_at(&socket, &Request::Status)?.ok_or_else(|| {
+            let e = ClientError::NotRunning(socket.display().to_string());
+            fail(exit::UNAVAILABLE, e.to_string())
+        })?,
+    };
     let status = v.get("status").cloned().unwrap_or_default();
     if json {
         return Ok(format!("{status:#}\n"));
@@ -543,7 +570,17 @@ fn sim_cmd(cli: &Cli, door: &str, act: &str, value: Option<&String>) -> Result<S
 }
 
 fn pulse_cmd(cli: &Cli, door: &str, tcp: Option<&String>) -> Result<String, Failure> {
-    let mut cfg = load_config(&config_path(cli))?;
+    let mut cfg = match config_or_socket(cli)? {
+        Ok(cfg) => cfg,
+        // A broken config on disk: only the daemon (on the config it loaded) can pulse.
+        Err(socket) if tcp.is_none() => {
+            ask_at(&socket, &Request::Pulse { door: door.to_owned() })?.ok_or_else(|| {
+                fail(exit::CONFIG, format!("no daemon answers on {}, and the config has problems", socket.display()))
+            })?;
+            return Ok(format!("door {door}: released for its pulse by the running daemon (audited)\n"));
+        }
+        Err(_) => return Err(fail(exit::CONFIG, "the config has problems (run check-config)")),
+    };
     if tcp.is_none() && ask_daemon(&cfg, &Request::Pulse { door: door.to_owned() })?.is_some() {
         return Ok(format!("door {door}: released for its pulse by the running daemon (audited)\n"));
     }

@@ -232,3 +232,27 @@ fn sim_takes_a_tag_in_the_colon_form_that_explain_and_the_csv_files_use() {
         d.stop().await.unwrap();
     });
 }
+
+#[test]
+fn status_and_pulse_still_reach_a_running_daemon_while_the_config_on_disk_is_half_edited() {
+    rt().block_on(async {
+        let d = TestDaemon::start(None);
+        d.notified("READY=1", 10).await;
+        let cfg = d.config_path();
+        let text = std::fs::read_to_string(&cfg).unwrap();
+        std::fs::write(&cfg, text.replace("[[doors]]", "[[doors]]\nrelay_typo = 3")).unwrap();
+        let dir = d.dir.path().to_path_buf();
+        let cli = move |args: &'static [&'static str]| {
+            let (dir, cfg) = (dir.clone(), cfg.clone());
+            tokio::task::spawn_blocking(move || common::daemon::portvakt_cli(&dir, &cfg, args, &[]))
+        };
+        let (code, out, err) = cli(&["status"]).await.unwrap();
+        assert_eq!(code, Some(0), "{out}{err}");
+        assert!(out.contains("door       entrance"), "{out}");
+        assert!(err.contains("has problems"), "the broken file is named: {err}");
+        let (code, out, err) = cli(&["pulse", "entrance"]).await.unwrap();
+        assert_eq!(code, Some(0), "{out}{err}");
+        assert!(out.contains("released for its pulse by the running daemon"), "{out}");
+        d.stop().await.unwrap();
+    });
+}

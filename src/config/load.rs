@@ -97,3 +97,28 @@ pub fn from_layers(layers: &[(PathBuf, String)], env: &[(String, String)], main:
     let base = main.parent().unwrap_or(Path::new(".")).to_path_buf();
     validate::validate(root, &base, layers.iter().map(|(p, _)| p.clone()).collect())
 }
+
+/// Where the running daemon's control socket is, read leniently from a configuration
+/// that may not validate (a half-edited file while the daemon runs on the one it loaded):
+/// `daemon.control_socket` from the files that parse and the environment, else the
+/// default. Tools that only talk to the daemon use this when the config has problems.
+pub fn control_socket_of(opts: &LoadOptions) -> PathBuf {
+    let base = opts.path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let mut builder = config::Config::builder();
+    for path in layer_files(&opts.path).unwrap_or_else(|_| vec![opts.path.clone()]) {
+        let Ok(text) = std::fs::read_to_string(&path) else { continue };
+        let source = File::from_str(&text, FileFormat::Toml);
+        if config::Config::builder().add_source(source.clone()).build().is_ok() {
+            builder = builder.add_source(source);
+        }
+    }
+    let prefix = format!("{ENV_PREFIX}__");
+    let env: config::Map<String, String> = opts.env.iter().filter(|(k, _)| k.starts_with(&prefix)).cloned().collect();
+    builder = builder
+        .add_source(Environment::with_prefix(ENV_PREFIX).prefix_separator("__").separator("__").source(Some(env)));
+    builder
+        .build()
+        .ok()
+        .and_then(|c| c.get_string("daemon.control_socket").ok())
+        .map_or_else(|| PathBuf::from(super::DEFAULT_CONTROL_SOCKET), |s| base.join(s))
+}

@@ -25,7 +25,7 @@ use crate::core::secret::CredentialKey;
 pub use authority::{AuthorityClass, AuthorityConfig, door_names};
 pub use ble::{BleConfig, Rate};
 pub use daemon::{DEFAULT_CONTROL_SOCKET, DaemonConfig};
-pub use load::{DEFAULT_CONFIG_PATH, LoadOptions, from_layers, load};
+pub use load::{DEFAULT_CONFIG_PATH, LoadOptions, control_socket_of, from_layers, load};
 pub use problems::{ConfigError, Problem};
 pub use rights::Rights;
 pub use uplink::{ConfirmOn, Security, UplinkConfig, is_loopback, parse_broker, tls_client};
