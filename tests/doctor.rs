@@ -45,6 +45,22 @@ fn without_a_daemon_each_device_is_asked_directly_and_a_silent_one_fails_by_name
         assert_eq!(silent.verdict, Verdict::Failed);
         assert!(silent.remedy.as_deref().unwrap().contains("A/B wiring"));
         assert!(report.failed());
+        assert_eq!(line("BLE").verdict, Verdict::Skipped);
+        assert!(line("BLE").detail.contains("not configured"), "{:?}", line("BLE"));
+
+        // With [ble] on a socket, doctor says what is served instead of "not in this version".
+        let socket = dir.path().join("ble.sock");
+        std::fs::write(&socket, b"").unwrap();
+        let env = vec![("PORTVAKT__BLE__SOCKET".to_owned(), socket.display().to_string())];
+        let opts = portvakt::config::LoadOptions { path: common::fixture("config/good/portvakt.toml"), env };
+        let mut with_ble = portvakt::config::load(&opts).unwrap();
+        with_ble.buses = cfg.buses.clone();
+        with_ble.store = cfg.store.clone();
+        with_ble.daemon = cfg.daemon.clone();
+        let report2 = doctor::run(&dir.path().join("portvakt.toml"), Ok(with_ble)).await;
+        let ble = report2.checks.iter().find(|c| c.check == "BLE").unwrap();
+        assert_eq!(ble.verdict, Verdict::Ok, "{ble:?}");
+        assert!(ble.detail.contains("simulated transport only") && ble.detail.contains("present"), "{ble:?}");
 
         let saved = doctor::save(&report, dir.path()).unwrap();
         let back: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(saved).unwrap()).unwrap();

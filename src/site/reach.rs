@@ -56,5 +56,16 @@ pub async fn status(reach: &Reach) -> StatusReport {
         store: reach.store.health().await.ok(),
         bundles: reach.access.bundles().await,
         uplink: reach.uplink.borrow().clone(),
+        ble: view.as_ref().map_or_else(|| "not_configured".to_owned(), |v| ble_words(v.cfg.ble.as_ref())),
+    }
+}
+
+/// What `[ble]` serves, in the words of the state message.
+fn ble_words(ble: Option<&crate::config::BleConfig>) -> String {
+    match ble.map(|b| (b.adapter.as_deref(), b.socket.is_some())) {
+        None | Some((None, false)) => "not_configured".into(),
+        Some((None, true)) => "socket".into(),
+        Some((Some(a), false)) => format!("adapter {a}"),
+        Some((Some(a), true)) => format!("adapter {a} + socket"),
     }
 }

@@ -38,6 +38,9 @@ pub struct StatusReport {
     pub bundles: Vec<BundleStatus>,
     /// The MQTT uplink (`None` when the site has none).
     pub uplink: Option<UplinkStatus>,
+    /// Phones over BLE as configured: `not_configured`, `adapter <name>`, `socket`, or
+    /// both (`adapter <name> + socket`).
+    pub ble: String,
 }
 
 /// One door in words: mode, the strike as its board reports it, the contact, alarms.

@@ -5,6 +5,7 @@
 
 pub mod actor;
 pub mod db;
+pub mod lookup;
 pub mod record;
 pub mod schema;
 pub mod state;

@@ -431,6 +431,51 @@ fn bus_checks_from_status(status: &serde_json::Value, cfg: &Config, out: &mut Ve
     }
 }
 
+/// What `[ble]` asks for, and — from the audit log — what the radio did last.
+fn ble_check(cfg: &Config, daemon_runs: bool) -> Check {
+    let Some(ble) = &cfg.ble else {
+        return check("BLE", Verdict::Skipped, "not configured (no [ble] section): no phones are served", None);
+    };
+    let mut parts = Vec::new();
+    if let Some(socket) = &ble.socket {
+        let there = if socket.exists() { "present" } else { "not there" };
+        parts.push(format!("socket {} {there}", socket.display()));
+    }
+    let Some(adapter) = &ble.adapter else {
+        return check("BLE", Verdict::Ok, format!("simulated transport only: {}", parts.join("; ")), None);
+    };
+    let last = Store::open_read_only(&cfg.store.path)
+        .ok()
+        .and_then(|s| s.latest_of_kind(crate::store::EventKind::BleAdapter).ok().flatten());
+    match last {
+        Some((at, d)) if d["state"] == "serving" => {
+            parts.insert(0, format!("adapter {adapter}: serving since {at}"));
+            check("BLE", Verdict::Ok, parts.join("; "), None)
+        }
+        Some((at, d)) => {
+            parts.insert(0, format!("adapter {adapter}: lost at {at}: {}", d["why"].as_str().unwrap_or("?")));
+            check(
+                "BLE",
+                Verdict::Failed,
+                parts.join("; "),
+                Some("check `bluetoothctl show` and `journalctl -u bluetooth`"),
+            )
+        }
+        None if daemon_runs => check(
+            "BLE",
+            Verdict::Warning,
+            format!("adapter {adapter}: the daemon has not reported serving it yet"),
+            Some("check `bluetoothctl show` and `journalctl -u portvakt`"),
+        ),
+        None => check(
+            "BLE",
+            Verdict::Skipped,
+            format!("adapter {adapter}: served by the daemon, which is not running"),
+            None,
+        ),
+    }
+}
+
 fn time_check(cfg: &Config, out: &mut Vec<Check>) {
     let flag = &cfg.daemon.synchronized_flag;
     out.push(if flag.exists() {
@@ -515,7 +560,7 @@ pub async fn run(config_path: &Path, cfg: Result<Config, ConfigError>) -> Report
         None => bus_checks_direct(&cfg, &mut checks).await,
     }
     time_check(&cfg, &mut checks);
-    checks.push(check("BLE adapter", Verdict::Skipped, "phone keys over BLE are not in this version", None));
+    checks.push(ble_check(&cfg, status.is_some()));
     checks.push(broker_check(&cfg, status.as_ref()).await);
     Report {
         at: now,

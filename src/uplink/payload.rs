@@ -143,8 +143,8 @@ pub struct StateMessage {
     pub credentials: Option<usize>,
     /// Each bus's devices.
     pub buses: Vec<BusStatus>,
-    /// The BLE adapter (`not_configured` until the gateway has BLE).
-    pub ble: &'static str,
+    /// Phones over BLE as configured (`not_configured`, `adapter <name>`, `socket`, both).
+    pub ble: String,
     /// Records waiting for upload.
     pub outbox_depth: Option<u64>,
     /// Age of the oldest record waiting, in seconds.
@@ -207,7 +207,7 @@ pub fn state(report: &StatusReport, uplink: &UplinkHealth, now: Timestamp) -> St
         clock: report.gateway.as_ref().map(|g| g.clock),
         credentials: report.gateway.as_ref().map(|g| g.credentials),
         buses: report.buses.clone(),
-        ble: "not_configured",
+        ble: report.ble.clone(),
         outbox_depth: store.map(|s| s.outbox_depth),
         outbox_oldest_secs: store.and_then(|s| s.oldest_unconfirmed).map(|t| now.duration_since(t).as_secs()),
         store_nearly_full: store.map(|s| s.nearly_full),
