@@ -190,6 +190,21 @@ fn check_version(stored: Option<u64>, offered: u64) -> Result<(), Refusal> {
     }
 }
 
+/// Refuses a document valid from `from` to `to` for longer than the authority may issue.
+fn within_lifetime(
+    authority: &AuthorityConfig,
+    what: &'static str,
+    from: Timestamp,
+    to: Timestamp,
+    limit: jiff::SignedDuration,
+) -> Result<(), Refusal> {
+    let lifetime = to.duration_since(from);
+    if lifetime > limit {
+        return Err(Refusal::LifetimeTooLong { authority: authority.id.to_string(), what, lifetime, limit });
+    }
+    Ok(())
+}
+
 fn signed_by<'t>(
     trust: &'t Trust<'_>,
     authority: &str,
@@ -227,15 +242,7 @@ pub fn verify_bundle(
     if clock_trusted && bundle.issued_at > now + ISSUED_AHEAD_TOLERANCE {
         return Err(Refusal::IssuedInFuture(bundle.issued_at));
     }
-    let lifetime = bundle.not_after.duration_since(bundle.issued_at);
-    if lifetime > authority.rights.max_bundle {
-        return Err(Refusal::LifetimeTooLong {
-            authority: bundle.authority.clone(),
-            what: "bundle",
-            lifetime,
-            limit: authority.rights.max_bundle,
-        });
-    }
+    within_lifetime(authority, "bundle", bundle.issued_at, bundle.not_after, authority.rights.max_bundle)?;
     let beyond: Vec<String> = bundle
         .entries
         .iter()
@@ -317,15 +324,8 @@ pub fn verify_certificate(
     if now >= cert.not_after {
         return Err(Refusal::Expired(cert.not_after));
     }
-    let lifetime = cert.not_after.duration_since(cert.not_before);
-    if lifetime > authority.rights.max_certificate {
-        return Err(Refusal::LifetimeTooLong {
-            authority: cert.authority.clone(),
-            what: "phone certificate",
-            lifetime,
-            limit: authority.rights.max_certificate,
-        });
-    }
+    let limit = authority.rights.max_certificate;
+    within_lifetime(authority, "phone certificate", cert.not_before, cert.not_after, limit)?;
     if !authority.rights.may_give(&cert.role) {
         return Err(Refusal::RoleNotGranted {
             authority: cert.authority.clone(),
