@@ -19,6 +19,7 @@ fuzz_target!(|data: &[u8]| {
         doors: &doors,
         now: *portvakt_fuzz::NOW,
         max_age: jiff::SignedDuration::from_mins(5),
+        clock_trusted: true,
     };
     let payload =
         if how & 1 == 1 { seal(DocType::Command, rest, portvakt_fuzz::signer(how >> 1)) } else { rest.to_vec() };
