@@ -469,10 +469,10 @@ fn scan_cmd(cli: &Cli, bus: Option<&String>, units: &str, tcp: Option<&String>) 
     let units = parse_units(units)?;
     let last = *units.end();
     let answers = runtime()?
-        .block_on(installer::scan(&bus, units, |u| eprint!("\rscanning unit {u:>3} of {last}")))
+        .block_on(installer::scan(&bus, units.clone(), |u| eprint!("\rscanning unit {u:>3} of {last}")))
         .map_err(tool_error)?;
     eprintln!();
-    Ok(installer::render_scan(&bus.name, &answers))
+    Ok(installer::render_scan(&bus, &answers, &units))
 }
 
 /// Sends a request to the running daemon; `Ok(None)` when no daemon runs.

@@ -47,6 +47,25 @@ fn scan_lists_the_units_that_answer_and_how() {
     }
     assert!(!out.contains("unit   5"), "{out}");
     assert!(out.contains("exception IllegalFunction"), "devices that refuse a function still count as there:\n{out}");
+    // Each unit is named by the profile it answers like and compared with the config.
+    for want in [
+        "answers like         portvakt-keypad: as configured",
+        "answers like         relay-coils: as configured",
+        "answers like         discrete-inputs: as configured",
+    ] {
+        assert!(out.contains(want), "{want} missing:\n{out}");
+    }
+}
+
+#[test]
+fn scan_names_a_unit_that_answers_otherwise_than_configured_and_one_that_does_not_answer() {
+    let (sim, addr) = building();
+    sim.set_fault(3, Some(portvakt::modbus::sim::Fault::Silent));
+    sim.use_first_keypad_map(4);
+    let (code, out, err) = portvakt(&["scan", "--units", "1-5", "--tcp", &addr]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("unit   3  NO ANSWER: the config has discrete-inputs"), "{out}");
+    assert!(out.contains("portvakt-keypad (the first keypad map): as configured"), "{out}");
 }
 
 #[test]

@@ -9,8 +9,9 @@ use std::ops::RangeInclusive;
 use tokio::time::timeout;
 use tokio_modbus::prelude::*;
 
-use crate::config::{BusConfig, Config};
+use crate::config::{BusConfig, Config, Profile};
 use crate::modbus::bus::{self, BusEvent};
+use crate::modbus::keypad;
 use crate::modbus::link::{LinkError, frame_gap, open};
 
 /// Why a tool could not run.
@@ -31,6 +32,38 @@ pub struct Answer {
     pub unit: u8,
     /// Function by function: what it said.
     pub functions: Vec<(&'static str, String)>,
+    /// The profile it answers like, if any (a keypad's map decodes; coils or inputs read).
+    pub profile: Option<Seen>,
+}
+
+/// The profile a unit answers like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seen {
+    /// The profile.
+    pub profile: Profile,
+    /// A keypad of the first map (11 registers, no entry age).
+    pub first_map: bool,
+}
+
+/// Reads what a keypad panel's map needs (the current map, else the first map's 11
+/// registers) and says whether it decodes as one.
+async fn keypad_map(
+    ctx: &mut tokio_modbus::client::Context,
+    limit: std::time::Duration,
+    gap: Option<std::time::Duration>,
+) -> Option<Seen> {
+    for (count, first_map) in [(keypad::POLL_REGISTERS, false), (keypad::POLL_REGISTERS_V1, true)] {
+        let read = timeout(limit, ctx.read_input_registers(0, count)).await;
+        if let Some(g) = gap {
+            tokio::time::sleep(g).await;
+        }
+        if let Ok(Ok(Ok(regs))) = read
+            && keypad::decode_poll(&regs).is_ok()
+        {
+            return Some(Seen { profile: Profile::PortvaktKeypad, first_map });
+        }
+    }
+    None
 }
 
 fn describe<T: std::fmt::Debug>(r: Result<tokio_modbus::Result<T>, tokio::time::error::Elapsed>) -> Option<String> {
@@ -75,6 +108,19 @@ pub async fn scan(
         probe!("holding registers 0", ctx.read_holding_registers(0, 1));
         probe!("coils 0", ctx.read_coils(0, 1));
         probe!("discrete inputs 0", ctx.read_discrete_inputs(0, 1));
+        // Which profile it answers like: a keypad's whole map, else coils, else inputs.
+        let data = |name: &str| functions.iter().any(|(f, s)| *f == name && !s.starts_with("exception"));
+        let profile = if lost || functions.is_empty() {
+            None
+        } else if let Some(seen) = keypad_map(&mut ctx, limit, gap).await {
+            Some(seen)
+        } else if data("coils 0") {
+            Some(Seen { profile: Profile::RelayCoils, first_map: false })
+        } else if data("discrete inputs 0") {
+            Some(Seen { profile: Profile::DiscreteInputs, first_map: false })
+        } else {
+            None
+        };
         if lost {
             // A silent unit leaves the connection in doubt: start afresh for the next
             // (closing the old port first: a serial port is opened exclusively).
@@ -82,20 +128,36 @@ pub async fn scan(
             ctx = open(bus).await?;
         }
         if !functions.is_empty() {
-            found.push(Answer { unit, functions });
+            found.push(Answer { unit, functions, profile });
         }
     }
     Ok(found)
 }
 
-/// The scan result for people.
-pub fn render_scan(bus: &str, answers: &[Answer]) -> String {
-    let mut out = format!("bus \"{bus}\": {} unit(s) answered\n", answers.len());
+/// The scan result for people, compared with the bus's devices in the config: each
+/// unit's answers, the profile it answers like, and whether that is what the config says;
+/// configured units that did not answer are listed too.
+pub fn render_scan(bus: &BusConfig, answers: &[Answer], units: &RangeInclusive<u8>) -> String {
+    let mut out = format!("bus \"{}\": {} unit(s) answered\n", bus.name, answers.len());
     for a in answers {
         let _ = writeln!(out, "  unit {:>3}", a.unit);
         for (f, s) in &a.functions {
             let _ = writeln!(out, "           {f:<20} {s}");
         }
+        let seen = a.profile.map_or_else(
+            || "none of the profiles".to_owned(),
+            |s| format!("{}{}", s.profile.as_str(), if s.first_map { " (the first keypad map)" } else { "" }),
+        );
+        let verdict = match bus.devices.iter().find(|d| d.unit == a.unit) {
+            Some(d) if a.profile.is_some_and(|s| s.profile == d.profile) => format!("as configured ({})", d.name),
+            Some(d) => format!("MISMATCH: the config has {} \"{}\" here", d.profile.as_str(), d.name),
+            None => "not in the config".to_owned(),
+        };
+        let _ = writeln!(out, "           {:<20} {seen}: {verdict}", "answers like");
+    }
+    for d in bus.devices.iter().filter(|d| units.contains(&d.unit) && !answers.iter().any(|a| a.unit == d.unit)) {
+        let _ =
+            writeln!(out, "  unit {:>3}  NO ANSWER: the config has {} \"{}\" here", d.unit, d.profile.as_str(), d.name);
     }
     out
 }
@@ -180,5 +242,36 @@ pub fn describe_event(e: &BusEvent) -> String {
         }
         BusEvent::Online { unit } => format!("unit {unit}: online"),
         BusEvent::Offline { unit, why } => format!("unit {unit}: OFFLINE ({why})"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{BusLink, DeviceConfig};
+
+    #[test]
+    fn a_unit_answering_like_another_profile_than_configured_is_a_mismatch() {
+        let bus = BusConfig {
+            name: "rs485".into(),
+            link: BusLink::Tcp { address: "127.0.0.1:502".into() },
+            timeout: jiff::SignedDuration::from_millis(500),
+            poll_interval: jiff::SignedDuration::from_millis(50),
+            max_entry_age: jiff::SignedDuration::from_secs(10),
+            devices: vec![DeviceConfig {
+                unit: 2,
+                name: "relays".into(),
+                profile: Profile::PortvaktKeypad,
+                channels: 0,
+            }],
+        };
+        let seen = Seen { profile: Profile::RelayCoils, first_map: false };
+        let answers = [
+            Answer { unit: 2, functions: vec![("coils 0", "[false]".into())], profile: Some(seen) },
+            Answer { unit: 9, functions: vec![("coils 0", "[false]".into())], profile: Some(seen) },
+        ];
+        let text = render_scan(&bus, &answers, &(1..=10));
+        assert!(text.contains("relay-coils: MISMATCH: the config has portvakt-keypad \"relays\" here"), "{text}");
+        assert!(text.contains("relay-coils: not in the config"), "{text}");
     }
 }
