@@ -26,7 +26,7 @@ use portvakt::daemon::logging;
 use portvakt::exit;
 use portvakt::store::{AuditFilter, Store, StoreError};
 use portvakt::tools::{
-    allowlist_file, audit_view, doctor, explain, installer, intake_run, summary, time_input, week_grid,
+    allowlist_file, audit_view, doctor, explain, in_force, installer, intake_run, summary, time_input, week_grid,
 };
 
 /// Portvakt: the gateway for a building's shared doors.
@@ -354,8 +354,22 @@ fn explain_cmd(cfg: &Config, a: &ExplainArgs) -> Result<String, Failure> {
     Ok(explain::render(policy, &state.allowlist, &decision, &door_id, now))
 }
 
+/// The config's summary, then what the owner's signed policy in the store changes.
+fn check_config_cmd(cfg: &Config) -> String {
+    let mut out = summary::render(cfg);
+    // A store that cannot be read is doctor's business; the config itself is fine.
+    if let Ok(stored) = stored_credentials(cfg) {
+        for line in in_force::owner_changes(&cfg.policy, &stored.built.policy) {
+            let _ = writeln!(out, "in force   {line}");
+        }
+    }
+    out
+}
+
 fn schedule_cmd(cfg: &Config, door: Option<&String>, week: Option<&String>) -> Result<String, Failure> {
-    let policy = &cfg.policy;
+    // What is in force: the config with the owner's signed policy from the store.
+    let stored = stored_credentials(cfg)?;
+    let policy = &stored.built.policy;
     let only = match door {
         Some(d) => Some(
             d.parse::<DoorId>()
@@ -374,7 +388,11 @@ fn schedule_cmd(cfg: &Config, door: Option<&String>, week: Option<&String>) -> R
                 .map_or(today, jiff::civil::ISOWeekDate::date)
         }
     };
-    Ok(week_grid::render(policy, monday, only))
+    let mut out = week_grid::render(policy, monday, only);
+    for line in in_force::owner_changes(&cfg.policy, policy) {
+        let _ = writeln!(out, "in force: {line}");
+    }
+    Ok(out)
 }
 
 /// The store file and the zone to show times in: from `--db` (UTC), or the config.
@@ -654,7 +672,7 @@ fn run(cli: &Cli) -> Result<String, Failure> {
         Command::Status { json } => status_cmd(cli, *json),
         Command::Doctor { json, no_record } => doctor_cmd(cli, *json, *no_record),
         Command::Sim { door, act, value } => sim_cmd(cli, door, act, value.as_ref()),
-        Command::CheckConfig => Ok(summary::render(&load_config(&config_path(cli))?)),
+        Command::CheckConfig => Ok(check_config_cmd(&load_config(&config_path(cli))?)),
         Command::Explain(a) => explain_cmd(&load_config(&config_path(cli))?, a),
         Command::Schedule { door, week } => {
             schedule_cmd(&load_config(&config_path(cli))?, door.as_ref(), week.as_ref())

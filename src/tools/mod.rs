@@ -6,6 +6,7 @@ pub mod allowlist_file;
 pub mod audit_view;
 pub mod doctor;
 pub mod explain;
+pub mod in_force;
 pub mod installer;
 pub mod intake_run;
 pub mod summary;
