@@ -713,7 +713,14 @@ fn intake_cmd(cfg: &Config) -> Result<String, Failure> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // A command-line mistake exits 64 (EX_USAGE), as documented; --help and --version 0.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { exit::USAGE } else { exit::OK });
+        }
+    };
     match run(&cli) {
         Ok(text) => {
             print!("{text}");

@@ -163,3 +163,38 @@ fn a_key_file_others_can_read_is_refused() {
     let (code, _, _) = run(ADMIN, &["keygen", "--out", key.to_str().unwrap()], &[]);
     assert_eq!(code, 65, "keygen never overwrites a key");
 }
+
+#[test]
+fn command_line_mistakes_exit_64_and_help_exits_0() {
+    for bin in [ADMIN, GATEWAY] {
+        let (code, _, err) = run(bin, &["--no-such-flag"], &[]);
+        assert_eq!(code, 64, "{bin}: {err}");
+        let (code, out, _) = run(bin, &["--help"], &[]);
+        assert_eq!(code, 0, "{bin}");
+        assert!(out.contains("Usage"), "{out}");
+    }
+}
+
+#[test]
+fn signing_with_the_public_key_file_is_refused_not_done_with_a_wrong_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).display().to_string();
+    let (code, _, err) = run(ADMIN, &["keygen", "--out", &p("owner.key")], &[]);
+    assert_eq!(code, 0, "{err}");
+    std::fs::set_permissions(dir.path().join("owner.key.pub"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    let revoke = |key: &str| {
+        let args = ["revoke", "--authority", "owner", "--id", "c-1", "--key", key, "--out", &p("rev.pvkt")];
+        run(ADMIN, &args, &[])
+    };
+    let (code, _, err) = revoke(&p("owner.key.pub"));
+    assert_ne!(code, 0);
+    assert!(err.contains("is a public key"), "{err}");
+    assert!(!dir.path().join("rev.pvkt").exists(), "nothing was signed");
+    // A copy of the public key under another name is caught by the .pub beside the key.
+    std::fs::copy(dir.path().join("owner.key.pub"), dir.path().join("copy.key")).unwrap();
+    std::fs::copy(dir.path().join("owner.key.pub"), dir.path().join("copy.key.pub")).unwrap();
+    let (_, _, err) = revoke(&p("copy.key"));
+    assert!(err.contains("is a public key"), "{err}");
+    let (code, _, err) = revoke(&p("owner.key"));
+    assert_eq!(code, 0, "the private key signs: {err}");
+}

@@ -545,7 +545,15 @@ fn phone(socket: &Path, key: &Path, certificate: Option<&Path>, door: &str, mtu:
 }
 
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
+    // A command-line mistake exits 64 (EX_USAGE); --help and --version 0.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { exit::USAGE } else { exit::OK });
+        }
+    };
+    match run(cli) {
         Ok(text) => {
             print!("{text}");
             ExitCode::from(exit::OK)

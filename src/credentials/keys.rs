@@ -31,6 +31,9 @@ pub enum KeyFileError {
     /// Not 64 hexadecimal digits.
     #[error("{0} does not hold a key (64 hexadecimal digits)")]
     Malformed(PathBuf),
+    /// A public key where the private key belongs (both are 64 hexadecimal digits).
+    #[error("{0} is a public key; sign with the private key file (the one without .pub)")]
+    PublicKey(PathBuf),
 }
 
 /// 32 bytes from the kernel's random source.
@@ -56,9 +59,19 @@ pub fn read_private(path: &Path) -> Result<SigningKey, KeyFileError> {
     if mode & 0o077 != 0 {
         return Err(KeyFileError::Exposed { path: path.to_path_buf(), mode: mode & 0o777 });
     }
+    if path.extension().is_some_and(|e| e == "pub") {
+        return Err(KeyFileError::PublicKey(path.to_path_buf()));
+    }
     let text = std::fs::read_to_string(path).map_err(io)?;
     let seed = hex::decode32(&text).ok_or_else(|| KeyFileError::Malformed(path.to_path_buf()))?;
-    Ok(SigningKey::from_bytes(&seed))
+    let key = SigningKey::from_bytes(&seed);
+    // keygen writes `<key>.pub` beside it: if that holds this very text, this is a copy of
+    // the public key, not the private one.
+    let beside = std::fs::read_to_string(format!("{}.pub", path.display())).ok();
+    if beside.as_deref().and_then(hex::decode32) == Some(seed) {
+        return Err(KeyFileError::PublicKey(path.to_path_buf()));
+    }
+    Ok(key)
 }
 
 /// The public key of a signing key, as hex.
