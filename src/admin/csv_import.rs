@@ -3,7 +3,9 @@
 //! `pin`, `tag` or `phone`, `secret` the PIN, tag UID or phone key (hex), `doors` door ids
 //! separated by `;`, times RFC 3339 or local (`2026-12-01T07:00`) in the given zone, and
 //! the last three optional. Bookings: `holder,door,start,end`. Every bad row is reported
-//! with its line and column; nothing is returned unless every row is good.
+//! with its line and column; nothing is returned unless every row is good. A file whose
+//! header row is separated by `;` (Excel with Swedish settings) is read with `;` between
+//! columns; its `doors` are then separated by `,` (or `;` inside quotes).
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
@@ -39,8 +41,19 @@ struct Table {
     rows: Vec<(u64, Vec<String>)>,
 }
 
+/// The column separator: `;` when the header row has semicolons and no commas (Excel
+/// with Swedish settings writes that), otherwise `,`.
+fn separator(text: &str) -> u8 {
+    let header = text.lines().next().unwrap_or_default();
+    if header.contains(';') && !header.contains(',') { b';' } else { b',' }
+}
+
 fn read_table(text: &str, required: &[&str], problems: &mut Vec<RowProblem>) -> Option<Table> {
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).flexible(false).from_reader(text.as_bytes());
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(separator(text))
+        .trim(csv::Trim::All)
+        .flexible(false)
+        .from_reader(text.as_bytes());
     let headers: Vec<String> = match reader.headers() {
         Ok(h) => h.iter().map(str::to_ascii_lowercase).collect(),
         Err(e) => {
@@ -157,7 +170,7 @@ pub fn entries(text: &str, site_key: &CredentialKey, tz: &TimeZone) -> Result<Ve
         let token = row.token(site_key);
         let doors: Vec<smol_str::SmolStr> = row
             .required("doors")
-            .map(|d| d.split([';', ' ']).filter(|s| !s.is_empty()).map(smol_str::SmolStr::new).collect())
+            .map(|d| d.split([';', ',', ' ']).filter(|s| !s.is_empty()).map(smol_str::SmolStr::new).collect())
             .unwrap_or_default();
         for d in &doors {
             if let Err(e) = id_ok(d) {
@@ -213,6 +226,17 @@ pub fn bookings(text: &str, tz: &TimeZone) -> Result<Vec<BookingEntry>, Vec<RowP
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_semicolon_separated_file_from_a_swedish_excel_is_read_as_such() {
+        let csv = "id;holder;role;kind;secret;doors\n\
+                   care-1;kalle;home_care;tag;04:C1:7A:22;entrance,rubbish\n\
+                   care-2;lisa;home_care;pin;4711;\"entrance;rubbish\"\n";
+        let e = entries(csv, &CredentialKey::from_bytes([1; 32]), &TimeZone::UTC).expect("read");
+        assert_eq!(e.len(), 2);
+        assert_eq!(e[0].doors, vec!["entrance", "rubbish"]);
+        assert_eq!(e[1].doors, vec!["entrance", "rubbish"]);
+    }
 
     fn key() -> CredentialKey {
         CredentialKey::from_bytes([7; 32])
