@@ -73,7 +73,8 @@ fn pulse_releases_a_doors_strike_for_its_pulse_and_locks_it_again() {
     let (sim, addr) = building();
     let (code, out, err) = portvakt(&["pulse", "gate", "--tcp", &addr]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("door gate: relay rs485/2/5 released"), "{out}");
+    assert!(out.contains("door gate: relay rs485/2/5 released (confirmed by the board)"), "{out}");
+    assert!(out.contains("locked (confirmed by the board)") && !out.contains("(())"), "{out}");
     assert_eq!(sim.relay_writes(), vec![(2, 5, true), (2, 5, false)]);
     let (code, _, err) = portvakt(&["pulse", "garage", "--tcp", &addr]);
     assert_eq!(code, 64);

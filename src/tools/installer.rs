@@ -74,6 +74,16 @@ fn describe<T: std::fmt::Debug>(r: Result<tokio_modbus::Result<T>, tokio::time::
     }
 }
 
+/// A coil write's outcome in words: confirmed by the board, its exception, or no answer.
+fn written(r: Result<tokio_modbus::Result<()>, tokio::time::error::Elapsed>) -> String {
+    match r {
+        Ok(Ok(Ok(()))) => "confirmed by the board".into(),
+        Ok(Ok(Err(code))) => format!("refused: exception {code:?}"),
+        Ok(Err(e)) => format!("link error: {e}"),
+        Err(_) => "no answer".into(),
+    }
+}
+
 /// Asks every unit in `units` with the four read functions; a device that answers with
 /// data or with an exception is there. `progress` is told each unit as it is tried.
 pub async fn scan(
@@ -178,15 +188,13 @@ pub async fn pulse(cfg: &Config, door: &str) -> Result<String, ToolError> {
     let coil = w.relay.channel.saturating_sub(1);
     let mut ctx = open(bus).await?;
     ctx.set_slave(Slave(w.relay.unit));
-    let released = describe(timeout(limit, ctx.write_single_coil(coil, w.energize_to_unlock)).await)
-        .unwrap_or_else(|| "no answer".into());
+    let released = written(timeout(limit, ctx.write_single_coil(coil, w.energize_to_unlock)).await);
     tokio::time::sleep(d.pulse.unsigned_abs()).await;
     // A fresh link: if the first write went unanswered, the old one is in doubt.
     drop(ctx);
     let mut ctx = open(bus).await?;
     ctx.set_slave(Slave(w.relay.unit));
-    let locked = describe(timeout(limit, ctx.write_single_coil(coil, !w.energize_to_unlock)).await)
-        .unwrap_or_else(|| "no answer".into());
+    let locked = written(timeout(limit, ctx.write_single_coil(coil, !w.energize_to_unlock)).await);
     Ok(format!(
         "door {door}: relay {}/{}/{} released ({released}), {:#} later locked ({locked})\n",
         w.relay.bus, w.relay.unit, w.relay.channel, d.pulse
