@@ -45,6 +45,9 @@ fn the_daemon_says_ready_serves_a_pin_from_the_inbox_and_stops_cleanly() {
         let entrance = &status["status"]["gateway"]["doors"][0];
         assert_eq!(entrance["door"], "entrance");
         assert!(status["text"].as_str().unwrap().contains("door       entrance"));
+        let text = status["text"].as_str().unwrap();
+        assert!(text.contains("kept locally (no uplink)") && !text.contains("waiting for upload"), "{text}");
+        assert!(text.contains("door       entrance   normal, "), "modes in the config's words: {text}");
 
         let socket = d.socket();
         d.stop().await.unwrap();

@@ -58,10 +58,28 @@ fn door_line(d: &crate::gateway::handle::DoorStatus) -> String {
     let fault = if d.strike_fault { ", STRIKE FAULT (the relay board does not hold it as wanted)" } else { "" };
     let alarm = if d.held_open { ", HELD OPEN" } else { "" };
     let panel = if d.panel == Some(crate::gateway::handle::PanelState::Offline) { ", PANEL OFFLINE" } else { "" };
-    format!("door       {:<10} {:?}, {strike}, {open}{alarm}{panel}{fault}", d.door, d.mode)
+    let mode = serde_json::to_value(d.mode).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    format!("door       {:<10} {mode}, {strike}, {open}{alarm}{panel}{fault}", d.door)
 }
 
 impl StatusReport {
+    fn store_line(&self) -> String {
+        let Some(s) = &self.store else { return "store      DID NOT ANSWER".into() };
+        // Without an uplink nothing is uploaded: the records are kept here.
+        let outbox = if self.uplink.is_some() {
+            format!("{} waiting for upload", s.outbox_depth)
+        } else {
+            "kept locally (no uplink)".to_owned()
+        };
+        format!(
+            "store      {} of {} MiB used, {} record(s), {outbox}{}",
+            s.used_bytes >> 20,
+            s.max_bytes >> 20,
+            s.head_seq,
+            if s.nearly_full { ", NEARLY FULL" } else { "" }
+        )
+    }
+
     /// The report in words, for a person on site.
     pub fn render(&self) -> String {
         let mut out = String::new();
@@ -112,22 +130,7 @@ impl StatusReport {
                 );
             }
         }
-        match &self.store {
-            Some(s) => {
-                let _ = writeln!(
-                    out,
-                    "store      {} of {} MiB used, {} record(s), {} waiting for upload{}",
-                    s.used_bytes >> 20,
-                    s.max_bytes >> 20,
-                    s.head_seq,
-                    s.outbox_depth,
-                    if s.nearly_full { ", NEARLY FULL" } else { "" }
-                );
-            }
-            None => {
-                let _ = writeln!(out, "store      DID NOT ANSWER");
-            }
-        }
+        let _ = writeln!(out, "{}", self.store_line());
         match &self.uplink {
             None => {
                 let _ = writeln!(out, "uplink     none configured");
