@@ -240,6 +240,11 @@ fn start_uplink(
 ) -> Option<uplink_standalone::Standalone> {
     let up = cfg.uplink.as_ref()?;
     let _ = writeln!(out, "publishing to {} under {}/", up.url(), up.prefix);
+    // The timeline is printed at the end; say now what the wait is for.
+    eprintln!(
+        "portvakt demo: publishing to {} (the day is printed when it is done; up to 10 s more for the broker)",
+        up.url()
+    );
     Some(uplink_standalone::start(Arc::new(cfg.clone()), view.clone(), store.clone(), Arc::new(clock.clone())))
 }
 
@@ -358,16 +363,17 @@ async fn run_async(
         report.checked,
         sim.relay_writes().len()
     );
-    if let Some(uplink) = uplink {
-        finish_uplink(uplink, &store, &mut out).await?;
-    }
-    if keep_running {
+    let uplinked = match uplink {
+        Some(uplink) => finish_uplink(uplink, &store, &mut out).await,
+        None => Ok(()),
+    };
+    if keep_running && uplinked.is_ok() {
         let _ = writeln!(out, "the simulated building keeps running (Ctrl-C to stop); store: {}", dir.display());
         print!("{out}");
         out.clear();
         let _ = tokio::signal::ctrl_c().await;
-    } else {
-        let _ = std::fs::remove_dir_all(&dir);
     }
-    Ok(out)
+    // The demo's files go whatever happened (a broker not reached, Ctrl-C).
+    let _ = std::fs::remove_dir_all(&dir);
+    uplinked.map(|()| out)
 }

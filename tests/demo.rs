@@ -73,3 +73,22 @@ fn the_demo_refuses_plain_mqtt_to_a_broker_off_this_machine() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("loopback broker only"));
 }
+
+#[test]
+fn a_demo_whose_broker_does_not_answer_says_so_up_front_fails_and_leaves_no_files() {
+    // A loopback port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_portvakt"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["demo", "--mqtt", &format!("mqtt://127.0.0.1:{port}")])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let files = std::env::temp_dir().join(format!("portvakt-demo-{}", child.id()));
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("portvakt demo: publishing to") && err.contains("was not reached"), "{err}");
+    assert!(!files.exists(), "{} was left behind", files.display());
+}
