@@ -103,6 +103,17 @@ pub enum DoorMode {
     Lockdown,
 }
 
+impl DoorMode {
+    /// The word the config, the store and the messages use (`free_passage`).
+    pub fn word(self) -> &'static str {
+        match self {
+            Self::Normal => "normal",
+            Self::FreePassage => "free_passage",
+            Self::Lockdown => "lockdown",
+        }
+    }
+}
+
 /// A role and what it may do beyond door rules.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Role {

@@ -104,13 +104,11 @@ pub async fn run(
         };
         let now = tracker.observe(readings);
         let floor = tracker.floor().unwrap_or(EARLIEST_TRUSTED);
-        // The floor moves silently; a change of trust is logged and audited.
-        let changed = |t: &mut ClockState| {
-            let before = std::mem::replace(t, ClockState { trust: now, floor });
-            before.trust != now || before.floor != floor
-        };
-        let trust_before = trust.borrow().trust;
-        if trust.send_if_modified(changed) && trust_before != now {
+        // The floor is kept current for whoever reads it (it only matters while the clock
+        // is untrusted, and does not move then); only a change of trust wakes the
+        // watchers, and is logged and audited.
+        let changed = |t: &mut ClockState| std::mem::replace(t, ClockState { trust: now, floor }).trust != now;
+        if trust.send_if_modified(changed) {
             log::info!("clock trust: {now:?}");
             let detail = serde_json::to_value(now).unwrap_or_default();
             let event = NewEvent::system(EventKind::ClockTrust, readings.wall, now.is_trusted(), None, &detail);

@@ -58,8 +58,7 @@ fn door_line(d: &crate::gateway::handle::DoorStatus) -> String {
     let fault = if d.strike_fault { ", STRIKE FAULT (the relay board does not hold it as wanted)" } else { "" };
     let alarm = if d.held_open { ", HELD OPEN" } else { "" };
     let panel = if d.panel == Some(crate::gateway::handle::PanelState::Offline) { ", PANEL OFFLINE" } else { "" };
-    let mode = serde_json::to_value(d.mode).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-    format!("door       {:<10} {mode}, {strike}, {open}{alarm}{panel}{fault}", d.door)
+    format!("door       {:<10} {}, {strike}, {open}{alarm}{panel}{fault}", d.door, d.mode.word())
 }
 
 impl StatusReport {

@@ -54,14 +54,6 @@ fn read_doc(r: &rusqlite::Row<'_>) -> rusqlite::Result<SignedDoc> {
     })
 }
 
-fn mode_word(m: DoorMode) -> &'static str {
-    match m {
-        DoorMode::Normal => "normal",
-        DoorMode::FreePassage => "free_passage",
-        DoorMode::Lockdown => "lockdown",
-    }
-}
-
 /// A door mode as the store keeps it, sealed with the site key so that a row written
 /// by anything but the gateway (say, sqlite3 on the SD card) is refused at start.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,7 +71,7 @@ pub struct DoorModeRow {
 impl DoorModeRow {
     /// A sealed row for `mode` set at `at`.
     pub fn sealed(key: &CredentialKey, door: &str, mode: DoorMode, at: Timestamp) -> Self {
-        let word = mode_word(mode);
+        let word = mode.word();
         let set_at_ms = at.as_millisecond();
         let seal = key.door_mode_seal(door, word, set_at_ms).0.to_vec();
         Self { door: door.to_owned(), word: word.to_owned(), set_at_ms, seal }

@@ -133,11 +133,7 @@ pub fn render(cfg: &Config) -> String {
         let key = crate::core::hex::encode(&a.public_key[..8]);
         let _ = writeln!(out, "authority  {} \"{}\" ({}, key {key}…): {doors}", a.id, a.name, a.class.as_str());
         let r = &a.rights;
-        let modes: Vec<String> = r
-            .modes
-            .iter()
-            .filter_map(|m| serde_json::to_value(m).ok().and_then(|v| v.as_str().map(str::to_owned)))
-            .collect();
+        let modes: Vec<&str> = r.modes.iter().map(|m| m.word()).collect();
         let modes = if modes.is_empty() { "no door modes".to_owned() } else { format!("modes {}", modes.join("/")) };
         let _ = writeln!(
             out,

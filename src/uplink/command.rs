@@ -353,7 +353,7 @@ fn signed(
             return Err(Refused::new(id, "not_permitted", format!("{} may not send door.pulse", body.authority)));
         }
         Action::DoorMode { mode, .. } if !rights.may_set(*mode) => {
-            let word = serde_json::to_value(mode).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+            let word = mode.word();
             return Err(Refused::new(
                 id,
                 "not_permitted",
