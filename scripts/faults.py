@@ -15,7 +15,7 @@ mosquitto, socat, faketime and pymodbus); `--long` runs the documented long vers
   soak     steady traffic for a minute (an hour with --long): resident memory and open
            files stay flat after warm-up
 
-Usage: faults.py --portvakt BIN [--long] [--soak-seconds S] [campaign ...]
+Usage: faults.py --portvakt BIN [--admin BIN] [--long] [--soak-seconds S] [campaign ...]
 """
 import argparse
 import json
@@ -220,25 +220,35 @@ class Collector:
     restarted whenever the broker drops it), keeping every sequence number seen, and
     acknowledging on `events/ack` everything up to the first gap (the gateway runs with
     `confirm = "collector"`, so a record leaves its outbox only when the collector has it;
-    what the broker drops on the way, the gateway sends again)."""
+    what the broker drops on the way, the gateway sends again). Acknowledgements are signed
+    with the collector's key by `portvakt-admin ack`, bound to the record's hash."""
 
-    def __init__(self, broker, prefix):
+    def __init__(self, broker, prefix, admin, work):
         self.broker, self.prefix, self.seqs, self.stopping = broker, prefix, [], False
+        self.hashes, self.admin, self.work = {}, admin, Path(work)
+        self.key = self.work / "collector.key"
+        subprocess.run([admin, "keygen", "--out", str(self.key)], check=True, capture_output=True)
+        self.public_key = subprocess.run([admin, "pubkey", "--key", str(self.key)], check=True, capture_output=True,
+                                         text=True).stdout.strip()
         self.proc = None
         threading.Thread(target=self.run, daemon=True).start()
         threading.Thread(target=self.acknowledge, daemon=True).start()
 
     def acknowledge(self):
         told = 0
+        ack = self.work / "ack.pvkt"
         while not self.stopping:
             time.sleep(0.5)
             have, through = set(self.seqs), told
             while through + 1 in have:
                 through += 1
             if through > told:
+                ack.unlink(missing_ok=True)
+                subprocess.run([self.admin, "ack", "--site", self.prefix.rsplit("/", 1)[-1], "--through", str(through),
+                                "--hash", self.hashes[through], "--key", str(self.key), "--out", str(ack)],
+                               check=True, capture_output=True)
                 sent = subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(self.broker.port), "-q", "1",
-                                       "-t", f"{self.prefix}/events/ack", "-m", json.dumps({"through": through})],
-                                      capture_output=True)
+                                       "-t", f"{self.prefix}/events/ack", "-f", str(ack)], capture_output=True)
                 if sent.returncode == 0:
                     told = through
 
@@ -249,7 +259,9 @@ class Collector:
                  "-t", f"{self.prefix}/events"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
             for line in self.proc.stdout:
                 try:
-                    self.seqs.append(json.loads(line)["seq"])
+                    record = json.loads(line)
+                    self.hashes[record["seq"]] = record["hash"]
+                    self.seqs.append(record["seq"])
                 except (ValueError, KeyError):
                     pass
             self.proc.wait()
@@ -277,10 +289,11 @@ def reporting(args, work):
     collector mode (a record leaves the outbox only when the collector has it)."""
     b = Broker(Path(work) / "broker")
     b.start()
-    collector = Collector(b, "portvakt/storgatan-12")
+    collector = Collector(b, "portvakt/storgatan-12", args.admin, work)
     d = Daemon(args, Path(work), env={"PORTVAKT__UPLINK__BROKER": f"mqtt://127.0.0.1:{b.port}",
                                       "PORTVAKT__UPLINK__ALLOW_PLAINTEXT": "true",
-                                      "PORTVAKT__UPLINK__CONFIRM": "collector"})
+                                      "PORTVAKT__UPLINK__CONFIRM": "collector",
+                                      "PORTVAKT__UPLINK__COLLECTOR_KEY": collector.public_key})
     d.start()
     return b, collector, d
 
@@ -593,12 +606,14 @@ CAMPAIGNS = {"kill9": kill9, "broker": broker, "modbus": modbus, "clock": clock,
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--portvakt", required=True)
+    ap.add_argument("--admin", help="portvakt-admin (signs the collector's acknowledgements); beside --portvakt")
     ap.add_argument("--python", default=sys.executable, help="a Python with pymodbus, for the devices")
     ap.add_argument("--long", action="store_true")
     ap.add_argument("--soak-seconds", type=float, help="how long the soak runs (60, or 3600 with --long)")
     ap.add_argument("--out")
     ap.add_argument("campaigns", nargs="*", default=list(CAMPAIGNS))
     args = ap.parse_args()
+    args.admin = args.admin or str(Path(args.portvakt).with_name("portvakt-admin"))
     for name in args.campaigns:
         with tempfile.TemporaryDirectory(prefix=f"faults-{name}-") as work:
             started = time.monotonic()

@@ -33,6 +33,6 @@ VENV=target/interop-venv
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 "$VENV/bin/pip" install -q 'pymodbus<4' pyserial
 
-cargo build --release --locked --bin portvakt
+cargo build --release --locked --bin portvakt --bin portvakt-admin
 PATH="$PATH:/usr/sbin" python3 scripts/faults.py --portvakt target/release/portvakt --python "$VENV/bin/python" \
     --out target/faults.json "$@"

@@ -14,7 +14,11 @@ use std::time::Duration;
 use common::daemon::TestDaemon;
 use jiff::Timestamp;
 use portvakt::daemon::control::Request;
-use portvakt::uplink::command::{DoorArgs, SignedBody, seal};
+use portvakt::uplink::ack::AckBody;
+use portvakt::uplink::command::{SignedBody, seal};
+
+/// The collector's signing key seed (its public key is the gateway's `uplink.collector_key`).
+const COLLECTOR_SEED: u8 = 9;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, TlsConfiguration, Transport};
 
 const P: &str = "portvakt/test-site";
@@ -113,6 +117,8 @@ fn collector(who: &str, filter: &str, ack: bool) -> (AsyncClient, Seen, Taken, t
     let (sink, took, c, filter) = (seen.clone(), taken.clone(), client.clone(), filter.to_owned());
     let task = tokio::spawn(async move {
         let mut contiguous = 0u64;
+        let mut contiguous_hash = String::new();
+        let key = ed25519_dalek::SigningKey::from_bytes(&[COLLECTOR_SEED; 32]);
         loop {
             match events.poll().await {
                 Ok(Event::Incoming(Packet::ConnAck(_))) => {
@@ -120,17 +126,24 @@ fn collector(who: &str, filter: &str, ack: bool) -> (AsyncClient, Seen, Taken, t
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) => {
                     if ack && p.topic == format!("{P}/events") {
-                        let seq =
-                            serde_json::from_slice::<serde_json::Value>(&p.payload).unwrap()["seq"].as_u64().unwrap();
+                        let record = serde_json::from_slice::<serde_json::Value>(&p.payload).unwrap();
+                        let seq = record["seq"].as_u64().unwrap();
                         if seq == contiguous + 1 {
                             contiguous = seq;
+                            contiguous_hash = record["hash"].as_str().unwrap().to_owned();
                             took.lock().unwrap().push(seq);
                         }
                         // Acknowledge what it has, also on a record it already took (the
-                        // gateway sends again what it has no acknowledgement for).
+                        // gateway sends again what it has no acknowledgement for), signed
+                        // and bound to the record's hash.
                         if seq <= contiguous {
-                            let body = format!("{{\"through\": {contiguous}}}");
-                            let _ = c.try_publish(format!("{P}/events/ack"), QoS::AtLeastOnce, false, body);
+                            let body = AckBody {
+                                site: "test-site".into(),
+                                through: contiguous,
+                                hash: contiguous_hash.clone(),
+                            };
+                            let signed = portvakt::uplink::ack::seal(&body, &key);
+                            let _ = c.try_publish(format!("{P}/events/ack"), QoS::AtLeastOnce, false, signed);
                         }
                     }
                     sink.lock().unwrap().push((p.topic, p.payload.to_vec()));
@@ -230,7 +243,7 @@ fn another_sites_certificate_can_neither_read_nor_command_under_this_prefix() {
             authority: "kommunen".into(),
             cmd: "door.pulse".into(),
             issued_at: Timestamp::now(),
-            args: DoorArgs { door: "entrance".into(), mode: None },
+            args: serde_json::json!({ "door": "entrance" }),
         };
         let signed = seal(&body, &ed25519_dalek::SigningKey::from_bytes(&[2; 32]));
         intruder.publish(format!("{P}/cmd/door.pulse"), QoS::AtLeastOnce, false, signed).await.unwrap();
@@ -263,7 +276,12 @@ fn through_mosquitto_crashes_and_flapping_the_collector_gets_every_sequence_numb
     let mut broker = Some(Broker::start());
     rt().block_on(async {
         let (_c, seen, taken, _t) = collector("collector", &format!("{P}/events"), true);
-        let gw = gateway("test-site", &[("PORTVAKT__UPLINK__CONFIRM", "collector")]);
+        let collector_key = ed25519_dalek::SigningKey::from_bytes(&[COLLECTOR_SEED; 32]).verifying_key();
+        let collector_key = portvakt::core::hex::encode(collector_key.as_bytes());
+        let gw = gateway(
+            "test-site",
+            &[("PORTVAKT__UPLINK__CONFIRM", "collector"), ("PORTVAKT__UPLINK__COLLECTOR_KEY", &collector_key)],
+        );
         gw.notified("READY=1", 10).await;
         let socket = gw.socket();
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

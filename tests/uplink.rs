@@ -12,7 +12,8 @@ use common::daemon::{TestDaemon, care_pin_bundle, care_pin_bundle_version, kommu
 use common::mqtt::{Seen, Subscriber};
 use jiff::Timestamp;
 use portvakt::daemon::control::{Request, SimAct};
-use portvakt::uplink::command::{DoorArgs, SignedBody, seal};
+use portvakt::uplink::ack::AckBody;
+use portvakt::uplink::command::{SignedBody, seal};
 use portvakt::uplink::sim_broker::SimBroker;
 
 const P: &str = "portvakt/test-site";
@@ -37,20 +38,43 @@ async fn started(broker: &SimBroker, more: &[(&str, &str)]) -> TestDaemon {
 }
 
 fn kommunen_command(cmd: &str, door: &str, mode: Option<&str>, id: &str) -> Vec<u8> {
-    signed_command(("kommunen", 2), cmd, door, mode, id)
+    signed_command(("kommunen", 2), cmd, door_args(door, mode), id)
+}
+
+fn door_args(door: &str, mode: Option<&str>) -> serde_json::Value {
+    match mode {
+        Some(m) => serde_json::json!({ "door": door, "mode": m }),
+        None => serde_json::json!({ "door": door }),
+    }
 }
 
 /// A command signed by the authority with this id and key seed (owner 1, kommunen 2).
-fn signed_command((authority, seed): (&str, u8), cmd: &str, door: &str, mode: Option<&str>, id: &str) -> Vec<u8> {
+fn signed_command((authority, seed): (&str, u8), cmd: &str, args: serde_json::Value, id: &str) -> Vec<u8> {
     let body = SignedBody {
         id: id.into(),
         site: "test-site".into(),
         authority: authority.into(),
         cmd: cmd.into(),
         issued_at: Timestamp::now(),
-        args: DoorArgs { door: door.into(), mode: mode.map(|m| serde_json::from_value(m.into()).unwrap()) },
+        args,
     };
     seal(&body, &ed25519_dalek::SigningKey::from_bytes(&[seed; 32]))
+}
+
+/// The collector's key in these tests (seed 9) and its acknowledgement through `seq`.
+const COLLECTOR: u8 = 9;
+
+fn collector_env() -> [(&'static str, String); 2] {
+    let key = ed25519_dalek::SigningKey::from_bytes(&[COLLECTOR; 32]).verifying_key().to_bytes();
+    [
+        ("PORTVAKT__UPLINK__CONFIRM", "collector".to_owned()),
+        ("PORTVAKT__UPLINK__COLLECTOR_KEY", portvakt::core::hex::encode(&key)),
+    ]
+}
+
+fn ack(seed: u8, site: &str, through: u64, hash: &str) -> Vec<u8> {
+    let body = AckBody { site: site.into(), through, hash: hash.into() };
+    portvakt::uplink::ack::seal(&body, &ed25519_dalek::SigningKey::from_bytes(&[seed; 32]))
 }
 
 async fn outbox_depth(d: &TestDaemon) -> u64 {
@@ -305,24 +329,28 @@ fn commands_are_answered_and_only_signed_fresh_ones_change_a_door() {
         let lockdown = kommunen_command("door.mode", "entrance", Some("lockdown"), "m-0");
         broker.publish(&format!("{P}/cmd/door.mode"), lockdown, false);
         sub.wait(&reply("door.mode"), 10, |s| s.json()["error"]["code"] == "not_permitted").await;
-        let lockdown = signed_command(("owner", 1), "door.mode", "entrance", Some("lockdown"), "m-1");
+        let lockdown = signed_command(("owner", 1), "door.mode", door_args("entrance", Some("lockdown")), "m-1");
         broker.publish(&format!("{P}/cmd/door.mode"), lockdown, false);
         sub.wait(&reply("door.mode"), 10, |s| s.json()["id"] == "m-1" && s.json()["ok"] == true).await;
         sub.wait(&format!("{P}/door/entrance/state"), 10, |s| s.json()["mode"] == "lockdown").await;
         d.audited("door.mode").await;
 
-        broker.publish(
-            &format!("{P}/cmd/audit.query"),
-            &br#"{"id":"q-1","args":{"door":"entrance","limit":1}}"#[..],
-            false,
-        );
+        // The visit list is personal data: asked for unsigned, it is refused.
+        broker.publish(&format!("{P}/cmd/audit.query"), &br#"{"id":"q-0","args":{"door":"entrance"}}"#[..], false);
+        let r = sub.wait(&reply("audit.query"), 10, |s| s.json()["id"] == "q-0").await.json();
+        assert_eq!(r["error"]["code"], "unsigned", "{r}");
+        let query = |args, id| signed_command(("kommunen", 2), "audit.query", args, id);
+        broker.publish(&format!("{P}/cmd/audit.query"), query(serde_json::json!({"door": "laundry"}), "q-x"), false);
+        sub.wait(&reply("audit.query"), 10, |s| s.json()["error"]["code"] == "out_of_scope").await;
+        let first = query(serde_json::json!({"door": "entrance", "limit": 1}), "q-1");
+        broker.publish(&format!("{P}/cmd/audit.query"), first, false);
         let page = sub.wait(&reply("audit.query"), 10, |s| s.json()["id"] == "q-1").await.json();
         let records = page["result"]["records"].as_array().unwrap();
         assert_eq!(records.len(), 1);
         assert_eq!(records[0]["door"], "entrance");
         let next = page["result"]["next_after"].as_u64().unwrap_or_else(|| panic!("{page}"));
-        let more = format!(r#"{{"id":"q-2","args":{{"door":"entrance","after_seq":{next},"limit":100}}}}"#);
-        broker.publish(&format!("{P}/cmd/audit.query"), more.into_bytes(), false);
+        let more = query(serde_json::json!({"door": "entrance", "after_seq": next, "limit": 100}), "q-2");
+        broker.publish(&format!("{P}/cmd/audit.query"), more, false);
         let page2 = sub.wait(&reply("audit.query"), 10, |s| s.json()["id"] == "q-2").await.json();
         let rest = page2["result"]["records"].as_array().unwrap();
         assert!(!rest.is_empty() && rest.iter().all(|r| r["seq"].as_u64().unwrap() > next && r["door"] == "entrance"));
@@ -332,7 +360,16 @@ fn commands_are_answered_and_only_signed_fresh_ones_change_a_door() {
         sub.wait(&reply("status"), 10, |s| s.json()["error"]["code"] == "malformed").await;
         broker.publish(&format!("{P}/cmd/open.sesame"), &br#"{"id":"x"}"#[..], false);
         sub.wait(&reply("open.sesame"), 10, |s| s.json()["error"]["code"] == "unknown_command").await;
-        broker.publish(&format!("{P}/cmd/reload"), &br#"{"id":"r-1"}"#[..], false);
+        d.audited_after("audit.queried", 1).await;
+        let reads: Vec<_> = d.audit_of("audit.queried").iter().map(|r| r["detail"]["by"].clone()).collect();
+        assert_eq!(reads, ["mqtt: kommunen (q-1)", "mqtt: kommunen (q-2)"]);
+        broker.publish(&format!("{P}/cmd/reload"), &br#"{"id":"r-0"}"#[..], false);
+        sub.wait(&reply("reload"), 10, |s| s.json()["id"] == "r-0" && s.json()["error"]["code"] == "unsigned").await;
+        let by_kommunen = signed_command(("kommunen", 2), "reload", serde_json::json!({}), "r-k");
+        broker.publish(&format!("{P}/cmd/reload"), by_kommunen, false);
+        sub.wait(&reply("reload"), 10, |s| s.json()["error"]["code"] == "not_permitted").await;
+        let by_owner = signed_command(("owner", 1), "reload", serde_json::json!({}), "r-1");
+        broker.publish(&format!("{P}/cmd/reload"), by_owner, false);
         let r = sub.wait(&reply("reload"), 10, |s| s.json()["id"] == "r-1").await.json();
         assert_eq!(r["result"]["reloaded"], true, "{r}");
         d.audited("config.reloaded").await;
@@ -345,19 +382,36 @@ fn with_collector_acknowledgement_events_stay_in_the_outbox_until_the_collector_
     rt().block_on(async {
         let broker = SimBroker::start(0).await.unwrap();
         let sub = Subscriber::connect(broker.addr().port(), "watcher", &format!("{P}/#")).await;
-        let d = started(&broker, &[("PORTVAKT__UPLINK__CONFIRM", "collector")]).await;
+        let env = collector_env();
+        let more: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let d = started(&broker, &more).await;
         d.ask(&Request::Pulse { door: "entrance".into() }).await.unwrap();
         let pulsed = sub.wait(&format!("{P}/events"), 10, |s| s.json()["kind"] == "door.pulsed").await.json();
         let seq = pulsed["seq"].as_u64().unwrap();
+        let hash = pulsed["hash"].as_str().unwrap().to_owned();
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert!(outbox_depth(&d).await >= seq, "published but not confirmed");
 
-        broker.publish(&format!("{P}/events/ack"), &b"{\"through\": \"soon\"}"[..], false);
-        d.audited("uplink.refused").await;
-        broker.publish(&format!("{P}/events/ack"), format!("{{\"through\": {seq}}}").into_bytes(), false);
+        // Unsigned, forged, for another site, of another chain, or ahead: refused, audited, nothing confirmed.
+        let topic = format!("{P}/events/ack");
+        let refusals = [
+            (format!("{{\"through\": {seq}}}").into_bytes(), "unsigned"),
+            (ack(3, "test-site", seq, &hash), "bad_signature"),
+            (ack(COLLECTOR, "other-site", seq, &hash), "wrong_site"),
+            (ack(COLLECTOR, "test-site", seq, &"00".repeat(32)), "wrong_hash"),
+            (ack(COLLECTOR, "test-site", seq + 1000, &hash), "ahead"),
+        ];
+        for (payload, code) in refusals {
+            let before = d.audited_count("uplink.refused");
+            broker.publish(&topic, payload, false);
+            let r = d.audited_after("uplink.refused", before).await;
+            assert_eq!(r["detail"]["code"], code, "{r}");
+        }
+        assert_eq!(unconfirmed_through(&d, seq), seq, "a refused acknowledgement confirmed records");
+        broker.publish(&topic, ack(COLLECTOR, "test-site", seq, &hash), false);
         for _ in 0..200 {
-            let depth = outbox_depth(&d).await;
-            if depth < seq {
+            if unconfirmed_through(&d, seq) == 0 {
+                assert!(outbox_depth(&d).await > 0, "the refusals after {seq} were not acknowledged");
                 d.stop().await.unwrap();
                 return;
             }
@@ -365,6 +419,13 @@ fn with_collector_acknowledgement_events_stay_in_the_outbox_until_the_collector_
         }
         panic!("the collector's acknowledgement did not confirm");
     });
+}
+
+/// How many records up to `seq` are not confirmed yet.
+fn unconfirmed_through(d: &TestDaemon, seq: u64) -> u64 {
+    let conn = rusqlite::Connection::open_with_flags(d.db(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let sql = "SELECT count(*) FROM audit WHERE seq <= ?1 AND confirmed_at_ms IS NULL";
+    conn.query_row(sql, [i64::try_from(seq).unwrap()], |r| r.get::<_, i64>(0)).unwrap().try_into().unwrap()
 }
 
 /// Waits until `topic` has carried `text` at least `times` times.

@@ -1,5 +1,5 @@
 //! Documents published to the gateway (`update/bundle`, `update/revocations`) and the
-//! collector's acknowledgements (`events/ack`), as they arrive: whole files, checked
+//! collector's signed acknowledgements (`events/ack`), as they arrive: whole files, checked
 //! against the test site's trust. Whatever verifies is for this site and signed by an
 //! authority of it.
 #![no_main]
@@ -22,7 +22,8 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         _ => {
-            let _ = portvakt::uplink::inbound::read_ack(rest);
+            let collector = portvakt_fuzz::collector_key();
+            let _ = portvakt::uplink::ack::read(rest, portvakt_fuzz::SITE.site.id.as_str(), &collector);
         }
     }
 });

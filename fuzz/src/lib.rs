@@ -30,6 +30,15 @@ pub static OWNER: LazyLock<SigningKey> = LazyLock::new(|| SigningKey::from_bytes
 /// The municipality's signing key in the test site (doors: entrance, rubbish).
 pub static KOMMUNEN: LazyLock<SigningKey> = LazyLock::new(|| SigningKey::from_bytes(&[2; 32]));
 
+/// The collector's signing key (its public key is what the targets give as
+/// `uplink.collector_key`).
+pub static COLLECTOR: LazyLock<SigningKey> = LazyLock::new(|| SigningKey::from_bytes(&[9; 32]));
+
+/// The collector's public key.
+pub fn collector_key() -> [u8; 32] {
+    COLLECTOR.verifying_key().to_bytes()
+}
+
 /// The moment every target runs at.
 pub static NOW: LazyLock<Timestamp> = LazyLock::new(|| "2026-11-24T12:00:00Z".parse().expect("a fixed timestamp"));
 

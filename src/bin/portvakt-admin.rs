@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 use jiff::{SignedDuration, Timestamp};
 
 use portvakt::admin::csv_import;
+use portvakt::admin::remote::{self, CommandArgs};
 use portvakt::core::credential::Token;
 use portvakt::core::hex;
 use portvakt::core::secret::CredentialKey;
@@ -21,7 +22,6 @@ use portvakt::credentials::envelope::{DocType, open, seal, signature_ok};
 use portvakt::credentials::keys;
 use portvakt::credentials::revocation::RevocationList;
 use portvakt::exit;
-use portvakt::uplink::command::{DoorArgs, SignedBody};
 
 /// The authority's tool for Portvakt credentials.
 #[derive(Parser)]
@@ -127,11 +127,12 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Sign a remote command for a gateway (`door.pulse`, `door.mode`), to publish on
-    /// `portvakt/<site>/cmd/<name>`; it expires after the gateway's `command_max_age`.
+    /// Sign a remote command for a gateway (`door.pulse`, `door.mode`, `audit.query`,
+    /// `reload`), to publish on `portvakt/<site>/cmd/<name>`; it expires after the
+    /// gateway's `command_max_age`.
     #[command(name = "command")]
     Remote {
-        /// `door.pulse` or `door.mode`.
+        /// `door.pulse`, `door.mode`, `audit.query` or `reload`.
         name: String,
         /// The authority's id.
         #[arg(long)]
@@ -139,12 +140,27 @@ enum Command {
         /// The gateway's site.
         #[arg(long)]
         site: String,
-        /// The door.
+        /// The door (`door.pulse`, `door.mode`; for `audit.query`, only this door's records).
         #[arg(long)]
-        door: String,
+        door: Option<String>,
         /// The mode, for `door.mode`: `normal`, `free_passage` or `lockdown`.
         #[arg(long)]
         mode: Option<String>,
+        /// `audit.query`: only this holder's records.
+        #[arg(long)]
+        holder: Option<String>,
+        /// `audit.query`: records at or after this time (RFC 3339).
+        #[arg(long)]
+        since: Option<Timestamp>,
+        /// `audit.query`: records before this time (RFC 3339).
+        #[arg(long)]
+        until: Option<Timestamp>,
+        /// `audit.query`: records after this sequence number (the previous page's `next_after`).
+        #[arg(long)]
+        after_seq: Option<u64>,
+        /// `audit.query`: records in the page, 1 to 500 (default 100).
+        #[arg(long)]
+        limit: Option<u32>,
         /// The correlation id echoed in the reply (default: a fresh one).
         #[arg(long)]
         id: Option<String>,
@@ -152,6 +168,25 @@ enum Command {
         #[arg(long)]
         key: PathBuf,
         /// Where to write the signed command.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Sign a collector's acknowledgement (`confirm = "collector"`), to publish on
+    /// `portvakt/<site>/events/ack`: every record through `--through` is stored.
+    Ack {
+        /// The gateway's site.
+        #[arg(long)]
+        site: String,
+        /// The newest record stored, with every one before it.
+        #[arg(long)]
+        through: u64,
+        /// That record's `hash`, as it came in `events`.
+        #[arg(long)]
+        hash: String,
+        /// The collector's private key (its public key is the gateway's `uplink.collector_key`).
+        #[arg(long)]
+        key: PathBuf,
+        /// Where to write the acknowledgement.
         #[arg(long)]
         out: PathBuf,
     },
@@ -422,7 +457,7 @@ fn verify(file: &Path, public_key: &str) -> anyhow::Result<String> {
         DocType::Certificate => PhoneCertificate::decode(env.body).map(|c| {
             format!("phone certificate {} for {} ({}), {} to {}", c.id, c.holder, c.role, c.not_before, c.not_after)
         }),
-        DocType::Command => Ok(String::from_utf8_lossy(env.body).into_owned()),
+        DocType::Command | DocType::Ack | DocType::Checkpoint => Ok(String::from_utf8_lossy(env.body).into_owned()),
     }
     .map_err(|e| anyhow!("{}: signed, but the body is malformed: {e}", file.display()))?;
     Ok(format!("{}: signature OK: {what}\n", file.display()))
@@ -506,22 +541,19 @@ fn run(cli: Cli) -> anyhow::Result<String> {
                 out.display()
             ))
         }
-        Command::Remote { name, authority, site, door, mode, id, key, out } => {
-            let mode = mode
-                .map(|m| serde_json::from_value(serde_json::Value::String(m.clone())))
-                .transpose()
-                .map_err(|_| anyhow!("--mode: use normal, free_passage or lockdown"))?;
-            let body = SignedBody {
-                id: id.unwrap_or_else(|| format!("{authority}-{}", Timestamp::now().as_millisecond())),
-                site,
-                authority,
-                cmd: name,
-                issued_at: Timestamp::now(),
-                args: DoorArgs { door, mode },
-            };
+        Command::Remote { name, authority, site, door, mode, holder, since, until, after_seq, limit, id, key, out } => {
+            let args = CommandArgs { door, mode, holder, since, until, after_seq, limit };
+            let body =
+                remote::command_body(&name, authority, site, id, args, Timestamp::now()).map_err(|e| anyhow!(e))?;
             let signing = keys::read_private(&key)?;
             write_new(&out, &portvakt::uplink::command::seal(&body, &signing))?;
-            Ok(format!("{} {} signed as id {}, written to {}\n", body.cmd, body.args.door, body.id, out.display()))
+            Ok(format!("{} {} signed as id {}, written to {}\n", body.cmd, body.args, body.id, out.display()))
+        }
+        Command::Ack { site, through, hash, key, out } => {
+            let body = remote::ack_body(site, through, &hash).map_err(|e| anyhow!(e))?;
+            let signing = keys::read_private(&key)?;
+            write_new(&out, &portvakt::uplink::ack::seal(&body, &signing))?;
+            Ok(format!("acknowledgement through {through} for {}, written to {}\n", body.site, out.display()))
         }
         Command::Phone { socket, key, certificate, door, mtu } => {
             phone(&socket, &key, certificate.as_deref(), &door, mtu)

@@ -6,6 +6,7 @@
 
 mod authority;
 mod ble;
+mod checkpoints;
 mod daemon;
 mod load;
 mod problems;
@@ -24,10 +25,11 @@ use crate::core::secret::CredentialKey;
 
 pub use authority::{AuthorityClass, AuthorityConfig, door_names};
 pub use ble::{BleConfig, Rate};
+pub use checkpoints::CheckpointConfig;
 pub use daemon::{DEFAULT_CONTROL_SOCKET, DaemonConfig};
 pub use load::{DEFAULT_CONFIG_PATH, LoadOptions, control_socket_of, from_layers, load};
 pub use problems::{ConfigError, Problem};
-pub use rights::Rights;
+pub use rights::{Granted, Rights};
 pub use uplink::{ConfirmOn, Security, UplinkConfig, is_loopback, parse_broker, tls_client};
 pub use validate::{DEFAULT_INBOX, DEFAULT_MAX_ENTRY_AGE, DEFAULT_STORE_PATH, owner_policy};
 
@@ -40,6 +42,8 @@ pub struct Config {
     pub intake: IntakeConfig,
     /// Where the audit store lives, its size cap and retention.
     pub store: crate::store::StoreOptions,
+    /// The device key and how often the audit chain is checkpointed.
+    pub checkpoints: CheckpointConfig,
     /// How the daemon runs.
     pub daemon: DaemonConfig,
     /// The MQTT uplink, if the site has one.

@@ -2,9 +2,10 @@
 //! (`[[authorities]]`): the roles it may give, the signed commands and door modes it may
 //! send, the longest certificate and bundle it may issue, and whether it may carry
 //! bookings. Defaults follow the trust model of `docs/credentials.md`: the owner may do
-//! everything; the municipality gives the home-care role, pulses doors in its scope and
-//! issues certificates of at most 7 days (staff keys per shift), but sets no door modes; a
-//! contractor gives its own role and sets no modes.
+//! everything; the municipality gives the home-care role, pulses doors in its scope, reads
+//! their visit list (`audit.query`) and issues certificates of at most 7 days (staff keys
+//! per shift), but sets no door modes and cannot reload; a contractor gives its own role,
+//! pulses doors in its scope and does nothing else.
 
 use std::collections::BTreeSet;
 
@@ -23,13 +24,34 @@ pub const OWNER_MAX_BUNDLE: SignedDuration = SignedDuration::from_hours(24 * 366
 /// The longest bundle another authority may issue unless the config says otherwise.
 pub const STAFF_MAX_BUNDLE: SignedDuration = SignedDuration::from_hours(24 * 90);
 
+/// A signed command an authority may be granted (`door.mode` goes by `modes`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Granted {
+    /// `door.pulse`.
+    Pulse,
+    /// `audit.query`: the visit list of the doors in its scope.
+    Query,
+    /// `reload`.
+    Reload,
+}
+
+const GRANTED: [(Granted, &str); 3] =
+    [(Granted::Pulse, "door.pulse"), (Granted::Query, "audit.query"), (Granted::Reload, "reload")];
+
+impl Granted {
+    /// The command's name.
+    pub fn word(self) -> &'static str {
+        GRANTED.iter().find(|(g, _)| *g == self).map_or("?", |(_, w)| w)
+    }
+}
+
 /// What an authority may do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rights {
     /// The roles it may give in bundles and certificates (`None`: every role).
     pub roles: Option<BTreeSet<String>>,
-    /// Whether it may send `door.pulse`.
-    pub pulse: bool,
+    /// The signed commands it may send besides `door.mode`.
+    pub commands: BTreeSet<Granted>,
     /// The modes it may set with `door.mode` (empty: it may not send `door.mode`).
     pub modes: Vec<DoorMode>,
     /// The longest phone certificate it may issue (`not_after - not_before`).
@@ -46,7 +68,7 @@ impl Rights {
         match class {
             AuthorityClass::Owner => Self {
                 roles: None,
-                pulse: true,
+                commands: BTreeSet::from([Granted::Pulse, Granted::Query, Granted::Reload]),
                 modes: vec![DoorMode::Normal, DoorMode::FreePassage, DoorMode::Lockdown],
                 max_certificate: OWNER_MAX_CERTIFICATE,
                 max_bundle: OWNER_MAX_BUNDLE,
@@ -54,7 +76,7 @@ impl Rights {
             },
             AuthorityClass::Municipality => Self {
                 roles: Some(BTreeSet::from(["home_care".to_owned()])),
-                pulse: true,
+                commands: BTreeSet::from([Granted::Pulse, Granted::Query]),
                 modes: Vec::new(),
                 max_certificate: STAFF_MAX_CERTIFICATE,
                 max_bundle: STAFF_MAX_BUNDLE,
@@ -62,7 +84,7 @@ impl Rights {
             },
             AuthorityClass::Contractor => Self {
                 roles: Some(BTreeSet::from(["contractor".to_owned()])),
-                pulse: true,
+                commands: BTreeSet::from([Granted::Pulse]),
                 modes: Vec::new(),
                 max_certificate: STAFF_MAX_CERTIFICATE,
                 max_bundle: STAFF_MAX_BUNDLE,
@@ -79,6 +101,17 @@ impl Rights {
     /// Whether it may set a door to `mode`.
     pub fn may_set(&self, mode: DoorMode) -> bool {
         self.modes.contains(&mode)
+    }
+
+    /// The signed commands it may send besides `door.mode`, for messages.
+    pub fn commands_text(&self) -> String {
+        let words: Vec<&str> = self.commands.iter().map(|g| g.word()).collect();
+        if words.is_empty() { "no commands".into() } else { words.join(", ") }
+    }
+
+    /// Whether it may send `command`.
+    pub fn may_send(&self, command: Granted) -> bool {
+        self.commands.contains(&command)
     }
 
     /// The roles it may give, for messages.
@@ -127,14 +160,19 @@ pub(super) fn rights(
         r.roles = Some(set);
     }
     if let Some(given) = raw.commands {
-        r.pulse = false;
+        r.commands.clear();
         for (i, c) in given.iter().enumerate() {
-            match c.as_str() {
-                "door.pulse" => r.pulse = true,
-                "door.mode" => {} // allowed through `modes`
-                other => problems.push(
+            match (c.as_str(), GRANTED.iter().find(|(_, w)| w == c)) {
+                (_, Some((g, _))) => {
+                    r.commands.insert(*g);
+                }
+                ("door.mode", None) => {} // allowed through `modes`
+                (other, None) => problems.push(
                     format!("{path}.commands[{i}]"),
-                    format!("\"{other}\" is not a signed command (\"door.pulse\"; door modes are set with `modes`)"),
+                    format!(
+                        "\"{other}\" is not a signed command (\"door.pulse\", \"audit.query\", \"reload\"; \
+                         door modes are set with `modes`)"
+                    ),
                 ),
             }
         }
@@ -182,11 +220,15 @@ mod tests {
     fn the_municipality_by_default_gives_home_care_pulses_and_sets_no_modes() {
         let r = Rights::default_for(AuthorityClass::Municipality);
         assert!(r.may_give("home_care") && !r.may_give("property_staff"));
-        assert!(r.pulse && !r.may_set(DoorMode::Lockdown) && !r.may_set(DoorMode::FreePassage));
+        assert!(r.may_send(Granted::Pulse) && !r.may_set(DoorMode::Lockdown) && !r.may_set(DoorMode::FreePassage));
+        assert!(r.may_send(Granted::Query) && !r.may_send(Granted::Reload));
         assert_eq!(r.max_certificate, SignedDuration::from_hours(168));
         assert!(!r.bookings);
         let owner = Rights::default_for(AuthorityClass::Owner);
         assert!(owner.may_give("property_staff") && owner.may_set(DoorMode::Lockdown) && owner.bookings);
-        assert!(Rights::default_for(AuthorityClass::Contractor).may_give("contractor"));
+        assert!(owner.may_send(Granted::Query) && owner.may_send(Granted::Reload));
+        let contractor = Rights::default_for(AuthorityClass::Contractor);
+        assert!(contractor.may_give("contractor") && contractor.may_send(Granted::Pulse));
+        assert!(!contractor.may_send(Granted::Query) && !contractor.may_send(Granted::Reload));
     }
 }

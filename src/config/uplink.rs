@@ -31,6 +31,7 @@ pub(super) struct RawUplink {
     keep_alive: Option<String>,
     state_interval: Option<String>,
     confirm: Option<String>,
+    collector_key: Option<String>,
     max_packet_kib: Option<u32>,
     command_max_age: Option<String>,
 }
@@ -97,6 +98,9 @@ pub struct UplinkConfig {
     pub state_every: SignedDuration,
     /// When an event leaves the outbox.
     pub confirm: ConfirmOn,
+    /// The collector's Ed25519 public key: `events/ack` must be signed with it (needed
+    /// with `confirm = "collector"`).
+    pub collector_key: Option<[u8; 32]>,
     /// Largest MQTT packet in and out, in bytes (bundles are the big ones).
     pub max_packet: usize,
     /// A signed command older (or further in the future) than this is refused.
@@ -121,6 +125,7 @@ impl UplinkConfig {
             keep_alive: SignedDuration::from_secs(20),
             state_every: SignedDuration::from_mins(5),
             confirm: ConfirmOn::Puback,
+            collector_key: None,
             max_packet: 4 << 20,
             command_max_age: SignedDuration::from_mins(5),
         }
@@ -265,6 +270,19 @@ pub(super) fn uplink_options(
             ConfirmOn::Puback
         }
     };
+    let collector_key = raw.collector_key.as_deref().and_then(|k| {
+        let key = crate::core::hex::decode32(k);
+        if key.is_none() {
+            p.push("uplink.collector_key", "an Ed25519 public key is 64 hexadecimal digits (portvakt-admin pubkey)");
+        }
+        key
+    });
+    if confirm == ConfirmOn::Collector && raw.collector_key.is_none() {
+        p.push(
+            "uplink.collector_key",
+            "missing: with confirm = \"collector\" acknowledgements must be signed; give the collector's public key",
+        );
+    }
     let max_kib = raw.max_packet_kib.unwrap_or(4096);
     if !(64..=262_144).contains(&max_kib) {
         p.push("uplink.max_packet_kib", format!("{max_kib} is outside 64 to 262144 (KiB)"));
@@ -285,6 +303,7 @@ pub(super) fn uplink_options(
         keep_alive,
         state_every,
         confirm,
+        collector_key,
         max_packet: max_kib as usize * 1024,
         command_max_age,
     })

@@ -816,6 +816,7 @@ pub(super) fn validate(root: BTreeMap<String, Value>, base: &Path, files: Vec<Pa
     let untrusted = untrusted_policy(&sections.clock, &mut problems);
     let intake = intake_options(sections.credentials.as_ref(), base, &mut problems);
     let store = store_options(&sections.store, base, &mut problems);
+    let checkpoints = super::checkpoints::checkpoint_options(&sections.store, &store.path, base, &mut problems);
     let daemon = super::daemon::daemon_options(&sections.daemon, &sections.clock, base, &mut problems);
     let uplink = site_id.as_ref().and_then(|site| {
         super::uplink::uplink_options(sections.uplink.as_ref(), site.as_str(), base, &mut problems, &mut warnings)
@@ -862,6 +863,7 @@ pub(super) fn validate(root: BTreeMap<String, Value>, base: &Path, files: Vec<Pa
         authorities,
         intake,
         store,
+        checkpoints,
         daemon,
         uplink,
         ble,

@@ -24,6 +24,16 @@ pub fn decode32(text: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
+/// Any even number of hexadecimal digits as bytes (surrounding white space ignored).
+pub fn decode(text: &str) -> Option<Vec<u8>> {
+    let t = text.trim().as_bytes();
+    if !t.len().is_multiple_of(2) {
+        return None;
+    }
+    let digit = |c: u8| (c as char).to_digit(16);
+    t.chunks_exact(2).map(|pair| u8::try_from(digit(pair[0])? * 16 + digit(pair[1])?).ok()).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -36,5 +46,8 @@ mod tests {
         assert_eq!(decode32(&"ab".repeat(31)), None);
         assert_eq!(decode32(&"zz".repeat(32)), None);
         assert_eq!(decode32(&"é".repeat(32)), None);
+        assert_eq!(decode("00ff10"), Some(vec![0, 255, 16]));
+        assert_eq!(decode("0f1"), None);
+        assert_eq!(decode("zz"), None);
     }
 }

@@ -20,8 +20,12 @@ pub enum DocType {
     Revocations = 2,
     /// A phone certificate.
     Certificate = 3,
-    /// A remote command that changes access (door pulse, door mode), sent over MQTT.
+    /// A remote command (door pulse, door mode, audit query, reload), sent over MQTT.
     Command = 4,
+    /// A collector's acknowledgement of the records it has stored (`events/ack`).
+    Ack = 5,
+    /// A gateway's checkpoint of its audit chain, signed with its device key.
+    Checkpoint = 6,
 }
 
 impl DocType {
@@ -31,6 +35,8 @@ impl DocType {
             2 => Some(Self::Revocations),
             3 => Some(Self::Certificate),
             4 => Some(Self::Command),
+            5 => Some(Self::Ack),
+            6 => Some(Self::Checkpoint),
             _ => None,
         }
     }
@@ -42,6 +48,8 @@ impl DocType {
             Self::Revocations => "revocation list",
             Self::Certificate => "phone certificate",
             Self::Command => "signed command",
+            Self::Ack => "collector acknowledgement",
+            Self::Checkpoint => "audit checkpoint",
         }
     }
 }

@@ -211,7 +211,7 @@ fn take_one(
             registry.insert_revocations(list);
             Ok((accepted, built))
         }
-        other @ (DocType::Certificate | DocType::Command) => Err(Refusal::WrongType {
+        other @ (DocType::Certificate | DocType::Command | DocType::Ack | DocType::Checkpoint) => Err(Refusal::WrongType {
             expected: "bundle or revocation list (phones present their certificates themselves; commands come over MQTT)",
             found: other.word(),
         }

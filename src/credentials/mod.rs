@@ -6,6 +6,8 @@
 
 pub mod bundle;
 pub mod certificate;
+pub mod checkpoint;
+pub mod device_key;
 pub mod envelope;
 pub mod intake;
 pub mod keys;

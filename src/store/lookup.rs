@@ -1,5 +1,6 @@
-//! Single-record lookups for the installer tools: the newest record of one kind (say the
-//! BLE adapter's last `serving` or `lost`), read through any connection, read-only too.
+//! Single-record lookups: the newest record of one kind (say the BLE adapter's last
+//! `serving` or `lost`, for the installer tools) and one record's hash (to check a
+//! collector's acknowledgement), read through any connection, read-only too.
 
 use jiff::Timestamp;
 use rusqlite::OptionalExtension;
@@ -20,5 +21,17 @@ impl Store {
             .optional()
             .map_err(|e| StoreError::from_sql(self.path(), "reading the newest record of a kind", e))?;
         Ok(row.map(|(at, detail)| (ts(at), serde_json::from_str(&detail).unwrap_or_default())))
+    }
+
+    /// The hash of record `seq`, if it is still stored.
+    pub fn hash_of(&self, seq: u64) -> Result<Option<[u8; 32]>, StoreError> {
+        let hash = self
+            .conn()
+            .query_row("SELECT hash FROM audit WHERE seq = ?1", [i64::try_from(seq).unwrap_or(i64::MAX)], |r| {
+                r.get::<_, Vec<u8>>(0)
+            })
+            .optional()
+            .map_err(|e| StoreError::from_sql(self.path(), "reading a record's hash", e))?;
+        Ok(hash.and_then(|h| <[u8; 32]>::try_from(h.as_slice()).ok()))
     }
 }

@@ -68,6 +68,11 @@ pub enum EventKind {
     /// Something that came over MQTT was refused: a command, an acknowledgement
     /// (`detail` has the topic, a reason code and a message).
     UplinkRefused,
+    /// A signed `audit.query` read part of the visit list (`detail.by`, `query`, `records`).
+    AuditQueried,
+    /// The gateway signed a checkpoint of its audit chain with its device key (`detail`:
+    /// the checkpoint, see `docs/audit.md`).
+    AuditCheckpoint,
     /// A phone's BLE attempt refused before any decision (protocol, certificate, limits).
     BleRefused,
     /// The BLE adapter went away, came back, or could not be set up.
@@ -78,7 +83,7 @@ pub enum EventKind {
     SystemStop,
 }
 
-const KINDS: [(EventKind, &str); 27] = [
+const KINDS: [(EventKind, &str); 29] = [
     (EventKind::DoorOpened, "door.opened"),
     (EventKind::DoorForcedOpen, "door.forced_open"),
     (EventKind::DoorClosed, "door.closed"),
@@ -104,6 +109,8 @@ const KINDS: [(EventKind, &str); 27] = [
     (EventKind::ConfigRefused, "config.refused"),
     (EventKind::DoorModeChanged, "door.mode"),
     (EventKind::UplinkRefused, "uplink.refused"),
+    (EventKind::AuditQueried, "audit.queried"),
+    (EventKind::AuditCheckpoint, "audit.checkpoint"),
     (EventKind::BleRefused, "ble.refused"),
     (EventKind::BleAdapter, "ble.adapter"),
 ];

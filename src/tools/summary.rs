@@ -137,9 +137,9 @@ pub fn render(cfg: &Config) -> String {
         let modes = if modes.is_empty() { "no door modes".to_owned() } else { format!("modes {}", modes.join("/")) };
         let _ = writeln!(
             out,
-            "           gives {}; {}{modes}; certificates up to {:#}, bundles up to {:#}{}",
+            "           gives {}; {}, {modes}; certificates up to {:#}, bundles up to {:#}{}",
             r.roles_text(),
-            if r.pulse { "door.pulse, " } else { "" },
+            r.commands_text(),
             r.max_certificate,
             r.max_bundle,
             if r.bookings { "; bookings" } else { "" }

@@ -1,21 +1,23 @@
-//! Commands on `cmd/<name>`: reading the payload, checking the authority's signature,
-//! freshness, replay and door scope, and the reply's shape. Pure: the clock, the
-//! authorities and the replay memory are passed in.
+//! Commands on `cmd/<name>`: the names, their arguments, reading the payload, the replay
+//! memory and the reply's shape. Pure: the clock, the authorities and the replay memory
+//! are passed in.
 //!
-//! - Read-only commands (`status`, `audit.query`, `reload`) are JSON: `{"id": "...",
-//!   "args": {...}}`. The broker's ACL already confines who may publish under the prefix.
-//! - Commands that change access (`door.pulse`, `door.mode`) must be a signed envelope
-//!   (`PVKT`, type 4) whose body is the JSON [`SignedBody`]: a compromised broker cannot
-//!   open a door. Unsigned ones are refused and audited.
+//! - `status` alone is JSON: `{"id": "...", "args": {...}}` (what it says is also in the
+//!   retained `state`).
+//! - Every other command (`door.pulse`, `door.mode`, `audit.query`, `reload`) must be a
+//!   signed envelope (`PVKT`, type 4) whose body is the JSON
+//!   [`SignedBody`](super::signed_command::SignedBody), checked in
+//!   [`super::signed_command`]: a compromised broker or another client under the prefix
+//!   cannot open a door, read a visit list or reload. Unsigned ones are refused and audited.
 
 use std::collections::VecDeque;
 
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
+pub use super::signed_command::{SignedBody, seal};
 use crate::config::AuthorityConfig;
 use crate::core::model::DoorMode;
-use crate::credentials::envelope::{self, DocType};
 
 /// Largest command payload read.
 pub const MAX_COMMAND: usize = 16 * 1024;
@@ -57,9 +59,9 @@ impl CommandName {
         NAMES.iter().find(|(_, n)| *n == w).map(|(c, _)| *c)
     }
 
-    /// Whether it changes who can get in (and so must be signed).
-    pub fn changes_access(self) -> bool {
-        matches!(self, Self::DoorPulse | Self::DoorMode)
+    /// Whether it must be signed by an authority (all but `status`).
+    pub fn must_be_signed(self) -> bool {
+        !matches!(self, Self::Status)
     }
 }
 
@@ -98,8 +100,13 @@ pub struct DoorArgs {
 pub enum Action {
     /// Report the state.
     Status,
-    /// A page of the visit list.
-    AuditQuery(AuditQuery),
+    /// A page of the visit list, on an authority's signature.
+    AuditQuery {
+        /// What to read.
+        query: AuditQuery,
+        /// Who signed.
+        authority: String,
+    },
     /// Pulse a door, on an authority's signature.
     DoorPulse {
         /// The door.
@@ -116,8 +123,11 @@ pub enum Action {
         /// Who signed.
         authority: String,
     },
-    /// Reload the configuration.
-    Reload,
+    /// Reload the configuration, on an authority's signature.
+    Reload {
+        /// Who signed.
+        authority: String,
+    },
 }
 
 /// A command to carry out, with the correlation id for its reply.
@@ -144,27 +154,9 @@ pub struct Refused {
 }
 
 impl Refused {
-    fn new(id: Option<&str>, code: &'static str, message: impl Into<String>) -> Self {
+    pub(super) fn new(id: Option<&str>, code: &'static str, message: impl Into<String>) -> Self {
         Self { id: id.map(ToOwned::to_owned), code, message: message.into() }
     }
-}
-
-/// The body of a signed command (inside a `PVKT` envelope of type 4).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct SignedBody {
-    /// Correlation id, echoed in the reply; also unique per authority.
-    pub id: String,
-    /// The site it is meant for.
-    pub site: String,
-    /// The authority that signed it.
-    pub authority: String,
-    /// The command's name, as in the topic.
-    pub cmd: String,
-    /// When it was issued; it expires after `uplink.command_max_age`.
-    pub issued_at: Timestamp,
-    /// The command's arguments.
-    pub args: DoorArgs,
 }
 
 #[derive(Debug, Deserialize)]
@@ -184,7 +176,7 @@ pub struct ReplayMemory {
 impl ReplayMemory {
     /// Forgets what has expired anyway; says whether `sig` was seen (or there is no room
     /// to remember it) as a refusal code and message; remembers it.
-    fn check_and_remember(
+    pub(super) fn check_and_remember(
         &mut self,
         sig: [u8; 64],
         issued_at: Timestamp,
@@ -239,139 +231,34 @@ pub fn read(name: &str, payload: &[u8], checks: &Checks<'_>, memory: &mut Replay
         ));
     };
     if payload.starts_with(b"PVKT") {
-        return signed(cmd, payload, checks, memory);
+        return super::signed_command::read(cmd, payload, checks, memory);
     }
     let body: UnsignedBody = serde_json::from_slice(payload).map_err(|e| {
         Refused::new(None, "malformed", format!("not a command: {e} (expected {{\"id\": \"...\", \"args\": {{...}}}})"))
     })?;
     let id = Some(body.id.as_str());
-    let action = match cmd {
-        CommandName::DoorPulse | CommandName::DoorMode => {
-            let why = format!("{} changes access and must be signed by an authority", cmd.word());
-            return Err(Refused::new(id, "unsigned", why));
-        }
-        CommandName::Status => Action::Status,
-        CommandName::Reload => Action::Reload,
-        CommandName::AuditQuery => {
-            let args = body.args.unwrap_or_else(|| serde_json::json!({}));
-            let q: AuditQuery = serde_json::from_value(args)
-                .map_err(|e| Refused::new(id, "malformed", format!("audit.query arguments: {e}")))?;
-            if q.limit.is_some_and(|l| l == 0 || l > MAX_PAGE) {
-                return Err(Refused::new(id, "malformed", format!("audit.query limit must be 1 to {MAX_PAGE}")));
-            }
-            Action::AuditQuery(q)
-        }
-    };
-    Ok(Accepted { id: body.id, action, signed: None })
+    if cmd.must_be_signed() {
+        let why = match cmd {
+            CommandName::AuditQuery => "audit.query reads the visit list (personal data)",
+            CommandName::Reload => "reload changes the configuration in use",
+            _ => "it changes access",
+        };
+        return Err(Refused::new(id, "unsigned", format!("{} must be signed by an authority: {why}", cmd.word())));
+    }
+    if body.args.as_ref().is_some_and(|a| a.as_object().is_none_or(|o| !o.is_empty())) {
+        return Err(Refused::new(id, "malformed", "status takes no arguments"));
+    }
+    Ok(Accepted { id: body.id, action: Action::Status, signed: None })
 }
 
-fn signed(
-    cmd: CommandName,
-    payload: &[u8],
-    checks: &Checks<'_>,
-    memory: &mut ReplayMemory,
-) -> Result<Accepted, Refused> {
-    let env = envelope::open(payload).map_err(|e| Refused::new(None, "malformed", format!("signed command: {e}")))?;
-    if env.doc_type != DocType::Command {
-        return Err(Refused::new(
-            None,
-            "malformed",
-            format!("a {} where a signed command belongs", env.doc_type.word()),
-        ));
+/// Reads `audit.query`'s arguments (absent: `{}`).
+pub(super) fn audit_query(args: serde_json::Value, id: Option<&str>) -> Result<AuditQuery, Refused> {
+    let q: AuditQuery = serde_json::from_value(args)
+        .map_err(|e| Refused::new(id, "malformed", format!("audit.query arguments: {e}")))?;
+    if q.limit.is_some_and(|l| l == 0 || l > MAX_PAGE) {
+        return Err(Refused::new(id, "malformed", format!("audit.query limit must be 1 to {MAX_PAGE}")));
     }
-    let body: SignedBody = serde_json::from_slice(env.body)
-        .map_err(|e| Refused::new(None, "malformed", format!("signed command body: {e}")))?;
-    let id = Some(body.id.as_str());
-    let authority = checks.authorities.iter().find(|a| a.id.as_str() == body.authority).ok_or_else(|| {
-        Refused::new(id, "unknown_authority", format!("\"{}\" is not an authority of this site", body.authority))
-    })?;
-    if !envelope::signature_ok(&env, &authority.public_key) {
-        return Err(Refused::new(id, "bad_signature", format!("the signature is not {}'s", body.authority)));
-    }
-    if body.site != checks.site {
-        return Err(Refused::new(
-            id,
-            "wrong_site",
-            format!("signed for site \"{}\", this is \"{}\"", body.site, checks.site),
-        ));
-    }
-    if body.cmd != cmd.word() {
-        return Err(Refused::new(
-            id,
-            "wrong_command",
-            format!("signed as \"{}\" but sent on cmd/{}", body.cmd, cmd.word()),
-        ));
-    }
-    if !cmd.changes_access() {
-        return Err(Refused::new(id, "malformed", format!("{} is not a signed command; send it as JSON", cmd.word())));
-    }
-    if !checks.clock_trusted {
-        return Err(Refused::new(
-            id,
-            "untrusted_clock",
-            "the gateway's clock is not trusted, so a command's freshness cannot be judged; try again after time sync",
-        ));
-    }
-    let age = checks.now.duration_since(body.issued_at);
-    if age.abs() > checks.max_age {
-        return Err(Refused::new(
-            id,
-            "stale",
-            format!(
-                "issued at {}, {:#} from the gateway's clock; the limit is {:#}",
-                body.issued_at, age, checks.max_age
-            ),
-        ));
-    }
-    let door = checks
-        .doors
-        .iter()
-        .position(|d| *d == body.args.door)
-        .and_then(|i| u8::try_from(i).ok())
-        .ok_or_else(|| Refused::new(id, "unknown_door", format!("no door \"{}\" at this site", body.args.door)))?;
-    if !authority.doors.contains(crate::core::model::DoorIdx(door)) {
-        return Err(Refused::new(
-            id,
-            "out_of_scope",
-            format!("{} may not command door \"{}\"", body.authority, body.args.door),
-        ));
-    }
-    let action = match (cmd, body.args.mode) {
-        (CommandName::DoorPulse, None) => {
-            Action::DoorPulse { door: body.args.door.clone(), authority: body.authority.clone() }
-        }
-        (CommandName::DoorMode, Some(mode)) => {
-            Action::DoorMode { door: body.args.door.clone(), mode, authority: body.authority.clone() }
-        }
-        (CommandName::DoorPulse, Some(_)) => return Err(Refused::new(id, "malformed", "door.pulse takes no mode")),
-        _ => return Err(Refused::new(id, "malformed", "door.mode needs a mode: normal, free_passage or lockdown")),
-    };
-    // The owner decides in the config what else an authority may do (`commands`, `modes`).
-    let rights = &authority.rights;
-    match &action {
-        Action::DoorPulse { .. } if !rights.pulse => {
-            return Err(Refused::new(id, "not_permitted", format!("{} may not send door.pulse", body.authority)));
-        }
-        Action::DoorMode { mode, .. } if !rights.may_set(*mode) => {
-            let word = mode.word();
-            return Err(Refused::new(
-                id,
-                "not_permitted",
-                format!("{} may not set a door to {word} (the config's `modes` for it)", body.authority),
-            ));
-        }
-        _ => {}
-    }
-    memory
-        .check_and_remember(env.signature, body.issued_at, checks.now - checks.max_age)
-        .map_err(|(code, message)| Refused::new(id, code, message))?;
-    Ok(Accepted { id: body.id, action, signed: Some((env.signature, body.issued_at)) })
-}
-
-/// Signs a command body (the authority's tool, tests).
-pub fn seal(body: &SignedBody, key: &ed25519_dalek::SigningKey) -> Vec<u8> {
-    let json = serde_json::to_vec(body).unwrap_or_default();
-    envelope::seal(DocType::Command, &json, key)
+    Ok(q)
 }
 
 /// The reply payload for a carried-out command.
@@ -386,7 +273,7 @@ pub fn reply_refused(r: &Refused) -> Vec<u8> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use ed25519_dalek::SigningKey;
 
     use super::*;
@@ -394,7 +281,7 @@ mod tests {
     use crate::core::ids::AuthorityId;
     use crate::core::model::{DoorIdx, DoorSet};
 
-    fn key(n: u8) -> SigningKey {
+    pub(in crate::uplink) fn key(n: u8) -> SigningKey {
         SigningKey::from_bytes(&[n; 32])
     }
 
@@ -409,22 +296,11 @@ mod tests {
         }]
     }
 
-    fn now() -> Timestamp {
+    pub(in crate::uplink) fn now() -> Timestamp {
         "2026-11-24T03:00:00Z".parse().expect("time")
     }
 
-    fn body(cmd: &str, door: &str) -> SignedBody {
-        SignedBody {
-            id: "c-1".into(),
-            site: "storgatan-12".into(),
-            authority: "municipality".into(),
-            cmd: cmd.into(),
-            issued_at: now(),
-            args: DoorArgs { door: door.into(), mode: None },
-        }
-    }
-
-    fn check(name: &str, payload: &[u8], memory: &mut ReplayMemory) -> Result<Accepted, Refused> {
+    pub(in crate::uplink) fn check(name: &str, payload: &[u8], memory: &mut ReplayMemory) -> Result<Accepted, Refused> {
         let auth = authorities();
         let doors = ["entrance".to_owned(), "laundry".to_owned()];
         let checks = Checks {
@@ -438,52 +314,19 @@ mod tests {
         read(name, payload, &checks, memory)
     }
 
-    fn code(r: Result<Accepted, Refused>) -> &'static str {
+    pub(in crate::uplink) fn code(r: Result<Accepted, Refused>) -> &'static str {
         r.err().map_or("accepted", |e| e.code)
     }
 
     #[test]
-    fn a_signed_pulse_is_accepted_once_and_its_replay_refused() {
-        let mut m = ReplayMemory::default();
-        let payload = seal(&body("door.pulse", "entrance"), &key(1));
-        let ok = check("door.pulse", &payload, &mut m).expect("accepted");
-        assert_eq!(ok.action, Action::DoorPulse { door: "entrance".into(), authority: "municipality".into() });
-        assert_eq!(code(check("door.pulse", &payload, &mut m)), "replayed");
-    }
-
-    #[test]
-    fn every_bad_signed_command_is_refused_with_its_reason() {
-        let mut m = ReplayMemory::default();
-        assert_eq!(code(check("door.pulse", &seal(&body("door.pulse", "entrance"), &key(2)), &mut m)), "bad_signature");
-        let mut b = body("door.pulse", "entrance");
-        b.site = "other-site".into();
-        assert_eq!(code(check("door.pulse", &seal(&b, &key(1)), &mut m)), "wrong_site");
-        assert_eq!(code(check("door.mode", &seal(&body("door.pulse", "entrance"), &key(1)), &mut m)), "wrong_command");
-        let mut b = body("door.pulse", "entrance");
-        b.issued_at = now() - SignedDuration::from_mins(6);
-        assert_eq!(code(check("door.pulse", &seal(&b, &key(1)), &mut m)), "stale");
-        b.issued_at = now() + SignedDuration::from_mins(6);
-        assert_eq!(code(check("door.pulse", &seal(&b, &key(1)), &mut m)), "stale");
-        assert_eq!(code(check("door.pulse", &seal(&body("door.pulse", "laundry"), &key(1)), &mut m)), "out_of_scope");
-        assert_eq!(code(check("door.pulse", &seal(&body("door.pulse", "attic"), &key(1)), &mut m)), "unknown_door");
-        let mut b = body("door.pulse", "entrance");
-        b.authority = "someone".into();
-        assert_eq!(code(check("door.pulse", &seal(&b, &key(1)), &mut m)), "unknown_authority");
-        assert_eq!(code(check("door.mode", &seal(&body("door.mode", "entrance"), &key(1)), &mut m)), "malformed");
-        let mut tampered = seal(&body("door.pulse", "entrance"), &key(1));
-        let i = tampered.len() - 70;
-        tampered[i] ^= 1;
-        assert!(["bad_signature", "malformed"].contains(&code(check("door.pulse", &tampered, &mut m))));
-    }
-
-    #[test]
-    fn unsigned_access_commands_are_refused_and_read_only_ones_accepted() {
+    fn every_command_but_status_is_refused_unsigned() {
         let mut m = ReplayMemory::default();
         let r = check("door.pulse", br#"{"id":"x","args":{"door":"entrance"}}"#, &mut m).expect_err("refused");
         assert_eq!((r.code, r.id.as_deref()), ("unsigned", Some("x")));
         assert_eq!(check("status", br#"{"id":"s"}"#, &mut m).expect("ok").action, Action::Status);
-        let q = check("audit.query", br#"{"id":"q","args":{"door":"entrance","limit":10}}"#, &mut m).expect("ok");
-        assert!(matches!(q.action, Action::AuditQuery(AuditQuery { limit: Some(10), .. })));
+        assert_eq!(code(check("audit.query", br#"{"id":"q","args":{"door":"entrance"}}"#, &mut m)), "unsigned");
+        assert_eq!(code(check("reload", br#"{"id":"r"}"#, &mut m)), "unsigned");
+        assert_eq!(code(check("door.mode", br#"{"id":"r","args":{"door":"entrance"}}"#, &mut m)), "unsigned");
     }
 
     #[test]
@@ -492,8 +335,9 @@ mod tests {
         assert_eq!(code(check("status", b"{not json", &mut m)), "malformed");
         assert_eq!(code(check("status", br#"{"id":1}"#, &mut m)), "malformed");
         assert_eq!(code(check("status", br#"{"id":"a","extra":1}"#, &mut m)), "malformed");
-        assert_eq!(code(check("audit.query", br#"{"id":"a","args":{"limit":100000}}"#, &mut m)), "malformed");
-        assert_eq!(code(check("audit.query", br#"{"id":"a","args":{"since":"yesterday"}}"#, &mut m)), "malformed");
+        assert_eq!(code(check("status", br#"{"id":"a","args":{"limit":1}}"#, &mut m)), "malformed");
+        assert!(audit_query(serde_json::json!({"limit": 100_000}), None).is_err());
+        assert!(audit_query(serde_json::json!({"since": "yesterday"}), None).is_err());
         let r = check("self.destruct", br#"{"id":"z"}"#, &mut m).expect_err("refused");
         assert_eq!((r.code, r.id.as_deref()), ("unknown_command", Some("z")));
         assert_eq!(code(check("status", &vec![b' '; MAX_COMMAND + 1], &mut m)), "too_large");

@@ -18,11 +18,12 @@ use sha2::{Digest as _, Sha256};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
+use super::ack;
 use super::command::{self, Accepted, Action, Checks, Refused, ReplayMemory};
 use super::payload::{self, UpdateResult};
 use super::topics::{Inbound, Topics};
 use crate::access::Published;
-use crate::config::Config;
+use crate::config::{Config, ConfirmOn, UplinkConfig};
 use crate::credentials::envelope::DocType;
 use crate::site::reach::{self, Reach};
 use crate::store::{AuditFilter, EventKind, NewEvent};
@@ -105,7 +106,7 @@ impl Worker {
                 let reply = self.command(&cfg, &name, &msg).await;
                 let _ = self.out.send(Out::Reply { topic: topics.reply(&name), payload: reply }).await;
             }
-            Some(Inbound::EventsAck) => self.events_ack(&msg).await,
+            Some(Inbound::EventsAck) => self.events_ack(up, cfg.site.id.as_str(), &msg).await,
             None => log::debug!("uplink: ignored a message on {}", msg.topic),
         }
     }
@@ -129,24 +130,37 @@ impl Worker {
         let _ = self.out.send(Out::Update(update)).await;
     }
 
-    async fn events_ack(&mut self, msg: &Message) {
-        let head = *self.reach.store.head().borrow();
-        let problem = match read_ack(&msg.payload) {
-            Err(e) => Some(e),
-            Ok(through) if through > head => Some(format!("acknowledges {through} but the newest record is {head}")),
-            Ok(through) => match self.reach.store.confirm_through(through, Timestamp::now()).await {
-                Ok(n) => {
-                    log::debug!("uplink: the collector confirmed {n} record(s) through {through}");
-                    None
-                }
-                Err(e) => {
-                    log::error!("uplink: acknowledgement not stored: {e}");
-                    None
-                }
-            },
+    async fn events_ack(&mut self, up: &UplinkConfig, site: &str, msg: &Message) {
+        let Some(key) = up.collector_key.filter(|_| up.confirm == ConfirmOn::Collector) else {
+            log::debug!("uplink: an acknowledgement on {}, but records leave the outbox on PUBACK", msg.topic);
+            return;
         };
-        if let Some(message) = problem {
-            self.refused(&msg.topic, &Refused { id: None, code: "malformed", message }).await;
+        let ack = match ack::read(&msg.payload, site, &key) {
+            Ok(a) => a,
+            Err(r) => return self.refused(&msg.topic, &r).await,
+        };
+        let head = *self.reach.store.head().borrow();
+        let refused = |code, message: String| Refused { id: None, code, message };
+        if ack.through > head {
+            let why = format!("acknowledges {} but the newest record is {head}", ack.through);
+            return self.refused(&msg.topic, &refused("ahead", why)).await;
+        }
+        let through = ack.through;
+        let stored = match self.reach.store.call(move |s| s.hash_of(through)).await {
+            Ok(h) => h,
+            Err(e) => return log::error!("uplink: acknowledgement not checked: {e}"),
+        };
+        match stored {
+            // Pruned, and so confirmed with everything before it already.
+            None => log::debug!("uplink: an acknowledgement through {through}, which is no longer stored"),
+            Some(h) if h != ack.hash => {
+                let why = format!("record {through} has another hash here: not this gateway's chain");
+                self.refused(&msg.topic, &refused("wrong_hash", why)).await;
+            }
+            Some(_) => match self.reach.store.confirm_through(through, Timestamp::now()).await {
+                Ok(n) => log::debug!("uplink: the collector confirmed {n} record(s) through {through}"),
+                Err(e) => log::error!("uplink: acknowledgement not stored: {e}"),
+            },
         }
     }
 
@@ -218,8 +232,9 @@ impl Worker {
                 let report = reach::status(&self.reach).await;
                 serde_json::to_value(report).unwrap_or_default()
             }
-            Action::AuditQuery(q) => {
+            Action::AuditQuery { query: q, authority } => {
                 let limit = q.limit.unwrap_or(100);
+                let asked = serde_json::to_value(&q).unwrap_or_default();
                 let filter =
                     AuditFilter { door: q.door, holder: q.holder, since: q.since, until: q.until, limit: Some(limit) };
                 let page =
@@ -228,6 +243,14 @@ impl Worker {
                 let next_after = page.last().map(|r| r.record.seq).filter(|_| full);
                 let records: Vec<Box<RawValue>> =
                     page.iter().filter_map(|r| serde_json::from_slice(&payload::event(&r.record)).ok()).collect();
+                // A visit list is personal data: who read which part of it is itself recorded.
+                let by = format!("mqtt: {authority} ({id})");
+                let detail = serde_json::json!({ "by": by, "query": asked, "records": records.len() });
+                let trusted = self.reach.trust.borrow().is_trusted();
+                let event = NewEvent::system(EventKind::AuditQueried, Timestamp::now(), trusted, None, &detail);
+                self.reach.store.append(event).await.map_err(|e| {
+                    failed("store", format!("the read could not be recorded, so nothing is returned: {e}"))
+                })?;
                 serde_json::json!({ "records": records, "next_after": next_after })
             }
             Action::DoorPulse { door, authority } => {
@@ -240,7 +263,8 @@ impl Worker {
                 gateway()?.set_mode(&door, mode, &by).await.map_err(|e| failed("failed", e))?;
                 serde_json::json!({ "door": door, "mode": mode })
             }
-            Action::Reload => {
+            Action::Reload { authority } => {
+                log::info!("uplink: reload asked by {authority} ({id})");
                 let (tx, rx) = oneshot::channel();
                 self.reload.send(tx).await.map_err(|_| failed("unavailable", "the daemon is stopping".into()))?;
                 match rx.await {
@@ -252,17 +276,4 @@ impl Worker {
         };
         Ok((id, value))
     }
-}
-
-/// Reads the collector's acknowledgement on `events/ack`: `{"through": <seq>}`, the
-/// newest record it has stored.
-pub fn read_ack(payload: &[u8]) -> Result<u64, String> {
-    #[derive(serde::Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Ack {
-        through: u64,
-    }
-    serde_json::from_slice::<Ack>(payload)
-        .map(|a| a.through)
-        .map_err(|e| format!("not an acknowledgement: {e} (expected {{\"through\": <seq>}})"))
 }

@@ -5,6 +5,7 @@
 //! backoff) are separate from the actor that owns the connection; `sim_broker` is an
 //! in-process MQTT broker for tests and the demo (mosquitto is the judge in interop).
 
+pub mod ack;
 pub mod actor;
 pub mod backoff;
 pub mod command;
@@ -12,6 +13,7 @@ pub mod inbound;
 pub mod options;
 pub mod payload;
 pub mod probe;
+pub mod signed_command;
 pub mod sim_broker;
 pub mod standalone;
 pub mod topics;

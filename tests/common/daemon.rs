@@ -143,6 +143,34 @@ impl TestDaemon {
         panic!("no {kind} record; the log has {:?}", self.audit_kinds());
     }
 
+    /// The records of `kind` as `{"seq", "detail"}`, oldest first.
+    pub fn audit_of(&self, kind: &str) -> Vec<serde_json::Value> {
+        let conn =
+            rusqlite::Connection::open_with_flags(self.db(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+        let mut stmt = conn.prepare("SELECT seq, detail FROM audit WHERE kind = ?1 ORDER BY seq").unwrap();
+        let rows = stmt.query_map([kind], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))).unwrap();
+        rows.map(Result::unwrap)
+            .map(|(seq, d)| serde_json::json!({ "seq": seq, "detail": serde_json::from_str::<serde_json::Value>(&d).unwrap() }))
+            .collect()
+    }
+
+    /// How many records of `kind` the log has.
+    pub fn audited_count(&self, kind: &str) -> usize {
+        self.audit_of(kind).len()
+    }
+
+    /// Waits (at most 10 s) until the log has more than `before` records of `kind`; the newest.
+    pub async fn audited_after(&self, kind: &str, before: usize) -> serde_json::Value {
+        for _ in 0..1000 {
+            let all = self.audit_of(kind);
+            if all.len() > before {
+                return all.last().cloned().unwrap();
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("no new {kind} record; the log has {:?}", self.audit_kinds());
+    }
+
     /// Stops the daemon and returns how it ended.
     pub async fn stop(self) -> Result<(), DaemonError> {
         self.signals.send(Signal::Stop).await.unwrap();
