@@ -105,6 +105,7 @@ fn drain_once(n: u64, port: u16) -> (f64, usize) {
             started: Instant::now(),
             trust,
             uplink: status.clone(),
+            device_key: None,
         };
         let (reload, _r) = mpsc::channel(1);
         let started = Instant::now();

@@ -26,7 +26,8 @@ use portvakt::daemon::logging;
 use portvakt::exit;
 use portvakt::store::{AuditFilter, Store, StoreError};
 use portvakt::tools::{
-    allowlist_file, audit_view, doctor, explain, in_force, installer, intake_run, summary, time_input, week_grid,
+    allowlist_file, audit_anchor, audit_view, doctor, explain, in_force, installer, intake_run, summary, time_input,
+    week_grid,
 };
 
 /// Portvakt: the gateway for a building's shared doors.
@@ -145,11 +146,16 @@ enum Command {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Check the whole hash chain and report the first break (exit 65 if broken).
+    /// Check the whole hash chain and report the first break, and the newest signed
+    /// checkpoint (exit 65 if broken, cut short or rewritten).
     Verify {
         /// The store file (default: from the configuration).
         #[arg(long)]
         db: Option<PathBuf>,
+        /// A checkpoint a collector kept (the `audit.checkpoint` record as JSON, or its
+        /// detail): the store must still hold the record it covers, with that hash.
+        #[arg(long, value_name = "FILE")]
+        against: Option<PathBuf>,
     },
     /// List recorded events: who entered where, when.
     List(AuditListArgs),
@@ -415,12 +421,21 @@ fn open_store(path: &std::path::Path) -> Result<Store, Failure> {
 
 fn audit_cmd(cli: &Cli, cmd: &AuditCommand) -> Result<String, Failure> {
     match cmd {
-        AuditCommand::Verify { db } => {
+        AuditCommand::Verify { db, against } => {
+            let kept = against
+                .as_ref()
+                .map(|f| std::fs::read(f).map_err(|e| fail(exit::USAGE, format!("--against {}: {e}", f.display()))))
+                .transpose()?;
             let (path, _) = store_target(cli, db.as_ref())?;
             let store = open_store(&path)?;
             let report = store.verify().map_err(|e| fail(exit::STORE, e.to_string()))?;
-            let text = audit_view::render_verify(&path.display().to_string(), &report);
-            if report.first_break.is_some() { Err(fail(exit::DATA, text.trim_end().to_owned())) } else { Ok(text) }
+            let anchor = audit_anchor::check(&store, kept.as_deref()).map_err(|e| fail(exit::STORE, e.to_string()))?;
+            let text = audit_view::render_verify(&path.display().to_string(), &report) + &audit_anchor::render(&anchor);
+            if report.first_break.is_some() || anchor.broken() {
+                Err(fail(exit::DATA, text.trim_end().to_owned()))
+            } else {
+                Ok(text)
+            }
         }
         AuditCommand::List(a) => {
             let (path, tz) = store_target(cli, a.db.as_ref())?;

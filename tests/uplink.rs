@@ -123,8 +123,17 @@ fn a_subscriber_sees_birth_state_door_states_and_every_event_in_order_then_offli
         let seqs = sub.event_seqs(&format!("{P}/events"));
         let n = seqs.len() as u64;
         assert_eq!(seqs, (1..=n).collect::<Vec<_>>(), "every event once, in order");
-        let last = sub.on(&format!("{P}/events")).last().unwrap().json();
-        assert_eq!(last["kind"], "system.stop", "the stop record is published before offline");
+        let events = sub.on(&format!("{P}/events"));
+        let tail: Vec<_> = events.iter().rev().take(2).rev().map(|s| s.json()["kind"].clone()).collect();
+        assert_eq!(
+            tail,
+            ["system.stop", "audit.checkpoint"],
+            "the stop record and its checkpoint are published before offline"
+        );
+        // The collector gets the device key's checkpoint of the chain's end.
+        let checkpoint = events.last().unwrap().json();
+        assert_eq!(checkpoint["detail"]["seq"].as_u64(), Some(n - 1), "{checkpoint}");
+        assert_eq!(checkpoint["detail"]["key"], state["device_key"], "{checkpoint}");
         assert_eq!(broker.retained(&format!("{P}/status")).as_deref(), Some(&b"offline"[..]));
         // The retained state says the gateway stopped, and whose it is.
         let kept: serde_json::Value = serde_json::from_slice(&broker.retained(&format!("{P}/state")).unwrap()).unwrap();

@@ -3,6 +3,7 @@
 //! socket, the watchdog — plus systemd notification and logging. See
 //! `docs/ARCHITECTURE.md` for the tasks and channels.
 
+pub mod checkpoints;
 pub mod client;
 pub mod clock_watch;
 pub mod control;

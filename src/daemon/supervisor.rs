@@ -23,6 +23,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::checkpoints::{self, Checkpointer};
 use super::clock_watch::{self, TrustTracker};
 use super::control;
 use super::doors::{Doors, DoorsError, DoorsView};
@@ -133,6 +134,8 @@ struct Running {
     ble: watch::Sender<Option<crate::ble::exchange::Settings>>,
     /// The access build the doors run with (see [`NewAccess::generation`]).
     applied: u64,
+    /// Signs the audit chain's checkpoints (none without a device key).
+    checkpointer: Option<Checkpointer>,
 }
 
 impl Running {
@@ -301,6 +304,7 @@ async fn start(opts: RunOptions) -> Result<(Running, Tasks), DaemonError> {
         let detail = serde_json::json!({ "source": "store", "reason": d.code(), "message": d.to_string() });
         store.append(event(EventKind::CredentialsRefused, trust0.is_trusted(), &detail)).await?;
     }
+    let checkpointer = Checkpointer::start(&cfg, &store, trust0.is_trusted()).await;
 
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let inputs = CancellationToken::new();
@@ -320,6 +324,7 @@ async fn start(opts: RunOptions) -> Result<(Running, Tasks), DaemonError> {
         started,
         trust: trust.clone(),
         uplink: uplink_status,
+        device_key: checkpointer.as_ref().map(Checkpointer::public_key),
     };
     let uplink_stop = CancellationToken::new();
     let uplink_start =
@@ -340,6 +345,7 @@ async fn start(opts: RunOptions) -> Result<(Running, Tasks), DaemonError> {
         uplink: uplink.clone(),
         ble,
         applied: 0,
+        checkpointer: checkpointer.clone(),
     };
     running.start_doors(NewAccess { built, key: cfg.credential_key.clone(), generation: 0 }).await?;
     let uplink_task = tokio::spawn(uplink_run);
@@ -349,6 +355,9 @@ async fn start(opts: RunOptions) -> Result<(Running, Tasks), DaemonError> {
             let _ = failed_tx.send(("the access actor", e.to_string())).await;
         }
     });
+    if let Some(c) = checkpointer {
+        tracker.spawn(checkpoints::run(c, cfg.checkpoints.every, running.trust.clone(), inputs.clone()));
+    }
     let tracker_floor = TrustTracker::new(floor, cfg.daemon.jump_tolerance);
     let flag = cfg.daemon.synchronized_flag.clone();
     tracker.spawn(clock_watch::run(flag, tracker_floor, store.clone(), trust_tx, inputs.clone()));
@@ -439,6 +448,12 @@ async fn stop(mut running: Running, tasks: Tasks, outcome: &Result<(), DaemonErr
         Err(e) => e.to_string(),
     };
     running.audit(event(EventKind::SystemStop, trusted, &serde_json::json!({ "why": why }))).await;
+    // A last checkpoint covering `system.stop`, so a collector holds the chain's end.
+    if let Some(c) = running.checkpointer.as_mut()
+        && let Err(e) = c.checkpoint(trusted).await
+    {
+        log::error!("the last checkpoint was not stored: {e}");
+    }
     // The uplink last: a short drain (so `system.stop` reaches the collector), `offline`.
     uplink_stop.cancel();
     if tokio::time::timeout(STOP_WITHIN / 2, uplink_task).await.is_err() {

@@ -28,6 +28,9 @@ pub struct Reach {
     pub trust: watch::Receiver<crate::core::clock::ClockState>,
     /// The uplink's condition (`None` without an uplink).
     pub uplink: watch::Receiver<Option<UplinkStatus>>,
+    /// The device key's public half, which signs the audit chain's checkpoints (`None`
+    /// without one).
+    pub device_key: Option<[u8; 32]>,
 }
 
 fn current(reach: &Reach) -> Option<Arc<DoorsView>> {
@@ -57,6 +60,7 @@ pub async fn status(reach: &Reach) -> StatusReport {
         bundles: reach.access.bundles().await,
         uplink: reach.uplink.borrow().clone(),
         ble: view.as_ref().map_or_else(|| "not_configured".to_owned(), |v| ble_words(v.cfg.ble.as_ref())),
+        device_key: reach.device_key.map(|k| crate::core::hex::encode(&k)),
     }
 }
 

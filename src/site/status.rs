@@ -41,6 +41,8 @@ pub struct StatusReport {
     /// Phones over BLE as configured: `not_configured`, `adapter <name>`, `socket`, or
     /// both (`adapter <name> + socket`).
     pub ble: String,
+    /// The device key (hex) that signs the audit chain's checkpoints (`None`: none).
+    pub device_key: Option<String>,
 }
 
 /// One door in words: mode, the strike as its board reports it, the contact, alarms.

@@ -77,13 +77,16 @@ pub enum EventKind {
     BleRefused,
     /// The BLE adapter went away, came back, or could not be set up.
     BleAdapter,
+    /// The device key was made (`detail.public_key`, `path`), or could not be read or made
+    /// (`detail.error`): no checkpoints then.
+    DeviceKey,
     /// The gateway started.
     SystemStart,
     /// The gateway stopped in an orderly way.
     SystemStop,
 }
 
-const KINDS: [(EventKind, &str); 29] = [
+const KINDS: [(EventKind, &str); 30] = [
     (EventKind::DoorOpened, "door.opened"),
     (EventKind::DoorForcedOpen, "door.forced_open"),
     (EventKind::DoorClosed, "door.closed"),
@@ -102,6 +105,7 @@ const KINDS: [(EventKind, &str); 29] = [
     (EventKind::Gap, "store.gap"),
     (EventKind::StoreAlarm, "store.alarm"),
     (EventKind::SystemStart, "system.start"),
+    (EventKind::DeviceKey, "system.device_key"),
     (EventKind::SystemStop, "system.stop"),
     (EventKind::DoorPulsed, "door.pulsed"),
     (EventKind::ClockTrust, "clock.trust"),

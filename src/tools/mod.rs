@@ -3,6 +3,7 @@
 //! and the trial allowlist file they read. Each returns text; `main` prints it.
 
 pub mod allowlist_file;
+pub mod audit_anchor;
 pub mod audit_view;
 pub mod doctor;
 pub mod explain;

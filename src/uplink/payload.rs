@@ -157,6 +157,8 @@ pub struct StateMessage {
     pub bundles: Vec<BundleState>,
     /// The uplink.
     pub uplink: UplinkHealth,
+    /// The device key (hex) whose signatures the `audit.checkpoint` records carry.
+    pub device_key: Option<String>,
 }
 
 /// One bundle in `state`.
@@ -214,6 +216,7 @@ pub fn state(report: &StatusReport, uplink: &UplinkHealth, now: Timestamp) -> St
         store_pending_gap: store.map(|s| s.pending_gap),
         bundles: report.bundles.iter().map(|b| bundle(b, now)).collect(),
         uplink: uplink.clone(),
+        device_key: report.device_key.clone(),
     }
 }
 

@@ -82,6 +82,8 @@ pub fn start(cfg: Arc<Config>, view: Arc<DoorsView>, store: crate::store::Handle
         started: Instant::now(),
         trust,
         uplink: status.clone(),
+        // The demo's store is thrown away: nothing to anchor.
+        device_key: None,
     };
     let (_handle, run) = spawn(Start { cfg, reach, reload, status: status_tx }, stop.clone());
     Standalone { stop, task: tokio::spawn(run), status, store }
