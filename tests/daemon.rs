@@ -261,3 +261,29 @@ fn status_and_pulse_still_reach_a_running_daemon_while_the_config_on_disk_is_hal
         d.stop().await.unwrap();
     });
 }
+
+#[test]
+fn reloads_racing_intakes_neither_deadlock_nor_leave_an_older_bundle_in_force() {
+    // The access actor hands every new build to the supervisor without waiting for it, so
+    // a supervisor busy with a reload (waiting on the actor) cannot stall the actor.
+    rt().block_on(async {
+        let d = TestDaemon::start(None);
+        d.notified("READY=1", 10).await;
+        for version in 1..=12u64 {
+            let name = format!("care-{version}.pvkt");
+            std::fs::write(d.inbox().join(name), common::daemon::care_pin_bundle_version("246810", version)).unwrap();
+            let both = async { tokio::join!(d.ask(&Request::Intake), d.signals.send(Signal::Reload)) };
+            let (intake, reload) = tokio::time::timeout(Duration::from_secs(10), both)
+                .await
+                .unwrap_or_else(|_| panic!("version {version}: an intake and a reload did not end within 10 s"));
+            intake.unwrap();
+            reload.unwrap();
+        }
+        let status = tokio::time::timeout(Duration::from_secs(10), d.ask(&Request::Status)).await;
+        let status = status.expect("the daemon still answers").unwrap();
+        let bundles = status["status"]["bundles"].as_array().unwrap();
+        assert_eq!(bundles.len(), 1, "{status}");
+        assert_eq!(bundles[0]["version"], 12, "the newest bundle is in force: {status}");
+        d.stop().await.unwrap();
+    });
+}

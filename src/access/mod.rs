@@ -6,8 +6,10 @@
 //! It also verifies the certificates phones present over BLE (its trust anchors and
 //! registry decide them), taking in a newer revocation list a certificate carries.
 //!
-//! Channels: commands in (bounded, [`COMMANDS`]; senders wait), new inputs out (bounded,
-//! [`UPDATES`]; the actor waits — a new allowlist is never dropped).
+//! Channels: commands in (bounded, [`COMMANDS`]; senders wait), new inputs out through a
+//! mailbox of one that keeps the newest ([`latest`]): the actor never waits on the
+//! supervisor, which may be waiting on the actor (a reload), and a build replaced before it
+//! was taken is superseded by the newer one, made from the same registry and more.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,7 +23,7 @@ use crate::core::clock::ClockState;
 use crate::core::credential::{Credential, PhoneKey, Token};
 use crate::core::expiry::{Expiry, expiry};
 use crate::credentials::envelope::DocType;
-use crate::credentials::intake::{Expected, inbox_settled, process_inbox, take_from};
+use crate::credentials::intake::{Expected, IntakeProblem, inbox_settled, process_inbox, take_from};
 use crate::credentials::phone::present_certificate;
 use crate::credentials::registry::{Built, BundleInfo, Registry};
 use crate::credentials::verify::{Refusal, Trust};
@@ -32,8 +34,16 @@ use crate::tools::intake_run::{IntakeReport, report};
 
 /// Commands waiting for the access actor, at most.
 pub const COMMANDS: usize = 8;
-/// New inputs waiting for the supervisor, at most.
-pub const UPDATES: usize = 4;
+
+/// Why a published document was not taken in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotTaken {
+    /// What happened, for people and `state`.
+    pub message: String,
+    /// Whether it may pass (the store full or failing, the actor stopping), so the same
+    /// bytes should be tried again when they come again; a refusal is for good.
+    pub passing: bool,
+}
 
 /// One authority's bundle in use, for `status`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -66,7 +76,7 @@ pub struct Published {
 
 enum Command {
     Ping(oneshot::Sender<()>),
-    Take(Published, oneshot::Sender<Result<String, String>>),
+    Take(Published, oneshot::Sender<Result<String, NotTaken>>),
     Bundles(oneshot::Sender<Vec<BundleStatus>>),
     Present { certificate: Vec<u8>, key: [u8; 32], reply: oneshot::Sender<Result<Credential, Refusal>> },
     Reload { cfg: Arc<Config>, reply: oneshot::Sender<Result<NewAccess, Vec<String>>> },
@@ -103,10 +113,11 @@ impl Handle {
 
     /// Takes in a document published over MQTT exactly as the inbox does (verified,
     /// stored, audited, then swapped in); says what was taken in, or why not.
-    pub async fn take(&self, doc: Published) -> Result<String, String> {
+    pub async fn take(&self, doc: Published) -> Result<String, NotTaken> {
+        let stopped = || NotTaken { message: "the access actor has stopped".to_owned(), passing: true };
         let (reply, rx) = oneshot::channel();
-        self.tx.send(Command::Take(doc, reply)).await.map_err(|_| "the access actor has stopped".to_owned())?;
-        rx.await.map_err(|_| "the access actor has stopped".to_owned())?
+        self.tx.send(Command::Take(doc, reply)).await.map_err(|_| stopped())?;
+        rx.await.map_err(|_| stopped())?
     }
 
     /// Verifies a phone certificate presented over BLE by the phone that proved `key`,
@@ -136,6 +147,7 @@ impl Handle {
     }
 }
 
+pub mod latest;
 mod worker;
 
 use worker::WorkerStore;
@@ -148,7 +160,7 @@ struct Access {
     worker: std::sync::Mutex<Option<WorkerStore>>,
     clock: Arc<dyn Clock>,
     trust: watch::Receiver<ClockState>,
-    updates: mpsc::Sender<NewAccess>,
+    updates: latest::Sender<NewAccess>,
     inbox_error: Option<String>,
     /// Builds handed out so far (each [`NewAccess`] is stamped with the next).
     generation: u64,
@@ -191,9 +203,9 @@ impl Access {
     }
 
     /// Hands new core inputs to the supervisor (for the gateway).
-    async fn hand_over(&mut self, built: Built) -> Result<(), StoreError> {
+    fn hand_over(&mut self, built: Built) -> Result<(), StoreError> {
         let access = NewAccess { built, key: self.cfg.credential_key.clone(), generation: self.next_generation() };
-        self.updates.send(access).await.map_err(|_| StoreError::Closed)
+        if self.updates.put(access) { Ok(()) } else { Err(StoreError::Closed) }
     }
 
     /// Takes in what waits in the inbox (on the store's thread) and sends new inputs when
@@ -221,7 +233,7 @@ impl Access {
                     }
                 }
                 if let Some(built) = last {
-                    self.hand_over(built).await?;
+                    self.hand_over(built)?;
                 }
             }
             Err(e) => {
@@ -249,7 +261,7 @@ impl Access {
         match outcome {
             Ok((report, last)) => {
                 if let Some(built) = last {
-                    self.hand_over(built).await?;
+                    self.hand_over(built)?;
                 }
                 Ok(Ok(report))
             }
@@ -257,7 +269,7 @@ impl Access {
         }
     }
 
-    async fn take(&mut self, doc: Published) -> Result<Result<String, String>, StoreError> {
+    async fn take(&mut self, doc: Published) -> Result<Result<String, NotTaken>, StoreError> {
         let result = self
             .on_worker(move |registry, trust, store, now, trusted| {
                 let expected = Expected { doc_type: doc.doc_type, authority: &doc.authority };
@@ -267,12 +279,14 @@ impl Access {
         match result {
             Ok((accepted, built)) => {
                 log::info!("uplink: taken in: {accepted}");
-                self.hand_over(built).await?;
+                self.hand_over(built)?;
                 Ok(Ok(accepted.to_string()))
             }
             Err(e) => {
                 log::warn!("uplink: refused: {e}");
-                Ok(Err(e.to_string()))
+                // Refused is for good; not stored (the store full or failing) may pass.
+                let passing = matches!(e, IntakeProblem::Store(_) | IntakeProblem::Io(_));
+                Ok(Err(NotTaken { message: e.to_string(), passing }))
             }
         }
     }
@@ -308,7 +322,7 @@ impl Access {
         if let Some(built) = newer {
             let revoked = built.revocations.is_revoked(&credential);
             log::info!("ble: a newer revocation list came with certificate {}", credential.id);
-            self.hand_over(built).await?;
+            self.hand_over(built)?;
             if revoked {
                 return Ok(Err(Refusal::Revoked));
             }
@@ -392,9 +406,9 @@ pub struct Start {
 pub fn spawn(
     start: Start,
     cancel: CancellationToken,
-) -> (Handle, mpsc::Receiver<NewAccess>, impl Future<Output = Result<(), StoreError>>) {
+) -> (Handle, latest::Receiver<NewAccess>, impl Future<Output = Result<(), StoreError>>) {
     let (tx, mut rx) = mpsc::channel(COMMANDS);
-    let (updates, updates_rx) = mpsc::channel(UPDATES);
+    let (updates, updates_rx) = latest::latest();
     let every = start.cfg.daemon.intake_every.unsigned_abs().max(Duration::from_secs(1));
     if let Err(e) = std::fs::create_dir_all(&start.cfg.intake.inbox) {
         log::warn!("inbox {} cannot be created: {e}", start.cfg.intake.inbox.display());

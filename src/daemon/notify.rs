@@ -37,6 +37,9 @@ impl Notifier {
         let Some(path) = &self.socket else { return };
         let result = (|| {
             let sock = UnixDatagram::unbound()?;
+            // Never wait on the receiver: a notification that finds its queue full is
+            // lost (and logged), rather than stalling the supervisor that sends it.
+            sock.set_nonblocking(true)?;
             let text = path.to_string_lossy();
             if let Some(name) = text.strip_prefix('@') {
                 use std::os::linux::net::SocketAddrExt as _;

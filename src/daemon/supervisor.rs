@@ -273,7 +273,7 @@ struct Tasks {
     inputs: CancellationToken,
     tracker: TaskTracker,
     failed: mpsc::Receiver<(&'static str, String)>,
-    updates: mpsc::Receiver<NewAccess>,
+    updates: access::latest::Receiver<NewAccess>,
     reloads: mpsc::Receiver<ReloadRequest>,
     uplink_stop: CancellationToken,
     uplink_task: tokio::task::JoinHandle<()>,

@@ -32,6 +32,10 @@ use crate::store::{AuditFilter, EventKind, NewEvent};
 pub const INBOUND: usize = 16;
 /// Results waiting for the connection loop, at most.
 pub const OUTBOUND: usize = 16;
+/// Topics whose last document's digest is remembered, at most.
+pub const REMEMBERED: usize = 256;
+/// Characters of an odd topic kept in its refusal record.
+const MAX_TOPIC_SHOWN: usize = 200;
 
 /// A reload asked for over MQTT: the supervisor answers with the problems, if any.
 pub type ReloadRequest = oneshot::Sender<Result<(), Vec<String>>>;
@@ -107,27 +111,55 @@ impl Worker {
                 let _ = self.out.send(Out::Reply { topic: topics.reply(&name), payload: reply }).await;
             }
             Some(Inbound::EventsAck) => self.events_ack(up, cfg.site.id.as_str(), &msg).await,
-            None => log::debug!("uplink: ignored a message on {}", msg.topic),
+            // It matched a subscription, but its last level is empty, too long or not a name.
+            None => {
+                let topic: String = msg.topic.chars().take(MAX_TOPIC_SHOWN).collect();
+                let why = "not a topic the gateway reads: the last level must be a name (letters, digits, - _ .; \
+                           at most 64)";
+                let r = Refused { id: None, code: "bad_topic", message: why.into() };
+                self.refused(&topic, &r).await;
+            }
         }
     }
 
     async fn document(&mut self, msg: &Message, doc_type: DocType, authority: String) {
-        // A retained document comes again at every reconnect: the same bytes once is enough.
+        // A retained document comes again at every reconnect: the same bytes once is enough
+        // — once they were taken in or refused for good; after a passing failure (the store
+        // full, say) they are tried again when they come again.
         let digest: [u8; 32] = Sha256::digest(&msg.payload).into();
         if self.last_document.get(&msg.topic) == Some(&digest) {
             log::debug!("uplink: {} unchanged since it was last taken in", msg.topic);
             return;
         }
-        self.last_document.insert(msg.topic.clone(), digest);
         let doc = Published { topic: msg.topic.clone(), doc_type, authority, bytes: msg.payload.to_vec() };
         let result = self.reach.access.take(doc).await;
+        if result.as_ref().is_ok() || result.as_ref().is_err_and(|e| !e.passing) {
+            self.remember(&msg.topic, digest);
+        } else {
+            self.last_document.remove(&msg.topic);
+        }
         let update = UpdateResult {
             topic: msg.topic.clone(),
             at: Timestamp::now().to_string(),
             accepted: result.is_ok(),
-            message: result.unwrap_or_else(|e| e),
+            message: result.unwrap_or_else(|e| e.message),
         };
         let _ = self.out.send(Out::Update(update)).await;
+    }
+
+    /// Remembers the digest of what came on `topic`, for at most [`REMEMBERED`] topics:
+    /// past that, topics of authorities the config does not name are forgotten first (their
+    /// documents are refused anyway), then all (a document then comes in once more).
+    fn remember(&mut self, topic: &str, digest: [u8; 32]) {
+        if self.last_document.len() >= REMEMBERED && !self.last_document.contains_key(topic) {
+            let cfg = self.cfg.borrow().clone();
+            let named = |t: &str| cfg.authorities.iter().any(|a| t.ends_with(&format!("/{}", a.id)));
+            self.last_document.retain(|t, _| named(t));
+            if self.last_document.len() >= REMEMBERED {
+                self.last_document.clear();
+            }
+        }
+        self.last_document.insert(topic.to_owned(), digest);
     }
 
     async fn events_ack(&mut self, up: &UplinkConfig, site: &str, msg: &Message) {

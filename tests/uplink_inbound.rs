@@ -1,0 +1,81 @@
+//! What arrives over MQTT that is not a command: documents retried after a passing
+//! failure, odd topics refused and audited, and a bounded memory of what came.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::daemon::{TestDaemon, care_pin_bundle};
+use common::mqtt::Subscriber;
+use portvakt::uplink::sim_broker::SimBroker;
+
+const P: &str = "portvakt/test-site";
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+async fn started(broker: &SimBroker) -> TestDaemon {
+    let env = vec![
+        ("PORTVAKT__UPLINK__BROKER".into(), format!("mqtt://127.0.0.1:{}", broker.addr().port())),
+        ("PORTVAKT__UPLINK__ALLOW_PLAINTEXT".into(), "true".into()),
+    ];
+    let d = TestDaemon::start_with(None, env);
+    d.notified("READY=1", 10).await;
+    d
+}
+
+#[test]
+fn a_bundle_not_stored_for_a_passing_reason_is_taken_in_when_it_comes_again() {
+    rt().block_on(async {
+        let broker = SimBroker::start(0).await.unwrap();
+        let sub = Subscriber::connect(broker.addr().port(), "watcher", &format!("{P}/#")).await;
+        let d = started(&broker).await;
+        sub.wait(&format!("{P}/status"), 10, |s| s.text() == "online").await;
+        // Another writer holds the database (the store's 5 s busy timeout runs out): the
+        // bundle cannot be stored this time.
+        let db = d.db();
+        let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+        let holder = std::thread::spawn(move || {
+            let conn = rusqlite::Connection::open(db).unwrap();
+            conn.execute_batch("BEGIN EXCLUSIVE").unwrap();
+            locked_tx.send(()).unwrap();
+            std::thread::sleep(Duration::from_secs(16));
+            conn.execute_batch("COMMIT").unwrap();
+        });
+        locked_rx.recv().unwrap();
+        let bundle = care_pin_bundle("864209");
+        broker.publish(&format!("{P}/bundle/kommunen"), bundle.clone(), false);
+        let state = sub
+            .wait(&format!("{P}/state"), 25, |s| !s.json()["uplink"]["last_update"]["accepted"].is_null())
+            .await
+            .json();
+        assert_eq!(state["uplink"]["last_update"]["accepted"], false, "{state}");
+        holder.join().unwrap();
+        // The same bytes again: tried again, and taken in now.
+        broker.publish(&format!("{P}/bundle/kommunen"), bundle, false);
+        let accepted = sub.wait(&format!("{P}/events"), 15, |s| s.json()["kind"] == "credentials.accepted").await;
+        assert_eq!(accepted.json()["detail"]["topic"], format!("{P}/bundle/kommunen"));
+        d.stop().await.unwrap();
+    });
+}
+
+#[test]
+fn a_message_on_a_topic_the_gateway_does_not_read_is_refused_and_audited() {
+    rt().block_on(async {
+        let broker = SimBroker::start(0).await.unwrap();
+        let sub = Subscriber::connect(broker.addr().port(), "watcher", &format!("{P}/#")).await;
+        let d = started(&broker).await;
+        sub.wait(&format!("{P}/status"), 10, |s| s.text() == "online").await;
+        let long = "a".repeat(70);
+        for topic in [format!("{P}/bundle/"), format!("{P}/cmd/"), format!("{P}/revocations/{long}")] {
+            let before = d.audited_count("uplink.refused");
+            broker.publish(&topic, &b"PVKT"[..], false);
+            let r = d.audited_after("uplink.refused", before).await;
+            assert_eq!(r["detail"]["code"], "bad_topic", "{topic}: {r}");
+            assert_eq!(r["detail"]["topic"], topic.as_str());
+        }
+        d.stop().await.unwrap();
+    });
+}
