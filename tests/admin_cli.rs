@@ -198,3 +198,44 @@ fn signing_with_the_public_key_file_is_refused_not_done_with_a_wrong_key() {
     let (code, _, err) = revoke(&p("owner.key"));
     assert_eq!(code, 0, "the private key signs: {err}");
 }
+
+#[test]
+fn a_bundle_too_short_for_its_reissue_cadence_is_warned_about_when_built() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("staff.csv");
+    std::fs::write(&csv, "id,holder,role,kind,secret,doors\ncare-9,hemtjanst-natt-9,home_care,pin,246810,entrance\n")
+        .unwrap();
+    let site_key = common::fixture("config/good/secrets/key").display().to_string();
+    let build = |days: &str, every: &str, out: &str| {
+        let out = dir.path().join(out).display().to_string();
+        let csv = csv.display().to_string();
+        run(
+            ADMIN,
+            &[
+                "bundle",
+                "build",
+                "--authority",
+                "kommunen",
+                "--site",
+                "test-site",
+                "--site-key",
+                &site_key,
+                "--csv",
+                &csv,
+                "--valid-days",
+                days,
+                "--reissue-every-days",
+                every,
+                "--out",
+                &out,
+            ],
+            &[],
+        )
+    };
+    let (code, _, err) = build("10", "7", "short.body");
+    assert_eq!(code, 0, "a warning, not a refusal: {err}");
+    assert!(err.contains("warning:") && err.contains("at least 14"), "{err}");
+    let (code, _, err) = build("30", "7", "fine.body");
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("warning:"), "{err}");
+}

@@ -40,3 +40,44 @@ fn a_bundle_ending_within_a_week_is_warned_about_in_status_and_audited_once() {
         d.stop().await.unwrap();
     });
 }
+
+#[test]
+fn past_its_end_an_owners_bundle_keeps_residents_in_for_its_grace_while_the_municipalitys_is_refused_at_once() {
+    use common::signed::OWNER;
+    use portvakt::daemon::control::SimAct;
+    rt().block_on(async {
+        let d = TestDaemon::start(None);
+        d.notified("READY=1", 10).await;
+        let cfg = common::site();
+        let ends = Timestamp::now() + SignedDuration::from_secs(3);
+        let residents = "id,holder,role,kind,secret,doors\nres-1,lgh-1101,resident,tag,04:C1:7A:22:01,entrance\n";
+        let mut owner = bundle(&cfg, "owner", 1, residents);
+        owner.not_after = ends;
+        let mut care = bundle(&cfg, "kommunen", 1, staff_csv());
+        care.not_after = ends;
+        std::fs::write(d.inbox().join("owner.pvkt"), signed(&owner, OWNER)).unwrap();
+        std::fs::write(d.inbox().join("care.pvkt"), signed(&care, KOMMUNEN)).unwrap();
+        d.ask(&Request::Intake).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(4)).await;
+
+        // Both bundles are over. The owner's default grace (7 days) keeps the resident in;
+        // the municipality's (none) refuses its staff tag.
+        let tag = |uid: &str| Request::Sim { door: "entrance".into(), act: SimAct::Tag(uid.into()) };
+        d.ask(&tag("04:C1:7A:22:01")).await.unwrap();
+        let granted = d.audited_after("access.granted", 0).await;
+        assert_eq!(granted["detail"]["kind"], "tag", "{granted}");
+        d.ask(&tag("04:C1:7A:22:9B")).await.unwrap();
+        let denied = d.audited_after("access.denied", 0).await;
+        assert_eq!(denied["detail"]["reason"], "expired", "{denied}");
+
+        // Said when it happened, and in status.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let over: Vec<_> =
+            d.audit_of("credentials.expiring").into_iter().filter(|r| r["detail"]["expired"] == true).collect();
+        let owner_over = over.iter().find(|r| r["detail"]["authority"] == "owner").expect("the owner's end audited");
+        assert!(owner_over["detail"]["grace_until"].is_string(), "{owner_over}");
+        let text = d.ask(&Request::Status).await.unwrap()["text"].as_str().unwrap().to_owned();
+        assert!(text.contains("stay in use until"), "{text}");
+        d.stop().await.unwrap();
+    });
+}

@@ -430,6 +430,23 @@ fn with_collector_acknowledgement_events_stay_in_the_outbox_until_the_collector_
     });
 }
 
+/// Waits until a `state` came after the `nth` `online` (the gateway subscribes before it
+/// publishes `state` on a connection).
+async fn subscribed(sub: &Subscriber, nth: usize) {
+    let (status, state) = (format!("{P}/status"), format!("{P}/state"));
+    for _ in 0..1000 {
+        let all = sub.all();
+        let online = all.iter().enumerate().filter(|(_, s)| s.topic == status && s.text() == "online").nth(nth - 1);
+        if let Some((at, _)) = online
+            && all[at..].iter().any(|s| s.topic == state)
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("no state after online number {nth} within 10 s");
+}
+
 /// How many records up to `seq` are not confirmed yet.
 fn unconfirmed_through(d: &TestDaemon, seq: u64) -> u64 {
     let conn = rusqlite::Connection::open_with_flags(d.db(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
@@ -457,6 +474,9 @@ fn a_signed_command_is_never_carried_out_twice_across_a_restart_nor_on_an_untrus
         let status = format!("{P}/status");
         let reply = format!("{P}/cmd/door.pulse/reply");
         seen_times(&sub, &status, "online", 1).await;
+        // `state` follows the subscriptions on the same connection: once it is seen, the
+        // broker has them.
+        subscribed(&sub, 1).await;
         let captured = kommunen_command("door.pulse", "entrance", None, "p-9");
         broker.publish(&format!("{P}/cmd/door.pulse"), captured.clone(), false);
         sub.wait(&reply, 10, |s| s.json()["id"] == "p-9" && s.json()["ok"] == true).await;
@@ -464,6 +484,7 @@ fn a_signed_command_is_never_carried_out_twice_across_a_restart_nor_on_an_untrus
         // Restarted (the memory in RAM is gone), the same captured command is refused.
         let d = d.restart().await;
         seen_times(&sub, &status, "online", 2).await;
+        subscribed(&sub, 2).await;
         broker.publish(&format!("{P}/cmd/door.pulse"), captured, false);
         sub.wait(&reply, 10, |s| s.json()["error"]["code"] == "replayed").await;
         let pulses = d.audit_kinds().iter().filter(|k| *k == "door.pulsed").count();

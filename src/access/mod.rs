@@ -14,7 +14,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -59,6 +59,10 @@ pub struct BundleStatus {
     pub expires_in_hours: i64,
     /// It ends within `expiry_warning_days`, or has ended.
     pub expiring: bool,
+    /// It has ended (its credentials are refused, or in their grace).
+    pub expired: bool,
+    /// Ended, but its credentials stay in use until then (the authority's `expiry_grace`).
+    pub grace_until: Option<Timestamp>,
 }
 
 /// A signed document that came over MQTT, and what its topic says it is.
@@ -166,8 +170,8 @@ struct Access {
     generation: u64,
     /// The store, for the records this actor writes itself.
     store: crate::store::Handle,
-    /// Bundles (authority, version) already warned about as expiring.
-    warned: std::collections::HashSet<(String, u64)>,
+    /// Bundles (authority, version, over) already warned about: as the end nears, and past it.
+    warned: std::collections::HashSet<(String, u64, bool)>,
 }
 
 impl Access {
@@ -339,7 +343,13 @@ impl Access {
                 info: info.clone(),
                 stale: now.duration_since(info.issued_at) > self.cfg.intake.stale_after,
                 expires_in_hours: info.not_after.duration_since(now).as_hours(),
-                expiring: expiry(info.not_after, now, self.cfg.intake.expiry_warning).warns(),
+                expiring: expiry(info.not_after, now, self.cfg.intake.expiry_warning, self.cfg.expiry_grace(authority))
+                    .warns(),
+                expired: info.not_after <= now,
+                grace_until: match expiry(info.not_after, now, SignedDuration::ZERO, self.cfg.expiry_grace(authority)) {
+                    Expiry::Grace(_) => Some(info.not_after + self.cfg.expiry_grace(authority)),
+                    _ => None,
+                },
             })
             .collect()
     }
@@ -353,18 +363,21 @@ impl Access {
         let due: Vec<(String, BundleInfo, Expiry)> = self
             .registry
             .bundles()
-            .map(|(a, info)| (a.to_owned(), info.clone(), expiry(info.not_after, now, lead)))
-            .filter(|(a, info, e)| e.warns() && !self.warned.contains(&(a.clone(), info.version)))
+            .map(|(a, info)| (a.to_owned(), info.clone(), expiry(info.not_after, now, lead, self.cfg.expiry_grace(a))))
+            .filter(|(a, info, e)| e.warns() && !self.warned.contains(&(a.clone(), info.version, e.is_over())))
             .collect();
         for (authority, info, e) in due {
             log::warn!("bundle of {authority} version {}: {}", info.version, e.words());
+            let grace_until = matches!(e, Expiry::Grace(_)).then(|| info.not_after + self.cfg.expiry_grace(&authority));
             let detail = serde_json::json!({
                 "authority": authority, "version": info.version, "not_after": info.not_after,
                 "expires_in_hours": info.not_after.duration_since(now).as_hours(), "message": e.words(),
+                "expired": e.is_over(), "grace_until": grace_until,
             });
             let event = NewEvent::system(EventKind::CredentialsExpiring, now, trusted, None, &detail);
             self.store.append(event).await?;
-            self.warned.insert((authority, info.version));
+            // Once as the end nears, once more when it has passed.
+            self.warned.insert((authority, info.version, e.is_over()));
         }
         Ok(())
     }

@@ -4,4 +4,5 @@
 //! collector acknowledgements.
 
 pub mod csv_import;
+pub mod lifetime;
 pub mod remote;

@@ -216,6 +216,10 @@ enum BundleCommand {
         /// Days until the bundle expires.
         #[arg(long, default_value_t = 30)]
         valid_days: i64,
+        /// How often you re-issue this bundle, in days: a lifetime too short to outlive a
+        /// late re-issue is warned about.
+        #[arg(long, default_value_t = 7)]
+        reissue_every_days: i64,
         /// The site's credential key (shared with the site) for hashing PINs and tags.
         #[arg(long)]
         site_key: PathBuf,
@@ -286,7 +290,7 @@ fn build(
     authority: &str,
     site: &str,
     version: Option<u64>,
-    valid_days: i64,
+    (valid_days, reissue_every_days): (i64, i64),
     site_key: &Path,
     csv: &Path,
     bookings: Option<&PathBuf>,
@@ -334,6 +338,9 @@ fn build(
         policy,
     };
     write_new(out, &bundle.encode())?;
+    for w in portvakt::admin::lifetime::warnings(valid_days, reissue_every_days) {
+        eprintln!("warning: {w}");
+    }
     Ok(format!(
         "bundle body for {authority} at {site}, version {}: {} credential(s), {} booking(s), expires {}\nwritten to {} (unsigned: sign it with `portvakt-admin bundle sign`)\n",
         bundle.version,
@@ -471,6 +478,7 @@ fn run(cli: Cli) -> anyhow::Result<String> {
             site,
             version,
             valid_days,
+            reissue_every_days,
             site_key,
             csv,
             bookings,
@@ -481,7 +489,7 @@ fn run(cli: Cli) -> anyhow::Result<String> {
             &authority,
             &site,
             version,
-            valid_days,
+            (valid_days, reissue_every_days),
             &site_key,
             &csv,
             bookings.as_ref(),

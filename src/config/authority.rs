@@ -66,6 +66,7 @@ pub(super) struct RawAuthority {
     max_certificate: Option<String>,
     max_bundle: Option<String>,
     bookings: Option<bool>,
+    expiry_grace: Option<String>,
 }
 
 /// Validates the authorities against the site's doors.
@@ -133,6 +134,7 @@ pub(super) fn authorities(
             max_certificate: given.max_certificate.as_deref(),
             max_bundle: given.max_bundle.as_deref(),
             bookings: given.bookings,
+            expiry_grace: given.expiry_grace.as_deref(),
         };
         let rights = class.map(|c| super::rights::rights(&raw_rights, c, roles, &path, problems));
         if let (Some(id), Some(class), Some(public_key), Some(rights)) = (id, class, key, rights) {

@@ -66,6 +66,17 @@ pub struct Config {
     pub warnings: Vec<Problem>,
 }
 
+impl Config {
+    /// How long `authority`'s credentials stay in use past its bundle's end (zero for an
+    /// authority the config does not name).
+    pub fn expiry_grace(&self, authority: &str) -> SignedDuration {
+        self.authorities
+            .iter()
+            .find(|a| a.id.as_str() == authority)
+            .map_or(SignedDuration::ZERO, |a| a.rights.expiry_grace)
+    }
+}
+
 /// Credential intake settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IntakeConfig {

@@ -21,6 +21,11 @@ pub const OWNER_MAX_CERTIFICATE: SignedDuration = SignedDuration::from_hours(24 
 pub const STAFF_MAX_CERTIFICATE: SignedDuration = SignedDuration::from_hours(24 * 7);
 /// The longest bundle the owner may issue unless the config says otherwise.
 pub const OWNER_MAX_BUNDLE: SignedDuration = SignedDuration::from_hours(24 * 366);
+/// How long an owner's residents keep their access past the bundle's end unless the
+/// config says otherwise: a week to notice and re-issue, rather than a locked-out house.
+pub const OWNER_EXPIRY_GRACE: SignedDuration = SignedDuration::from_hours(24 * 7);
+/// The longest grace the config may give.
+pub const MAX_EXPIRY_GRACE: SignedDuration = SignedDuration::from_hours(24 * 30);
 /// The longest bundle another authority may issue unless the config says otherwise.
 pub const STAFF_MAX_BUNDLE: SignedDuration = SignedDuration::from_hours(24 * 90);
 
@@ -60,6 +65,9 @@ pub struct Rights {
     pub max_bundle: SignedDuration,
     /// Whether its bundles may carry bookings.
     pub bookings: bool,
+    /// How long the credentials of its bundle stay in use after the bundle's end
+    /// (`not_after`) when no newer bundle came: zero refuses them at once.
+    pub expiry_grace: SignedDuration,
 }
 
 impl Rights {
@@ -73,6 +81,7 @@ impl Rights {
                 max_certificate: OWNER_MAX_CERTIFICATE,
                 max_bundle: OWNER_MAX_BUNDLE,
                 bookings: true,
+                expiry_grace: OWNER_EXPIRY_GRACE,
             },
             AuthorityClass::Municipality => Self {
                 roles: Some(BTreeSet::from(["home_care".to_owned()])),
@@ -81,6 +90,7 @@ impl Rights {
                 max_certificate: STAFF_MAX_CERTIFICATE,
                 max_bundle: STAFF_MAX_BUNDLE,
                 bookings: false,
+                expiry_grace: SignedDuration::ZERO,
             },
             AuthorityClass::Contractor => Self {
                 roles: Some(BTreeSet::from(["contractor".to_owned()])),
@@ -89,6 +99,7 @@ impl Rights {
                 max_certificate: STAFF_MAX_CERTIFICATE,
                 max_bundle: STAFF_MAX_BUNDLE,
                 bookings: false,
+                expiry_grace: SignedDuration::ZERO,
             },
         }
     }
@@ -133,6 +144,7 @@ pub(super) struct RawRights<'a> {
     pub max_certificate: Option<&'a str>,
     pub max_bundle: Option<&'a str>,
     pub bookings: Option<bool>,
+    pub expiry_grace: Option<&'a str>,
 }
 
 /// Validates the rights of the authority at `path`, starting from its class's defaults.
@@ -209,6 +221,14 @@ pub(super) fn rights(
     if let Some(b) = raw.bookings {
         r.bookings = b;
     }
+    // Zero is a choice here (refuse at once), so it is read apart from the other durations.
+    let key = format!("{path}.expiry_grace");
+    match raw.expiry_grace.map(str::parse::<SignedDuration>) {
+        None => {}
+        Some(Ok(d)) if !d.is_negative() && d <= MAX_EXPIRY_GRACE => r.expiry_grace = d,
+        Some(Ok(d)) => problems.push(key, format!("{d:#} is outside 0h to {MAX_EXPIRY_GRACE:#}")),
+        Some(Err(_)) => problems.push(key, "not a duration (write e.g. \"0h\", \"168h\")"),
+    }
     r
 }
 
@@ -223,10 +243,11 @@ mod tests {
         assert!(r.may_send(Granted::Pulse) && !r.may_set(DoorMode::Lockdown) && !r.may_set(DoorMode::FreePassage));
         assert!(r.may_send(Granted::Query) && !r.may_send(Granted::Reload));
         assert_eq!(r.max_certificate, SignedDuration::from_hours(168));
-        assert!(!r.bookings);
+        assert!(!r.bookings && r.expiry_grace.is_zero());
         let owner = Rights::default_for(AuthorityClass::Owner);
         assert!(owner.may_give("property_staff") && owner.may_set(DoorMode::Lockdown) && owner.bookings);
         assert!(owner.may_send(Granted::Query) && owner.may_send(Granted::Reload));
+        assert_eq!(owner.expiry_grace, SignedDuration::from_hours(168));
         let contractor = Rights::default_for(AuthorityClass::Contractor);
         assert!(contractor.may_give("contractor") && contractor.may_send(Granted::Pulse));
         assert!(!contractor.may_send(Granted::Query) && !contractor.may_send(Granted::Reload));

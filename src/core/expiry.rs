@@ -11,15 +11,19 @@ pub enum Expiry {
     Fine,
     /// Within the lead: it ends in this long.
     Soon(SignedDuration),
-    /// Already over.
+    /// Over, but its credentials are still in use for this long (the authority's
+    /// `expiry_grace`).
+    Grace(SignedDuration),
+    /// Over, grace and all: its credentials are refused.
     Expired,
 }
 
-/// Judges `not_after` at `now` with a warning `lead`.
-pub fn expiry(not_after: Timestamp, now: Timestamp, lead: SignedDuration) -> Expiry {
+/// Judges `not_after` at `now` with a warning `lead` and the authority's `grace`.
+pub fn expiry(not_after: Timestamp, now: Timestamp, lead: SignedDuration, grace: SignedDuration) -> Expiry {
     let left = not_after.duration_since(now);
     if left <= SignedDuration::ZERO {
-        Expiry::Expired
+        let grace_left = left + grace;
+        if grace_left > SignedDuration::ZERO { Expiry::Grace(grace_left) } else { Expiry::Expired }
     } else if left <= lead {
         Expiry::Soon(left)
     } else {
@@ -33,20 +37,30 @@ impl Expiry {
         self != Self::Fine
     }
 
-    /// For people: "expires in 3 d 4 h", "EXPIRED".
+    /// Whether it is over (in grace or refused).
+    pub fn is_over(self) -> bool {
+        matches!(self, Self::Grace(_) | Self::Expired)
+    }
+
+    /// For people: "EXPIRES in 3 d 4 h", "EXPIRED: …".
     pub fn words(self) -> String {
         match self {
             Self::Fine => String::new(),
             Self::Expired => "EXPIRED: its credentials are refused".into(),
-            Self::Soon(left) => {
-                let hours = left.as_hours();
-                if hours >= 24 {
-                    format!("EXPIRES in {} d {} h", hours / 24, hours % 24)
-                } else {
-                    format!("EXPIRES in {} h {} min", hours, left.as_mins() % 60)
-                }
+            Self::Soon(left) => format!("EXPIRES in {}", span(left)),
+            Self::Grace(left) => {
+                format!("EXPIRED: its credentials stay in use {} more (expiry_grace), then are refused", span(left))
             }
         }
+    }
+}
+
+fn span(left: SignedDuration) -> String {
+    let hours = left.as_hours();
+    if hours >= 24 {
+        format!("{} d {} h", hours / 24, hours % 24)
+    } else {
+        format!("{} h {} min", hours, left.as_mins() % 60)
     }
 }
 
@@ -62,9 +76,13 @@ mod tests {
     fn a_bundle_warns_within_the_lead_and_says_when_it_has_expired() {
         let day = SignedDuration::from_hours(24);
         let end = ts(1_000_000);
-        assert_eq!(expiry(end, end - day * 8, day * 7), Expiry::Fine);
-        assert_eq!(expiry(end, end - day * 3, day * 7), Expiry::Soon(day * 3));
-        assert_eq!(expiry(end, end, day * 7), Expiry::Expired);
+        let none = SignedDuration::ZERO;
+        assert_eq!(expiry(end, end - day * 8, day * 7, none), Expiry::Fine);
+        assert_eq!(expiry(end, end - day * 3, day * 7, none), Expiry::Soon(day * 3));
+        assert_eq!(expiry(end, end, day * 7, none), Expiry::Expired);
+        assert_eq!(expiry(end, end + day * 2, day * 7, day * 7), Expiry::Grace(day * 5));
+        assert_eq!(expiry(end, end + day * 7, day * 7, day * 7), Expiry::Expired);
+        assert!(Expiry::Grace(day).is_over() && !Expiry::Soon(day).is_over());
         assert_eq!(Expiry::Soon(day * 3 + SignedDuration::from_hours(4)).words(), "EXPIRES in 3 d 4 h");
         assert!(!Expiry::Fine.warns() && Expiry::Expired.warns());
     }

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 
 use super::bundle::Bundle;
 use super::envelope::open;
@@ -91,9 +91,11 @@ fn own_id<T: std::str::FromStr<Err = crate::core::ids::IdError>>(
 
 /// The bundle's entries as credential specs; consumes the bundle so its strings move
 /// into the credentials instead of being copied (100 000 entries: tens of MB saved).
-fn specs(b: Bundle, problems: &mut Vec<String>) -> Vec<CredentialSpec> {
+fn specs(b: Bundle, grace: SignedDuration, problems: &mut Vec<String>) -> Vec<CredentialSpec> {
     let authority: Option<AuthorityId> = b.authority.parse().ok();
-    let not_after = b.not_after;
+    // Past the bundle's end its credentials stay in use for the authority's grace (the
+    // config's `expiry_grace`), so residents are not locked out by a late re-issue.
+    let not_after = b.not_after + grace;
     b.entries
         .into_iter()
         .filter_map(|e| {
@@ -102,7 +104,7 @@ fn specs(b: Bundle, problems: &mut Vec<String>) -> Vec<CredentialSpec> {
                 Some(s) => Some(own_id::<ScheduleId>(s, "schedule", problems)?),
                 None => None,
             };
-            // A credential never outlives its bundle.
+            // A credential never outlives its bundle (and its grace).
             let valid_until = Some(e.valid_until.map_or(not_after, |u| u.min(not_after)));
             Some(CredentialSpec {
                 id: own_id::<CredentialId>(e.id, "credential", problems)?,
@@ -177,7 +179,8 @@ impl Registry {
             {
                 owner_policy = Some(p);
             }
-            all_specs.extend(specs(b, problems));
+            let grace = authority.map_or(SignedDuration::ZERO, |a| a.rights.expiry_grace);
+            all_specs.extend(specs(b, grace, problems));
         };
         let in_hand: Vec<String> = decoded.iter().map(|b| b.authority.clone()).collect();
         for authority in self.bundles.keys() {

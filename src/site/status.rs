@@ -159,7 +159,13 @@ impl StatusReport {
                 if b.stale { ", STALE" } else { "" },
                 match (b.expiring, b.expires_in_hours) {
                     (false, _) => String::new(),
-                    (true, h) if h < 0 => ", EXPIRED: its credentials are refused".to_owned(),
+                    (true, _) if b.expired => match b.grace_until {
+                        Some(until) => format!(
+                            ", EXPIRED: its credentials stay in use until {until} (expiry_grace): ask {} for a new bundle",
+                            b.authority
+                        ),
+                        None => ", EXPIRED: its credentials are refused".to_owned(),
+                    },
                     (true, h) =>
                         format!(", EXPIRES in {} d {} h: ask {} for a new bundle", h / 24, h % 24, b.authority),
                 }

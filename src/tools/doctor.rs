@@ -244,7 +244,8 @@ fn store_checks(cfg: &Config, daemon_runs: bool, now: Timestamp, out: &mut Vec<C
                     info.entries,
                     age.as_hours()
                 );
-                let ends = crate::core::expiry::expiry(info.not_after, now, cfg.intake.expiry_warning);
+                let grace = cfg.expiry_grace(authority);
+                let ends = crate::core::expiry::expiry(info.not_after, now, cfg.intake.expiry_warning, grace);
                 out.push(if ends.warns() {
                     let detail = format!("{detail}; {}", ends.words());
                     check(

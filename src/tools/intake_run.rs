@@ -88,7 +88,8 @@ pub fn report(cfg: &Config, inbox: &Path, outcomes: &[Outcome], registry: &Regis
     }
     for (authority, info) in registry.bundles() {
         let age = now.duration_since(info.issued_at);
-        let ends = crate::core::expiry::expiry(info.not_after, now, cfg.intake.expiry_warning);
+        let grace = cfg.expiry_grace(authority);
+        let ends = crate::core::expiry::expiry(info.not_after, now, cfg.intake.expiry_warning, grace);
         let warning = if ends.warns() {
             format!("  {}: ask the authority for a new bundle", ends.words())
         } else if age > cfg.intake.stale_after {

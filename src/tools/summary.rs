@@ -144,6 +144,15 @@ pub fn render(cfg: &Config) -> String {
             r.max_bundle,
             if r.bookings { "; bookings" } else { "" }
         );
+        let _ = writeln!(
+            out,
+            "           past its bundle's end: {}",
+            if r.expiry_grace.is_zero() {
+                "its credentials are refused at once".to_owned()
+            } else {
+                format!("its credentials stay in use {:#} more (expiry_grace)", r.expiry_grace)
+            }
+        );
     }
     let _ = writeln!(
         out,

@@ -182,6 +182,10 @@ pub struct BundleState {
     pub expires_in_hours: i64,
     /// Within `expiry_warning_days` of its end, or past it.
     pub expiring: bool,
+    /// Past its end (in grace, or refused).
+    pub expired: bool,
+    /// Ended, but its credentials stay in use until then (`expiry_grace`), else `null`.
+    pub grace_until: Option<String>,
 }
 
 fn bundle(b: &BundleStatus, now: Timestamp) -> BundleState {
@@ -195,6 +199,8 @@ fn bundle(b: &BundleStatus, now: Timestamp) -> BundleState {
         not_after: b.info.not_after.to_string(),
         expires_in_hours: b.expires_in_hours,
         expiring: b.expiring,
+        expired: b.expired,
+        grace_until: b.grace_until.map(|t| t.to_string()),
     }
 }
 
