@@ -64,6 +64,10 @@ fn the_device_key_is_made_once_and_every_checkpoint_is_signed_with_it() {
     let (code, out) = verify(&d, &[]);
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("chain intact") && out.contains("matches the store"), "{out}");
+    // The doctor names it, for the hand-over record.
+    let (_, doctor, _) = portvakt_cli(d.dir.path(), &d.config_path(), &["doctor"], &[]);
+    let line = doctor.lines().find(|l| l.contains("device key")).unwrap_or_else(|| panic!("{doctor}"));
+    assert!(line.contains(&key) && line.contains("ok"), "{line}");
 }
 
 #[test]

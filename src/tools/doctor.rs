@@ -174,6 +174,25 @@ fn state_checks(cfg: &Config, out: &mut Vec<Check>) {
     }
 }
 
+/// The device key's public half, from its commissioning record: the collector needs it
+/// to check the chain's checkpoints (it goes in the hand-over record).
+fn device_key_check(store: &Store) -> Check {
+    match store.latest_of_kind(crate::store::EventKind::DeviceKey) {
+        Ok(Some((at, d))) if d["public_key"].is_string() => {
+            let key = d["public_key"].as_str().unwrap_or_default();
+            check("device key", Verdict::Ok, format!("{key} (made {at}); it signs the audit checkpoints"), None)
+        }
+        Ok(Some((_, d))) => check(
+            "device key",
+            Verdict::Warning,
+            format!("not usable: {}", d["error"].as_str().unwrap_or("unknown")),
+            Some("no checkpoints are signed; see docs/audit.md, Checkpoints"),
+        ),
+        Ok(None) => check("device key", Verdict::Warning, "none yet", Some("it is made at the daemon's first start")),
+        Err(e) => check("device key", Verdict::Failed, e.to_string(), None),
+    }
+}
+
 fn store_checks(cfg: &Config, daemon_runs: bool, now: Timestamp, out: &mut Vec<Check>) {
     if !cfg.store.path.exists() {
         out.push(check(
@@ -229,6 +248,7 @@ fn store_checks(cfg: &Config, daemon_runs: bool, now: Timestamp, out: &mut Vec<C
             Err(e) => out.push(check("store", Verdict::Failed, e.to_string(), None)),
         }
     }
+    out.push(device_key_check(&store));
     match Registry::from_store(&store, &Trust::of(cfg)) {
         Ok((reg, dropped)) => {
             for d in dropped {
