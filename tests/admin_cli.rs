@@ -173,6 +173,13 @@ fn command_line_mistakes_exit_64_and_help_exits_0() {
         assert_eq!(code, 0, "{bin}");
         assert!(out.contains("Usage"), "{out}");
     }
+    // Each tool names itself.
+    let (_, out, _) = run(ADMIN, &["--version"], &[]);
+    assert!(out.starts_with("portvakt-admin "), "{out}");
+    let (_, out, _) = run(ADMIN, &["--help"], &[]);
+    assert!(out.contains("authority's tool") && !out.contains("gateway daemon"), "{out}");
+    let (_, out, _) = run(GATEWAY, &["--version"], &[]);
+    assert!(out.starts_with("portvakt "), "{out}");
 }
 
 #[test]

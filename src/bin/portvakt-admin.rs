@@ -25,7 +25,13 @@ use portvakt::exit;
 
 /// The authority's tool for Portvakt credentials.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(
+    name = "portvakt-admin",
+    version,
+    about = "The authority's tool for Portvakt: keys, signed bundles, revocation lists, phone certificates, \
+             signed remote commands",
+    long_about = None
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
