@@ -48,12 +48,14 @@ fn separator(text: &str) -> u8 {
     if header.contains(';') && !header.contains(',') { b';' } else { b',' }
 }
 
+/// Reads the header and the rows. `None` when the header cannot be used (unreadable, or a
+/// required column missing): then the rows cannot be read either. A row with another
+/// number of fields than the header is a problem of that row; the others are still read,
+/// so every bad row is reported at once.
 fn read_table(text: &str, required: &[&str], problems: &mut Vec<RowProblem>) -> Option<Table> {
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(separator(text))
-        .trim(csv::Trim::All)
-        .flexible(false)
-        .from_reader(text.as_bytes());
+    let sep = separator(text);
+    let mut reader =
+        csv::ReaderBuilder::new().delimiter(sep).trim(csv::Trim::All).flexible(true).from_reader(text.as_bytes());
     let headers: Vec<String> = match reader.headers() {
         Ok(h) => h.iter().map(str::to_ascii_lowercase).collect(),
         Err(e) => {
@@ -61,14 +63,29 @@ fn read_table(text: &str, required: &[&str], problems: &mut Vec<RowProblem>) -> 
             return None;
         }
     };
-    for r in required {
-        if !headers.iter().any(|h| h == r) {
-            problems.push(RowProblem { line: 1, column: (*r).into(), what: "missing from the header row".into() });
-        }
+    let missing: Vec<&str> = required.iter().copied().filter(|r| !headers.iter().any(|h| h == r)).collect();
+    if !missing.is_empty() {
+        let found = headers.iter().map(|h| format!("\"{h}\"")).collect::<Vec<_>>().join(", ");
+        problems.push(RowProblem {
+            line: 1,
+            column: String::new(),
+            what: format!(
+                "the header row lacks {} (read with '{}' between fields, it has {found}); the columns are {}",
+                missing.join(", "),
+                char::from(sep),
+                required.join(", ")
+            ),
+        });
+        return None;
     }
     let mut rows = Vec::new();
     for record in reader.records() {
         match record {
+            Ok(r) if r.len() != headers.len() => {
+                let line = r.position().map_or(0, csv::Position::line);
+                let what = format!("{} field(s), but the header row has {}", r.len(), headers.len());
+                problems.push(RowProblem { line, column: String::new(), what });
+            }
             Ok(r) => rows.push((r.position().map_or(0, csv::Position::line), r.iter().map(str::to_owned).collect())),
             Err(e) => {
                 let line = e.position().map_or(0, csv::Position::line);
@@ -154,9 +171,6 @@ pub fn entries(text: &str, site_key: &CredentialKey, tz: &TimeZone) -> Result<Ve
     let Some(table) = read_table(text, &["id", "holder", "role", "kind", "secret", "doors"], &mut problems) else {
         return Err(problems);
     };
-    if !problems.is_empty() {
-        return Err(problems);
-    }
     let mut out = Vec::with_capacity(table.rows.len());
     let mut seen = std::collections::HashMap::new();
     for (line, cells) in &table.rows {
@@ -197,6 +211,7 @@ pub fn entries(text: &str, site_key: &CredentialKey, tz: &TimeZone) -> Result<Ve
             });
         }
     }
+    problems.sort_by_key(|p| p.line);
     if problems.is_empty() { Ok(out) } else { Err(problems) }
 }
 
@@ -220,6 +235,7 @@ pub fn bookings(text: &str, tz: &TimeZone) -> Result<Vec<BookingEntry>, Vec<RowP
             out.push(BookingEntry { holder: holder.into(), door: door.into(), start, end });
         }
     }
+    problems.sort_by_key(|p| p.line);
     if problems.is_empty() { Ok(out) } else { Err(problems) }
 }
 
@@ -284,10 +300,23 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_column_and_a_ragged_row_are_reported() {
+    fn a_missing_column_says_what_the_header_was_read_as() {
         let problems = entries("id,holder,role,kind,secret\nx,y,resident,pin,1234\n", &key(), &tz()).unwrap_err();
-        assert_eq!(problems[0].to_string(), "line 1, column doors: missing from the header row");
-        let problems = entries("id,holder,role,kind,secret,doors\nx,y,resident\n", &key(), &tz()).unwrap_err();
-        assert!(problems[0].to_string().starts_with("line 2:"), "{problems:?}");
+        let text = problems[0].to_string();
+        assert!(text.starts_with("line 1: the header row lacks doors (read with ',' between fields"), "{text}");
+        let problems = entries("id|holder|role|kind|secret|doors\n", &key(), &tz()).unwrap_err();
+        assert!(problems[0].to_string().contains("\"id|holder|role|kind|secret|doors\""), "{problems:?}");
+    }
+
+    #[test]
+    fn a_ragged_row_does_not_hide_the_bad_rows_after_it() {
+        let csv = "id,holder,role,kind,secret,doors\n\
+                   a,anna,resident,pin,1234,entrance,extra\n\
+                   b,,resident,pin,12,entrance\n\
+                   c,carl,resident\n";
+        let problems = entries(csv, &key(), &tz()).unwrap_err();
+        let lines: Vec<u64> = problems.iter().map(|p| p.line).collect();
+        assert_eq!(lines, [2, 3, 3, 4], "{problems:#?}");
+        assert!(problems[0].to_string().contains("7 field(s), but the header row has 6"), "{problems:?}");
     }
 }
