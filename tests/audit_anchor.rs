@@ -68,6 +68,11 @@ fn the_device_key_is_made_once_and_every_checkpoint_is_signed_with_it() {
     let (_, doctor, _) = portvakt_cli(d.dir.path(), &d.config_path(), &["doctor"], &[]);
     let line = doctor.lines().find(|l| l.contains("device key")).unwrap_or_else(|| panic!("{doctor}"));
     assert!(line.contains(&key) && line.contains("ok"), "{line}");
+    let named = |name: &str| doctor.lines().find(|l| l.split_whitespace().nth(1) == Some(name)).map(str::to_owned);
+    let line = named("checkpoint").unwrap_or_else(|| panic!("{doctor}"));
+    assert!(line.contains("matches the store"), "{line}");
+    let line = named("outbox").unwrap_or_else(|| panic!("{doctor}"));
+    assert!(line.contains("kept locally (no uplink)"), "{line}");
 }
 
 #[test]

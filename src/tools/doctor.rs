@@ -14,14 +14,14 @@ use tokio_modbus::prelude::SlaveContext as _;
 use tokio_modbus::{Request, Response, Slave};
 
 use crate::config::{BusConfig, Config, ConfigError, Profile};
-use crate::credentials::registry::Registry;
-use crate::credentials::verify::Trust;
 use crate::daemon::client::{self, ClientError};
 use crate::daemon::control::Request as ControlRequest;
 use crate::modbus::heard::Heard;
 use crate::modbus::keypad;
 use crate::modbus::link;
 use crate::store::Store;
+
+mod store;
 
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -94,7 +94,12 @@ impl Report {
     }
 }
 
-fn check(name: impl Into<String>, verdict: Verdict, detail: impl Into<String>, remedy: Option<&str>) -> Check {
+pub(super) fn check(
+    name: impl Into<String>,
+    verdict: Verdict,
+    detail: impl Into<String>,
+    remedy: Option<&str>,
+) -> Check {
     Check { check: name.into(), verdict, detail: detail.into(), remedy: remedy.map(str::to_owned) }
 }
 
@@ -171,125 +176,6 @@ fn state_checks(cfg: &Config, out: &mut Vec<Check>) {
             });
         }
         Err(e) => out.push(check("free space", Verdict::Warning, format!("{}: {e}", dir.display()), None)),
-    }
-}
-
-/// The device key's public half, from its commissioning record: the collector needs it
-/// to check the chain's checkpoints (it goes in the hand-over record).
-fn device_key_check(store: &Store) -> Check {
-    match store.latest_of_kind(crate::store::EventKind::DeviceKey) {
-        Ok(Some((at, d))) if d["public_key"].is_string() => {
-            let key = d["public_key"].as_str().unwrap_or_default();
-            check("device key", Verdict::Ok, format!("{key} (made {at}); it signs the audit checkpoints"), None)
-        }
-        Ok(Some((_, d))) => check(
-            "device key",
-            Verdict::Warning,
-            format!("not usable: {}", d["error"].as_str().unwrap_or("unknown")),
-            Some("no checkpoints are signed; see docs/audit.md, Checkpoints"),
-        ),
-        Ok(None) => check("device key", Verdict::Warning, "none yet", Some("it is made at the daemon's first start")),
-        Err(e) => check("device key", Verdict::Failed, e.to_string(), None),
-    }
-}
-
-fn store_checks(cfg: &Config, daemon_runs: bool, now: Timestamp, out: &mut Vec<Check>) {
-    if !cfg.store.path.exists() {
-        out.push(check(
-            "store",
-            Verdict::Warning,
-            format!("{} does not exist yet", cfg.store.path.display()),
-            Some("it is made at the first start of the daemon"),
-        ));
-        out.push(check(
-            "bundles",
-            Verdict::Warning,
-            "none: no store yet",
-            Some("drop the authorities' bundles in the inbox"),
-        ));
-        return;
-    }
-    // The daemon is the store's one writer: beside it, read only.
-    let opened = if daemon_runs { Store::open_read_only(&cfg.store.path) } else { Store::open(&cfg.store) };
-    let opened = match opened {
-        Err(crate::store::StoreError::Locked { .. }) => Store::open_read_only(&cfg.store.path),
-        other => other,
-    };
-    let store = match opened {
-        Ok(s) => s,
-        Err(e) => {
-            out.push(check(
-                "store",
-                Verdict::Failed,
-                e.to_string(),
-                Some("see docs/audit.md: restore or move the damaged file aside"),
-            ));
-            return;
-        }
-    };
-    if daemon_runs {
-        out.push(check(
-            "store",
-            Verdict::Ok,
-            format!("{} opens (chain check left to `portvakt audit verify`)", cfg.store.path.display()),
-            None,
-        ));
-    } else {
-        match store.verify() {
-            Ok(r) if r.first_break.is_none() => {
-                out.push(check("store", Verdict::Ok, format!("{} records, hash chain intact", r.checked), None));
-            }
-            Ok(r) => out.push(check(
-                "store",
-                Verdict::Failed,
-                format!("hash chain broken: {}", r.first_break.map(|b| b.to_string()).unwrap_or_default()),
-                Some("keep the file for investigation; see docs/audit.md"),
-            )),
-            Err(e) => out.push(check("store", Verdict::Failed, e.to_string(), None)),
-        }
-    }
-    out.push(device_key_check(&store));
-    match Registry::from_store(&store, &Trust::of(cfg)) {
-        Ok((reg, dropped)) => {
-            for d in dropped {
-                out.push(check("bundles", Verdict::Warning, format!("a stored document is not used: {d}"), None));
-            }
-            let mut any = false;
-            for (authority, info) in reg.bundles() {
-                any = true;
-                let age = now.duration_since(info.issued_at);
-                let detail = format!(
-                    "{authority}: version {}, {} credential(s), {} h old",
-                    info.version,
-                    info.entries,
-                    age.as_hours()
-                );
-                let grace = cfg.expiry_grace(authority);
-                let ends = crate::core::expiry::expiry(info.not_after, now, cfg.intake.expiry_warning, grace);
-                out.push(if ends.warns() {
-                    let detail = format!("{detail}; {}", ends.words());
-                    check(
-                        "bundles",
-                        Verdict::Warning,
-                        detail,
-                        Some("ask the authority for a new bundle before it ends"),
-                    )
-                } else if age > cfg.intake.stale_after {
-                    check("bundles", Verdict::Warning, detail, Some("ask the authority for a new bundle"))
-                } else {
-                    check("bundles", Verdict::Ok, detail, None)
-                });
-            }
-            if !any {
-                out.push(check(
-                    "bundles",
-                    Verdict::Warning,
-                    "none taken in yet: only the door code and the config's rules apply",
-                    Some(&format!("drop the authorities' signed bundles in {}", cfg.intake.inbox.display())),
-                ));
-            }
-        }
-        Err(e) => out.push(check("bundles", Verdict::Failed, e.to_string(), None)),
     }
 }
 
@@ -575,7 +461,7 @@ pub async fn run(config_path: &Path, cfg: Result<Config, ConfigError>) -> Report
             None
         }
     };
-    store_checks(&cfg, status.is_some(), now, &mut checks);
+    store::store_checks(&cfg, status.is_some(), now, &mut checks);
     match &status {
         Some(s) => bus_checks_from_status(s, &cfg, &mut checks),
         None => bus_checks_direct(&cfg, &mut checks).await,
