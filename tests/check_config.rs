@@ -89,3 +89,19 @@ fn a_secret_file_of_mode_640_as_the_package_installs_it_passes_and_one_others_ca
     let (_, out, _) = check(&dir.path().join("portvakt.toml"));
     assert!(out.contains("warning    door_code.code_file") && out.contains("chmod 640"), "{out}");
 }
+
+#[test]
+fn the_summary_says_for_each_door_whether_its_strike_is_fail_safe_or_fail_secure() {
+    let dir = tempfile::tempdir().unwrap();
+    common::daemon::copy_dir(&common::fixture("config/good"), dir.path());
+    let cfg = dir.path().join("portvakt.toml");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    let safe = "relay = { bus = \"rs485\", unit = 2, channel = 3, energize_to_unlock = false }";
+    std::fs::write(&cfg, text.replace("relay = { bus = \"rs485\", unit = 2, channel = 3 }", safe)).unwrap();
+    let (code, out, err) = check(&cfg);
+    assert_eq!(code, 0, "{err}");
+    let line = |id: &str| out.lines().find(|l| l.starts_with(&format!("door       {id} "))).unwrap().to_owned();
+    assert!(line("entrance").contains("fail-secure"), "{out}");
+    let laundry = out.lines().find(|l| l.contains("rs485/2/3")).unwrap();
+    assert!(laundry.contains("fail-safe") && laundry.contains("OPEN without power"), "{out}");
+}

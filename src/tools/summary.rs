@@ -41,7 +41,14 @@ fn bus_lines(out: &mut String, bus: &BusConfig) {
 fn door_lines(out: &mut String, cfg: &Config) {
     let policy = &cfg.policy;
     for (door, wiring) in policy.doors.iter().zip(&cfg.wiring) {
-        let mut parts = vec![format!("relay {}/{}/{}", wiring.relay.bus, wiring.relay.unit, wiring.relay.channel)];
+        // What a power cut does to the door, as the wiring says (docs/install.md).
+        let strike = if wiring.energize_to_unlock {
+            "fail-secure: coil on unlocks, locked without power"
+        } else {
+            "fail-safe: coil on locks, OPEN without power"
+        };
+        let mut parts =
+            vec![format!("relay {}/{}/{} ({strike})", wiring.relay.bus, wiring.relay.unit, wiring.relay.channel)];
         if wiring.contact.is_some() {
             parts.push("contact".into());
         }
