@@ -77,12 +77,16 @@ pub fn load(opts: &LoadOptions) -> Result<Config, ConfigError> {
 /// the config fuzz target enters here.
 pub fn from_layers(layers: &[(PathBuf, String)], env: &[(String, String)], main: &Path) -> Result<Config, ConfigError> {
     let mut builder = config::Config::builder();
+    let mut typed = super::problems::Problems::default();
     for (path, text) in layers {
-        // Syntax-check this file alone so the error names it.
-        config::Config::builder()
+        // Syntax-check this file alone so the error names it; then its values' types.
+        let alone = config::Config::builder()
             .add_source(File::from_str(text, FileFormat::Toml))
             .build()
             .map_err(|e| ConfigError::Syntax { path: path.clone(), message: e.to_string() })?;
+        if let Ok(root) = alone.cache.clone().into_table() {
+            super::strict::check(config::Value::new(None, config::ValueKind::Table(root)), path, &mut typed);
+        }
         builder = builder.add_source(File::from_str(text, FileFormat::Toml));
     }
     let prefix = format!("{ENV_PREFIX}__");
@@ -95,7 +99,16 @@ pub fn from_layers(layers: &[(PathBuf, String)], env: &[(String, String)], main:
         .try_deserialize()
         .map_err(|e| ConfigError::Syntax { path: main.to_path_buf(), message: e.to_string() })?;
     let base = main.parent().unwrap_or(Path::new(".")).to_path_buf();
-    validate::validate(root, &base, layers.iter().map(|(p, _)| p.clone()).collect())
+    let validated = validate::validate(root, &base, layers.iter().map(|(p, _)| p.clone()).collect());
+    match (validated, typed.0) {
+        (result, typed) if typed.is_empty() => result,
+        (Err(ConfigError::Invalid(mut problems)), typed) => {
+            problems.extend(typed);
+            Err(ConfigError::Invalid(problems))
+        }
+        (Err(other), _) => Err(other),
+        (Ok(_), typed) => Err(ConfigError::Invalid(typed)),
+    }
 }
 
 /// Where the running daemon's control socket is, read leniently from a configuration

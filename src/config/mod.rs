@@ -12,6 +12,7 @@ mod load;
 mod problems;
 mod raw;
 mod rights;
+mod strict;
 mod uplink;
 mod validate;
 
