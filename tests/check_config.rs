@@ -105,3 +105,19 @@ fn the_summary_says_for_each_door_whether_its_strike_is_fail_safe_or_fail_secure
     let laundry = out.lines().find(|l| l.contains("rs485/2/3")).unwrap();
     assert!(laundry.contains("fail-safe") && laundry.contains("OPEN without power"), "{out}");
 }
+
+#[test]
+fn a_typo_inside_a_door_is_one_problem_named_by_the_door_not_three() {
+    let dir = tempfile::tempdir().unwrap();
+    common::daemon::copy_dir(&common::fixture("config/good"), dir.path());
+    let cfg = dir.path().join("portvakt.toml");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    let typo = text.replacen("contact = { bus", "contcat = { bus", 1);
+    assert_ne!(typo, text);
+    std::fs::write(&cfg, typo).unwrap();
+    let (code, _, err) = check(&cfg);
+    assert_eq!(code, 78, "{err}");
+    assert!(err.contains("1 problem in the configuration"), "{err}");
+    assert!(err.contains("doors[0].contcat: unknown field") && err.contains("(in \"entrance\")"), "{err}");
+    assert!(!err.contains("is not defined"), "the door's other mentions are not problems of their own: {err}");
+}

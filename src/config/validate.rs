@@ -187,6 +187,9 @@ struct Sections {
     schedules: Vec<(String, RawSchedule)>,
     buses: Vec<Option<RawBus>>,
     doors: Vec<Option<RawDoor>>,
+    /// The ids of door entries that did not parse (a typo inside one): references to them
+    /// are not reported again as undefined doors.
+    broken_doors: Vec<String>,
     door_code: Option<RawDoorCode>,
     authorities: Vec<Option<RawAuthority>>,
     store: RawStore,
@@ -218,7 +221,26 @@ fn table_entries<T: DeserializeOwned>(v: Option<Value>, path: &str, p: &mut Prob
 fn array_entries<T: DeserializeOwned>(v: Option<Value>, path: &str, p: &mut Problems) -> Vec<Option<T>> {
     let Some(v) = v else { return Vec::new() };
     match v.into_array() {
-        Ok(a) => a.into_iter().enumerate().map(|(i, v)| parse(v, &format!("{path}[{i}]"), p)).collect(),
+        Ok(a) => {
+            a.into_iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    // Name the entry by its id (or name) too: `doors[3]` alone is hard to find.
+                    let label =
+                        v.clone().into_table().ok().and_then(|t| {
+                            t.get("id").or_else(|| t.get("name")).and_then(|x| x.clone().into_string().ok())
+                        });
+                    let before = p.0.len();
+                    let parsed = parse(v, &format!("{path}[{i}]"), p);
+                    if let Some(label) = label {
+                        for q in &mut p.0[before..] {
+                            q.message = format!("{} (in \"{label}\")", q.message);
+                        }
+                    }
+                    parsed
+                })
+                .collect()
+        }
         Err(_) => {
             p.push(path, format!("must be a list of tables ([[{path}]])"));
             Vec::new()
@@ -231,6 +253,16 @@ fn sections(mut root: BTreeMap<String, Value>, p: &mut Problems) -> Sections {
         p.push(key.clone(), format!("unknown section; known sections are {}", SECTIONS.join(", ")));
     }
     let mut take = |k: &str| root.remove(k);
+    let raw_doors = take("doors");
+    let door_ids: Vec<Option<String>> = raw_doors
+        .clone()
+        .and_then(|v| v.into_array().ok())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|v| v.into_table().ok().and_then(|t| t.get("id").and_then(|i| i.clone().into_string().ok())))
+        .collect();
+    let doors: Vec<Option<RawDoor>> = array_entries(raw_doors, "doors", p);
+    let broken_doors = doors.iter().zip(door_ids).filter(|(d, _)| d.is_none()).filter_map(|(_, id)| id).collect();
     let site = take("site");
     if site.is_none() {
         p.push("site", "missing; every gateway needs [site] with an id");
@@ -248,7 +280,8 @@ fn sections(mut root: BTreeMap<String, Value>, p: &mut Problems) -> Sections {
         roles: table_entries(take("roles"), "roles", p),
         schedules: table_entries(take("schedules"), "schedules", p),
         buses: array_entries(take("buses"), "buses", p),
-        doors: array_entries(take("doors"), "doors", p),
+        doors,
+        broken_doors,
         door_code: take("door_code").and_then(|v| parse(v, "door_code", p)),
         authorities: array_entries(take("authorities"), "authorities", p),
         store: take("store").and_then(|v| parse(v, "store", p)).unwrap_or_default(),
@@ -738,7 +771,7 @@ fn doors(
 /// The door code's text, hours and doors (the text is hashed once the key is known).
 fn door_code(
     raw: &RawDoorCode,
-    doors: &[Option<RawDoor>],
+    (doors, broken): (&[Option<RawDoor>], &[String]),
     base: &Path,
     names: &Names,
     problems: &mut Problems,
@@ -760,6 +793,7 @@ fn door_code(
                 problems.push(path, format!("door \"{name}\" has no keypad to enter the code on"));
             }
             Some(j) => set = set.with(DoorIdx(u8::try_from(j).unwrap_or(u8::MAX))),
+            None if broken.contains(name) => {}
             None => problems
                 .push(path, format!("door \"{name}\" is not defined ({})", known(defined.iter().map(|d| &d.id)))),
         }
@@ -830,12 +864,14 @@ pub(super) fn validate(root: BTreeMap<String, Value>, base: &Path, files: Vec<Pa
     let names = Names { roles: &roles, schedules: &schedules };
     let (doors, wiring) = doors(&sections.doors, &buses, &names, &mut problems);
     let door_names: Vec<String> = sections.doors.iter().flatten().map(|d| d.id.clone()).collect();
-    let authorities = authorities(&sections.authorities, &door_names, &roles, &mut problems);
+    // A door whose entry did not parse is already reported; naming it elsewhere is not a
+    // second problem (the configuration is refused anyway, so its place does not matter).
+    let named: Vec<String> = door_names.iter().chain(&sections.broken_doors).cloned().collect();
+    let authorities = authorities(&sections.authorities, &named, &roles, &mut problems);
     check_owner_present(&authorities, &mut warnings);
-    let door_code = sections
-        .door_code
-        .as_ref()
-        .and_then(|raw| door_code(raw, &sections.doors, base, &names, &mut problems, &mut warnings));
+    let door_code = sections.door_code.as_ref().and_then(|raw| {
+        door_code(raw, (&sections.doors, &sections.broken_doors), base, &names, &mut problems, &mut warnings)
+    });
 
     // Every Option below is Some when there are no problems; matching keeps this
     // panic-free all the same.
