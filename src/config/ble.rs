@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use jiff::SignedDuration;
 use serde::Deserialize;
 
+use super::fields::duration_within;
 use super::problems::Problems;
-use super::validate::duration_within;
 
 /// How many attempts a phone key, or a radio address, may make (`[ble] burst` and
 /// `attempts_per_minute`); the BLE edge's token buckets take it from here.

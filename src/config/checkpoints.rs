@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 
 use jiff::SignedDuration;
 
+use super::fields::duration_within;
 use super::problems::Problems;
 use super::raw::RawStore;
-use super::validate::duration_within;
 
 /// The validated checkpoint settings.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 
 use jiff::SignedDuration;
 
+use super::fields::duration_within;
 use super::problems::Problems;
 use super::raw::{RawClock, RawDaemon};
-use super::validate::duration_within;
 
 /// Where `portvakt status`, `pulse` and `watch` reach a running daemon.
 pub const DEFAULT_CONTROL_SOCKET: &str = "/run/portvakt/control.sock";

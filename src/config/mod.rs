@@ -6,12 +6,17 @@
 
 mod authority;
 mod ble;
+mod buses;
 mod checkpoints;
 mod daemon;
+mod doors;
+mod fields;
 mod load;
 mod problems;
 mod raw;
 mod rights;
+mod roles;
+mod schedules;
 mod strict;
 mod uplink;
 mod validate;
@@ -26,13 +31,14 @@ use crate::core::secret::CredentialKey;
 
 pub use authority::{AuthorityClass, AuthorityConfig, door_names};
 pub use ble::{BleConfig, Rate};
+pub use buses::DEFAULT_MAX_ENTRY_AGE;
 pub use checkpoints::CheckpointConfig;
 pub use daemon::{DEFAULT_CONTROL_SOCKET, DaemonConfig};
 pub use load::{DEFAULT_CONFIG_PATH, LoadOptions, control_socket_of, from_layers, load};
 pub use problems::{ConfigError, Problem};
 pub use rights::{Granted, Rights};
 pub use uplink::{ConfirmOn, Security, UplinkConfig, is_loopback, parse_broker, tls_client};
-pub use validate::{DEFAULT_INBOX, DEFAULT_MAX_ENTRY_AGE, DEFAULT_STORE_PATH, owner_policy};
+pub use validate::{DEFAULT_INBOX, DEFAULT_STORE_PATH, owner_policy};
 
 /// A validated configuration.
 #[derive(Debug, Clone)]

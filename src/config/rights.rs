@@ -203,7 +203,7 @@ pub(super) fn rights(
     }
     let cap = SignedDuration::from_hours(24 * 3660);
     let key = format!("{path}.max_certificate");
-    r.max_certificate = super::validate::duration_within(
+    r.max_certificate = super::fields::duration_within(
         raw.max_certificate,
         r.max_certificate,
         (SignedDuration::from_mins(1), cap),
@@ -211,7 +211,7 @@ pub(super) fn rights(
         problems,
     );
     let key = format!("{path}.max_bundle");
-    r.max_bundle = super::validate::duration_within(
+    r.max_bundle = super::fields::duration_within(
         raw.max_bundle,
         r.max_bundle,
         (SignedDuration::from_hours(1), cap),

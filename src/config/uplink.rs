@@ -14,8 +14,8 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
+use super::fields::duration_within;
 use super::problems::Problems;
-use super::validate::duration_within;
 
 /// `[uplink]` as written.
 #[derive(Debug, Default, Deserialize)]
@@ -235,7 +235,7 @@ fn security(
     let key = read(raw.key_file.as_ref(), "key_file", base, p);
     let ((_, ca), (_, cert), (key_path, key)) = (ca?, cert?, key?);
     let client = tls_client(&ca, &cert, &key).map_err(|e| p.push("uplink", e)).ok()?;
-    super::validate::warn_if_readable_by_others(&key_path, "uplink.key_file", w);
+    super::fields::warn_if_readable_by_others(&key_path, "uplink.key_file", w);
     let mut h = Sha256::new();
     for part in [&ca, &cert, &key] {
         h.update((part.len() as u64).to_be_bytes());
