@@ -46,7 +46,9 @@ fn scan_lists_the_units_that_answer_and_how() {
         assert!(out.contains(unit), "{unit} missing:\n{out}");
     }
     assert!(!out.contains("unit   5"), "{out}");
-    assert!(out.contains("exception IllegalFunction"), "devices that refuse a function still count as there:\n{out}");
+    assert!(out.contains("exception 01: "), "devices that refuse a function still count as there:\n{out}");
+    // In words, not Rust's: no `IllegalFunction`, no `[false]`.
+    assert!(!out.contains("IllegalFunction") && !out.contains("IllegalDataAddress") && !out.contains('['), "{out}");
     // Each unit is named by the profile it answers like and compared with the config.
     for want in [
         "answers like         portvakt-keypad: as configured",

@@ -495,6 +495,9 @@ fn a_signed_command_is_never_carried_out_twice_across_a_restart_nor_on_an_untrus
         for _ in 0..300 {
             let v = d.ask(&Request::Status).await.unwrap();
             if v["status"]["gateway"]["clock"]["trust"] == "untrusted" {
+                // In words, not `NotSynchronized`.
+                let text = v["text"].as_str().unwrap();
+                assert!(text.contains("clock      NOT trusted: time sync has not confirmed the clock"), "{text}");
                 break;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;

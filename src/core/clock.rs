@@ -17,6 +17,17 @@ pub enum UntrustedReason {
     Jumped,
 }
 
+impl UntrustedReason {
+    /// For people.
+    pub fn words(self) -> &'static str {
+        match self {
+            Self::NotSynchronized => "time sync has not confirmed the clock since start",
+            Self::BeforeFloor => "the clock reads earlier than a time already seen",
+            Self::Jumped => "the clock jumped since it was last synchronised",
+        }
+    }
+}
+
 /// Whether the wall clock can be believed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case", tag = "trust", content = "reason")]

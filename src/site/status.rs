@@ -101,7 +101,7 @@ impl StatusReport {
             Some(g) => {
                 let clock = match g.clock {
                     crate::core::clock::ClockTrust::Trusted => "trusted".to_owned(),
-                    crate::core::clock::ClockTrust::Untrusted(why) => format!("NOT trusted ({why:?})"),
+                    crate::core::clock::ClockTrust::Untrusted(why) => format!("NOT trusted: {}", why.words()),
                 };
                 let _ = writeln!(out, "clock      {clock}");
                 let _ = writeln!(out, "allowlist  {} credential(s)", g.credentials);

@@ -74,11 +74,7 @@ fn kind_words(kind: TokenKind) -> &'static str {
 }
 
 fn clock_words(why: UntrustedReason) -> &'static str {
-    match why {
-        UntrustedReason::NotSynchronized => "time sync has not confirmed the clock since start",
-        UntrustedReason::BeforeFloor => "the clock reads earlier than a time already seen",
-        UntrustedReason::Jumped => "the clock jumped since it was last synchronised",
-    }
+    why.words()
 }
 
 fn credential_doors(policy: &SitePolicy, allowlist: &Allowlist, id: &CredentialId) -> String {

@@ -66,10 +66,31 @@ async fn keypad_map(
     None
 }
 
-fn describe<T: std::fmt::Debug>(r: Result<tokio_modbus::Result<T>, tokio::time::error::Elapsed>) -> Option<String> {
+/// What a read returned, in words: register values, `on`/`off` bits, or the exception.
+trait Said {
+    fn said(&self) -> String;
+}
+
+impl Said for Vec<u16> {
+    fn said(&self) -> String {
+        self.iter().map(u16::to_string).collect::<Vec<_>>().join(" ")
+    }
+}
+
+impl Said for Vec<bool> {
+    fn said(&self) -> String {
+        self.iter().map(|b| if *b { "on" } else { "off" }).collect::<Vec<_>>().join(" ")
+    }
+}
+
+fn exception_words(code: tokio_modbus::ExceptionCode) -> String {
+    format!("exception {:02}: {code}", u8::from(code))
+}
+
+fn describe<T: Said>(r: Result<tokio_modbus::Result<T>, tokio::time::error::Elapsed>) -> Option<String> {
     match r {
-        Ok(Ok(Ok(v))) => Some(format!("{v:?}")),
-        Ok(Ok(Err(code))) => Some(format!("exception {code:?}")),
+        Ok(Ok(Ok(v))) => Some(v.said()),
+        Ok(Ok(Err(code))) => Some(exception_words(code)),
         Ok(Err(_)) | Err(_) => None,
     }
 }
@@ -78,7 +99,7 @@ fn describe<T: std::fmt::Debug>(r: Result<tokio_modbus::Result<T>, tokio::time::
 fn written(r: Result<tokio_modbus::Result<()>, tokio::time::error::Elapsed>) -> String {
     match r {
         Ok(Ok(Ok(()))) => "confirmed by the board".into(),
-        Ok(Ok(Err(code))) => format!("refused: exception {code:?}"),
+        Ok(Ok(Err(code))) => format!("refused: {}", exception_words(code)),
         Ok(Err(e)) => format!("link error: {e}"),
         Err(_) => "no answer".into(),
     }
