@@ -52,6 +52,9 @@ fn a_bundle_not_stored_for_a_passing_reason_is_taken_in_when_it_comes_again() {
             .await
             .json();
         assert_eq!(state["uplink"]["last_update"]["accepted"], false, "{state}");
+        // A time people read: to the millisecond, not the nanosecond.
+        let at = state["uplink"]["last_update"]["at"].as_str().unwrap();
+        assert!(at.len() <= "2026-12-02T15:43:06.337Z".len(), "{at}");
         holder.join().unwrap();
         // The same bytes again: tried again, and taken in now.
         broker.publish(&format!("{P}/bundle/kommunen"), bundle, false);

@@ -140,7 +140,8 @@ impl Worker {
         }
         let update = UpdateResult {
             topic: msg.topic.clone(),
-            at: Timestamp::now().to_string(),
+            // Milliseconds, as every other time the gateway publishes.
+            at: Timestamp::now().round(jiff::Unit::Millisecond).unwrap_or_else(|_| Timestamp::now()).to_string(),
             accepted: result.is_ok(),
             message: result.unwrap_or_else(|e| e.message),
         };
