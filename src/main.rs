@@ -163,7 +163,8 @@ enum AuditCommand {
 
 #[derive(Args)]
 struct AuditListArgs {
-    /// The store file (default: from the configuration; times then in the site's zone).
+    /// The store file (default: from the configuration). Times are in the site's zone when the
+    /// configuration loads, else in UTC (the header names the zone).
     #[arg(long)]
     db: Option<PathBuf>,
     /// Only this door.
@@ -404,7 +405,12 @@ fn schedule_cmd(cfg: &Config, door: Option<&String>, week: Option<&String>) -> R
 /// The store file and the zone to show times in: from `--db` (UTC), or the config.
 fn store_target(cli: &Cli, db: Option<&PathBuf>) -> Result<(PathBuf, jiff::tz::TimeZone), Failure> {
     match db {
-        Some(p) => Ok((p.clone(), jiff::tz::TimeZone::UTC)),
+        // Another store file: still the site's time when the configuration is there,
+        // so `--db` and `--config` show the same times (UTC otherwise, and the header says so).
+        Some(p) => {
+            let tz = load_config(&config_path(cli)).map_or(jiff::tz::TimeZone::UTC, |c| c.policy.tz.clone());
+            Ok((p.clone(), tz))
+        }
         None => {
             let cfg = load_config(&config_path(cli))?;
             Ok((cfg.store.path.clone(), cfg.policy.tz.clone()))

@@ -108,3 +108,17 @@ fn a_damaged_store_exits_74_with_advice() {
     assert_eq!(code, 74, "{err}");
     assert!(err.contains("Move it aside"), "{err}");
 }
+
+#[test]
+fn list_shows_the_sites_time_with_db_as_with_config_and_utc_only_without_a_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = written_store(&dir);
+    let cfg = common::fixture("config/good/portvakt.toml").display().to_string();
+    let (code, out, err) = portvakt(&["--config", &cfg, "audit", "list", "--db", &db]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.lines().next().unwrap().contains("time (Europe/Stockholm)"), "{out}");
+    let missing = dir.path().join("no-such.toml").display().to_string();
+    let (code, out, err) = portvakt(&["--config", &missing, "audit", "list", "--db", &db]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.lines().next().unwrap().contains("time (UTC)"), "{out}");
+}
