@@ -246,3 +246,39 @@ fn a_bundle_too_short_for_its_reissue_cadence_is_warned_about_when_built() {
     assert_eq!(code, 0, "{err}");
     assert!(!err.contains("warning:"), "{err}");
 }
+
+#[test]
+fn certify_takes_doors_separated_as_in_the_csv_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).display().to_string();
+    let (code, _, err) = run(ADMIN, &["keygen", "--out", &p("kommunen.key")], &[]);
+    assert_eq!(code, 0, "{err}");
+    let phone = "01".repeat(32);
+    for (doors, file) in [("entrance;rubbish", "semi.pvkt"), ("entrance,rubbish", "comma.pvkt")] {
+        let args = [
+            "certify",
+            "--authority",
+            "kommunen",
+            "--id",
+            "c-1",
+            "--holder",
+            "kalle",
+            "--role",
+            "home_care",
+            "--phone-key",
+            &phone,
+            "--doors",
+            doors,
+            "--key",
+            &p("kommunen.key"),
+            "--out",
+            &p(file),
+        ];
+        let (code, _, err) = run(ADMIN, &args, &[]);
+        assert_eq!(code, 0, "{err}");
+        let bytes = std::fs::read(dir.path().join(file)).unwrap();
+        let env = portvakt::credentials::envelope::open(&bytes).unwrap();
+        let cert = portvakt::credentials::certificate::PhoneCertificate::decode(env.body).unwrap();
+        assert_eq!(cert.doors, ["entrance", "rubbish"], "{doors}");
+    }
+}

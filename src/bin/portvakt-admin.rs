@@ -117,7 +117,7 @@ enum Command {
         /// The phone's public key, 64 hex digits.
         #[arg(long)]
         phone_key: String,
-        /// Doors, comma separated, or * for the authority's whole scope.
+        /// Doors, separated by `,` or `;` (as in the CSV files), or * for the authority's whole scope.
         #[arg(long, default_value = "*")]
         doors: String,
         /// Hours of validity from now.
@@ -540,7 +540,7 @@ fn run(cli: Cli) -> anyhow::Result<String> {
                 holder,
                 role,
                 phone_key,
-                doors: doors.split(',').map(|d| d.trim().to_owned()).filter(|d| !d.is_empty()).collect(),
+                doors: doors.split([',', ';', ' ']).map(|d| d.trim().to_owned()).filter(|d| !d.is_empty()).collect(),
                 not_before: now - SignedDuration::from_mins(5),
                 not_after: now + SignedDuration::from_hours(hours),
                 revocations,
