@@ -122,3 +122,20 @@ fn list_shows_the_sites_time_with_db_as_with_config_and_utc_only_without_a_confi
     assert_eq!(code, 0, "{err}");
     assert!(out.lines().next().unwrap().contains("time (UTC)"), "{out}");
 }
+
+#[test]
+fn list_columns_line_up_whatever_the_length_of_the_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = written_store(&dir);
+    let (code, out, err) = portvakt(&["audit", "list", "--db", &db]);
+    assert_eq!(code, 0, "{err}");
+    let mut lines = out.lines();
+    let header = lines.next().unwrap();
+    let what = header.find("what").unwrap();
+    let rows: Vec<&str> = lines.filter(|l| l.contains("granted") || l.contains("refused")).collect();
+    assert!(!rows.is_empty(), "{out}");
+    for row in rows {
+        let at = row.find("granted").or_else(|| row.find("refused")).unwrap();
+        assert_eq!(at, what, "the `what` column starts where its header does:\n{out}");
+    }
+}

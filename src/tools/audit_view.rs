@@ -26,22 +26,30 @@ fn what(r: &StoredRecord) -> String {
 /// The visit list as a table.
 pub fn render_list(records: &[StoredRecord], tz: &TimeZone) -> String {
     let zone = tz.iana_name().unwrap_or("UTC");
+    let time_head = format!("time ({zone})");
+    // Each column as wide as what it holds, so rows line up whatever the names.
+    let width = |head: &str, cell: &dyn Fn(&StoredRecord) -> usize| {
+        records.iter().map(cell).max().unwrap_or(0).max(head.chars().count())
+    };
+    let len = |s: Option<&str>| s.unwrap_or("-").chars().count();
+    let times: Vec<String> = records
+        .iter()
+        .map(|r| r.record.event.at.to_zoned(tz.clone()).strftime("%Y-%m-%d %H:%M:%S %Z").to_string())
+        .collect();
+    let wt = times.iter().map(|t| t.chars().count()).max().unwrap_or(0).max(time_head.chars().count());
+    let wd = width("door", &|r| len(r.record.event.door.as_deref()));
+    let wh = width("holder", &|r| len(r.record.event.holder.as_deref()));
+    let wc = width("credential", &|r| len(r.record.event.credential.as_deref()));
     let mut out = format!(
-        "{:>7}  {:<24} {:<10} {:<18} {:<14} {:<8} what\n",
-        "seq",
-        format!("time ({zone})"),
-        "door",
-        "holder",
-        "credential",
-        "uploaded"
+        "{:>7}  {time_head:<wt$} {:<wd$} {:<wh$} {:<wc$} {:<8} what\n",
+        "seq", "door", "holder", "credential", "uploaded"
     );
-    for r in records {
+    for (r, time) in records.iter().zip(&times) {
         let e = &r.record.event;
         let _ = writeln!(
             out,
-            "{:>7}  {:<24} {:<10} {:<18} {:<14} {:<8} {}",
+            "{:>7}  {time:<wt$} {:<wd$} {:<wh$} {:<wc$} {:<8} {}",
             r.record.seq,
-            e.at.to_zoned(tz.clone()).strftime("%Y-%m-%d %H:%M:%S %Z").to_string(),
             e.door.as_deref().unwrap_or("-"),
             e.holder.as_deref().unwrap_or("-"),
             e.credential.as_deref().unwrap_or("-"),

@@ -75,6 +75,8 @@ impl Report {
     /// The checklist in words.
     pub fn render(&self) -> String {
         let mut out = String::new();
+        // The names' column as wide as the longest name, so details line up.
+        let w = self.checks.iter().map(|c| c.check.chars().count()).max().unwrap_or(0).max(12);
         for c in &self.checks {
             let v = match c.verdict {
                 Verdict::Ok => "ok",
@@ -82,9 +84,9 @@ impl Report {
                 Verdict::Failed => "FAILED",
                 Verdict::Skipped => "skipped",
             };
-            let _ = writeln!(out, "{v:<8} {:<32} {}", c.check, c.detail);
+            let _ = writeln!(out, "{v:<8} {:<w$} {}", c.check, c.detail);
             if let Some(r) = &c.remedy {
-                let _ = writeln!(out, "{:<8} {:<32} -> {r}", "", "");
+                let _ = writeln!(out, "{:<8} {:<w$} -> {r}", "", "");
             }
         }
         let failed = self.checks.iter().filter(|c| c.verdict == Verdict::Failed).count();
