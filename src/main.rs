@@ -403,6 +403,15 @@ fn schedule_cmd(cfg: &Config, door: Option<&String>, week: Option<&String>) -> R
 }
 
 /// The store file and the zone to show times in: from `--db` (UTC), or the config.
+/// The store file: `--db`, or the configuration's.
+fn store_path(cli: &Cli, db: Option<&PathBuf>) -> Result<PathBuf, Failure> {
+    match db {
+        Some(p) => Ok(p.clone()),
+        None => Ok(load_config(&config_path(cli))?.store.path.clone()),
+    }
+}
+
+/// The store file and the zone its times are shown in.
 fn store_target(cli: &Cli, db: Option<&PathBuf>) -> Result<(PathBuf, jiff::tz::TimeZone), Failure> {
     match db {
         // Another store file: still the site's time when the configuration is there,
@@ -432,7 +441,7 @@ fn audit_cmd(cli: &Cli, cmd: &AuditCommand) -> Result<String, Failure> {
                 .as_ref()
                 .map(|f| std::fs::read(f).map_err(|e| fail(exit::USAGE, format!("--against {}: {e}", f.display()))))
                 .transpose()?;
-            let (path, _) = store_target(cli, db.as_ref())?;
+            let path = store_path(cli, db.as_ref())?;
             let store = open_store(&path)?;
             let report = store.verify().map_err(|e| fail(exit::STORE, e.to_string()))?;
             let anchor = audit_anchor::check(&store, kept.as_deref()).map_err(|e| fail(exit::STORE, e.to_string()))?;

@@ -14,7 +14,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -338,20 +338,26 @@ impl Access {
         let now = self.trust.borrow().validity_time(self.clock.now());
         self.registry
             .bundles()
-            .map(|(authority, info)| BundleStatus {
-                authority: authority.to_owned(),
-                info: info.clone(),
-                stale: now.duration_since(info.issued_at) > self.cfg.intake.stale_after,
-                expires_in_hours: info.not_after.duration_since(now).as_hours(),
-                expiring: expiry(info.not_after, now, self.cfg.intake.expiry_warning, self.cfg.expiry_grace(authority))
-                    .warns(),
-                expired: info.not_after <= now,
-                grace_until: match expiry(info.not_after, now, SignedDuration::ZERO, self.cfg.expiry_grace(authority)) {
-                    Expiry::Grace(_) => Some(info.not_after + self.cfg.expiry_grace(authority)),
-                    _ => None,
-                },
+            .map(|(authority, info)| {
+                let (ends, grace_until) = self.ending(authority, info, now);
+                BundleStatus {
+                    authority: authority.to_owned(),
+                    info: info.clone(),
+                    stale: now.duration_since(info.issued_at) > self.cfg.intake.stale_after,
+                    expires_in_hours: info.not_after.duration_since(now).as_hours(),
+                    expiring: ends.warns(),
+                    expired: ends.is_over(),
+                    grace_until,
+                }
             })
             .collect()
+    }
+
+    /// How `authority`'s bundle ends as seen at `now`, and when its grace ends if it is in it.
+    fn ending(&self, authority: &str, info: &BundleInfo, now: Timestamp) -> (Expiry, Option<Timestamp>) {
+        let grace = self.cfg.expiry_grace(authority);
+        let ends = expiry(info.not_after, now, self.cfg.intake.expiry_warning, grace);
+        (ends, matches!(ends, Expiry::Grace(_)).then(|| info.not_after + grace))
     }
 
     /// Audits each bundle once when it comes within the warning lead of its end
@@ -359,16 +365,17 @@ impl Access {
     async fn warn_expiring(&mut self) -> Result<(), StoreError> {
         let now = self.trust.borrow().validity_time(self.clock.now());
         let trusted = self.trust.borrow().is_trusted();
-        let lead = self.cfg.intake.expiry_warning;
-        let due: Vec<(String, BundleInfo, Expiry)> = self
+        let due: Vec<(String, BundleInfo, Expiry, Option<Timestamp>)> = self
             .registry
             .bundles()
-            .map(|(a, info)| (a.to_owned(), info.clone(), expiry(info.not_after, now, lead, self.cfg.expiry_grace(a))))
-            .filter(|(a, info, e)| e.warns() && !self.warned.contains(&(a.clone(), info.version, e.is_over())))
+            .map(|(a, info)| {
+                let (e, grace_until) = self.ending(a, info, now);
+                (a.to_owned(), info.clone(), e, grace_until)
+            })
+            .filter(|(a, info, e, _)| e.warns() && !self.warned.contains(&(a.clone(), info.version, e.is_over())))
             .collect();
-        for (authority, info, e) in due {
+        for (authority, info, e, grace_until) in due {
             log::warn!("bundle of {authority} version {}: {}", info.version, e.words());
-            let grace_until = matches!(e, Expiry::Grace(_)).then(|| info.not_after + self.cfg.expiry_grace(&authority));
             let detail = serde_json::json!({
                 "authority": authority, "version": info.version, "not_after": info.not_after,
                 "expires_in_hours": info.not_after.duration_since(now).as_hours(), "message": e.words(),

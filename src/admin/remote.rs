@@ -4,6 +4,7 @@
 
 use jiff::Timestamp;
 
+use crate::core::model::DoorMode;
 use crate::uplink::ack::AckBody;
 use crate::uplink::command::{AuditQuery, SignedBody};
 
@@ -96,11 +97,9 @@ pub fn command_body(
 
 /// `free-passage` or `free_passage` as the mode's word.
 fn mode_word(m: &str) -> Result<String, String> {
-    let word = m.replace('-', "_");
-    match word.as_str() {
-        "normal" | "free_passage" | "lockdown" => Ok(word),
-        _ => Err(format!("--mode {m}: use normal, free_passage or lockdown")),
-    }
+    DoorMode::from_word(&m.replace('-', "_"))
+        .map(|mode| mode.word().to_owned())
+        .ok_or_else(|| format!("--mode {m}: use normal, free_passage or lockdown"))
 }
 
 /// The body of an acknowledgement; `hash` as it came in the record (`hash` of `events`).

@@ -84,7 +84,7 @@ pub fn from_layers(layers: &[(PathBuf, String)], env: &[(String, String)], main:
             .add_source(File::from_str(text, FileFormat::Toml))
             .build()
             .map_err(|e| ConfigError::Syntax { path: path.clone(), message: e.to_string() })?;
-        if let Ok(root) = alone.cache.clone().into_table() {
+        if let Ok(root) = alone.cache.into_table() {
             super::strict::check(config::Value::new(None, config::ValueKind::Table(root)), path, &mut typed);
         }
         builder = builder.add_source(File::from_str(text, FileFormat::Toml));

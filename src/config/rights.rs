@@ -192,9 +192,9 @@ pub(super) fn rights(
     if let Some(given) = raw.modes {
         r.modes.clear();
         for (i, m) in given.iter().enumerate() {
-            match serde_json::from_value::<DoorMode>(serde_json::Value::String(m.clone())) {
-                Ok(mode) => r.modes.push(mode),
-                Err(_) => problems.push(
+            match DoorMode::from_word(m) {
+                Some(mode) => r.modes.push(mode),
+                None => problems.push(
                     format!("{path}.modes[{i}]"),
                     format!("\"{m}\" is not a door mode (\"normal\", \"free_passage\", \"lockdown\")"),
                 ),

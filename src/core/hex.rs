@@ -12,16 +12,7 @@ pub fn encode(bytes: &[u8]) -> String {
 
 /// Exactly 64 hexadecimal digits (any case, surrounding white space ignored) as 32 bytes.
 pub fn decode32(text: &str) -> Option<[u8; 32]> {
-    let t = text.trim().as_bytes();
-    if t.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (byte, pair) in out.iter_mut().zip(t.chunks_exact(2)) {
-        let digit = |c: u8| (c as char).to_digit(16);
-        *byte = u8::try_from(digit(pair[0])? * 16 + digit(pair[1])?).ok()?;
-    }
-    Some(out)
+    decode(text)?.try_into().ok()
 }
 
 /// Any even number of hexadecimal digits as bytes (surrounding white space ignored).

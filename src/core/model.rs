@@ -112,6 +112,11 @@ impl DoorMode {
             Self::Lockdown => "lockdown",
         }
     }
+
+    /// The mode for its word (`free_passage`), if it is one.
+    pub fn from_word(word: &str) -> Option<Self> {
+        [Self::Normal, Self::FreePassage, Self::Lockdown].into_iter().find(|m| m.word() == word)
+    }
 }
 
 /// A role and what it may do beyond door rules.

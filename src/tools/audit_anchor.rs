@@ -35,6 +35,26 @@ pub struct Checked {
     pub outcome: Outcome,
 }
 
+impl Checked {
+    /// Whether the store no longer holds what the checkpoint covers.
+    pub fn broken(&self) -> bool {
+        matches!(self.outcome, Outcome::Truncated { .. } | Outcome::Rewritten)
+    }
+
+    /// What was checked and how it compares, in words.
+    pub fn words(&self) -> String {
+        let b = &self.checkpoint.body;
+        let key = hex::encode(&self.checkpoint.key[..8]);
+        let signed = format!("record {} signed {} by device key {key}…", b.seq, b.at.strftime("%Y-%m-%d %H:%M:%S UTC"));
+        match &self.outcome {
+            Outcome::Matches => format!("{signed}: matches the store"),
+            Outcome::Pruned => format!("{signed}: that record is pruned, nothing to compare"),
+            Outcome::Truncated { head } => format!("{signed}: TRUNCATED: the store ends at record {head}"),
+            Outcome::Rewritten => format!("{signed}: REWRITTEN: the store's record {} has another hash", b.seq),
+        }
+    }
+}
+
 /// The anchor's report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AnchorReport {
@@ -50,7 +70,7 @@ impl AnchorReport {
     pub fn broken(&self) -> bool {
         let bad = |c: &Option<Result<Checked, String>>| match c {
             Some(Err(_)) => true,
-            Some(Ok(c)) => matches!(c.outcome, Outcome::Truncated { .. } | Outcome::Rewritten),
+            Some(Ok(c)) => c.broken(),
             None => false,
         };
         bad(&self.newest) || bad(&self.against)
@@ -91,25 +111,9 @@ pub fn check(store: &Store, against: Option<&[u8]>) -> Result<AnchorReport, Stor
 }
 
 fn line(out: &mut String, what: &str, c: &Result<Checked, String>) {
-    let c = match c {
-        Err(e) => {
-            let _ = writeln!(out, "{what}: DOES NOT VERIFY: {e}");
-            return;
-        }
-        Ok(c) => c,
-    };
-    let b = &c.checkpoint.body;
-    let key = hex::encode(&c.checkpoint.key[..8]);
-    let signed = format!("record {} signed {} by device key {key}…", b.seq, b.at.strftime("%Y-%m-%d %H:%M:%S UTC"));
-    let _ = match &c.outcome {
-        Outcome::Matches => writeln!(out, "{what}: {signed}: matches the store"),
-        Outcome::Pruned => writeln!(out, "{what}: {signed}: that record is pruned, nothing to compare"),
-        Outcome::Truncated { head } => {
-            writeln!(out, "{what}: {signed}: TRUNCATED: the store ends at record {head}")
-        }
-        Outcome::Rewritten => {
-            writeln!(out, "{what}: {signed}: REWRITTEN: the store's record {} has another hash", b.seq)
-        }
+    let _ = match c {
+        Err(e) => writeln!(out, "{what}: DOES NOT VERIFY: {e}"),
+        Ok(c) => writeln!(out, "{what}: {}", c.words()),
     };
 }
 

@@ -4,7 +4,7 @@
 use jiff::Timestamp;
 
 use crate::core::allowlist::Allowlist;
-use crate::core::clock::{ClockTrust, UntrustedReason};
+use crate::core::clock::ClockTrust;
 use crate::core::credential::TokenKind;
 use crate::core::decide::{Decision, DenyReason, GrantRule, ScheduleOwner};
 use crate::core::ids::{CredentialId, DoorId, ScheduleId};
@@ -71,10 +71,6 @@ fn kind_words(kind: TokenKind) -> &'static str {
         TokenKind::Phone => "a phone key",
         TokenKind::DoorCode => "the building's door code",
     }
-}
-
-fn clock_words(why: UntrustedReason) -> &'static str {
-    why.words()
 }
 
 fn credential_doors(policy: &SitePolicy, allowlist: &Allowlist, id: &CredentialId) -> String {
@@ -166,7 +162,7 @@ pub fn reason_words(policy: &SitePolicy, allowlist: &Allowlist, d: &Decision) ->
                 DenyReason::NoBooking => format!("{door} needs a booking, and {cred} has none covering this time"),
                 DenyReason::UntrustedClock { why } => format!(
                     "the clock is not trusted ({}), and the policy refuses {} until it is",
-                    clock_words(*why),
+                    why.words(),
                     kind_words(*kind)
                 ),
                 DenyReason::DoorCodeNotForThisDoor => format!("the door code does not open {door}"),
@@ -187,7 +183,7 @@ pub fn render(policy: &SitePolicy, allowlist: &Allowlist, d: &Decision, door: &D
     let at = now.to_zoned(policy.tz.clone());
     let clock_line = match clock {
         ClockTrust::Trusted => "trusted".to_owned(),
-        ClockTrust::Untrusted(why) => format!("NOT trusted: {}", clock_words(why)),
+        ClockTrust::Untrusted(why) => format!("NOT trusted: {}", why.words()),
     };
     let holiday = policy.calendar.holiday(at.date()).map_or_else(String::new, |h| format!(", {}", h.name));
     format!(

@@ -8,7 +8,7 @@ use crate::config::Config;
 use crate::credentials::registry::Registry;
 use crate::credentials::verify::Trust;
 use crate::store::Store;
-use crate::tools::audit_anchor::{self, Outcome};
+use crate::tools::audit_anchor;
 
 /// Records waiting longer than this for the uplink are worth a warning.
 const OUTBOX_WAIT: SignedDuration = SignedDuration::from_hours(1);
@@ -32,26 +32,10 @@ fn checkpoint_check(store: &Store) -> Check {
             format!("the newest checkpoint does not verify: {e}"),
             Some("keep the file for investigation; compare with the collector's copy (docs/audit.md)"),
         ),
-        Some(Ok(c)) => {
-            let b = &c.checkpoint.body;
-            let what = format!("record {} signed {}", b.seq, b.at.strftime("%Y-%m-%d %H:%M:%S UTC"));
-            match c.outcome {
-                Outcome::Matches => check("checkpoint", Verdict::Ok, format!("{what}: matches the store"), None),
-                Outcome::Pruned => check("checkpoint", Verdict::Ok, format!("{what}: that record is pruned"), None),
-                Outcome::Truncated { head } => check(
-                    "checkpoint",
-                    Verdict::Failed,
-                    format!("{what}, but the store ends at record {head}: cut short"),
-                    Some("keep the file for investigation; see docs/audit.md"),
-                ),
-                Outcome::Rewritten => check(
-                    "checkpoint",
-                    Verdict::Failed,
-                    format!("{what}, but the store's record has another hash: rewritten"),
-                    Some("keep the file for investigation; see docs/audit.md"),
-                ),
-            }
+        Some(Ok(c)) if c.broken() => {
+            check("checkpoint", Verdict::Failed, c.words(), Some("keep the file for investigation; see docs/audit.md"))
         }
+        Some(Ok(c)) => check("checkpoint", Verdict::Ok, c.words(), None),
     }
 }
 
