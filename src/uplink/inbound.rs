@@ -9,7 +9,6 @@
 //! message and logs it — a command then gets no reply and may be sent again), replies and
 //! update results out (bounded, [`OUTBOUND`]; the worker waits).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use jiff::Timestamp;
@@ -21,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use super::ack;
 use super::command::{self, Accepted, Action, Checks, Refused, ReplayMemory};
 use super::payload::{self, UpdateResult};
+use super::seen_documents::SeenDocuments;
 use super::topics::{Inbound, Topics};
 use crate::access::Published;
 use crate::config::{Config, ConfirmOn, UplinkConfig};
@@ -32,8 +32,6 @@ use crate::store::{AuditFilter, EventKind, NewEvent};
 pub const INBOUND: usize = 16;
 /// Results waiting for the connection loop, at most.
 pub const OUTBOUND: usize = 16;
-/// Topics whose last document's digest is remembered, at most.
-pub const REMEMBERED: usize = 256;
 /// Characters of an odd topic kept in its refusal record.
 const MAX_TOPIC_SHOWN: usize = 200;
 
@@ -74,7 +72,7 @@ pub struct Worker {
     /// Where results go.
     pub out: mpsc::Sender<Out>,
     memory: ReplayMemory,
-    last_document: HashMap<String, [u8; 32]>,
+    seen: SeenDocuments,
 }
 
 impl Worker {
@@ -85,7 +83,7 @@ impl Worker {
         reload: mpsc::Sender<ReloadRequest>,
         out: mpsc::Sender<Out>,
     ) -> Self {
-        Self { cfg, reach, reload, out, memory: ReplayMemory::default(), last_document: HashMap::new() }
+        Self { cfg, reach, reload, out, memory: ReplayMemory::default(), seen: SeenDocuments::default() }
     }
 
     /// Handles messages until `cancel` or until the connection loop drops its sender.
@@ -127,16 +125,18 @@ impl Worker {
         // — once they were taken in or refused for good; after a passing failure (the store
         // full, say) they are tried again when they come again.
         let digest: [u8; 32] = Sha256::digest(&msg.payload).into();
-        if self.last_document.get(&msg.topic) == Some(&digest) {
+        if self.seen.unchanged(&msg.topic, &digest) {
             log::debug!("uplink: {} unchanged since it was last taken in", msg.topic);
             return;
         }
         let doc = Published { topic: msg.topic.clone(), doc_type, authority, bytes: msg.payload.to_vec() };
         let result = self.reach.access.take(doc).await;
         if result.as_ref().is_ok() || result.as_ref().is_err_and(|e| !e.passing) {
-            self.remember(&msg.topic, digest);
+            let cfg = self.cfg.borrow().clone();
+            let named = |t: &str| cfg.authorities.iter().any(|a| t.ends_with(&format!("/{}", a.id)));
+            self.seen.remember(&msg.topic, digest, named);
         } else {
-            self.last_document.remove(&msg.topic);
+            self.seen.forget(&msg.topic);
         }
         let update = UpdateResult {
             topic: msg.topic.clone(),
@@ -146,21 +146,6 @@ impl Worker {
             message: result.unwrap_or_else(|e| e.message),
         };
         let _ = self.out.send(Out::Update(update)).await;
-    }
-
-    /// Remembers the digest of what came on `topic`, for at most [`REMEMBERED`] topics:
-    /// past that, topics of authorities the config does not name are forgotten first (their
-    /// documents are refused anyway), then all (a document then comes in once more).
-    fn remember(&mut self, topic: &str, digest: [u8; 32]) {
-        if self.last_document.len() >= REMEMBERED && !self.last_document.contains_key(topic) {
-            let cfg = self.cfg.borrow().clone();
-            let named = |t: &str| cfg.authorities.iter().any(|a| t.ends_with(&format!("/{}", a.id)));
-            self.last_document.retain(|t, _| named(t));
-            if self.last_document.len() >= REMEMBERED {
-                self.last_document.clear();
-            }
-        }
-        self.last_document.insert(topic.to_owned(), digest);
     }
 
     async fn events_ack(&mut self, up: &UplinkConfig, site: &str, msg: &Message) {

@@ -13,6 +13,7 @@ pub mod inbound;
 pub mod options;
 pub mod payload;
 pub mod probe;
+pub mod seen_documents;
 pub mod signed_command;
 pub mod sim_broker;
 pub mod standalone;
