@@ -1,0 +1,184 @@
+//! The commands an electrician uses on site: status, sim, doctor, scan, pulse, watch and
+//! intake — through the running daemon when there is one, otherwise directly.
+
+use std::fmt::Write as _;
+
+use jiff::Timestamp;
+
+use portvakt::config::{self, Config, LoadOptions};
+use portvakt::daemon::client::{self, ClientError};
+use portvakt::daemon::control::{Request, SimAct};
+use portvakt::exit;
+use portvakt::store::StoreError;
+use portvakt::tools::{doctor, installer, intake_run};
+
+use super::args::Cli;
+use super::{
+    Failure, ask_at, ask_daemon, config_or_socket, config_path, daemon_required, fail, load_config, pick_bus, runtime,
+    tool_error,
+};
+
+pub(crate) fn parse_units(s: &str) -> Result<std::ops::RangeInclusive<u8>, Failure> {
+    let bad = || fail(exit::USAGE, format!("--units: \"{s}\" is not a range like 1-247"));
+    let (a, b) = s.split_once('-').unwrap_or((s, s));
+    let (a, b): (u8, u8) = (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?);
+    if a == 0 || b > 247 || a > b {
+        return Err(bad());
+    }
+    Ok(a..=b)
+}
+
+pub(crate) fn scan_cmd(cli: &Cli, bus: Option<&String>, units: &str, tcp: Option<&String>) -> Result<String, Failure> {
+    let mut cfg = load_config(&config_path(cli))?;
+    let bus = pick_bus(&mut cfg, bus, tcp)?;
+    let units = parse_units(units)?;
+    let last = *units.end();
+    let answers = runtime()?
+        .block_on(installer::scan(&bus, units.clone(), |u| eprint!("\rscanning unit {u:>3} of {last}")))
+        .map_err(tool_error)?;
+    eprintln!();
+    Ok(installer::render_scan(&bus, &answers, &units))
+}
+
+pub(crate) fn status_cmd(cli: &Cli, json: bool) -> Result<String, Failure> {
+    let v = match config_or_socket(cli)? {
+        Ok(cfg) => daemon_required(&cfg, &Request::Status)?,
+        Err(socket) => ask_at(&socket, &Request::Status)?.ok_or_else(|| {
+            let e = ClientError::NotRunning(socket.display().to_string());
+            fail(exit::UNAVAILABLE, e.to_string())
+        })?,
+    };
+    let status = v.get("status").cloned().unwrap_or_default();
+    if json {
+        return Ok(format!("{status:#}\n"));
+    }
+    Ok(v.get("text").and_then(serde_json::Value::as_str).unwrap_or_default().to_owned())
+}
+
+pub(crate) fn doctor_cmd(cli: &Cli, json: bool, no_record: bool) -> Result<String, Failure> {
+    let path = config_path(cli);
+    let loaded = config::load(&LoadOptions::file(&path).with_process_env());
+    let dir = loaded.as_ref().ok().map(doctor::state_dir);
+    let report = runtime()?.block_on(doctor::run(&path, loaded));
+    let mut out = if json { format!("{:#}\n", serde_json::json!(report)) } else { report.render() };
+    if let (Some(dir), false) = (dir, no_record) {
+        match doctor::save(&report, &dir) {
+            Ok(p) if !json => {
+                let _ = writeln!(out, "commissioning record: {}", p.display());
+            }
+            Ok(_) => {}
+            Err(e) => eprintln!("portvakt: the commissioning record was not saved in {}: {e}", dir.display()),
+        }
+    }
+    if report.failed() {
+        print!("{out}");
+        return Err(fail(exit::FAILURE, "some checks failed"));
+    }
+    Ok(out)
+}
+
+pub(crate) fn sim_cmd(cli: &Cli, door: &str, act: &str, value: Option<&String>) -> Result<String, Failure> {
+    let cfg = load_config(&config_path(cli))?;
+    let need =
+        |what: &str| value.cloned().ok_or_else(|| fail(exit::USAGE, format!("`sim {door} {act}` needs the {what}")));
+    let act = match act {
+        "code" => SimAct::Code(need("digits")?),
+        "tag" => SimAct::Tag(need("tag UID")?),
+        "open" => SimAct::Open,
+        "close" => SimAct::Close,
+        "exit" => SimAct::Exit,
+        other => {
+            return Err(fail(exit::USAGE, format!("\"{other}\" is not an act; use code, tag, open, close or exit")));
+        }
+    };
+    daemon_required(&cfg, &Request::Sim { door: door.to_owned(), act })?;
+    Ok(String::new())
+}
+
+pub(crate) fn pulse_cmd(cli: &Cli, door: &str, tcp: Option<&String>) -> Result<String, Failure> {
+    let mut cfg = match config_or_socket(cli)? {
+        Ok(cfg) => cfg,
+        // A broken config on disk: only the daemon (on the config it loaded) can pulse.
+        Err(socket) if tcp.is_none() => {
+            ask_at(&socket, &Request::Pulse { door: door.to_owned() })?.ok_or_else(|| {
+                fail(exit::CONFIG, format!("no daemon answers on {}, and the config has problems", socket.display()))
+            })?;
+            return Ok(format!("door {door}: released for its pulse by the running daemon (audited)\n"));
+        }
+        Err(_) => return Err(fail(exit::CONFIG, "the config has problems (run check-config)")),
+    };
+    if tcp.is_none() && ask_daemon(&cfg, &Request::Pulse { door: door.to_owned() })?.is_some() {
+        return Ok(format!("door {door}: released for its pulse by the running daemon (audited)\n"));
+    }
+    if tcp.is_some() {
+        let relay_bus =
+            cfg.policy.doors.iter().position(|d| d.id.as_str() == door).map(|i| cfg.wiring[i].relay.bus.clone());
+        if let Some(name) = relay_bus {
+            pick_bus(&mut cfg, Some(&name), tcp)?;
+        }
+    }
+    runtime()?.block_on(installer::pulse(&cfg, door)).map_err(tool_error)
+}
+
+/// Resolves after `seconds`, or at Ctrl-C.
+pub(crate) async fn until(seconds: Option<u64>) {
+    match seconds {
+        Some(s) => tokio::time::sleep(std::time::Duration::from_secs(s)).await,
+        None => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+pub(crate) fn watch_cmd(
+    cli: &Cli,
+    bus: Option<&String>,
+    tcp: Option<&String>,
+    seconds: Option<u64>,
+) -> Result<String, Failure> {
+    let mut cfg = load_config(&config_path(cli))?;
+    let tz = cfg.policy.tz.clone();
+    let print = |line: &str| {
+        let now = Timestamp::now().to_zoned(tz.clone()).strftime("%H:%M:%S");
+        println!("{now}  {line}");
+    };
+    let rt = runtime()?;
+    if tcp.is_none() && bus.is_none() {
+        match rt.block_on(client::watch(&cfg.daemon.control_socket, print, until(seconds))) {
+            Ok(()) => return Ok(String::new()),
+            Err(ClientError::NotRunning(_)) => {} // no daemon: watch the first bus directly
+            Err(e) => return Err(fail(exit::FAILURE, e.to_string())),
+        }
+    }
+    let bus = pick_bus(&mut cfg, bus, tcp)?;
+    let show = |e: &portvakt::modbus::bus::BusEvent| print(&installer::describe_event(e));
+    rt.block_on(installer::watch(&bus, show, until(seconds))).map_err(tool_error)?;
+    Ok(String::new())
+}
+
+/// `portvakt intake`: through the running daemon when there is one (it is the store's one
+/// writer), otherwise directly; exit 65 when a document was refused.
+pub(crate) fn intake_cmd(cfg: &Config) -> Result<String, Failure> {
+    let report = match ask_daemon(cfg, &Request::Intake)? {
+        Some(v) => intake_run::IntakeReport {
+            text: v.get("text").and_then(serde_json::Value::as_str).unwrap_or_default().to_owned(),
+            refused: v
+                .get("refused")
+                .and_then(serde_json::Value::as_u64)
+                .map_or(0, |n| usize::try_from(n).unwrap_or(1)),
+        },
+        None => intake_run::run(cfg, Timestamp::now()).map_err(|e| {
+            let code = match &e {
+                intake_run::IntakeRunError::Store(s) if s.is_unusable() => exit::STORE,
+                intake_run::IntakeRunError::Store(StoreError::Locked { .. }) => exit::UNAVAILABLE,
+                _ => exit::FAILURE,
+            };
+            fail(code, e.to_string())
+        })?,
+    };
+    if report.refused > 0 {
+        print!("{}", report.text);
+        return Err(fail(exit::DATA, format!("{} document(s) refused (see above)", report.refused)));
+    }
+    Ok(report.text)
+}
