@@ -282,6 +282,38 @@ pub fn run(cfg: &Config, allowlist: &Path, keep_running: bool, mqtt: Option<&str
     rt.block_on(run_async(cfg.clone(), allowlist, keep_running, mqtt))
 }
 
+/// Says where each simulated bus is served; returns the addresses.
+fn announce_buses(cfg: &Config, out: &mut String) -> Vec<String> {
+    cfg.buses
+        .iter()
+        .filter_map(|b| match &b.link {
+            BusLink::Tcp { address } => {
+                let _ = writeln!(
+                    out,
+                    "simulated bus \"{}\" ({} devices) on modbus tcp://{address}",
+                    b.name,
+                    b.devices.len()
+                );
+                Some(address.clone())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The last words of a demo that keeps running: where its building answers, what to try.
+fn keeps_running(served: &[String], dir: &Path, out: &mut String) {
+    for address in served {
+        let _ = writeln!(
+            out,
+            "the simulated building keeps running on modbus tcp://{address} (Ctrl-C stops it): try\n  \
+             portvakt --config config/portvakt.toml scan --units 1-5 --tcp {address}\n  \
+             portvakt --config config/portvakt.toml watch --tcp {address}"
+        );
+    }
+    let _ = writeln!(out, "store: {}", dir.display());
+}
+
 async fn run_async(
     mut cfg: Config,
     allowlist: &Path,
@@ -317,12 +349,7 @@ async fn run_async(
     let view = doors.view();
     let mut out = String::new();
     let uplink = start_uplink(&cfg, &view, &store, &clock, &mut out);
-    for b in &view.cfg.buses {
-        if let BusLink::Tcp { address } = &b.link {
-            let _ =
-                writeln!(out, "simulated bus \"{}\" ({} devices) on modbus tcp://{address}", b.name, b.devices.len());
-        }
-    }
+    let served = announce_buses(&view.cfg, &mut out);
     let (phone_socket, _phones) = start_phones(&cfg, &dir, &view, &store, &clock).await?;
     let Some((_, sim)) = view.sims.first().cloned() else {
         return Err(DemoError::Setup("the config has no bus".into()));
@@ -368,7 +395,7 @@ async fn run_async(
         None => Ok(()),
     };
     if keep_running && uplinked.is_ok() {
-        let _ = writeln!(out, "the simulated building keeps running (Ctrl-C to stop); store: {}", dir.display());
+        keeps_running(&served, &dir, &mut out);
         print!("{out}");
         out.clear();
         let _ = tokio::signal::ctrl_c().await;

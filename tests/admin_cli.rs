@@ -282,3 +282,31 @@ fn certify_takes_doors_separated_as_in_the_csv_files() {
         assert_eq!(cert.doors, ["entrance", "rubbish"], "{doors}");
     }
 }
+
+#[test]
+fn explain_takes_the_door_mode_as_the_config_writes_it_and_with_a_hyphen() {
+    let config = format!("{}/config/portvakt.toml", env!("CARGO_MANIFEST_DIR"));
+    let allowlist = format!("{}/config/example-allowlist.toml", env!("CARGO_MANIFEST_DIR"));
+    let explain = |mode: &str| {
+        let args = [
+            "--config",
+            &config,
+            "explain",
+            "--allowlist",
+            &allowlist,
+            "--door",
+            "entrance",
+            "--tag",
+            "04:A2:19:7F",
+            "--at",
+            "2026-11-24T12:00",
+            "--mode",
+            mode,
+        ];
+        run(GATEWAY, &args, &[])
+    };
+    let (code, underscore, err) = explain("free_passage");
+    assert_eq!(code, 0, "{err}");
+    assert!(underscore.contains("free passage") || underscore.contains("free_passage"), "{underscore}");
+    assert_eq!(explain("free-passage").1, underscore);
+}

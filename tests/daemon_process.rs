@@ -160,3 +160,33 @@ fn intake_without_a_daemon_exits_65_when_a_document_is_refused() {
     assert_eq!(code, Some(65), "{out}{err}");
     assert!(out.contains("REFUSED   garbage.pvkt"), "{out}");
 }
+
+#[test]
+fn sim_says_what_the_door_recorded_and_scan_finds_the_daemons_simulated_building() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&common::fixture("config/good"), &dir.path().join("etc"));
+    let cfg = dir.path().join("etc/portvakt.toml");
+    let child = spawn_run(dir.path(), &cfg, true, QUIET_INBOX);
+    std::fs::create_dir_all(dir.path().join("inbox")).unwrap();
+    std::fs::write(dir.path().join("inbox/care.pvkt"), common::daemon::care_pin_bundle("4711")).unwrap();
+    let (code, out, err) = portvakt_cli(dir.path(), &cfg, &["intake"], QUIET_INBOX);
+    assert_eq!(code, Some(0), "{out}{err}");
+
+    // What `sim` prints is read back from the audit log, not assumed from the act.
+    let (code, granted, err) = portvakt_cli(dir.path(), &cfg, &["sim", "entrance", "code", "4711"], QUIET_INBOX);
+    assert_eq!(code, Some(0), "{granted}{err}");
+    assert!(granted.contains("entrance  granted: role — hemtjanst-natt-5 (care-5)  (audit record"), "{granted}");
+    let (_, refused, _) = portvakt_cli(dir.path(), &cfg, &["sim", "entrance", "code", "9999"], QUIET_INBOX);
+    assert!(refused.contains("entrance  refused: unknown_credential  (audit record"), "{refused}");
+
+    // `status` names where the simulated building is served, and `scan` finds it there.
+    let (_, status, _) = portvakt_cli(dir.path(), &cfg, &["status"], QUIET_INBOX);
+    assert!(status.contains("is the simulated building on modbus tcp://127.0.0.1:"), "{status}");
+    let (code, scan, err) = portvakt_cli(dir.path(), &cfg, &["scan", "--units", "1-2"], QUIET_INBOX);
+    assert_eq!(code, Some(0), "{scan}{err}");
+    assert!(err.contains("the running daemon simulates bus"), "{err}");
+    assert!(scan.contains("2 unit(s) answered"), "{scan}");
+
+    kill(child.id(), "TERM");
+    assert_eq!(child.wait_with_output().unwrap().status.code(), Some(0));
+}

@@ -92,3 +92,37 @@ fn a_demo_whose_broker_does_not_answer_says_so_up_front_fails_and_leaves_no_file
     assert!(err.contains("portvakt demo: publishing to") && err.contains("was not reached"), "{err}");
     assert!(!files.exists(), "{} was left behind", files.display());
 }
+
+#[test]
+fn the_demo_kept_running_ends_by_saying_where_its_building_answers_and_cleans_up_at_ctrl_c() {
+    use std::io::BufRead as _;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_portvakt"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["demo", "--keep-running"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    let address = loop {
+        let line = lines.next().expect("the demo ended before saying where its building runs").unwrap();
+        if let Some(rest) = line.split_once("keeps running on modbus tcp://") {
+            break rest.1.split_whitespace().next().unwrap().to_owned();
+        }
+        seen.push(line);
+    };
+    // The last lines say where, and the scan they suggest answers.
+    let scan = std::process::Command::new(env!("CARGO_BIN_EXE_portvakt"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["--config", "config/portvakt.toml", "scan", "--units", "1-2", "--tcp", &address])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&scan.stdout);
+    assert!(text.contains("2 unit(s) answered"), "{text}");
+    let store = lines.find_map(|l| l.ok()?.strip_prefix("store: ").map(std::path::PathBuf::from)).unwrap();
+    assert!(store.exists(), "{}", store.display());
+    let ok = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(ok.success());
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert!(!store.exists(), "Ctrl-C left {}", store.display());
+}

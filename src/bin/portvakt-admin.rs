@@ -332,7 +332,8 @@ fn build(
         }
         None => None,
     };
-    let issued_at = Timestamp::now();
+    // The body keeps milliseconds; so does what is printed of it.
+    let issued_at = Timestamp::now().round(jiff::Unit::Millisecond).unwrap_or_else(|_| Timestamp::now());
     let bundle = Bundle {
         authority: authority.into(),
         site: site.into(),

@@ -197,6 +197,8 @@ pub(crate) struct ExplainArgs {
 #[derive(Clone, Copy, ValueEnum)]
 pub(crate) enum Mode {
     Normal,
+    /// Also written `free_passage`, as in the configuration and signed commands.
+    #[value(alias = "free_passage")]
     FreePassage,
     Lockdown,
 }

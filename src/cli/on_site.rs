@@ -9,8 +9,8 @@ use portvakt::config::{self, Config, LoadOptions};
 use portvakt::daemon::client::{self, ClientError};
 use portvakt::daemon::control::{Request, SimAct};
 use portvakt::exit;
-use portvakt::store::StoreError;
-use portvakt::tools::{doctor, installer, intake_run};
+use portvakt::store::{AuditFilter, StoreError, StoredRecord};
+use portvakt::tools::{audit_view, doctor, installer, intake_run};
 
 use super::args::Cli;
 use super::{
@@ -30,7 +30,13 @@ pub(crate) fn parse_units(s: &str) -> Result<std::ops::RangeInclusive<u8>, Failu
 
 pub(crate) fn scan_cmd(cli: &Cli, bus: Option<&String>, units: &str, tcp: Option<&String>) -> Result<String, Failure> {
     let mut cfg = load_config(&config_path(cli))?;
-    let bus = pick_bus(&mut cfg, bus, tcp)?;
+    let mut bus = pick_bus(&mut cfg, bus, tcp)?;
+    if tcp.is_none()
+        && let Some(at) = simulated_by_daemon(&cfg, &bus.name)?
+    {
+        eprintln!("portvakt: the running daemon simulates bus \"{}\": scanning its building at tcp://{at}", bus.name);
+        bus.link = config::BusLink::Tcp { address: at };
+    }
     let units = parse_units(units)?;
     let last = *units.end();
     let answers = runtime()?
@@ -38,6 +44,18 @@ pub(crate) fn scan_cmd(cli: &Cli, bus: Option<&String>, units: &str, tcp: Option
         .map_err(tool_error)?;
     eprintln!();
     Ok(installer::render_scan(&bus, &answers, &units))
+}
+
+/// Where the running daemon serves its simulated building for `bus` (`run --simulate`),
+/// if a daemon runs and simulates it.
+fn simulated_by_daemon(cfg: &Config, bus: &str) -> Result<Option<String>, Failure> {
+    let Some(v) = ask_daemon(cfg, &Request::Status)? else { return Ok(None) };
+    let buses = v.pointer("/status/buses").and_then(serde_json::Value::as_array).cloned().unwrap_or_default();
+    Ok(buses
+        .iter()
+        .find(|b| b.get("name").and_then(serde_json::Value::as_str) == Some(bus))
+        .and_then(|b| b.get("simulated_at").and_then(serde_json::Value::as_str))
+        .map(str::to_owned))
 }
 
 pub(crate) fn status_cmd(cli: &Cli, json: bool) -> Result<String, Failure> {
@@ -91,8 +109,44 @@ pub(crate) fn sim_cmd(cli: &Cli, door: &str, act: &str, value: Option<&String>) 
             return Err(fail(exit::USAGE, format!("\"{other}\" is not an act; use code, tag, open, close or exit")));
         }
     };
+    // What the door records afterwards is what `sim` says happened: read back from the
+    // store, not assumed from the act.
+    let store = portvakt::store::Store::open_read_only(&cfg.store.path).ok();
+    let before = store.as_ref().map(|s| s.head().0);
     daemon_required(&cfg, &Request::Sim { door: door.to_owned(), act })?;
-    Ok(String::new())
+    let (Some(store), Some(before)) = (store, before) else {
+        return Ok(format!(
+            "{door}: done (the store {} cannot be read to say what followed)\n",
+            cfg.store.path.display()
+        ));
+    };
+    let filter = AuditFilter { door: Some(door.to_owned()), ..AuditFilter::default() };
+    let records = runtime()?.block_on(recorded_after(&store, &filter, before));
+    if records.is_empty() {
+        return Ok(format!("{door}: nothing recorded within {} s\n", SIM_WAIT.as_secs()));
+    }
+    Ok(audit_view::render_happened(&records, &cfg.policy.tz))
+}
+
+/// How long `sim` waits for the door to record what followed.
+const SIM_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// The door's records after `after`: polled until the first one, and then a little longer
+/// for what follows it (the strike's outcome), at most `SIM_WAIT`.
+async fn recorded_after(store: &portvakt::store::Store, filter: &AuditFilter, after: u64) -> Vec<StoredRecord> {
+    let deadline = tokio::time::Instant::now() + SIM_WAIT;
+    let mut settle: Option<tokio::time::Instant> = None;
+    loop {
+        let found = store.page(filter, after).unwrap_or_default();
+        let now = tokio::time::Instant::now();
+        if !found.is_empty() && settle.is_none() {
+            settle = Some(now + std::time::Duration::from_millis(300));
+        }
+        if now >= deadline || settle.is_some_and(|s| now >= s) {
+            return found;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 pub(crate) fn pulse_cmd(cli: &Cli, door: &str, tcp: Option<&String>) -> Result<String, Failure> {

@@ -47,7 +47,9 @@ pub async fn status(reach: &Reach) -> StatusReport {
     let mut buses = Vec::new();
     if let Some(v) = &view {
         for (name, handle) in &v.buses {
-            buses.push(BusStatus { name: name.clone(), devices: handle.health().await.unwrap_or_default() });
+            let simulated_at = v.sims.iter().any(|(n, _)| n == name).then(|| simulated_address(v, name)).flatten();
+            let devices = handle.health().await.unwrap_or_default();
+            buses.push(BusStatus { name: name.clone(), devices, simulated_at });
         }
     }
     StatusReport {
@@ -62,6 +64,14 @@ pub async fn status(reach: &Reach) -> StatusReport {
         ble: view.as_ref().map_or_else(|| "not_configured".to_owned(), |v| ble_words(v.cfg.ble.as_ref())),
         device_key: reach.device_key.map(|k| crate::core::hex::encode(&k)),
     }
+}
+
+/// The loopback address a simulated bus is served on (the running config's TCP link).
+fn simulated_address(view: &DoorsView, bus: &str) -> Option<String> {
+    view.cfg.buses.iter().find(|b| b.name == bus).and_then(|b| match &b.link {
+        crate::config::BusLink::Tcp { address } => Some(address.clone()),
+        _ => None,
+    })
 }
 
 /// What `[ble]` serves, in the words of the state message.

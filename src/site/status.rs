@@ -17,6 +17,10 @@ pub struct BusStatus {
     pub name: String,
     /// Its devices by unit id.
     pub devices: BTreeMap<u8, DeviceHealth>,
+    /// Where the simulated building that replaces it is served over Modbus TCP
+    /// (`run --simulate`, or `kind = "sim"`); absent for a real bus.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub simulated_at: Option<String>,
 }
 
 /// Everything `status` reports.
@@ -111,6 +115,9 @@ impl StatusReport {
             }
         }
         for b in &self.buses {
+            if let Some(at) = &b.simulated_at {
+                let _ = writeln!(out, "bus        {} is the simulated building on modbus tcp://{at}", b.name);
+            }
             for (unit, h) in &b.devices {
                 let state = if h.online { "online " } else { "OFFLINE" };
                 let _ = writeln!(

@@ -15,10 +15,34 @@ fn what(r: &StoredRecord) -> String {
     let mut out = match (e.kind.code(), get("reason"), get("rule")) {
         ("access.granted", _, Some(rule)) => format!("granted: {rule}"),
         ("access.denied", Some(reason), _) => format!("refused: {reason}"),
+        (code, _, _) if detail.as_object().is_some_and(serde_json::Map::is_empty) => code.to_owned(),
         (code, _, _) => format!("{code} {}", e.detail),
     };
     if !e.trusted {
         out.push_str(" [clock untrusted]");
+    }
+    out
+}
+
+/// What a door recorded, a line each: the time, what was decided or happened, who.
+pub fn render_happened(records: &[StoredRecord], tz: &TimeZone) -> String {
+    let mut out = String::new();
+    for r in records {
+        let e = &r.record.event;
+        let who = match (e.holder.as_deref(), e.credential.as_deref()) {
+            (Some(h), Some(c)) => format!(" — {h} ({c})"),
+            (Some(h), None) => format!(" — {h}"),
+            (None, Some(c)) => format!(" — {c}"),
+            (None, None) => String::new(),
+        };
+        let time = e.at.to_zoned(tz.clone()).strftime("%H:%M:%S");
+        let _ = writeln!(
+            out,
+            "{time}  {}  {}{who}  (audit record {})",
+            e.door.as_deref().unwrap_or("-"),
+            what(r),
+            r.record.seq
+        );
     }
     out
 }
