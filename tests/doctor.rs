@@ -62,9 +62,20 @@ fn without_a_daemon_each_device_is_asked_directly_and_a_silent_one_fails_by_name
         assert_eq!(ble.verdict, Verdict::Ok, "{ble:?}");
         assert!(ble.detail.contains("simulated transport only") && ble.detail.contains("present"), "{ble:?}");
 
-        let saved = doctor::save(&report, dir.path()).unwrap();
-        let back: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(saved).unwrap()).unwrap();
+        let saved = doctor::save(&report, Some(&cfg), dir.path()).unwrap();
+        let back: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&saved.json).unwrap()).unwrap();
         assert_eq!(back["checks"].as_array().unwrap().len(), report.checks.len());
+
+        // The printable page beside it: the site, a line per check, each door and what a
+        // power cut does to it, the device key's line, lines to sign; folded to the page.
+        let page = std::fs::read_to_string(&saved.page).unwrap();
+        assert!(page.contains(&format!("Site:           {} ({})", cfg.site.name, cfg.site.id)), "{page}");
+        assert!(page.contains("check(s) FAILED") && page.contains("NOT READY TO HAND OVER"), "{page}");
+        assert!(page.contains("[ ] FAILED   device rs485/3"), "{page}");
+        assert!(page.contains("[x] ok       configuration"), "{page}");
+        assert!(page.contains("door       entrance") && page.contains("fail-secure"), "{page}");
+        assert!(page.contains("Electrician     name ____") && page.contains("Property owner  name ____"), "{page}");
+        assert!(page.lines().all(|l| l.chars().count() <= 78), "{page}");
     });
 }
 

@@ -76,13 +76,15 @@ pub(crate) fn status_cmd(cli: &Cli, json: bool) -> Result<String, Failure> {
 pub(crate) fn doctor_cmd(cli: &Cli, json: bool, no_record: bool) -> Result<String, Failure> {
     let path = config_path(cli);
     let loaded = config::load(&LoadOptions::file(&path).with_process_env());
-    let dir = loaded.as_ref().ok().map(doctor::state_dir);
+    let checked = loaded.as_ref().ok().cloned();
+    let dir = checked.as_ref().map(doctor::state_dir);
     let report = runtime()?.block_on(doctor::run(&path, loaded));
     let mut out = if json { format!("{:#}\n", serde_json::json!(report)) } else { report.render() };
     if let (Some(dir), false) = (dir, no_record) {
-        match doctor::save(&report, &dir) {
-            Ok(p) if !json => {
-                let _ = writeln!(out, "commissioning record: {}", p.display());
+        match doctor::save(&report, checked.as_ref(), &dir) {
+            Ok(saved) if !json => {
+                let _ = writeln!(out, "commissioning record: {}", saved.json.display());
+                let _ = writeln!(out, "hand-over page:       {} (print it, sign it)", saved.page.display());
             }
             Ok(_) => {}
             Err(e) => eprintln!("portvakt: the commissioning record was not saved in {}: {e}", dir.display()),

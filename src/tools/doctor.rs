@@ -21,7 +21,10 @@ use crate::modbus::keypad;
 use crate::modbus::link;
 use crate::store::Store;
 
+mod handover;
 mod store;
+
+pub use handover::{Saved, page, save};
 
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -478,21 +481,4 @@ pub async fn run(config_path: &Path, cfg: Result<Config, ConfigError>) -> Report
         site: cfg.site.id.to_string(),
         checks,
     }
-}
-
-/// Saves the report as a commissioning record in `<state dir>/commissioning/` (written to
-/// a temporary file, synced, then renamed); returns its path.
-pub fn save(report: &Report, state_dir: &Path) -> std::io::Result<PathBuf> {
-    use std::io::Write as _;
-    let dir = state_dir.join("commissioning");
-    std::fs::create_dir_all(&dir)?;
-    let name = format!("{}.json", report.at.strftime("%Y%m%dT%H%M%SZ"));
-    let path = dir.join(name);
-    let tmp = dir.join(".record.tmp");
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(serde_json::to_string_pretty(report).map_err(std::io::Error::other)?.as_bytes())?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, &path)?;
-    std::fs::File::open(&dir)?.sync_all()?;
-    Ok(path)
 }

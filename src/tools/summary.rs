@@ -38,7 +38,7 @@ fn bus_lines(out: &mut String, bus: &BusConfig) {
     }
 }
 
-fn door_lines(out: &mut String, cfg: &Config) {
+pub(crate) fn door_lines(out: &mut String, cfg: &Config) {
     let policy = &cfg.policy;
     for (door, wiring) in policy.doors.iter().zip(&cfg.wiring) {
         // What a power cut does to the door, as the wiring says (docs/install.md).
