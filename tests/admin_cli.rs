@@ -310,3 +310,19 @@ fn explain_takes_the_door_mode_as_the_config_writes_it_and_with_a_hyphen() {
     assert!(underscore.contains("free passage") || underscore.contains("free_passage"), "{underscore}");
     assert_eq!(explain("free-passage").1, underscore);
 }
+
+#[test]
+fn help_pages_end_with_examples_people_can_type() {
+    for (bin, args, want) in [
+        (GATEWAY, &["--help"][..], "  portvakt explain --door entrance --pin 2580 --at 2026-11-24T23:30"),
+        (GATEWAY, &["audit", "list", "--help"][..], "  portvakt audit list --holder anna-lgh1101"),
+        (GATEWAY, &["sim", "--help"][..], "  portvakt sim entrance tag 04:A2:19:7F"),
+        (ADMIN, &["--help"][..], "  portvakt-admin bundle sign --in staff.body --key hemtjansten.key --out staff.pvkt"),
+        (ADMIN, &["bundle", "build", "--help"][..], "--bookings bookings.csv --policy policy.toml"),
+        (ADMIN, &["keygen", "--help"][..], "  portvakt-admin keygen --out phone.key"),
+    ] {
+        let (code, out, err) = run(bin, args, &[]);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        assert!(out.contains("Example") && out.contains(want), "{args:?} lacks {want:?}:\n{out}");
+    }
+}

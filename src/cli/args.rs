@@ -4,9 +4,23 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// Shown after `portvakt --help`: the first commands people need, as they type them.
+const EXAMPLES: &str = "Examples:
+  portvakt demo                                     a scripted day and night, no hardware
+  portvakt check-config                             what the config says, or every problem (exit 78)
+  portvakt explain --door entrance --pin 2580 --at 2026-11-24T23:30
+  portvakt schedule --week 2026-W52                 who gets in when, as in force
+  portvakt doctor                                   the on-site checklist and hand-over page
+  portvakt scan --units 1-20                        which Modbus unit ids answer
+  portvakt audit list --holder anna-lgh1101         a visit list
+
+The config is /etc/portvakt/portvakt.toml unless --config says otherwise; `portvakt <command>
+--help` tells more. Exit codes: 0 ok, 1 failure, 64 bad command line, 65 bad data, 69 no
+daemon, 74 store damaged, 78 bad configuration.";
+
 /// Portvakt: the gateway for a building's shared doors.
 #[derive(Parser)]
-#[command(version, about, long_about = None)]
+#[command(version, about, long_about = None, after_help = EXAMPLES)]
 pub(crate) struct Cli {
     /// The main configuration file; conf.d/*.toml beside it is read too
     /// (default /etc/portvakt/portvakt.toml; for `demo`, config/portvakt.toml).
@@ -46,6 +60,9 @@ pub(crate) enum Command {
         json: bool,
     },
     /// Act at a door of the running daemon's simulated building.
+    #[command(
+        after_help = "Examples (against `portvakt run --simulate`):\n  portvakt sim entrance tag 04:A2:19:7F\n  portvakt sim entrance code 2580\n  portvakt sim entrance open"
+    )]
     Sim {
         /// The door.
         door: String,
@@ -67,6 +84,9 @@ pub(crate) enum Command {
     /// Check the configuration: a summary and exit 0, or every problem and exit 78.
     CheckConfig,
     /// Explain whether a credential opens a door at a time, and why.
+    #[command(
+        after_help = "Examples:\n  portvakt explain --door entrance --pin 2580 --at 2026-11-24T23:30\n  portvakt explain --door laundry --tag 04:A2:19:7F --at 2026-11-24T09:00\n  portvakt explain --door entrance --phone care-night-3 --untrusted-clock --allowlist trial.toml"
+    )]
     Explain(ExplainArgs),
     /// The local audit log: visit lists and the hash-chain check.
     #[command(subcommand)]
@@ -74,6 +94,9 @@ pub(crate) enum Command {
     /// Take in the signed bundles and revocation lists waiting in the inbox, once.
     Intake,
     /// Find which Modbus unit ids answer on a bus, and how.
+    #[command(
+        after_help = "Examples:\n  portvakt scan --units 1-20\n  portvakt scan --units 1-5 --tcp 192.168.1.50:502"
+    )]
     Scan {
         /// The bus (default: the first in the config).
         #[arg(long)]
@@ -87,6 +110,7 @@ pub(crate) enum Command {
     },
     /// Release one door's strike for its pulse (through the running daemon, or directly
     /// on the bus when none runs).
+    #[command(after_help = "Examples:\n  portvakt pulse entrance\n  portvakt pulse rubbish --tcp 192.168.1.50:502")]
     Pulse {
         /// The door.
         door: String,
@@ -96,6 +120,7 @@ pub(crate) enum Command {
     },
     /// Show keypad entries, inputs and device outages as they happen (through the running
     /// daemon, or directly on a bus when none runs).
+    #[command(after_help = "Examples:\n  portvakt watch\n  portvakt watch --seconds 60")]
     Watch {
         /// The bus (default: the first in the config).
         #[arg(long)]
@@ -108,6 +133,7 @@ pub(crate) enum Command {
         seconds: Option<u64>,
     },
     /// Show a week grid of when each door is open, per role.
+    #[command(after_help = "Examples:\n  portvakt schedule --week 2026-W52\n  portvakt schedule --door laundry")]
     Schedule {
         /// Only this door.
         #[arg(long)]
@@ -132,6 +158,9 @@ pub(crate) enum AuditCommand {
         against: Option<PathBuf>,
     },
     /// List recorded events: who entered where, when.
+    #[command(
+        after_help = "Examples:\n  portvakt audit list --holder anna-lgh1101 --since 2026-11-01 --until 2026-12-01\n  portvakt audit list --door entrance --limit 20\n  portvakt audit list --json > visits.jsonl"
+    )]
     List(AuditListArgs),
 }
 

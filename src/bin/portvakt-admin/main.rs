@@ -1,0 +1,160 @@
+//! `portvakt-admin`: the authority's tool. Makes keys, builds allowlist bundles from a
+//! staff or resident list, signs them, inspects and verifies signed documents, issues
+//! revocation lists and phone certificates. It never talks to a gateway: its output files
+//! are dropped into a gateway's inbox or published over MQTT.
+
+mod args;
+mod documents;
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::anyhow;
+use clap::Parser;
+use jiff::{SignedDuration, Timestamp};
+
+use portvakt::admin::remote::{self, CommandArgs};
+use portvakt::core::hex;
+use portvakt::credentials::certificate::PhoneCertificate;
+use portvakt::credentials::envelope::{DocType, seal};
+use portvakt::credentials::keys;
+use portvakt::credentials::revocation::RevocationList;
+use portvakt::exit;
+
+use args::{BundleCommand, Cli, Command};
+use documents::{build, inspect, keygen, now_seconds, read, sign, verify, write_new};
+
+fn run(cli: Cli) -> anyhow::Result<String> {
+    match cli.command {
+        Command::Keygen { out } => keygen(&out),
+        Command::Bundle(BundleCommand::Build {
+            authority,
+            site,
+            version,
+            valid_days,
+            reissue_every_days,
+            site_key,
+            csv,
+            bookings,
+            policy,
+            timezone,
+            out,
+        }) => build(
+            &authority,
+            &site,
+            version,
+            (valid_days, reissue_every_days),
+            &site_key,
+            &csv,
+            bookings.as_ref(),
+            policy.as_ref(),
+            &timezone,
+            &out,
+        ),
+        Command::Bundle(BundleCommand::Sign { input, key, out }) => sign(&input, &key, &out),
+        Command::Bundle(BundleCommand::Inspect { file, json }) => inspect(&file, json),
+        Command::Revoke { authority, site, sequence, ids, phone_keys, key, out } => {
+            let keys_bytes = phone_keys
+                .iter()
+                .map(|k| hex::decode32(k).ok_or_else(|| anyhow!("--phone-key {k}: not 64 hex digits")))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let list = RevocationList {
+                authority,
+                site,
+                sequence: sequence.unwrap_or_else(now_seconds),
+                issued_at: Timestamp::now(),
+                ids,
+                keys: keys_bytes,
+            };
+            let signing = keys::read_private(&key)?;
+            write_new(&out, &seal(DocType::Revocations, &list.encode(), &signing))?;
+            Ok(format!(
+                "revocation list of {} sequence {}: {} id(s), {} key(s), written to {}\n",
+                list.authority,
+                list.sequence,
+                list.ids.len(),
+                list.keys.len(),
+                out.display()
+            ))
+        }
+        Command::Certify { authority, site, id, holder, role, phone_key, doors, hours, revocations, key, out } => {
+            let phone_key = hex::decode32(&phone_key).ok_or_else(|| anyhow!("--phone-key: not 64 hex digits"))?;
+            let revocations = revocations.map(|p| read(&p)).transpose()?;
+            let now = Timestamp::now();
+            let cert = PhoneCertificate {
+                authority,
+                site,
+                id,
+                holder,
+                role,
+                phone_key,
+                doors: doors.split([',', ';', ' ']).map(|d| d.trim().to_owned()).filter(|d| !d.is_empty()).collect(),
+                not_before: now - SignedDuration::from_mins(5),
+                not_after: now + SignedDuration::from_hours(hours),
+                revocations,
+            };
+            let signing = keys::read_private(&key)?;
+            write_new(&out, &seal(DocType::Certificate, &cert.encode(), &signing))?;
+            Ok(format!(
+                "phone certificate {} for {} valid until {}, written to {}\n",
+                cert.id,
+                cert.holder,
+                cert.not_after,
+                out.display()
+            ))
+        }
+        Command::Remote { name, authority, site, door, mode, holder, since, until, after_seq, limit, id, key, out } => {
+            let args = CommandArgs { door, mode, holder, since, until, after_seq, limit };
+            let body =
+                remote::command_body(&name, authority, site, id, args, Timestamp::now()).map_err(|e| anyhow!(e))?;
+            let signing = keys::read_private(&key)?;
+            write_new(&out, &portvakt::uplink::command::seal(&body, &signing))?;
+            Ok(format!("{} {} signed as id {}, written to {}\n", body.cmd, body.args, body.id, out.display()))
+        }
+        Command::Ack { site, through, hash, key, out } => {
+            let body = remote::ack_body(site, through, &hash).map_err(|e| anyhow!(e))?;
+            let signing = keys::read_private(&key)?;
+            write_new(&out, &portvakt::uplink::ack::seal(&body, &signing))?;
+            Ok(format!("acknowledgement through {through} for {}, written to {}\n", body.site, out.display()))
+        }
+        Command::Phone { socket, key, certificate, door, mtu } => {
+            phone(&socket, &key, certificate.as_deref(), &door, mtu)
+        }
+        Command::Verify { file, public_key } => verify(&file, &public_key),
+        Command::Pubkey { key } => Ok(format!("{}\n", keys::public_hex(&keys::read_private(&key)?))),
+    }
+}
+
+fn phone(socket: &Path, key: &Path, certificate: Option<&Path>, door: &str, mtu: u16) -> anyhow::Result<String> {
+    use portvakt::ble::message::Code;
+    use portvakt::ble::phone::{Phone, SocketLink};
+    let certificate = certificate.map(|c| std::fs::read(c).map_err(|e| anyhow!("{}: {e}", c.display()))).transpose()?;
+    let phone = Phone { key: keys::read_private(key)?, certificate };
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let code = rt.block_on(async {
+        let mut link = SocketLink::connect(socket, mtu).await.map_err(|e| anyhow!("{}: {e}", socket.display()))?;
+        phone.open_door(&mut link, door).await.map_err(|e| anyhow!("{e}"))
+    })?;
+    if code == Code::Granted { Ok(format!("{door}: granted\n")) } else { Err(anyhow!("{door}: {}", code.word())) }
+}
+
+fn main() -> ExitCode {
+    // A command-line mistake exits 64 (EX_USAGE); --help and --version 0.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { exit::USAGE } else { exit::OK });
+        }
+    };
+    match run(cli) {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::from(exit::OK)
+        }
+        Err(e) => {
+            eprintln!("portvakt-admin: {e:#}");
+            ExitCode::from(exit::DATA)
+        }
+    }
+}
