@@ -40,6 +40,18 @@ pub enum Verdict {
     Skipped,
 }
 
+impl Verdict {
+    /// The verdict as the checklist prints it (what needs attention in capitals).
+    pub fn word(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Warning => "WARNING",
+            Self::Failed => "FAILED",
+            Self::Skipped => "skipped",
+        }
+    }
+}
+
 /// One line of the checklist.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Check {
@@ -81,12 +93,7 @@ impl Report {
         // The names' column as wide as the longest name, so details line up.
         let w = self.checks.iter().map(|c| c.check.chars().count()).max().unwrap_or(0).max(12);
         for c in &self.checks {
-            let v = match c.verdict {
-                Verdict::Ok => "ok",
-                Verdict::Warning => "WARNING",
-                Verdict::Failed => "FAILED",
-                Verdict::Skipped => "skipped",
-            };
+            let v = c.verdict.word();
             let _ = writeln!(out, "{v:<8} {:<w$} {}", c.check, c.detail);
             if let Some(r) = &c.remedy {
                 let _ = writeln!(out, "{:<8} {:<w$} -> {r}", "", "");

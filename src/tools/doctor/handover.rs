@@ -45,12 +45,7 @@ pub fn page(report: &Report, cfg: Option<&Config>) -> String {
     let _ = writeln!(out, "\nCHECKS\n{thin}");
     let w = report.checks.iter().map(|c| c.check.chars().count()).max().unwrap_or(0);
     for c in &report.checks {
-        let v = match c.verdict {
-            Verdict::Ok => "ok",
-            Verdict::Warning => "WARNING",
-            Verdict::Failed => "FAILED",
-            Verdict::Skipped => "skipped",
-        };
+        let v = c.verdict.word();
         let _ = writeln!(
             out,
             "[{}] {v:<8} {:<w$}  {}",
