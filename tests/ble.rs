@@ -80,7 +80,7 @@ async fn daemon(extra: &[(&str, &str)]) -> (TestDaemon, tempfile::TempDir) {
     d.notified("READY=1", 10).await;
     std::fs::create_dir_all(d.inbox()).unwrap();
     std::fs::write(d.inbox().join("kommunen.pvkt"), bundle()).unwrap();
-    d.audited("credentials.accepted").await;
+    d.first_bundle_in_force().await;
     (d, sock)
 }
 

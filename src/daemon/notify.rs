@@ -58,6 +58,11 @@ impl Notifier {
         self.send(&format!("READY=1\nSTATUS={status}"));
     }
 
+    /// `STATUS=…`: what `systemctl status` shows beside the unit.
+    pub fn status(&self, status: &str) {
+        self.send(&format!("STATUS={status}"));
+    }
+
     /// `WATCHDOG=1`: every loop showed progress.
     pub fn watchdog(&self) {
         self.send("WATCHDOG=1");

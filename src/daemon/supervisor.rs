@@ -169,6 +169,20 @@ impl Running {
         true
     }
 
+    /// Hands a newer access build to the running gateway, and says so beside the unit
+    /// once it is queued ahead of every later request (an older build is dropped).
+    async fn take_access(&mut self, access: NewAccess) {
+        let Some(view) = self.view() else { return };
+        if !self.newest(&access) {
+            return;
+        }
+        let generation = access.generation;
+        if view.gateway.replace(access).await {
+            let doors = self.cfg.policy.doors.len();
+            self.opts.notifier.status(&format!("serving {doors} door(s); access build {generation} in force"));
+        }
+    }
+
     async fn start_doors(&mut self, access: NewAccess) -> Result<(), DaemonError> {
         self.applied = self.applied.max(access.generation);
         let (lockouts, rows) = self.store.call(|s| Ok((s.lockouts()?, s.door_modes()?))).await?;
@@ -227,10 +241,8 @@ impl Running {
             log::info!("buses or wiring changed: restarting the doors");
             self.stop_doors().await;
             self.start_doors(access).await?;
-        } else if let Some(view) = self.view()
-            && self.newest(&access)
-        {
-            view.gateway.replace(access).await;
+        } else {
+            self.take_access(access).await;
         }
         log::set_max_level(self.cfg.daemon.log_level);
         self.uplink.reconfigure(self.cfg.clone()).await;
@@ -407,13 +419,7 @@ async fn serve(
                 let outcome = running.reload().await?;
                 let _ = reply.send(outcome);
             }
-            Some(access) = tasks.updates.recv() => {
-                if let Some(view) = running.view()
-                    && running.newest(&access)
-                {
-                    view.gateway.replace(access).await;
-                }
-            }
+            Some(access) = tasks.updates.recv() => running.take_access(access).await,
             Ok(()) = trust_changes.changed() => {
                 let now = *trust_changes.borrow_and_update();
                 if let Some(view) = running.view() {

@@ -143,6 +143,14 @@ impl TestDaemon {
         panic!("no {kind} record; the log has {:?}", self.audit_kinds());
     }
 
+    /// Waits until the first bundle taken in is audited and the doors run with it (the
+    /// daemon says so beside the unit: `STATUS=… access build N in force`).
+    pub async fn first_bundle_in_force(&self) {
+        self.audited("credentials.accepted").await;
+        let status = self.notified("STATUS=", 10).await;
+        assert!(status.contains("access build 1 in force"), "{status}");
+    }
+
     /// The records of `kind` as `{"seq", "detail"}`, oldest first.
     pub fn audit_of(&self, kind: &str) -> Vec<serde_json::Value> {
         let conn =
