@@ -132,6 +132,7 @@ fn main() {
             path: dir.join("p.db"),
             max_size_bytes: 64 << 20,
             retention: SignedDuration::from_hours(24),
+            kept_locally: false,
         })
         .unwrap();
         let (store, _t) = portvakt::store::actor::spawn(store).unwrap();

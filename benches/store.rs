@@ -38,7 +38,7 @@ fn fresh(name: &str) -> StoreOptions {
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
-    StoreOptions { path, max_size_bytes: 4 << 30, retention: SignedDuration::from_hours(24 * 180) }
+    StoreOptions { path, max_size_bytes: 4 << 30, retention: SignedDuration::from_hours(24 * 180), kept_locally: false }
 }
 
 fn disk_bytes(o: &StoreOptions) -> u64 {

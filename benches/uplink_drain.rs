@@ -68,6 +68,7 @@ fn drain_once(n: u64, port: u16) -> (f64, usize) {
         path: dir.path().join("bench.db"),
         max_size_bytes: 1 << 30,
         retention: SignedDuration::from_hours(24),
+        kept_locally: false,
     })
     .unwrap();
     let batch: Vec<NewEvent> = (0..512).map(event).collect();

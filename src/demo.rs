@@ -328,6 +328,7 @@ async fn run_async(
         path: dir.join("portvakt.db"),
         max_size_bytes: 64 << 20,
         retention: SignedDuration::from_hours(24 * 30),
+        kept_locally: cfg.uplink.is_none(),
     })
     .map_err(|e| DemoError::Setup(e.to_string()))?;
     let (store, _store_thread) = crate::store::actor::spawn(store).map_err(|e| DemoError::Setup(e.to_string()))?;

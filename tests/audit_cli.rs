@@ -28,6 +28,7 @@ fn written_store(dir: &tempfile::TempDir) -> String {
         path: path.clone(),
         max_size_bytes: 16 << 20,
         retention: SignedDuration::from_hours(24 * 180),
+        kept_locally: false,
     })
     .unwrap();
     let allowlist = portvakt::core::allowlist::Allowlist::build(
@@ -121,6 +122,23 @@ fn list_shows_the_sites_time_with_db_as_with_config_and_utc_only_without_a_confi
     let (code, out, err) = portvakt(&["--config", &missing, "audit", "list", "--db", &db]);
     assert_eq!(code, 0, "{err}");
     assert!(out.lines().next().unwrap().contains("time (UTC)"), "{out}");
+}
+
+#[test]
+fn list_says_records_are_kept_locally_at_a_site_with_no_uplink_and_waiting_when_it_cannot_tell() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = written_store(&dir);
+    let cfg = common::fixture("config/good/portvakt.toml").display().to_string(); // no [uplink]
+    let uploaded = |out: &str| -> Vec<String> {
+        let at = out.lines().next().unwrap().find("uploaded").unwrap();
+        out.lines().skip(1).filter(|l| l.len() > at).map(|l| l[at..].split(' ').next().unwrap().to_owned()).collect()
+    };
+    let (code, out, err) = portvakt(&["--config", &cfg, "audit", "list", "--db", &db]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(uploaded(&out), ["local"; 4], "{out}");
+    let missing = dir.path().join("no-such.toml").display().to_string();
+    let (_, out, _) = portvakt(&["--config", &missing, "audit", "list", "--db", &db]);
+    assert_eq!(uploaded(&out), ["waiting"; 4], "{out}");
 }
 
 #[test]

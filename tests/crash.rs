@@ -18,7 +18,12 @@ const CHILD_ENV: &str = "PORTVAKT_CRASH_CHILD_DB";
 const KILLS: u32 = 40;
 
 fn options(path: &str) -> StoreOptions {
-    StoreOptions { path: path.into(), max_size_bytes: 256 << 20, retention: SignedDuration::from_hours(24) }
+    StoreOptions {
+        path: path.into(),
+        max_size_bytes: 256 << 20,
+        retention: SignedDuration::from_hours(24),
+        kept_locally: false,
+    }
 }
 
 /// The child: append batches of concurrent events forever, printing each committed seq.

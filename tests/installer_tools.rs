@@ -92,6 +92,9 @@ fn watch_shows_entries_and_devices_without_revealing_the_pin() {
     assert!(out.contains("unit 1: online"), "{out}");
     assert!(out.contains("unit 1: 4 digits typed"), "{out}");
     assert!(!out.contains("4711"), "the PIN was printed:\n{out}");
+    assert!(err.starts_with("watching for 2 s: keypad entries"), "{err}");
+    let lines = out.lines().count();
+    assert!(err.ends_with(&format!("{lines} event(s) seen\n")), "{err}");
 }
 
 #[test]

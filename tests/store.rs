@@ -32,6 +32,7 @@ fn opts(dir: &tempfile::TempDir) -> StoreOptions {
         path: dir.path().join("state/portvakt.db"),
         max_size_bytes: 64 << 20,
         retention: SignedDuration::from_hours(24),
+        kept_locally: false,
     }
 }
 
@@ -93,6 +94,55 @@ fn retention_prunes_only_old_confirmed_records_and_the_chain_verifies_from_the_a
     drop(s);
     let mut s = Store::open(&opts(&dir)).unwrap();
     assert_eq!(stored(s.append(&[event(99, "bo")]).unwrap()), (11, 11));
+    assert_eq!(s.verify().unwrap().first_break, None);
+}
+
+#[test]
+fn at_a_site_kept_locally_retention_prunes_every_old_record_judged_by_trusted_times_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = StoreOptions { kept_locally: true, ..opts(&dir) };
+    let mut s = Store::open(&o).unwrap();
+    // Hourly records, none confirmed (no uplink); record 5 was stamped by a clock that
+    // was wrong (far in the past), record 8 by one far ahead.
+    let mut events: Vec<NewEvent> = (0..10).map(|i| event(i * 3600, "anna")).collect();
+    events[4] = NewEvent { at: t(-400 * 24 * 3600), trusted: false, ..event(4 * 3600, "anna") };
+    events[7] = NewEvent { at: t(400 * 24 * 3600), trusted: false, ..event(7 * 3600, "anna") };
+    s.append(&events).unwrap();
+    // At 30.5 h the trusted records 1–4 and 6–7 are past the 24 h retention, and the one
+    // stamped in the past goes with them; the rest stay, the one stamped ahead included.
+    assert_eq!(s.prune_expired(t(30 * 3600 + 1800)).unwrap(), 7);
+    let left: Vec<u64> = s.query(&AuditFilter::default()).unwrap().iter().map(|r| r.record.seq).collect();
+    assert_eq!(left, vec![8, 9, 10]);
+    let report = s.verify().unwrap();
+    assert_eq!((report.anchor_seq, report.checked, report.first_break), (7, 3, None));
+    // A store with an uplink keeps the same unconfirmed records: they are its outbox.
+    let other = tempfile::tempdir().unwrap();
+    let mut s = Store::open(&opts(&other)).unwrap();
+    s.append(&(0..10).map(|i| event(i * 3600, "anna")).collect::<Vec<_>>()).unwrap();
+    assert_eq!(s.prune_expired(t(30 * 3600 + 1800)).unwrap(), 0);
+}
+
+#[test]
+fn at_a_site_kept_locally_the_cap_prunes_the_oldest_records_and_nothing_new_is_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = StoreOptions { max_size_bytes: 96 * 1024, kept_locally: true, ..opts(&dir) };
+    let mut s = Store::open(&o).unwrap();
+    let mut i = 0;
+    for _ in 0..40 {
+        let batch: Vec<NewEvent> = (0..50).map(|k| event(i + k, "anna")).collect();
+        i += 50;
+        assert_ne!(s.append(&batch).unwrap(), Appended::Counted, "a new record was refused at {i}");
+    }
+    assert!(s.anchor().unwrap().0 > 0, "old records were pruned for space");
+    let h = s.health().unwrap();
+    assert_eq!(h.pending_gap, 0);
+    let all = s.query(&AuditFilter::default()).unwrap();
+    let granted = all.iter().filter(|r| r.record.event.kind == EventKind::AccessGranted).count() as u64;
+    let alarms = all.iter().filter(|r| r.record.event.kind == EventKind::StoreAlarm).count() as u64;
+    assert!(alarms > 0, "pruning for space leaves an alarm record");
+    // Every record ever appended is either still here or before the anchor.
+    assert_eq!(s.anchor().unwrap().0 + granted + alarms, h.head_seq);
+    assert_eq!(all.last().map(|r| r.record.event.at), Some(t(1999)));
     assert_eq!(s.verify().unwrap().first_break, None);
 }
 

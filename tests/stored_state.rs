@@ -81,3 +81,50 @@ fn a_damaged_stored_bundle_is_audited_and_an_older_one_is_refused_after_it() {
         d.stop().await.unwrap();
     });
 }
+
+#[test]
+fn at_a_site_with_no_uplink_the_daemon_lets_records_past_retention_go_and_the_chain_still_verifies() {
+    use portvakt::store::{EventKind, NewEvent, Store, StoreOptions};
+    rt().block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        common::daemon::copy_dir(&common::fixture("config/good"), &dir.path().join("etc"));
+        // A year of visits before this start: three older than the 180 days kept, two not.
+        let now = jiff::Timestamp::now();
+        let visit = |days: i64| NewEvent {
+            at: now - jiff::SignedDuration::from_hours(24 * days),
+            trusted: true,
+            kind: EventKind::AccessGranted,
+            door: Some("entrance".into()),
+            holder: Some("anna-lgh1101".into()),
+            credential: Some("anna-tag".into()),
+            detail: r#"{"rule":"role","role":"resident"}"#.into(),
+        };
+        let options = StoreOptions {
+            path: dir.path().join("portvakt.db"),
+            max_size_bytes: 16 << 20,
+            retention: jiff::SignedDuration::from_hours(24 * 180),
+            kept_locally: true,
+        };
+        let mut store = Store::open(&options).unwrap();
+        store.append(&[visit(365), visit(250), visit(181), visit(179), visit(2)]).unwrap();
+        drop(store);
+
+        let d = TestDaemon::start_in(dir, None, Vec::new());
+        d.notified("READY=1", 10).await;
+        let first = || {
+            let db = rusqlite::Connection::open_with_flags(d.db(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+            db.query_row("SELECT MIN(seq) FROM audit", [], |r| r.get::<_, i64>(0)).unwrap()
+        };
+        for _ in 0..500 {
+            if first() > 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(first(), 4, "the three visits past retention are gone, the rest kept");
+        let store = Store::open_read_only(&d.db()).unwrap();
+        let report = store.verify().unwrap();
+        assert_eq!((report.anchor_seq, &report.first_break), (3, &None), "{report:?}");
+        d.stop().await.unwrap();
+    });
+}

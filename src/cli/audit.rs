@@ -27,7 +27,7 @@ pub(crate) fn audit_cmd(cli: &Cli, cmd: &AuditCommand) -> Result<String, Failure
             }
         }
         AuditCommand::List(a) => {
-            let (path, tz) = store_target(cli, a.db.as_ref())?;
+            let super::StoreTarget { path, tz, uplink } = store_target(cli, a.db.as_ref())?;
             let store = open_store(&path)?;
             let time = |s: &Option<String>, flag: &str| -> Result<Option<Timestamp>, Failure> {
                 s.as_deref()
@@ -42,7 +42,7 @@ pub(crate) fn audit_cmd(cli: &Cli, cmd: &AuditCommand) -> Result<String, Failure
                 limit: a.limit,
             };
             let records = store.query(&filter).map_err(|e| fail(exit::STORE, e.to_string()))?;
-            Ok(if a.json { audit_view::render_json(&records) } else { audit_view::render_list(&records, &tz) })
+            Ok(if a.json { audit_view::render_json(&records) } else { audit_view::render_list(&records, &tz, uplink) })
         }
     }
 }

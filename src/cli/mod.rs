@@ -133,17 +133,28 @@ pub(crate) fn store_path(cli: &Cli, db: Option<&PathBuf>) -> Result<PathBuf, Fai
 }
 
 /// The store file and the zone its times are shown in.
-pub(crate) fn store_target(cli: &Cli, db: Option<&PathBuf>) -> Result<(PathBuf, jiff::tz::TimeZone), Failure> {
+pub(crate) fn store_target(cli: &Cli, db: Option<&PathBuf>) -> Result<StoreTarget, Failure> {
     match db {
         // Another store file: still the site's time when the configuration is there,
         // so `--db` and `--config` show the same times (UTC otherwise, and the header says so).
         Some(p) => {
-            let tz = load_config(&config_path(cli)).map_or(jiff::tz::TimeZone::UTC, |c| c.policy.tz.clone());
-            Ok((p.clone(), tz))
+            let cfg = load_config(&config_path(cli)).ok();
+            let tz = cfg.as_ref().map_or(jiff::tz::TimeZone::UTC, |c| c.policy.tz.clone());
+            // Without a configuration to ask, an unconfirmed record may be on its way.
+            let uplink = cfg.is_none_or(|c| c.uplink.is_some());
+            Ok(StoreTarget { path: p.clone(), tz, uplink })
         }
         None => {
             let cfg = load_config(&config_path(cli))?;
-            Ok((cfg.store.path.clone(), cfg.policy.tz.clone()))
+            Ok(StoreTarget { path: cfg.store.path.clone(), tz: cfg.policy.tz.clone(), uplink: cfg.uplink.is_some() })
         }
     }
+}
+
+/// The store a reading command opens, the site's time zone, and whether the site has an
+/// uplink (without one, records are kept locally and never "waiting").
+pub(crate) struct StoreTarget {
+    pub(crate) path: PathBuf,
+    pub(crate) tz: jiff::tz::TimeZone,
+    pub(crate) uplink: bool,
 }

@@ -194,14 +194,22 @@ pub(crate) fn watch_cmd(
 ) -> Result<String, Failure> {
     let mut cfg = load_config(&config_path(cli))?;
     let tz = cfg.policy.tz.clone();
+    let seen = std::cell::Cell::new(0_u64);
     let print = |line: &str| {
         let now = Timestamp::now().to_zoned(tz.clone()).strftime("%H:%M:%S");
         println!("{now}  {line}");
+        seen.set(seen.get() + 1);
     };
+    let how_long = seconds.map_or_else(|| "until Ctrl-C".to_owned(), |s| format!("for {s} s"));
+    eprintln!("watching {how_long}: keypad entries (never the digits), inputs, device outages");
+    let summary = || format!("{} event(s) seen", seen.get());
     let rt = runtime()?;
     if tcp.is_none() && bus.is_none() {
         match rt.block_on(client::watch(&cfg.daemon.control_socket, print, until(seconds))) {
-            Ok(()) => return Ok(String::new()),
+            Ok(()) => {
+                eprintln!("{}", summary());
+                return Ok(String::new());
+            }
             Err(ClientError::NotRunning(_)) => {} // no daemon: watch the first bus directly
             Err(e) => return Err(fail(exit::FAILURE, e.to_string())),
         }
@@ -209,6 +217,7 @@ pub(crate) fn watch_cmd(
     let bus = pick_bus(&mut cfg, bus, tcp)?;
     let show = |e: &portvakt::modbus::bus::BusEvent| print(&installer::describe_event(e));
     rt.block_on(installer::watch(&bus, show, until(seconds))).map_err(tool_error)?;
+    eprintln!("{}", summary());
     Ok(String::new())
 }
 

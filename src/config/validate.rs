@@ -223,6 +223,7 @@ fn store_options(raw: &RawStore, base: &Path, problems: &mut Problems) -> StoreO
         path,
         max_size_bytes: mib.saturating_mul(1 << 20),
         retention: SignedDuration::from_hours(i64::from(days) * 24),
+        kept_locally: true, // until the uplink is known (see `validate`)
     }
 }
 
@@ -238,12 +239,13 @@ pub(super) fn validate(root: BTreeMap<String, Value>, base: &Path, files: Vec<Pa
     });
     let untrusted = untrusted_policy(&sections.clock, &mut problems);
     let intake = intake_options(sections.credentials.as_ref(), base, &mut problems);
-    let store = store_options(&sections.store, base, &mut problems);
+    let mut store = store_options(&sections.store, base, &mut problems);
     let checkpoints = super::checkpoints::checkpoint_options(&sections.store, &store.path, base, &mut problems);
     let daemon = super::daemon::daemon_options(&sections.daemon, &sections.clock, base, &mut problems);
     let uplink = site_id.as_ref().and_then(|site| {
         super::uplink::uplink_options(sections.uplink.as_ref(), site.as_str(), base, &mut problems, &mut warnings)
     });
+    store.kept_locally = uplink.is_none();
     let ble = super::ble::ble_options(sections.ble.as_ref(), base, &mut problems);
     let lockout = lockout_policy(&sections.lockout, &mut problems);
     let roles = roles(&sections.roles, &mut problems);

@@ -12,6 +12,7 @@ pub mod logging;
 pub mod notify;
 pub mod process;
 pub mod restore;
+pub mod retention;
 pub mod supervisor;
 pub mod watchdog;
 

@@ -29,6 +29,7 @@ use super::control;
 use super::doors::{Doors, DoorsError, DoorsView};
 use super::notify::Notifier;
 use super::restore;
+use super::retention;
 use super::watchdog::{self, Probes, probe};
 use crate::access;
 use crate::config::{BusLink, Config, ConfigError, LoadOptions};
@@ -370,6 +371,7 @@ async fn start(opts: RunOptions) -> Result<(Running, Tasks), DaemonError> {
     if let Some(c) = checkpointer {
         tracker.spawn(checkpoints::run(c, cfg.checkpoints.every, running.trust.clone(), inputs.clone()));
     }
+    tracker.spawn(retention::run(store.clone(), running.clock.clone(), running.trust.clone(), inputs.clone()));
     let tracker_floor = TrustTracker::new(floor, cfg.daemon.jump_tolerance);
     let flag = cfg.daemon.synchronized_flag.clone();
     tracker.spawn(clock_watch::run(flag, tracker_floor, store.clone(), trust_tx, inputs.clone()));

@@ -18,6 +18,8 @@ use super::StoreError;
 use super::record::{AuditRecord, ChainBreak, EventKind, GENESIS, NewEvent, chain_hash, verify};
 use super::schema::{self, CURRENT, SchemaProblem};
 
+mod prune;
+
 /// How the store is set up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreOptions {
@@ -25,8 +27,12 @@ pub struct StoreOptions {
     pub path: PathBuf,
     /// Largest size on disk, in bytes.
     pub max_size_bytes: u64,
-    /// How long confirmed records stay for visit lists.
+    /// How long records stay for visit lists (confirmed ones; every one when kept locally).
     pub retention: SignedDuration,
+    /// The site has no uplink: nothing will confirm the records, so retention and the
+    /// cap apply to all of them (an outbox nobody drains would otherwise keep visit lists
+    /// forever and, once full, refuse new records).
+    pub kept_locally: bool,
 }
 
 /// What became of an appended batch.
@@ -113,6 +119,8 @@ pub struct Store {
     conn: Connection,
     path: PathBuf,
     retention: SignedDuration,
+    /// No uplink: every record may be pruned, not only confirmed ones (see [`prune`]).
+    kept_locally: bool,
     /// Appends stop here.
     soft_pages: u64,
     /// SQLite refuses to grow past this (soft cap plus a reserve).
@@ -198,6 +206,7 @@ impl Store {
             Err(SchemaProblem::Sql(e)) => return Err(StoreError::from_sql(&opts.path, "migrating", e)),
         }
         let mut store = Self::from_conn(conn, &opts.path, opts.retention)?;
+        store.kept_locally = opts.kept_locally;
         store.writer_lock = Some(lock);
         store.soft_pages = (opts.max_size_bytes / store.page_size).max(16);
         store.max_pages = store.soft_pages + (store.soft_pages / 16).max(64);
@@ -234,6 +243,7 @@ impl Store {
             conn,
             path: path.to_path_buf(),
             retention,
+            kept_locally: false,
             soft_pages: u64::MAX,
             max_pages: u64::MAX,
             page_size: 4096,
@@ -409,68 +419,6 @@ impl Store {
         let pages: i64 = self.conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
         let free: i64 = self.conn.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
         Ok(u64::try_from(pages - free).unwrap_or(0))
-    }
-
-    /// Deletes the oldest confirmed records, whatever their age, until usage is below 90%
-    /// of the cap or none are left to delete; returns how many. The chain stays verifiable
-    /// through the anchor.
-    fn prune_for_space(&mut self) -> rusqlite::Result<u64> {
-        let mut total = 0;
-        while self.used_pages()? * 10 >= self.soft_pages * 9 {
-            let cutoff: Option<i64> = self.conn.query_row(
-                "SELECT MAX(seq) FROM (SELECT seq FROM audit WHERE confirmed_at_ms IS NOT NULL ORDER BY seq LIMIT 500)",
-                [],
-                |r| r.get(0),
-            )?;
-            let Some(cutoff) = cutoff else { break };
-            let n = self.prune_through(cutoff)?;
-            if n == 0 {
-                break;
-            }
-            total += n;
-        }
-        if total > 0 {
-            log::warn!("audit store at its cap: {total} confirmed record(s) pruned before their retention ended");
-        }
-        Ok(total)
-    }
-
-    /// Deletes confirmed records with seq ≤ `cutoff` that have no unconfirmed record
-    /// before them, moving the anchor to the last one deleted.
-    fn prune_through(&mut self, cutoff: i64) -> rusqlite::Result<u64> {
-        // Never prune past the first unconfirmed record: the outbox stays whole.
-        let first_unconfirmed: Option<i64> =
-            self.conn.query_row("SELECT MIN(seq) FROM audit WHERE confirmed_at_ms IS NULL", [], |r| r.get(0))?;
-        let cutoff = first_unconfirmed.map_or(cutoff, |u| cutoff.min(u - 1));
-        let last: Option<(i64, Vec<u8>)> = self
-            .conn
-            .query_row("SELECT seq, hash FROM audit WHERE seq <= ?1 ORDER BY seq DESC LIMIT 1", [cutoff], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .optional()?;
-        let Some((last_seq, last_hash)) = last else { return Ok(0) };
-        let tx = self.conn.transaction()?;
-        let n = tx.execute("DELETE FROM audit WHERE seq <= ?1", [last_seq])?;
-        tx.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('anchor_seq', ?1)", [last_seq])?;
-        tx.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('anchor_hash', ?1)", [&last_hash[..]])?;
-        tx.commit()?;
-        self.commits += 1;
-        Ok(n as u64)
-    }
-
-    /// Deletes confirmed records older than the retention period; returns how many.
-    pub fn prune_expired(&mut self, now: Timestamp) -> Result<u64, StoreError> {
-        let before = ms(now.saturating_sub(self.retention).unwrap_or(now));
-        let cutoff: Option<i64> = self
-            .conn
-            .query_row("SELECT MAX(seq) FROM audit WHERE at_ms < ?1 AND confirmed_at_ms IS NOT NULL", [before], |r| {
-                r.get(0)
-            })
-            .map_err(|e| self.classify("pruning", e))?;
-        match cutoff {
-            Some(c) => self.prune_through(c).map_err(|e| self.classify("pruning", e)),
-            None => Ok(0),
-        }
     }
 
     /// Up to `limit` records waiting for upload with seq > `after`, in order.

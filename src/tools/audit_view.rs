@@ -47,8 +47,9 @@ pub fn render_happened(records: &[StoredRecord], tz: &TimeZone) -> String {
     out
 }
 
-/// The visit list as a table.
-pub fn render_list(records: &[StoredRecord], tz: &TimeZone) -> String {
+/// The visit list as a table. Its "uploaded" column says `yes` once the collector
+/// confirmed a record, `waiting` before, and `local` at a site with no uplink.
+pub fn render_list(records: &[StoredRecord], tz: &TimeZone, uplink: bool) -> String {
     let zone = tz.iana_name().unwrap_or("UTC");
     let time_head = format!("time ({zone})");
     // Each column as wide as what it holds, so rows line up whatever the names.
@@ -77,7 +78,11 @@ pub fn render_list(records: &[StoredRecord], tz: &TimeZone) -> String {
             e.door.as_deref().unwrap_or("-"),
             e.holder.as_deref().unwrap_or("-"),
             e.credential.as_deref().unwrap_or("-"),
-            if r.confirmed_at.is_some() { "yes" } else { "waiting" },
+            match (r.confirmed_at, uplink) {
+                (Some(_), _) => "yes",
+                (None, true) => "waiting",
+                (None, false) => "local",
+            },
             what(r)
         );
     }

@@ -68,6 +68,7 @@ pub async fn site_with(state: AccessState, dir: Option<tempfile::TempDir>) -> Si
         path: dir.path().join("portvakt.db"),
         max_size_bytes: 16 << 20,
         retention: SignedDuration::from_hours(24),
+        kept_locally: false,
     })
     .unwrap();
     let (store, _thread) = portvakt::store::actor::spawn(store).unwrap();

@@ -74,6 +74,7 @@ impl Gateway {
             path: dir.path().join("portvakt.db"),
             max_size_bytes: 16 << 20,
             retention: SignedDuration::from_hours(24),
+            kept_locally: false,
         })
         .unwrap();
         let state = AccessState { clock: ClockTrust::Trusted, ..AccessState::default() };
