@@ -107,6 +107,26 @@ fn the_summary_says_for_each_door_whether_its_strike_is_fail_safe_or_fail_secure
 }
 
 #[test]
+fn a_problem_in_a_conf_d_file_or_from_the_environment_says_which_file_and_line_or_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    common::daemon::copy_dir(&common::fixture("config/good"), dir.path());
+    std::fs::create_dir_all(dir.path().join("conf.d")).unwrap();
+    std::fs::write(dir.path().join("conf.d/20-store.toml"), "# local store\n[store]\nmax_size_mib = 2\n").unwrap();
+    let (code, _, err) = check(&dir.path().join("portvakt.toml"));
+    assert_eq!(code, 78, "{err}");
+    assert!(err.contains("store.max_size_mib (conf.d/20-store.toml line 3): 2 MiB is outside 8 to 1048576"), "{err}");
+    let out = Command::new(env!("CARGO_BIN_EXE_portvakt"))
+        .arg("--config")
+        .arg(dir.path().join("portvakt.toml"))
+        .arg("check-config")
+        .env("PORTVAKT__STORE__RETENTION_DAYS", "0")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("store.retention_days (from PORTVAKT__STORE__RETENTION_DAYS): 0 days is outside"), "{err}");
+}
+
+#[test]
 fn a_typo_inside_a_door_is_one_problem_named_by_the_door_not_three() {
     let dir = tempfile::tempdir().unwrap();
     common::daemon::copy_dir(&common::fixture("config/good"), dir.path());
@@ -118,6 +138,6 @@ fn a_typo_inside_a_door_is_one_problem_named_by_the_door_not_three() {
     let (code, _, err) = check(&cfg);
     assert_eq!(code, 78, "{err}");
     assert!(err.contains("1 problem in the configuration"), "{err}");
-    assert!(err.contains("doors[0].contcat: unknown field") && err.contains("(in \"entrance\")"), "{err}");
+    assert!(err.contains("doors[0].contcat (line 50, \"entrance\"): unknown field `contcat`"), "{err}");
     assert!(!err.contains("is not defined"), "the door's other mentions are not problems of their own: {err}");
 }

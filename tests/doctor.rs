@@ -82,8 +82,11 @@ fn without_a_daemon_each_device_is_asked_directly_and_a_silent_one_fails_by_name
 #[test]
 fn an_invalid_configuration_fails_first_and_nothing_else_is_tried() {
     rt().block_on(async {
-        let bad =
-            ConfigError::Invalid(vec![portvakt::config::Problem { path: "site.id".into(), message: "missing".into() }]);
+        let bad = ConfigError::Invalid(vec![portvakt::config::Problem {
+            path: "site.id".into(),
+            message: "missing".into(),
+            ..Default::default()
+        }]);
         let report = doctor::run(std::path::Path::new("/etc/portvakt/portvakt.toml"), Err(bad)).await;
         assert_eq!(report.checks[0].verdict, Verdict::Failed);
         assert!(report.checks[0].detail.contains("site.id"));

@@ -153,21 +153,7 @@ pub(super) fn array_entries<T: DeserializeOwned>(v: Option<Value>, path: &str, p
         Ok(a) => {
             a.into_iter()
                 .enumerate()
-                .map(|(i, v)| {
-                    // Name the entry by its id (or name) too: `doors[3]` alone is hard to find.
-                    let label =
-                        v.clone().into_table().ok().and_then(|t| {
-                            t.get("id").or_else(|| t.get("name")).and_then(|x| x.clone().into_string().ok())
-                        });
-                    let before = p.0.len();
-                    let parsed = parse(v, &format!("{path}[{i}]"), p);
-                    if let Some(label) = label {
-                        for q in &mut p.0[before..] {
-                            q.message = format!("{} (in \"{label}\")", q.message);
-                        }
-                    }
-                    parsed
-                })
+                .map(|(i, v)| parse(v, &format!("{path}[{i}]"), p)) // named by its id where located
                 .collect()
         }
         Err(_) => {

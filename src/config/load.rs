@@ -90,9 +90,10 @@ pub fn from_layers(layers: &[(PathBuf, String)], env: &[(String, String)], main:
         builder = builder.add_source(File::from_str(text, FileFormat::Toml));
     }
     let prefix = format!("{ENV_PREFIX}__");
-    let env: config::Map<String, String> = env.iter().filter(|(k, _)| k.starts_with(&prefix)).cloned().collect();
-    builder = builder
-        .add_source(Environment::with_prefix(ENV_PREFIX).prefix_separator("__").separator("__").source(Some(env)));
+    let overrides: config::Map<String, String> = env.iter().filter(|(k, _)| k.starts_with(&prefix)).cloned().collect();
+    builder = builder.add_source(
+        Environment::with_prefix(ENV_PREFIX).prefix_separator("__").separator("__").source(Some(overrides)),
+    );
     let merged =
         builder.build().map_err(|e| ConfigError::Syntax { path: main.to_path_buf(), message: e.to_string() })?;
     let root: BTreeMap<String, config::Value> = merged
@@ -100,15 +101,22 @@ pub fn from_layers(layers: &[(PathBuf, String)], env: &[(String, String)], main:
         .map_err(|e| ConfigError::Syntax { path: main.to_path_buf(), message: e.to_string() })?;
     let base = main.parent().unwrap_or(Path::new(".")).to_path_buf();
     let validated = validate::validate(root, &base, layers.iter().map(|(p, _)| p.clone()).collect());
-    match (validated, typed.0) {
-        (result, typed) if typed.is_empty() => result,
+    let mut problems = match (validated, typed.0) {
+        (result, typed) if typed.is_empty() => match result {
+            Err(ConfigError::Invalid(problems)) => problems,
+            other => return other,
+        },
         (Err(ConfigError::Invalid(mut problems)), typed) => {
+            // A type the file check found is the merged check's too: say it once, with its file.
+            problems.retain(|p| !(p.message.starts_with("invalid type") && typed.iter().any(|t| t.path == p.path)));
             problems.extend(typed);
-            Err(ConfigError::Invalid(problems))
+            problems
         }
-        (Err(other), _) => Err(other),
-        (Ok(_), typed) => Err(ConfigError::Invalid(typed)),
-    }
+        (Err(other), _) => return Err(other),
+        (Ok(_), typed) => typed,
+    };
+    super::locate::locate(&mut problems, layers, env, main);
+    Err(ConfigError::Invalid(problems))
 }
 
 /// Where the running daemon's control socket is, read leniently from a configuration

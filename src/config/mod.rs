@@ -12,6 +12,7 @@ mod daemon;
 mod doors;
 mod fields;
 mod load;
+mod locate;
 mod problems;
 mod raw;
 mod rights;

@@ -5,17 +5,26 @@ use std::fmt;
 use std::path::PathBuf;
 
 /// One problem with the configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Problem {
     /// Key path, e.g. `doors[2].relay.unit`.
     pub path: String,
     /// What is wrong, with a hint.
     pub message: String,
+    /// Where it is: `line 131, "laundry"`, `conf.d/10-site.toml line 3`, or
+    /// `from PORTVAKT__SITE__ID` (none when the key is written nowhere, e.g. missing).
+    pub at: Option<String>,
+    /// The file the problem is known to be in (a type checked file by file).
+    pub file: Option<PathBuf>,
 }
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.path.is_empty() { f.write_str(&self.message) } else { write!(f, "{}: {}", self.path, self.message) }
+        match (self.path.is_empty(), &self.at) {
+            (true, _) => f.write_str(&self.message),
+            (false, None) => write!(f, "{}: {}", self.path, self.message),
+            (false, Some(at)) => write!(f, "{} ({at}): {}", self.path, self.message),
+        }
     }
 }
 
@@ -49,6 +58,11 @@ pub(crate) struct Problems(pub Vec<Problem>);
 
 impl Problems {
     pub fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
-        self.0.push(Problem { path: path.into(), message: message.into() });
+        self.0.push(Problem { path: path.into(), message: message.into(), ..Problem::default() });
+    }
+
+    /// A problem known to be in `file`.
+    pub fn push_in(&mut self, file: &std::path::Path, path: impl Into<String>, message: impl Into<String>) {
+        self.0.push(Problem { path: path.into(), message: message.into(), at: None, file: Some(file.to_path_buf()) });
     }
 }

@@ -42,7 +42,7 @@ fn one<T: DeserializeOwned>(v: serde_json::Value, path: &str, file: &Path, p: &m
             let key = if sub == "." { path.to_owned() } else { format!("{path}.{sub}") };
             let hint =
                 if message.contains("string \"") { " (write numbers and true/false without quotes)" } else { "" };
-            p.push(key, format!("{}: {message}{hint}", file.display()));
+            p.push_in(file, key, format!("{message}{hint}"));
         }
     }
 }

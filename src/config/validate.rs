@@ -328,7 +328,7 @@ pub fn owner_policy(text: &str) -> Result<crate::core::owner_policy::OwnerPolicy
     let value = config::Config::builder()
         .add_source(config::File::from_str(text, config::FileFormat::Toml))
         .build()
-        .map_err(|e| vec![super::Problem { path: String::new(), message: e.to_string() }])?;
+        .map_err(|e| vec![super::Problem { message: e.to_string(), ..super::Problem::default() }])?;
     let Some(raw) = parse::<RawOwnerPolicy>(value.cache, "", &mut problems) else { return Err(problems.0) };
     let mut schedules = Vec::new();
     for (name, v) in raw.schedules {
