@@ -16,3 +16,12 @@ pub const UNAVAILABLE: u8 = 69;
 pub const STORE: u8 = 74;
 /// The configuration is invalid (`EX_CONFIG`).
 pub const CONFIG: u8 = 78;
+
+/// Parses the command line into `T`; a mistake is printed and is `Err` with 64 (`EX_USAGE`),
+/// `--help` and `--version` are printed and are `Err` with 0.
+pub fn parse_args<T: clap::Parser>() -> Result<T, std::process::ExitCode> {
+    T::try_parse().map_err(|e| {
+        let _ = e.print();
+        std::process::ExitCode::from(if e.use_stderr() { USAGE } else { OK })
+    })
+}

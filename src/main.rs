@@ -7,7 +7,6 @@ mod cli;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser;
 
 use portvakt::config::LoadOptions;
 use portvakt::daemon::logging;
@@ -56,13 +55,9 @@ fn run(cli: &Cli) -> Result<String, Failure> {
 }
 
 fn main() -> ExitCode {
-    // A command-line mistake exits 64 (EX_USAGE), as documented; --help and --version 0.
-    let cli = match Cli::try_parse() {
+    let cli: Cli = match exit::parse_args() {
         Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { exit::USAGE } else { exit::OK });
-        }
+        Err(code) => return code, // a mistake 64 (EX_USAGE), --help and --version 0
     };
     match run(&cli) {
         Ok(text) => {

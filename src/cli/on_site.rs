@@ -123,7 +123,10 @@ pub(crate) fn sim_cmd(cli: &Cli, door: &str, act: &str, value: Option<&String>) 
         ));
     };
     let filter = AuditFilter { door: Some(door.to_owned()), ..AuditFilter::default() };
-    let records = runtime()?.block_on(recorded_after(&store, &filter, before));
+    let records = match runtime()?.block_on(recorded_after(&store, &filter, before)) {
+        Ok(records) => records,
+        Err(e) => return Ok(format!("{door}: done (what followed cannot be read: {e})\n")),
+    };
     if records.is_empty() {
         return Ok(format!("{door}: nothing recorded within {} s\n", SIM_WAIT.as_secs()));
     }
@@ -135,13 +138,19 @@ const SIM_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// The door's records after `after`: polled until the first one, and then a little longer
 /// for what follows it (the strike's outcome), at most `SIM_WAIT`.
-async fn recorded_after(store: &portvakt::store::Store, filter: &AuditFilter, after: u64) -> Vec<StoredRecord> {
+async fn recorded_after(
+    store: &portvakt::store::Store,
+    filter: &AuditFilter,
+    after: u64,
+) -> Result<Vec<StoredRecord>, StoreError> {
     let deadline = tokio::time::Instant::now() + SIM_WAIT;
     let mut settle: Option<tokio::time::Instant> = None;
     loop {
-        let found = store.page(filter, after).unwrap_or_default();
+        // A failed read is tried again until the deadline (the daemon may be mid-write);
+        // one that still fails then is said, not taken for "nothing happened".
+        let found = store.page(filter, after);
         let now = tokio::time::Instant::now();
-        if !found.is_empty() && settle.is_none() {
+        if found.as_ref().is_ok_and(|f| !f.is_empty()) && settle.is_none() {
             settle = Some(now + std::time::Duration::from_millis(300));
         }
         if now >= deadline || settle.is_some_and(|s| now >= s) {

@@ -10,7 +10,6 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::anyhow;
-use clap::Parser;
 use jiff::{SignedDuration, Timestamp};
 
 use portvakt::admin::remote::{self, CommandArgs};
@@ -139,13 +138,9 @@ fn phone(socket: &Path, key: &Path, certificate: Option<&Path>, door: &str, mtu:
 }
 
 fn main() -> ExitCode {
-    // A command-line mistake exits 64 (EX_USAGE); --help and --version 0.
-    let cli = match Cli::try_parse() {
+    let cli: Cli = match exit::parse_args() {
         Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { exit::USAGE } else { exit::OK });
-        }
+        Err(code) => return code, // a mistake 64 (EX_USAGE), --help and --version 0
     };
     match run(cli) {
         Ok(text) => {

@@ -63,8 +63,10 @@ pub fn page(report: &Report, cfg: Option<&Config>) -> String {
     let key = report
         .checks
         .iter()
-        .find(|c| c.check == "device key")
-        .map_or("(none: see the checks)", |c| c.detail.split_whitespace().next().unwrap_or("(none)"));
+        .find(|c| c.check == "device key" && c.verdict == Verdict::Ok)
+        // An ok device-key check's detail begins with the key (store.rs, device_key_check).
+        .and_then(|c| c.detail.split_whitespace().next())
+        .unwrap_or("(none: see the checks)");
     let _ = writeln!(out, "Device key:     {key}");
     let _ = writeln!(out, "                (the collector checks the audit chain's signed checkpoints with it)");
 
@@ -149,5 +151,27 @@ mod tests {
         assert!(folded.lines().all(|l| l.chars().count() <= WIDTH), "{folded}");
         let words: Vec<&str> = folded.split_whitespace().collect();
         assert_eq!(words, line.split_whitespace().collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn the_page_gives_the_device_key_only_from_a_check_that_found_one() {
+        let check = |verdict, detail: &str| super::super::Check {
+            check: "device key".into(),
+            verdict,
+            detail: detail.into(),
+            remedy: None,
+        };
+        let report = |c| Report {
+            at: jiff::Timestamp::UNIX_EPOCH,
+            version: "0".into(),
+            config: "c".into(),
+            site: "s".into(),
+            checks: vec![c],
+        };
+        let line = |r: &Report| page(r, None).lines().find(|l| l.starts_with("Device key:")).unwrap().to_owned();
+        let ok = report(check(Verdict::Ok, "3d51 (made 2026-12-03); it signs the audit checkpoints"));
+        assert_eq!(line(&ok), "Device key:     3d51");
+        let broken = report(check(Verdict::Warning, "not usable: permission denied"));
+        assert_eq!(line(&broken), "Device key:     (none: see the checks)");
     }
 }
