@@ -7,7 +7,6 @@ mod cli;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-
 use portvakt::config::LoadOptions;
 use portvakt::daemon::logging;
 use portvakt::exit;

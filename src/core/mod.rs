@@ -11,7 +11,7 @@ pub mod decide;
 pub mod entry_age;
 pub mod expiry;
 pub mod free_passage;
-pub mod hex;
+pub use portvakt_wire::hex;
 pub mod holidays;
 pub mod ids;
 pub mod lockout;

@@ -1,19 +1,15 @@
 //! Audit records and their hash chain (pure). Each record's hash is
 //! `SHA-256(previous hash ‖ canonical bytes)`; the first record's previous hash is 32 zero
 //! bytes (or the anchor kept when older records were pruned). The canonical encoding is
-//! documented in `docs/audit.md` so the backend can verify the chain independently.
+//! documented in `docs/audit.md` so the backend can verify the chain independently; it
+//! is written once, in `portvakt_wire::chain`, for the gateway and Central alike.
 
 use jiff::Timestamp;
+use portvakt_wire::chain::Fields;
+pub use portvakt_wire::chain::GENESIS;
 use serde::Serialize;
-use sha2::{Digest as _, Sha256};
 
 use crate::core::decide::Decision;
-
-/// The previous-hash of the very first record.
-pub const GENESIS: [u8; 32] = [0; 32];
-
-/// Domain label at the start of every record's canonical bytes.
-const LABEL: &[u8] = b"portvakt.audit.v1\0";
 
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -216,38 +212,29 @@ pub struct AuditRecord {
     pub hash: [u8; 32],
 }
 
-fn field(out: &mut Vec<u8>, value: Option<&str>) {
-    match value {
-        None => out.push(0),
-        Some(s) => {
-            out.push(1);
-            out.extend_from_slice(&u32::try_from(s.len()).unwrap_or(u32::MAX).to_be_bytes());
-            out.extend_from_slice(s.as_bytes());
+impl NewEvent {
+    /// What the record's hash covers (`portvakt_wire::chain`).
+    pub fn fields(&self) -> Fields<'_> {
+        Fields {
+            at_ms: self.at.as_millisecond(),
+            trusted: self.trusted,
+            kind: self.kind.code(),
+            door: self.door.as_deref(),
+            holder: self.holder.as_deref(),
+            credential: self.credential.as_deref(),
+            detail: &self.detail,
         }
     }
 }
 
 /// The canonical bytes of a record (see `docs/audit.md`).
 pub fn canonical(seq: u64, e: &NewEvent) -> Vec<u8> {
-    let mut out = Vec::with_capacity(96 + e.detail.len());
-    out.extend_from_slice(LABEL);
-    out.extend_from_slice(&seq.to_be_bytes());
-    out.extend_from_slice(&e.at.as_millisecond().to_be_bytes());
-    out.push(u8::from(e.trusted));
-    field(&mut out, Some(e.kind.code()));
-    field(&mut out, e.door.as_deref());
-    field(&mut out, e.holder.as_deref());
-    field(&mut out, e.credential.as_deref());
-    field(&mut out, Some(&e.detail));
-    out
+    portvakt_wire::chain::canonical(seq, &e.fields())
 }
 
 /// The hash of a record given the previous hash.
 pub fn chain_hash(prev: &[u8; 32], seq: u64, e: &NewEvent) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update(prev);
-    h.update(canonical(seq, e));
-    h.finalize().into()
+    portvakt_wire::chain::chain_hash(prev, seq, &e.fields())
 }
 
 /// Where and how a chain is broken.

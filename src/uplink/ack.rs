@@ -6,23 +6,11 @@
 //! an acknowledgement replayed after the store was replaced confirms nothing it did not
 //! see. Needs no clock: it is true for as long as the record exists. Pure.
 
-use serde::{Deserialize, Serialize};
+pub use portvakt_wire::ack::{AckBody, seal};
 
 use super::command::Refused;
 use crate::core::hex;
 use crate::credentials::envelope::{self, DocType};
-
-/// The body of an acknowledgement.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct AckBody {
-    /// The gateway's site.
-    pub site: String,
-    /// The newest record the collector has committed, with every one before it.
-    pub through: u64,
-    /// That record's `hash` (64 hexadecimal digits), as it came in `events`.
-    pub hash: String,
-}
 
 /// An acknowledgement that passed its checks: through which record, with which hash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,12 +19,6 @@ pub struct Ack {
     pub through: u64,
     /// Its hash.
     pub hash: [u8; 32],
-}
-
-/// Signs an acknowledgement (the collector, tests).
-pub fn seal(body: &AckBody, key: &ed25519_dalek::SigningKey) -> Vec<u8> {
-    let json = serde_json::to_vec(body).unwrap_or_default();
-    envelope::seal(DocType::Ack, &json, key)
 }
 
 /// Reads an acknowledgement and checks its signature and site; the record's hash is

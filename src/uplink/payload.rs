@@ -3,8 +3,8 @@
 //! each is built from values the caller collected.
 
 use jiff::Timestamp;
+use portvakt_wire::event::{Detail, EventMessage};
 use serde::Serialize;
-use serde_json::value::RawValue;
 
 use crate::access::BundleStatus;
 use crate::core::clock::ClockTrust;
@@ -14,48 +14,11 @@ use crate::gateway::handle::DoorStatus;
 use crate::site::status::{BusStatus, StatusReport};
 use crate::store::AuditRecord;
 
-/// One audit record on `events`. `detail` is the stored JSON text unchanged, so a
-/// collector can recompute the record's hash from the message (see `docs/audit.md`).
-#[derive(Debug, Serialize)]
-pub struct EventMessage<'a> {
-    /// Sequence number.
-    pub seq: u64,
-    /// When, RFC 3339 with milliseconds.
-    pub at: String,
-    /// Whether the clock was trusted then.
-    pub trusted: bool,
-    /// What happened (`access.granted`).
-    pub kind: &'static str,
-    /// The door, if any.
-    pub door: Option<&'a str>,
-    /// The holder, if any.
-    pub holder: Option<&'a str>,
-    /// The credential id, if any.
-    pub credential: Option<&'a str>,
-    /// Details (a JSON object).
-    pub detail: Detail<'a>,
-    /// The previous record's hash (hex).
-    pub prev: String,
-    /// This record's hash (hex).
-    pub hash: String,
-}
-
-/// A record's detail: the stored JSON as it is, or (never for records this gateway wrote)
-/// the text as a JSON string when it is not JSON.
-#[derive(Debug, Serialize)]
-#[serde(untagged)]
-pub enum Detail<'a> {
-    /// Stored JSON, byte for byte.
-    Json(&'a RawValue),
-    /// Stored text that is not JSON.
-    Text(&'a str),
-}
-
-/// The `events` payload for a record.
+/// The `events` payload for a record (`portvakt_wire::event`): `detail` is the stored
+/// JSON text unchanged, so a collector can recompute the record's hash from the message.
 pub fn event(r: &AuditRecord) -> Vec<u8> {
     let e = &r.event;
-    let detail = serde_json::from_str::<&RawValue>(&e.detail).map_or(Detail::Text(&e.detail), Detail::Json);
-    let msg = EventMessage {
+    EventMessage {
         seq: r.seq,
         at: format!("{:.3}", e.at),
         trusted: e.trusted,
@@ -63,11 +26,11 @@ pub fn event(r: &AuditRecord) -> Vec<u8> {
         door: e.door.as_deref(),
         holder: e.holder.as_deref(),
         credential: e.credential.as_deref(),
-        detail,
+        detail: Detail::of(&e.detail),
         prev: hex::encode(&r.prev),
         hash: hex::encode(&r.hash),
-    };
-    serde_json::to_vec(&msg).unwrap_or_default()
+    }
+    .to_bytes()
 }
 
 /// One door on `door/<door>/state`.

@@ -5,7 +5,7 @@
 
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 
-use super::wire::{Reader, WireError};
+use crate::bytes::{Reader, WireError};
 
 const MAGIC: &[u8; 4] = b"PVKT";
 const FORMAT: u8 = 1;

@@ -1,0 +1,241 @@
+//! One audit record on `events` (`docs/mqtt.md`): written by the gateway with
+//! [`EventMessage`], read back by a collector with [`ReceivedEvent`]. `detail` travels as
+//! the stored JSON text unchanged, so the receiver recomputes the record's hash from the
+//! message alone and checks its link to the record before.
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use crate::chain::{Fields, chain_hash};
+use crate::hex;
+
+/// An `events` message as the gateway writes it.
+#[derive(Debug, Serialize)]
+pub struct EventMessage<'a> {
+    /// Sequence number.
+    pub seq: u64,
+    /// When, RFC 3339 with milliseconds.
+    pub at: String,
+    /// Whether the clock was trusted then.
+    pub trusted: bool,
+    /// What happened (`access.granted`).
+    pub kind: &'a str,
+    /// The door, if any.
+    pub door: Option<&'a str>,
+    /// The holder, if any.
+    pub holder: Option<&'a str>,
+    /// The credential id, if any.
+    pub credential: Option<&'a str>,
+    /// Details (a JSON object).
+    pub detail: Detail<'a>,
+    /// The previous record's hash (hex).
+    pub prev: String,
+    /// This record's hash (hex).
+    pub hash: String,
+}
+
+/// A record's detail: the stored JSON as it is, or (never for records a gateway wrote)
+/// the text as a JSON string when it is not JSON.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Detail<'a> {
+    /// Stored JSON, byte for byte.
+    Json(&'a RawValue),
+    /// Stored text that is not JSON.
+    Text(&'a str),
+}
+
+impl<'a> Detail<'a> {
+    /// The detail for stored text.
+    pub fn of(stored: &'a str) -> Self {
+        serde_json::from_str::<&RawValue>(stored).map_or(Detail::Text(stored), Detail::Json)
+    }
+}
+
+impl EventMessage<'_> {
+    /// The message's bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+}
+
+/// Why an `events` message cannot be taken.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventError {
+    /// Not the JSON of an event message.
+    #[error("not an events message: {0}")]
+    Malformed(String),
+    /// `at` is not an RFC 3339 time.
+    #[error("record {seq}: \"at\" is not an RFC 3339 time: {at}")]
+    BadTime {
+        /// The record.
+        seq: u64,
+        /// What came.
+        at: String,
+    },
+    /// `prev` or `hash` is not 64 hexadecimal digits.
+    #[error("record {seq}: \"{field}\" is not 64 hexadecimal digits")]
+    BadHash {
+        /// The record.
+        seq: u64,
+        /// Which field.
+        field: &'static str,
+    },
+    /// The content does not hash to `hash`: altered on the way, or forged.
+    #[error("record {seq}: its content does not match its hash")]
+    Altered {
+        /// The record.
+        seq: u64,
+    },
+}
+
+#[derive(Deserialize)]
+struct Raw<'a> {
+    seq: u64,
+    at: String,
+    trusted: bool,
+    kind: String,
+    door: Option<String>,
+    holder: Option<String>,
+    credential: Option<String>,
+    #[serde(borrow)]
+    detail: &'a RawValue,
+    prev: String,
+    hash: String,
+}
+
+/// An `events` message as received, its hash checked against its content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedEvent {
+    /// Sequence number.
+    pub seq: u64,
+    /// When, milliseconds since the Unix epoch.
+    pub at_ms: i64,
+    /// Whether the gateway's clock was trusted then.
+    pub trusted: bool,
+    /// The kind's code.
+    pub kind: String,
+    /// The door, if any.
+    pub door: Option<String>,
+    /// The holder, if any.
+    pub holder: Option<String>,
+    /// The credential id, if any.
+    pub credential: Option<String>,
+    /// The detail as stored on the gateway (what the hash covers).
+    pub detail: String,
+    /// The previous record's hash.
+    pub prev: [u8; 32],
+    /// This record's hash.
+    pub hash: [u8; 32],
+}
+
+impl ReceivedEvent {
+    /// Reads a message and checks that its content hashes to its `hash` (the link to the
+    /// record before is the receiver's to check, against what it holds).
+    pub fn parse(payload: &[u8]) -> Result<Self, EventError> {
+        let raw: Raw<'_> = serde_json::from_slice(payload).map_err(|e| EventError::Malformed(e.to_string()))?;
+        let seq = raw.seq;
+        let at_ms = raw
+            .at
+            .parse::<jiff::Timestamp>()
+            .map_err(|_| EventError::BadTime { seq, at: raw.at.clone() })?
+            .as_millisecond();
+        let prev = hex::decode32(&raw.prev).ok_or(EventError::BadHash { seq, field: "prev" })?;
+        let hash = hex::decode32(&raw.hash).ok_or(EventError::BadHash { seq, field: "hash" })?;
+        let mut event = Self {
+            seq,
+            at_ms,
+            trusted: raw.trusted,
+            kind: raw.kind,
+            door: raw.door,
+            holder: raw.holder,
+            credential: raw.credential,
+            detail: raw.detail.get().to_owned(),
+            prev,
+            hash,
+        };
+        if event.computed_hash() != hash {
+            // A stored detail that was not JSON travels as a JSON string of its text.
+            match serde_json::from_str::<String>(raw.detail.get()) {
+                Ok(text) if chain_hash(&prev, seq, &Fields { detail: &text, ..event.fields() }) == hash => {
+                    event.detail = text;
+                }
+                _ => return Err(EventError::Altered { seq }),
+            }
+        }
+        Ok(event)
+    }
+
+    /// What the hash covers.
+    pub fn fields(&self) -> Fields<'_> {
+        Fields {
+            at_ms: self.at_ms,
+            trusted: self.trusted,
+            kind: &self.kind,
+            door: self.door.as_deref(),
+            holder: self.holder.as_deref(),
+            credential: self.credential.as_deref(),
+            detail: &self.detail,
+        }
+    }
+
+    /// The hash of this content after `prev`.
+    pub fn computed_hash(&self) -> [u8; 32] {
+        chain_hash(&self.prev, self.seq, &self.fields())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chain::GENESIS;
+
+    fn message(detail: &str) -> Vec<u8> {
+        let fields = Fields {
+            at_ms: 1_795_000_000_481,
+            trusted: true,
+            kind: "access.granted",
+            door: Some("entrance"),
+            holder: Some("hemtjanst-natt-5"),
+            credential: Some("care-5"),
+            detail,
+        };
+        let hash = chain_hash(&GENESIS, 1, &fields);
+        EventMessage {
+            seq: 1,
+            at: format!("{:.3}", jiff::Timestamp::from_millisecond(fields.at_ms).unwrap()),
+            trusted: true,
+            kind: fields.kind,
+            door: fields.door,
+            holder: fields.holder,
+            credential: fields.credential,
+            detail: Detail::of(detail),
+            prev: hex::encode(&GENESIS),
+            hash: hex::encode(&hash),
+        }
+        .to_bytes()
+    }
+
+    #[test]
+    fn a_message_the_gateway_wrote_is_read_back_with_its_hash_checked_and_detail_byte_for_byte() {
+        let detail = r#"{"rule":"role",  "pulse":5000}"#;
+        let e = ReceivedEvent::parse(&message(detail)).unwrap();
+        assert_eq!((e.seq, e.at_ms, e.detail.as_str()), (1, 1_795_000_000_481, detail));
+        assert_eq!(e.computed_hash(), e.hash);
+    }
+
+    #[test]
+    fn a_stored_detail_that_is_not_json_travels_as_a_string_and_still_verifies() {
+        let e = ReceivedEvent::parse(&message("not json")).unwrap();
+        assert_eq!(e.detail, "not json");
+    }
+
+    #[test]
+    fn an_altered_record_and_garbage_are_refused_with_what_is_wrong() {
+        let altered = String::from_utf8(message("{}")).unwrap().replace("entrance", "rubbish");
+        assert_eq!(ReceivedEvent::parse(altered.as_bytes()), Err(EventError::Altered { seq: 1 }));
+        assert!(matches!(ReceivedEvent::parse(b"{\"seq\":1}"), Err(EventError::Malformed(_))));
+        let bad_time = String::from_utf8(message("{}")).unwrap().replace("2026", "20x6");
+        assert!(matches!(ReceivedEvent::parse(bad_time.as_bytes()), Err(EventError::BadTime { .. })));
+    }
+}

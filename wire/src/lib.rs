@@ -1,0 +1,12 @@
+//! Portvakt's wire formats, shared by the gateway and Portvakt Central so that each is
+//! written once: the audit chain ([`chain`]: canonical bytes and hash, `docs/audit.md`),
+//! the `events` message ([`event`], `docs/mqtt.md`), the signed `PVKT` envelope
+//! ([`envelope`], on the byte layout of [`bytes`]), the collector's acknowledgement
+//! ([`ack`]) and [`hex`]. Pure: no I/O, no clock.
+
+pub mod ack;
+pub mod bytes;
+pub mod chain;
+pub mod envelope;
+pub mod event;
+pub mod hex;
