@@ -76,3 +76,6 @@ bash scripts/build-arm.sh aarch64
 
 echo "== interop: the Debian package for arm64"
 bash scripts/build-deb.sh aarch64
+
+echo "== interop: Portvakt Central against PostgreSQL and mosquitto, with the real gateway"
+bash scripts/interop-central.sh

@@ -9,8 +9,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use jiff::SignedDuration;
-use rustls::pki_types::pem::PemObject as _;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
@@ -181,34 +179,7 @@ fn read(path: Option<&String>, key: &str, base: &Path, p: &mut Problems) -> Opti
     }
 }
 
-/// Builds the rustls client configuration from PEM files: the broker's CA (one or more
-/// certificates), the gateway's certificate chain and its private key.
-pub fn tls_client(ca: &[u8], cert: &[u8], key: &[u8]) -> Result<rustls::ClientConfig, String> {
-    let mut roots = rustls::RootCertStore::empty();
-    let cas: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(ca)
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("ca_file: not PEM certificates ({e})"))?;
-    if cas.is_empty() {
-        return Err("ca_file: no certificate in it".into());
-    }
-    for c in cas {
-        roots.add(c).map_err(|e| format!("ca_file: {e}"))?;
-    }
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert)
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("cert_file: not PEM certificates ({e})"))?;
-    if chain.is_empty() {
-        return Err("cert_file: no certificate in it".into());
-    }
-    let key = PrivateKeyDer::from_pem_slice(key).map_err(|e| format!("key_file: no usable private key ({e})"))?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    rustls::ClientConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_client_auth_cert(chain, key)
-        .map_err(|e| format!("cert_file/key_file: {e}"))
-}
+pub use portvakt_wire::tls::tls_client;
 
 fn security(
     raw: &RawUplink,

@@ -2,7 +2,8 @@
 //! written once: the audit chain ([`chain`]: canonical bytes and hash, `docs/audit.md`),
 //! the `events` message ([`event`], `docs/mqtt.md`), the signed `PVKT` envelope
 //! ([`envelope`], on the byte layout of [`bytes`]), the collector's acknowledgement
-//! ([`ack`]) and [`hex`]. Pure: no I/O, no clock.
+//! ([`ack`]), [`hex`], and the broker's TLS client settings ([`tls`]). Pure: no I/O, no
+//! clock.
 
 pub mod ack;
 pub mod bytes;
@@ -10,3 +11,4 @@ pub mod chain;
 pub mod envelope;
 pub mod event;
 pub mod hex;
+pub mod tls;

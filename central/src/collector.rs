@@ -1,0 +1,173 @@
+//! The collector over MQTT (mosquitto; NATS's MQTT listener works the same for one
+//! instance): subscribes to every site's `events`, takes each record into PostgreSQL,
+//! then publishes the site's signed acknowledgement `{site, through, hash}` on
+//! `events/ack` — `through` being the site's gap-free point as committed, whichever
+//! collector stored what — and only then acknowledges the message to the broker
+//! (rumqttc manual acks), so a collector that dies mid-way leaves duplicates, never a hole.
+//! A persistent session (`clean_session` false) keeps the broker queueing while it is away.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ed25519_dalek::SigningKey;
+use portvakt_wire::ack::{AckBody, seal};
+use portvakt_wire::event::ReceivedEvent;
+use portvakt_wire::hex;
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, Publish, QoS, TlsConfiguration, Transport};
+use tokio::sync::mpsc;
+
+use crate::db::{self, DbError};
+use crate::ingest::Arrival;
+
+/// Where and how to reach the broker.
+#[derive(Debug, Clone)]
+pub struct Broker {
+    /// Host name or address.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// TLS settings; `None` only for a loopback broker (tests, development).
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// The MQTT client id (one per collector instance).
+    pub client_id: String,
+    /// The first topic level under which gateways publish (`portvakt`).
+    pub root: String,
+}
+
+/// What one collector was set up with.
+pub struct Collector {
+    /// The broker.
+    pub broker: Broker,
+    /// Signs the acknowledgements (its public half is the gateways' `uplink.collector_key`).
+    pub key: SigningKey,
+    /// The database.
+    pub db: tokio_postgres::Client,
+}
+
+/// Why collecting stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum CollectError {
+    /// The database failed (the message stays unacknowledged: the broker redelivers it).
+    #[error("{0}")]
+    Db(#[from] DbError),
+    /// The connection to the broker could not be driven any further.
+    #[error("the broker connection ended")]
+    Broker,
+}
+
+/// The site an `events` topic belongs to: `<root>/<site>/events`.
+pub fn site_of<'a>(root: &str, topic: &'a str) -> Option<&'a str> {
+    let rest = topic.strip_prefix(root)?.strip_prefix('/')?;
+    let site = rest.strip_suffix("/events")?;
+    let plain = !site.is_empty()
+        && site.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    plain.then_some(site)
+}
+
+fn options(b: &Broker) -> MqttOptions {
+    let mut o = MqttOptions::new(b.client_id.clone(), b.host.clone(), b.port);
+    o.set_keep_alive(Duration::from_secs(20));
+    o.set_clean_session(false);
+    o.set_manual_acks(true);
+    o.set_max_packet_size(1 << 20, 1 << 20);
+    match &b.tls {
+        Some(tls) => o.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(tls.clone()))),
+        None => o.set_transport(Transport::tcp()),
+    };
+    o
+}
+
+/// Collects until `stop` resolves or the database fails.
+pub async fn run(mut c: Collector, stop: impl std::future::Future<Output = ()>) -> Result<(), CollectError> {
+    let (client, mut eventloop) = AsyncClient::new(options(&c.broker), 256);
+    let (tx, mut rx) = mpsc::channel::<Publish>(256);
+    let filter = format!("{}/+/events", c.broker.root);
+    let subscriber = client.clone();
+    // The connection is driven on its own task, so a slow commit never starves keep-alive.
+    let driver = tokio::spawn(async move {
+        loop {
+            match eventloop.poll().await {
+                Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                    log::info!("connected to the broker; subscribing to {filter}");
+                    if subscriber.subscribe(filter.clone(), QoS::AtLeastOnce).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(Event::Incoming(Packet::Publish(p))) => {
+                    if tx.send(p).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    log::warn!("broker: {e}; connecting again in 1 s");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    });
+    tokio::pin!(stop);
+    let result = loop {
+        tokio::select! {
+            () = &mut stop => break Ok(()),
+            p = rx.recv() => {
+                let Some(p) = p else { break Err(CollectError::Broker) };
+                if let Err(e) = handle(&mut c, &client, &p).await {
+                    break Err(e);
+                }
+                // Only now may the broker forget it: it is committed, and acknowledged.
+                let _ = client.ack(&p).await;
+            }
+        }
+    };
+    let _ = client.disconnect().await;
+    driver.abort();
+    result
+}
+
+async fn handle(c: &mut Collector, client: &AsyncClient, p: &Publish) -> Result<(), CollectError> {
+    let Some(site) = site_of(&c.broker.root, &p.topic) else {
+        log::warn!("not an events topic, ignored: {}", p.topic);
+        return Ok(());
+    };
+    let event = match ReceivedEvent::parse(&p.payload) {
+        Ok(e) => e,
+        Err(e) => {
+            log::warn!("{site}: refused: {e}");
+            db::refuse(&c.db, site, &e.to_string(), &p.payload).await?;
+            return Ok(());
+        }
+    };
+    let taken = db::take(&mut c.db, site, &event, &p.payload).await?;
+    match taken.arrival {
+        Arrival::Equivocation => {
+            log::error!("{site}: record {} came again with another hash: kept beside the first", event.seq);
+        }
+        Arrival::Duplicate | Arrival::New => {}
+    }
+    if let Some(at) = taken.whole.broken_at {
+        log::error!("{site}: the chain is broken at record {at}: acknowledged through {} only", taken.whole.through);
+    }
+    if taken.whole.through > 0 {
+        let body =
+            AckBody { site: site.to_owned(), through: taken.whole.through, hash: hex::encode(&taken.whole.hash) };
+        let topic = format!("{}/{site}/events/ack", c.broker.root);
+        client.publish(topic, QoS::AtLeastOnce, false, seal(&body, &c.key)).await.map_err(|_| CollectError::Broker)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_site_is_read_from_the_events_topic_and_anything_else_is_not_a_site() {
+        assert_eq!(site_of("portvakt", "portvakt/storgatan-12/events"), Some("storgatan-12"));
+        assert_eq!(site_of("portvakt", "portvakt/storgatan-12/events/ack"), None);
+        assert_eq!(site_of("portvakt", "portvakt/a/b/events"), None);
+        assert_eq!(site_of("portvakt", "other/storgatan-12/events"), None);
+        assert_eq!(site_of("portvakt", "portvakt//events"), None);
+        assert_eq!(site_of("portvakt", "portvakt/Storgatan/events"), None);
+    }
+}

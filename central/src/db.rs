@@ -1,0 +1,178 @@
+//! The fleet's store in PostgreSQL: the schema's migrations (in `migrations/`, applied at
+//! start under an advisory lock, so collectors starting together apply each once) and
+//! taking one record in — inserted idempotently by (site, seq) with its exact bytes,
+//! classified beside what is there, and the site's gap-free point moved on under the
+//! site's row lock, so whichever collector stored a record, the point is computed from
+//! what is committed.
+
+use portvakt_wire::event::ReceivedEvent;
+use tokio_postgres::{Client, GenericClient, NoTls, Row};
+
+use crate::ingest::{self, Arrival, Link, Whole};
+
+/// The migrations, in order: version, name, SQL.
+const MIGRATIONS: &[(i32, &str, &str)] = &[(1, "records", include_str!("../migrations/0001_records.sql"))];
+
+/// Any number, as long as every collector uses the same: it serialises migrating.
+const MIGRATION_LOCK: i64 = 0x7076_6b74_6d69_6772; // "pvktmigr"
+
+/// Why the database could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// PostgreSQL said no (connection, SQL, constraint).
+    #[error("PostgreSQL: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// The database was migrated by a newer Portvakt Central.
+    #[error("the database has schema version {found}; this portvakt-central knows up to {known}: use the newer one")]
+    Newer {
+        /// The newest version applied.
+        found: i32,
+        /// The newest this build has.
+        known: i32,
+    },
+    /// A stored value is not what this schema allows (a hash not 32 bytes).
+    #[error("stored data is damaged: {0}")]
+    Damaged(String),
+}
+
+/// Connects (a `postgresql://` URL or `host=/run/postgresql dbname=…`); the connection
+/// runs on its own task and logs when it ends.
+pub async fn connect(url: &str) -> Result<Client, DbError> {
+    let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            log::error!("PostgreSQL connection ended: {e}");
+        }
+    });
+    Ok(client)
+}
+
+/// Applies the migrations not yet applied; returns the versions applied now.
+pub async fn migrate(client: &mut Client) -> Result<Vec<i32>, DbError> {
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
+    )
+    .await?;
+    let done: Vec<i32> =
+        tx.query("SELECT version FROM schema_migrations", &[]).await?.iter().map(|r| r.get(0)).collect();
+    let known = MIGRATIONS.last().map_or(0, |m| m.0);
+    if let Some(found) = done.iter().copied().max().filter(|v| *v > known) {
+        return Err(DbError::Newer { found, known });
+    }
+    let mut applied = Vec::new();
+    for (version, name, sql) in MIGRATIONS {
+        if !done.contains(version) {
+            tx.batch_execute(sql).await?;
+            tx.execute("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", &[version, name]).await?;
+            applied.push(*version);
+        }
+    }
+    tx.commit().await?;
+    Ok(applied)
+}
+
+/// What became of a record taken in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Taken {
+    /// New, a duplicate, or equivocation.
+    pub arrival: Arrival,
+    /// The site's chain after it: what an acknowledgement may name.
+    pub whole: Whole,
+}
+
+fn hash32(row: &Row, column: &str) -> Result<[u8; 32], DbError> {
+    let bytes: Vec<u8> = row.get(column);
+    bytes.try_into().map_err(|_| DbError::Damaged(format!("{column} is not 32 bytes")))
+}
+
+fn seq_of(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+fn db_seq(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// Takes one record of `site` in, in one transaction.
+pub async fn take(client: &mut Client, site: &str, e: &ReceivedEvent, payload: &[u8]) -> Result<Taken, DbError> {
+    let tx = client.transaction().await?;
+    tx.execute("INSERT INTO sites (site) VALUES ($1) ON CONFLICT DO NOTHING", &[&site]).await?;
+    let seq = db_seq(e.seq);
+    let inserted = tx
+        .execute(
+            "INSERT INTO records (site, seq, at, trusted, kind, door, holder, credential, detail, prev, hash, payload)
+             VALUES ($1, $2, TIMESTAMPTZ 'epoch' + $3::bigint * INTERVAL '1 millisecond',
+                     $4, $5, $6, $7, $8, $9, $10, $11, $12)
+             ON CONFLICT (site, seq) DO NOTHING",
+            &[
+                &site,
+                &seq,
+                &e.at_ms,
+                &e.trusted,
+                &e.kind,
+                &e.door,
+                &e.holder,
+                &e.credential,
+                &e.detail,
+                &&e.prev[..],
+                &&e.hash[..],
+                &payload,
+            ],
+        )
+        .await?;
+    let arrival = if inserted == 1 {
+        Arrival::New
+    } else {
+        let row = tx.query_one("SELECT hash FROM records WHERE site = $1 AND seq = $2", &[&site, &seq]).await?;
+        ingest::classify(&e.hash, Some(&hash32(&row, "hash")?))
+    };
+    if arrival == Arrival::Equivocation {
+        tx.execute(
+            "INSERT INTO equivocations (site, seq, hash, payload) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            &[&site, &seq, &&e.hash[..], &payload],
+        )
+        .await?;
+    }
+    let whole = advance(&tx, site).await?;
+    tx.commit().await?;
+    Ok(Taken { arrival, whole })
+}
+
+/// Moves `site`'s gap-free point over what is committed, holding the site's row.
+async fn advance(tx: &impl GenericClient, site: &str) -> Result<Whole, DbError> {
+    let row =
+        tx.query_one("SELECT through, through_hash, broken_at FROM sites WHERE site = $1 FOR UPDATE", &[&site]).await?;
+    let before = Whole {
+        through: seq_of(row.get("through")),
+        hash: hash32(&row, "through_hash")?,
+        broken_at: row.get::<_, Option<i64>>("broken_at").map(seq_of),
+    };
+    let rows = tx
+        .query(
+            "SELECT seq, prev, hash FROM records WHERE site = $1 AND seq > $2 ORDER BY seq LIMIT 1000",
+            &[&site, &db_seq(before.through)],
+        )
+        .await?;
+    let mut links = Vec::with_capacity(rows.len());
+    for r in &rows {
+        links.push(Link { seq: seq_of(r.get("seq")), prev: hash32(r, "prev")?, hash: hash32(r, "hash")? });
+    }
+    let after = ingest::advance(before, links);
+    tx.execute(
+        "UPDATE sites SET through = $2, through_hash = $3, broken_at = $4, last_record = now() WHERE site = $1",
+        &[&site, &db_seq(after.through), &&after.hash[..], &after.broken_at.map(db_seq)],
+    )
+    .await?;
+    Ok(after)
+}
+
+/// Keeps a message that could not be taken, with why.
+pub async fn refuse(client: &Client, site: &str, reason: &str, payload: &[u8]) -> Result<(), DbError> {
+    client
+        .execute("INSERT INTO refused (site, reason, payload) VALUES ($1, $2, $3)", &[&site, &reason, &payload])
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,229 @@
+//! `portvakt-central`: collect, migrate, verify, visits.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use portvakt_central::{collector, db, keys, verify, visits};
+
+/// Portvakt Central: every gateway's audit stream into PostgreSQL.
+#[derive(Parser)]
+#[command(name = "portvakt-central", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Applies the schema's migrations (collect does too, at start).
+    Migrate {
+        /// PostgreSQL: a URL or `host=/run/postgresql dbname=portvakt`.
+        #[arg(long)]
+        db: String,
+    },
+    /// Takes every gateway's records from the broker into PostgreSQL and acknowledges them.
+    Collect {
+        /// PostgreSQL: a URL or `host=/run/postgresql dbname=portvakt`.
+        #[arg(long)]
+        db: String,
+        /// The broker: mqtts://HOST:PORT (mqtt:// only to a loopback broker).
+        #[arg(long)]
+        broker: String,
+        /// The broker's CA certificate (PEM), with mqtts://.
+        #[arg(long)]
+        ca: Option<PathBuf>,
+        /// This collector's client certificate (PEM), with mqtts://.
+        #[arg(long)]
+        cert: Option<PathBuf>,
+        /// Its private key (PEM), with mqtts://.
+        #[arg(long = "cert-key")]
+        cert_key: Option<PathBuf>,
+        /// The key that signs acknowledgements (64 hex digits; mode 600).
+        #[arg(long = "signing-key")]
+        signing_key: PathBuf,
+        /// The MQTT client id; one per collector instance.
+        #[arg(long = "client-id", default_value = "portvakt-central")]
+        client_id: String,
+        /// The first topic level under which gateways publish.
+        #[arg(long, default_value = "portvakt")]
+        root: String,
+    },
+    /// Checks a site's chain as stored: hashes, links, gaps, equivocation.
+    Verify {
+        /// PostgreSQL.
+        #[arg(long)]
+        db: String,
+        /// The site.
+        #[arg(long)]
+        site: String,
+    },
+    /// Visit lists (personal data: every read is recorded).
+    Visits {
+        /// PostgreSQL.
+        #[arg(long)]
+        db: String,
+        /// Only this site.
+        #[arg(long)]
+        site: Option<String>,
+        /// Only this holder.
+        #[arg(long)]
+        holder: Option<String>,
+        /// Only this door.
+        #[arg(long)]
+        door: Option<String>,
+        /// From this time (RFC 3339, e.g. 2026-11-24T00:00:00Z).
+        #[arg(long)]
+        since: Option<String>,
+        /// Until this time (exclusive).
+        #[arg(long)]
+        until: Option<String>,
+        /// Who asks (recorded with the read); default the login name.
+        #[arg(long = "as")]
+        who: Option<String>,
+        /// JSON lines.
+        #[arg(long, conflicts_with = "csv")]
+        json: bool,
+        /// CSV with a header row.
+        #[arg(long)]
+        csv: bool,
+    },
+}
+
+/// A failure and its exit code (sysexits: 64 usage, 65 data, 69 unavailable, 78 config).
+struct Failure(u8, String);
+
+fn fail(code: u8, m: impl Into<String>) -> Failure {
+    Failure(code, m.into())
+}
+
+#[allow(clippy::needless_pass_by_value)] // it is map_err's argument
+fn db_failure(e: db::DbError) -> Failure {
+    fail(69, e.to_string())
+}
+
+fn time(flag: &str, s: Option<&String>) -> Result<Option<jiff::Timestamp>, Failure> {
+    s.map(|s| s.parse::<jiff::Timestamp>().map_err(|e| fail(64, format!("--{flag}: {s}: {e}")))).transpose()
+}
+
+fn broker(
+    url: &str,
+    ca: Option<&PathBuf>,
+    cert: Option<&PathBuf>,
+    key: Option<&PathBuf>,
+    client_id: String,
+    root: String,
+) -> Result<collector::Broker, Failure> {
+    let (tls, rest) = if let Some(r) = url.strip_prefix("mqtts://") {
+        (true, r)
+    } else if let Some(r) = url.strip_prefix("mqtt://") {
+        (false, r)
+    } else {
+        return Err(fail(64, format!("--broker {url}: write mqtts://HOST:PORT")));
+    };
+    let (host, port) = rest.rsplit_once(':').ok_or_else(|| fail(64, format!("--broker {url}: no :PORT")))?;
+    let port: u16 = port.parse().map_err(|_| fail(64, format!("--broker {url}: {port} is not a port")))?;
+    let tls = if tls {
+        let read = |flag: &str, p: Option<&PathBuf>| -> Result<Vec<u8>, Failure> {
+            let p = p.ok_or_else(|| fail(64, format!("mqtts:// needs --{flag}")))?;
+            std::fs::read(p).map_err(|e| fail(78, format!("--{flag} {}: {e}", p.display())))
+        };
+        let config = portvakt_wire::tls::tls_client(&read("ca", ca)?, &read("cert", cert)?, &read("cert-key", key)?)
+            .map_err(|e| fail(78, e))?;
+        Some(Arc::new(config))
+    } else {
+        let loopback = host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|a| a.is_loopback());
+        if !loopback {
+            return Err(fail(64, format!("--broker {url}: plain mqtt:// only to a loopback broker; use mqtts://")));
+        }
+        None
+    };
+    Ok(collector::Broker { host: host.to_owned(), port, tls, client_id, root })
+}
+
+async fn run(cli: Cli) -> Result<String, Failure> {
+    match cli.command {
+        Command::Migrate { db: url } => {
+            let mut client = db::connect(&url).await.map_err(db_failure)?;
+            let applied = db::migrate(&mut client).await.map_err(db_failure)?;
+            Ok(if applied.is_empty() {
+                "schema up to date\n".into()
+            } else {
+                format!("applied migration(s) {applied:?}\n")
+            })
+        }
+        Command::Collect { db: url, broker: b, ca, cert, cert_key, signing_key, client_id, root } => {
+            let key = keys::signing_key(&signing_key).map_err(|e| fail(78, e))?;
+            let broker = broker(&b, ca.as_ref(), cert.as_ref(), cert_key.as_ref(), client_id, root)?;
+            let mut client = db::connect(&url).await.map_err(db_failure)?;
+            db::migrate(&mut client).await.map_err(db_failure)?;
+            log::info!("collecting from {b} into PostgreSQL");
+            let stop = async {
+                let _ = tokio::signal::ctrl_c().await;
+            };
+            collector::run(collector::Collector { broker, key, db: client }, stop)
+                .await
+                .map_err(|e| fail(69, e.to_string()))?;
+            Ok(String::new())
+        }
+        Command::Verify { db: url, site } => {
+            let client = db::connect(&url).await.map_err(db_failure)?;
+            let report = verify::site(&client, &site).await.map_err(db_failure)?;
+            let text = report.render(&site);
+            if report.intact() {
+                Ok(text)
+            } else {
+                print!("{text}");
+                Err(fail(65, "the stored chain is not whole (see above)"))
+            }
+        }
+        Command::Visits { db: url, site, holder, door, since, until, who, json, csv } => {
+            let filter = visits::Filter {
+                site,
+                holder,
+                door,
+                since: time("since", since.as_ref())?,
+                until: time("until", until.as_ref())?,
+            };
+            let who = who.or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "unknown".into());
+            let mut client = db::connect(&url).await.map_err(db_failure)?;
+            let found = visits::read(&mut client, &filter, &who).await.map_err(db_failure)?;
+            Ok(if json {
+                visits::json_lines(&found)
+            } else if csv {
+                visits::csv(&found)
+            } else {
+                visits::table(&found)
+            })
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 64 } else { 0 });
+        }
+    };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("portvakt-central: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(Failure(code, message)) => {
+            eprintln!("portvakt-central: {message}");
+            ExitCode::from(code)
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! `portvakt-central verify --site`: the site's chain as stored, checked again from the
+//! columns — every record's hash recomputed from what PostgreSQL holds, every link to
+//! the record before, the gaps, the equivocations, and where the gap-free point stands.
+
+use std::fmt::Write as _;
+
+use portvakt_wire::chain::{Fields, GENESIS, chain_hash};
+use tokio_postgres::Client;
+
+use crate::db::DbError;
+
+/// What the stored chain of one site looks like.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Records stored.
+    pub records: u64,
+    /// Records whose content no longer matches their hash (altered in the database).
+    pub altered: Vec<u64>,
+    /// Records that do not point at the stored record before them.
+    pub unlinked: Vec<u64>,
+    /// Missing ranges (first, last), inclusive, from record 1.
+    pub gaps: Vec<(u64, u64)>,
+    /// Sequence numbers that came again with another hash.
+    pub equivocations: Vec<u64>,
+    /// The gap-free point as the collectors left it.
+    pub through: u64,
+}
+
+impl Report {
+    /// Whether the chain is whole and untouched.
+    pub fn intact(&self) -> bool {
+        self.altered.is_empty() && self.unlinked.is_empty() && self.gaps.is_empty() && self.equivocations.is_empty()
+    }
+
+    /// In words.
+    pub fn render(&self, site: &str) -> String {
+        let mut out = String::new();
+        let list = |v: &[u64]| v.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
+        let _ = writeln!(out, "site {site}: {} record(s) stored, acknowledged through {}", self.records, self.through);
+        if self.intact() {
+            let _ = writeln!(out, "chain intact: every hash recomputed, every link checked, no gaps");
+        }
+        if !self.altered.is_empty() {
+            let _ = writeln!(out, "ALTERED in the database (content does not match its hash): {}", list(&self.altered));
+        }
+        if !self.unlinked.is_empty() {
+            let _ = writeln!(out, "BROKEN links (previous hash differs): {}", list(&self.unlinked));
+        }
+        for (a, b) in &self.gaps {
+            let _ = if a == b {
+                writeln!(out, "gap: record {a} missing")
+            } else {
+                writeln!(out, "gap: records {a}-{b} missing")
+            };
+        }
+        if !self.equivocations.is_empty() {
+            let _ = writeln!(out, "EQUIVOCATION (a second record under a known number): {}", list(&self.equivocations));
+        }
+        out
+    }
+}
+
+/// Checks the stored chain of `site`.
+pub async fn site(client: &Client, site: &str) -> Result<Report, DbError> {
+    let rows = client
+        .query(
+            "SELECT seq, (extract(epoch FROM at) * 1000)::bigint AS at_ms, trusted, kind, door, holder, credential,
+                    detail, prev, hash
+             FROM records WHERE site = $1 ORDER BY seq",
+            &[&site],
+        )
+        .await?;
+    let mut report = Report::default();
+    let mut last: Option<(u64, [u8; 32])> = None;
+    for r in &rows {
+        let seq = u64::try_from(r.get::<_, i64>("seq")).unwrap_or(0);
+        let prev: [u8; 32] = r.get::<_, Vec<u8>>("prev").try_into().map_err(|_| DbError::Damaged("prev".into()))?;
+        let hash: [u8; 32] = r.get::<_, Vec<u8>>("hash").try_into().map_err(|_| DbError::Damaged("hash".into()))?;
+        let (kind, detail): (String, String) = (r.get("kind"), r.get("detail"));
+        let (door, holder, credential): (Option<String>, Option<String>, Option<String>) =
+            (r.get("door"), r.get("holder"), r.get("credential"));
+        let fields = Fields {
+            at_ms: r.get("at_ms"),
+            trusted: r.get("trusted"),
+            kind: &kind,
+            door: door.as_deref(),
+            holder: holder.as_deref(),
+            credential: credential.as_deref(),
+            detail: &detail,
+        };
+        if chain_hash(&prev, seq, &fields) != hash {
+            report.altered.push(seq);
+        }
+        let expected_from = last.map_or(1, |(s, _)| s + 1);
+        if seq > expected_from {
+            report.gaps.push((expected_from, seq - 1));
+        }
+        let before = match last {
+            Some((s, h)) if s + 1 == seq => Some(h),
+            None if seq == 1 => Some(GENESIS),
+            _ => None,
+        };
+        if before.is_some_and(|h| h != prev) {
+            report.unlinked.push(seq);
+        }
+        last = Some((seq, hash));
+        report.records += 1;
+    }
+    report.equivocations = client
+        .query("SELECT DISTINCT seq FROM equivocations WHERE site = $1 ORDER BY seq", &[&site])
+        .await?
+        .iter()
+        .map(|r| u64::try_from(r.get::<_, i64>(0)).unwrap_or(0))
+        .collect();
+    report.through = client
+        .query_opt("SELECT through FROM sites WHERE site = $1", &[&site])
+        .await?
+        .map_or(0, |r| u64::try_from(r.get::<_, i64>(0)).unwrap_or(0));
+    Ok(report)
+}
