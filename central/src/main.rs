@@ -115,15 +115,7 @@ fn broker(
     client_id: String,
     root: String,
 ) -> Result<collector::Broker, Failure> {
-    let (tls, rest) = if let Some(r) = url.strip_prefix("mqtts://") {
-        (true, r)
-    } else if let Some(r) = url.strip_prefix("mqtt://") {
-        (false, r)
-    } else {
-        return Err(fail(64, format!("--broker {url}: write mqtts://HOST:PORT")));
-    };
-    let (host, port) = rest.rsplit_once(':').ok_or_else(|| fail(64, format!("--broker {url}: no :PORT")))?;
-    let port: u16 = port.parse().map_err(|_| fail(64, format!("--broker {url}: {port} is not a port")))?;
+    let (tls, host, port) = portvakt_wire::broker::parse_broker(url).map_err(|e| fail(64, format!("--broker: {e}")))?;
     let tls = if tls {
         let read = |flag: &str, p: Option<&PathBuf>| -> Result<Vec<u8>, Failure> {
             let p = p.ok_or_else(|| fail(64, format!("mqtts:// needs --{flag}")))?;
@@ -133,13 +125,12 @@ fn broker(
             .map_err(|e| fail(78, e))?;
         Some(Arc::new(config))
     } else {
-        let loopback = host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|a| a.is_loopback());
-        if !loopback {
+        if !portvakt_wire::broker::is_loopback(&host) {
             return Err(fail(64, format!("--broker {url}: plain mqtt:// only to a loopback broker; use mqtts://")));
         }
         None
     };
-    Ok(collector::Broker { host: host.to_owned(), port, tls, client_id, root })
+    Ok(collector::Broker { host, port, tls, client_id, root })
 }
 
 async fn run(cli: Cli) -> Result<String, Failure> {

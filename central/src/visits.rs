@@ -55,28 +55,18 @@ pub async fn read(client: &mut Client, filter: &Filter, who: &str) -> Result<Vec
     let since = filter.since.map(jiff::Timestamp::as_millisecond);
     let until = filter.until.map(jiff::Timestamp::as_millisecond);
     let mut params: Vec<&(dyn ToSql + Sync)> = Vec::new();
-    let mut cond = |column: &str, op: &str, value: &'static str, p: &mut Vec<&(dyn ToSql + Sync)>| {
-        let _ = write!(sql, " AND {column} {op} {}", value.replace("$?", &format!("${}", p.len() + 1)));
-    };
-    if let Some(s) = &filter.site {
-        cond("site", "=", "$?", &mut params);
-        params.push(s);
+    let at = |n: usize| format!("TIMESTAMPTZ 'epoch' + ${n}::bigint * INTERVAL '1 millisecond'");
+    for (column, value) in [("site", &filter.site), ("holder", &filter.holder), ("door", &filter.door)] {
+        if let Some(v) = value {
+            params.push(v);
+            let _ = write!(sql, " AND {column} = ${}", params.len());
+        }
     }
-    if let Some(h) = &filter.holder {
-        cond("holder", "=", "$?", &mut params);
-        params.push(h);
-    }
-    if let Some(d) = &filter.door {
-        cond("door", "=", "$?", &mut params);
-        params.push(d);
-    }
-    if let Some(s) = &since {
-        cond("at", ">=", "TIMESTAMPTZ 'epoch' + $?::bigint * INTERVAL '1 millisecond'", &mut params);
-        params.push(s);
-    }
-    if let Some(u) = &until {
-        cond("at", "<", "TIMESTAMPTZ 'epoch' + $?::bigint * INTERVAL '1 millisecond'", &mut params);
-        params.push(u);
+    for (op, value) in [(">=", &since), ("<", &until)] {
+        if let Some(v) = value {
+            params.push(v);
+            let _ = write!(sql, " AND at {op} {}", at(params.len()));
+        }
     }
     sql.push_str(" ORDER BY at, site, seq");
     let tx = client.transaction().await?;

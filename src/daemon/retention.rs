@@ -43,23 +43,14 @@ pub async fn run(
 ) {
     let mut tick = tokio::time::interval(EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut was_trusted = false;
     loop {
         tokio::select! {
             () = cancel.cancelled() => return,
             _ = tick.tick() => {}
-            changed = trust.changed() => {
-                if changed.is_err() {
-                    return; // the clock watcher is gone: the daemon is stopping
-                }
-                if was_trusted || !trust.borrow().is_trusted() {
-                    was_trusted = trust.borrow().is_trusted();
-                    continue;
-                }
-            }
+            // `apply` does nothing while untrusted: a change to trusted prunes at once.
+            changed = trust.changed() => if changed.is_err() { return }, // the daemon is stopping
         }
         let state = *trust.borrow_and_update();
-        was_trusted = state.is_trusted();
         apply(&store, clock.as_ref(), state).await;
     }
 }
