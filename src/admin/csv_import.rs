@@ -148,25 +148,76 @@ impl<'a> Row<'a> {
         parse_time(v, tz).map_err(|e| self.bad(column, e)).ok()
     }
 
-    fn token(&mut self, site_key: &CredentialKey) -> Option<Token> {
+    fn kind_and_secret(&mut self) -> Option<(&'a str, &'a str)> {
         let (kind, secret) = (self.required("kind")?, self.required("secret")?);
-        let token = match kind {
-            "pin" => check_pin(secret).map(|()| Token::Pin(site_key.pin(secret))),
-            "tag" => check_tag(secret).map(|()| Token::Tag(site_key.tag(secret))),
-            "phone" => PhoneKey::from_hex(secret)
-                .map(Token::Phone)
-                .ok_or_else(|| "a phone key is 64 hexadecimal digits".to_owned()),
+        let checked = match kind {
+            "pin" => check_pin(secret),
+            "tag" => check_tag(secret),
+            "phone" => {
+                PhoneKey::from_hex(secret).map(|_| ()).ok_or_else(|| "a phone key is 64 hexadecimal digits".to_owned())
+            }
             other => {
                 self.bad("kind", format!("\"{other}\" is not a kind; use pin, tag or phone"));
                 return None;
             }
         };
-        token.map_err(|e| self.bad("secret", e)).ok()
+        checked.map_err(|e| self.bad("secret", e)).ok().map(|()| (kind, secret))
+    }
+}
+
+/// One row of a credentials list, checked, its secret still in clear.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialRow {
+    /// Its line in the file.
+    pub line: u64,
+    /// Credential id.
+    pub id: String,
+    /// Holder id.
+    pub holder: String,
+    /// Role.
+    pub role: String,
+    /// `pin`, `tag` or `phone`.
+    pub kind: String,
+    /// The PIN, tag UID or phone key as written.
+    pub secret: String,
+    /// Doors.
+    pub doors: Vec<smol_str::SmolStr>,
+    /// An extra schedule.
+    pub schedule: Option<smol_str::SmolStr>,
+    /// Not valid before.
+    pub valid_from: Option<Timestamp>,
+    /// Not valid from then on.
+    pub valid_until: Option<Timestamp>,
+}
+
+impl CredentialRow {
+    /// The bundle entry, PINs and tags hashed with `site_key`.
+    pub fn entry(&self, site_key: &CredentialKey) -> Entry {
+        let token = match self.kind.as_str() {
+            "pin" => Token::Pin(site_key.pin(&self.secret)),
+            "tag" => Token::Tag(site_key.tag(&self.secret)),
+            _ => Token::Phone(PhoneKey::from_hex(&self.secret).unwrap_or(PhoneKey([0; 32]))),
+        };
+        Entry {
+            id: self.id.as_str().into(),
+            holder: self.holder.as_str().into(),
+            role: self.role.as_str().into(),
+            token,
+            doors: self.doors.clone(),
+            schedule: self.schedule.clone(),
+            valid_from: self.valid_from,
+            valid_until: self.valid_until,
+        }
     }
 }
 
 /// Reads credentials; PINs and tags are hashed with `site_key`.
 pub fn entries(text: &str, site_key: &CredentialKey, tz: &TimeZone) -> Result<Vec<Entry>, Vec<RowProblem>> {
+    credential_rows(text, tz).map(|rows| rows.iter().map(|r| r.entry(site_key)).collect())
+}
+
+/// Reads credentials, every value checked, secrets still in clear.
+pub fn credential_rows(text: &str, tz: &TimeZone) -> Result<Vec<CredentialRow>, Vec<RowProblem>> {
     let mut problems = Vec::new();
     let Some(table) = read_table(text, &["id", "holder", "role", "kind", "secret", "doors"], &mut problems) else {
         return Err(problems);
@@ -181,7 +232,7 @@ pub fn entries(text: &str, site_key: &CredentialKey, tz: &TimeZone) -> Result<Ve
         {
             row.bad("id", format!("\"{id}\" is also on line {first}"));
         }
-        let token = row.token(site_key);
+        let token = row.kind_and_secret();
         let doors: Vec<smol_str::SmolStr> = row
             .required("doors")
             .map(|d| d.split([';', ',', ' ']).filter(|s| !s.is_empty()).map(smol_str::SmolStr::new).collect())
@@ -198,12 +249,14 @@ pub fn entries(text: &str, site_key: &CredentialKey, tz: &TimeZone) -> Result<Ve
             row.bad("valid_until", "is not after valid_from");
         }
         let schedule = row.optional("schedule").map(smol_str::SmolStr::new);
-        if let (Some(id), Some(holder), Some(role), Some(token)) = (id, holder, role, token) {
-            out.push(Entry {
+        if let (Some(id), Some(holder), Some(role), Some((kind, secret))) = (id, holder, role, token) {
+            out.push(CredentialRow {
+                line: *line,
                 id: id.into(),
                 holder: holder.into(),
                 role: role.into(),
-                token,
+                kind: kind.into(),
+                secret: secret.into(),
                 doors,
                 schedule,
                 valid_from,

@@ -6,3 +6,4 @@
 pub mod csv_import;
 pub mod lifetime;
 pub mod remote;
+pub mod workspace;

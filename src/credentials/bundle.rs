@@ -65,6 +65,15 @@ pub struct Bundle {
     pub policy: Option<OwnerPolicy>,
 }
 
+/// A token's kind as people write it: `pin`, `tag` or `phone`.
+pub fn token_kind(t: &Token) -> &'static str {
+    match t {
+        Token::Pin(_) => "pin",
+        Token::Tag(_) => "tag",
+        Token::Phone(_) => "phone",
+    }
+}
+
 /// Smallest encoded entry, for count checks.
 const MIN_ENTRY: usize = 2 + 2 + 2 + 1 + 32 + 1 + 1 + 1 + 1;
 const MIN_BOOKING: usize = 2 + 2 + 8 + 8;

@@ -30,6 +30,9 @@ line, 65 bad input.";
     after_help = EXAMPLES
 )]
 pub(crate) struct Cli {
+    /// The authority's workspace folder (default: `PORTVAKT_WORKSPACE`, or the current folder).
+    #[arg(long, global = true)]
+    pub(crate) workspace: Option<PathBuf>,
     #[command(subcommand)]
     pub(crate) command: Command,
 }
@@ -202,6 +205,9 @@ pub(crate) enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// The workspace's verbs (docs/owner.md).
+    #[command(flatten)]
+    Workspace(crate::ws_args::WsCommand),
     /// Check a signed document's signature against a public key and show it.
     Verify {
         /// The signed file.

@@ -11,7 +11,7 @@ use portvakt::admin::csv_import;
 use portvakt::core::credential::Token;
 use portvakt::core::hex;
 use portvakt::core::secret::CredentialKey;
-use portvakt::credentials::bundle::Bundle;
+use portvakt::credentials::bundle::{Bundle, token_kind};
 use portvakt::credentials::certificate::PhoneCertificate;
 use portvakt::credentials::envelope::{DocType, open, seal, signature_ok};
 use portvakt::credentials::keys;
@@ -118,14 +118,6 @@ pub(crate) fn sign(input: &Path, key: &Path, out: &Path) -> anyhow::Result<Strin
         &keys::public_hex(&signing)[..16],
         out.display()
     ))
-}
-
-pub(crate) fn token_kind(t: &Token) -> &'static str {
-    match t {
-        Token::Pin(_) => "pin",
-        Token::Tag(_) => "tag",
-        Token::Phone(_) => "phone",
-    }
 }
 
 pub(crate) fn inspect(file: &Path, json: bool) -> anyhow::Result<String> {

@@ -5,6 +5,9 @@
 
 mod args;
 mod documents;
+mod ws_args;
+mod ws_cmds;
+mod ws_publish;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -23,8 +26,14 @@ use portvakt::exit;
 use args::{BundleCommand, Cli, Command};
 use documents::{build, inspect, keygen, now_seconds, read, sign, verify, write_new};
 
+/// `--workspace`, else `PORTVAKT_WORKSPACE`, else the current folder.
+fn workspace_dir(arg: Option<std::path::PathBuf>) -> std::path::PathBuf {
+    arg.or_else(|| std::env::var_os("PORTVAKT_WORKSPACE").map(std::path::PathBuf::from)).unwrap_or_else(|| ".".into())
+}
+
 fn run(cli: Cli) -> anyhow::Result<String> {
     match cli.command {
+        Command::Workspace(c) => ws_cmds::run(&workspace_dir(cli.workspace), c),
         Command::Keygen { out } => keygen(&out),
         Command::Bundle(BundleCommand::Build {
             authority,
