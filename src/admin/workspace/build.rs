@@ -135,7 +135,7 @@ impl Workspace {
             let (Ok(start), Ok(end)) = (parse_time(&b.start, &tz), parse_time(&b.end, &tz)) else {
                 problems.push(format!(
                     "bookings.toml: {} has a time that cannot be read",
-                    super::edit::describe_booking(b)
+                    super::bookings::describe_booking(b)
                 ));
                 continue;
             };
@@ -156,7 +156,7 @@ impl Workspace {
             if able.is_empty() {
                 problems.push(format!(
                     "booking {}: nobody it is for has a credential for {} at {site}",
-                    super::edit::describe_booking(b),
+                    super::bookings::describe_booking(b),
                     b.door
                 ));
             }

@@ -4,7 +4,8 @@
 //! changed unless all of them can be taken.
 
 use super::Workspace;
-use super::edit::{EditError, describe_booking};
+use super::bookings::describe_booking;
+use super::edit::EditError;
 use super::files::{BookingSpec, CredentialSpec, Holder};
 use crate::admin::csv_import::credential_rows;
 use crate::core::hex;

@@ -5,6 +5,7 @@
 //! what changes against the last one issued, `publish` signs and delivers it. Layout and
 //! use: `docs/owner.md`.
 
+pub mod bookings;
 pub mod build;
 pub mod diff;
 pub mod edit;

@@ -307,7 +307,7 @@ fn booking_list(ws: &Workspace) -> String {
     let mut out = String::new();
     for b in &ws.bookings.bookings {
         if portvakt::tools::time_input::parse_time(&b.end, &tz).is_ok_and(|e| e > now) {
-            let _ = writeln!(out, "{}", portvakt::admin::workspace::edit::describe_booking(b));
+            let _ = writeln!(out, "{}", portvakt::admin::workspace::bookings::describe_booking(b));
         }
     }
     out

@@ -1,0 +1,451 @@
+//! Every task of the owner's and home-care administrator's guide (`docs/owner.md`), run
+//! as the guide writes it: `portvakt-admin` on a workspace, `publish` into the inbox of a
+//! running gateway (`portvakt run --simulate`, the example building), `portvakt intake`,
+//! and the effect checked with `explain` (and, where the time is now, at the simulated
+//! door itself). Dates are days from today, so the bundles are valid whenever this runs.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+
+use common::daemon::{copy_dir, portvakt_cli, spawn_run};
+
+const ADMIN: &str = env!("CARGO_BIN_EXE_portvakt-admin");
+
+/// The example building (`config/`) running under a daemon in a temporary folder.
+struct Building {
+    dir: tempfile::TempDir,
+    cfg: PathBuf,
+    daemon: Option<Child>,
+}
+
+fn ble_env(dir: &Path) -> [(String, String); 1] {
+    [("PORTVAKT__BLE__SOCKET".into(), dir.join("ble.sock").display().to_string())]
+}
+
+impl Building {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let etc = dir.path().join("etc");
+        copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("config"), &etc);
+        for f in [
+            "secrets/credential-hash.key",
+            "secrets/door-code",
+            "secrets/authorities/owner.key",
+            "secrets/authorities/municipality.key",
+        ] {
+            std::fs::set_permissions(etc.join(f), std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        std::fs::create_dir_all(dir.path().join("inbox")).unwrap();
+        let cfg = etc.join("portvakt.toml");
+        let env = ble_env(dir.path());
+        let extra: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let daemon = spawn_run(dir.path(), &cfg, true, &extra);
+        Building { dir, cfg, daemon: Some(daemon) }
+    }
+
+    fn path(&self, rel: &str) -> String {
+        self.dir.path().join(rel).display().to_string()
+    }
+
+    /// `portvakt-admin --workspace <ws> <args>`: (exit code, stdout, stderr).
+    fn admin_run(&self, ws: &str, args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
+        let mut c = Command::new(ADMIN);
+        c.arg("--workspace").arg(self.path(ws)).args(args).current_dir(self.dir.path().join("etc"));
+        c.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        {
+            use std::io::Write as _;
+            let mut input = child.stdin.take().unwrap();
+            input.write_all(stdin.unwrap_or_default().as_bytes()).unwrap();
+        }
+        let out = child.wait_with_output().unwrap();
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
+    }
+
+    fn admin(&self, ws: &str, args: &[&str]) -> String {
+        let (code, out, err) = self.admin_run(ws, args, None);
+        assert_eq!(code, 0, "portvakt-admin {args:?}:\n{out}{err}");
+        out
+    }
+
+    fn portvakt(&self, args: &[&str]) -> String {
+        let env = ble_env(self.dir.path());
+        let extra: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let (code, out, err) = portvakt_cli(self.dir.path(), &self.cfg, args, &extra);
+        assert_eq!(code, Some(0), "portvakt {args:?}:\n{out}{err}");
+        out
+    }
+
+    /// Publishes the workspace into the gateway's inbox and takes it in at once.
+    fn publish(&self, ws: &str) -> String {
+        let out = self.admin(ws, &["publish"]);
+        let intake = self.portvakt(&["intake"]);
+        assert!(intake.contains("accepted"), "{intake}");
+        out
+    }
+
+    /// `explain`'s decision and reason, from what the gateway has stored.
+    fn explain(&self, args: &[&str]) -> String {
+        let out = self.portvakt(&[&["explain"], args].concat());
+        out.lines().filter(|l| l.starts_with("decision:") || l.starts_with("because:")).collect::<Vec<_>>().join("\n")
+    }
+
+    /// The owner's workspace for Storgatan 12 with the residents' list, published.
+    fn owner(&self) {
+        self.admin(
+            "eken",
+            &["init", "--authority", "owner", "--class", "owner", "--key", "secrets/authorities/owner.key"],
+        );
+        self.admin(
+            "eken",
+            &[
+                "site",
+                "add",
+                "storgatan-12",
+                "--site-key",
+                "secrets/credential-hash.key",
+                "--config",
+                "portvakt.toml",
+                "--inbox",
+                &self.path("inbox"),
+            ],
+        );
+        self.admin("eken", &["import", "--csv", "example-residents.csv"]);
+        self.publish("eken");
+    }
+
+    /// The municipality's workspace: two teams, one member each, published.
+    fn municipality(&self) {
+        let ws = "hemtjansten";
+        self.admin(
+            ws,
+            &[
+                "init",
+                "--authority",
+                "hemtjansten",
+                "--class",
+                "municipality",
+                "--key",
+                "secrets/authorities/municipality.key",
+            ],
+        );
+        self.admin(ws, &["site", "add", "storgatan-12", "--config", "portvakt.toml", "--inbox", &self.path("inbox")]);
+        self.admin(ws, &["group", "add", "team-norr", "--name", "Hemtjänsten Norr", "--doors", "entrance,rubbish"]);
+        self.admin(ws, &["group", "add", "team-soder", "--name", "Hemtjänsten Söder", "--doors", "entrance"]);
+        self.admin(ws, &["holder", "add", "kalle", "--role", "home_care", "--group", "team-norr"]);
+        self.admin(
+            ws,
+            &["credential", "add", "--holder", "kalle", "--id", "kalle-telefon", "--phone-key", &"ab".repeat(32)],
+        );
+        self.publish(ws);
+    }
+}
+
+impl Drop for Building {
+    fn drop(&mut self) {
+        if let Some(mut d) = self.daemon.take() {
+            let _ = Command::new("kill").args(["-TERM", &d.id().to_string()]).status();
+            let _ = d.wait();
+        }
+    }
+}
+
+/// A date `days` from today at the site, never Christmas Eve (closed in the example's laundry hours).
+fn day(days: i64) -> String {
+    let mut d = jiff::Zoned::now().in_tz("Europe/Stockholm").unwrap().date() + jiff::Span::new().days(days);
+    if (d.month(), d.day()) == (12, 24) {
+        d = d.tomorrow().unwrap();
+    }
+    d.to_string()
+}
+
+fn opens(decision: &str) -> bool {
+    decision.starts_with("decision:  OPENS")
+}
+
+#[test]
+fn booking_the_laundry_lets_the_resident_in_during_the_slot_only() {
+    let b = Building::start();
+    b.owner();
+    let d = day(2);
+    b.admin(
+        "eken",
+        &[
+            "booking",
+            "add",
+            "--door",
+            "laundry",
+            "--holder",
+            "anna-lgh1101",
+            "--start",
+            &format!("{d}T11:00"),
+            "--end",
+            &format!("{d}T13:00"),
+        ],
+    );
+    let out = b.publish("eken");
+    assert!(out.contains("+ booking laundry"), "publish shows the change first:\n{out}");
+    let tag = ["--door", "laundry", "--tag", "04:A2:19:7F", "--at"];
+    assert!(opens(&b.explain(&[&tag[..], &[&format!("{d}T12:00")]].concat())), "inside the slot");
+    assert!(!opens(&b.explain(&[&tag[..], &[&format!("{d}T14:00")]].concat())), "after it");
+}
+
+#[test]
+fn a_booking_then_new_door_code_hours_then_another_booking_are_all_in_force() {
+    let b = Building::start();
+    b.owner();
+    let (d1, d2) = (day(2), day(3));
+    b.admin(
+        "eken",
+        &[
+            "booking",
+            "add",
+            "--door",
+            "laundry",
+            "--holder",
+            "anna-lgh1101",
+            "--start",
+            &format!("{d1}T11:00"),
+            "--end",
+            &format!("{d1}T13:00"),
+        ],
+    );
+    b.publish("eken");
+    b.admin("eken", &["hours", "door-code", "--window", "mon-sun 07:00-21:00"]);
+    b.publish("eken");
+    b.admin(
+        "eken",
+        &[
+            "booking",
+            "add",
+            "--door",
+            "laundry",
+            "--holder",
+            "lars-lgh1203",
+            "--start",
+            &format!("{d2}T11:00"),
+            "--end",
+            &format!("{d2}T13:00"),
+        ],
+    );
+    let out = b.publish("eken");
+    assert!(out.contains("+ booking laundry") && !out.contains("- booking"), "only the new booking changes:\n{out}");
+    assert!(!out.contains("door code hours"), "the hours are not touched by a booking:\n{out}");
+
+    assert!(
+        opens(&b.explain(&["--door", "laundry", "--tag", "04:A2:19:7F", "--at", &format!("{d1}T12:00")])),
+        "the first booking"
+    );
+    assert!(
+        opens(&b.explain(&["--door", "laundry", "--tag", "04:99:88:77", "--at", &format!("{d2}T12:00")])),
+        "the second booking"
+    );
+    let late = b.explain(&["--door", "entrance", "--pin", "2580", "--at", &format!("{d2}T21:30")]);
+    assert!(!opens(&late) && late.contains("07:00–21:00"), "the new door code hours:\n{late}");
+    assert!(opens(&b.explain(&["--door", "entrance", "--pin", "2580", "--at", &format!("{d2}T20:30")])));
+}
+
+#[test]
+fn changing_the_door_code_hours_moves_when_the_code_opens_the_entrance() {
+    let b = Building::start();
+    b.owner();
+    let d = day(1);
+    let at_2130 = ["--door", "entrance", "--pin", "2580", "--at", &format!("{d}T21:30")].map(String::from);
+    let at_2130: Vec<&str> = at_2130.iter().map(String::as_str).collect();
+    assert!(opens(&b.explain(&at_2130)), "the config's hours run to 22:00");
+    b.admin("eken", &["hours", "door-code", "--window", "mon-sun 07:00-21:00"]);
+    let out = b.publish("eken");
+    assert!(out.contains("+ schedule door-code: mon-sun 07:00-21:00"), "{out}");
+    assert!(!opens(&b.explain(&at_2130)));
+    let week = d.parse::<jiff::civil::Date>().unwrap().iso_week_date();
+    let schedule = b.portvakt(&["schedule", "--week", &format!("{}-W{:02}", week.year(), week.week())]);
+    assert!(schedule.contains("door code hours: schedule door-code (the owner's signed policy"), "{schedule}");
+}
+
+#[test]
+fn closing_the_laundry_on_a_holiday_keeps_even_a_booked_resident_out() {
+    let b = Building::start();
+    b.owner();
+    let d = day(4);
+    b.admin(
+        "eken",
+        &[
+            "booking",
+            "add",
+            "--door",
+            "laundry",
+            "--holder",
+            "anna-lgh1101",
+            "--start",
+            &format!("{d}T11:00"),
+            "--end",
+            &format!("{d}T13:00"),
+        ],
+    );
+    b.publish("eken");
+    let at = ["--door", "laundry", "--tag", "04:A2:19:7F", "--at", &format!("{d}T12:00")].map(String::from);
+    let at: Vec<&str> = at.iter().map(String::as_str).collect();
+    assert!(opens(&b.explain(&at)));
+    b.admin("eken", &["holiday", "add", "--date", &d, "--schedule", "laundry-hours"]);
+    let out = b.publish("eken");
+    assert!(out.contains(&format!("closed {d}")), "{out}");
+    assert!(out.contains("closed 2026-12-24"), "the config's own closure is kept:\n{out}");
+    let refused = b.explain(&at);
+    assert!(!opens(&refused) && refused.contains("laundry-hours"), "{refused}");
+}
+
+#[test]
+fn a_lost_tag_is_blocked_at_once_and_its_holder_keeps_their_pin() {
+    let b = Building::start();
+    b.owner();
+    let (_, out, _) = b.admin_run("eken", &["credential", "remove", "anna-tag"], None);
+    assert!(out.contains("credential revoke anna-tag"), "removing offers the revocation:\n{out}");
+    b.admin("eken", &["credential", "revoke", "anna-tag"]);
+    let out = b.publish("eken");
+    assert!(out.contains("- tag anna-tag of anna-lgh1101"), "{out}");
+    assert!(out.contains("owner-revocations-"), "the revocation list goes with it:\n{out}");
+    let d = day(1);
+    let lost = b.explain(&["--door", "entrance", "--tag", "04:A2:19:7F", "--at", &format!("{d}T12:00")]);
+    assert!(!opens(&lost), "{lost}");
+    assert!(opens(&b.explain(&["--door", "entrance", "--pin", "4711", "--at", &format!("{d}T12:00")])));
+    let (code, _, err) = b.admin_run(
+        "eken",
+        &["credential", "add", "--holder", "anna-lgh1101", "--id", "anna-tag", "--tag", "04:11:22:33"],
+        None,
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("was revoked and can never be used again"), "{err}");
+}
+
+#[test]
+fn a_new_resident_gets_a_tag_and_a_pin_read_from_standard_input() {
+    let b = Building::start();
+    b.owner();
+    b.admin("eken", &["group", "add", "lgh-1302", "--doors", "entrance,rubbish,laundry"]);
+    b.admin("eken", &["holder", "add", "maja-lgh1302", "--role", "resident", "--group", "lgh-1302"]);
+    b.admin("eken", &["credential", "add", "--holder", "maja-lgh1302", "--id", "maja-tag", "--tag", "04:5B:22:C1"]);
+    let (code, out, err) = b.admin_run(
+        "eken",
+        &["credential", "add", "--holder", "maja-lgh1302", "--id", "maja-pin", "--pin", "-", "--doors", "entrance"],
+        Some("2468\n"),
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let holders = std::fs::read_to_string(b.path("eken/holders.toml")).unwrap();
+    assert!(!holders.contains("2468"), "the PIN is kept only as a digest:\n{holders}");
+    let out = b.publish("eken");
+    assert!(
+        out.contains("+ holder maja-lgh1302 (resident)")
+            && out.contains("+ tag maja-tag of maja-lgh1302: entrance, rubbish, laundry"),
+        "{out}"
+    );
+    let d = day(1);
+    assert!(opens(&b.explain(&["--door", "rubbish", "--tag", "04:5B:22:C1", "--at", &format!("{d}T23:00")])));
+    assert!(opens(&b.explain(&["--door", "entrance", "--pin", "2468", "--at", &format!("{d}T23:00")])));
+    let sim = b.portvakt(&["sim", "entrance", "tag", "04:5B:22:C1"]);
+    assert!(sim.contains("granted"), "the simulated entrance opens for her now:\n{sim}");
+}
+
+#[test]
+fn a_new_staff_member_gets_a_phone_key_for_the_doors_of_their_team() {
+    let b = Building::start();
+    b.owner();
+    b.municipality();
+    b.admin("hemtjansten", &["keygen", "--out", &b.path("phone.key")]);
+    let public = std::fs::read_to_string(b.path("phone.key.pub")).unwrap();
+    b.admin("hemtjansten", &["holder", "add", "ny-personal", "--role", "home_care", "--group", "team-norr"]);
+    b.admin(
+        "hemtjansten",
+        &["credential", "add", "--holder", "ny-personal", "--id", "ny-telefon", "--phone-key", public.trim()],
+    );
+    let out = b.publish("hemtjansten");
+    assert!(out.contains("+ phone ny-telefon of ny-personal: entrance, rubbish"), "{out}");
+    let d = day(1);
+    assert!(opens(&b.explain(&["--door", "rubbish", "--phone", public.trim(), "--at", &format!("{d}T03:00")])));
+    let (code, out, err) = b.admin_run(
+        "hemtjansten",
+        &["phone", "--socket", &b.path("ble.sock"), "--key", &b.path("phone.key"), "--door", "entrance"],
+        None,
+    );
+    assert_eq!((code, out.trim()), (0, "entrance: granted"), "over the gateway's BLE socket: {err}");
+}
+
+#[test]
+fn moving_a_staff_member_to_another_team_changes_their_doors() {
+    let b = Building::start();
+    b.owner();
+    b.municipality();
+    let phone = "ab".repeat(32);
+    let d = day(1);
+    let rubbish = ["--door", "rubbish", "--phone", &phone, "--at", &format!("{d}T10:00")].map(String::from);
+    let rubbish: Vec<&str> = rubbish.iter().map(String::as_str).collect();
+    assert!(opens(&b.explain(&rubbish)), "team-norr has the rubbish room");
+    b.admin("hemtjansten", &["holder", "change", "kalle", "--group", "team-soder"]);
+    let out = b.publish("hemtjansten");
+    assert!(out.contains("~ phone kalle-telefon of kalle: doors entrance, rubbish -> entrance"), "{out}");
+    assert!(!opens(&b.explain(&rubbish)), "team-soder has the entrance only");
+    assert!(opens(&b.explain(&["--door", "entrance", "--phone", &phone, "--at", &format!("{d}T10:00")])));
+}
+
+#[test]
+fn an_unchanged_workspace_or_one_without_the_residents_is_not_published_unless_meant() {
+    let b = Building::start();
+    b.owner();
+    let (code, _, err) = b.admin_run("eken", &["publish"], None);
+    assert_ne!(code, 0);
+    assert!(err.contains("nothing changed since the last bundle"), "{err}");
+    for h in ["anna-lgh1101", "lars-lgh1203", "erik-vicevard"] {
+        b.admin("eken", &["holder", "remove", h]);
+    }
+    let (code, out, err) = b.admin_run("eken", &["publish"], None);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("every credential is removed (4 in the last bundle)") && err.contains("--allow-large-change"),
+        "{out}{err}"
+    );
+    assert!(
+        std::fs::read_dir(b.path("inbox")).unwrap().filter_map(Result::ok).all(|e| e.path().is_dir()),
+        "nothing was delivered"
+    );
+    b.admin("eken", &["publish", "--renew", "--allow-large-change"]);
+}
+
+#[test]
+fn bookings_from_a_booking_systems_calendar_export_are_in_force() {
+    let b = Building::start();
+    b.owner();
+    b.admin("eken", &["group", "add", "lgh-1101", "--doors", "entrance,rubbish,laundry"]);
+    b.admin("eken", &["holder", "change", "anna-lgh1101", "--group", "lgh-1101"]);
+    let d = day(5).replace('-', "");
+    let ics = format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Tvattbokning//SV\r\n\
+         BEGIN:VEVENT\r\nUID:pass-1@tvatt\r\nSUMMARY:Tvättpass lgh-1101\r\nDTSTART;TZID=Europe/Stockholm:{d}T110000\r\nDTEND;TZID=Europe/Stockholm:{d}T130000\r\nEND:VEVENT\r\n\
+         END:VCALENDAR\r\n"
+    );
+    std::fs::write(b.path("etc/bokningar.ics"), ics).unwrap();
+    let out = b.admin("eken", &["booking", "import", "--ics", "bokningar.ics", "--door", "laundry"]);
+    assert!(out.contains("1 booking(s) at laundry of storgatan-12 taken"), "{out}");
+    b.publish("eken");
+    let date = day(5);
+    assert!(opens(&b.explain(&["--door", "laundry", "--tag", "04:A2:19:7F", "--at", &format!("{date}T12:00")])));
+}
+
+#[test]
+fn in_force_says_whether_the_gateway_runs_with_what_the_workspace_issued() {
+    let b = Building::start();
+    b.owner();
+    let status = b.portvakt(&["status", "--json"]);
+    std::fs::write(b.path("status.json"), &status).unwrap();
+    let out = b.admin("eken", &["in-force", "--status", &b.path("status.json")]);
+    assert!(
+        out.contains("the last this workspace issued") && out.contains("exactly what the workspace holds"),
+        "{out}"
+    );
+    b.admin("eken", &["hours", "free-passage", "--door", "entrance", "--off"]);
+    let out = b.admin("eken", &["in-force", "--status", &b.path("status.json")]);
+    assert!(out.contains("~ free passage at entrance: the config's -> none"), "{out}");
+}
