@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Checks systemd/portvakt.service: `systemd-analyze verify` must be clean (no output on
+# Checks systemd/portvakt.service (and the re-issue timer in docs/examples): `systemd-analyze verify` must be clean (no output on
 # stderr either: unknown keys are only warnings there) and the offline security exposure
 # must be at most 2.5. Usage: scripts/check-systemd.sh [PORTVAKT-BINARY]
 set -euo pipefail
@@ -36,6 +36,18 @@ if [ -s "$work/verify.err" ]; then
     exit 1
 fi
 echo "systemd-analyze verify: clean"
+
+# The authority's re-issue timer (docs/examples), with portvakt-admin where it was built.
+admin=$(dirname "$bin")/portvakt-admin
+[ -x "$admin" ] || cargo build --locked --bin portvakt-admin
+sed "s|/usr/bin/portvakt-admin|$admin|; s|^User=.*|User=root|" docs/examples/portvakt-admin-renew.service > "$work/portvakt-admin-renew.service"
+cp docs/examples/portvakt-admin-renew.timer "$work/"
+if ! systemd-analyze verify "$work/portvakt-admin-renew.timer" "$work/portvakt-admin-renew.service" 2> "$work/renew.err" || [ -s "$work/renew.err" ]; then
+    cat "$work/renew.err" >&2
+    echo "check-systemd: the re-issue timer example does not verify cleanly" >&2
+    exit 1
+fi
+echo "systemd-analyze verify (re-issue timer example): clean"
 
 systemd-analyze security --offline=true "$work/portvakt.service" > "$work/security.txt"
 exposure=$(grep -o 'Overall exposure level for portvakt.service: [0-9.]*' "$work/security.txt" | awk '{print $NF}')

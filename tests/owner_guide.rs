@@ -28,6 +28,10 @@ fn ble_env(dir: &Path) -> [(String, String); 1] {
 
 impl Building {
     fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    fn start_with(more: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let etc = dir.path().join("etc");
         copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("config"), &etc);
@@ -42,7 +46,8 @@ impl Building {
         std::fs::create_dir_all(dir.path().join("inbox")).unwrap();
         let cfg = etc.join("portvakt.toml");
         let env = ble_env(dir.path());
-        let extra: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let mut extra: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        extra.extend_from_slice(more);
         let daemon = spawn_run(dir.path(), &cfg, true, &extra);
         Building { dir, cfg, daemon: Some(daemon) }
     }
@@ -448,4 +453,59 @@ fn in_force_says_whether_the_gateway_runs_with_what_the_workspace_issued() {
     b.admin("eken", &["hours", "free-passage", "--door", "entrance", "--off"]);
     let out = b.admin("eken", &["in-force", "--status", &b.path("status.json")]);
     assert!(out.contains("~ free passage at entrance: the config's -> none"), "{out}");
+}
+
+/// The in-library broker on a thread of its own, for the length of the test.
+fn broker() -> u16 {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async move {
+            let b = portvakt::uplink::sim_broker::SimBroker::start(0).await.unwrap();
+            tx.send(b.addr().port()).unwrap();
+            std::future::pending::<()>().await;
+        });
+    });
+    rx.recv().unwrap()
+}
+
+#[test]
+fn a_bundle_published_over_mqtt_is_taken_in_and_in_force_reads_the_gateways_state_back() {
+    let port = broker();
+    let url = format!("mqtt://127.0.0.1:{port}");
+    let b = Building::start_with(&[("PORTVAKT__UPLINK__BROKER", &url), ("PORTVAKT__UPLINK__ALLOW_PLAINTEXT", "true")]);
+    b.admin("eken", &["init", "--authority", "owner", "--class", "owner", "--key", "secrets/authorities/owner.key"]);
+    b.admin(
+        "eken",
+        &[
+            "site",
+            "add",
+            "storgatan-12",
+            "--site-key",
+            "secrets/credential-hash.key",
+            "--config",
+            "portvakt.toml",
+            "--broker",
+            &url,
+        ],
+    );
+    b.admin("eken", &["import", "--csv", "example-residents.csv"]);
+    let out = b.admin("eken", &["publish"]);
+    assert!(out.contains("published retained on portvakt/storgatan-12/bundle/owner"), "{out}");
+    let d = day(1);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while !opens(&b.explain(&["--door", "entrance", "--tag", "04:A2:19:7F", "--at", &format!("{d}T12:00")])) {
+        assert!(std::time::Instant::now() < deadline, "the gateway did not take the bundle in over MQTT");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let out = b.admin("eken", &["in-force", "--mqtt"]);
+        if out.contains("the last this workspace issued") {
+            assert!(out.contains("exactly what the workspace holds"), "{out}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the retained state never named the new version:\n{out}");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
 }

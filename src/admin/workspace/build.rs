@@ -155,7 +155,7 @@ impl Workspace {
                 .collect();
             if able.is_empty() {
                 problems.push(format!(
-                    "booking {}: nobody it is for has a credential for {} at {site}",
+                    "booking {}: nobody it is for has the door {} at {site}",
                     super::bookings::describe_booking(b),
                     b.door
                 ));

@@ -224,15 +224,26 @@ fn holder_list(ws: &Workspace) -> String {
 
 /// The credential ids of `holder` in the last bundles issued.
 fn issued_ids(ws: &Workspace, holder: &str) -> anyhow::Result<Vec<String>> {
-    let mut ids = Vec::new();
-    for site in ws.settings.sites.keys() {
-        if let Some(b) = portvakt::admin::workspace::publish::read_issued(&ws.issued_path(site))? {
-            ids.extend(b.entries.iter().filter(|e| e.holder == holder).map(|e| e.id.to_string()));
-        }
-    }
+    let mut ids: Vec<String> = issued_entries(ws)?.into_iter().filter(|(_, h)| h == holder).map(|(id, _)| id).collect();
     ids.sort();
     ids.dedup();
     Ok(ids)
+}
+
+/// Every credential id in the last bundles issued.
+fn issued_credentials(ws: &Workspace) -> anyhow::Result<Vec<String>> {
+    Ok(issued_entries(ws)?.into_iter().map(|(id, _)| id).collect())
+}
+
+/// (credential id, holder) of every entry in the last bundles issued to each site.
+fn issued_entries(ws: &Workspace) -> anyhow::Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for site in ws.settings.sites.keys() {
+        if let Some(b) = portvakt::admin::workspace::publish::read_issued(&ws.issued_path(site))? {
+            out.extend(b.entries.iter().map(|e| (e.id.to_string(), e.holder.to_string())));
+        }
+    }
+    Ok(out)
 }
 
 fn credential(ws: &mut Workspace, c: CredentialCommand) -> anyhow::Result<String> {
@@ -254,11 +265,12 @@ fn credential(ws: &mut Workspace, c: CredentialCommand) -> anyhow::Result<String
         }
         CredentialCommand::Revoke { ids, phone_keys } => ws.revoke(&ids, &phone_keys)?,
         CredentialCommand::Remove { id, revoke } => {
+            let issued = issued_credentials(ws)?.contains(&id);
             let mut said = ws.credential_remove(&id, revoke)?;
-            if !revoke {
+            if !revoke && issued {
                 let _ = write!(
                     said,
-                    "\nnote: if it is lost or stolen, revoke it too, so it stops at once: `portvakt-admin credential revoke {id}`"
+                    "\nnote: {id} is in a bundle already issued and opens doors until the next one is taken in; if it is lost or stolen, revoke it too, so it stops at once: `portvakt-admin credential revoke {id}`"
                 );
             }
             said
