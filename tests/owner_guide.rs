@@ -509,3 +509,28 @@ fn a_bundle_published_over_mqtt_is_taken_in_and_in_force_reads_the_gateways_stat
         std::thread::sleep(std::time::Duration::from_millis(300));
     }
 }
+
+#[test]
+fn renew_reissues_only_a_bundle_that_is_due_and_publish_out_writes_to_a_folder() {
+    let b = Building::start();
+    b.owner();
+    let out = b.admin("eken", &["renew"]);
+    assert!(out.contains("not due yet"), "{out}");
+    let settings = b.path("eken/workspace.toml");
+    let text = std::fs::read_to_string(&settings).unwrap().replace("reissue_every_days = 7", "reissue_every_days = 0");
+    std::fs::write(&settings, text).unwrap();
+    let out = b.admin("eken", &["renew"]);
+    assert!(
+        out.contains("signed owner-storgatan-12-") && out.contains("no changes"),
+        "an unchanged state is re-issued:\n{out}"
+    );
+    let intake = b.portvakt(&["intake"]);
+    assert!(intake.contains("accepted"), "{intake}");
+
+    std::fs::create_dir_all(b.path("usb")).unwrap();
+    b.admin("eken", &["hours", "free-passage", "--door", "entrance", "--off"]);
+    let out = b.admin("eken", &["publish", "--out", &b.path("usb")]);
+    assert!(out.contains(&format!("written to {}/owner-storgatan-12-", b.path("usb"))), "{out}");
+    let files: Vec<_> = std::fs::read_dir(b.path("usb")).unwrap().filter_map(Result::ok).collect();
+    assert_eq!(files.len(), 1, "one bundle, no temporary file left: {files:?}");
+}

@@ -235,14 +235,25 @@ pub fn write<T: Serialize>(path: &Path, header: &str, value: &T) -> Result<(), W
     write_bytes(path, format!("{header}{body}").as_bytes())
 }
 
-/// Writes bytes through a temporary file in the same folder and a rename.
+/// Writes bytes through a temporary file in the same folder and a rename. The file is
+/// readable by its owner only (mode 600): the workspace holds personal data (who lives
+/// and works where, tag UIDs, bookings).
 pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<(), WorkspaceError> {
+    write_with_mode(path, bytes, 0o600)
+}
+
+/// Writes bytes through a temporary file and a rename, with `mode`.
+pub fn write_with_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<(), WorkspaceError> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
     let io = |e| WorkspaceError::Io { path: path.into(), source: e };
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(io)?;
     }
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.tmp"));
-    std::fs::write(&tmp, bytes).map_err(io)?;
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(mode).open(&tmp).map_err(io)?;
+    f.write_all(bytes).and_then(|()| f.sync_all()).map_err(io)?;
     std::fs::rename(&tmp, path).map_err(io)
 }

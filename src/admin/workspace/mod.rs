@@ -17,6 +17,8 @@ pub mod in_force;
 pub mod mqtt_delivery;
 pub mod policy_file;
 pub mod publish;
+#[cfg(test)]
+mod state_tests;
 
 use std::path::{Path, PathBuf};
 

@@ -189,14 +189,15 @@ pub fn sign_revocations(list: &RevocationList, key: &SigningKey) -> Signed {
 }
 
 /// Drops a document into a folder (a gateway's inbox): written under a dot name, then
-/// renamed, so the gateway never reads half a file.
+/// renamed, so the gateway never reads half a file. Mode 644: the gateway's daemon runs
+/// as its own user; the inbox folder's mode keeps others out.
 pub fn deliver_to_folder(folder: &Path, doc: &Signed) -> Result<PathBuf, WorkspaceError> {
     let io = |e| WorkspaceError::Io { path: folder.into(), source: e };
     if !folder.is_dir() {
         return Err(io(std::io::Error::new(std::io::ErrorKind::NotFound, "no such folder")));
     }
     let path = folder.join(&doc.name);
-    files::write_bytes(&path, &doc.bytes)?;
+    files::write_with_mode(&path, &doc.bytes, 0o644)?;
     Ok(path)
 }
 
