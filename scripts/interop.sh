@@ -79,3 +79,6 @@ bash scripts/build-deb.sh aarch64
 
 echo "== interop: Portvakt Central against PostgreSQL and mosquitto, with the real gateway"
 bash scripts/interop-central.sh
+
+echo "== interop: Portvakt Central on a three-node NATS JetStream cluster (TLS, certificate mapping, faults)"
+bash scripts/interop-nats.sh

@@ -130,31 +130,42 @@ async fn handle(c: &mut Collector, client: &AsyncClient, p: &Publish) -> Result<
         log::warn!("not an events topic, ignored: {}", p.topic);
         return Ok(());
     };
-    let event = match ReceivedEvent::parse(&p.payload) {
+    if let Some(ack) = take_record(&mut c.db, &c.key, site, &p.payload).await? {
+        let topic = format!("{}/{site}/events/ack", c.broker.root);
+        client.publish(topic, QoS::AtLeastOnce, false, ack).await.map_err(|_| CollectError::Broker)?;
+    }
+    Ok(())
+}
+
+/// Takes one `events` message of `site` into PostgreSQL (a malformed one into `refused`)
+/// and returns the signed acknowledgement to publish, if the site has a gap-free point.
+/// Shared by both engines' collectors.
+pub async fn take_record(
+    db: &mut tokio_postgres::Client,
+    key: &SigningKey,
+    site: &str,
+    payload: &[u8],
+) -> Result<Option<Vec<u8>>, DbError> {
+    let event = match ReceivedEvent::parse(payload) {
         Ok(e) => e,
         Err(e) => {
             log::warn!("{site}: refused: {e}");
-            db::refuse(&c.db, site, &e.to_string(), &p.payload).await?;
-            return Ok(());
+            db::refuse(db, site, &e.to_string(), payload).await?;
+            return Ok(None);
         }
     };
-    let taken = db::take(&mut c.db, site, &event, &p.payload).await?;
-    match taken.arrival {
-        Arrival::Equivocation => {
-            log::error!("{site}: record {} came again with another hash: kept beside the first", event.seq);
-        }
-        Arrival::Duplicate | Arrival::New => {}
+    let taken = db::take(db, site, &event, payload).await?;
+    if taken.arrival == Arrival::Equivocation {
+        log::error!("{site}: record {} came again with another hash: kept beside the first", event.seq);
     }
     if let Some(at) = taken.whole.broken_at {
         log::error!("{site}: the chain is broken at record {at}: acknowledged through {} only", taken.whole.through);
     }
-    if taken.whole.through > 0 {
-        let body =
-            AckBody { site: site.to_owned(), through: taken.whole.through, hash: hex::encode(&taken.whole.hash) };
-        let topic = format!("{}/{site}/events/ack", c.broker.root);
-        client.publish(topic, QoS::AtLeastOnce, false, seal(&body, &c.key)).await.map_err(|_| CollectError::Broker)?;
+    if taken.whole.through == 0 {
+        return Ok(None);
     }
-    Ok(())
+    let body = AckBody { site: site.to_owned(), through: taken.whole.through, hash: hex::encode(&taken.whole.hash) };
+    Ok(Some(seal(&body, key)))
 }
 
 #[cfg(test)]

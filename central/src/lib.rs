@@ -6,11 +6,13 @@
 //! - [`ingest`]: the pure rules — duplicate or equivocation, the gap-free point.
 //! - [`db`]: the schema's migrations and taking a record in.
 //! - [`collector`]: the MQTT collector and its acknowledgements.
+//! - [`nats`]: the collector on a NATS JetStream cluster (a shared durable pull consumer).
 //! - [`verify`], [`visits`]: the answers.
 
 pub mod collector;
 pub mod db;
 pub mod ingest;
 pub mod keys;
+pub mod nats;
 pub mod verify;
 pub mod visits;

@@ -28,18 +28,31 @@ enum Command {
         /// PostgreSQL: a URL or `host=/run/postgresql dbname=portvakt`.
         #[arg(long)]
         db: String,
-        /// The broker: mqtts://HOST:PORT (mqtt:// only to a loopback broker).
+        /// An MQTT broker (mosquitto): mqtts://HOST:PORT (mqtt:// only to a loopback broker).
+        #[arg(long, required_unless_present = "nats", conflicts_with = "nats")]
+        broker: Option<String>,
+        /// A NATS JetStream cluster instead: its client URLs, separated by `,`
+        /// (`nats://HOST:4222`; with --ca, TLS is required).
         #[arg(long)]
-        broker: String,
-        /// The broker's CA certificate (PEM), with mqtts://.
+        nats: Option<String>,
+        /// The broker's or cluster's CA certificate (PEM).
         #[arg(long)]
         ca: Option<PathBuf>,
-        /// This collector's client certificate (PEM), with mqtts://.
+        /// This collector's client certificate (PEM).
         #[arg(long)]
         cert: Option<PathBuf>,
-        /// Its private key (PEM), with mqtts://.
+        /// Its private key (PEM).
         #[arg(long = "cert-key")]
         cert_key: Option<PathBuf>,
+        /// NATS: the stream holding every site's events.
+        #[arg(long, default_value = "PORTVAKT_EVENTS")]
+        stream: String,
+        /// NATS: the durable consumer every collector instance shares.
+        #[arg(long, default_value = "central")]
+        consumer: String,
+        /// NATS: the stream's replicas (3 on a three-node cluster).
+        #[arg(long, default_value_t = 3)]
+        replicas: usize,
         /// The key that signs acknowledgements (64 hex digits; mode 600).
         #[arg(long = "signing-key")]
         signing_key: PathBuf,
@@ -144,15 +157,51 @@ async fn run(cli: Cli) -> Result<String, Failure> {
                 format!("applied migration(s) {applied:?}\n")
             })
         }
-        Command::Collect { db: url, broker: b, ca, cert, cert_key, signing_key, client_id, root } => {
+        Command::Collect {
+            db: url,
+            broker: b,
+            nats,
+            ca,
+            cert,
+            cert_key,
+            stream,
+            consumer,
+            replicas,
+            signing_key,
+            client_id,
+            root,
+        } => {
             let key = keys::signing_key(&signing_key).map_err(|e| fail(78, e))?;
-            let broker = broker(&b, ca.as_ref(), cert.as_ref(), cert_key.as_ref(), client_id, root)?;
             let mut client = db::connect(&url).await.map_err(db_failure)?;
             db::migrate(&mut client).await.map_err(db_failure)?;
-            log::info!("collecting from {b} into PostgreSQL");
             let stop = async {
                 let _ = tokio::signal::ctrl_c().await;
             };
+            if let Some(urls) = nats {
+                let cert = match (cert, cert_key) {
+                    (Some(c), Some(k)) => Some((c, k)),
+                    (None, None) => None,
+                    _ => return Err(fail(64, "--cert and --cert-key go together")),
+                };
+                let cluster = portvakt_central::nats::Cluster {
+                    urls,
+                    ca,
+                    cert,
+                    root,
+                    stream,
+                    consumer,
+                    replicas,
+                    name: client_id,
+                };
+                log::info!("collecting from the NATS cluster {} into PostgreSQL", cluster.urls);
+                return portvakt_central::nats::run(&cluster, &key, &mut client, stop)
+                    .await
+                    .map(|()| String::new())
+                    .map_err(|e| fail(69, e.to_string()));
+            }
+            let b = b.unwrap_or_default();
+            let broker = broker(&b, ca.as_ref(), cert.as_ref(), cert_key.as_ref(), client_id, root)?;
+            log::info!("collecting from {b} into PostgreSQL");
             collector::run(collector::Collector { broker, key, db: client }, stop)
                 .await
                 .map_err(|e| fail(69, e.to_string()))?;

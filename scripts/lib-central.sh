@@ -1,0 +1,85 @@
+# Shared by the Central interop scripts (sourced, not run): installing peers, a throwaway
+# PostgreSQL on a Unix socket (Debian's initdb and pg_ctl), the real gateway daemon
+# against the simulated building with confirm = "collector", and the checks both engines
+# use. The caller sets `work` (a temporary folder) and `BIN` (target/debug) first.
+
+PIDS=()
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+fail() { echo "${0##*/}: FAILED: $*" >&2; exit 1; }
+cleanup() {
+    for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+    [ -n "${PGBIN:-}" ] && as_pg "$PGBIN/pg_ctl" -D "$work/pg" -m immediate stop >/dev/null 2>&1 || true
+    rm -rf "$work"
+}
+
+# install_missing PACKAGE... : apt-get installs them as root, or fails saying what is missing.
+install_missing() {
+    [ "$#" -gt 0 ] || return 0
+    if [ "$(id -u)" != 0 ]; then echo "${0##*/}: $* missing; run as root once" >&2; exit 1; fi
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; fail "nothing listens on $1"; }
+
+# pg_setup: a throwaway PostgreSQL in $work/pg, its socket in $work/sock; sets DB.
+pg_setup() {
+    PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+    mkdir -p "$work/pg" "$work/sock"
+    [ "$(id -u)" = 0 ] && chown postgres "$work/pg" "$work/sock"
+    as_pg "$PGBIN/initdb" -D "$work/pg" -A trust -U portvakt >/dev/null
+    pg_start
+    as_pg "$PGBIN/createdb" -h "$work/sock" -U portvakt portvakt
+    DB="host=$work/sock user=portvakt dbname=portvakt"
+    echo "   PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}'), throwaway, on a Unix socket"
+}
+pg_start() { as_pg "$PGBIN/pg_ctl" -D "$work/pg" -o "-k $work/sock -c listen_addresses=''" -l "$work/pg/log" -w start >/dev/null; }
+pg_stop() { as_pg "$PGBIN/pg_ctl" -D "$work/pg" -m fast stop >/dev/null; }
+psql() { as_pg "$PGBIN/psql" -h "$work/sock" -U portvakt -d portvakt -tAq -c "$1"; }
+
+# gateway_start SITE_DIR ENV...: the test fixture's site (test-site) in collector mode, with
+# the uplink settings given as NAME=VALUE; its helpers use the same environment.
+gateway_start() {
+    cp -r tests/fixtures/config/good "$work/etc"
+    chmod 600 "$work/etc/secrets/"*
+    touch "$work/synchronized"
+    mkdir -p "$work/inbox"
+    export PORTVAKT__STORE__PATH="$work/gw.db" PORTVAKT__CREDENTIALS__INBOX="$work/inbox" \
+           PORTVAKT__DAEMON__CONTROL_SOCKET="$work/control.sock" PORTVAKT__CLOCK__SYNCHRONIZED_FLAG="$work/synchronized" \
+           PORTVAKT__UPLINK__CONFIRM=collector PORTVAKT__UPLINK__COLLECTOR_KEY="$(cat "$work/signing.key.pub")"
+    for kv in "$@"; do export "${kv?}"; done
+    "$BIN/portvakt" --config "$work/etc/portvakt.toml" run --simulate 2>> "$work/gateway.log" &
+    GATEWAY=$!
+    PIDS+=("$GATEWAY")
+    for _ in $(seq 100); do gw status >/dev/null 2>&1 && return 0; sleep 0.1; done
+    fail "the gateway did not start: $(tail -5 "$work/gateway.log")"
+}
+gw() { "$BIN/portvakt" --config "$work/etc/portvakt.toml" "$@"; }
+visits() { for i in $(seq "$1"); do gw sim entrance code "90$i" >/dev/null; done; }
+status_field() { gw status --json | python3 -c "import json,sys; print(json.load(sys.stdin)['store']['$1'])"; }
+outbox() { status_field outbox_depth; }
+head_seq() { status_field head_seq; }
+through() { psql "SELECT coalesce((SELECT through FROM sites WHERE site = 'test-site'), 0)"; }
+# drained WHAT [TENTHS]: waits until the gateway's outbox is empty and Central holds everything.
+drained() {
+    for _ in $(seq "${2:-300}"); do
+        if [ "$(outbox)" = 0 ] && [ "$(through)" = "$(head_seq)" ]; then return 0; fi
+        sleep 0.1
+    done
+    fail "$1: outbox $(outbox), gateway head $(head_seq), Central through $(through)"
+}
+# collector NAME VAR ARGS...: starts collector instance NAME with ARGS, its pid in VAR.
+collector() {
+    local name=$1 var=$2
+    shift 2
+    "$BIN/portvakt-central" collect --db "$DB" --signing-key "$work/signing.key" --client-id "$name" "$@" \
+        >> "$work/collector-$name.log" 2>&1 &
+    PIDS+=($!)
+    printf -v "$var" '%s' "$!"
+}
+# intact_and_unequivocal: verify says intact, nothing equivocated.
+intact_and_unequivocal() {
+    "$BIN/portvakt-central" verify --db "$DB" --site test-site | tee "$work/verify.txt"
+    grep -q "chain intact" "$work/verify.txt" || fail "verify does not say intact"
+    [ "$(psql "SELECT count(*) FROM equivocations")" = 0 ] || fail "equivocations after the faults"
+}
