@@ -64,6 +64,8 @@ kill -0 "$C2" 2>/dev/null || collector two C2 "${MQTT[@]}"
 drained "after the PostgreSQL restart"
 intact_and_unequivocal
 
+fleet_checks
+
 echo "== interop: a visit list, and its read recorded"
 "$BIN/portvakt-central" visits --db "$DB" --site test-site --csv --as interop-test > "$work/visits.csv"
 rows=$(($(wc -l < "$work/visits.csv") - 1))

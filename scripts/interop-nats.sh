@@ -124,6 +124,8 @@ visits 10
 drained "after the PostgreSQL restart" 600
 intact_and_unequivocal
 
+fleet_checks
+
 echo "== interop: a site's certificate is confined to its own prefix"
 pub() { mosquitto_pub -h localhost -p "${MQTT[3]}" --cafile "$work/ca.crt" --cert "$work/$1.crt" --key "$work/$1.key" \
     -i "pub-$1" -q 1 -t "$2" -m 'not a record'; }

@@ -5,6 +5,7 @@
 //! collector stored what — and only then acknowledges the message to the broker
 //! (rumqttc manual acks), so a collector that dies mid-way leaves duplicates, never a hole.
 //! A persistent session (`clean_session` false) keeps the broker queueing while it is away.
+//! It also takes the retained `status`, `state` and door states into the fleet's state.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,8 +17,14 @@ use portvakt_wire::hex;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, Publish, QoS, TlsConfiguration, Transport};
 use tokio::sync::mpsc;
 
+use crate::alarms::Rules;
 use crate::db::{self, DbError};
+use crate::fleet::{self, Observation};
 use crate::ingest::Arrival;
+use crate::topics::{Topic, classify, state_filters};
+
+/// How often every site's alarms are evaluated again (a silent gateway sends nothing).
+pub const SWEEP: Duration = Duration::from_secs(30);
 
 /// Where and how to reach the broker.
 #[derive(Debug, Clone)]
@@ -55,15 +62,6 @@ pub enum CollectError {
     Broker,
 }
 
-/// The site an `events` topic belongs to: `<root>/<site>/events`.
-pub fn site_of<'a>(root: &str, topic: &'a str) -> Option<&'a str> {
-    let rest = topic.strip_prefix(root)?.strip_prefix('/')?;
-    let site = rest.strip_suffix("/events")?;
-    let plain = !site.is_empty()
-        && site.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
-    plain.then_some(site)
-}
-
 fn options(b: &Broker) -> MqttOptions {
     let mut o = MqttOptions::new(b.client_id.clone(), b.host.clone(), b.port);
     o.set_keep_alive(Duration::from_secs(20));
@@ -81,16 +79,19 @@ fn options(b: &Broker) -> MqttOptions {
 pub async fn run(mut c: Collector, stop: impl std::future::Future<Output = ()>) -> Result<(), CollectError> {
     let (client, mut eventloop) = AsyncClient::new(options(&c.broker), 256);
     let (tx, mut rx) = mpsc::channel::<Publish>(256);
-    let filter = format!("{}/+/events", c.broker.root);
+    let mut filters = vec![format!("{}/+/events", c.broker.root)];
+    filters.extend(state_filters(&c.broker.root, '/', "+"));
     let subscriber = client.clone();
     // The connection is driven on its own task, so a slow commit never starves keep-alive.
     let driver = tokio::spawn(async move {
         loop {
             match eventloop.poll().await {
                 Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                    log::info!("connected to the broker; subscribing to {filter}");
-                    if subscriber.subscribe(filter.clone(), QoS::AtLeastOnce).await.is_err() {
-                        return;
+                    log::info!("connected to the broker; subscribing to {}", filters.join(", "));
+                    for f in &filters {
+                        if subscriber.subscribe(f.clone(), QoS::AtLeastOnce).await.is_err() {
+                            return;
+                        }
                     }
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) => {
@@ -107,9 +108,15 @@ pub async fn run(mut c: Collector, stop: impl std::future::Future<Output = ()>) 
         }
     });
     tokio::pin!(stop);
+    let mut sweep = tokio::time::interval(SWEEP);
     let result = loop {
         tokio::select! {
             () = &mut stop => break Ok(()),
+            _ = sweep.tick() => {
+                if let Err(e) = fleet::sweep(&c.db, jiff::Timestamp::now(), &Rules::default()).await {
+                    break Err(e.into());
+                }
+            }
             p = rx.recv() => {
                 let Some(p) = p else { break Err(CollectError::Broker) };
                 if let Err(e) = handle(&mut c, &client, &p).await {
@@ -126,13 +133,22 @@ pub async fn run(mut c: Collector, stop: impl std::future::Future<Output = ()>) 
 }
 
 async fn handle(c: &mut Collector, client: &AsyncClient, p: &Publish) -> Result<(), CollectError> {
-    let Some(site) = site_of(&c.broker.root, &p.topic) else {
-        log::warn!("not an events topic, ignored: {}", p.topic);
-        return Ok(());
-    };
-    if let Some(ack) = take_record(&mut c.db, &c.key, site, &p.payload).await? {
-        let topic = format!("{}/{site}/events/ack", c.broker.root);
-        client.publish(topic, QoS::AtLeastOnce, false, ack).await.map_err(|_| CollectError::Broker)?;
+    let now = jiff::Timestamp::now();
+    let rules = Rules::default();
+    let text = || std::str::from_utf8(&p.payload).unwrap_or_default();
+    match classify(&c.broker.root, &p.topic, '/') {
+        Some(Topic::Events(site)) => {
+            if let Some(ack) = take_record(&mut c.db, &c.key, site, &p.payload, now).await? {
+                let topic = format!("{}/{site}/events/ack", c.broker.root);
+                client.publish(topic, QoS::AtLeastOnce, false, ack).await.map_err(|_| CollectError::Broker)?;
+            }
+        }
+        Some(Topic::Status(site)) => fleet::observe(&c.db, site, &Observation::Status(text()), now, &rules).await?,
+        Some(Topic::State(site)) => fleet::observe(&c.db, site, &Observation::State(text()), now, &rules).await?,
+        Some(Topic::Door(site, door)) => {
+            fleet::observe(&c.db, site, &Observation::Door(door, text()), now, &rules).await?;
+        }
+        None => log::warn!("not a topic of Central's, ignored: {}", p.topic),
     }
     Ok(())
 }
@@ -145,6 +161,7 @@ pub async fn take_record(
     key: &SigningKey,
     site: &str,
     payload: &[u8],
+    now: jiff::Timestamp,
 ) -> Result<Option<Vec<u8>>, DbError> {
     let event = match ReceivedEvent::parse(payload) {
         Ok(e) => e,
@@ -155,6 +172,10 @@ pub async fn take_record(
         }
     };
     let taken = db::take(db, site, &event, payload).await?;
+    if taken.arrival == Arrival::New {
+        let record = Observation::Record(&event.kind, event.door.as_deref());
+        fleet::observe(db, site, &record, now, &Rules::default()).await?;
+    }
     if taken.arrival == Arrival::Equivocation {
         log::error!("{site}: record {} came again with another hash: kept beside the first", event.seq);
     }
@@ -166,19 +187,4 @@ pub async fn take_record(
     }
     let body = AckBody { site: site.to_owned(), through: taken.whole.through, hash: hex::encode(&taken.whole.hash) };
     Ok(Some(seal(&body, key)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_site_is_read_from_the_events_topic_and_anything_else_is_not_a_site() {
-        assert_eq!(site_of("portvakt", "portvakt/storgatan-12/events"), Some("storgatan-12"));
-        assert_eq!(site_of("portvakt", "portvakt/storgatan-12/events/ack"), None);
-        assert_eq!(site_of("portvakt", "portvakt/a/b/events"), None);
-        assert_eq!(site_of("portvakt", "other/storgatan-12/events"), None);
-        assert_eq!(site_of("portvakt", "portvakt//events"), None);
-        assert_eq!(site_of("portvakt", "portvakt/Storgatan/events"), None);
-    }
 }

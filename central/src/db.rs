@@ -11,7 +11,10 @@ use tokio_postgres::{Client, GenericClient, NoTls, Row};
 use crate::ingest::{self, Arrival, Link, Whole};
 
 /// The migrations, in order: version, name, SQL.
-const MIGRATIONS: &[(i32, &str, &str)] = &[(1, "records", include_str!("../migrations/0001_records.sql"))];
+const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (1, "records", include_str!("../migrations/0001_records.sql")),
+    (2, "fleet", include_str!("../migrations/0002_fleet.sql")),
+];
 
 /// Any number, as long as every collector uses the same: it serialises migrating.
 const MIGRATION_LOCK: i64 = 0x7076_6b74_6d69_6772; // "pvktmigr"

@@ -7,12 +7,18 @@
 //! - [`db`]: the schema's migrations and taking a record in.
 //! - [`collector`]: the MQTT collector and its acknowledgements.
 //! - [`nats`]: the collector on a NATS JetStream cluster (a shared durable pull consumer).
-//! - [`verify`], [`visits`]: the answers.
+//! - [`alarms`], [`fleet`]: which alarms a site calls for (pure), and the fleet's state and alarm rows.
+//! - [`topics`]: what a topic or subject carries.
+//! - [`fleet_view`], [`verify`], [`visits`]: the answers.
 
+pub mod alarms;
 pub mod collector;
 pub mod db;
+pub mod fleet;
+pub mod fleet_view;
 pub mod ingest;
 pub mod keys;
 pub mod nats;
+pub mod topics;
 pub mod verify;
 pub mod visits;

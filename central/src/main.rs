@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use portvakt_central::{collector, db, keys, verify, visits};
+use portvakt_central::{collector, db, fleet_view, keys, verify, visits};
 
 /// Portvakt Central: every gateway's audit stream into PostgreSQL.
 #[derive(Parser)]
@@ -71,6 +71,31 @@ enum Command {
         /// The site.
         #[arg(long)]
         site: String,
+    },
+    /// Every site at a glance: online, last heard, clock, outbox, records stored, devices,
+    /// bundles, open alarms.
+    Fleet {
+        /// PostgreSQL.
+        #[arg(long)]
+        db: String,
+        /// JSON lines (with each site's last state).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Open alarms, or (with --since) every alarm raised since then, with raised and cleared times.
+    Alarms {
+        /// PostgreSQL.
+        #[arg(long)]
+        db: String,
+        /// Only this site.
+        #[arg(long)]
+        site: Option<String>,
+        /// Every alarm raised since this time (RFC 3339), cleared ones too.
+        #[arg(long)]
+        since: Option<String>,
+        /// JSON lines.
+        #[arg(long)]
+        json: bool,
     },
     /// Visit lists (personal data: every read is recorded).
     Visits {
@@ -146,6 +171,66 @@ fn broker(
     Ok(collector::Broker { host, port, tls, client_id, root })
 }
 
+/// `collect`'s arguments.
+struct Collect {
+    db: String,
+    broker: Option<String>,
+    nats: Option<String>,
+    ca: Option<PathBuf>,
+    cert: Option<PathBuf>,
+    cert_key: Option<PathBuf>,
+    stream: String,
+    consumer: String,
+    replicas: usize,
+    signing_key: PathBuf,
+    client_id: String,
+    root: String,
+}
+
+async fn collect(a: Collect) -> Result<String, Failure> {
+    let Collect {
+        db: url,
+        broker: b,
+        nats,
+        ca,
+        cert,
+        cert_key,
+        stream,
+        consumer,
+        replicas,
+        signing_key,
+        client_id,
+        root,
+    } = a;
+    let key = keys::signing_key(&signing_key).map_err(|e| fail(78, e))?;
+    let mut client = db::connect(&url).await.map_err(db_failure)?;
+    db::migrate(&mut client).await.map_err(db_failure)?;
+    let stop = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    if let Some(urls) = nats {
+        let cert = match (cert, cert_key) {
+            (Some(c), Some(k)) => Some((c, k)),
+            (None, None) => None,
+            _ => return Err(fail(64, "--cert and --cert-key go together")),
+        };
+        let cluster =
+            portvakt_central::nats::Cluster { urls, ca, cert, root, stream, consumer, replicas, name: client_id };
+        log::info!("collecting from the NATS cluster {} into PostgreSQL", cluster.urls);
+        return portvakt_central::nats::run(&cluster, &key, &mut client, stop)
+            .await
+            .map(|()| String::new())
+            .map_err(|e| fail(69, e.to_string()));
+    }
+    let b = b.unwrap_or_default();
+    let broker = broker(&b, ca.as_ref(), cert.as_ref(), cert_key.as_ref(), client_id, root)?;
+    log::info!("collecting from {b} into PostgreSQL");
+    collector::run(collector::Collector { broker, key, db: client }, stop)
+        .await
+        .map_err(|e| fail(69, e.to_string()))?;
+    Ok(String::new())
+}
+
 async fn run(cli: Cli) -> Result<String, Failure> {
     match cli.command {
         Command::Migrate { db: url } => {
@@ -158,8 +243,8 @@ async fn run(cli: Cli) -> Result<String, Failure> {
             })
         }
         Command::Collect {
-            db: url,
-            broker: b,
+            db,
+            broker,
             nats,
             ca,
             cert,
@@ -171,41 +256,21 @@ async fn run(cli: Cli) -> Result<String, Failure> {
             client_id,
             root,
         } => {
-            let key = keys::signing_key(&signing_key).map_err(|e| fail(78, e))?;
-            let mut client = db::connect(&url).await.map_err(db_failure)?;
-            db::migrate(&mut client).await.map_err(db_failure)?;
-            let stop = async {
-                let _ = tokio::signal::ctrl_c().await;
-            };
-            if let Some(urls) = nats {
-                let cert = match (cert, cert_key) {
-                    (Some(c), Some(k)) => Some((c, k)),
-                    (None, None) => None,
-                    _ => return Err(fail(64, "--cert and --cert-key go together")),
-                };
-                let cluster = portvakt_central::nats::Cluster {
-                    urls,
-                    ca,
-                    cert,
-                    root,
-                    stream,
-                    consumer,
-                    replicas,
-                    name: client_id,
-                };
-                log::info!("collecting from the NATS cluster {} into PostgreSQL", cluster.urls);
-                return portvakt_central::nats::run(&cluster, &key, &mut client, stop)
-                    .await
-                    .map(|()| String::new())
-                    .map_err(|e| fail(69, e.to_string()));
-            }
-            let b = b.unwrap_or_default();
-            let broker = broker(&b, ca.as_ref(), cert.as_ref(), cert_key.as_ref(), client_id, root)?;
-            log::info!("collecting from {b} into PostgreSQL");
-            collector::run(collector::Collector { broker, key, db: client }, stop)
-                .await
-                .map_err(|e| fail(69, e.to_string()))?;
-            Ok(String::new())
+            collect(Collect {
+                db,
+                broker,
+                nats,
+                ca,
+                cert,
+                cert_key,
+                stream,
+                consumer,
+                replicas,
+                signing_key,
+                client_id,
+                root,
+            })
+            .await
         }
         Command::Verify { db: url, site } => {
             let client = db::connect(&url).await.map_err(db_failure)?;
@@ -217,6 +282,18 @@ async fn run(cli: Cli) -> Result<String, Failure> {
                 print!("{text}");
                 Err(fail(65, "the stored chain is not whole (see above)"))
             }
+        }
+        Command::Fleet { db: url, json } => {
+            let client = db::connect(&url).await.map_err(db_failure)?;
+            let lines = fleet_view::sites(&client).await.map_err(db_failure)?;
+            Ok(if json { fleet_view::json_lines(&lines) } else { fleet_view::table(&lines) })
+        }
+        Command::Alarms { db: url, site, since, json } => {
+            let client = db::connect(&url).await.map_err(db_failure)?;
+            let list = fleet_view::alarms(&client, site.as_deref(), time("since", since.as_ref())?)
+                .await
+                .map_err(db_failure)?;
+            Ok(if json { fleet_view::alarm_json(&list) } else { fleet_view::alarm_table(&list) })
         }
         Command::Visits { db: url, site, holder, door, since, until, who, json, csv } => {
             let filter = visits::Filter {

@@ -6,7 +6,8 @@
 //! the site's signed acknowledgement is published on `portvakt.<site>.events.ack` (the
 //! gateway's `events/ack`), and only then is the message acknowledged to JetStream (and
 //! that acknowledgement confirmed): a collector or node that dies mid-way leaves a
-//! redelivery, never a hole.
+//! redelivery, never a hole. A second stream keeps the last `status`, `state` and door
+//! state of each gateway for the fleet's state (`fleet`).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -15,13 +16,30 @@ use async_nats::jetstream::{self, consumer, stream};
 use ed25519_dalek::SigningKey;
 use futures_util::StreamExt as _;
 
-use crate::collector::take_record;
+use crate::alarms::Rules;
+use crate::collector::{SWEEP, take_record};
 use crate::db::DbError;
+use crate::fleet::{self, Observation};
+use crate::topics::{Topic, classify, state_filters};
 
 /// How long the stream keeps records (for replay by another consumer), and how long a
 /// message delivered to a collector may stay unacknowledged before another gets it.
 const KEEP: Duration = Duration::from_secs(14 * 24 * 3600);
 const ACK_WAIT: Duration = Duration::from_secs(30);
+
+/// The stream of fleet state beside the events: each gateway's `status`, `state` and door
+/// states, the last message per subject kept (NATS's own retained messages).
+pub fn state_stream_config(c: &Cluster) -> stream::Config {
+    stream::Config {
+        name: format!("{}_STATE", c.stream),
+        subjects: state_filters(&c.root, '.', "*"),
+        num_replicas: c.replicas,
+        storage: stream::StorageType::File,
+        retention: stream::RetentionPolicy::Limits,
+        max_messages_per_subject: 1,
+        ..stream::Config::default()
+    }
+}
 
 /// Where and how to reach the cluster.
 #[derive(Debug, Clone)]
@@ -59,14 +77,6 @@ fn nats(e: impl std::fmt::Display) -> NatsError {
     NatsError::Nats(e.to_string())
 }
 
-/// The site of `<root>.<site>.events`.
-pub fn site_of<'a>(root: &str, subject: &'a str) -> Option<&'a str> {
-    let site = subject.strip_prefix(root)?.strip_prefix('.')?.strip_suffix(".events")?;
-    let plain = !site.is_empty()
-        && site.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
-    plain.then_some(site)
-}
-
 /// The stream every site's `events` land in.
 pub fn stream_config(c: &Cluster) -> stream::Config {
     stream::Config {
@@ -102,37 +112,26 @@ pub async fn run(
 ) -> Result<(), NatsError> {
     let client = connect(c).await?;
     let js = jetstream::new(client.clone());
-    // A cluster that has just started has no JetStream leader for a few seconds.
-    let mut tries = 0;
-    let stream = loop {
-        match js.get_or_create_stream(stream_config(c)).await {
-            Ok(s) => break s,
-            Err(e) if tries < 30 => {
-                tries += 1;
-                log::info!("stream {}: {e}; asking again in 1 s", c.stream);
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-            Err(e) => return Err(nats(e)),
-        }
-    };
-    let config = consumer::pull::Config {
-        durable_name: Some(c.consumer.clone()),
-        ack_policy: consumer::AckPolicy::Explicit,
-        ack_wait: ACK_WAIT,
-        max_ack_pending: 10_000,
-        ..consumer::pull::Config::default()
-    };
-    let consumer = stream.get_or_create_consumer(&c.consumer, config).await.map_err(nats)?;
-    let mut messages = consumer.messages().await.map_err(nats)?;
-    log::info!("collecting from stream {} as consumer {} ({})", c.stream, c.consumer, c.name);
+    let events = consumer_of(&js, stream_config(c), &c.consumer).await?;
+    let states = consumer_of(&js, state_stream_config(c), &format!("{}-state", c.consumer)).await?;
+    let mut messages = events.messages().await.map_err(nats)?;
+    let mut state_messages = states.messages().await.map_err(nats)?;
+    log::info!("collecting from streams {0} and {0}_STATE as consumer {1} ({2})", c.stream, c.consumer, c.name);
     tokio::pin!(stop);
     let mut taken: u64 = 0;
+    let mut sweep = tokio::time::interval(SWEEP);
+    let rules = Rules::default();
     loop {
         let next = tokio::select! {
             () = &mut stop => {
                 log::info!("stopping after taking {taken} message(s)");
                 return Ok(());
             }
+            _ = sweep.tick() => {
+                fleet::sweep(db, jiff::Timestamp::now(), &rules).await?;
+                continue;
+            }
+            m = state_messages.next() => m,
             m = messages.next() => m,
         };
         let message = match next {
@@ -141,41 +140,68 @@ pub async fn run(
                 log::warn!("NATS: {e}; going on");
                 continue;
             }
-            None => return Err(NatsError::Nats("the consumer's message stream ended".into())),
+            None => return Err(NatsError::Nats("a consumer's message stream ended".into())),
         };
-        let Some(site) = site_of(&c.root, &message.subject) else {
-            log::warn!("not an events subject, acknowledged and ignored: {}", message.subject);
-            let _ = message.ack().await;
-            continue;
-        };
-        let site = site.to_owned();
-        if let Some(ack) = take_record(db, key, &site, &message.payload).await? {
-            let subject = format!("{}.{site}.events.ack", c.root);
-            if let Err(e) = client.publish(subject, ack.into()).await {
-                log::warn!("{site}: the acknowledgement was not sent ({e}); the record stays for redelivery");
-                continue;
+        let now = jiff::Timestamp::now();
+        let text = std::str::from_utf8(&message.payload).unwrap_or_default();
+        match classify(&c.root, &message.subject, '.') {
+            Some(Topic::Events(site)) => {
+                if let Some(ack) = take_record(db, key, site, &message.payload, now).await? {
+                    let subject = format!("{}.{site}.events.ack", c.root);
+                    if let Err(e) = client.publish(subject, ack.into()).await {
+                        log::warn!("{site}: the acknowledgement was not sent ({e}); the record stays for redelivery");
+                        continue;
+                    }
+                }
+                taken += 1;
             }
+            Some(Topic::Status(site)) => fleet::observe(db, site, &Observation::Status(text), now, &rules).await?,
+            Some(Topic::State(site)) => fleet::observe(db, site, &Observation::State(text), now, &rules).await?,
+            Some(Topic::Door(site, door)) => {
+                fleet::observe(db, site, &Observation::Door(door, text), now, &rules).await?;
+            }
+            None => log::warn!("not a subject of Central's, acknowledged and ignored: {}", message.subject),
         }
-        taken += 1;
         // Only now may JetStream forget it: committed, and acknowledged to the gateway.
         if let Err(e) = message.double_ack().await {
-            log::warn!("{site}: JetStream did not confirm the acknowledgement ({e}); it may come again");
+            log::warn!("{}: JetStream did not confirm the acknowledgement ({e}); it may come again", message.subject);
         }
     }
+}
+
+/// The stream (made if missing; a cluster just started has no leader for a few seconds)
+/// and its durable pull consumer.
+async fn consumer_of(
+    js: &jetstream::Context,
+    config: stream::Config,
+    durable: &str,
+) -> Result<consumer::Consumer<consumer::pull::Config>, NatsError> {
+    let name = config.name.clone();
+    let mut tries = 0;
+    let stream = loop {
+        match js.get_or_create_stream(config.clone()).await {
+            Ok(s) => break s,
+            Err(e) if tries < 30 => {
+                tries += 1;
+                log::info!("stream {name}: {e}; asking again in 1 s");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(e) => return Err(nats(e)),
+        }
+    };
+    let config = consumer::pull::Config {
+        durable_name: Some(durable.to_owned()),
+        ack_policy: consumer::AckPolicy::Explicit,
+        ack_wait: ACK_WAIT,
+        max_ack_pending: 10_000,
+        ..consumer::pull::Config::default()
+    };
+    stream.get_or_create_consumer(durable, config).await.map_err(nats)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_site_is_read_from_the_events_subject_and_anything_else_is_not_a_site() {
-        assert_eq!(site_of("portvakt", "portvakt.storgatan-12.events"), Some("storgatan-12"));
-        assert_eq!(site_of("portvakt", "portvakt.storgatan-12.events.ack"), None);
-        assert_eq!(site_of("portvakt", "portvakt.a.b.events"), None);
-        assert_eq!(site_of("portvakt", "other.storgatan-12.events"), None);
-        assert_eq!(site_of("portvakt", "portvakt..events"), None);
-    }
 
     #[test]
     fn the_stream_takes_every_sites_events_and_not_their_acknowledgements() {
@@ -192,5 +218,8 @@ mod tests {
         let s = stream_config(&c);
         assert_eq!(s.subjects, ["portvakt.*.events"]);
         assert_eq!(s.num_replicas, 3);
+        let s = state_stream_config(&c);
+        assert_eq!(s.subjects, ["portvakt.*.status", "portvakt.*.state", "portvakt.*.door.*.state"]);
+        assert_eq!(s.max_messages_per_subject, 1, "the last state of each kept, as MQTT keeps the retained one");
     }
 }

@@ -1,0 +1,211 @@
+//! The fleet's state in PostgreSQL: what each gateway's retained `status`, `state` and
+//! door states said, when it was last heard, a forced door not yet closed; and its alarm
+//! rows kept in step with `alarms::wanted` — a new alarm raised, one that no longer holds
+//! cleared, one still open left alone — after each observation and at every sweep (which
+//! is what notices a gateway gone silent).
+
+use jiff::Timestamp;
+use tokio_postgres::Client;
+
+use crate::alarms::{self, DoorFacts, Facts, Rules};
+use crate::db::DbError;
+
+/// Something heard from a gateway.
+#[derive(Debug, Clone)]
+pub enum Observation<'a> {
+    /// Its `status`: `online` or `offline`.
+    Status(&'a str),
+    /// Its `state` JSON.
+    State(&'a str),
+    /// A door's `door/<door>/state` JSON.
+    Door(&'a str, &'a str),
+    /// An audit record of this kind, at this door.
+    Record(&'a str, Option<&'a str>),
+}
+
+fn ms(t: Timestamp) -> i64 {
+    t.as_millisecond()
+}
+
+const AT: &str = "TIMESTAMPTZ 'epoch' + $2::bigint * INTERVAL '1 millisecond'";
+
+/// Records what was heard; raises or clears the site's alarms when it can change them.
+pub async fn observe(
+    db: &Client,
+    site: &str,
+    o: &Observation<'_>,
+    now: Timestamp,
+    rules: &Rules,
+) -> Result<(), DbError> {
+    let now_ms = ms(now);
+    db.execute(
+        &format!(
+            "INSERT INTO gateways (site, last_seen) VALUES ($1, {AT})
+             ON CONFLICT (site) DO UPDATE SET last_seen = greatest(gateways.last_seen, excluded.last_seen)"
+        ),
+        &[&site, &now_ms],
+    )
+    .await?;
+    let changes_alarms = match o {
+        Observation::Status(s) => {
+            let online = *s == "online";
+            db.execute(
+                &format!("UPDATE gateways SET online = $3, status_at = {AT} WHERE site = $1"),
+                &[&site, &now_ms, &online],
+            )
+            .await?;
+            true
+        }
+        Observation::State(text) => {
+            // A running gateway's state also says it is online: a stream made after the
+            // gateway connected (NATS keeps no retained `online` for it) still knows.
+            let running = serde_json::from_str::<serde_json::Value>(text)
+                .ok()
+                .and_then(|v| v.get("running").and_then(serde_json::Value::as_bool))
+                .unwrap_or(false);
+            db.execute(
+                &format!(
+                    "UPDATE gateways SET state = $3, state_at = {AT},
+                            online = CASE WHEN $4 THEN true ELSE online END WHERE site = $1"
+                ),
+                &[&site, &now_ms, text, &running],
+            )
+            .await?;
+            true
+        }
+        Observation::Door(door, text) => {
+            db.execute(
+                &format!(
+                    "INSERT INTO doors (site, door, state, state_at) VALUES ($1, $3, $4, {AT})
+                     ON CONFLICT (site, door) DO UPDATE SET state = excluded.state, state_at = excluded.state_at"
+                ),
+                &[&site, &now_ms, door, text],
+            )
+            .await?;
+            true
+        }
+        Observation::Record("door.forced_open", Some(door)) => {
+            db.execute(
+                &format!(
+                    "INSERT INTO doors (site, door, forced_at) VALUES ($1, $3, {AT})
+                     ON CONFLICT (site, door) DO UPDATE SET forced_at = excluded.forced_at"
+                ),
+                &[&site, &now_ms, door],
+            )
+            .await?;
+            true
+        }
+        Observation::Record("door.closed", Some(door)) => {
+            let n = db
+                .execute(
+                    "UPDATE doors SET forced_at = NULL WHERE site = $1 AND door = $2 AND forced_at IS NOT NULL",
+                    &[&site, door],
+                )
+                .await?;
+            n > 0
+        }
+        Observation::Record(..) => false,
+    };
+    if changes_alarms {
+        reconcile(db, site, now, rules).await?;
+    }
+    Ok(())
+}
+
+fn time(ms: Option<i64>) -> Option<Timestamp> {
+    ms.and_then(|m| Timestamp::from_millisecond(m).ok())
+}
+
+fn json(text: Option<String>) -> Option<serde_json::Value> {
+    text.and_then(|t| serde_json::from_str(&t).ok())
+}
+
+/// What Central knows of `site`.
+pub async fn facts(db: &Client, site: &str) -> Result<Facts, DbError> {
+    let mut f = Facts::default();
+    if let Some(g) = db
+        .query_opt(
+            "SELECT online, (extract(epoch FROM last_seen) * 1000)::bigint AS seen, state FROM gateways WHERE site = $1",
+            &[&site],
+        )
+        .await?
+    {
+        f.online = g.get("online");
+        f.last_seen = time(g.get("seen"));
+        f.state = json(g.get("state"));
+    }
+    for d in db
+        .query(
+            "SELECT door, state, (extract(epoch FROM forced_at) * 1000)::bigint AS forced FROM doors WHERE site = $1 ORDER BY door",
+            &[&site],
+        )
+        .await?
+    {
+        f.doors.push(DoorFacts { door: d.get("door"), state: json(d.get("state")), forced_at: time(d.get("forced")) });
+    }
+    if let Some(s) = db.query_opt("SELECT through, broken_at FROM sites WHERE site = $1", &[&site]).await? {
+        let through: i64 = s.get("through");
+        f.broken_at = s.get::<_, Option<i64>>("broken_at").and_then(|v| u64::try_from(v).ok());
+        let past = db
+            .query_one(
+                "SELECT (extract(epoch FROM min(received_at)) * 1000)::bigint AS since FROM records WHERE site = $1 AND seq > $2",
+                &[&site, &through],
+            )
+            .await?;
+        if f.broken_at.is_none()
+            && let Some(since) = time(past.get("since"))
+        {
+            f.gap = Some((u64::try_from(through).unwrap_or(0), since));
+        }
+    }
+    Ok(f)
+}
+
+/// Raises the alarms `site` now calls for and clears those that no longer hold; returns
+/// (raised, cleared).
+pub async fn reconcile(db: &Client, site: &str, now: Timestamp, rules: &Rules) -> Result<(usize, usize), DbError> {
+    let wanted = alarms::wanted(&facts(db, site).await?, now, rules);
+    let open =
+        db.query("SELECT id, kind, subject FROM alarms WHERE site = $1 AND cleared_at IS NULL", &[&site]).await?;
+    let now_ms = ms(now);
+    let mut cleared = 0;
+    for row in &open {
+        let (kind, subject): (String, String) = (row.get("kind"), row.get("subject"));
+        if !wanted.iter().any(|w| w.kind == kind && w.subject == subject) {
+            let id: i64 = row.get("id");
+            db.execute(&format!("UPDATE alarms SET cleared_at = {AT} WHERE id = $1"), &[&id, &now_ms]).await?;
+            cleared += 1;
+        }
+    }
+    let mut raised = 0;
+    for w in &wanted {
+        let n = db
+            .execute(
+                &format!(
+                    "INSERT INTO alarms (site, raised_at, kind, subject, detail) VALUES ($1, {AT}, $3, $4, $5)
+                     ON CONFLICT (site, kind, subject) WHERE cleared_at IS NULL DO NOTHING"
+                ),
+                &[&site, &now_ms, &w.kind, &w.subject, &w.detail],
+            )
+            .await?;
+        if n > 0 {
+            log::warn!("{site}: alarm {} {}: {}", w.kind, w.subject, w.detail);
+            raised += 1;
+        }
+    }
+    Ok((raised, cleared))
+}
+
+/// Reconciles every known site (a gateway gone silent sends nothing that would).
+pub async fn sweep(db: &Client, now: Timestamp, rules: &Rules) -> Result<(), DbError> {
+    let sites: Vec<String> = db
+        .query("SELECT site FROM gateways UNION SELECT site FROM sites", &[])
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for site in sites {
+        reconcile(db, &site, now, rules).await?;
+    }
+    Ok(())
+}
