@@ -76,15 +76,19 @@ for i in 1 2 3; do wait_port "${CLIENT[$i]}"; wait_port "${MQTT[$i]}"; done
 
 pg_setup
 "$BIN/portvakt-admin" keygen --out "$work/signing.key" >/dev/null
-gateway_start PORTVAKT__UPLINK__BROKER="mqtts://localhost:${MQTT[1]}" PORTVAKT__UPLINK__CA_FILE="$work/ca.crt" \
-    PORTVAKT__UPLINK__CERT_FILE="$work/test-site.crt" PORTVAKT__UPLINK__KEY_FILE="$work/test-site.key"
 urls() { echo "tls://localhost:${CLIENT[$1]},tls://localhost:${CLIENT[$2]},tls://localhost:${CLIENT[$3]}"; }
 NATS_TLS=(--ca "$work/ca.crt" --cert "$work/collector.crt" --cert-key "$work/collector.key")
 
 echo "== interop: two collectors on one durable pull consumer of the R3 stream"
-visits 3
+# The collectors make the streams: before them, the cluster keeps nothing of a gateway's
+# publishes (and still acknowledges them), as the operator's guide says.
 collector one C1 --nats "$(urls 2 3 1)" "${NATS_TLS[@]}"
 collector two C2 --nats "$(urls 3 2 1)" "${NATS_TLS[@]}"
+for _ in $(seq 600); do grep -q "collecting from streams" "$work/collector-one.log" && break; sleep 0.1; done
+grep -q "collecting from streams" "$work/collector-one.log" || fail "the collector made no streams: $(tail -3 "$work/collector-one.log")"
+gateway_start PORTVAKT__UPLINK__BROKER="mqtts://localhost:${MQTT[1]}" PORTVAKT__UPLINK__CA_FILE="$work/ca.crt" \
+    PORTVAKT__UPLINK__CERT_FILE="$work/test-site.crt" PORTVAKT__UPLINK__KEY_FILE="$work/test-site.key"
+visits 3
 drained "first records over the cluster" 600
 echo "   $(through) records stored and acknowledged through the cluster, outbox empty"
 
@@ -137,6 +141,9 @@ for _ in $(seq 100); do [ "$(psql "SELECT count(*) FROM refused")" -gt "$before"
 [ "$(psql "SELECT count(*) FROM refused WHERE site = 'test-site'")" = 0 ] || fail "other-site published into test-site's prefix"
 grep -q 'Publish Violation - User "other-site", Subject "portvakt.test-site.events"' "$work"/n3.log || fail "no publish violation logged"
 echo "   other-site into test-site's prefix: dropped by the cluster (violation logged); into its own: refused by Central"
+spy=$(mosquitto_sub -h localhost -p "${MQTT[2]}" --cafile "$work/ca.crt" --cert "$work/other-site.crt" --key "$work/other-site.key" \
+    -i spy -q 1 -t '$MQTT/sub/#' -W 3 2>&1 || true)
+case "$spy" in *"denied"*) echo "   an MQTT subscription to \$MQTT/sub/# (others' deliveries) is refused" ;; *) fail "\$MQTT/sub/# was not refused: $spy" ;; esac
 
 echo "== interop: both collectors took part"
 kill -INT "$C1" "$C2"

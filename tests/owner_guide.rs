@@ -100,6 +100,15 @@ impl Building {
         out.lines().filter(|l| l.starts_with("decision:") || l.starts_with("because:")).collect::<Vec<_>>().join("\n")
     }
 
+    /// `portvakt-admin booking add` of the laundry, 11:00 to 13:00 on `date`, for `holder`.
+    fn book(&self, holder: &str, date: &str) {
+        let (start, end) = (format!("{date}T11:00"), format!("{date}T13:00"));
+        self.admin(
+            "eken",
+            &["booking", "add", "--door", "laundry", "--holder", holder, "--start", &start, "--end", &end],
+        );
+    }
+
     /// The owner's workspace for Storgatan 12 with the residents' list, published.
     fn owner(&self) {
         self.admin(
@@ -178,21 +187,7 @@ fn booking_the_laundry_lets_the_resident_in_during_the_slot_only() {
     let b = Building::start();
     b.owner();
     let d = day(2);
-    b.admin(
-        "eken",
-        &[
-            "booking",
-            "add",
-            "--door",
-            "laundry",
-            "--holder",
-            "anna-lgh1101",
-            "--start",
-            &format!("{d}T11:00"),
-            "--end",
-            &format!("{d}T13:00"),
-        ],
-    );
+    b.book("anna-lgh1101", &d);
     let out = b.publish("eken");
     assert!(out.contains("+ booking laundry"), "publish shows the change first:\n{out}");
     let tag = ["--door", "laundry", "--tag", "04:A2:19:7F", "--at"];
@@ -205,39 +200,11 @@ fn a_booking_then_new_door_code_hours_then_another_booking_are_all_in_force() {
     let b = Building::start();
     b.owner();
     let (d1, d2) = (day(2), day(3));
-    b.admin(
-        "eken",
-        &[
-            "booking",
-            "add",
-            "--door",
-            "laundry",
-            "--holder",
-            "anna-lgh1101",
-            "--start",
-            &format!("{d1}T11:00"),
-            "--end",
-            &format!("{d1}T13:00"),
-        ],
-    );
+    b.book("anna-lgh1101", &d1);
     b.publish("eken");
     b.admin("eken", &["hours", "door-code", "--window", "mon-sun 07:00-21:00"]);
     b.publish("eken");
-    b.admin(
-        "eken",
-        &[
-            "booking",
-            "add",
-            "--door",
-            "laundry",
-            "--holder",
-            "lars-lgh1203",
-            "--start",
-            &format!("{d2}T11:00"),
-            "--end",
-            &format!("{d2}T13:00"),
-        ],
-    );
+    b.book("lars-lgh1203", &d2);
     let out = b.publish("eken");
     assert!(out.contains("+ booking laundry") && !out.contains("- booking"), "only the new booking changes:\n{out}");
     assert!(!out.contains("door code hours"), "the hours are not touched by a booking:\n{out}");
@@ -277,21 +244,7 @@ fn closing_the_laundry_on_a_holiday_keeps_even_a_booked_resident_out() {
     let b = Building::start();
     b.owner();
     let d = day(4);
-    b.admin(
-        "eken",
-        &[
-            "booking",
-            "add",
-            "--door",
-            "laundry",
-            "--holder",
-            "anna-lgh1101",
-            "--start",
-            &format!("{d}T11:00"),
-            "--end",
-            &format!("{d}T13:00"),
-        ],
-    );
+    b.book("anna-lgh1101", &d);
     b.publish("eken");
     let at = ["--door", "laundry", "--tag", "04:A2:19:7F", "--at", &format!("{d}T12:00")].map(String::from);
     let at: Vec<&str> = at.iter().map(String::as_str).collect();

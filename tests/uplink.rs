@@ -268,6 +268,27 @@ fn through_broker_outages_and_flapping_the_broker_receives_every_sequence_number
 }
 
 #[test]
+fn subscriptions_the_broker_refuses_are_asked_again_so_bundles_still_arrive() {
+    rt().block_on(async {
+        let broker = SimBroker::start(0).await.unwrap();
+        let sub = Subscriber::connect(broker.addr().port(), "watcher", &format!("{P}/#")).await;
+        broker.refuse_subscribes("portvakt-", 2);
+        let _d = started(&broker, &[]).await;
+        sub.wait(&format!("{P}/status"), 10, |s| s.text() == "online").await;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            broker.publish(&format!("{P}/bundle/kommunen"), care_pin_bundle("864209"), false);
+            let taken = sub.on(&format!("{P}/events")).iter().any(|s| s.json()["kind"] == "credentials.accepted");
+            if taken {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the gateway never subscribed after the refusals");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+}
+
+#[test]
 fn a_bundle_and_a_revocation_over_mqtt_change_who_gets_in_at_once() {
     rt().block_on(async {
         let broker = SimBroker::start(0).await.unwrap();

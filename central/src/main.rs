@@ -24,45 +24,7 @@ enum Command {
         db: String,
     },
     /// Takes every gateway's records from the broker into PostgreSQL and acknowledges them.
-    Collect {
-        /// PostgreSQL: a URL or `host=/run/postgresql dbname=portvakt`.
-        #[arg(long)]
-        db: String,
-        /// An MQTT broker (mosquitto): mqtts://HOST:PORT (mqtt:// only to a loopback broker).
-        #[arg(long, required_unless_present = "nats", conflicts_with = "nats")]
-        broker: Option<String>,
-        /// A NATS JetStream cluster instead: its client URLs, separated by `,`
-        /// (`nats://HOST:4222`; with --ca, TLS is required).
-        #[arg(long)]
-        nats: Option<String>,
-        /// The broker's or cluster's CA certificate (PEM).
-        #[arg(long)]
-        ca: Option<PathBuf>,
-        /// This collector's client certificate (PEM).
-        #[arg(long)]
-        cert: Option<PathBuf>,
-        /// Its private key (PEM).
-        #[arg(long = "cert-key")]
-        cert_key: Option<PathBuf>,
-        /// NATS: the stream holding every site's events.
-        #[arg(long, default_value = "PORTVAKT_EVENTS")]
-        stream: String,
-        /// NATS: the durable consumer every collector instance shares.
-        #[arg(long, default_value = "central")]
-        consumer: String,
-        /// NATS: the stream's replicas (3 on a three-node cluster).
-        #[arg(long, default_value_t = 3)]
-        replicas: usize,
-        /// The key that signs acknowledgements (64 hex digits; mode 600).
-        #[arg(long = "signing-key")]
-        signing_key: PathBuf,
-        /// The MQTT client id; one per collector instance.
-        #[arg(long = "client-id", default_value = "portvakt-central")]
-        client_id: String,
-        /// The first topic level under which gateways publish.
-        #[arg(long, default_value = "portvakt")]
-        root: String,
-    },
+    Collect(Collect),
     /// Checks a site's chain as stored: hashes, links, gaps, equivocation.
     Verify {
         /// PostgreSQL.
@@ -172,18 +134,44 @@ fn broker(
 }
 
 /// `collect`'s arguments.
+#[derive(clap::Args)]
 struct Collect {
+    /// PostgreSQL: a URL or `host=/run/postgresql dbname=portvakt`.
+    #[arg(long)]
     db: String,
+    /// An MQTT broker (mosquitto): mqtts://HOST:PORT (mqtt:// only to a loopback broker).
+    #[arg(long, required_unless_present = "nats", conflicts_with = "nats")]
     broker: Option<String>,
+    /// A NATS JetStream cluster instead: its client URLs, separated by `,`
+    /// (`nats://HOST:4222`; with --ca, TLS is required).
+    #[arg(long)]
     nats: Option<String>,
+    /// The broker's or cluster's CA certificate (PEM).
+    #[arg(long)]
     ca: Option<PathBuf>,
+    /// This collector's client certificate (PEM).
+    #[arg(long)]
     cert: Option<PathBuf>,
+    /// Its private key (PEM).
+    #[arg(long = "cert-key")]
     cert_key: Option<PathBuf>,
+    /// NATS: the stream holding every site's events.
+    #[arg(long, default_value = "PORTVAKT_EVENTS")]
     stream: String,
+    /// NATS: the durable consumer every collector instance shares.
+    #[arg(long, default_value = "central")]
     consumer: String,
+    /// NATS: the stream's replicas (3 on a three-node cluster).
+    #[arg(long, default_value_t = 3)]
     replicas: usize,
+    /// The key that signs acknowledgements (64 hex digits; mode 600).
+    #[arg(long = "signing-key")]
     signing_key: PathBuf,
+    /// The MQTT client id; one per collector instance.
+    #[arg(long = "client-id", default_value = "portvakt-central")]
     client_id: String,
+    /// The first topic level under which gateways publish.
+    #[arg(long, default_value = "portvakt")]
     root: String,
 }
 
@@ -242,36 +230,7 @@ async fn run(cli: Cli) -> Result<String, Failure> {
                 format!("applied migration(s) {applied:?}\n")
             })
         }
-        Command::Collect {
-            db,
-            broker,
-            nats,
-            ca,
-            cert,
-            cert_key,
-            stream,
-            consumer,
-            replicas,
-            signing_key,
-            client_id,
-            root,
-        } => {
-            collect(Collect {
-                db,
-                broker,
-                nats,
-                ca,
-                cert,
-                cert_key,
-                stream,
-                consumer,
-                replicas,
-                signing_key,
-                client_id,
-                root,
-            })
-            .await
-        }
+        Command::Collect(args) => collect(args).await,
         Command::Verify { db: url, site } => {
             let client = db::connect(&url).await.map_err(db_failure)?;
             let report = verify::site(&client, &site).await.map_err(db_failure)?;

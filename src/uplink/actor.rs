@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
-use rumqttc::{AsyncClient, Event, EventLoop, Outgoing, Packet, QoS, SubscribeFilter};
+use rumqttc::{AsyncClient, Event, EventLoop, Outgoing, Packet, QoS, SubscribeFilter, SubscribeReasonCode};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -120,7 +120,13 @@ struct Conn {
     state: Option<(serde_json::Value, Instant)>,
     /// The oldest unconfirmed record already published, and since when it is the oldest.
     waiting: Option<(u64, Instant)>,
+    /// Subscriptions asked again after the broker refused them, on this connection.
+    resubscribed: u32,
 }
+
+/// A broker that refuses subscriptions this often on one connection is left alone until
+/// the next connect (a NATS cluster refuses them while a JetStream leader is elected).
+const RESUBSCRIBE_LIMIT: u32 = 20;
 
 impl Uplink {
     fn cfg(&self) -> Arc<Config> {
@@ -152,6 +158,7 @@ impl Uplink {
             doors: HashMap::new(),
             state: None,
             waiting: None,
+            resubscribed: 0,
         }
     }
 
@@ -234,6 +241,17 @@ impl Uplink {
                     }
                 }
             }
+            Event::Incoming(Packet::SubAck(ack)) if ack.return_codes.contains(&SubscribeReasonCode::Failure) => {
+                // Without its subscriptions the gateway would hear no bundle, revocation,
+                // command or acknowledgement, while believing it does.
+                if conn.resubscribed < RESUBSCRIBE_LIMIT {
+                    conn.resubscribed += 1;
+                    log::warn!("uplink: the broker refused a subscription; subscribing again");
+                    Self::subscribe(conn);
+                } else {
+                    log::error!("uplink: the broker keeps refusing subscriptions; trying again at the next connect");
+                }
+            }
             Event::Incoming(Packet::Publish(p)) => {
                 let msg = Message { topic: p.topic, payload: p.payload };
                 if let Err(mpsc::error::TrySendError::Full(msg)) = self.inbound.try_send(msg) {
@@ -255,14 +273,19 @@ impl Uplink {
         });
         self.health.reconnects = self.status.borrow().as_ref().map_or(0, |s| s.connections.saturating_sub(1));
         send(conn, &conn.topics.status(), true, b"online".to_vec());
-        let filters = conn.topics.subscriptions().map(|t| SubscribeFilter::new(t, QoS::AtLeastOnce));
-        if let Err(e) = conn.client.try_subscribe_many(filters) {
-            log::error!("uplink: could not subscribe: {e}");
-        }
+        conn.resubscribed = 0;
+        Self::subscribe(conn);
         conn.doors.clear();
         conn.state = None;
         self.publish_state(conn, true).await;
         self.fill(conn).await;
+    }
+
+    fn subscribe(conn: &Conn) {
+        let filters = conn.topics.subscriptions().map(|t| SubscribeFilter::new(t, QoS::AtLeastOnce));
+        if let Err(e) = conn.client.try_subscribe_many(filters) {
+            log::error!("uplink: could not subscribe: {e}");
+        }
     }
 
     /// Queues outbox records after the window's position until the window is full.

@@ -32,6 +32,9 @@ struct State {
     received: Vec<(String, Bytes)>,
     clients: HashMap<u64, (Vec<String>, mpsc::Sender<Packet>)>,
     next_id: u64,
+    /// SUBSCRIBE packets still to refuse, per client id (a fault, as a cluster refuses one
+    /// while a node is gone).
+    refuse_subscribes: HashMap<String, usize>,
 }
 
 type Shared = Arc<Mutex<State>>;
@@ -48,6 +51,13 @@ pub struct SimBroker {
 }
 
 impl SimBroker {
+    /// Refuses the next `n` SUBSCRIBE packets of clients whose id starts with `client`
+    /// (every filter's SUBACK code a failure, none registered), as a NATS cluster does
+    /// while a JetStream leader is being elected.
+    pub fn refuse_subscribes(&self, client: &str, n: usize) {
+        lock(&self.state).refuse_subscribes.insert(client.to_owned(), n);
+    }
+
     /// Starts a broker on `127.0.0.1:port` (0: any free port).
     pub async fn start(port: u16) -> std::io::Result<Self> {
         let listener = TcpListener::bind(("127.0.0.1", port)).await?;
@@ -186,6 +196,22 @@ async fn session(stream: TcpStream, state: Shared) {
                 ack
             }
             Packet::Subscribe(sub) => {
+                let refused = {
+                    let mut s = lock(&state);
+                    let left = s.refuse_subscribes.iter_mut().find(|(p, _)| connect.client_id.starts_with(p.as_str()));
+                    match left {
+                        Some((_, n)) if *n > 0 => {
+                            *n -= 1;
+                            true
+                        }
+                        _ => false,
+                    }
+                };
+                if refused {
+                    let codes = sub.filters.iter().map(|_| SubscribeReasonCode::Failure).collect();
+                    let _ = tx.send(Packet::SubAck(SubAck::new(sub.pkid, codes))).await;
+                    continue;
+                }
                 let codes = sub.filters.iter().map(|_| SubscribeReasonCode::Success(QoS::AtLeastOnce)).collect();
                 let retained: Vec<(String, Bytes)> = {
                     let mut s = lock(&state);
