@@ -26,6 +26,8 @@ use super::options::{CHANNEL, WINDOW, mqtt_options};
 use super::payload::{self, DoorMessage, UplinkHealth};
 use super::topics::Topics;
 use super::window::{Slot, Window};
+
+mod drain;
 use crate::config::{Config, ConfirmOn, UplinkConfig};
 use crate::site::reach::{self, Reach};
 use crate::site::status::UplinkStatus;
@@ -286,80 +288,6 @@ impl Uplink {
         if let Err(e) = conn.client.try_subscribe_many(filters) {
             log::error!("uplink: could not subscribe: {e}");
         }
-    }
-
-    /// Queues outbox records after the window's position until the window is full.
-    async fn fill(&self, conn: &mut Conn) {
-        loop {
-            let head = *conn.head.borrow_and_update();
-            let room = conn.window.room();
-            if room == 0 || head <= conn.window.next_after() {
-                return;
-            }
-            let limit = u32::try_from(room).unwrap_or(u32::MAX);
-            let records = match self.reach.store.outbox(conn.window.next_after(), limit).await {
-                Ok(r) => r,
-                Err(e) => {
-                    log::error!("uplink: the outbox cannot be read: {e}");
-                    return;
-                }
-            };
-            if records.is_empty() {
-                // Everything up to `head` is confirmed already.
-                conn.window.skip_to(head);
-                return;
-            }
-            for r in &records {
-                if !send_slot(conn, &conn.topics.events(), false, payload::event(r), Slot::Event(r.seq)) {
-                    return;
-                }
-            }
-        }
-    }
-
-    /// Collector acknowledgement only: when the oldest unconfirmed record was published
-    /// [`RESEND_AFTER`] ago and is still not confirmed, the drain starts again from it.
-    async fn resend_unacknowledged(&self, conn: &mut Conn) {
-        if conn.up.confirm != ConfirmOn::Collector {
-            return;
-        }
-        let oldest = match self.reach.store.outbox(0, 1).await {
-            Ok(r) => r.first().map(|r| r.seq),
-            Err(_) => return,
-        };
-        conn.waiting = match (oldest, conn.waiting) {
-            (Some(seq), Some((w, since))) if seq == w && seq <= conn.window.next_after() => {
-                if since.elapsed() < RESEND_AFTER {
-                    return;
-                }
-                log::info!("uplink: the collector has not confirmed record {seq}; publishing from it again");
-                conn.window.rewind(seq - 1);
-                self.fill(conn).await;
-                Some((seq, Instant::now()))
-            }
-            (Some(seq), _) if seq <= conn.window.next_after() => Some((seq, Instant::now())),
-            _ => None,
-        };
-    }
-
-    /// Writes the batched confirmations (on the store's thread, not waited for: the
-    /// connection keeps flowing) and reports the acknowledged count.
-    fn flush_confirms(&self, conn: &mut Conn) {
-        if conn.acked > 0 {
-            let acked = std::mem::take(&mut conn.acked);
-            self.set_status(|s| s.published += acked);
-        }
-        if conn.confirms.is_empty() {
-            return;
-        }
-        let seqs = std::mem::take(&mut conn.confirms);
-        let store = self.reach.store.clone();
-        tokio::spawn(async move {
-            if let Err(e) = store.confirm(seqs, Timestamp::now()).await {
-                // They stay in the outbox and are published again: duplicates, never a loss.
-                log::error!("uplink: confirmations not stored: {e}");
-            }
-        });
     }
 
     /// Publishes door states that changed, and the gateway state when its significant part
