@@ -111,26 +111,21 @@ impl Building {
 
     /// The owner's workspace for Storgatan 12 with the residents' list, published.
     fn owner(&self) {
+        let inbox = self.path("inbox");
+        self.owner_delivering_to(&["--inbox", &inbox]);
+        self.publish("eken");
+    }
+
+    /// The owner's workspace with the residents' list, delivered as `delivery` says.
+    fn owner_delivering_to(&self, delivery: &[&str]) {
         self.admin(
             "eken",
             &["init", "--authority", "owner", "--class", "owner", "--key", "secrets/authorities/owner.key"],
         );
-        self.admin(
-            "eken",
-            &[
-                "site",
-                "add",
-                "storgatan-12",
-                "--site-key",
-                "secrets/credential-hash.key",
-                "--config",
-                "portvakt.toml",
-                "--inbox",
-                &self.path("inbox"),
-            ],
-        );
+        let site =
+            ["site", "add", "storgatan-12", "--site-key", "secrets/credential-hash.key", "--config", "portvakt.toml"];
+        self.admin("eken", &[&site[..], delivery].concat());
         self.admin("eken", &["import", "--csv", "example-residents.csv"]);
-        self.publish("eken");
     }
 
     /// The municipality's workspace: two teams, one member each, published.
@@ -427,22 +422,7 @@ fn a_bundle_published_over_mqtt_is_taken_in_and_in_force_reads_the_gateways_stat
     let port = broker();
     let url = format!("mqtt://127.0.0.1:{port}");
     let b = Building::start_with(&[("PORTVAKT__UPLINK__BROKER", &url), ("PORTVAKT__UPLINK__ALLOW_PLAINTEXT", "true")]);
-    b.admin("eken", &["init", "--authority", "owner", "--class", "owner", "--key", "secrets/authorities/owner.key"]);
-    b.admin(
-        "eken",
-        &[
-            "site",
-            "add",
-            "storgatan-12",
-            "--site-key",
-            "secrets/credential-hash.key",
-            "--config",
-            "portvakt.toml",
-            "--broker",
-            &url,
-        ],
-    );
-    b.admin("eken", &["import", "--csv", "example-residents.csv"]);
+    b.owner_delivering_to(&["--broker", &url]);
     let out = b.admin("eken", &["publish"]);
     assert!(out.contains("published retained on portvakt/storgatan-12/bundle/owner"), "{out}");
     let d = day(1);

@@ -172,7 +172,9 @@ pub async fn take_record(
         }
     };
     let taken = db::take(db, site, &event, payload).await?;
-    if taken.arrival == Arrival::New {
+    // When a site was last heard through its records is `sites.last_record`, kept by the
+    // insert itself; only a door's forced/closed record changes the fleet's state.
+    if taken.arrival == Arrival::New && matches!(event.kind.as_str(), "door.forced_open" | "door.closed") {
         let record = Observation::Record(&event.kind, event.door.as_deref());
         fleet::observe(db, site, &record, now, &Rules::default()).await?;
     }

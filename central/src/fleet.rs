@@ -143,7 +143,14 @@ pub async fn facts(db: &Client, site: &str) -> Result<Facts, DbError> {
     {
         f.doors.push(DoorFacts { door: d.get("door"), state: json(d.get("state")), forced_at: time(d.get("forced")) });
     }
-    if let Some(s) = db.query_opt("SELECT through, broken_at FROM sites WHERE site = $1", &[&site]).await? {
+    if let Some(s) = db
+        .query_opt(
+            "SELECT through, broken_at, (extract(epoch FROM last_record) * 1000)::bigint AS record FROM sites WHERE site = $1",
+            &[&site],
+        )
+        .await?
+    {
+        f.last_seen = f.last_seen.max(time(s.get("record")));
         let through: i64 = s.get("through");
         f.broken_at = s.get::<_, Option<i64>>("broken_at").and_then(|v| u64::try_from(v).ok());
         let past = db

@@ -40,7 +40,7 @@ fn when(t: Option<Timestamp>) -> String {
 pub async fn sites(db: &Client) -> Result<Vec<SiteLine>, DbError> {
     let rows = db
         .query(
-            "SELECT s.site, g.online, (extract(epoch FROM g.last_seen) * 1000)::bigint AS seen, g.state,
+            "SELECT s.site, g.online, (extract(epoch FROM greatest(g.last_seen, r.last_record)) * 1000)::bigint AS seen, g.state,
                     coalesce(r.through, 0) AS through,
                     (SELECT count(*) FROM alarms a WHERE a.site = s.site AND a.cleared_at IS NULL) AS alarms
              FROM (SELECT site FROM gateways UNION SELECT site FROM sites) s
