@@ -10,10 +10,12 @@
 //! - [`alarms`], [`fleet`]: which alarms a site calls for (pure), and the fleet's state and alarm rows.
 //! - [`topics`]: what a topic or subject carries.
 //! - [`fleet_view`], [`verify`], [`visits`]: the answers.
+//! - [`demo`]: all of it on one machine, with real gateways against simulated buildings.
 
 pub mod alarms;
 pub mod collector;
 pub mod db;
+pub mod demo;
 pub mod fleet;
 pub mod fleet_view;
 pub mod ingest;

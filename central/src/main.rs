@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use portvakt_central::{collector, db, fleet_view, keys, verify, visits};
+use portvakt_central::{collector, db, demo, fleet_view, keys, verify, visits};
 
 /// Portvakt Central: every gateway's audit stream into PostgreSQL.
 #[derive(Parser)]
@@ -58,6 +58,25 @@ enum Command {
         /// JSON lines.
         #[arg(long)]
         json: bool,
+    },
+    /// Everything on one machine: a throwaway PostgreSQL, a three-node NATS cluster, two
+    /// collectors and real gateways against simulated buildings; a scripted period with a
+    /// broker node killed midway; then the fleet, the alarms and a visit list. Needs
+    /// `apt install postgresql nats-server` and the gateway built (`cargo build`).
+    #[command(
+        after_help = "Example (from the repository's root):\n  cargo build && cargo run -p portvakt-central -- demo"
+    )]
+    Demo {
+        /// The example building every simulated gateway runs; its secrets/ and
+        /// example-residents.csv are beside it.
+        #[arg(long, default_value = "config/portvakt.toml")]
+        gateway_config: PathBuf,
+        /// How many gateways (sites), 1 to 6.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=6))]
+        gateways: u8,
+        /// Keep the temporary folder (logs, databases).
+        #[arg(long)]
+        keep: bool,
     },
     /// Visit lists (personal data: every read is recorded).
     Visits {
@@ -231,6 +250,11 @@ async fn run(cli: Cli) -> Result<String, Failure> {
             })
         }
         Command::Collect(args) => collect(args).await,
+        Command::Demo { gateway_config, gateways, keep } => {
+            let options = demo::Options { gateway_config, gateways: usize::from(gateways), keep };
+            demo::run(&options).await.map_err(|e| fail(1, format!("demo: {e}")))?;
+            Ok(String::new())
+        }
         Command::Verify { db: url, site } => {
             let client = db::connect(&url).await.map_err(db_failure)?;
             let report = verify::site(&client, &site).await.map_err(db_failure)?;
@@ -284,7 +308,10 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 64 } else { 0 });
         }
     };
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    // The demo tells its own story; its collectors' routine lines would drown it.
+    let quiet = matches!(cli.command, Command::Demo { .. });
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(if quiet { "error" } else { "info" }))
+        .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(r) => r,
         Err(e) => {

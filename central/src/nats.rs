@@ -169,18 +169,22 @@ pub async fn run(
     }
 }
 
-/// The stream (made if missing; a cluster just started has no leader for a few seconds)
-/// and its durable pull consumer.
-async fn consumer_of(
-    js: &jetstream::Context,
-    config: stream::Config,
-    durable: &str,
-) -> Result<consumer::Consumer<consumer::pull::Config>, NatsError> {
+/// Makes both streams if missing, as a collector does at start: gateways may publish
+/// once this returns (before, the cluster keeps nothing of their publishes).
+pub async fn make_streams(c: &Cluster) -> Result<(), NatsError> {
+    let js = jetstream::new(connect(c).await?);
+    stream_of(&js, stream_config(c)).await?;
+    stream_of(&js, state_stream_config(c)).await?;
+    Ok(())
+}
+
+/// The stream, made if missing (a cluster just started has no leader for a few seconds).
+async fn stream_of(js: &jetstream::Context, config: stream::Config) -> Result<stream::Stream, NatsError> {
     let name = config.name.clone();
     let mut tries = 0;
-    let stream = loop {
+    loop {
         match js.get_or_create_stream(config.clone()).await {
-            Ok(s) => break s,
+            Ok(s) => return Ok(s),
             Err(e) if tries < 30 => {
                 tries += 1;
                 log::info!("stream {name}: {e}; asking again in 1 s");
@@ -188,7 +192,16 @@ async fn consumer_of(
             }
             Err(e) => return Err(nats(e)),
         }
-    };
+    }
+}
+
+/// The stream and its durable pull consumer.
+async fn consumer_of(
+    js: &jetstream::Context,
+    config: stream::Config,
+    durable: &str,
+) -> Result<consumer::Consumer<consumer::pull::Config>, NatsError> {
+    let stream = stream_of(js, config).await?;
     let config = consumer::pull::Config {
         durable_name: Some(durable.to_owned()),
         ack_policy: consumer::AckPolicy::Explicit,
