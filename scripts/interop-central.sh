@@ -58,9 +58,8 @@ pg_stop
 sleep 0.5
 pg_start
 wait "$V"
-# A collector that lost its database exits (69) and is restarted, as systemd would.
-kill -0 "$C1" 2>/dev/null || collector one C1 "${MQTT[@]}"
-kill -0 "$C2" 2>/dev/null || collector two C2 "${MQTT[@]}"
+# A collector that lost its database connects to it again by itself.
+for c in "$C1" "$C2"; do kill -0 "$c" 2>/dev/null || fail "a collector exited when PostgreSQL restarted"; done
 drained "after the PostgreSQL restart"
 intact_and_unequivocal
 
@@ -77,4 +76,14 @@ echo "== interop: a row altered in PostgreSQL is found"
 psql "UPDATE records SET door = 'rubbish' WHERE site = 'test-site' AND seq = 3"
 if "$BIN/portvakt-central" verify --db "$DB" --site test-site > "$work/verify2.txt"; then fail "verify passed an altered row"; fi
 grep -q "ALTERED in the database (content does not match its hash): 3" "$work/verify2.txt" || fail "$(cat "$work/verify2.txt")"
+echo "== interop: the gateway's signed checkpoints, judged on arrival and by verify"
+# The orderly stop in the fleet checks signed one after system.stop.
+n=$(psql "SELECT count(*) FROM checkpoints WHERE site = 'test-site' AND outcome = 'verified'")
+[ "$n" -ge 1 ] || fail "no checkpoint verified on arrival: $(psql "SELECT outcome, words FROM checkpoints")"
+covered=$(psql "SELECT covers FROM checkpoints WHERE site = 'test-site' AND outcome = 'verified' ORDER BY seq DESC LIMIT 1")
+psql "UPDATE records SET hash = sha256('rewritten'::bytea) WHERE site = 'test-site' AND seq = $covered"
+if "$BIN/portvakt-central" verify --db "$DB" --site test-site > "$work/verify3.txt"; then fail "verify passed a rewritten checkpointed record"; fi
+grep -q "of record $covered: MISMATCH: the stored record $covered has another hash" "$work/verify3.txt" || fail "$(cat "$work/verify3.txt")"
+echo "   $n checkpoint(s) verified on arrival; record $covered rewritten in PostgreSQL: its checkpoint shows MISMATCH"
+
 echo "interop-central: ok"

@@ -122,8 +122,8 @@ pg_stop
 sleep 0.5
 pg_start
 wait "$V"
-kill -0 "$C1" 2>/dev/null || collector one C1 --nats "$(urls 2 3 1)" "${NATS_TLS[@]}"
-kill -0 "$C2" 2>/dev/null || collector two C2 --nats "$(urls 3 2 1)" "${NATS_TLS[@]}"
+# A collector that lost its database connects to it again by itself.
+for c in "$C1" "$C2"; do kill -0 "$c" 2>/dev/null || fail "a collector exited when PostgreSQL restarted"; done
 visits 10
 drained "after the PostgreSQL restart" 600
 intact_and_unequivocal

@@ -22,6 +22,8 @@ pub struct Facts {
     /// Records stored beyond a hole: the gap-free point, and when the first record past
     /// the hole arrived.
     pub gap: Option<(u64, Timestamp)>,
+    /// The newest signed checkpoint that did not hold, in words.
+    pub checkpoint_failed: Option<String>,
 }
 
 /// One door.
@@ -65,7 +67,8 @@ impl Default for Rules {
 pub struct Wanted {
     /// `gateway_offline`, `clock_untrusted`, `outbox_growing`, `store_nearly_full`,
     /// `device_offline`, `bundle_stale`, `bundle_expiring`, `bundle_expired`,
-    /// `door_forced_open`, `door_held_open`, `strike_fault`, `chain_broken`, `gap_unfilled`.
+    /// `door_forced_open`, `door_held_open`, `strike_fault`, `chain_broken`, `gap_unfilled`,
+    /// `checkpoint_invalid`.
     pub kind: &'static str,
     /// What it is about within the site: a door, a device, an authority ('' for the site).
     pub subject: String,
@@ -120,6 +123,9 @@ pub fn wanted(f: &Facts, now: Timestamp, r: &Rules) -> Vec<Wanted> {
     }
     if let Some(at) = f.broken_at {
         out.push(want("chain_broken", "", format!("stored record {at} does not link to the one before it")));
+    }
+    if let Some(words) = &f.checkpoint_failed {
+        out.push(want("checkpoint_invalid", "", words.clone()));
     }
     if let Some((through, since)) = f.gap
         && now.duration_since(since) > r.gap_after
@@ -229,6 +235,7 @@ mod tests {
             ],
             broken_at: Some(17),
             gap: Some((40, at("2026-12-03T11:50:00Z"))),
+            checkpoint_failed: Some("checkpoint (record 30) of record 29: MISMATCH".into()),
         };
         let w = wanted(&f, at("2026-12-03T12:00:30Z"), &Rules::default());
         assert_eq!(
@@ -246,11 +253,13 @@ mod tests {
                 ("device_offline", "entrance panel"),
                 ("door_forced_open", "rubbish"),
                 ("chain_broken", ""),
+                ("checkpoint_invalid", ""),
                 ("gap_unfilled", ""),
             ]
         );
         assert_eq!(w[0].detail, "the gateway's clock is untrusted: not synchronised since boot");
-        assert_eq!(w[12].detail, "records after 40 are stored, 41 is missing");
+        assert_eq!(w[12].detail, "checkpoint (record 30) of record 29: MISMATCH");
+        assert_eq!(w[13].detail, "records after 40 are stored, 41 is missing");
     }
 
     #[test]

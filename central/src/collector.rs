@@ -178,6 +178,13 @@ pub async fn take_record(
         let record = Observation::Record(&event.kind, event.door.as_deref());
         fleet::observe(db, site, &record, now, &Rules::default()).await?;
     }
+    if taken.arrival == Arrival::New && event.kind == "audit.checkpoint" {
+        let judged = db::check_checkpoint(db, site, &event).await?;
+        if judged.outcome.failed() {
+            log::error!("{site}: {}", judged.words());
+            fleet::reconcile(db, site, now, &Rules::default()).await?;
+        }
+    }
     if taken.arrival == Arrival::Equivocation {
         log::error!("{site}: record {} came again with another hash: kept beside the first", event.seq);
     }

@@ -8,12 +8,14 @@
 use portvakt_wire::event::ReceivedEvent;
 use tokio_postgres::{Client, GenericClient, NoTls, Row};
 
+use crate::anchors;
 use crate::ingest::{self, Arrival, Link, Whole};
 
 /// The migrations, in order: version, name, SQL.
 const MIGRATIONS: &[(i32, &str, &str)] = &[
     (1, "records", include_str!("../migrations/0001_records.sql")),
     (2, "fleet", include_str!("../migrations/0002_fleet.sql")),
+    (3, "checkpoints", include_str!("../migrations/0003_checkpoints.sql")),
 ];
 
 /// Any number, as long as every collector uses the same: it serialises migrating.
@@ -170,6 +172,52 @@ async fn advance(tx: &impl GenericClient, site: &str) -> Result<Whole, DbError> 
     )
     .await?;
     Ok(after)
+}
+
+/// Judges the checkpoint just stored as record `e` of `site` against the chain as stored
+/// (the key its newest earlier `system.device_key` record commissioned, the hash of the
+/// record it covers) and keeps the outcome in `checkpoints`.
+pub async fn check_checkpoint(client: &Client, site: &str, e: &ReceivedEvent) -> Result<anchors::Judged, DbError> {
+    let seq = db_seq(e.seq);
+    let commissioned = client
+        .query_opt(
+            "SELECT detail FROM records WHERE site = $1 AND kind = 'system.device_key' AND seq < $2 ORDER BY seq DESC LIMIT 1",
+            &[&site, &seq],
+        )
+        .await?
+        .and_then(|r| anchors::commissioned_key(r.get("detail")));
+    let covers = serde_json::from_str::<serde_json::Value>(&e.detail)
+        .ok()
+        .and_then(|v| v.get("seq").and_then(serde_json::Value::as_i64));
+    let stored = match covers {
+        Some(c) => client
+            .query_opt("SELECT hash FROM records WHERE site = $1 AND seq = $2", &[&site, &c])
+            .await?
+            .map(|r| hash32(&r, "hash"))
+            .transpose()?
+            .map(|h| (seq_of(c), h)),
+        None => None,
+    };
+    let judged =
+        anchors::judge(site, e.seq, &e.detail, commissioned, |s| stored.filter(|(c, _)| *c == s).map(|(_, h)| h));
+    let signed_ms = judged.signed_at.map(jiff::Timestamp::as_millisecond);
+    client
+        .execute(
+            "INSERT INTO checkpoints (site, seq, covers, signed_at, key, outcome, words)
+             VALUES ($1, $2, $3, TIMESTAMPTZ 'epoch' + $4::bigint * INTERVAL '1 millisecond', $5, $6, $7)
+             ON CONFLICT (site, seq) DO NOTHING",
+            &[
+                &site,
+                &seq,
+                &judged.covers.map(db_seq),
+                &signed_ms,
+                &judged.key.map(|k| k.to_vec()),
+                &judged.outcome.word(),
+                &judged.words(),
+            ],
+        )
+        .await?;
+    Ok(judged)
 }
 
 /// Keeps a message that could not be taken, with why.

@@ -165,6 +165,13 @@ pub async fn facts(db: &Client, site: &str) -> Result<Facts, DbError> {
             f.gap = Some((u64::try_from(through).unwrap_or(0), since));
         }
     }
+    f.checkpoint_failed = db
+        .query_opt(
+            "SELECT words FROM checkpoints WHERE site = $1 AND outcome NOT IN ('verified', 'not_stored') ORDER BY seq DESC LIMIT 1",
+            &[&site],
+        )
+        .await?
+        .map(|r| r.get("words"));
     Ok(f)
 }
 

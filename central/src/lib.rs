@@ -4,6 +4,7 @@
 //! are the gateway's own, from `portvakt-wire`.
 //!
 //! - [`ingest`]: the pure rules — duplicate or equivocation, the gap-free point.
+//! - [`anchors`]: a gateway's signed checkpoints judged against its stored chain (pure).
 //! - [`db`]: the schema's migrations and taking a record in.
 //! - [`collector`]: the MQTT collector and its acknowledgements.
 //! - [`nats`]: the collector on a NATS JetStream cluster (a shared durable pull consumer).
@@ -13,6 +14,7 @@
 //! - [`demo`]: all of it on one machine, with real gateways against simulated buildings.
 
 pub mod alarms;
+pub mod anchors;
 pub mod collector;
 pub mod db;
 pub mod demo;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use portvakt_central::{collector, db, demo, fleet_view, keys, verify, visits};
+use portvakt_central::{collector, db, demo, fleet_view, keys, nats, verify, visits};
 
 /// Portvakt Central: every gateway's audit stream into PostgreSQL.
 #[derive(Parser)]
@@ -212,30 +212,74 @@ async fn collect(a: Collect) -> Result<String, Failure> {
     let key = keys::signing_key(&signing_key).map_err(|e| fail(78, e))?;
     let mut client = db::connect(&url).await.map_err(db_failure)?;
     db::migrate(&mut client).await.map_err(db_failure)?;
-    let stop = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    if let Some(urls) = nats {
+    let engine = if let Some(urls) = nats {
         let cert = match (cert, cert_key) {
             (Some(c), Some(k)) => Some((c, k)),
             (None, None) => None,
             _ => return Err(fail(64, "--cert and --cert-key go together")),
         };
-        let cluster =
-            portvakt_central::nats::Cluster { urls, ca, cert, root, stream, consumer, replicas, name: client_id };
-        log::info!("collecting from the NATS cluster {} into PostgreSQL", cluster.urls);
-        return portvakt_central::nats::run(&cluster, &key, &mut client, stop)
-            .await
-            .map(|()| String::new())
-            .map_err(|e| fail(69, e.to_string()));
+        log::info!("collecting from the NATS cluster {urls} into PostgreSQL");
+        Engine::Nats(nats::Cluster { urls, ca, cert, root, stream, consumer, replicas, name: client_id })
+    } else {
+        let b = b.unwrap_or_default();
+        log::info!("collecting from {b} into PostgreSQL");
+        Engine::Mqtt(broker(&b, ca.as_ref(), cert.as_ref(), cert_key.as_ref(), client_id, root)?)
+    };
+    // A lost database (restarted, failed over) is connected to again: what was not
+    // committed was not acknowledged to the broker, which delivers it again.
+    loop {
+        let stop = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        let lost = match &engine {
+            Engine::Nats(cluster) => match nats::run(cluster, &key, &mut client, stop).await {
+                Ok(()) => return Ok(String::new()),
+                Err(nats::NatsError::Db(e)) => e,
+                Err(e) => return Err(fail(69, e.to_string())),
+            },
+            Engine::Mqtt(broker) => {
+                let c = collector::Collector { broker: broker.clone(), key: key.clone(), db: client };
+                match collector::run(c, stop).await {
+                    Ok(()) => return Ok(String::new()),
+                    Err(collector::CollectError::Db(e)) => e,
+                    Err(e) => return Err(fail(69, e.to_string())),
+                }
+            }
+        };
+        log::warn!("{lost}; connecting to PostgreSQL again");
+        match reconnect(&url).await {
+            Some(c) => client = c,
+            None => return Ok(String::new()),
+        }
     }
-    let b = b.unwrap_or_default();
-    let broker = broker(&b, ca.as_ref(), cert.as_ref(), cert_key.as_ref(), client_id, root)?;
-    log::info!("collecting from {b} into PostgreSQL");
-    collector::run(collector::Collector { broker, key, db: client }, stop)
-        .await
-        .map_err(|e| fail(69, e.to_string()))?;
-    Ok(String::new())
+}
+
+/// Where a collector takes records from.
+enum Engine {
+    Nats(nats::Cluster),
+    Mqtt(collector::Broker),
+}
+
+/// Connects to PostgreSQL again, waiting 1, 2, 4… up to 10 s between tries; `None` when
+/// stopped (Ctrl-C, SIGINT) meanwhile.
+async fn reconnect(url: &str) -> Option<tokio_postgres::Client> {
+    let mut wait = 1;
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return None,
+            () = tokio::time::sleep(std::time::Duration::from_secs(wait)) => {}
+        }
+        match db::connect(url).await {
+            Ok(c) => {
+                log::info!("connected to PostgreSQL again");
+                return Some(c);
+            }
+            Err(e) => {
+                log::warn!("{e}; trying again in {wait} s");
+                wait = (wait * 2).min(10);
+            }
+        }
+    }
 }
 
 async fn run(cli: Cli) -> Result<String, Failure> {

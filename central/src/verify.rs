@@ -1,12 +1,14 @@
 //! `portvakt-central verify --site`: the site's chain as stored, checked again from the
 //! columns — every record's hash recomputed from what PostgreSQL holds, every link to
-//! the record before, the gaps, the equivocations, and where the gap-free point stands.
+//! the record before, the gaps, the equivocations, where the gap-free point stands, and
+//! every signed checkpoint judged against the records (`anchors`).
 
 use std::fmt::Write as _;
 
 use portvakt_wire::chain::{Fields, GENESIS, chain_hash};
 use tokio_postgres::Client;
 
+use crate::anchors::{self, Judged};
 use crate::db::DbError;
 
 /// What the stored chain of one site looks like.
@@ -24,12 +26,18 @@ pub struct Report {
     pub equivocations: Vec<u64>,
     /// The gap-free point as the collectors left it.
     pub through: u64,
+    /// Every `audit.checkpoint` record, judged.
+    pub checkpoints: Vec<Judged>,
 }
 
 impl Report {
     /// Whether the chain is whole and untouched.
     pub fn intact(&self) -> bool {
-        self.altered.is_empty() && self.unlinked.is_empty() && self.gaps.is_empty() && self.equivocations.is_empty()
+        self.altered.is_empty()
+            && self.unlinked.is_empty()
+            && self.gaps.is_empty()
+            && self.equivocations.is_empty()
+            && !self.checkpoints.iter().any(|c| c.outcome.failed())
     }
 
     /// In words.
@@ -56,6 +64,26 @@ impl Report {
         if !self.equivocations.is_empty() {
             let _ = writeln!(out, "EQUIVOCATION (a second record under a known number): {}", list(&self.equivocations));
         }
+        let verified: Vec<&Judged> =
+            self.checkpoints.iter().filter(|c| c.outcome == anchors::Outcome::Verified).collect();
+        match verified.last() {
+            Some(newest) => {
+                let _ = writeln!(
+                    out,
+                    "checkpoints: {} of {} verified with the commissioned device key; the newest covers record {} (signed {})",
+                    verified.len(),
+                    self.checkpoints.len(),
+                    newest.covers.unwrap_or_default(),
+                    newest.signed_at.map_or_else(String::new, |t| format!("{t:.0}")),
+                );
+            }
+            None => {
+                let _ = writeln!(out, "checkpoints: none verified ({} stored)", self.checkpoints.len());
+            }
+        }
+        for c in self.checkpoints.iter().filter(|c| c.outcome != anchors::Outcome::Verified) {
+            let _ = writeln!(out, "{}", c.words());
+        }
         out
     }
 }
@@ -72,6 +100,9 @@ pub async fn site(client: &Client, site: &str) -> Result<Report, DbError> {
         .await?;
     let mut report = Report::default();
     let mut last: Option<(u64, [u8; 32])> = None;
+    let mut hashes = std::collections::HashMap::new();
+    let mut commissioned = None;
+    let mut checkpoints = Vec::new();
     for r in &rows {
         let seq = u64::try_from(r.get::<_, i64>("seq")).unwrap_or(0);
         let prev: [u8; 32] = r.get::<_, Vec<u8>>("prev").try_into().map_err(|_| DbError::Damaged("prev".into()))?;
@@ -105,7 +136,17 @@ pub async fn site(client: &Client, site: &str) -> Result<Report, DbError> {
         }
         last = Some((seq, hash));
         report.records += 1;
+        hashes.insert(seq, hash);
+        match kind.as_str() {
+            "system.device_key" => commissioned = anchors::commissioned_key(&detail),
+            "audit.checkpoint" => checkpoints.push((seq, detail, commissioned)),
+            _ => {}
+        }
     }
+    report.checkpoints = checkpoints
+        .into_iter()
+        .map(|(seq, detail, key)| anchors::judge(site, seq, &detail, key, |s| hashes.get(&s).copied()))
+        .collect();
     report.equivocations = client
         .query("SELECT DISTINCT seq FROM equivocations WHERE site = $1 ORDER BY seq", &[&site])
         .await?

@@ -6,7 +6,7 @@
 
 pub mod bundle;
 pub mod certificate;
-pub mod checkpoint;
+pub use portvakt_wire::checkpoint;
 pub mod device_key;
 pub use portvakt_wire::envelope;
 pub mod intake;

@@ -98,6 +98,9 @@ impl Gateway {
             ("PORTVAKT__UPLINK__CONFIRM".into(), "collector".into()),
             ("PORTVAKT__UPLINK__COLLECTOR_KEY".into(), collector_key.to_owned()),
             ("PORTVAKT__UPLINK__STATE_INTERVAL".into(), "10s".into()),
+            // A signed checkpoint of the chain every few seconds (an hour in the field), so
+            // that Central's check of them shows in a short demo.
+            ("PORTVAKT__STORE__CHECKPOINT_INTERVAL".into(), "5s".into()),
         ];
         let log = dir.join("gateway.log");
         let open = || {

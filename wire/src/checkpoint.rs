@@ -8,8 +8,8 @@ use ed25519_dalek::SigningKey;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::envelope::{self, DocType};
-use crate::core::hex;
+use crate::envelope::{self, DocType};
+use crate::hex;
 
 /// The body of a checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
