@@ -1,0 +1,445 @@
+#!/usr/bin/env python3
+"""The fleet campaign (issue 18, item 8), driven by scripts/fleet.sh.
+
+A three-node NATS JetStream cluster (Debian's nats-server, TLS with certificates mapped to
+users), a throwaway PostgreSQL, two `portvakt-central collect --nats` instances, and a fleet
+of gateways from the `fleet` example: `--real` of them the gateway's own store and uplink,
+the rest generated on the gateway's chain and payload code. Phases:
+
+  A  no collector: the generated sites publish a burst each; the cluster's PUBACK rate.
+  B  the collectors start and take that backlog into PostgreSQL: Central's ingest rate.
+  C  the whole fleet publishes steadily while, one after another, a NATS node is killed
+     with SIGKILL and restarted, a collector is killed with SIGKILL and restarted,
+     PostgreSQL is restarted, and the real gateways' process is killed with SIGKILL and
+     restarted; after each, the time until every site's records up to that moment are
+     acknowledged.
+  D  production stops; every site's gap-free point in PostgreSQL must equal the gateway's
+     last committed record, no chain broken, nothing equivocated or refused, and
+     `portvakt-central verify` intact for every site.
+
+Prints the figures and writes them as JSON (--out).
+"""
+
+import argparse
+import json
+import os
+import resource
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+PROCS = []
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+def fail(msg):
+    print(f"fleet: FAILED: {msg}", file=sys.stderr, flush=True)
+    sys.exit(1)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_port(port, limit=30):
+    until = time.time() + limit
+    while time.time() < until:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    fail(f"nothing listens on {port}")
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw).stdout
+
+
+def spawn(cmd, logfile, **kw):
+    f = open(logfile, "ab")
+    p = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, **kw)
+    PROCS.append(p)
+    return p
+
+
+def as_pg(cmd):
+    return ["runuser", "-u", "postgres", "--"] + cmd if os.geteuid() == 0 else cmd
+
+
+class Postgres:
+    def __init__(self, work):
+        bins = sorted(
+            (d for d in os.listdir("/usr/lib/postgresql") if os.path.exists(f"/usr/lib/postgresql/{d}/bin/initdb")),
+            key=int,
+        )
+        self.bin = f"/usr/lib/postgresql/{bins[-1]}/bin"
+        self.data, self.sock = f"{work}/pg", f"{work}/sock"
+        os.makedirs(self.data)
+        os.makedirs(self.sock)
+        if os.geteuid() == 0:
+            run(["chown", "postgres", self.data, self.sock])
+        run(as_pg([f"{self.bin}/initdb", "-A", "trust", "-U", "portvakt", "-D", self.data]))
+        self.start()
+        run(as_pg([f"{self.bin}/createdb", "-h", self.sock, "-U", "portvakt", "portvakt"]))
+        self.url = f"host={self.sock} user=portvakt dbname=portvakt"
+
+    def ctl(self, *args):
+        opts = f"-k {self.sock} -c listen_addresses='' -c max_connections=50"
+        run(as_pg([f"{self.bin}/pg_ctl", "-D", self.data, "-o", opts, "-l", f"{self.data}/log", "-w", *args]))
+
+    def start(self):
+        self.ctl("start")
+
+    def restart(self):
+        self.ctl("-m", "fast", "restart")
+
+    def stop(self):
+        try:
+            self.ctl("-m", "immediate", "stop")
+        except subprocess.CalledProcessError:
+            pass
+
+    def sql(self, q):
+        out = run(as_pg([f"{self.bin}/psql", "-h", self.sock, "-U", "portvakt", "-d", "portvakt", "-tAq", "-c", q]))
+        return out.strip()
+
+    def throughs(self):
+        rows = self.sql("SELECT site || ' ' || through FROM sites")
+        return {s: int(t) for s, t in (line.split() for line in rows.splitlines() if line)}
+
+
+def certificates(work):
+    def key(name):
+        run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", f"{work}/{name}.key"])
+
+    key("ca")
+    run(["openssl", "req", "-x509", "-new", "-key", f"{work}/ca.key", "-sha256", "-days", "30", "-subj", "/CN=Portvakt fleet CA",
+         "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-out", f"{work}/ca.crt"])
+    for name, ext in [
+        ("server", "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n"),
+        ("fleet", "subjectAltName=DNS:fleet\nextendedKeyUsage=clientAuth\n"),
+        ("collector", "subjectAltName=DNS:collector\nextendedKeyUsage=clientAuth\n"),
+    ]:
+        key(name)
+        run(["openssl", "req", "-new", "-key", f"{work}/{name}.key", "-subj", f"/CN={name}", "-out", f"{work}/{name}.csr"])
+        with open(f"{work}/{name}.ext", "w") as f:
+            f.write("basicConstraints=CA:FALSE\n" + ext)
+        run(["openssl", "x509", "-req", "-in", f"{work}/{name}.csr", "-CA", f"{work}/ca.crt", "-CAkey", f"{work}/ca.key",
+             "-CAcreateserial", "-days", "30", "-sha256", "-extfile", f"{work}/{name}.ext", "-out", f"{work}/{name}.crt"])
+    for f in os.listdir(work):
+        if f.endswith(".key"):
+            os.chmod(f"{work}/{f}", 0o600)
+
+
+class Cluster:
+    def __init__(self, work):
+        self.work = work
+        self.ports = [(free_port(), free_port(), free_port()) for _ in range(3)]
+        routes = ", ".join(f"nats-route://127.0.0.1:{r}" for _, r, _ in self.ports)
+        tls = (f'cert_file: "{work}/server.crt", key_file: "{work}/server.key", ca_file: "{work}/ca.crt", '
+               "verify_and_map: true")
+        self.procs = [None] * 3
+        for i, (client, route, mqtt) in enumerate(self.ports):
+            with open(f"{work}/n{i + 1}.conf", "w") as f:
+                f.write(f"""server_name: n{i + 1}
+listen: 127.0.0.1:{client}
+jetstream {{ store_dir: "{work}/n{i + 1}" }}
+cluster {{ name: portvakt, listen: 127.0.0.1:{route}, routes: [{routes}] }}
+tls {{ {tls} }}
+mqtt {{ listen: 127.0.0.1:{mqtt}, tls {{ {tls} }} }}
+authorization {{
+  users: [
+    {{ user: "collector", permissions: {{ publish: [">"], subscribe: [">"] }} }}
+    {{ user: "fleet", permissions: {{ publish: ["portvakt.>"], subscribe: ["portvakt.>", "$MQTT.sub.>"] }} }}
+  ]
+}}
+""")
+        for i in range(3):
+            self.start(i)
+
+    def start(self, i):
+        self.procs[i] = spawn(["nats-server", "-c", f"{self.work}/n{i + 1}.conf"], f"{self.work}/n{i + 1}.log")
+        wait_port(self.ports[i][0])
+        wait_port(self.ports[i][2])
+
+    def kill(self, i):
+        self.procs[i].kill()
+        self.procs[i].wait()
+
+    def client_urls(self, first):
+        return ",".join(f"tls://localhost:{self.ports[(first + k) % 3][0]}" for k in range(3))
+
+    def mqtt_urls(self):
+        return ",".join(f"mqtts://localhost:{m}" for _, _, m in self.ports)
+
+
+class Sampler:
+    """CPU seconds and peak RSS of the collector processes (summed over restarts)."""
+
+    def __init__(self):
+        self.cpu = {}
+        self.rss = 0
+
+    def sample(self, procs):
+        tick = os.sysconf("SC_CLK_TCK")
+        for p in procs:
+            try:
+                with open(f"/proc/{p.pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                self.cpu[p.pid] = (int(fields[11]) + int(fields[12])) / tick
+                with open(f"/proc/{p.pid}/status") as f:
+                    for line in f:
+                        if line.startswith("VmRSS:"):
+                            self.rss = max(self.rss, int(line.split()[1]))
+            except (FileNotFoundError, ProcessLookupError, IndexError):
+                pass
+
+    def cpu_seconds(self):
+        return sum(self.cpu.values())
+
+
+def latency(pairs, windows):
+    """p50/p99/max of the latencies of records first published outside `windows`."""
+    ms = sorted(lat for at, lat in pairs if not any(a <= at <= b for a, b in windows))
+    if not ms:
+        return {"n": 0, "p50": None, "p99": None, "max": None}
+    q = lambda p: ms[round((len(ms) - 1) * p)]  # noqa: E731
+    return {"n": len(ms), "p50": q(0.5), "p99": q(0.99), "max": ms[-1]}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--gateways", type=int, default=1000)
+    ap.add_argument("--real", type=int, default=100)
+    ap.add_argument("--burst", type=int, default=5, help="records per generated site in phase A")
+    ap.add_argument("--interval", type=float, default=10.0, help="seconds between a site's records in phase C")
+    ap.add_argument("--settle", type=float, default=20.0, help="seconds of steady load before each fault")
+    ap.add_argument("--limit", type=float, default=300.0, help="seconds a drain may take before the run fails")
+    ap.add_argument("--bin", default="target/release")
+    ap.add_argument("--out", default="target/fleet.json")
+    args = ap.parse_args()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+    work = tempfile.mkdtemp(prefix="pv-fleet.")
+    os.chmod(work, 0o755)
+    pg = None
+    try:
+        certificates(work)
+        cluster = Cluster(work)
+        pg = Postgres(work)
+        log(f"== fleet: {args.gateways} gateways ({args.real} real store + uplink, "
+            f"{args.gateways - args.real} generated), three NATS nodes with TLS, PostgreSQL on a socket")
+        report = campaign(args, work, cluster, pg)
+        with open(args.out, "w") as f:
+            json.dump(report, f, indent=2)
+        log(f"fleet: ok (figures in {args.out})")
+    finally:
+        for p in PROCS:
+            if p.poll() is None:
+                p.kill()
+        if pg:
+            pg.stop()
+        if os.environ.get("KEEP_WORK"):
+            log(f"(kept: {work})")
+        else:
+            subprocess.run(["rm", "-rf", work])
+
+
+def campaign(args, work, cluster, pg):
+    central = f"{args.bin}/portvakt-central"
+    fleet = f"{args.bin}/examples/fleet"
+    run([f"{args.bin}/portvakt-admin", "keygen", "--out", f"{work}/signing.key"])
+    collector_pub = open(f"{work}/signing.key.pub").read().strip()
+    tls = ["--ca", f"{work}/ca.crt", "--cert", f"{work}/collector.crt", "--cert-key", f"{work}/collector.key"]
+    collectors = {}
+
+    def collector(name, first):
+        collectors[name] = spawn([central, "collect", "--db", pg.url, "--nats", cluster.client_urls(first), *tls,
+                                  "--signing-key", f"{work}/signing.key", "--client-id", name],
+                                 f"{work}/collector-{name}.log", env={**os.environ, "RUST_LOG": "warn"})
+
+    generated = args.gateways - args.real
+    common = ["--brokers", cluster.mqtt_urls(), "--ca", f"{work}/ca.crt", "--cert", f"{work}/fleet.crt",
+              "--key", f"{work}/fleet.key", "--collector-key", collector_pub, "--dir", f"{work}/fleet"]
+    # The collectors make the streams; before them the cluster keeps nothing of a publish.
+    run([central, "migrate", "--db", pg.url])
+    p = spawn([central, "collect", "--db", pg.url, "--nats", cluster.client_urls(0), *tls,
+               "--signing-key", f"{work}/signing.key", "--client-id", "maker"], f"{work}/collector-maker.log")
+    for _ in range(300):
+        if "collecting from streams" in open(f"{work}/collector-maker.log").read():
+            break
+        time.sleep(0.1)
+    p.send_signal(signal.SIGINT)
+    p.wait()
+
+    log(f"== A: no collector: {generated} generated sites publish {args.burst} records each (QoS 1, TLS)")
+    out = run([fleet, "--mode", "generated", "--first", str(args.real + 1), "--count", str(generated),
+               "--burst", str(args.burst), *common], timeout=600)
+    log("   " + out.strip())
+    intake = float(out.split(":")[-1].split()[0])
+    backlog = generated * args.burst
+
+    log("== B: two collectors take the backlog into PostgreSQL")
+    sampler = Sampler()
+    t0 = time.time()
+    collector("central-1", 0)
+    collector("central-2", 1)
+    first = None  # (time, stored) when the collectors' first records showed
+    while True:
+        stored = int(pg.sql("SELECT count(*) FROM records") or 0)
+        sampler.sample(collectors.values())
+        if first is None and stored > 0:
+            first = (time.time(), stored)
+        if stored >= backlog:
+            break
+        if time.time() - t0 > args.limit:
+            fail(f"the backlog was not taken within {args.limit} s: {stored} of {backlog}")
+        time.sleep(0.1)
+    drain_b = time.time() - t0
+    ingest = (backlog - first[1]) / max(time.time() - first[0], 1e-3)
+    log(f"   {backlog} records stored and acknowledged {drain_b:.1f} s after the collectors started; "
+        f"{ingest:.0f} records/s once they ran; {ingest / intake:.2f} of the cluster's PUBACK rate without a collector")
+
+    log(f"== C: the whole fleet, one record per site every {args.interval:g} s, with faults")
+    drivers = {}
+
+    def driver(mode):
+        first, count = (1, args.real) if mode == "real" else (args.real + 1, generated)
+        extra = ["--start", str(args.burst + 1)] if mode == "generated" else []
+        drivers[mode] = spawn([fleet, "--mode", mode, "--first", str(first), "--count", str(count),
+                               "--interval-ms", str(int(args.interval * 1000)), *extra, *common], f"{work}/fleet-{mode}.log")
+
+    cpu_c0 = sampler.cpu_seconds()
+    t_c = time.time()
+    driver("real")
+    driver("generated")
+
+    def status():
+        sites = {}
+        for mode in ("real", "generated"):
+            try:
+                with open(f"{work}/fleet/status-{mode}.json") as f:
+                    sites.update(json.load(f)["sites"])
+            except (FileNotFoundError, json.JSONDecodeError):
+                pass
+        return sites
+
+    def wait_all(what, heads, limit):
+        """Seconds until every site's gap-free point in PostgreSQL reaches `heads`."""
+        t = time.time()
+        while True:
+            sampler.sample(collectors.values())
+            got = pg.throughs()
+            behind = [s for s, h in heads.items() if got.get(s, 0) < h]
+            if not behind:
+                return time.time() - t
+            if time.time() - t > limit:
+                fail(f"{what}: {len(behind)} site(s) behind after {limit} s, e.g. {behind[:3]}")
+            time.sleep(0.5)
+
+    # Every site connected and acknowledged once.
+    for _ in range(int(args.limit * 2)):
+        s = status()
+        if len(s) == args.gateways and all(v["head"] > 0 for v in s.values()):
+            break
+        time.sleep(0.5)
+    connected = wait_all("the fleet's first records", {k: v["head"] for k, v in status().items()}, args.limit)
+    log(f"   all {args.gateways} sites publishing and acknowledged {time.time() - t_c:.1f} s after start")
+
+    faults = []
+    windows = []  # (from, to) in Unix ms: a fault until everything up to its end is acknowledged
+
+    def fault(name, act, recover):
+        time.sleep(args.settle)
+        t = time.time()
+        act()
+        recover()
+        heads = {k: v["head"] for k, v in status().items()}
+        d = wait_all(f"after {name}", heads, args.limit)
+        windows.append((t * 1000, time.time() * 1000))
+        faults.append({"fault": name, "down_s": round(time.time() - t - d, 1), "drain_s": round(d, 1)})
+        log(f"   {name}: recovered after {time.time() - t - d:.1f} s; every record up to then acknowledged "
+            f"{d:.1f} s later")
+
+    fault("NATS node n2 killed (SIGKILL), restarted 5 s later",
+          lambda: cluster.kill(1), lambda: (time.sleep(5), cluster.start(1)))
+    fault("collector central-1 killed (SIGKILL), restarted 2 s later",
+          lambda: (collectors["central-1"].kill(), collectors["central-1"].wait()),
+          lambda: (time.sleep(2), collector("central-1", 0)))
+    fault("PostgreSQL restarted (pg_ctl restart -m fast)", lambda: pg.restart(), lambda: None)
+    fault(f"the {args.real} real gateways killed (SIGKILL), restarted 2 s later",
+          lambda: (drivers["real"].kill(), drivers["real"].wait()), lambda: (time.sleep(2), driver("real")))
+
+    log("== D: production stops; every site's last record must reach PostgreSQL")
+    open(f"{work}/fleet/stop", "w").close()
+    time.sleep(2)  # the drivers look for the stop file every 500 ms
+    final_wait = wait_all("the end", {k: v["head"] for k, v in status().items()}, args.limit)
+    cpu_c = sampler.cpu_seconds() - cpu_c0
+    wall_c = time.time() - t_c
+    for mode in ("real", "generated"):
+        drivers[mode].send_signal(signal.SIGTERM)
+        drivers[mode].wait(timeout=30)
+    with open(f"{work}/fleet/status-generated.json") as f:
+        gen = json.load(f)
+    heads = {k: v["head"] for k, v in gen["sites"].items()}
+    for n in range(1, args.real + 1):
+        site = f"fleet-{n:04d}"
+        db = sqlite3.connect(f"file:{work}/fleet/{site}.db?mode=ro", uri=True)
+        heads[site] = db.execute("SELECT coalesce(max(seq), 0) FROM audit").fetchone()[0]
+        db.close()
+    through = pg.throughs()
+    wrong = {s: (h, through.get(s)) for s, h in heads.items() if through.get(s) != h}
+    if wrong or len(heads) != args.gateways:
+        fail(f"{len(wrong)} site(s) whose gap-free point is not the gateway's last record: {list(wrong.items())[:5]}")
+    for q, what in [("SELECT count(*) FROM sites WHERE broken_at IS NOT NULL", "broken chains"),
+                    ("SELECT count(*) FROM equivocations", "equivocations"),
+                    ("SELECT count(*) FROM refused", "refused messages")]:
+        if pg.sql(q) != "0":
+            fail(f"{what}: {pg.sql(q)}")
+    records = int(pg.sql("SELECT count(*) FROM records"))
+    t_v = time.time()
+    for s in sorted(heads):
+        r = subprocess.run([central, "verify", "--db", pg.url, "--site", s], capture_output=True, text=True)
+        if r.returncode != 0 or "chain intact" not in r.stdout:
+            fail(f"verify {s}: {r.stdout}{r.stderr}")
+    log(f"   every site: PostgreSQL's gap-free point = the gateway's last committed record; {records} records; "
+        f"verify intact for all {len(heads)} ({time.time() - t_v:.0f} s); nothing broken, equivocated or refused")
+    steady_rate = (records - backlog) / wall_c
+    lat = latency(gen["latencies"], [])
+    lat_quiet = latency(gen["latencies"], windows)
+    report = {
+        "gateways": args.gateways, "real": args.real, "generated": generated,
+        "intake_no_collector_msgs_s": round(intake), "backlog": backlog, "backlog_drain_s": round(drain_b, 1),
+        "ingest_records_s": round(ingest), "ratio_ingest_to_intake": round(ingest / intake, 2),
+        "steady_offered_records_s": round(args.gateways / args.interval, 1),
+        "steady_stored_records_s": round(steady_rate, 1),
+        "ack_latency_ms": lat, "ack_latency_outside_faults_ms": lat_quiet, "collector_cpu_s": round(cpu_c, 1), "collector_cpu_share": round(cpu_c / wall_c, 3),
+        "collector_peak_rss_mib": round(sampler.rss / 1024, 1), "faults": faults, "records": records,
+        "first_connect_and_ack_s": round(connected, 1), "final_drain_s": round(final_wait, 1),
+    }
+    log("== figures")
+    log(f"   cluster intake without a collector: {intake:.0f} msgs/s; Central's ingest: {ingest:.0f} records/s "
+        f"(ratio {ingest / intake:.2f})")
+    log(f"   ack latency (generated sites, first publish to the acknowledgement covering it): p50 {lat['p50']} ms, "
+        f"p99 {lat['p99']} ms over {lat['n']} records; outside the fault windows p50 {lat_quiet['p50']} ms, "
+        f"p99 {lat_quiet['p99']} ms over {lat_quiet['n']}")
+    log(f"   collectors: {cpu_c:.1f} CPU s in {wall_c:.0f} s of phase C ({cpu_c / wall_c:.1%} of one core, both "
+        f"instances), peak RSS {sampler.rss / 1024:.1f} MiB per instance")
+    return report
+
+
+if __name__ == "__main__":
+    main()
