@@ -20,11 +20,14 @@ use tokio::sync::mpsc;
 use crate::alarms::Rules;
 use crate::db::{self, DbError};
 use crate::fleet::{self, Observation};
-use crate::ingest::Arrival;
+use crate::ingest::{Arrival, Whole};
 use crate::topics::{Topic, classify, state_filters};
 
 /// How often every site's alarms are evaluated again (a silent gateway sends nothing).
 pub const SWEEP: Duration = Duration::from_secs(30);
+
+/// At most this many messages that have already arrived are taken in one transaction.
+pub const BATCH: usize = 256;
 
 /// Where and how to reach the broker.
 #[derive(Debug, Clone)]
@@ -119,11 +122,21 @@ pub async fn run(mut c: Collector, stop: impl std::future::Future<Output = ()>) 
             }
             p = rx.recv() => {
                 let Some(p) = p else { break Err(CollectError::Broker) };
-                if let Err(e) = handle(&mut c, &client, &p).await {
+                // What has already arrived is taken in with it, in one transaction.
+                let mut batch = vec![p];
+                while batch.len() < BATCH {
+                    match rx.try_recv() {
+                        Ok(p) => batch.push(p),
+                        Err(_) => break,
+                    }
+                }
+                if let Err(e) = handle(&mut c, &client, &batch).await {
                     break Err(e);
                 }
-                // Only now may the broker forget it: it is committed, and acknowledged.
-                let _ = client.ack(&p).await;
+                // Only now may the broker forget them: committed, and acknowledged.
+                for p in &batch {
+                    let _ = client.ack(p).await;
+                }
             }
         }
     };
@@ -132,68 +145,87 @@ pub async fn run(mut c: Collector, stop: impl std::future::Future<Output = ()>) 
     result
 }
 
-async fn handle(c: &mut Collector, client: &AsyncClient, p: &Publish) -> Result<(), CollectError> {
+async fn handle(c: &mut Collector, client: &AsyncClient, batch: &[Publish]) -> Result<(), CollectError> {
     let now = jiff::Timestamp::now();
     let rules = Rules::default();
-    let text = || std::str::from_utf8(&p.payload).unwrap_or_default();
-    match classify(&c.broker.root, &p.topic, '/') {
-        Some(Topic::Events(site)) => {
-            if let Some(ack) = take_record(&mut c.db, &c.key, site, &p.payload, now).await? {
-                let topic = format!("{}/{site}/events/ack", c.broker.root);
-                client.publish(topic, QoS::AtLeastOnce, false, ack).await.map_err(|_| CollectError::Broker)?;
+    let root = c.broker.root.clone();
+    let mut events = Vec::new();
+    for p in batch {
+        let text = || std::str::from_utf8(&p.payload).unwrap_or_default();
+        match classify(&root, &p.topic, '/') {
+            Some(Topic::Events(site)) => events.push((site, &p.payload[..])),
+            Some(Topic::Status(site)) => fleet::observe(&c.db, site, &Observation::Status(text()), now, &rules).await?,
+            Some(Topic::State(site)) => fleet::observe(&c.db, site, &Observation::State(text()), now, &rules).await?,
+            Some(Topic::Door(site, door)) => {
+                fleet::observe(&c.db, site, &Observation::Door(door, text()), now, &rules).await?;
             }
+            None => log::warn!("not a topic of Central's, ignored: {}", p.topic),
         }
-        Some(Topic::Status(site)) => fleet::observe(&c.db, site, &Observation::Status(text()), now, &rules).await?,
-        Some(Topic::State(site)) => fleet::observe(&c.db, site, &Observation::State(text()), now, &rules).await?,
-        Some(Topic::Door(site, door)) => {
-            fleet::observe(&c.db, site, &Observation::Door(door, text()), now, &rules).await?;
-        }
-        None => log::warn!("not a topic of Central's, ignored: {}", p.topic),
+    }
+    for (site, ack) in take_records(&mut c.db, &c.key, &events, now).await? {
+        let topic = format!("{root}/{site}/events/ack");
+        client.publish(topic, QoS::AtLeastOnce, false, ack).await.map_err(|_| CollectError::Broker)?;
     }
     Ok(())
 }
 
-/// Takes one `events` message of `site` into PostgreSQL (a malformed one into `refused`)
-/// and returns the signed acknowledgement to publish, if the site has a gap-free point.
-/// Shared by both engines' collectors.
-pub async fn take_record(
+/// Takes `events` messages — (site, bytes) — into PostgreSQL in one transaction (a
+/// malformed one into `refused`) and returns, for each site among them that has a
+/// gap-free point, the signed acknowledgement to publish. Shared by both engines'
+/// collectors.
+pub async fn take_records(
     db: &mut tokio_postgres::Client,
     key: &SigningKey,
-    site: &str,
-    payload: &[u8],
+    messages: &[(&str, &[u8])],
     now: jiff::Timestamp,
-) -> Result<Option<Vec<u8>>, DbError> {
-    let event = match ReceivedEvent::parse(payload) {
-        Ok(e) => e,
-        Err(e) => {
-            log::warn!("{site}: refused: {e}");
-            db::refuse(db, site, &e.to_string(), payload).await?;
-            return Ok(None);
-        }
-    };
-    let taken = db::take(db, site, &event, payload).await?;
-    // When a site was last heard through its records is `sites.last_record`, kept by the
-    // insert itself; only a door's forced/closed record changes the fleet's state.
-    if taken.arrival == Arrival::New && matches!(event.kind.as_str(), "door.forced_open" | "door.closed") {
-        let record = Observation::Record(&event.kind, event.door.as_deref());
-        fleet::observe(db, site, &record, now, &Rules::default()).await?;
-    }
-    if taken.arrival == Arrival::New && event.kind == "audit.checkpoint" {
-        let judged = db::check_checkpoint(db, site, &event).await?;
-        if judged.outcome.failed() {
-            log::error!("{site}: {}", judged.words());
-            fleet::reconcile(db, site, now, &Rules::default()).await?;
+) -> Result<Vec<(String, Vec<u8>)>, DbError> {
+    let mut parsed = Vec::with_capacity(messages.len());
+    for (site, payload) in messages {
+        match ReceivedEvent::parse(payload) {
+            Ok(e) => parsed.push((*site, e, *payload)),
+            Err(e) => {
+                log::warn!("{site}: refused: {e}");
+                db::refuse(db, site, &e.to_string(), payload).await?;
+            }
         }
     }
-    if taken.arrival == Arrival::Equivocation {
-        log::error!("{site}: record {} came again with another hash: kept beside the first", event.seq);
+    if parsed.is_empty() {
+        return Ok(Vec::new());
     }
-    if let Some(at) = taken.whole.broken_at {
-        log::error!("{site}: the chain is broken at record {at}: acknowledged through {} only", taken.whole.through);
+    let incoming: Vec<db::Incoming<'_>> =
+        parsed.iter().map(|(site, event, payload)| db::Incoming { site, event, payload }).collect();
+    let taken = db::take_many(db, &incoming).await?;
+    let mut wholes: Vec<(&str, Whole)> = Vec::new();
+    for ((site, event, _), taken) in parsed.iter().zip(&taken) {
+        // When a site was last heard through its records is `sites.last_record`, kept by
+        // the insert itself; only a door's forced/closed record changes the fleet's state.
+        if taken.arrival == Arrival::New && matches!(event.kind.as_str(), "door.forced_open" | "door.closed") {
+            let record = Observation::Record(&event.kind, event.door.as_deref());
+            fleet::observe(db, site, &record, now, &Rules::default()).await?;
+        }
+        if taken.arrival == Arrival::New && event.kind == "audit.checkpoint" {
+            let judged = db::check_checkpoint(db, site, event).await?;
+            if judged.outcome.failed() {
+                log::error!("{site}: {}", judged.words());
+                fleet::reconcile(db, site, now, &Rules::default()).await?;
+            }
+        }
+        if taken.arrival == Arrival::Equivocation {
+            log::error!("{site}: record {} came again with another hash: kept beside the first", event.seq);
+        }
+        if !wholes.iter().any(|(s, _)| s == site) {
+            wholes.push((site, taken.whole));
+        }
     }
-    if taken.whole.through == 0 {
-        return Ok(None);
+    let mut acks = Vec::new();
+    for (site, whole) in wholes {
+        if let Some(at) = whole.broken_at {
+            log::error!("{site}: the chain is broken at record {at}: acknowledged through {} only", whole.through);
+        }
+        if whole.through > 0 {
+            let body = AckBody { site: site.to_owned(), through: whole.through, hash: hex::encode(&whole.hash) };
+            acks.push((site.to_owned(), seal(&body, key)));
+        }
     }
-    let body = AckBody { site: site.to_owned(), through: taken.whole.through, hash: hex::encode(&taken.whole.hash) };
-    Ok(Some(seal(&body, key)))
+    Ok(acks)
 }

@@ -101,10 +101,57 @@ fn db_seq(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
+/// One record to take in: its site, the record as read, and the message's bytes.
+pub struct Incoming<'a> {
+    /// The site (from the topic).
+    pub site: &'a str,
+    /// The record.
+    pub event: &'a ReceivedEvent,
+    /// The message as it arrived.
+    pub payload: &'a [u8],
+}
+
 /// Takes one record of `site` in, in one transaction.
 pub async fn take(client: &mut Client, site: &str, e: &ReceivedEvent, payload: &[u8]) -> Result<Taken, DbError> {
+    let taken = take_many(client, &[Incoming { site, event: e, payload }]).await?;
+    taken.into_iter().next().ok_or_else(|| DbError::Damaged("a record taken in vanished".into()))
+}
+
+/// Takes several records in, in one transaction (one commit for all of them): each is
+/// inserted and classified, then each site's gap-free point moves on once, the sites'
+/// rows locked in name order (so collectors taking overlapping batches never deadlock).
+/// Returns what became of each record, in order, with its site's chain after the batch.
+pub async fn take_many(client: &mut Client, batch: &[Incoming<'_>]) -> Result<Vec<Taken>, DbError> {
     let tx = client.transaction().await?;
-    tx.execute("INSERT INTO sites (site) VALUES ($1) ON CONFLICT DO NOTHING", &[&site]).await?;
+    let mut sites: Vec<&str> = batch.iter().map(|i| i.site).collect();
+    sites.sort_unstable();
+    sites.dedup();
+    for site in &sites {
+        tx.execute("INSERT INTO sites (site) VALUES ($1) ON CONFLICT DO NOTHING", &[site]).await?;
+    }
+    let mut arrivals = Vec::with_capacity(batch.len());
+    for i in batch {
+        arrivals.push(insert(&tx, i).await?);
+    }
+    let mut wholes = Vec::with_capacity(sites.len());
+    for site in &sites {
+        wholes.push(advance(&tx, site).await?);
+    }
+    tx.commit().await?;
+    Ok(batch
+        .iter()
+        .zip(arrivals)
+        .map(|(i, arrival)| {
+            let at = sites.binary_search(&i.site).unwrap_or(0);
+            Taken { arrival, whole: wholes[at] }
+        })
+        .collect())
+}
+
+/// Inserts one record unless its (site, seq) is there; a different one there is kept as
+/// an equivocation.
+async fn insert(tx: &impl GenericClient, i: &Incoming<'_>) -> Result<Arrival, DbError> {
+    let (site, e) = (i.site, i.event);
     let seq = db_seq(e.seq);
     let inserted = tx
         .execute(
@@ -124,7 +171,7 @@ pub async fn take(client: &mut Client, site: &str, e: &ReceivedEvent, payload: &
                 &e.detail,
                 &&e.prev[..],
                 &&e.hash[..],
-                &payload,
+                &i.payload,
             ],
         )
         .await?;
@@ -137,13 +184,11 @@ pub async fn take(client: &mut Client, site: &str, e: &ReceivedEvent, payload: &
     if arrival == Arrival::Equivocation {
         tx.execute(
             "INSERT INTO equivocations (site, seq, hash, payload) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-            &[&site, &seq, &&e.hash[..], &payload],
+            &[&site, &seq, &&e.hash[..], &i.payload],
         )
         .await?;
     }
-    let whole = advance(&tx, site).await?;
-    tx.commit().await?;
-    Ok(Taken { arrival, whole })
+    Ok(arrival)
 }
 
 /// Moves `site`'s gap-free point over what is committed, holding the site's row.

@@ -14,10 +14,10 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer, stream};
 use ed25519_dalek::SigningKey;
-use futures_util::StreamExt as _;
+use futures_util::{FutureExt as _, StreamExt as _};
 
 use crate::alarms::Rules;
-use crate::collector::{SWEEP, take_record};
+use crate::collector::{BATCH, SWEEP, take_records};
 use crate::db::DbError;
 use crate::fleet::{self, Observation};
 use crate::topics::{Topic, classify, state_filters};
@@ -142,29 +142,57 @@ pub async fn run(
             }
             None => return Err(NatsError::Nats("a consumer's message stream ended".into())),
         };
-        let now = jiff::Timestamp::now();
-        let text = std::str::from_utf8(&message.payload).unwrap_or_default();
-        match classify(&c.root, &message.subject, '.') {
-            Some(Topic::Events(site)) => {
-                if let Some(ack) = take_record(db, key, site, &message.payload, now).await? {
-                    let subject = format!("{}.{site}.events.ack", c.root);
-                    if let Err(e) = client.publish(subject, ack.into()).await {
-                        log::warn!("{site}: the acknowledgement was not sent ({e}); the record stays for redelivery");
-                        continue;
-                    }
-                }
-                taken += 1;
+        // Records that have already arrived are taken in with it, in one transaction.
+        let mut batch = vec![message];
+        while batch.len() < BATCH {
+            match messages.next().now_or_never() {
+                Some(Some(Ok(m))) => batch.push(m),
+                _ => break,
             }
-            Some(Topic::Status(site)) => fleet::observe(db, site, &Observation::Status(text), now, &rules).await?,
-            Some(Topic::State(site)) => fleet::observe(db, site, &Observation::State(text), now, &rules).await?,
-            Some(Topic::Door(site, door)) => {
-                fleet::observe(db, site, &Observation::Door(door, text), now, &rules).await?;
-            }
-            None => log::warn!("not a subject of Central's, acknowledged and ignored: {}", message.subject),
         }
-        // Only now may JetStream forget it: committed, and acknowledged to the gateway.
-        if let Err(e) = message.double_ack().await {
-            log::warn!("{}: JetStream did not confirm the acknowledgement ({e}); it may come again", message.subject);
+        let now = jiff::Timestamp::now();
+        let mut events = Vec::new();
+        let mut forget = Vec::with_capacity(batch.len());
+        for message in &batch {
+            let text = std::str::from_utf8(&message.payload).unwrap_or_default();
+            match classify(&c.root, &message.subject, '.') {
+                Some(Topic::Events(site)) => events.push((site, &message.payload[..])),
+                Some(Topic::Status(site)) => fleet::observe(db, site, &Observation::Status(text), now, &rules).await?,
+                Some(Topic::State(site)) => fleet::observe(db, site, &Observation::State(text), now, &rules).await?,
+                Some(Topic::Door(site, door)) => {
+                    fleet::observe(db, site, &Observation::Door(door, text), now, &rules).await?;
+                }
+                None => log::warn!("not a subject of Central's, acknowledged and ignored: {}", message.subject),
+            }
+        }
+        let mut unsent = Vec::new();
+        for (site, ack) in take_records(db, key, &events, now).await? {
+            let subject = format!("{}.{site}.events.ack", c.root);
+            if let Err(e) = client.publish(subject, ack.into()).await {
+                log::warn!("{site}: the acknowledgement was not sent ({e}); its records stay for redelivery");
+                unsent.push(site);
+            }
+        }
+        for message in &batch {
+            match classify(&c.root, &message.subject, '.') {
+                Some(Topic::Events(site)) if unsent.contains(&site.to_owned()) => {}
+                Some(Topic::Events(_)) => {
+                    taken += 1;
+                    forget.push(message);
+                }
+                _ => forget.push(message),
+            }
+        }
+        // Only now may JetStream forget them: committed, and acknowledged to the gateways.
+        // (Each acknowledgement waits for the server's confirmation: sent together.)
+        let confirmations = futures_util::future::join_all(forget.iter().map(|m| m.double_ack())).await;
+        for (message, result) in forget.iter().zip(confirmations) {
+            if let Err(e) = result {
+                log::warn!(
+                    "{}: JetStream did not confirm the acknowledgement ({e}); it may come again",
+                    message.subject
+                );
+            }
         }
     }
 }
