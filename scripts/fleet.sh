@@ -22,11 +22,11 @@ export PATH="$PATH:/usr/sbin"
 
 if [ "${1:-}" = --long ]; then
     shift
-    cargo build -q --release --locked -p portvakt --example fleet --bin portvakt-admin -p portvakt-central
+    cargo build -q --release --locked -p portvakt --example fleet --bin portvakt-admin --bin portvakt-central -p portvakt-central
     python3 scripts/fleet.py --bin target/release --gateways 1000 --real 100 --burst 20 --interval 10 --settle 30 \
         --out target/fleet.json "$@"
 else
-    cargo build -q --locked -p portvakt --example fleet --bin portvakt-admin -p portvakt-central
+    cargo build -q --locked -p portvakt --example fleet --bin portvakt-admin --bin portvakt-central -p portvakt-central
     python3 scripts/fleet.py --bin target/debug --gateways 100 --real 20 --burst 30 --interval 2 --settle 8 \
         --limit 180 --out target/fleet-short.json "$@"
 fi
