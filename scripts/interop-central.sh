@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Portvakt Central against real peers: a throwaway PostgreSQL (Debian's initdb and pg_ctl,
-# on a Unix socket), mosquitto on loopback, and the real gateway daemon (simulated
-# building) with confirm = "collector". Checks: every record reaches PostgreSQL with an
+# on a Unix socket), mosquitto on loopback with TLS, client certificates and a per-site
+# ACL, and the real gateway daemon (simulated building) with confirm = "collector". Checks: every record reaches PostgreSQL with an
 # intact chain and the collector's signed acknowledgements empty the gateway's outbox; a
 # collector killed with SIGKILL mid-stream, and PostgreSQL restarted, leave no hole; a
 # second collector instance beside the first changes nothing; a visit list is read and
@@ -14,6 +14,7 @@ source scripts/lib-central.sh
 
 need=()
 command -v mosquitto >/dev/null 2>&1 || need+=(mosquitto)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 install_missing "${need[@]}"
 
@@ -23,15 +24,32 @@ work=$(mktemp -d /tmp/pv-central.XXXXXX)
 chmod 755 "$work"
 trap cleanup EXIT
 
-echo "== interop: Central on mosquitto"
+echo "== interop: Central on mosquitto (TLS, client certificates, per-site ACL)"
 pg_setup
+certificates test-site collector
 MQ=$(free_port)
-mosquitto -p "$MQ" > "$work/mosquitto.log" 2>&1 &
+cat > "$work/acl" <<ACL
+user collector
+topic readwrite portvakt/#
+pattern readwrite portvakt/%u/#
+ACL
+cat > "$work/mosquitto.conf" <<CONF
+listener $MQ 127.0.0.1
+cafile $work/ca.crt
+certfile $work/server.crt
+keyfile $work/server.key
+require_certificate true
+use_identity_as_username true
+allow_anonymous false
+acl_file $work/acl
+CONF
+mosquitto -c "$work/mosquitto.conf" > "$work/mosquitto.log" 2>&1 &
 PIDS+=($!)
 wait_port "$MQ"
 "$BIN/portvakt-admin" keygen --out "$work/signing.key" >/dev/null
-gateway_start PORTVAKT__UPLINK__BROKER="mqtt://127.0.0.1:$MQ" PORTVAKT__UPLINK__ALLOW_PLAINTEXT=true
-MQTT=(--broker "mqtt://127.0.0.1:$MQ")
+gateway_start PORTVAKT__UPLINK__BROKER="mqtts://localhost:$MQ" PORTVAKT__UPLINK__CA_FILE="$work/ca.crt" \
+    PORTVAKT__UPLINK__CERT_FILE="$work/test-site.crt" PORTVAKT__UPLINK__KEY_FILE="$work/test-site.key"
+MQTT=(--broker "mqtts://localhost:$MQ" --ca "$work/ca.crt" --cert "$work/collector.crt" --cert-key "$work/collector.key")
 
 echo "== interop: records reach PostgreSQL and the signed acknowledgements empty the outbox"
 visits 3

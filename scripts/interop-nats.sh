@@ -28,22 +28,7 @@ chmod 755 "$work"
 trap cleanup EXIT
 
 echo "== interop: $(nats-server --version), three nodes, TLS with certificates mapped to users"
-key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$work/$1.key" 2>/dev/null; }
-key ca
-openssl req -x509 -new -key "$work/ca.key" -sha256 -days 30 -subj "/CN=Portvakt interop CA" \
-    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" -out "$work/ca.crt"
-leaf() { # name, extensions
-    key "$1"
-    openssl req -new -key "$work/$1.key" -subj "/CN=$1" -out "$work/$1.csr"
-    printf '%b' "$2" > "$work/$1.ext"
-    openssl x509 -req -in "$work/$1.csr" -CA "$work/ca.crt" -CAkey "$work/ca.key" -CAcreateserial -days 30 -sha256 \
-        -extfile "$work/$1.ext" -out "$work/$1.crt" 2>/dev/null
-}
-leaf server "basicConstraints=CA:FALSE\nsubjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n"
-for who in test-site other-site collector; do
-    leaf "$who" "basicConstraints=CA:FALSE\nsubjectAltName=DNS:$who\nextendedKeyUsage=clientAuth\n"
-done
-chmod 600 "$work"/*.key
+certificates test-site other-site collector
 
 declare -a CLIENT ROUTE MQTT NODE
 for i in 1 2 3; do CLIENT[$i]=$(free_port); ROUTE[$i]=$(free_port); MQTT[$i]=$(free_port); done

@@ -82,3 +82,6 @@ bash scripts/interop-central.sh
 
 echo "== interop: Portvakt Central on a three-node NATS JetStream cluster (TLS, certificate mapping, faults)"
 bash scripts/interop-nats.sh
+
+echo "== interop: Portvakt Central's fleet campaign, short (100 gateways, a node, a collector, PostgreSQL and gateways killed)"
+bash scripts/fleet.sh

@@ -22,6 +22,29 @@ install_missing() {
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; fail "nothing listens on $1"; }
 
+# certificates CLIENT...: a throwaway CA in $work, a server certificate for localhost and
+# 127.0.0.1, and a client certificate for each CLIENT (CN and subjectAltName DNS = CLIENT:
+# the user a broker maps it to). Test keys are world-readable: mosquitto started as root
+# drops to its own user before it reads them.
+certificates() {
+    key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$work/$1.key" 2>/dev/null; }
+    key ca
+    openssl req -x509 -new -key "$work/ca.key" -sha256 -days 30 -subj "/CN=Portvakt interop CA" \
+        -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" -out "$work/ca.crt"
+    leaf() { # name, extensions
+        key "$1"
+        openssl req -new -key "$work/$1.key" -subj "/CN=$1" -out "$work/$1.csr"
+        printf '%b' "$2" > "$work/$1.ext"
+        openssl x509 -req -in "$work/$1.csr" -CA "$work/ca.crt" -CAkey "$work/ca.key" -CAcreateserial -days 30 -sha256 \
+            -extfile "$work/$1.ext" -out "$work/$1.crt" 2>/dev/null
+    }
+    leaf server "basicConstraints=CA:FALSE\nsubjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n"
+    for who in "$@"; do
+        leaf "$who" "basicConstraints=CA:FALSE\nsubjectAltName=DNS:$who\nextendedKeyUsage=clientAuth\n"
+    done
+    chmod 644 "$work"/*.key
+}
+
 # pg_setup: a throwaway PostgreSQL in $work/pg, its socket in $work/sock; sets DB.
 pg_setup() {
     PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
