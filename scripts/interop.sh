@@ -85,3 +85,6 @@ bash scripts/interop-nats.sh
 
 echo "== interop: Portvakt Central's fleet campaign, short (100 gateways, a node, a collector, PostgreSQL and gateways killed)"
 bash scripts/fleet.sh
+
+echo "== interop: Portvakt Central's console in a real browser (Debian's chromium, playwright-core)"
+bash scripts/browser-console.sh

@@ -16,6 +16,7 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
     (1, "records", include_str!("../migrations/0001_records.sql")),
     (2, "fleet", include_str!("../migrations/0002_fleet.sql")),
     (3, "checkpoints", include_str!("../migrations/0003_checkpoints.sql")),
+    (4, "console", include_str!("../migrations/0004_console.sql")),
 ];
 
 /// Any number, as long as every collector uses the same: it serialises migrating.

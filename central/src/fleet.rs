@@ -109,6 +109,15 @@ pub async fn observe(
     if changes_alarms {
         reconcile(db, site, now, rules).await?;
     }
+    notify(db, site).await
+}
+
+/// The PostgreSQL channel on which a changed site's name is notified.
+pub const CHANNEL: &str = "portvakt_fleet";
+
+/// Tells whoever LISTENs (the console) that `site` changed.
+pub async fn notify(db: &Client, site: &str) -> Result<(), DbError> {
+    db.execute(&format!("SELECT pg_notify('{CHANNEL}', $1)"), &[&site]).await?;
     Ok(())
 }
 
@@ -206,6 +215,9 @@ pub async fn reconcile(db: &Client, site: &str, now: Timestamp, rules: &Rules) -
             log::warn!("{site}: alarm {} {}: {}", w.kind, w.subject, w.detail);
             raised += 1;
         }
+    }
+    if raised + cleared > 0 {
+        notify(db, site).await?;
     }
     Ok((raised, cleared))
 }

@@ -12,10 +12,12 @@
 //! - [`topics`]: what a topic or subject carries.
 //! - [`fleet_view`], [`verify`], [`visits`]: the answers.
 //! - [`demo`]: all of it on one machine, with real gateways against simulated buildings.
+//! - [`console`]: the operators' web console (`serve`), accounts and sessions.
 
 pub mod alarms;
 pub mod anchors;
 pub mod collector;
+pub mod console;
 pub mod db;
 pub mod demo;
 pub mod fleet;

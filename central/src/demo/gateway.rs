@@ -140,6 +140,13 @@ impl Gateway {
         ))
     }
 
+    /// The command line that reaches this gateway from a shell (`… sim laundry open`).
+    pub fn command_line(&self) -> String {
+        let quoted = |v: &str| format!("'{}'", v.replace('\'', "'\\''"));
+        let env: Vec<String> = self.env.iter().map(|(k, v)| format!("{k}={}", quoted(v))).collect();
+        format!("env {} {} --config {}", env.join(" "), self.tools.portvakt.display(), self.config.display())
+    }
+
     /// `portvakt --config … ` with this gateway's settings.
     fn portvakt(&self) -> Command {
         let mut c = command(&self.tools.portvakt);

@@ -28,6 +28,8 @@ pub struct Options {
     pub gateways: usize,
     /// Keep the temporary folder (logs, databases) instead of removing it.
     pub keep: bool,
+    /// After the scripted day, keep everything running (the console too) until Ctrl-C.
+    pub keep_running: bool,
 }
 
 /// Why the demo stopped.

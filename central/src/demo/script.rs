@@ -53,11 +53,15 @@ struct Stage {
     cluster: Option<Cluster>,
     gateways: Vec<Gateway>,
     collectors: Vec<JoinHandle<Result<(), NatsError>>>,
+    console: Option<JoinHandle<Result<(), crate::console::ConsoleError>>>,
     stop: Option<watch::Sender<bool>>,
 }
 
 impl Stage {
     async fn teardown(&mut self) {
+        if let Some(c) = self.console.take() {
+            c.abort();
+        }
         // The collectors first: a gateway's orderly stop is no alarm worth raising here.
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(true);
@@ -90,9 +94,14 @@ pub async fn run(o: &Options) -> Result<(), DemoError> {
             .map_err(|e| DemoError::io(&dir.display().to_string(), e))?;
     }
     let mut stage = Stage::default();
+    let told = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let result = tokio::select! {
-        r = play(&tools, o, &dir, &mut stage) => r,
-        _ = tokio::signal::ctrl_c() => Err(DemoError::step("the demo", "interrupted")),
+        r = play(&tools, o, &dir, &mut stage, &told) => r,
+        _ = tokio::signal::ctrl_c() => if told.load(std::sync::atomic::Ordering::SeqCst) {
+            Ok(())
+        } else {
+            Err(DemoError::step("the demo", "interrupted"))
+        },
     };
     stage.teardown().await;
     if o.keep || result.is_err() {
@@ -129,7 +138,13 @@ fn cluster_of(c: &Cluster, instance: usize) -> nats::Cluster {
 }
 
 #[allow(clippy::too_many_lines)] // one story, told in order
-async fn play(tools: &Tools, o: &Options, dir: &Path, stage: &mut Stage) -> Result<(), DemoError> {
+async fn play(
+    tools: &Tools,
+    o: &Options,
+    dir: &Path,
+    stage: &mut Stage,
+    told: &std::sync::atomic::AtomicBool,
+) -> Result<(), DemoError> {
     let started = jiff::Timestamp::now();
     println!("== Portvakt Central demo, in {}", dir.display());
     let pg = stage.postgres.insert(Postgres::start(tools, dir).await?);
@@ -160,6 +175,16 @@ async fn play(tools: &Tools, o: &Options, dir: &Path, stage: &mut Stage) -> Resu
         }));
     }
     println!("two collectors: instances of one durable consumer of the R3 stream PORTVAKT_EVENTS, into PostgreSQL");
+    let password =
+        crate::console::session::random_token().map_err(|e| DemoError::io("/dev/urandom", e))?[..16].to_owned();
+    crate::console::accounts::add(&db, "demo", crate::console::accounts::Role::Administrator, &[], &password)
+        .await
+        .map_err(|e| DemoError::step("the demo's account", e.to_string()))?;
+    let (ready, bound) = tokio::sync::oneshot::channel();
+    let options = crate::console::Options { db: url.clone(), listen: ([127, 0, 0, 1], 0).into(), behind_proxy: false };
+    stage.console = Some(tokio::spawn(crate::console::serve(options, Some(ready))));
+    let address = bound.await.map_err(|_| DemoError::step("the console", "did not start"))?;
+    println!("the console: http://{address}/  (log in as demo, password {password})");
 
     let building = Building::copy(&o.gateway_config, dir)?;
     for (i, site) in SITES.iter().take(o.gateways.clamp(1, SITES.len())).enumerate() {
@@ -227,6 +252,15 @@ async fn play(tools: &Tools, o: &Options, dir: &Path, stage: &mut Stage) -> Resu
         if !report.intact() {
             return Err(DemoError::step(&format!("{}'s chain", g.site), "not whole in PostgreSQL (see above)"));
         }
+    }
+    if o.keep_running {
+        told.store(true, std::sync::atomic::Ordering::SeqCst);
+        println!(
+            "\nEverything keeps running: the console at http://{address}/ (demo / {password}); Ctrl-C stops it all."
+        );
+        println!("PostgreSQL: {url}");
+        println!("At {}'s doors: {} sim laundry open", gateways[0].site, gateways[0].command_line());
+        std::future::pending::<()>().await;
     }
     println!("\nDone: stopping the gateways, the collectors, the cluster and PostgreSQL.");
     Ok(())

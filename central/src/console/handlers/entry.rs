@@ -1,0 +1,129 @@
+//! Logging in (rate-limited) and out, and the stream of live changes.
+
+use std::convert::Infallible;
+use std::time::Instant;
+
+use axum::http::HeaderValue;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::Stream;
+
+use super::{AppState, Params, address, cookie, failure, html, language, record, who};
+use crate::console::accounts;
+use crate::console::i18n::t;
+use crate::console::pages::{self, Viewer};
+use crate::console::session::{self, COOKIE, IDLE_MINUTES};
+use crate::db::DbError;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Form, Query, State as Shared};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+
+// ---- live changes
+
+pub(super) async fn events(Shared(s): Shared<AppState>, headers: HeaderMap) -> Response {
+    let session = match who(&s, &headers).await {
+        Ok(session) => session,
+        Err(r) => return r,
+    };
+    let rx = s.changes.subscribe();
+    let stream = changes(rx, session.account);
+    Sse::new(stream).keep_alive(KeepAlive::default()).into_response()
+}
+
+fn changes(
+    rx: tokio::sync::broadcast::Receiver<String>,
+    account: accounts::Account,
+) -> impl Stream<Item = Result<Event, Infallible>> {
+    futures_util::stream::unfold((rx, account), |(mut rx, account)| async move {
+        loop {
+            match rx.recv().await {
+                Ok(site) if account.sees(&site) => {
+                    return Some((Ok(Event::default().event("site").data(site)), (rx, account)));
+                }
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    })
+}
+
+// ---- logging in and out
+
+pub(super) async fn login_page(headers: HeaderMap, Query(q): Query<Params>) -> Response {
+    let (lang, set) = language(&headers, &q);
+    let v = Viewer { account: None, csrf: "", lang };
+    html(StatusCode::OK, &pages::layout(&v, t(lang, "login"), &pages::login(lang, None)), set)
+}
+
+pub(super) async fn login(
+    Shared(s): Shared<AppState>,
+    headers: HeaderMap,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Form(f): Form<Params>,
+) -> Response {
+    let (lang, _) = language(&headers, &Params::new());
+    let from = address(&s, &headers, peer);
+    let name = f.get("name").cloned().unwrap_or_default();
+    let password = f.get("password").cloned().unwrap_or_default();
+    let keys = [name.as_str(), from.as_str()];
+    let v = Viewer { account: None, csrf: "", lang };
+    let blocked = s.limiter.lock().map_or(true, |mut l| l.blocked(&keys, Instant::now()));
+    if blocked {
+        let _ = record(&s, None, "login_refused", &format!("{name}: too many attempts"), &from).await;
+        let body = pages::login(lang, Some("login_blocked"));
+        return html(StatusCode::TOO_MANY_REQUESTS, &pages::layout(&v, t(lang, "login"), &body), None);
+    }
+    let checked = async {
+        let db = s.db.get().await?;
+        let account = accounts::check(&db, &name, &password).await?;
+        match account {
+            Some(a) => Ok::<_, DbError>(Some((a.name.clone(), session::start(&db, &a.name).await?))),
+            None => Ok(None),
+        }
+    };
+    match checked.await {
+        Ok(Some((account, token))) => {
+            let _ = record(&s, Some(&account), "login", "", &from).await;
+            let secure = if s.behind_proxy { "; Secure" } else { "" };
+            let cookie = format!(
+                "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
+                IDLE_MINUTES * 60 * 16
+            );
+            let mut r = Redirect::to("/").into_response();
+            if let Ok(v) = HeaderValue::from_str(&cookie) {
+                r.headers_mut().insert(header::SET_COOKIE, v);
+            }
+            r
+        }
+        Ok(None) => {
+            if let Ok(mut l) = s.limiter.lock() {
+                l.failed(&keys, Instant::now());
+            }
+            let _ = record(&s, None, "login_refused", &format!("{name}: wrong name or password"), &from).await;
+            let body = pages::login(lang, Some("login_failed"));
+            html(StatusCode::UNAUTHORIZED, &pages::layout(&v, t(lang, "login"), &body), None)
+        }
+        Err(e) => failure(&e),
+    }
+}
+
+pub(super) async fn logout(
+    Shared(s): Shared<AppState>,
+    headers: HeaderMap,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Form(f): Form<Params>,
+) -> Response {
+    if let Ok(a) = who(&s, &headers).await
+        && f.get("csrf") == Some(&a.csrf)
+        && let Some(token) = cookie(&headers, COOKIE)
+    {
+        if let Ok(db) = s.db.get().await {
+            let _ = session::end(&db, token).await;
+        }
+        let _ = record(&s, Some(&a.account.name), "logout", "", &address(&s, &headers, peer)).await;
+    }
+    let mut r = Redirect::to("/login").into_response();
+    r.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_static("portvakt_session=; Path=/; Max-Age=0"));
+    r
+}

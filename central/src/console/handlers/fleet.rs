@@ -1,0 +1,273 @@
+//! The fleet, a site (its doors live, its latest events) and the alarms.
+
+use super::{AppState, Asker, Params, address, asker, failure, html, record};
+use crate::console::State;
+use crate::console::accounts::Right;
+use crate::console::pages::{self, AlarmRow};
+use crate::db::DbError;
+use crate::fleet_view::{self, SiteLine};
+use crate::visits::Visit;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Form, Path, Query, State as Shared};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+
+// ---- the fleet
+
+async fn fleet_lines(s: &State, a: &Asker, q: &Params) -> Result<Vec<SiteLine>, DbError> {
+    let db = s.db.get().await?;
+    let mut lines: Vec<SiteLine> =
+        fleet_view::sites(&db).await?.into_iter().filter(|l| a.session.account.sees(&l.site)).collect();
+    if let Some(text) = q.get("q").filter(|t| !t.is_empty()) {
+        lines.retain(|l| l.site.contains(text.as_str()));
+    }
+    if q.get("problems").is_some() {
+        lines.retain(|l| l.alarms > 0 || l.online == Some(false));
+    }
+    match q.get("sort").map(String::as_str) {
+        Some("online") => lines.sort_by_key(|l| l.online),
+        Some("last_seen") => lines.sort_by_key(|l| std::cmp::Reverse(l.last_seen)),
+        Some("outbox") => {
+            lines.sort_by_key(|l| std::cmp::Reverse(l.state.as_ref().and_then(|s| s["outbox_depth"].as_u64())));
+        }
+        Some("stored") => lines.sort_by_key(|l| std::cmp::Reverse(l.through)),
+        Some("alarms") => lines.sort_by_key(|l| std::cmp::Reverse(l.alarms)),
+        _ => lines.sort_by(|a, b| a.site.cmp(&b.site)),
+    }
+    Ok(lines)
+}
+
+pub(super) async fn fleet(Shared(s): Shared<AppState>, headers: HeaderMap, Query(q): Query<Params>) -> Response {
+    let a = match asker(&s, &headers, &q).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    match fleet_lines(&s, &a, &q).await {
+        Ok(lines) => a.page("fleet", &pages::fleet(a.lang, &lines, q.get("q").map_or("", String::as_str))),
+        Err(e) => failure(&e),
+    }
+}
+
+pub(super) async fn fleet_fragment(
+    Shared(s): Shared<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<Params>,
+) -> Response {
+    let a = match asker(&s, &headers, &q).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    match fleet_lines(&s, &a, &q).await {
+        Ok(lines) => html(StatusCode::OK, &pages::fleet_rows(a.lang, &lines), None),
+        Err(e) => failure(&e),
+    }
+}
+
+// ---- a site
+
+async fn doors_of(s: &State, site: &str) -> Result<Vec<(String, Option<serde_json::Value>, bool)>, DbError> {
+    let db = s.db.get().await?;
+    Ok(db
+        .query("SELECT door, state, forced_at IS NOT NULL AS forced FROM doors WHERE site = $1 ORDER BY door", &[&site])
+        .await?
+        .iter()
+        .map(|r| {
+            let state: Option<String> = r.get("state");
+            (r.get("door"), state.and_then(|s| serde_json::from_str(&s).ok()), r.get("forced"))
+        })
+        .collect())
+}
+
+async fn latest_events(s: &State, site: &str, who: &str) -> Result<Vec<Visit>, DbError> {
+    let db = s.db.get().await?;
+    let rows = db
+        .query(
+            "SELECT seq, (extract(epoch FROM at) * 1000)::bigint AS at_ms, trusted, kind, door, holder, credential
+             FROM records WHERE site = $1 ORDER BY seq DESC LIMIT 20",
+            &[&site],
+        )
+        .await?;
+    let events: Vec<Visit> = rows
+        .iter()
+        .map(|r| Visit {
+            site: site.to_owned(),
+            seq: u64::try_from(r.get::<_, i64>("seq")).unwrap_or(0),
+            at: jiff::Timestamp::from_millisecond(r.get("at_ms")).unwrap_or(jiff::Timestamp::UNIX_EPOCH),
+            trusted: r.get("trusted"),
+            kind: r.get("kind"),
+            door: r.get("door"),
+            holder: r.get("holder"),
+            credential: r.get("credential"),
+        })
+        .collect();
+    let count = i64::try_from(events.len()).unwrap_or(0);
+    let query = format!("console: latest events of {site}");
+    db.execute("INSERT INTO reads (who, query, records) VALUES ($1, $2, $3)", &[&who, &query, &count]).await?;
+    Ok(events)
+}
+
+pub(super) async fn site(
+    Shared(s): Shared<AppState>,
+    headers: HeaderMap,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(site): Path<String>,
+    Query(q): Query<Params>,
+) -> Response {
+    let a = match asker(&s, &headers, &q).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let from = address(&s, &headers, peer);
+    let name = a.session.account.name.clone();
+    if !a.session.account.sees(&site) {
+        let _ = record(&s, Some(&name), "refused", &format!("site {site}"), &from).await;
+        return a.forbidden();
+    }
+    let found = async {
+        let line = fleet_view::sites(&*s.db.get().await?).await?.into_iter().find(|l| l.site == site);
+        Ok::<_, DbError>((line, doors_of(&s, &site).await?))
+    };
+    match found.await {
+        Ok((Some(line), doors)) => match latest_events(&s, &site, &name).await {
+            Ok(events) => {
+                let _ = record(&s, Some(&name), "view_site", &site, &from).await;
+                let body = pages::site(a.lang, &line, &doors, &events);
+                html(StatusCode::OK, &pages::layout(&a.viewer(), &site, &body), a.set_lang)
+            }
+            Err(e) => failure(&e),
+        },
+        Ok((None, _)) => {
+            html(StatusCode::NOT_FOUND, &pages::layout(&a.viewer(), &site, &pages::message(a.lang, "not_found")), None)
+        }
+        Err(e) => failure(&e),
+    }
+}
+
+pub(super) async fn doors_fragment(
+    Shared(s): Shared<AppState>,
+    headers: HeaderMap,
+    Path(site): Path<String>,
+    Query(q): Query<Params>,
+) -> Response {
+    let a = match asker(&s, &headers, &q).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    if !a.session.account.sees(&site) {
+        return StatusCode::FORBIDDEN.into_response();
+    }
+    match doors_of(&s, &site).await {
+        Ok(doors) => html(StatusCode::OK, &pages::door_rows(a.lang, &doors), None),
+        Err(e) => failure(&e),
+    }
+}
+
+// ---- alarms
+
+async fn alarm_rows(s: &State, a: &Asker) -> Result<Vec<AlarmRow>, DbError> {
+    let db = s.db.get().await?;
+    let rows = db
+        .query(
+            "SELECT id, site, kind, subject, detail, (extract(epoch FROM raised_at) * 1000)::bigint AS raised,
+                    (extract(epoch FROM cleared_at) * 1000)::bigint AS cleared, acknowledged_by,
+                    (extract(epoch FROM acknowledged_at) * 1000)::bigint AS acked
+             FROM alarms WHERE cleared_at IS NULL OR raised_at > now() - INTERVAL '7 days'
+             ORDER BY cleared_at IS NULL DESC, raised_at DESC LIMIT 500",
+            &[],
+        )
+        .await?;
+    let time = |ms: Option<i64>| ms.and_then(|m| jiff::Timestamp::from_millisecond(m).ok());
+    Ok(rows
+        .iter()
+        .filter(|r| a.session.account.sees(r.get("site")))
+        .map(|r| AlarmRow {
+            id: r.get("id"),
+            site: r.get("site"),
+            kind: r.get("kind"),
+            subject: r.get("subject"),
+            detail: r.get("detail"),
+            raised: time(r.get("raised")).unwrap_or(jiff::Timestamp::UNIX_EPOCH),
+            cleared: time(r.get("cleared")),
+            acknowledged: r.get::<_, Option<String>>("acknowledged_by").zip(time(r.get("acked"))),
+        })
+        .collect())
+}
+
+pub(super) async fn alarms(Shared(s): Shared<AppState>, headers: HeaderMap, Query(q): Query<Params>) -> Response {
+    let a = match asker(&s, &headers, &q).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    match alarm_rows(&s, &a).await {
+        Ok(rows) => a.page("alarms", &pages::alarms(&a.viewer(), &rows)),
+        Err(e) => failure(&e),
+    }
+}
+
+pub(super) async fn alarms_fragment(
+    Shared(s): Shared<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<Params>,
+) -> Response {
+    let a = match asker(&s, &headers, &q).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    match alarm_rows(&s, &a).await {
+        // The fragment is the table's body: the page's rows without the table around them.
+        Ok(rows) => {
+            let full = pages::alarms(&a.viewer(), &rows).0;
+            let body = full.split_once("<tbody").and_then(|(_, b)| b.split_once('>')).map_or("", |(_, b)| b);
+            let body = body.rsplit_once("</tbody>").map_or(body, |(b, _)| b);
+            html(StatusCode::OK, &pages::raw(body), None)
+        }
+        Err(e) => failure(&e),
+    }
+}
+
+pub(super) async fn acknowledge(
+    Shared(s): Shared<AppState>,
+    headers: HeaderMap,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<i64>,
+    Form(f): Form<Params>,
+) -> Response {
+    let a = match asker(&s, &headers, &Params::new()).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let from = address(&s, &headers, peer);
+    let name = a.session.account.name.clone();
+    if f.get("csrf") != Some(&a.session.csrf) || !a.session.account.role.may(Right::Acknowledge) {
+        let _ = record(&s, Some(&name), "refused", &format!("acknowledge alarm {id}"), &from).await;
+        return a.forbidden();
+    }
+    let done = async {
+        let db = s.db.get().await?;
+        let Some(row) = db.query_opt("SELECT site FROM alarms WHERE id = $1", &[&id]).await? else { return Ok(None) };
+        let site: String = row.get(0);
+        if !a.session.account.sees(&site) {
+            return Ok(Some((site, false)));
+        }
+        db.execute(
+            "UPDATE alarms SET acknowledged_by = $2, acknowledged_at = now() WHERE id = $1 AND acknowledged_at IS NULL",
+            &[&id, &name],
+        )
+        .await?;
+        crate::fleet::notify(&db, &site).await?;
+        Ok::<_, DbError>(Some((site, true)))
+    };
+    match done.await {
+        Ok(Some((site, true))) => {
+            let _ = record(&s, Some(&name), "ack_alarm", &format!("alarm {id} of {site}"), &from).await;
+            Redirect::to("/alarms").into_response()
+        }
+        Ok(Some((site, false))) => {
+            let _ = record(&s, Some(&name), "refused", &format!("acknowledge alarm {id} of {site}"), &from).await;
+            a.forbidden()
+        }
+        Ok(None) => StatusCode::NOT_FOUND.into_response(),
+        Err(e) => failure(&e),
+    }
+}

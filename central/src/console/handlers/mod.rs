@@ -1,0 +1,157 @@
+//! The console's routes: who is asking (session, language), what they may see (the
+//! account's sites), what is logged, and which page answers. The pages of the fleet
+//! (`fleet.rs`), of visits and the console's log (`visits.rs`), logging in and out and the
+//! live event stream (`entry.rs`).
+
+mod entry;
+mod fleet;
+mod visits;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use maud::Markup;
+
+use super::State;
+use super::i18n::{Lang, t};
+use super::pages::{self, Viewer};
+use super::session::{self, COOKIE, Session};
+use crate::db::DbError;
+
+type AppState = Arc<State>;
+type Params = HashMap<String, String>;
+
+/// Every route.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(fleet::fleet))
+        .route("/fragments/fleet", get(fleet::fleet_fragment))
+        .route("/sites/{site}", get(fleet::site))
+        .route("/fragments/sites/{site}/doors", get(fleet::doors_fragment))
+        .route("/alarms", get(fleet::alarms))
+        .route("/fragments/alarms", get(fleet::alarms_fragment))
+        .route("/alarms/{id}/ack", post(fleet::acknowledge))
+        .route("/visits", get(visits::visits_page))
+        .route("/visits.csv", get(visits::visits_csv))
+        .route("/log", get(visits::log_page))
+        .route("/events", get(entry::events))
+        .route("/login", get(entry::login_page).post(entry::login))
+        .route("/logout", post(entry::logout))
+        .route("/assets/console.css", get(|| async { asset("text/css", include_str!("../../../assets/console.css")) }))
+        .route(
+            "/assets/console.js",
+            get(|| async { asset("text/javascript", include_str!("../../../assets/console.js")) }),
+        )
+        .with_state(state)
+}
+
+fn asset(kind: &'static str, body: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, kind), (header::CACHE_CONTROL, "max-age=300")], body).into_response()
+}
+
+/// A page: no caching (personal data), no framing, scripts only from here.
+fn html(status: StatusCode, markup: &Markup, lang_cookie: Option<Lang>) -> Response {
+    let mut r = (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], markup.0.clone()).into_response();
+    let h = r.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; script-src 'self'; style-src 'self'; frame-ancestors 'none'; form-action 'self'",
+        ),
+    );
+    if let Some(l) = lang_cookie
+        && let Ok(v) = HeaderValue::from_str(&format!("lang={}; Path=/; SameSite=Strict; Max-Age=31536000", l.code()))
+    {
+        h.append(header::SET_COOKIE, v);
+    }
+    r
+}
+
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| c.trim().strip_prefix(name)?.strip_prefix('='))
+}
+
+/// The language: `?lang=` (remembered in a cookie), else the cookie, else Swedish.
+fn language(headers: &HeaderMap, q: &Params) -> (Lang, Option<Lang>) {
+    match q.get("lang") {
+        Some(w) => {
+            let l = Lang::from_word(Some(w));
+            (l, Some(l))
+        }
+        None => (Lang::from_word(cookie(headers, "lang")), None),
+    }
+}
+
+fn address(s: &State, headers: &HeaderMap, peer: SocketAddr) -> String {
+    let forwarded = s.behind_proxy.then(|| headers.get("x-forwarded-for")?.to_str().ok()?.split(',').next()).flatten();
+    forwarded.map_or_else(|| peer.ip().to_string(), |f| f.trim().to_owned())
+}
+
+async fn record(s: &State, account: Option<&str>, action: &str, detail: &str, address: &str) -> Result<(), DbError> {
+    s.db.get()
+        .await?
+        .execute(
+            "INSERT INTO console_log (account, action, detail, address) VALUES ($1, $2, $3, $4)",
+            &[&account, &action, &detail, &address],
+        )
+        .await?;
+    Ok(())
+}
+
+/// A failure as a page.
+fn failure(e: &DbError) -> Response {
+    log::error!("console: {e}");
+    (StatusCode::SERVICE_UNAVAILABLE, "PostgreSQL is not reachable; try again shortly").into_response()
+}
+
+/// Who is asking; a redirect to the login page if nobody.
+async fn who(s: &State, headers: &HeaderMap) -> Result<Session, Response> {
+    let Some(token) = cookie(headers, COOKIE) else { return Err(Redirect::to("/login").into_response()) };
+    let db = s.db.get().await.map_err(|e| failure(&e))?;
+    match session::find(&db, token).await {
+        Ok(Some(session)) => Ok(session),
+        Ok(None) => Err(Redirect::to("/login").into_response()),
+        Err(e) => Err(failure(&e)),
+    }
+}
+
+/// What a logged-in page needs: the session and the language.
+struct Asker {
+    session: Session,
+    lang: Lang,
+    set_lang: Option<Lang>,
+}
+
+impl Asker {
+    fn viewer(&self) -> Viewer<'_> {
+        Viewer { account: Some(&self.session.account), csrf: &self.session.csrf, lang: self.lang }
+    }
+
+    fn page(&self, title_key: &'static str, body: &Markup) -> Response {
+        html(StatusCode::OK, &pages::layout(&self.viewer(), t(self.lang, title_key), body), self.set_lang)
+    }
+
+    fn forbidden(&self) -> Response {
+        let body = pages::message(self.lang, "forbidden");
+        html(StatusCode::FORBIDDEN, &pages::layout(&self.viewer(), t(self.lang, "forbidden"), &body), None)
+    }
+}
+
+async fn asker(s: &State, headers: &HeaderMap, q: &Params) -> Result<Asker, Response> {
+    let session = who(s, headers).await?;
+    let (lang, set_lang) = language(headers, q);
+    Ok(Asker { session, lang, set_lang })
+}

@@ -1,0 +1,168 @@
+//! Visit lists (page, print, CSV; every read recorded) and the console's own log.
+
+use super::{AppState, Asker, Params, address, asker, failure, record};
+use crate::console::State;
+use crate::console::accounts::Right;
+use crate::console::i18n::stockholm;
+use crate::console::pages;
+use crate::db::DbError;
+use crate::visits::{self, Visit};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Query, State as Shared};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+// ---- visits
+
+/// The filter a visits request asks for: the day fields are Stockholm dates, `until` inclusive.
+fn visit_filter(q: &Params) -> Result<visits::Filter, String> {
+    let text = |k: &str| q.get(k).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let day = |k: &str, next: bool| -> Result<Option<jiff::Timestamp>, String> {
+        let Some(v) = text(k) else { return Ok(None) };
+        let date: jiff::civil::Date = v.parse().map_err(|e| format!("{k}: {v}: {e}"))?;
+        let date = if next { date.tomorrow().map_err(|e| e.to_string())? } else { date };
+        date.to_zoned(stockholm()).map(|z| Some(z.timestamp())).map_err(|e| e.to_string())
+    };
+    Ok(visits::Filter {
+        site: text("site"),
+        holder: text("holder"),
+        door: text("door"),
+        since: day("from", false)?,
+        until: day("until", true)?,
+    })
+}
+
+/// The visits the account may see under `filter`, every read recorded as its.
+async fn read_visits(s: &State, a: &Asker, filter: &visits::Filter) -> Result<Option<Vec<Visit>>, DbError> {
+    let account = &a.session.account;
+    let sites: Vec<Option<String>> = match (&filter.site, account.scope()) {
+        (Some(site), _) if !account.sees(site) => return Ok(None),
+        (Some(site), _) => vec![Some(site.clone())],
+        (None, None) => vec![None],
+        (None, Some(scope)) => scope.iter().cloned().map(Some).collect(),
+    };
+    let mut all = Vec::new();
+    let mut db = s.db.get().await?;
+    for site in sites {
+        let f = visits::Filter { site, ..filter.clone() };
+        all.extend(visits::read(&mut db, &f, &account.name).await?);
+    }
+    all.sort_by(|x, y| (x.at, &x.site, x.seq).cmp(&(y.at, &y.site, y.seq)));
+    Ok(Some(all))
+}
+
+async fn visits_common(
+    s: &State,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+    q: &Params,
+    action: &str,
+) -> Result<(Asker, Vec<Visit>), Response> {
+    let a = asker(s, headers, q).await?;
+    let from = address(s, headers, peer);
+    let name = a.session.account.name.clone();
+    let filter = visit_filter(q).map_err(|e| (StatusCode::BAD_REQUEST, e).into_response())?;
+    match read_visits(s, &a, &filter).await {
+        Ok(Some(found)) => {
+            let _ = record(s, Some(&name), action, &format!("{filter:?}: {} visit(s)", found.len()), &from).await;
+            Ok((a, found))
+        }
+        Ok(None) => {
+            let _ = record(s, Some(&name), "refused", &format!("{action} {filter:?}"), &from).await;
+            Err(a.forbidden())
+        }
+        Err(e) => Err(failure(&e)),
+    }
+}
+
+pub(super) async fn visits_page(
+    Shared(s): Shared<AppState>,
+    headers: HeaderMap,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Query(q): Query<Params>,
+) -> Response {
+    // The empty form asks for nothing yet: no read of personal data until a search.
+    if !["holder", "site", "door", "from", "until"].iter().any(|k| q.contains_key(*k)) {
+        return match asker(&s, &headers, &q).await {
+            Ok(a) => a.page("visits", &pages::visits(a.lang, &[], &[], "/visits.csv")),
+            Err(r) => r,
+        };
+    }
+    match visits_common(&s, &headers, peer, &q, "view_visits").await {
+        Ok((a, found)) => {
+            let form: Vec<(&str, &str)> = q.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let query: String = form
+                .iter()
+                .filter(|(k, _)| *k != "lang")
+                .map(|(k, v)| format!("{k}={}", urlencode(v)))
+                .collect::<Vec<_>>()
+                .join("&");
+            a.page("visits", &pages::visits(a.lang, &form, &found, &format!("/visits.csv?{query}")))
+        }
+        Err(r) => r,
+    }
+}
+
+pub(super) async fn visits_csv(
+    Shared(s): Shared<AppState>,
+    headers: HeaderMap,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Query(q): Query<Params>,
+) -> Response {
+    match visits_common(&s, &headers, peer, &q, "export_visits").await {
+        Ok((_, found)) => (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                (header::CONTENT_DISPOSITION, "attachment; filename=\"besok.csv\""),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+            visits::csv(&found),
+        )
+            .into_response(),
+        Err(r) => r,
+    }
+}
+
+fn urlencode(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+// ---- the console's own log
+
+pub(super) async fn log_page(Shared(s): Shared<AppState>, headers: HeaderMap, Query(q): Query<Params>) -> Response {
+    let a = match asker(&s, &headers, &q).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    if !a.session.account.role.may(Right::ReadLog) {
+        return a.forbidden();
+    }
+    let rows = async {
+        let db = s.db.get().await?;
+        let rows = db
+            .query(
+                "SELECT (extract(epoch FROM at) * 1000)::bigint AS at, account, action, detail, address
+                 FROM console_log ORDER BY id DESC LIMIT 500",
+                &[],
+            )
+            .await?;
+        Ok::<_, DbError>(
+            rows.iter()
+                .map(|r| {
+                    let at = jiff::Timestamp::from_millisecond(r.get("at")).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+                    (at, r.get("account"), r.get("action"), r.get("detail"), r.get("address"))
+                })
+                .collect::<Vec<_>>(),
+        )
+    };
+    match rows.await {
+        Ok(rows) => a.page("log", &pages::log(a.lang, &rows)),
+        Err(e) => failure(&e),
+    }
+}

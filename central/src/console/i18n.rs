@@ -1,0 +1,143 @@
+//! The console's words, Swedish first and English second, and times as people here read
+//! them: Europe/Stockholm, 24-hour.
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+
+/// The interface's language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    /// Svenska (the default).
+    Sv,
+    /// English.
+    En,
+}
+
+impl Lang {
+    /// From the `lang` cookie's or query's value; Swedish unless `en`.
+    pub fn from_word(w: Option<&str>) -> Self {
+        if w == Some("en") { Lang::En } else { Lang::Sv }
+    }
+
+    /// The `lang` attribute.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Sv => "sv",
+            Lang::En => "en",
+        }
+    }
+}
+
+/// (key, Swedish, English).
+const WORDS: &[(&str, &str, &str)] = &[
+    ("title", "Portvakt Central", "Portvakt Central"),
+    ("fleet", "Anläggningar", "Sites"),
+    ("alarms", "Larm", "Alarms"),
+    ("visits", "Besök", "Visits"),
+    ("log", "Konsollogg", "Console log"),
+    ("logout", "Logga ut", "Log out"),
+    ("login", "Logga in", "Log in"),
+    ("name", "Användarnamn", "User name"),
+    ("password", "Lösenord", "Password"),
+    ("login_failed", "Fel användarnamn eller lösenord.", "Wrong user name or password."),
+    (
+        "login_blocked",
+        "För många försök. Vänta en stund och försök igen.",
+        "Too many attempts. Wait a while and try again.",
+    ),
+    ("forbidden", "Du har inte behörighet till detta.", "You are not allowed to see this."),
+    ("not_found", "Finns inte.", "Not found."),
+    ("site", "Anläggning", "Site"),
+    ("online", "Ansluten", "Online"),
+    ("last_seen", "Senast hörd", "Last heard"),
+    ("clock", "Klocka", "Clock"),
+    ("outbox", "Kö", "Outbox"),
+    ("stored", "Lagrade", "Stored"),
+    ("devices", "Enheter", "Devices"),
+    ("open_alarms", "Öppna larm", "Open alarms"),
+    ("bundles", "Behörighetslistor", "Bundles"),
+    ("filter", "Filtrera", "Filter"),
+    ("only_problems", "Bara med problem", "Only with problems"),
+    ("yes", "ja", "yes"),
+    ("no", "nej", "no"),
+    ("trusted", "betrodd", "trusted"),
+    ("untrusted", "ej betrodd", "untrusted"),
+    ("doors", "Dörrar", "Doors"),
+    ("door", "Dörr", "Door"),
+    ("lock", "Lås", "Lock"),
+    ("contact", "Dörrkontakt", "Contact"),
+    ("mode", "Läge", "Mode"),
+    ("alarm", "Larm", "Alarm"),
+    ("latest_events", "Senaste händelser", "Latest events"),
+    ("time", "Tid", "Time"),
+    ("what", "Vad", "What"),
+    ("holder", "Innehavare", "Holder"),
+    ("credential", "Behörighet", "Credential"),
+    ("kind", "Typ", "Kind"),
+    ("subject", "Gäller", "Subject"),
+    ("detail", "Beskrivning", "Detail"),
+    ("raised", "Larmat", "Raised"),
+    ("cleared", "Återställt", "Cleared"),
+    ("acknowledged", "Kvitterat", "Acknowledged"),
+    ("acknowledge", "Kvittera", "Acknowledge"),
+    ("open", "öppet", "open"),
+    ("from", "Från", "From"),
+    ("until", "Till och med", "Until"),
+    ("search", "Sök", "Search"),
+    ("print", "Skriv ut", "Print"),
+    ("csv", "Exportera CSV", "Export CSV"),
+    ("count", "besök", "visits"),
+    ("clock_untrusted_mark", "klockan ej betrodd", "clock untrusted"),
+    ("granted", "insläppt", "granted"),
+    ("refused", "nekad", "refused"),
+    ("strike_failed", "insläppt, låset ej bekräftat", "granted, strike not confirmed"),
+    ("who", "Vem", "Who"),
+    ("action", "Händelse", "Action"),
+    ("address", "Adress", "Address"),
+    ("live", "Uppdateras direkt", "Updates live"),
+    ("no_rows", "Inget att visa.", "Nothing to show."),
+    (
+        "visit_note",
+        "Besökslistor är personuppgifter: varje visning och export loggas.",
+        "Visit lists are personal data: every view and export is logged.",
+    ),
+    ("any", "alla", "any"),
+];
+
+/// The word for `key` in `lang` (the key itself if there is none: visible, not hidden).
+pub fn t(lang: Lang, key: &'static str) -> &'static str {
+    WORDS.iter().find(|(k, _, _)| *k == key).map_or(key, |(_, sv, en)| if lang == Lang::Sv { sv } else { en })
+}
+
+/// Stockholm's zone (bundled tz data).
+pub fn stockholm() -> TimeZone {
+    TimeZone::get("Europe/Stockholm").unwrap_or(TimeZone::UTC)
+}
+
+/// A time as `2026-12-04 13:05:09` in Stockholm.
+pub fn local(t: Timestamp) -> String {
+    t.to_zoned(stockholm()).strftime("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_word_has_both_languages_and_keys_are_unique() {
+        for (i, (k, sv, en)) in WORDS.iter().enumerate() {
+            assert!(!sv.is_empty() && !en.is_empty(), "{k}");
+            assert!(!WORDS[..i].iter().any(|(other, _, _)| other == k), "{k} twice");
+        }
+        assert_eq!(t(Lang::Sv, "alarms"), "Larm");
+        assert_eq!(t(Lang::En, "alarms"), "Alarms");
+    }
+
+    #[test]
+    fn times_are_shown_in_stockholm_on_a_24_hour_clock() {
+        let winter: Timestamp = "2026-12-04T12:05:09Z".parse().expect("time");
+        assert_eq!(local(winter), "2026-12-04 13:05:09");
+        let summer: Timestamp = "2026-07-01T21:30:00Z".parse().expect("time");
+        assert_eq!(local(summer), "2026-07-01 23:30:00");
+    }
+}

@@ -1,0 +1,57 @@
+//! What changed, as it happens: a connection that LISTENs on `portvakt_fleet`, on which
+//! the collectors NOTIFY a site's name whenever its status, state, doors, alarms or
+//! records change; each name goes to every open event stream (`/events`). Connects again
+//! after losing PostgreSQL.
+
+use std::time::Duration;
+
+use futures_util::StreamExt as _;
+use tokio::sync::broadcast;
+use tokio_postgres::{AsyncMessage, NoTls};
+
+/// The channel the collectors notify (`fleet::notify`).
+pub const CHANNEL: &str = crate::fleet::CHANNEL;
+
+/// Starts listening; every notified site name is sent on the returned channel.
+pub fn listen(url: String) -> broadcast::Sender<String> {
+    let (tx, _) = broadcast::channel(1024);
+    let changes = tx.clone();
+    tokio::spawn(async move {
+        loop {
+            if let Err(e) = once(&url, &changes).await {
+                log::warn!("console: listening for changes: {e}; again in 2 s");
+            }
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    });
+    tx
+}
+
+async fn once(url: &str, changes: &broadcast::Sender<String>) -> Result<(), tokio_postgres::Error> {
+    let (client, mut connection) = tokio_postgres::connect(url, NoTls).await?;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    // The connection must be driven for LISTEN to be answered, and to hear notifications.
+    let driver = tokio::spawn(async move {
+        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(m) = messages.next().await {
+            match m {
+                Ok(AsyncMessage::Notification(n)) => {
+                    if tx.send(n.payload().to_owned()).is_err() {
+                        return;
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    log::warn!("console: {e}");
+                    return;
+                }
+            }
+        }
+    });
+    client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
+    while let Some(site) = rx.recv().await {
+        let _ = changes.send(site);
+    }
+    driver.abort();
+    Ok(())
+}

@@ -1,0 +1,339 @@
+//! The console's pages, rendered on the server (maud: every value escaped). Pure: each
+//! takes what it shows and returns HTML. Live parts (`data-live`) are refetched by the
+//! small script in `assets/console.js` when the server's event stream names their site.
+
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+use serde_json::Value;
+
+use super::accounts::{Account, Right};
+use super::i18n::{Lang, local, t};
+use crate::fleet_view::SiteLine;
+use crate::visits::Visit;
+
+/// What every page knows of who is looking.
+pub struct Viewer<'a> {
+    /// The account (`None` on the login page).
+    pub account: Option<&'a Account>,
+    /// The session's CSRF token, for forms.
+    pub csrf: &'a str,
+    /// The language.
+    pub lang: Lang,
+}
+
+/// The page around `body`.
+pub fn layout(v: &Viewer<'_>, title: &str, body: &Markup) -> Markup {
+    let l = v.lang;
+    html! {
+        (DOCTYPE)
+        html lang=(l.code()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · " (t(l, "title")) }
+                link rel="stylesheet" href="/assets/console.css";
+                script src="/assets/console.js" defer {}
+            }
+            body {
+                header class="noprint" {
+                    strong { (t(l, "title")) }
+                    @if let Some(a) = v.account {
+                        nav {
+                            a href="/" { (t(l, "fleet")) }
+                            a href="/alarms" { (t(l, "alarms")) }
+                            a href="/visits" { (t(l, "visits")) }
+                            @if a.role.may(Right::ReadLog) { a href="/log" { (t(l, "log")) } }
+                        }
+                        span class="who" { (a.name) " (" (a.role.word()) ")" }
+                        form method="post" action="/logout" class="inline" {
+                            input type="hidden" name="csrf" value=(v.csrf);
+                            button id="logout" { (t(l, "logout")) }
+                        }
+                    }
+                    span class="lang" { a href="?lang=sv" { "Svenska" } " · " a href="?lang=en" { "English" } }
+                }
+                main { h1 { (title) } (body) }
+            }
+        }
+    }
+}
+
+/// The login form, with a message when the last try failed.
+pub fn login(l: Lang, message: Option<&'static str>) -> Markup {
+    html! {
+        @if let Some(m) = message { p class="error" role="alert" { (t(l, m)) } }
+        form method="post" action="/login" class="login" {
+            label { (t(l, "name")) input name="name" autocomplete="username" required; }
+            label { (t(l, "password")) input type="password" name="password" autocomplete="current-password" required; }
+            button { (t(l, "login")) }
+        }
+    }
+}
+
+/// A message instead of a page (forbidden, not found).
+pub fn message(l: Lang, key: &'static str) -> Markup {
+    html! { p class="error" role="alert" { (t(l, key)) } }
+}
+
+fn yes_no(l: Lang, b: Option<bool>) -> &'static str {
+    match b {
+        Some(true) => t(l, "yes"),
+        Some(false) => t(l, "no"),
+        None => "–",
+    }
+}
+
+fn devices(state: Option<&Value>) -> String {
+    let Some(buses) = state.and_then(|s| s.get("buses")).and_then(Value::as_array) else { return "–".into() };
+    let (mut up, mut all) = (0, 0);
+    for b in buses {
+        for d in b.get("devices").and_then(Value::as_object).into_iter().flat_map(|m| m.values()) {
+            all += 1;
+            up += usize::from(d.get("online").and_then(Value::as_bool) == Some(true));
+        }
+    }
+    format!("{up}/{all}")
+}
+
+fn bundles(state: Option<&Value>) -> String {
+    let Some(list) = state.and_then(|s| s.get("bundles")).and_then(Value::as_array) else { return "–".into() };
+    list.iter()
+        .map(|b| {
+            let who = b.get("authority").and_then(Value::as_str).unwrap_or("?");
+            let left =
+                b.get("expires_in_hours").and_then(Value::as_i64).map_or(String::new(), |h| format!(" ({} d)", h / 24));
+            format!("{who}{left}")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The fleet's rows (also the live fragment).
+pub fn fleet_rows(l: Lang, lines: &[SiteLine]) -> Markup {
+    html! {
+        @if lines.is_empty() { tr { td colspan="9" { (t(l, "no_rows")) } } }
+        @for s in lines {
+            @let st = s.state.as_ref();
+            @let clock = st.and_then(|v| v.pointer("/clock/trust")).and_then(Value::as_str).unwrap_or("–");
+            tr class=(if s.alarms > 0 || s.online == Some(false) { "problem" } else { "" }) data-site=(s.site) {
+                td { a href={ "/sites/" (s.site) } { (s.site) } }
+                td { (yes_no(l, s.online)) }
+                td { (s.last_seen.map_or_else(|| "–".into(), local)) }
+                td { (if clock == "trusted" { t(l, "trusted") } else if clock == "untrusted" { t(l, "untrusted") } else { clock }) }
+                td class="num" { (st.and_then(|v| v.get("outbox_depth")).map_or_else(|| "–".into(), ToString::to_string)) }
+                td class="num" { (s.through) }
+                td { (devices(st)) }
+                td class="num" { (s.alarms) }
+                td { (bundles(st)) }
+            }
+        }
+    }
+}
+
+/// The fleet page: filter, sortable columns, live rows.
+pub fn fleet(l: Lang, lines: &[SiteLine], query: &str) -> Markup {
+    let col = |key: &'static str, sort: &str| html! { th { a href={ "?sort=" (sort) } { (t(l, key)) } } };
+    html! {
+        form method="get" class="filter noprint" {
+            input name="q" value=(query) placeholder=(t(l, "site")) aria-label=(t(l, "filter"));
+            label { input type="checkbox" name="problems" value="1"; " " (t(l, "only_problems")) }
+            button { (t(l, "filter")) }
+        }
+        p class="hint" { (t(l, "live")) }
+        table id="fleet" {
+            thead { tr {
+                (col("site", "site")) (col("online", "online")) (col("last_seen", "last_seen")) th { (t(l, "clock")) }
+                (col("outbox", "outbox")) (col("stored", "stored")) th { (t(l, "devices")) } (col("open_alarms", "alarms")) th { (t(l, "bundles")) }
+            } }
+            tbody data-live="/fragments/fleet" data-site="*" { (fleet_rows(l, lines)) }
+        }
+    }
+}
+
+/// One door's row values from its retained state.
+fn door_cells(l: Lang, state: Option<&Value>) -> (String, String, String, String) {
+    let word = |k: &str| state.and_then(|s| s.get(k)).and_then(Value::as_str).unwrap_or("–").to_owned();
+    let contact = match word("contact").as_str() {
+        "open" => {
+            if l == Lang::Sv {
+                "öppen".into()
+            } else {
+                "open".into()
+            }
+        }
+        "closed" => {
+            if l == Lang::Sv {
+                "stängd".into()
+            } else {
+                "closed".into()
+            }
+        }
+        other => other.to_owned(),
+    };
+    let lock = match word("lock").as_str() {
+        "locked" => {
+            if l == Lang::Sv {
+                "låst".into()
+            } else {
+                "locked".into()
+            }
+        }
+        "released" => {
+            if l == Lang::Sv {
+                "upplåst".into()
+            } else {
+                "released".into()
+            }
+        }
+        other => other.to_owned(),
+    };
+    (lock, contact, word("mode"), word("alarm"))
+}
+
+/// A site's doors (also the live fragment): (door, retained state, forced and not closed).
+pub fn door_rows(l: Lang, doors: &[(String, Option<Value>, bool)]) -> Markup {
+    html! {
+        @if doors.is_empty() { tr { td colspan="5" { (t(l, "no_rows")) } } }
+        @for (door, state, forced) in doors {
+            @let (lock, contact, mode, alarm) = door_cells(l, state.as_ref());
+            tr data-door=(door) class=(if *forced || alarm != "–" && alarm != "none" { "problem" } else { "" }) {
+                td { (door) } td class="lock" { (lock) } td class="contact" { (contact) } td { (mode) }
+                td { @if *forced { "door_forced_open " } (alarm) }
+            }
+        }
+    }
+}
+
+/// An event's kind in words.
+fn outcome(l: Lang, kind: &str) -> String {
+    match kind {
+        "access.granted" => t(l, "granted").into(),
+        "access.denied" => t(l, "refused").into(),
+        "access.strike_failed" => t(l, "strike_failed").into(),
+        other => other.into(),
+    }
+}
+
+/// A site's page: its line, doors, open alarms, latest events.
+pub fn site(l: Lang, line: &SiteLine, doors: &[(String, Option<Value>, bool)], events: &[Visit]) -> Markup {
+    html! {
+        table { tbody { (fleet_rows(l, std::slice::from_ref(line))) } }
+        h2 { (t(l, "doors")) }
+        p class="hint" { (t(l, "live")) }
+        table id="doors" {
+            thead { tr { th { (t(l, "door")) } th { (t(l, "lock")) } th { (t(l, "contact")) } th { (t(l, "mode")) } th { (t(l, "alarm")) } } }
+            tbody data-live={ "/fragments/sites/" (line.site) "/doors" } data-site=(line.site) { (door_rows(l, doors)) }
+        }
+        h2 { (t(l, "latest_events")) }
+        (visit_table(l, events))
+    }
+}
+
+/// Visits or events as a table; untrusted-clock records are marked.
+pub fn visit_table(l: Lang, visits: &[Visit]) -> Markup {
+    html! {
+        table class="visits" {
+            thead { tr { th { (t(l, "time")) } th { (t(l, "site")) } th { (t(l, "door")) } th { (t(l, "holder")) } th { (t(l, "credential")) } th { (t(l, "what")) } } }
+            tbody {
+                @if visits.is_empty() { tr { td colspan="6" { (t(l, "no_rows")) } } }
+                @for v in visits {
+                    tr class=(if v.trusted { "" } else { "untrusted" }) {
+                        td { (local(v.at)) @if !v.trusted { " " span class="mark" { "(" (t(l, "clock_untrusted_mark")) ")" } } }
+                        td { (v.site) } td { (v.door.as_deref().unwrap_or("–")) } td { (v.holder.as_deref().unwrap_or("–")) }
+                        td { (v.credential.as_deref().unwrap_or("–")) } td { (outcome(l, &v.kind)) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The visits page: the form, the list, print and CSV.
+pub fn visits(l: Lang, form: &[(&str, &str)], visits: &[Visit], csv_href: &str) -> Markup {
+    let value = |k: &str| form.iter().find(|(n, _)| *n == k).map_or("", |(_, v)| *v).to_owned();
+    html! {
+        p class="hint" { (t(l, "visit_note")) }
+        form method="get" class="filter noprint" id="visit-filter" {
+            label { (t(l, "holder")) input name="holder" value=(value("holder")); }
+            label { (t(l, "site")) input name="site" value=(value("site")); }
+            label { (t(l, "door")) input name="door" value=(value("door")); }
+            label { (t(l, "from")) input type="date" name="from" value=(value("from")); }
+            label { (t(l, "until")) input type="date" name="until" value=(value("until")); }
+            button { (t(l, "search")) }
+        }
+        p class="noprint" {
+            a href={ (csv_href) } id="csv" download { (t(l, "csv")) } " · "
+            a href="#" id="print" { (t(l, "print")) }
+        }
+        p { (visits.len()) " " (t(l, "count")) }
+        (visit_table(l, visits))
+    }
+}
+
+/// One alarm row's values.
+pub struct AlarmRow {
+    /// Its id.
+    pub id: i64,
+    /// The site.
+    pub site: String,
+    /// Its kind, subject and detail.
+    pub kind: String,
+    /// What it is about.
+    pub subject: String,
+    /// In words.
+    pub detail: String,
+    /// When raised.
+    pub raised: jiff::Timestamp,
+    /// When cleared.
+    pub cleared: Option<jiff::Timestamp>,
+    /// Who acknowledged it, and when.
+    pub acknowledged: Option<(String, jiff::Timestamp)>,
+}
+
+/// The alarms page: open and recent ones, with acknowledging where allowed.
+pub fn alarms(v: &Viewer<'_>, rows: &[AlarmRow]) -> Markup {
+    let l = v.lang;
+    let may = v.account.is_some_and(|a| a.role.may(Right::Acknowledge));
+    html! {
+        table id="alarms" {
+            thead { tr { th { (t(l, "raised")) } th { (t(l, "site")) } th { (t(l, "kind")) } th { (t(l, "subject")) } th { (t(l, "detail")) } th { (t(l, "cleared")) } th { (t(l, "acknowledged")) } } }
+            tbody data-live="/fragments/alarms" data-site="*" {
+                @if rows.is_empty() { tr { td colspan="7" { (t(l, "no_rows")) } } }
+                @for r in rows {
+                    tr class=(if r.cleared.is_none() { "problem" } else { "" }) data-alarm=(r.id) {
+                        td { (local(r.raised)) } td { a href={ "/sites/" (r.site) } { (r.site) } } td { (r.kind) } td { (r.subject) } td { (r.detail) }
+                        td { (r.cleared.map_or_else(|| t(l, "open").to_owned(), local)) }
+                        td {
+                            @if let Some((who, at)) = &r.acknowledged { (who) " " (local(*at)) }
+                            @else if may {
+                                form method="post" action={ "/alarms/" (r.id) "/ack" } class="inline" {
+                                    input type="hidden" name="csrf" value=(v.csrf);
+                                    button { (t(l, "acknowledge")) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One line of the console's log: when, who, what, detail, from where.
+pub type LogLine = (jiff::Timestamp, Option<String>, String, String, Option<String>);
+
+/// The console's log (administrators).
+pub fn log(l: Lang, rows: &[LogLine]) -> Markup {
+    html! {
+        table id="log" {
+            thead { tr { th { (t(l, "time")) } th { (t(l, "who")) } th { (t(l, "action")) } th { (t(l, "detail")) } th { (t(l, "address")) } } }
+            tbody { @for (at, who, action, detail, address) in rows {
+                tr { td { (local(*at)) } td { (who.as_deref().unwrap_or("–")) } td { (action) } td { (detail) } td { (address.as_deref().unwrap_or("–")) } }
+            } }
+        }
+    }
+}
+
+/// Nothing: for handlers that answer with a fragment only.
+pub fn raw(s: &str) -> Markup {
+    PreEscaped(s.to_owned())
+}

@@ -1,0 +1,155 @@
+//! Console sessions and the login limiter. A session is a random 256-bit token in an
+//! `HttpOnly`, `SameSite=Strict` cookie (`Secure` when served over TLS); the database
+//! keeps only its SHA-256, with a CSRF token every form must carry back, and ends it after
+//! 30 minutes idle or 8 hours in all. The limiter refuses a name or an address after 5
+//! failed logins within 15 minutes, until the window passes.
+
+use std::collections::HashMap;
+use std::io::Read as _;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest as _, Sha256};
+use tokio_postgres::Client;
+
+use super::accounts::{Account, Role};
+use crate::db::DbError;
+
+/// The cookie's name.
+pub const COOKIE: &str = "portvakt_session";
+/// A session unused this long ends.
+pub const IDLE_MINUTES: i64 = 30;
+/// No session lasts longer.
+pub const LIFE_HOURS: i64 = 8;
+
+/// A session found for a request.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// Whose.
+    pub account: Account,
+    /// The token forms must carry back.
+    pub csrf: String,
+}
+
+/// 32 random bytes from the kernel, as hex.
+pub fn random_token() -> std::io::Result<String> {
+    let mut bytes = [0u8; 32];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(portvakt_wire::hex::encode(&bytes))
+}
+
+fn digest(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+/// Starts a session for `account`; returns the cookie's token.
+pub async fn start(db: &Client, account: &str) -> Result<String, DbError> {
+    let token = random_token().map_err(|e| DbError::Damaged(format!("no randomness: {e}")))?;
+    let csrf = random_token().map_err(|e| DbError::Damaged(format!("no randomness: {e}")))?;
+    db.execute(
+        &format!(
+            "INSERT INTO sessions (token_hash, account, csrf, expires_at) VALUES ($1, $2, $3, now() + INTERVAL '{LIFE_HOURS} hours')"
+        ),
+        &[&digest(&token), &account, &csrf],
+    )
+    .await?;
+    Ok(token)
+}
+
+/// The live session of `token`, touched; ended ones are removed on the way.
+pub async fn find(db: &Client, token: &str) -> Result<Option<Session>, DbError> {
+    db.execute(
+        &format!(
+            "DELETE FROM sessions WHERE expires_at < now() OR seen_at < now() - INTERVAL '{IDLE_MINUTES} minutes'"
+        ),
+        &[],
+    )
+    .await?;
+    let row = db
+        .query_opt(
+            "UPDATE sessions s SET seen_at = now() FROM accounts a
+             WHERE s.token_hash = $1 AND a.name = s.account
+             RETURNING a.name, a.role, a.sites, s.csrf",
+            &[&digest(token)],
+        )
+        .await?;
+    Ok(row.and_then(|r| {
+        let role = Role::from_word(r.get("role"))?;
+        Some(Session { account: Account { name: r.get("name"), role, sites: r.get("sites") }, csrf: r.get("csrf") })
+    }))
+}
+
+/// Ends the session of `token`.
+pub async fn end(db: &Client, token: &str) -> Result<(), DbError> {
+    db.execute("DELETE FROM sessions WHERE token_hash = $1", &[&digest(token)]).await?;
+    Ok(())
+}
+
+/// The token of the session cookie in a `Cookie` header, if any.
+pub fn cookie(header: &str) -> Option<&str> {
+    header.split(';').map(str::trim).find_map(|c| c.strip_prefix(COOKIE)?.strip_prefix('='))
+}
+
+/// Counts failed logins per key (a name, an address).
+#[derive(Debug, Default)]
+pub struct Limiter {
+    failures: HashMap<String, Vec<Instant>>,
+}
+
+/// Failed logins allowed within [`WINDOW`].
+pub const MAX_FAILURES: usize = 5;
+/// The limiter's window.
+pub const WINDOW: Duration = Duration::from_secs(15 * 60);
+
+impl Limiter {
+    /// Whether any of `keys` has used up its failures at `now`.
+    pub fn blocked(&mut self, keys: &[&str], now: Instant) -> bool {
+        keys.iter().any(|k| {
+            let f = self.failures.entry((*k).to_owned()).or_default();
+            f.retain(|t| now.duration_since(*t) < WINDOW);
+            f.len() >= MAX_FAILURES
+        })
+    }
+
+    /// Counts a failure for each of `keys`.
+    pub fn failed(&mut self, keys: &[&str], now: Instant) {
+        if self.failures.len() > 10_000 {
+            self.failures.retain(|_, f| f.last().is_some_and(|t| now.duration_since(*t) < WINDOW));
+        }
+        for k in keys {
+            self.failures.entry((*k).to_owned()).or_default().push(now);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_session_cookie_is_found_among_others() {
+        assert_eq!(cookie("lang=sv; portvakt_session=abc123; x=y"), Some("abc123"));
+        assert_eq!(cookie("portvakt_session_old=zzz"), None);
+        assert_eq!(cookie(""), None);
+    }
+
+    #[test]
+    fn five_failures_block_a_name_or_an_address_for_the_window() {
+        let mut l = Limiter::default();
+        let t = Instant::now();
+        for _ in 0..MAX_FAILURES {
+            assert!(!l.blocked(&["anna", "10.0.0.1"], t));
+            l.failed(&["anna", "10.0.0.1"], t);
+        }
+        assert!(l.blocked(&["anna"], t));
+        assert!(l.blocked(&["someone-else", "10.0.0.1"], t), "the address is blocked too");
+        assert!(!l.blocked(&["bo", "10.0.0.2"], t));
+        assert!(!l.blocked(&["anna"], t + WINDOW), "the window passes");
+    }
+
+    #[test]
+    fn tokens_are_256_bits_and_differ() {
+        let (a, b) = (random_token().expect("token"), random_token().expect("token"));
+        assert_eq!(a.len(), 64);
+        assert_ne!(a, b);
+    }
+}

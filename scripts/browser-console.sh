@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Portvakt Central's console in a real browser: Debian's chromium, headless, driven by
+# playwright-core from npm (pinned in tests/browser/package-lock.json; no browser
+# download) through node's test runner, against `portvakt-central demo --keep-running`
+# (real gateways against simulated buildings, a three-node NATS cluster, collectors and a
+# throwaway PostgreSQL). A team leader's account is added with the CLI first.
+# Screenshots of every page: target/browser/. Installs chromium, nats-server, postgresql
+# and npm as root when missing. Part of the interop suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=never
+source scripts/lib-central.sh
+
+need=()
+[ -x /usr/bin/chromium ] || need+=(chromium)
+command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || need+=(nats-server)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+command -v npm >/dev/null 2>&1 || need+=(npm)
+install_missing "${need[@]}"
+export PATH="$PATH:/usr/sbin"
+
+cargo build -q --locked -p portvakt -p portvakt-central
+(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+BIN="$PWD/target/debug"
+work=$(mktemp -d /tmp/pv-browser.XXXXXX)
+trap 'kill -INT "$DEMO" 2>/dev/null; wait "$DEMO" 2>/dev/null; rm -rf "$work"' EXIT
+
+"$BIN/portvakt-central" demo --keep-running > "$work/demo.log" 2>&1 &
+DEMO=$!
+for _ in $(seq 1800); do grep -q "^Everything keeps running" "$work/demo.log" && break; kill -0 "$DEMO" || break; sleep 0.1; done
+grep -q "^Everything keeps running" "$work/demo.log" || { cat "$work/demo.log"; fail "the demo did not come up"; }
+line=$(grep "^Everything keeps running" "$work/demo.log")
+CONSOLE_URL=$(sed -E 's#.*(http://[0-9.:]+)/.*#\1#' <<< "$line")
+DEMO_PASSWORD=$(sed -E 's#.*\(demo / ([0-9a-f]+)\).*#\1#' <<< "$line")
+DB=$(sed -n 's/^PostgreSQL: //p' "$work/demo.log")
+DOOR_COMMAND=$(sed -n "s/^At storgatan-12's doors: \(.*\) sim laundry open$/\1/p" "$work/demo.log")
+LEADER_PASSWORD="lena-$(date +%s%N)"
+printf '%s\n' "$LEADER_PASSWORD" | "$BIN/portvakt-central" account add --db "$DB" --name lena --role team_leader --sites ekvagen-3
+
+echo "== browser: the console at $CONSOLE_URL in $(/usr/bin/chromium --version 2>/dev/null | head -1), playwright-core $(node -p 'require("./tests/browser/node_modules/playwright-core/package.json").version')"
+mkdir -p target/browser
+CONSOLE_URL="$CONSOLE_URL" DEMO_PASSWORD="$DEMO_PASSWORD" LEADER_PASSWORD="$LEADER_PASSWORD" DOOR_COMMAND="$DOOR_COMMAND" \
+    SHOTS="$PWD/target/browser" node --test --test-concurrency=1 tests/browser/
+echo "   screenshots: target/browser/"

@@ -1,0 +1,150 @@
+// Portvakt Central's console in a real browser (Debian's chromium, headless, driven by
+// playwright-core), against `portvakt-central demo --keep-running`: real gateways,
+// collectors, a NATS cluster and PostgreSQL. Started by scripts/browser-console.sh,
+// which passes the console's address, the demo login, a team leader's login, how to
+// open a door at storgatan-12, and where screenshots go.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { execSync } from "node:child_process";
+import { readFileSync, mkdirSync } from "node:fs";
+import { chromium } from "playwright-core";
+
+const URL = process.env.CONSOLE_URL;
+const PASSWORD = process.env.DEMO_PASSWORD;
+const LEADER_PASSWORD = process.env.LEADER_PASSWORD;
+const DOOR = process.env.DOOR_COMMAND; // "env … portvakt --config …": append "sim laundry open"
+const SHOTS = process.env.SHOTS ?? "target/browser";
+mkdirSync(SHOTS, { recursive: true });
+
+let browser;
+before(async () => {
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+      "--disable-component-update", "--disable-sync"],
+  });
+});
+after(async () => { await browser?.close(); });
+
+async function loggedIn(name, password) {
+  const context = await browser.newContext({ acceptDownloads: true, locale: "sv-SE", timezoneId: "Europe/Stockholm" });
+  const page = await context.newPage();
+  await page.goto(`${URL}/login`);
+  await page.fill("input[name=name]", name);
+  await page.fill("input[name=password]", password);
+  await Promise.all([page.waitForURL(`${URL}/`), page.click("form.login button")]);
+  return { context, page };
+}
+
+const shot = (page, name) => page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
+const door = (act) => execSync(`${DOOR} sim laundry ${act}`, { stdio: "pipe" }).toString();
+
+test("a wrong password is refused and the console says so in Swedish", async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${URL}/login`);
+  await shot(page, "01-login");
+  await page.fill("input[name=name]", "demo");
+  await page.fill("input[name=password]", "not the password");
+  await page.click("form.login button");
+  await page.waitForSelector("p.error");
+  assert.match(await page.textContent("p.error"), /Fel användarnamn eller lösenord/);
+  await context.close();
+});
+
+test("the administrator logs in and sees every site of the fleet", async () => {
+  const { context, page } = await loggedIn("demo", PASSWORD);
+  const sites = await page.$$eval("#fleet tbody tr", (rows) => rows.map((r) => r.dataset.site));
+  assert.deepEqual(sites.sort(), ["ekvagen-3", "solbacken-7", "storgatan-12"]);
+  assert.match(await page.textContent("#fleet tbody"), /betrodd/);
+  await shot(page, "02-fleet");
+  await page.goto(`${URL}/?lang=en`);
+  assert.equal(await page.textContent("h1"), "Sites");
+  await page.goto(`${URL}/?lang=sv`);
+  assert.equal(await page.textContent("h1"), "Anläggningar");
+  await context.close();
+});
+
+test("a site's door state change arrives live, without reloading the page", async () => {
+  const { context, page } = await loggedIn("demo", PASSWORD);
+  await page.click("a[href='/sites/storgatan-12']");
+  await page.waitForSelector("#doors tr[data-door=laundry]");
+  const contact = () => page.textContent("#doors tr[data-door=laundry] td.contact");
+  assert.equal((await contact()).trim(), "stängd");
+  await page.evaluate(() => { window.notReloaded = true; });
+  door("open");
+  await page.waitForFunction(
+    () => document.querySelector("#doors tr[data-door=laundry] td.contact")?.textContent.trim() === "öppen",
+    null, { timeout: 15000 });
+  assert.equal(await page.evaluate(() => window.notReloaded), true, "the page was not reloaded");
+  await shot(page, "03-site-door-open-live");
+  door("close");
+  await page.waitForFunction(
+    () => document.querySelector("#doors tr[data-door=laundry] td.contact")?.textContent.trim() === "stängd",
+    null, { timeout: 15000 });
+  await context.close();
+});
+
+test("the forced door's alarm is acknowledged, with who and when", async () => {
+  const { context, page } = await loggedIn("demo", PASSWORD);
+  await page.goto(`${URL}/alarms`);
+  const row = page.locator("#alarms tr", { hasText: "door_forced_open" }).filter({ hasText: "Kvittera" }).first();
+  const id = await row.getAttribute("data-alarm");
+  await Promise.all([page.waitForURL(`${URL}/alarms`), row.locator("button").click()]);
+  const acknowledged = page.locator(`#alarms tr[data-alarm="${id}"]`);
+  assert.match(await acknowledged.textContent(), /demo \d{4}-\d\d-\d\d \d\d:\d\d:\d\d/);
+  assert.equal(await acknowledged.locator("button").count(), 0, "acknowledged once");
+  await shot(page, "04-alarms");
+  await context.close();
+});
+
+test("visits are filtered by holder, printed and exported as CSV with the same rows", async () => {
+  const { context, page } = await loggedIn("demo", PASSWORD);
+  await page.goto(`${URL}/visits`);
+  await page.fill("input[name=holder]", "anna-lgh1101");
+  await page.click("#visit-filter button");
+  await page.waitForSelector("table.visits tbody tr");
+  const rows = await page.$$eval("table.visits tbody tr", (trs) => trs.map((tr) => tr.textContent));
+  assert.ok(rows.length >= 6, `Anna visited at least twice at each of three sites: ${rows.length}`);
+  for (const r of rows) assert.match(r, /anna-lgh1101/);
+  await shot(page, "05-visits");
+  await page.emulateMedia({ media: "print" });
+  assert.equal(await page.isVisible("#visit-filter"), false, "the form is not printed");
+  await shot(page, "06-visits-print");
+  await page.emulateMedia({ media: "screen" });
+  const [download] = await Promise.all([page.waitForEvent("download"), page.click("#csv")]);
+  const csv = readFileSync(await download.path(), "utf8").trim().split("\n");
+  assert.equal(csv[0], "site,seq,at,clock_trusted,outcome,door,holder,credential");
+  assert.equal(csv.length - 1, rows.length, "the CSV has the page's rows");
+  for (const line of csv.slice(1)) assert.equal(line.split(",")[6], "anna-lgh1101");
+  await page.goto(`${URL}/log`);
+  const log = await page.textContent("#log");
+  assert.match(log, /export_visits/);
+  assert.match(log, /view_visits/);
+  await shot(page, "07-console-log");
+  await context.close();
+});
+
+test("a team leader sees only their sites and is refused the others", async () => {
+  const { context, page } = await loggedIn("lena", LEADER_PASSWORD);
+  const sites = await page.$$eval("#fleet tbody tr", (rows) => rows.map((r) => r.dataset.site));
+  assert.deepEqual(sites, ["ekvagen-3"]);
+  const refused = await page.goto(`${URL}/sites/storgatan-12`);
+  assert.equal(refused.status(), 403);
+  assert.match(await page.textContent("main"), /inte behörighet/);
+  await shot(page, "08-team-leader-refused");
+  const csv = await page.request.get(`${URL}/visits.csv?site=storgatan-12`);
+  assert.equal(csv.status(), 403);
+  const log = await page.goto(`${URL}/log`);
+  assert.equal(log.status(), 403, "only administrators read the console's log");
+  await context.close();
+});
+
+test("logging out ends the session", async () => {
+  const { context, page } = await loggedIn("demo", PASSWORD);
+  await Promise.all([page.waitForURL(`${URL}/login`), page.click("#logout")]);
+  await page.goto(`${URL}/`);
+  assert.equal(page.url(), `${URL}/login`);
+  await shot(page, "09-logged-out");
+  await context.close();
+});
