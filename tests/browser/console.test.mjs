@@ -88,7 +88,7 @@ test("a site's door state change arrives live, without reloading the page", asyn
 test("the forced door's alarm is acknowledged, with who and when", async () => {
   const { context, page } = await loggedIn("demo", PASSWORD);
   await page.goto(`${URL}/alarms`);
-  const row = page.locator("#alarms tr", { hasText: "door_forced_open" }).filter({ hasText: "Kvittera" }).first();
+  const row = page.locator("#alarms tr", { hasText: "Dörr uppbruten" }).filter({ hasText: "Kvittera" }).first();
   const id = await row.getAttribute("data-alarm");
   await Promise.all([page.waitForURL(`${URL}/alarms`), row.locator("button").click()]);
   const acknowledged = page.locator(`#alarms tr[data-alarm="${id}"]`);

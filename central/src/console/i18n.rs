@@ -104,6 +104,32 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("any", "alla", "any"),
 ];
 
+/// (alarm kind, Swedish, English): what the alarm is called in the console.
+const ALARMS: &[(&str, &str, &str)] = &[
+    ("gateway_offline", "Portvakten hörs inte", "Gateway offline"),
+    ("clock_untrusted", "Klockan ej betrodd", "Clock untrusted"),
+    ("outbox_growing", "Kön växer", "Outbox growing"),
+    ("store_nearly_full", "Lagringen nästan full", "Store nearly full"),
+    ("device_offline", "Enhet svarar inte", "Device offline"),
+    ("bundle_stale", "Behörighetslista gammal", "Bundle stale"),
+    ("bundle_expiring", "Behörighetslista går ut snart", "Bundle expiring"),
+    ("bundle_expired", "Behörighetslista har gått ut", "Bundle expired"),
+    ("door_forced_open", "Dörr uppbruten", "Door forced open"),
+    ("door_held_open", "Dörr står öppen", "Door held open"),
+    ("strike_fault", "Låsfel", "Strike fault"),
+    ("chain_broken", "Händelsekedjan bruten", "Chain broken"),
+    ("gap_unfilled", "Händelser saknas", "Records missing"),
+    ("checkpoint_invalid", "Kontrollpunkt håller inte", "Checkpoint invalid"),
+];
+
+/// An alarm kind in words (the kind itself if unknown).
+pub fn alarm(lang: Lang, kind: &str) -> String {
+    ALARMS
+        .iter()
+        .find(|(k, _, _)| *k == kind)
+        .map_or_else(|| kind.to_owned(), |(_, sv, en)| (if lang == Lang::Sv { *sv } else { *en }).to_owned())
+}
+
 /// The word for `key` in `lang` (the key itself if there is none: visible, not hidden).
 pub fn t(lang: Lang, key: &'static str) -> &'static str {
     WORDS.iter().find(|(k, _, _)| *k == key).map_or(key, |(_, sv, en)| if lang == Lang::Sv { sv } else { en })
@@ -130,6 +156,8 @@ mod tests {
             assert!(!WORDS[..i].iter().any(|(other, _, _)| other == k), "{k} twice");
         }
         assert_eq!(t(Lang::Sv, "alarms"), "Larm");
+        assert_eq!(alarm(Lang::Sv, "door_forced_open"), "Dörr uppbruten");
+        assert_eq!(alarm(Lang::En, "something_new"), "something_new");
         assert_eq!(t(Lang::En, "alarms"), "Alarms");
     }
 

@@ -6,7 +6,7 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 use serde_json::Value;
 
 use super::accounts::{Account, Right};
-use super::i18n::{Lang, local, t};
+use super::i18n::{Lang, alarm, local, t};
 use crate::fleet_view::SiteLine;
 use crate::visits::Visit;
 
@@ -135,7 +135,7 @@ pub fn fleet(l: Lang, lines: &[SiteLine], query: &str) -> Markup {
     html! {
         form method="get" class="filter noprint" {
             input name="q" value=(query) placeholder=(t(l, "site")) aria-label=(t(l, "filter"));
-            label { input type="checkbox" name="problems" value="1"; " " (t(l, "only_problems")) }
+            label class="check" { input type="checkbox" name="problems" value="1"; (t(l, "only_problems")) }
             button { (t(l, "filter")) }
         }
         p class="hint" { (t(l, "live")) }
@@ -194,10 +194,10 @@ pub fn door_rows(l: Lang, doors: &[(String, Option<Value>, bool)]) -> Markup {
     html! {
         @if doors.is_empty() { tr { td colspan="5" { (t(l, "no_rows")) } } }
         @for (door, state, forced) in doors {
-            @let (lock, contact, mode, alarm) = door_cells(l, state.as_ref());
-            tr data-door=(door) class=(if *forced || alarm != "–" && alarm != "none" { "problem" } else { "" }) {
+            @let (lock, contact, mode, door_alarm) = door_cells(l, state.as_ref());
+            tr data-door=(door) class=(if *forced || door_alarm != "–" && door_alarm != "none" { "problem" } else { "" }) {
                 td { (door) } td class="lock" { (lock) } td class="contact" { (contact) } td { (mode) }
-                td { @if *forced { "door_forced_open " } (alarm) }
+                td { @if *forced { (super::i18n::alarm(l, "door_forced_open")) " " } @if door_alarm != "–" { (door_alarm) } }
             }
         }
     }
@@ -300,7 +300,7 @@ pub fn alarms(v: &Viewer<'_>, rows: &[AlarmRow]) -> Markup {
                 @if rows.is_empty() { tr { td colspan="7" { (t(l, "no_rows")) } } }
                 @for r in rows {
                     tr class=(if r.cleared.is_none() { "problem" } else { "" }) data-alarm=(r.id) {
-                        td { (local(r.raised)) } td { a href={ "/sites/" (r.site) } { (r.site) } } td { (r.kind) } td { (r.subject) } td { (r.detail) }
+                        td { (local(r.raised)) } td { a href={ "/sites/" (r.site) } { (r.site) } } td title=(r.kind) { (alarm(l, &r.kind)) } td { (r.subject) } td { (r.detail) }
                         td { (r.cleared.map_or_else(|| t(l, "open").to_owned(), local)) }
                         td {
                             @if let Some((who, at)) = &r.acknowledged { (who) " " (local(*at)) }
@@ -336,4 +336,62 @@ pub fn log(l: Lang, rows: &[LogLine]) -> Markup {
 /// Nothing: for handlers that answer with a fragment only.
 pub fn raw(s: &str) -> Markup {
     PreEscaped(s.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn visit(holder: &str, trusted: bool) -> Visit {
+        Visit {
+            site: "storgatan-12".into(),
+            seq: 7,
+            at: "2026-12-04T12:05:09Z".parse().expect("time"),
+            trusted,
+            kind: "access.granted".into(),
+            door: Some("entrance".into()),
+            holder: Some(holder.into()),
+            credential: None,
+        }
+    }
+
+    #[test]
+    fn what_a_gateway_sent_is_escaped_never_run() {
+        let html = visit_table(Lang::Sv, &[visit("<script>alert(1)</script>", true)]).0;
+        assert!(!html.contains("<script>alert"), "{html}");
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    }
+
+    #[test]
+    fn a_visit_under_an_untrusted_clock_is_marked_and_times_are_stockholms() {
+        let html = visit_table(Lang::Sv, &[visit("anna-lgh1101", false), visit("lars-lgh1203", true)]).0;
+        assert_eq!(html.matches("klockan ej betrodd").count(), 1, "{html}");
+        assert!(html.contains("2026-12-04 13:05:09"));
+        assert!(html.contains("insläppt"));
+        let en = visit_table(Lang::En, &[visit("anna-lgh1101", false)]).0;
+        assert!(en.contains("clock untrusted") && en.contains("granted"));
+    }
+
+    #[test]
+    fn an_auditor_sees_no_acknowledge_button_and_an_administrator_does() {
+        let row = AlarmRow {
+            id: 3,
+            site: "ekvagen-3".into(),
+            kind: "door_forced_open".into(),
+            subject: "laundry".into(),
+            detail: "opened while locked".into(),
+            raised: "2026-12-04T12:00:00Z".parse().expect("time"),
+            cleared: None,
+            acknowledged: None,
+        };
+        let auditor = Account { name: "revisor".into(), role: super::super::accounts::Role::Auditor, sites: vec![] };
+        let admin = Account { name: "admin".into(), role: super::super::accounts::Role::Administrator, sites: vec![] };
+        let page = |a: &Account| {
+            alarms(&Viewer { account: Some(a), csrf: "tok", lang: Lang::Sv }, std::slice::from_ref(&row)).0
+        };
+        assert!(!page(&auditor).contains("/alarms/3/ack"));
+        let html = page(&admin);
+        assert!(html.contains("/alarms/3/ack") && html.contains("value=\"tok\""), "the form carries the CSRF token");
+        assert!(html.contains("Dörr uppbruten"));
+    }
 }
