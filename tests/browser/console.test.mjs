@@ -71,6 +71,9 @@ test("a site's door state change arrives live, without reloading the page", asyn
   await page.waitForSelector("#doors tr[data-door=laundry]");
   const contact = () => page.textContent("#doors tr[data-door=laundry] td.contact");
   assert.equal((await contact()).trim(), "stängd");
+  const devices = await page.$$eval("#devices tbody tr", (trs) => trs.map((tr) => tr.textContent));
+  assert.equal(devices.length, 5, "the panel, relay board, input module and two readers");
+  for (const d of devices) assert.match(d, /rs485.*ja/);
   await page.evaluate(() => { window.notReloaded = true; });
   door("open");
   await page.waitForFunction(

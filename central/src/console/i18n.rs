@@ -102,6 +102,12 @@ const WORDS: &[(&str, &str, &str)] = &[
         "Visit lists are personal data: every view and export is logged.",
     ),
     ("any", "alla", "any"),
+    ("bus", "Buss", "Bus"),
+    ("unit", "Enhet", "Unit"),
+    ("answers", "Svarar", "Answers"),
+    ("requests", "Frågor", "Requests"),
+    ("timeouts", "Uteblivna svar", "Timeouts"),
+    ("exceptions", "Felsvar", "Exceptions"),
 ];
 
 /// (alarm kind, Swedish, English): what the alarm is called in the console.

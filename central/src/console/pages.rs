@@ -223,8 +223,34 @@ pub fn site(l: Lang, line: &SiteLine, doors: &[(String, Option<Value>, bool)], e
             thead { tr { th { (t(l, "door")) } th { (t(l, "lock")) } th { (t(l, "contact")) } th { (t(l, "mode")) } th { (t(l, "alarm")) } } }
             tbody data-live={ "/fragments/sites/" (line.site) "/doors" } data-site=(line.site) { (door_rows(l, doors)) }
         }
+        h2 { (t(l, "devices")) }
+        (device_table(l, line.state.as_ref()))
         h2 { (t(l, "latest_events")) }
         (visit_table(l, events))
+    }
+}
+
+/// Each device of each bus as the gateway's state last said: answering, and its errors.
+fn device_table(l: Lang, state: Option<&Value>) -> Markup {
+    let buses = state.and_then(|s| s.get("buses")).and_then(Value::as_array).cloned().unwrap_or_default();
+    let count = |d: &Value, k: &str| d.get(k).and_then(Value::as_u64).map_or_else(|| "–".into(), |n| n.to_string());
+    html! {
+        table id="devices" {
+            thead { tr { th { (t(l, "bus")) } th { (t(l, "unit")) } th { (t(l, "answers")) } th { (t(l, "requests")) } th { (t(l, "timeouts")) } th { (t(l, "exceptions")) } } }
+            tbody {
+                @if buses.is_empty() { tr { td colspan="6" { (t(l, "no_rows")) } } }
+                @for b in &buses {
+                    @let name = b.get("name").and_then(Value::as_str).unwrap_or("?");
+                    @for (unit, d) in b.get("devices").and_then(Value::as_object).into_iter().flatten() {
+                        @let online = d.get("online").and_then(Value::as_bool);
+                        tr class=(if online == Some(false) { "problem" } else { "" }) {
+                            td { (name) } td { (unit) } td { (yes_no(l, online)) }
+                            td class="num" { (count(d, "requests")) } td class="num" { (count(d, "timeouts")) } td class="num" { (count(d, "exceptions")) }
+                        }
+                    }
+                }
+            }
+        }
     }
 }
 
