@@ -5,7 +5,8 @@
 # (real gateways against simulated buildings, a three-node NATS cluster, collectors and a
 # throwaway PostgreSQL). A team leader's account is added with the CLI first.
 # Screenshots of every page: target/browser/. Installs chromium, nats-server, postgresql
-# and npm as root when missing. Part of the interop suite.
+# and npm as root when missing. Then the console serving TLS itself, checked with curl.
+# Part of the interop suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
@@ -16,6 +17,8 @@ need=()
 command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || need+=(nats-server)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v npm >/dev/null 2>&1 || need+=(npm)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v curl >/dev/null 2>&1 || need+=(curl)
 install_missing "${need[@]}"
 export PATH="$PATH:/usr/sbin"
 
@@ -23,7 +26,7 @@ cargo build -q --locked -p portvakt -p portvakt-central
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 BIN="$PWD/target/debug"
 work=$(mktemp -d /tmp/pv-browser.XXXXXX)
-trap 'kill -INT "$DEMO" 2>/dev/null; wait "$DEMO" 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill -INT "$DEMO" 2>/dev/null; wait "$DEMO" 2>/dev/null; kill "${SERVE:-}" 2>/dev/null; rm -rf "$work"' EXIT
 
 "$BIN/portvakt-central" demo --keep-running > "$work/demo.log" 2>&1 &
 DEMO=$!
@@ -42,3 +45,20 @@ mkdir -p target/browser
 CONSOLE_URL="$CONSOLE_URL" DEMO_PASSWORD="$DEMO_PASSWORD" LEADER_PASSWORD="$LEADER_PASSWORD" DOOR_COMMAND="$DOOR_COMMAND" \
     SHOTS="$PWD/target/browser" node --test --test-concurrency=1 tests/browser/
 echo "   screenshots: target/browser/"
+
+echo "== the console serving TLS itself (--tls-cert/--tls-key), checked with curl"
+certificates
+TLS_PORT=$(free_port)
+"$BIN/portvakt-central" serve --db "$DB" --listen "127.0.0.1:$TLS_PORT" --tls-cert "$work/server.crt" --tls-key "$work/server.key" \
+    > "$work/serve-tls.log" 2>&1 &
+SERVE=$!
+wait_port "$TLS_PORT"
+page=$(curl -sS --cacert "$work/ca.crt" "https://localhost:$TLS_PORT/login")
+grep -q "Logga in" <<< "$page" || fail "no login page over TLS: $page"
+curl -s --max-time 5 "http://127.0.0.1:$TLS_PORT/login" >/dev/null && fail "plain HTTP answered on the TLS port"
+cookie=$(curl -sS --cacert "$work/ca.crt" -o /dev/null -D - --data-urlencode "name=demo" --data-urlencode "password=$DEMO_PASSWORD" \
+    "https://localhost:$TLS_PORT/login" | tr -d '\r' | grep -i '^set-cookie: portvakt_session=')
+grep -q "; Secure" <<< "$cookie" && grep -q "HttpOnly" <<< "$cookie" && grep -q "SameSite=Strict" <<< "$cookie" \
+    || fail "the session cookie over TLS is not Secure, HttpOnly, SameSite=Strict: $cookie"
+kill "$SERVE"
+echo "   https://localhost:$TLS_PORT/: the login page, no plain HTTP, a Secure HttpOnly SameSite=Strict session cookie"

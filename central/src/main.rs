@@ -97,6 +97,12 @@ enum Command {
         /// address is the proxy's X-Forwarded-For.
         #[arg(long)]
         behind_proxy: bool,
+        /// Serve TLS itself with this certificate chain (PEM)...
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// ...and its private key (PEM, mode 600).
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// The console's accounts.
     #[command(subcommand)]
@@ -393,8 +399,8 @@ async fn run(cli: Cli) -> Result<String, Failure> {
             })
         }
         Command::Collect(args) => collect(args).await,
-        Command::Serve { db: url, listen, behind_proxy } => {
-            let options = console::Options { db: url, listen, behind_proxy };
+        Command::Serve { db: url, listen, behind_proxy, tls_cert, tls_key } => {
+            let options = console::Options { db: url, listen, behind_proxy, tls: tls_cert.zip(tls_key) };
             console::serve(options, None).await.map_err(|e| fail(69, e.to_string()))?;
             Ok(String::new())
         }

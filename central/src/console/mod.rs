@@ -12,6 +12,7 @@ pub mod i18n;
 mod live;
 mod pages;
 pub mod session;
+mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -31,6 +32,8 @@ pub struct Options {
     /// A reverse proxy in front terminates TLS (cookies are then `Secure`, and the
     /// proxy's `X-Forwarded-For` names the client).
     pub behind_proxy: bool,
+    /// Serve TLS itself: the certificate chain and its key (PEM).
+    pub tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
 }
 
 /// Why the console could not be served.
@@ -72,18 +75,21 @@ pub struct State {
     pub limiter: std::sync::Mutex<session::Limiter>,
     /// Sites whose state, doors, alarms or records changed.
     pub changes: broadcast::Sender<String>,
-    /// Set cookies `Secure`, take the client's address from the proxy.
+    /// Take the client's address from the proxy's `X-Forwarded-For`.
     pub behind_proxy: bool,
+    /// Cookies are `Secure` (TLS here or at the proxy).
+    pub secure: bool,
 }
 
 /// Serves until Ctrl-C; `ready` is told the bound address.
 pub async fn serve(o: Options, ready: Option<tokio::sync::oneshot::Sender<SocketAddr>>) -> Result<(), ConsoleError> {
-    if !o.listen.ip().is_loopback() && !o.behind_proxy {
+    if !o.listen.ip().is_loopback() && !o.behind_proxy && o.tls.is_none() {
         return Err(ConsoleError::Serve(format!(
-            "--listen {}: plain HTTP only on loopback; put a reverse proxy with TLS in front and say --behind-proxy (docs/central.md)",
+            "--listen {}: plain HTTP only on loopback; give --tls-cert and --tls-key, or put a reverse proxy with TLS in front and say --behind-proxy (docs/central.md)",
             o.listen
         )));
     }
+    let acceptor = o.tls.as_ref().map(|(cert, key)| tls::acceptor(cert, key)).transpose()?;
     let mut client = db::connect(&o.db).await?;
     db::migrate(&mut client).await?;
     let state = Arc::new(State {
@@ -91,19 +97,22 @@ pub async fn serve(o: Options, ready: Option<tokio::sync::oneshot::Sender<Socket
         limiter: std::sync::Mutex::default(),
         changes: live::listen(o.db.clone()),
         behind_proxy: o.behind_proxy,
+        secure: o.behind_proxy || acceptor.is_some(),
     });
     let listener =
         tokio::net::TcpListener::bind(o.listen).await.map_err(|e| ConsoleError::Serve(format!("{}: {e}", o.listen)))?;
     let bound = listener.local_addr().map_err(|e| ConsoleError::Serve(e.to_string()))?;
-    log::info!("the console answers on http://{bound}/");
+    let scheme = if acceptor.is_some() { "https" } else { "http" };
+    log::info!("the console answers on {scheme}://{bound}/");
     if let Some(r) = ready {
         let _ = r.send(bound);
     }
+    let stop = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    if let Some(acceptor) = acceptor {
+        return tls::serve(listener, acceptor, handlers::router(state), stop).await;
+    }
     let app = handlers::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .map_err(|e| ConsoleError::Serve(e.to_string()))
+    axum::serve(listener, app).with_graceful_shutdown(stop).await.map_err(|e| ConsoleError::Serve(e.to_string()))
 }

@@ -85,7 +85,7 @@ pub(super) async fn login(
     match checked.await {
         Ok(Some((account, token))) => {
             let _ = record(&s, Some(&account), "login", "", &from).await;
-            let secure = if s.behind_proxy { "; Secure" } else { "" };
+            let secure = if s.secure { "; Secure" } else { "" };
             let cookie = format!(
                 "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
                 IDLE_MINUTES * 60 * 16
