@@ -137,8 +137,12 @@ pub fn json_lines(visits: &[Visit]) -> String {
     out
 }
 
+/// One CSV field: quoted when it must be; and a text a spreadsheet would take for a formula
+/// (`=`, `+`, `-`, `@`, tab, carriage return first — what a gateway sent, opened in the
+/// invoicing's spreadsheet) is prefixed with `'` so that it stays text.
 fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_owned() }
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{s}") } else { s.to_owned() };
+    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s }
 }
 
 /// As CSV with a header row.
@@ -189,5 +193,13 @@ mod tests {
         let out = table(&[visit("anna-lgh1101")]);
         assert!(out.contains("anna-lgh1101") && out.contains("refused (clock untrusted)"), "{out}");
         assert!(out.ends_with("1 visit(s)\n"), "{out}");
+    }
+
+    #[test]
+    fn a_field_a_spreadsheet_would_run_as_a_formula_stays_text() {
+        assert_eq!(csv_field("=HYPERLINK(\"http://x\")"), "\"'=HYPERLINK(\"\"http://x\"\")\"");
+        assert_eq!(csv_field("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(csv_field("anna-lgh1101"), "anna-lgh1101");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
     }
 }

@@ -2,7 +2,7 @@
 //! takes what it shows and returns HTML. Live parts (`data-live`) are refetched by the
 //! small script in `assets/console.js` when the server's event stream names their site.
 
-use maud::{DOCTYPE, Markup, PreEscaped, html};
+use maud::{DOCTYPE, Markup, html};
 use serde_json::Value;
 
 use super::accounts::{Account, Right};
@@ -315,31 +315,39 @@ pub struct AlarmRow {
     pub acknowledged: Option<(String, jiff::Timestamp)>,
 }
 
-/// The alarms page: open and recent ones, with acknowledging where allowed.
-pub fn alarms(v: &Viewer<'_>, rows: &[AlarmRow]) -> Markup {
+/// The alarms' rows (also the live fragment), with acknowledging where allowed.
+pub fn alarm_rows(v: &Viewer<'_>, rows: &[AlarmRow]) -> Markup {
     let l = v.lang;
     let may = v.account.is_some_and(|a| a.role.may(Right::Acknowledge));
     html! {
-        table id="alarms" {
-            thead { tr { th { (t(l, "raised")) } th { (t(l, "site")) } th { (t(l, "kind")) } th { (t(l, "subject")) } th { (t(l, "detail")) } th { (t(l, "cleared")) } th { (t(l, "acknowledged")) } } }
-            tbody data-live="/fragments/alarms" data-site="*" {
-                @if rows.is_empty() { tr { td colspan="7" { (t(l, "no_rows")) } } }
-                @for r in rows {
-                    tr class=(if r.cleared.is_none() { "problem" } else { "" }) data-alarm=(r.id) {
-                        td { (local(r.raised)) } td { a href={ "/sites/" (r.site) } { (r.site) } } td title=(r.kind) { (alarm(l, &r.kind)) } td { (r.subject) } td { (r.detail) }
-                        td { (r.cleared.map_or_else(|| t(l, "open").to_owned(), local)) }
-                        td {
-                            @if let Some((who, at)) = &r.acknowledged { (who) " " (local(*at)) }
-                            @else if may {
-                                form method="post" action={ "/alarms/" (r.id) "/ack" } class="inline" {
-                                    input type="hidden" name="csrf" value=(v.csrf);
-                                    button { (t(l, "acknowledge")) }
-                                }
-                            }
+        @if rows.is_empty() { tr { td colspan="7" { (t(l, "no_rows")) } } }
+        @for r in rows {
+            tr class=(if r.cleared.is_none() { "problem" } else { "" }) data-alarm=(r.id) {
+                td { (local(r.raised)) } td { a href={ "/sites/" (r.site) } { (r.site) } } td title=(r.kind) { (alarm(l, &r.kind)) }
+                td { (r.subject) } td { (r.detail) }
+                td { (r.cleared.map_or_else(|| t(l, "open").to_owned(), local)) }
+                td {
+                    @if let Some((who, at)) = &r.acknowledged { (who) " " (local(*at)) }
+                    @else if may {
+                        form method="post" action={ "/alarms/" (r.id) "/ack" } class="inline" {
+                            input type="hidden" name="csrf" value=(v.csrf);
+                            button { (t(l, "acknowledge")) }
                         }
                     }
                 }
             }
+        }
+    }
+}
+
+/// The alarms page: open ones and those of the last week.
+pub fn alarms(v: &Viewer<'_>, rows: &[AlarmRow]) -> Markup {
+    let l = v.lang;
+    html! {
+        p class="hint" { (t(l, "live")) }
+        table id="alarms" {
+            thead { tr { th { (t(l, "raised")) } th { (t(l, "site")) } th { (t(l, "kind")) } th { (t(l, "subject")) } th { (t(l, "detail")) } th { (t(l, "cleared")) } th { (t(l, "acknowledged")) } } }
+            tbody data-live="/fragments/alarms" data-site="*" { (alarm_rows(v, rows)) }
         }
     }
 }
@@ -357,11 +365,6 @@ pub fn log(l: Lang, rows: &[LogLine]) -> Markup {
             } }
         }
     }
-}
-
-/// Nothing: for handlers that answer with a fragment only.
-pub fn raw(s: &str) -> Markup {
-    PreEscaped(s.to_owned())
 }
 
 #[cfg(test)]

@@ -215,13 +215,7 @@ pub(super) async fn alarms_fragment(
         Err(r) => return r,
     };
     match alarm_rows(&s, &a).await {
-        // The fragment is the table's body: the page's rows without the table around them.
-        Ok(rows) => {
-            let full = pages::alarms(&a.viewer(), &rows).0;
-            let body = full.split_once("<tbody").and_then(|(_, b)| b.split_once('>')).map_or("", |(_, b)| b);
-            let body = body.rsplit_once("</tbody>").map_or(body, |(b, _)| b);
-            html(StatusCode::OK, &pages::raw(body), None)
-        }
+        Ok(rows) => html(StatusCode::OK, &pages::alarm_rows(&a.viewer(), &rows), None),
         Err(e) => failure(&e),
     }
 }
