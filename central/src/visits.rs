@@ -71,24 +71,27 @@ pub async fn read(client: &mut Client, filter: &Filter, who: &str) -> Result<Vec
     sql.push_str(" ORDER BY at, site, seq");
     let tx = client.transaction().await?;
     let rows = tx.query(&sql, &params).await?;
-    let visits: Vec<Visit> = rows
-        .iter()
-        .map(|r| Visit {
-            site: r.get("site"),
-            seq: u64::try_from(r.get::<_, i64>("seq")).unwrap_or(0),
-            at: jiff::Timestamp::from_millisecond(r.get("at_ms")).unwrap_or(jiff::Timestamp::UNIX_EPOCH),
-            trusted: r.get("trusted"),
-            kind: r.get("kind"),
-            door: r.get("door"),
-            holder: r.get("holder"),
-            credential: r.get("credential"),
-        })
-        .collect();
+    let visits: Vec<Visit> = rows.iter().map(from_row).collect();
     let query = format!("{filter:?}");
     let count = i64::try_from(visits.len()).unwrap_or(i64::MAX);
     tx.execute("INSERT INTO reads (who, query, records) VALUES ($1, $2, $3)", &[&who, &query, &count]).await?;
     tx.commit().await?;
     Ok(visits)
+}
+
+/// A record row as a visit: the columns `site`, `seq`, `at_ms` (milliseconds), `trusted`,
+/// `kind`, `door`, `holder`, `credential`.
+pub fn from_row(r: &tokio_postgres::Row) -> Visit {
+    Visit {
+        site: r.get("site"),
+        seq: u64::try_from(r.get::<_, i64>("seq")).unwrap_or(0),
+        at: jiff::Timestamp::from_millisecond(r.get("at_ms")).unwrap_or(jiff::Timestamp::UNIX_EPOCH),
+        trusted: r.get("trusted"),
+        kind: r.get("kind"),
+        door: r.get("door"),
+        holder: r.get("holder"),
+        credential: r.get("credential"),
+    }
 }
 
 fn word(kind: &str) -> &str {

@@ -6,7 +6,7 @@ use crate::console::accounts::Right;
 use crate::console::pages::{self, AlarmRow};
 use crate::db::DbError;
 use crate::fleet_view::{self, SiteLine};
-use crate::visits::Visit;
+use crate::visits::{self, Visit};
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Form, Path, Query, State as Shared};
@@ -38,26 +38,14 @@ async fn fleet_lines(s: &State, a: &Asker, q: &Params) -> Result<Vec<SiteLine>, 
     Ok(lines)
 }
 
-pub(super) async fn fleet(Shared(s): Shared<AppState>, headers: HeaderMap, Query(q): Query<Params>) -> Response {
-    let a = match asker(&s, &headers, &q).await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
+pub(super) async fn fleet(Shared(s): Shared<AppState>, a: Asker, Query(q): Query<Params>) -> Response {
     match fleet_lines(&s, &a, &q).await {
         Ok(lines) => a.page("fleet", &pages::fleet(a.lang, &lines, q.get("q").map_or("", String::as_str))),
         Err(e) => failure(&e),
     }
 }
 
-pub(super) async fn fleet_fragment(
-    Shared(s): Shared<AppState>,
-    headers: HeaderMap,
-    Query(q): Query<Params>,
-) -> Response {
-    let a = match asker(&s, &headers, &q).await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
+pub(super) async fn fleet_fragment(Shared(s): Shared<AppState>, a: Asker, Query(q): Query<Params>) -> Response {
     match fleet_lines(&s, &a, &q).await {
         Ok(lines) => html(StatusCode::OK, &pages::fleet_rows(a.lang, &lines), None),
         Err(e) => failure(&e),
@@ -83,24 +71,12 @@ async fn latest_events(s: &State, site: &str, who: &str) -> Result<Vec<Visit>, D
     let db = s.db.get().await?;
     let rows = db
         .query(
-            "SELECT seq, (extract(epoch FROM at) * 1000)::bigint AS at_ms, trusted, kind, door, holder, credential
+            "SELECT site, seq, (extract(epoch FROM at) * 1000)::bigint AS at_ms, trusted, kind, door, holder, credential
              FROM records WHERE site = $1 ORDER BY seq DESC LIMIT 20",
             &[&site],
         )
         .await?;
-    let events: Vec<Visit> = rows
-        .iter()
-        .map(|r| Visit {
-            site: site.to_owned(),
-            seq: u64::try_from(r.get::<_, i64>("seq")).unwrap_or(0),
-            at: jiff::Timestamp::from_millisecond(r.get("at_ms")).unwrap_or(jiff::Timestamp::UNIX_EPOCH),
-            trusted: r.get("trusted"),
-            kind: r.get("kind"),
-            door: r.get("door"),
-            holder: r.get("holder"),
-            credential: r.get("credential"),
-        })
-        .collect();
+    let events: Vec<Visit> = rows.iter().map(visits::from_row).collect();
     let count = i64::try_from(events.len()).unwrap_or(0);
     let query = format!("console: latest events of {site}");
     db.execute("INSERT INTO reads (who, query, records) VALUES ($1, $2, $3)", &[&who, &query, &count]).await?;
@@ -109,15 +85,11 @@ async fn latest_events(s: &State, site: &str, who: &str) -> Result<Vec<Visit>, D
 
 pub(super) async fn site(
     Shared(s): Shared<AppState>,
+    a: Asker,
     headers: HeaderMap,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(site): Path<String>,
-    Query(q): Query<Params>,
 ) -> Response {
-    let a = match asker(&s, &headers, &q).await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
     let from = address(&s, &headers, peer);
     let name = a.session.account.name.clone();
     if !a.session.account.sees(&site) {
@@ -144,16 +116,7 @@ pub(super) async fn site(
     }
 }
 
-pub(super) async fn doors_fragment(
-    Shared(s): Shared<AppState>,
-    headers: HeaderMap,
-    Path(site): Path<String>,
-    Query(q): Query<Params>,
-) -> Response {
-    let a = match asker(&s, &headers, &q).await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
+pub(super) async fn doors_fragment(Shared(s): Shared<AppState>, a: Asker, Path(site): Path<String>) -> Response {
     if !a.session.account.sees(&site) {
         return StatusCode::FORBIDDEN.into_response();
     }
@@ -194,26 +157,14 @@ async fn alarm_rows(s: &State, a: &Asker) -> Result<Vec<AlarmRow>, DbError> {
         .collect())
 }
 
-pub(super) async fn alarms(Shared(s): Shared<AppState>, headers: HeaderMap, Query(q): Query<Params>) -> Response {
-    let a = match asker(&s, &headers, &q).await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
+pub(super) async fn alarms(Shared(s): Shared<AppState>, a: Asker) -> Response {
     match alarm_rows(&s, &a).await {
         Ok(rows) => a.page("alarms", &pages::alarms(&a.viewer(), &rows)),
         Err(e) => failure(&e),
     }
 }
 
-pub(super) async fn alarms_fragment(
-    Shared(s): Shared<AppState>,
-    headers: HeaderMap,
-    Query(q): Query<Params>,
-) -> Response {
-    let a = match asker(&s, &headers, &q).await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
+pub(super) async fn alarms_fragment(Shared(s): Shared<AppState>, a: Asker) -> Response {
     match alarm_rows(&s, &a).await {
         Ok(rows) => html(StatusCode::OK, &pages::alarm_rows(&a.viewer(), &rows), None),
         Err(e) => failure(&e),

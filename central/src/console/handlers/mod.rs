@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::Query;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -154,4 +155,15 @@ async fn asker(s: &State, headers: &HeaderMap, q: &Params) -> Result<Asker, Resp
     let session = who(s, headers).await?;
     let (lang, set_lang) = language(headers, q);
     Ok(Asker { session, lang, set_lang })
+}
+
+/// A route that takes an `Asker` is answered only for a live session (others go to the
+/// login page).
+impl axum::extract::FromRequestParts<AppState> for Asker {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, s: &AppState) -> Result<Self, Response> {
+        let q = Query::<Params>::try_from_uri(&parts.uri).map(|Query(q)| q).unwrap_or_default();
+        asker(s, &parts.headers, &q).await
+    }
 }

@@ -135,11 +135,7 @@ fn urlencode(v: &str) -> String {
 
 // ---- the console's own log
 
-pub(super) async fn log_page(Shared(s): Shared<AppState>, headers: HeaderMap, Query(q): Query<Params>) -> Response {
-    let a = match asker(&s, &headers, &q).await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
+pub(super) async fn log_page(Shared(s): Shared<AppState>, a: Asker) -> Response {
     if !a.session.account.role.may(Right::ReadLog) {
         return a.forbidden();
     }
