@@ -7,8 +7,14 @@
   if (print) print.addEventListener("click", (e) => { e.preventDefault(); window.print(); });
   const live = () => Array.from(document.querySelectorAll("[data-live]"));
   if (live().length === 0 || !window.EventSource) return;
+  // The fragment's own parameters, and the page's (filter, sort, language) beside them.
+  const address = (el) => {
+    const u = new URL(el.dataset.live, window.location.origin);
+    new URLSearchParams(window.location.search).forEach((v, k) => { if (!u.searchParams.has(k)) u.searchParams.set(k, v); });
+    return u;
+  };
   const refresh = (el) =>
-    fetch(el.dataset.live + window.location.search, { credentials: "same-origin" })
+    fetch(address(el), { credentials: "same-origin" })
       .then((r) => (r.ok ? r.text() : Promise.reject(r.status)))
       .then((html) => { el.innerHTML = html; el.dispatchEvent(new Event("refreshed")); })
       .catch(() => {});

@@ -80,6 +80,7 @@ test("a site's door state change arrives live, without reloading the page", asyn
     () => document.querySelector("#doors tr[data-door=laundry] td.contact")?.textContent.trim() === "öppen",
     null, { timeout: 15000 });
   assert.equal(await page.evaluate(() => window.notReloaded), true, "the page was not reloaded");
+  assert.equal(await page.$$eval("main > table:first-of-type tbody tr", (trs) => trs.length), 1, "the site's own line only");
   await shot(page, "03-site-door-open-live");
   door("close");
   await page.waitForFunction(

@@ -216,7 +216,7 @@ fn outcome(l: Lang, kind: &str) -> String {
 /// A site's page: its line, doors, open alarms, latest events.
 pub fn site(l: Lang, line: &SiteLine, doors: &[(String, Option<Value>, bool)], events: &[Visit]) -> Markup {
     html! {
-        table { tbody { (fleet_rows(l, std::slice::from_ref(line))) } }
+        table { tbody data-live={ "/fragments/fleet?only=" (line.site) } data-site=(line.site) { (fleet_rows(l, std::slice::from_ref(line))) } }
         h2 { (t(l, "doors")) }
         p class="hint" { (t(l, "live")) }
         table id="doors" {

@@ -22,6 +22,9 @@ async fn fleet_lines(s: &State, a: &Asker, q: &Params) -> Result<Vec<SiteLine>, 
     if let Some(text) = q.get("q").filter(|t| !t.is_empty()) {
         lines.retain(|l| l.site.contains(text.as_str()));
     }
+    if let Some(only) = q.get("only") {
+        lines.retain(|l| &l.site == only);
+    }
     if q.get("problems").is_some() {
         lines.retain(|l| l.alarms > 0 || l.online == Some(false));
     }
