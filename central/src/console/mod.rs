@@ -4,7 +4,8 @@
 //! the live parts (server-sent events, fed by PostgreSQL's LISTEN/NOTIFY from the
 //! collectors); assets built into the binary. Local accounts with roles
 //! ([`accounts`]), sessions and a login limiter ([`session`]); every login, refusal,
-//! export and view of personal data in the console's own log.
+//! export and view of personal data in the console's own log. TLS served here
+//! (`tls.rs`) or by a reverse proxy in front; plain HTTP only on loopback.
 
 pub mod accounts;
 mod handlers;
