@@ -94,17 +94,24 @@ fn devices(state: Option<&Value>) -> String {
     format!("{up}/{all}")
 }
 
-fn bundles(state: Option<&Value>) -> String {
+/// Each authority's bundle: its age and how long it has left (or that it has expired).
+fn bundles(l: Lang, state: Option<&Value>) -> String {
     let Some(list) = state.and_then(|s| s.get("bundles")).and_then(Value::as_array) else { return "–".into() };
     list.iter()
         .map(|b| {
             let who = b.get("authority").and_then(Value::as_str).unwrap_or("?");
-            let left =
-                b.get("expires_in_hours").and_then(Value::as_i64).map_or(String::new(), |h| format!(" ({} d)", h / 24));
-            format!("{who}{left}")
+            let age = b.get("age_days").and_then(Value::as_i64).unwrap_or(0);
+            let left = b.get("expires_in_hours").and_then(Value::as_i64).unwrap_or(0) / 24;
+            let expired = b.get("expired").and_then(Value::as_bool) == Some(true);
+            match (l, expired) {
+                (Lang::Sv, true) => format!("{who}: {age} d gammal, UTGÅNGEN"),
+                (Lang::En, true) => format!("{who}: {age} d old, EXPIRED"),
+                (Lang::Sv, false) => format!("{who}: {age} d gammal, {left} d kvar"),
+                (Lang::En, false) => format!("{who}: {age} d old, {left} d left"),
+            }
         })
         .collect::<Vec<_>>()
-        .join(", ")
+        .join("; ")
 }
 
 /// The fleet's rows (also the live fragment).
@@ -123,7 +130,7 @@ pub fn fleet_rows(l: Lang, lines: &[SiteLine]) -> Markup {
                 td class="num" { (s.through) }
                 td { (devices(st)) }
                 td class="num" { (s.alarms) }
-                td { (bundles(st)) }
+                td { (bundles(l, st)) }
             }
         }
     }
