@@ -26,7 +26,9 @@ cargo build -q --locked -p portvakt -p portvakt-central
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 BIN="$PWD/target/debug"
 work=$(mktemp -d /tmp/pv-browser.XXXXXX)
-trap 'kill -INT "$DEMO" 2>/dev/null; wait "$DEMO" 2>/dev/null; kill "${SERVE:-}" 2>/dev/null; rm -rf "$work"' EXIT
+# (set -e holds inside the trap too: every step may fail, and the script's status is kept.)
+trap 'rc=$?; kill -INT "$DEMO" 2>/dev/null || true; wait "$DEMO" 2>/dev/null || true
+      [ -n "${SERVE:-}" ] && { kill "$SERVE" 2>/dev/null || true; }; rm -rf "$work"; exit "$rc"' EXIT
 
 "$BIN/portvakt-central" demo --keep-running > "$work/demo.log" 2>&1 &
 DEMO=$!
