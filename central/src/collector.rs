@@ -219,7 +219,6 @@ pub async fn take_records(
     }
     let mut acks = Vec::new();
     for (site, whole) in wholes {
-        fleet::notify(db, site).await?;
         if let Some(at) = whole.broken_at {
             log::error!("{site}: the chain is broken at record {at}: acknowledged through {} only", whole.through);
         }

@@ -138,6 +138,9 @@ pub async fn take_many(client: &mut Client, batch: &[Incoming<'_>]) -> Result<Ve
     for site in &sites {
         wholes.push(advance(&tx, site).await?);
     }
+    // Whoever LISTENs (the console) hears each site's name once the batch is committed.
+    tx.execute(&format!("SELECT pg_notify('{}', s) FROM unnest($1::text[]) AS s", crate::fleet::CHANNEL), &[&sites])
+        .await?;
     tx.commit().await?;
     Ok(batch
         .iter()

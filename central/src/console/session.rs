@@ -30,21 +30,33 @@ pub struct Session {
     pub csrf: String,
 }
 
-/// 32 random bytes from the kernel, as hex.
-pub fn random_token() -> std::io::Result<String> {
+/// 32 random bytes from the kernel.
+pub fn random_bytes() -> std::io::Result<[u8; 32]> {
     let mut bytes = [0u8; 32];
     std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
-    Ok(portvakt_wire::hex::encode(&bytes))
+    Ok(bytes)
+}
+
+/// 32 random bytes from the kernel, as hex.
+pub fn random_token() -> std::io::Result<String> {
+    Ok(portvakt_wire::hex::encode(&random_bytes()?))
 }
 
 fn digest(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
-/// Starts a session for `account`; returns the cookie's token.
+/// Whether a session row is still live (SQL, on the `sessions` row).
+fn live() -> String {
+    format!("expires_at >= now() AND seen_at >= now() - INTERVAL '{IDLE_MINUTES} minutes'")
+}
+
+/// Starts a session for `account` (ended sessions are removed on the way); returns the
+/// cookie's token.
 pub async fn start(db: &Client, account: &str) -> Result<String, DbError> {
     let token = random_token().map_err(|e| DbError::Damaged(format!("no randomness: {e}")))?;
     let csrf = random_token().map_err(|e| DbError::Damaged(format!("no randomness: {e}")))?;
+    db.execute(&format!("DELETE FROM sessions WHERE NOT ({})", live()), &[]).await?;
     db.execute(
         &format!(
             "INSERT INTO sessions (token_hash, account, csrf, expires_at) VALUES ($1, $2, $3, now() + INTERVAL '{LIFE_HOURS} hours')"
@@ -55,20 +67,16 @@ pub async fn start(db: &Client, account: &str) -> Result<String, DbError> {
     Ok(token)
 }
 
-/// The live session of `token`, touched; ended ones are removed on the way.
+/// The live session of `token`, touched.
 pub async fn find(db: &Client, token: &str) -> Result<Option<Session>, DbError> {
-    db.execute(
-        &format!(
-            "DELETE FROM sessions WHERE expires_at < now() OR seen_at < now() - INTERVAL '{IDLE_MINUTES} minutes'"
-        ),
-        &[],
-    )
-    .await?;
     let row = db
         .query_opt(
-            "UPDATE sessions s SET seen_at = now() FROM accounts a
-             WHERE s.token_hash = $1 AND a.name = s.account
-             RETURNING a.name, a.role, a.sites, s.csrf",
+            &format!(
+                "UPDATE sessions s SET seen_at = now() FROM accounts a
+                 WHERE s.token_hash = $1 AND a.name = s.account AND {}
+                 RETURNING a.name, a.role, a.sites, s.csrf",
+                live()
+            ),
             &[&digest(token)],
         )
         .await?;
@@ -84,9 +92,9 @@ pub async fn end(db: &Client, token: &str) -> Result<(), DbError> {
     Ok(())
 }
 
-/// The token of the session cookie in a `Cookie` header, if any.
-pub fn cookie(header: &str) -> Option<&str> {
-    header.split(';').map(str::trim).find_map(|c| c.strip_prefix(COOKIE)?.strip_prefix('='))
+/// The value of cookie `name` in a `Cookie` header's text, if any.
+pub fn cookie<'a>(header: &'a str, name: &str) -> Option<&'a str> {
+    header.split(';').map(str::trim).find_map(|c| c.strip_prefix(name)?.strip_prefix('='))
 }
 
 /// Counts failed logins per key (a name, an address).
@@ -127,9 +135,9 @@ mod tests {
 
     #[test]
     fn the_session_cookie_is_found_among_others() {
-        assert_eq!(cookie("lang=sv; portvakt_session=abc123; x=y"), Some("abc123"));
-        assert_eq!(cookie("portvakt_session_old=zzz"), None);
-        assert_eq!(cookie(""), None);
+        assert_eq!(cookie("lang=sv; portvakt_session=abc123; x=y", COOKIE), Some("abc123"));
+        assert_eq!(cookie("portvakt_session_old=zzz", COOKIE), None);
+        assert_eq!(cookie("", COOKIE), None);
     }
 
     #[test]

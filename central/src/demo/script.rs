@@ -1,6 +1,5 @@
 //! The demo's scripted period, and setting up and tearing down around it.
 
-use std::io::Read as _;
 use std::path::Path;
 use std::time::Duration;
 
@@ -112,16 +111,9 @@ pub async fn run(o: &Options) -> Result<(), DemoError> {
     result
 }
 
-fn fresh_key(dir: &Path) -> Result<SigningKey, DemoError> {
-    let mut seed = [0u8; 32];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut seed))
-        .map_err(|e| DemoError::io("/dev/urandom", e))?;
-    let key = SigningKey::from_bytes(&seed);
-    let path = dir.join("signing.key");
-    std::fs::write(&path, portvakt_wire::hex::encode(&seed))
-        .map_err(|e| DemoError::io(&path.display().to_string(), e))?;
-    Ok(key)
+fn fresh_key() -> Result<SigningKey, DemoError> {
+    let seed = crate::console::session::random_bytes().map_err(|e| DemoError::io("/dev/urandom", e))?;
+    Ok(SigningKey::from_bytes(&seed))
 }
 
 fn cluster_of(c: &Cluster, instance: usize) -> nats::Cluster {
@@ -157,7 +149,7 @@ async fn play(
 
     let mut db = db::connect(&url).await?;
     db::migrate(&mut db).await?;
-    let key = fresh_key(dir)?;
+    let key = fresh_key()?;
     let public = portvakt_wire::hex::encode(key.verifying_key().as_bytes());
     nats::make_streams(&cluster_of(cluster, 0)).await.map_err(|e| DemoError::step("the streams", e.to_string()))?;
     let (stop, stopped) = watch::channel(false);

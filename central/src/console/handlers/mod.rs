@@ -77,12 +77,7 @@ fn html(status: StatusCode, markup: &Markup, lang_cookie: Option<Lang>) -> Respo
 }
 
 fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|c| c.trim().strip_prefix(name)?.strip_prefix('='))
+    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|v| session::cookie(v, name))
 }
 
 /// The language: `?lang=` (remembered in a cookie), else the cookie, else Swedish.
