@@ -93,6 +93,29 @@ async fn drained(d: &TestDaemon, secs: u64) {
 }
 
 #[test]
+fn door_states_go_again_with_the_state_every_state_interval_even_unchanged() {
+    rt().block_on(async {
+        let broker = SimBroker::start(0).await.unwrap();
+        let topic = format!("{P}/door/entrance/state");
+        let sub = Subscriber::connect(broker.addr().port(), "watcher", &topic).await;
+        let d = started(&broker, &[("PORTVAKT__UPLINK__STATE_INTERVAL", "10s")]).await;
+        sub.wait(&topic, 10, |_| true).await;
+        let first = sub.on(&topic).len();
+        for _ in 0..150 {
+            if sub.on(&topic).len() > first {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let again = sub.on(&topic);
+        assert!(again.len() > first, "the unchanged door state was not published again within 15 s");
+        assert_eq!(again[first].json()["lock"], "locked", "the same state, again");
+        assert!(broker.retained(&topic).is_some(), "still retained at the broker");
+        d.stop().await.unwrap();
+    });
+}
+
+#[test]
 fn a_subscriber_sees_birth_state_door_states_and_every_event_in_order_then_offline() {
     rt().block_on(async {
         let broker = SimBroker::start(0).await.unwrap();

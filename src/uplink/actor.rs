@@ -294,14 +294,18 @@ impl Uplink {
     /// changed or the state interval passed (`force`: everything, after a connect).
     async fn publish_state(&mut self, conn: &mut Conn, force: bool) {
         let report = reach::status(&self.reach).await;
-        if let Some(g) = &report.gateway {
-            publish_doors(conn, &g.doors, force);
-        }
         let state = payload::state(&report, &self.health, Timestamp::now());
         let key = state.significant();
+        // Every `state_interval` the door states go again with the state: a retained
+        // message a broker acknowledged but did not keep (a NATS stream electing a leader
+        // after a node died) is put right then, not only at the door's next change.
+        let refresh = conn.state.as_ref().is_some_and(|(_, at)| at.elapsed() >= conn.up.state_every.unsigned_abs());
+        if let Some(g) = &report.gateway {
+            publish_doors(conn, &g.doors, force || refresh);
+        }
         let due = match &conn.state {
             None => true,
-            Some((k, at)) => *k != key || at.elapsed() >= conn.up.state_every.unsigned_abs(),
+            Some((k, _)) => *k != key || refresh,
         };
         if force || due {
             send(conn, &conn.topics.state(), true, serde_json::to_vec(&state).unwrap_or_default());
