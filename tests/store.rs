@@ -384,13 +384,13 @@ fn state_is_restored_after_a_reopen_and_the_clock_floor_never_moves_back() {
     let bundles: Vec<(String, u64)> = s.bundles().unwrap().into_iter().map(|d| (d.authority, d.version)).collect();
     assert_eq!(bundles, vec![("kommunen".into(), 3), ("owner".into(), 8)]);
     assert_eq!(s.revocation_lists().unwrap()[0].version, 12);
-    assert_eq!(s.lockouts().unwrap()[0].streak, 2);
+    assert_eq!(s.lockouts().unwrap().0[0].streak, 2);
     let modes: Vec<(String, DoorMode)> =
         s.door_modes().unwrap().into_iter().map(|r| (r.door.clone(), r.verified(&key).unwrap())).collect();
     assert_eq!(modes, vec![("bikes".into(), DoorMode::Lockdown)]);
     assert_eq!(s.version_floors().unwrap().bundles["owner"], 8);
     // The restored lockout still locks the keypad in the core.
-    let row = &s.lockouts().unwrap()[0];
+    let row = &s.lockouts().unwrap().0[0];
     let door = portvakt::core::model::DoorIdx(0);
     let lockout = portvakt::core::lockout::KeypadLockout::restore([(door, row.locked_until, row.streak)]);
     assert_eq!(lockout.locked_until(door, t(10)), Some(t(30)));

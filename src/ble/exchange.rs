@@ -3,17 +3,19 @@
 //! lifetimes and rate limits run on monotonic time; wall time only goes into the
 //! challenge's `issued` field for the phone.
 //!
-//! Per phone: *idle* → (open request) → *challenged* (nonce, door, issue time) →
-//! (proof) → idle. A proof is checked here — a challenge is open, it is fresh, it names
-//! the challenged door, and the signature over (context, nonce, site, door) verifies with
-//! the key the phone named — and only then handed out as a [`Claim`] for the gateway's
-//! decision (allowlist or certificate, revocation, scope, schedule, mode). The nonce is
-//! gone once a proof was read, whatever its fate, so every nonce is used at most once.
-//! Limits, so that one attacker cannot keep real phones out: an open request costs a token
-//! from its radio address's bucket and from its phone key's, both remembered across
-//! reconnects; a key has at most one challenge open (a new one replaces it, wherever it
-//! was asked), an address at most one; at most `max_exchanges` challenges are open at
-//! once, far more than one radio can hold.
+//! Per peer (radio address, or connection): *idle* → (open request) → *challenged*
+//! (nonce, door, key, issue time) → (proof) → idle. A proof is checked here — a challenge
+//! is open, it is fresh, it names the challenged door, and the signature over (context,
+//! nonce, site, door) verifies with the key the open named — and only then handed out as a
+//! [`Claim`] for the gateway's decision. The nonce is gone once a proof was read, whatever
+//! its fate, so every nonce is used at most once.
+//!
+//! Limits, so that one attacker cannot keep real phones out. A key travels in clear and
+//! bundles list it, so naming a key proves nothing: an open request (and a malformed
+//! message) is charged to its peer's bucket and to the gateway-wide cap of open
+//! challenges only; a challenge belongs to the peer that asked and only that peer's next
+//! open replaces it. A phone key's own state — its bucket — is created and charged only
+//! when a proof made with that key verifies, so only the key's holder can spend it.
 
 use std::collections::HashMap;
 
@@ -96,6 +98,8 @@ struct Peer {
     frames: Reassembler,
     exchange: Exchange,
     bucket: Bucket,
+    /// When this peer last sent a fragment (the least recently heard is forgotten first).
+    heard: Monotonic,
 }
 
 /// Every phone's exchange.
@@ -110,6 +114,18 @@ fn refuse(tag: [u8; 8], code: Code, detail: impl Into<String>, door: Option<&str
     Step::Refuse(Refused { tag, code, detail: detail.into(), door: door.map(str::to_owned), audit: true })
 }
 
+fn rate_limited(rate: Rate, verdict: Verdict, tag: [u8; 8], whose: &str, door: Option<&str>) -> Option<Step> {
+    (verdict != Verdict::Allowed).then(|| {
+        Step::Refuse(Refused {
+            tag,
+            code: Code::RateLimited,
+            detail: format!("{whose}: more than {} attempts at once or {} a minute", rate.burst, rate.per_minute),
+            door: door.map(str::to_owned),
+            audit: verdict == Verdict::LimitedFirst,
+        })
+    })
+}
+
 impl Service {
     /// A service with no phones yet.
     pub fn new(settings: Settings) -> Self {
@@ -122,10 +138,11 @@ impl Service {
     }
 
     fn open_challenges(&self, now: Monotonic) -> usize {
-        self.peers
-            .values()
-            .filter(|p| matches!(p.exchange, Exchange::Challenged { issued, .. } if !self.expired(issued, now)))
-            .count()
+        self.peers.values().filter(|p| self.is_open(&p.exchange, now)).count()
+    }
+
+    fn is_open(&self, exchange: &Exchange, now: Monotonic) -> bool {
+        matches!(exchange, Exchange::Challenged { issued, .. } if !self.expired(*issued, now))
     }
 
     fn expired(&self, issued: Monotonic, now: Monotonic) -> bool {
@@ -141,13 +158,25 @@ impl Service {
         }
     }
 
-    fn make_room(&mut self, now: Monotonic) -> bool {
+    /// Makes room for a new peer: peers with a full bucket and no open challenge go first,
+    /// then the least recently heard without an open challenge. Open challenges are capped
+    /// far below [`MAX_PEERS`], so there is always one to forget: a new phone is never
+    /// turned away because others were remembered.
+    fn make_room(&mut self, now: Monotonic) {
         if self.peers.len() < MAX_PEERS {
-            return true;
+            return;
         }
         let rate = self.settings.rate;
-        self.peers.retain(|_, p| !(matches!(p.exchange, Exchange::Idle) && p.bucket.is_full(rate, now)));
-        self.peers.len() < MAX_PEERS
+        let challenge_valid = self.settings.challenge_valid;
+        let open = |e: &Exchange| matches!(e, Exchange::Challenged { issued, .. } if now >= *issued && now.duration_since(*issued) <= challenge_valid);
+        self.peers.retain(|_, p| open(&p.exchange) || !p.bucket.is_full(rate, now));
+        if self.peers.len() < MAX_PEERS {
+            return;
+        }
+        let oldest = self.peers.iter().filter(|(_, p)| !open(&p.exchange)).min_by_key(|(_, p)| p.heard);
+        if let Some(name) = oldest.map(|(name, _)| name.clone()) {
+            self.peers.remove(&name);
+        }
     }
 
     /// Takes one fragment from `peer` at monotonic `now` (`wall` is told the phone in a
@@ -162,15 +191,18 @@ impl Service {
     ) -> Step {
         // The peer is taken out while its fragment is handled, so the open challenges
         // counted for the cap are the other phones'.
-        let mut p = match self.peers.remove(peer) {
-            Some(p) => p,
-            None if self.make_room(now) => Peer {
+        let mut p = if let Some(p) = self.peers.remove(peer) {
+            p
+        } else {
+            self.make_room(now);
+            Peer {
                 frames: Reassembler::default(),
                 exchange: Exchange::Idle,
                 bucket: Bucket::full(self.settings.rate, now),
-            },
-            None => return refuse([0; 8], Code::Busy, "too many phones remembered at once", None),
+                heard: now,
+            }
         };
+        p.heard = p.heard.max(now);
         let step = self.step(&mut p, fragment, (wall, now), nonce);
         self.peers.insert(peer.to_owned(), p);
         step
@@ -202,70 +234,28 @@ impl Service {
         }
     }
 
-    fn limited(&self, bucket: &mut Bucket, tag: [u8; 8], now: Monotonic) -> Option<Step> {
-        let rate = self.settings.rate;
-        match bucket.attempt(rate, now) {
-            Verdict::Allowed => None,
-            v => Some(Step::Refuse(Refused {
-                tag,
-                code: Code::RateLimited,
-                detail: format!("more than {} attempts at once or {} a minute", rate.burst, rate.per_minute),
-                door: None,
-                audit: v == Verdict::LimitedFirst,
-            })),
-        }
-    }
-
     fn malformed(&self, p: &mut Peer, tag: [u8; 8], detail: String, now: Monotonic) -> Step {
         p.exchange = Exchange::Idle;
-        self.limited(&mut p.bucket, tag, now).unwrap_or_else(|| refuse(tag, Code::Malformed, detail, None))
-    }
-
-    /// The phone key's bucket, made room for; `None` when every remembered key is busy.
-    fn key_bucket(&mut self, key: [u8; 32], now: Monotonic) -> Option<&mut Bucket> {
         let rate = self.settings.rate;
-        if !self.keys.contains_key(&key) && self.keys.len() >= MAX_KEYS {
-            self.keys.retain(|_, b| !b.is_full(rate, now));
-            if self.keys.len() >= MAX_KEYS {
-                return None;
-            }
-        }
-        Some(self.keys.entry(key).or_insert_with(|| Bucket::full(rate, now)))
+        rate_limited(rate, p.bucket.attempt(rate, now), tag, "this radio address", None)
+            .unwrap_or_else(|| refuse(tag, Code::Malformed, detail, None))
     }
 
+    /// An open request: charged to this peer and the gateway-wide cap only — the key it
+    /// names is not proven yet, so nothing of the key's is touched.
     fn open(
-        &mut self,
+        &self,
         p: &mut Peer,
         open: Open,
         (wall, now): (Timestamp, Monotonic),
         nonce: &mut dyn FnMut() -> [u8; 16],
     ) -> Step {
-        if let Some(step) = self.limited(&mut p.bucket, open.tag, now) {
+        let rate = self.settings.rate;
+        if let Some(step) = rate_limited(rate, p.bucket.attempt(rate, now), open.tag, "this radio address", None) {
             return step;
         }
-        let rate = self.settings.rate;
-        let Some(bucket) = self.key_bucket(open.key, now) else {
-            return refuse(open.tag, Code::Busy, "too many phone keys remembered at once", Some(&open.door));
-        };
-        let verdict = bucket.attempt(rate, now);
-        if verdict != Verdict::Allowed {
-            return Step::Refuse(Refused {
-                tag: open.tag,
-                code: Code::RateLimited,
-                detail: format!(
-                    "this phone key: more than {} attempts at once or {} a minute",
-                    rate.burst, rate.per_minute
-                ),
-                door: None,
-                audit: verdict == Verdict::LimitedFirst,
-            });
-        }
-        // One challenge per key: a new request replaces the key's challenge elsewhere.
-        for other in self.peers.values_mut() {
-            if matches!(&other.exchange, Exchange::Challenged { open: o, .. } if o.key == open.key) {
-                other.exchange = Exchange::Idle;
-            }
-        }
+        // This peer's own earlier challenge, if any, is replaced; no one else's.
+        p.exchange = Exchange::Idle;
         let others = self.open_challenges(now);
         if others >= self.settings.max_exchanges {
             return refuse(open.tag, Code::Busy, format!("{others} exchanges already open"), Some(&open.door));
@@ -282,7 +272,24 @@ impl Service {
         Step::Send(Message::Challenge(challenge))
     }
 
-    fn prove(&self, p: &mut Peer, proof: &Proof, now: Monotonic) -> Step {
+    /// The proven key's bucket, made room for: full buckets are forgotten first, then the
+    /// least recently charged (forgetting only ever gives a key more attempts, so no one
+    /// can crowd a real phone out by proving keys of their own).
+    fn key_bucket(&mut self, key: [u8; 32], now: Monotonic) -> &mut Bucket {
+        let rate = self.settings.rate;
+        if !self.keys.contains_key(&key) && self.keys.len() >= MAX_KEYS {
+            self.keys.retain(|_, b| !b.is_full(rate, now));
+            if self.keys.len() >= MAX_KEYS {
+                let oldest = self.keys.iter().min_by_key(|(_, b)| b.charged_at()).map(|(k, _)| *k);
+                if let Some(k) = oldest {
+                    self.keys.remove(&k);
+                }
+            }
+        }
+        self.keys.entry(key).or_insert_with(|| Bucket::full(rate, now))
+    }
+
+    fn prove(&mut self, p: &mut Peer, proof: &Proof, now: Monotonic) -> Step {
         let exchange = std::mem::replace(&mut p.exchange, Exchange::Idle);
         let Exchange::Challenged { open, nonce, issued } = exchange else {
             return refuse(
@@ -308,6 +315,12 @@ impl Service {
         if !signature_ok(&open.key, &signed_bytes(&nonce, &self.settings.site, &open.door), &proof.signature) {
             return refuse(tag, Code::BadSignature, "the signature does not verify with the phone's key", door);
         }
+        // Proven: only now is the key's own limit touched.
+        let rate = self.settings.rate;
+        let verdict = self.key_bucket(open.key, now).attempt(rate, now);
+        if let Some(step) = rate_limited(rate, verdict, tag, "this phone key", door) {
+            return step;
+        }
         Step::Decide(Claim { tag, door: open.door, key: open.key, certificate: open.certificate })
     }
 }
@@ -319,177 +332,5 @@ pub fn signature_ok(key: &[u8; 32], message: &[u8], signature: &[u8; 64]) -> boo
 }
 
 #[cfg(test)]
-mod tests {
-    use ed25519_dalek::{Signer as _, SigningKey};
-
-    use super::super::frame::{MIN_MTU, fragment};
-    use super::*;
-
-    fn t0() -> Monotonic {
-        Monotonic::from_origin(SignedDuration::from_secs(1000))
-    }
-
-    fn wall() -> Timestamp {
-        "2026-11-25T02:30:00Z".parse().unwrap()
-    }
-
-    fn service(max_exchanges: usize) -> Service {
-        Service::new(Settings {
-            site: "brf-eken".into(),
-            challenge_valid: SignedDuration::from_secs(5),
-            max_exchanges,
-            rate: Rate { burst: 3, per_minute: 6 },
-        })
-    }
-
-    fn send(s: &mut Service, peer: &str, m: &Message, now: Monotonic) -> Step {
-        // Every challenge gets a new nonce, as the daemon's random source gives.
-        static NEXT: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
-        let mut nonce = || [NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed); 16];
-        let mut last = Step::Wait;
-        for f in fragment(&m.encode(), MIN_MTU) {
-            last = s.on_fragment(peer, &f, wall(), now, &mut nonce);
-        }
-        last
-    }
-
-    fn open(key: &SigningKey, door: &str) -> Message {
-        Message::Open(Open { tag: [7; 8], door: door.into(), key: key.verifying_key().to_bytes(), certificate: None })
-    }
-
-    fn proof(key: &SigningKey, challenge: &Challenge, door: &str) -> Message {
-        let sig = key.sign(&signed_bytes(&challenge.nonce, &challenge.site, door));
-        Message::Proof(Proof { door: door.into(), signature: sig.to_bytes() })
-    }
-
-    fn challenge(step: Step) -> Challenge {
-        match step {
-            Step::Send(Message::Challenge(c)) => c,
-            other => panic!("expected a challenge, got {other:?}"),
-        }
-    }
-
-    fn code(step: &Step) -> Code {
-        match step {
-            Step::Refuse(r) => r.code,
-            Step::Decide(_) => Code::Granted,
-            other => panic!("expected a verdict, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn a_signed_answer_to_a_fresh_challenge_becomes_a_claim_once() {
-        let key = SigningKey::from_bytes(&[1; 32]);
-        let mut s = service(4);
-        let c = challenge(send(&mut s, "phone", &open(&key, "entrance"), t0()));
-        assert_eq!((c.site.as_str(), c.door.as_str(), c.valid_ms), ("brf-eken", "entrance", 5000));
-        let answer = proof(&key, &c, "entrance");
-        let step = send(&mut s, "phone", &answer, t0() + SignedDuration::from_secs(1));
-        assert_eq!(
-            step,
-            Step::Decide(Claim {
-                tag: [7; 8],
-                door: "entrance".into(),
-                key: key.verifying_key().to_bytes(),
-                certificate: None
-            })
-        );
-        assert_eq!(code(&send(&mut s, "phone", &answer, t0() + SignedDuration::from_secs(2))), Code::NoChallenge);
-    }
-
-    #[test]
-    fn stale_wrong_door_forged_and_replayed_proofs_are_refused() {
-        let key = SigningKey::from_bytes(&[1; 32]);
-        let thief = SigningKey::from_bytes(&[2; 32]);
-        let mut s = Service::new(Settings { rate: Rate { burst: 10, per_minute: 60 }, ..service(4).settings });
-        let late = t0() + SignedDuration::from_secs(6);
-        let c = challenge(send(&mut s, "p", &open(&key, "entrance"), t0()));
-        assert_eq!(code(&send(&mut s, "p", &proof(&key, &c, "entrance"), late)), Code::Stale);
-        let c = challenge(send(&mut s, "p", &open(&key, "entrance"), t0()));
-        assert_eq!(code(&send(&mut s, "p", &proof(&key, &c, "rubbish"), t0())), Code::WrongDoor);
-        let c = challenge(send(&mut s, "p", &open(&key, "entrance"), t0()));
-        assert_eq!(code(&send(&mut s, "p", &proof(&thief, &c, "entrance"), t0())), Code::BadSignature);
-        // An answer recorded earlier does not fit a new nonce.
-        let c1 = challenge(send(&mut s, "q", &open(&key, "entrance"), t0()));
-        let recorded = proof(&key, &c1, "entrance");
-        assert_eq!(code(&send(&mut s, "q", &recorded, t0())), Code::Granted);
-        let _c2 = challenge(send(&mut s, "q", &open(&key, "entrance"), t0()));
-        assert_eq!(code(&send(&mut s, "q", &recorded, t0())), Code::BadSignature);
-        // Readings out of order make the nonce stale, not valid longer.
-        let c = challenge(send(&mut s, "r", &open(&key, "entrance"), t0()));
-        assert_eq!(
-            code(&send(&mut s, "r", &proof(&key, &c, "entrance"), t0() - SignedDuration::from_secs(1))),
-            Code::Stale
-        );
-    }
-
-    #[test]
-    fn garbage_and_gateway_messages_from_a_phone_are_malformed() {
-        let mut s = service(4);
-        let mut none = || [0; 16];
-        assert_eq!(code(&s.on_fragment("p", &[0, 1, 1, 0, 1, 0xff], wall(), t0(), &mut none)), Code::Malformed);
-        let c = Message::Result(super::super::message::Verdict { tag: [0; 8], code: Code::Granted });
-        assert_eq!(code(&send(&mut s, "p", &c, t0())), Code::Malformed);
-    }
-
-    #[test]
-    fn a_flood_from_one_phone_is_limited_and_audited_once_while_others_are_served() {
-        let key = SigningKey::from_bytes(&[1; 32]);
-        let mut s = service(4);
-        for _ in 0..3 {
-            challenge(send(&mut s, "flood", &open(&key, "entrance"), t0()));
-        }
-        let refusals: Vec<Step> = (0..50).map(|_| send(&mut s, "flood", &open(&key, "entrance"), t0())).collect();
-        assert!(refusals.iter().all(|r| code(r) == Code::RateLimited));
-        let audited = refusals.iter().filter(|r| matches!(r, Step::Refuse(x) if x.audit)).count();
-        assert_eq!(audited, 1);
-        let other = SigningKey::from_bytes(&[9; 32]);
-        challenge(send(&mut s, "other", &open(&other, "entrance"), t0()));
-        challenge(send(&mut s, "flood", &open(&key, "entrance"), t0() + SignedDuration::from_secs(10)));
-    }
-
-    #[test]
-    fn open_challenges_are_capped_and_expired_ones_do_not_count() {
-        let keys: Vec<SigningKey> = (1..=4).map(|i| SigningKey::from_bytes(&[i; 32])).collect();
-        let mut s = service(2);
-        challenge(send(&mut s, "a", &open(&keys[0], "entrance"), t0()));
-        challenge(send(&mut s, "b", &open(&keys[1], "entrance"), t0()));
-        assert_eq!(code(&send(&mut s, "c", &open(&keys[2], "entrance"), t0())), Code::Busy);
-        // A phone asking again replaces its own challenge.
-        challenge(send(&mut s, "a", &open(&keys[0], "entrance"), t0()));
-        s.disconnected("b");
-        challenge(send(&mut s, "c", &open(&keys[2], "entrance"), t0()));
-        assert_eq!(code(&send(&mut s, "d", &open(&keys[3], "entrance"), t0())), Code::Busy);
-        challenge(send(&mut s, "d", &open(&keys[3], "entrance"), t0() + SignedDuration::from_secs(6)));
-    }
-
-    #[test]
-    fn one_key_holds_one_challenge_however_many_connections_ask() {
-        let attacker = SigningKey::from_bytes(&[5; 32]);
-        let phone = SigningKey::from_bytes(&[6; 32]);
-        let mut s = service(2);
-        let first = challenge(send(&mut s, "x1", &open(&attacker, "entrance"), t0()));
-        challenge(send(&mut s, "x2", &open(&attacker, "entrance"), t0()));
-        challenge(send(&mut s, "x3", &open(&attacker, "entrance"), t0()));
-        // The attacker holds one slot of two: the real phone still gets its challenge.
-        let c = challenge(send(&mut s, "phone", &open(&phone, "entrance"), t0()));
-        assert_eq!(code(&send(&mut s, "phone", &proof(&phone, &c, "entrance"), t0())), Code::Granted);
-        // The replaced challenge is gone.
-        assert_eq!(code(&send(&mut s, "x1", &proof(&attacker, &first, "entrance"), t0())), Code::NoChallenge);
-    }
-
-    #[test]
-    fn reconnecting_does_not_refill_a_keys_attempts() {
-        let attacker = SigningKey::from_bytes(&[5; 32]);
-        let mut s = service(32);
-        // burst 3: each attempt from a fresh connection, the same key.
-        let codes: Vec<Code> = (0..20)
-            .map(|i| match send(&mut s, &format!("conn-{i}"), &open(&attacker, "entrance"), t0()) {
-                Step::Send(_) => Code::Granted,
-                other => code(&other),
-            })
-            .collect();
-        assert_eq!(codes.iter().filter(|c| **c == Code::Granted).count(), 3, "{codes:?}");
-        assert!(codes[3..].iter().all(|c| *c == Code::RateLimited), "{codes:?}");
-    }
-}
+#[path = "exchange_tests.rs"]
+mod tests;

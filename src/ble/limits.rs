@@ -1,7 +1,6 @@
-//! Rate limiting for BLE attempts: token buckets, one per phone key and one per radio
-//! address, both kept across reconnects. Every open request costs a token from both;
-//! a malformed message costs one from the address's; a proof answering an open
-//! challenge costs nothing. Pure, on monotonic time passed in: setting the wall clock
+//! Rate limiting for BLE attempts: token buckets, one per radio address and one per
+//! proven phone key, both kept across reconnects. An open request or a malformed message
+//! costs a token from the address's; a proof that verifies costs one from its key's. Pure, on monotonic time passed in: setting the wall clock
 //! neither refills a bucket nor locks a phone out.
 
 use crate::core::monotonic::Monotonic;
@@ -14,6 +13,8 @@ pub struct Bucket {
     /// Tokens in thousandths, so slow rates refill smoothly.
     milli: u64,
     at: Monotonic,
+    /// When an attempt last took (or asked for) a token.
+    charged: Monotonic,
     /// Whether this bout of limiting has been audited already.
     announced: bool,
 }
@@ -32,7 +33,7 @@ pub enum Verdict {
 impl Bucket {
     /// A full bucket.
     pub fn full(rate: Rate, now: Monotonic) -> Self {
-        Self { milli: u64::from(rate.burst) * 1000, at: now, announced: false }
+        Self { milli: u64::from(rate.burst) * 1000, at: now, charged: now, announced: false }
     }
 
     fn refill(&mut self, rate: Rate, now: Monotonic) {
@@ -48,6 +49,11 @@ impl Bucket {
         self.at = now;
     }
 
+    /// When an attempt was last made against this bucket.
+    pub fn charged_at(&self) -> Monotonic {
+        self.charged
+    }
+
     /// Whether the bucket is full at `now` (the peer can be forgotten).
     pub fn is_full(&mut self, rate: Rate, now: Monotonic) -> bool {
         self.refill(rate, now);
@@ -57,6 +63,7 @@ impl Bucket {
     /// Takes a token for an attempt.
     pub fn attempt(&mut self, rate: Rate, now: Monotonic) -> Verdict {
         self.refill(rate, now);
+        self.charged = self.charged.max(now);
         if self.milli >= 1000 {
             self.milli -= 1000;
             self.announced = false;

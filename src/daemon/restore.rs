@@ -1,6 +1,7 @@
 //! What the daemon restores from the store at start: the core's inputs (or none, when
 //! the stored bundles no longer fit the configuration), the door modes whose seal is the
-//! gateway's (any other row is refused, audited and removed), lockouts.
+//! gateway's (any other row, damaged ones included, is refused, audited and removed),
+//! lockouts (a damaged row is dropped, audited and removed).
 
 use jiff::Timestamp;
 
@@ -83,7 +84,7 @@ pub async fn sealed_modes(
                     EventKind::DoorModeChanged,
                     Timestamp::now(),
                     trusted,
-                    Some(row.door.clone()),
+                    (!row.door.is_empty()).then(|| row.door.clone()),
                     &detail,
                 );
                 store.append(record).await?;
@@ -93,4 +94,24 @@ pub async fn sealed_modes(
         }
     }
     Ok(modes)
+}
+
+/// Lockout rows the store could not read: each is logged, audited (`store.alarm`,
+/// `damaged_row`) and removed; the keypad starts without it.
+pub async fn drop_damaged_lockouts(
+    store: &crate::store::Handle,
+    damaged: Vec<String>,
+    trusted: bool,
+) -> Result<(), StoreError> {
+    if damaged.is_empty() {
+        return Ok(());
+    }
+    for why in &damaged {
+        log::error!("a stored keypad lockout is damaged and not used: {why}");
+        let detail =
+            serde_json::json!({ "alarm": "damaged_row", "table": "lockouts", "why": why, "action": "dropped" });
+        store.append(NewEvent::system(EventKind::StoreAlarm, Timestamp::now(), trusted, None, &detail)).await?;
+    }
+    store.call(|s| s.forget_damaged_lockouts()).await?;
+    Ok(())
 }

@@ -186,8 +186,9 @@ impl Running {
 
     async fn start_doors(&mut self, access: NewAccess) -> Result<(), DaemonError> {
         self.applied = self.applied.max(access.generation);
-        let (lockouts, rows) = self.store.call(|s| Ok((s.lockouts()?, s.door_modes()?))).await?;
+        let ((lockouts, damaged), rows) = self.store.call(|s| Ok((s.lockouts()?, s.door_modes()?))).await?;
         let trusted = self.trust.borrow().is_trusted();
+        restore::drop_damaged_lockouts(&self.store, damaged, trusted).await?;
         let modes = restore::sealed_modes(&self.store, &self.cfg.credential_key, rows, trusted).await?;
         let state = restore::access_state(&self.cfg, access.built, &lockouts, &modes, *self.trust.borrow());
         let doors = Doors::start(self.cfg.clone(), state, self.store.clone(), self.clock.clone()).await?;

@@ -14,9 +14,9 @@ use std::path::{Path, PathBuf};
 use jiff::{SignedDuration, Timestamp};
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params};
 
-use super::StoreError;
 use super::record::{AuditRecord, ChainBreak, EventKind, GENESIS, NewEvent, chain_hash, verify};
 use super::schema::{self, CURRENT, SchemaProblem};
+use super::{StoreError, cells};
 
 mod prune;
 
@@ -156,25 +156,30 @@ fn blob32(v: Vec<u8>) -> [u8; 32] {
 
 const RECORD_COLUMNS: &str = "seq, at_ms, trusted, kind, door, holder, credential, detail, prev, hash, confirmed_at_ms";
 
+/// A record as stored, read defensively: a cell of the wrong type (written by hand, or
+/// damaged) is read as something that cannot hash to the stored hash, so `verify` reports
+/// the record and the daemon, the outbox and the tools step over it instead of failing.
 fn read_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredRecord> {
-    let kind: String = row.get(3)?;
-    let seq: i64 = row.get(0)?;
+    let kind = cells::text(row, 3, "kind").unwrap_or_default();
+    let hash_of = |idx, column| cells::blob(row, idx, column, false).map_or([0xff; 32], blob32);
+    let shown_or_null =
+        |idx, column| cells::text_or_null(row, idx, column).unwrap_or_else(|_| Some(cells::shown(row, idx)));
     let record = AuditRecord {
-        seq: u64::try_from(seq).unwrap_or(0),
+        seq: u64::try_from(cells::integer(row, 0, "seq").unwrap_or(0)).unwrap_or(0),
         event: NewEvent {
-            at: ts(row.get(1)?),
-            trusted: row.get(2)?,
+            at: ts(cells::integer(row, 1, "at_ms").unwrap_or(0)),
+            trusted: cells::integer(row, 2, "trusted").is_ok_and(|t| t == 1),
             // An unknown kind cannot hash to the stored hash; verify reports the record.
             kind: EventKind::from_code(&kind).unwrap_or(EventKind::Gap),
-            door: row.get(4)?,
-            holder: row.get(5)?,
-            credential: row.get(6)?,
-            detail: row.get(7)?,
+            door: shown_or_null(4, "door"),
+            holder: shown_or_null(5, "holder"),
+            credential: shown_or_null(6, "credential"),
+            detail: cells::text(row, 7, "detail").unwrap_or_else(|_| cells::shown(row, 7)),
         },
-        prev: blob32(row.get(8)?),
-        hash: blob32(row.get(9)?),
+        prev: hash_of(8, "prev"),
+        hash: hash_of(9, "hash"),
     };
-    let confirmed: Option<i64> = row.get(10)?;
+    let confirmed = cells::integer_or_null(row, 10, "confirmed_at_ms").unwrap_or(None);
     Ok(StoredRecord { record, confirmed_at: confirmed.map(ts) })
 }
 
@@ -260,7 +265,9 @@ impl Store {
         let head = store
             .conn
             .query_row("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", [], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+                // A damaged newest hash links the next record to what no record hashes
+                // to: the chain shows the break there, and appending goes on.
+                Ok((cells::integer(r, 0, "seq").unwrap_or(0), cells::blob(r, 1, "hash", false).unwrap_or_default()))
             })
             .optional()
             .map_err(|e| store.classify("reading the newest record", e))?;

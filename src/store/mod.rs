@@ -4,6 +4,7 @@
 //! transaction fsync'd) before the append call returns.
 
 pub mod actor;
+pub mod cells;
 pub mod db;
 pub mod lookup;
 pub mod record;
@@ -73,6 +74,20 @@ pub enum StoreError {
         /// SQLite's error.
         source: rusqlite::Error,
     },
+    /// A stored value is not of the type its column holds (written by hand, or damaged),
+    /// where the gateway cannot step over it.
+    #[error(
+        "{path}: {op}: a stored value is damaged ({detail}). Move the store aside (mv {path} {path}.damaged) \
+         and start again: the gateway starts with an empty store and keeps deciding; authorities resend their bundles"
+    )]
+    Damaged {
+        /// The file.
+        path: String,
+        /// What was being read (the table).
+        op: &'static str,
+        /// SQLite's words: the column and the type found.
+        detail: String,
+    },
     /// The transaction holding this event failed; every event of it gets this error.
     #[error("{path}: the transaction with this event failed: {detail}")]
     BatchFailed {
@@ -100,8 +115,16 @@ pub enum StoreError {
 impl StoreError {
     pub(crate) fn from_sql(path: &Path, op: &'static str, e: rusqlite::Error) -> Self {
         let path = path.display().to_string();
-        match e.sqlite_error_code() {
-            Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => Self::Corrupt { path, detail: e.to_string() },
+        match (&e, e.sqlite_error_code()) {
+            (_, Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase)) => {
+                Self::Corrupt { path, detail: e.to_string() }
+            }
+            (
+                rusqlite::Error::InvalidColumnType(..)
+                | rusqlite::Error::FromSqlConversionFailure(..)
+                | rusqlite::Error::IntegralValueOutOfRange(..),
+                _,
+            ) => Self::Damaged { path, op, detail: e.to_string() },
             _ => Self::Sql { path, op, source: e },
         }
     }
@@ -109,6 +132,12 @@ impl StoreError {
     /// Whether the database itself is unusable (the daemon exits with a distinct code
     /// instead of restarting into the same failure).
     pub fn is_unusable(&self) -> bool {
-        matches!(self, Self::Corrupt { .. } | Self::NewerSchema { .. } | Self::BatchFailed { unusable: true, .. })
+        matches!(
+            self,
+            Self::Corrupt { .. }
+                | Self::Damaged { .. }
+                | Self::NewerSchema { .. }
+                | Self::BatchFailed { unusable: true, .. }
+        )
     }
 }

@@ -6,8 +6,8 @@
 use jiff::Timestamp;
 use rusqlite::{OptionalExtension, params};
 
-use super::StoreError;
 use super::db::{Store, ts};
+use super::{StoreError, cells};
 use crate::core::model::DoorMode;
 use crate::core::secret::CredentialKey;
 
@@ -44,13 +44,16 @@ pub struct LockoutRow {
     pub streak: u32,
 }
 
-/// A `SignedDoc` from a row of `authority, version, body, stored_at_ms`.
+/// A `SignedDoc` from a row of `authority, version, body, stored_at_ms`, read
+/// defensively: a damaged cell leaves the document empty (or its version 0), so that
+/// verification refuses it and the start audits it as dropped instead of failing.
 fn read_doc(r: &rusqlite::Row<'_>) -> rusqlite::Result<SignedDoc> {
+    let body = cells::blob(r, 2, "body", false).unwrap_or_default();
     Ok(SignedDoc {
-        authority: r.get(0)?,
-        version: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
-        body: r.get(2)?,
-        stored_at: ts(r.get(3)?),
+        authority: cells::text(r, 0, "authority").unwrap_or_else(|_| cells::shown(r, 0)),
+        version: cells::integer(r, 1, "version").ok().and_then(|v| u64::try_from(v).ok()).unwrap_or(0),
+        body,
+        stored_at: ts(cells::integer(r, 3, "stored_at_ms").unwrap_or(0)),
     })
 }
 
@@ -66,6 +69,8 @@ pub struct DoorModeRow {
     pub set_at_ms: i64,
     /// `CredentialKey::door_mode_seal` of the three (empty in rows from before sealing).
     pub seal: Vec<u8>,
+    /// What was wrong with the row's cells, if anything (a damaged row is never used).
+    pub damage: Option<String>,
 }
 
 impl DoorModeRow {
@@ -74,26 +79,65 @@ impl DoorModeRow {
         let word = mode.word();
         let set_at_ms = at.as_millisecond();
         let seal = key.door_mode_seal(door, word, set_at_ms).0.to_vec();
-        Self { door: door.to_owned(), word: word.to_owned(), set_at_ms, seal }
+        Self { door: door.to_owned(), word: word.to_owned(), set_at_ms, seal, damage: None }
     }
 
     /// The mode, if the seal is the gateway's; otherwise why not.
-    pub fn verified(&self, key: &CredentialKey) -> Result<DoorMode, &'static str> {
+    pub fn verified(&self, key: &CredentialKey) -> Result<DoorMode, String> {
+        if let Some(damage) = &self.damage {
+            return Err(format!("the stored row is damaged: {damage}"));
+        }
         let due = key.door_mode_seal(&self.door, &self.word, self.set_at_ms);
         if self.seal.is_empty() {
-            return Err("the stored mode has no seal (from before sealing, or written by hand)");
+            return Err("the stored mode has no seal (from before sealing, or written by hand)".into());
         }
         // Not secret-dependent timing that matters: the row is the attacker's own input.
         if self.seal != due.0 {
-            return Err("the stored mode's seal does not match: altered outside the gateway");
+            return Err("the stored mode's seal does not match: altered outside the gateway".into());
         }
         match self.word.as_str() {
             "normal" => Ok(DoorMode::Normal),
             "free_passage" => Ok(DoorMode::FreePassage),
             "lockdown" => Ok(DoorMode::Lockdown),
-            _ => Err("the stored mode is not a mode"),
+            _ => Err("the stored mode is not a mode".into()),
         }
     }
+}
+
+/// A lockout row, or what is wrong with it.
+fn read_lockout(r: &rusqlite::Row<'_>) -> Result<LockoutRow, String> {
+    let damaged = |d: cells::Damage| format!("lockout of door {}: {d}", cells::shown(r, 0));
+    let door = cells::text(r, 0, "door").map_err(damaged)?;
+    let locked_until = cells::integer_or_null(r, 1, "locked_until_ms").map_err(damaged)?.map(ts);
+    let streak = cells::integer(r, 2, "streak").map_err(damaged)?;
+    let streak = u32::try_from(streak)
+        .map_err(|_| format!("lockout of door {door}: column streak holds {streak}, not a count of lockouts"))?;
+    Ok(LockoutRow { door, locked_until, streak })
+}
+
+/// A door-mode row, its damaged cells said rather than failing the read.
+fn read_door_mode(r: &rusqlite::Row<'_>) -> DoorModeRow {
+    let mut damage = Vec::new();
+    let mut keep = |d: cells::Damage| damage.push(d.to_string());
+    // A door that is not text cannot be named: empty (the record then names no door).
+    let door = cells::text(r, 0, "door").unwrap_or_else(|d| {
+        keep(d);
+        String::new()
+    });
+    let word = cells::text(r, 1, "mode").unwrap_or_else(|d| {
+        keep(d);
+        cells::shown(r, 1)
+    });
+    let set_at_ms = cells::integer(r, 2, "set_at_ms").unwrap_or_else(|d| {
+        keep(d);
+        0
+    });
+    let seal = cells::blob(r, 3, "seal", true).unwrap_or_else(|d| {
+        keep(d);
+        Vec::new()
+    });
+    let damage = (!damage.is_empty()).then(|| damage.join("; "));
+    DoorModeRow { door, word, set_at_ms, seal, damage }
 }
 
 impl Store {
@@ -215,17 +259,33 @@ impl Store {
         tx.commit().map_err(err)
     }
 
-    /// The saved keypad lockouts.
-    pub fn lockouts(&self) -> Result<Vec<LockoutRow>, StoreError> {
+    /// The saved keypad lockouts, and what was wrong with each row that could not be
+    /// read (such a row is not used; [`Self::forget_damaged_lockouts`] removes it).
+    pub fn lockouts(&self) -> Result<(Vec<LockoutRow>, Vec<String>), StoreError> {
         let err = |e| StoreError::from_sql(self.path(), "reading lockouts", e);
         let mut stmt =
             self.conn().prepare("SELECT door, locked_until_ms, streak FROM lockouts ORDER BY door").map_err(err)?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok(LockoutRow { door: r.get(0)?, locked_until: r.get::<_, Option<i64>>(1)?.map(ts), streak: r.get(2)? })
-            })
-            .map_err(err)?;
-        rows.collect::<Result<_, _>>().map_err(err)
+        let rows = stmt.query_map([], |r| Ok(read_lockout(r))).map_err(err)?;
+        let (mut good, mut damaged) = (Vec::new(), Vec::new());
+        for row in rows {
+            match row.map_err(err)? {
+                Ok(row) => good.push(row),
+                Err(why) => damaged.push(why),
+            }
+        }
+        Ok((good, damaged))
+    }
+
+    /// Removes lockout rows that [`Self::lockouts`] could not read.
+    pub fn forget_damaged_lockouts(&self) -> Result<usize, StoreError> {
+        self.conn()
+            .execute(
+                "DELETE FROM lockouts WHERE typeof(door) <> 'text' OR typeof(streak) <> 'integer'
+                     OR streak < 0 OR streak > 4294967295
+                     OR (locked_until_ms IS NOT NULL AND typeof(locked_until_ms) <> 'integer')",
+                [],
+            )
+            .map_err(|e| StoreError::from_sql(self.path(), "removing damaged lockouts", e))
     }
 
     /// Saves a door's mode with its seal (`CredentialKey::door_mode_seal`).
@@ -241,29 +301,22 @@ impl Store {
         Ok(())
     }
 
-    /// Forgets a door's stored mode (it starts in `normal`).
+    /// Forgets a door's stored mode (it starts in `normal`), and any row whose door is not
+    /// text (a damaged row cannot be named otherwise).
     pub fn clear_door_mode(&self, door: &str) -> Result<(), StoreError> {
         self.conn()
-            .execute("DELETE FROM door_modes WHERE door = ?1", [door])
+            .execute("DELETE FROM door_modes WHERE door = ?1 OR typeof(door) <> 'text'", [door])
             .map_err(|e| StoreError::from_sql(self.path(), "clearing a door mode", e))?;
         Ok(())
     }
 
-    /// The saved door modes, as stored (check each seal before using it).
+    /// The saved door modes, as stored (check each with [`DoorModeRow::verified`] before
+    /// using it: a row whose cells are damaged comes back with its `damage` said).
     pub fn door_modes(&self) -> Result<Vec<DoorModeRow>, StoreError> {
         let err = |e| StoreError::from_sql(self.path(), "reading door modes", e);
         let mut stmt =
             self.conn().prepare("SELECT door, mode, set_at_ms, seal FROM door_modes ORDER BY door").map_err(err)?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok(DoorModeRow {
-                    door: r.get(0)?,
-                    word: r.get(1)?,
-                    set_at_ms: r.get(2)?,
-                    seal: r.get::<_, Option<Vec<u8>>>(3)?.unwrap_or_default(),
-                })
-            })
-            .map_err(err)?;
+        let rows = stmt.query_map([], |r| Ok(read_door_mode(r))).map_err(err)?;
         rows.collect::<Result<_, _>>().map_err(err)
     }
 
