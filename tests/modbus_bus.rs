@@ -79,6 +79,20 @@ fn relay_commands_and_panel_feedback_reach_the_devices() {
 }
 
 #[test]
+fn a_coil_wanted_whose_write_never_reached_the_bus_is_written_at_the_boards_next_read() {
+    rt().block_on(async {
+        let (sim, bus, mut rx) = setup().await;
+        next(&mut rx, |e| matches!(e, BusEvent::Online { unit: 2 })).await;
+        // What a strike command given up on while the bus's queue was full leaves behind.
+        bus.want(2, 3, true);
+        next(&mut rx, |e| matches!(e, BusEvent::CoilCorrected { unit: 2, channel: 3, wanted: true, .. })).await;
+        let coils = next(&mut rx, |e| matches!(e, BusEvent::Coils { unit: 2, .. })).await;
+        assert!(matches!(coils, BusEvent::Coils { coils, .. } if coils[2]), "the board reads it back as wanted");
+        assert_eq!(sim.relay(2, 3), Some(true));
+    });
+}
+
+#[test]
 fn input_changes_are_reported_by_channel() {
     rt().block_on(async {
         let (sim, _bus, mut rx) = setup().await;

@@ -30,14 +30,15 @@ use crate::core::credential::{Credential, PhoneKey, Token};
 use crate::core::decide::{AccessRequest, AccessState, Decision, DenyReason, decide, decide_with, handle};
 use crate::core::entry_age::refuse_stale;
 use crate::core::lockout::LockoutOutcome;
-use crate::core::model::{DoorIdx, DoorMode, SitePolicy};
+use crate::core::model::{DoorIdx, SitePolicy};
 use crate::core::secret::CredentialKey;
 use crate::door::machine::{DoorEvent, DoorMachine, Input, Strike};
 use crate::modbus::bus::{BusEvent, BusHandle};
 use crate::modbus::keypad::{Entered, Feedback};
-use crate::store::state::{DoorModeRow, LockoutRow};
+use crate::store::state::LockoutRow;
 use crate::store::{EventKind, NewEvent};
 
+mod remote;
 mod run_loop;
 mod wall_time;
 
@@ -74,6 +75,8 @@ pub struct Gateway {
     observed: broadcast::Sender<Observed>,
     /// The doors' state as last told to watchers (the uplink publishes each change).
     door_states: watch::Sender<Vec<DoorStatus>>,
+    /// Per door: the newest mode change handed to the store (only it may take effect).
+    mode_generation: Vec<u64>,
 }
 
 fn door_idx(i: usize) -> DoorIdx {
@@ -110,6 +113,7 @@ impl Gateway {
             wall_offset: None,
             observed: broadcast::channel(OBSERVED).0,
             door_states: watch::channel(Vec::new()).0,
+            mode_generation: vec![0; cfg.policy.doors.len()],
         };
         for (i, (door, w)) in cfg.policy.doors.iter().zip(&cfg.wiring).enumerate() {
             let idx = door_idx(i);
@@ -199,45 +203,6 @@ impl Gateway {
         });
     }
 
-    fn door_named(&self, door: &str) -> Result<DoorIdx, String> {
-        door.parse()
-            .ok()
-            .and_then(|d| self.policy.door_index(&d))
-            .ok_or_else(|| format!("no door \"{door}\" in the configuration"))
-    }
-
-    /// Sets a door's mode at once; the caller waits on the returned [`Committed`] (the
-    /// mode stored, then its record) before it says the mode is set.
-    async fn set_mode(&mut self, door: &str, mode: DoorMode, by: &str) -> Result<Committed, String> {
-        let idx = self.door_named(door)?;
-        let now = self.clock.now();
-        let mut committed = Committed::default();
-        self.audit.save_mode(DoorModeRow::sealed(&self.key, door, mode, now), &mut committed);
-        self.state.set_mode(idx, mode);
-        self.drive(idx, Input::Mode(mode), now).await;
-        let detail = serde_json::json!({ "mode": mode, "by": by });
-        let event = self.event(EventKind::DoorModeChanged, Some(idx), &detail, now);
-        self.audit.record_into(event, &mut committed);
-        Ok(committed)
-    }
-
-    /// Releases a door for its pulse on someone's say-so; the caller waits on the
-    /// returned [`Committed`] (its record) before it says the door was pulsed.
-    async fn pulse(&mut self, door: &str, by: &str) -> Result<Committed, String> {
-        let idx = self.door_named(door)?;
-        let pulse = self.policy.door(idx).map(|d| d.pulse).unwrap_or_default();
-        let now = self.clock.now();
-        let released = self.released(idx, Input::Grant(pulse), now).await;
-        let mut detail = serde_json::json!({ "by": by });
-        if let Err(why) = &released {
-            detail["strike"] = serde_json::json!(format!("not released: {why}"));
-        }
-        let mut committed = Committed::default();
-        let event = self.event(EventKind::DoorPulsed, Some(idx), &detail, now);
-        self.audit.record_into(event, &mut committed);
-        released.map(|()| committed).map_err(|why| format!("the relay board did not confirm the release: {why}"))
-    }
-
     async fn command(&mut self, cmd: Command) {
         match cmd {
             Command::Ping(reply) => {
@@ -250,8 +215,11 @@ impl Gateway {
                 let result = self.pulse(&door, &by).await;
                 let _ = reply.send(result);
             }
-            Command::SetMode { door, mode, by, reply } => {
-                let result = self.set_mode(&door, mode, &by).await;
+            Command::StoreMode { door, mode, reply } => {
+                let _ = reply.send(self.store_mode(&door, mode));
+            }
+            Command::ApplyMode { door, mode, by, generation, reply } => {
+                let result = self.apply_mode(&door, mode, &by, generation).await;
                 let _ = reply.send(result);
             }
             Command::Phone { door, key, certificate, reply } => {

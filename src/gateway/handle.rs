@@ -138,15 +138,28 @@ pub enum Command {
         /// Done (the record to wait on), or why not.
         reply: oneshot::Sender<Result<Committed, String>>,
     },
-    /// Set a door's mode (remote command; audited, kept across restarts).
-    SetMode {
+    /// First half of a mode change: store the door's new mode (sealed); the reply is the
+    /// write to wait on and the change's generation for [`Command::ApplyMode`].
+    StoreMode {
+        /// The door's id.
+        door: String,
+        /// The new mode.
+        mode: DoorMode,
+        /// The write to wait on and the generation, or why not.
+        reply: oneshot::Sender<Result<(Committed, u64), String>>,
+    },
+    /// Second half: the stored mode takes effect (unless a later one was stored) and is
+    /// audited.
+    ApplyMode {
         /// The door's id.
         door: String,
         /// The new mode.
         mode: DoorMode,
         /// Who asked.
         by: String,
-        /// Done (the writes to wait on), or why not.
+        /// The generation [`Command::StoreMode`] answered.
+        generation: u64,
+        /// The record to wait on, or why not.
         reply: oneshot::Sender<Result<Committed, String>>,
     },
     /// A staff phone proved possession of `key` for `door` (BLE): decide, pulse on a
@@ -168,6 +181,8 @@ pub enum Command {
     /// The clock's trust changed.
     Clock(ClockState),
 }
+
+const STOPPED: &str = "the gateway has stopped";
 
 /// The cloneable way to reach the gateway.
 #[derive(Debug, Clone)]
@@ -191,22 +206,36 @@ impl Handle {
         rx.await.ok()
     }
 
-    /// Pulses a door's strike.
+    /// Pulses a door's strike. When its record cannot be stored, the error says that the
+    /// door was pulsed all the same.
     pub async fn pulse(&self, door: &str, by: &str) -> Result<(), String> {
         let (reply, rx) = oneshot::channel();
         let cmd = Command::Pulse { door: door.to_owned(), by: by.to_owned(), reply };
-        self.tx.send(cmd).await.map_err(|_| "the gateway has stopped".to_owned())?;
-        let committed = rx.await.map_err(|_| "the gateway has stopped".to_owned())??;
-        committed.wait().await
+        self.tx.send(cmd).await.map_err(|_| STOPPED.to_owned())?;
+        let committed = rx.await.map_err(|_| STOPPED.to_owned())??;
+        committed.wait().await.map_err(|e| format!("the door was pulsed, but its record could not be stored: {e}"))
     }
 
-    /// Sets a door's mode.
+    /// Sets a door's mode: durable first, then in effect, then audited. Every error says
+    /// what happened: nothing (the mode could not be stored, the door keeps its mode), or
+    /// the mode is stored and in effect but its record could not be stored.
     pub async fn set_mode(&self, door: &str, mode: DoorMode, by: &str) -> Result<(), String> {
         let (reply, rx) = oneshot::channel();
-        let cmd = Command::SetMode { door: door.to_owned(), mode, by: by.to_owned(), reply };
-        self.tx.send(cmd).await.map_err(|_| "the gateway has stopped".to_owned())?;
-        let committed = rx.await.map_err(|_| "the gateway has stopped".to_owned())??;
-        committed.wait().await
+        let cmd = Command::StoreMode { door: door.to_owned(), mode, reply };
+        self.tx.send(cmd).await.map_err(|_| STOPPED.to_owned())?;
+        let (stored, generation) = rx.await.map_err(|_| STOPPED.to_owned())??;
+        stored.wait().await.map_err(|e| format!("{e}; nothing changed: the door keeps its mode"))?;
+        let (reply, rx) = oneshot::channel();
+        let cmd = Command::ApplyMode { door: door.to_owned(), mode, by: by.to_owned(), generation, reply };
+        let stopped = "the mode is stored and takes effect at the next start: the gateway has stopped";
+        self.tx.send(cmd).await.map_err(|_| stopped.to_owned())?;
+        let recorded = rx.await.map_err(|_| stopped.to_owned())??;
+        recorded.wait().await.map_err(|e| {
+            format!(
+                "the door is now in {} and the mode is stored, but its record could not be stored: {e}",
+                mode.word()
+            )
+        })
     }
 
     /// Decides for a phone that proved its key; `None` when the gateway has stopped.

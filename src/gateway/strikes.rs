@@ -71,9 +71,15 @@ impl Strikes {
     /// The relay write for `door`, bounded by its confirmation time (not yet applied).
     fn write(&self, buses: &[BusHandle], door: usize, strike: Strike) -> impl Future<Output = Written> + use<> {
         let target = self.relays.get(door).copied().and_then(|r| Some((r, buses.get(r.bus)?.clone())));
+        // Registered with the bus now, synchronously: whatever becomes of the write below,
+        // the bus enforces this coil from the board's next read-back.
+        if let Some((r, bus)) = &target {
+            bus.want(r.unit, r.channel, r.coil_for(strike));
+        }
         async move {
             let Some((r, bus)) = target else { return Err("the door's relay bus is not running".into()) };
-            match tokio::time::timeout(r.confirm_within, bus.relay(r.unit, r.channel, r.coil_for(strike))).await {
+            let write = bus.write_relay(r.unit, r.channel, r.coil_for(strike));
+            match tokio::time::timeout(r.confirm_within, write).await {
                 Ok(outcome) => outcome,
                 Err(_) => Err(format!("no confirmation within {} ms", r.confirm_within.as_millis())),
             }

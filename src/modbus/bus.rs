@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, timeout};
 use tokio_modbus::client::{Client as _, Context};
 use tokio_modbus::prelude::SlaveContext as _;
@@ -222,6 +222,16 @@ impl Bus {
         }
     }
 
+    /// Takes the coils the gateway registered as wanted (a write command may follow, or
+    /// may have been given up on while the queue was full): each read-back enforces them.
+    fn take_wanted(&mut self, wanted: &super::handle::WantedCoils) {
+        for (&(unit, channel), &on) in wanted {
+            if let Some(d) = self.devices.iter_mut().find(|d| d.unit == unit) {
+                d.relays.want(channel, on);
+            }
+        }
+    }
+
     async fn emit(&mut self, e: BusEvent) {
         let _ = self.events.send(e).await;
     }
@@ -417,6 +427,7 @@ impl Bus {
 /// Starts the actor for one bus. It stops when every handle is dropped.
 pub fn spawn(cfg: BusConfig, events: mpsc::Sender<BusEvent>) -> (BusHandle, tokio::task::JoinHandle<()>) {
     let (tx, mut rx) = mpsc::channel(COMMANDS);
+    let (wanted, mut wanted_rx) = watch::channel(super::handle::WantedCoils::new());
     let now = Instant::now();
     let devices = cfg
         .devices
@@ -454,6 +465,10 @@ pub fn spawn(cfg: BusConfig, events: mpsc::Sender<BusEvent>) -> (BusHandle, toki
         let interval = bus.cfg.poll_interval.unsigned_abs().max(Duration::from_millis(5));
         let mut next = Instant::now();
         loop {
+            // Coils wanted but not (yet) commanded: enforced from the board's next read.
+            if wanted_rx.has_changed().unwrap_or(false) {
+                bus.take_wanted(&wanted_rx.borrow_and_update());
+            }
             // Door commands are served the moment they arrive; polling keeps its own
             // strict period (a command must not push the next poll further away).
             while let Ok(cmd) = rx.try_recv() {
@@ -475,6 +490,7 @@ pub fn spawn(cfg: BusConfig, events: mpsc::Sender<BusEvent>) -> (BusHandle, toki
             }
             tokio::select! {
                 () = tokio::time::sleep_until(next) => {}
+                Ok(()) = wanted_rx.changed() => bus.take_wanted(&wanted_rx.borrow_and_update()),
                 cmd = rx.recv() => match cmd {
                     Some(cmd) => bus.command(cmd).await,
                     None => break,
@@ -482,5 +498,5 @@ pub fn spawn(cfg: BusConfig, events: mpsc::Sender<BusEvent>) -> (BusHandle, toki
             }
         }
     });
-    (BusHandle { tx }, task)
+    (BusHandle { tx, wanted }, task)
 }

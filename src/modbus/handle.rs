@@ -1,10 +1,13 @@
 //! What a bus actor reports and is asked, and the cloneable [`BusHandle`] that asks it.
 //! Relay writes are answered with what the board confirmed (its echo), so the gateway
-//! reports what the board holds, not what it asked for.
+//! reports what the board holds, not what it asked for. The coil the gateway wants is
+//! registered with the bus synchronously ([`BusHandle::want`], a `watch` the actor reads
+//! before each round): a command that waits for a full queue and is given up on is still
+//! enforced at the board's next read-back; only the wait for the echo can time out.
 
 use std::collections::BTreeMap;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::keypad::{Entered, Feedback};
 
@@ -127,12 +130,35 @@ pub enum BusCommand {
 #[derive(Debug, Clone)]
 pub struct BusHandle {
     pub(super) tx: mpsc::Sender<BusCommand>,
+    /// The coils the gateway wants, by (unit, channel): latest wins.
+    pub(super) wanted: watch::Sender<WantedCoils>,
 }
+
+/// The coils wanted on one bus, by (unit, channel 1-based).
+pub type WantedCoils = BTreeMap<(u8, u16), bool>;
 
 impl BusHandle {
     /// Sets a relay and waits for the board to confirm it (the bus's timeout bounds the
     /// write itself; whatever the outcome, the bus keeps enforcing the wanted state).
     pub async fn relay(&self, unit: u8, channel: u16, on: bool) -> Result<RelayConfirmed, String> {
+        self.want(unit, channel, on);
+        self.write_relay(unit, channel, on).await
+    }
+
+    /// Registers the coil as wanted, at once and without waiting: from the board's next
+    /// read on, the bus enforces it whether or not a write command reaches it.
+    pub fn want(&self, unit: u8, channel: u16, on: bool) {
+        self.wanted.send_if_modified(|w| w.insert((unit, channel), on) != Some(on));
+    }
+
+    /// The coils wanted on this bus.
+    pub fn wanted(&self) -> WantedCoils {
+        self.wanted.borrow().clone()
+    }
+
+    /// Writes a relay already registered with [`Self::want`] and waits for the board's
+    /// echo (cancelling this only gives up the wait: the want stays).
+    pub async fn write_relay(&self, unit: u8, channel: u16, on: bool) -> Result<RelayConfirmed, String> {
         let (reply, rx) = oneshot::channel();
         self.tx.send(BusCommand::Relay { unit, channel, on, reply }).await.map_err(|_| "the bus has stopped")?;
         rx.await.map_err(|_| "the bus has stopped".to_owned())?
@@ -148,5 +174,23 @@ impl BusHandle {
         let (tx, rx) = oneshot::channel();
         self.tx.send(BusCommand::Health(tx)).await.ok()?;
         rx.await.ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_relay_given_up_on_while_the_queue_is_full_is_still_wanted() {
+        let (tx, mut rx) = mpsc::channel(1);
+        let (wanted, _) = watch::channel(WantedCoils::new());
+        let bus = BusHandle { tx, wanted };
+        // The queue is full (the actor is busy with a slow device).
+        bus.tx.try_send(BusCommand::Feedback { unit: 1, feedback: Feedback::Granted, tenths: 30 }).unwrap();
+        let gave_up = tokio::time::timeout(std::time::Duration::from_millis(300), bus.relay(2, 3, true)).await.is_err();
+        assert!(gave_up, "the write could not be queued in time");
+        assert_eq!(bus.wanted().get(&(2, 3)), Some(&true), "but the coil is wanted all the same");
+        assert!(matches!(rx.recv().await, Some(BusCommand::Feedback { .. })));
     }
 }

@@ -159,6 +159,7 @@ const RECORD_COLUMNS: &str = "seq, at_ms, trusted, kind, door, holder, credentia
 /// A record as stored, read defensively: a cell of the wrong type (written by hand, or
 /// damaged) is read as something that cannot hash to the stored hash, so `verify` reports
 /// the record and the daemon, the outbox and the tools step over it instead of failing.
+#[allow(clippy::unnecessary_wraps)] // the shape of rusqlite's row callbacks
 fn read_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredRecord> {
     let kind = cells::text(row, 3, "kind").unwrap_or_default();
     let hash_of = |idx, column| cells::blob(row, idx, column, false).map_or([0xff; 32], blob32);

@@ -47,6 +47,7 @@ pub struct LockoutRow {
 /// A `SignedDoc` from a row of `authority, version, body, stored_at_ms`, read
 /// defensively: a damaged cell leaves the document empty (or its version 0), so that
 /// verification refuses it and the start audits it as dropped instead of failing.
+#[allow(clippy::unnecessary_wraps)] // the shape of rusqlite's row callbacks
 fn read_doc(r: &rusqlite::Row<'_>) -> rusqlite::Result<SignedDoc> {
     let body = cells::blob(r, 2, "body", false).unwrap_or_default();
     Ok(SignedDoc {

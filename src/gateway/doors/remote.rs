@@ -1,0 +1,73 @@
+//! Doors changed on someone's say-so (a signed command over the uplink, the control
+//! socket): a mode change and a pulse. A mode is durable before it takes effect: the
+//! sealed row goes to the store first ([`Gateway::store_mode`]); only once the caller has
+//! seen it committed does it ask for the change ([`Gateway::apply_mode`]), and only the
+//! newest stored change of a door takes effect. The loop itself never waits on the disk.
+
+use super::{Committed, Gateway};
+use crate::core::model::{DoorIdx, DoorMode};
+use crate::door::machine::Input;
+use crate::store::EventKind;
+use crate::store::state::DoorModeRow;
+
+impl Gateway {
+    pub(super) fn door_named(&self, door: &str) -> Result<DoorIdx, String> {
+        door.parse()
+            .ok()
+            .and_then(|d| self.policy.door_index(&d))
+            .ok_or_else(|| format!("no door \"{door}\" in the configuration"))
+    }
+
+    /// Hands a door's new mode to the store; the caller waits on the returned
+    /// [`Committed`] and then asks [`Self::apply_mode`] with the generation.
+    pub(super) fn store_mode(&mut self, door: &str, mode: DoorMode) -> Result<(Committed, u64), String> {
+        let idx = self.door_named(door)?;
+        let now = self.clock.now();
+        let generation = self.mode_generation.get_mut(usize::from(idx.0)).ok_or("no such door")?;
+        *generation += 1;
+        let generation = *generation;
+        let mut committed = Committed::default();
+        self.audit.save_mode(DoorModeRow::sealed(&self.key, door, mode, now), &mut committed);
+        Ok((committed, generation))
+    }
+
+    /// Puts a stored mode into effect (drives the strike, records the change), unless a
+    /// later change of the same door was stored since; the caller waits on the record.
+    pub(super) async fn apply_mode(
+        &mut self,
+        door: &str,
+        mode: DoorMode,
+        by: &str,
+        generation: u64,
+    ) -> Result<Committed, String> {
+        let idx = self.door_named(door)?;
+        if self.mode_generation.get(usize::from(idx.0)) != Some(&generation) {
+            return Err("a later mode change of this door was stored meanwhile; that one takes effect".into());
+        }
+        let now = self.clock.now();
+        self.state.set_mode(idx, mode);
+        self.drive(idx, Input::Mode(mode), now).await;
+        let detail = serde_json::json!({ "mode": mode, "by": by });
+        let event = self.event(EventKind::DoorModeChanged, Some(idx), &detail, now);
+        let mut committed = Committed::default();
+        self.audit.record_into(event, &mut committed);
+        Ok(committed)
+    }
+
+    /// Releases a door for its pulse on someone's say-so; the caller waits on the
+    /// returned [`Committed`] (its record) before it says the door was pulsed.
+    pub(super) async fn pulse(&mut self, door: &str, by: &str) -> Result<Committed, String> {
+        let idx = self.door_named(door)?;
+        let pulse = self.policy.door(idx).map(|d| d.pulse).unwrap_or_default();
+        let now = self.clock.now();
+        let released = self.released(idx, Input::Grant(pulse), now).await;
+        let mut detail = serde_json::json!({ "by": by });
+        if let Err(why) = &released {
+            detail["strike"] = serde_json::json!(format!("not released: {why}"));
+        }
+        let mut committed = Committed::default();
+        let event = self.event(EventKind::DoorPulsed, Some(idx), &detail, now);
+        self.audit.record_into(event, &mut committed);
+        released.map(|()| committed).map_err(|why| format!("the relay board did not confirm the release: {why}"))
+    }
+}
