@@ -115,7 +115,7 @@ impl Site {
             .output()
             .unwrap();
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-        v["gateway"]["credentials"].as_u64().unwrap_or(0)
+        v["credentials"].as_u64().unwrap_or(0)
     }
 }
 

@@ -106,6 +106,7 @@ fn drain_once(n: u64, port: u16) -> (f64, usize) {
             started: Instant::now(),
             trust,
             uplink: status.clone(),
+            ble: "not_configured".into(),
             device_key: None,
         };
         let (reload, _r) = mpsc::channel(1);

@@ -93,6 +93,7 @@ pub async fn site(
         started: Instant::now(),
         trust,
         uplink: status,
+        ble: "not_configured".into(),
         device_key: None,
     };
     let (reload, _r) = mpsc::channel(1);

@@ -66,9 +66,10 @@ pub(crate) fn status_cmd(cli: &Cli, json: bool) -> Result<String, Failure> {
             fail(exit::UNAVAILABLE, e.to_string())
         })?,
     };
-    let status = v.get("status").cloned().unwrap_or_default();
     if json {
-        return Ok(format!("{status:#}\n"));
+        // The layout of the retained `state` (docs/mqtt.md), from the running daemon.
+        let state = v.get("state").cloned().unwrap_or_default();
+        return Ok(format!("{state:#}\n"));
     }
     Ok(v.get("text").and_then(serde_json::Value::as_str).unwrap_or_default().to_owned())
 }

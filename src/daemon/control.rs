@@ -113,7 +113,8 @@ async fn connection(mut stream: UnixStream, reach: Reach) {
         Ok(Request::Watch) => return watch_stream(stream, reach).await,
         Ok(Request::Status) => {
             let report = status(&reach).await;
-            serde_json::json!({ "ok": true, "text": report.render(), "status": report })
+            let state = crate::uplink::payload::state(&report, jiff::Timestamp::now());
+            serde_json::json!({ "ok": true, "text": report.render(), "status": report, "state": state })
         }
         Ok(Request::Pulse { door }) => match current(&reach) {
             None => refusal("the doors are restarting; try again"),

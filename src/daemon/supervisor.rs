@@ -294,20 +294,26 @@ struct Tasks {
     store_thread: std::thread::JoinHandle<()>,
 }
 
-/// Opens the store, restores state, starts everything; returns once ready to serve.
-async fn start(opts: RunOptions) -> Result<(Running, Tasks), DaemonError> {
-    let started = Instant::now();
-    let cfg = Arc::new(load(&opts)?);
-    for w in &cfg.warnings {
-        log::warn!("{w}");
-    }
+/// What the store gave back at start.
+struct Opened {
+    store: crate::store::Handle,
+    store_thread: std::thread::JoinHandle<()>,
+    registry: Registry,
+    built: crate::credentials::registry::Built,
+    floor: Option<jiff::Timestamp>,
+    trust0: crate::core::clock::ClockState,
+    checkpointer: Option<Checkpointer>,
+}
+
+/// Opens the store, restores what it keeps, records the start (and every stored
+/// document dropped), and starts the checkpointer.
+async fn open_and_restore(cfg: &Config) -> Result<Opened, DaemonError> {
     let store = Store::open(&cfg.store)?;
-    let (registry, dropped, built) = Registry::built_from_store(&store, &Trust::of(&cfg))?;
+    let (registry, dropped, built) = Registry::built_from_store(&store, &Trust::of(cfg))?;
     let floor = Some(crate::core::clock::floor_at_least_release(store.clock_floor()?));
     let (store, store_thread) = crate::store::actor::spawn(store)?;
-    let built = restore::usable_or_empty(&cfg, built);
+    let built = restore::usable_or_empty(cfg, built);
     let trust0 = clock_watch::initial(&cfg.daemon.synchronized_flag, floor);
-    let (trust_tx, trust) = watch::channel(trust0);
     let files: Vec<String> = cfg.files.iter().map(|f| f.display().to_string()).collect();
     let detail = serde_json::json!({ "version": env!("CARGO_PKG_VERSION"), "files": files });
     store.append(event(EventKind::SystemStart, trust0.is_trusted(), &detail)).await?;
@@ -318,7 +324,19 @@ async fn start(opts: RunOptions) -> Result<(Running, Tasks), DaemonError> {
         let detail = serde_json::json!({ "source": "store", "reason": d.code(), "message": d.to_string() });
         store.append(event(EventKind::CredentialsRefused, trust0.is_trusted(), &detail)).await?;
     }
-    let checkpointer = Checkpointer::start(&cfg, &store, trust0.is_trusted()).await;
+    let checkpointer = Checkpointer::start(cfg, &store, trust0.is_trusted()).await;
+    Ok(Opened { store, store_thread, registry, built, floor, trust0, checkpointer })
+}
+
+/// Opens the store, restores state, starts everything; returns once ready to serve.
+async fn start(opts: RunOptions) -> Result<(Running, Tasks), DaemonError> {
+    let started = Instant::now();
+    let cfg = Arc::new(load(&opts)?);
+    for w in &cfg.warnings {
+        log::warn!("{w}");
+    }
+    let Opened { store, store_thread, registry, built, floor, trust0, checkpointer } = open_and_restore(&cfg).await?;
+    let (trust_tx, trust) = watch::channel(trust0);
 
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let inputs = CancellationToken::new();
@@ -338,6 +356,7 @@ async fn start(opts: RunOptions) -> Result<(Running, Tasks), DaemonError> {
         started,
         trust: trust.clone(),
         uplink: uplink_status,
+        ble: crate::site::reach::ble_words(cfg.ble.as_ref()),
         device_key: checkpointer.as_ref().map(Checkpointer::public_key),
     };
     let uplink_stop = CancellationToken::new();

@@ -31,6 +31,9 @@ pub struct Reach {
     /// The device key's public half, which signs the audit chain's checkpoints (`None`
     /// without one).
     pub device_key: Option<[u8; 32]>,
+    /// What `[ble]` serves, in the state message's words ([`ble_words`]), from the start's
+    /// configuration (the transports are started once; kept while the doors stop).
+    pub ble: String,
 }
 
 fn current(reach: &Reach) -> Option<Arc<DoorsView>> {
@@ -61,7 +64,7 @@ pub async fn status(reach: &Reach) -> StatusReport {
         store: reach.store.health().await.ok(),
         bundles: reach.access.bundles().await,
         uplink: reach.uplink.borrow().clone(),
-        ble: view.as_ref().map_or_else(|| "not_configured".to_owned(), |v| ble_words(v.cfg.ble.as_ref())),
+        ble: reach.ble.clone(),
         device_key: reach.device_key.map(|k| crate::core::hex::encode(&k)),
     }
 }
@@ -75,7 +78,7 @@ fn simulated_address(view: &DoorsView, bus: &str) -> Option<String> {
 }
 
 /// What `[ble]` serves, in the words of the state message.
-fn ble_words(ble: Option<&crate::config::BleConfig>) -> String {
+pub fn ble_words(ble: Option<&crate::config::BleConfig>) -> String {
     match ble.map(|b| (b.adapter.as_deref(), b.socket.is_some())) {
         None | Some((None, false)) => "not_configured".into(),
         Some((None, true)) => "socket".into(),

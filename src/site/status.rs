@@ -68,6 +68,26 @@ fn door_line(d: &crate::gateway::handle::DoorStatus) -> String {
 }
 
 impl StatusReport {
+    /// This report with what has stopped filled in from `last`, a report made while the
+    /// doors ran: at an orderly stop the doors, buses and bundles are gone, and the last
+    /// `state` keeps the last figures instead of saying there were none.
+    #[must_use]
+    pub fn keeping(mut self, last: &StatusReport) -> StatusReport {
+        if self.gateway.is_none() {
+            self.gateway.clone_from(&last.gateway);
+        }
+        if self.buses.is_empty() {
+            self.buses.clone_from(&last.buses);
+        }
+        if self.bundles.is_empty() {
+            self.bundles.clone_from(&last.bundles);
+        }
+        if self.store.is_none() {
+            self.store.clone_from(&last.store);
+        }
+        self
+    }
+
     fn store_line(&self) -> String {
         let Some(s) = &self.store else { return "store      DID NOT ANSWER".into() };
         // Without an uplink nothing is uploaded: the records are kept here.
@@ -195,4 +215,19 @@ pub struct UplinkStatus {
     pub connections: u64,
     /// Events the broker acknowledged since start.
     pub published: u64,
+    /// The last update taken over MQTT (bundle or revocation list), and its result.
+    pub last_update: Option<UpdateResult>,
+}
+
+/// The result of an update received over MQTT.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct UpdateResult {
+    /// The topic it came on.
+    pub topic: String,
+    /// When.
+    pub at: String,
+    /// Accepted, or refused.
+    pub accepted: bool,
+    /// What was taken in, or why not.
+    pub message: String,
 }

@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 use super::backoff::{self, Jitter};
 use super::inbound::{self, Message, Out, ReloadRequest, Worker};
 use super::options::{CHANNEL, WINDOW, mqtt_options};
-use super::payload::{self, DoorMessage, UplinkHealth};
+use super::payload::{self, DoorMessage};
 use super::topics::Topics;
 use super::window::{Slot, Window};
 
@@ -101,7 +101,8 @@ struct Uplink {
     cfg_tx: watch::Sender<Arc<Config>>,
     reach: Reach,
     status: watch::Sender<Option<UplinkStatus>>,
-    health: UplinkHealth,
+    /// The last report made while the doors ran: the last `state` at a stop keeps its figures.
+    last_running: Option<crate::site::status::StatusReport>,
     inbound: mpsc::Sender<Message>,
     out: mpsc::Receiver<Out>,
     commands: mpsc::Receiver<Command>,
@@ -207,7 +208,7 @@ impl Uplink {
                 Some(out) = self.out.recv() => match out {
                     Out::Reply { topic, payload } => { send(conn, &topic, false, payload); }
                     Out::Update(u) => {
-                        self.health.last_update = Some(u);
+                        self.set_status(|s| s.last_update = Some(u));
                         if conn.connected {
                             self.publish_state(conn, false).await;
                         }
@@ -273,7 +274,6 @@ impl Uplink {
             s.connections += 1;
             s.last_error = None;
         });
-        self.health.reconnects = self.status.borrow().as_ref().map_or(0, |s| s.connections.saturating_sub(1));
         send(conn, &conn.topics.status(), true, b"online".to_vec());
         conn.resubscribed = 0;
         Self::subscribe(conn);
@@ -294,7 +294,10 @@ impl Uplink {
     /// changed or the state interval passed (`force`: everything, after a connect).
     async fn publish_state(&mut self, conn: &mut Conn, force: bool) {
         let report = reach::status(&self.reach).await;
-        let state = payload::state(&report, &self.health, Timestamp::now());
+        let state = payload::state(&report, Timestamp::now());
+        if report.gateway.is_some() {
+            self.last_running = Some(report.clone());
+        }
         let key = state.significant();
         // Every `state_interval` the door states go again with the state: a retained
         // message a broker acknowledged but did not keep (a NATS stream electing a leader
@@ -334,8 +337,11 @@ impl Uplink {
             // Door states as they are now (retained), so they are not left a look behind.
             self.publish_state(conn, false).await;
             if stopping {
-                let report = reach::status(&self.reach).await;
-                let mut state = payload::state(&report, &self.health, Timestamp::now());
+                let mut report = reach::status(&self.reach).await;
+                if let Some(last) = &self.last_running {
+                    report = report.keeping(last);
+                }
+                let mut state = payload::state(&report, Timestamp::now());
                 state.running = false;
                 send(conn, &conn.topics.state(), true, serde_json::to_vec(&state).unwrap_or_default());
             }
@@ -371,7 +377,7 @@ impl Uplink {
                 },
                 Some(out) = self.out.recv() => {
                     if let Out::Update(u) = out {
-                        self.health.last_update = Some(u);
+                        self.set_status(|s| s.last_update = Some(u));
                     }
                 }
             }
@@ -447,7 +453,7 @@ pub fn spawn(start: Start, cancel: CancellationToken) -> (Handle, impl Future<Ou
         cfg_tx,
         reach: start.reach,
         status: start.status,
-        health: UplinkHealth::default(),
+        last_running: None,
         inbound: inbound_tx,
         out,
         commands,

@@ -248,7 +248,7 @@ impl Worker {
         let value = match a.action {
             Action::Status => {
                 let report = reach::status(&self.reach).await;
-                serde_json::to_value(report).unwrap_or_default()
+                serde_json::to_value(payload::state(&report, Timestamp::now())).unwrap_or_default()
             }
             Action::AuditQuery { query: q, authority } => {
                 let limit = q.limit.unwrap_or(100);

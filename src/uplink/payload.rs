@@ -11,8 +11,10 @@ use crate::core::clock::ClockTrust;
 use crate::core::hex;
 use crate::core::model::DoorMode;
 use crate::gateway::handle::DoorStatus;
+pub use crate::site::status::UpdateResult;
 use crate::site::status::{BusStatus, StatusReport};
 use crate::store::AuditRecord;
+use crate::store::StoreHealth;
 
 /// The `events` payload for a record (`portvakt_wire::event`): `detail` is the stored
 /// JSON text unchanged, so a collector can recompute the record's hash from the message.
@@ -66,29 +68,8 @@ pub fn door(d: &DoorStatus) -> DoorMessage {
     }
 }
 
-/// The uplink's own condition, carried in `state`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct UplinkHealth {
-    /// The last update taken over MQTT (bundle or revocation list), and its result.
-    pub last_update: Option<UpdateResult>,
-    /// Reconnects since start.
-    pub reconnects: u64,
-}
-
-/// The result of an update received over MQTT.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct UpdateResult {
-    /// The topic it came on.
-    pub topic: String,
-    /// When.
-    pub at: String,
-    /// Accepted, or refused.
-    pub accepted: bool,
-    /// What was taken in, or why not.
-    pub message: String,
-}
-
-/// The gateway's health on `state`.
+/// The gateway's health: the retained `state` message and `portvakt status --json` (one
+/// layout, `docs/mqtt.md`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StateMessage {
     /// Daemon version.
@@ -104,10 +85,14 @@ pub struct StateMessage {
     pub clock: Option<ClockTrust>,
     /// Credentials in the allowlist.
     pub credentials: Option<usize>,
+    /// Each door, as on `door/<door>/state` with its id.
+    pub doors: Vec<DoorEntry>,
     /// Each bus's devices.
     pub buses: Vec<BusStatus>,
     /// Phones over BLE as configured (`not_configured`, `adapter <name>`, `socket`, both).
     pub ble: String,
+    /// The store (`None` if it did not answer).
+    pub store: Option<StoreHealth>,
     /// Records waiting for upload.
     pub outbox_depth: Option<u64>,
     /// Age of the oldest record waiting, in seconds.
@@ -118,10 +103,39 @@ pub struct StateMessage {
     pub store_pending_gap: Option<u64>,
     /// Bundles in use, with their age in days.
     pub bundles: Vec<BundleState>,
-    /// The uplink.
-    pub uplink: UplinkHealth,
+    /// The uplink (`None`: the site has none).
+    pub uplink: Option<UplinkState>,
     /// The device key (hex) whose signatures the `audit.checkpoint` records carry.
     pub device_key: Option<String>,
+}
+
+/// One door in `state`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DoorEntry {
+    /// The door's id.
+    pub door: String,
+    /// What `door/<door>/state` says of it.
+    #[serde(flatten)]
+    pub state: DoorMessage,
+}
+
+/// The uplink in `state`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UplinkState {
+    /// `mqtts://host:port`.
+    pub broker: String,
+    /// Whether the broker accepted the connection and it still stands.
+    pub connected: bool,
+    /// Why the last connection failed or ended.
+    pub last_error: Option<String>,
+    /// Connections made since start.
+    pub connections: u64,
+    /// Connections made again after the first.
+    pub reconnects: u64,
+    /// Events the broker acknowledged since start.
+    pub published: u64,
+    /// The last update taken over MQTT (bundle or revocation list), and its result.
+    pub last_update: Option<UpdateResult>,
 }
 
 /// One bundle in `state`.
@@ -167,8 +181,8 @@ fn bundle(b: &BundleStatus, now: Timestamp) -> BundleState {
     }
 }
 
-/// The state message from a status report.
-pub fn state(report: &StatusReport, uplink: &UplinkHealth, now: Timestamp) -> StateMessage {
+/// The state message from a status report (`running: true`).
+pub fn state(report: &StatusReport, now: Timestamp) -> StateMessage {
     let store = report.store.as_ref();
     StateMessage {
         version: report.version.clone(),
@@ -177,14 +191,29 @@ pub fn state(report: &StatusReport, uplink: &UplinkHealth, now: Timestamp) -> St
         uptime_secs: report.uptime_secs,
         clock: report.gateway.as_ref().map(|g| g.clock),
         credentials: report.gateway.as_ref().map(|g| g.credentials),
+        doors: report
+            .gateway
+            .iter()
+            .flat_map(|g| &g.doors)
+            .map(|d| DoorEntry { door: d.door.clone(), state: door(d) })
+            .collect(),
         buses: report.buses.clone(),
         ble: report.ble.clone(),
+        store: report.store.clone(),
         outbox_depth: store.map(|s| s.outbox_depth),
         outbox_oldest_secs: store.and_then(|s| s.oldest_unconfirmed).map(|t| now.duration_since(t).as_secs()),
         store_nearly_full: store.map(|s| s.nearly_full),
         store_pending_gap: store.map(|s| s.pending_gap),
         bundles: report.bundles.iter().map(|b| bundle(b, now)).collect(),
-        uplink: uplink.clone(),
+        uplink: report.uplink.as_ref().map(|u| UplinkState {
+            broker: u.broker.clone(),
+            connected: u.connected,
+            last_error: u.last_error.clone(),
+            connections: u.connections,
+            reconnects: u.connections.saturating_sub(1),
+            published: u.published,
+            last_update: u.last_update.clone(),
+        }),
         device_key: report.device_key.clone(),
     }
 }
@@ -195,8 +224,15 @@ impl StateMessage {
     pub fn significant(&self) -> serde_json::Value {
         let mut v = serde_json::to_value(self).unwrap_or_default();
         if let Some(o) = v.as_object_mut() {
-            for k in ["uptime_secs", "outbox_depth", "outbox_oldest_secs"] {
+            // Doors go on their own topics; the store's and uplink's counters move all the time.
+            for k in ["uptime_secs", "outbox_depth", "outbox_oldest_secs", "doors", "store"] {
                 o.remove(k);
+            }
+            if let Some(u) = &self.uplink {
+                o.insert(
+                    "uplink".into(),
+                    serde_json::json!({ "last_update": u.last_update, "reconnects": u.reconnects }),
+                );
             }
             let online: Vec<(String, Vec<(u8, bool)>)> = self
                 .buses

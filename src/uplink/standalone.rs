@@ -83,6 +83,7 @@ pub fn start(cfg: Arc<Config>, view: Arc<DoorsView>, store: crate::store::Handle
         trust,
         uplink: status.clone(),
         // The demo's store is thrown away: nothing to anchor.
+        ble: crate::site::reach::ble_words(cfg.ble.as_ref()),
         device_key: None,
     };
     let (_handle, run) = spawn(Start { cfg, reach, reload, status: status_tx }, stop.clone());
