@@ -105,3 +105,20 @@ fn a_serial_device_that_is_not_there_is_named_in_a_clear_error() {
     assert!(err.contains("bus \"rs485\": cannot open /dev/ttyUSB0"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+#[test]
+fn the_state_directory_belongs_to_the_portvakt_account_from_installation_on() {
+    // Before the service first runs (systemd's StateDirectory= makes it then), the
+    // package's tmpfiles snippet must make the state directory the account's, or
+    // `sudo -u portvakt portvakt doctor` cannot write its hand-over record.
+    let tmpfiles = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/systemd/portvakt.tmpfiles")).unwrap();
+    let lines: Vec<Vec<&str>> = tmpfiles
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    let state = lines.iter().position(|f| f[..2] == ["d", "/var/lib/portvakt"]).expect("a line for /var/lib/portvakt");
+    assert_eq!(lines[state][2..5], ["0750", "portvakt", "portvakt"], "{tmpfiles}");
+    let inbox = lines.iter().position(|f| f[1] == "/var/lib/portvakt/inbox").expect("a line for the inbox");
+    assert!(state < inbox, "the state directory before what is inside it");
+}

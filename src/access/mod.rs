@@ -453,8 +453,15 @@ pub fn spawn(
         let mut ticker = tokio::time::interval(every);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            // The first tick is at once, and is taken before any request: the start's own
+            // intake round is over before the daemon says it is ready (it pings this actor).
             tokio::select! {
+                biased;
                 () = cancel.cancelled() => return Ok(()),
+                _ = ticker.tick() => {
+                    access.intake().await?;
+                    access.warn_expiring().await?;
+                }
                 cmd = rx.recv() => match cmd {
                     Some(Command::Ping(reply)) => { let _ = reply.send(()); }
                     Some(Command::Take(doc, reply)) => { let _ = reply.send(access.take(doc).await?); }
@@ -466,10 +473,6 @@ pub fn spawn(
                     Some(Command::IntakeNow(reply)) => { let _ = reply.send(access.intake_now().await?); }
                     None => return Ok(()),
                 },
-                _ = ticker.tick() => {
-                    access.intake().await?;
-                    access.warn_expiring().await?;
-                }
             }
         }
     };

@@ -2,7 +2,8 @@
 //! `portvakt` group — the installer's account — may use it) through which `portvakt
 //! status`, `pulse`, `watch`, `intake` and `sim` reach the running daemon. One JSON request per
 //! line in, JSON lines out (`{"ok":true,...}` or `{"ok":false,"error":"..."}`); `watch`
-//! keeps streaming. Requests are capped in size, connections in number; a bad request
+//! keeps streaming. Requests are capped in size and in time to arrive ([`READ_WITHIN`]),
+//! connections in number; a bad request
 //! gets an error reply and changes nothing. Pulses are audited as `door.pulsed`.
 
 use std::path::PathBuf;
@@ -25,6 +26,9 @@ use crate::site::view::DoorsView;
 pub const MAX_REQUEST: u64 = 4096;
 /// Connections served at once, at most.
 pub const MAX_CONNECTIONS: usize = 8;
+/// How long a client has to send its request line (a client that connects and says
+/// nothing must not hold one of the few connections).
+pub const READ_WITHIN: Duration = Duration::from_secs(5);
 
 /// A request on the control socket.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -100,14 +104,20 @@ async fn write_line(stream: &mut UnixStream, value: &serde_json::Value) -> std::
     stream.write_all(line.as_bytes()).await
 }
 
-async fn connection(mut stream: UnixStream, reach: Reach) {
+/// Reads one request line, bounded in size and in time.
+async fn read_request(stream: &mut (impl tokio::io::AsyncRead + Unpin)) -> Result<Request, String> {
     let mut line = String::new();
-    let read = BufReader::new((&mut stream).take(MAX_REQUEST)).read_line(&mut line).await;
-    let request = match read {
-        Ok(_) if !line.ends_with('\n') => Err(format!("a request is one line of at most {MAX_REQUEST} bytes")),
-        Ok(_) => serde_json::from_str::<Request>(line.trim()).map_err(|e| format!("bad request: {e}")),
-        Err(e) => Err(format!("bad request: {e}")),
-    };
+    let read = tokio::time::timeout(READ_WITHIN, BufReader::new(stream.take(MAX_REQUEST)).read_line(&mut line)).await;
+    match read {
+        Err(_) => Err(format!("no request line within {} s", READ_WITHIN.as_secs())),
+        Ok(Ok(_)) if !line.ends_with('\n') => Err(format!("a request is one line of at most {MAX_REQUEST} bytes")),
+        Ok(Ok(_)) => serde_json::from_str::<Request>(line.trim()).map_err(|e| format!("bad request: {e}")),
+        Ok(Err(e)) => Err(format!("bad request: {e}")),
+    }
+}
+
+async fn connection(mut stream: UnixStream, reach: Reach) {
+    let request = read_request(&mut stream).await;
     let reply = match request {
         Err(why) => refusal(&why),
         Ok(Request::Watch) => return watch_stream(stream, reach).await,
@@ -210,4 +220,25 @@ fn sim(view: &DoorsView, door: &str, act: &SimAct) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_client_that_says_nothing_is_answered_after_the_read_timeout() {
+        let (_client, mut server) = tokio::io::duplex(64);
+        let started = tokio::time::Instant::now();
+        let why = read_request(&mut server).await.unwrap_err();
+        assert_eq!(why, "no request line within 5 s");
+        assert_eq!(started.elapsed(), READ_WITHIN);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_line_that_arrives_in_time_is_read() {
+        let (mut client, mut server) = tokio::io::duplex(64);
+        client.write_all(b"{\"cmd\":\"status\"}\n").await.unwrap();
+        assert_eq!(read_request(&mut server).await, Ok(Request::Status));
+    }
 }

@@ -403,9 +403,10 @@ async fn start(opts: RunOptions) -> Result<(Running, Tasks), DaemonError> {
     }
     tracker.spawn(control::serve(listener, cfg.daemon.control_socket.clone(), reach, inputs.clone()));
 
-    // Ready only when the gateway has locked every strike and turns.
+    // Ready only when the gateway has locked every strike and turns, and the access
+    // actor has made its first intake round.
     let ready = match running.view() {
-        Some(v) => v.gateway.ping().await,
+        Some(v) => v.gateway.ping().await && running.access.ping().await,
         None => false,
     };
     if !ready {

@@ -38,6 +38,18 @@ pub enum Fault {
     CrcGarbage,
 }
 
+/// What a simulated device remembers of what it was told (acknowledgements, feedback,
+/// relay writes), at most: a demo or daemon left running for weeks must not grow.
+pub const SIM_LOG: usize = 4096;
+
+/// Adds `item` to a simulator's log; past [`SIM_LOG`] the older half is forgotten.
+fn remember<T>(log: &mut Vec<T>, item: T) {
+    if log.len() >= SIM_LOG {
+        log.drain(..SIM_LOG / 2);
+    }
+    log.push(item);
+}
+
 #[derive(Debug, Default)]
 struct Panel {
     heartbeat: u16,
@@ -240,21 +252,21 @@ impl SimBuilding {
                 if p.queue.front().is_some_and(|(s, _, _)| s == seq) {
                     p.queue.pop_front();
                 }
-                p.acked.push(*seq);
+                remember(&mut p.acked, *seq);
                 Response::WriteSingleRegister(keypad::ACK_REGISTER, *seq)
             }
             (Device::Keypad(p), Request::WriteMultipleRegisters(keypad::FEEDBACK_REGISTER, words))
                 if words.len() == 2 =>
             {
-                p.feedback.push((words[0], words[1]));
+                remember(&mut p.feedback, (words[0], words[1]));
                 Response::WriteMultipleRegisters(keypad::FEEDBACK_REGISTER, 2)
             }
             (Device::Relays(v), Request::WriteSingleCoil(addr, on)) if usize::from(*addr) < v.len() => {
                 if fault != Some(Fault::LosesWrites) {
                     v[usize::from(*addr)] = *on;
                 }
-                building.relay_writes.push((unit, addr + 1, *on));
-                building.relay_write_times.push(std::time::Instant::now());
+                remember(&mut building.relay_writes, (unit, addr + 1, *on));
+                remember(&mut building.relay_write_times, std::time::Instant::now());
                 Response::WriteSingleCoil(*addr, *on)
             }
             (Device::Relays(v), Request::ReadCoils(addr, cnt)) if !out_of_range(v.len(), *addr, *cnt) => {
@@ -299,4 +311,20 @@ pub async fn serve(sim: SimBuilding, listener: TcpListener) -> std::io::Result<(
         async move { accept_tcp_connection(stream, addr, move |_| Ok(Some(Service(sim.clone())))) }
     };
     server.serve(&on_connected, |e| log::warn!("simulated building: {e}")).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_simulators_log_keeps_its_newest_entries_and_stays_bounded() {
+        let mut log = Vec::new();
+        for i in 0..(3 * SIM_LOG) {
+            remember(&mut log, i);
+        }
+        assert!(log.len() <= SIM_LOG);
+        assert_eq!(log.last(), Some(&(3 * SIM_LOG - 1)));
+        assert_eq!(log.first(), Some(&(3 * SIM_LOG - log.len())), "the newest entries, in order");
+    }
 }

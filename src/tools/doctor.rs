@@ -6,24 +6,19 @@
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
-use tokio_modbus::client::Client as _;
-use tokio_modbus::prelude::SlaveContext as _;
-use tokio_modbus::{Request, Response, Slave};
 
-use crate::config::{BusConfig, Config, ConfigError, Profile};
+use crate::config::{Config, ConfigError};
 use crate::daemon::client::{self, ClientError};
 use crate::daemon::control::Request as ControlRequest;
-use crate::modbus::heard::Heard;
-use crate::modbus::keypad;
-use crate::modbus::link;
 use crate::store::Store;
 
+mod buses;
 mod handover;
 mod store;
 
+use buses::{bus_checks_direct, bus_checks_from_status};
 pub use handover::{Saved, page, save};
 
 /// How a check came out.
@@ -188,165 +183,6 @@ fn state_checks(cfg: &Config, out: &mut Vec<Check>) {
             });
         }
         Err(e) => out.push(check("free space", Verdict::Warning, format!("{}: {e}", dir.display()), None)),
-    }
-}
-
-/// Asks one device what its profile reads; a panel that refuses the current keypad map
-/// is asked with the first map's 11 registers, and said to have it.
-async fn ask_device(
-    ctx: &mut tokio_modbus::client::Context,
-    bus: &BusConfig,
-    unit: u8,
-    profile: Profile,
-    channels: u16,
-) -> Result<String, String> {
-    let asked = ask_once(ctx, bus, unit, profile, channels, keypad::POLL_REGISTERS).await;
-    match asked {
-        Err(e) if profile == Profile::PortvaktKeypad && e.contains("IllegalDataAddress") => {
-            ask_once(ctx, bus, unit, profile, channels, keypad::POLL_REGISTERS_V1)
-                .await
-                .map(|ok| format!("{ok}; the first keypad map (no entry age: stale entries cannot be refused)"))
-        }
-        other => other,
-    }
-}
-
-async fn ask_once(
-    ctx: &mut tokio_modbus::client::Context,
-    bus: &BusConfig,
-    unit: u8,
-    profile: Profile,
-    channels: u16,
-    keypad_registers: u16,
-) -> Result<String, String> {
-    ctx.set_slave(Slave(unit));
-    let request = match profile {
-        Profile::RelayCoils => Request::ReadCoils(0, channels.max(1)),
-        Profile::DiscreteInputs => Request::ReadDiscreteInputs(0, channels.max(1)),
-        Profile::PortvaktKeypad => Request::ReadInputRegisters(0, keypad_registers),
-    };
-    let limit = bus.timeout.unsigned_abs().max(Duration::from_millis(50));
-    match tokio::time::timeout(limit, ctx.call(request)).await {
-        Err(_) => Err(format!("no answer within {limit:?}")),
-        Ok(Err(e)) => Err(e.to_string()),
-        Ok(Ok(Err(code))) => Err(format!("exception {code:?}")),
-        Ok(Ok(Ok(Response::ReadInputRegisters(regs)))) => keypad::decode_poll(&regs)
-            .map(|p| format!("panel answers (heartbeat {}, {} entr(ies) waiting)", p.heartbeat, p.queue_depth))
-            .map_err(|e| e.to_string()),
-        Ok(Ok(Ok(Response::ReadCoils(bits)))) => {
-            Ok(format!("{} relay(s) readable", bits.len().min(usize::from(channels))))
-        }
-        Ok(Ok(Ok(Response::ReadDiscreteInputs(bits)))) => {
-            Ok(format!("{} input(s) readable", bits.len().min(usize::from(channels))))
-        }
-        Ok(Ok(Ok(other))) => Err(format!("unexpected reply {other:?}")),
-    }
-}
-
-async fn bus_checks_direct(cfg: &Config, out: &mut Vec<Check>) {
-    for bus in &cfg.buses {
-        let name = format!("bus {}", bus.name);
-        let (mut ctx, mut heard) = match link::open_heard(bus).await {
-            Ok(c) => c,
-            Err(e) => {
-                out.push(check(
-                    name,
-                    Verdict::Failed,
-                    e.to_string(),
-                    Some("check the adapter is plugged in and the device path in the config (ls /dev/serial/by-id/)"),
-                ));
-                continue;
-            }
-        };
-        out.push(check(name, Verdict::Ok, "opens", None));
-        for d in &bus.devices {
-            let started = Instant::now();
-            if let Some(h) = &heard {
-                h.clear();
-            }
-            let answer = ask_device(&mut ctx, bus, d.unit, d.profile, d.channels).await;
-            let ms = started.elapsed().as_secs_f64() * 1000.0;
-            let what = format!("device {}/{} ({})", bus.name, d.unit, d.name);
-            let lost = answer.is_err();
-            // On RTU a reply that fails the CRC is dropped by the framing and ends as a
-            // timeout: what the line said tells the two apart.
-            let garbled = if lost { heard.as_ref().and_then(Heard::garbled) } else { None };
-            out.push(match (answer, garbled) {
-                (Ok(s), _) => check(what, Verdict::Ok, format!("{s}, answered in {ms:.1} ms"), None),
-                (Err(_), Some(why)) => check(
-                    what,
-                    Verdict::Failed,
-                    format!("a garbled reply: {why}"),
-                    Some(
-                        "bytes arrive but make no valid frame: check termination (120 ohm at both ends), baud \
-                         rate, parity and stop bits, and that no two units share an id",
-                    ),
-                ),
-                (Err(e), None) => check(
-                    what,
-                    Verdict::Failed,
-                    e,
-                    Some("check power, A/B wiring, termination, unit id, baud rate and parity"),
-                ),
-            });
-            if let Some(gap) = link::frame_gap(bus) {
-                tokio::time::sleep(gap).await;
-            }
-            if lost {
-                // After a silent device the connection is in doubt: start afresh (the old
-                // port is closed first: a serial port is opened exclusively).
-                drop(ctx);
-                (ctx, heard) = match link::open_heard(bus).await {
-                    Ok(c) => c,
-                    Err(e) => {
-                        out.push(check(
-                            format!("bus {}", bus.name),
-                            Verdict::Failed,
-                            format!("{e} (reopening after device {}); the devices after it were not asked", d.unit),
-                            Some("check the adapter is plugged in (ls /dev/serial/by-id/)"),
-                        ));
-                        break;
-                    }
-                };
-            }
-        }
-    }
-}
-
-fn bus_checks_from_status(status: &serde_json::Value, cfg: &Config, out: &mut Vec<Check>) {
-    let buses = status["buses"].as_array().cloned().unwrap_or_default();
-    for bus in &cfg.buses {
-        let devices =
-            buses.iter().find(|b| b["name"] == bus.name.as_str()).map(|b| b["devices"].clone()).unwrap_or_default();
-        for d in &bus.devices {
-            let h = &devices[d.unit.to_string()];
-            let what = format!("device {}/{} ({})", bus.name, d.unit, d.name);
-            let latency = h["last_latency_us"].as_u64().unwrap_or(0);
-            let counts = format!(
-                "{} requests, {} timeouts, {} exceptions, {} bad replies, {} framing errors, {} link errors, {} coil \
-                 corrections, {} frozen heartbeats; last answer in {}.{} ms (through the daemon)",
-                h["requests"],
-                h["timeouts"],
-                h["exceptions"],
-                h["bad_replies"],
-                h["framing_errors"],
-                h["link_errors"],
-                h["coil_corrections"],
-                h["heartbeat_stalls"],
-                latency / 1000,
-                latency % 1000 / 100
-            );
-            out.push(if h["online"] == true {
-                check(what, Verdict::Ok, counts, None)
-            } else {
-                check(
-                    what,
-                    Verdict::Failed,
-                    format!("offline: {counts}"),
-                    Some("check power, A/B wiring, termination, unit id, baud rate and parity"),
-                )
-            });
-        }
     }
 }
 
