@@ -205,18 +205,23 @@ fn watch_through_the_daemon_shows_what_happens_at_a_door_without_the_digits() {
     rt().block_on(async {
         let d = TestDaemon::start(None);
         d.notified("READY=1", 10).await;
-        let socket = d.socket();
-        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-        let seen = lines.clone();
-        let watching = tokio::spawn(async move {
-            let show = |l: &str| seen.lock().unwrap().push(l.to_owned());
-            portvakt::daemon::client::watch(&socket, show, tokio::time::sleep(Duration::from_secs(2))).await
-        });
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _};
+        let mut stream = tokio::net::UnixStream::connect(d.socket()).await.unwrap();
+        stream.write_all(b"{\"cmd\":\"watch\"}\n").await.unwrap();
+        let mut answers = tokio::io::BufReader::new(stream).lines();
+        let first: serde_json::Value = serde_json::from_str(&answers.next_line().await.unwrap().unwrap()).unwrap();
+        assert_eq!(first["watching"], true, "the daemon says when it watches: {first}");
         d.ask(&Request::Sim { door: "entrance".into(), act: SimAct::Open }).await.unwrap();
         d.ask(&Request::Sim { door: "entrance".into(), act: SimAct::Code("4711".into()) }).await.unwrap();
-        watching.await.unwrap().unwrap();
-        let lines = lines.lock().unwrap().clone();
+        let mut lines = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(5), async {
+            let seen = |lines: &[String], what: &str| lines.iter().any(|l| l.contains(what));
+            while !(seen(&lines, "digits typed") && seen(&lines, "input 1 ON")) {
+                let v: serde_json::Value = serde_json::from_str(&answers.next_line().await.unwrap().unwrap()).unwrap();
+                lines.push(v["line"].as_str().unwrap_or_default().to_owned());
+            }
+        });
+        read.await.unwrap_or_else(|_| panic!("not both seen: {lines:?}"));
         assert!(lines.iter().any(|l| l == "bus rs485: unit 3: input 1 ON"), "{lines:?}");
         assert!(lines.iter().any(|l| l == "bus rs485: unit 1: 4 digits typed"), "{lines:?}");
         assert!(!lines.iter().any(|l| l.contains("4711")), "never the digits: {lines:?}");

@@ -6,25 +6,16 @@
 mod common;
 
 use common::daemon::TestDaemon;
-use common::mqtt::Subscriber;
-use jiff::Timestamp;
+use common::mqtt::{Subscriber, started};
+use common::signed::signed_command;
 use portvakt::daemon::control::Request;
-use portvakt::uplink::command::{SignedBody, seal};
 use portvakt::uplink::sim_broker::SimBroker;
 
 const P: &str = "portvakt/test-site";
 
 /// A `door.mode` signed by the owner (key seed 1).
 fn owner_mode(door: &str, mode: &str, id: &str) -> Vec<u8> {
-    let body = SignedBody {
-        id: id.into(),
-        site: "test-site".into(),
-        authority: "owner".into(),
-        cmd: "door.mode".into(),
-        issued_at: Timestamp::now(),
-        args: serde_json::json!({ "door": door, "mode": mode }),
-    };
-    seal(&body, &ed25519_dalek::SigningKey::from_bytes(&[1; 32]))
+    signed_command(("owner", 1), "door.mode", serde_json::json!({ "door": door, "mode": mode }), id)
 }
 
 async fn entrance_mode(d: &TestDaemon) -> serde_json::Value {
@@ -36,12 +27,7 @@ async fn entrance_mode(d: &TestDaemon) -> serde_json::Value {
 async fn a_mode_the_store_cannot_keep_changes_nothing_and_the_reply_says_so() {
     let broker = SimBroker::start(0).await.unwrap();
     let sub = Subscriber::connect(broker.addr().port(), "watcher", &format!("{P}/#")).await;
-    let env = vec![
-        ("PORTVAKT__UPLINK__BROKER".into(), format!("mqtt://127.0.0.1:{}", broker.addr().port())),
-        ("PORTVAKT__UPLINK__ALLOW_PLAINTEXT".into(), "true".into()),
-    ];
-    let d = TestDaemon::start_with(None, env);
-    d.notified("READY=1", 10).await;
+    let d = started(&broker, &[]).await;
     sub.wait(&format!("{P}/status"), 10, |s| s.text() == "online").await;
     // The store refuses door-mode rows (as a failing card would), and nothing else.
     rusqlite::Connection::open(d.db())

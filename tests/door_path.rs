@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::building::{audited, rt, site, site_with, until};
 use jiff::SignedDuration;
 use portvakt::core::clock::ClockTrust;
@@ -135,8 +133,9 @@ fn a_wall_clock_step_forward_by_an_hour_during_a_pulse_does_not_cut_it_short() {
         until("the strike released", || s.sim.relay(2, 1) == Some(true)).await;
         s.clock.step_wall(SignedDuration::from_hours(1));
         s.clock.advance(SignedDuration::from_secs(2));
-        // The gateway ticks every 20 ms while a pulse runs: give it many ticks.
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Answered after the doors were judged at the clock's reading (and any relock
+        // confirmed by the board): no relock has happened.
+        assert!(s.gateway.ping().await);
         assert_eq!(s.sim.relay(2, 1), Some(true), "2 s into a 5 s pulse the strike is still released");
         s.clock.advance(SignedDuration::from_secs(4));
         until("the strike locked when its pulse ended", || s.sim.relay(2, 1) == Some(false)).await;
@@ -158,7 +157,7 @@ fn the_free_passage_window_holds_the_entrance_released_and_an_opening_in_it_is_n
         audited(&s.store, EventKind::DoorOpened).await;
         s.sim.set_input(3, 1, false);
         audited(&s.store, EventKind::DoorClosed).await;
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(s.gateway.ping().await, "the closing judged");
         assert_eq!(s.sim.relay(2, 1), Some(true), "closing the door does not end the window");
         s.clock.set(common::at(&cfg, "2026-11-24T10:31"));
         until("the strike locked at the window's end", || s.sim.relay(2, 1) == Some(false)).await;

@@ -56,7 +56,14 @@ fn a_keypad_entry_arrives_once_and_leaves_the_panels_queue() {
         let second = next(&mut rx, |e| matches!(e, BusEvent::Entered { .. })).await;
         assert_eq!(first, BusEvent::Entered { unit: 1, entered: Entered::Digits("1357".into()), age_secs: Some(0) });
         assert_eq!(second, BusEvent::Entered { unit: 1, entered: Entered::Tag("04A2197F".into()), age_secs: Some(0) });
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        // Two more polls of the panel: the acknowledgements have gone out by then.
+        let asked = sim.requests_to(1);
+        let polled = tokio::time::timeout(Duration::from_secs(5), async {
+            while sim.requests_to(1) < asked + 2 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        });
+        polled.await.expect("the panel is polled");
         assert_eq!(sim.queued(1), 0);
         while let Ok(e) = rx.try_recv() {
             assert!(!matches!(e, BusEvent::Entered { .. }), "an entry was reported twice: {e:?}");

@@ -33,8 +33,17 @@ fn a_panel_whose_heartbeat_freezes_is_offline_within_five_seconds_and_its_door_s
         assert!(offline.record.event.detail.contains("heartbeat frozen"), "{}", offline.record.event.detail);
         // An entry at a hung panel is not acted on.
         s.sim.enter(1, Entered::Digits("1357".into()));
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Two more requests to the panel: the first reads the entry, the second is the next
+        // poll (or the entry's acknowledgement, had the bus taken it): the bus asks one thing
+        // at a time, so by then it has judged what the first brought.
+        let asked = s.sim.requests_to(1);
+        eventually("two more requests to the panel", Duration::from_secs(15), || async {
+            s.sim.requests_to(1) >= asked + 2
+        })
+        .await;
+        assert_eq!(s.sim.queued(1), 1, "the hung panel's entry was not taken (never acknowledged)");
         assert!(s.records(EventKind::AccessGranted).await.is_empty(), "a hung panel's entry opened the door");
+        assert_eq!(s.sim.relay(2, 1), Some(false), "the strike stayed locked");
         s.sim.set_fault(1, None);
         eventually("the panel back", Duration::from_secs(35), || async {
             s.door("entrance").await.panel == Some(PanelState::Online)

@@ -74,7 +74,11 @@ fn a_coil_that_stays_wrong_is_reported_as_read_and_audited_once_per_episode() {
             d.lock == LockState::Released && d.strike_fault
         })
         .await;
-        tokio::time::sleep(RELAY_POLL * 3).await; // three more reads, still wrong
+        // Three more reads of the board, each found wrong and written again (a read and a
+        // write each): still one episode.
+        let asked = s.sim.requests_to(2);
+        eventually("three more reads of the relay board", A_WHILE, || async { s.sim.requests_to(2) >= asked + 6 })
+            .await;
         assert_eq!(on_door(&s.records(EventKind::DoorStrikeCorrected).await, "entrance"), 1, "one episode, one record");
         s.sim.set_fault(2, None);
         within_two_relay_polls("the entrance coil put back", || s.sim.relay(2, 1) == Some(false)).await;
@@ -138,15 +142,17 @@ fn while_the_store_is_stalled_the_strike_relocks_on_time_and_entries_are_served_
     rt().block_on(async {
         let s = site().await;
         entrance_read_back_locked(&s).await;
-        // The store's thread is busy for 3 s (a slow disk, a long job before the appends).
+        // The store's thread is busy (a slow disk, a long job before the appends) until the
+        // test has seen the doors served without it.
         let over = Arc::new(AtomicBool::new(false));
         let (started_tx, started) = tokio::sync::oneshot::channel();
+        let (resume, stall) = std::sync::mpsc::channel::<()>();
         let flag = over.clone();
         let store = s.store.clone();
         tokio::spawn(async move {
             let stalled = store.call(move |_| {
                 let _ = started_tx.send(());
-                std::thread::sleep(Duration::from_secs(3));
+                let _ = stall.recv_timeout(Duration::from_secs(30));
                 flag.store(true, Ordering::SeqCst);
                 Ok(())
             });
@@ -164,6 +170,7 @@ fn while_the_store_is_stalled_the_strike_relocks_on_time_and_entries_are_served_
         s.sim.enter(1, Entered::Digits("0000".into()));
         until("the next entry served (red)", || s.sim.feedback(1).contains(&(2, 30))).await;
         assert!(stalled(), "the next entry waited for the store");
+        resume.send(()).unwrap();
 
         // Once the store is back, every record is there, in order.
         audited(&s.store, EventKind::AccessDenied).await;

@@ -32,16 +32,17 @@ fn a_bundle_not_stored_for_a_passing_reason_is_taken_in_when_it_comes_again() {
         let broker = SimBroker::start(0).await.unwrap();
         let sub = Subscriber::connect(broker.addr().port(), "watcher", &format!("{P}/#")).await;
         let d = started(&broker).await;
-        sub.wait(&format!("{P}/status"), 10, |s| s.text() == "online").await;
+        sub.wait(&format!("{P}/state"), 10, |_| true).await;
         // Another writer holds the database (the store's 5 s busy timeout runs out): the
-        // bundle cannot be stored this time.
+        // bundle cannot be stored this time. It lets go once the refusal has been seen.
         let db = d.db();
         let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
         let holder = std::thread::spawn(move || {
             let conn = rusqlite::Connection::open(db).unwrap();
             conn.execute_batch("BEGIN EXCLUSIVE").unwrap();
             locked_tx.send(()).unwrap();
-            std::thread::sleep(Duration::from_secs(16));
+            let _ = release_rx.recv_timeout(Duration::from_secs(30));
             conn.execute_batch("COMMIT").unwrap();
         });
         locked_rx.recv().unwrap();
@@ -55,6 +56,7 @@ fn a_bundle_not_stored_for_a_passing_reason_is_taken_in_when_it_comes_again() {
         // A time people read: to the millisecond, not the nanosecond.
         let at = state["uplink"]["last_update"]["at"].as_str().unwrap();
         assert!(at.len() <= "2026-12-02T15:43:06.337Z".len(), "{at}");
+        release_tx.send(()).unwrap();
         holder.join().unwrap();
         // The same bytes again: tried again, and taken in now.
         broker.publish(&format!("{P}/bundle/kommunen"), bundle, false);
@@ -70,7 +72,9 @@ fn a_message_on_a_topic_the_gateway_does_not_read_is_refused_and_audited() {
         let broker = SimBroker::start(0).await.unwrap();
         let sub = Subscriber::connect(broker.addr().port(), "watcher", &format!("{P}/#")).await;
         let d = started(&broker).await;
-        sub.wait(&format!("{P}/status"), 10, |s| s.text() == "online").await;
+        // The gateway subscribes after `online` and before its `state`: once `state` is
+        // here, what is published next reaches it.
+        sub.wait(&format!("{P}/state"), 10, |_| true).await;
         let long = "a".repeat(70);
         for topic in [format!("{P}/bundle/"), format!("{P}/cmd/"), format!("{P}/revocations/{long}")] {
             let before = d.audited_count("uplink.refused");

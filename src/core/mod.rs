@@ -8,6 +8,7 @@ pub mod booking;
 pub mod clock;
 pub mod credential;
 pub mod decide;
+pub mod decision;
 pub mod entry_age;
 pub mod expiry;
 pub mod free_passage;

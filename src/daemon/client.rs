@@ -79,8 +79,11 @@ pub async fn watch(
             line = lines.next_line() => match line? {
                 None => return Ok(()),
                 Some(l) => {
+                    // The first answer says the daemon is watching (nothing to show).
                     let v = answer(&l)?;
-                    show(v.get("line").and_then(serde_json::Value::as_str).unwrap_or_default());
+                    if let Some(line) = v.get("line").and_then(serde_json::Value::as_str) {
+                        show(line);
+                    }
                 }
             },
         }

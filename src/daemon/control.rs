@@ -157,6 +157,10 @@ async fn watch_stream(mut stream: UnixStream, reach: Reach) {
     };
     let mut rx = view.gateway.observe();
     drop(view);
+    // Said once subscribed: from here on the client misses nothing.
+    if write_line(&mut stream, &serde_json::json!({ "ok": true, "watching": true })).await.is_err() {
+        return;
+    }
     loop {
         let line = match rx.recv().await {
             Ok(o) => format!("bus {}: {}", o.bus, crate::tools::installer::describe_event(&o.event)),

@@ -13,6 +13,7 @@ pub mod notify;
 pub mod process;
 pub mod restore;
 pub mod retention;
+mod running;
 pub mod supervisor;
 pub mod watchdog;
 

@@ -32,6 +32,7 @@ pub fn run_process(load: LoadOptions, simulate: bool) -> Result<(), DaemonError>
                 }
             }
         });
-        run(RunOptions { load, simulate, notifier }, rx).await
+        let clock = std::sync::Arc::new(crate::gateway::clock::SystemClock);
+        run(RunOptions { load, simulate, notifier, clock }, rx).await
     })
 }

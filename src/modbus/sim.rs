@@ -75,6 +75,8 @@ struct Building {
     relay_writes: Vec<(u8, u16, bool)>,
     relay_write_times: Vec<std::time::Instant>,
     requests: u64,
+    /// Requests served per unit (tests count real round trips instead of sleeping).
+    served: BTreeMap<u8, u64>,
 }
 
 /// Controls the simulated devices (for the demo, tests and manual exploration).
@@ -207,6 +209,12 @@ impl SimBuilding {
         self.lock().requests
     }
 
+    /// Requests unit `unit` has been sent so far (whether it answered or not): a test
+    /// waits for the gateway's next polls of a device by this count, not by sleeping.
+    pub fn requests_to(&self, unit: u8) -> u64 {
+        self.lock().served.get(&unit).copied().unwrap_or(0)
+    }
+
     /// How long the device `unit` waits before it answers.
     fn delay(&self, unit: u8) -> Option<std::time::Duration> {
         match self.fault(unit) {
@@ -225,6 +233,7 @@ impl SimBuilding {
         let mut b = self.lock();
         b.requests += 1;
         let unit = req.slave;
+        *b.served.entry(unit).or_default() += 1;
         let fault = b.faults.get(&unit).copied();
         match fault {
             Some(Fault::Silent) => return Ok(None),

@@ -14,11 +14,13 @@ use std::path::{Path, PathBuf};
 use jiff::{SignedDuration, Timestamp};
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params};
 
-use super::record::{AuditRecord, ChainBreak, EventKind, GENESIS, NewEvent, chain_hash, verify};
+use super::record::{AuditRecord, ChainBreak, EventKind, GENESIS, NewEvent, chain_hash};
 use super::schema::{self, CURRENT, SchemaProblem};
 use super::{StoreError, cells};
 
+mod outbox;
 mod prune;
+mod reads;
 
 /// How the store is set up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -152,36 +154,6 @@ pub(super) fn ts(ms: i64) -> Timestamp {
 
 fn blob32(v: Vec<u8>) -> [u8; 32] {
     v.try_into().unwrap_or([0xff; 32])
-}
-
-const RECORD_COLUMNS: &str = "seq, at_ms, trusted, kind, door, holder, credential, detail, prev, hash, confirmed_at_ms";
-
-/// A record as stored, read defensively: a cell of the wrong type (written by hand, or
-/// damaged) is read as something that cannot hash to the stored hash, so `verify` reports
-/// the record and the daemon, the outbox and the tools step over it instead of failing.
-#[allow(clippy::unnecessary_wraps)] // the shape of rusqlite's row callbacks
-fn read_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredRecord> {
-    let kind = cells::text(row, 3, "kind").unwrap_or_default();
-    let hash_of = |idx, column| cells::blob(row, idx, column, false).map_or([0xff; 32], blob32);
-    let shown_or_null =
-        |idx, column| cells::text_or_null(row, idx, column).unwrap_or_else(|_| Some(cells::shown(row, idx)));
-    let record = AuditRecord {
-        seq: u64::try_from(cells::integer(row, 0, "seq").unwrap_or(0)).unwrap_or(0),
-        event: NewEvent {
-            at: ts(cells::integer(row, 1, "at_ms").unwrap_or(0)),
-            trusted: cells::integer(row, 2, "trusted").is_ok_and(|t| t == 1),
-            // An unknown kind cannot hash to the stored hash; verify reports the record.
-            kind: EventKind::from_code(&kind).unwrap_or(EventKind::Gap),
-            door: shown_or_null(4, "door"),
-            holder: shown_or_null(5, "holder"),
-            credential: shown_or_null(6, "credential"),
-            detail: cells::text(row, 7, "detail").unwrap_or_else(|_| cells::shown(row, 7)),
-        },
-        prev: hash_of(8, "prev"),
-        hash: hash_of(9, "hash"),
-    };
-    let confirmed = cells::integer_or_null(row, 10, "confirmed_at_ms").unwrap_or(None);
-    Ok(StoredRecord { record, confirmed_at: confirmed.map(ts) })
 }
 
 impl Store {
@@ -427,159 +399,6 @@ impl Store {
         let pages: i64 = self.conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
         let free: i64 = self.conn.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
         Ok(u64::try_from(pages - free).unwrap_or(0))
-    }
-
-    /// Up to `limit` records waiting for upload with seq > `after`, in order.
-    pub fn outbox(&self, after: u64, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
-        let sql = format!(
-            "SELECT {RECORD_COLUMNS} FROM audit WHERE confirmed_at_ms IS NULL AND seq > ?1 ORDER BY seq LIMIT ?2"
-        );
-        let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.classify("reading the outbox", e))?;
-        let rows = stmt
-            .query_map(params![i64::try_from(after).unwrap_or(i64::MAX), limit], read_record)
-            .map_err(|e| self.classify("reading the outbox", e))?;
-        rows.map(|r| r.map(|s| s.record)).collect::<Result<_, _>>().map_err(|e| self.classify("reading the outbox", e))
-    }
-
-    /// Runs a confirmation without waiting for the disk: a confirmation lost at power
-    /// loss only means the record is published again (a duplicate with the same sequence
-    /// number, which the contract allows), so it need not cost an fsync. Audit records
-    /// themselves are always committed with `synchronous = FULL`.
-    fn unsynced<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let relax = self.conn.pragma_update(None, "synchronous", "NORMAL");
-        let result = f(self);
-        let restore = self.conn.pragma_update(None, "synchronous", "FULL");
-        if let Err(e) = relax.and(restore) {
-            return Err(StoreError::from_sql(&self.path, "setting synchronous", e));
-        }
-        result
-    }
-
-    /// Marks records confirmed (broker PUBACK per record); returns how many changed.
-    pub fn confirm(&mut self, seqs: &[u64], now: Timestamp) -> Result<u64, StoreError> {
-        self.unsynced(|s| {
-            let tx = s.conn.transaction().map_err(|e| StoreError::from_sql(&s.path, "confirming", e))?;
-            let mut n = 0;
-            {
-                let mut stmt = tx
-                    .prepare_cached("UPDATE audit SET confirmed_at_ms = ?1 WHERE seq = ?2 AND confirmed_at_ms IS NULL")
-                    .map_err(|e| StoreError::from_sql(&s.path, "confirming", e))?;
-                for q in seqs {
-                    n += stmt
-                        .execute(params![ms(now), i64::try_from(*q).unwrap_or(i64::MAX)])
-                        .map_err(|e| StoreError::from_sql(&s.path, "confirming", e))?;
-                }
-            }
-            tx.commit().map_err(|e| StoreError::from_sql(&s.path, "confirming", e))?;
-            s.commits += 1;
-            Ok(n as u64)
-        })
-    }
-
-    /// Marks every record up to `seq` confirmed (collector acknowledgement).
-    pub fn confirm_through(&mut self, seq: u64, now: Timestamp) -> Result<u64, StoreError> {
-        self.unsynced(|s| {
-            let n = s
-                .conn
-                .execute(
-                    "UPDATE audit SET confirmed_at_ms = ?1 WHERE seq <= ?2 AND confirmed_at_ms IS NULL",
-                    params![ms(now), i64::try_from(seq).unwrap_or(i64::MAX)],
-                )
-                .map_err(|e| s.classify("confirming", e))?;
-            s.commits += 1;
-            Ok(n as u64)
-        })
-    }
-
-    /// Records matching a filter, in sequence order (the newest `limit` if set).
-    pub fn query(&self, f: &AuditFilter) -> Result<Vec<StoredRecord>, StoreError> {
-        let sql = format!(
-            "SELECT * FROM (SELECT {RECORD_COLUMNS} FROM audit
-             WHERE (?1 IS NULL OR door = ?1) AND (?2 IS NULL OR holder = ?2)
-               AND (?3 IS NULL OR at_ms >= ?3) AND (?4 IS NULL OR at_ms < ?4)
-             ORDER BY seq DESC LIMIT ?5) ORDER BY seq"
-        );
-        let mut stmt = self.conn.prepare(&sql).map_err(|e| self.classify("querying", e))?;
-        let rows = stmt
-            .query_map(
-                params![f.door, f.holder, f.since.map(ms), f.until.map(ms), f.limit.map_or(-1, i64::from)],
-                read_record,
-            )
-            .map_err(|e| self.classify("querying", e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.classify("querying", e))
-    }
-
-    /// Records matching `f` (its door, holder and time range) with sequence numbers after
-    /// `after`, oldest first, at most `f.limit` (default 100).
-    pub fn page(&self, f: &AuditFilter, after: u64) -> Result<Vec<StoredRecord>, StoreError> {
-        let sql = format!(
-            "SELECT {RECORD_COLUMNS} FROM audit
-             WHERE seq > ?1 AND (?2 IS NULL OR door = ?2) AND (?3 IS NULL OR holder = ?3)
-               AND (?4 IS NULL OR at_ms >= ?4) AND (?5 IS NULL OR at_ms < ?5)
-             ORDER BY seq LIMIT ?6"
-        );
-        let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.classify("querying", e))?;
-        let rows = stmt
-            .query_map(
-                params![
-                    i64::try_from(after).unwrap_or(i64::MAX),
-                    f.door,
-                    f.holder,
-                    f.since.map(ms),
-                    f.until.map(ms),
-                    f.limit.unwrap_or(100)
-                ],
-                read_record,
-            )
-            .map_err(|e| self.classify("querying", e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.classify("querying", e))
-    }
-
-    /// Checks the whole chain from its anchor, streaming (constant memory).
-    pub fn verify(&self) -> Result<VerifyReport, StoreError> {
-        let anchor = self.anchor()?;
-        let sql = format!("SELECT {RECORD_COLUMNS} FROM audit ORDER BY seq");
-        let mut stmt = self.conn.prepare(&sql).map_err(|e| self.classify("verifying", e))?;
-        let mut rows = stmt.query([]).map_err(|e| self.classify("verifying", e))?;
-        let mut state = anchor;
-        let mut checked = 0;
-        while let Some(row) = rows.next().map_err(|e| self.classify("verifying", e))? {
-            let r = read_record(row).map_err(|e| self.classify("verifying", e))?.record;
-            if let Err(b) = verify(state, [&r]) {
-                return Ok(VerifyReport { anchor_seq: anchor.0, checked, first_break: Some(b) });
-            }
-            state = (r.seq, r.hash);
-            checked += 1;
-        }
-        Ok(VerifyReport { anchor_seq: anchor.0, checked, first_break: None })
-    }
-
-    /// The store's condition.
-    pub fn health(&self) -> Result<StoreHealth, StoreError> {
-        let q = |sql: &str| -> Result<i64, StoreError> {
-            self.conn
-                .query_row(sql, [], |r| r.get::<_, Option<i64>>(0))
-                .map(Option::unwrap_or_default)
-                .map_err(|e| self.classify("reading health", e))
-        };
-        let pages = u64::try_from(q("PRAGMA page_count")? - q("PRAGMA freelist_count")?).unwrap_or(0);
-        let depth = u64::try_from(q("SELECT COUNT(*) FROM audit WHERE confirmed_at_ms IS NULL")?).unwrap_or(0);
-        let oldest: Option<i64> = self
-            .conn
-            .query_row("SELECT MIN(at_ms) FROM audit WHERE confirmed_at_ms IS NULL", [], |r| r.get(0))
-            .map_err(|e| self.classify("reading health", e))?;
-        let max_bytes = self.soft_pages.saturating_mul(self.page_size);
-        let used_bytes = pages * self.page_size;
-        Ok(StoreHealth {
-            used_bytes,
-            max_bytes,
-            outbox_depth: depth,
-            oldest_unconfirmed: oldest.map(ts),
-            head_seq: self.head.0,
-            pending_gap: self.gap.map_or(0, |g| g.count),
-            nearly_full: self.alarm_raised || used_bytes.saturating_mul(10) >= max_bytes.saturating_mul(9),
-            commits: self.commits,
-        })
     }
 
     pub(super) fn conn(&self) -> &Connection {

@@ -79,6 +79,17 @@ impl TestDaemon {
     }
 
     pub fn start_in(dir: tempfile::TempDir, watchdog: Option<Duration>, extra: Vec<(String, String)>) -> Self {
+        Self::start_with_clock(dir, watchdog, extra, std::sync::Arc::new(portvakt::gateway::clock::SystemClock))
+    }
+
+    /// Starts the daemon reading the time from `clock` (a `ManualClock` in tests that move
+    /// time on instead of sleeping).
+    pub fn start_with_clock(
+        dir: tempfile::TempDir,
+        watchdog: Option<Duration>,
+        extra: Vec<(String, String)>,
+        clock: std::sync::Arc<dyn portvakt::gateway::clock::Clock>,
+    ) -> Self {
         let notify_path = dir.path().join("notify");
         let _ = std::fs::remove_file(&notify_path);
         let notify = UnixDatagram::bind(&notify_path).unwrap();
@@ -86,7 +97,7 @@ impl TestDaemon {
         let mut env = Self::env(dir.path());
         env.extend(extra.iter().cloned());
         let load = LoadOptions { path: dir.path().join("etc/portvakt.toml"), env };
-        let opts = RunOptions { load, simulate: true, notifier: Notifier::to(&notify_path, watchdog) };
+        let opts = RunOptions { load, simulate: true, notifier: Notifier::to(&notify_path, watchdog), clock };
         let (signals, rx) = mpsc::channel(4);
         let task = tokio::spawn(portvakt::daemon::run(opts, rx));
         Self { dir, notify, signals, task, extra }
@@ -143,9 +154,24 @@ impl TestDaemon {
         panic!("no {kind} record; the log has {:?}", self.audit_kinds());
     }
 
+    /// Waits (at most 10 s) until the daemon says beside the unit that access build
+    /// `generation` is in force (the gateway decides with it from then on).
+    pub async fn build_in_force(&self, generation: u64) {
+        let want = format!("access build {generation} in force");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
+            if self.notified("STATUS=", 10).await.contains(&want) {
+                return;
+            }
+        }
+        panic!("no \"{want}\" within 10 s");
+    }
+
     /// Waits until the first bundle taken in is audited and the doors run with it (the
     /// daemon says so beside the unit: `STATUS=… access build N in force`).
     pub async fn first_bundle_in_force(&self) {
+        // Taken in now rather than at the daemon's next inbox round (a second later).
+        self.ask(&Request::Intake).await.unwrap();
         self.audited("credentials.accepted").await;
         let status = self.notified("STATUS=", 10).await;
         assert!(status.contains("access build 1 in force"), "{status}");

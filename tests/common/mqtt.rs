@@ -86,3 +86,24 @@ impl Drop for Subscriber {
         self.task.abort();
     }
 }
+
+/// The daemon's environment for an uplink to the broker on `port` (plain MQTT on
+/// loopback), and more.
+pub fn uplink_env(port: u16, more: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut env = vec![
+        ("PORTVAKT__UPLINK__BROKER".to_owned(), format!("mqtt://127.0.0.1:{port}")),
+        ("PORTVAKT__UPLINK__ALLOW_PLAINTEXT".to_owned(), "true".to_owned()),
+    ];
+    env.extend(more.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    env
+}
+
+/// The daemon with an uplink to `broker`, ready.
+pub async fn started(
+    broker: &portvakt::uplink::sim_broker::SimBroker,
+    more: &[(&str, &str)],
+) -> super::daemon::TestDaemon {
+    let d = super::daemon::TestDaemon::start_with(None, uplink_env(broker.addr().port(), more));
+    d.notified("READY=1", 10).await;
+    d
+}

@@ -162,3 +162,16 @@ pub fn present(g: &Gateway, cert_bytes: &[u8], door: &str, at: Timestamp) -> Res
     let d = decide_with(&g.cfg.policy, &state, &req, &p.credential, at);
     if d.is_grant() { Ok(()) } else { Err(d.deny_reason().unwrap().code().to_owned()) }
 }
+
+/// A command signed by the authority with this id and key seed (owner 1, kommunen 2).
+pub fn signed_command((authority, seed): (&str, u8), cmd: &str, args: serde_json::Value, id: &str) -> Vec<u8> {
+    let body = portvakt::uplink::command::SignedBody {
+        id: id.into(),
+        site: "test-site".into(),
+        authority: authority.into(),
+        cmd: cmd.into(),
+        issued_at: jiff::Timestamp::now(),
+        args,
+    };
+    portvakt::uplink::command::seal(&body, &ed25519_dalek::SigningKey::from_bytes(&[seed; 32]))
+}
