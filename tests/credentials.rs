@@ -260,7 +260,8 @@ fn the_owners_signed_policy_changes_door_code_hours_and_free_passage_remotely() 
         Err(DenyReason::OutsideSchedule {
             schedule: "day".parse().unwrap(),
             owner: ScheduleOwner::DoorCode,
-            holiday: None
+            holiday: None,
+            exception: None
         })
     );
     assert!(g.state.allowlist.by_id(&"res-1".parse().unwrap()).is_some());

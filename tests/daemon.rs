@@ -202,10 +202,10 @@ fn watchdog_pings_stop_while_the_store_is_wedged_and_resume_when_it_turns_again(
 
 #[test]
 fn watch_through_the_daemon_shows_what_happens_at_a_door_without_the_digits() {
+    use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _};
     rt().block_on(async {
         let d = TestDaemon::start(None);
         d.notified("READY=1", 10).await;
-        use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _};
         let mut stream = tokio::net::UnixStream::connect(d.socket()).await.unwrap();
         stream.write_all(b"{\"cmd\":\"watch\"}\n").await.unwrap();
         let mut answers = tokio::io::BufReader::new(stream).lines();

@@ -104,8 +104,10 @@ fn each_case_gets_the_expected_decision_and_reason() {
         // a credential's own schedule narrows the door's rule
         ("entrance", t("04:00:00:04"), "2026-11-24T14:00", "deny outside_schedule"),
         ("entrance", t("04:00:00:04"), "2026-11-24T23:00", "grant Role"),
-        // laundry: the booking holder only, within grace (10 min before, 15 after)
-        ("laundry", t("04:A2:19:7F"), "2026-11-24T06:55", "grant Booking"),
+        // laundry: the booking holder only, within grace (10 min before, 15 after), and
+        // within the laundry's hours at that moment (they start at 07:00)
+        ("laundry", t("04:A2:19:7F"), "2026-11-24T06:55", "deny outside_schedule"),
+        ("laundry", t("04:A2:19:7F"), "2026-11-24T07:05", "grant Booking"),
         ("laundry", t("04:A2:19:7F"), "2026-11-24T06:45", "deny no_booking"),
         ("laundry", t("04:A2:19:7F"), "2026-11-24T10:10", "grant Booking"),
         ("laundry", t("04:A2:19:7F"), "2026-11-24T10:20", "deny no_booking"),
@@ -136,7 +138,8 @@ fn a_refusal_by_holiday_names_the_holiday_and_the_schedule() {
         Some(&DenyReason::OutsideSchedule {
             schedule: "weekdays".parse().unwrap(),
             owner: ScheduleOwner::DoorRule,
-            holiday: Some("Juldagen")
+            holiday: Some("Juldagen"),
+            exception: None
         })
     );
 }

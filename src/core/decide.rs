@@ -6,9 +6,11 @@
 //! door known → keypad not locked out → token known (credential or door code) → not
 //! revoked → clock policy → validity window → door in the credential's scope → door mode
 //! (lockdown, free passage) → a door rule for the role → the credential's own schedule →
-//! the rule's schedule at `now`, or, where the rule needs a booking, a booking covering
-//! `now` (with the door's grace) whose start lies inside the rule's schedule. So a 07:00
-//! laundry slot with 10 minutes' grace opens at 06:50, though laundry hours start at 07:00.
+//! the rule's schedule at `now`, and, where the rule needs a booking, a booking covering
+//! `now` (with the door's grace). Both are judged at the moment of entry: a 06:00–09:00
+//! slot opens at 08:00 when laundry hours start at 07:00 (and not at 06:30); a 20:00–23:00
+//! slot does not open at 22:40 when the hours end at 22:00; a day's holiday, closure or
+//! shortened hours are that day's, whichever day the booking began.
 
 use jiff::Timestamp;
 
@@ -102,6 +104,7 @@ impl Ctx<'_> {
             schedule: s.id.clone(),
             owner,
             holiday: v.holiday.map(|h| h.name),
+            exception: v.exception,
         })
     }
 
@@ -157,7 +160,9 @@ impl Ctx<'_> {
             let Some(b) = b else {
                 return self.deny(DenyReason::NoBooking, Some(who));
             };
-            if let Some(reason) = self.closed_schedule(rule.schedule, ScheduleOwner::DoorRule, b.start) {
+            // The door's hours are judged at the moment of entry, on that moment's own date
+            // (its holidays, closures and DST), whenever the booking began.
+            if let Some(reason) = self.closed_schedule(rule.schedule, ScheduleOwner::DoorRule, self.now) {
                 return self.deny(reason, Some(who));
             }
             return self.grant(GrantRule::Booking { start: b.start, end: b.end }, Some(who));

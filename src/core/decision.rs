@@ -160,6 +160,10 @@ pub enum DenyReason {
         owner: ScheduleOwner,
         /// The holiday that closed or changed the day, if one did.
         holiday: Option<&'static str>,
+        /// The schedule's exception for the day (an owner's closed or shortened day), if
+        /// one replaced its usual hours.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        exception: Option<super::schedule::DayException>,
     },
     /// The door is in lockdown.
     Lockdown,

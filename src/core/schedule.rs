@@ -223,6 +223,19 @@ pub struct Verdict {
     pub open: bool,
     /// The holiday of the day, if one applied.
     pub holiday: Option<Holiday>,
+    /// The schedule's own exception for the day (an owner's closed or shortened day), if
+    /// one replaced its week-day windows.
+    pub exception: Option<DayException>,
+}
+
+/// What an exception did to a day, in a refusal's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DayException {
+    /// Closed all day.
+    Closed,
+    /// Open only in the exception's spans.
+    Shortened,
 }
 
 impl Schedule {
@@ -245,15 +258,19 @@ impl Schedule {
     /// Whether the schedule is open at `at`, and which holiday (if any) decided it.
     pub fn verdict(&self, at: LocalTime, calendar: &HolidayCalendar) -> Verdict {
         let mut holiday = None;
+        let exception = self.exceptions.get(&at.date).map(|e| match e {
+            Exception::Closed => DayException::Closed,
+            Exception::Open(_) => DayException::Shortened,
+        });
         let today = self.spans_starting_on(at.date, calendar, &mut holiday, |s| s.covers_same_day(at.second));
         if today {
-            return Verdict { open: true, holiday };
+            return Verdict { open: true, holiday, exception };
         }
         let yesterday = at.date.yesterday().ok().is_some_and(|y| {
             let mut ignored = None;
             self.spans_starting_on(y, calendar, &mut ignored, |s| s.covers_next_day(at.second))
         });
-        Verdict { open: yesterday, holiday }
+        Verdict { open: yesterday, holiday, exception }
     }
 
     /// Calls `hit` for every span that starts on `date`; true when one returns true.

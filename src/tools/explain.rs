@@ -9,6 +9,7 @@ use crate::core::credential::TokenKind;
 use crate::core::decide::{Decision, DenyReason, GrantRule, ScheduleOwner};
 use crate::core::ids::{CredentialId, DoorId, ScheduleId};
 use crate::core::model::SitePolicy;
+use crate::core::schedule::DayException;
 use crate::core::schedule::{Exception, HolidayRule, Schedule, format_time_of_day};
 
 use super::time_input::local;
@@ -143,8 +144,13 @@ pub fn reason_words(policy: &SitePolicy, allowlist: &Allowlist, d: &Decision) ->
                     let role = who.as_ref().map_or("?", |w| w.role.as_str());
                     format!("{door} has no rule for role {role}")
                 }
-                DenyReason::OutsideSchedule { schedule, owner, holiday } => {
-                    let h = holiday.map_or_else(String::new, |h| format!(" Today is {h}, a holiday."));
+                DenyReason::OutsideSchedule { schedule, owner, holiday, exception } => {
+                    let mut h = holiday.map_or_else(String::new, |h| format!(" Today is {h}, a holiday."));
+                    match exception {
+                        Some(DayException::Closed) => h.push_str(" The owner has closed it for the whole day."),
+                        Some(DayException::Shortened) => h.push_str(" The owner has set other hours for this day."),
+                        None => {}
+                    }
                     let who_is_limited = match owner {
                         ScheduleOwner::DoorCode => "the door code works only".to_owned(),
                         ScheduleOwner::DoorRule => {
