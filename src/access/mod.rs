@@ -24,13 +24,13 @@ use crate::core::credential::{Credential, PhoneKey, Token};
 use crate::core::expiry::{Expiry, expiry};
 use crate::credentials::envelope::DocType;
 use crate::credentials::intake::{Expected, IntakeProblem, inbox_settled, process_inbox, take_from};
+use crate::credentials::intake_report::{IntakeReport, report};
 use crate::credentials::phone::present_certificate;
 use crate::credentials::registry::{Built, BundleInfo, Registry};
 use crate::credentials::verify::{Refusal, Trust};
 use crate::gateway::clock::Clock;
 use crate::gateway::handle::NewAccess;
 use crate::store::{EventKind, NewEvent, StoreError};
-use crate::tools::intake_run::{IntakeReport, report};
 
 /// Commands waiting for the access actor, at most.
 pub const COMMANDS: usize = 8;

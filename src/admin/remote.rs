@@ -1,12 +1,12 @@
 //! What `portvakt-admin command` and `portvakt-admin ack` put in a signed command or a
 //! collector's acknowledgement, from the command line's words (the signing is the
-//! uplink's own [`seal`](crate::uplink::command::seal)).
+//! wire format's own [`seal`](portvakt_wire::command::seal)).
 
 use jiff::Timestamp;
 
 use crate::core::model::DoorMode;
-use crate::uplink::ack::AckBody;
-use crate::uplink::command::{AuditQuery, SignedBody};
+use portvakt_wire::ack::AckBody;
+use portvakt_wire::command::{AuditQuery, SignedBody};
 
 /// The arguments a command may be given on the command line.
 #[derive(Debug, Clone, Default)]

@@ -18,6 +18,7 @@ mod raw;
 mod rights;
 mod roles;
 mod schedules;
+mod store;
 mod strict;
 mod uplink;
 mod validate;
@@ -38,6 +39,7 @@ pub use daemon::{DEFAULT_CONTROL_SOCKET, DaemonConfig};
 pub use load::{DEFAULT_CONFIG_PATH, LoadOptions, control_socket_of, from_layers, load};
 pub use problems::{ConfigError, Problem};
 pub use rights::{Granted, Rights};
+pub use store::StoreOptions;
 pub use uplink::{ConfirmOn, Security, UplinkConfig, is_loopback, parse_broker, tls_client};
 pub use validate::{DEFAULT_INBOX, DEFAULT_STORE_PATH, owner_policy};
 
@@ -49,7 +51,7 @@ pub struct Config {
     /// The inbox for signed documents and the staleness limit.
     pub intake: IntakeConfig,
     /// Where the audit store lives, its size cap and retention.
-    pub store: crate::store::StoreOptions,
+    pub store: StoreOptions,
     /// The device key and how often the audit chain is checkpointed.
     pub checkpoints: CheckpointConfig,
     /// How the daemon runs.

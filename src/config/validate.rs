@@ -10,6 +10,7 @@ use config::Value;
 use jiff::SignedDuration;
 use jiff::tz::TimeZone;
 
+use super::StoreOptions;
 use super::authority::{RawAuthority, authorities, check_owner_present};
 use super::buses::buses;
 use super::doors::{Names, door_code, doors};
@@ -27,7 +28,6 @@ use crate::core::ids::{DoorId, ScheduleId, SiteId};
 use crate::core::model::{DoorCode, LockoutPolicy, SitePolicy, UntrustedAction, UntrustedClockPolicy};
 use crate::core::schedule::Schedule;
 use crate::core::secret::CredentialKey;
-use crate::store::StoreOptions;
 
 /// Where the store lives unless the config says otherwise (systemd's StateDirectory).
 pub const DEFAULT_STORE_PATH: &str = "/var/lib/portvakt/portvakt.db";

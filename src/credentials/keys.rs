@@ -36,11 +36,14 @@ pub enum KeyFileError {
     PublicKey(PathBuf),
 }
 
-/// 32 bytes from the kernel's random source.
+/// 32 bytes from the operating system's random source (ring's `SystemRandom`, as for
+/// BLE nonces: getrandom(2) where the kernel has it).
 pub fn random_seed() -> std::io::Result<[u8; 32]> {
-    use std::io::Read as _;
+    use ring::rand::SecureRandom as _;
     let mut seed = [0u8; 32];
-    std::fs::File::open("/dev/urandom")?.read_exact(&mut seed)?;
+    ring::rand::SystemRandom::new()
+        .fill(&mut seed)
+        .map_err(|_| std::io::Error::other("the operating system's random source failed"))?;
     Ok(seed)
 }
 

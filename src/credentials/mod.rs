@@ -10,6 +10,7 @@ pub use portvakt_wire::checkpoint;
 pub mod device_key;
 pub use portvakt_wire::envelope;
 pub mod intake;
+pub mod intake_report;
 pub mod keys;
 pub mod phone;
 pub mod registry;

@@ -7,8 +7,32 @@ use std::fmt::Write as _;
 
 use crate::access::BundleStatus;
 use crate::gateway::handle::{GatewayStatus, LockState};
-use crate::modbus::bus::DeviceHealth;
 use crate::store::StoreHealth;
+
+/// Counters per device, for the state message and the installer tools.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DeviceHealth {
+    /// Requests sent.
+    pub requests: u64,
+    /// Requests that timed out.
+    pub timeouts: u64,
+    /// Modbus exceptions received.
+    pub exceptions: u64,
+    /// Replies that did not fit the device's map, or answered another request.
+    pub bad_replies: u64,
+    /// Garbled frames (RTU: bytes the framing could not resynchronise past).
+    pub framing_errors: u64,
+    /// Requests that failed on the link itself (it was reopened).
+    pub link_errors: u64,
+    /// Coils found not as wanted and written again (relay boards).
+    pub coil_corrections: u64,
+    /// Polls that found the panel's heartbeat frozen (panels).
+    pub heartbeat_stalls: u64,
+    /// Whether it answers now.
+    pub online: bool,
+    /// Last round-trip time in microseconds.
+    pub last_latency_us: u64,
+}
 
 /// One bus's devices.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

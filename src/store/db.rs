@@ -22,20 +22,7 @@ mod outbox;
 mod prune;
 mod reads;
 
-/// How the store is set up.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoreOptions {
-    /// The database file.
-    pub path: PathBuf,
-    /// Largest size on disk, in bytes.
-    pub max_size_bytes: u64,
-    /// How long records stay for visit lists (confirmed ones; every one when kept locally).
-    pub retention: SignedDuration,
-    /// The site has no uplink: nothing will confirm the records, so retention and the
-    /// cap apply to all of them (an outbox nobody drains would otherwise keep visit lists
-    /// forever and, once full, refuse new records).
-    pub kept_locally: bool,
-}
+pub use crate::config::StoreOptions;
 
 /// What became of an appended batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -65,24 +65,7 @@ impl CommandName {
     }
 }
 
-/// Arguments of `audit.query`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct AuditQuery {
-    /// Only this door.
-    pub door: Option<String>,
-    /// Only this holder.
-    pub holder: Option<String>,
-    /// At or after (RFC 3339).
-    pub since: Option<Timestamp>,
-    /// Before (RFC 3339).
-    pub until: Option<Timestamp>,
-    /// Records after this sequence number (the previous page's `next_after`).
-    #[serde(default)]
-    pub after_seq: u64,
-    /// Page size (default 100, at most [`MAX_PAGE`]).
-    pub limit: Option<u32>,
-}
+pub use portvakt_wire::command::AuditQuery;
 
 /// What a door command asks.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]

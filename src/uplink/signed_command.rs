@@ -3,43 +3,12 @@
 //! the command's name against the topic, a trusted clock and freshness, the door scope,
 //! the owner's rights for that authority, and the replay memory. Pure.
 
-use jiff::Timestamp;
-use serde::{Deserialize, Serialize};
-
 use super::command::{Accepted, Action, Checks, CommandName, DoorArgs, Refused, ReplayMemory, audit_query};
 use crate::config::{AuthorityConfig, Granted};
 use crate::core::model::{DoorIdx, DoorSet};
 use crate::credentials::envelope::{self, DocType};
 
-/// The body of a signed command (inside a `PVKT` envelope of type 4).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct SignedBody {
-    /// Correlation id, echoed in the reply; also unique per authority.
-    pub id: String,
-    /// The site it is meant for.
-    pub site: String,
-    /// The authority that signed it.
-    pub authority: String,
-    /// The command's name, as in the topic.
-    pub cmd: String,
-    /// When it was issued; it expires after `uplink.command_max_age`.
-    pub issued_at: Timestamp,
-    /// The command's arguments: [`DoorArgs`] for the door commands,
-    /// [`AuditQuery`](super::command::AuditQuery) for `audit.query`, `{}` for `reload`.
-    #[serde(default = "no_args")]
-    pub args: serde_json::Value,
-}
-
-fn no_args() -> serde_json::Value {
-    serde_json::json!({})
-}
-
-/// Signs a command body (the authority's tool, tests).
-pub fn seal(body: &SignedBody, key: &ed25519_dalek::SigningKey) -> Vec<u8> {
-    let json = serde_json::to_vec(body).unwrap_or_default();
-    envelope::seal(DocType::Command, &json, key)
-}
+pub use portvakt_wire::command::{SignedBody, seal};
 
 /// Reads and checks a signed command that arrived on `cmd/<name>`.
 pub(super) fn read(

@@ -30,7 +30,7 @@ pub(crate) fn now_seconds() -> u64 {
 }
 
 pub(crate) fn keygen(out: &Path) -> anyhow::Result<String> {
-    let seed = keys::random_seed().context("reading /dev/urandom")?;
+    let seed = keys::random_seed().context("the operating system's random source")?;
     keys::write_private(out, &seed)?;
     let public = keys::public_hex(&ed25519_dalek::SigningKey::from_bytes(&seed));
     let mut pub_path = out.as_os_str().to_owned();
