@@ -77,6 +77,17 @@ bash scripts/build-arm.sh aarch64
 echo "== interop: the Debian package for arm64"
 bash scripts/build-deb.sh aarch64
 
+echo "== interop: Central's ingest in Rust against a real PostgreSQL (quarantine, splitting, door alarms, no deadlock)"
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    else
+        echo "interop: PostgreSQL is missing; run as root once to install it" >&2
+        exit 1
+    fi
+fi
+cargo test --locked -p portvakt-central --test pg_ingest
+
 echo "== interop: Portvakt Central against PostgreSQL and mosquitto, with the real gateway"
 bash scripts/interop-central.sh
 

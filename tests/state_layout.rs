@@ -105,7 +105,9 @@ async fn status_json_and_the_retained_state_share_the_documented_layout_and_a_st
     std::fs::write(d.inbox().join("care.pvkt"), care_pin_bundle("864209")).unwrap();
     d.ask(&Request::Intake).await.unwrap();
     d.audited("credentials.accepted").await;
-    sub.wait(&format!("{P}/state"), 10, |s| s.json()["bundles"].as_array().is_some_and(|b| !b.is_empty())).await;
+    // The bundle in use and its credentials in the gateway's hands.
+    let with_credentials = |s: &common::mqtt::Seen| s.json()["credentials"].as_u64().is_some_and(|n| n > 0);
+    sub.wait(&format!("{P}/state"), 10, with_credentials).await;
 
     let (dir, cfg, extra) = (d.dir.path().to_path_buf(), d.config_path(), env.clone());
     let (code, out, err) = tokio::task::spawn_blocking(move || {

@@ -314,6 +314,50 @@ fn with_collector_acknowledgement_events_stay_in_the_outbox_until_the_collector_
     });
 }
 
+#[test]
+fn a_collector_holding_another_chain_gets_one_refusal_record_per_episode_not_a_loop() {
+    rt().block_on(async {
+        let broker = SimBroker::start(0).await.unwrap();
+        let sub = Subscriber::connect(broker.addr().port(), "watcher", &format!("{P}/#")).await;
+        let env = collector_env();
+        let more: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let d = started(&broker, &more).await;
+        let first = sub.wait(&format!("{P}/events"), 10, |_| true).await.json();
+        let hash = first["hash"].as_str().unwrap().to_owned();
+        // A collector that still holds an old box's longer chain (this one was replaced):
+        // every acknowledgement it sends is ahead, each answered by the same refusal.
+        let topic = format!("{P}/events/ack");
+        for n in 1..=20u64 {
+            broker.publish(&topic, ack(COLLECTOR, "test-site", 500, &hash), false);
+            let mut counted = 0;
+            for _ in 0..500 {
+                counted = d.ask(&Request::Status).await.unwrap()["state"]["uplink"]["acks_refused"].as_u64().unwrap();
+                if counted >= n {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            assert_eq!(counted, n, "every refusal counted in the state's layout");
+        }
+        let refusals = d.audit_of("uplink.refused");
+        assert_eq!(refusals.len(), 1, "one record for the episode: {refusals:?}");
+        assert_eq!(refusals[0]["detail"]["code"], "ahead");
+        // An acknowledgement taken ends the episode; the next refusal is recorded again.
+        let seq = first["seq"].as_u64().unwrap();
+        broker.publish(&topic, ack(COLLECTOR, "test-site", seq, &hash), false);
+        for _ in 0..500 {
+            if unconfirmed_through(&d, seq) == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(unconfirmed_through(&d, seq), 0, "the good acknowledgement confirmed record {seq}: {first}");
+        broker.publish(&topic, ack(COLLECTOR, "test-site", 500, &hash), false);
+        d.audited_after("uplink.refused", 1).await;
+        d.stop().await.unwrap();
+    });
+}
+
 /// How many records up to `seq` are not confirmed yet.
 fn unconfirmed_through(d: &TestDaemon, seq: u64) -> u64 {
     let conn = rusqlite::Connection::open_with_flags(d.db(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();

@@ -24,6 +24,9 @@ pub struct Facts {
     pub gap: Option<(u64, Timestamp)>,
     /// The newest signed checkpoint that did not hold, in words.
     pub checkpoint_failed: Option<String>,
+    /// Messages of its quarantined (not stored: see `boundary`) and not yet reviewed: how
+    /// many, and the newest one's reason.
+    pub quarantined: Option<(u64, String)>,
 }
 
 /// One door.
@@ -68,7 +71,7 @@ pub struct Wanted {
     /// `gateway_offline`, `clock_untrusted`, `outbox_growing`, `store_nearly_full`,
     /// `device_offline`, `bundle_stale`, `bundle_expiring`, `bundle_expired`,
     /// `door_forced_open`, `door_held_open`, `strike_fault`, `chain_broken`, `gap_unfilled`,
-    /// `checkpoint_invalid`.
+    /// `checkpoint_invalid`, `records_quarantined`.
     pub kind: &'static str,
     /// What it is about within the site: a door, a device, an authority ('' for the site).
     pub subject: String,
@@ -131,6 +134,9 @@ pub fn wanted(f: &Facts, now: Timestamp, r: &Rules) -> Vec<Wanted> {
         && now.duration_since(since) > r.gap_after
     {
         out.push(want("gap_unfilled", "", format!("records after {through} are stored, {} is missing", through + 1)));
+    }
+    if let Some((n, why)) = &f.quarantined {
+        out.push(want("records_quarantined", "", format!("{n} message(s) not stored, the newest: {why}")));
     }
     out
 }
@@ -236,6 +242,7 @@ mod tests {
             broken_at: Some(17),
             gap: Some((40, at("2026-12-03T11:50:00Z"))),
             checkpoint_failed: Some("checkpoint (record 30) of record 29: MISMATCH".into()),
+            quarantined: Some((2, "seq 0 is outside 1 to 2^63-1".into())),
         };
         let w = wanted(&f, at("2026-12-03T12:00:30Z"), &Rules::default());
         assert_eq!(
@@ -255,11 +262,13 @@ mod tests {
                 ("chain_broken", ""),
                 ("checkpoint_invalid", ""),
                 ("gap_unfilled", ""),
+                ("records_quarantined", ""),
             ]
         );
         assert_eq!(w[0].detail, "the gateway's clock is untrusted: not synchronised since boot");
         assert_eq!(w[12].detail, "checkpoint (record 30) of record 29: MISMATCH");
         assert_eq!(w[13].detail, "records after 40 are stored, 41 is missing");
+        assert_eq!(w[14].detail, "2 message(s) not stored, the newest: seq 0 is outside 1 to 2^63-1");
     }
 
     #[test]

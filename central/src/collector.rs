@@ -81,7 +81,11 @@ fn options(b: &Broker) -> MqttOptions {
 /// Collects until `stop` resolves or the database fails.
 pub async fn run(mut c: Collector, stop: impl std::future::Future<Output = ()>) -> Result<(), CollectError> {
     let (client, mut eventloop) = AsyncClient::new(options(&c.broker), 256);
-    let (tx, mut rx) = mpsc::channel::<Publish>(256);
+    // Unbounded on purpose: what arrives is bounded by the in-flight window the broker
+    // grants (unacknowledged QoS 1 messages past it are not sent), whatever that window is
+    // (mosquitto's max_inflight_messages, NATS's 1 024); a bounded channel smaller than it
+    // would stop the driver, and with it the acknowledgements that would free the window.
+    let (tx, mut rx) = mpsc::unbounded_channel::<Publish>();
     let mut filters = vec![format!("{}/+/events", c.broker.root)];
     filters.extend(state_filters(&c.broker.root, '/', "+"));
     let subscriber = client.clone();
@@ -91,14 +95,15 @@ pub async fn run(mut c: Collector, stop: impl std::future::Future<Output = ()>) 
             match eventloop.poll().await {
                 Ok(Event::Incoming(Packet::ConnAck(_))) => {
                     log::info!("connected to the broker; subscribing to {}", filters.join(", "));
+                    // Never awaited inside the poll loop: only polling drains the requests.
                     for f in &filters {
-                        if subscriber.subscribe(f.clone(), QoS::AtLeastOnce).await.is_err() {
-                            return;
+                        if let Err(e) = subscriber.try_subscribe(f.clone(), QoS::AtLeastOnce) {
+                            log::error!("could not subscribe to {f}: {e}");
                         }
                     }
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) => {
-                    if tx.send(p).await.is_err() {
+                    if tx.send(p).is_err() {
                         return;
                     }
                 }
@@ -140,7 +145,7 @@ pub async fn run(mut c: Collector, stop: impl std::future::Future<Output = ()>) 
             }
         }
     };
-    let _ = client.disconnect().await;
+    let _ = client.try_disconnect();
     driver.abort();
     result
 }
@@ -169,10 +174,19 @@ async fn handle(c: &mut Collector, client: &AsyncClient, batch: &[Publish]) -> R
     Ok(())
 }
 
-/// Takes `events` messages — (site, bytes) — into PostgreSQL in one transaction (a
-/// malformed one into `refused`) and returns, for each site among them that has a
-/// gap-free point, the signed acknowledgement to publish. Shared by both engines'
-/// collectors.
+/// Takes `events` messages — (site, bytes) — into PostgreSQL and returns, for each site
+/// among them that has a gap-free point, the signed acknowledgement to publish. Shared by
+/// both engines' collectors, so every rule is made once:
+///
+/// - each message is checked at the trust boundary ([`crate::boundary`]) before it joins
+///   the batch; what fails is quarantined with its reason (and the site's alarm raised);
+/// - the rest go in one transaction; if PostgreSQL refuses a statement anyway, the batch
+///   is split until the message it refuses is alone, and that one is quarantined — one
+///   bad record never holds the others;
+/// - a lost race with another collector (a deadlock) runs the same batch again; only a
+///   lost connection comes back as an error (the messages stay unacknowledged).
+///
+/// Every message given is then taken or quarantined: the caller acknowledges them all.
 pub async fn take_records(
     db: &mut tokio_postgres::Client,
     key: &SigningKey,
@@ -181,41 +195,30 @@ pub async fn take_records(
 ) -> Result<Vec<(String, Vec<u8>)>, DbError> {
     let mut parsed = Vec::with_capacity(messages.len());
     for (site, payload) in messages {
-        match ReceivedEvent::parse(payload) {
+        let checked = ReceivedEvent::parse(payload)
+            .map_err(|e| e.to_string())
+            .and_then(|e| crate::boundary::check(site, &e, payload).map(|()| e).map_err(|u| u.to_string()));
+        match checked {
             Ok(e) => parsed.push((*site, e, *payload)),
-            Err(e) => {
-                log::warn!("{site}: refused: {e}");
-                db::refuse(db, site, &e.to_string(), payload).await?;
-            }
+            Err(why) => quarantine(db, site, &why, payload).await?,
         }
     }
-    if parsed.is_empty() {
-        return Ok(Vec::new());
-    }
-    let incoming: Vec<db::Incoming<'_>> =
-        parsed.iter().map(|(site, event, payload)| db::Incoming { site, event, payload }).collect();
-    let taken = db::take_many(db, &incoming).await?;
     let mut wholes: Vec<(&str, Whole)> = Vec::new();
-    for ((site, event, _), taken) in parsed.iter().zip(&taken) {
-        // When a site was last heard through its records is `sites.last_record`, kept by
-        // the insert itself; only a door's forced/closed record changes the fleet's state.
-        if taken.arrival == Arrival::New && matches!(event.kind.as_str(), "door.forced_open" | "door.closed") {
-            let record = Observation::Record(&event.kind, event.door.as_deref());
-            fleet::observe(db, site, &record, now, &Rules::default()).await?;
-        }
+    for (i, taken) in take_isolating(db, &parsed).await? {
+        let (site, event, _) = &parsed[i];
         if taken.arrival == Arrival::New && event.kind == "audit.checkpoint" {
             let judged = db::check_checkpoint(db, site, event).await?;
             if judged.outcome.failed() {
                 log::error!("{site}: {}", judged.words());
-                fleet::reconcile(db, site, now, &Rules::default()).await?;
+                fleet::reconcile(&*db, site, now, &Rules::default()).await?;
             }
         }
         if taken.arrival == Arrival::Equivocation {
             log::error!("{site}: record {} came again with another hash: kept beside the first", event.seq);
         }
-        if !wholes.iter().any(|(s, _)| s == site) {
-            wholes.push((site, taken.whole));
-        }
+        // The last taken of a site holds its chain after everything taken before it.
+        wholes.retain(|(s, _)| s != site);
+        wholes.push((site, taken.whole));
     }
     let mut acks = Vec::new();
     for (site, whole) in wholes {
@@ -228,4 +231,53 @@ pub async fn take_records(
         }
     }
     Ok(acks)
+}
+
+async fn quarantine(db: &tokio_postgres::Client, site: &str, why: &str, payload: &[u8]) -> Result<(), DbError> {
+    log::warn!("{site}: quarantined: {why}");
+    db::refuse(db, site, why, payload).await
+}
+
+/// How often a batch that lost a race with another collector is run again.
+const RETRIES: u32 = 5;
+
+/// Takes `parsed` in, splitting a batch PostgreSQL refuses until the refused message is
+/// alone (then quarantined); returns what became of each message taken, by index, in the
+/// order taken.
+async fn take_isolating(
+    db: &mut tokio_postgres::Client,
+    parsed: &[(&str, ReceivedEvent, &[u8])],
+) -> Result<Vec<(usize, db::Taken)>, DbError> {
+    let mut out = Vec::with_capacity(parsed.len());
+    let mut pending: Vec<std::ops::Range<usize>> = Vec::new();
+    pending.push(0..parsed.len());
+    while let Some(range) = pending.pop() {
+        if range.is_empty() {
+            continue;
+        }
+        let incoming: Vec<db::Incoming<'_>> =
+            parsed[range.clone()].iter().map(|(site, event, payload)| db::Incoming { site, event, payload }).collect();
+        let mut tries = 0;
+        let result = loop {
+            match db::take_many(db, &incoming).await {
+                Err(e) if e.is_retryable() && tries < RETRIES => tries += 1,
+                other => break other,
+            }
+        };
+        match result {
+            Ok(taken) => out.extend(range.zip(taken)),
+            Err(e) if e.is_refused_statement() && range.len() == 1 => {
+                let (site, _, payload) = &parsed[range.start];
+                quarantine(db, site, &format!("PostgreSQL refused it: {}", db::chain(&e)), payload).await?;
+            }
+            Err(e) if e.is_refused_statement() => {
+                let mid = range.start + range.len() / 2;
+                // The later half is taken after the earlier (a stack: pushed first, popped last).
+                pending.push(mid..range.end);
+                pending.push(range.start..mid);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
 }

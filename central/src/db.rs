@@ -17,6 +17,7 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
     (2, "fleet", include_str!("../migrations/0002_fleet.sql")),
     (3, "checkpoints", include_str!("../migrations/0003_checkpoints.sql")),
     (4, "console", include_str!("../migrations/0004_console.sql")),
+    (5, "quarantine", include_str!("../migrations/0005_quarantine.sql")),
 ];
 
 /// Any number, as long as every collector uses the same: it serialises migrating.
@@ -39,6 +40,43 @@ pub enum DbError {
     /// A stored value is not what this schema allows (a hash not 32 bytes).
     #[error("stored data is damaged: {0}")]
     Damaged(String),
+}
+
+impl DbError {
+    /// Whether PostgreSQL refused a statement (its data or a constraint) while the
+    /// connection stands: the batch holding it must be split, not the database left.
+    pub fn is_refused_statement(&self) -> bool {
+        match self {
+            Self::Postgres(e) => e.as_db_error().is_some() && !self.is_retryable() && !e.is_closed(),
+            Self::Damaged(_) => true,
+            Self::Newer { .. } => false,
+        }
+    }
+
+    /// Whether the transaction lost a race it may simply run again (a deadlock with
+    /// another collector, a serialization failure).
+    pub fn is_retryable(&self) -> bool {
+        let Self::Postgres(e) = self else { return false };
+        e.code().is_some_and(|c| {
+            *c == tokio_postgres::error::SqlState::T_R_DEADLOCK_DETECTED
+                || *c == tokio_postgres::error::SqlState::T_R_SERIALIZATION_FAILURE
+        })
+    }
+}
+
+/// The error and every cause under it, in one line (logs and exits keep the cause).
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let words = c.to_string();
+        if !out.contains(&words) {
+            out.push_str(": ");
+            out.push_str(&words);
+        }
+        cause = c.source();
+    }
+    out
 }
 
 /// Connects (a `postgresql://` URL or `host=/run/postgresql dbname=…`); the connection
@@ -130,13 +168,31 @@ pub async fn take_many(client: &mut Client, batch: &[Incoming<'_>]) -> Result<Ve
     for site in &sites {
         tx.execute("INSERT INTO sites (site) VALUES ($1) ON CONFLICT DO NOTHING", &[site]).await?;
     }
-    let mut arrivals = Vec::with_capacity(batch.len());
-    for i in batch {
-        arrivals.push(insert(&tx, i).await?);
+    // Records in (site, seq) order: two collectors inserting overlapping batches take the
+    // index's locks in one order and never wait on each other in a cycle.
+    let mut order: Vec<usize> = (0..batch.len()).collect();
+    order.sort_by_key(|&k| (batch[k].site, batch[k].event.seq));
+    let mut arrivals = vec![Arrival::Duplicate; batch.len()];
+    for k in order {
+        arrivals[k] = insert(&tx, &batch[k]).await?;
     }
     let mut wholes = Vec::with_capacity(sites.len());
     for site in &sites {
         wholes.push(advance(&tx, site).await?);
+    }
+    // A door's forced state is its latest door record's by seq, whatever arrived first,
+    // and its alarm moves with the records, in their transaction.
+    let now = jiff::Timestamp::now();
+    for site in &sites {
+        let doors: Vec<&str> = batch
+            .iter()
+            .filter(|i| i.site == *site && matches!(i.event.kind.as_str(), "door.forced_open" | "door.closed"))
+            .filter_map(|i| i.event.door.as_deref())
+            .collect();
+        if !doors.is_empty() {
+            forced_doors(&tx, site, &doors).await?;
+            crate::fleet::reconcile(&tx, site, now, &crate::alarms::Rules::default()).await?;
+        }
     }
     // Whoever LISTENs (the console) hears each site's name once the batch is committed.
     tx.execute(&format!("SELECT pg_notify('{}', s) FROM unnest($1::text[]) AS s", crate::fleet::CHANNEL), &[&sites])
@@ -150,6 +206,23 @@ pub async fn take_many(client: &mut Client, batch: &[Incoming<'_>]) -> Result<Ve
             Taken { arrival, whole: wholes[at] }
         })
         .collect())
+}
+
+/// Sets each of `doors` forced or not as its latest `door.forced_open` / `door.closed`
+/// record by seq says (a forced door keeps the time it was first seen forced).
+async fn forced_doors(tx: &impl GenericClient, site: &str, doors: &[&str]) -> Result<(), DbError> {
+    tx.execute(
+        "INSERT INTO doors (site, door, forced_at)
+         SELECT $1, latest.door, CASE WHEN latest.kind = 'door.forced_open' THEN now() END
+         FROM (SELECT DISTINCT ON (door) door, kind FROM records
+               WHERE site = $1 AND door = ANY($2) AND kind IN ('door.forced_open', 'door.closed')
+               ORDER BY door, seq DESC) AS latest
+         ON CONFLICT (site, door) DO UPDATE SET forced_at =
+             CASE WHEN excluded.forced_at IS NULL THEN NULL ELSE coalesce(doors.forced_at, excluded.forced_at) END",
+        &[&site, &doors],
+    )
+    .await?;
+    Ok(())
 }
 
 /// Inserts one record unless its (site, seq) is there; a different one there is kept as
@@ -269,10 +342,22 @@ pub async fn check_checkpoint(client: &Client, site: &str, e: &ReceivedEvent) ->
     Ok(judged)
 }
 
-/// Keeps a message that could not be taken, with why.
+/// Quarantines a message that could not be taken, with why (`refused`): whatever it
+/// held, the row can be stored — NUL replaced, the reason and site bounded, the first
+/// 64 KiB of the message kept with its length — and the site's alarms are brought up to
+/// date (`records_quarantined`).
 pub async fn refuse(client: &Client, site: &str, reason: &str, payload: &[u8]) -> Result<(), DbError> {
+    use crate::boundary::{KEPT_OF_QUARANTINED, MAX_NAME, storable_text};
+    let site = storable_text(site, MAX_NAME);
+    let reason = storable_text(reason, 1024);
+    let kept = &payload[..payload.len().min(KEPT_OF_QUARANTINED)];
+    let length = i64::try_from(payload.len()).unwrap_or(i64::MAX);
     client
-        .execute("INSERT INTO refused (site, reason, payload) VALUES ($1, $2, $3)", &[&site, &reason, &payload])
+        .execute(
+            "INSERT INTO refused (site, reason, payload, length) VALUES ($1, $2, $3, $4)",
+            &[&site, &reason, &kept, &length],
+        )
         .await?;
+    crate::fleet::reconcile(client, &site, jiff::Timestamp::now(), &crate::alarms::Rules::default()).await?;
     Ok(())
 }

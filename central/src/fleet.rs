@@ -5,7 +5,7 @@
 //! is what notices a gateway gone silent).
 
 use jiff::Timestamp;
-use tokio_postgres::Client;
+use tokio_postgres::{Client, GenericClient};
 
 use crate::alarms::{self, DoorFacts, Facts, Rules};
 use crate::db::DbError;
@@ -116,7 +116,7 @@ pub async fn observe(
 pub const CHANNEL: &str = "portvakt_fleet";
 
 /// Tells whoever LISTENs (the console) that `site` changed.
-pub async fn notify(db: &Client, site: &str) -> Result<(), DbError> {
+pub async fn notify(db: &impl GenericClient, site: &str) -> Result<(), DbError> {
     db.execute(&format!("SELECT pg_notify('{CHANNEL}', $1)"), &[&site]).await?;
     Ok(())
 }
@@ -130,7 +130,7 @@ fn json(text: Option<String>) -> Option<serde_json::Value> {
 }
 
 /// What Central knows of `site`.
-pub async fn facts(db: &Client, site: &str) -> Result<Facts, DbError> {
+pub async fn facts(db: &impl GenericClient, site: &str) -> Result<Facts, DbError> {
     let mut f = Facts::default();
     if let Some(g) = db
         .query_opt(
@@ -181,12 +181,28 @@ pub async fn facts(db: &Client, site: &str) -> Result<Facts, DbError> {
         )
         .await?
         .map(|r| r.get("words"));
+    let q = db
+        .query_one(
+            "SELECT count(*) AS n, (array_agg(reason ORDER BY id DESC))[1] AS why FROM refused
+             WHERE site = $1 AND reviewed_at IS NULL",
+            &[&site],
+        )
+        .await?;
+    let n: i64 = q.get("n");
+    if n > 0 {
+        f.quarantined = Some((u64::try_from(n).unwrap_or(0), q.get::<_, Option<String>>("why").unwrap_or_default()));
+    }
     Ok(f)
 }
 
 /// Raises the alarms `site` now calls for and clears those that no longer hold; returns
 /// (raised, cleared).
-pub async fn reconcile(db: &Client, site: &str, now: Timestamp, rules: &Rules) -> Result<(usize, usize), DbError> {
+pub async fn reconcile(
+    db: &impl GenericClient,
+    site: &str,
+    now: Timestamp,
+    rules: &Rules,
+) -> Result<(usize, usize), DbError> {
     let wanted = alarms::wanted(&facts(db, site).await?, now, rules);
     let open =
         db.query("SELECT id, kind, subject FROM alarms WHERE site = $1 AND cleared_at IS NULL", &[&site]).await?;

@@ -16,6 +16,7 @@
 
 pub mod alarms;
 pub mod anchors;
+pub mod boundary;
 pub mod collector;
 pub mod console;
 pub mod db;

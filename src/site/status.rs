@@ -241,6 +241,8 @@ pub struct UplinkStatus {
     pub published: u64,
     /// The last update taken over MQTT (bundle or revocation list), and its result.
     pub last_update: Option<UpdateResult>,
+    /// Collector acknowledgements refused since start (each episode audited once).
+    pub acks_refused: u64,
 }
 
 /// The result of an update received over MQTT.

@@ -208,6 +208,7 @@ impl Uplink {
                 }
                 Some(out) = self.out.recv() => match out {
                     Out::Reply { topic, payload } => { send(conn, &topic, false, payload); }
+                    Out::AckRefused => self.set_status(|s| s.acks_refused += 1),
                     Out::Update(u) => {
                         self.set_status(|s| s.last_update = Some(u));
                         if conn.connected {
@@ -305,8 +306,10 @@ impl Uplink {
                     }
                 },
                 Some(out) = self.out.recv() => {
-                    if let Out::Update(u) = out {
-                        self.set_status(|s| s.last_update = Some(u));
+                    match out {
+                        Out::Update(u) => self.set_status(|s| s.last_update = Some(u)),
+                        Out::AckRefused => self.set_status(|s| s.acks_refused += 1),
+                        Out::Reply { .. } => {}
                     }
                 }
             }

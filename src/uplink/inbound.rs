@@ -59,6 +59,8 @@ pub enum Out {
     },
     /// An update was taken in or refused (goes into `state`).
     Update(UpdateResult),
+    /// A collector's acknowledgement was refused (counted in `state`).
+    AckRefused,
 }
 
 /// The worker's surroundings.
@@ -73,6 +75,11 @@ pub struct Worker {
     pub out: mpsc::Sender<Out>,
     memory: ReplayMemory,
     seen: SeenDocuments,
+    /// The refusal code of the acknowledgements refused since the last one taken: an
+    /// episode is audited once (its record would itself be acknowledged into the same
+    /// refusal — a replaced gateway against a collector that holds the old chain), the
+    /// rest are counted in `state`.
+    refusing_acks: Option<&'static str>,
 }
 
 impl Worker {
@@ -83,7 +90,15 @@ impl Worker {
         reload: mpsc::Sender<ReloadRequest>,
         out: mpsc::Sender<Out>,
     ) -> Self {
-        Self { cfg, reach, reload, out, memory: ReplayMemory::default(), seen: SeenDocuments::default() }
+        Self {
+            cfg,
+            reach,
+            reload,
+            out,
+            memory: ReplayMemory::default(),
+            seen: SeenDocuments::default(),
+            refusing_acks: None,
+        }
     }
 
     /// Handles messages until `cancel` or until the connection loop drops its sender.
@@ -155,13 +170,13 @@ impl Worker {
         };
         let ack = match ack::read(&msg.payload, site, &key) {
             Ok(a) => a,
-            Err(r) => return self.refused(&msg.topic, &r).await,
+            Err(r) => return self.ack_refused(&msg.topic, &r).await,
         };
         let head = *self.reach.store.head().borrow();
         let refused = |code, message: String| Refused { id: None, code, message };
         if ack.through > head {
             let why = format!("acknowledges {} but the newest record is {head}", ack.through);
-            return self.refused(&msg.topic, &refused("ahead", why)).await;
+            return self.ack_refused(&msg.topic, &refused("ahead", why)).await;
         }
         let through = ack.through;
         let stored = match self.reach.store.call(move |s| s.hash_of(through)).await {
@@ -173,13 +188,27 @@ impl Worker {
             None => log::debug!("uplink: an acknowledgement through {through}, which is no longer stored"),
             Some(h) if h != ack.hash => {
                 let why = format!("record {through} has another hash here: not this gateway's chain");
-                self.refused(&msg.topic, &refused("wrong_hash", why)).await;
+                self.ack_refused(&msg.topic, &refused("wrong_hash", why)).await;
             }
             Some(_) => match self.reach.store.confirm_through(through, Timestamp::now()).await {
-                Ok(n) => log::debug!("uplink: the collector confirmed {n} record(s) through {through}"),
+                Ok(n) => {
+                    self.refusing_acks = None;
+                    log::debug!("uplink: the collector confirmed {n} record(s) through {through}");
+                }
                 Err(e) => log::error!("uplink: acknowledgement not stored: {e}"),
             },
         }
+    }
+
+    /// A refused acknowledgement: audited once per episode (until one is taken again, or
+    /// the reason changes), every one counted in `state`.
+    async fn ack_refused(&mut self, topic: &str, r: &Refused) {
+        let _ = self.out.send(Out::AckRefused).await;
+        if self.refusing_acks == Some(r.code) {
+            return log::debug!("uplink: refused again on {topic}: {} ({})", r.message, r.code);
+        }
+        self.refusing_acks = Some(r.code);
+        self.refused(topic, r).await;
     }
 
     async fn refused(&self, topic: &str, r: &Refused) {

@@ -136,6 +136,8 @@ pub struct UplinkState {
     pub published: u64,
     /// The last update taken over MQTT (bundle or revocation list), and its result.
     pub last_update: Option<UpdateResult>,
+    /// Collector acknowledgements refused since start (each episode audited once).
+    pub acks_refused: u64,
 }
 
 /// One bundle in `state`.
@@ -213,6 +215,7 @@ pub fn state(report: &StatusReport, now: Timestamp) -> StateMessage {
             reconnects: u.connections.saturating_sub(1),
             published: u.published,
             last_update: u.last_update.clone(),
+            acks_refused: u.acks_refused,
         }),
         device_key: report.device_key.clone(),
     }

@@ -126,6 +126,7 @@ const ALARMS: &[(&str, &str, &str)] = &[
     ("chain_broken", "Händelsekedjan bruten", "Chain broken"),
     ("gap_unfilled", "Händelser saknas", "Records missing"),
     ("checkpoint_invalid", "Kontrollpunkt håller inte", "Checkpoint invalid"),
+    ("records_quarantined", "Händelser i karantän", "Records quarantined"),
 ];
 
 /// An alarm kind in words (the kind itself if unknown).

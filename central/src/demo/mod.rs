@@ -8,7 +8,7 @@
 
 mod cluster;
 mod gateway;
-mod postgres;
+pub mod postgres;
 mod script;
 mod tools;
 

@@ -33,6 +33,28 @@ fn pg_command(tools_root: bool, program: &Path) -> tokio::process::Command {
 impl Postgres {
     /// `initdb`, start on a socket in `dir/sock`, and create the database.
     pub async fn start(tools: &Tools, dir: &Path) -> Result<Self, DemoError> {
+        Self::start_with(&tools.pg_bin, tools.as_root, dir).await
+    }
+
+    /// The same with Debian's newest PostgreSQL found by itself (Central's tests against
+    /// a real PostgreSQL, which need nothing else of the demo's).
+    pub async fn throwaway(dir: &Path) -> Result<Self, DemoError> {
+        let pg_bin = super::tools::newest_postgres().ok_or_else(|| DemoError::Missing {
+            what: "PostgreSQL (/usr/lib/postgresql/*/bin/initdb)".into(),
+            hint: "apt install postgresql".into(),
+        })?;
+        Self::start_with(&pg_bin, super::tools::running_as_root(), dir).await
+    }
+
+    async fn start_with(pg_bin: &Path, as_root: bool, dir: &Path) -> Result<Self, DemoError> {
+        let tools = Tools {
+            portvakt: PathBuf::new(),
+            admin: PathBuf::new(),
+            nats_server: PathBuf::new(),
+            pg_bin: pg_bin.to_path_buf(),
+            as_root,
+        };
+        let tools = &tools;
         let data = dir.join("pg");
         let socket = dir.join("sock");
         for d in [&data, &socket] {

@@ -47,8 +47,7 @@ impl Tools {
             what: "PostgreSQL (/usr/lib/postgresql/*/bin/initdb)".into(),
             hint: APT.into(),
         })?;
-        let as_root = std::fs::metadata("/proc/self").is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0);
-        Ok(Self { portvakt, admin, nats_server, pg_bin, as_root })
+        Ok(Self { portvakt, admin, nats_server, pg_bin, as_root: running_as_root() })
     }
 }
 
@@ -56,7 +55,13 @@ fn on_path(name: &str) -> Option<PathBuf> {
     std::env::var_os("PATH")?.to_str()?.split(':').map(|d| Path::new(d).join(name)).find(|p| p.is_file())
 }
 
-fn newest_postgres() -> Option<PathBuf> {
+/// Whether this process runs as root.
+pub fn running_as_root() -> bool {
+    std::fs::metadata("/proc/self").is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+}
+
+/// Debian's newest PostgreSQL's `bin/`, if one is installed.
+pub fn newest_postgres() -> Option<PathBuf> {
     let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
         .ok()?
         .filter_map(Result::ok)

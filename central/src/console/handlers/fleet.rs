@@ -203,7 +203,7 @@ pub(super) async fn acknowledge(
             &[&id, &name],
         )
         .await?;
-        crate::fleet::notify(&db, &site).await?;
+        crate::fleet::notify(&*db, &site).await?;
         Ok::<_, DbError>(Some((site, true)))
     };
     match done.await {

@@ -1,0 +1,207 @@
+//! Ingest against a real PostgreSQL (a throwaway cluster per test, Debian's PostgreSQL;
+//! run by `scripts/interop.sh`, which installs it): a poisoned record from one site is
+//! quarantined and alarmed while every other site's records flow; a record PostgreSQL
+//! refuses that the boundary let through is isolated by splitting its batch; a forced
+//! door's alarm follows its latest door record by seq, in the records' transaction; two
+//! collectors taking overlapping batches never deadlock.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use ed25519_dalek::SigningKey;
+use portvakt_central::collector::take_records;
+use portvakt_central::db;
+use portvakt_central::demo::postgres::Postgres;
+use portvakt_wire::chain::{Fields, GENESIS, chain_hash};
+use portvakt_wire::event::{Detail, EventMessage};
+use portvakt_wire::hex;
+
+/// A throwaway PostgreSQL with the schema applied, and a client of it.
+struct Pg {
+    _cluster: Postgres,
+    _dir: tempfile::TempDir,
+    url: String,
+}
+
+async fn pg() -> (Pg, tokio_postgres::Client) {
+    let dir = tempfile::tempdir().unwrap();
+    // PostgreSQL runs as `postgres` when the test runs as root: it must reach its folders.
+    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let cluster = Postgres::throwaway(dir.path()).await.expect("a throwaway PostgreSQL (apt install postgresql)");
+    let url = cluster.url.clone();
+    let mut client = db::connect(&url).await.unwrap();
+    db::migrate(&mut client).await.unwrap();
+    (Pg { _cluster: cluster, _dir: dir, url }, client)
+}
+
+/// A chain of records of one site, as its gateway would publish them.
+struct Chain {
+    prev: [u8; 32],
+    seq: u64,
+}
+
+impl Chain {
+    fn new() -> Self {
+        Self { prev: GENESIS, seq: 0 }
+    }
+
+    /// The next record's `events` message (its hash over the content, linked).
+    fn next(&mut self, kind: &str, door: Option<&str>, detail: &str, at_ms: i64) -> Vec<u8> {
+        self.seq += 1;
+        message(self.seq, &mut self.prev, kind, door, detail, at_ms)
+    }
+}
+
+fn message(seq: u64, prev: &mut [u8; 32], kind: &str, door: Option<&str>, detail: &str, at_ms: i64) -> Vec<u8> {
+    let fields = Fields { at_ms, trusted: true, kind, door, holder: None, credential: None, detail };
+    let hash = chain_hash(prev, seq, &fields);
+    let at = jiff::Timestamp::from_millisecond(at_ms).unwrap();
+    let bytes = EventMessage {
+        seq,
+        at: format!("{at:.3}"),
+        trusted: true,
+        kind,
+        door,
+        holder: None,
+        credential: None,
+        detail: Detail::of(detail),
+        prev: hex::encode(prev),
+        hash: hex::encode(&hash),
+    }
+    .to_bytes();
+    *prev = hash;
+    bytes
+}
+
+const NOW_MS: i64 = 1_796_000_000_000;
+
+fn key() -> SigningKey {
+    SigningKey::from_bytes(&[9; 32])
+}
+
+async fn count(c: &tokio_postgres::Client, sql: &str) -> i64 {
+    c.query_one(sql, &[]).await.unwrap().get(0)
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_poisoned_record_is_quarantined_and_alarmed_while_every_other_sites_records_flow() {
+    let (_pg, mut c) = pg().await;
+    let (mut a, mut b) = (Chain::new(), Chain::new());
+    let good_a: Vec<Vec<u8>> = (0..3).map(|_| a.next("system.start", None, "{}", NOW_MS)).collect();
+    let good_b: Vec<Vec<u8>> = (0..2).map(|_| b.next("system.start", None, "{}", NOW_MS)).collect();
+    // The poisons, each a record whose hash is right for what it holds.
+    let mut p = GENESIS;
+    let before_4713_bc = jiff::civil::date(-5000, 1, 1).to_zoned(jiff::tz::TimeZone::UTC).unwrap().timestamp();
+    let huge = format!("{{\"x\":\"{}\"}}", "a".repeat(1 << 20));
+    let poisons = vec![
+        message(1, &mut p, "system.start", None, "{\"a\":\"\\u0000\"}", NOW_MS),
+        message(1, &mut GENESIS.clone(), "system.start", Some("ent\0rance"), "{}", NOW_MS),
+        message(0, &mut GENESIS.clone(), "system.start", None, "{}", NOW_MS),
+        message(1, &mut GENESIS.clone(), "system.start", None, "{}", before_4713_bc.as_millisecond()),
+        message(1, &mut GENESIS.clone(), "system.start", None, &huge, NOW_MS),
+    ];
+    let mut batch: Vec<(&str, &[u8])> = Vec::new();
+    batch.extend(good_a.iter().map(|m| ("site-a", &m[..])));
+    batch.extend(poisons.iter().map(|m| ("site-poison", &m[..])));
+    batch.extend(good_b.iter().map(|m| ("site-b", &m[..])));
+    let acks = take_records(&mut c, &key(), &batch, jiff::Timestamp::now()).await.expect("the batch is taken");
+    let acked: Vec<&str> = acks.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(acked, ["site-a", "site-b"], "both good sites acknowledged");
+    assert_eq!(count(&c, "SELECT count(*) FROM records WHERE site = 'site-a'").await, 3);
+    assert_eq!(count(&c, "SELECT count(*) FROM records WHERE site = 'site-b'").await, 2);
+    assert_eq!(count(&c, "SELECT count(*) FROM records WHERE site = 'site-poison'").await, 0);
+    let reasons: Vec<String> = c
+        .query("SELECT reason FROM refused WHERE site = 'site-poison' ORDER BY id", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(reasons.len(), 5, "{reasons:?}");
+    for (reason, says) in reasons.iter().zip(["\\u0000", "NUL", "seq 0", "years 1 to 9999", "bytes, more than"]) {
+        assert!(reason.contains(says), "{reason} should say {says}");
+    }
+    let kept = count(&c, "SELECT max(length(payload))::bigint FROM refused").await;
+    assert!(kept <= 64 * 1024, "a quarantined message is kept in part: {kept} bytes");
+    assert_eq!(count(&c, "SELECT max(length) FROM refused").await, i64::try_from(poisons[4].len()).unwrap());
+    let alarm: String = c
+        .query_one("SELECT kind FROM alarms WHERE site = 'site-poison' AND cleared_at IS NULL", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(alarm, "records_quarantined");
+    // The good sites go on: their next records are taken beside more poison.
+    let next = a.next("system.stop", None, "{}", NOW_MS);
+    let batch: Vec<(&str, &[u8])> = vec![("site-poison", &poisons[2][..]), ("site-a", &next[..])];
+    let acks = take_records(&mut c, &key(), &batch, jiff::Timestamp::now()).await.unwrap();
+    assert_eq!(acks.len(), 1);
+    assert_eq!(count(&c, "SELECT through FROM sites WHERE site = 'site-a'").await, 4);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_record_postgresql_refuses_is_isolated_by_splitting_and_the_rest_are_stored() {
+    let (_pg, mut c) = pg().await;
+    // A rule of this database the boundary cannot know: PostgreSQL refuses the statement.
+    c.batch_execute("ALTER TABLE records ADD CONSTRAINT no_test_poison CHECK (kind <> 'test.poison')").await.unwrap();
+    let mut a = Chain::new();
+    let msgs: Vec<Vec<u8>> =
+        (1..=9).map(|i| a.next(if i == 6 { "test.poison" } else { "system.start" }, None, "{}", NOW_MS)).collect();
+    let batch: Vec<(&str, &[u8])> = msgs.iter().map(|m| ("site-a", &m[..])).collect();
+    let acks = take_records(&mut c, &key(), &batch, jiff::Timestamp::now()).await.expect("taken, not failed");
+    assert_eq!(count(&c, "SELECT count(*) FROM records").await, 8, "all but the refused one");
+    let reason: String = c.query_one("SELECT reason FROM refused", &[]).await.unwrap().get(0);
+    assert!(reason.contains("PostgreSQL refused it") && reason.contains("no_test_poison"), "{reason}");
+    // The gap-free point stops before the hole the refused record left.
+    assert_eq!(acks.len(), 1);
+    assert_eq!(count(&c, "SELECT through FROM sites WHERE site = 'site-a'").await, 5);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_forced_doors_alarm_follows_its_latest_door_record_by_seq_in_the_records_transaction() {
+    let (_pg, mut c) = pg().await;
+    let mut a = Chain::new();
+    let start = a.next("system.start", None, "{}", NOW_MS);
+    let forced = a.next("door.forced_open", Some("entrance"), "{}", NOW_MS);
+    let closed = a.next("door.closed", Some("entrance"), "{}", NOW_MS);
+    let open_alarms =
+        "SELECT count(*) FROM alarms WHERE site = 'site-a' AND kind = 'door_forced_open' AND cleared_at IS NULL";
+    // Two collectors: the one with `door.closed` commits first.
+    take_records(&mut c, &key(), &[("site-a", &start[..]), ("site-a", &closed[..])], jiff::Timestamp::now())
+        .await
+        .unwrap();
+    take_records(&mut c, &key(), &[("site-a", &forced[..])], jiff::Timestamp::now()).await.unwrap();
+    assert_eq!(count(&c, open_alarms).await, 0, "the door closed after it was forced: no alarm for a shut door");
+    // Forced again, later by seq: the alarm is there as soon as the record is.
+    let forced_again = a.next("door.forced_open", Some("entrance"), "{}", NOW_MS);
+    take_records(&mut c, &key(), &[("site-a", &forced_again[..])], jiff::Timestamp::now()).await.unwrap();
+    assert_eq!(count(&c, open_alarms).await, 1);
+    // A resend of the old `door.closed` changes nothing: it is not the latest.
+    take_records(&mut c, &key(), &[("site-a", &closed[..])], jiff::Timestamp::now()).await.unwrap();
+    assert_eq!(count(&c, open_alarms).await, 1);
+    let shut = a.next("door.closed", Some("entrance"), "{}", NOW_MS);
+    take_records(&mut c, &key(), &[("site-a", &shut[..])], jiff::Timestamp::now()).await.unwrap();
+    assert_eq!(count(&c, open_alarms).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_collectors_taking_overlapping_batches_in_opposite_orders_never_deadlock() {
+    let (pg, mut first) = pg().await;
+    let mut second = db::connect(&pg.url).await.unwrap();
+    let sites = ["site-a", "site-b", "site-c"];
+    let mut chains: Vec<Chain> = sites.iter().map(|_| Chain::new()).collect();
+    for round in 0..20 {
+        let mut msgs: Vec<(&str, Vec<u8>)> = Vec::new();
+        for (site, chain) in sites.iter().zip(chains.iter_mut()) {
+            for _ in 0..10 {
+                msgs.push((site, chain.next("system.start", None, "{}", NOW_MS)));
+            }
+        }
+        let forward: Vec<(&str, &[u8])> = msgs.iter().map(|(s, m)| (*s, &m[..])).collect();
+        let backward: Vec<(&str, &[u8])> = forward.iter().rev().copied().collect();
+        let (now, k) = (jiff::Timestamp::now(), key());
+        let (x, y) =
+            tokio::join!(take_records(&mut first, &k, &forward, now), take_records(&mut second, &k, &backward, now));
+        x.unwrap_or_else(|e| panic!("round {round}, first collector: {e}"));
+        y.unwrap_or_else(|e| panic!("round {round}, second collector: {e}"));
+    }
+    assert_eq!(count(&first, "SELECT count(*) FROM records").await, 600);
+    assert_eq!(count(&first, "SELECT min(through) FROM sites").await, 200);
+}
