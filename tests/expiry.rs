@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::daemon::TestDaemon;
 use common::signed::{KOMMUNEN, bundle, signed, staff_csv};
 use jiff::{SignedDuration, Timestamp};
@@ -34,7 +32,9 @@ fn a_bundle_ending_within_a_week_is_warned_about_in_status_and_audited_once() {
         assert!(listed["expires_in_hours"].as_i64().unwrap() <= 72);
         assert!(status["text"].as_str().unwrap().contains("EXPIRES in 2 d"), "{}", status["text"]);
         // Later rounds do not repeat the warning for the same version.
-        tokio::time::sleep(Duration::from_millis(2500)).await;
+        for _ in 0..2 {
+            d.ask(&Request::Intake).await.unwrap();
+        }
         let warned = d.audit_kinds().iter().filter(|k| *k == "credentials.expiring").count();
         assert_eq!(warned, 1);
         d.stop().await.unwrap();
@@ -46,7 +46,11 @@ fn past_its_end_an_owners_bundle_keeps_residents_in_for_its_grace_while_the_muni
     use common::signed::OWNER;
     use portvakt::daemon::control::SimAct;
     rt().block_on(async {
-        let d = TestDaemon::start(None);
+        // The daemon on a manual clock: the bundles' end comes when the test moves it.
+        let clock = portvakt::gateway::clock::ManualClock::new(Timestamp::now());
+        let dir = tempfile::tempdir().unwrap();
+        common::daemon::copy_dir(&common::fixture("config/good"), &dir.path().join("etc"));
+        let d = TestDaemon::start_with_clock(dir, None, Vec::new(), std::sync::Arc::new(clock.clone()));
         d.notified("READY=1", 10).await;
         let cfg = common::site();
         let ends = Timestamp::now() + SignedDuration::from_secs(3);
@@ -58,7 +62,7 @@ fn past_its_end_an_owners_bundle_keeps_residents_in_for_its_grace_while_the_muni
         std::fs::write(d.inbox().join("owner.pvkt"), signed(&owner, OWNER)).unwrap();
         std::fs::write(d.inbox().join("care.pvkt"), signed(&care, KOMMUNEN)).unwrap();
         d.ask(&Request::Intake).await.unwrap();
-        tokio::time::sleep(Duration::from_secs(4)).await;
+        clock.advance(SignedDuration::from_secs(4));
 
         // Both bundles are over. The owner's default grace (7 days) keeps the resident in;
         // the municipality's (none) refuses its staff tag.
@@ -70,8 +74,8 @@ fn past_its_end_an_owners_bundle_keeps_residents_in_for_its_grace_while_the_muni
         let denied = d.audited_after("access.denied", 0).await;
         assert_eq!(denied["detail"]["reason"], "expired", "{denied}");
 
-        // Said when it happened, and in status.
-        tokio::time::sleep(Duration::from_millis(1500)).await;
+        // Said at the next round, and in status.
+        d.ask(&Request::Intake).await.unwrap();
         let over: Vec<_> =
             d.audit_of("credentials.expiring").into_iter().filter(|r| r["detail"]["expired"] == true).collect();
         let owner_over = over.iter().find(|r| r["detail"]["authority"] == "owner").expect("the owner's end audited");

@@ -470,7 +470,12 @@ pub fn spawn(
                         let _ = reply.send(access.present(certificate, key).await?);
                     }
                     Some(Command::Reload { cfg, reply }) => { let _ = reply.send(access.reload(cfg).await); }
-                    Some(Command::IntakeNow(reply)) => { let _ = reply.send(access.intake_now().await?); }
+                    Some(Command::IntakeNow(reply)) => {
+                        // A round asked for is a whole round: the inbox, then the ends near.
+                        let report = access.intake_now().await?;
+                        access.warn_expiring().await?;
+                        let _ = reply.send(report);
+                    }
                     None => return Ok(()),
                 },
             }
