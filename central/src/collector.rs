@@ -268,7 +268,7 @@ async fn take_isolating(
             Ok(taken) => out.extend(range.zip(taken)),
             Err(e) if e.is_refused_statement() && range.len() == 1 => {
                 let (site, _, payload) = &parsed[range.start];
-                quarantine(db, site, &format!("PostgreSQL refused it: {}", db::chain(&e)), payload).await?;
+                quarantine(db, site, &format!("refused by {e}"), payload).await?;
             }
             Err(e) if e.is_refused_statement() => {
                 let mid = range.start + range.len() / 2;

@@ -26,8 +26,9 @@ const MIGRATION_LOCK: i64 = 0x7076_6b74_6d69_6772; // "pvktmigr"
 /// Why the database could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
-    /// PostgreSQL said no (connection, SQL, constraint).
-    #[error("PostgreSQL: {0}")]
+    /// PostgreSQL said no (connection, SQL, constraint); said with its causes (the
+    /// server's message, the constraint), not only "db error".
+    #[error("PostgreSQL: {}", chain(.0))]
     Postgres(#[from] tokio_postgres::Error),
     /// The database was migrated by a newer Portvakt Central.
     #[error("the database has schema version {found}; this portvakt-central knows up to {known}: use the newer one")]
@@ -65,7 +66,7 @@ impl DbError {
 }
 
 /// The error and every cause under it, in one line (logs and exits keep the cause).
-pub fn chain(e: &dyn std::error::Error) -> String {
+pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut out = e.to_string();
     let mut cause = e.source();
     while let Some(c) = cause {

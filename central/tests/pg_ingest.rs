@@ -148,7 +148,7 @@ async fn a_record_postgresql_refuses_is_isolated_by_splitting_and_the_rest_are_s
     let acks = take_records(&mut c, &key(), &batch, jiff::Timestamp::now()).await.expect("taken, not failed");
     assert_eq!(count(&c, "SELECT count(*) FROM records").await, 8, "all but the refused one");
     let reason: String = c.query_one("SELECT reason FROM refused", &[]).await.unwrap().get(0);
-    assert!(reason.contains("PostgreSQL refused it") && reason.contains("no_test_poison"), "{reason}");
+    assert!(reason.contains("refused by PostgreSQL") && reason.contains("no_test_poison"), "{reason}");
     // The gap-free point stops before the hole the refused record left.
     assert_eq!(acks.len(), 1);
     assert_eq!(count(&c, "SELECT through FROM sites WHERE site = 'site-a'").await, 5);
