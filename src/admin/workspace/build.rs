@@ -30,7 +30,8 @@ impl Workspace {
 
     /// The bundle for `site` as the workspace now stands; every problem is reported.
     pub fn site_bundle(&self, site: &str, version: u64, issued_at: Timestamp) -> Result<Bundle, Vec<String>> {
-        let mut problems = Vec::new();
+        // What the gateway would refuse, or what would silently take access away.
+        let mut problems = self.mistakes_at(site);
         let tz = self.timezone();
         let mut key: Option<CredentialKey> = None;
         let mut entries = Vec::new();

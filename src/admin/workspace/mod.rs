@@ -7,6 +7,7 @@
 
 pub mod bookings;
 pub mod build;
+mod checks;
 pub mod diff;
 pub mod edit;
 pub mod files;

@@ -64,10 +64,10 @@ fn a_group_booking_is_carried_for_each_member_and_an_ended_one_is_not() {
     let dir = tempfile::tempdir().unwrap();
     let mut ws = workspace("owner", dir.path());
     ws.group_add("lgh-1101", Group { name: None, access: doors(&["entrance", "laundry"]) }).unwrap();
-    for h in ["anna", "bo"] {
+    for (h, uid) in [("anna", "04:A2:19:7F"), ("bo", "04:A2:19:80")] {
         ws.holder_add(h, Holder { role: "resident".into(), group: Some("lgh-1101".into()), ..Holder::default() })
             .unwrap();
-        ws.credential_add(h, &format!("{h}-tag"), "tag", "04:A2:19:7F", Vec::new()).unwrap();
+        ws.credential_add(h, &format!("{h}-tag"), "tag", uid, Vec::new()).unwrap();
     }
     let slot = |start: &str, end: &str| BookingSpec {
         start: start.into(),

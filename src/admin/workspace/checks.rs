@@ -1,0 +1,120 @@
+//! Mistakes caught before signing: what the gateway would refuse, or what would silently
+//! take access away, found in the workspace's own files and named with file and line — a
+//! door the site does not have (a misspelt `laundy` would leave a resident's booking
+//! `door_not_in_scope`), the same tag or PIN given to two credentials at one site.
+//! `site_bundle` refuses a bundle with any of these; nothing they describe is signed.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::Workspace;
+
+/// The line (1-based) in `text` of the first line after one starting with `section` that
+/// contains `needle`; the section's own line when no such line follows; `None` without it.
+fn line_in(text: &str, section: &str, needle: &str) -> Option<usize> {
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines.iter().position(|l| l.trim_start().starts_with(section))?;
+    let found = lines[start..].iter().position(|l| l.contains(needle)).map(|k| start + k);
+    Some(found.unwrap_or(start) + 1)
+}
+
+/// `file, line N` (or just the file when the place cannot be found).
+fn place(dir: &Path, file: &str, section: &str, needle: &str) -> String {
+    let line = std::fs::read_to_string(dir.join(file)).ok().and_then(|t| line_in(&t, section, needle));
+    match line {
+        Some(n) => format!("{file}, line {n}"),
+        None => file.to_owned(),
+    }
+}
+
+fn table(kind: &str, id: &str) -> String {
+    let bare = id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if bare { format!("[{kind}.{id}") } else { format!("[{kind}.\"{id}\"") }
+}
+
+impl Workspace {
+    /// Every mistake of these kinds at `site`, each naming its file and line.
+    pub fn mistakes_at(&self, site: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        self.unknown_doors(site, &mut out);
+        self.same_secret_twice(site, &mut out);
+        out
+    }
+
+    fn unknown_doors(&self, site: &str, out: &mut Vec<String>) {
+        let Some(known) = self.settings.sites.get(site).map(|s| &s.doors).filter(|d| !d.is_empty()) else {
+            return;
+        };
+        let unknown = |d: &String| !known.contains(d);
+        let theirs = format!("{site}'s doors are {}", known.join(", "));
+        for (id, group) in &self.groups.groups {
+            for d in group.access.get(site).into_iter().flatten().filter(|d| unknown(d)) {
+                let at = place(&self.dir, "groups.toml", &table("groups", id), &format!("\"{d}\""));
+                out.push(format!("{at}: group {id}: no door \"{d}\" at {site} ({theirs})"));
+            }
+        }
+        for (id, h) in &self.holders.holders {
+            let section = table("holders", id);
+            for d in h.access.get(site).into_iter().flatten().filter(|d| unknown(d)) {
+                let at = place(&self.dir, "holders.toml", &section, &format!("\"{d}\""));
+                out.push(format!("{at}: holder {id}: no door \"{d}\" at {site} ({theirs})"));
+            }
+            for c in &h.credentials {
+                for d in c.doors.iter().filter(|d| unknown(d)) {
+                    let at = place(&self.dir, "holders.toml", &section, &format!("\"{d}\""));
+                    out.push(format!("{at}: credential {} of {id}: no door \"{d}\" at {site} ({theirs})", c.id));
+                }
+            }
+        }
+    }
+
+    fn same_secret_twice(&self, site: &str, out: &mut Vec<String>) {
+        let mut seen: BTreeMap<String, (String, String)> = BTreeMap::new();
+        for (id, h) in &self.holders.holders {
+            if self.doors_at(h, site).is_empty() {
+                continue;
+            }
+            for c in &h.credentials {
+                let secret = match c.kind.as_str() {
+                    "tag" => c.uid.as_deref().map(|u| format!("tag {}", normalise_uid(u))),
+                    "pin" => c.pin_digests.get(site).map(|d| format!("pin {d}")),
+                    "phone" => c.phone_key.as_deref().map(|k| format!("phone key {}", k.to_ascii_lowercase())),
+                    _ => None,
+                };
+                let Some(secret) = secret else { continue };
+                if let Some((other, other_holder)) = seen.get(&secret) {
+                    let what = secret.split_whitespace().next().unwrap_or("credential");
+                    let what = if what == "pin" { "PIN".to_owned() } else { what.to_owned() };
+                    let at = place(&self.dir, "holders.toml", &table("holders", id), &format!("\"{}\"", c.id));
+                    out.push(format!(
+                        "{at}: credential {} of {id} is the same {what} as credential {other} of {other_holder} at \
+                         {site}: the gateway would refuse the bundle",
+                        c.id
+                    ));
+                } else {
+                    seen.insert(secret, (c.id.clone(), id.clone()));
+                }
+            }
+        }
+    }
+}
+
+/// A tag's UID as the gateway reads it: hex digits only, upper case.
+fn normalise_uid(uid: &str) -> String {
+    uid.chars().filter(char::is_ascii_hexdigit).map(|c| c.to_ascii_uppercase()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_place_is_the_line_of_the_value_inside_its_entrys_table() {
+        let text = "[holders.anna]\nrole = \"resident\"\n\n[holders.anna.access]\nsite = [\"entrance\", \"laundy\"]\n";
+        assert_eq!(line_in(text, "[holders.anna", "\"laundy\""), Some(5));
+        assert_eq!(line_in(text, "[holders.bo", "\"laundy\""), None);
+        assert_eq!(table("holders", "anna-1101"), "[holders.anna-1101");
+        assert_eq!(table("holders", "åsa"), "[holders.\"åsa\"");
+        assert_eq!(normalise_uid("04:a2:19:7f"), "04A2197F");
+    }
+}

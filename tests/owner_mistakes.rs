@@ -1,0 +1,117 @@
+//! Mistakes in a hand-edited workspace are caught before anything is signed: a misspelt
+//! door (it would silently take a resident's laundry away: `door_not_in_scope` at the
+//! gateway) and the same tag given twice (the gateway would refuse the whole bundle) are
+//! refused at `publish`, naming the file and line; nothing reaches the inbox.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::Path;
+use std::process::Command;
+
+const ADMIN: &str = env!("CARGO_BIN_EXE_portvakt-admin");
+
+struct Owner {
+    dir: tempfile::TempDir,
+}
+
+impl Owner {
+    /// The example building's config and keys, and an owner's workspace for it with the
+    /// example residents.
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let etc = dir.path().join("etc");
+        common::daemon::copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("config"), &etc);
+        for f in ["secrets/credential-hash.key", "secrets/authorities/owner.key"] {
+            std::fs::set_permissions(etc.join(f), std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        std::fs::create_dir_all(dir.path().join("inbox")).unwrap();
+        let o = Self { dir };
+        o.ok(&["init", "--authority", "owner", "--class", "owner", "--key", "secrets/authorities/owner.key"]);
+        let inbox = o.path("inbox");
+        o.ok(&[
+            "site",
+            "add",
+            "storgatan-12",
+            "--site-key",
+            "secrets/credential-hash.key",
+            "--config",
+            "portvakt.toml",
+            "--inbox",
+            &inbox,
+        ]);
+        o.ok(&["import", "--csv", "example-residents.csv"]);
+        o
+    }
+
+    fn path(&self, rel: &str) -> String {
+        self.dir.path().join(rel).display().to_string()
+    }
+
+    fn run(&self, args: &[&str]) -> (i32, String) {
+        let out = Command::new(ADMIN)
+            .arg("--workspace")
+            .arg(self.path("ws"))
+            .args(args)
+            .current_dir(self.dir.path().join("etc"))
+            .output()
+            .unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        (out.status.code().unwrap_or(-1), text)
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let (code, out) = self.run(args);
+        assert_eq!(code, 0, "portvakt-admin {args:?}:\n{out}");
+        out
+    }
+
+    fn holders(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("ws/holders.toml")).unwrap()
+    }
+
+    fn edit_holders(&self, from: &str, to: &str) {
+        let text = self.holders();
+        assert!(text.contains(from), "holders.toml has no {from:?}:\n{text}");
+        std::fs::write(self.dir.path().join("ws/holders.toml"), text.replacen(from, to, 1)).unwrap();
+    }
+
+    fn inbox_files(&self) -> usize {
+        std::fs::read_dir(self.dir.path().join("inbox")).unwrap().count()
+    }
+}
+
+/// The 1-based line of `holders.toml` holding `what`.
+fn line_of(text: &str, what: &str) -> usize {
+    text.lines().position(|l| l.contains(what)).unwrap() + 1
+}
+
+#[test]
+fn a_misspelt_door_in_a_hand_edited_holders_file_is_refused_before_signing_with_its_line() {
+    let o = Owner::new();
+    o.edit_holders("\"laundry\"", "\"laundy\"");
+    let line = line_of(&o.holders(), "\"laundy\"");
+    let (code, out) = o.run(&["publish"]);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains(&format!("holders.toml, line {line}")), "{out}");
+    assert!(out.contains("no door \"laundy\" at storgatan-12") && out.contains("laundry"), "{out}");
+    assert_eq!(o.inbox_files(), 0, "nothing signed, nothing delivered");
+}
+
+#[test]
+fn the_same_tag_given_to_two_credentials_is_refused_before_signing() {
+    let o = Owner::new();
+    let before = o.holders();
+    let mut uids = before.lines().filter_map(|l| l.trim().strip_prefix("uid = ").map(str::to_owned));
+    let (first, second) = (uids.next().unwrap(), uids.next().unwrap());
+    o.edit_holders(&format!("uid = {second}"), &format!("uid = {first}"));
+    let (code, out) = o.run(&["publish"]);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("is the same tag as credential") && out.contains("holders.toml, line"), "{out}");
+    assert_eq!(o.inbox_files(), 0);
+    // Put right, it is signed and delivered.
+    o.edit_holders(&format!("uid = {first}"), &format!("uid = {second}"));
+    o.ok(&["publish"]);
+    assert_eq!(o.inbox_files(), 1);
+}
