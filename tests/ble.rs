@@ -149,7 +149,9 @@ async fn a_staff_phone_in_the_allowlist_opens_the_entrance_and_the_decision_is_a
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replayed_stale_misdirected_and_forged_proofs_are_refused_and_audited() {
     let clock = ManualClock::new(Timestamp::now());
-    let (d, sock) = daemon_on(&[("PORTVAKT__BLE__CHALLENGE_VALID", "500ms")], Arc::new(clock.clone())).await;
+    // Six attempts from one connection (a stray proof costs a token too): burst 10.
+    let env = [("PORTVAKT__BLE__CHALLENGE_VALID", "500ms"), ("PORTVAKT__BLE__BURST", "10")];
+    let (d, sock) = daemon_on(&env, Arc::new(clock.clone())).await;
     let mut l = link(&sock).await;
     let staff = phone(0x31);
     // A proof recorded from a granted exchange, sent again: no challenge is open.

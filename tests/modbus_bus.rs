@@ -100,6 +100,21 @@ fn a_coil_wanted_whose_write_never_reached_the_bus_is_written_at_the_boards_next
 }
 
 #[test]
+fn a_relay_command_older_than_the_coils_newest_want_writes_the_newest() {
+    rt().block_on(async {
+        let (sim, bus, mut rx) = setup().await;
+        next(&mut rx, |e| matches!(e, BusEvent::Online { unit: 2 })).await;
+        // A release was queued; the relock that followed was registered, but its own
+        // command never reached the bus (given up on while the queue was full).
+        bus.want(2, 3, false);
+        let stale = bus.write_relay(2, 3, true).await;
+        assert!(stale.is_err_and(|why| why.contains("superseded")), "the old command is not carried out");
+        assert_eq!(sim.relay(2, 3), Some(false), "the board holds the newest want");
+        assert!(!sim.relay_writes().contains(&(2, 3, true)), "the release was never written");
+    });
+}
+
+#[test]
 fn input_changes_are_reported_by_channel() {
     rt().block_on(async {
         let (sim, _bus, mut rx) = setup().await;

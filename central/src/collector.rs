@@ -29,6 +29,10 @@ pub const SWEEP: Duration = Duration::from_secs(30);
 /// At most this many messages that have already arrived are taken in one transaction.
 pub const BATCH: usize = 256;
 
+/// QoS 0 messages waiting for the collector, at most (QoS 1 ones are bounded by the
+/// broker's in-flight window).
+pub const MAX_WAITING_QOS0: usize = 4096;
+
 /// Where and how to reach the broker.
 #[derive(Debug, Clone)]
 pub struct Broker {
@@ -86,6 +90,10 @@ pub async fn run(mut c: Collector, stop: impl std::future::Future<Output = ()>) 
     // (mosquitto's max_inflight_messages, NATS's 1 024); a bounded channel smaller than it
     // would stop the driver, and with it the acknowledgements that would free the window.
     let (tx, mut rx) = mpsc::unbounded_channel::<Publish>();
+    // QoS 0 messages are outside any window: past this many waiting they are dropped
+    // (retained states come again; records are published at QoS 1).
+    let waiting = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = waiting.clone();
     let mut filters = vec![format!("{}/+/events", c.broker.root)];
     filters.extend(state_filters(&c.broker.root, '/', "+"));
     let subscriber = client.clone();
@@ -103,6 +111,12 @@ pub async fn run(mut c: Collector, stop: impl std::future::Future<Output = ()>) 
                     }
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) => {
+                    use std::sync::atomic::Ordering::Relaxed;
+                    if p.qos == QoS::AtMostOnce && counted.load(Relaxed) >= MAX_WAITING_QOS0 {
+                        log::warn!("{}: a QoS 0 message dropped ({MAX_WAITING_QOS0} already waiting)", p.topic);
+                        continue;
+                    }
+                    counted.fetch_add(1, Relaxed);
                     if tx.send(p).is_err() {
                         return;
                     }
@@ -135,6 +149,7 @@ pub async fn run(mut c: Collector, stop: impl std::future::Future<Output = ()>) 
                         Err(_) => break,
                     }
                 }
+                waiting.fetch_sub(batch.len(), std::sync::atomic::Ordering::Relaxed);
                 if let Err(e) = handle(&mut c, &client, &batch).await {
                     break Err(e);
                 }
@@ -156,13 +171,17 @@ async fn handle(c: &mut Collector, client: &AsyncClient, batch: &[Publish]) -> R
     let root = c.broker.root.clone();
     let mut events = Vec::new();
     for p in batch {
-        let text = || std::str::from_utf8(&p.payload).unwrap_or_default();
+        let message = &p.payload[..];
         match classify(&root, &p.topic, '/') {
-            Some(Topic::Events(site)) => events.push((site, &p.payload[..])),
-            Some(Topic::Status(site)) => fleet::observe(&c.db, site, &Observation::Status(text()), now, &rules).await?,
-            Some(Topic::State(site)) => fleet::observe(&c.db, site, &Observation::State(text()), now, &rules).await?,
+            Some(Topic::Events(site)) => events.push((site, message)),
+            Some(Topic::Status(site)) => {
+                fleet::observe_message(&c.db, site, message, Observation::Status, now, &rules).await?;
+            }
+            Some(Topic::State(site)) => {
+                fleet::observe_message(&c.db, site, message, Observation::State, now, &rules).await?;
+            }
             Some(Topic::Door(site, door)) => {
-                fleet::observe(&c.db, site, &Observation::Door(door, text()), now, &rules).await?;
+                fleet::observe_message(&c.db, site, message, |t| Observation::Door(door, t), now, &rules).await?;
             }
             None => log::warn!("not a topic of Central's, ignored: {}", p.topic),
         }
@@ -206,7 +225,9 @@ pub async fn take_records(
     let mut wholes: Vec<(&str, Whole)> = Vec::new();
     for (i, taken) in take_isolating(db, &parsed).await? {
         let (site, event, _) = &parsed[i];
-        if taken.arrival == Arrival::New && event.kind == "audit.checkpoint" {
+        // A resend too: its first judging may have been lost with a connection after the
+        // commit (judging again changes only a `not_stored` outcome).
+        if taken.arrival != Arrival::Equivocation && event.kind == "audit.checkpoint" {
             let judged = db::check_checkpoint(db, site, event).await?;
             if judged.outcome.failed() {
                 log::error!("{site}: {}", judged.words());
@@ -219,6 +240,12 @@ pub async fn take_records(
         // The last taken of a site holds its chain after everything taken before it.
         wholes.retain(|(s, _)| s != site);
         wholes.push((site, taken.whole));
+    }
+    // A checkpoint that came before the record it covers is judged once that record is here.
+    let sites: Vec<&str> = wholes.iter().map(|(s, _)| *s).collect();
+    for (site, judged) in db::rejudge_checkpoints(db, &sites).await? {
+        log::error!("{site}: {}", judged.words());
+        fleet::reconcile(&*db, &site, now, &Rules::default()).await?;
     }
     let mut acks = Vec::new();
     for (site, whole) in wholes {

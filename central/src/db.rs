@@ -48,7 +48,12 @@ impl DbError {
     /// connection stands: the batch holding it must be split, not the database left.
     pub fn is_refused_statement(&self) -> bool {
         match self {
-            Self::Postgres(e) => e.as_db_error().is_some() && !self.is_retryable() && !e.is_closed(),
+            // Data exceptions (22), constraint violations (23), program limits (54): the
+            // message's own content. Anything else (resources, cancellation, the server)
+            // is passing, and no reason to quarantine a record.
+            Self::Postgres(e) => {
+                !e.is_closed() && e.code().is_some_and(|c| ["22", "23", "54"].iter().any(|k| c.code().starts_with(k)))
+            }
             Self::Damaged(_) => true,
             Self::Newer { .. } => false,
         }
@@ -328,7 +333,9 @@ pub async fn check_checkpoint(client: &Client, site: &str, e: &ReceivedEvent) ->
         .execute(
             "INSERT INTO checkpoints (site, seq, covers, signed_at, key, outcome, words)
              VALUES ($1, $2, $3, TIMESTAMPTZ 'epoch' + $4::bigint * INTERVAL '1 millisecond', $5, $6, $7)
-             ON CONFLICT (site, seq) DO NOTHING",
+             ON CONFLICT (site, seq) DO UPDATE SET covers = excluded.covers, signed_at = excluded.signed_at,
+                 key = excluded.key, outcome = excluded.outcome, words = excluded.words
+             WHERE checkpoints.outcome = 'not_stored'",
             &[
                 &site,
                 &seq,
@@ -341,6 +348,30 @@ pub async fn check_checkpoint(client: &Client, site: &str, e: &ReceivedEvent) ->
         )
         .await?;
     Ok(judged)
+}
+
+/// Judges again the checkpoints of `sites` judged `not_stored` whose covered record is
+/// stored now (it arrived after the checkpoint), in one query when none waits; returns
+/// those that failed, with their site.
+pub async fn rejudge_checkpoints(client: &Client, sites: &[&str]) -> Result<Vec<(String, anchors::Judged)>, DbError> {
+    let waiting = client
+        .query(
+            "SELECT c.site, r.payload FROM checkpoints c JOIN records r ON r.site = c.site AND r.seq = c.seq
+             WHERE c.site = ANY($1) AND c.outcome = 'not_stored'
+               AND EXISTS (SELECT 1 FROM records x WHERE x.site = c.site AND x.seq = c.covers)",
+            &[&sites],
+        )
+        .await?;
+    let mut failed = Vec::new();
+    for row in waiting {
+        let (site, payload): (String, Vec<u8>) = (row.get(0), row.get(1));
+        let Ok(e) = ReceivedEvent::parse(&payload) else { continue };
+        let judged = check_checkpoint(client, &site, &e).await?;
+        if judged.outcome.failed() {
+            failed.push((site, judged));
+        }
+    }
+    Ok(failed)
 }
 
 /// Quarantines a message that could not be taken, with why (`refused`): whatever it

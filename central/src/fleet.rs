@@ -112,6 +112,33 @@ pub async fn observe(
     notify(db, site).await
 }
 
+/// What a retained message of `site` says, taken in if it can be kept: one that cannot
+/// (not UTF-8, a NUL, too large — or refused by PostgreSQL anyway) is quarantined with its
+/// reason instead of failing the batch it came in; only a lost connection is an error.
+pub async fn observe_message<'a>(
+    db: &Client,
+    site: &str,
+    payload: &'a [u8],
+    what: impl FnOnce(&'a str) -> Observation<'a>,
+    now: Timestamp,
+    rules: &Rules,
+) -> Result<(), DbError> {
+    let text = match crate::boundary::check_observation(site, payload) {
+        Ok(t) => t,
+        Err(why) => {
+            log::warn!("{site}: quarantined: {why}");
+            return crate::db::refuse(db, site, &why.to_string(), payload).await;
+        }
+    };
+    match observe(db, site, &what(text), now, rules).await {
+        Err(e) if e.is_refused_statement() => {
+            log::warn!("{site}: quarantined: refused by {e}");
+            crate::db::refuse(db, site, &format!("refused by {e}"), payload).await
+        }
+        other => other,
+    }
+}
+
 /// The PostgreSQL channel on which a changed site's name is notified.
 pub const CHANNEL: &str = "portvakt_fleet";
 

@@ -154,13 +154,17 @@ pub async fn run(
         let mut events = Vec::new();
         let mut forget = Vec::with_capacity(batch.len());
         for message in &batch {
-            let text = std::str::from_utf8(&message.payload).unwrap_or_default();
+            let payload = &message.payload[..];
             match classify(&c.root, &message.subject, '.') {
-                Some(Topic::Events(site)) => events.push((site, &message.payload[..])),
-                Some(Topic::Status(site)) => fleet::observe(db, site, &Observation::Status(text), now, &rules).await?,
-                Some(Topic::State(site)) => fleet::observe(db, site, &Observation::State(text), now, &rules).await?,
+                Some(Topic::Events(site)) => events.push((site, payload)),
+                Some(Topic::Status(site)) => {
+                    fleet::observe_message(db, site, payload, Observation::Status, now, &rules).await?;
+                }
+                Some(Topic::State(site)) => {
+                    fleet::observe_message(db, site, payload, Observation::State, now, &rules).await?;
+                }
                 Some(Topic::Door(site, door)) => {
-                    fleet::observe(db, site, &Observation::Door(door, text), now, &rules).await?;
+                    fleet::observe_message(db, site, payload, |t| Observation::Door(door, t), now, &rules).await?;
                 }
                 None => log::warn!("not a subject of Central's, acknowledged and ignored: {}", message.subject),
             }

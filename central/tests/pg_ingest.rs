@@ -92,7 +92,7 @@ async fn a_poisoned_record_is_quarantined_and_alarmed_while_every_other_sites_re
     let before_4713_bc = jiff::civil::date(-5000, 1, 1).to_zoned(jiff::tz::TimeZone::UTC).unwrap().timestamp();
     let huge = format!("{{\"x\":\"{}\"}}", "a".repeat(1 << 20));
     let poisons = vec![
-        message(1, &mut p, "system.start", None, "{\"a\":\"\\u0000\"}", NOW_MS),
+        message(1, &mut p, "system.start", None, "not json \0 with a NUL", NOW_MS),
         message(1, &mut GENESIS.clone(), "system.start", Some("ent\0rance"), "{}", NOW_MS),
         message(0, &mut GENESIS.clone(), "system.start", None, "{}", NOW_MS),
         message(1, &mut GENESIS.clone(), "system.start", None, "{}", before_4713_bc.as_millisecond()),
@@ -116,7 +116,13 @@ async fn a_poisoned_record_is_quarantined_and_alarmed_while_every_other_sites_re
         .map(|r| r.get(0))
         .collect();
     assert_eq!(reasons.len(), 5, "{reasons:?}");
-    for (reason, says) in reasons.iter().zip(["\\u0000", "NUL", "seq 0", "years 1 to 9999", "bytes, more than"]) {
+    for (reason, says) in reasons.iter().zip([
+        "the detail holds a NUL",
+        "the door holds a NUL",
+        "seq 0",
+        "years 1 to 9999",
+        "bytes, more than",
+    ]) {
         assert!(reason.contains(says), "{reason} should say {says}");
     }
     let kept = count(&c, "SELECT max(length(payload))::bigint FROM refused").await;
@@ -128,6 +134,24 @@ async fn a_poisoned_record_is_quarantined_and_alarmed_while_every_other_sites_re
         .unwrap()
         .get(0);
     assert_eq!(alarm, "records_quarantined");
+    // A NUL only spelled in a detail's JSON (`\u0000`, as a phone's text escaped) is text
+    // PostgreSQL keeps: stored, not quarantined.
+    let spelled = Chain::new().next("ble.refused", None, "{\"door_named\":\"\\u0000\"}", NOW_MS);
+    take_records(&mut c, &key(), &[("site-c", &spelled[..])], jiff::Timestamp::now()).await.unwrap();
+    assert_eq!(count(&c, "SELECT count(*) FROM records WHERE site = 'site-c'").await, 1);
+    // A retained state holding a NUL is quarantined too, not the collector's batch failed.
+    let state = b"{\"site\":\"site-b\",\"x\":\"\0\"}";
+    let observed = portvakt_central::fleet::observe_message(
+        &c,
+        "site-b",
+        state,
+        portvakt_central::fleet::Observation::State,
+        jiff::Timestamp::now(),
+        &portvakt_central::alarms::Rules::default(),
+    )
+    .await;
+    observed.expect("quarantined, not an error");
+    assert_eq!(count(&c, "SELECT count(*) FROM refused WHERE site = 'site-b'").await, 1);
     // The good sites go on: their next records are taken beside more poison.
     let next = a.next("system.stop", None, "{}", NOW_MS);
     let batch: Vec<(&str, &[u8])> = vec![("site-poison", &poisons[2][..]), ("site-a", &next[..])];
@@ -204,4 +228,29 @@ async fn two_collectors_taking_overlapping_batches_in_opposite_orders_never_dead
     }
     assert_eq!(count(&first, "SELECT count(*) FROM records").await, 600);
     assert_eq!(count(&first, "SELECT min(through) FROM sites").await, 200);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_checkpoint_that_arrived_before_its_record_is_judged_again_when_the_record_comes() {
+    use portvakt_wire::checkpoint::Checkpoint;
+    let (_pg, mut c) = pg().await;
+    let device = SigningKey::from_bytes(&[7; 32]);
+    let mut a = Chain::new();
+    let commissioned = format!("{{\"public_key\":\"{}\"}}", hex::encode(&device.verifying_key().to_bytes()));
+    let first = a.next("system.device_key", None, &commissioned, NOW_MS);
+    let second = a.next("system.start", None, "{}", NOW_MS);
+    let covered_hash = a.prev;
+    let at = jiff::Timestamp::from_millisecond(NOW_MS).unwrap();
+    let signed = Checkpoint::sign("site-a", 2, covered_hash, at, &device).detail().to_string();
+    let checkpoint = a.next("audit.checkpoint", None, &signed, NOW_MS);
+    // The checkpoint (record 3) arrives before record 2, which it covers.
+    take_records(&mut c, &key(), &[("site-a", &first[..]), ("site-a", &checkpoint[..])], jiff::Timestamp::now())
+        .await
+        .unwrap();
+    let outcome = "SELECT outcome FROM checkpoints WHERE site = 'site-a' AND seq = 3";
+    let judged: String = c.query_one(outcome, &[]).await.unwrap().get(0);
+    assert_eq!(judged, "not_stored");
+    take_records(&mut c, &key(), &[("site-a", &second[..])], jiff::Timestamp::now()).await.unwrap();
+    let judged: String = c.query_one(outcome, &[]).await.unwrap().get(0);
+    assert_eq!(judged, "verified", "judged again once record 2 is stored");
 }

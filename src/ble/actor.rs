@@ -111,8 +111,17 @@ impl Actor {
     async fn audit_refusal(&self, peer: &str, r: &Refused) {
         let now = self.clock.now();
         let trusted = self.reach.trust.borrow().is_trusted();
-        let detail = serde_json::json!({ "peer": peer, "reason": r.code.word(), "message": r.detail });
-        let event = NewEvent::system(EventKind::BleRefused, now, trusted, r.door.clone(), &detail);
+        // The record's door is a configured door or none: what a phone named (any text)
+        // goes into the detail, escaped, never into the door column.
+        let known = |d: &String| {
+            self.reach.doors.borrow().as_ref().is_some_and(|v| v.cfg.policy.doors.iter().any(|x| x.id.as_str() == d))
+        };
+        let door = r.door.clone().filter(known);
+        let mut detail = serde_json::json!({ "peer": peer, "reason": r.code.word(), "message": r.detail });
+        if let Some(named) = r.door.as_ref().filter(|d| !known(d)) {
+            detail["door_named"] = serde_json::json!(named);
+        }
+        let event = NewEvent::system(EventKind::BleRefused, now, trusted, door, &detail);
         if let Err(e) = self.reach.store.append(event).await {
             log::error!("audit record not stored: {e}");
         }

@@ -169,11 +169,16 @@ impl Service {
         let rate = self.settings.rate;
         let challenge_valid = self.settings.challenge_valid;
         let open = |e: &Exchange| matches!(e, Exchange::Challenged { issued, .. } if now >= *issued && now.duration_since(*issued) <= challenge_valid);
-        self.peers.retain(|_, p| open(&p.exchange) || !p.bucket.is_full(rate, now));
+        // A phone halfway through a message it sends in fragments is kept too.
+        self.peers.retain(|_, p| open(&p.exchange) || p.frames.in_progress() || !p.bucket.is_full(rate, now));
         if self.peers.len() < MAX_PEERS {
             return;
         }
-        let oldest = self.peers.iter().filter(|(_, p)| !open(&p.exchange)).min_by_key(|(_, p)| p.heard);
+        let oldest = self
+            .peers
+            .iter()
+            .filter(|(_, p)| !open(&p.exchange))
+            .min_by_key(|(_, p)| (p.frames.in_progress(), p.heard));
         if let Some(name) = oldest.map(|(name, _)| name.clone()) {
             self.peers.remove(&name);
         }
@@ -292,12 +297,18 @@ impl Service {
     fn prove(&mut self, p: &mut Peer, proof: &Proof, now: Monotonic) -> Step {
         let exchange = std::mem::replace(&mut p.exchange, Exchange::Idle);
         let Exchange::Challenged { open, nonce, issued } = exchange else {
-            return refuse(
-                [0; 8],
-                Code::NoChallenge,
-                "a proof with no open challenge (replayed or repeated)",
-                Some(&proof.door),
-            );
+            // Answering nothing costs the address a token, as an open does: a flood of
+            // proofs is limited and audited once per bout like any other.
+            let rate = self.settings.rate;
+            let limited = rate_limited(rate, p.bucket.attempt(rate, now), [0; 8], "this radio address", None);
+            return limited.unwrap_or_else(|| {
+                refuse(
+                    [0; 8],
+                    Code::NoChallenge,
+                    "a proof with no open challenge (replayed or repeated)",
+                    Some(&proof.door),
+                )
+            });
         };
         let (tag, door) = (open.tag, Some(open.door.as_str()));
         if self.expired(issued, now) {

@@ -201,7 +201,7 @@ fn only_proofs_that_verify_spend_a_phone_keys_attempts() {
 #[test]
 fn a_radio_holds_one_challenge_and_only_its_own_next_open_replaces_it() {
     let key = SigningKey::from_bytes(&[5; 32]);
-    let mut s = service(2);
+    let mut s = Service::new(Settings { rate: Rate { burst: 10, per_minute: 60 }, ..service(2).settings });
     let first = challenge(send(&mut s, "x", &open(&key, "entrance"), t0()));
     let second = challenge(send(&mut s, "x", &open(&key, "entrance"), t0()));
     // x holds one slot of two: another phone still gets one.
@@ -258,4 +258,25 @@ fn keys_proven_by_an_attacker_never_crowd_a_real_phone_out() {
     assert!(s.keys.len() <= MAX_KEYS);
     // A minute later the phone's own bucket has a token again, remembered or not.
     assert_eq!(attempt(&mut s, "phone", &phone, t0() + SignedDuration::from_secs(61)), Code::Granted);
+}
+
+#[test]
+fn proofs_answering_nothing_cost_their_radio_and_a_flood_of_them_is_audited_once() {
+    let key = SigningKey::from_bytes(&[5; 32]);
+    let mut s = service(4);
+    let stray = Message::Proof(Proof { door: "entrance".into(), signature: [0; 64] });
+    let codes: Vec<Step> = (0..20).map(|_| send(&mut s, "x", &stray, t0())).collect();
+    assert!(codes[..3].iter().all(|c| code(c) == Code::NoChallenge), "burst 3: {codes:?}");
+    assert!(codes[3..].iter().all(|c| code(c) == Code::RateLimited));
+    let audited = codes.iter().filter(|r| matches!(r, Step::Refuse(x) if x.audit)).count();
+    assert_eq!(audited, 4, "three refusals, then the flood once");
+    // Another radio is served meanwhile.
+    challenge(send(&mut s, "phone", &open(&key, "entrance"), t0()));
+}
+
+#[test]
+fn a_door_name_with_a_control_character_is_malformed() {
+    let key = SigningKey::from_bytes(&[5; 32]);
+    let mut s = service(4);
+    assert_eq!(code(&send(&mut s, "x", &open(&key, "ent\0rance"), t0())), Code::Malformed);
 }

@@ -206,6 +206,11 @@ fn door(r: &mut Reader<'_>) -> Result<String, WireError> {
     if d.is_empty() || d.len() > MAX_DOOR {
         return Err(r.error(format!("door id of {} bytes; 1 to {MAX_DOOR} expected", d.len())));
     }
+    // A door id is a configured id: never a control character (a NUL would follow it into
+    // the audit record and the fleet's database).
+    if d.chars().any(char::is_control) {
+        return Err(r.error(String::from("a door id with a control character")));
+    }
     Ok(d)
 }
 

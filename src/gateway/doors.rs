@@ -75,8 +75,9 @@ pub struct Gateway {
     observed: broadcast::Sender<Observed>,
     /// The doors' state as last told to watchers (the uplink publishes each change).
     door_states: watch::Sender<Vec<DoorStatus>>,
-    /// Per door: the newest mode change handed to the store (only it may take effect).
+    /// Per door: the newest mode change handed to the store, and the newest in effect.
     mode_generation: Vec<u64>,
+    mode_applied: Vec<u64>,
 }
 
 fn door_idx(i: usize) -> DoorIdx {
@@ -114,6 +115,7 @@ impl Gateway {
             observed: broadcast::channel(OBSERVED).0,
             door_states: watch::channel(Vec::new()).0,
             mode_generation: vec![0; cfg.policy.doors.len()],
+            mode_applied: vec![0; cfg.policy.doors.len()],
         };
         for (i, (door, w)) in cfg.policy.doors.iter().zip(&cfg.wiring).enumerate() {
             let idx = door_idx(i);

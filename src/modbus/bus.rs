@@ -109,6 +109,8 @@ struct Bus {
     quiet_until: Option<Instant>,
     /// When any unit on the bus last answered (with data or an exception).
     last_answer: Option<Instant>,
+    /// The coils the gateway wants now (a write command carries what was wanted when sent).
+    wanted: watch::Receiver<super::handle::WantedCoils>,
 }
 
 impl Bus {
@@ -241,10 +243,17 @@ impl Bus {
     async fn command(&mut self, cmd: BusCommand) {
         match cmd {
             BusCommand::Relay { unit, channel, on, reply } => {
+                // The coil as wanted now, which a newer want (whose own command may have
+                // been given up on, unsent) can have changed since this command was sent:
+                // never an older command over a newer want.
+                let wanted = self.wanted.borrow().get(&(unit, channel)).copied().unwrap_or(on);
                 if let Some(d) = self.devices.iter_mut().find(|d| d.unit == unit) {
-                    d.relays.want(channel, on);
+                    d.relays.want(channel, wanted);
                 }
-                let outcome = self.write_coil(unit, channel, on).await;
+                let outcome = match self.write_coil(unit, channel, wanted).await {
+                    Ok(_) if wanted != on => Err("superseded: the coil is wanted otherwise now".into()),
+                    other => other,
+                };
                 if let Err(why) = &outcome {
                     log::error!("bus {}: relay {unit}/{channel} not confirmed: {why}", self.cfg.name);
                 }
@@ -363,6 +372,7 @@ pub fn spawn(cfg: BusConfig, events: mpsc::Sender<BusEvent>) -> (BusHandle, toki
         readings: 0,
         quiet_until: None,
         last_answer: None,
+        wanted: wanted_rx.clone(),
     };
     let task = tokio::spawn(async move {
         let interval = bus.cfg.poll_interval.unsigned_abs().max(Duration::from_millis(5));

@@ -75,11 +75,11 @@ pub struct Worker {
     pub out: mpsc::Sender<Out>,
     memory: ReplayMemory,
     seen: SeenDocuments,
-    /// The refusal code of the acknowledgements refused since the last one taken: an
-    /// episode is audited once (its record would itself be acknowledged into the same
-    /// refusal — a replaced gateway against a collector that holds the old chain), the
-    /// rest are counted in `state`.
-    refusing_acks: Option<&'static str>,
+    /// The refusal codes of the acknowledgements refused since the last one taken: each
+    /// code is audited once an episode (its record would itself be acknowledged into the
+    /// same refusal — a replaced gateway against a collector that holds the old chain),
+    /// every refusal is counted in `state`.
+    refusing_acks: Vec<&'static str>,
 }
 
 impl Worker {
@@ -97,7 +97,7 @@ impl Worker {
             out,
             memory: ReplayMemory::default(),
             seen: SeenDocuments::default(),
-            refusing_acks: None,
+            refusing_acks: Vec::new(),
         }
     }
 
@@ -192,7 +192,7 @@ impl Worker {
             }
             Some(_) => match self.reach.store.confirm_through(through, Timestamp::now()).await {
                 Ok(n) => {
-                    self.refusing_acks = None;
+                    self.refusing_acks.clear();
                     log::debug!("uplink: the collector confirmed {n} record(s) through {through}");
                 }
                 Err(e) => log::error!("uplink: acknowledgement not stored: {e}"),
@@ -200,14 +200,14 @@ impl Worker {
         }
     }
 
-    /// A refused acknowledgement: audited once per episode (until one is taken again, or
-    /// the reason changes), every one counted in `state`.
+    /// A refused acknowledgement: each reason audited once per episode (until one is taken
+    /// again), every one counted in `state`.
     async fn ack_refused(&mut self, topic: &str, r: &Refused) {
         let _ = self.out.send(Out::AckRefused).await;
-        if self.refusing_acks == Some(r.code) {
+        if self.refusing_acks.contains(&r.code) {
             return log::debug!("uplink: refused again on {topic}: {} ({})", r.message, r.code);
         }
-        self.refusing_acks = Some(r.code);
+        self.refusing_acks.push(r.code);
         self.refused(topic, r).await;
     }
 

@@ -1,8 +1,9 @@
 //! Doors changed on someone's say-so (a signed command over the uplink, the control
 //! socket): a mode change and a pulse. A mode is durable before it takes effect: the
 //! sealed row goes to the store first ([`Gateway::store_mode`]); only once the caller has
-//! seen it committed does it ask for the change ([`Gateway::apply_mode`]), and only the
-//! newest stored change of a door takes effect. The loop itself never waits on the disk.
+//! seen it committed does it ask for the change ([`Gateway::apply_mode`]), and changes
+//! take effect in the order they were handed to the store (a late one is not applied
+//! over a later one). The loop itself never waits on the disk.
 
 use super::{Committed, Gateway};
 use crate::core::model::{DoorIdx, DoorMode};
@@ -41,9 +42,14 @@ impl Gateway {
         generation: u64,
     ) -> Result<Committed, String> {
         let idx = self.door_named(door)?;
-        if self.mode_generation.get(usize::from(idx.0)) != Some(&generation) {
-            return Err("a later mode change of this door was stored meanwhile; that one takes effect".into());
+        // Changes take effect in the order they were handed to the store: one older than
+        // the change in effect is late (that one was stored after it). A later change
+        // whose write failed never asks, so an earlier stored one still takes effect.
+        let applied = self.mode_applied.get_mut(usize::from(idx.0)).ok_or("no such door")?;
+        if generation <= *applied {
+            return Err("a later mode change of this door took effect meanwhile; it stands".into());
         }
+        *applied = generation;
         let now = self.clock.now();
         self.state.set_mode(idx, mode);
         self.drive(idx, Input::Mode(mode), now).await;

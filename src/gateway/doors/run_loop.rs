@@ -1,7 +1,7 @@
 //! The gateway's task loop: start (every strike locked, stored modes applied), then bus
 //! events, commands, door ticks and the audit backlog, each served as it comes (ticks
-//! first: a relock never waits behind a queue; the doors are judged again after every
-//! command, so an answered ping means they were judged at the clock's reading), and at the end every strike locked, the
+//! first: a relock never waits behind a queue; the doors are judged before every command,
+//! so an answered ping means they were judged at the clock's reading), and at the end every strike locked, the
 //! lockouts saved and the audit writer drained.
 
 use std::time::Duration;
@@ -59,12 +59,12 @@ impl Gateway {
                 _ = ticker.tick(), if self.machines.iter().any(DoorMachine::needs_tick) => self.tick().await,
                 _ = windows.tick(), if self.watches_free_passage() => self.check_free_passage().await,
                 Some(cmd) = commands.recv() => {
-                    self.command(cmd).await;
-                    // Timers are judged after every command too: once a command (a ping)
-                    // is answered, the doors have been judged at the clock's reading.
+                    // The doors are judged at the clock's reading before every command: a
+                    // command (a ping) is answered after any relock that was due.
                     if self.machines.iter().any(DoorMachine::needs_tick) {
                         self.tick().await;
                     }
+                    self.command(cmd).await;
                     // New policy, clock trust or mode: a window may open or close now.
                     if self.watches_free_passage() {
                         self.check_free_passage().await;
