@@ -128,3 +128,27 @@ fn at_a_site_with_no_uplink_the_daemon_lets_records_past_retention_go_and_the_ch
         d.stop().await.unwrap();
     });
 }
+
+#[test]
+fn an_orderly_stop_keeps_the_clock_floor_as_of_the_stop() {
+    rt().block_on(async {
+        // A trusted clock a day ahead of the machine's, so the floor can only come from it.
+        let at = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24);
+        let clock = portvakt::gateway::clock::ManualClock::new(at);
+        let dir = tempfile::tempdir().unwrap();
+        common::daemon::copy_dir(&common::fixture("config/good"), &dir.path().join("etc"));
+        let d = TestDaemon::start_with_clock(dir, None, Vec::new(), std::sync::Arc::new(clock.clone()));
+        d.notified("READY=1", 10).await;
+        clock.advance(jiff::SignedDuration::from_mins(3));
+        let db = d.db();
+        d.signals.send(Signal::Stop).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(15), d.task).await.unwrap().unwrap().unwrap();
+        let floor: i64 = rusqlite::Connection::open(&db)
+            .unwrap()
+            .query_row("SELECT value FROM meta WHERE key = 'clock_floor_ms'", [], |r| r.get(0))
+            .unwrap();
+        let stopped = (at + jiff::SignedDuration::from_mins(3)).as_millisecond();
+        assert!(floor >= stopped, "the floor ({floor}) is the stop's time ({stopped}), not up to 10 min before");
+        drop(d.dir);
+    });
+}
