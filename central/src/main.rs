@@ -259,9 +259,7 @@ async fn collect(a: Collect) -> Result<String, Failure> {
     // A lost database (restarted, failed over) is connected to again: what was not
     // committed was not acknowledged to the broker, which delivers it again.
     loop {
-        let stop = async {
-            let _ = tokio::signal::ctrl_c().await;
-        };
+        let stop = stopped();
         let lost = match &engine {
             Engine::Nats(cluster) => match nats::run(cluster, &key, &mut client, stop).await {
                 Ok(()) => return Ok(String::new()),
@@ -291,14 +289,31 @@ enum Engine {
     Mqtt(collector::Broker),
 }
 
-/// Connects to PostgreSQL again, waiting 1, 2, 4… up to 10 s between tries; `None` when
-/// stopped (Ctrl-C, SIGINT) meanwhile.
+/// SIGINT (Ctrl-C) or SIGTERM (systemd's stop): either ends collecting in order.
+async fn stopped() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = term => {}
+    }
+}
+
+/// Connects to PostgreSQL again, waiting 0.25, 0.5, 1, then 2 s between tries, so the
+/// records held up by a restart flow again within about 2 s of its return; `None` when
+/// stopped (SIGINT, SIGTERM) meanwhile.
 async fn reconnect(url: &str) -> Option<tokio_postgres::Client> {
-    let mut wait = 1;
+    let mut wait = std::time::Duration::from_millis(250);
     loop {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => return None,
-            () = tokio::time::sleep(std::time::Duration::from_secs(wait)) => {}
+            () = stopped() => return None,
+            () = tokio::time::sleep(wait) => {}
         }
         match db::connect(url).await {
             Ok(c) => {
@@ -306,8 +321,8 @@ async fn reconnect(url: &str) -> Option<tokio_postgres::Client> {
                 return Some(c);
             }
             Err(e) => {
-                log::warn!("{e}; trying again in {wait} s");
-                wait = (wait * 2).min(10);
+                log::warn!("{e}; trying again in {} ms", wait.as_millis());
+                wait = (wait * 2).min(std::time::Duration::from_secs(2));
             }
         }
     }
