@@ -193,7 +193,8 @@ struct Collect {
     #[arg(long, required_unless_present = "nats", conflicts_with = "nats")]
     broker: Option<String>,
     /// A NATS JetStream cluster instead: its client URLs, separated by `,`
-    /// (`nats://HOST:4222`; with --ca, TLS is required).
+    /// (`nats://HOST:4222` or `tls://HOST:4222`; with --ca, TLS is required whichever is
+    /// written).
     #[arg(long)]
     nats: Option<String>,
     /// The broker's or cluster's CA certificate (PEM).
