@@ -286,7 +286,11 @@ impl Uplink {
     }
 
     fn subscribe(conn: &Conn) {
-        let filters = conn.topics.subscriptions().map(|t| SubscribeFilter::new(t, QoS::AtLeastOnce));
+        // QoS 0: what arrives here is sent again anyway — a retained bundle or revocation
+        // list at every subscribe, an acknowledgement at the next resend, a command when
+        // its caller sees no reply — and a NATS cluster keeps a JetStream consumer per QoS 1
+        // subscription (four per gateway), none for QoS 0.
+        let filters = conn.topics.subscriptions().map(|t| SubscribeFilter::new(t, QoS::AtMostOnce));
         if let Err(e) = conn.client.try_subscribe_many(filters) {
             log::error!("uplink: could not subscribe: {e}");
         }
