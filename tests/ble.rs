@@ -83,9 +83,7 @@ async fn daemon_on(extra: &[(&str, &str)], clock: Arc<dyn Clock>) -> (TestDaemon
     let sock = tempfile::tempdir().unwrap();
     let mut env: Vec<(String, String)> = extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
     env.push(("PORTVAKT__BLE__SOCKET".into(), sock.path().join("ble.sock").display().to_string()));
-    let dir = tempfile::tempdir().unwrap();
-    common::daemon::copy_dir(&common::fixture("config/good"), &dir.path().join("etc"));
-    let d = TestDaemon::start_with_clock(dir, None, env, clock);
+    let d = TestDaemon::start_on_clock(env, clock);
     d.notified("READY=1", 10).await;
     std::fs::create_dir_all(d.inbox()).unwrap();
     std::fs::write(d.inbox().join("kommunen.pvkt"), bundle()).unwrap();

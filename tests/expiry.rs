@@ -48,9 +48,7 @@ fn past_its_end_an_owners_bundle_keeps_residents_in_for_its_grace_while_the_muni
     rt().block_on(async {
         // The daemon on a manual clock: the bundles' end comes when the test moves it.
         let clock = portvakt::gateway::clock::ManualClock::new(Timestamp::now());
-        let dir = tempfile::tempdir().unwrap();
-        common::daemon::copy_dir(&common::fixture("config/good"), &dir.path().join("etc"));
-        let d = TestDaemon::start_with_clock(dir, None, Vec::new(), std::sync::Arc::new(clock.clone()));
+        let d = TestDaemon::start_on_clock(Vec::new(), std::sync::Arc::new(clock.clone()));
         d.notified("READY=1", 10).await;
         let cfg = common::site();
         let ends = Timestamp::now() + SignedDuration::from_secs(3);

@@ -238,9 +238,7 @@ async fn a_running_gateway_judges_laundry_bookings_at_the_door() {
     let cfg = site();
     let l = |t| local(&cfg, t);
     let clock = ManualClock::new(l("2027-02-02T08:00"));
-    let dir = tempfile::tempdir().unwrap();
-    common::daemon::copy_dir(&common::fixture("config/good"), &dir.path().join("etc"));
-    let d = TestDaemon::start_with_clock(dir, None, Vec::new(), std::sync::Arc::new(clock.clone()));
+    let d = TestDaemon::start_on_clock(Vec::new(), std::sync::Arc::new(clock.clone()));
     d.notified("READY=1", 10).await;
     let residents = "id,holder,role,kind,secret,doors\nanna-tag,anna,resident,tag,04:C1:7A:22:01,laundry\n";
     let mut b = bundle(&cfg, "owner", 1, residents);

@@ -135,9 +135,7 @@ fn an_orderly_stop_keeps_the_clock_floor_as_of_the_stop() {
         // A trusted clock a day ahead of the machine's, so the floor can only come from it.
         let at = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24);
         let clock = portvakt::gateway::clock::ManualClock::new(at);
-        let dir = tempfile::tempdir().unwrap();
-        common::daemon::copy_dir(&common::fixture("config/good"), &dir.path().join("etc"));
-        let d = TestDaemon::start_with_clock(dir, None, Vec::new(), std::sync::Arc::new(clock.clone()));
+        let d = TestDaemon::start_on_clock(Vec::new(), std::sync::Arc::new(clock.clone()));
         d.notified("READY=1", 10).await;
         clock.advance(jiff::SignedDuration::from_mins(3));
         let db = d.db();

@@ -260,7 +260,7 @@ async fn collect(a: Collect) -> Result<String, Failure> {
     // A lost database (restarted, failed over) is connected to again: what was not
     // committed was not acknowledged to the broker, which delivers it again.
     loop {
-        let stop = stopped();
+        let stop = portvakt_central::stopping::requested();
         let lost = match &engine {
             Engine::Nats(cluster) => match nats::run(cluster, &key, &mut client, stop).await {
                 Ok(()) => return Ok(String::new()),
@@ -290,22 +290,6 @@ enum Engine {
     Mqtt(collector::Broker),
 }
 
-/// SIGINT (Ctrl-C) or SIGTERM (systemd's stop): either ends collecting in order.
-async fn stopped() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = term => {}
-    }
-}
-
 /// Connects to PostgreSQL again, waiting 0.25, 0.5, 1, then 2 s between tries, so the
 /// records held up by a restart flow again within about 2 s of its return; `None` when
 /// stopped (SIGINT, SIGTERM) meanwhile.
@@ -313,7 +297,7 @@ async fn reconnect(url: &str) -> Option<tokio_postgres::Client> {
     let mut wait = std::time::Duration::from_millis(250);
     loop {
         tokio::select! {
-            () = stopped() => return None,
+            () = portvakt_central::stopping::requested() => return None,
             () = tokio::time::sleep(wait) => {}
         }
         match db::connect(url).await {

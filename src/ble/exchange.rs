@@ -110,6 +110,17 @@ pub struct Service {
     keys: HashMap<[u8; 32], Bucket>,
 }
 
+/// Whether a challenge issued at `issued` is past its life at `now` (or the readings are
+/// out of order: then it is never valid longer).
+fn expired(issued: Monotonic, now: Monotonic, valid: SignedDuration) -> bool {
+    now < issued || now.duration_since(issued) > valid
+}
+
+/// Whether `exchange` holds a challenge still open at `now`.
+fn is_open(exchange: &Exchange, now: Monotonic, valid: SignedDuration) -> bool {
+    matches!(exchange, Exchange::Challenged { issued, .. } if !expired(*issued, now, valid))
+}
+
 fn refuse(tag: [u8; 8], code: Code, detail: impl Into<String>, door: Option<&str>) -> Step {
     Step::Refuse(Refused { tag, code, detail: detail.into(), door: door.map(str::to_owned), audit: true })
 }
@@ -138,15 +149,8 @@ impl Service {
     }
 
     fn open_challenges(&self, now: Monotonic) -> usize {
-        self.peers.values().filter(|p| self.is_open(&p.exchange, now)).count()
-    }
-
-    fn is_open(&self, exchange: &Exchange, now: Monotonic) -> bool {
-        matches!(exchange, Exchange::Challenged { issued, .. } if !self.expired(*issued, now))
-    }
-
-    fn expired(&self, issued: Monotonic, now: Monotonic) -> bool {
-        now < issued || now.duration_since(issued) > self.settings.challenge_valid
+        let valid = self.settings.challenge_valid;
+        self.peers.values().filter(|p| is_open(&p.exchange, now, valid)).count()
     }
 
     /// Forgets a peer's partial message and open challenge (it disconnected); its rate
@@ -167,8 +171,8 @@ impl Service {
             return;
         }
         let rate = self.settings.rate;
-        let challenge_valid = self.settings.challenge_valid;
-        let open = |e: &Exchange| matches!(e, Exchange::Challenged { issued, .. } if now >= *issued && now.duration_since(*issued) <= challenge_valid);
+        let valid = self.settings.challenge_valid;
+        let open = |e: &Exchange| is_open(e, now, valid);
         // A phone halfway through a message it sends in fragments is kept too.
         self.peers.retain(|_, p| open(&p.exchange) || p.frames.in_progress() || !p.bucket.is_full(rate, now));
         if self.peers.len() < MAX_PEERS {
@@ -311,7 +315,7 @@ impl Service {
             });
         };
         let (tag, door) = (open.tag, Some(open.door.as_str()));
-        if self.expired(issued, now) {
+        if expired(issued, now, self.settings.challenge_valid) {
             let age = now.duration_since(issued);
             return refuse(tag, Code::Stale, format!("the challenge is {age:#} old"), door);
         }

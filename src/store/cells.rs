@@ -87,6 +87,14 @@ pub fn blob(row: &Row<'_>, idx: usize, column: &'static str, null_is_empty: bool
     }
 }
 
+/// A cell's value, or `instead` with what was wrong with it added to `damage`.
+pub fn or_noted<T>(read: Result<T, Damage>, instead: T, damage: &mut Vec<String>) -> T {
+    read.unwrap_or_else(|d| {
+        damage.push(d.to_string());
+        instead
+    })
+}
+
 /// A cell as text for naming the row in a message, whatever it holds.
 pub fn shown(row: &Row<'_>, idx: usize) -> String {
     match cell(row, idx) {

@@ -119,24 +119,11 @@ fn read_lockout(r: &rusqlite::Row<'_>) -> Result<LockoutRow, String> {
 /// A door-mode row, its damaged cells said rather than failing the read.
 fn read_door_mode(r: &rusqlite::Row<'_>) -> DoorModeRow {
     let mut damage = Vec::new();
-    let mut keep = |d: cells::Damage| damage.push(d.to_string());
     // A door that is not text cannot be named: empty (the record then names no door).
-    let door = cells::text(r, 0, "door").unwrap_or_else(|d| {
-        keep(d);
-        String::new()
-    });
-    let word = cells::text(r, 1, "mode").unwrap_or_else(|d| {
-        keep(d);
-        cells::shown(r, 1)
-    });
-    let set_at_ms = cells::integer(r, 2, "set_at_ms").unwrap_or_else(|d| {
-        keep(d);
-        0
-    });
-    let seal = cells::blob(r, 3, "seal", true).unwrap_or_else(|d| {
-        keep(d);
-        Vec::new()
-    });
+    let door = cells::or_noted(cells::text(r, 0, "door"), String::new(), &mut damage);
+    let word = cells::or_noted(cells::text(r, 1, "mode"), cells::shown(r, 1), &mut damage);
+    let set_at_ms = cells::or_noted(cells::integer(r, 2, "set_at_ms"), 0, &mut damage);
+    let seal = cells::or_noted(cells::blob(r, 3, "seal", true), Vec::new(), &mut damage);
     let damage = (!damage.is_empty()).then(|| damage.join("; "));
     DoorModeRow { door, word, set_at_ms, seal, damage }
 }

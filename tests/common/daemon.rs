@@ -73,17 +73,30 @@ impl TestDaemon {
 
     /// Starts the daemon with more `PORTVAKT__*` overrides (an uplink, say).
     pub fn start_with(watchdog: Option<Duration>, extra: Vec<(String, String)>) -> Self {
+        Self::start_in(Self::test_site(), watchdog, extra)
+    }
+
+    /// Starts the test site's daemon reading the time from `clock` (a `ManualClock` in
+    /// tests that move time on instead of sleeping).
+    pub fn start_on_clock(
+        extra: Vec<(String, String)>,
+        clock: std::sync::Arc<dyn portvakt::gateway::clock::Clock>,
+    ) -> Self {
+        Self::start_with_clock(Self::test_site(), None, extra, clock)
+    }
+
+    /// A new folder with the test site's config in `etc/`.
+    fn test_site() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         copy_dir(&super::fixture("config/good"), &dir.path().join("etc"));
-        Self::start_in(dir, watchdog, extra)
+        dir
     }
 
     pub fn start_in(dir: tempfile::TempDir, watchdog: Option<Duration>, extra: Vec<(String, String)>) -> Self {
         Self::start_with_clock(dir, watchdog, extra, std::sync::Arc::new(portvakt::gateway::clock::SystemClock))
     }
 
-    /// Starts the daemon reading the time from `clock` (a `ManualClock` in tests that move
-    /// time on instead of sleeping).
+    /// Starts the daemon in `dir`, reading the time from `clock`.
     pub fn start_with_clock(
         dir: tempfile::TempDir,
         watchdog: Option<Duration>,

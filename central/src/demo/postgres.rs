@@ -47,20 +47,12 @@ impl Postgres {
     }
 
     async fn start_with(pg_bin: &Path, as_root: bool, dir: &Path) -> Result<Self, DemoError> {
-        let tools = Tools {
-            portvakt: PathBuf::new(),
-            admin: PathBuf::new(),
-            nats_server: PathBuf::new(),
-            pg_bin: pg_bin.to_path_buf(),
-            as_root,
-        };
-        let tools = &tools;
         let data = dir.join("pg");
         let socket = dir.join("sock");
         for d in [&data, &socket] {
             std::fs::create_dir_all(d).map_err(|e| DemoError::io(&d.display().to_string(), e))?;
         }
-        if tools.as_root {
+        if as_root {
             // initdb refuses root: the data and socket directories belong to `postgres`.
             output(
                 "chown the PostgreSQL directories to postgres",
@@ -68,18 +60,18 @@ impl Postgres {
             )
             .await?;
         }
-        let version = output("postgres --version", command(&tools.pg_bin.join("postgres")).arg("--version")).await?;
+        let version = output("postgres --version", command(&pg_bin.join("postgres")).arg("--version")).await?;
         output(
             "initdb",
-            pg_command(tools.as_root, &tools.pg_bin.join("initdb"))
+            pg_command(as_root, &pg_bin.join("initdb"))
                 .args(["-A", "trust", "-U", "portvakt", "-E", "UTF8", "--no-sync", "-D"])
                 .arg(&data),
         )
         .await?;
         let mut pg = Self {
-            pg_ctl: tools.pg_bin.join("pg_ctl"),
+            pg_ctl: pg_bin.join("pg_ctl"),
             data,
-            as_root: tools.as_root,
+            as_root,
             running: false,
             url: format!("host={} user=portvakt dbname=portvakt", socket.display()),
             version: version.split_whitespace().nth(2).unwrap_or_default().to_owned(),

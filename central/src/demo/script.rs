@@ -96,7 +96,7 @@ pub async fn run(o: &Options) -> Result<(), DemoError> {
     let told = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let result = tokio::select! {
         r = play(&tools, o, &dir, &mut stage, &told) => r,
-        () = interrupted() => if told.load(std::sync::atomic::Ordering::SeqCst) {
+        () = crate::stopping::requested() => if told.load(std::sync::atomic::Ordering::SeqCst) {
             Ok(())
         } else {
             Err(DemoError::step("the demo", "interrupted"))
@@ -109,23 +109,6 @@ pub async fn run(o: &Options) -> Result<(), DemoError> {
         let _ = std::fs::remove_dir_all(&dir);
     }
     result
-}
-
-/// SIGINT (Ctrl-C) or SIGTERM (as `timeout`, systemd and CI stop a program): either way
-/// the demo stops everything it started.
-async fn interrupted() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = term => {}
-    }
 }
 
 fn fresh_key() -> Result<SigningKey, DemoError> {
