@@ -1,5 +1,6 @@
 //! The fleet's state in PostgreSQL: what each gateway's retained `status`, `state` and
-//! door states said, when it was last heard, a forced door not yet closed; and its alarm
+//! door states said, when it was last heard (a forced door is set with the records that
+//! say so, in `db::take_many`); and its alarm
 //! rows kept in step with `alarms::wanted` — a new alarm raised, one that no longer holds
 //! cleared, one still open left alone — after each observation and at every sweep (which
 //! is what notices a gateway gone silent).
@@ -19,8 +20,6 @@ pub enum Observation<'a> {
     State(&'a str),
     /// A door's `door/<door>/state` JSON.
     Door(&'a str, &'a str),
-    /// An audit record of this kind, at this door.
-    Record(&'a str, Option<&'a str>),
 }
 
 fn ms(t: Timestamp) -> i64 {
@@ -46,7 +45,7 @@ pub async fn observe(
         &[&site, &now_ms],
     )
     .await?;
-    let changes_alarms = match o {
+    match o {
         Observation::Status(s) => {
             let online = *s == "online";
             db.execute(
@@ -54,7 +53,6 @@ pub async fn observe(
                 &[&site, &now_ms, &online],
             )
             .await?;
-            true
         }
         Observation::State(text) => {
             // A running gateway's state also says it is online: a stream made after the
@@ -71,7 +69,6 @@ pub async fn observe(
                 &[&site, &now_ms, text, &running],
             )
             .await?;
-            true
         }
         Observation::Door(door, text) => {
             db.execute(
@@ -82,33 +79,9 @@ pub async fn observe(
                 &[&site, &now_ms, door, text],
             )
             .await?;
-            true
         }
-        Observation::Record("door.forced_open", Some(door)) => {
-            db.execute(
-                &format!(
-                    "INSERT INTO doors (site, door, forced_at) VALUES ($1, $3, {AT})
-                     ON CONFLICT (site, door) DO UPDATE SET forced_at = excluded.forced_at"
-                ),
-                &[&site, &now_ms, door],
-            )
-            .await?;
-            true
-        }
-        Observation::Record("door.closed", Some(door)) => {
-            let n = db
-                .execute(
-                    "UPDATE doors SET forced_at = NULL WHERE site = $1 AND door = $2 AND forced_at IS NOT NULL",
-                    &[&site, door],
-                )
-                .await?;
-            n > 0
-        }
-        Observation::Record(..) => false,
-    };
-    if changes_alarms {
-        reconcile(db, site, now, rules).await?;
     }
+    reconcile(db, site, now, rules).await?;
     notify(db, site).await
 }
 
