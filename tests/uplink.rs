@@ -302,15 +302,9 @@ fn with_collector_acknowledgement_events_stay_in_the_outbox_until_the_collector_
         }
         assert_eq!(unconfirmed_through(&d, seq), seq, "a refused acknowledgement confirmed records");
         broker.publish(&topic, ack(COLLECTOR, "test-site", seq, &hash), false);
-        for _ in 0..200 {
-            if unconfirmed_through(&d, seq) == 0 {
-                assert!(outbox_depth(&d).await > 0, "the refusals after {seq} were not acknowledged");
-                d.stop().await.unwrap();
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!("the collector's acknowledgement did not confirm");
+        assert!(confirmed(&d, seq).await, "the collector's acknowledgement did not confirm");
+        assert!(outbox_depth(&d).await > 0, "the refusals after {seq} were not acknowledged");
+        d.stop().await.unwrap();
     });
 }
 
@@ -345,17 +339,23 @@ fn a_collector_holding_another_chain_gets_one_refusal_record_per_episode_not_a_l
         // An acknowledgement taken ends the episode; the next refusal is recorded again.
         let seq = first["seq"].as_u64().unwrap();
         broker.publish(&topic, ack(COLLECTOR, "test-site", seq, &hash), false);
-        for _ in 0..500 {
-            if unconfirmed_through(&d, seq) == 0 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        assert_eq!(unconfirmed_through(&d, seq), 0, "the good acknowledgement confirmed record {seq}: {first}");
+        assert!(confirmed(&d, seq).await, "the good acknowledgement confirmed record {seq}: {first}");
         broker.publish(&topic, ack(COLLECTOR, "test-site", 500, &hash), false);
         d.audited_after("uplink.refused", 1).await;
         d.stop().await.unwrap();
     });
+}
+
+/// Waits (at most 5 s, as the daemon's store says) until every record up to `seq` is
+/// confirmed; whether it came to that.
+async fn confirmed(d: &TestDaemon, seq: u64) -> bool {
+    for _ in 0..250 {
+        if unconfirmed_through(d, seq) == 0 {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
 }
 
 /// How many records up to `seq` are not confirmed yet.
