@@ -78,7 +78,7 @@ fn drain_once(n: u64, port: u16) -> (f64, usize) {
         store.append(&batch[..k]).unwrap();
         written += k as u64;
     }
-    let sample = portvakt::uplink::payload::event(&store.outbox(0, 1).unwrap()[0]).len();
+    let sample = portvakt::uplink::payload::event(&store.outbox(0, 1).unwrap()[0], store.epoch()).len();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let secs = rt.block_on(async {
         let (store, _thread) = portvakt::store::actor::spawn(store).unwrap();

@@ -116,7 +116,7 @@ class Postgres:
         return out.strip()
 
     def throughs(self):
-        rows = self.sql("SELECT site || ' ' || through FROM sites")
+        rows = self.sql("SELECT site || ' ' || through FROM current_chains")
         return {s: int(t) for s, t in (line.split() for line in rows.splitlines() if line)}
 
 
@@ -405,7 +405,7 @@ def campaign(args, work, cluster, pg):
     wrong = {s: (h, through.get(s)) for s, h in heads.items() if through.get(s) != h}
     if wrong or len(heads) != args.gateways:
         fail(f"{len(wrong)} site(s) whose gap-free point is not the gateway's last record: {list(wrong.items())[:5]}")
-    for q, what in [("SELECT count(*) FROM sites WHERE broken_at IS NOT NULL", "broken chains"),
+    for q, what in [("SELECT count(*) FROM current_chains WHERE broken_at IS NOT NULL", "broken chains"),
                     ("SELECT count(*) FROM equivocations", "equivocations"),
                     ("SELECT count(*) FROM refused", "refused messages")]:
         if pg.sql(q) != "0":

@@ -82,7 +82,7 @@ visits() { for i in $(seq "$1"); do gw sim entrance code "90$i" >/dev/null; done
 status_field() { gw status --json | python3 -c "import json,sys; print(json.load(sys.stdin)['store']['$1'])"; }
 outbox() { status_field outbox_depth; }
 head_seq() { status_field head_seq; }
-through() { psql "SELECT coalesce((SELECT through FROM sites WHERE site = 'test-site'), 0)"; }
+through() { psql "SELECT coalesce((SELECT through FROM current_chains WHERE site = 'test-site'), 0)"; }
 # drained WHAT [TENTHS]: waits until the gateway's outbox is empty and Central holds everything.
 drained() {
     for _ in $(seq "${2:-300}"); do

@@ -139,6 +139,7 @@ fn collector(who: &str, filter: &str, ack: bool) -> (AsyncClient, Seen, Taken, t
                         if seq <= contiguous {
                             let body = AckBody {
                                 site: "test-site".into(),
+                                epoch: record["epoch"]["id"].as_str().map(str::to_owned),
                                 through: contiguous,
                                 hash: contiguous_hash.clone(),
                             };

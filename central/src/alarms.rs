@@ -24,6 +24,9 @@ pub struct Facts {
     pub gap: Option<(u64, Timestamp)>,
     /// The newest signed checkpoint that did not hold, in words.
     pub checkpoint_failed: Option<String>,
+    /// Its current run of the chain replaced an earlier one (a box swapped, a card
+    /// reflashed, a store restored from a backup): the run, and when it began.
+    pub replaced: Option<(String, Timestamp)>,
     /// Messages of its quarantined (not stored: see `boundary`) and not yet reviewed: how
     /// many, and the newest one's reason.
     pub quarantined: Option<(u64, String)>,
@@ -52,6 +55,8 @@ pub struct Rules {
     pub outbox_age: SignedDuration,
     /// A hole in the stored chain open longer than this is unfilled.
     pub gap_after: SignedDuration,
+    /// A new run of a site's chain is shown this long.
+    pub restarted_for: SignedDuration,
 }
 
 impl Default for Rules {
@@ -61,6 +66,7 @@ impl Default for Rules {
             outbox_depth: 100,
             outbox_age: SignedDuration::from_mins(15),
             gap_after: SignedDuration::from_mins(5),
+            restarted_for: SignedDuration::from_hours(24),
         }
     }
 }
@@ -71,7 +77,7 @@ pub struct Wanted {
     /// `gateway_offline`, `clock_untrusted`, `outbox_growing`, `store_nearly_full`,
     /// `device_offline`, `bundle_stale`, `bundle_expiring`, `bundle_expired`,
     /// `door_forced_open`, `door_held_open`, `strike_fault`, `chain_broken`, `gap_unfilled`,
-    /// `checkpoint_invalid`, `records_quarantined`.
+    /// `checkpoint_invalid`, `records_quarantined`, `chain_restarted`.
     pub kind: &'static str,
     /// What it is about within the site: a door, a device, an authority ('' for the site).
     pub subject: String,
@@ -134,6 +140,19 @@ pub fn wanted(f: &Facts, now: Timestamp, r: &Rules) -> Vec<Wanted> {
         && now.duration_since(since) > r.gap_after
     {
         out.push(want("gap_unfilled", "", format!("records after {through} are stored, {} is missing", through + 1)));
+    }
+    if let Some((epoch, since)) = &f.replaced
+        && now.duration_since(*since) < r.restarted_for
+    {
+        let name = if epoch.is_empty() { "(unnamed)".to_owned() } else { epoch.chars().take(8).collect() };
+        out.push(want(
+            "chain_restarted",
+            "",
+            format!(
+                "a new run of the chain ({name}) began {since:.0}: the box was replaced, its card reflashed or its store \
+                 restored from a backup; the earlier run's records are kept"
+            ),
+        ));
     }
     if let Some((n, why)) = &f.quarantined {
         out.push(want("records_quarantined", "", format!("{n} message(s) not stored, the newest: {why}")));
@@ -243,6 +262,7 @@ mod tests {
             gap: Some((40, at("2026-12-03T11:50:00Z"))),
             checkpoint_failed: Some("checkpoint (record 30) of record 29: MISMATCH".into()),
             quarantined: Some((2, "seq 0 is outside 1 to 2^63-1".into())),
+            replaced: Some(("3f0c9a1b".repeat(4), at("2026-12-03T08:00:00Z"))),
         };
         let w = wanted(&f, at("2026-12-03T12:00:30Z"), &Rules::default());
         assert_eq!(
@@ -262,13 +282,21 @@ mod tests {
                 ("chain_broken", ""),
                 ("checkpoint_invalid", ""),
                 ("gap_unfilled", ""),
+                ("chain_restarted", ""),
                 ("records_quarantined", ""),
             ]
         );
         assert_eq!(w[0].detail, "the gateway's clock is untrusted: not synchronised since boot");
         assert_eq!(w[12].detail, "checkpoint (record 30) of record 29: MISMATCH");
         assert_eq!(w[13].detail, "records after 40 are stored, 41 is missing");
-        assert_eq!(w[14].detail, "2 message(s) not stored, the newest: seq 0 is outside 1 to 2^63-1");
+        assert!(
+            w[14].detail.starts_with("a new run of the chain (3f0c9a1b) began 2026-12-03T08:00:00Z"),
+            "{}",
+            w[14].detail
+        );
+        assert_eq!(w[15].detail, "2 message(s) not stored, the newest: seq 0 is outside 1 to 2^63-1");
+        let a_day_later = wanted(&f, at("2026-12-04T08:00:01Z"), &Rules::default());
+        assert!(!kinds(&a_day_later).contains(&("chain_restarted", "")), "shown for 24 h");
     }
 
     #[test]

@@ -98,6 +98,7 @@ mod tests {
 
     fn event() -> ReceivedEvent {
         ReceivedEvent {
+            epoch: None,
             seq: 7,
             at_ms: 1_795_000_000_000,
             trusted: true,

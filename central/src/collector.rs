@@ -193,8 +193,9 @@ async fn handle(c: &mut Collector, client: &AsyncClient, batch: &[Publish]) -> R
     Ok(())
 }
 
-/// Takes `events` messages — (site, bytes) — into PostgreSQL and returns, for each site
-/// among them that has a gap-free point, the signed acknowledgement to publish. Shared by
+/// Takes `events` messages — (site, bytes) — into PostgreSQL and returns, for each run of
+/// a site's chain among them that has a gap-free point, the signed acknowledgement to
+/// publish (on the site's `events/ack`). Shared by
 /// both engines' collectors, so every rule is made once:
 ///
 /// - each message is checked at the trust boundary ([`crate::boundary`]) before it joins
@@ -222,7 +223,7 @@ pub async fn take_records(
             Err(why) => quarantine(db, site, &why, payload).await?,
         }
     }
-    let mut wholes: Vec<(&str, Whole)> = Vec::new();
+    let mut wholes: Vec<(&str, &str, Whole)> = Vec::new();
     for (i, taken) in take_isolating(db, &parsed).await? {
         let (site, event, _) = &parsed[i];
         // A resend too: its first judging may have been lost with a connection after the
@@ -237,23 +238,27 @@ pub async fn take_records(
         if taken.arrival == Arrival::Equivocation {
             log::error!("{site}: record {} came again with another hash: kept beside the first", event.seq);
         }
-        // The last taken of a site holds its chain after everything taken before it.
-        wholes.retain(|(s, _)| s != site);
-        wholes.push((site, taken.whole));
+        // The last taken of a run holds it after everything taken before it.
+        let epoch = db::epoch_of(event);
+        wholes.retain(|(s, e, _)| (*s, *e) != (*site, epoch));
+        wholes.push((site, epoch, taken.whole));
     }
     // A checkpoint that came before the record it covers is judged once that record is here.
-    let sites: Vec<&str> = wholes.iter().map(|(s, _)| *s).collect();
+    let mut sites: Vec<&str> = wholes.iter().map(|(s, _, _)| *s).collect();
+    sites.sort_unstable();
+    sites.dedup();
     for (site, judged) in db::rejudge_checkpoints(db, &sites).await? {
         log::error!("{site}: {}", judged.words());
         fleet::reconcile(&*db, &site, now, &Rules::default()).await?;
     }
     let mut acks = Vec::new();
-    for (site, whole) in wholes {
+    for (site, epoch, whole) in wholes {
         if let Some(at) = whole.broken_at {
             log::error!("{site}: the chain is broken at record {at}: acknowledged through {} only", whole.through);
         }
-        if whole.through > 0 {
-            let body = AckBody { site: site.to_owned(), through: whole.through, hash: hex::encode(&whole.hash) };
+        if let Some(hash) = whole.hash.filter(|_| whole.through > 0) {
+            let epoch = (!epoch.is_empty()).then(|| epoch.to_owned());
+            let body = AckBody { site: site.to_owned(), epoch, through: whole.through, hash: hex::encode(&hash) };
             acks.push((site.to_owned(), seal(&body, key)));
         }
     }

@@ -18,6 +18,7 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
     (3, "checkpoints", include_str!("../migrations/0003_checkpoints.sql")),
     (4, "console", include_str!("../migrations/0004_console.sql")),
     (5, "quarantine", include_str!("../migrations/0005_quarantine.sql")),
+    (6, "epochs", include_str!("../migrations/0006_epochs.sql")),
 ];
 
 /// Any number, as long as every collector uses the same: it serialises migrating.
@@ -146,6 +147,12 @@ fn db_seq(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
+/// The run of its site's chain a record belongs to (`''` for the run a store began
+/// before runs existed).
+pub fn epoch_of(e: &ReceivedEvent) -> &str {
+    e.epoch.as_ref().map_or("", |x| x.id.as_str())
+}
+
 /// One record to take in: its site, the record as read, and the message's bytes.
 pub struct Incoming<'a> {
     /// The site (from the topic).
@@ -162,10 +169,11 @@ pub async fn take(client: &mut Client, site: &str, e: &ReceivedEvent, payload: &
     taken.into_iter().next().ok_or_else(|| DbError::Damaged("a record taken in vanished".into()))
 }
 
-/// Takes several records in, in one transaction (one commit for all of them): each is
-/// inserted and classified, then each site's gap-free point moves on once, the sites'
-/// rows locked in name order (so collectors taking overlapping batches never deadlock).
-/// Returns what became of each record, in order, with its site's chain after the batch.
+/// Takes several records in, in one transaction (one commit for all of them): each run
+/// of a site's chain new to Central begins (and becomes the site's current run), each
+/// record is inserted and classified, then each run's gap-free point moves on once, the
+/// runs' rows locked in (site, run) order (so collectors taking overlapping batches never
+/// deadlock). Returns what became of each record, in order, with its run after the batch.
 pub async fn take_many(client: &mut Client, batch: &[Incoming<'_>]) -> Result<Vec<Taken>, DbError> {
     let tx = client.transaction().await?;
     let mut sites: Vec<&str> = batch.iter().map(|i| i.site).collect();
@@ -174,20 +182,30 @@ pub async fn take_many(client: &mut Client, batch: &[Incoming<'_>]) -> Result<Ve
     for site in &sites {
         tx.execute("INSERT INTO sites (site) VALUES ($1) ON CONFLICT DO NOTHING", &[site]).await?;
     }
-    // Records in (site, seq) order: two collectors inserting overlapping batches take the
-    // index's locks in one order and never wait on each other in a cycle.
+    let mut runs: Vec<(&str, &str)> = batch.iter().map(|i| (i.site, epoch_of(i.event))).collect();
+    runs.sort_unstable();
+    runs.dedup();
+    for &(site, epoch) in &runs {
+        let from = batch
+            .iter()
+            .find(|i| i.site == site && epoch_of(i.event) == epoch)
+            .and_then(|i| i.event.epoch.as_ref().map(|e| e.from));
+        begin_run(&tx, site, epoch, from).await?;
+    }
+    // Records in (site, run, seq) order: two collectors inserting overlapping batches take
+    // the index's locks in one order and never wait on each other in a cycle.
     let mut order: Vec<usize> = (0..batch.len()).collect();
-    order.sort_by_key(|&k| (batch[k].site, batch[k].event.seq));
+    order.sort_by_key(|&k| (batch[k].site, epoch_of(batch[k].event), batch[k].event.seq));
     let mut arrivals = vec![Arrival::Duplicate; batch.len()];
     for k in order {
         arrivals[k] = insert(&tx, &batch[k]).await?;
     }
-    let mut wholes = Vec::with_capacity(sites.len());
-    for site in &sites {
-        wholes.push(advance(&tx, site).await?);
+    let mut wholes = Vec::with_capacity(runs.len());
+    for &(site, epoch) in &runs {
+        wholes.push(advance(&tx, site, epoch).await?);
     }
-    // A door's forced state is its latest door record's by seq, whatever arrived first,
-    // and its alarm moves with the records, in their transaction.
+    // A door's forced state is its latest door record's by seq in the site's current run,
+    // whatever arrived first, and its alarm moves with the records, in their transaction.
     let now = jiff::Timestamp::now();
     for site in &sites {
         let doors: Vec<&str> = batch
@@ -208,10 +226,35 @@ pub async fn take_many(client: &mut Client, batch: &[Incoming<'_>]) -> Result<Ve
         .iter()
         .zip(arrivals)
         .map(|(i, arrival)| {
-            let at = sites.binary_search(&i.site).unwrap_or(0);
+            let at = runs.binary_search(&(i.site, epoch_of(i.event))).unwrap_or(0);
             Taken { arrival, whole: wholes[at] }
         })
         .collect())
+}
+
+/// Begins the run `epoch` of `site` unless Central has it: its gap-free point just before
+/// its first record (`ingest::start`), and the site's current run from now on — a
+/// replacement when the site had another run before.
+async fn begin_run(tx: &impl GenericClient, site: &str, epoch: &str, from: Option<u64>) -> Result<(), DbError> {
+    let start = ingest::start(from);
+    let begun = tx
+        .execute(
+            "INSERT INTO chains (site, epoch, first_seq, through, through_hash) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT DO NOTHING",
+            &[&site, &epoch, &db_seq(start.through + 1), &db_seq(start.through), &start.hash.map(|h| h.to_vec())],
+        )
+        .await?;
+    if begun == 1 {
+        tx.execute(
+            "UPDATE sites SET epoch = $2,
+                 replaced_at = CASE WHEN EXISTS (SELECT 1 FROM chains WHERE site = $1 AND epoch <> $2) THEN now() END
+             WHERE site = $1",
+            &[&site, &epoch],
+        )
+        .await?;
+        log::info!("{site}: run {} of its chain begins", if epoch.is_empty() { "(unnamed)" } else { epoch });
+    }
+    Ok(())
 }
 
 /// Sets each of `doors` forced or not as its latest `door.forced_open` / `door.closed`
@@ -222,6 +265,7 @@ async fn forced_doors(tx: &impl GenericClient, site: &str, doors: &[&str]) -> Re
          SELECT $1, latest.door, CASE WHEN latest.kind = 'door.forced_open' THEN now() END
          FROM (SELECT DISTINCT ON (door) door, kind FROM records
                WHERE site = $1 AND door = ANY($2) AND kind IN ('door.forced_open', 'door.closed')
+                 AND epoch = (SELECT epoch FROM sites WHERE site = $1)
                ORDER BY door, seq DESC) AS latest
          ON CONFLICT (site, door) DO UPDATE SET forced_at =
              CASE WHEN excluded.forced_at IS NULL THEN NULL ELSE coalesce(doors.forced_at, excluded.forced_at) END",
@@ -231,19 +275,20 @@ async fn forced_doors(tx: &impl GenericClient, site: &str, doors: &[&str]) -> Re
     Ok(())
 }
 
-/// Inserts one record unless its (site, seq) is there; a different one there is kept as
-/// an equivocation.
+/// Inserts one record unless its (site, run, seq) is there; a different one there is
+/// kept as an equivocation.
 async fn insert(tx: &impl GenericClient, i: &Incoming<'_>) -> Result<Arrival, DbError> {
     let (site, e) = (i.site, i.event);
-    let seq = db_seq(e.seq);
+    let (epoch, seq) = (epoch_of(e), db_seq(e.seq));
     let inserted = tx
         .execute(
-            "INSERT INTO records (site, seq, at, trusted, kind, door, holder, credential, detail, prev, hash, payload)
-             VALUES ($1, $2, TIMESTAMPTZ 'epoch' + $3::bigint * INTERVAL '1 millisecond',
-                     $4, $5, $6, $7, $8, $9, $10, $11, $12)
-             ON CONFLICT (site, seq) DO NOTHING",
+            "INSERT INTO records (site, epoch, seq, at, trusted, kind, door, holder, credential, detail, prev, hash, payload)
+             VALUES ($1, $2, $3, TIMESTAMPTZ 'epoch' + $4::bigint * INTERVAL '1 millisecond',
+                     $5, $6, $7, $8, $9, $10, $11, $12, $13)
+             ON CONFLICT (site, epoch, seq) DO NOTHING",
             &[
                 &site,
+                &epoch,
                 &seq,
                 &e.at_ms,
                 &e.trusted,
@@ -261,32 +306,43 @@ async fn insert(tx: &impl GenericClient, i: &Incoming<'_>) -> Result<Arrival, Db
     let arrival = if inserted == 1 {
         Arrival::New
     } else {
-        let row = tx.query_one("SELECT hash FROM records WHERE site = $1 AND seq = $2", &[&site, &seq]).await?;
+        let row = tx
+            .query_one("SELECT hash FROM records WHERE site = $1 AND epoch = $2 AND seq = $3", &[&site, &epoch, &seq])
+            .await?;
         ingest::classify(&e.hash, Some(&hash32(&row, "hash")?))
     };
     if arrival == Arrival::Equivocation {
         tx.execute(
-            "INSERT INTO equivocations (site, seq, hash, payload) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-            &[&site, &seq, &&e.hash[..], &i.payload],
+            "INSERT INTO equivocations (site, epoch, seq, hash, payload) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            &[&site, &epoch, &seq, &&e.hash[..], &i.payload],
         )
         .await?;
     }
     Ok(arrival)
 }
 
-/// Moves `site`'s gap-free point over what is committed, holding the site's row.
-async fn advance(tx: &impl GenericClient, site: &str) -> Result<Whole, DbError> {
-    let row =
-        tx.query_one("SELECT through, through_hash, broken_at FROM sites WHERE site = $1 FOR UPDATE", &[&site]).await?;
+/// Moves the gap-free point of run `epoch` of `site` over what is committed, holding the
+/// run's row.
+async fn advance(tx: &impl GenericClient, site: &str, epoch: &str) -> Result<Whole, DbError> {
+    let row = tx
+        .query_one(
+            "SELECT through, through_hash, broken_at FROM chains WHERE site = $1 AND epoch = $2 FOR UPDATE",
+            &[&site, &epoch],
+        )
+        .await?;
+    let hash = match row.get::<_, Option<Vec<u8>>>("through_hash") {
+        Some(h) => Some(h.try_into().map_err(|_| DbError::Damaged("through_hash is not 32 bytes".into()))?),
+        None => None,
+    };
     let before = Whole {
         through: seq_of(row.get("through")),
-        hash: hash32(&row, "through_hash")?,
+        hash,
         broken_at: row.get::<_, Option<i64>>("broken_at").map(seq_of),
     };
     let rows = tx
         .query(
-            "SELECT seq, prev, hash FROM records WHERE site = $1 AND seq > $2 ORDER BY seq LIMIT 1000",
-            &[&site, &db_seq(before.through)],
+            "SELECT seq, prev, hash FROM records WHERE site = $1 AND epoch = $2 AND seq > $3 ORDER BY seq LIMIT 1000",
+            &[&site, &epoch, &db_seq(before.through)],
         )
         .await?;
     let mut links = Vec::with_capacity(rows.len());
@@ -295,22 +351,27 @@ async fn advance(tx: &impl GenericClient, site: &str) -> Result<Whole, DbError> 
     }
     let after = ingest::advance(before, links);
     tx.execute(
-        "UPDATE sites SET through = $2, through_hash = $3, broken_at = $4, last_record = now() WHERE site = $1",
-        &[&site, &db_seq(after.through), &&after.hash[..], &after.broken_at.map(db_seq)],
+        "UPDATE chains SET through = $3, through_hash = $4, broken_at = $5, last_record = now()
+         WHERE site = $1 AND epoch = $2",
+        &[&site, &epoch, &db_seq(after.through), &after.hash.map(|h| h.to_vec()), &after.broken_at.map(db_seq)],
     )
     .await?;
     Ok(after)
 }
 
-/// Judges the checkpoint just stored as record `e` of `site` against the chain as stored
-/// (the key its newest earlier `system.device_key` record commissioned, the hash of the
-/// record it covers) and keeps the outcome in `checkpoints`.
+/// Judges the checkpoint just stored as record `e` of `site` against its run as stored
+/// (the key the run's newest earlier `system.device_key` record commissioned — or, in a
+/// run that has none before it, as after a restored backup, the key the site's earlier
+/// runs commissioned last — and the hash of the record it covers in the run) and keeps the
+/// outcome in `checkpoints`.
 pub async fn check_checkpoint(client: &Client, site: &str, e: &ReceivedEvent) -> Result<anchors::Judged, DbError> {
-    let seq = db_seq(e.seq);
+    let (epoch, seq) = (epoch_of(e), db_seq(e.seq));
     let commissioned = client
         .query_opt(
-            "SELECT detail FROM records WHERE site = $1 AND kind = 'system.device_key' AND seq < $2 ORDER BY seq DESC LIMIT 1",
-            &[&site, &seq],
+            "SELECT detail FROM records
+             WHERE site = $1 AND kind = 'system.device_key' AND ((epoch = $3 AND seq < $2) OR epoch <> $3)
+             ORDER BY (epoch = $3) DESC, CASE WHEN epoch = $3 THEN seq END DESC, received_at DESC LIMIT 1",
+            &[&site, &seq, &epoch],
         )
         .await?
         .and_then(|r| anchors::commissioned_key(r.get("detail")));
@@ -319,7 +380,7 @@ pub async fn check_checkpoint(client: &Client, site: &str, e: &ReceivedEvent) ->
         .and_then(|v| v.get("seq").and_then(serde_json::Value::as_i64));
     let stored = match covers {
         Some(c) => client
-            .query_opt("SELECT hash FROM records WHERE site = $1 AND seq = $2", &[&site, &c])
+            .query_opt("SELECT hash FROM records WHERE site = $1 AND epoch = $2 AND seq = $3", &[&site, &epoch, &c])
             .await?
             .map(|r| hash32(&r, "hash"))
             .transpose()?
@@ -331,13 +392,14 @@ pub async fn check_checkpoint(client: &Client, site: &str, e: &ReceivedEvent) ->
     let signed_ms = judged.signed_at.map(jiff::Timestamp::as_millisecond);
     client
         .execute(
-            "INSERT INTO checkpoints (site, seq, covers, signed_at, key, outcome, words)
-             VALUES ($1, $2, $3, TIMESTAMPTZ 'epoch' + $4::bigint * INTERVAL '1 millisecond', $5, $6, $7)
-             ON CONFLICT (site, seq) DO UPDATE SET covers = excluded.covers, signed_at = excluded.signed_at,
+            "INSERT INTO checkpoints (site, epoch, seq, covers, signed_at, key, outcome, words)
+             VALUES ($1, $2, $3, $4, TIMESTAMPTZ 'epoch' + $5::bigint * INTERVAL '1 millisecond', $6, $7, $8)
+             ON CONFLICT (site, epoch, seq) DO UPDATE SET covers = excluded.covers, signed_at = excluded.signed_at,
                  key = excluded.key, outcome = excluded.outcome, words = excluded.words
              WHERE checkpoints.outcome = 'not_stored'",
             &[
                 &site,
+                &epoch,
                 &seq,
                 &judged.covers.map(db_seq),
                 &signed_ms,
@@ -356,9 +418,10 @@ pub async fn check_checkpoint(client: &Client, site: &str, e: &ReceivedEvent) ->
 pub async fn rejudge_checkpoints(client: &Client, sites: &[&str]) -> Result<Vec<(String, anchors::Judged)>, DbError> {
     let waiting = client
         .query(
-            "SELECT c.site, r.payload FROM checkpoints c JOIN records r ON r.site = c.site AND r.seq = c.seq
+            "SELECT c.site, r.payload FROM checkpoints c
+               JOIN records r ON r.site = c.site AND r.epoch = c.epoch AND r.seq = c.seq
              WHERE c.site = ANY($1) AND c.outcome = 'not_stored'
-               AND EXISTS (SELECT 1 FROM records x WHERE x.site = c.site AND x.seq = c.covers)",
+               AND EXISTS (SELECT 1 FROM records x WHERE x.site = c.site AND x.epoch = c.epoch AND x.seq = c.covers)",
             &[&sites],
         )
         .await?;

@@ -154,18 +154,22 @@ pub async fn facts(db: &impl GenericClient, site: &str) -> Result<Facts, DbError
     }
     if let Some(s) = db
         .query_opt(
-            "SELECT through, broken_at, (extract(epoch FROM last_record) * 1000)::bigint AS record FROM sites WHERE site = $1",
+            "SELECT epoch, through, broken_at, (extract(epoch FROM last_record) * 1000)::bigint AS record,
+                    (extract(epoch FROM replaced_at) * 1000)::bigint AS replaced
+             FROM current_chains WHERE site = $1",
             &[&site],
         )
         .await?
     {
         f.last_seen = f.last_seen.max(time(s.get("record")));
-        let through: i64 = s.get("through");
+        let (epoch, through): (String, i64) = (s.get("epoch"), s.get("through"));
         f.broken_at = s.get::<_, Option<i64>>("broken_at").and_then(|v| u64::try_from(v).ok());
+        f.replaced = time(s.get("replaced")).map(|at| (epoch.clone(), at));
         let past = db
             .query_one(
-                "SELECT (extract(epoch FROM min(received_at)) * 1000)::bigint AS since FROM records WHERE site = $1 AND seq > $2",
-                &[&site, &through],
+                "SELECT (extract(epoch FROM min(received_at)) * 1000)::bigint AS since FROM records
+                 WHERE site = $1 AND epoch = $2 AND seq > $3",
+                &[&site, &epoch, &through],
             )
             .await?;
         if f.broken_at.is_none()
@@ -176,7 +180,8 @@ pub async fn facts(db: &impl GenericClient, site: &str) -> Result<Facts, DbError
     }
     f.checkpoint_failed = db
         .query_opt(
-            "SELECT words FROM checkpoints WHERE site = $1 AND outcome NOT IN ('verified', 'not_stored') ORDER BY seq DESC LIMIT 1",
+            "SELECT words FROM checkpoints WHERE site = $1 AND outcome NOT IN ('verified', 'not_stored')
+             ORDER BY checked_at DESC, seq DESC LIMIT 1",
             &[&site],
         )
         .await?

@@ -44,7 +44,7 @@ pub async fn sites(db: &Client) -> Result<Vec<SiteLine>, DbError> {
                     coalesce(r.through, 0) AS through,
                     (SELECT count(*) FROM alarms a WHERE a.site = s.site AND a.cleared_at IS NULL) AS alarms
              FROM (SELECT site FROM gateways UNION SELECT site FROM sites) s
-             LEFT JOIN gateways g ON g.site = s.site LEFT JOIN sites r ON r.site = s.site
+             LEFT JOIN gateways g ON g.site = s.site LEFT JOIN current_chains r ON r.site = s.site
              ORDER BY s.site",
             &[],
         )

@@ -1,6 +1,6 @@
 //! The collector's pure rules (no I/O): what an arriving record is beside what is stored
-//! at its (site, seq), and how far a site's chain is whole — the gap-free point that an
-//! acknowledgement may name. Computed from what the database holds, never from one
+//! at its (site, run, seq), and how far a run of a site's chain is whole — the gap-free
+//! point that an acknowledgement may name. Computed from what the database holds, never from one
 //! collector's memory, so collectors may die and scale freely.
 
 /// An arriving record beside what is stored at its (site, seq).
@@ -38,10 +38,12 @@ pub struct Link {
 /// How far a site's chain is whole.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Whole {
-    /// Every record up to this one is stored and linked (0: none yet).
+    /// Every record of the run up to this one is stored and linked (the run's start
+    /// less one: none yet).
     pub through: u64,
-    /// That record's hash (the anchor's when `through` is the start).
-    pub hash: [u8; 32],
+    /// That record's hash; none before the first record of a run that begins after
+    /// record 1 (its `prev` is taken as it is).
+    pub hash: Option<[u8; 32]>,
     /// The first record after `through` that is stored but does not link to it: the chain
     /// is broken there (or a record was forged), and stays so until looked into.
     pub broken_at: Option<u64>,
@@ -57,21 +59,24 @@ pub fn advance(mut whole: Whole, next: impl IntoIterator<Item = Link>) -> Whole 
         if link.seq != whole.through + 1 {
             break; // a gap: wait for the missing record
         }
-        if link.prev != whole.hash {
+        if whole.hash.is_some_and(|h| h != link.prev) {
             whole.broken_at = Some(link.seq);
             break;
         }
         whole.through = link.seq;
-        whole.hash = link.hash;
+        whole.hash = Some(link.hash);
     }
     whole
 }
 
-/// Where a site's chain starts for Central: record 1 after the genesis hash, or — for a
-/// gateway whose older records were confirmed and pruned before Central saw them — just
-/// before the first record Central ever stored, after the hash it names.
-pub fn start(first: &Link) -> Whole {
-    Whole { through: first.seq - 1, hash: first.prev, broken_at: None }
+/// Where a run of a site's chain starts: before record 1, at the genesis hash; or — for a
+/// run begun from a restored backup at record `from` — just before `from`, whose `prev`
+/// is taken as it comes. `None` is the run a store began before runs existed.
+pub fn start(from: Option<u64>) -> Whole {
+    match from {
+        Some(from) if from > 1 => Whole { through: from - 1, hash: None, broken_at: None },
+        _ => Whole { through: 0, hash: Some(portvakt_wire::chain::GENESIS), broken_at: None },
+    }
 }
 
 #[cfg(test)]
@@ -88,7 +93,7 @@ mod tests {
     }
 
     fn at_start() -> Whole {
-        Whole { through: 0, hash: h(0), broken_at: None }
+        Whole { through: 0, hash: Some(h(0)), broken_at: None }
     }
 
     #[test]
@@ -101,9 +106,9 @@ mod tests {
     #[test]
     fn the_whole_point_stops_at_the_first_missing_record_and_moves_on_when_it_comes() {
         let w = advance(at_start(), [link(1), link(2), link(4), link(5)]);
-        assert_eq!((w.through, w.hash, w.broken_at), (2, h(2), None));
+        assert_eq!((w.through, w.hash, w.broken_at), (2, Some(h(2)), None));
         let w = advance(w, [link(3), link(4), link(5)]);
-        assert_eq!((w.through, w.hash), (5, h(5)));
+        assert_eq!((w.through, w.hash), (5, Some(h(5))));
     }
 
     #[test]
@@ -115,9 +120,22 @@ mod tests {
     }
 
     #[test]
-    fn a_site_first_seen_after_pruning_starts_just_before_its_first_record() {
-        let w = start(&link(40));
-        assert_eq!((w.through, w.hash), (39, h(39)));
-        assert_eq!(advance(w, [link(40), link(41)]).through, 41);
+    fn a_run_begun_from_a_restored_backup_starts_just_before_its_first_record_and_links_from_there() {
+        let w = start(Some(40));
+        assert_eq!((w.through, w.hash), (39, None));
+        assert_eq!(advance(w, [link(41)]).through, 39, "record 40 is missing");
+        let w = advance(w, [link(40), link(41)]);
+        assert_eq!((w.through, w.hash), (41, Some(h(41))));
+        let forged = Link { seq: 42, prev: h(9), hash: h(42) };
+        assert_eq!(advance(w, [forged]).broken_at, Some(42), "after its first record, every link counts");
+    }
+
+    #[test]
+    fn a_new_stores_run_and_the_unnamed_run_start_at_the_genesis_hash() {
+        for w in [start(None), start(Some(1))] {
+            assert_eq!((w.through, w.hash), (0, Some(portvakt_wire::chain::GENESIS)));
+            let not_first = Link { seq: 1, prev: h(7), hash: h(1) };
+            assert_eq!(advance(w, [not_first]).broken_at, Some(1));
+        }
     }
 }

@@ -1,7 +1,8 @@
-//! `portvakt-central verify --site`: the site's chain as stored, checked again from the
-//! columns — every record's hash recomputed from what PostgreSQL holds, every link to
-//! the record before, the gaps, the equivocations, where the gap-free point stands, and
-//! every signed checkpoint judged against the records (`anchors`).
+//! `portvakt-central verify --site`: the site's chain as stored, each run of it
+//! (`docs/mqtt.md`, Runs of the chain) checked again from the columns — every record's
+//! hash recomputed from what PostgreSQL holds, every link to the record before, the gaps
+//! from the run's first record, the equivocations, where the gap-free point stands, and
+//! every signed checkpoint judged against the run's records (`anchors`).
 
 use std::fmt::Write as _;
 
@@ -11,16 +12,59 @@ use tokio_postgres::Client;
 use crate::anchors::{self, Judged};
 use crate::db::DbError;
 
-/// What the stored chain of one site looks like.
+/// What the stored chain of one site looks like: each run, in the order Central first saw
+/// them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SiteReport {
+    /// The runs.
+    pub runs: Vec<Report>,
+}
+
+impl SiteReport {
+    /// Whether every run is whole and untouched.
+    pub fn intact(&self) -> bool {
+        self.runs.iter().all(Report::intact)
+    }
+
+    /// In words.
+    pub fn render(&self, site: &str) -> String {
+        if self.runs.is_empty() {
+            return format!("site {site}: no records stored\n");
+        }
+        let many = self.runs.len() > 1;
+        let mut out = String::new();
+        for (i, run) in self.runs.iter().enumerate() {
+            if many {
+                let name = if run.epoch.is_empty() { "(unnamed)" } else { run.epoch.as_str() };
+                let which = if i + 1 == self.runs.len() { "current" } else { "earlier" };
+                let _ = writeln!(
+                    out,
+                    "run {} of {} ({which}): {name}, from record {}",
+                    i + 1,
+                    self.runs.len(),
+                    run.first_seq
+                );
+            }
+            out.push_str(&run.render(site));
+        }
+        out
+    }
+}
+
+/// What one run of a site's chain looks like.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Report {
+    /// The run (`''`: the unnamed run).
+    pub epoch: String,
+    /// Its first record.
+    pub first_seq: u64,
     /// Records stored.
     pub records: u64,
     /// Records whose content no longer matches their hash (altered in the database).
     pub altered: Vec<u64>,
     /// Records that do not point at the stored record before them.
     pub unlinked: Vec<u64>,
-    /// Missing ranges (first, last), inclusive, from record 1.
+    /// Missing ranges (first, last), inclusive, from the run's first record.
     pub gaps: Vec<(u64, u64)>,
     /// Sequence numbers that came again with another hash.
     pub equivocations: Vec<u64>,
@@ -88,20 +132,42 @@ impl Report {
     }
 }
 
-/// Checks the stored chain of `site`.
-pub async fn site(client: &Client, site: &str) -> Result<Report, DbError> {
+/// Checks the stored chain of `site`, run by run.
+pub async fn site(client: &Client, site: &str) -> Result<SiteReport, DbError> {
+    let runs = client
+        .query("SELECT epoch, first_seq, through FROM chains WHERE site = $1 ORDER BY first_seen, epoch", &[&site])
+        .await?;
+    let mut report = SiteReport::default();
+    // A run begun from a restored backup keeps the device key its earlier run commissioned.
+    let mut commissioned = None;
+    for r in &runs {
+        let epoch: String = r.get("epoch");
+        let first_seq = u64::try_from(r.get::<_, i64>("first_seq")).unwrap_or(1);
+        let mut run = one_run(client, site, &epoch, first_seq, &mut commissioned).await?;
+        run.through = u64::try_from(r.get::<_, i64>("through")).unwrap_or(0);
+        report.runs.push(run);
+    }
+    Ok(report)
+}
+
+async fn one_run(
+    client: &Client,
+    site: &str,
+    epoch: &str,
+    first_seq: u64,
+    commissioned: &mut Option<[u8; 32]>,
+) -> Result<Report, DbError> {
     let rows = client
         .query(
             "SELECT seq, (extract(epoch FROM at) * 1000)::bigint AS at_ms, trusted, kind, door, holder, credential,
                     detail, prev, hash
-             FROM records WHERE site = $1 ORDER BY seq",
-            &[&site],
+             FROM records WHERE site = $1 AND epoch = $2 ORDER BY seq",
+            &[&site, &epoch],
         )
         .await?;
-    let mut report = Report::default();
+    let mut report = Report { epoch: epoch.to_owned(), first_seq, ..Report::default() };
     let mut last: Option<(u64, [u8; 32])> = None;
     let mut hashes = std::collections::HashMap::new();
-    let mut commissioned = None;
     let mut checkpoints = Vec::new();
     for r in &rows {
         let seq = u64::try_from(r.get::<_, i64>("seq")).unwrap_or(0);
@@ -122,10 +188,11 @@ pub async fn site(client: &Client, site: &str) -> Result<Report, DbError> {
         if chain_hash(&prev, seq, &fields) != hash {
             report.altered.push(seq);
         }
-        let expected_from = last.map_or(1, |(s, _)| s + 1);
+        let expected_from = last.map_or(first_seq, |(s, _)| s + 1);
         if seq > expected_from {
             report.gaps.push((expected_from, seq - 1));
         }
+        // The first record of a run begun after record 1 links to what its `prev` names.
         let before = match last {
             Some((s, h)) if s + 1 == seq => Some(h),
             None if seq == 1 => Some(GENESIS),
@@ -138,8 +205,8 @@ pub async fn site(client: &Client, site: &str) -> Result<Report, DbError> {
         report.records += 1;
         hashes.insert(seq, hash);
         match kind.as_str() {
-            "system.device_key" => commissioned = anchors::commissioned_key(&detail),
-            "audit.checkpoint" => checkpoints.push((seq, detail, commissioned)),
+            "system.device_key" => *commissioned = anchors::commissioned_key(&detail),
+            "audit.checkpoint" => checkpoints.push((seq, detail, *commissioned)),
             _ => {}
         }
     }
@@ -148,14 +215,10 @@ pub async fn site(client: &Client, site: &str) -> Result<Report, DbError> {
         .map(|(seq, detail, key)| anchors::judge(site, seq, &detail, key, |s| hashes.get(&s).copied()))
         .collect();
     report.equivocations = client
-        .query("SELECT DISTINCT seq FROM equivocations WHERE site = $1 ORDER BY seq", &[&site])
+        .query("SELECT DISTINCT seq FROM equivocations WHERE site = $1 AND epoch = $2 ORDER BY seq", &[&site, &epoch])
         .await?
         .iter()
         .map(|r| u64::try_from(r.get::<_, i64>(0)).unwrap_or(0))
         .collect();
-    report.through = client
-        .query_opt("SELECT through FROM sites WHERE site = $1", &[&site])
-        .await?
-        .map_or(0, |r| u64::try_from(r.get::<_, i64>(0)).unwrap_or(0));
     Ok(report)
 }

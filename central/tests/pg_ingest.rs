@@ -6,80 +6,13 @@
 //! collectors taking overlapping batches never deadlock.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::{Chain, GENESIS, NOW_MS, count, key, message, pg};
 use ed25519_dalek::SigningKey;
 use portvakt_central::collector::take_records;
 use portvakt_central::db;
-use portvakt_central::demo::postgres::Postgres;
-use portvakt_wire::chain::{Fields, GENESIS, chain_hash};
-use portvakt_wire::event::{Detail, EventMessage};
 use portvakt_wire::hex;
-
-/// A throwaway PostgreSQL with the schema applied, and a client of it.
-struct Pg {
-    _cluster: Postgres,
-    _dir: tempfile::TempDir,
-    url: String,
-}
-
-async fn pg() -> (Pg, tokio_postgres::Client) {
-    let dir = tempfile::tempdir().unwrap();
-    // PostgreSQL runs as `postgres` when the test runs as root: it must reach its folders.
-    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let cluster = Postgres::throwaway(dir.path()).await.expect("a throwaway PostgreSQL (apt install postgresql)");
-    let url = cluster.url.clone();
-    let mut client = db::connect(&url).await.unwrap();
-    db::migrate(&mut client).await.unwrap();
-    (Pg { _cluster: cluster, _dir: dir, url }, client)
-}
-
-/// A chain of records of one site, as its gateway would publish them.
-struct Chain {
-    prev: [u8; 32],
-    seq: u64,
-}
-
-impl Chain {
-    fn new() -> Self {
-        Self { prev: GENESIS, seq: 0 }
-    }
-
-    /// The next record's `events` message (its hash over the content, linked).
-    fn next(&mut self, kind: &str, door: Option<&str>, detail: &str, at_ms: i64) -> Vec<u8> {
-        self.seq += 1;
-        message(self.seq, &mut self.prev, kind, door, detail, at_ms)
-    }
-}
-
-fn message(seq: u64, prev: &mut [u8; 32], kind: &str, door: Option<&str>, detail: &str, at_ms: i64) -> Vec<u8> {
-    let fields = Fields { at_ms, trusted: true, kind, door, holder: None, credential: None, detail };
-    let hash = chain_hash(prev, seq, &fields);
-    let at = jiff::Timestamp::from_millisecond(at_ms).unwrap();
-    let bytes = EventMessage {
-        seq,
-        at: format!("{at:.3}"),
-        trusted: true,
-        kind,
-        door,
-        holder: None,
-        credential: None,
-        detail: Detail::of(detail),
-        prev: hex::encode(prev),
-        hash: hex::encode(&hash),
-    }
-    .to_bytes();
-    *prev = hash;
-    bytes
-}
-
-const NOW_MS: i64 = 1_796_000_000_000;
-
-fn key() -> SigningKey {
-    SigningKey::from_bytes(&[9; 32])
-}
-
-async fn count(c: &tokio_postgres::Client, sql: &str) -> i64 {
-    c.query_one(sql, &[]).await.unwrap().get(0)
-}
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_poisoned_record_is_quarantined_and_alarmed_while_every_other_sites_records_flow() {
@@ -157,7 +90,7 @@ async fn a_poisoned_record_is_quarantined_and_alarmed_while_every_other_sites_re
     let batch: Vec<(&str, &[u8])> = vec![("site-poison", &poisons[2][..]), ("site-a", &next[..])];
     let acks = take_records(&mut c, &key(), &batch, jiff::Timestamp::now()).await.unwrap();
     assert_eq!(acks.len(), 1);
-    assert_eq!(count(&c, "SELECT through FROM sites WHERE site = 'site-a'").await, 4);
+    assert_eq!(count(&c, "SELECT through FROM current_chains WHERE site = 'site-a'").await, 4);
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -175,7 +108,7 @@ async fn a_record_postgresql_refuses_is_isolated_by_splitting_and_the_rest_are_s
     assert!(reason.contains("refused by PostgreSQL") && reason.contains("no_test_poison"), "{reason}");
     // The gap-free point stops before the hole the refused record left.
     assert_eq!(acks.len(), 1);
-    assert_eq!(count(&c, "SELECT through FROM sites WHERE site = 'site-a'").await, 5);
+    assert_eq!(count(&c, "SELECT through FROM current_chains WHERE site = 'site-a'").await, 5);
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -227,7 +160,7 @@ async fn two_collectors_taking_overlapping_batches_in_opposite_orders_never_dead
         y.unwrap_or_else(|e| panic!("round {round}, second collector: {e}"));
     }
     assert_eq!(count(&first, "SELECT count(*) FROM records").await, 600);
-    assert_eq!(count(&first, "SELECT min(through) FROM sites").await, 200);
+    assert_eq!(count(&first, "SELECT min(through) FROM current_chains").await, 200);
 }
 
 #[tokio::test(flavor = "current_thread")]

@@ -56,6 +56,7 @@ impl Chain {
             let hash = chain_hash(&prev, seq, &fields);
             let at = jiff::Timestamp::from_millisecond(at_ms).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
             let payload = EventMessage {
+                epoch: None,
                 seq,
                 at: format!("{at:.3}"),
                 trusted: true,

@@ -79,7 +79,7 @@ fn main() {
     let sealed_list = seal(DocType::Revocations, &list.encode(), &KOMMUNEN);
     write(&dir, "revocations", "kommunen", &with_pick(1, &list.encode()));
     write(&dir, "mqtt_update", "revocations", &with_pick(1, &sealed_list));
-    let ack = portvakt::uplink::ack::AckBody { site: site.site.id.to_string(), through: 42, hash: "ab".repeat(32) };
+    let ack = portvakt::uplink::ack::AckBody { site: site.site.id.to_string(), epoch: None, through: 42, hash: "ab".repeat(32) };
     let ack = portvakt::uplink::ack::seal(&ack, &portvakt_fuzz::COLLECTOR);
     write(&dir, "mqtt_update", "ack", &with_pick(2, &ack));
 

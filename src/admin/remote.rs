@@ -102,12 +102,18 @@ fn mode_word(m: &str) -> Result<String, String> {
         .ok_or_else(|| format!("--mode {m}: use normal, free_passage or lockdown"))
 }
 
-/// The body of an acknowledgement; `hash` as it came in the record (`hash` of `events`).
-pub fn ack_body(site: String, through: u64, hash: &str) -> Result<AckBody, String> {
+/// The body of an acknowledgement; `hash` as it came in the record (`hash` of `events`),
+/// `epoch` its run's id (`epoch.id` of `events`), if it had one.
+pub fn ack_body(site: String, epoch: Option<String>, through: u64, hash: &str) -> Result<AckBody, String> {
     if crate::core::hex::decode32(hash).is_none() {
         return Err(format!("--hash {hash}: a record's hash is 64 hexadecimal digits"));
     }
-    Ok(AckBody { site, through, hash: hash.trim().to_lowercase() })
+    if let Some(e) = epoch.as_deref().filter(|e| !portvakt_wire::event::Epoch::valid_id(e)) {
+        return Err(format!(
+            "--epoch {e}: a run's id is 1 to 64 lowercase hexadecimal digits, as in epoch.id of events"
+        ));
+    }
+    Ok(AckBody { site, epoch, through, hash: hash.trim().to_lowercase() })
 }
 
 #[cfg(test)]

@@ -243,6 +243,9 @@ pub struct UplinkStatus {
     pub last_update: Option<UpdateResult>,
     /// Collector acknowledgements refused since start (each episode audited once).
     pub acks_refused: u64,
+    /// New runs of the chain begun since start, because the collector held more of the
+    /// run than the store (restored from a backup).
+    pub epochs_begun: u64,
 }
 
 /// The result of an update received over MQTT.

@@ -28,6 +28,16 @@ pub enum Recorded {
     Counted,
 }
 
+/// Records waiting for upload, with the chain's run they are published in.
+#[derive(Debug, Clone)]
+pub struct Outbox {
+    /// The run (`events` carries it beside each record); none for a store's first run
+    /// from before epochs.
+    pub epoch: Option<portvakt_wire::event::Epoch>,
+    /// The records, in order.
+    pub records: Vec<AuditRecord>,
+}
+
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 type Job = Box<dyn FnOnce(&mut Store) + Send>;
 
@@ -47,7 +57,7 @@ pub enum Command {
         /// At most this many.
         limit: u32,
         /// Where the records go.
-        reply: Reply<Vec<AuditRecord>>,
+        reply: Reply<Outbox>,
     },
     /// Mark records confirmed.
     Confirm {
@@ -108,7 +118,7 @@ impl Handle {
     }
 
     /// Up to `limit` unconfirmed records after `after`, in order.
-    pub async fn outbox(&self, after: u64, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
+    pub async fn outbox(&self, after: u64, limit: u32) -> Result<Outbox, StoreError> {
         self.ask(|reply| Command::Outbox { after, limit, reply }).await
     }
 
@@ -223,7 +233,8 @@ fn run(mut store: Store, mut rx: mpsc::Receiver<Command>, head: &watch::Sender<u
                 commit(&mut store, batch, head);
             }
             Command::Outbox { after, limit, reply } => {
-                let _ = reply.send(store.outbox(after, limit));
+                let records = store.outbox(after, limit);
+                let _ = reply.send(records.map(|records| Outbox { epoch: store.epoch().cloned(), records }));
             }
             Command::Confirm { seqs, at, reply } => {
                 let _ = reply.send(store.confirm(&seqs, at));

@@ -18,6 +18,8 @@ use super::record::{AuditRecord, ChainBreak, EventKind, GENESIS, NewEvent, chain
 use super::schema::{self, CURRENT, SchemaProblem};
 use super::{StoreError, cells};
 
+mod epoch;
+pub use epoch::EpochReason;
 mod outbox;
 mod prune;
 mod reads;
@@ -122,6 +124,10 @@ pub struct Store {
     /// Whether a "nearly full" alarm is raised (cleared below 80%).
     alarm_raised: bool,
     commits: u64,
+    /// The chain's run records are published in (`epoch`).
+    epoch: Option<portvakt_wire::event::Epoch>,
+    /// A run to begin with the next committed append.
+    pending_epoch: Option<portvakt_wire::event::Epoch>,
     /// Held by a store opened to write (declared last: dropped after the connection).
     writer_lock: Option<super::writer_lock::WriterLock>,
 }
@@ -217,8 +223,11 @@ impl Store {
             notices: Vec::new(),
             alarm_raised: false,
             commits: 0,
+            epoch: None,
+            pending_epoch: None,
             writer_lock: None,
         };
+        store.epoch = store.read_epoch()?;
         let page_size: i64 =
             store.conn.query_row("PRAGMA page_size", [], |r| r.get(0)).map_err(|e| store.classify("reading", e))?;
         store.page_size = u64::try_from(page_size).unwrap_or(4096);
@@ -351,6 +360,7 @@ impl Store {
         let (mut seq, mut prev) = self.head;
         let first_event_seq = seq + 1 + prefix;
         let tx = self.conn.transaction()?;
+        Self::write_pending_epoch(self.pending_epoch.as_ref(), &tx)?;
         {
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO audit (seq, at_ms, trusted, kind, door, holder, credential, detail, prev, hash)
@@ -379,6 +389,9 @@ impl Store {
         self.head = (seq, prev);
         self.gap = None;
         self.notices.clear();
+        if let Some(e) = self.pending_epoch.take() {
+            self.epoch = Some(e);
+        }
         Ok(Appended::Stored { first: first_event_seq, last: seq })
     }
 

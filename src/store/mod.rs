@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::ErrorCode;
 
 pub use actor::Handle;
-pub use db::{Appended, AuditFilter, Store, StoreHealth, StoreOptions, StoredRecord, VerifyReport};
+pub use db::{Appended, AuditFilter, EpochReason, Store, StoreHealth, StoreOptions, StoredRecord, VerifyReport};
 pub use record::{AuditRecord, ChainBreak, EventKind, NewEvent};
 
 /// Why the store failed.

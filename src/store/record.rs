@@ -76,13 +76,16 @@ pub enum EventKind {
     /// The device key was made (`detail.public_key`, `path`), or could not be read or made
     /// (`detail.error`): no checkpoints then.
     DeviceKey,
+    /// The store began a new run of its chain (`detail`: `epoch`, `from`, `previous`, and
+    /// the collector's refusal that showed the store behind it: `code`, `message`).
+    ChainEpoch,
     /// The gateway started.
     SystemStart,
     /// The gateway stopped in an orderly way.
     SystemStop,
 }
 
-const KINDS: [(EventKind, &str); 30] = [
+const KINDS: [(EventKind, &str); 31] = [
     (EventKind::DoorOpened, "door.opened"),
     (EventKind::DoorForcedOpen, "door.forced_open"),
     (EventKind::DoorClosed, "door.closed"),
@@ -102,6 +105,7 @@ const KINDS: [(EventKind, &str); 30] = [
     (EventKind::StoreAlarm, "store.alarm"),
     (EventKind::SystemStart, "system.start"),
     (EventKind::DeviceKey, "system.device_key"),
+    (EventKind::ChainEpoch, "system.chain_epoch"),
     (EventKind::SystemStop, "system.stop"),
     (EventKind::DoorPulsed, "door.pulsed"),
     (EventKind::ClockTrust, "clock.trust"),

@@ -6,7 +6,7 @@
 use rusqlite::Connection;
 
 /// Migrations in order; `MIGRATIONS[i]` takes version `i` to `i + 1`.
-pub const MIGRATIONS: [&str; 4] = [
+pub const MIGRATIONS: [&str; 5] = [
     // 1: the audit chain.
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
      CREATE TABLE audit (
@@ -45,10 +45,17 @@ pub const MIGRATIONS: [&str; 4] = [
      INSERT INTO version_floors SELECT authority, 'revocations', sequence FROM revocations;
      CREATE TABLE commands_done (signature BLOB PRIMARY KEY, issued_at_ms INTEGER NOT NULL) WITHOUT ROWID;
      ALTER TABLE door_modes ADD COLUMN seal BLOB;",
+    // 5: the chain's run (epoch): a store with no chain yet begins one of its own, so a box
+    // swapped or a card reflashed is a new run to the collector, not another story under the
+    // old one's numbers. A store that already has a chain keeps its run, unnamed, as before.
+    "INSERT INTO meta (key, value)
+         SELECT 'chain_epoch', lower(hex(randomblob(16)))
+         WHERE NOT EXISTS (SELECT 1 FROM audit) AND NOT EXISTS (SELECT 1 FROM meta WHERE key = 'anchor_seq');
+     INSERT INTO meta (key, value) SELECT 'chain_epoch_from', 1 WHERE EXISTS (SELECT 1 FROM meta WHERE key = 'chain_epoch');",
 ];
 
 /// The version this build writes.
-pub const CURRENT: u32 = 4;
+pub const CURRENT: u32 = 5;
 
 /// Why the schema cannot be brought to [`CURRENT`].
 #[derive(Debug)]

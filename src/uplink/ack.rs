@@ -12,9 +12,12 @@ use super::command::Refused;
 use crate::core::hex;
 use crate::credentials::envelope::{self, DocType};
 
-/// An acknowledgement that passed its checks: through which record, with which hash.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// An acknowledgement that passed its checks: of which run, through which record, with
+/// which hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ack {
+    /// The chain's run (none: the run a store began before epochs).
+    pub epoch: Option<String>,
     /// The record.
     pub through: u64,
     /// Its hash.
@@ -46,7 +49,7 @@ pub fn read(payload: &[u8], site: &str, collector_key: &[u8; 32]) -> Result<Ack,
     }
     let hash = hex::decode32(&body.hash)
         .ok_or_else(|| refused("malformed", "acknowledgement hash: not 64 hexadecimal digits".into()))?;
-    Ok(Ack { through: body.through, hash })
+    Ok(Ack { epoch: body.epoch, through: body.through, hash })
 }
 
 #[cfg(test)]
@@ -56,7 +59,7 @@ mod tests {
     use super::*;
 
     fn body() -> AckBody {
-        AckBody { site: "storgatan-12".into(), through: 42, hash: "ab".repeat(32) }
+        AckBody { site: "storgatan-12".into(), epoch: Some("0a".repeat(16)), through: 42, hash: "ab".repeat(32) }
     }
 
     fn key(n: u8) -> SigningKey {
@@ -69,7 +72,10 @@ mod tests {
 
     #[test]
     fn a_signed_acknowledgement_is_read_with_its_record_and_hash() {
-        assert_eq!(read_with(&seal(&body(), &key(7))), Ok(Ack { through: 42, hash: [0xab; 32] }));
+        assert_eq!(
+            read_with(&seal(&body(), &key(7))),
+            Ok(Ack { epoch: Some("0a".repeat(16)), through: 42, hash: [0xab; 32] })
+        );
     }
 
     #[test]

@@ -209,6 +209,11 @@ impl Uplink {
                 Some(out) = self.out.recv() => match out {
                     Out::Reply { topic, payload } => { send(conn, &topic, false, payload); }
                     Out::AckRefused => self.set_status(|s| s.acks_refused += 1),
+                    Out::EpochBegun { from } => {
+                        self.set_status(|s| s.epochs_begun += 1);
+                        conn.window.rewind(from.saturating_sub(1));
+                        self.fill(conn).await;
+                    }
                     Out::Update(u) => {
                         self.set_status(|s| s.last_update = Some(u));
                         if conn.connected {
@@ -313,6 +318,7 @@ impl Uplink {
                     match out {
                         Out::Update(u) => self.set_status(|s| s.last_update = Some(u)),
                         Out::AckRefused => self.set_status(|s| s.acks_refused += 1),
+                        Out::EpochBegun { .. } => self.set_status(|s| s.epochs_begun += 1),
                         Out::Reply { .. } => {}
                     }
                 }

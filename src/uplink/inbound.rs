@@ -26,7 +26,7 @@ use crate::access::Published;
 use crate::config::{Config, ConfirmOn, UplinkConfig};
 use crate::credentials::envelope::DocType;
 use crate::site::reach::{self, Reach};
-use crate::store::{AuditFilter, EventKind, NewEvent};
+use crate::store::{AuditFilter, EpochReason, EventKind, NewEvent};
 
 /// Messages waiting for the worker, at most.
 pub const INBOUND: usize = 16;
@@ -61,6 +61,11 @@ pub enum Out {
     Update(UpdateResult),
     /// A collector's acknowledgement was refused (counted in `state`).
     AckRefused,
+    /// The store began a new run of its chain: publish again from its first record.
+    EpochBegun {
+        /// The run's first record.
+        from: u64,
+    },
 }
 
 /// The worker's surroundings.
@@ -172,11 +177,21 @@ impl Worker {
             Ok(a) => a,
             Err(r) => return self.ack_refused(&msg.topic, &r).await,
         };
+        let mine = match self.reach.store.call(|s| Ok(s.epoch().map(|e| e.id.clone()))).await {
+            Ok(e) => e,
+            Err(e) => return log::error!("uplink: acknowledgement not checked: {e}"),
+        };
+        if ack.epoch != mine {
+            // Of another run of this site's chain (the one before a replacement, still in
+            // flight): it confirms nothing here, and is no reason to write anything.
+            let _ = self.out.send(Out::AckRefused).await;
+            return log::debug!("uplink: an acknowledgement of another run of the chain ({:?})", ack.epoch);
+        }
         let head = *self.reach.store.head().borrow();
         let refused = |code, message: String| Refused { id: None, code, message };
         if ack.through > head {
             let why = format!("acknowledges {} but the newest record is {head}", ack.through);
-            return self.ack_refused(&msg.topic, &refused("ahead", why)).await;
+            return self.behind_collector(&msg.topic, refused("ahead", why)).await;
         }
         let through = ack.through;
         let stored = match self.reach.store.call(move |s| s.hash_of(through)).await {
@@ -188,7 +203,7 @@ impl Worker {
             None => log::debug!("uplink: an acknowledgement through {through}, which is no longer stored"),
             Some(h) if h != ack.hash => {
                 let why = format!("record {through} has another hash here: not this gateway's chain");
-                self.ack_refused(&msg.topic, &refused("wrong_hash", why)).await;
+                self.behind_collector(&msg.topic, refused("wrong_hash", why)).await;
             }
             Some(_) => match self.reach.store.confirm_through(through, Timestamp::now()).await {
                 Ok(n) => {
@@ -197,6 +212,30 @@ impl Worker {
                 }
                 Err(e) => log::error!("uplink: acknowledgement not stored: {e}"),
             },
+        }
+    }
+
+    /// The collector holds more of this run of the chain than the store does, or another
+    /// record under one of its numbers: the store was restored from a backup (or replaced
+    /// under an old run's name). The store begins a new run from its first unconfirmed
+    /// record, so the collector keeps what it has and takes the rest afresh, and the
+    /// records go out again under the new run.
+    async fn behind_collector(&mut self, topic: &str, r: Refused) {
+        let _ = self.out.send(Out::AckRefused).await;
+        log::warn!("uplink: {} ({}): beginning a new run of the chain", r.message, r.code);
+        let trusted = self.reach.trust.borrow().is_trusted();
+        let why = EpochReason { code: r.code, message: r.message.clone() };
+        match self.reach.store.call(move |s| s.begin_epoch(Timestamp::now(), trusted, &why)).await {
+            Ok(Some(epoch)) => {
+                log::warn!("uplink: new run {} of the chain from record {}", epoch.id, epoch.from);
+                self.refusing_acks.clear();
+                let _ = self.out.send(Out::EpochBegun { from: epoch.from }).await;
+            }
+            Ok(None) => self.ack_refused(topic, &r).await,
+            Err(e) => {
+                log::error!("uplink: a new run of the chain could not begin: {e}");
+                self.ack_refused(topic, &r).await;
+            }
         }
     }
 
@@ -289,7 +328,7 @@ impl Worker {
                 let full = page.len() == limit as usize;
                 let next_after = page.last().map(|r| r.record.seq).filter(|_| full);
                 let records: Vec<Box<RawValue>> =
-                    page.iter().filter_map(|r| serde_json::from_slice(&payload::event(&r.record)).ok()).collect();
+                    page.iter().filter_map(|r| serde_json::from_slice(&payload::event(&r.record, None)).ok()).collect();
                 // A visit list is personal data: who read which part of it is itself recorded.
                 let by = format!("mqtt: {authority} ({id})");
                 let detail = serde_json::json!({ "by": by, "query": asked, "records": records.len() });

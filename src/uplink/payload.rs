@@ -3,7 +3,7 @@
 //! each is built from values the caller collected.
 
 use jiff::Timestamp;
-use portvakt_wire::event::{Detail, EventMessage};
+use portvakt_wire::event::{Detail, Epoch, EventMessage};
 use serde::Serialize;
 
 use crate::access::BundleStatus;
@@ -17,10 +17,12 @@ use crate::store::AuditRecord;
 use crate::store::StoreHealth;
 
 /// The `events` payload for a record (`portvakt_wire::event`): `detail` is the stored
-/// JSON text unchanged, so a collector can recompute the record's hash from the message.
-pub fn event(r: &AuditRecord) -> Vec<u8> {
+/// JSON text unchanged, so a collector can recompute the record's hash from the message;
+/// `epoch` is the chain's run it is published in.
+pub fn event(r: &AuditRecord, epoch: Option<&Epoch>) -> Vec<u8> {
     let e = &r.event;
     EventMessage {
+        epoch,
         seq: r.seq,
         at: format!("{:.3}", e.at),
         trusted: e.trusted,
@@ -138,6 +140,9 @@ pub struct UplinkState {
     pub last_update: Option<UpdateResult>,
     /// Collector acknowledgements refused since start (each episode audited once).
     pub acks_refused: u64,
+    /// New runs of the chain begun since start, because the collector held more of the
+    /// run than the store (restored from a backup).
+    pub epochs_begun: u64,
 }
 
 /// One bundle in `state`.
@@ -216,6 +221,7 @@ pub fn state(report: &StatusReport, now: Timestamp) -> StateMessage {
             published: u.published,
             last_update: u.last_update.clone(),
             acks_refused: u.acks_refused,
+            epochs_begun: u.epochs_begun,
         }),
         device_key: report.device_key.clone(),
     }
@@ -260,9 +266,13 @@ mod tests {
             NewEvent::system(EventKind::DoorPulsed, at, true, Some("entrance".into()), &serde_json::json!({"by": "x"}));
         let r =
             AuditRecord { seq: 7, prev: [1; 32], hash: crate::store::record::chain_hash(&[1; 32], 7, &e), event: e };
-        let text = String::from_utf8(event(&r)).expect("utf-8");
+        let epoch = Epoch { id: "0a".repeat(16), from: 3 };
+        let text = String::from_utf8(event(&r, Some(&epoch))).expect("utf-8");
         assert!(text.contains(r#""detail":{"by":"x"}"#), "{text}");
         let v: serde_json::Value = serde_json::from_str(&text).expect("json");
+        assert_eq!(v["epoch"], serde_json::json!({"id": "0a".repeat(16), "from": 3}));
+        let unnamed: serde_json::Value = serde_json::from_slice(&event(&r, None)).expect("json");
+        assert!(unnamed.get("epoch").is_none(), "a store's first run from before epochs travels without one");
         assert_eq!(v["seq"], 7);
         assert_eq!(v["kind"], "door.pulsed");
         assert_eq!(v["at"], "2026-11-24T14:00:00.250Z");

@@ -118,9 +118,16 @@ impl TestDaemon {
 
     /// Stops the daemon and starts it again on the same directory (store, config).
     pub async fn restart(self) -> Self {
+        self.restart_changed(|_| {}).await
+    }
+
+    /// Stops the daemon, lets `change` do to its directory what a person would while it
+    /// is stopped (restore a backup, swap the card), and starts it again there.
+    pub async fn restart_changed(self, change: impl FnOnce(&Path)) -> Self {
         self.signals.send(Signal::Stop).await.unwrap();
         let ended = tokio::time::timeout(Duration::from_secs(15), self.task).await.expect("stopped in time");
         ended.unwrap().expect("an orderly stop");
+        change(self.dir.path());
         let again = Self::start_in(self.dir, None, self.extra);
         again.notified("READY=1", 10).await;
         again

@@ -1,7 +1,9 @@
 //! One audit record on `events` (`docs/mqtt.md`): written by the gateway with
 //! [`EventMessage`], read back by a collector with [`ReceivedEvent`]. `detail` travels as
 //! the stored JSON text unchanged, so the receiver recomputes the record's hash from the
-//! message alone and checks its link to the record before.
+//! message alone and checks its link to the record before. `epoch` names the run of the
+//! chain the record belongs to (a new store, or one restored from a backup, begins a new
+//! one); it routes the record and is not covered by the hash.
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -9,9 +11,33 @@ use serde_json::value::RawValue;
 use crate::chain::{Fields, chain_hash};
 use crate::hex;
 
+/// The run of a site's chain a record belongs to: a store made anew (a box swapped, a
+/// card reflashed) or restored from a backup begins a new one, so the collector keeps
+/// the earlier run's records and takes the new run's numbers afresh. Absent on the wire
+/// for the run a store began before epochs existed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Epoch {
+    /// Its name: 32 lowercase hexadecimal digits, random when it began.
+    pub id: String,
+    /// The first record of the run (1 for a new store; after a restored backup, the
+    /// first record the collector had not confirmed).
+    pub from: u64,
+}
+
+impl Epoch {
+    /// Whether `id` is a name an epoch can have (1 to 64 lowercase hexadecimal digits).
+    pub fn valid_id(id: &str) -> bool {
+        (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    }
+}
+
 /// An `events` message as the gateway writes it.
 #[derive(Debug, Serialize)]
 pub struct EventMessage<'a> {
+    /// The chain's run, if the store began one (see [`Epoch`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<&'a Epoch>,
     /// Sequence number.
     pub seq: u64,
     /// When, RFC 3339 with milliseconds.
@@ -81,6 +107,15 @@ pub enum EventError {
         /// Which field.
         field: &'static str,
     },
+    /// `epoch` is not an epoch (its id not 1 to 64 lowercase hexadecimal digits, or
+    /// `from` past the record itself or 0).
+    #[error("record {seq}: \"epoch\" is not an epoch: {why}")]
+    BadEpoch {
+        /// The record.
+        seq: u64,
+        /// What is wrong.
+        why: String,
+    },
     /// The content does not hash to `hash`: altered on the way, or forged.
     #[error("record {seq}: its content does not match its hash")]
     Altered {
@@ -91,6 +126,8 @@ pub enum EventError {
 
 #[derive(Deserialize)]
 struct Raw<'a> {
+    #[serde(default)]
+    epoch: Option<Epoch>,
     seq: u64,
     at: String,
     trusted: bool,
@@ -107,6 +144,8 @@ struct Raw<'a> {
 /// An `events` message as received, its hash checked against its content.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReceivedEvent {
+    /// The chain's run, if the store began one.
+    pub epoch: Option<Epoch>,
     /// Sequence number.
     pub seq: u64,
     /// When, milliseconds since the Unix epoch.
@@ -142,7 +181,20 @@ impl ReceivedEvent {
             .as_millisecond();
         let prev = hex::decode32(&raw.prev).ok_or(EventError::BadHash { seq, field: "prev" })?;
         let hash = hex::decode32(&raw.hash).ok_or(EventError::BadHash { seq, field: "hash" })?;
+        if let Some(e) = &raw.epoch {
+            let why = if !Epoch::valid_id(&e.id) {
+                Some("its id is not 1 to 64 lowercase hexadecimal digits".to_owned())
+            } else if e.from == 0 || e.from > seq {
+                Some(format!("it begins at record {}, which is not 1 to {seq}", e.from))
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                return Err(EventError::BadEpoch { seq, why });
+            }
+        }
         let mut event = Self {
+            epoch: raw.epoch,
             seq,
             at_ms,
             trusted: raw.trusted,
@@ -202,6 +254,7 @@ mod tests {
         };
         let hash = chain_hash(&GENESIS, 1, &fields);
         EventMessage {
+            epoch: None,
             seq: 1,
             at: format!("{:.3}", jiff::Timestamp::from_millisecond(fields.at_ms).unwrap()),
             trusted: true,
@@ -222,6 +275,24 @@ mod tests {
         let e = ReceivedEvent::parse(&message(detail)).unwrap();
         assert_eq!((e.seq, e.at_ms, e.detail.as_str()), (1, 1_795_000_000_481, detail));
         assert_eq!(e.computed_hash(), e.hash);
+    }
+
+    #[test]
+    fn an_epoch_travels_beside_the_record_outside_its_hash_and_a_bad_one_is_refused() {
+        let plain = String::from_utf8(message("{}")).unwrap();
+        let with = |epoch: &str| plain.replacen('{', &format!("{{\"epoch\":{epoch},"), 1);
+        let e = ReceivedEvent::parse(with(r#"{"id":"0a1b","from":1}"#).as_bytes()).unwrap();
+        assert_eq!(e.epoch, Some(Epoch { id: "0a1b".into(), from: 1 }));
+        assert_eq!(ReceivedEvent::parse(plain.as_bytes()).unwrap().epoch, None);
+        for bad in
+            [r#"{"id":"0A1B","from":1}"#, r#"{"id":"","from":1}"#, r#"{"id":"ab","from":2}"#, r#"{"id":"ab","from":0}"#]
+        {
+            assert!(matches!(ReceivedEvent::parse(with(bad).as_bytes()), Err(EventError::BadEpoch { .. })), "{bad}");
+        }
+        assert!(matches!(
+            ReceivedEvent::parse(with(r#"{"id":"ab","from":1,"x":1}"#).as_bytes()),
+            Err(EventError::Malformed(_))
+        ));
     }
 
     #[test]

@@ -127,6 +127,11 @@ const ALARMS: &[(&str, &str, &str)] = &[
     ("gap_unfilled", "Händelser saknas", "Records missing"),
     ("checkpoint_invalid", "Kontrollpunkt håller inte", "Checkpoint invalid"),
     ("records_quarantined", "Händelser i karantän", "Records quarantined"),
+    (
+        "chain_restarted",
+        "Ny händelsekedja påbörjad (box utbytt eller återställd)",
+        "New chain run begun (box replaced or restored)",
+    ),
 ];
 
 /// An alarm kind in words (the kind itself if unknown).

@@ -282,7 +282,7 @@ async fn drained(gateways: &[Gateway], db: &tokio_postgres::Client, limit: Durat
         for g in gateways {
             let (head, outbox) = g.head_and_outbox().await?;
             let row = db
-                .query_opt("SELECT through FROM sites WHERE site = $1", &[&g.site])
+                .query_opt("SELECT through FROM current_chains WHERE site = $1", &[&g.site])
                 .await
                 .map_err(db::DbError::from)?;
             let through = row.map_or(0, |r| r.get::<_, i64>(0));

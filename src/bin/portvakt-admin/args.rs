@@ -192,6 +192,10 @@ pub(crate) enum Command {
         /// The gateway's site.
         #[arg(long)]
         site: String,
+        /// The chain's run acknowledged (`epoch.id` of the records in `events`); leave out
+        /// for records that carry no `epoch`.
+        #[arg(long)]
+        epoch: Option<String>,
         /// The newest record stored, with every one before it.
         #[arg(long)]
         through: u64,

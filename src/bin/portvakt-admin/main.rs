@@ -119,8 +119,8 @@ fn run(cli: Cli) -> anyhow::Result<String> {
             write_new(&out, &portvakt::uplink::command::seal(&body, &signing))?;
             Ok(format!("{} {} signed as id {}, written to {}\n", body.cmd, body.args, body.id, out.display()))
         }
-        Command::Ack { site, through, hash, key, out } => {
-            let body = remote::ack_body(site, through, &hash).map_err(|e| anyhow!(e))?;
+        Command::Ack { site, epoch, through, hash, key, out } => {
+            let body = remote::ack_body(site, epoch, through, &hash).map_err(|e| anyhow!(e))?;
             let signing = keys::read_private(&key)?;
             write_new(&out, &portvakt::uplink::ack::seal(&body, &signing))?;
             Ok(format!("acknowledgement through {through} for {}, written to {}\n", body.site, out.display()))

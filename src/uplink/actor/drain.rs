@@ -21,20 +21,21 @@ impl Uplink {
                 return;
             }
             let limit = u32::try_from(room).unwrap_or(u32::MAX);
-            let records = match self.reach.store.outbox(conn.window.next_after(), limit).await {
+            let outbox = match self.reach.store.outbox(conn.window.next_after(), limit).await {
                 Ok(r) => r,
                 Err(e) => {
                     log::error!("uplink: the outbox cannot be read: {e}");
                     return;
                 }
             };
-            if records.is_empty() {
+            if outbox.records.is_empty() {
                 // Everything up to `head` is confirmed already.
                 conn.window.skip_to(head);
                 return;
             }
-            for r in &records {
-                if !send_slot(conn, &conn.topics.events(), false, payload::event(r), Slot::Event(r.seq)) {
+            for r in &outbox.records {
+                let message = payload::event(r, outbox.epoch.as_ref());
+                if !send_slot(conn, &conn.topics.events(), false, message, Slot::Event(r.seq)) {
                     return;
                 }
             }
@@ -48,7 +49,7 @@ impl Uplink {
             return;
         }
         let oldest = match self.reach.store.outbox(0, 1).await {
-            Ok(r) => r.first().map(|r| r.seq),
+            Ok(o) => o.records.first().map(|r| r.seq),
             Err(_) => return,
         };
         conn.waiting = match (oldest, conn.waiting) {

@@ -75,7 +75,8 @@ async fn latest_events(s: &State, site: &str, who: &str) -> Result<Vec<Visit>, D
     let rows = db
         .query(
             "SELECT site, seq, (extract(epoch FROM at) * 1000)::bigint AS at_ms, trusted, kind, door, holder, credential
-             FROM records WHERE site = $1 ORDER BY seq DESC LIMIT 20",
+             FROM records WHERE site = $1 AND epoch = (SELECT epoch FROM sites WHERE site = $1)
+             ORDER BY seq DESC LIMIT 20",
             &[&site],
         )
         .await?;

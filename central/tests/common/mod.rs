@@ -1,0 +1,99 @@
+//! What the PostgreSQL tests share: a throwaway PostgreSQL with the schema applied, and
+//! records of a site's chain as its gateway would publish them (in a run, or the
+//! unnamed run).
+#![allow(dead_code)]
+
+use ed25519_dalek::SigningKey;
+use portvakt_central::db;
+use portvakt_central::demo::postgres::Postgres;
+pub use portvakt_wire::chain::GENESIS;
+use portvakt_wire::chain::{Fields, chain_hash};
+use portvakt_wire::event::{Detail, Epoch, EventMessage};
+use portvakt_wire::hex;
+
+/// A throwaway PostgreSQL with the schema applied, and a client of it.
+pub struct Pg {
+    _cluster: Postgres,
+    _dir: tempfile::TempDir,
+    pub url: String,
+}
+
+pub async fn pg() -> (Pg, tokio_postgres::Client) {
+    let dir = tempfile::tempdir().unwrap();
+    // PostgreSQL runs as `postgres` when the test runs as root: it must reach its folders.
+    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let cluster = Postgres::throwaway(dir.path()).await.expect("a throwaway PostgreSQL (apt install postgresql)");
+    let url = cluster.url.clone();
+    let mut client = db::connect(&url).await.unwrap();
+    db::migrate(&mut client).await.unwrap();
+    (Pg { _cluster: cluster, _dir: dir, url }, client)
+}
+
+/// A chain of records of one site, as its gateway would publish them.
+pub struct Chain {
+    pub prev: [u8; 32],
+    pub seq: u64,
+    /// The run its records are published in (none: the unnamed run).
+    pub epoch: Option<Epoch>,
+}
+
+impl Chain {
+    pub fn new() -> Self {
+        Self { prev: GENESIS, seq: 0, epoch: None }
+    }
+
+    /// A new store's chain: its own run, from record 1.
+    pub fn in_run(id: &str) -> Self {
+        Self { epoch: Some(Epoch { id: id.to_owned(), from: 1 }), ..Self::new() }
+    }
+
+    /// The next record's `events` message (its hash over the content, linked).
+    pub fn next(&mut self, kind: &str, door: Option<&str>, detail: &str, at_ms: i64) -> Vec<u8> {
+        self.seq += 1;
+        message_in(self.epoch.as_ref(), self.seq, &mut self.prev, kind, door, detail, at_ms)
+    }
+}
+
+pub fn message(seq: u64, prev: &mut [u8; 32], kind: &str, door: Option<&str>, detail: &str, at_ms: i64) -> Vec<u8> {
+    message_in(None, seq, prev, kind, door, detail, at_ms)
+}
+
+pub fn message_in(
+    epoch: Option<&Epoch>,
+    seq: u64,
+    prev: &mut [u8; 32],
+    kind: &str,
+    door: Option<&str>,
+    detail: &str,
+    at_ms: i64,
+) -> Vec<u8> {
+    let fields = Fields { at_ms, trusted: true, kind, door, holder: None, credential: None, detail };
+    let hash = chain_hash(prev, seq, &fields);
+    let at = jiff::Timestamp::from_millisecond(at_ms).unwrap();
+    let bytes = EventMessage {
+        epoch,
+        seq,
+        at: format!("{at:.3}"),
+        trusted: true,
+        kind,
+        door,
+        holder: None,
+        credential: None,
+        detail: Detail::of(detail),
+        prev: hex::encode(prev),
+        hash: hex::encode(&hash),
+    }
+    .to_bytes();
+    *prev = hash;
+    bytes
+}
+
+pub const NOW_MS: i64 = 1_796_000_000_000;
+
+pub fn key() -> SigningKey {
+    SigningKey::from_bytes(&[9; 32])
+}
+
+pub async fn count(c: &tokio_postgres::Client, sql: &str) -> i64 {
+    c.query_one(sql, &[]).await.unwrap().get(0)
+}
