@@ -55,6 +55,7 @@ fn child(file: &str) {
         name: "bench owner".into(),
         class: AuthorityClass::Owner,
         public_key: SigningKey::from_bytes(&[1; 32]).verifying_key().to_bytes(),
+        reading_key: None,
         doors: cfg.policy.all_doors(),
         rights: portvakt::config::Rights::default_for(AuthorityClass::Owner),
     }];
@@ -84,6 +85,7 @@ fn main() {
         name: "bench owner".into(),
         class: AuthorityClass::Owner,
         public_key: owner.verifying_key().to_bytes(),
+        reading_key: None,
         doors: cfg.policy.all_doors(),
         rights: portvakt::config::Rights::default_for(AuthorityClass::Owner),
     }];

@@ -25,6 +25,7 @@ fn event(i: u64) -> NewEvent {
         trusted: true,
         kind: if i.is_multiple_of(5) { EventKind::AccessDenied } else { EventKind::AccessGranted },
         door: Some(["entrance", "rubbish", "laundry"][usize::try_from(i % 3).unwrap()].into()),
+        audience: "site".into(),
         holder: Some(format!("hemtjanst-natt-{}", i % 400)),
         credential: Some(format!("phone-{:06}", i % 5000)),
         detail: r#"{"kind":"phone","pulse":5000,"role":"home_care","rule":"role","schedule":null}"#.into(),

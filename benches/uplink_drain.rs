@@ -55,6 +55,7 @@ fn event(i: u64) -> NewEvent {
         trusted: true,
         kind: EventKind::AccessGranted,
         door: Some("entrance".into()),
+        audience: "site".into(),
         holder: Some(format!("hemtjanst-natt-{}", i % 50)),
         credential: Some(format!("care-{}", i % 50)),
         detail: detail.to_string(),
@@ -78,7 +79,12 @@ fn drain_once(n: u64, port: u16) -> (f64, usize) {
         store.append(&batch[..k]).unwrap();
         written += k as u64;
     }
-    let sample = portvakt::uplink::payload::event(&store.outbox(0, 1).unwrap()[0], store.epoch()).len();
+    let sample = portvakt::uplink::payload::event(
+        &store.outbox(0, 1).unwrap()[0],
+        store.epoch(),
+        &portvakt::uplink::payload::Sealing { site: "bench", authorities: &[] },
+    )
+    .len();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let secs = rt.block_on(async {
         let (store, _thread) = portvakt::store::actor::spawn(store).unwrap();

@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use common::daemon::{TestDaemon, portvakt_cli};
 use portvakt::daemon::control::Request;
-use portvakt::store::record::chain_hash;
 
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
@@ -116,7 +115,8 @@ fn a_store_rewritten_with_its_hashes_recomputed_is_found_against_the_collectors_
     let mut rec = store.query(&filter).unwrap().into_iter().map(|r| r.record).find(|r| r.seq == covered).unwrap();
     drop(store);
     rec.event.detail = r#"{"why":"nothing happened here"}"#.into();
-    let hash = chain_hash(&rec.prev, rec.seq, &rec.event);
+    rec.hash = [0; 32];
+    let hash = rec.computed_hash();
     conn.execute(
         "UPDATE audit SET detail = ?1, hash = ?2 WHERE seq = ?3",
         rusqlite::params![rec.event.detail, hash.to_vec(), i64::try_from(covered).unwrap()],

@@ -43,6 +43,7 @@ fn child(path: &str) {
                         trusted: true,
                         kind: EventKind::AccessGranted,
                         door: Some("entrance".into()),
+                        audience: "site".into(),
                         holder: Some(format!("holder-{}", (n + i) % 97)),
                         credential: Some(format!("cred-{}", (n + i) % 97)),
                         detail: format!(r#"{{"n":{}}}"#, n + i),

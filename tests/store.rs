@@ -21,6 +21,7 @@ fn event(i: i64, holder: &str) -> NewEvent {
         trusted: true,
         kind: EventKind::AccessGranted,
         door: Some(if i % 2 == 0 { "entrance" } else { "rubbish" }.into()),
+        audience: "site".into(),
         holder: Some(holder.into()),
         credential: Some(format!("{holder}-tag")),
         detail: r#"{"rule":"role","role":"resident"}"#.into(),

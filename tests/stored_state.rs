@@ -95,6 +95,7 @@ fn at_a_site_with_no_uplink_the_daemon_lets_records_past_retention_go_and_the_ch
             trusted: true,
             kind: EventKind::AccessGranted,
             door: Some("entrance".into()),
+            audience: "site".into(),
             holder: Some("anna-lgh1101".into()),
             credential: Some("anna-tag".into()),
             detail: r#"{"rule":"role","role":"resident"}"#.into(),

@@ -99,6 +99,10 @@ mod tests {
     fn event() -> ReceivedEvent {
         ReceivedEvent {
             epoch: None,
+            format: 1,
+            audience: None,
+            commitment: None,
+            sealed: None,
             seq: 7,
             at_ms: 1_795_000_000_000,
             trusted: true,

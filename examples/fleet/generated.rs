@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use portvakt_wire::ack::AckBody;
-use portvakt_wire::chain::{Fields, GENESIS, chain_hash};
+use portvakt_wire::chain::{GENESIS, Header, Personal, Salt, commitment, header_hash};
 use portvakt_wire::envelope::{self, DocType};
 use portvakt_wire::event::{Detail, EventMessage};
 use portvakt_wire::hex;
@@ -44,26 +44,34 @@ impl Chain {
             let at_ms = BASE_MS + i64::try_from(seq).unwrap_or(0) * 1000;
             let holder = format!("holder-{}", seq % 40);
             let credential = format!("tag-{}", seq % 40);
-            let fields = Fields {
+            // Format 2, as a gateway writes it: the header and a commitment to the personal
+            // part, which (no reading key in the campaign) stays on the gateway.
+            let salt: Salt = hash_prefix(&prev);
+            let committed = commitment(&salt, &Personal { holder: Some(&holder), credential: Some(&credential) });
+            let header = Header {
                 at_ms,
                 trusted: true,
                 kind: "access.granted",
                 door: Some("entrance"),
-                holder: Some(&holder),
-                credential: Some(&credential),
+                audience: "hemtjansten",
+                commitment: Some(&committed),
                 detail: DETAIL,
             };
-            let hash = chain_hash(&prev, seq, &fields);
+            let hash = header_hash(&prev, seq, &header);
             let at = jiff::Timestamp::from_millisecond(at_ms).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
             let payload = EventMessage {
                 epoch: None,
+                format: Some(2),
                 seq,
                 at: format!("{at:.3}"),
                 trusted: true,
                 kind: "access.granted",
                 door: Some("entrance"),
-                holder: Some(&holder),
-                credential: Some(&credential),
+                audience: Some("hemtjansten"),
+                holder: None,
+                credential: None,
+                commitment: Some(hex::encode(&committed)),
+                personal: None,
                 detail: Detail::of(DETAIL),
                 prev: hex::encode(&prev),
                 hash: hex::encode(&hash),
@@ -74,6 +82,13 @@ impl Chain {
         }
         (&self.payloads[i], self.hashes[i])
     }
+}
+
+/// A salt for the campaign's records (any 16 bytes do: nothing is sealed or erased here).
+fn hash_prefix(h: &[u8; 32]) -> Salt {
+    let mut salt = [0; 16];
+    salt.copy_from_slice(&h[..16]);
+    salt
 }
 
 /// What an acknowledgement says, if it is the collector's, for this site, and names a

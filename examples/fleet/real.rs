@@ -26,6 +26,7 @@ fn event(seq: u64) -> NewEvent {
         trusted: true,
         kind: EventKind::AccessGranted,
         door: Some("entrance".into()),
+        audience: "site".into(),
         holder: Some(format!("holder-{}", seq % 40)),
         credential: Some(format!("tag-{}", seq % 40)),
         detail: r#"{"kind":"tag","pulse":5000,"role":"resident","rule":"role"}"#.into(),

@@ -40,6 +40,7 @@ pub(crate) fn audit_cmd(cli: &Cli, cmd: &AuditCommand) -> Result<String, Failure
                 since: time(&a.since, "since")?,
                 until: time(&a.until, "until")?,
                 limit: a.limit,
+                audience: None,
             };
             let records = store.query(&filter).map_err(|e| fail(exit::STORE, e.to_string()))?;
             Ok(if a.json { audit_view::render_json(&records) } else { audit_view::render_list(&records, &tz, uplink) })

@@ -45,6 +45,9 @@ pub struct AuthorityConfig {
     pub class: AuthorityClass,
     /// Its Ed25519 public key.
     pub public_key: [u8; 32],
+    /// Its reading key (X25519 public): the personal parts of its records leave the
+    /// gateway sealed to it; without one they never leave (`docs/audit.md`, Audiences).
+    pub reading_key: Option<[u8; 32]>,
     /// The doors it may grant.
     pub doors: DoorSet,
     /// What it may do there (roles, commands, lifetimes, bookings).
@@ -59,6 +62,7 @@ pub(super) struct RawAuthority {
     name: Option<String>,
     class: String,
     public_key: String,
+    reading_key: Option<String>,
     doors: Option<Vec<String>>,
     roles: Option<Vec<String>>,
     commands: Option<Vec<String>>,
@@ -103,6 +107,13 @@ pub(super) fn authorities(
         if key.is_some_and(|k| !keys.insert(k)) {
             problems.push(format!("{path}.public_key"), "the same key as another authority");
         }
+        let reading_key = given.reading_key.as_deref().and_then(|k| {
+            let key = crate::core::hex::decode32(k);
+            if key.is_none() {
+                problems.push(format!("{path}.reading_key"), "a reading key is 64 hexadecimal digits (portvakt-admin keygen --reading)");
+            }
+            key
+        });
         let all = policy_doors
             .iter()
             .enumerate()
@@ -143,6 +154,7 @@ pub(super) fn authorities(
                 name: given.name.clone().unwrap_or_else(|| given.id.clone()),
                 class,
                 public_key,
+                reading_key,
                 doors,
                 rights,
             });

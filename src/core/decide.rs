@@ -113,7 +113,12 @@ impl Ctx<'_> {
         let Some(role) = self.policy.role(cred.role) else {
             return self.deny(DenyReason::RoleNotAllowed, None);
         };
-        let who = Who { credential: cred.id.clone(), holder: cred.holder.clone(), role: role.id.clone() };
+        let who = Who {
+            credential: cred.id.clone(),
+            holder: cred.holder.clone(),
+            role: role.id.clone(),
+            authority: cred.authority.clone(),
+        };
         if self.state.revocations.is_revoked(cred) {
             return self.deny(DenyReason::Revoked, Some(who));
         }

@@ -74,6 +74,8 @@ pub struct Who {
     pub holder: HolderId,
     /// The holder's role.
     pub role: RoleId,
+    /// The authority that issued the credential (the record's audience), if known.
+    pub authority: Option<crate::core::ids::AuthorityId>,
 }
 
 /// Which schedule refused: the door's rule, the credential's own, or the door code's.

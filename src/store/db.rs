@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 use jiff::{SignedDuration, Timestamp};
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params};
 
-use super::record::{AuditRecord, ChainBreak, EventKind, GENESIS, NewEvent, chain_hash};
+use super::form::{Form, hash_of, seal_for};
+use super::record::{AuditRecord, ChainBreak, EventKind, GENESIS, NewEvent, SITE};
 use super::schema::{self, CURRENT, SchemaProblem};
 use super::{StoreError, cells};
 
@@ -61,6 +62,9 @@ pub struct AuditFilter {
     pub until: Option<Timestamp>,
     /// At most this many (newest last).
     pub limit: Option<u32>,
+    /// Only this authority's records and the site's own (`docs/audit.md`, Audiences):
+    /// format 2 records of this audience or `site`, and format 1 records that name no one.
+    pub audience: Option<String>,
 }
 
 /// A record with its upload state.
@@ -130,6 +134,15 @@ pub struct Store {
     pending_epoch: Option<portvakt_wire::event::Epoch>,
     /// Held by a store opened to write (declared last: dropped after the connection).
     writer_lock: Option<super::writer_lock::WriterLock>,
+}
+
+/// Record `seq`'s salt, from the batch's secret.
+fn salt_of(secret: &[u8; 32], seq: u64) -> portvakt_wire::chain::Salt {
+    use sha2::Digest as _;
+    let d = sha2::Sha256::new().chain_update(b"portvakt.salt\0").chain_update(secret).chain_update(seq.to_be_bytes());
+    let mut salt = [0; 16];
+    salt.copy_from_slice(&d.finalize()[..16]);
+    salt
 }
 
 fn is_full(e: &rusqlite::Error) -> bool {
@@ -286,12 +299,15 @@ impl Store {
             }
         }
         self.note_fill_level(used);
+        // Each record's salt is drawn from this (a fresh secret per batch, per record by seq).
+        let salts = crate::credentials::keys::random_seed()
+            .map_err(|source| StoreError::Io { path: self.path.clone(), source })?;
         if used < self.soft_pages {
-            match self.try_append(events) {
+            match self.try_append(events, &salts) {
                 Err(e) if is_full(&e) => {
                     // The disk itself is full: make room if anything may go, then retry once.
                     if self.prune_for_space().unwrap_or(0) > 0 {
-                        match self.try_append(events) {
+                        match self.try_append(events, &salts) {
                             Err(e) if is_full(&e) => {}
                             other => return other.map_err(|e| self.classify("appending", e)),
                         }
@@ -323,7 +339,7 @@ impl Store {
         }
     }
 
-    fn try_append(&mut self, events: &[NewEvent]) -> rusqlite::Result<Appended> {
+    fn try_append(&mut self, events: &[NewEvent], salts: &[u8; 32]) -> rusqlite::Result<Appended> {
         let mut batch: Vec<NewEvent> = Vec::with_capacity(events.len() + 1 + self.notices.len());
         if let Some(g) = self.gap {
             batch.push(NewEvent {
@@ -331,6 +347,7 @@ impl Store {
                 trusted: false,
                 kind: EventKind::Gap,
                 door: None,
+                audience: SITE.into(),
                 holder: None,
                 credential: None,
                 detail: serde_json::json!({
@@ -350,6 +367,7 @@ impl Store {
                 trusted: events[0].trusted,
                 kind: EventKind::StoreAlarm,
                 door: None,
+                audience: SITE.into(),
                 holder: None,
                 credential: None,
                 detail: detail.to_string(),
@@ -363,12 +381,15 @@ impl Store {
         Self::write_pending_epoch(self.pending_epoch.as_ref(), &tx)?;
         {
             let mut stmt = tx.prepare_cached(
-                "INSERT INTO audit (seq, at_ms, trusted, kind, door, holder, credential, detail, prev, hash)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                "INSERT INTO audit (seq, at_ms, trusted, kind, door, holder, credential, detail, prev, hash,
+                                    format, audience, salt, commitment)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 2, ?11, ?12, ?13)",
             )?;
             for e in &batch {
                 seq += 1;
-                let hash = chain_hash(&prev, seq, e);
+                let form = seal_for(e, salt_of(salts, seq));
+                let hash = hash_of(&prev, seq, e, &form);
+                let Form::V2 { salt, commitment } = form else { unreachable!("new records are format 2") };
                 stmt.execute(params![
                     i64::try_from(seq).unwrap_or(i64::MAX),
                     ms(e.at),
@@ -380,6 +401,9 @@ impl Store {
                     e.detail,
                     &prev[..],
                     &hash[..],
+                    e.audience,
+                    salt.as_ref().map(|s| &s[..]),
+                    commitment.as_ref().map(|c| &c[..]),
                 ])?;
                 prev = hash;
             }

@@ -6,6 +6,7 @@
 pub mod actor;
 pub mod cells;
 pub mod db;
+pub mod form;
 pub mod lookup;
 pub mod record;
 pub mod schema;

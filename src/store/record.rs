@@ -131,6 +131,9 @@ impl EventKind {
     }
 }
 
+/// The audience of the building's own records (doors, devices, the gateway itself).
+pub const SITE: &str = "site";
+
 /// An event to record; the store gives it a sequence number and a place in the chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewEvent {
@@ -142,6 +145,9 @@ pub struct NewEvent {
     pub kind: EventKind,
     /// The door, if any.
     pub door: Option<String>,
+    /// Whose the record is (`docs/audit.md`, Audiences): the authority whose credential
+    /// or signed command it concerns, or [`SITE`] for the building's own.
+    pub audience: String,
     /// The holder, if known (never a PIN or a tag UID).
     pub holder: Option<String>,
     /// The credential id, if known.
@@ -159,7 +165,14 @@ impl NewEvent {
         door: Option<String>,
         detail: &serde_json::Value,
     ) -> Self {
-        Self { at, trusted, kind, door, holder: None, credential: None, detail: detail.to_string() }
+        Self { at, trusted, kind, door, audience: SITE.into(), holder: None, credential: None, detail: detail.to_string() }
+    }
+
+    /// The same record, belonging to `audience` (an authority's id).
+    #[must_use]
+    pub fn for_audience(mut self, audience: &str) -> Self {
+        audience.clone_into(&mut self.audience);
+        self
     }
 
     /// The audit event for an access decision.
@@ -181,6 +194,9 @@ impl NewEvent {
             trusted: clock.is_trusted(),
             kind,
             door,
+            // The credential's issuer; a decision without one (the door code, an unknown
+            // tag) names no one and is the building's.
+            audience: who.as_ref().and_then(|w| w.authority.as_ref()).map_or_else(|| SITE.into(), ToString::to_string),
             holder: who.as_ref().map(|w| w.holder.to_string()),
             credential: who.as_ref().map(|w| w.credential.to_string()),
             detail: detail.to_string(),
@@ -214,6 +230,8 @@ pub struct AuditRecord {
     pub prev: [u8; 32],
     /// This record's hash.
     pub hash: [u8; 32],
+    /// How it is hashed (format 1 or 2) and its personal part's seal.
+    pub form: super::form::Form,
 }
 
 impl NewEvent {
@@ -282,7 +300,7 @@ pub fn verify<R: std::borrow::Borrow<AuditRecord>>(
         if r.prev != last_hash {
             return Err(ChainBreak::Unlinked { seq: r.seq });
         }
-        if chain_hash(&r.prev, r.seq, &r.event) != r.hash {
+        if r.computed_hash() != r.hash || r.part_state() == super::form::PartState::Altered {
             return Err(ChainBreak::Altered { seq: r.seq });
         }
         last_seq = r.seq;
@@ -302,6 +320,7 @@ mod tests {
             trusted: true,
             kind: EventKind::AccessGranted,
             door: Some("entrance".into()),
+            audience: "agaren".into(),
             holder: Some("anna".into()),
             credential: Some("anna-tag".into()),
             detail: r#"{"rule":"role"}"#.into(),
@@ -314,7 +333,7 @@ mod tests {
             .map(|seq| {
                 let e = event(i64::try_from(seq).unwrap_or(0));
                 let hash = chain_hash(&prev, seq, &e);
-                let r = AuditRecord { seq, event: e, prev, hash };
+                let r = AuditRecord { seq, event: e, prev, hash, form: super::super::form::Form::V1 };
                 prev = hash;
                 r
             })
@@ -363,6 +382,7 @@ mod tests {
             trusted: true,
             kind: EventKind::AccessDenied,
             door: Some("entrance".into()),
+            audience: SITE.into(),
             holder: None,
             credential: None,
             detail: r#"{"reason":"outside_schedule"}"#.into(),

@@ -6,7 +6,7 @@
 use rusqlite::Connection;
 
 /// Migrations in order; `MIGRATIONS[i]` takes version `i` to `i + 1`.
-pub const MIGRATIONS: [&str; 5] = [
+pub const MIGRATIONS: [&str; 6] = [
     // 1: the audit chain.
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
      CREATE TABLE audit (
@@ -52,10 +52,19 @@ pub const MIGRATIONS: [&str; 5] = [
          SELECT 'chain_epoch', lower(hex(randomblob(16)))
          WHERE NOT EXISTS (SELECT 1 FROM audit) AND NOT EXISTS (SELECT 1 FROM meta WHERE key = 'anchor_seq');
      INSERT INTO meta (key, value) SELECT 'chain_epoch_from', 1 WHERE EXISTS (SELECT 1 FROM meta WHERE key = 'chain_epoch');",
+    // 6: audiences and personal parts (docs/audit.md): records from now on are format 2 —
+    // the header with its audience and a salted commitment to holder and credential is
+    // hashed, not the part itself, so the part can be erased with its salt. Older records
+    // stay format 1, hashed as they were.
+    "ALTER TABLE audit ADD COLUMN format INTEGER NOT NULL DEFAULT 1;
+     ALTER TABLE audit ADD COLUMN audience TEXT;
+     ALTER TABLE audit ADD COLUMN salt BLOB;
+     ALTER TABLE audit ADD COLUMN commitment BLOB;
+     ALTER TABLE audit ADD COLUMN erased_at_ms INTEGER;",
 ];
 
 /// The version this build writes.
-pub const CURRENT: u32 = 5;
+pub const CURRENT: u32 = 6;
 
 /// Why the schema cannot be brought to [`CURRENT`].
 #[derive(Debug)]

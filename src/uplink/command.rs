@@ -274,6 +274,7 @@ pub(super) mod tests {
             name: "Kommunen".into(),
             class: AuthorityClass::Municipality,
             public_key: key(1).verifying_key().to_bytes(),
+            reading_key: None,
             doors: DoorSet::default().with(DoorIdx(0)),
             rights: crate::config::Rights::default_for(AuthorityClass::Municipality),
         }]

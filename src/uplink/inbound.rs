@@ -321,14 +321,26 @@ impl Worker {
             Action::AuditQuery { query: q, authority } => {
                 let limit = q.limit.unwrap_or(100);
                 let asked = serde_json::to_value(&q).unwrap_or_default();
-                let filter =
-                    AuditFilter { door: q.door, holder: q.holder, since: q.since, until: q.until, limit: Some(limit) };
+                // Only the asker's own records and the building's: another authority's
+                // (the owner's residents, say) are not the asker's to read, whatever its doors.
+                let filter = AuditFilter {
+                    door: q.door,
+                    holder: q.holder,
+                    since: q.since,
+                    until: q.until,
+                    limit: Some(limit),
+                    audience: Some(authority.to_string()),
+                };
                 let page =
                     self.reach.store.page(filter, q.after_seq).await.map_err(|e| failed("store", e.to_string()))?;
                 let full = page.len() == limit as usize;
                 let next_after = page.last().map(|r| r.record.seq).filter(|_| full);
-                let records: Vec<Box<RawValue>> =
-                    page.iter().filter_map(|r| serde_json::from_slice(&payload::event(&r.record, None)).ok()).collect();
+                let cfg = self.cfg.borrow().clone();
+                let sealing = payload::Sealing { site: cfg.site.id.as_str(), authorities: &cfg.authorities };
+                let records: Vec<Box<RawValue>> = page
+                    .iter()
+                    .filter_map(|r| serde_json::from_slice(&payload::event(&r.record, None, &sealing)).ok())
+                    .collect();
                 // A visit list is personal data: who read which part of it is itself recorded.
                 let by = format!("mqtt: {authority} ({id})");
                 let detail = serde_json::json!({ "by": by, "query": asked, "records": records.len() });

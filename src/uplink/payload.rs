@@ -14,22 +14,79 @@ use crate::gateway::handle::DoorStatus;
 pub use crate::site::status::UpdateResult;
 use crate::site::status::{BusStatus, StatusReport};
 use crate::store::AuditRecord;
+use crate::store::form::Form;
 use crate::store::StoreHealth;
+
+/// Where records' personal parts are sealed to: the site (bound into each seal) and the
+/// authorities with their reading keys.
+#[derive(Debug, Clone, Copy)]
+pub struct Sealing<'a> {
+    /// The gateway's site.
+    pub site: &'a str,
+    /// The authorities as configured.
+    pub authorities: &'a [crate::config::AuthorityConfig],
+}
+
+impl Sealing<'_> {
+    /// The reading key of `audience`, if it names one.
+    fn key_of(&self, audience: &str) -> Option<[u8; 32]> {
+        self.authorities.iter().find(|a| a.id.as_str() == audience).and_then(|a| a.reading_key)
+    }
+
+    /// Record `r`'s personal part sealed to its audience (hex), when it has one that is
+    /// still held and its audience has a reading key: never in clear.
+    fn sealed(&self, r: &AuditRecord) -> Option<String> {
+        let Form::V2 { salt: Some(salt), .. } = r.form else { return None };
+        let part = r.event.personal();
+        let key = self.key_of(&r.event.audience).filter(|_| !part.is_empty())?;
+        let random = match crate::credentials::keys::random_seed() {
+            Ok(r) => r,
+            Err(e) => {
+                log::error!("record {}: its personal part is not sent: {e}", r.seq);
+                return None;
+            }
+        };
+        match portvakt_wire::personal::seal(&key, self.site, r.seq, &salt, &part, &random) {
+            Ok(sealed) => Some(hex::encode(&sealed)),
+            Err(e) => {
+                log::error!("record {}: its personal part is not sent: {e} ({})", r.seq, r.event.audience);
+                None
+            }
+        }
+    }
+}
 
 /// The `events` payload for a record (`portvakt_wire::event`): `detail` is the stored
 /// JSON text unchanged, so a collector can recompute the record's hash from the message;
-/// `epoch` is the chain's run it is published in.
-pub fn event(r: &AuditRecord, epoch: Option<&Epoch>) -> Vec<u8> {
+/// `epoch` is the chain's run it is published in. A format 2 record carries its header
+/// and commitment, and its personal part only sealed to its audience's reading key; a
+/// format 1 record (from before audiences) goes as it was written.
+pub fn event(r: &AuditRecord, epoch: Option<&Epoch>, sealing: &Sealing<'_>) -> Vec<u8> {
     let e = &r.event;
+    let (format, audience, holder, credential, commitment, personal) = match &r.form {
+        Form::V1 => (None, None, e.holder.as_deref(), e.credential.as_deref(), None, None),
+        Form::V2 { commitment, .. } => (
+            Some(2),
+            Some(e.audience.as_str()),
+            None,
+            None,
+            commitment.as_ref().map(|c| hex::encode(c)),
+            sealing.sealed(r),
+        ),
+    };
     EventMessage {
         epoch,
+        format,
         seq: r.seq,
         at: format!("{:.3}", e.at),
         trusted: e.trusted,
         kind: e.kind.code(),
         door: e.door.as_deref(),
-        holder: e.holder.as_deref(),
-        credential: e.credential.as_deref(),
+        audience,
+        holder,
+        credential,
+        commitment,
+        personal,
         detail: Detail::of(&e.detail),
         prev: hex::encode(&r.prev),
         hash: hex::encode(&r.hash),
@@ -259,26 +316,88 @@ mod tests {
     use super::*;
     use crate::store::{EventKind, NewEvent};
 
+    const NO_KEYS: Sealing<'static> = Sealing { site: "test-site", authorities: &[] };
+
+    fn stored(e: NewEvent, form: Form) -> AuditRecord {
+        let hash = crate::store::form::hash_of(&[1; 32], 7, &e, &form);
+        AuditRecord { seq: 7, prev: [1; 32], hash, event: e, form }
+    }
+
     #[test]
     fn an_event_message_carries_the_stored_detail_text_unchanged() {
         let at: Timestamp = "2026-11-24T14:00:00.250Z".parse().expect("time");
         let e =
             NewEvent::system(EventKind::DoorPulsed, at, true, Some("entrance".into()), &serde_json::json!({"by": "x"}));
-        let r =
-            AuditRecord { seq: 7, prev: [1; 32], hash: crate::store::record::chain_hash(&[1; 32], 7, &e), event: e };
+        let r = stored(e, Form::V2 { salt: None, commitment: None });
         let epoch = Epoch { id: "0a".repeat(16), from: 3 };
-        let text = String::from_utf8(event(&r, Some(&epoch))).expect("utf-8");
+        let text = String::from_utf8(event(&r, Some(&epoch), &NO_KEYS)).expect("utf-8");
         assert!(text.contains(r#""detail":{"by":"x"}"#), "{text}");
         let v: serde_json::Value = serde_json::from_str(&text).expect("json");
         assert_eq!(v["epoch"], serde_json::json!({"id": "0a".repeat(16), "from": 3}));
-        let unnamed: serde_json::Value = serde_json::from_slice(&event(&r, None)).expect("json");
+        let unnamed: serde_json::Value = serde_json::from_slice(&event(&r, None, &NO_KEYS)).expect("json");
         assert!(unnamed.get("epoch").is_none(), "a store's first run from before epochs travels without one");
+        assert_eq!((v["format"].as_u64(), v["audience"].as_str()), (Some(2), Some("site")));
         assert_eq!(v["seq"], 7);
         assert_eq!(v["kind"], "door.pulsed");
         assert_eq!(v["at"], "2026-11-24T14:00:00.250Z");
         assert_eq!(v["door"], "entrance");
-        assert_eq!(v["holder"], serde_json::Value::Null);
         assert_eq!(v["prev"], hex::encode(&[1; 32]));
+        let back = portvakt_wire::event::ReceivedEvent::parse(text.as_bytes()).expect("a collector reads it");
+        assert_eq!(back.hash, r.hash);
+    }
+
+    fn visit(audience: &str) -> NewEvent {
+        let at: Timestamp = "2026-11-24T03:12:09.481Z".parse().expect("time");
+        NewEvent {
+            holder: Some("hemtjanst-natt-5".into()),
+            credential: Some("care-5".into()),
+            ..NewEvent::system(EventKind::AccessGranted, at, true, Some("entrance".into()), &serde_json::json!({}))
+        }
+        .for_audience(audience)
+    }
+
+    #[test]
+    fn a_personal_part_leaves_only_sealed_to_its_audiences_reading_key_and_never_in_clear() {
+        let (private, public) = portvakt_wire::personal::reading_pair(&[5; 32]);
+        let mut cfg = crate::config::AuthorityConfig {
+            id: "hemtjansten".parse().expect("id"),
+            name: "Hemtjänsten".into(),
+            class: crate::config::AuthorityClass::Municipality,
+            public_key: [1; 32],
+            reading_key: Some(public),
+            doors: crate::core::model::DoorSet::default(),
+            rights: crate::config::Rights::default_for(crate::config::AuthorityClass::Municipality),
+        };
+        let keys = [cfg.clone()];
+        let sealing = Sealing { site: "test-site", authorities: &keys };
+        let e = visit("hemtjansten");
+        let r = stored(e.clone(), crate::store::form::seal_for(&e, [3; 16]));
+        let text = String::from_utf8(event(&r, None, &sealing)).expect("utf-8");
+        assert!(!text.contains("hemtjanst-natt-5") && !text.contains("care-5"), "{text}");
+        let back = portvakt_wire::event::ReceivedEvent::parse(text.as_bytes()).expect("a collector reads it");
+        let Form::V2 { commitment: Some(c), .. } = r.form else { panic!("a committed part") };
+        let opened = portvakt_wire::personal::open(&private, "test-site", 7, &c, back.sealed.as_deref().expect("sealed"));
+        assert_eq!(opened.expect("opens").holder.as_deref(), Some("hemtjanst-natt-5"));
+
+        // Without a reading key the part stays on the gateway; only the commitment leaves.
+        cfg.reading_key = None;
+        let keys = [cfg];
+        let text = String::from_utf8(event(&r, None, &Sealing { site: "test-site", authorities: &keys })).expect("utf-8");
+        let v: serde_json::Value = serde_json::from_str(&text).expect("json");
+        assert!(v.get("personal").is_none() && v["commitment"].is_string(), "{text}");
+        // Another authority's key never seals it.
+        let e = visit("agaren");
+        let r = stored(e.clone(), crate::store::form::seal_for(&e, [3; 16]));
+        let v: serde_json::Value = serde_json::from_slice(&event(&r, None, &sealing)).expect("json");
+        assert!(v.get("personal").is_none(), "sealed to the owner's key or none, never to the municipality's");
+    }
+
+    #[test]
+    fn a_format_1_record_from_before_audiences_travels_as_it_was_written() {
+        let e = visit("site");
+        let r = stored(e, Form::V1);
+        let v: serde_json::Value = serde_json::from_slice(&event(&r, None, &NO_KEYS)).expect("json");
+        assert_eq!((v["holder"].as_str(), v.get("format"), v.get("audience")), (Some("hemtjanst-natt-5"), None, None));
     }
 
     #[test]

@@ -3,16 +3,110 @@
 //! older records were pruned). The canonical bytes are documented in `docs/audit.md`; a
 //! record's kind is its code as text, so a reader that does not know a newer kind can
 //! still check its hash.
+//!
+//! Two formats. Format 1 ([`Fields`], records written before audiences) hashes holder and
+//! credential in clear. Format 2 ([`Header`]) hashes the header — with the record's
+//! audience — and a salted [`commitment`] to the personal part (holder, credential),
+//! never the part itself: the chain verifies without anyone seeing who came in, and the
+//! personal part can be erased (with its salt) while the commitment keeps the chain whole.
 
 use sha2::{Digest as _, Sha256};
 
 /// The previous-hash of the very first record.
 pub const GENESIS: [u8; 32] = [0; 32];
 
-/// Domain label at the start of every record's canonical bytes.
+/// Domain label at the start of every format 1 record's canonical bytes.
 const LABEL: &[u8] = b"portvakt.audit.v1\0";
+/// Domain label at the start of every format 2 record's canonical bytes.
+const LABEL_V2: &[u8] = b"portvakt.audit.v2\0";
+/// Domain label of a personal part's bytes (what the commitment covers after the salt).
+const LABEL_PERSONAL: &[u8] = b"portvakt.personal.v1\0";
 
-/// What a record's hash covers besides its sequence number.
+/// The salt of one record's commitment: random, kept beside the personal part and erased
+/// with it (without the salt, a guessed holder cannot be tested against the commitment).
+pub type Salt = [u8; 16];
+
+/// What a format 2 record's hash covers besides its sequence number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header<'a> {
+    /// Wall-clock time, milliseconds since the Unix epoch.
+    pub at_ms: i64,
+    /// Whether the clock was trusted then.
+    pub trusted: bool,
+    /// The kind's code (`access.granted`).
+    pub kind: &'a str,
+    /// The door, if any.
+    pub door: Option<&'a str>,
+    /// Whose the record is: an authority's id, or `site`.
+    pub audience: &'a str,
+    /// The commitment to the personal part, if the record has one.
+    pub commitment: Option<&'a [u8; 32]>,
+    /// The detail, the stored JSON text exactly (never naming a person).
+    pub detail: &'a str,
+}
+
+/// A record's personal part: what names a person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Personal<'a> {
+    /// The holder, if any.
+    pub holder: Option<&'a str>,
+    /// The credential id, if any.
+    pub credential: Option<&'a str>,
+}
+
+impl Personal<'_> {
+    /// Whether there is anything personal at all.
+    pub fn is_empty(&self) -> bool {
+        self.holder.is_none() && self.credential.is_none()
+    }
+
+    /// The part's canonical bytes (`docs/audit.md`).
+    pub fn bytes(&self) -> Vec<u8> {
+        let mut out = LABEL_PERSONAL.to_vec();
+        field(&mut out, self.holder);
+        field(&mut out, self.credential);
+        out
+    }
+}
+
+/// The commitment to a personal part: `SHA-256(salt ‖ the part's canonical bytes)`.
+pub fn commitment(salt: &Salt, personal: &Personal<'_>) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(salt);
+    h.update(personal.bytes());
+    h.finalize().into()
+}
+
+/// The canonical bytes of format 2 record `seq`.
+pub fn canonical_v2(seq: u64, h: &Header<'_>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(128 + h.detail.len());
+    out.extend_from_slice(LABEL_V2);
+    out.extend_from_slice(&seq.to_be_bytes());
+    out.extend_from_slice(&h.at_ms.to_be_bytes());
+    out.push(u8::from(h.trusted));
+    field(&mut out, Some(h.kind));
+    field(&mut out, h.door);
+    field(&mut out, Some(h.audience));
+    match h.commitment {
+        None => out.push(0),
+        Some(c) => {
+            out.push(1);
+            out.extend_from_slice(c);
+        }
+    }
+    field(&mut out, Some(h.detail));
+    out
+}
+
+/// The hash of format 2 record `seq` given the previous hash.
+pub fn header_hash(prev: &[u8; 32], seq: u64, h: &Header<'_>) -> [u8; 32] {
+    let mut d = Sha256::new();
+    d.update(prev);
+    d.update(canonical_v2(seq, h));
+    d.finalize().into()
+}
+
+/// What a format 1 record's hash covers besides its sequence number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fields<'a> {
     /// Wall-clock time, milliseconds since the Unix epoch.
@@ -42,7 +136,7 @@ fn field(out: &mut Vec<u8>, value: Option<&str>) {
     }
 }
 
-/// The canonical bytes of record `seq`.
+/// The canonical bytes of format 1 record `seq`.
 pub fn canonical(seq: u64, f: &Fields<'_>) -> Vec<u8> {
     let mut out = Vec::with_capacity(96 + f.detail.len());
     out.extend_from_slice(LABEL);
@@ -57,7 +151,7 @@ pub fn canonical(seq: u64, f: &Fields<'_>) -> Vec<u8> {
     out
 }
 
-/// The hash of record `seq` given the previous hash.
+/// The hash of format 1 record `seq` given the previous hash.
 pub fn chain_hash(prev: &[u8; 32], seq: u64, f: &Fields<'_>) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update(prev);
@@ -90,6 +184,49 @@ mod tests {
         assert_ne!(chain_hash(&GENESIS, 1, &fields("{ }")), h);
         assert_ne!(chain_hash(&GENESIS, 2, &fields("{}")), h);
         assert_ne!(chain_hash(&[1; 32], 1, &fields("{}")), h);
+    }
+
+    #[test]
+    fn a_format_2_hash_covers_the_audience_and_the_commitment_but_not_the_personal_part() {
+        let salt = [5; 16];
+        let who = Personal { holder: Some("hemtjanst-natt-5"), credential: Some("care-5") };
+        let c = commitment(&salt, &who);
+        let header = |audience, commitment| Header {
+            at_ms: 1,
+            trusted: true,
+            kind: "access.granted",
+            door: Some("entrance"),
+            audience,
+            commitment,
+            detail: "{}",
+        };
+        let h = header_hash(&GENESIS, 1, &header("hemtjansten", Some(&c)));
+        assert_ne!(header_hash(&GENESIS, 1, &header("agaren", Some(&c))), h, "the audience counts");
+        assert_ne!(header_hash(&GENESIS, 1, &header("hemtjansten", None)), h, "the commitment counts");
+        let other = Personal { holder: Some("hemtjanst-natt-6"), ..who };
+        assert_ne!(commitment(&salt, &other), c, "another holder, another commitment");
+        assert_ne!(commitment(&[6; 16], &who), c, "another salt, another commitment");
+        let v1 = Fields { at_ms: 1, trusted: true, kind: "k", door: None, holder: None, credential: None, detail: "d" };
+        let v2 = Header { at_ms: 1, trusted: true, kind: "k", door: None, audience: "site", commitment: None, detail: "d" };
+        assert_ne!(chain_hash(&GENESIS, 1, &v1), header_hash(&GENESIS, 1, &v2), "the formats never collide");
+    }
+
+    #[test]
+    fn the_format_2_bytes_are_as_docs_audit_md_lays_them_out() {
+        let c = [0xcc; 32];
+        let h = Header { at_ms: 1, trusted: true, kind: "k", door: None, audience: "a", commitment: Some(&c), detail: "d" };
+        let mut want = b"portvakt.audit.v2\0".to_vec();
+        want.extend_from_slice(&7u64.to_be_bytes());
+        want.extend_from_slice(&1i64.to_be_bytes());
+        want.push(1);
+        want.extend_from_slice(&[1, 0, 0, 0, 1, b'k', 0, 1, 0, 0, 0, 1, b'a', 1]);
+        want.extend_from_slice(&c);
+        want.extend_from_slice(&[1, 0, 0, 0, 1, b'd']);
+        assert_eq!(canonical_v2(7, &h), want);
+        let p = Personal { holder: Some("h"), credential: None };
+        let mut want = b"portvakt.personal.v1\0".to_vec();
+        want.extend_from_slice(&[1, 0, 0, 0, 1, b'h', 0]);
+        assert_eq!(p.bytes(), want);
     }
 
     #[test]

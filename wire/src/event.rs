@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use crate::chain::{Fields, chain_hash};
+use crate::chain::{Fields, Header, chain_hash, header_hash};
 use crate::hex;
 
 /// The run of a site's chain a record belongs to: a store made anew (a box swapped, a
@@ -38,6 +38,10 @@ pub struct EventMessage<'a> {
     /// The chain's run, if the store began one (see [`Epoch`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub epoch: Option<&'a Epoch>,
+    /// The record's format: 2 (header, commitment, sealed personal part); absent for
+    /// format 1 (holder and credential in clear, from before audiences).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub format: Option<u8>,
     /// Sequence number.
     pub seq: u64,
     /// When, RFC 3339 with milliseconds.
@@ -48,10 +52,22 @@ pub struct EventMessage<'a> {
     pub kind: &'a str,
     /// The door, if any.
     pub door: Option<&'a str>,
-    /// The holder, if any.
+    /// Whose the record is (format 2): an authority's id, or `site`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audience: Option<&'a str>,
+    /// The holder, if any (format 1 only).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub holder: Option<&'a str>,
-    /// The credential id, if any.
+    /// The credential id, if any (format 1 only).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub credential: Option<&'a str>,
+    /// The commitment to the personal part (format 2, hex), if the record has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commitment: Option<String>,
+    /// The personal part sealed to the audience's reading key (`personal`, hex), when it
+    /// has one and the part is still held.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub personal: Option<String>,
     /// Details (a JSON object).
     pub detail: Detail<'a>,
     /// The previous record's hash (hex).
@@ -116,6 +132,15 @@ pub enum EventError {
         /// What is wrong.
         why: String,
     },
+    /// The fields do not belong together (a format 2 record with a holder in clear, one
+    /// without an audience, a sealed part without a commitment, an unknown format).
+    #[error("record {seq}: {why}")]
+    Inconsistent {
+        /// The record.
+        seq: u64,
+        /// What is wrong.
+        why: &'static str,
+    },
     /// The content does not hash to `hash`: altered on the way, or forged.
     #[error("record {seq}: its content does not match its hash")]
     Altered {
@@ -128,13 +153,23 @@ pub enum EventError {
 struct Raw<'a> {
     #[serde(default)]
     epoch: Option<Epoch>,
+    #[serde(default)]
+    format: Option<u8>,
     seq: u64,
     at: String,
     trusted: bool,
     kind: String,
     door: Option<String>,
+    #[serde(default)]
+    audience: Option<String>,
+    #[serde(default)]
     holder: Option<String>,
+    #[serde(default)]
     credential: Option<String>,
+    #[serde(default)]
+    commitment: Option<String>,
+    #[serde(default)]
+    personal: Option<String>,
     #[serde(borrow)]
     detail: &'a RawValue,
     prev: String,
@@ -146,6 +181,14 @@ struct Raw<'a> {
 pub struct ReceivedEvent {
     /// The chain's run, if the store began one.
     pub epoch: Option<Epoch>,
+    /// 1 or 2 (see [`EventMessage::format`]).
+    pub format: u8,
+    /// Whose the record is (format 2).
+    pub audience: Option<String>,
+    /// The commitment to its personal part (format 2), if it has one.
+    pub commitment: Option<[u8; 32]>,
+    /// Its personal part, sealed to the audience's reading key, if it came.
+    pub sealed: Option<Vec<u8>>,
     /// Sequence number.
     pub seq: u64,
     /// When, milliseconds since the Unix epoch.
@@ -156,9 +199,9 @@ pub struct ReceivedEvent {
     pub kind: String,
     /// The door, if any.
     pub door: Option<String>,
-    /// The holder, if any.
+    /// The holder, if any (format 1; for format 2, whoever opened the sealed part).
     pub holder: Option<String>,
-    /// The credential id, if any.
+    /// The credential id, if any (format 1; for format 2, as opened).
     pub credential: Option<String>,
     /// The detail as stored on the gateway (what the hash covers).
     pub detail: String,
@@ -193,8 +236,39 @@ impl ReceivedEvent {
                 return Err(EventError::BadEpoch { seq, why });
             }
         }
+        let format = raw.format.unwrap_or(1);
+        let inconsistent = |why| Err(EventError::Inconsistent { seq, why });
+        let commitment = match raw.commitment.as_deref().map(hex::decode32) {
+            None => None,
+            Some(Some(c)) => Some(c),
+            Some(None) => return Err(EventError::BadHash { seq, field: "commitment" }),
+        };
+        let sealed = match raw.personal.as_deref().map(hex::decode) {
+            None => None,
+            Some(Some(b)) => Some(b),
+            Some(None) => return inconsistent("\"personal\" is not hexadecimal"),
+        };
+        match format {
+            1 if raw.audience.is_some() || commitment.is_some() || sealed.is_some() => {
+                return inconsistent("a format 1 record has no audience, commitment or sealed part");
+            }
+            1 => {}
+            2 if raw.holder.is_some() || raw.credential.is_some() => {
+                return inconsistent("a format 2 record names no holder or credential in clear");
+            }
+            2 if raw.audience.is_none() => return inconsistent("a format 2 record has an audience"),
+            2 if sealed.is_some() && commitment.is_none() => {
+                return inconsistent("a sealed part needs the commitment it is held to");
+            }
+            2 => {}
+            _ => return inconsistent("an unknown format (this reader knows 1 and 2)"),
+        }
         let mut event = Self {
             epoch: raw.epoch,
+            format,
+            audience: raw.audience,
+            commitment,
+            sealed,
             seq,
             at_ms,
             trusted: raw.trusted,
@@ -209,16 +283,14 @@ impl ReceivedEvent {
         if event.computed_hash() != hash {
             // A stored detail that was not JSON travels as a JSON string of its text.
             match serde_json::from_str::<String>(raw.detail.get()) {
-                Ok(text) if chain_hash(&prev, seq, &Fields { detail: &text, ..event.fields() }) == hash => {
-                    event.detail = text;
-                }
+                Ok(text) if event.hash_with_detail(&text) == hash => event.detail = text,
                 _ => return Err(EventError::Altered { seq }),
             }
         }
         Ok(event)
     }
 
-    /// What the hash covers.
+    /// What a format 1 record's hash covers.
     pub fn fields(&self) -> Fields<'_> {
         Fields {
             at_ms: self.at_ms,
@@ -231,9 +303,30 @@ impl ReceivedEvent {
         }
     }
 
-    /// The hash of this content after `prev`.
+    /// What a format 2 record's hash covers.
+    pub fn header(&self) -> Header<'_> {
+        Header {
+            at_ms: self.at_ms,
+            trusted: self.trusted,
+            kind: &self.kind,
+            door: self.door.as_deref(),
+            audience: self.audience.as_deref().unwrap_or_default(),
+            commitment: self.commitment.as_ref(),
+            detail: &self.detail,
+        }
+    }
+
+    /// The hash of this content after `prev`, by its format.
     pub fn computed_hash(&self) -> [u8; 32] {
-        chain_hash(&self.prev, self.seq, &self.fields())
+        self.hash_with_detail(&self.detail)
+    }
+
+    fn hash_with_detail(&self, detail: &str) -> [u8; 32] {
+        if self.format == 2 {
+            header_hash(&self.prev, self.seq, &Header { detail, ..self.header() })
+        } else {
+            chain_hash(&self.prev, self.seq, &Fields { detail, ..self.fields() })
+        }
     }
 }
 
@@ -255,6 +348,10 @@ mod tests {
         let hash = chain_hash(&GENESIS, 1, &fields);
         EventMessage {
             epoch: None,
+            format: None,
+            audience: None,
+            commitment: None,
+            personal: None,
             seq: 1,
             at: format!("{:.3}", jiff::Timestamp::from_millisecond(fields.at_ms).unwrap()),
             trusted: true,
@@ -293,6 +390,56 @@ mod tests {
             ReceivedEvent::parse(with(r#"{"id":"ab","from":1,"x":1}"#).as_bytes()),
             Err(EventError::Malformed(_))
         ));
+    }
+
+    fn message_v2(audience: &str, personal: Option<&str>) -> Vec<u8> {
+        let c = [0xcc; 32];
+        let header = Header {
+            at_ms: 1_795_000_000_481,
+            trusted: true,
+            kind: "access.granted",
+            door: Some("entrance"),
+            audience,
+            commitment: Some(&c),
+            detail: "{}",
+        };
+        let hash = header_hash(&GENESIS, 1, &header);
+        EventMessage {
+            epoch: None,
+            format: Some(2),
+            seq: 1,
+            at: format!("{:.3}", jiff::Timestamp::from_millisecond(header.at_ms).unwrap()),
+            trusted: true,
+            kind: header.kind,
+            door: header.door,
+            audience: Some(audience),
+            holder: None,
+            credential: None,
+            commitment: Some(hex::encode(&c)),
+            personal: personal.map(str::to_owned),
+            detail: Detail::of("{}"),
+            prev: hex::encode(&GENESIS),
+            hash: hex::encode(&hash),
+        }
+        .to_bytes()
+    }
+
+    #[test]
+    fn a_format_2_record_verifies_from_its_header_and_names_no_one_in_clear() {
+        let bytes = message_v2("hemtjansten", Some("00ff"));
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(!text.contains("holder") && !text.contains("credential"), "{text}");
+        let e = ReceivedEvent::parse(&bytes).unwrap();
+        assert_eq!((e.format, e.audience.as_deref(), e.sealed.as_deref()), (2, Some("hemtjansten"), Some(&[0, 255][..])));
+        assert_eq!(e.commitment, Some([0xcc; 32]));
+        let moved = text.replace("hemtjansten", "agaren");
+        assert_eq!(ReceivedEvent::parse(moved.as_bytes()), Err(EventError::Altered { seq: 1 }), "the audience is hashed");
+        let with_holder = text.replacen('{', "{\"holder\":\"x\",", 1);
+        assert!(matches!(ReceivedEvent::parse(with_holder.as_bytes()), Err(EventError::Inconsistent { .. })));
+        let no_audience = text.replace("\"audience\":\"hemtjansten\",", "");
+        assert!(matches!(ReceivedEvent::parse(no_audience.as_bytes()), Err(EventError::Inconsistent { .. })));
+        let v3 = text.replace("\"format\":2", "\"format\":3");
+        assert!(matches!(ReceivedEvent::parse(v3.as_bytes()), Err(EventError::Inconsistent { .. })));
     }
 
     #[test]

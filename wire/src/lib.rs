@@ -14,4 +14,5 @@ pub mod command;
 pub mod envelope;
 pub mod event;
 pub mod hex;
+pub mod personal;
 pub mod tls;

@@ -5,11 +5,14 @@
 use rusqlite::params;
 
 use super::{AuditFilter, Store, StoreHealth, StoredRecord, VerifyReport, blob32, ms, ts};
-use crate::store::record::{AuditRecord, EventKind, NewEvent, verify};
+use crate::store::form::Form;
+use crate::store::record::{AuditRecord, EventKind, NewEvent, SITE, verify};
+use portvakt_wire::chain::Salt;
 use crate::store::{StoreError, cells};
 
 pub(super) const RECORD_COLUMNS: &str =
-    "seq, at_ms, trusted, kind, door, holder, credential, detail, prev, hash, confirmed_at_ms";
+    "seq, at_ms, trusted, kind, door, holder, credential, detail, prev, hash, confirmed_at_ms,
+     format, audience, salt, commitment";
 
 /// A record as stored, read defensively: a cell of the wrong type (written by hand, or
 /// damaged) is read as something that cannot hash to the stored hash, so `verify` reports
@@ -28,15 +31,29 @@ pub(super) fn read_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredRec
             // An unknown kind cannot hash to the stored hash; verify reports the record.
             kind: EventKind::from_code(&kind).unwrap_or(EventKind::Gap),
             door: shown_or_null(4, "door"),
+            audience: cells::text_or_null(row, 12, "audience").ok().flatten().unwrap_or_else(|| SITE.into()),
             holder: shown_or_null(5, "holder"),
             credential: shown_or_null(6, "credential"),
             detail: cells::text(row, 7, "detail").unwrap_or_else(|_| cells::shown(row, 7)),
         },
         prev: hash_of(8, "prev"),
         hash: hash_of(9, "hash"),
+        form: form(row),
     };
     let confirmed = cells::integer_or_null(row, 10, "confirmed_at_ms").unwrap_or(None);
     Ok(StoredRecord { record, confirmed_at: confirmed.map(ts) })
+}
+
+/// The record's format and seal, read defensively: a damaged salt or commitment is read
+/// as one that cannot match, so `verify` reports the record.
+fn form(row: &rusqlite::Row<'_>) -> Form {
+    if cells::integer(row, 11, "format").unwrap_or(1) != 2 {
+        return Form::V1;
+    }
+    let sixteen = |b: Vec<u8>| -> Salt { b.try_into().unwrap_or([0xff; 16]) };
+    let salt = cells::blob(row, 13, "salt", true).ok().filter(|b| !b.is_empty()).map(sixteen);
+    let commitment = cells::blob(row, 14, "commitment", true).ok().filter(|b| !b.is_empty()).map(blob32);
+    Form::V2 { salt, commitment }
 }
 
 impl Store {
@@ -65,6 +82,7 @@ impl Store {
             "SELECT {RECORD_COLUMNS} FROM audit
              WHERE seq > ?1 AND (?2 IS NULL OR door = ?2) AND (?3 IS NULL OR holder = ?3)
                AND (?4 IS NULL OR at_ms >= ?4) AND (?5 IS NULL OR at_ms < ?5)
+               AND (?7 IS NULL OR (format = 2 AND audience IN (?7, 'site')) OR (format = 1 AND holder IS NULL))
              ORDER BY seq LIMIT ?6"
         );
         let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.classify("querying", e))?;
@@ -76,7 +94,8 @@ impl Store {
                     f.holder,
                     f.since.map(ms),
                     f.until.map(ms),
-                    f.limit.unwrap_or(100)
+                    f.limit.unwrap_or(100),
+                    f.audience,
                 ],
                 read_record,
             )

@@ -33,8 +33,10 @@ impl Uplink {
                 conn.window.skip_to(head);
                 return;
             }
+            let cfg = self.cfg();
+            let sealing = payload::Sealing { site: cfg.site.id.as_str(), authorities: &cfg.authorities };
             for r in &outbox.records {
-                let message = payload::event(r, outbox.epoch.as_ref());
+                let message = payload::event(r, outbox.epoch.as_ref(), &sealing);
                 if !send_slot(conn, &conn.topics.events(), false, message, Slot::Event(r.seq)) {
                     return;
                 }
