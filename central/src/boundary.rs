@@ -18,6 +18,9 @@ pub const MAX_NAME: usize = 128;
 pub const EARLIEST_MS: i64 = -62_135_596_800_000;
 /// See [`EARLIEST_MS`].
 pub const LATEST_MS: i64 = 253_402_300_799_999;
+/// The largest sealed personal part (a holder and a credential id of at most
+/// [`MAX_NAME`] each, sealed, are well under 1 KiB).
+pub const MAX_SEALED: usize = 2 * 1024;
 /// How much of a quarantined message is kept.
 pub const KEPT_OF_QUARANTINED: usize = 64 * 1024;
 
@@ -54,14 +57,29 @@ pub fn check(site: &str, e: &ReceivedEvent, payload: &[u8]) -> Result<(), Unstor
         return Err(Unstorable(format!("the time ({} ms after 1970) is outside the years 1 to 9999", e.at_ms)));
     }
     text("the kind", &e.kind, MAX_NAME)?;
-    for (what, value) in [("the door", &e.door), ("the holder", &e.holder), ("the credential", &e.credential)] {
+    for (what, value) in [("the door", &e.door), ("the audience", &e.audience)] {
         if let Some(v) = value {
             text(what, v, MAX_NAME)?;
         }
     }
+    personal(e.holder.as_deref(), e.credential.as_deref())?;
+    if let Some(sealed) = e.sealed.as_ref().filter(|s| s.len() > MAX_SEALED) {
+        return Err(Unstorable(format!("the sealed personal part is {} bytes, more than {MAX_SEALED}", sealed.len())));
+    }
     // The detail is kept as text, byte for byte (what the hash covers): a NUL *spelled*
     // in its JSON (`\u0000`) is storable text; only a raw NUL is not.
     text("the detail", &e.detail, MAX_DETAIL)
+}
+
+/// Whether a personal part (as it came in clear, format 1, or as this Central opened it)
+/// can be stored.
+pub fn personal(holder: Option<&str>, credential: Option<&str>) -> Result<(), Unstorable> {
+    for (what, value) in [("the holder", holder), ("the credential", credential)] {
+        if let Some(v) = value {
+            text(what, v, MAX_NAME)?;
+        }
+    }
+    Ok(())
 }
 
 /// Whether a retained `status`, `state` or door state payload can be kept: UTF-8, no NUL,

@@ -10,7 +10,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ed25519_dalek::SigningKey;
 use portvakt_wire::ack::{AckBody, seal};
 use portvakt_wire::event::ReceivedEvent;
 use portvakt_wire::hex;
@@ -21,7 +20,9 @@ use crate::alarms::Rules;
 use crate::db::{self, DbError};
 use crate::fleet::{self, Observation};
 use crate::ingest::{Arrival, Whole};
+use crate::keys::{Keys, ReadingKeys};
 use crate::topics::{Topic, classify, state_filters};
+use portvakt_wire::chain::Salt;
 
 /// How often every site's alarms are evaluated again (a silent gateway sends nothing).
 pub const SWEEP: Duration = Duration::from_secs(30);
@@ -52,8 +53,9 @@ pub struct Broker {
 pub struct Collector {
     /// The broker.
     pub broker: Broker,
-    /// Signs the acknowledgements (its public half is the gateways' `uplink.collector_key`).
-    pub key: SigningKey,
+    /// Signs the acknowledgements (its public half is the gateways' `uplink.collector_key`),
+    /// and opens its own audiences' personal parts.
+    pub keys: Keys,
     /// The database.
     pub db: tokio_postgres::Client,
 }
@@ -186,7 +188,7 @@ async fn handle(c: &mut Collector, client: &AsyncClient, batch: &[Publish]) -> R
             None => log::warn!("not a topic of Central's, ignored: {}", p.topic),
         }
     }
-    for (site, ack) in take_records(&mut c.db, &c.key, &events, now).await? {
+    for (site, ack) in take_records(&mut c.db, &c.keys, &events, now).await? {
         let topic = format!("{root}/{site}/events/ack");
         client.publish(topic, QoS::AtLeastOnce, false, ack).await.map_err(|_| CollectError::Broker)?;
     }
@@ -209,7 +211,7 @@ async fn handle(c: &mut Collector, client: &AsyncClient, batch: &[Publish]) -> R
 /// Every message given is then taken or quarantined: the caller acknowledges them all.
 pub async fn take_records(
     db: &mut tokio_postgres::Client,
-    key: &SigningKey,
+    keys: &Keys,
     messages: &[(&str, &[u8])],
     now: jiff::Timestamp,
 ) -> Result<Vec<(String, Vec<u8>)>, DbError> {
@@ -219,13 +221,16 @@ pub async fn take_records(
             .map_err(|e| e.to_string())
             .and_then(|e| crate::boundary::check(site, &e, payload).map(|()| e).map_err(|u| u.to_string()));
         match checked {
-            Ok(e) => parsed.push((*site, e, *payload)),
+            Ok(mut e) => {
+                let salt = open_own(&keys.reading, site, &mut e);
+                parsed.push((*site, e, *payload, salt));
+            }
             Err(why) => quarantine(db, site, &why, payload).await?,
         }
     }
     let mut wholes: Vec<(&str, &str, Whole)> = Vec::new();
     for (i, taken) in take_isolating(db, &parsed).await? {
-        let (site, event, _) = &parsed[i];
+        let (site, event, _, _) = &parsed[i];
         // A resend too: its first judging may have been lost with a connection after the
         // commit (judging again changes only a `not_stored` outcome).
         if taken.arrival != Arrival::Equivocation && event.kind == "audit.checkpoint" {
@@ -259,10 +264,37 @@ pub async fn take_records(
         if let Some(hash) = whole.hash.filter(|_| whole.through > 0) {
             let epoch = (!epoch.is_empty()).then(|| epoch.to_owned());
             let body = AckBody { site: site.to_owned(), epoch, through: whole.through, hash: hex::encode(&hash) };
-            acks.push((site.to_owned(), seal(&body, key)));
+            acks.push((site.to_owned(), seal(&body, &keys.signing)));
         }
     }
     Ok(acks)
+}
+
+/// Opens a record's sealed personal part when this Central holds its audience's reading
+/// key: the holder and credential are then the record's (checked against its commitment),
+/// and the salt is returned to be kept beside them. A part of another audience stays
+/// sealed; one of ours that does not open is kept sealed, and said.
+fn open_own(reading: &ReadingKeys, site: &str, e: &mut ReceivedEvent) -> Option<Salt> {
+    let (Some(audience), Some(commitment), Some(sealed)) = (&e.audience, &e.commitment, &e.sealed) else {
+        return None;
+    };
+    let key = reading.key_of(audience)?;
+    let opened = portvakt_wire::personal::open(key, site, e.seq, commitment, sealed).map_err(|e| e.to_string());
+    let storable = opened.and_then(|o| {
+        crate::boundary::personal(o.holder.as_deref(), o.credential.as_deref()).map(|()| o).map_err(|u| u.to_string())
+    });
+    match storable {
+        Ok(opened) => {
+            e.holder = opened.holder;
+            e.credential = opened.credential;
+            e.sealed = None;
+            Some(opened.salt)
+        }
+        Err(why) => {
+            log::warn!("{site}: record {}'s personal part ({audience}) is kept sealed: {why}", e.seq);
+            None
+        }
+    }
 }
 
 async fn quarantine(db: &tokio_postgres::Client, site: &str, why: &str, payload: &[u8]) -> Result<(), DbError> {
@@ -278,7 +310,7 @@ const RETRIES: u32 = 5;
 /// order taken.
 async fn take_isolating(
     db: &mut tokio_postgres::Client,
-    parsed: &[(&str, ReceivedEvent, &[u8])],
+    parsed: &[(&str, ReceivedEvent, &[u8], Option<Salt>)],
 ) -> Result<Vec<(usize, db::Taken)>, DbError> {
     let mut out = Vec::with_capacity(parsed.len());
     let mut pending: Vec<std::ops::Range<usize>> = Vec::new();
@@ -287,8 +319,10 @@ async fn take_isolating(
         if range.is_empty() {
             continue;
         }
-        let incoming: Vec<db::Incoming<'_>> =
-            parsed[range.clone()].iter().map(|(site, event, payload)| db::Incoming { site, event, payload }).collect();
+        let incoming: Vec<db::Incoming<'_>> = parsed[range.clone()]
+            .iter()
+            .map(|(site, event, payload, salt)| db::Incoming { site, event, payload, salt: *salt })
+            .collect();
         let mut tries = 0;
         let result = loop {
             match db::take_many(db, &incoming).await {
@@ -299,7 +333,7 @@ async fn take_isolating(
         match result {
             Ok(taken) => out.extend(range.zip(taken)),
             Err(e) if e.is_refused_statement() && range.len() == 1 => {
-                let (site, _, payload) = &parsed[range.start];
+                let (site, _, payload, _) = &parsed[range.start];
                 quarantine(db, site, &format!("refused by {e}"), payload).await?;
             }
             Err(e) if e.is_refused_statement() => {

@@ -6,6 +6,7 @@
 //! what is committed.
 
 use portvakt_wire::event::ReceivedEvent;
+use serde_json::value::RawValue;
 use tokio_postgres::{Client, GenericClient, NoTls, Row};
 
 use crate::anchors;
@@ -19,6 +20,7 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
     (4, "console", include_str!("../migrations/0004_console.sql")),
     (5, "quarantine", include_str!("../migrations/0005_quarantine.sql")),
     (6, "epochs", include_str!("../migrations/0006_epochs.sql")),
+    (7, "personal", include_str!("../migrations/0007_personal.sql")),
 ];
 
 /// Any number, as long as every collector uses the same: it serialises migrating.
@@ -161,11 +163,13 @@ pub struct Incoming<'a> {
     pub event: &'a ReceivedEvent,
     /// The message as it arrived.
     pub payload: &'a [u8],
+    /// The salt of its personal part, when this Central opened it.
+    pub salt: Option<portvakt_wire::chain::Salt>,
 }
 
 /// Takes one record of `site` in, in one transaction.
 pub async fn take(client: &mut Client, site: &str, e: &ReceivedEvent, payload: &[u8]) -> Result<Taken, DbError> {
-    let taken = take_many(client, &[Incoming { site, event: e, payload }]).await?;
+    let taken = take_many(client, &[Incoming { site, event: e, payload, salt: None }]).await?;
     taken.into_iter().next().ok_or_else(|| DbError::Damaged("a record taken in vanished".into()))
 }
 
@@ -257,6 +261,23 @@ async fn begin_run(tx: &impl GenericClient, site: &str, epoch: &str, from: Optio
     Ok(())
 }
 
+/// The message as it is kept: as it arrived, but for a format 2 record without its sealed
+/// personal part, which is kept apart (`sealed`) or opened (`holder`, `credential`), so
+/// that erasing the part leaves nothing of it behind in `payload`.
+fn stored_payload(e: &ReceivedEvent, payload: &[u8]) -> Vec<u8> {
+    if e.format != 2 {
+        return payload.to_vec();
+    }
+    // Each value kept as its raw text: the detail's bytes (what the hash covers) unchanged.
+    let Ok(mut fields) = serde_json::from_slice::<std::collections::BTreeMap<String, Box<RawValue>>>(payload) else {
+        return payload.to_vec();
+    };
+    if fields.remove("personal").is_none() {
+        return payload.to_vec();
+    }
+    serde_json::to_vec(&fields).unwrap_or_else(|_| payload.to_vec())
+}
+
 /// Sets each of `doors` forced or not as its latest `door.forced_open` / `door.closed`
 /// record by seq says (a forced door keeps the time it was first seen forced).
 async fn forced_doors(tx: &impl GenericClient, site: &str, doors: &[&str]) -> Result<(), DbError> {
@@ -282,9 +303,10 @@ async fn insert(tx: &impl GenericClient, i: &Incoming<'_>) -> Result<Arrival, Db
     let (epoch, seq) = (epoch_of(e), db_seq(e.seq));
     let inserted = tx
         .execute(
-            "INSERT INTO records (site, epoch, seq, at, trusted, kind, door, holder, credential, detail, prev, hash, payload)
+            "INSERT INTO records (site, epoch, seq, at, trusted, kind, door, holder, credential, detail, prev, hash, payload,
+                                  format, audience, commitment, salt, sealed)
              VALUES ($1, $2, $3, TIMESTAMPTZ 'epoch' + $4::bigint * INTERVAL '1 millisecond',
-                     $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                     $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
              ON CONFLICT (site, epoch, seq) DO NOTHING",
             &[
                 &site,
@@ -299,7 +321,12 @@ async fn insert(tx: &impl GenericClient, i: &Incoming<'_>) -> Result<Arrival, Db
                 &e.detail,
                 &&e.prev[..],
                 &&e.hash[..],
-                &i.payload,
+                &stored_payload(e, i.payload),
+                &i16::from(e.format),
+                &e.audience,
+                &e.commitment.map(|c| c.to_vec()),
+                &i.salt.map(|s| s.to_vec()),
+                &e.sealed,
             ],
         )
         .await?;

@@ -218,6 +218,11 @@ struct Collect {
     /// The key that signs acknowledgements (64 hex digits; mode 600).
     #[arg(long = "signing-key")]
     signing_key: PathBuf,
+    /// An audience whose records' personal parts this Central may open, and its reading
+    /// key (`portvakt-admin keygen --reading`), as AUTHORITY=FILE; repeatable. Without
+    /// one, every personal part is kept sealed as it came.
+    #[arg(long = "reading-key")]
+    reading_key: Vec<String>,
     /// The MQTT client id; one per collector instance.
     #[arg(long = "client-id", default_value = "portvakt-central")]
     client_id: String,
@@ -238,10 +243,15 @@ async fn collect(a: Collect) -> Result<String, Failure> {
         consumer,
         replicas,
         signing_key,
+        reading_key,
         client_id,
         root,
     } = a;
-    let key = keys::signing_key(&signing_key).map_err(|e| fail(78, e))?;
+    let mut reading = keys::ReadingKeys::default();
+    for spec in &reading_key {
+        reading.add(spec).map_err(|e| fail(78, e))?;
+    }
+    let key = keys::Keys { signing: keys::signing_key(&signing_key).map_err(|e| fail(78, e))?, reading };
     let mut client = db::connect(&url).await.map_err(db_failure)?;
     db::migrate(&mut client).await.map_err(db_failure)?;
     let engine = if let Some(urls) = nats {
@@ -268,7 +278,7 @@ async fn collect(a: Collect) -> Result<String, Failure> {
                 Err(e) => return Err(fail(69, e.to_string())),
             },
             Engine::Mqtt(broker) => {
-                let c = collector::Collector { broker: broker.clone(), key: key.clone(), db: client };
+                let c = collector::Collector { broker: broker.clone(), keys: key.clone(), db: client };
                 match collector::run(c, stop).await {
                     Ok(()) => return Ok(String::new()),
                     Err(collector::CollectError::Db(e)) => e,

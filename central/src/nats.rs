@@ -13,7 +13,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer, stream};
-use ed25519_dalek::SigningKey;
 use futures_util::{FutureExt as _, StreamExt as _};
 
 use crate::alarms::Rules;
@@ -106,7 +105,7 @@ async fn connect(c: &Cluster) -> Result<async_nats::Client, NatsError> {
 /// Collects until `stop` resolves or the database fails.
 pub async fn run(
     c: &Cluster,
-    key: &SigningKey,
+    keys: &crate::keys::Keys,
     db: &mut tokio_postgres::Client,
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<(), NatsError> {
@@ -170,7 +169,7 @@ pub async fn run(
             }
         }
         let mut unsent = Vec::new();
-        for (site, ack) in take_records(db, key, &events, now).await? {
+        for (site, ack) in take_records(db, keys, &events, now).await? {
             let subject = format!("{}.{site}.events.ack", c.root);
             if let Err(e) = client.publish(subject, ack.into()).await {
                 log::warn!("{site}: the acknowledgement was not sent ({e}); its records stay for redelivery");

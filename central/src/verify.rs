@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use portvakt_wire::chain::{Fields, GENESIS, chain_hash};
+use portvakt_wire::chain::{Fields, GENESIS, Header, Personal, chain_hash, commitment, header_hash};
 use tokio_postgres::Client;
 
 use crate::anchors::{self, Judged};
@@ -72,12 +72,17 @@ pub struct Report {
     pub through: u64,
     /// Every `audit.checkpoint` record, judged.
     pub checkpoints: Vec<Judged>,
+    /// Format 2 records whose personal part was erased (commitment and header kept).
+    pub erased: u64,
+    /// Records whose personal part, as held here, is not what was committed to.
+    pub personal_altered: Vec<u64>,
 }
 
 impl Report {
     /// Whether the chain is whole and untouched.
     pub fn intact(&self) -> bool {
         self.altered.is_empty()
+            && self.personal_altered.is_empty()
             && self.unlinked.is_empty()
             && self.gaps.is_empty()
             && self.equivocations.is_empty()
@@ -90,7 +95,22 @@ impl Report {
         let list = |v: &[u64]| v.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
         let _ = writeln!(out, "site {site}: {} record(s) stored, acknowledged through {}", self.records, self.through);
         if self.intact() {
-            let _ = writeln!(out, "chain intact: every hash recomputed, every link checked, no gaps");
+            let erased = if self.erased > 0 {
+                format!(
+                    "; {} personal part(s) erased (by retention or on request), their commitments kept",
+                    self.erased
+                )
+            } else {
+                String::new()
+            };
+            let _ = writeln!(out, "chain intact: every hash recomputed, every link checked, no gaps{erased}");
+        }
+        if !self.personal_altered.is_empty() {
+            let _ = writeln!(
+                out,
+                "ALTERED personal parts (not what the gateway committed to): {}",
+                list(&self.personal_altered)
+            );
         }
         if !self.altered.is_empty() {
             let _ = writeln!(out, "ALTERED in the database (content does not match its hash): {}", list(&self.altered));
@@ -160,7 +180,7 @@ async fn one_run(
     let rows = client
         .query(
             "SELECT seq, (extract(epoch FROM at) * 1000)::bigint AS at_ms, trusted, kind, door, holder, credential,
-                    detail, prev, hash
+                    detail, prev, hash, format, audience, commitment, salt, erased_at IS NOT NULL AS erased
              FROM records WHERE site = $1 AND epoch = $2 ORDER BY seq",
             &[&site, &epoch],
         )
@@ -176,16 +196,45 @@ async fn one_run(
         let (kind, detail): (String, String) = (r.get("kind"), r.get("detail"));
         let (door, holder, credential): (Option<String>, Option<String>, Option<String>) =
             (r.get("door"), r.get("holder"), r.get("credential"));
-        let fields = Fields {
-            at_ms: r.get("at_ms"),
-            trusted: r.get("trusted"),
-            kind: &kind,
-            door: door.as_deref(),
-            holder: holder.as_deref(),
-            credential: credential.as_deref(),
-            detail: &detail,
+        let computed = if r.get::<_, i16>("format") == 2 {
+            let committed: Option<[u8; 32]> = r.get::<_, Option<Vec<u8>>>("commitment").and_then(|c| c.try_into().ok());
+            let audience: Option<String> = r.get("audience");
+            let header = Header {
+                at_ms: r.get("at_ms"),
+                trusted: r.get("trusted"),
+                kind: &kind,
+                door: door.as_deref(),
+                audience: audience.as_deref().unwrap_or_default(),
+                commitment: committed.as_ref(),
+                detail: &detail,
+            };
+            // A part opened here is checked against the commitment it was sealed under.
+            let part = Personal { holder: holder.as_deref(), credential: credential.as_deref() };
+            let salt: Option<[u8; 16]> = r.get::<_, Option<Vec<u8>>>("salt").and_then(|s| s.try_into().ok());
+            let held_matches = match (salt, committed) {
+                (Some(salt), Some(c)) => commitment(&salt, &part) == c,
+                _ => part.is_empty(),
+            };
+            if !held_matches {
+                report.personal_altered.push(seq);
+            }
+            if r.get::<_, bool>("erased") {
+                report.erased += 1;
+            }
+            header_hash(&prev, seq, &header)
+        } else {
+            let fields = Fields {
+                at_ms: r.get("at_ms"),
+                trusted: r.get("trusted"),
+                kind: &kind,
+                door: door.as_deref(),
+                holder: holder.as_deref(),
+                credential: credential.as_deref(),
+                detail: &detail,
+            };
+            chain_hash(&prev, seq, &fields)
         };
-        if chain_hash(&prev, seq, &fields) != hash {
+        if computed != hash {
             report.altered.push(seq);
         }
         let expected_from = last.map_or(first_seq, |(s, _)| s + 1);

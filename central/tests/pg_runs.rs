@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{Chain, NOW_MS, count, key, message_in, pg};
+use common::{Chain, NOW_MS, count, key, keys, message_in, pg};
 use ed25519_dalek::SigningKey;
 use portvakt_central::collector::take_records;
 use portvakt_central::{fleet, verify};
@@ -18,7 +18,7 @@ use portvakt_wire::hex;
 /// The acknowledgements published for `messages` of site-a, read back: (run, through).
 async fn take(c: &mut tokio_postgres::Client, messages: &[&Vec<u8>]) -> Vec<(Option<String>, u64)> {
     let batch: Vec<(&str, &[u8])> = messages.iter().map(|m| ("site-a", &m[..])).collect();
-    let acks = take_records(c, &key(), &batch, jiff::Timestamp::now()).await.expect("taken");
+    let acks = take_records(c, &keys(), &batch, jiff::Timestamp::now()).await.expect("taken");
     acks.iter()
         .map(|(site, signed)| {
             assert_eq!(site, "site-a");

@@ -110,7 +110,10 @@ pub(super) fn authorities(
         let reading_key = given.reading_key.as_deref().and_then(|k| {
             let key = crate::core::hex::decode32(k);
             if key.is_none() {
-                problems.push(format!("{path}.reading_key"), "a reading key is 64 hexadecimal digits (portvakt-admin keygen --reading)");
+                problems.push(
+                    format!("{path}.reading_key"),
+                    "a reading key is 64 hexadecimal digits (portvakt-admin keygen --reading)",
+                );
             }
             key
         });

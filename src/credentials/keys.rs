@@ -57,6 +57,12 @@ pub fn write_private(path: &Path, seed: &[u8; 32]) -> Result<(), KeyFileError> {
 
 /// Reads a private key file, refusing one that others can read.
 pub fn read_private(path: &Path) -> Result<SigningKey, KeyFileError> {
+    read_private_seed(path).map(|seed| SigningKey::from_bytes(&seed))
+}
+
+/// The 32 private bytes of a key file (a signing key's seed, or a reading key), with the
+/// same checks as [`read_private`].
+pub fn read_private_seed(path: &Path) -> Result<[u8; 32], KeyFileError> {
     let io = |reason| KeyFileError::Io { path: path.to_path_buf(), reason };
     let mode = std::fs::metadata(path).map_err(io)?.permissions().mode();
     if mode & 0o077 != 0 {
@@ -67,14 +73,13 @@ pub fn read_private(path: &Path) -> Result<SigningKey, KeyFileError> {
     }
     let text = std::fs::read_to_string(path).map_err(io)?;
     let seed = hex::decode32(&text).ok_or_else(|| KeyFileError::Malformed(path.to_path_buf()))?;
-    let key = SigningKey::from_bytes(&seed);
     // keygen writes `<key>.pub` beside it: if that holds this very text, this is a copy of
     // the public key, not the private one.
     let beside = std::fs::read_to_string(format!("{}.pub", path.display())).ok();
     if beside.as_deref().and_then(hex::decode32) == Some(seed) {
         return Err(KeyFileError::PublicKey(path.to_path_buf()));
     }
-    Ok(key)
+    Ok(seed)
 }
 
 /// The public key of a signing key, as hex.

@@ -128,7 +128,8 @@ async fn connection(mut stream: UnixStream, reach: Reach) {
         }
         Ok(Request::Pulse { door }) => match current(&reach) {
             None => refusal("the doors are restarting; try again"),
-            Some(view) => match view.gateway.pulse(&door, "control socket").await {
+            Some(view) => match view.gateway.pulse(&door, crate::gateway::handle::Actor::local("control socket")).await
+            {
                 Ok(()) => serde_json::json!({ "ok": true }),
                 Err(why) => refusal(&why),
             },

@@ -20,6 +20,29 @@ use crate::modbus::bus::BusEvent;
 
 pub use super::audit_writer::Committed;
 
+/// Who asked for a door to change on their say-so: in words for the record (`detail.by`),
+/// and whose the record is (`docs/audit.md`, Audiences): the signing authority, or the
+/// site for a local command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// In words (`mqtt: hemtjansten (cmd-17)`, `control socket`).
+    pub by: String,
+    /// The record's audience.
+    pub audience: String,
+}
+
+impl Actor {
+    /// Someone on the box (the control socket): the building's own record.
+    pub fn local(by: &str) -> Self {
+        Self { by: by.to_owned(), audience: crate::store::record::SITE.to_owned() }
+    }
+
+    /// An authority's signed command.
+    pub fn authority(by: String, authority: &str) -> Self {
+        Self { by, audience: authority.to_owned() }
+    }
+}
+
 /// Commands waiting for the gateway, at most.
 pub const COMMANDS: usize = 32;
 /// Observations kept for slow watchers.
@@ -133,8 +156,8 @@ pub enum Command {
     Pulse {
         /// The door's id.
         door: String,
-        /// Who asked (`control socket`).
-        by: String,
+        /// Who asked.
+        by: Actor,
         /// Done (the record to wait on), or why not.
         reply: oneshot::Sender<Result<Committed, String>>,
     },
@@ -156,7 +179,7 @@ pub enum Command {
         /// The new mode.
         mode: DoorMode,
         /// Who asked.
-        by: String,
+        by: Actor,
         /// The generation [`Command::StoreMode`] answered.
         generation: u64,
         /// The record to wait on, or why not.
@@ -208,9 +231,9 @@ impl Handle {
 
     /// Pulses a door's strike. When its record cannot be stored, the error says that the
     /// door was pulsed all the same.
-    pub async fn pulse(&self, door: &str, by: &str) -> Result<(), String> {
+    pub async fn pulse(&self, door: &str, by: Actor) -> Result<(), String> {
         let (reply, rx) = oneshot::channel();
-        let cmd = Command::Pulse { door: door.to_owned(), by: by.to_owned(), reply };
+        let cmd = Command::Pulse { door: door.to_owned(), by, reply };
         self.tx.send(cmd).await.map_err(|_| STOPPED.to_owned())?;
         let committed = rx.await.map_err(|_| STOPPED.to_owned())??;
         committed.wait().await.map_err(|e| format!("the door was pulsed, but its record could not be stored: {e}"))
@@ -219,14 +242,14 @@ impl Handle {
     /// Sets a door's mode: durable first, then in effect, then audited. Every error says
     /// what happened: nothing (the mode could not be stored, the door keeps its mode), or
     /// the mode is stored and in effect but its record could not be stored.
-    pub async fn set_mode(&self, door: &str, mode: DoorMode, by: &str) -> Result<(), String> {
+    pub async fn set_mode(&self, door: &str, mode: DoorMode, by: Actor) -> Result<(), String> {
         let (reply, rx) = oneshot::channel();
         let cmd = Command::StoreMode { door: door.to_owned(), mode, reply };
         self.tx.send(cmd).await.map_err(|_| STOPPED.to_owned())?;
         let (stored, generation) = rx.await.map_err(|_| STOPPED.to_owned())??;
         stored.wait().await.map_err(|e| format!("{e}; nothing changed: the door keeps its mode"))?;
         let (reply, rx) = oneshot::channel();
-        let cmd = Command::ApplyMode { door: door.to_owned(), mode, by: by.to_owned(), generation, reply };
+        let cmd = Command::ApplyMode { door: door.to_owned(), mode, by, generation, reply };
         let stopped = "the mode is stored and takes effect at the next start: the gateway has stopped";
         self.tx.send(cmd).await.map_err(|_| stopped.to_owned())?;
         let recorded = rx.await.map_err(|_| stopped.to_owned())??;

@@ -86,11 +86,10 @@ impl AuditRecord {
         let part = self.event.personal();
         match (committed, salt) {
             (None, _) if part.is_empty() => PartState::None,
-            (None, _) => PartState::Altered,
             (Some(_), None) if part.is_empty() => PartState::Erased,
-            (Some(_), None) => PartState::Altered,
             (Some(c), Some(s)) if commitment(s, &part) == *c => PartState::Held,
-            (Some(_), Some(_)) => PartState::Altered,
+            // Not what was committed to, or a part where none was committed.
+            _ => PartState::Altered,
         }
     }
 }

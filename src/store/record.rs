@@ -165,7 +165,16 @@ impl NewEvent {
         door: Option<String>,
         detail: &serde_json::Value,
     ) -> Self {
-        Self { at, trusted, kind, door, audience: SITE.into(), holder: None, credential: None, detail: detail.to_string() }
+        Self {
+            at,
+            trusted,
+            kind,
+            door,
+            audience: SITE.into(),
+            holder: None,
+            credential: None,
+            detail: detail.to_string(),
+        }
     }
 
     /// The same record, belonging to `audience` (an authority's id).

@@ -25,6 +25,7 @@ use super::topics::{Inbound, Topics};
 use crate::access::Published;
 use crate::config::{Config, ConfirmOn, UplinkConfig};
 use crate::credentials::envelope::DocType;
+use crate::gateway::handle::Actor;
 use crate::site::reach::{self, Reach};
 use crate::store::{AuditFilter, EpochReason, EventKind, NewEvent};
 
@@ -329,7 +330,7 @@ impl Worker {
                     since: q.since,
                     until: q.until,
                     limit: Some(limit),
-                    audience: Some(authority.to_string()),
+                    audience: Some(authority.clone()),
                 };
                 let page =
                     self.reach.store.page(filter, q.after_seq).await.map_err(|e| failed("store", e.to_string()))?;
@@ -345,20 +346,21 @@ impl Worker {
                 let by = format!("mqtt: {authority} ({id})");
                 let detail = serde_json::json!({ "by": by, "query": asked, "records": records.len() });
                 let trusted = self.reach.trust.borrow().is_trusted();
-                let event = NewEvent::system(EventKind::AuditQueried, Timestamp::now(), trusted, None, &detail);
+                let event = NewEvent::system(EventKind::AuditQueried, Timestamp::now(), trusted, None, &detail)
+                    .for_audience(authority.as_str());
                 self.reach.store.append(event).await.map_err(|e| {
                     failed("store", format!("the read could not be recorded, so nothing is returned: {e}"))
                 })?;
                 serde_json::json!({ "records": records, "next_after": next_after })
             }
             Action::DoorPulse { door, authority } => {
-                let by = format!("mqtt: {authority} ({id})");
-                gateway()?.pulse(&door, &by).await.map_err(|e| failed("failed", e))?;
+                let by = Actor::authority(format!("mqtt: {authority} ({id})"), authority.as_str());
+                gateway()?.pulse(&door, by).await.map_err(|e| failed("failed", e))?;
                 serde_json::json!({ "door": door, "pulsed": true })
             }
             Action::DoorMode { door, mode, authority } => {
-                let by = format!("mqtt: {authority} ({id})");
-                gateway()?.set_mode(&door, mode, &by).await.map_err(|e| failed("failed", e))?;
+                let by = Actor::authority(format!("mqtt: {authority} ({id})"), authority.as_str());
+                gateway()?.set_mode(&door, mode, by).await.map_err(|e| failed("failed", e))?;
                 serde_json::json!({ "door": door, "mode": mode })
             }
             Action::Reload { authority } => {

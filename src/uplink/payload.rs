@@ -14,8 +14,8 @@ use crate::gateway::handle::DoorStatus;
 pub use crate::site::status::UpdateResult;
 use crate::site::status::{BusStatus, StatusReport};
 use crate::store::AuditRecord;
-use crate::store::form::Form;
 use crate::store::StoreHealth;
+use crate::store::form::Form;
 
 /// Where records' personal parts are sealed to: the site (bound into each seal) and the
 /// authorities with their reading keys.
@@ -376,13 +376,15 @@ mod tests {
         assert!(!text.contains("hemtjanst-natt-5") && !text.contains("care-5"), "{text}");
         let back = portvakt_wire::event::ReceivedEvent::parse(text.as_bytes()).expect("a collector reads it");
         let Form::V2 { commitment: Some(c), .. } = r.form else { panic!("a committed part") };
-        let opened = portvakt_wire::personal::open(&private, "test-site", 7, &c, back.sealed.as_deref().expect("sealed"));
+        let opened =
+            portvakt_wire::personal::open(&private, "test-site", 7, &c, back.sealed.as_deref().expect("sealed"));
         assert_eq!(opened.expect("opens").holder.as_deref(), Some("hemtjanst-natt-5"));
 
         // Without a reading key the part stays on the gateway; only the commitment leaves.
         cfg.reading_key = None;
         let keys = [cfg];
-        let text = String::from_utf8(event(&r, None, &Sealing { site: "test-site", authorities: &keys })).expect("utf-8");
+        let text =
+            String::from_utf8(event(&r, None, &Sealing { site: "test-site", authorities: &keys })).expect("utf-8");
         let v: serde_json::Value = serde_json::from_str(&text).expect("json");
         assert!(v.get("personal").is_none() && v["commitment"].is_string(), "{text}");
         // Another authority's key never seals it.

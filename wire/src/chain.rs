@@ -207,14 +207,16 @@ mod tests {
         assert_ne!(commitment(&salt, &other), c, "another holder, another commitment");
         assert_ne!(commitment(&[6; 16], &who), c, "another salt, another commitment");
         let v1 = Fields { at_ms: 1, trusted: true, kind: "k", door: None, holder: None, credential: None, detail: "d" };
-        let v2 = Header { at_ms: 1, trusted: true, kind: "k", door: None, audience: "site", commitment: None, detail: "d" };
+        let v2 =
+            Header { at_ms: 1, trusted: true, kind: "k", door: None, audience: "site", commitment: None, detail: "d" };
         assert_ne!(chain_hash(&GENESIS, 1, &v1), header_hash(&GENESIS, 1, &v2), "the formats never collide");
     }
 
     #[test]
     fn the_format_2_bytes_are_as_docs_audit_md_lays_them_out() {
         let c = [0xcc; 32];
-        let h = Header { at_ms: 1, trusted: true, kind: "k", door: None, audience: "a", commitment: Some(&c), detail: "d" };
+        let h =
+            Header { at_ms: 1, trusted: true, kind: "k", door: None, audience: "a", commitment: Some(&c), detail: "d" };
         let mut want = b"portvakt.audit.v2\0".to_vec();
         want.extend_from_slice(&7u64.to_be_bytes());
         want.extend_from_slice(&1i64.to_be_bytes());

@@ -252,7 +252,6 @@ impl ReceivedEvent {
             1 if raw.audience.is_some() || commitment.is_some() || sealed.is_some() => {
                 return inconsistent("a format 1 record has no audience, commitment or sealed part");
             }
-            1 => {}
             2 if raw.holder.is_some() || raw.credential.is_some() => {
                 return inconsistent("a format 2 record names no holder or credential in clear");
             }
@@ -260,7 +259,7 @@ impl ReceivedEvent {
             2 if sealed.is_some() && commitment.is_none() => {
                 return inconsistent("a sealed part needs the commitment it is held to");
             }
-            2 => {}
+            1 | 2 => {}
             _ => return inconsistent("an unknown format (this reader knows 1 and 2)"),
         }
         let mut event = Self {
@@ -430,10 +429,17 @@ mod tests {
         let text = String::from_utf8(bytes.clone()).unwrap();
         assert!(!text.contains("holder") && !text.contains("credential"), "{text}");
         let e = ReceivedEvent::parse(&bytes).unwrap();
-        assert_eq!((e.format, e.audience.as_deref(), e.sealed.as_deref()), (2, Some("hemtjansten"), Some(&[0, 255][..])));
+        assert_eq!(
+            (e.format, e.audience.as_deref(), e.sealed.as_deref()),
+            (2, Some("hemtjansten"), Some(&[0, 255][..]))
+        );
         assert_eq!(e.commitment, Some([0xcc; 32]));
         let moved = text.replace("hemtjansten", "agaren");
-        assert_eq!(ReceivedEvent::parse(moved.as_bytes()), Err(EventError::Altered { seq: 1 }), "the audience is hashed");
+        assert_eq!(
+            ReceivedEvent::parse(moved.as_bytes()),
+            Err(EventError::Altered { seq: 1 }),
+            "the audience is hashed"
+        );
         let with_holder = text.replacen('{', "{\"holder\":\"x\",", 1);
         assert!(matches!(ReceivedEvent::parse(with_holder.as_bytes()), Err(EventError::Inconsistent { .. })));
         let no_audience = text.replace("\"audience\":\"hemtjansten\",", "");

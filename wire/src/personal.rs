@@ -146,8 +146,8 @@ pub fn open(
     if sealed.len() < ENC_LEN {
         return Err(SealError::DoesNotOpen);
     }
-    let sk = <X25519HkdfSha256 as hpke::Kem>::PrivateKey::from_bytes(reading_private)
-        .map_err(|_| SealError::DoesNotOpen)?;
+    let sk =
+        <X25519HkdfSha256 as hpke::Kem>::PrivateKey::from_bytes(reading_private).map_err(|_| SealError::DoesNotOpen)?;
     let enc = <X25519HkdfSha256 as hpke::Kem>::EncappedKey::from_bytes(&sealed[..ENC_LEN])
         .map_err(|_| SealError::DoesNotOpen)?;
     let plain = hpke::single_shot_open::<ChaCha20Poly1305, HkdfSha256, X25519HkdfSha256>(

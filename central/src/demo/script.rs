@@ -157,10 +157,10 @@ async fn play(
     for instance in 0..2 {
         let c = cluster_of(cluster, instance);
         let mut client = db::connect(&url).await?;
-        let key = key.clone();
+        let keys = crate::keys::Keys { signing: key.clone(), reading: crate::keys::ReadingKeys::default() };
         let mut stopped = stopped.clone();
         stage.collectors.push(tokio::spawn(async move {
-            nats::run(&c, &key, &mut client, async move {
+            nats::run(&c, &keys, &mut client, async move {
                 let _ = stopped.changed().await;
             })
             .await

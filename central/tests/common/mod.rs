@@ -72,6 +72,10 @@ pub fn message_in(
     let at = jiff::Timestamp::from_millisecond(at_ms).unwrap();
     let bytes = EventMessage {
         epoch,
+        format: None,
+        audience: None,
+        commitment: None,
+        personal: None,
         seq,
         at: format!("{at:.3}"),
         trusted: true,
@@ -79,6 +83,59 @@ pub fn message_in(
         door,
         holder: None,
         credential: None,
+        detail: Detail::of(detail),
+        prev: hex::encode(prev),
+        hash: hex::encode(&hash),
+    }
+    .to_bytes();
+    *prev = hash;
+    bytes
+}
+
+/// Someone's entry as a format 2 record: the header with `audience`, the commitment to
+/// (holder, credential), and the part sealed to `reading` (the audience's public key) if
+/// given. Returns the message and the record's hash.
+#[allow(clippy::too_many_arguments)]
+pub fn entry_v2(
+    site: &str,
+    seq: u64,
+    prev: &mut [u8; 32],
+    audience: &str,
+    holder: &str,
+    credential: &str,
+    reading: Option<&[u8; 32]>,
+    at_ms: i64,
+) -> Vec<u8> {
+    use portvakt_wire::chain::{Header, Personal, commitment, header_hash};
+    let salt = [u8::try_from(seq % 251).unwrap(); 16];
+    let part = Personal { holder: Some(holder), credential: Some(credential) };
+    let committed = commitment(&salt, &part);
+    let detail = r#"{"kind":"pin","rule":"role"}"#;
+    let header = Header {
+        at_ms,
+        trusted: true,
+        kind: "access.granted",
+        door: Some("entrance"),
+        audience,
+        commitment: Some(&committed),
+        detail,
+    };
+    let hash = header_hash(prev, seq, &header);
+    let sealed = reading.map(|k| portvakt_wire::personal::seal(k, site, seq, &salt, &part, &[7; 32]).unwrap());
+    let at = jiff::Timestamp::from_millisecond(at_ms).unwrap();
+    let bytes = EventMessage {
+        epoch: None,
+        format: Some(2),
+        seq,
+        at: format!("{at:.3}"),
+        trusted: true,
+        kind: header.kind,
+        door: header.door,
+        audience: Some(audience),
+        holder: None,
+        credential: None,
+        commitment: Some(hex::encode(&committed)),
+        personal: sealed.map(|b| hex::encode(&b)),
         detail: Detail::of(detail),
         prev: hex::encode(prev),
         hash: hex::encode(&hash),
@@ -96,4 +153,9 @@ pub fn key() -> SigningKey {
 
 pub async fn count(c: &tokio_postgres::Client, sql: &str) -> i64 {
     c.query_one(sql, &[]).await.unwrap().get(0)
+}
+
+/// The collector's keys: `key()` signs; no reading key.
+pub fn keys() -> portvakt_central::keys::Keys {
+    portvakt_central::keys::Keys { signing: key(), reading: portvakt_central::keys::ReadingKeys::default() }
 }

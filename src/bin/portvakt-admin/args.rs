@@ -47,12 +47,20 @@ pub(crate) enum Command {
         /// Where to write the private key.
         #[arg(long)]
         out: PathBuf,
+        /// Make a reading key (X25519) instead of a signing key: its public half goes in
+        /// `[[authorities]] reading_key`, and your records' personal parts leave the gateway
+        /// sealed to it (docs/audit.md, Audiences).
+        #[arg(long)]
+        reading: bool,
     },
     /// Print the public key of a private key file (to put in a gateway's config).
     Pubkey {
         /// The private key file.
         #[arg(long)]
         key: PathBuf,
+        /// It is a reading key (`keygen --reading`).
+        #[arg(long)]
+        reading: bool,
     },
     /// Allowlist bundles.
     #[command(subcommand)]

@@ -29,14 +29,37 @@ pub(crate) fn now_seconds() -> u64 {
     u64::try_from(Timestamp::now().as_second()).unwrap_or(0)
 }
 
-pub(crate) fn keygen(out: &Path) -> anyhow::Result<String> {
+pub(crate) fn keygen(out: &Path, reading: bool) -> anyhow::Result<String> {
     let seed = keys::random_seed().context("the operating system's random source")?;
-    keys::write_private(out, &seed)?;
-    let public = keys::public_hex(&ed25519_dalek::SigningKey::from_bytes(&seed));
+    let (private, public) = if reading {
+        let (private, public) = portvakt_wire::personal::reading_pair(&seed);
+        (private, portvakt::core::hex::encode(&public))
+    } else {
+        (seed, keys::public_hex(&ed25519_dalek::SigningKey::from_bytes(&seed)))
+    };
+    keys::write_private(out, &private)?;
     let mut pub_path = out.as_os_str().to_owned();
     pub_path.push(".pub");
     std::fs::write(&pub_path, format!("{public}\n")).context("writing the .pub file")?;
+    if reading {
+        return Ok(format!(
+            "reading key: {} (mode 600; keep it where your records are read)\n\
+             public key:  {public} (the gateway's [[authorities]] reading_key)\n",
+            out.display()
+        ));
+    }
     Ok(format!("private key: {} (mode 600; keep it offline)\npublic key:  {public}\n", out.display()))
+}
+
+/// The public half of a private key file: a signing key's, or a reading key's.
+pub(crate) fn pubkey(key: &Path, reading: bool) -> anyhow::Result<String> {
+    if !reading {
+        return Ok(format!("{}\n", keys::public_hex(&keys::read_private(key)?)));
+    }
+    let private = keys::read_private_seed(key)?;
+    let public = portvakt_wire::personal::reading_public(&private)
+        .ok_or_else(|| anyhow!("{}: not a reading key", key.display()))?;
+    Ok(format!("{}\n", portvakt::core::hex::encode(&public)))
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -34,7 +34,7 @@ fn workspace_dir(arg: Option<std::path::PathBuf>) -> std::path::PathBuf {
 fn run(cli: Cli) -> anyhow::Result<String> {
     match cli.command {
         Command::Workspace(c) => ws_cmds::run(&workspace_dir(cli.workspace), c),
-        Command::Keygen { out } => keygen(&out),
+        Command::Keygen { out, reading } => keygen(&out, reading),
         Command::Bundle(BundleCommand::Build {
             authority,
             site,
@@ -129,7 +129,7 @@ fn run(cli: Cli) -> anyhow::Result<String> {
             phone(&socket, &key, certificate.as_deref(), &door, mtu)
         }
         Command::Verify { file, public_key } => verify(&file, &public_key),
-        Command::Pubkey { key } => Ok(format!("{}\n", keys::public_hex(&keys::read_private(&key)?))),
+        Command::Pubkey { key, reading } => documents::pubkey(&key, reading),
     }
 }
 

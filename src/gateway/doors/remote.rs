@@ -8,6 +8,7 @@
 use super::{Committed, Gateway};
 use crate::core::model::{DoorIdx, DoorMode};
 use crate::door::machine::Input;
+use crate::gateway::handle::Actor;
 use crate::store::EventKind;
 use crate::store::state::DoorModeRow;
 
@@ -38,7 +39,7 @@ impl Gateway {
         &mut self,
         door: &str,
         mode: DoorMode,
-        by: &str,
+        by: &Actor,
         generation: u64,
     ) -> Result<Committed, String> {
         let idx = self.door_named(door)?;
@@ -53,8 +54,8 @@ impl Gateway {
         let now = self.clock.now();
         self.state.set_mode(idx, mode);
         self.drive(idx, Input::Mode(mode), now).await;
-        let detail = serde_json::json!({ "mode": mode, "by": by });
-        let event = self.event(EventKind::DoorModeChanged, Some(idx), &detail, now);
+        let detail = serde_json::json!({ "mode": mode, "by": by.by });
+        let event = self.event(EventKind::DoorModeChanged, Some(idx), &detail, now).for_audience(&by.audience);
         let mut committed = Committed::default();
         self.audit.record_into(event, &mut committed);
         Ok(committed)
@@ -62,17 +63,17 @@ impl Gateway {
 
     /// Releases a door for its pulse on someone's say-so; the caller waits on the
     /// returned [`Committed`] (its record) before it says the door was pulsed.
-    pub(super) async fn pulse(&mut self, door: &str, by: &str) -> Result<Committed, String> {
+    pub(super) async fn pulse(&mut self, door: &str, by: &Actor) -> Result<Committed, String> {
         let idx = self.door_named(door)?;
         let pulse = self.policy.door(idx).map(|d| d.pulse).unwrap_or_default();
         let now = self.clock.now();
         let released = self.released(idx, Input::Grant(pulse), now).await;
-        let mut detail = serde_json::json!({ "by": by });
+        let mut detail = serde_json::json!({ "by": by.by });
         if let Err(why) = &released {
             detail["strike"] = serde_json::json!(format!("not released: {why}"));
         }
         let mut committed = Committed::default();
-        let event = self.event(EventKind::DoorPulsed, Some(idx), &detail, now);
+        let event = self.event(EventKind::DoorPulsed, Some(idx), &detail, now).for_audience(&by.audience);
         self.audit.record_into(event, &mut committed);
         released.map(|()| committed).map_err(|why| format!("the relay board did not confirm the release: {why}"))
     }

@@ -7,8 +7,8 @@ use rusqlite::params;
 use super::{AuditFilter, Store, StoreHealth, StoredRecord, VerifyReport, blob32, ms, ts};
 use crate::store::form::Form;
 use crate::store::record::{AuditRecord, EventKind, NewEvent, SITE, verify};
-use portvakt_wire::chain::Salt;
 use crate::store::{StoreError, cells};
+use portvakt_wire::chain::Salt;
 
 pub(super) const RECORD_COLUMNS: &str =
     "seq, at_ms, trusted, kind, door, holder, credential, detail, prev, hash, confirmed_at_ms,

@@ -1,0 +1,132 @@
+//! Whose data Central holds, read straight from PostgreSQL (run by `scripts/interop.sh`):
+//! a day at the example building — residents (the owner's), home care (the
+//! municipality's), a contractor — taken in by the municipality's Central, which holds
+//! the municipality's reading key only. No resident's holder or credential is in clear in
+//! any column of any table; the municipality's key opens none of their parts, the owner's
+//! does; home care's visits are readable, checked against their commitments.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{NOW_MS, entry_v2, key, pg};
+use portvakt_central::collector::take_records;
+use portvakt_central::keys::{Keys, ReadingKeys};
+use portvakt_central::verify;
+use portvakt_wire::chain::GENESIS;
+
+const RESIDENTS: [(&str, &str); 3] =
+    [("anna-lgh-1101", "tag-1101-a"), ("bertil-lgh-1102", "pin-1102"), ("cecilia-lgh-1201", "phone-1201")];
+const CARE: [(&str, &str); 2] = [("hemtjanst-natt-5", "care-5"), ("hemtjanst-dag-2", "care-2")];
+
+/// Every place a text could hide in the database: (table, column, is bytea).
+async fn columns(c: &tokio_postgres::Client) -> Vec<(String, String, bool)> {
+    c.query(
+        "SELECT table_name::text, column_name::text, data_type = 'bytea'
+         FROM information_schema.columns WHERE table_schema = 'public'
+           AND data_type IN ('text', 'character varying', 'bytea', 'json', 'jsonb')",
+        &[],
+    )
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| (r.get(0), r.get(1), r.get(2)))
+    .collect()
+}
+
+/// How many rows of any table hold `needle` in clear (as text, or as its bytes in a bytea).
+async fn found_anywhere(c: &tokio_postgres::Client, needle: &str) -> Vec<String> {
+    let mut hits = Vec::new();
+    for (table, column, bytea) in columns(c).await {
+        let sql = if bytea {
+            format!("SELECT count(*) FROM \"{table}\" WHERE position(convert_to($1, 'UTF8') IN \"{column}\") > 0")
+        } else {
+            format!("SELECT count(*) FROM \"{table}\" WHERE \"{column}\"::text LIKE '%' || $1 || '%'")
+        };
+        let n: i64 = c.query_one(&sql, &[&needle]).await.unwrap().get(0);
+        if n > 0 {
+            hits.push(format!("{table}.{column} ({n})"));
+        }
+    }
+    hits
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn after_a_day_at_the_building_no_residents_name_is_in_clear_and_only_home_cares_parts_open() {
+    let (_pg, mut c) = pg().await;
+    let (owner_private, owner_public) = portvakt_wire::personal::reading_pair(&[1; 32]);
+    let (kommun_private, kommun_public) = portvakt_wire::personal::reading_pair(&[2; 32]);
+    let keys = Keys { signing: key(), reading: ReadingKeys::of("kommunen", kommun_private) };
+
+    let mut prev = GENESIS;
+    let mut day = Vec::new();
+    let mut seq = 0;
+    for hour in 0..24_i64 {
+        let at = NOW_MS + hour * 3_600_000;
+        for (holder, credential) in RESIDENTS {
+            seq += 1;
+            day.push(entry_v2("ekvagen-3", seq, &mut prev, "owner", holder, credential, Some(&owner_public), at));
+        }
+        if hour % 6 == 0 {
+            for (holder, credential) in CARE {
+                seq += 1;
+                day.push(entry_v2(
+                    "ekvagen-3",
+                    seq,
+                    &mut prev,
+                    "kommunen",
+                    holder,
+                    credential,
+                    Some(&kommun_public),
+                    at,
+                ));
+            }
+        }
+        if hour == 10 {
+            seq += 1;
+            day.push(entry_v2("ekvagen-3", seq, &mut prev, "hissfirman", "hiss-tekniker-1", "hiss-1", None, at));
+        }
+    }
+    let batch: Vec<(&str, &[u8])> = day.iter().map(|m| ("ekvagen-3", &m[..])).collect();
+    for chunk in batch.chunks(40) {
+        take_records(&mut c, &keys, chunk, jiff::Timestamp::now()).await.unwrap();
+    }
+    let stored: i64 = c.query_one("SELECT count(*) FROM records", &[]).await.unwrap().get(0);
+    assert_eq!(stored, i64::try_from(seq).unwrap());
+
+    // The search finds what is there (home care's names, opened by this Central).
+    assert!(found_anywhere(&c, "hemtjanst-natt-5").await.contains(&"records.holder (4)".to_owned()));
+    for (holder, credential) in RESIDENTS.iter().chain(&[("hiss-tekniker-1", "hiss-1")]) {
+        for needle in [holder, credential] {
+            let hits = found_anywhere(&c, needle).await;
+            assert!(hits.is_empty(), "{needle} in clear in PostgreSQL: {hits:?}");
+        }
+    }
+
+    // The residents' parts are here, sealed: the owner's key opens them, the municipality's none.
+    let sealed = c
+        .query("SELECT seq, commitment, sealed FROM records WHERE audience = 'owner' ORDER BY seq", &[])
+        .await
+        .unwrap();
+    assert_eq!(sealed.len(), 72);
+    for row in &sealed {
+        let seq = u64::try_from(row.get::<_, i64>(0)).unwrap();
+        let commitment: [u8; 32] = row.get::<_, Vec<u8>>(1).try_into().unwrap();
+        let part: Vec<u8> = row.get::<_, Option<Vec<u8>>>(2).expect("kept sealed");
+        let open = |k| portvakt_wire::personal::open(k, "ekvagen-3", seq, &commitment, &part);
+        assert!(open(&kommun_private).is_err(), "the municipality's key opened a resident's part (record {seq})");
+        assert!(RESIDENTS.iter().any(|(h, _)| open(&owner_private).unwrap().holder.as_deref() == Some(*h)));
+    }
+
+    // Home care's visits, opened with the municipality's key, are the municipality's to read.
+    let visits: Vec<(String, String)> = c
+        .query("SELECT holder, credential FROM records WHERE audience = 'kommunen' ORDER BY seq", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(visits.len(), 8);
+    assert!(visits.iter().all(|(h, _)| CARE.iter().any(|(c, _)| c == h)), "{visits:?}");
+    let report = verify::site(&c, "ekvagen-3").await.unwrap();
+    assert!(report.intact(), "{}", report.render("ekvagen-3"));
+}
