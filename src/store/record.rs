@@ -384,6 +384,26 @@ mod tests {
     }
 
     #[test]
+    fn the_format_2_encoding_matches_the_documented_test_vector() {
+        // docs/audit.md, "Canonical bytes (format 2)".
+        let e = NewEvent {
+            at: Timestamp::from_millisecond(1_795_000_000_123).unwrap_or(Timestamp::UNIX_EPOCH),
+            trusted: true,
+            kind: EventKind::AccessGranted,
+            door: Some("entrance".into()),
+            audience: "kommunen".into(),
+            holder: Some("hemtjanst-natt-5".into()),
+            credential: Some("care-5".into()),
+            detail: r#"{"rule":"role"}"#.into(),
+        };
+        let form = super::super::form::seal_for(&e, [1; 16]);
+        let super::super::form::Form::V2 { commitment: Some(c), .. } = form else { panic!("a committed part") };
+        assert_eq!(crate::core::hex::encode(&c), "47e4c17b102a676cbe618119e871d7d97563b2c28d93f650a21b4f676bf26915");
+        let hash = super::super::form::hash_of(&GENESIS, 1, &e, &form);
+        assert_eq!(crate::core::hex::encode(&hash), "a23448228e7626ff8938abf12d80aecc5a0df881f8f7c1f85517660cb2af4bc5");
+    }
+
+    #[test]
     fn the_canonical_encoding_matches_the_documented_test_vector() {
         // docs/audit.md, "Test vector".
         let e = NewEvent {
