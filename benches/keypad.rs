@@ -133,6 +133,7 @@ fn main() {
             max_size_bytes: 64 << 20,
             retention: SignedDuration::from_hours(24),
             kept_locally: false,
+            personal: portvakt::config::PersonalRetention::default(),
         })
         .unwrap();
         let (store, _t) = portvakt::store::actor::spawn(store).unwrap();

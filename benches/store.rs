@@ -39,7 +39,13 @@ fn fresh(name: &str) -> StoreOptions {
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
-    StoreOptions { path, max_size_bytes: 4 << 30, retention: SignedDuration::from_hours(24 * 180), kept_locally: false }
+    StoreOptions {
+        path,
+        max_size_bytes: 4 << 30,
+        retention: SignedDuration::from_hours(24 * 180),
+        kept_locally: false,
+        personal: portvakt::config::PersonalRetention::default(),
+    }
 }
 
 fn disk_bytes(o: &StoreOptions) -> u64 {

@@ -70,6 +70,7 @@ fn drain_once(n: u64, port: u16) -> (f64, usize) {
         max_size_bytes: 1 << 30,
         retention: SignedDuration::from_hours(24),
         kept_locally: false,
+        personal: portvakt::config::PersonalRetention::default(),
     })
     .unwrap();
     let batch: Vec<NewEvent> = (0..512).map(event).collect();

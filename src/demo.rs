@@ -329,6 +329,7 @@ async fn run_async(
         max_size_bytes: 64 << 20,
         retention: SignedDuration::from_hours(24 * 30),
         kept_locally: cfg.uplink.is_none(),
+        personal: cfg.store.personal.clone(),
     })
     .map_err(|e| DemoError::Setup(e.to_string()))?;
     let (store, _store_thread) = crate::store::actor::spawn(store).map_err(|e| DemoError::Setup(e.to_string()))?;

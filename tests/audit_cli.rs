@@ -29,6 +29,7 @@ fn written_store(dir: &tempfile::TempDir) -> String {
         max_size_bytes: 16 << 20,
         retention: SignedDuration::from_hours(24 * 180),
         kept_locally: false,
+        personal: portvakt::config::PersonalRetention::default(),
     })
     .unwrap();
     let allowlist = portvakt::core::allowlist::Allowlist::build(

@@ -23,6 +23,7 @@ fn options(path: &str) -> StoreOptions {
         max_size_bytes: 256 << 20,
         retention: SignedDuration::from_hours(24),
         kept_locally: false,
+        personal: portvakt::config::PersonalRetention::default(),
     }
 }
 

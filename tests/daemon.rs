@@ -167,6 +167,7 @@ fn watchdog_pings_stop_while_the_store_is_wedged_and_resume_when_it_turns_again(
             max_size_bytes: 16 << 20,
             retention: jiff::SignedDuration::from_hours(1),
             kept_locally: false,
+            personal: portvakt::config::PersonalRetention::default(),
         })
         .unwrap();
         let (store, _thread) = portvakt::store::actor::spawn(store).unwrap();

@@ -131,6 +131,7 @@ fn intake_beside_the_running_daemon_goes_through_it_and_no_later_record_is_lost(
         max_size_bytes: 16 << 20,
         retention: jiff::SignedDuration::from_hours(1),
         kept_locally: false,
+        personal: portvakt::config::PersonalRetention::default(),
     });
     assert!(matches!(store, Err(portvakt::store::StoreError::Locked { .. })), "{store:?}");
 

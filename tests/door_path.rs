@@ -78,6 +78,7 @@ fn a_pin_from_a_signed_municipality_bundle_taken_in_from_the_inbox_opens_the_ent
         max_size_bytes: 16 << 20,
         retention: SignedDuration::from_hours(24),
         kept_locally: false,
+        personal: portvakt::config::PersonalRetention::default(),
     };
     // The municipality (seed 0x02… in the test site's config) signs a bundle from CSV.
     let csv = "id,holder,role,kind,secret,doors\ncare-5,hemtjanst-natt-5,home_care,pin,864209,entrance\n";

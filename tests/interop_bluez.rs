@@ -126,6 +126,7 @@ async fn the_gateway_powers_the_adapter_registers_its_service_and_comes_back_aft
         max_size_bytes: 16 << 20,
         retention: jiff::SignedDuration::from_hours(24),
         kept_locally: false,
+        personal: portvakt::config::PersonalRetention::default(),
     })
     .unwrap();
     let (store, _thread) = portvakt::store::actor::spawn(store).unwrap();

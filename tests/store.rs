@@ -34,6 +34,7 @@ fn opts(dir: &tempfile::TempDir) -> StoreOptions {
         max_size_bytes: 64 << 20,
         retention: SignedDuration::from_hours(24),
         kept_locally: false,
+        personal: portvakt::config::PersonalRetention::default(),
     }
 }
 

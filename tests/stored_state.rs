@@ -105,6 +105,7 @@ fn at_a_site_with_no_uplink_the_daemon_lets_records_past_retention_go_and_the_ch
             max_size_bytes: 16 << 20,
             retention: jiff::SignedDuration::from_hours(24 * 180),
             kept_locally: true,
+            personal: portvakt::config::PersonalRetention::default(),
         };
         let mut store = Store::open(&options).unwrap();
         store.append(&[visit(365), visit(250), visit(181), visit(179), visit(2)]).unwrap();

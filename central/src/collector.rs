@@ -137,7 +137,13 @@ pub async fn run(mut c: Collector, stop: impl std::future::Future<Output = ()>) 
         tokio::select! {
             () = &mut stop => break Ok(()),
             _ = sweep.tick() => {
-                if let Err(e) = fleet::sweep(&c.db, jiff::Timestamp::now(), &Rules::default()).await {
+                let now = jiff::Timestamp::now();
+                let swept = fleet::sweep(&c.db, now, &Rules::default()).await;
+                let erased = match swept {
+                    Ok(()) => crate::retention::erase(&c.db, &c.keys.reading, &c.keys.retention, now).await,
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = erased {
                     break Err(e.into());
                 }
             }

@@ -341,7 +341,7 @@ async fn insert(tx: &impl GenericClient, i: &Incoming<'_>) -> Result<Arrival, Db
     if arrival == Arrival::Equivocation {
         tx.execute(
             "INSERT INTO equivocations (site, epoch, seq, hash, payload) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-            &[&site, &epoch, &seq, &&e.hash[..], &i.payload],
+            &[&site, &epoch, &seq, &&e.hash[..], &stored_payload(e, i.payload)],
         )
         .await?;
     }

@@ -67,11 +67,13 @@ impl ReadingKeys {
     }
 }
 
-/// What a collector signs and reads with.
+/// What a collector signs and reads with, and how long what it reads is kept.
 #[derive(Clone)]
 pub struct Keys {
     /// Signs acknowledgements.
     pub signing: SigningKey,
     /// Opens its own audiences' personal parts.
     pub reading: ReadingKeys,
+    /// How long personal parts stay: its own audiences', and the others' it keeps sealed.
+    pub retention: crate::retention::Retention,
 }

@@ -26,6 +26,7 @@ pub mod fleet_view;
 pub mod ingest;
 pub mod keys;
 pub mod nats;
+pub mod retention;
 pub mod stopping;
 pub mod topics;
 pub mod verify;

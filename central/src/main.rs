@@ -223,6 +223,14 @@ struct Collect {
     /// one, every personal part is kept sealed as it came.
     #[arg(long = "reading-key")]
     reading_key: Vec<String>,
+    /// Days the personal parts of the audiences in --reading-key stay (staff visits: the
+    /// municipality's setting).
+    #[arg(long = "keep-own-days", default_value_t = 1826, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    keep_own_days: u32,
+    /// Days every other audience's personal parts (kept sealed here) stay (residents'
+    /// passages: the owner's 14 days).
+    #[arg(long = "keep-others-days", default_value_t = 14, value_parser = clap::value_parser!(u32).range(1..=90))]
+    keep_others_days: u32,
     /// The MQTT client id; one per collector instance.
     #[arg(long = "client-id", default_value = "portvakt-central")]
     client_id: String,
@@ -244,6 +252,8 @@ async fn collect(a: Collect) -> Result<String, Failure> {
         replicas,
         signing_key,
         reading_key,
+        keep_own_days,
+        keep_others_days,
         client_id,
         root,
     } = a;
@@ -251,7 +261,9 @@ async fn collect(a: Collect) -> Result<String, Failure> {
     for spec in &reading_key {
         reading.add(spec).map_err(|e| fail(78, e))?;
     }
-    let key = keys::Keys { signing: keys::signing_key(&signing_key).map_err(|e| fail(78, e))?, reading };
+    let days = |n: u32| jiff::SignedDuration::from_hours(i64::from(n) * 24);
+    let retention = portvakt_central::retention::Retention { own: days(keep_own_days), others: days(keep_others_days) };
+    let key = keys::Keys { signing: keys::signing_key(&signing_key).map_err(|e| fail(78, e))?, reading, retention };
     let mut client = db::connect(&url).await.map_err(db_failure)?;
     db::migrate(&mut client).await.map_err(db_failure)?;
     let engine = if let Some(urls) = nats {

@@ -127,7 +127,9 @@ pub async fn run(
                 return Ok(());
             }
             _ = sweep.tick() => {
-                fleet::sweep(db, jiff::Timestamp::now(), &rules).await?;
+                let now = jiff::Timestamp::now();
+                fleet::sweep(db, now, &rules).await?;
+                crate::retention::erase(db, &keys.reading, &keys.retention, now).await?;
                 continue;
             }
             m = state_messages.next() => m,

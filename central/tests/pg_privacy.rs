@@ -11,6 +11,7 @@ mod common;
 use common::{NOW_MS, entry_v2, key, pg};
 use portvakt_central::collector::take_records;
 use portvakt_central::keys::{Keys, ReadingKeys};
+use portvakt_central::retention::{Retention, erase};
 use portvakt_central::verify;
 use portvakt_wire::chain::GENESIS;
 
@@ -55,7 +56,8 @@ async fn after_a_day_at_the_building_no_residents_name_is_in_clear_and_only_home
     let (_pg, mut c) = pg().await;
     let (owner_private, owner_public) = portvakt_wire::personal::reading_pair(&[1; 32]);
     let (kommun_private, kommun_public) = portvakt_wire::personal::reading_pair(&[2; 32]);
-    let keys = Keys { signing: key(), reading: ReadingKeys::of("kommunen", kommun_private) };
+    let keys =
+        Keys { signing: key(), reading: ReadingKeys::of("kommunen", kommun_private), retention: Retention::default() };
 
     let mut prev = GENESIS;
     let mut day = Vec::new();
@@ -129,4 +131,31 @@ async fn after_a_day_at_the_building_no_residents_name_is_in_clear_and_only_home
     assert!(visits.iter().all(|(h, _)| CARE.iter().any(|(c, _)| c == h)), "{visits:?}");
     let report = verify::site(&c, "ekvagen-3").await.unwrap();
     assert!(report.intact(), "{}", report.render("ekvagen-3"));
+
+    // Fifteen days on (virtual time: `now` passed in): the residents' and the contractor's
+    // parts are gone, home care's visits of the same day are still there, and the chain is
+    // intact with the erased parts counted.
+    let day = jiff::SignedDuration::from_hours(24);
+    let then = |days: i64| jiff::Timestamp::from_millisecond(NOW_MS).unwrap() + day * i32::try_from(days).unwrap();
+    assert_eq!(erase(&c, &keys.reading, &keys.retention, then(13)).await.unwrap(), 0, "kept 14 days");
+    assert_eq!(
+        erase(&c, &keys.reading, &keys.retention, then(16)).await.unwrap(),
+        72,
+        "the residents' (the contractor's part never left its gateway)"
+    );
+    let left: i64 = c
+        .query_one(
+            "SELECT count(*) FROM records WHERE sealed IS NOT NULL OR (holder IS NOT NULL AND audience <> 'kommunen')",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0, "nothing personal of the residents' or the contractor's entries remains");
+    let visits: i64 =
+        c.query_one("SELECT count(*) FROM records WHERE holder LIKE 'hemtjanst-%'", &[]).await.unwrap().get(0);
+    assert_eq!(visits, 8, "home care's visits of the same day are still there");
+    let report = verify::site(&c, "ekvagen-3").await.unwrap();
+    let text = report.render("ekvagen-3");
+    assert!(report.intact() && text.contains("72 personal part(s) erased"), "{text}");
 }

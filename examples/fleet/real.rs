@@ -51,6 +51,7 @@ pub async fn site(
         max_size_bytes: 1 << 30,
         retention: SignedDuration::from_hours(24 * 30),
         kept_locally: false,
+        personal: portvakt::config::PersonalRetention::default(),
     })
     .map_err(|e| format!("{site}: {e}"))?;
     let (store, _thread) = portvakt::store::actor::spawn(store).map_err(|e| format!("{site}: {e}"))?;

@@ -39,7 +39,7 @@ pub use daemon::{DEFAULT_CONTROL_SOCKET, DaemonConfig};
 pub use load::{DEFAULT_CONFIG_PATH, LoadOptions, control_socket_of, from_layers, load};
 pub use problems::{ConfigError, Problem};
 pub use rights::{Granted, Rights};
-pub use store::StoreOptions;
+pub use store::{PersonalRetention, StoreOptions};
 pub use uplink::{ConfirmOn, Security, UplinkConfig, is_loopback, parse_broker, tls_client};
 pub use validate::{DEFAULT_INBOX, DEFAULT_STORE_PATH, owner_policy};
 

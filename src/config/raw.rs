@@ -70,6 +70,8 @@ pub struct RawStore {
     pub path: Option<String>,
     pub max_size_mib: Option<u64>,
     pub retention_days: Option<u32>,
+    pub residents_days: Option<u32>,
+    pub staff_days: Option<u32>,
     pub device_key: Option<String>,
     pub checkpoint_interval: Option<String>,
 }

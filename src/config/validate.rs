@@ -219,11 +219,25 @@ fn store_options(raw: &RawStore, base: &Path, problems: &mut Problems) -> StoreO
     if !(1..=3650).contains(&days) {
         problems.push("store.retention_days", format!("{days} days is outside 1 to 3650"));
     }
+    let residents = raw.residents_days.unwrap_or(14);
+    if !(1..=90).contains(&residents) {
+        problems.push("store.residents_days", format!("{residents} days is outside 1 to 90"));
+    }
+    let staff = raw.staff_days.unwrap_or(2);
+    if staff > 30 {
+        problems.push("store.staff_days", format!("{staff} days is outside 0 to 30"));
+    }
+    let day = |n: u32| SignedDuration::from_hours(i64::from(n) * 24);
     StoreOptions {
         path,
         max_size_bytes: mib.saturating_mul(1 << 20),
-        retention: SignedDuration::from_hours(i64::from(days) * 24),
+        retention: day(days),
         kept_locally: true, // until the uplink is known (see `validate`)
+        personal: super::store::PersonalRetention {
+            residents: day(residents),
+            staff: day(staff),
+            staff_audiences: Vec::new(), // until the authorities are known (see `validate`)
+        },
     }
 }
 
@@ -260,6 +274,11 @@ pub(super) fn validate(root: BTreeMap<String, Value>, base: &Path, files: Vec<Pa
     let named: Vec<String> = door_names.iter().chain(&sections.broken_doors).cloned().collect();
     let authorities = authorities(&sections.authorities, &named, &roles, &mut problems);
     check_owner_present(&authorities, &mut warnings);
+    store.personal.staff_audiences = authorities
+        .iter()
+        .filter(|a| a.class == super::authority::AuthorityClass::Municipality)
+        .map(|a| a.id.to_string())
+        .collect();
     let door_code = sections.door_code.as_ref().and_then(|raw| {
         door_code(raw, (&sections.doors, &sections.broken_doors), base, &names, &mut problems, &mut warnings)
     });

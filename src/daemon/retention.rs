@@ -1,7 +1,10 @@
-//! Retention of the visit list (personal data): at start and then every hour, the records
-//! older than `store.retention_days` leave the store (`Store::prune_expired`: with an
-//! uplink only confirmed ones, at a site kept locally every one). Never while the clock
-//! is untrusted: a clock that jumped years ahead would otherwise delete the whole log.
+//! Retention of the visit list (personal data): at start and then every hour, personal
+//! parts past their class's period are erased (`Store::erase_personal`: residents'
+//! passages after `store.residents_days`, staff visits `store.staff_days` after the
+//! collector confirmed them), and the records older than `store.retention_days` leave
+//! the store (`Store::prune_expired`: with an uplink only confirmed ones, at a site kept
+//! locally every one). Never while the clock is untrusted: a clock that jumped years
+//! ahead would otherwise delete the whole log.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +22,11 @@ pub const EVERY: Duration = Duration::from_secs(3600);
 pub async fn apply(store: &crate::store::Handle, clock: &dyn Clock, trust: ClockState) -> u64 {
     if !trust.is_trusted() {
         return 0;
+    }
+    match store.erase_personal(clock.now()).await {
+        Ok(0) => {}
+        Ok(n) => log::info!("retention: {n} record(s)' personal parts erased (headers and commitments kept)"),
+        Err(e) => log::error!("personal parts not erased: {e}"),
     }
     match store.prune_expired(clock.now()).await {
         Ok(0) => 0,

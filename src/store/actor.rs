@@ -150,6 +150,11 @@ impl Handle {
         self.call(move |s| s.prune_expired(now)).await
     }
 
+    /// Erases the personal parts past their class's period (`Store::erase_personal`).
+    pub async fn erase_personal(&self, now: Timestamp) -> Result<u64, StoreError> {
+        self.call(move |s| s.erase_personal(now)).await
+    }
+
     /// A page of records matching `filter` with sequence numbers after `after`, oldest
     /// first (`filter.limit` is the page size).
     pub async fn page(&self, filter: AuditFilter, after: u64) -> Result<Vec<StoredRecord>, StoreError> {

@@ -20,6 +20,7 @@ use super::schema::{self, CURRENT, SchemaProblem};
 use super::{StoreError, cells};
 
 mod epoch;
+mod erase;
 pub use epoch::EpochReason;
 mod outbox;
 mod prune;
@@ -106,6 +107,8 @@ pub struct VerifyReport {
     pub checked: u64,
     /// The first break, if any.
     pub first_break: Option<ChainBreak>,
+    /// Records checked whose personal part was erased (their commitments kept).
+    pub erased: u64,
 }
 
 /// The durable store.
@@ -116,6 +119,8 @@ pub struct Store {
     retention: SignedDuration,
     /// No uplink: every record may be pruned, not only confirmed ones (see [`prune`]).
     kept_locally: bool,
+    /// How long personal parts stay ([`erase`]).
+    personal: crate::config::PersonalRetention,
     /// Appends stop here.
     soft_pages: u64,
     /// SQLite refuses to grow past this (soft cap plus a reserve).
@@ -178,6 +183,9 @@ impl Store {
         let setup = |c: &Connection| -> rusqlite::Result<()> {
             c.pragma_update(None, "journal_mode", "WAL")?;
             c.pragma_update(None, "synchronous", "FULL")?;
+            // Deleted content (erased personal parts, pruned records) is overwritten, not
+            // left in free pages.
+            c.pragma_update(None, "secure_delete", "ON")?;
             c.busy_timeout(std::time::Duration::from_secs(5))?;
             Ok(())
         };
@@ -191,6 +199,7 @@ impl Store {
         }
         let mut store = Self::from_conn(conn, &opts.path, opts.retention)?;
         store.kept_locally = opts.kept_locally;
+        store.personal = opts.personal.clone();
         store.writer_lock = Some(lock);
         store.soft_pages = (opts.max_size_bytes / store.page_size).max(16);
         store.max_pages = store.soft_pages + (store.soft_pages / 16).max(64);
@@ -228,6 +237,7 @@ impl Store {
             path: path.to_path_buf(),
             retention,
             kept_locally: false,
+            personal: crate::config::PersonalRetention::default(),
             soft_pages: u64::MAX,
             max_pages: u64::MAX,
             page_size: 4096,

@@ -122,6 +122,10 @@ pub fn render_verify(path: &str, report: &VerifyReport) -> String {
         format!("from the anchor after pruned record {}", report.anchor_seq)
     };
     match &report.first_break {
+        None if report.erased > 0 => format!(
+            "{path}: chain intact: {} record(s) checked {from}; {} personal part(s) erased by retention or on request\n",
+            report.checked, report.erased
+        ),
         None => format!("{path}: chain intact: {} record(s) checked {from}\n", report.checked),
         Some(b) => format!("{path}: chain BROKEN after {} good record(s) {from}: {b}\n", report.checked),
     }

@@ -69,6 +69,7 @@ pub async fn site_with(state: AccessState, dir: Option<tempfile::TempDir>) -> Si
         max_size_bytes: 16 << 20,
         retention: SignedDuration::from_hours(24),
         kept_locally: false,
+        personal: portvakt::config::PersonalRetention::default(),
     })
     .unwrap();
     let (store, _thread) = portvakt::store::actor::spawn(store).unwrap();

@@ -75,6 +75,7 @@ impl Gateway {
             max_size_bytes: 16 << 20,
             retention: SignedDuration::from_hours(24),
             kept_locally: false,
+            personal: portvakt::config::PersonalRetention::default(),
         })
         .unwrap();
         let state = AccessState { clock: ClockTrust::Trusted, ..AccessState::default() };

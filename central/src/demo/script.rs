@@ -157,7 +157,11 @@ async fn play(
     for instance in 0..2 {
         let c = cluster_of(cluster, instance);
         let mut client = db::connect(&url).await?;
-        let keys = crate::keys::Keys { signing: key.clone(), reading: crate::keys::ReadingKeys::default() };
+        let keys = crate::keys::Keys {
+            signing: key.clone(),
+            reading: crate::keys::ReadingKeys::default(),
+            retention: crate::retention::Retention::default(),
+        };
         let mut stopped = stopped.clone();
         stage.collectors.push(tokio::spawn(async move {
             nats::run(&c, &keys, &mut client, async move {

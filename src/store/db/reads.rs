@@ -110,16 +110,19 @@ impl Store {
         let mut stmt = self.conn.prepare(&sql).map_err(|e| self.classify("verifying", e))?;
         let mut rows = stmt.query([]).map_err(|e| self.classify("verifying", e))?;
         let mut state = anchor;
-        let mut checked = 0;
+        let (mut checked, mut erased) = (0, 0);
         while let Some(row) = rows.next().map_err(|e| self.classify("verifying", e))? {
             let r = read_record(row).map_err(|e| self.classify("verifying", e))?.record;
             if let Err(b) = verify(state, [&r]) {
-                return Ok(VerifyReport { anchor_seq: anchor.0, checked, first_break: Some(b) });
+                return Ok(VerifyReport { anchor_seq: anchor.0, checked, first_break: Some(b), erased });
+            }
+            if r.part_state() == crate::store::form::PartState::Erased {
+                erased += 1;
             }
             state = (r.seq, r.hash);
             checked += 1;
         }
-        Ok(VerifyReport { anchor_seq: anchor.0, checked, first_break: None })
+        Ok(VerifyReport { anchor_seq: anchor.0, checked, first_break: None, erased })
     }
 
     /// The store's condition.

@@ -1,0 +1,51 @@
+//! Retention classes in Central (`docs/central.md`, Retention): the personal parts of the
+//! audiences this Central reads (its own staff's visits: the municipality's setting,
+//! default 5 years) and of every other audience (kept sealed, unreadable here: default
+//! 14 days, the residents' class) are erased when their period ends — holder,
+//! credential, salt and the sealed part deleted, `erased_at` set — while header and
+//! commitment stay, so `verify` still says intact and counts them. (Equivocations and the
+//! stored payloads never hold a sealed part: it is kept apart from the message at ingest.)
+//! Format 1 records (from before audiences) hash their names and are left as they are.
+
+use jiff::{SignedDuration, Timestamp};
+use tokio_postgres::Client;
+
+use crate::db::DbError;
+use crate::keys::ReadingKeys;
+
+/// How long personal parts stay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Parts of the audiences this Central reads (its own staff's visits).
+    pub own: SignedDuration,
+    /// Parts of every other audience (kept sealed).
+    pub others: SignedDuration,
+}
+
+impl Default for Retention {
+    /// 5 years for its own, 14 days for others'.
+    fn default() -> Self {
+        Self { own: SignedDuration::from_hours(1826 * 24), others: SignedDuration::from_hours(14 * 24) }
+    }
+}
+
+/// Erases the personal parts past their period at `now`; returns how many.
+pub async fn erase(db: &Client, reading: &ReadingKeys, r: &Retention, now: Timestamp) -> Result<u64, DbError> {
+    let ms = |d: SignedDuration| now.saturating_sub(d).unwrap_or(now).as_millisecond();
+    let own: Vec<&str> = reading.audiences();
+    let n = db
+        .execute(
+            "UPDATE records SET holder = NULL, credential = NULL, salt = NULL, sealed = NULL, erased_at = now()
+             WHERE format = 2 AND erased_at IS NULL
+               AND (holder IS NOT NULL OR credential IS NOT NULL OR sealed IS NOT NULL)
+               AND at < TIMESTAMPTZ 'epoch'
+                        + (CASE WHEN audience = ANY($1::text[]) THEN $2::bigint ELSE $3::bigint END)
+                        * INTERVAL '1 millisecond'",
+            &[&own, &ms(r.own), &ms(r.others)],
+        )
+        .await?;
+    if n > 0 {
+        log::info!("retention: {n} record(s)' personal parts erased (headers and commitments kept)");
+    }
+    Ok(n)
+}
