@@ -193,8 +193,14 @@ fn a_store_restored_from_a_backup_begins_a_new_run_and_the_collector_gets_its_re
                 }
             })
             .await;
-        // The collector, holding the run further than the restored store, says so.
-        broker.publish(&format!("{P}/events/ack"), ack_of(&held), false);
+        // The collector, holding the run further than the restored store, says so — again
+        // at each record it receives, as a collector does, until the gateway has listened.
+        for _ in 0..50 {
+            broker.publish(&format!("{P}/events/ack"), ack_of(&held), false);
+            if counted(&d, "epochs_begun", 1).await >= 1 {
+                break;
+            }
+        }
         assert_eq!(counted(&d, "epochs_begun", 1).await, 1, "{}", uplink_state(&d).await);
         let begun = d.audit_of("system.chain_epoch");
         assert_eq!(begun.len(), 1, "{begun:?}");

@@ -108,6 +108,10 @@ fn commands_are_answered_and_only_signed_fresh_ones_change_a_door() {
         sub.wait(&format!("{P}/door/entrance/state"), 10, |s| s.json()["mode"] == "lockdown").await;
         d.audited("door.mode").await;
 
+        // A second pulse of the municipality's, so its visit list has two pages.
+        broker.publish(&format!("{P}/cmd/door.pulse"), kommunen_command("door.pulse", "entrance", None, "p-3"), false);
+        sub.wait(&reply("door.pulse"), 10, |s| s.json()["id"] == "p-3" && s.json()["ok"] == true).await;
+
         // The visit list is personal data: asked for unsigned, it is refused.
         broker.publish(&format!("{P}/cmd/audit.query"), &br#"{"id":"q-0","args":{"door":"entrance"}}"#[..], false);
         let r = sub.wait(&reply("audit.query"), 10, |s| s.json()["id"] == "q-0").await.json();
@@ -127,6 +131,10 @@ fn commands_are_answered_and_only_signed_fresh_ones_change_a_door() {
         let page2 = sub.wait(&reply("audit.query"), 10, |s| s.json()["id"] == "q-2").await.json();
         let rest = page2["result"]["records"].as_array().unwrap();
         assert!(!rest.is_empty() && rest.iter().all(|r| r["seq"].as_u64().unwrap() > next && r["door"] == "entrance"));
+        // Its own records and the building's only: the owner's lockdown is not the municipality's to read.
+        let all: Vec<&serde_json::Value> = records.iter().chain(rest).collect();
+        assert!(all.iter().all(|r| r["audience"] == "kommunen" || r["audience"] == "site"), "{all:?}");
+        assert!(all.iter().all(|r| r["kind"] != "door.mode"), "{all:?}");
         assert_eq!(page2["result"]["next_after"], serde_json::Value::Null);
 
         broker.publish(&format!("{P}/cmd/status"), &b"{oops"[..], false);
