@@ -52,6 +52,7 @@ gateway_start PORTVAKT__UPLINK__BROKER="mqtts://localhost:$MQ" PORTVAKT__UPLINK_
 MQTT=(--broker "mqtts://localhost:$MQ" --ca "$work/ca.crt" --cert "$work/collector.crt" --cert-key "$work/collector.key")
 
 echo "== interop: records reach PostgreSQL and the signed acknowledgements empty the outbox"
+care_visits 4     # home care's, before the wrong PINs below lock the keypad
 visits 3
 [ "$(outbox)" -gt 0 ] || fail "nothing waited in the outbox before a collector ran"
 collector one C1 "${MQTT[@]}"
@@ -83,12 +84,13 @@ intact_and_unequivocal
 
 fleet_checks
 
-echo "== interop: a visit list, and its read recorded"
-"$BIN/portvakt-central" visits --db "$DB" --site test-site --csv --as interop-test > "$work/visits.csv"
+echo "== interop: the municipality's visit list (home care's, opened with its reading key), and its read recorded"
+"$BIN/portvakt-central" visits --db "$DB" --site test-site --csv --as interop-test --purpose invoicing > "$work/visits.csv"
 rows=$(($(wc -l < "$work/visits.csv") - 1))
-[ "$rows" -ge 28 ] || fail "only $rows visits in the list"
-[ "$(psql "SELECT who || ':' || records FROM reads ORDER BY id DESC LIMIT 1")" = "interop-test:$rows" ] || fail "the read was not recorded"
-grep -q "^test-site,.*,refused,entrance," "$work/visits.csv" || fail "no refused entrance visit in the CSV"
+[ "$rows" = 4 ] || fail "$rows visits in the list, not home care's 4: $(cat "$work/visits.csv")"
+[ "$(psql "SELECT who || ':' || records || ':' || purpose FROM reads ORDER BY id DESC LIMIT 1")" = "interop-test:$rows:invoicing" ] || fail "the read was not recorded with its purpose"
+[ "$(grep -c "^test-site,.*,granted,entrance,hemtjanst-natt-5,care-5$" "$work/visits.csv")" = 4 ] || fail "$(cat "$work/visits.csv")"
+[ "$(psql "SELECT count(*) FROM records WHERE site = 'test-site' AND holder IS NULL AND sealed IS NULL AND kind = 'access.granted' AND audience = 'kommunen'")" = 0 ] || fail "a home-care visit's part did not open"
 
 echo "== interop: a row altered in PostgreSQL is found"
 psql "UPDATE records SET door = 'rubbish' WHERE site = 'test-site' AND seq = 3"

@@ -60,10 +60,22 @@ pg_start() { as_pg "$PGBIN/pg_ctl" -D "$work/pg" -o "-k $work/sock -c listen_add
 pg_stop() { as_pg "$PGBIN/pg_ctl" -D "$work/pg" -m fast stop >/dev/null; }
 psql() { as_pg "$PGBIN/psql" -h "$work/sock" -U portvakt -d portvakt -tAq -c "$1"; }
 
+# reading_key: the municipality's (kommunen's) reading key, made once: its home-care
+# visits leave the gateway sealed to it, and the collectors open them with it.
+reading_key() {
+    [ -f "$work/kommunen.reading.key" ] || "$BIN/portvakt-admin" keygen --reading --out "$work/kommunen.reading.key" >/dev/null
+}
 # gateway_start SITE_DIR ENV...: the test fixture's site (test-site) in collector mode, with
-# the uplink settings given as NAME=VALUE; its helpers use the same environment.
+# the uplink settings given as NAME=VALUE; its helpers use the same environment. The
+# municipality has a reading key; its home-care bundle (hemtjanst-natt-5, PIN 864209) is
+# taken in.
 gateway_start() {
-    [ -d "$work/etc" ] || cp -r tests/fixtures/config/good "$work/etc"
+    reading_key
+    if [ ! -d "$work/etc" ]; then
+        cp -r tests/fixtures/config/good "$work/etc"
+        sed -i "s/^id = \"kommunen\"\$/id = \"kommunen\"\nreading_key = \"$(cat "$work/kommunen.reading.key.pub")\"/" "$work/etc/portvakt.toml"
+        grep -q '^reading_key' "$work/etc/portvakt.toml" || fail "the municipality's reading key is not in the gateway's config"
+    fi
     chmod 600 "$work/etc/secrets/"*
     touch "$work/synchronized"
     mkdir -p "$work/inbox"
@@ -74,11 +86,25 @@ gateway_start() {
     "$BIN/portvakt" --config "$work/etc/portvakt.toml" run --simulate 2>> "$work/gateway.log" &
     GATEWAY=$!
     PIDS+=("$GATEWAY")
-    for _ in $(seq 100); do gw status >/dev/null 2>&1 && return 0; sleep 0.1; done
+    for _ in $(seq 100); do gw status >/dev/null 2>&1 && { home_care_bundle; return 0; }; sleep 0.1; done
     fail "the gateway did not start: $(tail -5 "$work/gateway.log")"
+}
+# home_care_bundle: the municipality's bundle (the fixture's kommunen key, seed 0x02) with
+# one home-care PIN, built and signed with portvakt-admin and taken in.
+home_care_bundle() {
+    [ -f "$work/care.pvkt" ] && return 0
+    printf '02%.0s' $(seq 32) > "$work/kommunen.key"
+    chmod 600 "$work/kommunen.key"
+    printf 'id,holder,role,kind,secret,doors\ncare-5,hemtjanst-natt-5,home_care,pin,864209,entrance\n' > "$work/care.csv"
+    "$BIN/portvakt-admin" bundle build --authority kommunen --site test-site --site-key "$work/etc/secrets/key" \
+        --csv "$work/care.csv" --out "$work/care.body" >/dev/null
+    "$BIN/portvakt-admin" bundle sign --in "$work/care.body" --key "$work/kommunen.key" --out "$work/care.pvkt" >/dev/null
+    cp "$work/care.pvkt" "$work/inbox/care.pvkt"
+    gw intake >/dev/null || fail "the home-care bundle was not taken in"
 }
 gw() { "$BIN/portvakt" --config "$work/etc/portvakt.toml" "$@"; }
 visits() { for i in $(seq "$1"); do gw sim entrance code "90$i" >/dev/null; done; }
+care_visits() { for _ in $(seq "$1"); do gw sim entrance code 864209 >/dev/null; done; }
 status_field() { gw status --json | python3 -c "import json,sys; print(json.load(sys.stdin)['store']['$1'])"; }
 outbox() { status_field outbox_depth; }
 head_seq() { status_field head_seq; }
@@ -95,7 +121,9 @@ drained() {
 collector() {
     local name=$1 var=$2
     shift 2
-    "$BIN/portvakt-central" collect --db "$DB" --signing-key "$work/signing.key" --client-id "$name" "$@" \
+    reading_key
+    "$BIN/portvakt-central" collect --db "$DB" --signing-key "$work/signing.key" --client-id "$name" \
+        --reading-key "kommunen=$work/kommunen.reading.key" "$@" \
         >> "$work/collector-$name.log" 2>&1 &
     PIDS+=($!)
     printf -v "$var" '%s' "$!"

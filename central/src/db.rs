@@ -21,6 +21,7 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
     (5, "quarantine", include_str!("../migrations/0005_quarantine.sql")),
     (6, "epochs", include_str!("../migrations/0006_epochs.sql")),
     (7, "personal", include_str!("../migrations/0007_personal.sql")),
+    (8, "read_purposes", include_str!("../migrations/0008_read_purposes.sql")),
 ];
 
 /// Any number, as long as every collector uses the same: it serialises migrating.

@@ -23,6 +23,7 @@ pub mod db;
 pub mod demo;
 pub mod fleet;
 pub mod fleet_view;
+pub mod handover;
 pub mod ingest;
 pub mod keys;
 pub mod nats;

@@ -37,6 +37,23 @@ enum Command {
         #[arg(long)]
         site: String,
     },
+    /// Another audience's records with their personal parts still sealed to it, as JSON
+    /// lines to hand over (the owner opens them with `portvakt-admin personal`); recorded
+    /// as a read.
+    Sealed {
+        /// PostgreSQL.
+        #[arg(long)]
+        db: String,
+        /// The site.
+        #[arg(long)]
+        site: String,
+        /// Whose (the authority's id, e.g. owner).
+        #[arg(long)]
+        audience: String,
+        /// Who asks (recorded with the read); default the login name.
+        #[arg(long = "as")]
+        who: Option<String>,
+    },
     /// Every site at a glance: online, last heard, clock, outbox, records stored, devices,
     /// bundles, open alarms.
     Fleet {
@@ -132,6 +149,13 @@ enum Command {
         /// Who asks (recorded with the read); default the login name.
         #[arg(long = "as")]
         who: Option<String>,
+        /// Why the list is read (recorded with the read): relatives, invoicing, deviation,
+        /// police, or other with --note.
+        #[arg(long, value_parser = visits::Purpose::WORDS)]
+        purpose: String,
+        /// The reason in words (required with --purpose other).
+        #[arg(long)]
+        note: Option<String>,
         /// JSON lines.
         #[arg(long, conflicts_with = "csv")]
         json: bool,
@@ -225,11 +249,11 @@ struct Collect {
     reading_key: Vec<String>,
     /// Days the personal parts of the audiences in --reading-key stay (staff visits: the
     /// municipality's setting).
-    #[arg(long = "keep-own-days", default_value_t = 1826, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    #[arg(long = "keep-own-days", default_value_t = portvakt_central::retention::OWN_DAYS, value_parser = clap::value_parser!(u32).range(1..=3650))]
     keep_own_days: u32,
     /// Days every other audience's personal parts (kept sealed here) stay (residents'
     /// passages: the owner's 14 days).
-    #[arg(long = "keep-others-days", default_value_t = 14, value_parser = clap::value_parser!(u32).range(1..=90))]
+    #[arg(long = "keep-others-days", default_value_t = portvakt_central::retention::OTHERS_DAYS, value_parser = clap::value_parser!(u32).range(1..=90))]
     keep_others_days: u32,
     /// The MQTT client id; one per collector instance.
     #[arg(long = "client-id", default_value = "portvakt-central")]
@@ -358,6 +382,11 @@ async fn run(cli: Cli) -> Result<String, Failure> {
             demo::run(&options).await.map_err(|e| fail(1, format!("demo: {e}")))?;
             Ok(String::new())
         }
+        Command::Sealed { db: url, site, audience, who } => {
+            let who = who.or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "unknown".into());
+            let mut client = db::connect(&url).await.map_err(db_failure)?;
+            portvakt_central::handover::sealed(&mut client, &site, &audience, &who).await.map_err(db_failure)
+        }
         Command::Verify { db: url, site } => {
             let client = db::connect(&url).await.map_err(db_failure)?;
             let report = verify::site(&client, &site).await.map_err(db_failure)?;
@@ -381,7 +410,9 @@ async fn run(cli: Cli) -> Result<String, Failure> {
                 .map_err(db_failure)?;
             Ok(if json { fleet_view::alarm_json(&list) } else { fleet_view::alarm_table(&list) })
         }
-        Command::Visits { db: url, site, holder, door, since, until, who, json, csv } => {
+        Command::Visits { db: url, site, holder, door, since, until, who, purpose, note, json, csv } => {
+            let purpose = visits::Purpose::from_words(&purpose, note.as_deref())
+                .map_err(|e| fail(64, format!("--purpose: {e}")))?;
             let filter = visits::Filter {
                 site,
                 holder,
@@ -391,7 +422,7 @@ async fn run(cli: Cli) -> Result<String, Failure> {
             };
             let who = who.or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "unknown".into());
             let mut client = db::connect(&url).await.map_err(db_failure)?;
-            let found = visits::read(&mut client, &filter, &who).await.map_err(db_failure)?;
+            let found = visits::read(&mut client, &filter, &who, &purpose).await.map_err(db_failure)?;
             Ok(if json {
                 visits::json_lines(&found)
             } else if csv {

@@ -13,6 +13,11 @@ use tokio_postgres::Client;
 use crate::db::DbError;
 use crate::keys::ReadingKeys;
 
+/// Days the audiences' parts this Central reads stay by default (five years).
+pub const OWN_DAYS: u32 = 1826;
+/// Days other audiences' sealed parts stay by default (the residents' class).
+pub const OTHERS_DAYS: u32 = 14;
+
 /// How long personal parts stay.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retention {
@@ -25,7 +30,8 @@ pub struct Retention {
 impl Default for Retention {
     /// 5 years for its own, 14 days for others'.
     fn default() -> Self {
-        Self { own: SignedDuration::from_hours(1826 * 24), others: SignedDuration::from_hours(14 * 24) }
+        let days = |n: u32| SignedDuration::from_hours(i64::from(n) * 24);
+        Self { own: days(OWN_DAYS), others: days(OTHERS_DAYS) }
     }
 }
 
@@ -48,4 +54,32 @@ pub async fn erase(db: &Client, reading: &ReadingKeys, r: &Retention, now: Times
         log::info!("retention: {n} record(s)' personal parts erased (headers and commitments kept)");
     }
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every number stated as "`name` = N" in `docs/privacy.md`.
+    fn stated(name: &str) -> Vec<i64> {
+        let doc = include_str!("../../docs/privacy.md");
+        let pattern = format!("`{name}` = ");
+        doc.match_indices(&pattern)
+            .map(|(at, _)| {
+                let rest = &doc[at + pattern.len()..];
+                rest.chars().take_while(char::is_ascii_digit).collect::<String>().parse().unwrap_or(-1)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_privacy_registers_figures_for_central_are_its_defaults() {
+        let r = Retention::default();
+        for (name, default) in [("--keep-own-days", r.own), ("--keep-others-days", r.others)] {
+            let said = stated(name);
+            let days = default.as_hours() / 24;
+            assert!(said.len() >= 2, "{name} is stated in Swedish and English: {said:?}");
+            assert!(said.iter().all(|n| *n == days), "{name}: the register says {said:?}, the code {days}");
+        }
+    }
 }

@@ -1,7 +1,9 @@
 //! `portvakt-central visits`: who came through which door when, across the fleet — a
-//! table, JSON lines, or CSV for the invoicing and for relatives' requests. Visit lists
-//! are personal data: every read is itself recorded in `reads` (who, the query, how many
-//! records), in the same transaction as the read.
+//! table, JSON lines, or CSV for the invoicing and for relatives' requests. A visit list
+//! holds only the visits whose names this Central reads (its own audiences' records,
+//! opened with its reading key): a resident's entry, sealed to the owner, is never one.
+//! Visit lists are personal data: every read is itself recorded in `reads` (who, why, the
+//! query, how many records), in the same transaction as the read.
 
 use std::fmt::Write as _;
 
@@ -25,6 +27,60 @@ pub struct Filter {
     pub until: Option<jiff::Timestamp>,
 }
 
+/// Why a visit list is read (`docs/privacy.md`): one of a short list, kept with the read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Purpose {
+    /// A relative's request.
+    Relatives,
+    /// The basis for invoicing.
+    Invoicing,
+    /// A deviation to look into.
+    Deviation,
+    /// A request from the police.
+    Police,
+    /// Something else, said in words.
+    Other(String),
+}
+
+impl Purpose {
+    /// The words a purpose is given by (`--purpose`, the console's form).
+    pub const WORDS: [&'static str; 5] = ["relatives", "invoicing", "deviation", "police", "other"];
+
+    /// From its word, and for `other` the reason (required, at most 200 characters).
+    pub fn from_words(word: &str, note: Option<&str>) -> Result<Self, String> {
+        let note = note.map(str::trim).filter(|n| !n.is_empty());
+        match (word, note) {
+            ("relatives", _) => Ok(Self::Relatives),
+            ("invoicing", _) => Ok(Self::Invoicing),
+            ("deviation", _) => Ok(Self::Deviation),
+            ("police", _) => Ok(Self::Police),
+            ("other", Some(n)) if n.chars().count() <= 200 && !n.contains('\0') => Ok(Self::Other(n.to_owned())),
+            ("other", Some(_)) => Err("the reason is at most 200 characters".into()),
+            ("other", None) => Err("with purpose other, say why (--note, or the form's reason)".into()),
+            (w, _) => Err(format!("\"{w}\" is not a purpose; use {}", Self::WORDS.join(", "))),
+        }
+    }
+
+    /// Its word, as kept in `reads.purpose`.
+    pub fn word(&self) -> &'static str {
+        match self {
+            Self::Relatives => "relatives",
+            Self::Invoicing => "invoicing",
+            Self::Deviation => "deviation",
+            Self::Police => "police",
+            Self::Other(_) => "other",
+        }
+    }
+
+    /// The reason in words, for `other`.
+    pub fn note(&self) -> Option<&str> {
+        match self {
+            Self::Other(n) => Some(n),
+            _ => None,
+        }
+    }
+}
+
 /// One visit (an access decision).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Visit {
@@ -40,17 +96,23 @@ pub struct Visit {
     pub kind: String,
     /// The door.
     pub door: Option<String>,
-    /// The holder.
+    /// Whose the record is (none: from before audiences).
+    pub audience: Option<String>,
+    /// The holder (none when the record names no one, or its names are sealed to an
+    /// audience this Central does not read, or erased).
     pub holder: Option<String>,
     /// The credential.
     pub credential: Option<String>,
 }
 
-/// The visits matching `filter`, oldest first, the read recorded as `who`'s.
-pub async fn read(client: &mut Client, filter: &Filter, who: &str) -> Result<Vec<Visit>, DbError> {
+/// The visits matching `filter` whose names this Central reads, oldest first, the read
+/// recorded as `who`'s, for `purpose`.
+pub async fn read(client: &mut Client, filter: &Filter, who: &str, purpose: &Purpose) -> Result<Vec<Visit>, DbError> {
     let mut sql = String::from(
-        "SELECT site, seq, (extract(epoch FROM at) * 1000)::bigint AS at_ms, trusted, kind, door, holder, credential
-         FROM records WHERE kind IN ('access.granted', 'access.denied', 'access.strike_failed')",
+        "SELECT site, seq, (extract(epoch FROM at) * 1000)::bigint AS at_ms, trusted, kind, door, audience, holder,
+                credential
+         FROM records WHERE kind IN ('access.granted', 'access.denied', 'access.strike_failed')
+           AND holder IS NOT NULL AND (format = 1 OR audience <> 'site')",
     );
     let since = filter.since.map(jiff::Timestamp::as_millisecond);
     let until = filter.until.map(jiff::Timestamp::as_millisecond);
@@ -74,13 +136,17 @@ pub async fn read(client: &mut Client, filter: &Filter, who: &str) -> Result<Vec
     let visits: Vec<Visit> = rows.iter().map(from_row).collect();
     let query = format!("{filter:?}");
     let count = i64::try_from(visits.len()).unwrap_or(i64::MAX);
-    tx.execute("INSERT INTO reads (who, query, records) VALUES ($1, $2, $3)", &[&who, &query, &count]).await?;
+    tx.execute(
+        "INSERT INTO reads (who, query, records, purpose, note) VALUES ($1, $2, $3, $4, $5)",
+        &[&who, &query, &count, &purpose.word(), &purpose.note()],
+    )
+    .await?;
     tx.commit().await?;
     Ok(visits)
 }
 
 /// A record row as a visit: the columns `site`, `seq`, `at_ms` (milliseconds), `trusted`,
-/// `kind`, `door`, `holder`, `credential`.
+/// `kind`, `door`, `audience`, `holder`, `credential`.
 pub fn from_row(r: &tokio_postgres::Row) -> Visit {
     Visit {
         site: r.get("site"),
@@ -89,6 +155,7 @@ pub fn from_row(r: &tokio_postgres::Row) -> Visit {
         trusted: r.get("trusted"),
         kind: r.get("kind"),
         door: r.get("door"),
+        audience: r.get("audience"),
         holder: r.get("holder"),
         credential: r.get("credential"),
     }
@@ -179,6 +246,7 @@ mod tests {
             trusted: false,
             kind: "access.denied".into(),
             door: Some("entrance".into()),
+            audience: Some("kommunen".into()),
             holder: Some(holder.into()),
             credential: None,
         }

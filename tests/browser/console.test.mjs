@@ -105,16 +105,23 @@ test("the forced door's alarm is acknowledged, with who and when", async () => {
   await context.close();
 });
 
-test("visits are filtered by holder, printed and exported as CSV with the same rows", async () => {
+test("a visit list asks why it is read, shows home care's visits only, and is printed and exported with the same rows", async () => {
   const { context, page } = await loggedIn("demo", PASSWORD);
+  await page.goto(`${URL}/visits?holder=hemtjanst-natt-5`);
+  assert.match(await page.textContent("p.error"), /purpose/, "no read without a purpose");
   await page.goto(`${URL}/visits`);
-  await page.fill("input[name=holder]", "anna-lgh1101");
+  await page.selectOption("select[name=purpose]", "invoicing");
+  await page.fill("input[name=holder]", "hemtjanst-natt-5");
   await page.click("#visit-filter button");
   await page.waitForSelector("table.visits tbody tr");
   const rows = await page.$$eval("table.visits tbody tr", (trs) => trs.map((tr) => tr.textContent));
-  assert.ok(rows.length >= 6, `Anna visited at least twice at each of three sites: ${rows.length}`);
-  for (const r of rows) assert.match(r, /anna-lgh1101/);
+  assert.ok(rows.length >= 6, `the night nurse visited at least twice at each of three sites: ${rows.length}`);
+  for (const r of rows) assert.match(r, /hemtjanst-natt-5/);
   await shot(page, "05-visits");
+  // A resident's passages are the owner's: the municipality's console has no name to find.
+  await page.goto(`${URL}/visits?purpose=deviation&holder=anna-lgh1101`);
+  assert.equal(await page.$$eval("table.visits tbody tr td", (tds) => tds.filter((td) => /anna/.test(td.textContent)).length), 0);
+  await page.goto(`${URL}/visits?purpose=invoicing&holder=hemtjanst-natt-5`);
   await page.emulateMedia({ media: "print" });
   assert.equal(await page.isVisible("#visit-filter"), false, "the form is not printed");
   await shot(page, "06-visits-print");
@@ -123,12 +130,25 @@ test("visits are filtered by holder, printed and exported as CSV with the same r
   const csv = readFileSync(await download.path(), "utf8").trim().split("\n");
   assert.equal(csv[0], "site,seq,at,clock_trusted,outcome,door,holder,credential");
   assert.equal(csv.length - 1, rows.length, "the CSV has the page's rows");
-  for (const line of csv.slice(1)) assert.equal(line.split(",")[6], "anna-lgh1101");
+  for (const line of csv.slice(1)) assert.equal(line.split(",")[6], "hemtjanst-natt-5");
   await page.goto(`${URL}/log`);
   const log = await page.textContent("#log");
   assert.match(log, /export_visits/);
   assert.match(log, /view_visits/);
+  assert.match(log, /for invoicing/);
   await shot(page, "07-console-log");
+  await context.close();
+});
+
+test("a team leader's site page names home care and never a resident", async () => {
+  const { context, page } = await loggedIn("lena", LEADER_PASSWORD);
+  await page.goto(`${URL}/sites/ekvagen-3`);
+  const text = await page.textContent("main");
+  for (const resident of ["anna-lgh1101", "lars-lgh1203", "erik-vicevard", "anna-tag", "lars-tag"]) {
+    assert.doesNotMatch(text, new RegExp(resident), `${resident} on a municipality account's page`);
+  }
+  assert.match(text, /hemtjanst-natt-5/, "home care's own visits are named");
+  await shot(page, "08a-team-leader-site");
   await context.close();
 });
 

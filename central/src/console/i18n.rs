@@ -98,9 +98,18 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("no_rows", "Inget att visa.", "Nothing to show."),
     (
         "visit_note",
-        "Besökslistor är personuppgifter: varje visning och export loggas.",
-        "Visit lists are personal data: every view and export is logged.",
+        "Besökslistor är personuppgifter: varje visning och export loggas med vem, varför och vad. Listan visar hemtjänstens besök; boendes passager är fastighetsägarens och visas inte här.",
+        "Visit lists are personal data: every view and export is logged with who, why and what. The list shows home care's visits; residents' passages are the property owner's and are not shown here.",
     ),
+    ("purpose", "Syfte", "Purpose"),
+    ("purpose_relatives", "Anhörigs begäran", "A relative's request"),
+    ("purpose_invoicing", "Fakturaunderlag", "Invoicing basis"),
+    ("purpose_deviation", "Avvikelse", "Deviation"),
+    ("purpose_police", "Polisens begäran", "Police request"),
+    ("purpose_other", "Annat (ange skäl)", "Other (give the reason)"),
+    ("purpose_note", "Skäl", "Reason"),
+    ("choose", "Välj…", "Choose…"),
+    ("sealed_entry", "passage, namn förseglat för", "an entry, its names sealed for"),
     ("any", "alla", "any"),
     ("bus", "Buss", "Bus"),
     ("unit", "Enhet", "Unit"),
@@ -145,6 +154,18 @@ pub fn alarm(lang: Lang, kind: &str) -> String {
 /// The word for `key` in `lang` (the key itself if there is none: visible, not hidden).
 pub fn t(lang: Lang, key: &'static str) -> &'static str {
     WORDS.iter().find(|(k, _, _)| *k == key).map_or(key, |(_, sv, en)| if lang == Lang::Sv { sv } else { en })
+}
+
+/// A read's purpose (`visits::Purpose` word) in words.
+pub fn purpose(lang: Lang, word: &str) -> &'static str {
+    let key = match word {
+        "relatives" => "purpose_relatives",
+        "invoicing" => "purpose_invoicing",
+        "deviation" => "purpose_deviation",
+        "police" => "purpose_police",
+        _ => "purpose_other",
+    };
+    t(lang, key)
 }
 
 /// Stockholm's zone (bundled tz data).

@@ -271,7 +271,7 @@ pub fn visit_table(l: Lang, visits: &[Visit]) -> Markup {
                 @for v in visits {
                     tr class=(if v.trusted { "" } else { "untrusted" }) {
                         td { (local(v.at)) @if !v.trusted { " " span class="mark" { "(" (t(l, "clock_untrusted_mark")) ")" } } }
-                        td { (v.site) } td { (v.door.as_deref().unwrap_or("–")) } td { (v.holder.as_deref().unwrap_or("–")) }
+                        td { (v.site) } td { (v.door.as_deref().unwrap_or("–")) } td { (who(l, v)) }
                         td { (v.credential.as_deref().unwrap_or("–")) } td { (outcome(l, &v.kind)) }
                     }
                 }
@@ -280,12 +280,33 @@ pub fn visit_table(l: Lang, visits: &[Visit]) -> Markup {
     }
 }
 
+/// Who a record names, as this console may show it: the holder; or for a record whose
+/// names are sealed to another audience, whose it is and nothing more.
+fn who(l: Lang, v: &Visit) -> String {
+    match (&v.holder, v.audience.as_deref()) {
+        (Some(h), _) => h.clone(),
+        (None, Some(a)) if a != "site" => format!("{} ({a})", t(l, "sealed_entry")),
+        (None, _) => "–".into(),
+    }
+}
+
 /// The visits page: the form, the list, print and CSV.
-pub fn visits(l: Lang, form: &[(&str, &str)], visits: &[Visit], csv_href: &str) -> Markup {
+pub fn visits(l: Lang, form: &[(&str, &str)], visits: &[Visit], csv_href: &str, error: Option<&str>) -> Markup {
     let value = |k: &str| form.iter().find(|(n, _)| *n == k).map_or("", |(_, v)| *v).to_owned();
+    let chosen = value("purpose");
     html! {
         p class="hint" { (t(l, "visit_note")) }
+        @if let Some(e) = error { p class="error" role="alert" { (e) } }
         form method="get" class="filter noprint" id="visit-filter" {
+            label { (t(l, "purpose")) " "
+                select name="purpose" required {
+                    option value="" { (t(l, "choose")) }
+                    @for w in crate::visits::Purpose::WORDS {
+                        option value=(w) selected[chosen == w] { (crate::console::i18n::purpose(l, w)) }
+                    }
+                }
+            }
+            label { (t(l, "purpose_note")) input name="note" maxlength="200" value=(value("note")); }
             label { (t(l, "holder")) input name="holder" value=(value("holder")); }
             label { (t(l, "site")) input name="site" value=(value("site")); }
             label { (t(l, "door")) input name="door" value=(value("door")); }
@@ -386,6 +407,7 @@ mod tests {
             trusted,
             kind: "access.granted".into(),
             door: Some("entrance".into()),
+            audience: Some("kommunen".into()),
             holder: Some(holder.into()),
             credential: None,
         }
@@ -406,6 +428,15 @@ mod tests {
         assert!(html.contains("insläppt"));
         let en = visit_table(Lang::En, &[visit("anna-lgh1101", false)]).0;
         assert!(en.contains("clock untrusted") && en.contains("granted"));
+    }
+
+    #[test]
+    fn an_entry_sealed_for_another_audience_shows_whose_it_is_and_no_name() {
+        let sealed = Visit { holder: None, audience: Some("owner".into()), ..visit("x", true) };
+        let html = visit_table(Lang::Sv, &[sealed]).0;
+        assert!(html.contains("passage, namn förseglat för (owner)"), "{html}");
+        let building = Visit { holder: None, audience: Some("site".into()), ..visit("x", true) };
+        assert!(!visit_table(Lang::En, &[building]).0.contains("sealed"));
     }
 
     #[test]

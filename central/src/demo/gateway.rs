@@ -1,8 +1,9 @@
 //! The demo's gateways: the real `portvakt run --simulate` (the gateway daemon against its
 //! simulated building, served over Modbus TCP on loopback), one process per site, each
 //! with its own store, inbox and control socket, its uplink in `confirm = "collector"`
-//! mode to one node's MQTT listener. The owner's residents' bundle is built and signed
-//! with `portvakt-admin` and taken in; people at the doors are `portvakt sim`.
+//! mode to one node's MQTT listener. The owner's residents' bundle and the municipality's
+//! home-care bundle are built and signed with `portvakt-admin` and taken in; people at the
+//! doors are `portvakt sim`.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -18,7 +19,21 @@ pub struct Building {
     residents: PathBuf,
     site_key: PathBuf,
     owner_key: PathBuf,
+    home_care: PathBuf,
+    municipality_key: PathBuf,
+    /// The owner's reading key: its residents' names are sealed to it.
+    pub owner_reading_key: PathBuf,
+    /// The municipality's reading key: its Central opens home care's visits with it.
+    pub municipality_reading_key: PathBuf,
 }
+
+/// The municipality's authority id in the example building.
+pub const MUNICIPALITY: &str = "hemtjansten";
+
+/// The home-care staff of the demo: one night nurse with a PIN for the entrance and the
+/// rubbish room (the example staff list's phones need a phone, its tag an end date).
+const HOME_CARE: &str =
+    "id,holder,role,kind,secret,doors\ncare-natt-5,hemtjanst-natt-5,home_care,pin,5201,entrance;rubbish\n";
 
 impl Building {
     /// Copies `config` (the example `config/portvakt.toml`), its `secrets/` (mode 600, as
@@ -50,11 +65,17 @@ impl Building {
         let name = config.file_name().and_then(|n| n.to_str()).ok_or_else(|| missing(config))?;
         let config = copy(name)?;
         copy("secrets/door-code")?;
+        let home_care = etc.join("home-care.csv");
+        std::fs::write(&home_care, HOME_CARE).map_err(|e| DemoError::io(&home_care.display().to_string(), e))?;
         Ok(Self {
             config,
             residents: copy("example-residents.csv")?,
             site_key: copy("secrets/credential-hash.key")?,
             owner_key: copy("secrets/authorities/owner.key")?,
+            home_care,
+            municipality_key: copy("secrets/authorities/municipality.key")?,
+            owner_reading_key: copy("secrets/authorities/owner.reading.key")?,
+            municipality_reading_key: copy("secrets/authorities/municipality.reading.key")?,
         })
     }
 }
@@ -157,15 +178,30 @@ impl Gateway {
     /// The owner's bundle of the example residents for this site: built, signed with the
     /// owner's key, dropped in the inbox and taken in at once.
     pub async fn issue_residents(&self, building: &Building) -> Result<(), DemoError> {
-        let body = self.dir.join("residents.body");
-        let what = format!("{}: the residents' bundle", self.site);
+        self.issue(building, "owner", (&building.residents, &building.owner_key), "residents").await
+    }
+
+    /// The municipality's home-care bundle for this site, the same way.
+    pub async fn issue_home_care(&self, building: &Building) -> Result<(), DemoError> {
+        self.issue(building, MUNICIPALITY, (&building.home_care, &building.municipality_key), "home-care").await
+    }
+
+    async fn issue(
+        &self,
+        building: &Building,
+        authority: &str,
+        (csv, key): (&Path, &Path),
+        name: &str,
+    ) -> Result<(), DemoError> {
+        let body = self.dir.join(format!("{name}.body"));
+        let what = format!("{}: the {name} bundle", self.site);
         output(
             &what,
             command(&self.tools.admin)
-                .args(["bundle", "build", "--authority", "owner", "--site", &self.site, "--site-key"])
+                .args(["bundle", "build", "--authority", authority, "--site", &self.site, "--site-key"])
                 .arg(&building.site_key)
                 .arg("--csv")
-                .arg(&building.residents)
+                .arg(csv)
                 .arg("--out")
                 .arg(&body),
         )
@@ -176,9 +212,9 @@ impl Gateway {
                 .args(["bundle", "sign", "--in"])
                 .arg(&body)
                 .arg("--key")
-                .arg(&building.owner_key)
+                .arg(key)
                 .arg("--out")
-                .arg(self.dir.join("inbox/residents.pvkt")),
+                .arg(self.dir.join(format!("inbox/{name}.pvkt"))),
         )
         .await?;
         output(&what, self.portvakt().arg("intake")).await?;

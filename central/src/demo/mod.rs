@@ -9,6 +9,7 @@
 mod cluster;
 mod gateway;
 pub mod postgres;
+mod privacy;
 mod script;
 mod tools;
 

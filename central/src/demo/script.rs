@@ -8,8 +8,9 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::cluster::Cluster;
-use super::gateway::{Building, Gateway};
+use super::gateway::{Building, Gateway, MUNICIPALITY};
 use super::postgres::Postgres;
+use super::privacy;
 use super::tools::Tools;
 use super::{DemoError, Options};
 use crate::nats::{self, NatsError};
@@ -31,14 +32,16 @@ const KILLED: usize = 1;
 /// Someone at a door: (door, act, value, who it is).
 type Act = (&'static str, &'static str, Option<&'static str>, &'static str);
 
-const MORNING: [Act; 4] = [
+const MORNING: [Act; 5] = [
+    ("entrance", "code", Some("5201"), "home care's night nurse (the municipality's PIN)"),
     ("entrance", "tag", Some("04:A2:19:7F"), "Anna's tag"),
     ("entrance", "code", Some("4711"), "Anna's PIN"),
     ("rubbish", "tag", Some("04:99:88:77"), "Lars's tag"),
     ("entrance", "tag", Some("04:DE:AD:01"), "a tag nobody issued"),
 ];
 const FORCED: Act = ("laundry", "open", None, "the laundry door pushed open while locked");
-const NOON: [Act; 3] = [
+const NOON: [Act; 4] = [
+    ("rubbish", "code", Some("5201"), "home care's night nurse"),
     ("entrance", "tag", Some("04:99:88:77"), "Lars's tag"),
     ("entrance", "code", Some("9001"), "the caretaker's PIN"),
     ("rubbish", "tag", Some("04:A2:19:7F"), "Anna's tag"),
@@ -154,12 +157,18 @@ async fn play(
     nats::make_streams(&cluster_of(cluster, 0)).await.map_err(|e| DemoError::step("the streams", e.to_string()))?;
     let (stop, stopped) = watch::channel(false);
     stage.stop = Some(stop);
+    let building = Building::copy(&o.gateway_config, dir)?;
+    // This Central is the municipality's: it reads its own staff's visits, nobody else's.
+    let mut reading = crate::keys::ReadingKeys::default();
+    reading
+        .add(&format!("{MUNICIPALITY}={}", building.municipality_reading_key.display()))
+        .map_err(|e| DemoError::step("the municipality's reading key", e))?;
     for instance in 0..2 {
         let c = cluster_of(cluster, instance);
         let mut client = db::connect(&url).await?;
         let keys = crate::keys::Keys {
             signing: key.clone(),
-            reading: crate::keys::ReadingKeys::default(),
+            reading: reading.clone(),
             retention: crate::retention::Retention::default(),
         };
         let mut stopped = stopped.clone();
@@ -170,7 +179,10 @@ async fn play(
             .await
         }));
     }
-    println!("two collectors: instances of one durable consumer of the R3 stream PORTVAKT_EVENTS, into PostgreSQL");
+    println!("two collectors: instances of one durable consumer of the R3 stream PORTVAKT_EVENTS, into PostgreSQL;");
+    println!(
+        "   they hold the municipality's reading key ({MUNICIPALITY}) only: home care's names open, residents' stay sealed"
+    );
     let password =
         crate::console::session::random_token().map_err(|e| DemoError::io("/dev/urandom", e))?[..16].to_owned();
     crate::console::accounts::add(&db, "demo", crate::console::accounts::Role::Administrator, &[], &password)
@@ -183,12 +195,12 @@ async fn play(
     let address = bound.await.map_err(|_| DemoError::step("the console", "did not start"))?;
     println!("the console: http://{address}/  (log in as demo, password {password})");
 
-    let building = Building::copy(&o.gateway_config, dir)?;
     for (i, site) in SITES.iter().take(o.gateways.clamp(1, SITES.len())).enumerate() {
         let g = Gateway::start(tools, &building, dir, *site, &cluster.mqtt_url(i), &public).await?;
         g.issue_residents(&building).await?;
+        g.issue_home_care(&building).await?;
         println!(
-            "gateway {} ({}): the real daemon and its simulated building, the owner's residents' bundle; uplink to {}, confirm = collector",
+            "gateway {} ({}): the real daemon and its simulated building, the owner's residents' and the municipality's home-care bundles; uplink to {}, confirm = collector",
             site.0,
             site.1,
             cluster.name(i)
@@ -232,9 +244,13 @@ async fn play(
     print!("{}", fleet_view::table(&fleet_view::sites(&db).await?));
     println!("\n== alarms raised during the demo (portvakt-central alarms --since …)");
     print!("{}", fleet_view::alarm_table(&fleet_view::alarms(&db, None, Some(started)).await?));
-    println!("\n== the visit list (portvakt-central visits --since …; this read is recorded in `reads`)");
+    println!(
+        "\n== the municipality's visit list (portvakt-central visits --since … --purpose invoicing; recorded in `reads`)"
+    );
+    println!("   home care's visits only: the residents' entries are sealed to the owner and Central cannot read them");
     let filter = visits::Filter { since: Some(started), ..visits::Filter::default() };
-    print!("{}", visits::table(&visits::read(&mut db, &filter, "demo").await?));
+    print!("{}", visits::table(&visits::read(&mut db, &filter, "demo", &visits::Purpose::Invoicing).await?));
+    privacy::show(tools, &building, dir, &mut db, &gateways[0].site).await?;
 
     println!("\n== records made while {} was down, now in PostgreSQL", cluster.name(KILLED));
     for (i, g) in gateways.iter().enumerate() {
@@ -250,6 +266,7 @@ async fn play(
             return Err(DemoError::step(&format!("{}'s chain", g.site), "not whole in PostgreSQL (see above)"));
         }
     }
+    privacy::erase_after_the_period(&db, &reading, gateways).await?;
     if o.keep_running {
         told.store(true, std::sync::atomic::Ordering::SeqCst);
         println!(

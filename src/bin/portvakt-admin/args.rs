@@ -94,6 +94,26 @@ pub(crate) enum Command {
     },
     /// Be a staff phone: open a door at a gateway over its simulated BLE transport
     /// (`[ble] socket`), with a phone key and perhaps a certificate; prints the verdict.
+    /// Read your records' personal parts (who came in): the records on standard input
+    /// (events messages, `portvakt-central sealed` lines, or an audit.query reply),
+    /// opened with your reading key.
+    #[command(
+        after_help = "Example (the owner, from Central):\n  portvakt-central sealed --db … --site ekvagen-3 --audience owner | portvakt-admin personal --key owner.reading.key"
+    )]
+    Personal {
+        /// Your reading key (`keygen --reading`).
+        #[arg(long)]
+        key: PathBuf,
+        /// The site, for records that do not name theirs (an audit.query reply).
+        #[arg(long)]
+        site: Option<String>,
+        /// Times are shown in this zone.
+        #[arg(long, default_value = "Europe/Stockholm")]
+        timezone: String,
+        /// Read the records from this file instead of standard input.
+        #[arg(long = "in")]
+        input: Option<PathBuf>,
+    },
     #[command(
         after_help = "Example (a running daemon with [ble] socket):\n  portvakt-admin phone --socket /run/portvakt/ble.sock --key phone.key --door entrance"
     )]

@@ -5,6 +5,7 @@
 
 mod args;
 mod documents;
+mod personal;
 mod ws_args;
 mod ws_cmds;
 mod ws_publish;
@@ -62,28 +63,7 @@ fn run(cli: Cli) -> anyhow::Result<String> {
         Command::Bundle(BundleCommand::Sign { input, key, out }) => sign(&input, &key, &out),
         Command::Bundle(BundleCommand::Inspect { file, json }) => inspect(&file, json),
         Command::Revoke { authority, site, sequence, ids, phone_keys, key, out } => {
-            let keys_bytes = phone_keys
-                .iter()
-                .map(|k| hex::decode32(k).ok_or_else(|| anyhow!("--phone-key {k}: not 64 hex digits")))
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            let list = RevocationList {
-                authority,
-                site,
-                sequence: sequence.unwrap_or_else(now_seconds),
-                issued_at: Timestamp::now(),
-                ids,
-                keys: keys_bytes,
-            };
-            let signing = keys::read_private(&key)?;
-            write_new(&out, &seal(DocType::Revocations, &list.encode(), &signing))?;
-            Ok(format!(
-                "revocation list of {} sequence {}: {} id(s), {} key(s), written to {}\n",
-                list.authority,
-                list.sequence,
-                list.ids.len(),
-                list.keys.len(),
-                out.display()
-            ))
+            revoke(authority, site, sequence, ids, &phone_keys, &key, &out)
         }
         Command::Certify { authority, site, id, holder, role, phone_key, doors, hours, revocations, key, out } => {
             let phone_key = hex::decode32(&phone_key).ok_or_else(|| anyhow!("--phone-key: not 64 hex digits"))?;
@@ -130,7 +110,44 @@ fn run(cli: Cli) -> anyhow::Result<String> {
         }
         Command::Verify { file, public_key } => verify(&file, &public_key),
         Command::Pubkey { key, reading } => documents::pubkey(&key, reading),
+        Command::Personal { key, site, timezone, input } => {
+            personal::from(&key, site.as_deref(), &timezone, input.as_deref())
+        }
     }
+}
+
+/// A signed revocation list of `ids` and phone keys.
+fn revoke(
+    authority: String,
+    site: String,
+    sequence: Option<u64>,
+    ids: Vec<String>,
+    phone_keys: &[String],
+    key: &Path,
+    out: &Path,
+) -> anyhow::Result<String> {
+    let keys_bytes = phone_keys
+        .iter()
+        .map(|k| hex::decode32(k).ok_or_else(|| anyhow!("--phone-key {k}: not 64 hex digits")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let list = RevocationList {
+        authority,
+        site,
+        sequence: sequence.unwrap_or_else(now_seconds),
+        issued_at: Timestamp::now(),
+        ids,
+        keys: keys_bytes,
+    };
+    let signing = keys::read_private(key)?;
+    write_new(out, &seal(DocType::Revocations, &list.encode(), &signing))?;
+    Ok(format!(
+        "revocation list of {} sequence {}: {} id(s), {} key(s), written to {}\n",
+        list.authority,
+        list.sequence,
+        list.ids.len(),
+        list.keys.len(),
+        out.display()
+    ))
 }
 
 fn phone(socket: &Path, key: &Path, certificate: Option<&Path>, door: &str, mtu: u16) -> anyhow::Result<String> {

@@ -74,7 +74,8 @@ async fn latest_events(s: &State, site: &str, who: &str) -> Result<Vec<Visit>, D
     let db = s.db.get().await?;
     let rows = db
         .query(
-            "SELECT site, seq, (extract(epoch FROM at) * 1000)::bigint AS at_ms, trusted, kind, door, holder, credential
+            "SELECT site, seq, (extract(epoch FROM at) * 1000)::bigint AS at_ms, trusted, kind, door, audience, holder,
+                    credential
              FROM records WHERE site = $1 AND epoch = (SELECT epoch FROM sites WHERE site = $1)
              ORDER BY seq DESC LIMIT 20",
             &[&site],

@@ -33,8 +33,20 @@ fn visit_filter(q: &Params) -> Result<visits::Filter, String> {
     })
 }
 
-/// The visits the account may see under `filter`, every read recorded as its.
-async fn read_visits(s: &State, a: &Asker, filter: &visits::Filter) -> Result<Option<Vec<Visit>>, DbError> {
+/// Why the list is read, from the form (required: every read of personal data says why).
+fn purpose(q: &Params) -> Result<visits::Purpose, String> {
+    let word = q.get("purpose").map(|w| w.trim()).filter(|w| !w.is_empty());
+    let word = word.ok_or("purpose: say why the visit list is read (a relative's request, invoicing, …)")?;
+    visits::Purpose::from_words(word, q.get("note").map(String::as_str)).map_err(|e| format!("purpose: {e}"))
+}
+
+/// The visits the account may see under `filter`, every read recorded as its, for `why`.
+async fn read_visits(
+    s: &State,
+    a: &Asker,
+    filter: &visits::Filter,
+    why: &visits::Purpose,
+) -> Result<Option<Vec<Visit>>, DbError> {
     let account = &a.session.account;
     let sites: Vec<Option<String>> = match (&filter.site, account.scope()) {
         (Some(site), _) if !account.sees(site) => return Ok(None),
@@ -46,7 +58,7 @@ async fn read_visits(s: &State, a: &Asker, filter: &visits::Filter) -> Result<Op
     let mut db = s.db.get().await?;
     for site in sites {
         let f = visits::Filter { site, ..filter.clone() };
-        all.extend(visits::read(&mut db, &f, &account.name).await?);
+        all.extend(visits::read(&mut db, &f, &account.name, why).await?);
     }
     all.sort_by(|x, y| (x.at, &x.site, x.seq).cmp(&(y.at, &y.site, y.seq)));
     Ok(Some(all))
@@ -62,10 +74,19 @@ async fn visits_common(
     let a = asker(s, headers, q).await?;
     let from = address(s, headers, peer);
     let name = a.session.account.name.clone();
-    let filter = visit_filter(q).map_err(|e| (StatusCode::BAD_REQUEST, e).into_response())?;
-    match read_visits(s, &a, &filter).await {
+    let asked = visit_filter(q).and_then(|f| purpose(q).map(|p| (f, p)));
+    let (filter, why) = match asked {
+        Ok(asked) => asked,
+        Err(e) => {
+            let form: Vec<(&str, &str)> = q.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let page = a.page("visits", &pages::visits(a.lang, &form, &[], "/visits.csv", Some(&e)));
+            return Err((StatusCode::BAD_REQUEST, page).into_response());
+        }
+    };
+    match read_visits(s, &a, &filter, &why).await {
         Ok(Some(found)) => {
-            let _ = record(s, Some(&name), action, &format!("{filter:?}: {} visit(s)", found.len()), &from).await;
+            let said = format!("{filter:?} for {}: {} visit(s)", why.word(), found.len());
+            let _ = record(s, Some(&name), action, &said, &from).await;
             Ok((a, found))
         }
         Ok(None) => {
@@ -85,7 +106,7 @@ pub(super) async fn visits_page(
     // The empty form asks for nothing yet: no read of personal data until a search.
     if !["holder", "site", "door", "from", "until"].iter().any(|k| q.contains_key(*k)) {
         return match asker(&s, &headers, &q).await {
-            Ok(a) => a.page("visits", &pages::visits(a.lang, &[], &[], "/visits.csv")),
+            Ok(a) => a.page("visits", &pages::visits(a.lang, &[], &[], "/visits.csv", None)),
             Err(r) => r,
         };
     }
@@ -98,7 +119,7 @@ pub(super) async fn visits_page(
                 .map(|(k, v)| format!("{k}={}", urlencode(v)))
                 .collect::<Vec<_>>()
                 .join("&");
-            a.page("visits", &pages::visits(a.lang, &form, &found, &format!("/visits.csv?{query}")))
+            a.page("visits", &pages::visits(a.lang, &form, &found, &format!("/visits.csv?{query}"), None))
         }
         Err(r) => r,
     }
