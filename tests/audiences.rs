@@ -135,6 +135,29 @@ fn a_residents_entry_never_leaves_in_clear_and_home_care_leaves_only_sealed_to_t
             "another authority's record in the municipality's answer: {reply}"
         );
         assert!(!reply.to_string().contains("anna-lgh-1101"));
+
+        // The right to erasure: the owner cannot erase the municipality's records, the
+        // municipality can; the erasure is recorded without naming whose.
+        let erase = |who, seed, id| {
+            signed_command((who, seed), "personal.erase", serde_json::json!({"holder": "hemtjanst-natt-5"}), id)
+        };
+        let replies = format!("{P}/cmd/personal.erase/reply");
+        broker.publish(&format!("{P}/cmd/personal.erase"), erase("owner", 1, "e-1"), false);
+        let r = sub.wait(&replies, 10, |s| s.json()["id"] == "e-1").await.json();
+        assert_eq!(r["result"]["erased"], 0, "{r}");
+        broker.publish(&format!("{P}/cmd/personal.erase"), erase("kommunen", 2, "e-2"), false);
+        let r = sub.wait(&replies, 10, |s| s.json()["id"] == "e-2").await.json();
+        assert_eq!(r["result"]["erased"], 1, "{r}");
+        let store = portvakt::store::Store::open_read_only(&d.db()).unwrap();
+        let of = |h: &str| portvakt::store::AuditFilter { holder: Some(h.into()), ..Default::default() };
+        assert_eq!(store.query(&of("hemtjanst-natt-5")).unwrap().len(), 0, "home care's part erased");
+        assert_eq!(store.query(&of("anna-lgh-1101")).unwrap().len(), 1, "the resident's untouched");
+        let report = store.verify().unwrap();
+        assert_eq!((report.first_break.is_none(), report.erased), (true, 1), "{report:?}");
+        drop(store);
+        let erased = d.audit_of("audit.erased");
+        assert_eq!(erased.len(), 2, "{erased:?}");
+        assert!(!erased.iter().any(|e| e.to_string().contains("hemtjanst-natt-5")), "{erased:?}");
         d.stop().await.unwrap();
     });
 }

@@ -54,6 +54,22 @@ enum Command {
         #[arg(long = "as")]
         who: Option<String>,
     },
+    /// Erase one holder's personal parts of an audience's records (a person's right to
+    /// erasure): header and commitment stay, verify says how many were erased.
+    Erase {
+        /// PostgreSQL.
+        #[arg(long)]
+        db: String,
+        /// Whose records (an audience this Central reads).
+        #[arg(long)]
+        audience: String,
+        /// The holder whose parts go.
+        #[arg(long)]
+        holder: String,
+        /// Who asks (recorded, without the holder); default the login name.
+        #[arg(long = "as")]
+        who: Option<String>,
+    },
     /// Every site at a glance: online, last heard, clock, outbox, records stored, devices,
     /// bundles, open alarms.
     Fleet {
@@ -386,6 +402,14 @@ async fn run(cli: Cli) -> Result<String, Failure> {
             let who = who.or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "unknown".into());
             let mut client = db::connect(&url).await.map_err(db_failure)?;
             portvakt_central::handover::sealed(&mut client, &site, &audience, &who).await.map_err(db_failure)
+        }
+        Command::Erase { db: url, audience, holder, who } => {
+            let who = who.or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "unknown".into());
+            let mut client = db::connect(&url).await.map_err(db_failure)?;
+            let n = portvakt_central::retention::erase_holder(&mut client, &audience, &holder, &who)
+                .await
+                .map_err(db_failure)?;
+            Ok(format!("{n} personal part(s) of {audience}'s records erased; headers and commitments kept\n"))
         }
         Command::Verify { db: url, site } => {
             let client = db::connect(&url).await.map_err(db_failure)?;

@@ -56,6 +56,25 @@ pub async fn erase(db: &Client, reading: &ReadingKeys, r: &Retention, now: Times
     Ok(n)
 }
 
+/// Erases `holder`'s personal parts of `audience`'s records (a person's right to erasure;
+/// only parts this Central opened name a holder); recorded in the console's log as
+/// `who`'s, without the holder's name. Returns how many.
+pub async fn erase_holder(db: &mut Client, audience: &str, holder: &str, who: &str) -> Result<u64, DbError> {
+    let tx = db.transaction().await?;
+    let n = tx
+        .execute(
+            "UPDATE records SET holder = NULL, credential = NULL, salt = NULL, sealed = NULL, erased_at = now()
+             WHERE format = 2 AND erased_at IS NULL AND audience = $1 AND holder = $2",
+            &[&audience, &holder],
+        )
+        .await?;
+    let detail = format!("{n} personal part(s) of {audience}'s records erased on request");
+    tx.execute("INSERT INTO console_log (account, action, detail) VALUES ($1, 'erase_personal', $2)", &[&who, &detail])
+        .await?;
+    tx.commit().await?;
+    Ok(n)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

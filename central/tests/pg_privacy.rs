@@ -158,4 +158,15 @@ async fn after_a_day_at_the_building_no_residents_name_is_in_clear_and_only_home
     let report = verify::site(&c, "ekvagen-3").await.unwrap();
     let text = report.render("ekvagen-3");
     assert!(report.intact() && text.contains("72 personal part(s) erased"), "{text}");
+
+    // A person's right to erasure: one nurse's visits go on request, the other's stay.
+    let n = portvakt_central::retention::erase_holder(&mut c, "kommunen", "hemtjanst-natt-5", "dpo").await.unwrap();
+    assert_eq!(n, 4);
+    let left: i64 = c.query_one("SELECT count(*) FROM records WHERE holder IS NOT NULL", &[]).await.unwrap().get(0);
+    assert_eq!(left, 4, "hemtjanst-dag-2's visits stay");
+    let logged: String =
+        c.query_one("SELECT detail FROM console_log WHERE action = 'erase_personal'", &[]).await.unwrap().get(0);
+    assert!(!logged.contains("hemtjanst-natt-5"), "the erasure's record names no one: {logged}");
+    let report = verify::site(&c, "ekvagen-3").await.unwrap();
+    assert!(report.intact() && report.render("ekvagen-3").contains("76 personal part(s) erased"));
 }

@@ -79,9 +79,21 @@ pub fn command_body(
             }
             serde_json::json!({})
         }
+        "personal.erase" => {
+            let only_holder = args.door.is_none()
+                && args.mode.is_none()
+                && args.since.is_none()
+                && args.until.is_none()
+                && args.after_seq.is_none()
+                && args.limit.is_none();
+            match args.holder {
+                Some(h) if only_holder => serde_json::json!({ "holder": h }),
+                _ => return Err("personal.erase takes --holder only: whose personal parts to erase".into()),
+            }
+        }
         other => {
             return Err(format!(
-                "\"{other}\" is not a signed command: door.pulse, door.mode, audit.query or reload (status is sent unsigned)"
+                "\"{other}\" is not a signed command: door.pulse, door.mode, audit.query, personal.erase or reload (status is sent unsigned)"
             ));
         }
     };

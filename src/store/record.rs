@@ -66,6 +66,9 @@ pub enum EventKind {
     UplinkRefused,
     /// A signed `audit.query` read part of the visit list (`detail.by`, `query`, `records`).
     AuditQueried,
+    /// A signed `personal.erase` erased one holder's personal parts of the signer's
+    /// records (`detail.by`, `records`; the holder is not named).
+    AuditErased,
     /// The gateway signed a checkpoint of its audit chain with its device key (`detail`:
     /// the checkpoint, see `docs/audit.md`).
     AuditCheckpoint,
@@ -85,7 +88,7 @@ pub enum EventKind {
     SystemStop,
 }
 
-const KINDS: [(EventKind, &str); 31] = [
+const KINDS: [(EventKind, &str); 32] = [
     (EventKind::DoorOpened, "door.opened"),
     (EventKind::DoorForcedOpen, "door.forced_open"),
     (EventKind::DoorClosed, "door.closed"),
@@ -114,6 +117,7 @@ const KINDS: [(EventKind, &str); 31] = [
     (EventKind::DoorModeChanged, "door.mode"),
     (EventKind::UplinkRefused, "uplink.refused"),
     (EventKind::AuditQueried, "audit.queried"),
+    (EventKind::AuditErased, "audit.erased"),
     (EventKind::AuditCheckpoint, "audit.checkpoint"),
     (EventKind::BleRefused, "ble.refused"),
     (EventKind::BleAdapter, "ble.adapter"),

@@ -4,7 +4,8 @@
 //!
 //! - `status` alone is JSON: `{"id": "...", "args": {...}}` (what it says is also in the
 //!   retained `state`).
-//! - Every other command (`door.pulse`, `door.mode`, `audit.query`, `reload`) must be a
+//! - Every other command (`door.pulse`, `door.mode`, `audit.query`, `personal.erase`,
+//!   `reload`) must be a
 //!   signed envelope (`PVKT`, type 4) whose body is the JSON
 //!   [`SignedBody`](super::signed_command::SignedBody), checked in
 //!   [`super::signed_command`]: a compromised broker or another client under the prefix
@@ -39,14 +40,17 @@ pub enum CommandName {
     DoorMode,
     /// Re-read the configuration (as SIGHUP).
     Reload,
+    /// Erase one holder's personal parts of the signer's records (signed).
+    PersonalErase,
 }
 
-const NAMES: [(CommandName, &str); 5] = [
+const NAMES: [(CommandName, &str); 6] = [
     (CommandName::Status, "status"),
     (CommandName::AuditQuery, "audit.query"),
     (CommandName::DoorPulse, "door.pulse"),
     (CommandName::DoorMode, "door.mode"),
     (CommandName::Reload, "reload"),
+    (CommandName::PersonalErase, "personal.erase"),
 ];
 
 impl CommandName {
@@ -109,6 +113,14 @@ pub enum Action {
     /// Reload the configuration, on an authority's signature.
     Reload {
         /// Who signed.
+        authority: String,
+    },
+    /// Erase a holder's personal parts of the signing authority's own records (the right
+    /// to erasure): any authority, for its own records only.
+    PersonalErase {
+        /// Whose parts.
+        holder: String,
+        /// Who signed (the records' audience).
         authority: String,
     },
 }
@@ -224,6 +236,7 @@ pub fn read(name: &str, payload: &[u8], checks: &Checks<'_>, memory: &mut Replay
         let why = match cmd {
             CommandName::AuditQuery => "audit.query reads the visit list (personal data)",
             CommandName::Reload => "reload changes the configuration in use",
+            CommandName::PersonalErase => "personal.erase deletes personal data",
             _ => "it changes access",
         };
         return Err(Refused::new(id, "unsigned", format!("{} must be signed by an authority: {why}", cmd.word())));

@@ -353,6 +353,24 @@ impl Worker {
                 })?;
                 serde_json::json!({ "records": records, "next_after": next_after })
             }
+            Action::PersonalErase { holder, authority } => {
+                let audience = authority.clone();
+                let n = self
+                    .reach
+                    .store
+                    .call(move |s| s.erase_holder(&audience, &holder, Timestamp::now()))
+                    .await
+                    .map_err(|e| failed("store", e.to_string()))?;
+                // Who asked and how many, never whose: the record must not name the person.
+                let detail = serde_json::json!({ "by": format!("mqtt: {authority} ({id})"), "records": n });
+                let trusted = self.reach.trust.borrow().is_trusted();
+                let event = NewEvent::system(EventKind::AuditErased, Timestamp::now(), trusted, None, &detail)
+                    .for_audience(&authority);
+                self.reach.store.append(event).await.map_err(|e| {
+                    failed("store", format!("{n} part(s) erased, but the erasure could not be recorded: {e}"))
+                })?;
+                serde_json::json!({ "erased": n })
+            }
             Action::DoorPulse { door, authority } => {
                 let by = Actor::authority(format!("mqtt: {authority} ({id})"), authority.as_str());
                 gateway()?.pulse(&door, by).await.map_err(|e| failed("failed", e))?;

@@ -134,6 +134,20 @@ fn action(
             }
             Ok(Action::Reload { authority: who })
         }
+        CommandName::PersonalErase => {
+            #[derive(serde::Deserialize)]
+            #[serde(deny_unknown_fields)]
+            struct Args {
+                holder: String,
+            }
+            let args: Args = serde_json::from_value(body.args.clone()).map_err(|e| {
+                Refused::new(id, "malformed", format!("personal.erase arguments: {e} (expected {{\"holder\"}})"))
+            })?;
+            if args.holder.is_empty() || args.holder.len() > 128 || args.holder.chars().any(char::is_control) {
+                return Err(Refused::new(id, "malformed", "personal.erase: holder is a holder's id"));
+            }
+            Ok(Action::PersonalErase { holder: args.holder, authority: who })
+        }
         CommandName::Status => Ok(Action::Status),
     }
 }

@@ -160,7 +160,7 @@ test("a team leader sees only their sites and is refused the others", async () =
   assert.equal(refused.status(), 403);
   assert.match(await page.textContent("main"), /inte behörighet/);
   await shot(page, "08-team-leader-refused");
-  const csv = await page.request.get(`${URL}/visits.csv?site=storgatan-12`);
+  const csv = await page.request.get(`${URL}/visits.csv?site=storgatan-12&purpose=invoicing`);
   assert.equal(csv.status(), 403);
   const log = await page.goto(`${URL}/log`);
   assert.equal(log.status(), 403, "only administrators read the console's log");

@@ -13,6 +13,33 @@ use super::{Store, ms};
 use crate::store::StoreError;
 
 impl Store {
+    /// Erases `holder`'s personal parts of `audience`'s records (a person's right to
+    /// erasure, asked by the records' authority); returns how many.
+    pub fn erase_holder(&mut self, audience: &str, holder: &str, now: Timestamp) -> Result<u64, StoreError> {
+        let n = self
+            .conn
+            .execute(
+                "UPDATE audit SET holder = NULL, credential = NULL, salt = NULL, erased_at_ms = ?1
+                 WHERE format = 2 AND erased_at_ms IS NULL AND audience = ?2 AND holder = ?3",
+                params![ms(now), audience, holder],
+            )
+            .map_err(|e| self.classify("erasing personal parts", e))?;
+        self.commits += 1;
+        self.truncate_log_after(n)?;
+        Ok(n as u64)
+    }
+
+    /// With `secure_delete` the old cells are overwritten in the database; the write-ahead
+    /// log still holds their earlier page images until it is truncated.
+    fn truncate_log_after(&self, erased: usize) -> Result<(), StoreError> {
+        if erased > 0 {
+            self.conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+                .map_err(|e| self.classify("checkpointing after erasure", e))?;
+        }
+        Ok(())
+    }
+
     /// Erases the personal parts past their class's period at `now` (a trusted time: the
     /// caller does not erase while the clock is untrusted); returns how many.
     pub fn erase_personal(&mut self, now: Timestamp) -> Result<u64, StoreError> {
@@ -31,13 +58,7 @@ impl Store {
             )
             .map_err(|e| self.classify("erasing personal parts", e))?;
         self.commits += 1;
-        if n > 0 {
-            // With secure_delete the old cells are overwritten in the database; the
-            // write-ahead log still holds their earlier page images until it is truncated.
-            self.conn
-                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
-                .map_err(|e| self.classify("checkpointing after erasure", e))?;
-        }
+        self.truncate_log_after(n)?;
         Ok(n as u64)
     }
 }
