@@ -17,6 +17,7 @@
 pub mod alarms;
 pub mod anchors;
 pub mod boundary;
+pub mod checks;
 pub mod collector;
 pub mod console;
 pub mod db;

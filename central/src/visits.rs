@@ -137,8 +137,8 @@ pub async fn read(client: &mut Client, filter: &Filter, who: &str, purpose: &Pur
     let query = format!("{filter:?}");
     let count = i64::try_from(visits.len()).unwrap_or(i64::MAX);
     tx.execute(
-        "INSERT INTO reads (who, query, records, purpose, note) VALUES ($1, $2, $3, $4, $5)",
-        &[&who, &query, &count, &purpose.word(), &purpose.note()],
+        "INSERT INTO reads (who, query, records, purpose, note, holder) VALUES ($1, $2, $3, $4, $5, $6)",
+        &[&who, &query, &count, &purpose.word(), &purpose.note(), &filter.holder],
     )
     .await?;
     tx.commit().await?;

@@ -29,6 +29,8 @@ pub enum Right {
     Acknowledge,
     /// Read the console's own log.
     ReadLog,
+    /// Sample-check reads of personal data.
+    CheckReads,
 }
 
 impl Role {
@@ -57,6 +59,7 @@ impl Role {
         match right {
             Right::Acknowledge => self != Role::Auditor,
             Right::ReadLog => self == Role::Administrator,
+            Right::CheckReads => matches!(self, Role::Auditor | Role::Administrator),
         }
     }
 }

@@ -8,6 +8,7 @@
 //! (`tls.rs`) or by a reverse proxy in front; plain HTTP only on loopback.
 
 pub mod accounts;
+mod check_page;
 mod handlers;
 pub mod i18n;
 mod live;

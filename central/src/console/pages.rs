@@ -42,6 +42,7 @@ pub fn layout(v: &Viewer<'_>, title: &str, body: &Markup) -> Markup {
                             a href="/alarms" { (t(l, "alarms")) }
                             a href="/visits" { (t(l, "visits")) }
                             @if a.role.may(Right::ReadLog) { a href="/log" { (t(l, "log")) } }
+                            @if a.role.may(Right::CheckReads) { a href="/checks" { (t(l, "checks")) } }
                         }
                         span class="who" { (a.name) " (" (a.role.word()) ")" }
                         form method="post" action="/logout" class="inline" {

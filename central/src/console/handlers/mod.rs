@@ -3,6 +3,7 @@
 //! (`fleet.rs`), of visits and the console's log (`visits.rs`), logging in and out and the
 //! live event stream (`entry.rs`).
 
+mod checks;
 mod entry;
 mod fleet;
 mod visits;
@@ -40,6 +41,8 @@ pub fn router(state: AppState) -> Router {
         .route("/visits", get(visits::visits_page))
         .route("/visits.csv", get(visits::visits_csv))
         .route("/log", get(visits::log_page))
+        .route("/checks", get(checks::checks_page))
+        .route("/checks/{id}", post(checks::mark_checked))
         .route("/events", get(entry::events))
         .route("/login", get(entry::login_page).post(entry::login))
         .route("/logout", post(entry::logout))
