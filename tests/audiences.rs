@@ -135,6 +135,21 @@ fn a_residents_entry_never_leaves_in_clear_and_home_care_leaves_only_sealed_to_t
             "another authority's record in the municipality's answer: {reply}"
         );
         assert!(!reply.to_string().contains("anna-lgh-1101"));
+        // The municipality opens its own visits in the reply with its reading key.
+        let dir = tempfile::tempdir().unwrap();
+        let key_file = dir.path().join("kommunen.reading.key");
+        portvakt::credentials::keys::write_private(&key_file, &private).unwrap();
+        std::fs::write(dir.path().join("reply.json"), reply.to_string()).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_portvakt-admin"))
+            .args(["personal", "--site", "test-site", "--key"])
+            .arg(&key_file)
+            .arg("--in")
+            .arg(dir.path().join("reply.json"))
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success() && said.contains("hemtjanst-natt-5") && said.contains("care-5"), "{said}");
+        assert!(!said.contains("(not checked)"), "each record checked against its own hash: {said}");
 
         // The right to erasure: the owner cannot erase the municipality's records, the
         // municipality can; the erasure is recorded without naming whose.

@@ -44,13 +44,26 @@ fn the_registers_audiences_and_sealing_are_the_codes() {
     for word in ["relatives", "invoicing", "deviation", "police", "other"] {
         assert!(doc.contains(&format!("(`{word}`)")), "the purpose {word} is listed");
     }
-    // The municipalities' records are staff visits: the store is told which audiences those are.
+    // A municipality's records are staff visits kept only until its Central has them —
+    // when its names reach it (a reading key) on the collector's word; the test site has
+    // neither, so its visits are kept like residents' passages.
     let cfg = common::site();
-    let municipalities: Vec<&str> = cfg
-        .authorities
-        .iter()
-        .filter(|a| a.class == portvakt::config::AuthorityClass::Municipality)
-        .map(|a| a.id.as_str())
-        .collect();
-    assert_eq!(cfg.store.personal.staff_audiences, municipalities);
+    assert!(cfg.authorities.iter().any(|a| a.class == portvakt::config::AuthorityClass::Municipality));
+    assert!(cfg.store.personal.staff_audiences.is_empty());
+    let mut opts = portvakt::config::LoadOptions::file(common::fixture("config/good/portvakt.toml"));
+    let key = portvakt::core::hex::encode(&portvakt_wire::personal::reading_pair(&[3; 32]).1);
+    opts.env = vec![
+        ("PORTVAKT__UPLINK__BROKER".into(), "mqtt://127.0.0.1:1883".into()),
+        ("PORTVAKT__UPLINK__ALLOW_PLAINTEXT".into(), "true".into()),
+        ("PORTVAKT__UPLINK__CONFIRM".into(), "collector".into()),
+        ("PORTVAKT__UPLINK__COLLECTOR_KEY".into(), "11".repeat(32)),
+    ];
+    let text = std::fs::read_to_string(common::fixture("config/good/portvakt.toml")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    common::daemon::copy_dir(&common::fixture("config/good"), dir.path());
+    let with_key = text.replacen("id = \"kommunen\"\n", &format!("id = \"kommunen\"\nreading_key = \"{key}\"\n"), 1);
+    std::fs::write(dir.path().join("portvakt.toml"), with_key).unwrap();
+    opts.path = dir.path().join("portvakt.toml");
+    let cfg = portvakt::config::load(&opts).unwrap();
+    assert_eq!(cfg.store.personal.staff_audiences, ["kommunen"]);
 }

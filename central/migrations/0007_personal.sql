@@ -14,6 +14,6 @@ ALTER TABLE records
     ADD COLUMN sealed bytea,
     ADD COLUMN erased_at timestamptz;
 CREATE INDEX records_audience_at ON records (audience, at);
--- What retention still has to erase.
-CREATE INDEX records_personal_at ON records (at)
-    WHERE format = 2 AND erased_at IS NULL AND (holder IS NOT NULL OR credential IS NOT NULL OR sealed IS NOT NULL);
+-- What retention still has to erase, by class: parts opened here (own), parts kept sealed.
+CREATE INDEX records_opened_at ON records (at) WHERE format = 2 AND erased_at IS NULL AND salt IS NOT NULL;
+CREATE INDEX records_sealed_at ON records (at) WHERE format = 2 AND erased_at IS NULL AND sealed IS NOT NULL;

@@ -37,7 +37,8 @@ pub const OUTCOMES: [&str; 2] = ["justified", "questioned"];
 
 /// The ids of `reads` (one month's, `month` as `YYYY-MM`) in the sample.
 pub fn sample(reads: &[Read], month: &str) -> Vec<i64> {
-    let rank = |id: i64| -> [u8; 32] { Sha256::new().chain_update(month).chain_update(id.to_be_bytes()).finalize().into() };
+    let rank =
+        |id: i64| -> [u8; 32] { Sha256::new().chain_update(month).chain_update(id.to_be_bytes()).finalize().into() };
     let (named, mut rest): (Vec<&Read>, Vec<&Read>) = reads.iter().partition(|r| r.holder.is_some());
     rest.sort_by_key(|r| rank(r.id));
     let tenth = rest.len().div_ceil(10).max(5).min(rest.len());

@@ -140,7 +140,7 @@ pub async fn run(mut c: Collector, stop: impl std::future::Future<Output = ()>) 
                 let now = jiff::Timestamp::now();
                 let swept = fleet::sweep(&c.db, now, &Rules::default()).await;
                 let erased = match swept {
-                    Ok(()) => crate::retention::erase(&c.db, &c.keys.reading, &c.keys.retention, now).await,
+                    Ok(()) => crate::retention::erase(&c.db, &c.keys.retention, now).await,
                     Err(e) => Err(e),
                 };
                 if let Err(e) = erased {

@@ -339,6 +339,17 @@ async fn insert(tx: &impl GenericClient, i: &Incoming<'_>) -> Result<Arrival, Db
             .await?;
         ingest::classify(&e.hash, Some(&hash32(&row, "hash")?))
     };
+    if arrival == Arrival::Duplicate && (e.sealed.is_some() || i.salt.is_some()) {
+        // The same record again, now with the personal part the first copy lacked (a
+        // reading key added since, a broker that dropped it): kept, unless erased since.
+        tx.execute(
+            "UPDATE records SET holder = $4, credential = $5, salt = $6, sealed = $7
+             WHERE site = $1 AND epoch = $2 AND seq = $3 AND format = 2 AND erased_at IS NULL
+               AND holder IS NULL AND sealed IS NULL AND commitment IS NOT NULL",
+            &[&site, &epoch, &seq, &e.holder, &e.credential, &i.salt.map(|s| s.to_vec()), &e.sealed],
+        )
+        .await?;
+    }
     if arrival == Arrival::Equivocation {
         tx.execute(
             "INSERT INTO equivocations (site, epoch, seq, hash, payload) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",

@@ -4,38 +4,38 @@
 //! passages with `portvakt-admin personal --key owner.reading.key`). This Central cannot
 //! open them; the hand-over is still a read of personal data, recorded in `reads`.
 
+use std::collections::BTreeMap;
+
+use serde_json::value::RawValue;
 use tokio_postgres::Client;
 
 use crate::db::DbError;
 
-/// The sealed records of `audience` at `site` not yet erased, oldest first, as JSON lines
-/// (`site`, `epoch`, `seq`, `at`, `kind`, `door`, `audience`, `commitment`, `personal`);
-/// the read recorded as `who`'s.
+/// The sealed records of `audience` at `site` not yet erased, oldest first, as JSON lines:
+/// each the `events` message as the gateway sent it (its hash covers the header and the
+/// commitment, so the receiver can check what it is shown) with its `personal` part and
+/// `site`; the read recorded as `who`'s.
 pub async fn sealed(client: &mut Client, site: &str, audience: &str, who: &str) -> Result<String, DbError> {
     let tx = client.transaction().await?;
     let rows = tx
         .query(
-            "SELECT epoch, seq, (extract(epoch FROM at) * 1000)::bigint AS at_ms, kind, door, commitment, sealed
-             FROM records WHERE site = $1 AND audience = $2 AND sealed IS NOT NULL AND erased_at IS NULL
-             ORDER BY at, seq",
+            "SELECT payload, sealed FROM records
+             WHERE site = $1 AND audience = $2 AND sealed IS NOT NULL AND erased_at IS NULL ORDER BY at, seq",
             &[&site, &audience],
         )
         .await?;
     let mut out = String::new();
     for r in &rows {
-        let at = jiff::Timestamp::from_millisecond(r.get("at_ms")).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-        let line = serde_json::json!({
-            "site": site,
-            "epoch": r.get::<_, String>("epoch"),
-            "seq": r.get::<_, i64>("seq"),
-            "at": format!("{at:.3}"),
-            "kind": r.get::<_, String>("kind"),
-            "door": r.get::<_, Option<String>>("door"),
-            "audience": audience,
-            "commitment": portvakt_wire::hex::encode(&r.get::<_, Vec<u8>>("commitment")),
-            "personal": portvakt_wire::hex::encode(&r.get::<_, Vec<u8>>("sealed")),
-        });
-        out.push_str(&line.to_string());
+        let payload: Vec<u8> = r.get("payload");
+        let Ok(mut message) = serde_json::from_slice::<BTreeMap<String, Box<RawValue>>>(&payload) else { continue };
+        let raw = |v: String| RawValue::from_string(v).ok();
+        let sealed = portvakt_wire::hex::encode(&r.get::<_, Vec<u8>>("sealed"));
+        if let (Some(p), Some(s)) = (raw(format!("\"{sealed}\"")), raw(serde_json::to_string(site).unwrap_or_default()))
+        {
+            message.insert("personal".into(), p);
+            message.insert("site".into(), s);
+        }
+        out.push_str(&serde_json::to_string(&message).unwrap_or_default());
         out.push('\n');
     }
     let query = format!("sealed parts of {audience} at {site}, to hand over");

@@ -129,7 +129,7 @@ pub async fn run(
             _ = sweep.tick() => {
                 let now = jiff::Timestamp::now();
                 fleet::sweep(db, now, &rules).await?;
-                crate::retention::erase(db, &keys.reading, &keys.retention, now).await?;
+                crate::retention::erase(db, &keys.retention, now).await?;
                 continue;
             }
             m = state_messages.next() => m,

@@ -11,7 +11,6 @@ use jiff::{SignedDuration, Timestamp};
 use tokio_postgres::Client;
 
 use crate::db::DbError;
-use crate::keys::ReadingKeys;
 
 /// Days the audiences' parts this Central reads stay by default (five years).
 pub const OWN_DAYS: u32 = 1826;
@@ -35,21 +34,25 @@ impl Default for Retention {
     }
 }
 
-/// Erases the personal parts past their period at `now`; returns how many.
-pub async fn erase(db: &Client, reading: &ReadingKeys, r: &Retention, now: Timestamp) -> Result<u64, DbError> {
-    let ms = |d: SignedDuration| now.saturating_sub(d).unwrap_or(now).as_millisecond();
-    let own: Vec<&str> = reading.audiences();
-    let n = db
-        .execute(
-            "UPDATE records SET holder = NULL, credential = NULL, salt = NULL, sealed = NULL, erased_at = now()
-             WHERE format = 2 AND erased_at IS NULL
-               AND (holder IS NOT NULL OR credential IS NOT NULL OR sealed IS NOT NULL)
-               AND at < TIMESTAMPTZ 'epoch'
-                        + (CASE WHEN audience = ANY($1::text[]) THEN $2::bigint ELSE $3::bigint END)
-                        * INTERVAL '1 millisecond'",
-            &[&own, &ms(r.own), &ms(r.others)],
-        )
-        .await?;
+/// Erases the personal parts past their period at `now`; returns how many. Which class a
+/// part is in is read from what is stored, not from this process's keys: a part this
+/// Central opened (it keeps its salt) is its own; one it keeps sealed is another's. A
+/// collector started without its reading keys erases nothing of its own early.
+pub async fn erase(db: &Client, r: &Retention, now: Timestamp) -> Result<u64, DbError> {
+    let before = |d: SignedDuration| now.saturating_sub(d).unwrap_or(now).as_millisecond();
+    let mut n = 0;
+    for (held, period) in [("salt IS NOT NULL", r.own), ("sealed IS NOT NULL", r.others)] {
+        n += db
+            .execute(
+                &format!(
+                    "UPDATE records SET holder = NULL, credential = NULL, salt = NULL, sealed = NULL, erased_at = now()
+                     WHERE format = 2 AND erased_at IS NULL AND {held}
+                       AND at < TIMESTAMPTZ 'epoch' + $1::bigint * INTERVAL '1 millisecond'"
+                ),
+                &[&before(period)],
+            )
+            .await?;
+    }
     if n > 0 {
         log::info!("retention: {n} record(s)' personal parts erased (headers and commitments kept)");
     }

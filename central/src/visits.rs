@@ -1,7 +1,8 @@
 //! `portvakt-central visits`: who came through which door when, across the fleet — a
 //! table, JSON lines, or CSV for the invoicing and for relatives' requests. A visit list
 //! holds only the visits whose names this Central reads (its own audiences' records,
-//! opened with its reading key): a resident's entry, sealed to the owner, is never one.
+//! opened with its reading key): a resident's entry, sealed to the owner, is never one,
+//! nor a record from before audiences (format 1), whose audience is unknown.
 //! Visit lists are personal data: every read is itself recorded in `reads` (who, why, the
 //! query, how many records), in the same transaction as the read.
 
@@ -112,7 +113,7 @@ pub async fn read(client: &mut Client, filter: &Filter, who: &str, purpose: &Pur
         "SELECT site, seq, (extract(epoch FROM at) * 1000)::bigint AS at_ms, trusted, kind, door, audience, holder,
                 credential
          FROM records WHERE kind IN ('access.granted', 'access.denied', 'access.strike_failed')
-           AND holder IS NOT NULL AND (format = 1 OR audience <> 'site')",
+           AND format = 2 AND holder IS NOT NULL AND audience <> 'site'",
     );
     let since = filter.since.map(jiff::Timestamp::as_millisecond);
     let until = filter.until.map(jiff::Timestamp::as_millisecond);

@@ -87,6 +87,10 @@ pub(super) fn authorities(
         let Some(given) = given else { continue };
         let path = format!("authorities[{i}]");
         let id = given.id.parse::<AuthorityId>().map_err(|e| problems.push(format!("{path}.id"), e.to_string())).ok();
+        if given.id == crate::store::record::SITE {
+            problems
+                .push(format!("{path}.id"), "\"site\" is the building's own audience; give the authority another id");
+        }
         if !ids.insert(given.id.clone()) {
             problems.push(format!("{path}.id"), format!("authority \"{}\" is defined twice", given.id));
         }
@@ -108,11 +112,11 @@ pub(super) fn authorities(
             problems.push(format!("{path}.public_key"), "the same key as another authority");
         }
         let reading_key = given.reading_key.as_deref().and_then(|k| {
-            let key = crate::core::hex::decode32(k);
+            let key = crate::core::hex::decode32(k).filter(sealable);
             if key.is_none() {
                 problems.push(
                     format!("{path}.reading_key"),
-                    "a reading key is 64 hexadecimal digits (portvakt-admin keygen --reading)",
+                    "not a reading key: 64 hexadecimal digits of an X25519 public key (portvakt-admin keygen --reading)",
                 );
             }
             key
@@ -164,6 +168,13 @@ pub(super) fn authorities(
         }
     }
     out
+}
+
+/// Whether a personal part can be sealed to `key` (an X25519 public key that is not of
+/// low order: sealing to such a key fails, and would keep every part on the box).
+fn sealable(key: &[u8; 32]) -> bool {
+    let part = portvakt_wire::chain::Personal { holder: Some("check"), credential: None };
+    portvakt_wire::personal::seal(key, "check", 1, &[0; 16], &part, &[1; 32]).is_ok()
 }
 
 /// The warning when no owner can sign anything.

@@ -274,9 +274,13 @@ pub(super) fn validate(root: BTreeMap<String, Value>, base: &Path, files: Vec<Pa
     let named: Vec<String> = door_names.iter().chain(&sections.broken_doors).cloned().collect();
     let authorities = authorities(&sections.authorities, &named, &roles, &mut problems);
     check_owner_present(&authorities, &mut warnings);
+    // A municipality's visits are kept only until its Central has them: that is, when its
+    // records' names reach it (a reading key) and a record leaves the outbox only on the
+    // collector's word. Otherwise they are kept like residents' passages.
+    let collector = uplink.as_ref().is_some_and(|u| u.confirm == super::uplink::ConfirmOn::Collector);
     store.personal.staff_audiences = authorities
         .iter()
-        .filter(|a| a.class == super::authority::AuthorityClass::Municipality)
+        .filter(|a| a.class == super::authority::AuthorityClass::Municipality && a.reading_key.is_some() && collector)
         .map(|a| a.id.to_string())
         .collect();
     let door_code = sections.door_code.as_ref().and_then(|raw| {

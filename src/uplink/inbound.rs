@@ -28,6 +28,7 @@ use crate::credentials::envelope::DocType;
 use crate::gateway::handle::Actor;
 use crate::site::reach::{self, Reach};
 use crate::store::{AuditFilter, EpochReason, EventKind, NewEvent};
+use portvakt_wire::command::AuditQuery;
 
 /// Messages waiting for the worker, at most.
 pub const INBOUND: usize = 16;
@@ -321,7 +322,10 @@ impl Worker {
             }
             Action::AuditQuery { query: q, authority } => {
                 let limit = q.limit.unwrap_or(100);
-                let asked = serde_json::to_value(&q).unwrap_or_default();
+                // Whose records were asked for is the read's personal part (sealed to the
+                // asker like its visits), never its detail: the detail is hashed in clear.
+                let whose = q.holder.clone();
+                let asked = serde_json::to_value(AuditQuery { holder: None, ..q.clone() }).unwrap_or_default();
                 // Only the asker's own records and the building's: another authority's
                 // (the owner's residents, say) are not the asker's to read, whatever its doors.
                 let filter = AuditFilter {
@@ -344,10 +348,15 @@ impl Worker {
                     .collect();
                 // A visit list is personal data: who read which part of it is itself recorded.
                 let by = format!("mqtt: {authority} ({id})");
-                let detail = serde_json::json!({ "by": by, "query": asked, "records": records.len() });
+                let detail = serde_json::json!({
+                    "by": by, "query": asked, "holder_named": whose.is_some(), "records": records.len()
+                });
                 let trusted = self.reach.trust.borrow().is_trusted();
-                let event = NewEvent::system(EventKind::AuditQueried, Timestamp::now(), trusted, None, &detail)
-                    .for_audience(authority.as_str());
+                let event = NewEvent {
+                    holder: whose,
+                    ..NewEvent::system(EventKind::AuditQueried, Timestamp::now(), trusted, None, &detail)
+                }
+                .for_audience(authority.as_str());
                 self.reach.store.append(event).await.map_err(|e| {
                     failed("store", format!("the read could not be recorded, so nothing is returned: {e}"))
                 })?;

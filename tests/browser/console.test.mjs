@@ -140,14 +140,16 @@ test("a visit list asks why it is read, shows home care's visits only, and is pr
   await context.close();
 });
 
-test("a team leader's site page names home care and never a resident", async () => {
+test("a team leader's site page names nobody: whose each entry is, and names only in the visit list", async () => {
   const { context, page } = await loggedIn("lena", LEADER_PASSWORD);
   await page.goto(`${URL}/sites/ekvagen-3`);
   const text = await page.textContent("main");
   for (const resident of ["anna-lgh1101", "lars-lgh1203", "erik-vicevard", "anna-tag", "lars-tag"]) {
     assert.doesNotMatch(text, new RegExp(resident), `${resident} on a municipality account's page`);
   }
-  assert.match(text, /hemtjanst-natt-5/, "home care's own visits are named");
+  assert.match(text, /namn visas inte här \(hemtjansten\)/, "home care's entries say whose");
+  assert.match(text, /namn visas inte här \(owner\)/, "residents' entries say whose");
+  assert.doesNotMatch(text, /hemtjanst-natt-5/, "names are read in the visit list, with a purpose");
   await shot(page, "08a-team-leader-site");
   await context.close();
 });

@@ -109,7 +109,7 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("purpose_other", "Annat (ange skäl)", "Other (give the reason)"),
     ("purpose_note", "Skäl", "Reason"),
     ("choose", "Välj…", "Choose…"),
-    ("sealed_entry", "passage, namn förseglat för", "an entry, its names sealed for"),
+    ("sealed_entry", "namn visas inte här", "names not shown here"),
     ("checks", "Stickprov", "Sample check"),
     ("records_read", "Poster lästa", "Records read"),
     (

@@ -281,8 +281,9 @@ pub fn visit_table(l: Lang, visits: &[Visit]) -> Markup {
     }
 }
 
-/// Who a record names, as this console may show it: the holder; or for a record whose
-/// names are sealed to another audience, whose it is and nothing more.
+/// Who a record names, as this console may show it: the holder (a visit list); or for a
+/// record whose names are not shown (the site page) or sealed to another audience, whose
+/// it is and nothing more.
 fn who(l: Lang, v: &Visit) -> String {
     match (&v.holder, v.audience.as_deref()) {
         (Some(h), _) => h.clone(),
@@ -435,9 +436,9 @@ mod tests {
     fn an_entry_sealed_for_another_audience_shows_whose_it_is_and_no_name() {
         let sealed = Visit { holder: None, audience: Some("owner".into()), ..visit("x", true) };
         let html = visit_table(Lang::Sv, &[sealed]).0;
-        assert!(html.contains("passage, namn förseglat för (owner)"), "{html}");
+        assert!(html.contains("namn visas inte här (owner)"), "{html}");
         let building = Visit { holder: None, audience: Some("site".into()), ..visit("x", true) };
-        assert!(!visit_table(Lang::En, &[building]).0.contains("sealed"));
+        assert!(!visit_table(Lang::En, &[building]).0.contains("not shown"));
     }
 
     #[test]

@@ -9,7 +9,6 @@ use std::path::Path;
 use super::DemoError;
 use super::gateway::{Building, Gateway};
 use super::tools::{Tools, command, output};
-use crate::keys::ReadingKeys;
 use crate::{handover, retention, verify};
 
 /// A resident's entry as Central holds it, and who can read it.
@@ -69,14 +68,10 @@ pub async fn show(
 /// The end of the scripted period: 15 days on, retention erases what has had its time
 /// (the residents' sealed parts; home care's visits stay five years), and every chain
 /// still verifies.
-pub async fn erase_after_the_period(
-    db: &tokio_postgres::Client,
-    reading: &ReadingKeys,
-    gateways: &[Gateway],
-) -> Result<(), DemoError> {
+pub async fn erase_after_the_period(db: &tokio_postgres::Client, gateways: &[Gateway]) -> Result<(), DemoError> {
     let later = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(15 * 24);
     println!("\n== 15 days later (retention, on a clock moved on): residents' personal parts erased");
-    let n = retention::erase(db, reading, &retention::Retention::default(), later).await?;
+    let n = retention::erase(db, &retention::Retention::default(), later).await?;
     println!("   {n} personal part(s) erased; home care's visits stay (the municipality keeps them five years)");
     for g in gateways {
         let report = verify::site(db, &g.site).await?;

@@ -266,7 +266,7 @@ async fn play(
             return Err(DemoError::step(&format!("{}'s chain", g.site), "not whole in PostgreSQL (see above)"));
         }
     }
-    privacy::erase_after_the_period(&db, &reading, gateways).await?;
+    privacy::erase_after_the_period(&db, gateways).await?;
     if o.keep_running {
         told.store(true, std::sync::atomic::Ordering::SeqCst);
         println!(

@@ -46,18 +46,27 @@ pub(crate) fn personal(
         let Some(site) = r["site"].as_str().or(site) else {
             anyhow::bail!("record {}: it names no site; give --site", r["seq"]);
         };
+        // A whole events message is checked against its own hash, so its time, door and
+        // commitment are what the gateway chained; a bare line is shown as it says.
+        let checked = portvakt_wire::event::ReceivedEvent::parse(r.to_string().as_bytes()).ok();
         let seq = r["seq"].as_u64().unwrap_or(0);
-        let at = r["at"].as_str().and_then(|t| t.parse::<jiff::Timestamp>().ok());
-        let when = at.map_or_else(|| "-".into(), |t| t.to_zoned(tz.clone()).strftime("%Y-%m-%d %H:%M:%S").to_string());
+        let at = checked.as_ref().and_then(|e| jiff::Timestamp::from_millisecond(e.at_ms).ok());
+        let at = at.or_else(|| r["at"].as_str().and_then(|t| t.parse::<jiff::Timestamp>().ok()));
+        let mut when =
+            at.map_or_else(|| "-".into(), |t| t.to_zoned(tz.clone()).strftime("%Y-%m-%d %H:%M:%S").to_string());
+        if checked.is_none() {
+            when.push_str(" (not checked)");
+        }
         let door = r["door"].as_str().unwrap_or("-");
-        let part =
-            match (r["commitment"].as_str().and_then(hex::decode32), r["personal"].as_str().and_then(hex::decode)) {
-                (Some(c), Some(sealed)) => {
-                    portvakt_wire::personal::open(&private, site, seq, &c, &sealed).map_err(|e| e.to_string())
-                }
-                (Some(_), None) => Err("its personal part did not come (erased, or sealed to no key)".into()),
-                _ => continue, // no personal part: nobody to name
-            };
+        let commitment =
+            checked.as_ref().and_then(|e| e.commitment).or_else(|| r["commitment"].as_str().and_then(hex::decode32));
+        let part = match (commitment, r["personal"].as_str().and_then(hex::decode)) {
+            (Some(c), Some(sealed)) => {
+                portvakt_wire::personal::open(&private, site, seq, &c, &sealed).map_err(|e| e.to_string())
+            }
+            (Some(_), None) => Err("its personal part did not come (erased, or sealed to no key)".into()),
+            _ => continue, // no personal part: nobody to name
+        };
         match part {
             Ok(p) => {
                 opened += 1;
