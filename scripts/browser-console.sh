@@ -41,10 +41,22 @@ DB=$(sed -n 's/^PostgreSQL: //p' "$work/demo.log")
 DOOR_COMMAND=$(sed -n "s/^At storgatan-12's doors: \(.*\) sim laundry open$/\1/p" "$work/demo.log")
 LEADER_PASSWORD="lena-$(date +%s%N)"
 printf '%s\n' "$LEADER_PASSWORD" | "$BIN/portvakt-central" account add --db "$DB" --name lena --role team_leader --sites ekvagen-3
+AUDITOR_PASSWORD="greta-$(date +%s%N)"
+printf '%s\n' "$AUDITOR_PASSWORD" | "$BIN/portvakt-central" account add --db "$DB" --name greta --role auditor
+# The demo's story, as it told it: the municipality's Central never saw a resident's name,
+# the owner opened its residents' passages and the municipality's key none, and retention
+# erased the residents' parts 15 days on with every chain still intact.
+grep -q "holder (none in clear)" "$work/demo.log" || fail "the demo did not show a resident's entry sealed: $(cat "$work/demo.log")"
+grep -Eq "^   [0-9]+ opened with .*owner.reading.key, 0 not" "$work/demo.log" || fail "the owner did not open its residents' passages"
+grep -Eq "^   0 opened with .*municipality.reading.key, [1-9][0-9]* not" "$work/demo.log" || fail "the municipality's key opened a resident's part"
+grep -Eq "^   [1-9][0-9]* personal part\(s\) erased" "$work/demo.log" || fail "retention erased nothing at the period's end"
+grep -q "personal part(s) erased (by retention or on request), their commitments kept" "$work/demo.log" \
+    || fail "verify did not say intact with the erased parts counted"
 
 echo "== browser: the console at $CONSOLE_URL in $(/usr/bin/chromium --version 2>/dev/null | head -1), playwright-core $(node -p 'require("./tests/browser/node_modules/playwright-core/package.json").version')"
 mkdir -p target/browser
-CONSOLE_URL="$CONSOLE_URL" DEMO_PASSWORD="$DEMO_PASSWORD" LEADER_PASSWORD="$LEADER_PASSWORD" DOOR_COMMAND="$DOOR_COMMAND" \
+CONSOLE_URL="$CONSOLE_URL" DEMO_PASSWORD="$DEMO_PASSWORD" LEADER_PASSWORD="$LEADER_PASSWORD" \
+    AUDITOR_PASSWORD="$AUDITOR_PASSWORD" DOOR_COMMAND="$DOOR_COMMAND" \
     SHOTS="$PWD/target/browser" node --test --test-concurrency=1 tests/browser/
 echo "   screenshots: target/browser/"
 

@@ -13,13 +13,41 @@
     new URLSearchParams(window.location.search).forEach((v, k) => { if (!u.searchParams.has(k)) u.searchParams.set(k, v); });
     return u;
   };
+  const events = new EventSource("/events");
+  // The session ended (logout, expiry, the account removed): the page stops updating and
+  // says so, with a way to log in again — never the login page inside a table.
+  const ended = () => {
+    events.close();
+    if (document.getElementById("session-ended")) return;
+    const sv = document.documentElement.lang !== "en";
+    const p = document.createElement("p");
+    p.id = "session-ended";
+    p.className = "error";
+    p.setAttribute("role", "alert");
+    p.textContent = sv ? "Sessionen har upphört; sidan uppdateras inte längre. " : "The session has ended; the page no longer updates. ";
+    const a = document.createElement("a");
+    a.href = "/login";
+    a.textContent = sv ? "Logga in igen" : "Log in again";
+    p.appendChild(a);
+    document.querySelectorAll(".live-note").forEach((n) => n.remove());
+    document.querySelector("main").prepend(p);
+  };
   const refresh = (el) =>
-    fetch(address(el), { credentials: "same-origin" })
-      .then((r) => (r.ok ? r.text() : Promise.reject(r.status)))
+    fetch(address(el), { credentials: "same-origin", redirect: "manual" })
+      .then((r) => {
+        if (r.type === "opaqueredirect" || r.status === 401 || r.status === 403) { ended(); return Promise.reject(r.status); }
+        return r.ok ? r.text() : Promise.reject(r.status);
+      })
       .then((html) => { el.innerHTML = html; el.dispatchEvent(new Event("refreshed")); })
       .catch(() => {});
-  const events = new EventSource("/events");
   events.addEventListener("site", (e) => {
     live().filter((el) => el.dataset.site === "*" || el.dataset.site === e.data).forEach(refresh);
+  });
+  // The stream ended and cannot be opened again (the server now answers with the login
+  // page): the session is over.
+  events.addEventListener("error", () => {
+    fetch("/fragments/fleet", { credentials: "same-origin", redirect: "manual" })
+      .then((r) => { if (r.type === "opaqueredirect" || r.status === 401) ended(); })
+      .catch(() => {});
   });
 })();

@@ -172,19 +172,32 @@ async fn after_a_day_at_the_building_no_residents_name_is_in_clear_and_only_home
 }
 
 #[tokio::test(flavor = "current_thread")]
-async fn a_record_sent_again_with_the_personal_part_its_first_copy_lacked_gets_it_and_retention_follows_what_is_stored() {
+async fn a_record_sent_again_with_the_personal_part_its_first_copy_lacked_gets_it_and_retention_follows_what_is_stored()
+{
     let (_pg, mut c) = pg().await;
     let (kommun_private, kommun_public) = portvakt_wire::personal::reading_pair(&[2; 32]);
-    let keys = Keys { signing: key(), reading: ReadingKeys::of("kommunen", kommun_private), retention: Retention::default() };
+    let keys =
+        Keys { signing: key(), reading: ReadingKeys::of("kommunen", kommun_private), retention: Retention::default() };
     let (mut bare_prev, mut full_prev) = (GENESIS, GENESIS);
     let bare = entry_v2("ekvagen-3", 1, &mut bare_prev, "kommunen", "hemtjanst-natt-5", "care-5", None, NOW_MS);
-    let full =
-        entry_v2("ekvagen-3", 1, &mut full_prev, "kommunen", "hemtjanst-natt-5", "care-5", Some(&kommun_public), NOW_MS);
+    let full = entry_v2(
+        "ekvagen-3",
+        1,
+        &mut full_prev,
+        "kommunen",
+        "hemtjanst-natt-5",
+        "care-5",
+        Some(&kommun_public),
+        NOW_MS,
+    );
     take_records(&mut c, &keys, &[("ekvagen-3", &bare[..])], jiff::Timestamp::now()).await.unwrap();
     let holder = "SELECT holder FROM records WHERE seq = 1";
     assert_eq!(c.query_one(holder, &[]).await.unwrap().get::<_, Option<String>>(0), None);
     take_records(&mut c, &keys, &[("ekvagen-3", &full[..])], jiff::Timestamp::now()).await.unwrap();
-    assert_eq!(c.query_one(holder, &[]).await.unwrap().get::<_, Option<String>>(0).as_deref(), Some("hemtjanst-natt-5"));
+    assert_eq!(
+        c.query_one(holder, &[]).await.unwrap().get::<_, Option<String>>(0).as_deref(),
+        Some("hemtjanst-natt-5")
+    );
     assert_eq!(c.query_one("SELECT count(*) FROM equivocations", &[]).await.unwrap().get::<_, i64>(0), 0);
     // A collector without its reading keys erases nothing of its own early: the class is
     // what is stored (opened here: kept five years), not which keys the process holds.

@@ -12,6 +12,7 @@ import { chromium } from "playwright-core";
 const URL = process.env.CONSOLE_URL;
 const PASSWORD = process.env.DEMO_PASSWORD;
 const LEADER_PASSWORD = process.env.LEADER_PASSWORD;
+const AUDITOR_PASSWORD = process.env.AUDITOR_PASSWORD;
 const DOOR = process.env.DOOR_COMMAND; // "env … portvakt --config …": append "sim laundry open"
 const SHOTS = process.env.SHOTS ?? "target/browser";
 mkdirSync(SHOTS, { recursive: true });
@@ -166,6 +167,48 @@ test("a team leader sees only their sites and is refused the others", async () =
   assert.equal(csv.status(), 403);
   const log = await page.goto(`${URL}/log`);
   assert.equal(log.status(), 403, "only administrators read the console's log");
+  await context.close();
+});
+
+test("the auditor checks the month's sample of reads, and the check is logged", async () => {
+  const { context, page } = await loggedIn("greta", AUDITOR_PASSWORD);
+  await page.goto(`${URL}/checks`);
+  const rows = page.locator("#checks tbody tr[data-read]");
+  assert.ok(await rows.count() >= 1, "the month's reads are in the sample");
+  assert.match(await page.textContent("#checks"), /hemtjanst-natt-5/, "the read of one nurse's visits is in it");
+  const first = rows.first();
+  const id = await first.getAttribute("data-read");
+  await first.locator("select[name=outcome]").selectOption("justified");
+  await Promise.all([page.waitForURL(/\/checks\?month=/), first.locator("button").click()]);
+  const checked = page.locator(`#checks tr[data-read="${id}"]`);
+  assert.match(await checked.textContent(), /Befogad · greta/);
+  assert.equal(await checked.locator("button").count(), 0, "checked once");
+  await shot(page, "10-sample-check");
+  await context.close();
+  const admin = await loggedIn("demo", PASSWORD);
+  await admin.page.goto(`${URL}/log`);
+  assert.match(await admin.page.textContent("#log"), new RegExp(`check_read.*read ${id}: justified`));
+  await admin.context.close();
+  const leader = await loggedIn("lena", LEADER_PASSWORD);
+  assert.equal((await leader.page.goto(`${URL}/checks`)).status(), 403, "a team leader does not check reads");
+  await leader.context.close();
+});
+
+test("an open page whose session ends stops updating and says so, never showing the login page inside it", async () => {
+  const { context, page } = await loggedIn("demo", PASSWORD);
+  await page.goto(`${URL}/sites/storgatan-12`);
+  assert.ok(await page.isVisible(".live-note"));
+  // The same session logged out in another tab.
+  const other = await context.newPage();
+  await other.goto(`${URL}/`);
+  await Promise.all([other.waitForURL(`${URL}/login`), other.click("#logout")]);
+  door("open"); // a change the open page would have fetched
+  await page.waitForSelector("#session-ended", { timeout: 15000 });
+  assert.match(await page.textContent("#session-ended"), /Sessionen har upphört/);
+  assert.equal(await page.locator("main form.login").count(), 0, "no login page inside the page");
+  assert.equal(await page.isVisible(".live-note"), false, "it no longer says it updates");
+  door("close");
+  await shot(page, "11-session-ended");
   await context.close();
 });
 

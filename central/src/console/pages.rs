@@ -146,7 +146,7 @@ pub fn fleet(l: Lang, lines: &[SiteLine], query: &str) -> Markup {
             label class="check" { input type="checkbox" name="problems" value="1"; (t(l, "only_problems")) }
             button { (t(l, "filter")) }
         }
-        p class="hint" { (t(l, "live")) }
+        p class="hint live-note" { (t(l, "live")) }
         table id="fleet" {
             thead { tr {
                 (col("site", "site")) (col("online", "online")) (col("last_seen", "last_seen")) th { (t(l, "clock")) }
@@ -226,7 +226,7 @@ pub fn site(l: Lang, line: &SiteLine, doors: &[(String, Option<Value>, bool)], e
     html! {
         table { tbody data-live={ "/fragments/fleet?only=" (line.site) } data-site=(line.site) { (fleet_rows(l, std::slice::from_ref(line))) } }
         h2 { (t(l, "doors")) }
-        p class="hint" { (t(l, "live")) }
+        p class="hint live-note" { (t(l, "live")) }
         table id="doors" {
             thead { tr { th { (t(l, "door")) } th { (t(l, "lock")) } th { (t(l, "contact")) } th { (t(l, "mode")) } th { (t(l, "alarm")) } } }
             tbody data-live={ "/fragments/sites/" (line.site) "/doors" } data-site=(line.site) { (door_rows(l, doors)) }
@@ -374,7 +374,7 @@ pub fn alarm_rows(v: &Viewer<'_>, rows: &[AlarmRow]) -> Markup {
 pub fn alarms(v: &Viewer<'_>, rows: &[AlarmRow]) -> Markup {
     let l = v.lang;
     html! {
-        p class="hint" { (t(l, "live")) }
+        p class="hint live-note" { (t(l, "live")) }
         table id="alarms" {
             thead { tr { th { (t(l, "raised")) } th { (t(l, "site")) } th { (t(l, "kind")) } th { (t(l, "subject")) } th { (t(l, "detail")) } th { (t(l, "cleared")) } th { (t(l, "acknowledged")) } } }
             tbody data-live="/fragments/alarms" data-site="*" { (alarm_rows(v, rows)) }

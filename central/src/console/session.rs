@@ -86,6 +86,27 @@ pub async fn find(db: &Client, token: &str) -> Result<Option<Session>, DbError> 
     }))
 }
 
+/// The live session of `token`, as it is now, without touching it: the live stream asks
+/// this at every change it would send and every half minute, so it ends with the session
+/// (logout, expiry, the account removed) and follows a change of the account's sites, and
+/// its traffic never keeps an idle session alive.
+pub async fn peek(db: &Client, token: &str) -> Result<Option<Session>, DbError> {
+    let row = db
+        .query_opt(
+            &format!(
+                "SELECT a.name, a.role, a.sites, s.csrf FROM sessions s JOIN accounts a ON a.name = s.account
+                 WHERE s.token_hash = $1 AND {}",
+                live()
+            ),
+            &[&digest(token)],
+        )
+        .await?;
+    Ok(row.and_then(|r| {
+        let role = Role::from_word(r.get("role"))?;
+        Some(Session { account: Account { name: r.get("name"), role, sites: r.get("sites") }, csrf: r.get("csrf") })
+    }))
+}
+
 /// Ends the session of `token`.
 pub async fn end(db: &Client, token: &str) -> Result<(), DbError> {
     db.execute("DELETE FROM sessions WHERE token_hash = $1", &[&digest(token)]).await?;

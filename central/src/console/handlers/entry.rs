@@ -22,27 +22,44 @@ use axum::response::{IntoResponse, Redirect, Response};
 // ---- live changes
 
 pub(super) async fn events(Shared(s): Shared<AppState>, headers: HeaderMap) -> Response {
-    let session = match who(&s, &headers).await {
-        Ok(session) => session,
-        Err(r) => return r,
-    };
+    if let Err(r) = who(&s, &headers).await {
+        return r;
+    }
+    let token = cookie(&headers, COOKIE).unwrap_or_default().to_owned();
     let rx = s.changes.subscribe();
-    let stream = changes(rx, session.account);
+    let stream = changes(s, token, rx);
     Sse::new(stream).keep_alive(KeepAlive::default()).into_response()
 }
 
+/// How often the live stream looks at its session when nothing changes.
+const RECHECK: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The sites the session may see that changed, for as long as the session lives: it is
+/// looked at again (untouched) before each change is sent and every [`RECHECK`].
 fn changes(
+    s: AppState,
+    token: String,
     rx: tokio::sync::broadcast::Receiver<String>,
-    account: accounts::Account,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
-    futures_util::stream::unfold((rx, account), |(mut rx, account)| async move {
+    let tick = tokio::time::interval_at(tokio::time::Instant::now() + RECHECK, RECHECK);
+    futures_util::stream::unfold((s, token, rx, tick), |(s, token, mut rx, mut tick)| async move {
         loop {
-            match rx.recv().await {
-                Ok(site) if account.sees(&site) => {
-                    return Some((Ok(Event::default().event("site").data(site)), (rx, account)));
-                }
-                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            let site = tokio::select! {
+                m = rx.recv() => match m {
+                    Ok(site) => Some(site),
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => None,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                },
+                _ = tick.tick() => None,
+            };
+            let session = match s.db.get().await {
+                Ok(db) => session::peek(&db, &token).await.ok().flatten(),
+                Err(_) => None,
+            };
+            // Ended, expired, removed: the stream ends and the page says so.
+            let account = session?.account;
+            if let Some(site) = site.filter(|site| account.sees(site)) {
+                return Some((Ok(Event::default().event("site").data(site)), (s, token, rx, tick)));
             }
         }
     })
