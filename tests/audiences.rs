@@ -125,7 +125,12 @@ fn a_residents_entry_never_leaves_in_clear_and_home_care_leaves_only_sealed_to_t
         drop(store);
 
         // The municipality's signed audit.query: its own records and the building's only.
-        let ask = signed_command(("kommunen", 2), "audit.query", serde_json::json!({"door": "entrance"}), "q-1");
+        let ask = signed_command(
+            ("kommunen", 2),
+            "audit.query",
+            serde_json::json!({"door": "entrance", "purpose": "invoicing"}),
+            "q-1",
+        );
         broker.publish(&format!("{P}/cmd/audit.query"), ask, false);
         let reply = sub.wait(&format!("{P}/cmd/audit.query/reply"), 10, |s| s.json()["id"] == "q-1").await.json();
         let records = reply["result"]["records"].as_array().unwrap_or_else(|| panic!("{reply}"));

@@ -116,7 +116,17 @@ fn commands_are_answered_and_only_signed_fresh_ones_change_a_door() {
         broker.publish(&format!("{P}/cmd/audit.query"), &br#"{"id":"q-0","args":{"door":"entrance"}}"#[..], false);
         let r = sub.wait(&reply("audit.query"), 10, |s| s.json()["id"] == "q-0").await.json();
         assert_eq!(r["error"]["code"], "unsigned", "{r}");
-        let query = |args, id| signed_command(("kommunen", 2), "audit.query", args, id);
+        let query = |mut args: serde_json::Value, id| {
+            if args.get("purpose").is_none() {
+                args["purpose"] = "invoicing".into();
+            }
+            signed_command(("kommunen", 2), "audit.query", args, id)
+        };
+        // Every read of a visit list says why.
+        let why_not = signed_command(("kommunen", 2), "audit.query", serde_json::json!({"door": "entrance"}), "q-w");
+        broker.publish(&format!("{P}/cmd/audit.query"), why_not, false);
+        sub.wait(&reply("audit.query"), 10, |s| s.json()["id"] == "q-w" && s.json()["error"]["code"] == "no_purpose")
+            .await;
         broker.publish(&format!("{P}/cmd/audit.query"), query(serde_json::json!({"door": "laundry"}), "q-x"), false);
         sub.wait(&reply("audit.query"), 10, |s| s.json()["error"]["code"] == "out_of_scope").await;
         let first = query(serde_json::json!({"door": "entrance", "limit": 1}), "q-1");

@@ -25,6 +25,10 @@ pub struct CommandArgs {
     pub after_seq: Option<u64>,
     /// `audit.query`: page size.
     pub limit: Option<u32>,
+    /// `audit.query`: why the visit list is read.
+    pub purpose: Option<String>,
+    /// `audit.query`: the reason, for purpose `other`.
+    pub note: Option<String>,
 }
 
 /// The body of command `name` signed by `authority` for `site` at `now`.
@@ -70,6 +74,8 @@ pub fn command_body(
                 until: args.until,
                 after_seq: args.after_seq.unwrap_or(0),
                 limit: args.limit,
+                purpose: args.purpose,
+                note: args.note,
             };
             serde_json::to_value(q).map_err(|e| e.to_string())?
         }

@@ -251,6 +251,24 @@ pub fn read(name: &str, payload: &[u8], checks: &Checks<'_>, memory: &mut Replay
 pub(super) fn audit_query(args: serde_json::Value, id: Option<&str>) -> Result<AuditQuery, Refused> {
     let q: AuditQuery = serde_json::from_value(args)
         .map_err(|e| Refused::new(id, "malformed", format!("audit.query arguments: {e}")))?;
+    // Every read of a visit list says why (docs/privacy.md).
+    let note = q.note.as_deref().map(str::trim).filter(|n| !n.is_empty());
+    match (q.purpose.as_deref(), note) {
+        (Some(p), _) if !portvakt_wire::command::PURPOSES.contains(&p) => {
+            let words = portvakt_wire::command::PURPOSES.join(", ");
+            return Err(Refused::new(id, "malformed", format!("audit.query purpose \"{p}\" is not one of {words}")));
+        }
+        (None, _) => {
+            return Err(Refused::new(id, "no_purpose", "audit.query must say why the visit list is read (purpose)"));
+        }
+        (Some("other"), None) => {
+            return Err(Refused::new(id, "no_purpose", "audit.query with purpose other must give the reason (note)"));
+        }
+        (_, Some(n)) if n.chars().count() > 200 || n.chars().any(char::is_control) => {
+            return Err(Refused::new(id, "malformed", "audit.query note: at most 200 characters of text"));
+        }
+        _ => {}
+    }
     if q.limit.is_some_and(|l| l == 0 || l > MAX_PAGE) {
         return Err(Refused::new(id, "malformed", format!("audit.query limit must be 1 to {MAX_PAGE}")));
     }

@@ -325,7 +325,8 @@ impl Worker {
                 // Whose records were asked for is the read's personal part (sealed to the
                 // asker like its visits), never its detail: the detail is hashed in clear.
                 let whose = q.holder.clone();
-                let asked = serde_json::to_value(AuditQuery { holder: None, ..q.clone() }).unwrap_or_default();
+                let asked = serde_json::to_value(AuditQuery { holder: None, purpose: None, note: None, ..q.clone() })
+                    .unwrap_or_default();
                 // Only the asker's own records and the building's: another authority's
                 // (the owner's residents, say) are not the asker's to read, whatever its doors.
                 let filter = AuditFilter {
@@ -349,7 +350,10 @@ impl Worker {
                 // A visit list is personal data: who read which part of it is itself recorded.
                 let by = format!("mqtt: {authority} ({id})");
                 let detail = serde_json::json!({
-                    "by": by, "query": asked, "holder_named": whose.is_some(), "records": records.len()
+                    // The purpose's word; a free-text reason is the asker's to keep, never
+                    // hashed here in clear (it may name someone).
+                    "by": by, "purpose": q.purpose, "note_given": q.note.is_some(),
+                    "query": asked, "holder_named": whose.is_some(), "records": records.len()
                 });
                 let trusted = self.reach.trust.borrow().is_trusted();
                 let event = NewEvent {

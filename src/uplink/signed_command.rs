@@ -233,13 +233,22 @@ mod tests {
     #[test]
     fn a_signed_audit_query_is_kept_to_the_authoritys_doors() {
         let mut m = ReplayMemory::default();
-        let q = |args| seal(&body("audit.query", args), &key(1));
+        let q = |mut args: serde_json::Value| {
+            args["purpose"] = "invoicing".into();
+            seal(&body("audit.query", args), &key(1))
+        };
         let ok = check("audit.query", &q(serde_json::json!({"door": "entrance", "limit": 10})), &mut m).expect("ok");
         assert!(matches!(ok.action, Action::AuditQuery { ref authority, .. } if authority == "municipality"));
         // Its scope is the entrance alone: the laundry's visits and the whole list are not its to read.
         assert_eq!(code(check("audit.query", &q(serde_json::json!({"door": "laundry"})), &mut m)), "out_of_scope");
         assert_eq!(code(check("audit.query", &q(serde_json::json!({"limit": 5})), &mut m)), "out_of_scope");
         assert_eq!(code(check("audit.query", &q(serde_json::json!({"limit": 0})), &mut m)), "malformed");
+        // Every read says why: no purpose, a purpose not on the list, other without a reason.
+        let why = |args| check("audit.query", &seal(&body("audit.query", args), &key(1)), &mut ReplayMemory::default());
+        assert_eq!(code(why(serde_json::json!({"door": "entrance"}))), "no_purpose");
+        assert_eq!(code(why(serde_json::json!({"door": "entrance", "purpose": "curiosity"}))), "malformed");
+        assert_eq!(code(why(serde_json::json!({"door": "entrance", "purpose": "other"}))), "no_purpose");
+        assert!(why(serde_json::json!({"door": "entrance", "purpose": "other", "note": "ärende 118"})).is_ok());
     }
 
     #[test]

@@ -52,4 +52,14 @@ pub struct AuditQuery {
     pub after_seq: u64,
     /// Page size (default 100; the gateway caps it).
     pub limit: Option<u32>,
+    /// Why the visit list is read (required): `relatives`, `invoicing`, `deviation`,
+    /// `police`, or `other` with `note`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
+    /// The reason in words, for `other`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
+
+/// The purposes a read of a visit list may give (`AuditQuery::purpose`).
+pub const PURPOSES: [&str; 5] = ["relatives", "invoicing", "deviation", "police", "other"];

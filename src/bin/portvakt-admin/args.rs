@@ -204,6 +204,13 @@ pub(crate) enum Command {
         /// `audit.query`: records in the page, 1 to 500 (default 100).
         #[arg(long)]
         limit: Option<u32>,
+        /// `audit.query`: why the visit list is read (required by the gateway): relatives,
+        /// invoicing, deviation, police, or other with --note.
+        #[arg(long)]
+        purpose: Option<String>,
+        /// `audit.query`: the reason in words, for --purpose other.
+        #[arg(long)]
+        note: Option<String>,
         /// The correlation id echoed in the reply (default: a fresh one).
         #[arg(long)]
         id: Option<String>,

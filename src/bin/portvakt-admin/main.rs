@@ -91,8 +91,24 @@ fn run(cli: Cli) -> anyhow::Result<String> {
                 out.display()
             ))
         }
-        Command::Remote { name, authority, site, door, mode, holder, since, until, after_seq, limit, id, key, out } => {
-            let args = CommandArgs { door, mode, holder, since, until, after_seq, limit };
+        Command::Remote {
+            name,
+            authority,
+            site,
+            door,
+            mode,
+            holder,
+            since,
+            until,
+            after_seq,
+            limit,
+            purpose,
+            note,
+            id,
+            key,
+            out,
+        } => {
+            let args = CommandArgs { door, mode, holder, since, until, after_seq, limit, purpose, note };
             let body =
                 remote::command_body(&name, authority, site, id, args, Timestamp::now()).map_err(|e| anyhow!(e))?;
             let signing = keys::read_private(&key)?;
