@@ -33,7 +33,7 @@
     document.querySelector("main").prepend(p);
   };
   const refresh = (el) =>
-    fetch(address(el), { credentials: "same-origin", redirect: "manual" })
+    fetch(address(el), { credentials: "same-origin", redirect: "manual", headers: { "X-Portvakt-Live": "1" } })
       .then((r) => {
         if (r.type === "opaqueredirect" || r.status === 401 || r.status === 403) { ended(); return Promise.reject(r.status); }
         return r.ok ? r.text() : Promise.reject(r.status);

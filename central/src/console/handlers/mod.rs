@@ -120,7 +120,11 @@ fn failure(e: &DbError) -> Response {
 async fn who(s: &State, headers: &HeaderMap) -> Result<Session, Response> {
     let Some(token) = cookie(headers, COOKIE) else { return Err(Redirect::to("/login").into_response()) };
     let db = s.db.get().await.map_err(|e| failure(&e))?;
-    match session::find(&db, token).await {
+    // A live page's own fetches (its fragments) do not keep an idle session alive: only
+    // what a person does does.
+    let live = headers.get("x-portvakt-live").is_some();
+    let found = if live { session::peek(&db, token).await } else { session::find(&db, token).await };
+    match found {
         Ok(Some(session)) => Ok(session),
         Ok(None) => Err(Redirect::to("/login").into_response()),
         Err(e) => Err(failure(&e)),
