@@ -74,5 +74,16 @@ cookie=$(curl -sS --cacert "$work/ca.crt" -o /dev/null -D - --data-urlencode "na
     "https://localhost:$TLS_PORT/login" | tr -d '\r' | grep -i '^set-cookie: portvakt_session=')
 grep -q "; Secure" <<< "$cookie" && grep -q "HttpOnly" <<< "$cookie" && grep -q "SameSite=Strict" <<< "$cookie" \
     || fail "the session cookie over TLS is not Secure, HttpOnly, SameSite=Strict: $cookie"
+hsts=$(curl -sS --cacert "$work/ca.crt" -o /dev/null -D - "https://localhost:$TLS_PORT/login" | tr -d '\r' | grep -i '^strict-transport-security:')
+grep -q "max-age=31536000" <<< "$hsts" || fail "no HSTS over TLS: $hsts"
+# A login form posted from another site (a page elsewhere logging the victim in as the
+# attacker) is refused, and so is any change a browser says comes from another site.
+status=$(curl -sS --cacert "$work/ca.crt" -o /dev/null -w '%{http_code}' -H "Origin: https://elsewhere.example" \
+    --data-urlencode "name=demo" --data-urlencode "password=$DEMO_PASSWORD" "https://localhost:$TLS_PORT/login")
+[ "$status" = 403 ] || fail "a cross-site login form was answered $status"
+status=$(curl -sS --cacert "$work/ca.crt" -o /dev/null -w '%{http_code}' -H "Sec-Fetch-Site: cross-site" \
+    --data-urlencode "name=demo" --data-urlencode "password=$DEMO_PASSWORD" "https://localhost:$TLS_PORT/login")
+[ "$status" = 403 ] || fail "a login the browser marked cross-site was answered $status"
 kill "$SERVE"
-echo "   https://localhost:$TLS_PORT/: the login page, no plain HTTP, a Secure HttpOnly SameSite=Strict session cookie"
+echo "   https://localhost:$TLS_PORT/: the login page, no plain HTTP, a Secure HttpOnly SameSite=Strict session cookie, HSTS;"
+echo "   cross-site posts refused"

@@ -192,6 +192,14 @@ test("the auditor checks the month's sample of reads, and the check is logged", 
   const leader = await loggedIn("lena", LEADER_PASSWORD);
   assert.equal((await leader.page.goto(`${URL}/checks`)).status(), 403, "a team leader does not check reads");
   await leader.context.close();
+  // Every refusal has its line in the console's log, with who.
+  const again = await loggedIn("demo", PASSWORD);
+  await again.page.goto(`${URL}/log`);
+  const log = await again.page.textContent("#log");
+  for (const refused of ["GET /checks", "GET /log", "GET /sites/storgatan-12", "GET /visits.csv"]) {
+    assert.match(log, new RegExp(`lenarefused${refused.replace(/[/.]/g, "\\$&")}`), `no log line for lena's refused ${refused}`);
+  }
+  await again.context.close();
 });
 
 test("an open page whose session ends stops updating and says so, never showing the login page inside it", async () => {

@@ -52,7 +52,6 @@ pub(super) async fn mark_checked(
     let name = a.session.account.name.clone();
     let outcome = f.get("outcome").map(String::as_str).filter(|o| checks::OUTCOMES.contains(o));
     if f.get("csrf") != Some(&a.session.csrf) || !a.session.account.role.may(Right::CheckReads) {
-        let _ = record(&s, Some(&name), "refused", &format!("check read {id}"), &from).await;
         return a.forbidden();
     }
     let Some(outcome) = outcome else {

@@ -96,7 +96,6 @@ pub(super) async fn site(
     let from = address(&s, &headers, peer);
     let name = a.session.account.name.clone();
     if !a.session.account.sees(&site) {
-        let _ = record(&s, Some(&name), "refused", &format!("site {site}"), &from).await;
         return a.forbidden();
     }
     let found = async {
@@ -188,7 +187,6 @@ pub(super) async fn acknowledge(
     let from = address(&s, &headers, peer);
     let name = a.session.account.name.clone();
     if f.get("csrf") != Some(&a.session.csrf) || !a.session.account.role.may(Right::Acknowledge) {
-        let _ = record(&s, Some(&name), "refused", &format!("acknowledge alarm {id}"), &from).await;
         return a.forbidden();
     }
     let done = async {
@@ -211,10 +209,7 @@ pub(super) async fn acknowledge(
             let _ = record(&s, Some(&name), "ack_alarm", &format!("alarm {id} of {site}"), &from).await;
             Redirect::to("/alarms").into_response()
         }
-        Ok(Some((site, false))) => {
-            let _ = record(&s, Some(&name), "refused", &format!("acknowledge alarm {id} of {site}"), &from).await;
-            a.forbidden()
-        }
+        Ok(Some((_, false))) => a.forbidden(),
         Ok(None) => StatusCode::NOT_FOUND.into_response(),
         Err(e) => failure(&e),
     }

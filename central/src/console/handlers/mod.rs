@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::Query;
+use axum::extract::{Query, State as Shared};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -51,7 +51,56 @@ pub fn router(state: AppState) -> Router {
             "/assets/console.js",
             get(|| async { asset("text/javascript", include_str!("../../../assets/console.js")) }),
         )
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
         .with_state(state)
+}
+
+/// Around every request: a state-changing one from another site (a form posted from
+/// another origin, the login form included) is refused; every refusal (403) is written to
+/// the console's log, with who and from where; over TLS (here or at the proxy) the browser
+/// is told to come back only over TLS (HSTS).
+async fn guard(
+    Shared(s): Shared<AppState>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<SocketAddr>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let (method, path, headers) =
+        (request.method().clone(), request.uri().path().to_owned(), request.headers().clone());
+    let changes = !matches!(method, axum::http::Method::GET | axum::http::Method::HEAD);
+    let mut response = if changes && from_another_site(&headers, s.behind_proxy) {
+        (StatusCode::FORBIDDEN, "refused: a request from another site").into_response()
+    } else {
+        next.run(request).await
+    };
+    if response.status() == StatusCode::FORBIDDEN {
+        let account = match (cookie(&headers, COOKIE), s.db.get().await) {
+            (Some(token), Ok(db)) => session::peek(&db, token).await.ok().flatten().map(|x| x.account.name),
+            _ => None,
+        };
+        let from = address(&s, &headers, peer);
+        let _ = record(&s, account.as_deref(), "refused", &format!("{method} {path}"), &from).await;
+    }
+    if s.secure {
+        response.headers_mut().insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
+    }
+    response
+}
+
+/// Whether the browser says the request comes from another site: `Sec-Fetch-Site:
+/// cross-site`, or an `Origin` that is not this console's own host (the proxy's
+/// `X-Forwarded-Host` behind a proxy, `Host` otherwise).
+fn from_another_site(headers: &HeaderMap, behind_proxy: bool) -> bool {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if text("sec-fetch-site") == Some("cross-site") {
+        return true;
+    }
+    let host = if behind_proxy { text("x-forwarded-host").or_else(|| text("host")) } else { text("host") };
+    match (text("origin"), host) {
+        (Some("null"), _) => true,
+        (Some(origin), Some(host)) => origin.split_once("://").map(|(_, h)| h) != Some(host),
+        _ => false,
+    }
 }
 
 fn asset(kind: &'static str, body: &'static str) -> Response {

@@ -89,10 +89,7 @@ async fn visits_common(
             let _ = record(s, Some(&name), action, &said, &from).await;
             Ok((a, found))
         }
-        Ok(None) => {
-            let _ = record(s, Some(&name), "refused", &format!("{action} {filter:?}"), &from).await;
-            Err(a.forbidden())
-        }
+        Ok(None) => Err(a.forbidden()),
         Err(e) => Err(failure(&e)),
     }
 }
