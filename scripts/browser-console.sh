@@ -60,6 +60,39 @@ CONSOLE_URL="$CONSOLE_URL" DEMO_PASSWORD="$DEMO_PASSWORD" LEADER_PASSWORD="$LEAD
     SHOTS="$PWD/target/browser" node --test --test-concurrency=1 tests/browser/
 echo "   screenshots: target/browser/"
 
+echo "== slow clients: 300 connections that never finish their request's header, and 100 that say nothing"
+python3 - "$CONSOLE_URL" <<'PY' || fail "slow clients were not dropped in time, or held up a normal request"
+import socket, sys, time, urllib.request
+host, port = sys.argv[1].split("//")[1].rstrip("/").split(":")
+slow = []
+for i in range(400):
+    s = socket.create_connection((host, int(port)))
+    if i < 300:
+        s.sendall(b"GET / HTTP/1.1\r\nHost: " + host.encode() + b"\r\nX-Slow: ")   # never ends
+    slow.append(s)
+start = time.monotonic()
+body = urllib.request.urlopen(sys.argv[1] + "/login", timeout=5).read().decode()
+served = time.monotonic() - start
+assert "Logga in" in body and served < 2, f"a normal request took {served:.1f} s beside 400 slow ones"
+time.sleep(12)   # the header-read timeout is 10 s
+open_ = 0
+for s in slow:
+    s.settimeout(0.2)
+    try:
+        if s.recv(1024) == b"":
+            continue   # closed by the server
+        # The server may answer 408 first; what counts is that it closes.
+        s.settimeout(1)
+        if s.recv(1024) != b"":
+            open_ += 1
+    except (socket.timeout, BlockingIOError):
+        open_ += 1
+    except OSError:
+        pass
+print(f"   a normal request served in {served*1000:.0f} ms; after 12 s, {open_} of 400 slow connections still open")
+assert open_ == 0, f"{open_} slow connections still open after the 10 s header-read timeout"
+PY
+
 echo "== the console serving TLS itself (--tls-cert/--tls-key), checked with curl"
 certificates
 TLS_PORT=$(free_port)

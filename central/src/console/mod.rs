@@ -112,9 +112,5 @@ pub async fn serve(o: Options, ready: Option<tokio::sync::oneshot::Sender<Socket
     let stop = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    if let Some(acceptor) = acceptor {
-        return tls::serve(listener, acceptor, handlers::router(state), stop).await;
-    }
-    let app = handlers::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(stop).await.map_err(|e| ConsoleError::Serve(e.to_string()))
+    tls::serve(listener, acceptor, handlers::router(state), stop).await
 }

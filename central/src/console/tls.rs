@@ -1,7 +1,10 @@
-//! Serving the console over TLS itself (rustls with ring, TLS 1.2 and 1.3), for a site
-//! without a reverse proxy: each connection's handshake runs on its own task (a slow or
-//! silent client holds up nobody else, and is dropped after 10 s), then HTTP/1.1 over it
-//! with the client's address given to the routes as the plain listener does.
+//! Serving the console's connections, over TLS itself (rustls with ring, TLS 1.2 and 1.3)
+//! for a site without a reverse proxy, or plain on loopback or behind a proxy. Each
+//! connection runs on its own task with the client's address given to the routes; a slow
+//! or silent client holds up nobody else: the TLS handshake must end within
+//! [`HANDSHAKE`], each request's header within [`HEADER_READ`] (also a kept-alive
+//! connection's next one), and at most [`CONNECTIONS`] are open at once — past that a new
+//! one is closed at once, so no client can exhaust the process's files.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -38,13 +41,21 @@ pub fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, ConsoleError> {
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
-/// Accepts connections until `stop` resolves.
+/// A TLS handshake must end within this.
+pub const HANDSHAKE: Duration = Duration::from_secs(10);
+/// A request's header (the first byte to the blank line) must arrive within this.
+pub const HEADER_READ: Duration = Duration::from_secs(10);
+/// Connections open at once, at most.
+pub const CONNECTIONS: usize = 1024;
+
+/// Accepts connections until `stop` resolves, over TLS when `acceptor` is given.
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    acceptor: TlsAcceptor,
+    acceptor: Option<TlsAcceptor>,
     app: Router,
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<(), ConsoleError> {
+    let open = Arc::new(tokio::sync::Semaphore::new(CONNECTIONS));
     tokio::pin!(stop);
     loop {
         let (tcp, peer) = tokio::select! {
@@ -58,22 +69,25 @@ pub async fn serve(
                 }
             },
         };
+        let Ok(permit) = open.clone().try_acquire_owned() else {
+            log::warn!("console: {CONNECTIONS} connections open; {peer} closed at once");
+            continue;
+        };
         let acceptor = acceptor.clone();
         let app = app.clone().layer(axum::Extension(ConnectInfo(peer)));
         tokio::spawn(async move {
-            let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
-                Ok(Ok(tls)) => tls,
-                Ok(Err(e)) => {
-                    log::info!("console: TLS handshake with {peer} failed: {e}");
-                    return;
-                }
-                Err(_) => return,
-            };
+            let _permit = permit;
             let service = TowerToHyperService::new(app);
-            let served = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(tls), service)
-                .with_upgrades()
-                .await;
+            let mut http = hyper::server::conn::http1::Builder::new();
+            http.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(HEADER_READ);
+            let served = match acceptor {
+                Some(acceptor) => match tokio::time::timeout(HANDSHAKE, acceptor.accept(tcp)).await {
+                    Ok(Ok(tls)) => http.serve_connection(TokioIo::new(tls), service).with_upgrades().await,
+                    Ok(Err(e)) => return log::info!("console: TLS handshake with {peer} failed: {e}"),
+                    Err(_) => return,
+                },
+                None => http.serve_connection(TokioIo::new(tcp), service).with_upgrades().await,
+            };
             if let Err(e) = served {
                 log::debug!("console: connection with {peer}: {e}");
             }

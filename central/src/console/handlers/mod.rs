@@ -97,9 +97,10 @@ fn from_another_site(headers: &HeaderMap, behind_proxy: bool) -> bool {
     }
     let host = if behind_proxy { text("x-forwarded-host").or_else(|| text("host")) } else { text("host") };
     match (text("origin"), host) {
-        (Some("null"), _) => true,
+        // The console's pages send no referrer, so a browser posts their forms with
+        // `Origin: null`: that says nothing, and `Sec-Fetch-Site` above decides.
+        (Some("null") | None, _) | (_, None) => false,
         (Some(origin), Some(host)) => origin.split_once("://").map(|(_, h)| h) != Some(host),
-        _ => false,
     }
 }
 
