@@ -83,7 +83,7 @@ pub(super) async fn login(
     let from = address(&s, &headers, peer);
     let name = f.get("name").cloned().unwrap_or_default();
     let password = f.get("password").cloned().unwrap_or_default();
-    let keys = [name.as_str(), from.as_str()];
+    let keys = session::login_keys(&name, &from);
     let v = Viewer { account: None, csrf: "", lang };
     let blocked = s.limiter.lock().map_or(true, |mut l| l.blocked(&keys, Instant::now()));
     if blocked {

@@ -144,9 +144,17 @@ fn language(headers: &HeaderMap, q: &Params) -> (Lang, Option<Lang>) {
     }
 }
 
+/// The client's address: behind the documented proxy the last `X-Forwarded-For` entry —
+/// the one the proxy itself wrote; anything before it the client may have sent — if it is
+/// an IP address; otherwise the connection's peer.
 fn address(s: &State, headers: &HeaderMap, peer: SocketAddr) -> String {
-    let forwarded = s.behind_proxy.then(|| headers.get("x-forwarded-for")?.to_str().ok()?.split(',').next()).flatten();
-    forwarded.map_or_else(|| peer.ip().to_string(), |f| f.trim().to_owned())
+    let forwarded = s
+        .behind_proxy
+        .then(|| {
+            headers.get("x-forwarded-for")?.to_str().ok()?.rsplit(',').next()?.trim().parse::<std::net::IpAddr>().ok()
+        })
+        .flatten();
+    forwarded.unwrap_or_else(|| peer.ip()).to_string()
 }
 
 async fn record(s: &State, account: Option<&str>, action: &str, detail: &str, address: &str) -> Result<(), DbError> {
