@@ -147,6 +147,10 @@ pub(super) fn buses(raw: &[Option<RawBus>], problems: &mut Problems) -> Vec<BusC
     let mut names = BTreeSet::new();
     for (i, given) in raw.iter().enumerate() {
         let Some(given) = given else { continue };
+        // Its name goes into topics, the devices table and alarms: an id like any other.
+        if let Err(e) = crate::core::ids::valid(&given.name) {
+            problems.push(format!("buses[{i}].name"), e.to_string());
+        }
         if !names.insert(given.name.clone()) {
             problems.push(format!("buses[{i}].name"), format!("bus \"{}\" is defined twice", given.name));
         }

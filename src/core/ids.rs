@@ -44,6 +44,11 @@ fn check_id(s: &str) -> Result<(), IdError> {
     Ok(())
 }
 
+/// Whether `s` is a valid id (for names kept as plain text, like a bus's).
+pub fn valid(s: &str) -> Result<(), IdError> {
+    check_id(s)
+}
+
 macro_rules! define_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
