@@ -221,11 +221,12 @@ class Collector:
     acknowledging on `events/ack` everything up to the first gap (the gateway runs with
     `confirm = "collector"`, so a record leaves its outbox only when the collector has it;
     what the broker drops on the way, the gateway sends again). Acknowledgements are signed
-    with the collector's key by `portvakt-admin ack`, bound to the record's hash."""
+    with the collector's key by `portvakt-admin ack`, bound to the record's hash and to the
+    run of the chain the records name (`epoch.id`; docs/mqtt.md, Runs of the chain)."""
 
     def __init__(self, broker, prefix, admin, work):
         self.broker, self.prefix, self.seqs, self.stopping = broker, prefix, [], False
-        self.hashes, self.admin, self.work = {}, admin, Path(work)
+        self.hashes, self.admin, self.work, self.epoch = {}, admin, Path(work), None
         self.key = self.work / "collector.key"
         subprocess.run([admin, "keygen", "--out", str(self.key)], check=True, capture_output=True)
         self.public_key = subprocess.run([admin, "pubkey", "--key", str(self.key)], check=True, capture_output=True,
@@ -244,8 +245,9 @@ class Collector:
                 through += 1
             if through > told:
                 ack.unlink(missing_ok=True)
-                subprocess.run([self.admin, "ack", "--site", self.prefix.rsplit("/", 1)[-1], "--through", str(through),
-                                "--hash", self.hashes[through], "--key", str(self.key), "--out", str(ack)],
+                run = ["--epoch", self.epoch] if self.epoch else []
+                subprocess.run([self.admin, "ack", "--site", self.prefix.rsplit("/", 1)[-1], *run, "--through",
+                                str(through), "--hash", self.hashes[through], "--key", str(self.key), "--out", str(ack)],
                                check=True, capture_output=True)
                 sent = subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(self.broker.port), "-q", "1",
                                        "-t", f"{self.prefix}/events/ack", "-f", str(ack)], capture_output=True)
@@ -262,6 +264,7 @@ class Collector:
                     record = json.loads(line)
                     self.hashes[record["seq"]] = record["hash"]
                     self.seqs.append(record["seq"])
+                    self.epoch = (record.get("epoch") or {}).get("id", self.epoch)
                 except (ValueError, KeyError):
                     pass
             self.proc.wait()
