@@ -21,6 +21,8 @@ pub const LATEST_MS: i64 = 253_402_300_799_999;
 /// The largest sealed personal part (a holder and a credential id of at most
 /// [`MAX_NAME`] each, sealed, are well under 1 KiB).
 pub const MAX_SEALED: usize = 2 * 1024;
+/// Unreviewed quarantined messages kept per site, at most; past that they are counted.
+pub const MAX_QUARANTINED: usize = 1000;
 /// How much of a quarantined message is kept.
 pub const KEPT_OF_QUARANTINED: usize = 64 * 1024;
 

@@ -194,8 +194,17 @@ pub async fn facts(db: &impl GenericClient, site: &str) -> Result<Facts, DbError
         )
         .await?;
     let n: i64 = q.get("n");
-    if n > 0 {
-        f.quarantined = Some((u64::try_from(n).unwrap_or(0), q.get::<_, Option<String>>("why").unwrap_or_default()));
+    let dropped: i64 =
+        db.query_opt("SELECT messages FROM refused_dropped WHERE site = $1", &[&site]).await?.map_or(0, |r| r.get(0));
+    if n > 0 || dropped > 0 {
+        let mut why = q.get::<_, Option<String>>("why").unwrap_or_default();
+        if dropped > 0 {
+            why.push_str(&format!(
+                "; {dropped} more not kept (the quarantine keeps {} unreviewed per site)",
+                crate::boundary::MAX_QUARANTINED
+            ));
+        }
+        f.quarantined = Some((u64::try_from(n + dropped).unwrap_or(0), why));
     }
     Ok(f)
 }

@@ -56,6 +56,15 @@ pub async fn erase(db: &Client, r: &Retention, now: Timestamp) -> Result<u64, Db
     if n > 0 {
         log::info!("retention: {n} record(s)' personal parts erased (headers and commitments kept)");
     }
+    // Quarantined messages may hold personal data too (a record from before audiences,
+    // a sealed part): their bytes go with the shortest class; why and how long they were
+    // stays for the operator.
+    db.execute(
+        "UPDATE refused SET payload = ''::bytea
+         WHERE length(payload) > 0 AND received_at < TIMESTAMPTZ 'epoch' + $1::bigint * INTERVAL '1 millisecond'",
+        &[&before(r.others)],
+    )
+    .await?;
     Ok(n)
 }
 

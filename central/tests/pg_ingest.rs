@@ -187,3 +187,27 @@ async fn a_checkpoint_that_arrived_before_its_record_is_judged_again_when_the_re
     let judged: String = c.query_one(outcome, &[]).await.unwrap().get(0);
     assert_eq!(judged, "verified", "judged again once record 2 is stored");
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_flood_of_bad_messages_from_one_site_is_counted_past_the_cap_not_kept_and_its_bytes_go_with_retention() {
+    use portvakt_central::boundary::MAX_QUARANTINED;
+    let (_pg, mut c) = pg().await;
+    let junk = vec![b'x'; 2048];
+    let flood: Vec<(&str, &[u8])> = (0..MAX_QUARANTINED + 5).map(|_| ("site-stolen", &junk[..])).collect();
+    take_records(&mut c, &keys(), &flood, jiff::Timestamp::now()).await.expect("every message is answered");
+    let kept = count(&c, "SELECT count(*) FROM refused WHERE site = 'site-stolen'").await;
+    assert_eq!(usize::try_from(kept).unwrap(), MAX_QUARANTINED);
+    assert_eq!(count(&c, "SELECT messages FROM refused_dropped WHERE site = 'site-stolen'").await, 5);
+    assert_eq!(count(&c, "SELECT bytes FROM refused_dropped WHERE site = 'site-stolen'").await, 5 * 2048);
+    let open = "SELECT count(*) FROM alarms WHERE site = 'site-stolen' AND kind = 'records_quarantined' AND cleared_at IS NULL";
+    assert_eq!(count(&c, open).await, 1);
+    let facts = portvakt_central::fleet::facts(&c, "site-stolen").await.unwrap();
+    let (n, why) = facts.quarantined.expect("quarantined");
+    assert_eq!(usize::try_from(n).unwrap(), MAX_QUARANTINED + 5);
+    assert!(why.contains("5 more not kept"), "{why}");
+    // Past the shortest retention class, the quarantined bytes go; why and how long stay.
+    let later = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(15 * 24);
+    portvakt_central::retention::erase(&c, &portvakt_central::retention::Retention::default(), later).await.unwrap();
+    assert_eq!(count(&c, "SELECT count(*) FROM refused WHERE length(payload) > 0").await, 0);
+    assert_eq!(count(&c, "SELECT min(length) FROM refused").await, 2048);
+}
