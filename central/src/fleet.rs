@@ -5,6 +5,8 @@
 //! cleared, one still open left alone — after each observation and at every sweep (which
 //! is what notices a gateway gone silent).
 
+use std::fmt::Write as _;
+
 use jiff::Timestamp;
 use tokio_postgres::{Client, GenericClient};
 
@@ -199,10 +201,8 @@ pub async fn facts(db: &impl GenericClient, site: &str) -> Result<Facts, DbError
     if n > 0 || dropped > 0 {
         let mut why = q.get::<_, Option<String>>("why").unwrap_or_default();
         if dropped > 0 {
-            why.push_str(&format!(
-                "; {dropped} more not kept (the quarantine keeps {} unreviewed per site)",
-                crate::boundary::MAX_QUARANTINED
-            ));
+            let cap = crate::boundary::MAX_QUARANTINED;
+            let _ = write!(why, "; {dropped} more not kept (the quarantine keeps {cap} unreviewed per site)");
         }
         f.quarantined = Some((u64::try_from(n + dropped).unwrap_or(0), why));
     }
