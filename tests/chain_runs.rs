@@ -24,12 +24,17 @@ fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
 }
 
-fn collector_env() -> Vec<(&'static str, String)> {
-    let key = ed25519_dalek::SigningKey::from_bytes(&[COLLECTOR; 32]).verifying_key().to_bytes();
-    vec![
-        ("PORTVAKT__UPLINK__CONFIRM", "collector".to_owned()),
-        ("PORTVAKT__UPLINK__COLLECTOR_KEY", portvakt::core::hex::encode(&key)),
-    ]
+/// A broker, the collector's view of `events`, and the gateway started against them in
+/// `confirm = "collector"` mode with the collector's key.
+async fn in_collector_mode() -> (SimBroker, Subscriber, TestDaemon) {
+    let broker = SimBroker::start(0).await.unwrap();
+    let sub = Subscriber::connect(broker.addr().port(), "collector", &format!("{P}/events")).await;
+    let key = portvakt::core::hex::encode(
+        &ed25519_dalek::SigningKey::from_bytes(&[COLLECTOR; 32]).verifying_key().to_bytes(),
+    );
+    let d = started(&broker, &[("PORTVAKT__UPLINK__CONFIRM", "collector"), ("PORTVAKT__UPLINK__COLLECTOR_KEY", &key)])
+        .await;
+    (broker, sub, d)
 }
 
 /// The collector's acknowledgement of `record` (an `events` message it received).
@@ -100,11 +105,7 @@ fn newest_in(sub: &Subscriber, epoch: &str) -> Value {
 #[test]
 fn a_box_swapped_or_reflashed_begins_its_own_run_and_the_old_runs_acknowledgements_confirm_nothing() {
     rt().block_on(async {
-        let broker = SimBroker::start(0).await.unwrap();
-        let sub = Subscriber::connect(broker.addr().port(), "collector", &format!("{P}/events")).await;
-        let env = collector_env();
-        let more: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let d = started(&broker, &more).await;
+        let (broker, sub, d) = in_collector_mode().await;
         d.ask(&Request::Pulse { door: "entrance".into() }).await.unwrap();
         let old = sub.wait(&format!("{P}/events"), 10, |s| s.json()["kind"] == "door.pulsed").await.json();
         let old_run = old["epoch"]["id"].as_str().unwrap().to_owned();
@@ -152,11 +153,7 @@ fn a_box_swapped_or_reflashed_begins_its_own_run_and_the_old_runs_acknowledgemen
 #[test]
 fn a_store_restored_from_a_backup_begins_a_new_run_and_the_collector_gets_its_records_again_once() {
     rt().block_on(async {
-        let broker = SimBroker::start(0).await.unwrap();
-        let sub = Subscriber::connect(broker.addr().port(), "collector", &format!("{P}/events")).await;
-        let env = collector_env();
-        let more: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let d = started(&broker, &more).await;
+        let (broker, sub, d) = in_collector_mode().await;
         let backup = tempfile::tempdir().unwrap();
         // The backup is taken while the daemon is stopped, as docs/install.md says.
         let d = d
@@ -171,7 +168,6 @@ fn a_store_restored_from_a_backup_begins_a_new_run_and_the_collector_gets_its_re
         }
         let pulsed = sub.wait(&format!("{P}/events"), 10, |s| s.json()["kind"] == "door.pulsed").await.json();
         let run = pulsed["epoch"]["id"].as_str().unwrap().to_owned();
-        tokio::time::sleep(Duration::from_millis(300)).await;
         let held = newest_in(&sub, &run);
         broker.publish(&format!("{P}/events/ack"), ack_of(&held), false);
         for _ in 0..250 {

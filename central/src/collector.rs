@@ -133,17 +133,17 @@ pub async fn run(mut c: Collector, stop: impl std::future::Future<Output = ()>) 
     });
     tokio::pin!(stop);
     let mut sweep = tokio::time::interval(SWEEP);
+    let mut retain = tokio::time::interval(crate::retention::EVERY);
     let result = loop {
         tokio::select! {
             () = &mut stop => break Ok(()),
             _ = sweep.tick() => {
-                let now = jiff::Timestamp::now();
-                let swept = fleet::sweep(&c.db, now, &Rules::default()).await;
-                let erased = match swept {
-                    Ok(()) => crate::retention::erase(&c.db, &c.keys.retention, now).await,
-                    Err(e) => Err(e),
-                };
-                if let Err(e) = erased {
+                if let Err(e) = fleet::sweep(&c.db, jiff::Timestamp::now(), &Rules::default()).await {
+                    break Err(e.into());
+                }
+            }
+            _ = retain.tick() => {
+                if let Err(e) = crate::retention::erase(&c.db, &c.keys.retention, jiff::Timestamp::now()).await {
                     break Err(e.into());
                 }
             }

@@ -119,6 +119,7 @@ pub async fn run(
     tokio::pin!(stop);
     let mut taken: u64 = 0;
     let mut sweep = tokio::time::interval(SWEEP);
+    let mut retain = tokio::time::interval(crate::retention::EVERY);
     let rules = Rules::default();
     loop {
         let next = tokio::select! {
@@ -127,9 +128,11 @@ pub async fn run(
                 return Ok(());
             }
             _ = sweep.tick() => {
-                let now = jiff::Timestamp::now();
-                fleet::sweep(db, now, &rules).await?;
-                crate::retention::erase(db, &keys.retention, now).await?;
+                fleet::sweep(db, jiff::Timestamp::now(), &rules).await?;
+                continue;
+            }
+            _ = retain.tick() => {
+                crate::retention::erase(db, &keys.retention, jiff::Timestamp::now()).await?;
                 continue;
             }
             m = state_messages.next() => m,

@@ -34,25 +34,29 @@ impl Default for Retention {
     }
 }
 
+/// Erases the parts this Central opened (its own audiences') recorded before `$1` (ms).
+const ERASE_OPENED: &str =
+    "UPDATE records SET holder = NULL, credential = NULL, salt = NULL, sealed = NULL, erased_at = now()
+     WHERE format = 2 AND erased_at IS NULL AND salt IS NOT NULL
+       AND at < TIMESTAMPTZ 'epoch' + $1::bigint * INTERVAL '1 millisecond'";
+/// Erases the parts it keeps sealed (other audiences') recorded before `$1` (ms).
+const ERASE_SEALED: &str =
+    "UPDATE records SET holder = NULL, credential = NULL, salt = NULL, sealed = NULL, erased_at = now()
+     WHERE format = 2 AND erased_at IS NULL AND sealed IS NOT NULL
+       AND at < TIMESTAMPTZ 'epoch' + $1::bigint * INTERVAL '1 millisecond'";
+
+/// How often collectors apply retention (erasure runs on a day's scale: once an hour is
+/// plenty, and keeps it off the 30 s alarm sweep).
+pub const EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// Erases the personal parts past their period at `now`; returns how many. Which class a
 /// part is in is read from what is stored, not from this process's keys: a part this
 /// Central opened (it keeps its salt) is its own; one it keeps sealed is another's. A
 /// collector started without its reading keys erases nothing of its own early.
 pub async fn erase(db: &Client, r: &Retention, now: Timestamp) -> Result<u64, DbError> {
     let before = |d: SignedDuration| now.saturating_sub(d).unwrap_or(now).as_millisecond();
-    let mut n = 0;
-    for (held, period) in [("salt IS NOT NULL", r.own), ("sealed IS NOT NULL", r.others)] {
-        n += db
-            .execute(
-                &format!(
-                    "UPDATE records SET holder = NULL, credential = NULL, salt = NULL, sealed = NULL, erased_at = now()
-                     WHERE format = 2 AND erased_at IS NULL AND {held}
-                       AND at < TIMESTAMPTZ 'epoch' + $1::bigint * INTERVAL '1 millisecond'"
-                ),
-                &[&before(period)],
-            )
-            .await?;
-    }
+    let own = db.execute(ERASE_OPENED, &[&before(r.own)]).await?;
+    let n = own + db.execute(ERASE_SEALED, &[&before(r.others)]).await?;
     if n > 0 {
         log::info!("retention: {n} record(s)' personal parts erased (headers and commitments kept)");
     }

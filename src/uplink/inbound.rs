@@ -179,8 +179,16 @@ impl Worker {
             Ok(a) => a,
             Err(r) => return self.ack_refused(&msg.topic, &r).await,
         };
-        let mine = match self.reach.store.call(|s| Ok(s.epoch().map(|e| e.id.clone()))).await {
-            Ok(e) => e,
+        // The store's run, its newest record and its hash of the one acknowledged, in one
+        // visit to the store.
+        let through = ack.through;
+        let asked = self.reach.store.call(move |s| {
+            let (head, _) = s.head();
+            let stored = if through > head { None } else { s.hash_of(through)? };
+            Ok((s.epoch().map(|e| e.id.clone()), head, stored))
+        });
+        let (mine, head, stored) = match asked.await {
+            Ok(found) => found,
             Err(e) => return log::error!("uplink: acknowledgement not checked: {e}"),
         };
         if ack.epoch != mine {
@@ -189,17 +197,11 @@ impl Worker {
             let _ = self.out.send(Out::AckRefused).await;
             return log::debug!("uplink: an acknowledgement of another run of the chain ({:?})", ack.epoch);
         }
-        let head = *self.reach.store.head().borrow();
         let refused = |code, message: String| Refused { id: None, code, message };
-        if ack.through > head {
-            let why = format!("acknowledges {} but the newest record is {head}", ack.through);
+        if through > head {
+            let why = format!("acknowledges {through} but the newest record is {head}");
             return self.behind_collector(&msg.topic, refused("ahead", why)).await;
         }
-        let through = ack.through;
-        let stored = match self.reach.store.call(move |s| s.hash_of(through)).await {
-            Ok(h) => h,
-            Err(e) => return log::error!("uplink: acknowledgement not checked: {e}"),
-        };
         match stored {
             // Pruned, and so confirmed with everything before it already.
             None => log::debug!("uplink: an acknowledgement through {through}, which is no longer stored"),

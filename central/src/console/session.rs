@@ -67,6 +67,13 @@ pub async fn start(db: &Client, account: &str) -> Result<String, DbError> {
     Ok(token)
 }
 
+/// A session row (`name`, `role`, `sites`, `csrf`) as a session; none for a role this
+/// build does not know.
+fn session_of(r: &tokio_postgres::Row) -> Option<Session> {
+    let role = Role::from_word(r.get("role"))?;
+    Some(Session { account: Account { name: r.get("name"), role, sites: r.get("sites") }, csrf: r.get("csrf") })
+}
+
 /// The live session of `token`, touched.
 pub async fn find(db: &Client, token: &str) -> Result<Option<Session>, DbError> {
     let row = db
@@ -80,10 +87,7 @@ pub async fn find(db: &Client, token: &str) -> Result<Option<Session>, DbError> 
             &[&digest(token)],
         )
         .await?;
-    Ok(row.and_then(|r| {
-        let role = Role::from_word(r.get("role"))?;
-        Some(Session { account: Account { name: r.get("name"), role, sites: r.get("sites") }, csrf: r.get("csrf") })
-    }))
+    Ok(row.as_ref().and_then(session_of))
 }
 
 /// The live session of `token`, as it is now, without touching it: the live stream asks
@@ -101,10 +105,7 @@ pub async fn peek(db: &Client, token: &str) -> Result<Option<Session>, DbError> 
             &[&digest(token)],
         )
         .await?;
-    Ok(row.and_then(|r| {
-        let role = Role::from_word(r.get("role"))?;
-        Some(Session { account: Account { name: r.get("name"), role, sites: r.get("sites") }, csrf: r.get("csrf") })
-    }))
+    Ok(row.as_ref().and_then(session_of))
 }
 
 /// Ends the session of `token`.

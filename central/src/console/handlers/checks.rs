@@ -7,7 +7,7 @@ use axum::extract::{ConnectInfo, Form, Path, Query, State as Shared};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 
-use super::{AppState, Asker, Params, address, asker, failure, record};
+use super::{AppState, Asker, Params, address, failure, poster, record};
 use crate::checks;
 use crate::console::accounts::Right;
 use crate::console::check_page;
@@ -44,17 +44,13 @@ pub(super) async fn mark_checked(
     Path(id): Path<i64>,
     Form(f): Form<Params>,
 ) -> Response {
-    let a = match asker(&s, &headers, &Params::new()).await {
+    let a = match poster(&s, &headers, &f, Right::CheckReads).await {
         Ok(a) => a,
         Err(r) => return r,
     };
     let from = address(&s, &headers, peer);
     let name = a.session.account.name.clone();
-    let outcome = f.get("outcome").map(String::as_str).filter(|o| checks::OUTCOMES.contains(o));
-    if f.get("csrf") != Some(&a.session.csrf) || !a.session.account.role.may(Right::CheckReads) {
-        return a.forbidden();
-    }
-    let Some(outcome) = outcome else {
+    let Some(outcome) = f.get("outcome").map(String::as_str).filter(|o| checks::OUTCOMES.contains(o)) else {
         return (StatusCode::BAD_REQUEST, "outcome: justified or questioned").into_response();
     };
     let note = f.get("note").map(|n| n.trim()).filter(|n| !n.is_empty() && n.chars().count() <= 200);

@@ -1,6 +1,6 @@
 //! The fleet, a site (its doors live, its latest events) and the alarms.
 
-use super::{AppState, Asker, Params, address, asker, failure, html, record};
+use super::{AppState, Asker, Params, address, failure, html, poster, record};
 use crate::console::State;
 use crate::console::accounts::Right;
 use crate::console::pages::{self, AlarmRow};
@@ -180,15 +180,12 @@ pub(super) async fn acknowledge(
     Path(id): Path<i64>,
     Form(f): Form<Params>,
 ) -> Response {
-    let a = match asker(&s, &headers, &Params::new()).await {
+    let a = match poster(&s, &headers, &f, Right::Acknowledge).await {
         Ok(a) => a,
         Err(r) => return r,
     };
     let from = address(&s, &headers, peer);
     let name = a.session.account.name.clone();
-    if f.get("csrf") != Some(&a.session.csrf) || !a.session.account.role.may(Right::Acknowledge) {
-        return a.forbidden();
-    }
     let done = async {
         let db = s.db.get().await?;
         let Some(row) = db.query_opt("SELECT site FROM alarms WHERE id = $1", &[&id]).await? else { return Ok(None) };

@@ -20,6 +20,7 @@ use axum::routing::{get, post};
 use maud::Markup;
 
 use super::State;
+use super::accounts::Right;
 use super::i18n::{Lang, t};
 use super::pages::{self, Viewer};
 use super::session::{self, COOKIE, Session};
@@ -209,6 +210,16 @@ impl Asker {
         let body = pages::message(self.lang, "forbidden");
         html(StatusCode::FORBIDDEN, &pages::layout(&self.viewer(), t(self.lang, "forbidden"), &body), None)
     }
+}
+
+/// Who posted form `f`: a live session whose CSRF token the form carries and whose role
+/// may `right` (403 otherwise).
+async fn poster(s: &State, headers: &HeaderMap, f: &Params, right: Right) -> Result<Asker, Response> {
+    let a = asker(s, headers, &Params::new()).await?;
+    if f.get("csrf") != Some(&a.session.csrf) || !a.session.account.role.may(right) {
+        return Err(a.forbidden());
+    }
+    Ok(a)
 }
 
 async fn asker(s: &State, headers: &HeaderMap, q: &Params) -> Result<Asker, Response> {
