@@ -73,6 +73,13 @@ pub(super) struct RawAuthority {
     expiry_grace: Option<String>,
 }
 
+impl RawAuthority {
+    /// Its id as written.
+    pub(super) fn id(&self) -> &str {
+        &self.id
+    }
+}
+
 /// Validates the authorities against the site's doors.
 pub(super) fn authorities(
     raw: &[Option<RawAuthority>],

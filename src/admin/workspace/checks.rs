@@ -1,7 +1,9 @@
 //! Mistakes caught before signing: what the gateway would refuse, or what would silently
 //! take access away, found in the workspace's own files and named with file and line — a
 //! door the site does not have (a misspelt `laundy` would leave a resident's booking
-//! `door_not_in_scope`), the same tag or PIN given to two credentials at one site.
+//! `door_not_in_scope`), a role the site lacks, a door, role, booking or bundle lifetime
+//! the owner did not grant this authority, the same tag or PIN given to two credentials at
+//! one site.
 //! `site_bundle` refuses a bundle with any of these; nothing they describe is signed.
 
 use std::collections::BTreeMap;
@@ -37,34 +39,97 @@ impl Workspace {
     pub fn mistakes_at(&self, site: &str) -> Vec<String> {
         let mut out = Vec::new();
         self.unknown_doors(site, &mut out);
+        self.outside_grant(site, &mut out);
         self.same_secret_twice(site, &mut out);
         out
     }
 
+    /// What is wrong with door `d` at `site`: not a door of the site, or not one the
+    /// owner granted this authority.
+    fn door_problem(&self, site: &str, d: &str) -> Option<String> {
+        let s = self.settings.sites.get(site)?;
+        if !s.doors.is_empty() && !s.doors.iter().any(|k| k == d) {
+            return Some(format!("no door \"{d}\" at {site} ({site}'s doors are {})", s.doors.join(", ")));
+        }
+        let g = s.grant.as_ref().filter(|g| !g.doors.iter().any(|k| k == d))?;
+        Some(format!(
+            "door \"{d}\" at {site} is not granted to {} (it may grant: {})",
+            self.settings.authority,
+            g.doors.join(", ")
+        ))
+    }
+
     fn unknown_doors(&self, site: &str, out: &mut Vec<String>) {
-        let Some(known) = self.settings.sites.get(site).map(|s| &s.doors).filter(|d| !d.is_empty()) else {
-            return;
-        };
-        let unknown = |d: &String| !known.contains(d);
-        let theirs = format!("{site}'s doors are {}", known.join(", "));
         for (id, group) in &self.groups.groups {
-            for d in group.access.get(site).into_iter().flatten().filter(|d| unknown(d)) {
-                let at = place(&self.dir, "groups.toml", &table("groups", id), &format!("\"{d}\""));
-                out.push(format!("{at}: group {id}: no door \"{d}\" at {site} ({theirs})"));
+            for d in group.access.get(site).into_iter().flatten() {
+                if let Some(why) = self.door_problem(site, d) {
+                    let at = place(&self.dir, "groups.toml", &table("groups", id), &format!("\"{d}\""));
+                    out.push(format!("{at}: group {id}: {why}"));
+                }
             }
         }
         for (id, h) in &self.holders.holders {
             let section = table("holders", id);
-            for d in h.access.get(site).into_iter().flatten().filter(|d| unknown(d)) {
-                let at = place(&self.dir, "holders.toml", &section, &format!("\"{d}\""));
-                out.push(format!("{at}: holder {id}: no door \"{d}\" at {site} ({theirs})"));
-            }
-            for c in &h.credentials {
-                for d in c.doors.iter().filter(|d| unknown(d)) {
+            for d in h.access.get(site).into_iter().flatten() {
+                if let Some(why) = self.door_problem(site, d) {
                     let at = place(&self.dir, "holders.toml", &section, &format!("\"{d}\""));
-                    out.push(format!("{at}: credential {} of {id}: no door \"{d}\" at {site} ({theirs})", c.id));
+                    out.push(format!("{at}: holder {id}: {why}"));
                 }
             }
+            if self.doors_at(h, site).is_empty() {
+                continue;
+            }
+            for c in &h.credentials {
+                for d in &c.doors {
+                    if let Some(why) = self.door_problem(site, d) {
+                        let at = place(&self.dir, "holders.toml", &section, &format!("\"{d}\""));
+                        out.push(format!("{at}: credential {} of {id}: {why}", c.id));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Roles the site lacks or the owner did not grant, bookings and bundle lifetimes
+    /// the grant does not allow.
+    fn outside_grant(&self, site: &str, out: &mut Vec<String>) {
+        let Some(s) = self.settings.sites.get(site) else { return };
+        let me = &self.settings.authority;
+        for (id, h) in &self.holders.holders {
+            if self.doors_at(h, site).is_empty() {
+                continue;
+            }
+            let at = || place(&self.dir, "holders.toml", &table("holders", id), "role =");
+            if !s.roles.is_empty() && !s.roles.contains(&h.role) {
+                out.push(format!(
+                    "{}: holder {id}: no role \"{}\" at {site} (its roles: {})",
+                    at(),
+                    h.role,
+                    s.roles.join(", ")
+                ));
+            } else if let Some(g) = s.grant.as_ref().filter(|g| !g.may_give(&h.role)) {
+                out.push(format!(
+                    "{}: holder {id}: role {} is not granted to {me} at {site} (it may give: {})",
+                    at(),
+                    h.role,
+                    g.roles_text()
+                ));
+            }
+        }
+        let Some(g) = &s.grant else { return };
+        if !g.bookings
+            && let Some(b) = self.bookings.bookings.iter().find(|b| b.site == site)
+        {
+            let at = place(&self.dir, "bookings.toml", "[[bookings]]", &format!("\"{}\"", b.start));
+            out.push(format!("{at}: {me} may not carry bookings at {site} (the owner's grant)"));
+        }
+        if self.settings.valid_days.saturating_mul(24) > g.max_bundle_hours {
+            let at = place(&self.dir, "workspace.toml", "valid_days", "valid_days");
+            out.push(format!(
+                "{at}: valid_days = {}: the owner lets {me} issue bundles of at most {} days at {site}",
+                self.settings.valid_days,
+                g.max_bundle_hours / 24
+            ));
         }
     }
 

@@ -107,6 +107,7 @@ impl Workspace {
                     ));
                 }
             }
+            self.check_granted_doors(site, doors)?;
         }
         Ok(())
     }
@@ -144,8 +145,13 @@ impl Workspace {
         if let Some(text) = config_text {
             let (base, doors) = super::policy_file::PolicyFile::from_site_config(text)
                 .map_err(|e| invalid("--config", format!("not a Portvakt config: {e}")))?;
-            let _ = write!(said, ": doors {}, {} schedule(s) from its config", doors.join(", "), base.schedules.len());
-            s.doors = doors;
+            let grant = self.import_site_config(id, &mut s, text)?;
+            let _ = write!(
+                said,
+                ": doors {}, {} schedule(s) from its config; {grant}",
+                doors.join(", "),
+                base.schedules.len()
+            );
             self.bases.insert(id.into(), base);
         }
         self.settings.sites.insert(id.into(), s);
@@ -190,6 +196,7 @@ impl Workspace {
         }
         self.check_group(holder.group.as_deref())?;
         self.check_access(&holder.access)?;
+        self.check_granted_role(&holder.role, &self.sites_of(&holder))?;
         self.check_times(holder.valid_from.as_deref(), holder.valid_until.as_deref())?;
         let said = format!(
             "holder {id} ({}){}",
@@ -208,6 +215,7 @@ impl Workspace {
         id_check("--role", RoleId::new(&h.role))?;
         self.check_group(h.group.as_deref())?;
         self.check_access(&h.access)?;
+        self.check_granted_role(&h.role, &self.sites_of(&h))?;
         self.check_times(h.valid_from.as_deref(), h.valid_until.as_deref())?;
         let mut parts = Vec::new();
         if h.role != before.role {
@@ -367,13 +375,18 @@ impl Workspace {
             id: holder.into(),
             known: known(self.holders.holders.keys()),
         })?;
+        Ok(self.sites_of(h))
+    }
+
+    /// The sites `h` has doors at, their own and their group's.
+    pub(super) fn sites_of(&self, h: &Holder) -> Vec<String> {
         let mut sites: Vec<String> = h.access.keys().cloned().collect();
         if let Some(g) = h.group.as_ref().and_then(|g| self.groups.groups.get(g)) {
             sites.extend(g.access.keys().cloned());
         }
         sites.sort();
         sites.dedup();
-        Ok(sites)
+        sites
     }
 
     /// Takes a credential away; with `revoke` it is also revoked (a lost tag or phone).

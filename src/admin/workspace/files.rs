@@ -56,12 +56,77 @@ pub struct SiteSettings {
     /// The site's doors, as imported from its config (empty: not known, not checked).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub doors: Vec<String>,
+    /// The site's roles, as imported from its config (empty: not known, not checked).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+    /// For each door, the rules of its config: which roles it admits, when, and whether
+    /// with a booking.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub rules: BTreeMap<String, Vec<RuleSpec>>,
+    /// The site's holiday calendar, as imported from its config.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holidays: Option<HolidaysSpec>,
+    /// What the owner granted this authority at the site, as imported from its config
+    /// (absent: not known, not checked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant: Option<GrantSpec>,
     /// A gateway inbox folder (mounted, or on this machine) bundles are delivered to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inbox: Option<PathBuf>,
     /// The broker bundles are published to, retained.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mqtt: Option<MqttDelivery>,
+}
+
+/// One rule of a door, as in the site config's `access`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSpec {
+    /// The role it admits.
+    pub role: String,
+    /// The schedule it admits it in (absent: at all times).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
+    /// Whether it needs a booking.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub booking: bool,
+}
+
+/// The site config's `[holidays]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HolidaysSpec {
+    /// `sweden` or `none`.
+    pub calendar: String,
+    /// Whether eves (midsummer's, Christmas, New Year's) count.
+    pub eves: bool,
+    /// Further dates (`2026-06-05`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra: Vec<String>,
+}
+
+/// What the owner granted this authority at one site (the site config's
+/// `[[authorities]]` entry, with its class's defaults written out).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantSpec {
+    /// The doors it may grant.
+    pub doors: Vec<String>,
+    /// The roles it may give (absent: every role).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<String>>,
+    /// The signed commands it may send (`door.pulse`, `audit.query`, `reload`).
+    #[serde(default)]
+    pub commands: Vec<String>,
+    /// The door modes it may set.
+    #[serde(default)]
+    pub modes: Vec<String>,
+    /// The longest phone certificate it may issue, in hours.
+    pub max_certificate_hours: i64,
+    /// The longest bundle it may issue, in hours.
+    pub max_bundle_hours: i64,
+    /// Whether its bundles may carry bookings.
+    pub bookings: bool,
 }
 
 /// Delivery over MQTT, with the authority's client certificate.

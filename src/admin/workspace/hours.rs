@@ -44,6 +44,31 @@ impl Workspace {
         Ok(())
     }
 
+    /// The schedule the door code's hours are kept in: the one the owner already uses,
+    /// else the config's own (`[door_code] schedule`) when nothing else at the site uses
+    /// it, else `door-code` beside it (changing a shared schedule would move another
+    /// door's hours too).
+    fn door_code_schedule(&self, site: &str) -> String {
+        if let Some(c) = self.policies.get(site).and_then(|p| p.door_code.as_ref()) {
+            return c.schedule.clone();
+        }
+        let Some(name) = self.bases.get(site).and_then(|b| b.door_code.as_ref()).map(|c| c.schedule.clone()) else {
+            return DOOR_CODE_SCHEDULE.into();
+        };
+        if self.schedule_shared(site, &name) { DOOR_CODE_SCHEDULE.into() } else { name }
+    }
+
+    /// Whether a door rule or a door's free passage at `site` uses schedule `name`.
+    fn schedule_shared(&self, site: &str, name: &str) -> bool {
+        let by_rule = self
+            .settings
+            .sites
+            .get(site)
+            .is_some_and(|s| s.rules.values().flatten().any(|r| r.schedule.as_deref() == Some(name)));
+        let by_passage = self.bases.get(site).is_some_and(|b| b.free_passage.values().any(|f| f == name));
+        by_rule || by_passage
+    }
+
     /// Sets the door code's hours.
     pub fn door_code_hours(
         &mut self,
@@ -55,19 +80,48 @@ impl Workspace {
             check_holiday_rule(r)?;
         }
         let said = describe_windows(&windows);
+        let name = self.door_code_schedule(site);
         self.change_policy(site, |p, base| {
-            let from_base =
-                base.door_code.as_ref().and_then(|c| base.schedules.get(&c.schedule)).map(|s| s.on_holiday.clone());
-            let current = p.schedules.get(DOOR_CODE_SCHEDULE).map(|s| s.on_holiday.clone());
-            let rule = on_holiday.map(str::to_owned).or(current).or(from_base).unwrap_or_else(|| "normal".into());
-            p.schedules.insert(
-                DOOR_CODE_SCHEDULE.into(),
-                ScheduleSpec { windows, on_holiday: rule, ..ScheduleSpec::default() },
-            );
-            p.door_code = Some(DoorCodeSpec { schedule: DOOR_CODE_SCHEDULE.into() });
+            // The schedule as it stands (the owner's, else the config's), windows replaced:
+            // its holiday rule, active dates and closed days stay.
+            let mut s = p.schedules.get(&name).or_else(|| base.schedules.get(&name)).cloned().unwrap_or_else(|| {
+                let from_base = base.door_code.as_ref().and_then(|c| base.schedules.get(&c.schedule));
+                ScheduleSpec {
+                    on_holiday: from_base.map_or_else(|| "normal".into(), |b| b.on_holiday.clone()),
+                    ..ScheduleSpec::default()
+                }
+            });
+            s.windows = windows;
+            if let Some(rule) = on_holiday {
+                rule.clone_into(&mut s.on_holiday);
+            }
+            p.schedules.insert(name.clone(), s);
+            // The config's own schedule, changed, needs no move of the door code.
+            let configured = base.door_code.as_ref().is_some_and(|c| c.schedule == name);
+            p.door_code = (!configured).then(|| DoorCodeSpec { schedule: name.clone() });
             Ok(())
         })?;
         Ok(format!("door code hours at {site}: {said}"))
+    }
+
+    /// The schedule a door's free-passage hours are kept in: the config's own for that
+    /// door when nothing else uses it, else `free-passage-<door>`.
+    fn free_passage_schedule(&self, site: &str, door: &str) -> String {
+        let own = format!("free-passage-{door}");
+        let configured = self.bases.get(site).and_then(|b| b.free_passage.get(door)).filter(|n| !n.is_empty());
+        match configured {
+            Some(name) => {
+                let elsewhere =
+                    self.bases.get(site).is_some_and(|b| {
+                        b.free_passage.iter().any(|(d, n)| d != door && n == name)
+                            || b.door_code.as_ref().is_some_and(|c| &c.schedule == name)
+                    }) || self.settings.sites.get(site).is_some_and(|s| {
+                        s.rules.values().flatten().any(|r| r.schedule.as_deref() == Some(name.as_str()))
+                    });
+                if elsewhere { own } else { name.clone() }
+            }
+            None => own,
+        }
     }
 
     /// Sets a door's free-passage hours (none: no free passage).
@@ -87,14 +141,19 @@ impl Workspace {
                 format!("{site} has no such door (its doors: {})", s.doors.join(", ")),
             ));
         }
-        let name = format!("free-passage-{door}");
+        let name = self.free_passage_schedule(site, door);
         let said = if windows.is_empty() { "none".to_owned() } else { describe_windows(&windows) };
-        self.change_policy(site, |p, _| {
+        let own = name.starts_with("free-passage-");
+        self.change_policy(site, |p, base| {
             if windows.is_empty() {
-                p.schedules.remove(&name);
+                if own {
+                    p.schedules.remove(&name);
+                }
                 p.free_passage.insert(door.into(), String::new());
             } else {
-                p.schedules.insert(name.clone(), ScheduleSpec { windows, ..ScheduleSpec::default() });
+                let mut s = p.schedules.get(&name).or_else(|| base.schedules.get(&name)).cloned().unwrap_or_default();
+                s.windows = windows;
+                p.schedules.insert(name.clone(), s);
                 p.free_passage.insert(door.into(), name.clone());
             }
             Ok(())

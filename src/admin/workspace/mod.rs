@@ -11,6 +11,7 @@ mod checks;
 pub mod diff;
 pub mod edit;
 pub mod files;
+pub mod grant;
 pub mod hours;
 pub mod ical;
 pub mod import;

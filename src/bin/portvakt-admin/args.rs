@@ -134,42 +134,10 @@ pub(crate) enum Command {
         #[arg(long, default_value_t = 185)]
         mtu: u16,
     },
-    /// Sign a short-lived phone certificate.
-    Certify {
-        /// The authority's id.
-        #[arg(long)]
-        authority: String,
-        /// The site, or * for every site trusting the authority.
-        #[arg(long, default_value = "*")]
-        site: String,
-        /// The certificate's id.
-        #[arg(long)]
-        id: String,
-        /// The holder.
-        #[arg(long)]
-        holder: String,
-        /// The holder's role.
-        #[arg(long)]
-        role: String,
-        /// The phone's public key, 64 hex digits.
-        #[arg(long)]
-        phone_key: String,
-        /// Doors, separated by `,` or `;` (as in the CSV files), or * for the authority's whole scope.
-        #[arg(long, default_value = "*")]
-        doors: String,
-        /// Hours of validity from now.
-        #[arg(long, default_value_t = 12)]
-        hours: i64,
-        /// A signed revocation list to carry to gateways without coverage.
-        #[arg(long)]
-        revocations: Option<PathBuf>,
-        /// The authority's private key.
-        #[arg(long)]
-        key: PathBuf,
-        /// Where to write the certificate.
-        #[arg(long)]
-        out: PathBuf,
-    },
+    /// Sign a short-lived phone certificate. It is checked first against what the owner
+    /// granted the authority at the site (`--config`, or the workspace's `site add
+    /// --config`): role, doors and lifetime; without either, no more than 168 h.
+    Certify(CertifyArgs),
     /// Sign a remote command for a gateway (`door.pulse`, `door.mode`, `audit.query`,
     /// `reload`), to publish on `portvakt/<site>/cmd/<name>`; it expires after the
     /// gateway's `command_max_age`.
@@ -324,4 +292,45 @@ pub(crate) enum BundleCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `certify`'s arguments.
+#[derive(Debug, clap::Args)]
+pub(crate) struct CertifyArgs {
+    /// The authority's id.
+    #[arg(long)]
+    pub(crate) authority: String,
+    /// The site, or * for every site trusting the authority.
+    #[arg(long, default_value = "*")]
+    pub(crate) site: String,
+    /// The certificate's id.
+    #[arg(long)]
+    pub(crate) id: String,
+    /// The holder.
+    #[arg(long)]
+    pub(crate) holder: String,
+    /// The holder's role.
+    #[arg(long)]
+    pub(crate) role: String,
+    /// The phone's public key, 64 hex digits.
+    #[arg(long)]
+    pub(crate) phone_key: String,
+    /// Doors, separated by `,` or `;` (as in the CSV files), or * for the authority's whole scope.
+    #[arg(long, default_value = "*")]
+    pub(crate) doors: String,
+    /// Hours of validity from now.
+    #[arg(long, default_value_t = 12)]
+    pub(crate) hours: i64,
+    /// A signed revocation list to carry to gateways without coverage.
+    #[arg(long)]
+    pub(crate) revocations: Option<PathBuf>,
+    /// The authority's private key.
+    #[arg(long)]
+    pub(crate) key: PathBuf,
+    /// The site's config, to check the certificate against the authority's grant there.
+    #[arg(long)]
+    pub(crate) config: Option<PathBuf>,
+    /// Where to write the certificate.
+    #[arg(long)]
+    pub(crate) out: PathBuf,
 }

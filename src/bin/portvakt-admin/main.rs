@@ -4,6 +4,7 @@
 //! are dropped into a gateway's inbox or published over MQTT.
 
 mod args;
+mod certify;
 mod documents;
 mod personal;
 mod ws_args;
@@ -14,18 +15,17 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::anyhow;
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 
 use portvakt::admin::remote::{self, CommandArgs};
 use portvakt::core::hex;
-use portvakt::credentials::certificate::PhoneCertificate;
 use portvakt::credentials::envelope::{DocType, seal};
 use portvakt::credentials::keys;
 use portvakt::credentials::revocation::RevocationList;
 use portvakt::exit;
 
 use args::{BundleCommand, Cli, Command};
-use documents::{build, inspect, keygen, now_seconds, read, sign, verify, write_new};
+use documents::{build, inspect, keygen, now_seconds, sign, verify, write_new};
 
 /// `--workspace`, else `PORTVAKT_WORKSPACE`, else the current folder.
 fn workspace_dir(arg: Option<std::path::PathBuf>) -> std::path::PathBuf {
@@ -65,32 +65,7 @@ fn run(cli: Cli) -> anyhow::Result<String> {
         Command::Revoke { authority, site, sequence, ids, phone_keys, key, out } => {
             revoke(authority, site, sequence, ids, &phone_keys, &key, &out)
         }
-        Command::Certify { authority, site, id, holder, role, phone_key, doors, hours, revocations, key, out } => {
-            let phone_key = hex::decode32(&phone_key).ok_or_else(|| anyhow!("--phone-key: not 64 hex digits"))?;
-            let revocations = revocations.map(|p| read(&p)).transpose()?;
-            let now = Timestamp::now();
-            let cert = PhoneCertificate {
-                authority,
-                site,
-                id,
-                holder,
-                role,
-                phone_key,
-                doors: doors.split([',', ';', ' ']).map(|d| d.trim().to_owned()).filter(|d| !d.is_empty()).collect(),
-                not_before: now - SignedDuration::from_mins(5),
-                not_after: now + SignedDuration::from_hours(hours),
-                revocations,
-            };
-            let signing = keys::read_private(&key)?;
-            write_new(&out, &seal(DocType::Certificate, &cert.encode(), &signing))?;
-            Ok(format!(
-                "phone certificate {} for {} valid until {}, written to {}\n",
-                cert.id,
-                cert.holder,
-                cert.not_after,
-                out.display()
-            ))
-        }
+        Command::Certify(args) => certify::run(args, &workspace_dir(cli.workspace)),
         Command::Remote {
             name,
             authority,
