@@ -88,7 +88,12 @@ impl Building {
 
     /// Publishes the workspace into the gateway's inbox and takes it in at once.
     fn publish(&self, ws: &str) -> String {
-        let out = self.admin(ws, &["publish"]);
+        self.publish_with(ws, &[])
+    }
+
+    fn publish_with(&self, ws: &str, flags: &[&str]) -> String {
+        let args: Vec<&str> = ["publish"].iter().chain(flags).copied().collect();
+        let out = self.admin(ws, &args);
         let intake = self.portvakt(&["intake"]);
         assert!(intake.contains("accepted"), "{intake}");
         out
@@ -247,7 +252,12 @@ fn closing_the_laundry_on_a_holiday_keeps_even_a_booked_resident_out() {
     let at: Vec<&str> = at.iter().map(String::as_str).collect();
     assert!(opens(&b.explain(&at)));
     b.admin("eken", &["holiday", "add", "--date", &d, "--schedule", "laundry-hours"]);
-    let out = b.publish("eken");
+    // The booking on the closed day is a warning the owner has to accept.
+    let (code, out, err) = b.admin_run("eken", &["publish"], None);
+    let warned = format!("{out}{err}");
+    assert_ne!(code, 0, "{warned}");
+    assert!(warned.contains("laundry is closed for all of it"), "{warned}");
+    let out = b.publish_with("eken", &["--accept-warnings"]);
     assert!(out.contains(&format!("closed {d}")), "{out}");
     assert!(out.contains("closed 2026-12-24"), "the config's own closure is kept:\n{out}");
     let refused = b.explain(&at);

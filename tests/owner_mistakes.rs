@@ -115,3 +115,92 @@ fn the_same_tag_given_to_two_credentials_is_refused_before_signing() {
     o.ok(&["publish"]);
     assert_eq!(o.inbox_files(), 1);
 }
+
+/// A date `days` from today in Stockholm (never Christmas Eve, when the laundry is shut).
+fn day(days: i64) -> String {
+    let mut d = jiff::Zoned::now().in_tz("Europe/Stockholm").unwrap().date() + jiff::Span::new().days(days);
+    if (d.month(), d.day()) == (12, 24) {
+        d = d.tomorrow().unwrap();
+    }
+    d.to_string()
+}
+
+fn book(o: &Owner, holder: &str, date: &str, from: &str, to: &str) {
+    o.ok(&[
+        "booking",
+        "add",
+        "--door",
+        "laundry",
+        "--holder",
+        holder,
+        "--start",
+        &format!("{date}T{from}"),
+        "--end",
+        &format!("{date}T{to}"),
+    ]);
+}
+
+#[test]
+fn two_apartments_in_one_laundry_slot_are_a_warning_that_publish_refuses_until_accepted() {
+    let o = Owner::new();
+    let d = day(3);
+    book(&o, "anna-lgh1101", &d, "10:00", "13:00");
+    book(&o, "lars-lgh1203", &d, "12:00", "15:00");
+    let (code, out) = o.run(&["publish"]);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("WARNING") && out.contains("overlap at the same door"), "{out}");
+    assert!(out.contains("--accept-warnings"), "{out}");
+    assert_eq!(o.inbox_files(), 0);
+    o.ok(&["publish", "--accept-warnings"]);
+    assert_eq!(o.inbox_files(), 1);
+}
+
+#[test]
+fn a_booking_on_a_day_the_laundry_is_closed_is_a_warning() {
+    let o = Owner::new();
+    let d = day(4);
+    o.ok(&["holiday", "add", "--date", &d, "--schedule", "laundry-hours"]);
+    book(&o, "anna-lgh1101", &d, "10:00", "13:00");
+    let (code, out) = o.run(&["publish"]);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("laundry is closed for all of it") && out.contains(&format!("closed {d}")), "{out}");
+    assert_eq!(o.inbox_files(), 0);
+    // A slot that the hours cut short but do not close entirely is the gateway's to judge.
+    o.ok(&["holiday", "remove", "--date", &d]);
+    o.ok(&["booking", "remove", "--door", "laundry", "--start", &format!("{d}T10:00")]);
+    book(&o, "anna-lgh1101", &d, "21:00", "23:00");
+    o.ok(&["publish"]);
+}
+
+#[test]
+fn a_booking_whose_holder_lost_the_last_laundry_credential_is_a_warning() {
+    let o = Owner::new();
+    book(&o, "anna-lgh1101", &day(2), "10:00", "13:00");
+    o.ok(&["credential", "remove", "anna-tag", "--revoke"]);
+    let (code, out) = o.run(&["diff"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("nobody it is for has a credential for laundry any more"), "{out}");
+    let (code, out) = o.run(&["publish"]);
+    assert_ne!(code, 0, "{out}");
+    assert_eq!(o.inbox_files(), 0);
+}
+
+#[test]
+fn a_booking_already_over_is_refused_when_it_is_added() {
+    let o = Owner::new();
+    let (code, out) = o.run(&[
+        "booking",
+        "add",
+        "--door",
+        "laundry",
+        "--holder",
+        "anna-lgh1101",
+        "--start",
+        "2025-12-10T07:00",
+        "--end",
+        "2025-12-10T10:00",
+    ]);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("is over already"), "{out}");
+    assert!(!std::fs::read_to_string(o.dir.path().join("ws/bookings.toml")).unwrap_or_default().contains("2025-12-10"));
+}

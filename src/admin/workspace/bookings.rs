@@ -12,6 +12,18 @@ fn invalid(what: impl Into<String>, message: impl Into<String>) -> EditError {
 }
 
 impl Workspace {
+    /// Books a slot that has not ended at `now` (a booking already over would never
+    /// reach the gateway: most likely a mistyped date).
+    pub fn booking_add_coming(&mut self, b: BookingSpec, now: jiff::Timestamp) -> Result<String, EditError> {
+        let tz = self.timezone();
+        if let Ok(end) = parse_time(&b.end, &tz)
+            && end <= now
+        {
+            return Err(invalid("--end", format!("{} is over already: nothing would be sent (check the date)", b.end)));
+        }
+        self.booking_add(b)
+    }
+
     /// Books a slot (owner only).
     pub fn booking_add(&mut self, b: BookingSpec) -> Result<String, EditError> {
         if !self.is_owner() {

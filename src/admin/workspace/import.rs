@@ -116,11 +116,15 @@ impl Workspace {
         let events = super::ical::events(text, &tz).map_err(|p| problems("--ics", &p))?;
         let mut next = self.clone();
         let mut bad = Vec::new();
-        let (mut taken, mut cancelled) = (0, 0);
+        let (mut taken, mut cancelled, mut over) = (0, 0, 0);
         for e in &events {
             next.bookings.bookings.retain(|b| b.uid.as_deref() != Some(e.uid.as_str()));
             if e.cancelled {
                 cancelled += 1;
+                continue;
+            }
+            if e.end <= now {
+                over += 1;
                 continue;
             }
             let words: Vec<String> = e
@@ -166,7 +170,7 @@ impl Workspace {
         }
         *self = next;
         Ok(format!(
-            "{taken} booking(s) at {door} of {site} taken, {cancelled} cancelled, {dropped} no longer in the file dropped"
+            "{taken} booking(s) at {door} of {site} taken, {cancelled} cancelled, {over} already over not taken, {dropped} no longer in the file dropped"
         ))
     }
 }

@@ -21,6 +21,7 @@ pub mod policy_file;
 pub mod publish;
 #[cfg(test)]
 mod state_tests;
+mod warnings;
 
 use std::path::{Path, PathBuf};
 

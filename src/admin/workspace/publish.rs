@@ -63,6 +63,8 @@ pub struct Plan {
     pub diff: Diff,
     /// The last issued version, if any.
     pub last_version: Option<u64>,
+    /// Bookings that look like mistakes (`Workspace::warnings_at`).
+    pub warnings: Vec<String>,
 }
 
 /// What may be published besides an ordinary change.
@@ -72,6 +74,8 @@ pub struct Allow {
     pub unchanged: bool,
     /// A change that looks like a mistake.
     pub suspicious: bool,
+    /// Bookings with warnings (overlapping, closed, unusable).
+    pub warnings: bool,
 }
 
 fn now_seconds(now: Timestamp) -> u64 {
@@ -107,7 +111,8 @@ impl Workspace {
         let policy =
             if self.is_owner() { self.policies.get(site).cloned().unwrap_or_default() } else { PolicyFile::default() };
         let diff = diff(last.as_ref().map(|b| (b, &last_policy)), (&bundle, &policy), now, &self.timezone());
-        Ok(Plan { site: site.into(), bundle, policy, diff, last_version: last.map(|b| b.version) })
+        let warnings = self.warnings_at(site, now);
+        Ok(Plan { site: site.into(), bundle, policy, diff, last_version: last.map(|b| b.version), warnings })
     }
 
     /// The revocation list to send, when `revoked.toml` differs from the last one issued.
@@ -157,6 +162,12 @@ pub fn check(plan: &Plan, allow: Allow) -> Result<(), PublishError> {
                 "this looks like a mistake: {} (if it is meant: --allow-large-change)",
                 plan.diff.suspicious.join("; ")
             ),
+        });
+    }
+    if !plan.warnings.is_empty() && !allow.warnings {
+        return Err(PublishError::Refused {
+            site: plan.site.clone(),
+            reason: format!("{} warning(s) above (if they are meant: --accept-warnings)", plan.warnings.len()),
         });
     }
     Ok(())

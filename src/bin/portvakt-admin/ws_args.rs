@@ -112,6 +112,10 @@ pub(crate) struct PublishArgs {
     /// owner's hours removed).
     #[arg(long)]
     pub(crate) allow_large_change: bool,
+    /// Publish bookings that look like mistakes (two apartments in one slot, a booking
+    /// the door's hours close for all of it, one nobody can use any more).
+    #[arg(long)]
+    pub(crate) accept_warnings: bool,
     /// Deliver to this folder instead of each site's inbox or broker.
     #[arg(long)]
     pub(crate) out: Option<PathBuf>,

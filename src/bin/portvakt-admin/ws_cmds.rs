@@ -299,7 +299,8 @@ fn booking(ws: &mut Workspace, c: BookingCommand) -> anyhow::Result<String> {
     Ok(match c {
         BookingCommand::Add { site, door, holder, group, start, end } => {
             let site = ws.site_or_only(site.as_deref())?;
-            ws.booking_add(BookingSpec { start, end, site, door, holder, group, uid: None })?
+            let b = BookingSpec { start, end, site, door, holder, group, uid: None };
+            ws.booking_add_coming(b, jiff::Timestamp::now())?
         }
         BookingCommand::Remove { site, door, start, by } => {
             let site = ws.site_or_only(site.as_deref())?;

@@ -64,6 +64,9 @@ fn diff(ws: &Workspace, site: Option<&str>) -> anyhow::Result<String> {
         for w in &p.diff.suspicious {
             let _ = writeln!(out, "  WARNING: {w}: `publish` refuses it without --allow-large-change");
         }
+        for w in &p.warnings {
+            let _ = writeln!(out, "  WARNING: {w}: `publish` refuses it without --accept-warnings");
+        }
     }
     if let Some(r) = ws.revocations_due(now)? {
         let _ = writeln!(
@@ -100,7 +103,7 @@ fn deliver(ws: &Workspace, site: &str, out: Option<&Path>, doc: &Signed, topic_k
 
 fn publish(ws: &Workspace, args: &PublishArgs) -> anyhow::Result<String> {
     let now = Timestamp::now();
-    let allow = Allow { unchanged: args.renew, suspicious: args.allow_large_change };
+    let allow = Allow { unchanged: args.renew, suspicious: args.allow_large_change, warnings: args.accept_warnings };
     publish_sites(ws, &sites(ws, args.site.as_deref())?, allow, args.out.as_deref(), now)
 }
 
@@ -117,6 +120,9 @@ fn publish_sites(
     for p in &plans {
         out.push_str(&header(p));
         out.push_str(&p.diff.render());
+        for w in &p.warnings {
+            let _ = writeln!(out, "  WARNING: {w}");
+        }
     }
     if revocations.is_some() && !allow.unchanged {
         // Only the revocation list changed for these: their bundles stay as issued.
@@ -173,7 +179,7 @@ fn renew(ws: &Workspace, out: Option<&Path>) -> anyhow::Result<String> {
     if due.is_empty() {
         return Ok(said);
     }
-    said.push_str(&publish_sites(ws, &due, Allow { unchanged: true, suspicious: false }, out, now)?);
+    said.push_str(&publish_sites(ws, &due, Allow { unchanged: true, suspicious: false, warnings: true }, out, now)?);
     Ok(said)
 }
 
