@@ -437,6 +437,7 @@ fn a_bundle_published_over_mqtt_is_taken_in_and_in_force_reads_the_gateways_stat
     b.owner_delivering_to(&["--broker", &url]);
     let out = b.admin("eken", &["publish"]);
     assert!(out.contains("published retained on portvakt/storgatan-12/bundle/owner"), "{out}");
+    assert!(out.contains("storgatan-12: the gateway took in version"), "publish waits for the verdict:\n{out}");
     let d = day(1);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     while !opens(&b.explain(&["--door", "entrance", "--tag", "04:A2:19:7F", "--at", &format!("{d}T12:00")])) {
@@ -478,4 +479,58 @@ fn renew_reissues_only_a_bundle_that_is_due_and_publish_out_writes_to_a_folder()
     assert!(out.contains(&format!("written to {}/owner-storgatan-12-", b.path("usb"))), "{out}");
     let files: Vec<_> = std::fs::read_dir(b.path("usb")).unwrap().filter_map(Result::ok).collect();
     assert_eq!(files.len(), 1, "one bundle, no temporary file left: {files:?}");
+}
+
+#[test]
+fn a_bundle_the_gateway_refuses_is_said_by_publish_and_by_in_force_with_the_reason() {
+    let port = broker();
+    let url = format!("mqtt://127.0.0.1:{port}");
+    let b = Building::start_with(&[("PORTVAKT__UPLINK__BROKER", &url), ("PORTVAKT__UPLINK__ALLOW_PLAINTEXT", "true")]);
+    let ws = "hemtjansten";
+    b.admin(
+        ws,
+        &["init", "--authority", ws, "--class", "municipality", "--key", "secrets/authorities/municipality.key"],
+    );
+    let key = "secrets/credential-hash.key";
+    b.admin(ws, &["site", "add", "storgatan-12", "--site-key", key, "--config", "portvakt.toml", "--broker", &url]);
+    // The workspace's copy of the grant is older than the gateway's config: it still lists
+    // the laundry, which the owner has since taken back.
+    let settings = b.path("hemtjansten/workspace.toml");
+    let text = std::fs::read_to_string(&settings).unwrap();
+    let stale =
+        text.replacen("doors = [\"entrance\", \"rubbish\"]", "doors = [\"entrance\", \"rubbish\", \"laundry\"]", 1);
+    assert_ne!(text, stale, "{text}");
+    std::fs::write(&settings, stale).unwrap();
+    b.admin(ws, &["group", "add", "team-norr", "--doors", "entrance,laundry"]);
+    b.admin(ws, &["holder", "add", "kalle", "--role", "home_care", "--group", "team-norr"]);
+    b.admin(ws, &["credential", "add", "--holder", "kalle", "--id", "kalle-tag", "--tag", "04:11:22:33"]);
+    let (code, out, err) = b.admin_run(ws, &["publish"], None);
+    let said = format!("{out}{err}");
+    assert_ne!(code, 0, "{said}");
+    assert!(said.contains("was REFUSED by the gateway at") && said.contains("laundry"), "{said}");
+    let out = b.admin(ws, &["in-force", "--mqtt"]);
+    assert!(out.contains("nothing of hemtjansten is in force") && out.contains("was REFUSED by the gateway"), "{out}");
+    let status = b.portvakt(&["status"]);
+    assert!(status.contains("REFUSED    bundle of hemtjansten version"), "{status}");
+}
+
+#[test]
+fn a_second_owner_workspace_does_not_silently_replace_the_first_ones_bundle() {
+    let b = Building::start();
+    b.owner();
+    let inbox = b.path("inbox");
+    let other = "eken-kopia";
+    b.admin(other, &["init", "--authority", "owner", "--class", "owner", "--key", "secrets/authorities/owner.key"]);
+    let site =
+        ["site", "add", "storgatan-12", "--site-key", "secrets/credential-hash.key", "--config", "portvakt.toml"];
+    b.admin(other, &[&site[..], &["--inbox", &inbox]].concat());
+    b.admin(other, &["hours", "door-code", "--window", "mon-sun 09:00-17:00"]);
+    let before = std::fs::read_dir(&inbox).unwrap().count();
+    let (code, out, err) = b.admin_run(other, &["publish"], None);
+    let said = format!("{out}{err}");
+    assert_ne!(code, 0, "{said}");
+    assert!(said.contains("replaces version") && said.contains("from another issuer"), "{said}");
+    assert_eq!(std::fs::read_dir(&inbox).unwrap().count(), before, "nothing delivered");
+    let out = b.admin(other, &["publish", "--replace-other-issuer", "--allow-large-change"]);
+    assert!(out.contains("signed owner-storgatan-12-"), "{out}");
 }

@@ -65,6 +65,7 @@ pub(super) enum Command {
     Ping(oneshot::Sender<()>),
     Take(Published, oneshot::Sender<Result<String, NotTaken>>),
     Bundles(oneshot::Sender<Vec<BundleStatus>>),
+    Verdicts(oneshot::Sender<Vec<super::verdicts::Verdict>>),
     Present { certificate: Vec<u8>, key: [u8; 32], reply: oneshot::Sender<Result<Credential, Refusal>> },
     Reload { cfg: Arc<Config>, reply: oneshot::Sender<Result<NewAccess, Vec<String>>> },
     IntakeNow(oneshot::Sender<Result<IntakeReport, String>>),
@@ -93,6 +94,15 @@ impl Handle {
     pub async fn bundles(&self) -> Vec<BundleStatus> {
         let (tx, rx) = oneshot::channel();
         if self.tx.send(Command::Bundles(tx)).await.is_err() {
+            return Vec::new();
+        }
+        rx.await.unwrap_or_default()
+    }
+
+    /// The last word on each authority's bundle and revocation list.
+    pub async fn verdicts(&self) -> Vec<super::verdicts::Verdict> {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Command::Verdicts(tx)).await.is_err() {
             return Vec::new();
         }
         rx.await.unwrap_or_default()

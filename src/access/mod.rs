@@ -23,7 +23,9 @@ use crate::core::clock::ClockState;
 use crate::core::credential::{Credential, PhoneKey, Token};
 use crate::core::expiry::{Expiry, expiry};
 use crate::credentials::envelope::DocType;
-use crate::credentials::intake::{Expected, IntakeProblem, inbox_settled, process_inbox, take_from};
+use crate::credentials::intake::{
+    Expected, IntakeProblem, Label, Outcome, inbox_settled, label, process_inbox, take_from,
+};
 use crate::credentials::intake_report::{IntakeReport, report};
 use crate::credentials::phone::present_certificate;
 use crate::credentials::registry::{Built, BundleInfo, Registry};
@@ -37,6 +39,7 @@ use handle::Command;
 pub use handle::{BundleStatus, COMMANDS, Handle, NotTaken, Published};
 
 pub mod latest;
+pub mod verdicts;
 mod worker;
 
 use worker::WorkerStore;
@@ -57,6 +60,8 @@ struct Access {
     store: crate::store::Handle,
     /// Bundles (authority, version, over) already warned about: as the end nears, and past it.
     warned: std::collections::HashSet<(String, u64, bool)>,
+    /// The last word on each authority's documents, for `status` and `state`.
+    verdicts: verdicts::Verdicts,
 }
 
 impl Access {
@@ -84,6 +89,25 @@ impl Access {
         self.registry = registry;
         *self.worker.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(store);
         Ok(out)
+    }
+
+    /// Notes the verdicts on the files of one inbox round.
+    fn note_outcomes(&mut self, outcomes: &[Outcome]) {
+        let now = self.clock.now();
+        let cfg = self.cfg.clone();
+        let trusted = |a: &str| cfg.authorities.iter().any(|x| x.id.as_str() == a);
+        for o in outcomes {
+            if matches!(o.result, Err(IntakeProblem::Store(_))) {
+                continue; // stays in the inbox for the next round: no verdict yet
+            }
+            let name = o.file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let message = match &o.result {
+                Ok(a) => a.to_string(),
+                Err(e) => e.to_string(),
+            };
+            let accepted = o.result.as_ref().ok();
+            self.verdicts.note(o.label.as_ref(), accepted, message, format!("file {name}"), now, trusted);
+        }
     }
 
     fn next_generation(&mut self) -> u64 {
@@ -115,6 +139,7 @@ impl Access {
         match outcome {
             Ok((outcomes, last)) => {
                 self.inbox_error = None;
+                self.note_outcomes(&outcomes);
                 for o in &outcomes {
                     match &o.result {
                         Ok(a) => log::info!("inbox: {} taken in: {a:?}", o.file.display()),
@@ -144,11 +169,12 @@ impl Access {
             .on_worker(move |registry, trust, store, now, trusted| {
                 let mut last = None;
                 let outcomes = process_inbox(&inbox, registry, trust, store, now, trusted, |built| last = Some(built));
-                outcomes.map(|o| (report(&cfg, &inbox, &o, registry, now), last))
+                outcomes.map(|o| (report(&cfg, &inbox, &o, registry, now), o, last))
             })
             .await?;
         match outcome {
-            Ok((report, last)) => {
+            Ok((report, outcomes, last)) => {
+                self.note_outcomes(&outcomes);
                 if let Some(built) = last {
                     self.hand_over(built)?;
                 }
@@ -159,6 +185,12 @@ impl Access {
     }
 
     async fn take(&mut self, doc: Published) -> Result<Result<String, NotTaken>, StoreError> {
+        let claimed = label(&doc.bytes).unwrap_or_else(|| Label {
+            document: if doc.doc_type == DocType::Revocations { "revocations" } else { "bundle" },
+            authority: doc.authority.clone(),
+            version: None,
+        });
+        let source = format!("topic {}", doc.topic);
         let result = self
             .on_worker(move |registry, trust, store, now, trusted| {
                 let expected = Expected { doc_type: doc.doc_type, authority: &doc.authority };
@@ -168,6 +200,7 @@ impl Access {
         match result {
             Ok((accepted, built)) => {
                 log::info!("uplink: taken in: {accepted}");
+                self.note(Some(&claimed), Some(&accepted), accepted.to_string(), source);
                 self.hand_over(built)?;
                 Ok(Ok(accepted.to_string()))
             }
@@ -175,9 +208,25 @@ impl Access {
                 log::warn!("uplink: refused: {e}");
                 // Refused is for good; not stored (the store full or failing) may pass.
                 let passing = matches!(e, IntakeProblem::Store(_) | IntakeProblem::Io(_));
+                if !passing {
+                    self.note(Some(&claimed), None, e.to_string(), source);
+                }
                 Ok(Err(NotTaken { message: e.to_string(), passing }))
             }
         }
+    }
+
+    /// Notes one verdict.
+    fn note(
+        &mut self,
+        label: Option<&Label>,
+        accepted: Option<&crate::credentials::intake::Accepted>,
+        message: String,
+        source: String,
+    ) {
+        let cfg = self.cfg.clone();
+        let trusted = |a: &str| cfg.authorities.iter().any(|x| x.id.as_str() == a);
+        self.verdicts.note(label, accepted, message, source, self.clock.now(), trusted);
     }
 
     async fn present(
@@ -330,6 +379,7 @@ pub fn spawn(
         generation: 0,
         store: store.clone(),
         warned: std::collections::HashSet::new(),
+        verdicts: verdicts::Verdicts::default(),
     };
     let task = async move {
         let path = access.cfg.store.path.clone();
@@ -351,6 +401,7 @@ pub fn spawn(
                     Some(Command::Ping(reply)) => { let _ = reply.send(()); }
                     Some(Command::Take(doc, reply)) => { let _ = reply.send(access.take(doc).await?); }
                     Some(Command::Bundles(reply)) => { let _ = reply.send(access.bundles()); }
+                    Some(Command::Verdicts(reply)) => { let _ = reply.send(access.verdicts.all()); }
                     Some(Command::Present { certificate, key, reply }) => {
                         let _ = reply.send(access.present(certificate, key).await?);
                     }

@@ -83,8 +83,38 @@ pub enum IntakeProblem {
 pub struct Outcome {
     /// The file, as it was named in the inbox.
     pub file: PathBuf,
+    /// What the document claims to be, when that could be read.
+    pub label: Option<Label>,
     /// Taken in, or why not.
     pub result: Result<Accepted, IntakeProblem>,
+}
+
+/// What a document claims to be, read without verifying it: for saying what a refused
+/// one was (its signature may be what failed), never for deciding anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Label {
+    /// `bundle` or `revocations`.
+    pub document: &'static str,
+    /// The authority it names.
+    pub authority: String,
+    /// Its version or sequence.
+    pub version: Option<u64>,
+}
+
+/// Reads what `bytes` claim to be; `None` for anything but a readable bundle or list.
+pub fn label(bytes: &[u8]) -> Option<Label> {
+    let env = open(bytes).ok()?;
+    match env.doc_type {
+        DocType::Bundle => {
+            let b = crate::credentials::bundle::Bundle::decode(env.body).ok()?;
+            Some(Label { document: "bundle", authority: b.authority, version: Some(b.version) })
+        }
+        DocType::Revocations => {
+            let l = crate::credentials::revocation::RevocationList::decode(env.body).ok()?;
+            Some(Label { document: "revocations", authority: l.authority, version: Some(l.sequence) })
+        }
+        _ => None,
+    }
 }
 
 /// Where a document came from, for its audit record: `("file", name)`, `("topic", topic)`
@@ -295,11 +325,15 @@ pub fn process_inbox(
                 std::fs::read(&file)
             }
         });
+        let mut claimed = None;
         let result = match read {
-            Ok(bytes) => take_one(bytes, None, registry, trust, store, now, trusted).map(|(accepted, built)| {
-                on_built(built);
-                accepted
-            }),
+            Ok(bytes) => {
+                claimed = label(&bytes);
+                take_one(bytes, None, registry, trust, store, now, trusted).map(|(accepted, built)| {
+                    on_built(built);
+                    accepted
+                })
+            }
             Err(e) => Err(IntakeProblem::Io(e)),
         };
         let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -309,7 +343,7 @@ pub fn process_inbox(
             Err(IntakeProblem::Store(_)) => {} // stays for the next round
             Err(e) => move_to(dir, "refused", &file, Some(&e.to_string())),
         }
-        outcomes.push(Outcome { file, result });
+        outcomes.push(Outcome { file, label: claimed, result });
     }
     Ok(outcomes)
 }

@@ -63,6 +63,7 @@ pub async fn status(reach: &Reach) -> StatusReport {
         buses,
         store: reach.store.health().await.ok(),
         bundles: reach.access.bundles().await,
+        intake: reach.access.verdicts().await,
         uplink: reach.uplink.borrow().clone(),
         ble: reach.ble.clone(),
         device_key: reach.device_key.map(|k| crate::core::hex::encode(&k)),

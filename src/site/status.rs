@@ -64,6 +64,8 @@ pub struct StatusReport {
     pub store: Option<StoreHealth>,
     /// Bundles in use.
     pub bundles: Vec<BundleStatus>,
+    /// The last word on each authority's bundle and revocation list (inbox or MQTT).
+    pub intake: Vec<crate::access::verdicts::Verdict>,
     /// The MQTT uplink (`None` when the site has none).
     pub uplink: Option<UplinkStatus>,
     /// Phones over BLE as configured: `not_configured`, `adapter <name>`, `socket`, or
@@ -106,10 +108,56 @@ impl StatusReport {
         if self.bundles.is_empty() {
             self.bundles.clone_from(&last.bundles);
         }
+        if self.intake.is_empty() {
+            self.intake.clone_from(&last.intake);
+        }
         if self.store.is_none() {
             self.store.clone_from(&last.store);
         }
         self
+    }
+
+    /// The bundles in use, and the last refusal of each authority's documents.
+    fn documents_lines(&self, out: &mut String) {
+        if self.bundles.is_empty() {
+            let _ = writeln!(out, "bundles    none yet: only the door code and the config's rules apply");
+        }
+        for b in &self.bundles {
+            let _ = writeln!(
+                out,
+                "bundle     {} version {}, {} credential(s), issued {}, expires {}{}{}",
+                b.authority,
+                b.info.version,
+                b.info.entries,
+                b.info.issued_at,
+                b.info.not_after,
+                if b.stale { ", STALE" } else { "" },
+                match (b.expiring, b.expires_in_hours) {
+                    (false, _) => String::new(),
+                    (true, _) if b.expired => match b.grace_until {
+                        Some(until) => format!(
+                            ", EXPIRED: its credentials stay in use until {until} (expiry_grace): ask {} for a new bundle",
+                            b.authority
+                        ),
+                        None => ", EXPIRED: its credentials are refused".to_owned(),
+                    },
+                    (true, h) =>
+                        format!(", EXPIRES in {} d {} h: ask {} for a new bundle", h / 24, h % 24, b.authority),
+                }
+            );
+        }
+        for v in self.intake.iter().filter(|v| !v.accepted) {
+            let _ = writeln!(
+                out,
+                "REFUSED    {} of {}{} at {} ({}): {}",
+                v.document,
+                v.authority,
+                v.version.map(|n| format!(" version {n}")).unwrap_or_default(),
+                v.at,
+                v.source,
+                v.message
+            );
+        }
     }
 
     fn store_line(&self) -> String {
@@ -195,33 +243,7 @@ impl StatusReport {
                 let _ = writeln!(out, "uplink     NOT CONNECTED to {}: {why}", u.broker);
             }
         }
-        if self.bundles.is_empty() {
-            let _ = writeln!(out, "bundles    none yet: only the door code and the config's rules apply");
-        }
-        for b in &self.bundles {
-            let _ = writeln!(
-                out,
-                "bundle     {} version {}, {} credential(s), issued {}, expires {}{}{}",
-                b.authority,
-                b.info.version,
-                b.info.entries,
-                b.info.issued_at,
-                b.info.not_after,
-                if b.stale { ", STALE" } else { "" },
-                match (b.expiring, b.expires_in_hours) {
-                    (false, _) => String::new(),
-                    (true, _) if b.expired => match b.grace_until {
-                        Some(until) => format!(
-                            ", EXPIRED: its credentials stay in use until {until} (expiry_grace): ask {} for a new bundle",
-                            b.authority
-                        ),
-                        None => ", EXPIRED: its credentials are refused".to_owned(),
-                    },
-                    (true, h) =>
-                        format!(", EXPIRES in {} d {} h: ask {} for a new bundle", h / 24, h % 24, b.authority),
-                }
-            );
-        }
+        self.documents_lines(&mut out);
         out
     }
 }

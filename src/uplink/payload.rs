@@ -162,6 +162,9 @@ pub struct StateMessage {
     pub store_pending_gap: Option<u64>,
     /// Bundles in use, with their age in days.
     pub bundles: Vec<BundleState>,
+    /// The last word on each authority's bundle and revocation list: taken in, or refused
+    /// and why (from the inbox or over MQTT).
+    pub intake: Vec<crate::access::verdicts::Verdict>,
     /// The uplink (`None`: the site has none).
     pub uplink: Option<UplinkState>,
     /// The device key (hex) whose signatures the `audit.checkpoint` records carry.
@@ -269,6 +272,7 @@ pub fn state(report: &StatusReport, now: Timestamp) -> StateMessage {
         store_nearly_full: store.map(|s| s.nearly_full),
         store_pending_gap: store.map(|s| s.pending_gap),
         bundles: report.bundles.iter().map(|b| bundle(b, now)).collect(),
+        intake: report.intake.clone(),
         uplink: report.uplink.as_ref().map(|u| UplinkState {
             broker: u.broker.clone(),
             connected: u.connected,

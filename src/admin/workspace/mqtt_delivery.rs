@@ -93,3 +93,51 @@ pub fn read_retained(ws: &Workspace, d: &MqttDelivery, topic: &str, within: Dura
         outcome
     })
 }
+
+/// Reads the retained message on `topic`, or `None` when the broker holds none: it sends a
+/// retained message right after acknowledging the subscription, so a short wait after that
+/// acknowledgement tells.
+pub fn read_retained_if_any(
+    ws: &Workspace,
+    d: &MqttDelivery,
+    topic: &str,
+    within: Duration,
+) -> Result<Option<Vec<u8>>, String> {
+    let o = options(ws, d, "read")?;
+    runtime()?.block_on(async move {
+        let (client, mut events) = AsyncClient::new(o, 4);
+        client.subscribe(topic, QoS::AtLeastOnce).await.map_err(|e| e.to_string())?;
+        let subscribed = tokio::time::timeout(within, async {
+            loop {
+                match events.poll().await {
+                    Ok(Event::Incoming(Packet::Publish(p))) if p.topic == topic => return Ok(Some(p.payload.to_vec())),
+                    Ok(Event::Incoming(Packet::SubAck(_))) => return Ok(None),
+                    Ok(_) => {}
+                    Err(e) => return Err(e.to_string()),
+                }
+            }
+        })
+        .await
+        .unwrap_or_else(|_| Err(format!("no answer from {} within {within:?}", d.broker)));
+        let outcome = match subscribed {
+            Ok(None) => {
+                let after = tokio::time::timeout(Duration::from_millis(500), async {
+                    loop {
+                        match events.poll().await {
+                            Ok(Event::Incoming(Packet::Publish(p))) if p.topic == topic => {
+                                return Ok(Some(p.payload.to_vec()));
+                            }
+                            Ok(_) => {}
+                            Err(e) => return Err(e.to_string()),
+                        }
+                    }
+                })
+                .await;
+                after.unwrap_or(Ok(None))
+            }
+            other => other,
+        };
+        let _ = client.disconnect().await;
+        outcome
+    })
+}

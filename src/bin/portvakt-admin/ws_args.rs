@@ -101,6 +101,7 @@ pub(crate) enum WsCommand {
 }
 
 #[derive(Args)]
+#[allow(clippy::struct_excessive_bools, reason = "each is a command-line flag")]
 pub(crate) struct PublishArgs {
     /// Only this site (default: every site).
     #[arg(long)]
@@ -116,6 +117,13 @@ pub(crate) struct PublishArgs {
     /// the door's hours close for all of it, one nobody can use any more).
     #[arg(long)]
     pub(crate) accept_warnings: bool,
+    /// Replace a bundle of this authority that this workspace did not issue (another copy
+    /// of the workspace, or another tool), whose changes would be lost.
+    #[arg(long)]
+    pub(crate) replace_other_issuer: bool,
+    /// Seconds to wait for the gateway's verdict when delivering over MQTT (0: do not wait).
+    #[arg(long, default_value_t = 20)]
+    pub(crate) wait: u64,
     /// Deliver to this folder instead of each site's inbox or broker.
     #[arg(long)]
     pub(crate) out: Option<PathBuf>,

@@ -101,19 +101,56 @@ fn deliver(ws: &Workspace, site: &str, out: Option<&Path>, doc: &Signed, topic_k
     Ok(said.join(", "))
 }
 
+/// How a publish goes besides what it may sign.
+struct Delivery<'a> {
+    /// A folder instead of each site's inbox or broker.
+    out_dir: Option<&'a Path>,
+    /// Replace another issuer's bundle.
+    replace_other: bool,
+    /// How long to wait for the gateway's verdict over MQTT.
+    wait: Duration,
+}
+
 fn publish(ws: &Workspace, args: &PublishArgs) -> anyhow::Result<String> {
     let now = Timestamp::now();
     let allow = Allow { unchanged: args.renew, suspicious: args.allow_large_change, warnings: args.accept_warnings };
-    publish_sites(ws, &sites(ws, args.site.as_deref())?, allow, args.out.as_deref(), now)
+    let how = Delivery {
+        out_dir: args.out.as_deref(),
+        replace_other: args.replace_other_issuer,
+        wait: Duration::from_secs(args.wait),
+    };
+    publish_sites(ws, &sites(ws, args.site.as_deref())?, allow, &how, now)
+}
+
+/// Refusals of plans whose site runs with (or whose broker holds) a bundle of this
+/// authority that the workspace did not issue.
+fn other_issuers(ws: &Workspace, plans: &[Plan], out: &mut String) -> Vec<String> {
+    let mut refusals = Vec::new();
+    for p in plans {
+        match crate::ws_verdict::other_issuer(ws, &p.site) {
+            Ok(Some(n)) => refusals.push(format!(
+                "{}: this replaces version {n} from another issuer (another copy of this workspace, or another \
+                 tool), whose changes would be lost; compare with `in-force`, or --replace-other-issuer if that is \
+                 meant; nothing was signed",
+                p.site
+            )),
+            Ok(None) => {}
+            Err(e) => {
+                let _ = writeln!(out, "  note: {}: could not look for another issuer's bundle: {e}", p.site);
+            }
+        }
+    }
+    refusals
 }
 
 fn publish_sites(
     ws: &Workspace,
     sites: &[String],
     allow: Allow,
-    out_dir: Option<&Path>,
+    how: &Delivery<'_>,
     now: Timestamp,
 ) -> anyhow::Result<String> {
+    let out_dir = how.out_dir;
     let mut plans = sites.iter().map(|s| ws.plan(s, now)).collect::<Result<Vec<_>, _>>()?;
     let revocations = ws.revocations_due(now)?;
     let mut out = String::new();
@@ -128,17 +165,22 @@ fn publish_sites(
         // Only the revocation list changed for these: their bundles stay as issued.
         plans.retain(|p| !(p.diff.is_empty() && p.last_version.is_some()));
     }
-    let refusals: Vec<String> = plans.iter().filter_map(|p| check(p, allow).err()).map(|e| e.to_string()).collect();
+    let mut refusals: Vec<String> = plans.iter().filter_map(|p| check(p, allow).err()).map(|e| e.to_string()).collect();
+    if refusals.is_empty() && out_dir.is_none() && !how.replace_other {
+        refusals = other_issuers(ws, &plans, &mut out);
+    }
     if !refusals.is_empty() {
         print!("{out}");
         bail!("{}", refusals.join("\n"));
     }
     let key = portvakt::credentials::keys::read_private(&ws.resolve(&ws.settings.key))?;
+    let mut waiting = Vec::new();
     for p in &plans {
         let doc = sign_bundle(p, &key);
         let said = deliver(ws, &p.site, out_dir, &doc, "bundle")?;
         ws.record_issued(p, &doc)?;
         let _ = writeln!(out, "signed {}: {said}", doc.name);
+        waiting.push((p.site.clone(), p.bundle.version));
     }
     if let Some(list) = revocations {
         let doc = sign_revocations(&list, &key);
@@ -160,6 +202,17 @@ fn publish_sites(
     for w in portvakt::admin::lifetime::warnings(ws.settings.valid_days, ws.settings.reissue_every_days) {
         let _ = writeln!(out, "warning: {w}");
     }
+    let mut refused = false;
+    let over_mqtt = |site: &str| ws.settings.sites.get(site).is_some_and(|s| s.mqtt.is_some());
+    for (site, version) in waiting.iter().filter(|(s, _)| out_dir.is_none() && !how.wait.is_zero() && over_mqtt(s)) {
+        let (said, no) = crate::ws_verdict::await_verdict(ws, site, *version, how.wait);
+        let _ = writeln!(out, "{said}");
+        refused |= no;
+    }
+    if refused {
+        print!("{out}");
+        bail!("the gateway refused what was published (above): nothing of it is in force");
+    }
     Ok(out)
 }
 
@@ -179,7 +232,9 @@ fn renew(ws: &Workspace, out: Option<&Path>) -> anyhow::Result<String> {
     if due.is_empty() {
         return Ok(said);
     }
-    said.push_str(&publish_sites(ws, &due, Allow { unchanged: true, suspicious: false, warnings: true }, out, now)?);
+    let how = Delivery { out_dir: out, replace_other: false, wait: Duration::from_secs(20) };
+    let allow = Allow { unchanged: true, suspicious: false, warnings: true };
+    said.push_str(&publish_sites(ws, &due, allow, &how, now)?);
     Ok(said)
 }
 

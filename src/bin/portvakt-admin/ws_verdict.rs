@@ -1,0 +1,82 @@
+//! What became of a publish: before signing, whether the gateway runs with (or the broker
+//! holds) a bundle of this authority that this workspace did not issue — another copy of
+//! the workspace, or another tool, whose changes the new bundle would silently replace;
+//! after delivery over MQTT, the gateway's own verdict from its retained `state`, waited
+//! for within a bound.
+
+use std::time::{Duration, Instant};
+
+use portvakt::admin::workspace::Workspace;
+use portvakt::admin::workspace::in_force::read_report;
+use portvakt::admin::workspace::mqtt_delivery::{read_retained, read_retained_if_any};
+use portvakt::admin::workspace::publish::read_issued;
+use portvakt::credentials::intake::label;
+
+/// How long one look at the broker may take.
+const LOOK: Duration = Duration::from_secs(5);
+
+/// The newest version of this authority's bundle for `site` that the broker holds
+/// retained, or that the gateway's inbox took in (`accepted/`), when this workspace did
+/// not issue it and it is newer than the last this workspace issued.
+pub(crate) fn other_issuer(ws: &Workspace, site: &str) -> Result<Option<u64>, String> {
+    let me = &ws.settings.authority;
+    let Some(s) = ws.settings.sites.get(site) else { return Ok(None) };
+    let mut seen: Vec<u64> = Vec::new();
+    if let Some(m) = &s.mqtt {
+        let topic = format!("{}/{site}/bundle/{me}", m.topic_root);
+        if let Some(bytes) = read_retained_if_any(ws, m, &topic, LOOK)? {
+            seen.extend(label(&bytes).filter(|l| &l.authority == me).and_then(|l| l.version));
+        }
+    }
+    if let Some(inbox) = &s.inbox
+        && let Ok(files) = std::fs::read_dir(ws.resolve(inbox).join("accepted"))
+    {
+        for f in files.filter_map(Result::ok) {
+            let small = f.metadata().is_ok_and(|m| m.len() <= 4 << 20);
+            if let Some(l) = small.then(|| std::fs::read(f.path()).ok()).flatten().and_then(|b| label(&b))
+                && l.document == "bundle"
+                && &l.authority == me
+            {
+                seen.extend(l.version);
+            }
+        }
+    }
+    let last = read_issued(&ws.issued_path(site)).map_err(|e| e.to_string())?.map_or(0, |b| b.version);
+    Ok(seen.into_iter().filter(|v| *v > last && !ws.issued_version_path(site, *v).exists()).max())
+}
+
+/// Waits (at most `within`) for the gateway's verdict on `version` in its retained
+/// `state`; says it, and whether it was refused.
+pub(crate) fn await_verdict(ws: &Workspace, site: &str, version: u64, within: Duration) -> (String, bool) {
+    let me = &ws.settings.authority;
+    let Some(m) = ws.settings.sites.get(site).and_then(|s| s.mqtt.as_ref()) else {
+        return (String::new(), false);
+    };
+    let topic = format!("{}/{site}/state", m.topic_root);
+    let started = Instant::now();
+    loop {
+        let report = read_retained(ws, m, &topic, LOOK).ok().and_then(|b| read_report(&b, me).ok());
+        if let Some(r) = report {
+            if r.version == Some(version) {
+                return (format!("{site}: the gateway took in version {version}"), false);
+            }
+            if let Some(v) = r.verdict.filter(|v| !v.accepted && v.version == Some(version)) {
+                return (
+                    format!("{site}: version {version} was REFUSED by the gateway at {}: {}", v.at, v.message),
+                    true,
+                );
+            }
+        }
+        if started.elapsed() >= within {
+            return (
+                format!(
+                    "{site}: no word from the gateway on version {version} within {} s (offline? `in-force --mqtt` \
+                     tells later)",
+                    within.as_secs()
+                ),
+                false,
+            );
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
