@@ -534,3 +534,19 @@ fn a_second_owner_workspace_does_not_silently_replace_the_first_ones_bundle() {
     let out = b.admin(other, &["publish", "--replace-other-issuer", "--allow-large-change"]);
     assert!(out.contains("signed owner-storgatan-12-"), "{out}");
 }
+
+#[test]
+fn explain_judges_a_time_before_the_gateways_clock_floor_as_the_daemon_does() {
+    let b = Building::start();
+    // Before the floor (never earlier than the release): the daemon would not trust a
+    // clock that reads it, and the door code stays off while the clock is not trusted.
+    let before = ["--door", "entrance", "--pin", "2580", "--at", "2025-12-30T12:00"];
+    let out = b.portvakt(&[&["explain"], &before[..]].concat());
+    assert!(out.contains("STAYS SHUT") && out.contains("earlier than a time already seen"), "{out}");
+    assert!(out.contains("before the gateway's clock floor"), "{out}");
+    let trusted = b.portvakt(&[&["explain"], &before[..], &["--trusted-clock"]].concat());
+    assert!(trusted.contains("OPENS"), "{trusted}");
+    // After it, on the same hours, the code opens.
+    let d = day(1);
+    assert!(opens(&b.explain(&["--door", "entrance", "--pin", "2580", "--at", &format!("{d}T12:00")])));
+}

@@ -6,6 +6,7 @@
 
 mod common;
 
+use std::fmt::Write as _;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 use std::process::Command;
@@ -203,4 +204,56 @@ fn a_booking_already_over_is_refused_when_it_is_added() {
     assert_ne!(code, 0, "{out}");
     assert!(out.contains("is over already"), "{out}");
     assert!(!std::fs::read_to_string(o.dir.path().join("ws/bookings.toml")).unwrap_or_default().contains("2025-12-10"));
+}
+
+/// A resident list as a housing system exports it: names, apartments, no ids, Windows
+/// line endings.
+fn apartments_csv(rows: usize) -> String {
+    let first = ["Åsa", "Björn", "Çelik", "Dörte", "Eva", "Fredrik", "Göran", "Hélène", "Ida", "Jörgen"];
+    let mut csv = String::from("id;name;holder;group;role;kind;secret;doors\r\n");
+    for n in 0..rows {
+        let apartment = 1101 + n / 2;
+        let _ = write!(
+            csv,
+            "tag-{n};{} Öberg {n};;lgh-{apartment};resident;tag;04:10:{:02X}:{:02X};entrance,rubbish,laundry\r\n",
+            first[n % first.len()],
+            n / 256,
+            n % 256
+        );
+    }
+    csv
+}
+
+#[test]
+fn twenty_residents_in_ten_apartments_come_in_with_their_names_and_apartments_in_one_import() {
+    let o = Owner::new();
+    std::fs::write(o.dir.path().join("etc/boende.csv"), apartments_csv(20)).unwrap();
+    let said = o.ok(&["import", "--csv", "boende.csv"]);
+    assert!(said.contains("20 row(s)"), "{said}");
+    let groups = std::fs::read_to_string(o.dir.path().join("ws/groups.toml")).unwrap();
+    assert_eq!(groups.matches("[groups.lgh-").count(), 10, "{groups}");
+    let list = o.ok(&["holder", "list"]);
+    assert!(list.contains("Åsa Öberg 0 asa-oberg-0 (resident, lgh-1101)"), "{list}");
+    assert!(list.contains("Hélène Öberg 7 helene-oberg-7 (resident, lgh-1104)"), "{list}");
+    // A booking for the whole apartment reaches both of its residents.
+    let (d, from, to) = (day(3), "T10:00", "T12:00");
+    let (start, end) = (format!("{d}{from}"), format!("{d}{to}"));
+    o.ok(&["booking", "add", "--door", "laundry", "--group", "lgh-1101", "--start", &start, "--end", &end]);
+    let out = o.ok(&["publish"]);
+    assert!(out.contains("2 booking(s)"), "{out}");
+}
+
+#[test]
+fn a_bad_row_in_a_windows_file_is_named_by_its_own_line_and_an_unknown_column_is_refused() {
+    let o = Owner::new();
+    let mut csv = apartments_csv(4);
+    csv = csv.replacen("04:10:00:02", "04:10:00:0Z", 1); // line 4 of the file
+    std::fs::write(o.dir.path().join("etc/boende.csv"), &csv).unwrap();
+    let (code, out) = o.run(&["import", "--csv", "boende.csv"]);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("line 4, column secret"), "{out}");
+    std::fs::write(o.dir.path().join("etc/boende.csv"), csv.replacen("doors", "dörrar", 1)).unwrap();
+    let (code, out) = o.run(&["import", "--csv", "boende.csv"]);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("column dörrar: is not a column this list has") || out.contains("lacks doors"), "{out}");
 }

@@ -1,11 +1,15 @@
 //! Bundle entries and bookings from CSV. Columns (header row required, any order):
-//! `id,holder,role,kind,secret,doors,schedule,valid_from,valid_until` where `kind` is
-//! `pin`, `tag` or `phone`, `secret` the PIN, tag UID or phone key (hex), `doors` door ids
-//! separated by `;`, times RFC 3339 or local (`2026-12-01T07:00`) in the given zone, and
-//! the last three optional. Bookings: `holder,door,start,end`. Every bad row is reported
-//! with its line and column; nothing is returned unless every row is good. A file whose
-//! header row is separated by `;` (Excel with Swedish settings) is read with `;` between
-//! columns; its `doors` are then separated by `,` (or `;` inside quotes).
+//! `id,holder,role,kind,secret,doors` and optionally `schedule,valid_from,valid_until,
+//! name,group`, where `kind` is `pin`, `tag` or `phone`, `secret` the PIN, tag UID or
+//! phone key (hex), `doors` door ids separated by `;`, times RFC 3339 or local
+//! (`2026-12-01T07:00`) in the given zone, `name` the holder's name as people write it
+//! (UTF-8; the holder's id is made from it when `holder` is empty) and `group` their
+//! apartment or team. Bookings: `holder,door,start,end`. A column of another name is
+//! refused, naming the known ones. Every bad row is reported with its line (as the file
+//! counts them, Windows line endings too) and column; nothing is returned unless every
+//! row is good. A file whose header row is separated by `;` (Excel with Swedish settings)
+//! is read with `;` between columns; its `doors` are then separated by `,` (or `;` inside
+//! quotes).
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
@@ -52,7 +56,11 @@ fn separator(text: &str) -> u8 {
 /// required column missing): then the rows cannot be read either. A row with another
 /// number of fields than the header is a problem of that row; the others are still read,
 /// so every bad row is reported at once.
-fn read_table(text: &str, required: &[&str], problems: &mut Vec<RowProblem>) -> Option<Table> {
+fn read_table(text: &str, required: &[&str], optional: &[&str], problems: &mut Vec<RowProblem>) -> Option<Table> {
+    // Windows line endings, as Excel saves: the csv crate counts a line too many after
+    // each (rust-csv#395), so lines are read with `\n` alone and named as the file has them.
+    let text = text.replace("\r\n", "\n");
+    let text = text.as_str();
     let sep = separator(text);
     let mut reader =
         csv::ReaderBuilder::new().delimiter(sep).trim(csv::Trim::All).flexible(true).from_reader(text.as_bytes());
@@ -77,6 +85,17 @@ fn read_table(text: &str, required: &[&str], problems: &mut Vec<RowProblem>) -> 
             ),
         });
         return None;
+    }
+    for h in headers.iter().filter(|h| !required.contains(&h.as_str()) && !optional.contains(&h.as_str())) {
+        problems.push(RowProblem {
+            line: 1,
+            column: h.clone(),
+            what: format!(
+                "is not a column this list has (the columns are {}{})",
+                required.join(", "),
+                if optional.is_empty() { String::new() } else { format!(", and optionally {}", optional.join(", ")) }
+            ),
+        });
     }
     let mut rows = Vec::new();
     for record in reader.records() {
@@ -188,7 +207,14 @@ pub struct CredentialRow {
     pub valid_from: Option<Timestamp>,
     /// Not valid from then on.
     pub valid_until: Option<Timestamp>,
+    /// The holder's name as people write it.
+    pub name: Option<String>,
+    /// Their apartment or team.
+    pub group: Option<String>,
 }
+
+/// The optional columns of a credentials list.
+pub const CREDENTIAL_OPTIONAL: [&str; 5] = ["schedule", "valid_from", "valid_until", "name", "group"];
 
 impl CredentialRow {
     /// The bundle entry, PINs and tags hashed with `site_key`.
@@ -219,14 +245,27 @@ pub fn entries(text: &str, site_key: &CredentialKey, tz: &TimeZone) -> Result<Ve
 /// Reads credentials, every value checked, secrets still in clear.
 pub fn credential_rows(text: &str, tz: &TimeZone) -> Result<Vec<CredentialRow>, Vec<RowProblem>> {
     let mut problems = Vec::new();
-    let Some(table) = read_table(text, &["id", "holder", "role", "kind", "secret", "doors"], &mut problems) else {
+    let required = ["id", "holder", "role", "kind", "secret", "doors"];
+    let Some(table) = read_table(text, &required, &CREDENTIAL_OPTIONAL, &mut problems) else {
         return Err(problems);
     };
     let mut out = Vec::with_capacity(table.rows.len());
     let mut seen = std::collections::HashMap::new();
     for (line, cells) in &table.rows {
         let mut row = Row { line: *line, cells, table: &table, problems: &mut problems };
-        let (id, holder, role) = (row.id("id"), row.id("holder"), row.id("role"));
+        let name = row.optional("name").map(str::to_owned);
+        let holder = match (row.optional("holder"), &name) {
+            (None, Some(n)) => crate::admin::names::id_from_name(n).or_else(|| {
+                row.bad("name", "has no letter or digit to make the holder's id from; give the holder's id");
+                None
+            }),
+            _ => row.id("holder").map(str::to_owned),
+        };
+        let group = match row.optional("group") {
+            Some(_) => row.id("group").map(str::to_owned),
+            None => None,
+        };
+        let (id, role) = (row.id("id"), row.id("role"));
         if let Some(id) = id
             && let Some(first) = seen.insert(id.to_owned(), *line)
         {
@@ -253,7 +292,7 @@ pub fn credential_rows(text: &str, tz: &TimeZone) -> Result<Vec<CredentialRow>, 
             out.push(CredentialRow {
                 line: *line,
                 id: id.into(),
-                holder: holder.into(),
+                holder,
                 role: role.into(),
                 kind: kind.into(),
                 secret: secret.into(),
@@ -261,6 +300,8 @@ pub fn credential_rows(text: &str, tz: &TimeZone) -> Result<Vec<CredentialRow>, 
                 schedule,
                 valid_from,
                 valid_until,
+                name,
+                group,
             });
         }
     }
@@ -271,7 +312,7 @@ pub fn credential_rows(text: &str, tz: &TimeZone) -> Result<Vec<CredentialRow>, 
 /// Reads laundry bookings.
 pub fn bookings(text: &str, tz: &TimeZone) -> Result<Vec<BookingEntry>, Vec<RowProblem>> {
     let mut problems = Vec::new();
-    let Some(table) = read_table(text, &["holder", "door", "start", "end"], &mut problems) else {
+    let Some(table) = read_table(text, &["holder", "door", "start", "end"], &[], &mut problems) else {
         return Err(problems);
     };
     let mut out = Vec::new();
@@ -359,6 +400,33 @@ mod tests {
         assert!(text.starts_with("line 1: the header row lacks doors (read with ',' between fields"), "{text}");
         let problems = entries("id|holder|role|kind|secret|doors\n", &key(), &tz()).unwrap_err();
         assert!(problems[0].to_string().contains("\"id|holder|role|kind|secret|doors\""), "{problems:?}");
+    }
+
+    #[test]
+    fn lines_are_named_as_the_file_has_them_with_windows_line_endings_too() {
+        let csv = "id,holder,role,kind,secret,doors\r\nok,anna,resident,pin,4711,entrance\r\n\
+                   bad,bo,resident,pin,12,entrance\r\nalso-bad,cia,resident,pin,1,entrance\r\n";
+        let lines: Vec<u64> = entries(csv, &key(), &tz()).unwrap_err().iter().map(|p| p.line).collect();
+        assert_eq!(lines, [3, 4]);
+    }
+
+    #[test]
+    fn an_unknown_column_is_refused_naming_the_known_ones() {
+        let csv = "id,holder,role,kind,secret,doors,lägenhet\nx,anna,resident,pin,4711,entrance,1101\n";
+        let text = entries(csv, &key(), &tz()).unwrap_err()[0].to_string();
+        assert!(text.starts_with("line 1, column lägenhet: is not a column this list has"), "{text}");
+        assert!(text.contains("optionally schedule, valid_from, valid_until, name, group"), "{text}");
+    }
+
+    #[test]
+    fn a_name_makes_the_holders_id_when_none_is_given_and_a_group_is_read() {
+        let csv = "id,holder,name,group,role,kind,secret,doors\n\
+                   t1,,Åsa Öberg,lgh-1101,resident,tag,04:A2:19:7F,entrance\n\
+                   t2,bo-1,Bo Ek,,resident,tag,04:A2:19:80,entrance\n";
+        let rows = credential_rows(csv, &tz()).unwrap();
+        assert_eq!((rows[0].holder.as_str(), rows[0].name.as_deref()), ("asa-oberg", Some("Åsa Öberg")));
+        assert_eq!(rows[0].group.as_deref(), Some("lgh-1101"));
+        assert_eq!((rows[1].holder.as_str(), rows[1].group.as_deref()), ("bo-1", None));
     }
 
     #[test]

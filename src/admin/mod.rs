@@ -5,5 +5,6 @@
 
 pub mod csv_import;
 pub mod lifetime;
+pub mod names;
 pub mod remote;
 pub mod workspace;

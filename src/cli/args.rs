@@ -212,9 +212,14 @@ pub(crate) struct ExplainArgs {
     /// own accepted credentials from its store.
     #[arg(long)]
     pub(crate) allowlist: Option<PathBuf>,
-    /// Decide as if the clock were not trusted.
-    #[arg(long)]
+    /// Decide as if the clock were not trusted (time sync not confirmed).
+    #[arg(long, conflicts_with = "trusted_clock")]
     pub(crate) untrusted_clock: bool,
+    /// Decide as if the clock were trusted even before the gateway's clock floor (by
+    /// default the clock is judged as the daemon judges it: a time earlier than one the
+    /// gateway has already seen is not trusted).
+    #[arg(long)]
+    pub(crate) trusted_clock: bool,
     /// Decide as if the door were in this mode.
     #[arg(long, value_enum, default_value_t = Mode::Normal)]
     pub(crate) mode: Mode,

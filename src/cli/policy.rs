@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use portvakt::config::Config;
 use portvakt::core::allowlist::{Allowlist, Revocations};
 use portvakt::core::booking::Bookings;
-use portvakt::core::clock::{ClockTrust, UntrustedReason};
+use portvakt::core::clock::{ClockObservation, ClockTrust, UntrustedReason, assess};
 use portvakt::core::credential::{PhoneKey, Token};
 use portvakt::core::decide::{AccessRequest, AccessState, decide};
 use portvakt::core::ids::{CredentialId, DoorId};
@@ -103,8 +103,12 @@ pub(crate) fn explain_cmd(cfg: &Config, a: &ExplainArgs) -> Result<String, Failu
         clock_floor,
         clock: if a.untrusted_clock {
             ClockTrust::Untrusted(UntrustedReason::NotSynchronized)
-        } else {
+        } else if a.trusted_clock {
             ClockTrust::Trusted
+        } else {
+            // As the daemon judges it: a clock that reads earlier than the floor (a time
+            // the gateway has already seen, kept in its store) is not trusted.
+            assess(ClockObservation { wall: now, synchronized: true, floor: clock_floor, jumped: false })
         },
         ..AccessState::default()
     };
@@ -125,7 +129,18 @@ pub(crate) fn explain_cmd(cfg: &Config, a: &ExplainArgs) -> Result<String, Failu
         }
         return Ok(format!("{}\n", serde_json::to_string_pretty(&v).context("encoding the decision")?));
     }
-    Ok(explain::render(policy, &state.allowlist, &decision, &door_id, now))
+    let mut out = explain::render(policy, &state.allowlist, &decision, &door_id, now);
+    if state.clock == ClockTrust::Untrusted(UntrustedReason::BeforeFloor)
+        && let Some(floor) = clock_floor
+    {
+        let _ = writeln!(
+            out,
+            "note:      {} is before the gateway's clock floor {floor} (a time it has already seen): the daemon \
+             would not trust a clock that reads it; --trusted-clock judges it as on a trusted clock",
+            if a.at.is_some() { "--at" } else { "now" }
+        );
+    }
+    Ok(out)
 }
 
 /// The config's summary, then what the owner's signed policy in the store changes.

@@ -97,19 +97,24 @@ impl Workspace {
     /// Checks doors against the site's known doors.
     fn check_access(&self, access: &Access) -> Result<(), EditError> {
         for (site, doors) in access {
-            let s = self.site(site)?;
-            for d in doors {
-                id_check("door", DoorId::new(d))?;
-                if !s.doors.is_empty() && !s.doors.contains(d) {
-                    return Err(invalid(
-                        format!("door \"{d}\""),
-                        format!("{site} has no such door (its doors: {})", s.doors.join(", ")),
-                    ));
-                }
-            }
-            self.check_granted_doors(site, doors)?;
+            self.check_access_of(site, doors)?;
         }
         Ok(())
+    }
+
+    /// Checks doors at one site: well formed, the site's, granted to this authority.
+    pub(super) fn check_access_of(&self, site: &str, doors: &[String]) -> Result<(), EditError> {
+        let s = self.site(site)?;
+        for d in doors {
+            id_check("door", DoorId::new(d))?;
+            if !s.doors.is_empty() && !s.doors.contains(d) {
+                return Err(invalid(
+                    format!("door \"{d}\""),
+                    format!("{site} has no such door (its doors: {})", s.doors.join(", ")),
+                ));
+            }
+        }
+        self.check_granted_doors(site, doors)
     }
 
     /// The site's credential key, for hashing PINs and tags.
@@ -199,7 +204,8 @@ impl Workspace {
         self.check_granted_role(&holder.role, &self.sites_of(&holder))?;
         self.check_times(holder.valid_from.as_deref(), holder.valid_until.as_deref())?;
         let said = format!(
-            "holder {id} ({}){}",
+            "holder {id} ({}{}){}",
+            holder.name.as_ref().map(|n| format!("{n}, ")).unwrap_or_default(),
             holder.role,
             holder.group.as_ref().map(|g| format!(" in {g}")).unwrap_or_default()
         );

@@ -169,6 +169,9 @@ pub struct HoldersFile {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Holder {
+    /// Their name as people write it (`Åsa Öberg`); the id stays what the gateway sees.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// Their role (`resident`, `home_care`, …).
     pub role: String,
     /// The team or apartment they belong to, whose doors they also get.

@@ -10,6 +10,10 @@ use super::files::{BookingSpec, CredentialSpec, Holder};
 use crate::admin::csv_import::credential_rows;
 use crate::core::hex;
 
+fn prefixed(who: &str, e: &EditError) -> EditError {
+    EditError::Invalid { what: who.into(), message: e.to_string() }
+}
+
 fn problems(what: &str, list: &[String]) -> EditError {
     EditError::Invalid {
         what: what.into(),
@@ -39,8 +43,24 @@ impl Workspace {
                 bad.push(format!("line {}: {} is a {} in the workspace, not a {}", r.line, r.holder, h.role, r.role));
                 continue;
             }
+            if let Some(n) = &r.name {
+                h.name = Some(n.clone());
+            }
             let doors: Vec<String> = r.doors.iter().map(ToString::to_string).collect();
-            let own = h.access.entry(site.into()).or_default();
+            // An apartment or team: the doors are the group's (made when new), the holder
+            // one of its members; otherwise the holder's own.
+            let own = match &r.group {
+                Some(g) if h.group.as_ref().is_some_and(|x| x != g) => {
+                    let was = h.group.clone().unwrap_or_default();
+                    bad.push(format!("line {}: {} is in group {was} in the workspace, not in {g}", r.line, r.holder));
+                    continue;
+                }
+                Some(g) => {
+                    h.group = Some(g.clone());
+                    next.groups.groups.entry(g.clone()).or_default().access.entry(site.into()).or_default()
+                }
+                None => h.access.entry(site.into()).or_default(),
+            };
             for d in &doors {
                 if !own.contains(d) {
                     own.push(d.clone());
@@ -92,11 +112,45 @@ impl Workspace {
                 bad.push(format!("line {}: credential id {} already belongs to {other}", r.line, r.id));
             }
         }
+        next.widen_group_credentials(&rows, site);
+        if let Err(e) = next.check_import(site) {
+            bad.push(e.to_string());
+        }
         if !bad.is_empty() {
             return Err(problems("--csv", &bad));
         }
         *self = next;
         Ok(format!("{} row(s) for {site}: {added} credential(s) added, {updated} changed", rows.len()))
+    }
+
+    /// A credential of a group member whose doors are all of the group's opens whatever
+    /// the group is given later (an apartment's laundry added, say): its doors are left
+    /// to the group.
+    fn widen_group_credentials(&mut self, rows: &[crate::admin::csv_import::CredentialRow], site: &str) {
+        for r in rows {
+            let Some(g) = &r.group else { continue };
+            let Some(all) = self.groups.groups.get(g).and_then(|x| x.access.get(site)).cloned() else { continue };
+            let Some(h) = self.holders.holders.get_mut(&r.holder) else { continue };
+            if let Some(c) = h.credentials.iter_mut().find(|c| c.id == r.id)
+                && c.doors.len() == all.len()
+                && c.doors.iter().all(|d| all.contains(d))
+            {
+                c.doors.clear();
+            }
+        }
+    }
+
+    /// What the verbs check of doors and roles, for everything an import touched.
+    fn check_import(&self, site: &str) -> Result<(), EditError> {
+        for (id, g) in &self.groups.groups {
+            if let Some(doors) = g.access.get(site) {
+                self.check_access_of(site, doors).map_err(|e| prefixed(&format!("group {id}"), &e))?;
+            }
+        }
+        for (id, h) in &self.holders.holders {
+            self.check_granted_role(&h.role, &self.sites_of(h)).map_err(|e| prefixed(&format!("holder {id}"), &e))?;
+        }
+        Ok(())
     }
 
     /// Takes the bookings of an iCalendar export for `door` at `site`. Each event's

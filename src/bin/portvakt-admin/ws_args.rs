@@ -168,11 +168,14 @@ pub(crate) enum SiteCommand {
 pub(crate) enum HolderCommand {
     /// Add a holder (then give them a credential).
     #[command(
-        after_help = "Examples:\n  portvakt-admin holder add maja-lgh1302 --role resident --group lgh-1302\n  portvakt-admin holder add erik --role property_staff --doors entrance,rubbish,laundry"
+        after_help = "Examples:\n  portvakt-admin holder add maja-lgh1302 --role resident --group lgh-1302\n  portvakt-admin holder add --name \"Åsa Öberg\" --role resident --group lgh-1101   (id asa-oberg)\n  portvakt-admin holder add erik --role property_staff --doors entrance,rubbish,laundry"
     )]
     Add {
-        /// The holder's id.
-        id: String,
+        /// The holder's id: `a-z 0-9 - _`, at most 64 (made from --name when left out).
+        id: Option<String>,
+        /// Their name as people write it (`"Åsa Öberg"`).
+        #[arg(long)]
+        name: Option<String>,
         /// Their role.
         #[arg(long)]
         role: String,

@@ -152,15 +152,20 @@ fn site_list(ws: &Workspace) -> anyhow::Result<String> {
 
 fn holder(ws: &mut Workspace, c: HolderCommand) -> anyhow::Result<String> {
     Ok(match c {
-        HolderCommand::Add { id, role, group, doors, schedule, valid_from, valid_until } => {
+        HolderCommand::Add { id, name, role, group, doors, schedule, valid_from, valid_until } => {
             let mut a = Access::new();
             if let Some((site, d)) = access(ws, &doors)? {
                 a.insert(site, d);
             }
-            ws.holder_add(
-                &id,
-                Holder { role, group, access: a, schedule, valid_from, valid_until, credentials: Vec::new() },
-            )?
+            let id = match (id, &name) {
+                (Some(id), _) => id,
+                (None, Some(n)) => portvakt::admin::names::id_from_name(n)
+                    .ok_or_else(|| anyhow!("--name {n:?} has no letter or digit to make an id from: give the id"))?,
+                (None, None) => bail!("give the holder's id, or --name to make one from"),
+            };
+            let holder =
+                Holder { name, role, group, access: a, schedule, valid_from, valid_until, credentials: Vec::new() };
+            ws.holder_add(&id, holder)?
         }
         HolderCommand::Change { id, role, group, no_group, doors, valid_until } => {
             let own = access(ws, &doors)?;
@@ -217,7 +222,8 @@ fn holder_list(ws: &Workspace) -> String {
             .collect();
         let creds: Vec<String> = h.credentials.iter().map(|c| format!("{} {}", c.kind, c.id)).collect();
         let group = h.group.as_ref().map(|g| format!(", {g}")).unwrap_or_default();
-        let _ = writeln!(out, "{id} ({}{group}) {} | {}", h.role, sites.join("; "), creds.join(", "));
+        let name = h.name.as_ref().map(|n| format!("{n} ")).unwrap_or_default();
+        let _ = writeln!(out, "{name}{id} ({}{group}) {} | {}", h.role, sites.join("; "), creds.join(", "));
     }
     out
 }
