@@ -233,3 +233,37 @@ fn without_a_known_grant_no_certificate_longer_than_a_week_is_signed() {
     assert!(!out.status.success() && err.contains("longer than 168 h"), "{err}");
     assert!(!dir.path().join("c.pvkt").exists());
 }
+
+#[test]
+fn bundle_build_with_the_sites_config_refuses_what_the_gateway_would_refuse_and_writes_nothing() {
+    let m = Authority::municipality();
+    let etc = m.dir.path().join("etc");
+    let build = |csv: &str, extra: &[&str]| {
+        std::fs::write(etc.join("staff.csv"), csv).unwrap();
+        Command::new(ADMIN)
+            .args(["bundle", "build", "--authority", "hemtjansten", "--site", "storgatan-12"])
+            .args(["--site-key", "secrets/credential-hash.key", "--csv", "staff.csv", "--config", "portvakt.toml"])
+            .args(["--out", "staff.body"])
+            .args(extra)
+            .current_dir(&etc)
+            .output()
+            .unwrap()
+    };
+    let header = "id,holder,role,kind,secret,doors\n";
+    let bad = format!(
+        "{header}c1,kalle,home_care,tag,04:11:22:33,entrance;laundry\nc2,vakt,property_staff,pin,4711,entrance\n"
+    );
+    let out = build(&bad, &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("c1: door laundry is not granted") && err.contains("c2: role property_staff is not granted"),
+        "{err}"
+    );
+    assert!(!etc.join("staff.body").exists(), "nothing written");
+    let long = build(&format!("{header}c1,kalle,home_care,tag,04:11:22:33,entrance\n"), &["--valid-days", "400"]);
+    assert!(String::from_utf8_lossy(&long.stderr).contains("at most 90 days"));
+    let fine = build(&format!("{header}c1,kalle,home_care,tag,04:11:22:33,entrance\n"), &[]);
+    assert!(fine.status.success(), "{}", String::from_utf8_lossy(&fine.stderr));
+    assert!(etc.join("staff.body").exists());
+}

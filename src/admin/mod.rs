@@ -3,6 +3,7 @@
 //! site's key before they leave the authority's machine; signed remote commands and
 //! collector acknowledgements.
 
+pub mod bundle_check;
 pub mod csv_import;
 pub mod lifetime;
 pub mod names;

@@ -252,7 +252,7 @@ pub(crate) enum BundleCommand {
         #[arg(long)]
         site_key: PathBuf,
         /// Credentials CSV: `id,holder,role,kind,secret,doors` and optionally
-        /// `schedule,valid_from,valid_until`.
+        /// `schedule,valid_from,valid_until,name,group`.
         #[arg(long)]
         csv: PathBuf,
         /// Laundry bookings (owner only): holder,door,start,end.
@@ -265,6 +265,10 @@ pub(crate) enum BundleCommand {
         /// Time zone for local times in the CSV.
         #[arg(long, default_value = "Europe/Stockholm")]
         timezone: String,
+        /// The site's config: the bundle is refused, before it is written, where the
+        /// gateway would refuse it (roles, doors, bookings, lifetime outside the grant).
+        #[arg(long)]
+        config: Option<PathBuf>,
         /// Where to write the body.
         #[arg(long)]
         out: PathBuf,

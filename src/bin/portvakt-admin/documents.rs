@@ -2,7 +2,7 @@
 //! sign it, inspect it, verify a signature.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context as _, anyhow, bail};
 use jiff::{SignedDuration, Timestamp};
@@ -62,6 +62,20 @@ pub(crate) fn pubkey(key: &Path, reading: bool) -> anyhow::Result<String> {
     Ok(format!("{}\n", portvakt::core::hex::encode(&public)))
 }
 
+/// The files a bundle is built from.
+pub(crate) struct Inputs<'a> {
+    /// Credentials.
+    pub(crate) csv: &'a Path,
+    /// Bookings.
+    pub(crate) bookings: Option<&'a Path>,
+    /// The owner's site policy.
+    pub(crate) policy: Option<&'a Path>,
+    /// The site's config, to check the bundle against the authority's grant.
+    pub(crate) config: Option<&'a Path>,
+}
+
+/// Builds an unsigned bundle body from the files, checked against the grant when the
+/// site's config is given.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn build(
     authority: &str,
@@ -69,12 +83,11 @@ pub(crate) fn build(
     version: Option<u64>,
     (valid_days, reissue_every_days): (i64, i64),
     site_key: &Path,
-    csv: &Path,
-    bookings: Option<&PathBuf>,
-    policy: Option<&PathBuf>,
+    inputs: &Inputs<'_>,
     timezone: &str,
     out: &Path,
 ) -> anyhow::Result<String> {
+    let Inputs { csv, bookings, policy, config } = *inputs;
     let tz =
         jiff::tz::TimeZone::get(timezone).map_err(|_| anyhow!("--timezone: \"{timezone}\" is not an IANA zone"))?;
     let key_text = std::fs::read_to_string(site_key).with_context(|| format!("reading {}", site_key.display()))?;
@@ -115,6 +128,19 @@ pub(crate) fn build(
         bookings,
         policy,
     };
+    if let Some(path) = config {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let grant = portvakt::config::site_grant(&text, authority).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+        let refused = portvakt::admin::bundle_check::refusals(&grant, &bundle);
+        if !refused.is_empty() {
+            bail!(
+                "{} problem(s) the gateway would refuse the bundle for (its grant in {}); no bundle was written:\n  {}",
+                refused.len(),
+                path.display(),
+                refused.join("\n  ")
+            );
+        }
+    }
     write_new(out, &bundle.encode())?;
     for w in portvakt::admin::lifetime::warnings(valid_days, reissue_every_days) {
         eprintln!("warning: {w}");

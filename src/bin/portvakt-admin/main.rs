@@ -48,6 +48,7 @@ fn run(cli: Cli) -> anyhow::Result<String> {
             bookings,
             policy,
             timezone,
+            config,
             out,
         }) => build(
             &authority,
@@ -55,9 +56,12 @@ fn run(cli: Cli) -> anyhow::Result<String> {
             version,
             (valid_days, reissue_every_days),
             &site_key,
-            &csv,
-            bookings.as_ref(),
-            policy.as_ref(),
+            &documents::Inputs {
+                csv: &csv,
+                bookings: bookings.as_deref(),
+                policy: policy.as_deref(),
+                config: config.as_deref(),
+            },
             &timezone,
             &out,
         ),

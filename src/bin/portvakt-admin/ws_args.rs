@@ -131,9 +131,11 @@ pub(crate) struct PublishArgs {
 
 #[derive(Subcommand)]
 pub(crate) enum SiteCommand {
-    /// Add a site, or change its settings.
+    /// Add a site, or change its settings; `site refresh` reads its config again after the
+    /// owner changed it (doors, roles, rules, holidays, and what the owner granted you).
     #[command(
-        after_help = "Example:\n  portvakt-admin site add storgatan-12 --site-key credential-hash.key --config portvakt.toml --inbox /mnt/pv/inbox"
+        visible_alias = "refresh",
+        after_help = "Examples:\n  portvakt-admin site add storgatan-12 --site-key credential-hash.key --config portvakt.toml --inbox /mnt/pv/inbox\n  portvakt-admin site refresh storgatan-12 --config portvakt.toml"
     )]
     Add {
         /// The site's id.
@@ -141,7 +143,8 @@ pub(crate) enum SiteCommand {
         /// The site's credential key (shared with the site), to hash PINs and tags.
         #[arg(long)]
         site_key: Option<PathBuf>,
-        /// The gateway's config: its doors and schedules are imported.
+        /// The gateway's config: its doors, roles, rules, holidays and schedules, and what
+        /// the owner granted this authority there, are imported.
         #[arg(long)]
         config: Option<PathBuf>,
         /// The gateway's inbox folder, where `publish` drops bundles.
