@@ -1,0 +1,372 @@
+//! Taking a batch of records in, set-based: one statement per step for the whole batch,
+//! whatever its size and however many sites it holds, so that a batch costs six round
+//! trips (BEGIN, runs, records, links, advance, COMMIT) instead of several per record.
+//!
+//! 1. **Runs**: every run of the batch is begun if new and its row locked, in (site, run)
+//!    order, so collectors taking overlapping batches never wait on each other in a cycle;
+//!    a site whose run began here takes it as its current run. The runs' gap-free points
+//!    come back.
+//! 2. **Records**: one multi-row insert (arrays through `unnest`), in (site, run, seq)
+//!    order; for each key the stored hash comes back, so each record is classified new,
+//!    duplicate or equivocation without asking again.
+//! 3. **Links**: the records after each run's gap-free point, read in a statement of
+//!    their own (after the lock, so that what another collector committed is seen).
+//! 4. **Advance**: every run's gap-free point moved in one update; the doors whose forced
+//!    state changed are set in the same statement (by their latest record by seq), and the
+//!    console is told which sites changed. Only a site whose forced door changed has its
+//!    alarms reconciled (a few statements, rarely), and only equivocations or a personal
+//!    part arriving late cost a statement more.
+
+use std::collections::HashMap;
+
+use portvakt_wire::event::ReceivedEvent;
+use tokio_postgres::{Client, GenericClient};
+
+use super::{DbError, Incoming, Taken, db_seq, epoch_of, seq_of, stored_payload};
+use crate::ingest::{self, Arrival, Link, Whole};
+
+/// Begins new runs, locks every run of the batch, moves the sites of begun runs to them,
+/// and returns each run's state: (site, run, through, through hash, broken at, begun).
+const RUNS: &str = "
+WITH r AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bytea[])
+        AS r(site, epoch, first_seq, through, through_hash)),
+up AS (
+    INSERT INTO chains AS c (site, epoch, first_seq, through, through_hash)
+    SELECT site, epoch, first_seq, through, through_hash FROM r ORDER BY site, epoch
+    ON CONFLICT (site, epoch) DO UPDATE SET last_record = c.last_record
+    RETURNING c.site, c.epoch, c.through, c.through_hash, c.broken_at, (c.xmax = 0) AS begun),
+latest AS (SELECT DISTINCT ON (site) site, epoch FROM up WHERE begun ORDER BY site, epoch DESC),
+moved AS (
+    INSERT INTO sites AS s (site, epoch, replaced_at)
+    SELECT l.site, l.epoch,
+           CASE WHEN EXISTS (SELECT 1 FROM chains o WHERE o.site = l.site AND o.epoch <> l.epoch)
+                  OR (SELECT count(*) FROM up b WHERE b.site = l.site AND b.begun) > 1 THEN now() END
+    FROM latest l ORDER BY l.site
+    ON CONFLICT (site) DO UPDATE SET epoch = excluded.epoch, replaced_at = excluded.replaced_at
+    RETURNING s.site)
+SELECT site, epoch, through, through_hash, broken_at, begun FROM up ORDER BY site, epoch";
+
+/// Inserts the records (each key once) and returns, per key, the hash inserted now or the
+/// one stored before.
+const RECORDS: &str = "
+WITH u AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bool[], $6::text[], $7::text[],
+                         $8::text[], $9::text[], $10::text[], $11::bytea[], $12::bytea[], $13::bytea[], $14::int2[],
+                         $15::text[], $16::bytea[], $17::bytea[], $18::bytea[])
+        AS u(site, epoch, seq, at_ms, trusted, kind, door, holder, credential, detail, prev, hash, payload, format,
+             audience, commitment, salt, sealed)),
+ins AS (
+    INSERT INTO records (site, epoch, seq, at, trusted, kind, door, holder, credential, detail, prev, hash, payload,
+                         format, audience, commitment, salt, sealed)
+    SELECT site, epoch, seq, TIMESTAMPTZ 'epoch' + at_ms * INTERVAL '1 millisecond', trusted, kind, door, holder,
+           credential, detail, prev, hash, payload, format, audience, commitment, salt, sealed
+    FROM u ORDER BY site, epoch, seq
+    ON CONFLICT (site, epoch, seq) DO NOTHING
+    RETURNING site, epoch, seq, hash)
+SELECT k.site, k.epoch, k.seq, ins.hash AS inserted, r.hash AS stored
+FROM (SELECT DISTINCT site, epoch, seq FROM u) k
+LEFT JOIN ins ON ins.site = k.site AND ins.epoch = k.epoch AND ins.seq = k.seq
+LEFT JOIN records r ON r.site = k.site AND r.epoch = k.epoch AND r.seq = k.seq";
+
+/// The records after each run's gap-free point (at most 1 000 a run), in order.
+const LINKS: &str = "
+SELECT u.site, u.epoch, l.seq, l.prev, l.hash
+FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(site, epoch, through)
+CROSS JOIN LATERAL (SELECT seq, prev, hash FROM records r
+                    WHERE r.site = u.site AND r.epoch = u.epoch AND r.seq > u.through
+                    ORDER BY seq LIMIT 1000) l
+ORDER BY u.site, u.epoch, l.seq";
+
+/// Moves every run's gap-free point, sets the doors whose forced state changed (by their
+/// latest door record by seq in the site's current run; a forced door keeps the time it
+/// was first seen forced), tells the console which sites changed, and returns the sites
+/// whose doors changed.
+fn advance_sql() -> String {
+    format!(
+        "
+WITH u AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bytea[], $5::bigint[])
+        AS u(site, epoch, through, through_hash, broken_at)),
+moved AS (
+    UPDATE chains c SET through = u.through, through_hash = u.through_hash, broken_at = u.broken_at,
+                        last_record = now()
+    FROM u WHERE c.site = u.site AND c.epoch = u.epoch
+    RETURNING c.site),
+latest AS (
+    SELECT DISTINCT ON (r.site, r.door) r.site, r.door, r.kind
+    FROM records r
+    JOIN unnest($6::text[], $7::text[]) AS q(site, door) ON r.site = q.site AND r.door = q.door
+    JOIN sites s ON s.site = r.site AND s.epoch = r.epoch
+    WHERE r.kind IN ('door.forced_open', 'door.closed')
+    ORDER BY r.site, r.door, r.seq DESC),
+forced AS (
+    INSERT INTO doors AS d (site, door, forced_at)
+    SELECT site, door, CASE WHEN kind = 'door.forced_open' THEN now() END FROM latest ORDER BY site, door
+    ON CONFLICT (site, door) DO UPDATE SET forced_at =
+        CASE WHEN excluded.forced_at IS NULL THEN NULL ELSE coalesce(d.forced_at, excluded.forced_at) END
+    WHERE (d.forced_at IS NULL) <> (excluded.forced_at IS NULL)
+    RETURNING d.site),
+told AS (SELECT pg_notify('{channel}', s) FROM unnest($8::text[]) AS s)
+SELECT DISTINCT site FROM forced WHERE (SELECT count(*) FROM told) >= 0 AND (SELECT count(*) FROM moved) >= 0",
+        channel = crate::fleet::CHANNEL
+    )
+}
+
+fn e<'a>(i: &Incoming<'a>) -> &'a ReceivedEvent {
+    i.event
+}
+
+fn opt_hash(bytes: Option<Vec<u8>>) -> Result<Option<[u8; 32]>, DbError> {
+    bytes.map(|h| h.try_into().map_err(|_| DbError::Damaged("a hash is not 32 bytes".into()))).transpose()
+}
+
+/// Takes several records in, in one transaction; returns what became of each, in order,
+/// and how many round trips to PostgreSQL it took.
+pub(super) async fn take_batch(client: &mut Client, batch: &[Incoming<'_>]) -> Result<(Vec<Taken>, usize), DbError> {
+    let mut trips = 1; // BEGIN
+    let tx = client.transaction().await?;
+
+    // 1. Runs: begun if new, locked, in order.
+    let mut runs: Vec<(&str, &str)> = batch.iter().map(|i| (i.site, epoch_of(i.event))).collect();
+    runs.sort_unstable();
+    runs.dedup();
+    let mut starts = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for &(site, epoch) in &runs {
+        let from = batch
+            .iter()
+            .find(|i| i.site == site && epoch_of(i.event) == epoch)
+            .and_then(|i| i.event.epoch.as_ref().map(|e| e.from));
+        let start = ingest::start(from);
+        starts.0.push(site);
+        starts.1.push(epoch);
+        starts.2.push(db_seq(start.through + 1));
+        starts.3.push(db_seq(start.through));
+        starts.4.push(start.hash.map(|h| h.to_vec()));
+    }
+    let rows = tx.query(RUNS, &[&starts.0, &starts.1, &starts.2, &starts.3, &starts.4]).await?;
+    trips += 1;
+    let mut state: HashMap<(String, String), Whole> = HashMap::with_capacity(rows.len());
+    for r in &rows {
+        let (site, epoch): (String, String) = (r.get("site"), r.get("epoch"));
+        let begun: bool = r.get("begun");
+        if begun {
+            log::info!("{site}: run {} of its chain begins", if epoch.is_empty() { "(unnamed)" } else { &epoch });
+        }
+        let whole = Whole {
+            through: seq_of(r.get("through")),
+            hash: opt_hash(r.get("through_hash"))?,
+            broken_at: r.get::<_, Option<i64>>("broken_at").map(seq_of),
+        };
+        state.insert((site, epoch), whole);
+    }
+
+    // 2. Records: inserted at once; each classified by the hash stored under its key.
+    let stored = insert_records(&tx, batch).await?;
+    trips += 1;
+    let arrivals = classify(batch, &stored);
+    trips += late_parts_and_equivocations(&tx, batch, &arrivals).await?;
+
+    // 3. Links after each run's gap-free point, read after the lock.
+    let throughs: Vec<i64> = runs.iter().map(|(s, e)| db_seq(whole_of(&state, s, e).through)).collect();
+    let link_rows = tx.query(LINKS, &[&starts.0, &starts.1, &throughs]).await?;
+    trips += 1;
+    let mut links: HashMap<(String, String), Vec<Link>> = HashMap::new();
+    for r in &link_rows {
+        let key: (String, String) = (r.get("site"), r.get("epoch"));
+        links.entry(key).or_default().push(Link {
+            seq: seq_of(r.get("seq")),
+            prev: super::hash32(r, "prev")?,
+            hash: super::hash32(r, "hash")?,
+        });
+    }
+
+    // 4. Advance every run, set the forced doors, tell the console.
+    let mut after = Vec::with_capacity(runs.len());
+    for &(site, epoch) in &runs {
+        let before = whole_of(&state, site, epoch);
+        let found = links.remove(&(site.to_owned(), epoch.to_owned())).unwrap_or_default();
+        after.push(ingest::advance(before, found));
+    }
+    let (door_sites, doors): (Vec<&str>, Vec<&str>) = batch
+        .iter()
+        .filter(|i| matches!(i.event.kind.as_str(), "door.forced_open" | "door.closed"))
+        .filter_map(|i| i.event.door.as_deref().map(|d| (i.site, d)))
+        .unzip();
+    let mut sites: Vec<&str> = runs.iter().map(|(s, _)| *s).collect();
+    sites.dedup();
+    let changed = tx
+        .query(
+            &advance_sql(),
+            &[
+                &starts.0,
+                &starts.1,
+                &after.iter().map(|w| db_seq(w.through)).collect::<Vec<_>>(),
+                &after.iter().map(|w| w.hash.map(|h| h.to_vec())).collect::<Vec<_>>(),
+                &after.iter().map(|w| w.broken_at.map(db_seq)).collect::<Vec<_>>(),
+                &door_sites,
+                &doors,
+                &sites,
+            ],
+        )
+        .await?;
+    trips += 1;
+    let now = jiff::Timestamp::now();
+    for row in &changed {
+        // Rare (a door forced or closed after being forced): its own few statements.
+        let site: &str = row.get(0);
+        crate::fleet::reconcile(&tx, site, now, &crate::alarms::Rules::default()).await?;
+    }
+    tx.commit().await?;
+    trips += 1;
+    let taken = batch
+        .iter()
+        .zip(arrivals)
+        .map(|(i, arrival)| {
+            let at = runs.binary_search(&(i.site, epoch_of(i.event))).unwrap_or(0);
+            Taken { arrival, whole: after[at] }
+        })
+        .collect();
+    Ok((taken, trips))
+}
+
+fn whole_of(state: &HashMap<(String, String), Whole>, site: &str, epoch: &str) -> Whole {
+    state.get(&(site.to_owned(), epoch.to_owned())).copied().unwrap_or(Whole {
+        through: 0,
+        hash: None,
+        broken_at: None,
+    })
+}
+
+/// Per key: the hash inserted now, or the one stored before.
+type Stored = HashMap<(String, String, i64), (Option<[u8; 32]>, Option<[u8; 32]>)>;
+
+async fn insert_records(tx: &impl GenericClient, batch: &[Incoming<'_>]) -> Result<Stored, DbError> {
+    let col = |f: &dyn Fn(&Incoming<'_>) -> Option<String>| batch.iter().map(f).collect::<Vec<Option<String>>>();
+    let sites: Vec<&str> = batch.iter().map(|i| i.site).collect();
+    let epochs: Vec<&str> = batch.iter().map(|i| epoch_of(i.event)).collect();
+    let seqs: Vec<i64> = batch.iter().map(|i| db_seq(e(i).seq)).collect();
+    let ats: Vec<i64> = batch.iter().map(|i| e(i).at_ms).collect();
+    let trusted: Vec<bool> = batch.iter().map(|i| e(i).trusted).collect();
+    let kinds: Vec<&str> = batch.iter().map(|i| e(i).kind.as_str()).collect();
+    let doors = col(&|i| e(i).door.clone());
+    let holders = col(&|i| e(i).holder.clone());
+    let credentials = col(&|i| e(i).credential.clone());
+    let details: Vec<&str> = batch.iter().map(|i| e(i).detail.as_str()).collect();
+    let prevs: Vec<&[u8]> = batch.iter().map(|i| &e(i).prev[..]).collect();
+    let hashes: Vec<&[u8]> = batch.iter().map(|i| &e(i).hash[..]).collect();
+    let payloads: Vec<Vec<u8>> = batch.iter().map(|i| stored_payload(i.event, i.payload)).collect();
+    let formats: Vec<i16> = batch.iter().map(|i| i16::from(e(i).format)).collect();
+    let audiences = col(&|i| e(i).audience.clone());
+    let commitments: Vec<Option<Vec<u8>>> = batch.iter().map(|i| e(i).commitment.map(|c| c.to_vec())).collect();
+    let salts: Vec<Option<Vec<u8>>> = batch.iter().map(|i| i.salt.map(|s| s.to_vec())).collect();
+    let sealed: Vec<Option<&[u8]>> = batch.iter().map(|i| e(i).sealed.as_deref()).collect();
+    let rows = tx
+        .query(
+            RECORDS,
+            &[
+                &sites,
+                &epochs,
+                &seqs,
+                &ats,
+                &trusted,
+                &kinds,
+                &doors,
+                &holders,
+                &credentials,
+                &details,
+                &prevs,
+                &hashes,
+                &payloads,
+                &formats,
+                &audiences,
+                &commitments,
+                &salts,
+                &sealed,
+            ],
+        )
+        .await?;
+    let mut out = Stored::with_capacity(rows.len());
+    for r in &rows {
+        let key = (r.get("site"), r.get("epoch"), r.get("seq"));
+        out.insert(key, (opt_hash(r.get("inserted"))?, opt_hash(r.get("stored"))?));
+    }
+    Ok(out)
+}
+
+/// New, duplicate or equivocation, for each record of the batch in order. Of two copies
+/// of one key in the batch, the one inserted is new and the other is judged against it.
+fn classify(batch: &[Incoming<'_>], stored: &Stored) -> Vec<Arrival> {
+    let mut claimed: HashMap<(String, String, i64), bool> = HashMap::new();
+    batch
+        .iter()
+        .map(|i| {
+            let key = (i.site.to_owned(), epoch_of(i.event).to_owned(), db_seq(i.event.seq));
+            let (inserted, before) = stored.get(&key).copied().unwrap_or((None, None));
+            match (inserted, before) {
+                (Some(h), _) if h == i.event.hash && !claimed.get(&key).copied().unwrap_or(false) => {
+                    claimed.insert(key, true);
+                    Arrival::New
+                }
+                (Some(h), _) | (None, Some(h)) => ingest::classify(&i.event.hash, Some(&h)),
+                (None, None) => Arrival::Duplicate,
+            }
+        })
+        .collect()
+}
+
+/// Equivocations kept beside the first record, and a personal part that arrives with a
+/// duplicate when the first copy lacked it (a reading key added since): one statement
+/// each, only when there are any. Returns the round trips taken.
+async fn late_parts_and_equivocations(
+    tx: &impl GenericClient,
+    batch: &[Incoming<'_>],
+    arrivals: &[Arrival],
+) -> Result<usize, DbError> {
+    let mut trips = 0;
+    let late: Vec<&Incoming<'_>> = batch
+        .iter()
+        .zip(arrivals)
+        .filter(|(i, a)| **a == Arrival::Duplicate && (i.event.sealed.is_some() || i.salt.is_some()))
+        .map(|(i, _)| i)
+        .collect();
+    if !late.is_empty() {
+        tx.execute(
+            "UPDATE records r SET holder = u.holder, credential = u.credential, salt = u.salt, sealed = u.sealed
+             FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::bytea[], $7::bytea[])
+                  AS u(site, epoch, seq, holder, credential, salt, sealed)
+             WHERE r.site = u.site AND r.epoch = u.epoch AND r.seq = u.seq AND r.format = 2
+               AND r.erased_at IS NULL AND r.holder IS NULL AND r.sealed IS NULL AND r.commitment IS NOT NULL",
+            &[
+                &late.iter().map(|i| i.site).collect::<Vec<_>>(),
+                &late.iter().map(|i| epoch_of(i.event)).collect::<Vec<_>>(),
+                &late.iter().map(|i| db_seq(i.event.seq)).collect::<Vec<_>>(),
+                &late.iter().map(|i| i.event.holder.as_deref()).collect::<Vec<_>>(),
+                &late.iter().map(|i| i.event.credential.as_deref()).collect::<Vec<_>>(),
+                &late.iter().map(|i| i.salt.map(|s| s.to_vec())).collect::<Vec<_>>(),
+                &late.iter().map(|i| i.event.sealed.as_deref()).collect::<Vec<_>>(),
+            ],
+        )
+        .await?;
+        trips += 1;
+    }
+    let twins: Vec<&Incoming<'_>> =
+        batch.iter().zip(arrivals).filter(|(_, a)| **a == Arrival::Equivocation).map(|(i, _)| i).collect();
+    if !twins.is_empty() {
+        tx.execute(
+            "INSERT INTO equivocations (site, epoch, seq, hash, payload)
+             SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bytea[], $5::bytea[])
+             ON CONFLICT DO NOTHING",
+            &[
+                &twins.iter().map(|i| i.site).collect::<Vec<_>>(),
+                &twins.iter().map(|i| epoch_of(i.event)).collect::<Vec<_>>(),
+                &twins.iter().map(|i| db_seq(i.event.seq)).collect::<Vec<_>>(),
+                &twins.iter().map(|i| &i.event.hash[..]).collect::<Vec<_>>(),
+                &twins.iter().map(|i| stored_payload(i.event, i.payload)).collect::<Vec<_>>(),
+            ],
+        )
+        .await?;
+        trips += 1;
+    }
+    Ok(trips)
+}

@@ -1,0 +1,73 @@
+//! Set-based ingest against a real PostgreSQL (run by `scripts/interop.sh`): a batch costs
+//! six round trips whatever its size, and two collectors taking 10 000 sites' records in
+//! overlapping batches, in opposite orders, leave every site's chain whole to its last
+//! record.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{Chain, NOW_MS, count, pg};
+use portvakt_central::db::{self, Incoming};
+use portvakt_wire::event::ReceivedEvent;
+
+/// `records` records for each of `sites` sites, in site order.
+fn fleet(sites: usize, records: usize) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::with_capacity(sites * records);
+    for s in 0..sites {
+        let site = format!("site-{s:05}");
+        let mut chain = Chain::new();
+        for _ in 0..records {
+            out.push((site.clone(), chain.next("door.granted", Some("entrance"), "{}", NOW_MS)));
+        }
+    }
+    out
+}
+
+fn parsed(msgs: &[(String, Vec<u8>)]) -> Vec<(String, ReceivedEvent, Vec<u8>)> {
+    msgs.iter().map(|(s, m)| (s.clone(), ReceivedEvent::parse(m).unwrap(), m.clone())).collect()
+}
+
+fn incoming(parsed: &[(String, ReceivedEvent, Vec<u8>)]) -> Vec<Incoming<'_>> {
+    parsed.iter().map(|(site, event, payload)| Incoming { site, event, payload, salt: None }).collect()
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_batch_of_a_thousand_records_over_a_hundred_sites_takes_six_round_trips() {
+    let (_pg, mut c) = pg().await;
+    let records = parsed(&fleet(100, 10));
+    let (taken, trips) = db::take_many_counted(&mut c, &incoming(&records)).await.unwrap();
+    assert_eq!(taken.len(), 1000);
+    assert!(taken.iter().all(|t| t.whole.through == 10), "every run whole through its tenth record");
+    assert!(trips <= 6, "{trips} round trips for one batch");
+    // The same batch again: all duplicates, still six.
+    let (again, trips) = db::take_many_counted(&mut c, &incoming(&records)).await.unwrap();
+    assert!(again.iter().all(|t| t.arrival == portvakt_central::ingest::Arrival::Duplicate));
+    assert!(trips <= 6, "{trips} round trips for a batch of duplicates");
+    assert_eq!(count(&c, "SELECT count(*) FROM records").await, 1000);
+    assert_eq!(count(&c, "SELECT count(*) FROM chains WHERE through = 10").await, 100);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_collectors_taking_ten_thousand_sites_in_overlapping_batches_leave_every_chain_whole() {
+    let (pg, mut first) = pg().await;
+    let mut second = db::connect(&pg.url).await.unwrap();
+    let records = parsed(&fleet(10_000, 20));
+    // Batches of 1 000 taken by one collector in order and by the other from the end:
+    // every record is offered twice, and they cross in the middle.
+    let forward: Vec<&[(String, ReceivedEvent, Vec<u8>)]> = records.chunks(1000).collect();
+    let backward: Vec<&[(String, ReceivedEvent, Vec<u8>)]> = records.rchunks(1000).collect();
+    let one = async {
+        for b in &forward {
+            db::take_many(&mut first, &incoming(b)).await.unwrap();
+        }
+    };
+    let two = async {
+        for b in &backward {
+            db::take_many(&mut second, &incoming(b)).await.unwrap();
+        }
+    };
+    tokio::join!(one, two);
+    assert_eq!(count(&second, "SELECT count(*) FROM records").await, 200_000);
+    assert_eq!(count(&second, "SELECT count(*) FROM chains WHERE through = 20").await, 10_000);
+    assert_eq!(count(&second, "SELECT count(*) FROM chains WHERE broken_at IS NOT NULL").await, 0);
+}
