@@ -536,17 +536,32 @@ fn a_second_owner_workspace_does_not_silently_replace_the_first_ones_bundle() {
 }
 
 #[test]
-fn explain_judges_a_time_before_the_gateways_clock_floor_as_the_daemon_does() {
-    let b = Building::start();
-    // Before the floor (never earlier than the release): the daemon would not trust a
-    // clock that reads it, and the door code stays off while the clock is not trusted.
-    let before = ["--door", "entrance", "--pin", "2580", "--at", "2025-12-30T12:00"];
-    let out = b.portvakt(&[&["explain"], &before[..]].concat());
-    assert!(out.contains("STAYS SHUT") && out.contains("earlier than a time already seen"), "{out}");
-    assert!(out.contains("before the gateway's clock floor"), "{out}");
-    let trusted = b.portvakt(&[&["explain"], &before[..], &["--trusted-clock"]].concat());
-    assert!(trusted.contains("OPENS"), "{trusted}");
-    // After it, on the same hours, the code opens.
+fn explain_judges_a_clock_behind_the_gateways_floor_as_the_daemon_does() {
+    let mut b = Building::start();
     let d = day(1);
-    assert!(opens(&b.explain(&["--door", "entrance", "--pin", "2580", "--at", &format!("{d}T12:00")])));
+    let code = ["--door", "entrance", "--pin", "2580"];
+    assert!(opens(&b.explain(&[&code[..], &["--at", &format!("{d}T12:00")]].concat())));
+    // The gateway has seen a time days ahead of this clock (the clock was stepped back):
+    // the daemon does not trust it, and the door code stays off while it does not.
+    if let Some(mut daemon) = b.daemon.take() {
+        let _ = Command::new("kill").args(["-TERM", &daemon.id().to_string()]).status();
+        let _ = daemon.wait();
+    }
+    let store = portvakt::store::Store::open(&portvakt::config::StoreOptions {
+        path: b.dir.path().join("portvakt.db"),
+        max_size_bytes: 16 << 20,
+        retention: jiff::SignedDuration::from_hours(24 * 180),
+        kept_locally: false,
+        personal: portvakt::config::PersonalRetention::default(),
+    })
+    .unwrap();
+    store.raise_clock_floor(jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * 3)).unwrap();
+    drop(store);
+    let now = b.portvakt(&[&["explain"], &code[..]].concat());
+    assert!(now.contains("STAYS SHUT") && now.contains("earlier than a time already seen"), "{now}");
+    assert!(now.contains("the daemon does not trust it either"), "{now}");
+    assert!(b.portvakt(&[&["explain"], &code[..], &["--trusted-clock"]].concat()).contains("OPENS"));
+    // A moment asked about is judged as on a trusted clock then, with a note.
+    let then = b.portvakt(&[&["explain"], &code[..], &["--at", &format!("{d}T12:00")]].concat());
+    assert!(then.contains("OPENS") && then.contains("--at is before the gateway's clock floor"), "{then}");
 }

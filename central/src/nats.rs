@@ -155,26 +155,40 @@ pub async fn run(
             }
         }
         let now = jiff::Timestamp::now();
-        let mut events = Vec::new();
         let mut forget = Vec::with_capacity(batch.len());
-        for message in &batch {
-            let payload = &message.payload[..];
-            match classify(&c.root, &message.subject, '.') {
-                Some(Topic::Events(site)) => events.push((site, payload)),
-                Some(Topic::Status(site)) => {
-                    fleet::observe_message(db, site, payload, Observation::Status, now, &rules).await?;
+        let stored = async {
+            let mut events = Vec::new();
+            for message in &batch {
+                let payload = &message.payload[..];
+                match classify(&c.root, &message.subject, '.') {
+                    Some(Topic::Events(site)) => events.push((site, payload)),
+                    Some(Topic::Status(site)) => {
+                        fleet::observe_message(db, site, payload, Observation::Status, now, &rules).await?;
+                    }
+                    Some(Topic::State(site)) => {
+                        fleet::observe_message(db, site, payload, Observation::State, now, &rules).await?;
+                    }
+                    Some(Topic::Door(site, door)) => {
+                        fleet::observe_message(db, site, payload, |t| Observation::Door(door, t), now, &rules).await?;
+                    }
+                    None => log::warn!("not a subject of Central's, acknowledged and ignored: {}", message.subject),
                 }
-                Some(Topic::State(site)) => {
-                    fleet::observe_message(db, site, payload, Observation::State, now, &rules).await?;
-                }
-                Some(Topic::Door(site, door)) => {
-                    fleet::observe_message(db, site, payload, |t| Observation::Door(door, t), now, &rules).await?;
-                }
-                None => log::warn!("not a subject of Central's, acknowledged and ignored: {}", message.subject),
             }
-        }
+            take_records(db, keys, &events, now).await
+        };
+        let acks = match stored.await {
+            Ok(acks) => acks,
+            Err(e) => {
+                // What this batch held comes again as soon as a collector asks, not after
+                // JetStream's acknowledgement wait: records held up by a lost database flow
+                // again within moments of its return.
+                let naks = batch.iter().map(|m| m.ack_with(jetstream::AckKind::Nak(None)));
+                let _ = futures_util::future::join_all(naks).await;
+                return Err(e.into());
+            }
+        };
         let mut unsent = Vec::new();
-        for (site, ack) in take_records(db, keys, &events, now).await? {
+        for (site, ack) in acks {
             let subject = format!("{}.{site}.events.ack", c.root);
             if let Err(e) = client.publish(subject, ack.into()).await {
                 log::warn!("{site}: the acknowledgement was not sent ({e}); its records stay for redelivery");

@@ -24,7 +24,7 @@ use crate::core::credential::{Credential, PhoneKey, Token};
 use crate::core::expiry::{Expiry, expiry};
 use crate::credentials::envelope::DocType;
 use crate::credentials::intake::{
-    Expected, IntakeProblem, Label, Outcome, inbox_settled, label, process_inbox, take_from,
+    Expected, IntakeProblem, Outcome, authenticated, inbox_settled, label, process_inbox, take_from,
 };
 use crate::credentials::intake_report::{IntakeReport, report};
 use crate::credentials::phone::present_certificate;
@@ -97,16 +97,18 @@ impl Access {
         let cfg = self.cfg.clone();
         let trusted = |a: &str| cfg.authorities.iter().any(|x| x.id.as_str() == a);
         for o in outcomes {
-            if matches!(o.result, Err(IntakeProblem::Store(_))) {
-                continue; // stays in the inbox for the next round: no verdict yet
-            }
             let name = o.file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            let message = match &o.result {
-                Ok(a) => a.to_string(),
-                Err(e) => e.to_string(),
-            };
-            let accepted = o.result.as_ref().ok();
-            self.verdicts.note(o.label.as_ref(), accepted, message, format!("file {name}"), now, trusted);
+            let source = format!("file {name}");
+            match &o.result {
+                Ok(a) => self.verdicts.note(verdicts::About::accepted(a), true, &a.to_string(), source, now),
+                // Stays in the inbox for the next round: no verdict yet. The version in
+                // force offered again is no news.
+                Err(IntakeProblem::Store(_) | IntakeProblem::Refused(Refusal::Replay(_))) => {}
+                Err(e) => {
+                    let about = verdicts::About::refused(o.label.as_ref(), authenticated(e), trusted);
+                    self.verdicts.note(about, false, &e.to_string(), source, now);
+                }
+            }
         }
     }
 
@@ -185,22 +187,23 @@ impl Access {
     }
 
     async fn take(&mut self, doc: Published) -> Result<Result<String, NotTaken>, StoreError> {
-        let claimed = label(&doc.bytes).unwrap_or_else(|| Label {
-            document: if doc.doc_type == DocType::Revocations { "revocations" } else { "bundle" },
-            authority: doc.authority.clone(),
-            version: None,
-        });
         let source = format!("topic {}", doc.topic);
-        let result = self
+        let document = if doc.doc_type == DocType::Revocations { "revocations" } else { "bundle" };
+        let topic_authority = doc.authority.clone();
+        let (result, claimed) = self
             .on_worker(move |registry, trust, store, now, trusted| {
+                // What a refused document claimed (its first fields), read on the worker.
+                let claimed = label(&doc.bytes);
                 let expected = Expected { doc_type: doc.doc_type, authority: &doc.authority };
-                take_from(doc.bytes, ("topic", &doc.topic), expected, registry, trust, store, now, trusted)
+                let taken = take_from(doc.bytes, ("topic", &doc.topic), expected, registry, trust, store, now, trusted);
+                (taken, claimed)
             })
             .await?;
         match result {
             Ok((accepted, built)) => {
                 log::info!("uplink: taken in: {accepted}");
-                self.note(Some(&claimed), Some(&accepted), accepted.to_string(), source);
+                let about = verdicts::About::accepted(&accepted);
+                self.verdicts.note(about, true, &accepted.to_string(), source, self.clock.now());
                 self.hand_over(built)?;
                 Ok(Ok(accepted.to_string()))
             }
@@ -208,25 +211,23 @@ impl Access {
                 log::warn!("uplink: refused: {e}");
                 // Refused is for good; not stored (the store full or failing) may pass.
                 let passing = matches!(e, IntakeProblem::Store(_) | IntakeProblem::Io(_));
-                if !passing {
-                    self.note(Some(&claimed), None, e.to_string(), source);
+                if !passing && !matches!(e, IntakeProblem::Refused(Refusal::Replay(_))) {
+                    // Said under the topic's authority (the broker lets only it publish
+                    // there), with the version the document claims only when it proved to
+                    // be that authority's.
+                    let cfg = self.cfg.clone();
+                    let mut about = verdicts::About::unknown(document);
+                    if cfg.authorities.iter().any(|x| x.id.as_str() == topic_authority) {
+                        let proven = authenticated(&e);
+                        about.version =
+                            claimed.filter(|l| proven && l.authority == topic_authority).and_then(|l| l.version);
+                        about.authority = topic_authority;
+                    }
+                    self.verdicts.note(about, false, &e.to_string(), source, self.clock.now());
                 }
                 Ok(Err(NotTaken { message: e.to_string(), passing }))
             }
         }
-    }
-
-    /// Notes one verdict.
-    fn note(
-        &mut self,
-        label: Option<&Label>,
-        accepted: Option<&crate::credentials::intake::Accepted>,
-        message: String,
-        source: String,
-    ) {
-        let cfg = self.cfg.clone();
-        let trusted = |a: &str| cfg.authorities.iter().any(|x| x.id.as_str() == a);
-        self.verdicts.note(label, accepted, message, source, self.clock.now(), trusted);
     }
 
     async fn present(

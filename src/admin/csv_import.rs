@@ -86,7 +86,9 @@ fn read_table(text: &str, required: &[&str], optional: &[&str], problems: &mut V
         });
         return None;
     }
-    for h in headers.iter().filter(|h| !required.contains(&h.as_str()) && !optional.contains(&h.as_str())) {
+    // An empty header (a spreadsheet's trailing separator) is no column.
+    let unknown = |h: &&String| !h.is_empty() && !required.contains(&h.as_str()) && !optional.contains(&h.as_str());
+    for h in headers.iter().filter(unknown) {
         problems.push(RowProblem {
             line: 1,
             column: h.clone(),
@@ -211,6 +213,8 @@ pub struct CredentialRow {
     pub name: Option<String>,
     /// Their apartment or team.
     pub group: Option<String>,
+    /// The holder's id was made from the name (the `holder` column empty).
+    pub holder_from_name: bool,
 }
 
 /// The optional columns of a credentials list.
@@ -254,9 +258,13 @@ pub fn credential_rows(text: &str, tz: &TimeZone) -> Result<Vec<CredentialRow>, 
     for (line, cells) in &table.rows {
         let mut row = Row { line: *line, cells, table: &table, problems: &mut problems };
         let name = row.optional("name").map(str::to_owned);
+        let holder_from_name = row.optional("holder").is_none() && name.is_some();
         let holder = match (row.optional("holder"), &name) {
             (None, Some(n)) => crate::admin::names::id_from_name(n).or_else(|| {
-                row.bad("name", "has no letter or digit to make the holder's id from; give the holder's id");
+                row.bad(
+                    "name",
+                    "no id can be made from it (no letter, or one only another script has); give the holder's id",
+                );
                 None
             }),
             _ => row.id("holder").map(str::to_owned),
@@ -302,6 +310,7 @@ pub fn credential_rows(text: &str, tz: &TimeZone) -> Result<Vec<CredentialRow>, 
                 valid_until,
                 name,
                 group,
+                holder_from_name,
             });
         }
     }

@@ -215,9 +215,9 @@ pub(crate) struct ExplainArgs {
     /// Decide as if the clock were not trusted (time sync not confirmed).
     #[arg(long, conflicts_with = "trusted_clock")]
     pub(crate) untrusted_clock: bool,
-    /// Decide as if the clock were trusted even before the gateway's clock floor (by
-    /// default the clock is judged as the daemon judges it: a time earlier than one the
-    /// gateway has already seen is not trusted).
+    /// Decide as if the clock were trusted even before the gateway's clock floor (without
+    /// --at the clock is judged as the daemon judges it: a clock reading earlier than a
+    /// time the gateway has already seen is not trusted).
     #[arg(long)]
     pub(crate) trusted_clock: bool,
     /// Decide as if the door were in this mode.

@@ -105,10 +105,14 @@ pub(crate) fn explain_cmd(cfg: &Config, a: &ExplainArgs) -> Result<String, Failu
             ClockTrust::Untrusted(UntrustedReason::NotSynchronized)
         } else if a.trusted_clock {
             ClockTrust::Trusted
-        } else {
-            // As the daemon judges it: a clock that reads earlier than the floor (a time
-            // the gateway has already seen, kept in its store) is not trusted.
+        } else if a.at.is_none() {
+            // Now, as the daemon judges it: a clock that reads earlier than the floor (a
+            // time the gateway has already seen, kept in its store) is not trusted.
             assess(ClockObservation { wall: now, synchronized: true, floor: clock_floor, jumped: false })
+        } else {
+            // Another moment (a past incident, a booking to come): as on a trusted clock
+            // then; a moment before the floor gets a note below.
+            ClockTrust::Trusted
         },
         ..AccessState::default()
     };
@@ -130,15 +134,15 @@ pub(crate) fn explain_cmd(cfg: &Config, a: &ExplainArgs) -> Result<String, Failu
         return Ok(format!("{}\n", serde_json::to_string_pretty(&v).context("encoding the decision")?));
     }
     let mut out = explain::render(policy, &state.allowlist, &decision, &door_id, now);
-    if state.clock == ClockTrust::Untrusted(UntrustedReason::BeforeFloor)
-        && let Some(floor) = clock_floor
-    {
-        let _ = writeln!(
-            out,
-            "note:      {} is before the gateway's clock floor {floor} (a time it has already seen): the daemon \
-             would not trust a clock that reads it; --trusted-clock judges it as on a trusted clock",
-            if a.at.is_some() { "--at" } else { "now" }
-        );
+    if let Some(floor) = clock_floor.filter(|f| now < *f && !a.trusted_clock && !a.untrusted_clock) {
+        let said = if a.at.is_some() {
+            "--at is before the gateway's clock floor {floor} (a time it has already seen): judged as on a trusted \
+             clock then; a clock that read it now would not be trusted"
+        } else {
+            "the clock reads earlier than the gateway's clock floor {floor} (a time it has already seen): the daemon \
+             does not trust it either; --trusted-clock judges it as on a trusted clock"
+        };
+        let _ = writeln!(out, "note:      {}", said.replace("{floor}", &floor.to_string()));
     }
     Ok(out)
 }

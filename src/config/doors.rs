@@ -16,6 +16,11 @@ use crate::core::model::{Door, DoorIdx, DoorKind, DoorRule, DoorSet, MAX_DOORS, 
 use crate::core::schedule::Schedule;
 use crate::core::secret::check_pin;
 
+/// A booked slot may be entered this long before it starts unless the config says otherwise.
+pub(super) const GRACE_BEFORE: SignedDuration = SignedDuration::from_mins(10);
+/// ...and this long after it ends.
+pub(super) const GRACE_AFTER: SignedDuration = SignedDuration::from_mins(15);
+
 pub(super) struct Names<'a> {
     pub(super) roles: &'a [Role],
     pub(super) schedules: &'a [(String, Option<Schedule>)],
@@ -97,8 +102,8 @@ pub(super) fn door(
     let free_passage = raw.free_passage.as_ref().and_then(|s| names.schedule(s, &format!("{path}.free_passage"), p));
     let (before, after) =
         raw.booking.as_ref().map_or((None, None), |b| (b.grace_before.as_deref(), b.grace_after.as_deref()));
-    let grace_before = duration(before, SignedDuration::from_mins(10), &format!("{path}.booking.grace_before"), p);
-    let grace_after = duration(after, SignedDuration::from_mins(15), &format!("{path}.booking.grace_after"), p);
+    let grace_before = duration(before, GRACE_BEFORE, &format!("{path}.booking.grace_before"), p);
+    let grace_after = duration(after, GRACE_AFTER, &format!("{path}.booking.grace_after"), p);
     let mut rules = Vec::new();
     let mut seen = HashSet::new();
     for (j, r) in raw.access.iter().enumerate() {

@@ -28,6 +28,8 @@ pub struct SiteGrant {
     pub door_rules: BTreeMap<String, Vec<DoorRule>>,
     /// The holiday calendar: `sweden` or `none`, whether eves count, further dates.
     pub holidays: (String, bool, Vec<String>),
+    /// Each door's booking grace, before and after a booked slot.
+    pub booking_grace: BTreeMap<String, (jiff::SignedDuration, jiff::SignedDuration)>,
     /// The doors this authority may grant.
     pub doors: Vec<String>,
     /// What it may do there.
@@ -75,6 +77,7 @@ struct Door {
     id: String,
     #[serde(default)]
     access: Vec<DoorRule>,
+    booking: Option<super::raw::RawBooking>,
 }
 
 /// The parts of a site config a grant is made of; everything else is ignored here (the
@@ -125,10 +128,24 @@ pub fn site_grant(text: &str, authority: &str) -> Result<SiteGrant, String> {
     };
     let doors = grant.doors.iter().filter_map(|d| site_doors.get(usize::from(d.0)).cloned()).collect();
     let holidays = parts.holidays.map_or_else(|| (sweden(), true, Vec::new()), |h| (h.calendar, h.eves, h.extra));
+    let mut grace_problems = Problems::default();
+    let booking_grace = parts
+        .doors
+        .iter()
+        .map(|d| {
+            let (before, after) =
+                d.booking.as_ref().map_or((None, None), |b| (b.grace_before.as_deref(), b.grace_after.as_deref()));
+            let p = &mut grace_problems;
+            let before = super::fields::duration(before, super::doors::GRACE_BEFORE, "booking.grace_before", p);
+            let after = super::fields::duration(after, super::doors::GRACE_AFTER, "booking.grace_after", p);
+            (d.id.clone(), (before, after))
+        })
+        .collect();
     Ok(SiteGrant {
         site: parts.site.id,
         class: grant.class,
         holidays,
+        booking_grace,
         door_rules: parts.doors.into_iter().map(|d| (d.id, d.access)).collect(),
         site_doors,
         site_roles: roles.iter().map(|r| r.id.to_string()).collect(),

@@ -101,19 +101,36 @@ pub struct Label {
     pub version: Option<u64>,
 }
 
-/// Reads what `bytes` claim to be; `None` for anything but a readable bundle or list.
+/// Reads what `bytes` claim to be from the first fields of the body only (authority,
+/// site, version: both documents begin so), never the whole document; `None` for anything
+/// but a bundle or list whose beginning reads.
 pub fn label(bytes: &[u8]) -> Option<Label> {
     let env = open(bytes).ok()?;
-    match env.doc_type {
-        DocType::Bundle => {
-            let b = crate::credentials::bundle::Bundle::decode(env.body).ok()?;
-            Some(Label { document: "bundle", authority: b.authority, version: Some(b.version) })
-        }
-        DocType::Revocations => {
-            let l = crate::credentials::revocation::RevocationList::decode(env.body).ok()?;
-            Some(Label { document: "revocations", authority: l.authority, version: Some(l.sequence) })
-        }
-        _ => None,
+    let document = match env.doc_type {
+        DocType::Bundle => "bundle",
+        DocType::Revocations => "revocations",
+        _ => return None,
+    };
+    let mut r = crate::credentials::wire::Reader::new(env.body);
+    let authority = r.str("authority").ok()?;
+    let _site = r.str("site").ok()?;
+    let version = r.u64("version").ok();
+    Some(Label { document, authority, version })
+}
+
+/// Whether a refusal came after the document proved to be its authority's (its
+/// signature checked): only then is it said under that authority's name.
+pub fn authenticated(problem: &IntakeProblem) -> bool {
+    match problem {
+        IntakeProblem::Refused(r) => !matches!(
+            r,
+            Refusal::Malformed(_)
+                | Refusal::WrongType { .. }
+                | Refusal::UnknownAuthority(_)
+                | Refusal::BadSignature(_)
+                | Refusal::WrongTopic { .. }
+        ),
+        IntakeProblem::Io(_) | IntakeProblem::Store(_) => false,
     }
 }
 
@@ -328,6 +345,7 @@ pub fn process_inbox(
         let mut claimed = None;
         let result = match read {
             Ok(bytes) => {
+                // What a refused file claimed to be: its first fields, read before it goes.
                 claimed = label(&bytes);
                 take_one(bytes, None, registry, trust, store, now, trusted).map(|(accepted, built)| {
                     on_built(built);

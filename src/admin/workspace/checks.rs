@@ -79,12 +79,23 @@ impl Workspace {
             if self.doors_at(h, site).is_empty() {
                 continue;
             }
+            // A credential's doors narrow the holder's at each of their sites: a door none
+            // of those sites has is a misspelling (the credential would never open it); one
+            // another site has, or one outside this site's grant, is simply not signed here.
+            let sites = self.sites_of(h);
+            let somewhere = |d: &String| {
+                sites
+                    .iter()
+                    .any(|s| self.settings.sites.get(s).is_none_or(|x| x.doors.is_empty() || x.doors.contains(d)))
+            };
             for c in &h.credentials {
-                for d in &c.doors {
-                    if let Some(why) = self.door_problem(site, d) {
-                        let at = place(&self.dir, "holders.toml", &section, &format!("\"{d}\""));
-                        out.push(format!("{at}: credential {} of {id}: {why}", c.id));
-                    }
+                for d in c.doors.iter().filter(|d| !somewhere(d)) {
+                    let at = place(&self.dir, "holders.toml", &section, &format!("\"{d}\""));
+                    out.push(format!(
+                        "{at}: credential {} of {id}: no door \"{d}\" at any of {id}'s sites ({})",
+                        c.id,
+                        sites.join(", ")
+                    ));
                 }
             }
         }

@@ -63,6 +63,9 @@ pub struct SiteSettings {
     /// with a booking.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub rules: BTreeMap<String, Vec<RuleSpec>>,
+    /// Each door's booking grace in minutes, before and after a slot, as imported.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub booking_grace: BTreeMap<String, [i64; 2]>,
     /// The site's holiday calendar, as imported from its config.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub holidays: Option<HolidaysSpec>,

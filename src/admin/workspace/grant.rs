@@ -70,6 +70,11 @@ impl Workspace {
                 (door.clone(), rules)
             })
             .collect();
+        s.booking_grace = g
+            .booking_grace
+            .iter()
+            .map(|(door, (before, after))| (door.clone(), [before.as_secs() / 60, after.as_secs() / 60]))
+            .collect();
         s.holidays =
             Some(HolidaysSpec { calendar: g.holidays.0.clone(), eves: g.holidays.1, extra: g.holidays.2.clone() });
         let grant = spec(&g);

@@ -55,18 +55,22 @@ impl Workspace {
         let Some(name) = self.bases.get(site).and_then(|b| b.door_code.as_ref()).map(|c| c.schedule.clone()) else {
             return DOOR_CODE_SCHEDULE.into();
         };
-        if self.schedule_shared(site, &name) { DOOR_CODE_SCHEDULE.into() } else { name }
+        if self.schedule_shared(site, &name, None) { DOOR_CODE_SCHEDULE.into() } else { name }
     }
 
-    /// Whether a door rule or a door's free passage at `site` uses schedule `name`.
-    fn schedule_shared(&self, site: &str, name: &str) -> bool {
-        let by_rule = self
-            .settings
-            .sites
+    /// Whether anything else at `site` may use schedule `name`: a door rule, a door's free
+    /// passage, a holder's own schedule — or nobody knows (a site imported before the
+    /// workspace kept its doors' rules: `site refresh` reads them).
+    /// (`door`'s own free passage aside).
+    fn schedule_shared(&self, site: &str, name: &str, door: Option<&str>) -> bool {
+        let Some(s) = self.settings.sites.get(site).filter(|s| !s.rules.is_empty()) else { return true };
+        let by_rule = s.rules.values().flatten().any(|r| r.schedule.as_deref() == Some(name));
+        let by_passage = self
+            .bases
             .get(site)
-            .is_some_and(|s| s.rules.values().flatten().any(|r| r.schedule.as_deref() == Some(name)));
-        let by_passage = self.bases.get(site).is_some_and(|b| b.free_passage.values().any(|f| f == name));
-        by_rule || by_passage
+            .is_some_and(|b| b.free_passage.iter().any(|(d, f)| f == name && Some(d.as_str()) != door));
+        let by_holder = self.holders.holders.values().any(|h| h.schedule.as_deref() == Some(name));
+        by_rule || by_passage || by_holder
     }
 
     /// Sets the door code's hours.
@@ -111,13 +115,9 @@ impl Workspace {
         let configured = self.bases.get(site).and_then(|b| b.free_passage.get(door)).filter(|n| !n.is_empty());
         match configured {
             Some(name) => {
-                let elsewhere =
-                    self.bases.get(site).is_some_and(|b| {
-                        b.free_passage.iter().any(|(d, n)| d != door && n == name)
-                            || b.door_code.as_ref().is_some_and(|c| &c.schedule == name)
-                    }) || self.settings.sites.get(site).is_some_and(|s| {
-                        s.rules.values().flatten().any(|r| r.schedule.as_deref() == Some(name.as_str()))
-                    });
+                let code =
+                    self.bases.get(site).is_some_and(|b| b.door_code.as_ref().is_some_and(|c| &c.schedule == name));
+                let elsewhere = code || self.schedule_shared(site, name, Some(door));
                 if elsewhere { own } else { name.clone() }
             }
             None => own,

@@ -140,9 +140,14 @@ impl Workspace {
 /// What became of version `w`, issued and not in force, by the gateway's verdict.
 fn fate(verdict: Option<&Verdict>, w: u64) -> String {
     match verdict {
-        Some(v) if !v.accepted && v.version.is_none_or(|n| n == w) => {
+        Some(v) if !v.accepted && v.version == Some(w) => {
             format!("version {w} was REFUSED by the gateway at {}: {}", v.at, v.message)
         }
+        Some(v) if !v.accepted && v.version.is_none() => format!(
+            "version {w} is not seen yet; the gateway refused a document on this authority's topic at {} that it \
+             could not read as one of yours: {}",
+            v.at, v.message
+        ),
         Some(v) if !v.accepted && v.version.is_some_and(|n| n > w) => format!(
             "a version {} this workspace did not issue was refused at {}: {}; version {w} is not seen yet",
             v.version.unwrap_or_default(),

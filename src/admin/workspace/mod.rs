@@ -15,6 +15,7 @@ pub mod grant;
 pub mod hours;
 pub mod ical;
 pub mod import;
+mod import_csv;
 pub mod in_force;
 pub mod mqtt_delivery;
 pub mod policy_file;

@@ -63,8 +63,11 @@ pub struct Plan {
     pub diff: Diff,
     /// The last issued version, if any.
     pub last_version: Option<u64>,
-    /// Bookings that look like mistakes (`Workspace::warnings_at`).
+    /// Bookings that look like mistakes (`Workspace::warnings_at`) not accepted before.
     pub warnings: Vec<String>,
+    /// Every such warning now, accepted before or not (kept with what is issued, so an
+    /// accepted one is not said again while it stays the same).
+    pub all_warnings: Vec<String>,
 }
 
 /// What may be published besides an ordinary change.
@@ -95,6 +98,11 @@ pub fn read_issued(path: &Path) -> Result<Option<Bundle>, PublishError> {
 }
 
 impl Workspace {
+    /// The warnings said and accepted when `site`'s last bundle was issued.
+    fn accepted_warnings_path(&self, site: &str) -> PathBuf {
+        self.dir.join("issued").join(format!("{site}.warnings"))
+    }
+
     fn issued_policy_path(&self, site: &str) -> PathBuf {
         self.dir.join("issued").join(format!("{site}.policy.toml"))
     }
@@ -111,8 +119,11 @@ impl Workspace {
         let policy =
             if self.is_owner() { self.policies.get(site).cloned().unwrap_or_default() } else { PolicyFile::default() };
         let diff = diff(last.as_ref().map(|b| (b, &last_policy)), (&bundle, &policy), now, &self.timezone());
-        let warnings = self.warnings_at(site, now);
-        Ok(Plan { site: site.into(), bundle, policy, diff, last_version: last.map(|b| b.version), warnings })
+        let all_warnings = self.warnings_at(site, now);
+        let accepted = std::fs::read_to_string(self.accepted_warnings_path(site)).unwrap_or_default();
+        let warnings = all_warnings.iter().filter(|w| !accepted.lines().any(|a| a == w.as_str())).cloned().collect();
+        let last_version = last.map(|b| b.version);
+        Ok(Plan { site: site.into(), bundle, policy, diff, last_version, warnings, all_warnings })
     }
 
     /// The revocation list to send, when `revoked.toml` differs from the last one issued.
@@ -215,6 +226,9 @@ pub fn deliver_to_folder(folder: &Path, doc: &Signed) -> Result<PathBuf, Workspa
 impl Workspace {
     /// Records a delivered bundle as the site's last issued one.
     pub fn record_issued(&self, plan: &Plan, doc: &Signed) -> Result<(), WorkspaceError> {
+        let mut accepted = plan.all_warnings.join("\n");
+        accepted.push('\n');
+        files::write_bytes(&self.accepted_warnings_path(&plan.site), accepted.as_bytes())?;
         let version = self.issued_version_path(&plan.site, plan.bundle.version);
         files::write_bytes(&version, &doc.bytes)?;
         files::write(&version.with_extension("policy.toml"), super::HEADER, &plan.policy)?;

@@ -1,9 +1,11 @@
 //! Bookings that are probably mistakes, said before signing: two apartments booked into
-//! the same slot of one door, a booking on a day (or at hours) the door's rule is closed
-//! for all of it, and a booking nobody it is for can use any more (their last credential
-//! for that door revoked or removed). The gateway would take each of them and the
-//! resident would stand at a shut door; `publish` refuses them unless told they are
-//! meant (`--accept-warnings`), `renew` only says them (it keeps access alive).
+//! the same slot of one door, a booking on a day (or at hours) the door's rules keep it
+//! closed for all of it (its grace included), and a booking nobody it is for can use
+//! (their credentials for that door revoked, removed or not given yet). The gateway would
+//! take each of them and the resident would stand at a shut door; `publish` refuses them
+//! unless told they are meant (`--accept-warnings`), `renew` only says them (it keeps
+//! access alive). A warning accepted when the last bundle was issued is not said again
+//! while it stays the same (`publish`).
 
 use jiff::{SignedDuration, Timestamp};
 
@@ -15,8 +17,9 @@ use crate::core::holidays::HolidayCalendar;
 use crate::core::schedule::{LocalTime, Schedule};
 use crate::tools::time_input::parse_time;
 
-/// How finely a booking's span is looked at for an open moment.
-const STEP: SignedDuration = SignedDuration::from_mins(5);
+/// How finely a booking's span is looked at for an open moment: schedules change on
+/// whole minutes.
+const STEP: SignedDuration = SignedDuration::from_mins(1);
 /// Longer bookings are not looked at moment by moment.
 const LONGEST_LOOKED_AT: SignedDuration = SignedDuration::from_hours(24 * 7);
 
@@ -36,7 +39,7 @@ impl Workspace {
         for (i, (a, a_start, a_end)) in coming.iter().enumerate() {
             for (b, b_start, b_end) in &coming[i + 1..] {
                 let overlap = a.door == b.door && a_start < b_end && b_start < a_end;
-                if overlap && (a.holder != b.holder || a.group != b.group) {
+                if overlap && !self.same_household(a, b) {
                     out.push(format!(
                         "bookings {} and {} overlap at the same door",
                         describe_booking(a),
@@ -54,6 +57,16 @@ impl Workspace {
         out
     }
 
+    /// Whether two bookings are the same people's: the same holder or group, or a holder
+    /// and their own group.
+    fn same_household(&self, a: &BookingSpec, b: &BookingSpec) -> bool {
+        let group_of =
+            |h: &Option<String>| h.as_ref().and_then(|h| self.holders.holders.get(h)).and_then(|h| h.group.clone());
+        let (ga, gb) =
+            (a.group.clone().or_else(|| group_of(&a.holder)), b.group.clone().or_else(|| group_of(&b.holder)));
+        (a.holder.is_some() && a.holder == b.holder) || (ga.is_some() && ga == gb)
+    }
+
     /// The holders a booking is for.
     fn booked_holders(&self, b: &BookingSpec) -> Vec<&String> {
         match (&b.holder, &b.group) {
@@ -65,7 +78,8 @@ impl Workspace {
         }
     }
 
-    /// The warning when the booked door's rule is closed for the whole booking.
+    /// The warning when the booked door's rules keep it closed for the whole booking,
+    /// its grace before and after included, for every role it is booked for.
     fn closed_all_of_it(&self, site: &str, b: &BookingSpec, start: Timestamp, end: Timestamp) -> Option<String> {
         if end.duration_since(start) > LONGEST_LOOKED_AT {
             return None;
@@ -76,20 +90,36 @@ impl Workspace {
             .into_iter()
             .filter_map(|h| self.holders.holders.get(h).map(|h| h.role.as_str()))
             .collect();
-        let rule = s.rules.get(&b.door)?.iter().find(|r| r.booking && roles.contains(&r.role.as_str()))?;
-        let name = rule.schedule.as_ref()?;
-        let schedule = self.schedule_in_force(site, name)?;
+        let rules: Vec<_> =
+            s.rules.get(&b.door)?.iter().filter(|r| r.booking && roles.contains(&r.role.as_str())).collect();
+        if rules.is_empty() {
+            return None;
+        }
+        let [before, after] = s.booking_grace.get(&b.door).copied().unwrap_or([10, 15]);
+        let from = start.checked_sub(SignedDuration::from_mins(before)).ok()?;
+        let until = end.checked_add(SignedDuration::from_mins(after)).ok()?;
         let calendar = self.calendar(site);
         let tz = self.timezone();
-        let mut t = start;
-        while t < end {
-            if schedule.admits(LocalTime::of(t, &tz), &calendar) {
-                return None;
+        let mut names = Vec::new();
+        for rule in rules {
+            let name = rule.schedule.as_ref()?; // a rule at all hours: open
+            let schedule = self.schedule_in_force(site, name)?;
+            let mut t = from;
+            while t < until {
+                if schedule.admits(LocalTime::of(t, &tz), &calendar) {
+                    return None;
+                }
+                // The next whole minute (schedules change on minutes).
+                let next = t.checked_add(STEP).ok()?;
+                t = next
+                    .round(jiff::TimestampRound::new().smallest(jiff::Unit::Minute).mode(jiff::RoundMode::Trunc))
+                    .ok()?;
             }
-            t = t.checked_add(STEP).ok()?;
+            names.push(name.clone());
         }
+        let name = names.first()?;
         Some(format!(
-            "booking {}: {} is closed for all of it ({name}: {})",
+            "booking {}: {} is closed for all of it, its grace included ({name}: {})",
             describe_booking(b),
             b.door,
             self.policies
@@ -137,7 +167,7 @@ impl Workspace {
             .any(|id| self.holders.holders.get(*id).is_some_and(|h| self.doors_at(h, site).contains(&b.door)));
         (with_door && !usable).then(|| {
             format!(
-                "booking {}: nobody it is for has a credential for {} any more (revoked or removed)",
+                "booking {}: nobody it is for has a credential for {} (revoked, removed or not given yet)",
                 describe_booking(b),
                 b.door
             )

@@ -63,7 +63,9 @@ pub(crate) fn run(a: CertifyArgs, workspace: &Path) -> anyhow::Result<String> {
         a.doors.split([',', ';', ' ']).map(|d| d.trim().to_owned()).filter(|d| !d.is_empty()).collect();
     check(&a, &doors, workspace)?;
     let revocations = a.revocations.as_ref().map(|p| read(p)).transpose()?;
-    let now = Timestamp::now();
+    // Valid from five minutes ago (a phone's or gateway's clock a little behind), for
+    // exactly --hours: the lifetime the gateway measures, not_after - not_before.
+    let not_before = Timestamp::now() - SignedDuration::from_mins(5);
     let cert = PhoneCertificate {
         authority: a.authority,
         site: a.site,
@@ -72,8 +74,8 @@ pub(crate) fn run(a: CertifyArgs, workspace: &Path) -> anyhow::Result<String> {
         role: a.role,
         phone_key,
         doors,
-        not_before: now - SignedDuration::from_mins(5),
-        not_after: now + SignedDuration::from_hours(a.hours),
+        not_before,
+        not_after: not_before + SignedDuration::from_hours(a.hours),
         revocations,
     };
     let signing = keys::read_private(&a.key)?;

@@ -202,16 +202,18 @@ fn publish_sites(
     for w in portvakt::admin::lifetime::warnings(ws.settings.valid_days, ws.settings.reissue_every_days) {
         let _ = writeln!(out, "warning: {w}");
     }
-    let mut refused = false;
     let over_mqtt = |site: &str| ws.settings.sites.get(site).is_some_and(|s| s.mqtt.is_some());
-    for (site, version) in waiting.iter().filter(|(s, _)| out_dir.is_none() && !how.wait.is_zero() && over_mqtt(s)) {
-        let (said, no) = crate::ws_verdict::await_verdict(ws, site, *version, how.wait);
-        let _ = writeln!(out, "{said}");
-        refused |= no;
+    waiting.retain(|(s, _)| out_dir.is_none() && !how.wait.is_zero() && over_mqtt(s));
+    let (said, refused) = crate::ws_verdict::await_verdicts(ws, &waiting, how.wait);
+    for line in said {
+        let _ = writeln!(out, "{line}");
     }
     if refused {
         print!("{out}");
-        bail!("the gateway refused what was published (above): nothing of it is in force");
+        bail!(
+            "the gateway refused what was published (above): nothing of it is in force; put right what it says \
+             and publish again (`publish --renew` when nothing in the workspace had to change)"
+        );
     }
     Ok(out)
 }

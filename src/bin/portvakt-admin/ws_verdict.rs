@@ -45,38 +45,49 @@ pub(crate) fn other_issuer(ws: &Workspace, site: &str) -> Result<Option<u64>, St
     Ok(seen.into_iter().filter(|v| *v > last && !ws.issued_version_path(site, *v).exists()).max())
 }
 
-/// Waits (at most `within`) for the gateway's verdict on `version` in its retained
-/// `state`; says it, and whether it was refused.
-pub(crate) fn await_verdict(ws: &Workspace, site: &str, version: u64, within: Duration) -> (String, bool) {
+/// Waits (at most `within`, for all of them together) for each gateway's verdict on the
+/// version published to it, in its retained `state`; says each, and whether any refused.
+pub(crate) fn await_verdicts(ws: &Workspace, published: &[(String, u64)], within: Duration) -> (Vec<String>, bool) {
     let me = &ws.settings.authority;
-    let Some(m) = ws.settings.sites.get(site).and_then(|s| s.mqtt.as_ref()) else {
-        return (String::new(), false);
-    };
-    let topic = format!("{}/{site}/state", m.topic_root);
     let started = Instant::now();
-    loop {
-        let report = read_retained(ws, m, &topic, LOOK).ok().and_then(|b| read_report(&b, me).ok());
-        if let Some(r) = report {
-            if r.version == Some(version) {
-                return (format!("{site}: the gateway took in version {version}"), false);
+    let mut open: Vec<&(String, u64)> = published.iter().collect();
+    let mut said = Vec::new();
+    let mut refused = false;
+    while !open.is_empty() {
+        open.retain(|(site, version)| {
+            let Some(m) = ws.settings.sites.get(site).and_then(|s| s.mqtt.as_ref()) else { return false };
+            let topic = format!("{}/{site}/state", m.topic_root);
+            let report = read_retained(ws, m, &topic, LOOK).ok().and_then(|b| read_report(&b, me).ok());
+            let Some(r) = report else { return true };
+            if r.version == Some(*version) {
+                said.push(format!("{site}: the gateway took in version {version}"));
+                return false;
             }
-            if let Some(v) = r.verdict.filter(|v| !v.accepted && v.version == Some(version)) {
-                return (
-                    format!("{site}: version {version} was REFUSED by the gateway at {}: {}", v.at, v.message),
-                    true,
-                );
+            match r.verdict.filter(|v| !v.accepted && v.version == Some(*version)) {
+                Some(v) => {
+                    said.push(format!(
+                        "{site}: version {version} was REFUSED by the gateway at {}: {}",
+                        v.at, v.message
+                    ));
+                    refused = true;
+                    false
+                }
+                None => true,
             }
-        }
+        });
         if started.elapsed() >= within {
-            return (
-                format!(
+            for (site, version) in &open {
+                said.push(format!(
                     "{site}: no word from the gateway on version {version} within {} s (offline? `in-force --mqtt` \
                      tells later)",
                     within.as_secs()
-                ),
-                false,
-            );
+                ));
+            }
+            break;
         }
-        std::thread::sleep(Duration::from_millis(500));
+        if !open.is_empty() {
+            std::thread::sleep(Duration::from_millis(500));
+        }
     }
+    (said, refused)
 }
