@@ -1,6 +1,8 @@
 // Portvakt Central's console: live parts. The server's event stream (/events) names a
 // site whenever its state, doors, alarms or records change; every element with
-// data-live whose data-site is that site (or "*") fetches its fragment again.
+// data-live whose data-site is that site (or "*") fetches its fragment again — in a
+// table whose rows are sites (data-rows), only that site's row. One fetch per part at a
+// time: changes that come meanwhile make one more fetch after it, never a queue of them.
 (function () {
   "use strict";
   const print = document.getElementById("print");
@@ -32,16 +34,52 @@
     document.querySelectorAll(".live-note").forEach((n) => n.remove());
     document.querySelector("main").prepend(p);
   };
-  const refresh = (el) =>
-    fetch(address(el), { credentials: "same-origin", redirect: "manual", headers: { "X-Portvakt-Live": "1" } })
+  // A fragment's HTML; a session that ended says so on the page.
+  const fragment = (u) =>
+    fetch(u, { credentials: "same-origin", redirect: "manual", headers: { "X-Portvakt-Live": "1" } })
       .then((r) => {
         if (r.type === "opaqueredirect" || r.status === 401 || r.status === 403) { ended(); return Promise.reject(r.status); }
         return r.ok ? r.text() : Promise.reject(r.status);
-      })
+      });
+  const refresh = (el) =>
+    fragment(address(el))
       .then((html) => { el.innerHTML = html; el.dispatchEvent(new Event("refreshed")); })
       .catch(() => {});
+  // One fetch per key at a time; what comes meanwhile makes exactly one more.
+  const busy = new Map();
+  const once = (key, work) => {
+    const running = busy.get(key);
+    if (running) { running.again = true; return; }
+    const state = { again: false };
+    busy.set(key, state);
+    work().finally(() => { busy.delete(key); if (state.again) once(key, work); });
+  };
+  const rowOf = (el, site) => Array.from(el.querySelectorAll("tr[data-site]")).find((r) => r.dataset.site === site);
+  // Only the site's row of a table of sites: the fragment for that site alone.
+  const refreshRow = (el, site) => {
+    const u = address(el);
+    u.searchParams.set("only", site);
+    return fragment(u)
+      .then((html) => {
+        const row = rowOf(el, site);
+        if (!row) return;
+        const t = document.createElement("tbody");
+        t.innerHTML = html;
+        const fresh = t.querySelector("tr");
+        if (fresh) row.replaceWith(fresh); else row.remove();
+        el.dispatchEvent(new Event("refreshed"));
+      })
+      .catch(() => {});
+  };
   events.addEventListener("site", (e) => {
-    live().filter((el) => el.dataset.site === "*" || el.dataset.site === e.data).forEach(refresh);
+    const site = e.data;
+    live().filter((el) => el.dataset.site === "*" || el.dataset.site === site).forEach((el) => {
+      if (el.dataset.rows !== undefined && el.dataset.site === "*" && rowOf(el, site)) {
+        once("row\u0000" + el.dataset.live + "\u0000" + site, () => refreshRow(el, site));
+      } else {
+        once(el.dataset.live, () => refresh(el));
+      }
+    });
   });
   // The stream ended and cannot be opened again (the server now answers with the login
   // page): the session is over.

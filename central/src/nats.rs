@@ -156,26 +156,7 @@ pub async fn run(
         }
         let now = jiff::Timestamp::now();
         let mut forget = Vec::with_capacity(batch.len());
-        let stored = async {
-            let mut events = Vec::new();
-            for message in &batch {
-                let payload = &message.payload[..];
-                match classify(&c.root, &message.subject, '.') {
-                    Some(Topic::Events(site)) => events.push((site, payload)),
-                    Some(Topic::Status(site)) => {
-                        fleet::observe_message(db, site, payload, Observation::Status, now, &rules).await?;
-                    }
-                    Some(Topic::State(site)) => {
-                        fleet::observe_message(db, site, payload, Observation::State, now, &rules).await?;
-                    }
-                    Some(Topic::Door(site, door)) => {
-                        fleet::observe_message(db, site, payload, |t| Observation::Door(door, t), now, &rules).await?;
-                    }
-                    None => log::warn!("not a subject of Central's, acknowledged and ignored: {}", message.subject),
-                }
-            }
-            take_records(db, keys, &events, now).await
-        };
+        let stored = take_batch(c, keys, db, &batch, now, &rules);
         let acks = match stored.await {
             Ok(acks) => acks,
             Err(e) => {
@@ -217,6 +198,36 @@ pub async fn run(
             }
         }
     }
+}
+
+/// Takes a batch in: the fleet's states observed, the records stored; returns the
+/// acknowledgements to send.
+async fn take_batch(
+    c: &Cluster,
+    keys: &crate::keys::Keys,
+    db: &mut tokio_postgres::Client,
+    batch: &[jetstream::Message],
+    now: jiff::Timestamp,
+    rules: &Rules,
+) -> Result<Vec<(String, Vec<u8>)>, DbError> {
+    let mut events = Vec::new();
+    for message in batch {
+        let payload = &message.payload[..];
+        match classify(&c.root, &message.subject, '.') {
+            Some(Topic::Events(site)) => events.push((site, payload)),
+            Some(Topic::Status(site)) => {
+                fleet::observe_message(db, site, payload, Observation::Status, now, rules).await?;
+            }
+            Some(Topic::State(site)) => {
+                fleet::observe_message(db, site, payload, Observation::State, now, rules).await?;
+            }
+            Some(Topic::Door(site, door)) => {
+                fleet::observe_message(db, site, payload, |t| Observation::Door(door, t), now, rules).await?;
+            }
+            None => log::warn!("not a subject of Central's, acknowledged and ignored: {}", message.subject),
+        }
+    }
+    take_records(db, keys, &events, now).await
 }
 
 /// Makes both streams if missing, as a collector does at start: gateways may publish

@@ -19,7 +19,7 @@ mod tls;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio::sync::{Mutex, broadcast};
+use tokio::sync::broadcast;
 use tokio_postgres::Client;
 
 use crate::db::{self, DbError};
@@ -49,23 +49,75 @@ pub enum ConsoleError {
     Serve(String),
 }
 
-/// One PostgreSQL connection for the console's requests, made again when it was lost.
+/// Connections to PostgreSQL the console's requests use at once, at most: one slow page
+/// (or a login's password check) no longer holds up everyone else's.
+pub const POOL: usize = 8;
+
+/// A pool of PostgreSQL connections for the console's requests: a request takes one for
+/// its queries and gives it back when done; a lost one is made again.
 pub struct Db {
     url: String,
-    client: Mutex<Option<Client>>,
+    idle: std::sync::Mutex<Vec<Client>>,
+    permits: tokio::sync::Semaphore,
+}
+
+/// One connection of the pool, given back when dropped.
+pub struct Pooled<'a> {
+    db: &'a Db,
+    client: Option<Client>,
+    _permit: tokio::sync::SemaphorePermit<'a>,
+}
+
+impl std::ops::Deref for Pooled<'_> {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        self.client.as_ref().unwrap_or_else(|| unreachable!("a pooled connection is there until dropped"))
+    }
+}
+
+impl std::ops::DerefMut for Pooled<'_> {
+    fn deref_mut(&mut self) -> &mut Client {
+        self.client.as_mut().unwrap_or_else(|| unreachable!("a pooled connection is there until dropped"))
+    }
+}
+
+impl Drop for Pooled<'_> {
+    fn drop(&mut self) {
+        if let Some(c) = self.client.take().filter(|c| !c.is_closed())
+            && let Ok(mut idle) = self.db.idle.lock()
+        {
+            idle.push(c);
+        }
+    }
 }
 
 impl Db {
-    /// The connection (connecting if needed), held for one request's queries.
-    pub async fn get(&self) -> Result<tokio::sync::MappedMutexGuard<'_, Client>, DbError> {
-        let mut guard = self.client.lock().await;
-        let client = match guard.take() {
-            Some(c) if !c.is_closed() => c,
-            _ => db::connect(&self.url).await?,
+    /// A pool for `url`, starting with `first`.
+    pub fn new(url: &str, first: Client) -> Self {
+        Self {
+            url: url.to_owned(),
+            idle: std::sync::Mutex::new(vec![first]),
+            permits: tokio::sync::Semaphore::new(POOL),
+        }
+    }
+
+    /// A connection (waiting while [`POOL`] are in use; connecting when none is idle).
+    pub async fn get(&self) -> Result<Pooled<'_>, DbError> {
+        let permit =
+            self.permits.acquire().await.map_err(|_| DbError::Damaged("the console's pool is closed".into()))?;
+        let idle = self.idle.lock().ok().and_then(|mut i| {
+            while let Some(c) = i.pop() {
+                if !c.is_closed() {
+                    return Some(c);
+                }
+            }
+            None
+        });
+        let client = match idle {
+            Some(c) => c,
+            None => db::connect(&self.url).await?,
         };
-        *guard = Some(client);
-        tokio::sync::MutexGuard::try_map(guard, Option::as_mut)
-            .map_err(|_| DbError::Damaged("the console's connection vanished".into()))
+        Ok(Pooled { db: self, client: Some(client), _permit: permit })
     }
 }
 
@@ -95,7 +147,7 @@ pub async fn serve(o: Options, ready: Option<tokio::sync::oneshot::Sender<Socket
     let mut client = db::connect(&o.db).await?;
     db::migrate(&mut client).await?;
     let state = Arc::new(State {
-        db: Db { url: o.db.clone(), client: Mutex::new(Some(client)) },
+        db: Db::new(&o.db, client),
         limiter: std::sync::Mutex::default(),
         changes: live::listen(o.db.clone()),
         behind_proxy: o.behind_proxy,

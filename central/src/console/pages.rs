@@ -152,7 +152,7 @@ pub fn fleet(l: Lang, lines: &[SiteLine], query: &str) -> Markup {
                 (col("site", "site")) (col("online", "online")) (col("last_seen", "last_seen")) th { (t(l, "clock")) }
                 (col("outbox", "outbox")) (col("stored", "stored")) th { (t(l, "devices")) } (col("open_alarms", "alarms")) th { (t(l, "bundles")) }
             } }
-            tbody data-live="/fragments/fleet" data-site="*" { (fleet_rows(l, lines)) }
+            tbody data-live="/fragments/fleet" data-site="*" data-rows { (fleet_rows(l, lines)) }
         }
     }
 }

@@ -154,6 +154,28 @@ impl Limiter {
         })
     }
 
+    /// Counts an attempt against each of `keys` before it is verified, so that attempts
+    /// made at once (40 guesses in parallel) cannot all pass before the first has failed;
+    /// `false` when one of them has used up its failures (then nothing is counted).
+    pub fn attempt(&mut self, keys: &[(String, usize)], now: Instant) -> bool {
+        if self.blocked(keys, now) {
+            return false;
+        }
+        self.failed(keys, now);
+        true
+    }
+
+    /// Takes back the attempt counted at `now` for `keys`: it succeeded.
+    pub fn succeeded(&mut self, keys: &[(String, usize)], now: Instant) {
+        for (k, _) in keys {
+            if let Some(f) = self.failures.get_mut(k)
+                && let Some(at) = f.iter().rposition(|t| *t == now)
+            {
+                f.remove(at);
+            }
+        }
+    }
+
     /// Counts a failure for each of `keys`.
     pub fn failed(&mut self, keys: &[(String, usize)], now: Instant) {
         if self.failures.len() > 10_000 {
@@ -184,6 +206,21 @@ mod tests {
         }
         assert!(l.blocked(&login_keys("lena", "10.0.0.9"), now), "a guesser spread over addresses is");
         assert!(!l.blocked(&login_keys("lena", "10.0.0.1"), now + WINDOW), "for the window only");
+    }
+
+    #[test]
+    fn attempts_made_at_once_are_counted_before_any_is_verified() {
+        let mut l = Limiter::default();
+        let now = Instant::now();
+        let keys = login_keys("lena", "10.0.0.1");
+        let passed = (0..40).filter(|_| l.attempt(&keys, now)).count();
+        assert_eq!(passed, MAX_FAILURES, "only as many guesses as the pair allows reach the password check");
+        let mut l = Limiter::default();
+        for _ in 0..10 {
+            assert!(l.attempt(&keys, now));
+            l.succeeded(&keys, now);
+        }
+        assert!(!l.blocked(&keys, now), "logins that succeed do not count");
     }
 
     #[test]

@@ -85,8 +85,10 @@ pub(super) async fn login(
     let password = f.get("password").cloned().unwrap_or_default();
     let keys = session::login_keys(&name, &from);
     let v = Viewer { account: None, csrf: "", lang };
-    let blocked = s.limiter.lock().map_or(true, |mut l| l.blocked(&keys, Instant::now()));
-    if blocked {
+    // Counted before the password is checked: guesses sent at once cannot all pass.
+    let at = Instant::now();
+    let allowed = s.limiter.lock().is_ok_and(|mut l| l.attempt(&keys, at));
+    if !allowed {
         let _ = record(&s, None, "login_refused", &format!("{name}: too many attempts"), &from).await;
         let body = pages::login(lang, Some("login_blocked"));
         return html(StatusCode::TOO_MANY_REQUESTS, &pages::layout(&v, t(lang, "login"), &body), None);
@@ -101,6 +103,9 @@ pub(super) async fn login(
     };
     match checked.await {
         Ok(Some((account, token))) => {
+            if let Ok(mut l) = s.limiter.lock() {
+                l.succeeded(&keys, at);
+            }
             let _ = record(&s, Some(&account), "login", "", &from).await;
             let secure = if s.secure { "; Secure" } else { "" };
             let cookie = format!(
@@ -114,9 +119,6 @@ pub(super) async fn login(
             r
         }
         Ok(None) => {
-            if let Ok(mut l) = s.limiter.lock() {
-                l.failed(&keys, Instant::now());
-            }
             let _ = record(&s, None, "login_refused", &format!("{name}: wrong name or password"), &from).await;
             let body = pages::login(lang, Some("login_failed"));
             html(StatusCode::UNAUTHORIZED, &pages::layout(&v, t(lang, "login"), &body), None)
