@@ -53,6 +53,22 @@ test("a wrong password is refused and the console says so in Swedish", async () 
   await context.close();
 });
 
+test("the accessibility statement is one link from every page, without logging in, and names what is not yet met", async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${URL}/login`);
+  await Promise.all([page.waitForURL(/\/tillganglighet/), page.click("footer a")]);
+  assert.equal(await page.textContent("h1"), "Tillgänglighetsredogörelse");
+  const text = await page.textContent("main");
+  assert.match(text, /delvis förenlig/);
+  assert.match(text, /WCAG 1\.4\.10/);
+  assert.match(text, /DIGG/);
+  await page.goto(`${URL}/tillganglighet?lang=en`);
+  assert.equal(await page.textContent("h1"), "Accessibility statement");
+  await shot(page, "00-accessibility-statement");
+  await context.close();
+});
+
 test("the administrator logs in and sees every site of the fleet", async () => {
   const { context, page } = await loggedIn("demo", PASSWORD);
   const sites = await page.$$eval("#fleet tbody tr", (rows) => rows.map((r) => r.dataset.site));

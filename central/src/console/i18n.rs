@@ -37,6 +37,7 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("log", "Konsollogg", "Console log"),
     ("logout", "Logga ut", "Log out"),
     ("login", "Logga in", "Log in"),
+    ("accessibility", "Tillgänglighetsredogörelse", "Accessibility statement"),
     ("name", "Användarnamn", "User name"),
     ("password", "Lösenord", "Password"),
     ("login_failed", "Fel användarnamn eller lösenord.", "Wrong user name or password."),

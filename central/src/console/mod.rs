@@ -14,6 +14,7 @@ pub mod i18n;
 mod live;
 mod pages;
 pub mod session;
+mod statement;
 mod tls;
 
 use std::net::SocketAddr;

@@ -53,6 +53,7 @@ pub fn layout(v: &Viewer<'_>, title: &str, body: &Markup) -> Markup {
                     span class="lang" { a href="?lang=sv" { "Svenska" } " · " a href="?lang=en" { "English" } }
                 }
                 main { h1 { (title) } (body) }
+                footer class="noprint" { a href="/tillganglighet" { (t(l, "accessibility")) } }
             }
         }
     }

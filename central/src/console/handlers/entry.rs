@@ -73,6 +73,14 @@ pub(super) async fn login_page(headers: HeaderMap, Query(q): Query<Params>) -> R
     html(StatusCode::OK, &pages::layout(&v, t(lang, "login"), &pages::login(lang, None)), set)
 }
 
+/// The accessibility statement, for anyone (no login).
+pub(super) async fn accessibility_page(headers: HeaderMap, Query(q): Query<Params>) -> Response {
+    let (lang, set) = language(&headers, &q);
+    let v = Viewer { account: None, csrf: "", lang };
+    let body = super::super::statement::page(lang);
+    html(StatusCode::OK, &pages::layout(&v, t(lang, "accessibility"), &body), set)
+}
+
 pub(super) async fn login(
     Shared(s): Shared<AppState>,
     headers: HeaderMap,

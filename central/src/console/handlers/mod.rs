@@ -46,6 +46,7 @@ pub fn router(state: AppState) -> Router {
         .route("/checks/{id}", post(checks::mark_checked))
         .route("/events", get(entry::events))
         .route("/login", get(entry::login_page).post(entry::login))
+        .route("/tillganglighet", get(entry::accessibility_page))
         .route("/logout", post(entry::logout))
         .route("/assets/console.css", get(|| async { asset("text/css", include_str!("../../../assets/console.css")) }))
         .route(

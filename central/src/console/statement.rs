@@ -1,0 +1,84 @@
+//! The accessibility statement (`/tillganglighet`), as the law on accessible public digital
+//! services (2018:1937) asks of a public body's web service: how accessible the console
+//! is, what is known not to meet WCAG 2.1 AA yet, how to report a problem, and who
+//! supervises. Reachable without logging in, from every page's footer.
+
+use maud::{Markup, html};
+
+use super::i18n::Lang;
+
+/// What is known not to meet WCAG 2.1 AA: (criterion, Swedish, English).
+const SHORTCOMINGS: [(&str, &str, &str); 6] = [
+    (
+        "1.4.10",
+        "På en mobil (smalare än cirka 650 bildpunkter) måste de flesta tabeller rullas i sidled.",
+        "On a phone (narrower than about 650 pixels) most tables must be scrolled sideways.",
+    ),
+    ("2.4.1", "Det finns ingen länk för att hoppa förbi menyn.", "There is no link to skip past the menu."),
+    (
+        "4.1.3",
+        "Ändringar som visas direkt (dörrar, larm) meddelas inte skärmläsare.",
+        "Changes shown as they happen (doors, alarms) are not announced to screen readers.",
+    ),
+    (
+        "2.4.6",
+        "Alla knappar för att kvittera larm heter likadant; det framgår inte vilket larm knappen gäller.",
+        "Every button that acknowledges an alarm has the same name; it does not say which alarm it is for.",
+    ),
+    (
+        "1.3.1",
+        "Sorteringslänkar i tabeller säger inte vilken ordning tabellen har.",
+        "Sort links in tables do not say which order the table is in.",
+    ),
+    (
+        "3.1",
+        "På några ställen visas id och tekniska ord i stället för namn och vanliga ord.",
+        "In some places ids and technical words are shown instead of names and plain words.",
+    ),
+];
+
+/// The statement, in the page's language.
+pub fn page(l: Lang) -> Markup {
+    let sv = l == Lang::Sv;
+    html! {
+        @if sv {
+            p { "Den här konsolen är en del av Portvakt Central, som kommunen (eller fastighetsägaren) "
+                "driver för sina portar. Den som driver konsolen ansvarar för att den är tillgänglig, "
+                "enligt lagen (2018:1937) om tillgänglighet till digital offentlig service." }
+            h2 { "Hur tillgänglig är konsolen?" }
+            p { "Konsolen är " strong { "delvis förenlig" } " med WCAG 2.1 nivå AA. Kända brister:" }
+        } @else {
+            p { "This console is part of Portvakt Central, which the municipality (or the property owner) "
+                "runs for its doors. Whoever runs the console is responsible for its accessibility, under the "
+                "Swedish act on accessibility to digital public services (2018:1937)." }
+            h2 { "How accessible is the console?" }
+            p { "The console is " strong { "partially compliant" } " with WCAG 2.1 level AA. Known shortcomings:" }
+        }
+        ul {
+            @for (criterion, in_sv, in_en) in SHORTCOMINGS {
+                li { (if sv { in_sv } else { in_en }) " (WCAG " (criterion) ")" }
+            }
+        }
+        @if sv {
+            p { "Bristerna är kända från en granskning i november 2026 och åtgärdas i kommande versioner." }
+            h2 { "Rapportera en brist" }
+            p { "Om något i konsolen inte går att använda för dig: kontakta den som driver konsolen "
+                "(kommunens eller fastighetsägarens IT-support), så får du informationen på annat sätt "
+                "och bristen åtgärdas." }
+            h2 { "Tillsyn" }
+            p { "Myndigheten för digital förvaltning (DIGG) har tillsyn över lagen. Om du inte är nöjd "
+                "med hur din rapport har hanterats kan du anmäla det till DIGG, via digg.se." }
+            p { "Redogörelsen gjordes den 7 december 2026." }
+        } @else {
+            p { "The shortcomings are known from a review in November 2026 and are being put right in coming versions." }
+            h2 { "Report a problem" }
+            p { "If something in the console does not work for you, contact whoever runs it (the "
+                "municipality's or property owner's IT support): you get the information another way, and "
+                "the problem is put right." }
+            h2 { "Supervision" }
+            p { "The Agency for Digital Government (DIGG) supervises the act. If you are not satisfied with how "
+                "your report was handled, you can notify DIGG, through digg.se." }
+            p { "This statement was made on 7 December 2026." }
+        }
+    }
+}
