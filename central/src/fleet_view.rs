@@ -36,8 +36,8 @@ fn when(t: Option<Timestamp>) -> String {
     t.map_or_else(|| "-".into(), |t| format!("{t:.0}"))
 }
 
-/// Every site Central has heard of.
-pub async fn sites(db: &Client) -> Result<Vec<SiteLine>, DbError> {
+/// Every site Central has heard of (only `only`, when given).
+pub async fn sites(db: &Client, only: Option<&str>) -> Result<Vec<SiteLine>, DbError> {
     let rows = db
         .query(
             "SELECT s.site, g.online, (extract(epoch FROM greatest(g.last_seen, r.last_record)) * 1000)::bigint AS seen, g.state,
@@ -45,8 +45,9 @@ pub async fn sites(db: &Client) -> Result<Vec<SiteLine>, DbError> {
                     (SELECT count(*) FROM alarms a WHERE a.site = s.site AND a.cleared_at IS NULL) AS alarms
              FROM (SELECT site FROM gateways UNION SELECT site FROM sites) s
              LEFT JOIN gateways g ON g.site = s.site LEFT JOIN current_chains r ON r.site = s.site
+             WHERE $1::text IS NULL OR s.site = $1
              ORDER BY s.site",
-            &[],
+            &[&only],
         )
         .await?;
     Ok(rows

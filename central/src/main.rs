@@ -247,7 +247,7 @@ async fn run(cli: Cli) -> Result<String, Failure> {
         }
         Command::Fleet { db: url, json } => {
             let client = db::connect(&url).await.map_err(db_failure)?;
-            let lines = fleet_view::sites(&client).await.map_err(db_failure)?;
+            let lines = fleet_view::sites(&client, None).await.map_err(db_failure)?;
             Ok(if json { fleet_view::json_lines(&lines) } else { fleet_view::table(&lines) })
         }
         Command::Alarms { db: url, site, since, json } => {

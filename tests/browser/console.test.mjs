@@ -82,6 +82,23 @@ test("the administrator logs in and sees every site of the fleet", async () => {
   await context.close();
 });
 
+test("on the fleet page a change at one site refetches that site's row only, and the page starts with a skip link", async () => {
+  const { context, page } = await loggedIn("demo", PASSWORD);
+  assert.equal(await page.getAttribute("a.skip", "href"), "#main");
+  assert.equal(await page.getAttribute("#fleet th[aria-sort]", "aria-sort"), "ascending", "sorted by site");
+  const fetched = [];
+  page.on("request", (r) => { if (r.url().includes("/fragments/fleet")) fetched.push(new globalThis.URL(r.url())); });
+  await page.evaluate(() => document.querySelectorAll("#fleet tbody tr").forEach((r) => { r.dataset.mark = "old"; }));
+  door("open");
+  await page.waitForFunction(
+    () => document.querySelector("#fleet tbody tr[data-site='storgatan-12']")?.dataset.mark === undefined,
+    null, { timeout: 15000 });
+  assert.ok(fetched.some((u) => u.searchParams.get("only") === "storgatan-12"), "the site's row was fetched");
+  assert.ok(fetched.every((u) => u.searchParams.has("only")), "never the whole table");
+  door("close");
+  await context.close();
+});
+
 test("a site's door state change arrives live, without reloading the page", async () => {
   const { context, page } = await loggedIn("demo", PASSWORD);
   await page.click("a[href='/sites/storgatan-12']");
@@ -114,6 +131,8 @@ test("the forced door's alarm is acknowledged, with who and when", async () => {
   await page.goto(`${URL}/alarms`);
   const row = page.locator("#alarms tr", { hasText: "Dörr uppbruten" }).filter({ hasText: "Kvittera" }).first();
   const id = await row.getAttribute("data-alarm");
+  // Each button says which alarm it acknowledges, beginning with its visible word.
+  assert.match(await row.locator("button").getAttribute("aria-label"), /^Kvittera: Dörr uppbruten, [a-z0-9-]+, /);
   await Promise.all([page.waitForURL(`${URL}/alarms`), row.locator("button").click()]);
   const acknowledged = page.locator(`#alarms tr[data-alarm="${id}"]`);
   assert.match(await acknowledged.textContent(), /demo \d{4}-\d\d-\d\d \d\d:\d\d:\d\d/);

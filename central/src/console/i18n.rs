@@ -38,6 +38,7 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("logout", "Logga ut", "Log out"),
     ("login", "Logga in", "Log in"),
     ("accessibility", "Tillgänglighetsredogörelse", "Accessibility statement"),
+    ("skip", "Hoppa till innehållet", "Skip to the content"),
     ("name", "Användarnamn", "User name"),
     ("password", "Lösenord", "Password"),
     ("login_failed", "Fel användarnamn eller lösenord.", "Wrong user name or password."),

@@ -34,6 +34,7 @@ pub fn layout(v: &Viewer<'_>, title: &str, body: &Markup) -> Markup {
                 script src="/assets/console.js" defer {}
             }
             body {
+                a class="skip noprint" href="#main" { (t(l, "skip")) }
                 header class="noprint" {
                     strong { (t(l, "title")) }
                     @if let Some(a) = v.account {
@@ -52,7 +53,7 @@ pub fn layout(v: &Viewer<'_>, title: &str, body: &Markup) -> Markup {
                     }
                     span class="lang" { a href="?lang=sv" { "Svenska" } " · " a href="?lang=en" { "English" } }
                 }
-                main { h1 { (title) } (body) }
+                main id="main" tabindex="-1" { h1 { (title) } (body) }
                 footer class="noprint" { a href="/tillganglighet" { (t(l, "accessibility")) } }
             }
         }
@@ -138,9 +139,16 @@ pub fn fleet_rows(l: Lang, lines: &[SiteLine]) -> Markup {
     }
 }
 
-/// The fleet page: filter, sortable columns, live rows.
-pub fn fleet(l: Lang, lines: &[SiteLine], query: &str) -> Markup {
-    let col = |key: &'static str, sort: &str| html! { th { a href={ "?sort=" (sort) } { (t(l, key)) } } };
+/// The fleet page: filter, sortable columns (the one sorted by says so), live rows.
+pub fn fleet(l: Lang, lines: &[SiteLine], query: &str, sorted: &str) -> Markup {
+    let col = |key: &'static str, sort: &str| {
+        let order = match sort {
+            _ if sort != sorted => None,
+            "site" => Some("ascending"),
+            _ => Some("descending"),
+        };
+        html! { th aria-sort=[order] { a href={ "?sort=" (sort) } { (t(l, key)) } } }
+    };
     html! {
         form method="get" class="filter noprint" {
             input name="q" value=(query) placeholder=(t(l, "site")) aria-label=(t(l, "filter"));
@@ -153,7 +161,7 @@ pub fn fleet(l: Lang, lines: &[SiteLine], query: &str) -> Markup {
                 (col("site", "site")) (col("online", "online")) (col("last_seen", "last_seen")) th { (t(l, "clock")) }
                 (col("outbox", "outbox")) (col("stored", "stored")) th { (t(l, "devices")) } (col("open_alarms", "alarms")) th { (t(l, "bundles")) }
             } }
-            tbody data-live="/fragments/fleet" data-site="*" data-rows { (fleet_rows(l, lines)) }
+            tbody data-live="/fragments/fleet" data-site="*" data-rows aria-live="polite" { (fleet_rows(l, lines)) }
         }
     }
 }
@@ -225,12 +233,12 @@ fn outcome(l: Lang, kind: &str) -> String {
 /// A site's page: its line, doors, open alarms, latest events.
 pub fn site(l: Lang, line: &SiteLine, doors: &[(String, Option<Value>, bool)], events: &[Visit]) -> Markup {
     html! {
-        table { tbody data-live={ "/fragments/fleet?only=" (line.site) } data-site=(line.site) { (fleet_rows(l, std::slice::from_ref(line))) } }
+        table { tbody data-live={ "/fragments/fleet?only=" (line.site) } data-site=(line.site) aria-live="polite" { (fleet_rows(l, std::slice::from_ref(line))) } }
         h2 { (t(l, "doors")) }
         p class="hint live-note" { (t(l, "live")) }
         table id="doors" {
             thead { tr { th { (t(l, "door")) } th { (t(l, "lock")) } th { (t(l, "contact")) } th { (t(l, "mode")) } th { (t(l, "alarm")) } } }
-            tbody data-live={ "/fragments/sites/" (line.site) "/doors" } data-site=(line.site) { (door_rows(l, doors)) }
+            tbody data-live={ "/fragments/sites/" (line.site) "/doors" } data-site=(line.site) aria-live="polite" { (door_rows(l, doors)) }
         }
         h2 { (t(l, "devices")) }
         (device_table(l, line.state.as_ref()))
@@ -362,7 +370,9 @@ pub fn alarm_rows(v: &Viewer<'_>, rows: &[AlarmRow]) -> Markup {
                     @else if may {
                         form method="post" action={ "/alarms/" (r.id) "/ack" } class="inline" {
                             input type="hidden" name="csrf" value=(v.csrf);
-                            button { (t(l, "acknowledge")) }
+                            button aria-label={ (t(l, "acknowledge")) ": " (alarm(l, &r.kind)) ", " (r.site) ", " (r.subject) } {
+                                (t(l, "acknowledge"))
+                            }
                         }
                     }
                 }
@@ -378,7 +388,7 @@ pub fn alarms(v: &Viewer<'_>, rows: &[AlarmRow]) -> Markup {
         p class="hint live-note" { (t(l, "live")) }
         table id="alarms" {
             thead { tr { th { (t(l, "raised")) } th { (t(l, "site")) } th { (t(l, "kind")) } th { (t(l, "subject")) } th { (t(l, "detail")) } th { (t(l, "cleared")) } th { (t(l, "acknowledged")) } } }
-            tbody data-live="/fragments/alarms" data-site="*" { (alarm_rows(v, rows)) }
+            tbody data-live="/fragments/alarms" data-site="*" aria-live="polite" { (alarm_rows(v, rows)) }
         }
     }
 }

@@ -241,7 +241,7 @@ async fn play(
     states_caught_up(&db, gateways.len(), Duration::from_secs(30)).await?;
 
     println!("\n== the fleet (portvakt-central fleet)");
-    print!("{}", fleet_view::table(&fleet_view::sites(&db).await?));
+    print!("{}", fleet_view::table(&fleet_view::sites(&db, None).await?));
     println!("\n== alarms raised during the demo (portvakt-central alarms --since …)");
     print!("{}", fleet_view::alarm_table(&fleet_view::alarms(&db, None, Some(started)).await?));
     println!(

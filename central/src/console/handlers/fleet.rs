@@ -17,8 +17,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 async fn fleet_lines(s: &State, a: &Asker, q: &Params) -> Result<Vec<SiteLine>, DbError> {
     let db = s.db.get().await?;
-    let mut lines: Vec<SiteLine> =
-        fleet_view::sites(&db).await?.into_iter().filter(|l| a.session.account.sees(&l.site)).collect();
+    let mut lines: Vec<SiteLine> = fleet_view::sites(&db, q.get("only").map(String::as_str))
+        .await?
+        .into_iter()
+        .filter(|l| a.session.account.sees(&l.site))
+        .collect();
     if let Some(text) = q.get("q").filter(|t| !t.is_empty()) {
         lines.retain(|l| l.site.contains(text.as_str()));
     }
@@ -43,7 +46,10 @@ async fn fleet_lines(s: &State, a: &Asker, q: &Params) -> Result<Vec<SiteLine>, 
 
 pub(super) async fn fleet(Shared(s): Shared<AppState>, a: Asker, Query(q): Query<Params>) -> Response {
     match fleet_lines(&s, &a, &q).await {
-        Ok(lines) => a.page("fleet", &pages::fleet(a.lang, &lines, q.get("q").map_or("", String::as_str))),
+        Ok(lines) => {
+            let (text, sorted) = (q.get("q").map_or("", String::as_str), q.get("sort").map_or("site", String::as_str));
+            a.page("fleet", &pages::fleet(a.lang, &lines, text, sorted))
+        }
         Err(e) => failure(&e),
     }
 }
@@ -99,7 +105,7 @@ pub(super) async fn site(
         return a.forbidden();
     }
     let found = async {
-        let line = fleet_view::sites(&*s.db.get().await?).await?.into_iter().find(|l| l.site == site);
+        let line = fleet_view::sites(&*s.db.get().await?, Some(&site)).await?.into_iter().next();
         Ok::<_, DbError>((line, doors_of(&s, &site).await?))
     };
     match found.await {
