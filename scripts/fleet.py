@@ -147,6 +147,7 @@ class Cluster:
     def __init__(self, work):
         self.work = work
         self.ports = [(free_port(), free_port(), free_port()) for _ in range(3)]
+        self.monitors = [free_port() for _ in range(3)]
         routes = ", ".join(f"nats-route://127.0.0.1:{r}" for _, r, _ in self.ports)
         tls = (f'cert_file: "{work}/server.crt", key_file: "{work}/server.key", ca_file: "{work}/ca.crt", '
                "verify_and_map: true")
@@ -155,6 +156,7 @@ class Cluster:
             with open(f"{work}/n{i + 1}.conf", "w") as f:
                 f.write(f"""server_name: n{i + 1}
 listen: 127.0.0.1:{client}
+http: 127.0.0.1:{self.monitors[i]}
 jetstream {{ store_dir: "{work}/n{i + 1}" }}
 cluster {{ name: portvakt, listen: 127.0.0.1:{route}, routes: [{routes}] }}
 tls {{ {tls} }}
@@ -177,6 +179,18 @@ authorization {{
     def kill(self, i):
         self.procs[i].kill()
         self.procs[i].wait()
+
+    def jetstream(self):
+        """Consumers (every stream's, the cluster's view from n1) and JetStream API
+        requests and errors, from the monitoring endpoint."""
+        import urllib.request
+        url = f"http://127.0.0.1:{self.monitors[0]}/jsz?accounts=true&streams=true&consumers=true"
+        with urllib.request.urlopen(url, timeout=10) as r:
+            jsz = json.load(r)
+        consumers = sum(len(st.get("consumer_detail") or []) for acc in jsz.get("account_details") or []
+                        for st in acc.get("stream_detail") or [])
+        api = jsz.get("api") or {}
+        return consumers, api.get("total", 0), api.get("errors", 0)
 
     def client_urls(self, first):
         return ",".join(f"tls://localhost:{self.ports[(first + k) % 3][0]}" for k in range(3))
@@ -411,6 +425,15 @@ def campaign(args, work, cluster, pg):
         if pg.sql(q) != "0":
             fail(f"{what}: {pg.sql(q)}")
     records = int(pg.sql("SELECT count(*) FROM records"))
+    consumers, api_total, api_errors = cluster.jetstream()
+    # The collectors' own: a durable consumer on each of the two streams (events, states).
+    per_gateway = max(consumers - 2, 0) / args.gateways
+    log(f"   JetStream: {consumers} consumer(s) in all ({per_gateway:.2f} per gateway beside the collectors' 2); "
+        f"API requests {api_total}, errors {api_errors}")
+    if consumers < 2:
+        fail(f"the monitoring endpoint shows {consumers} consumer(s), fewer than the collectors' own 2: not counted")
+    if per_gateway > 1:
+        fail(f"{consumers} JetStream consumers for {args.gateways} gateways: more than one each")
     t_v = time.time()
     for s in sorted(heads):
         r = subprocess.run([central, "verify", "--db", pg.url, "--site", s], capture_output=True, text=True)
@@ -430,6 +453,8 @@ def campaign(args, work, cluster, pg):
         "ack_latency_ms": lat, "ack_latency_outside_faults_ms": lat_quiet, "collector_cpu_s": round(cpu_c, 1), "collector_cpu_share": round(cpu_c / wall_c, 3),
         "collector_peak_rss_mib": round(sampler.rss / 1024, 1), "faults": faults, "records": records,
         "first_connect_and_ack_s": round(connected, 1), "final_drain_s": round(final_wait, 1),
+        "jetstream_consumers": consumers, "jetstream_consumers_per_gateway": round(per_gateway, 3),
+        "jetstream_api_requests": api_total, "jetstream_api_errors": api_errors,
     }
     log("== figures")
     log(f"   cluster intake without a collector: {intake:.0f} msgs/s; Central's ingest: {ingest:.0f} records/s "

@@ -212,8 +212,13 @@ pub fn json_lines(visits: &[Visit]) -> String {
 /// (`=`, `+`, `-`, `@`, tab, carriage return first — what a gateway sent, opened in the
 /// invoicing's spreadsheet) is prefixed with `'` so that it stays text.
 fn csv_field(s: &str) -> String {
+    field(s, ',')
+}
+
+/// [`csv_field`] for a file whose fields are separated by `sep`.
+pub fn field(s: &str, sep: char) -> String {
     let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{s}") } else { s.to_owned() };
-    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s }
+    if s.contains([sep, '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s }
 }
 
 /// As CSV with a header row.

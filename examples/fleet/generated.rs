@@ -177,7 +177,9 @@ pub async fn site(
             m = rx.recv() => match m {
                 None => return,
                 Some(None) => {
-                    let _ = client.subscribe(format!("{prefix}/events/ack"), QoS::AtLeastOnce).await;
+                    // As the gateway does: QoS 0 (acknowledgements come again anyway), so the
+                    // NATS cluster keeps no JetStream consumer for it.
+                    let _ = client.subscribe(format!("{prefix}/events/ack"), QoS::AtMostOnce).await;
                     for seq in (acked + 1..next).take(200) {
                         let _ = publish(&mut chain, seq).await;
                     }

@@ -163,10 +163,21 @@ test("a visit list asks why it is read, shows home care's visits only, and is pr
   await shot(page, "06-visits-print");
   await page.emulateMedia({ media: "screen" });
   const [download] = await Promise.all([page.waitForEvent("download"), page.click("#csv")]);
-  const csv = readFileSync(await download.path(), "utf8").trim().split("\n");
-  assert.equal(csv[0], "site,seq,at,clock_trusted,outcome,door,holder,credential");
+  // For a Swedish spreadsheet: a byte-order mark, `;`, Swedish headers and words, Stockholm time.
+  const text = readFileSync(await download.path(), "utf8");
+  assert.ok(text.startsWith("\ufeff"), "a BOM, so that Excel reads UTF-8");
+  const csv = text.slice(1).trim().split("\r\n");
+  assert.equal(csv[0], "Anläggning;Löpnummer;Tid;Klocka;Utfall;Dörr;Innehavare;Passermedel");
   assert.equal(csv.length - 1, rows.length, "the CSV has the page's rows");
-  for (const line of csv.slice(1)) assert.equal(line.split(",")[6], "hemtjanst-natt-5");
+  for (const line of csv.slice(1)) {
+    const f = line.split(";");
+    assert.equal(f[6], "hemtjanst-natt-5");
+    assert.match(f[2], /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d CES?T$/);
+    assert.match(f[4], /^(insläppt|nekad)$/);
+  }
+  // The machine-readable form, behind a switch.
+  const data = await (await context.request.get(`${URL}/visits.csv?format=data&purpose=invoicing&holder=hemtjanst-natt-5`)).text();
+  assert.equal(data.split("\n")[0], "site,seq,at,clock_trusted,outcome,door,holder,credential");
   await page.goto(`${URL}/log`);
   const log = await page.textContent("#log");
   assert.match(log, /export_visits/);

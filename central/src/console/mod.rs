@@ -14,6 +14,7 @@ pub mod i18n;
 mod live;
 mod pages;
 pub mod session;
+mod spreadsheet;
 mod statement;
 mod tls;
 

@@ -129,15 +129,24 @@ pub(super) async fn visits_csv(
     Query(q): Query<Params>,
 ) -> Response {
     match visits_common(&s, &headers, peer, &q, "export_visits").await {
-        Ok((_, found)) => (
-            [
-                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-                (header::CONTENT_DISPOSITION, "attachment; filename=\"besok.csv\""),
-                (header::CACHE_CONTROL, "no-store"),
-            ],
-            visits::csv(&found),
-        )
-            .into_response(),
+        Ok((_, found)) => {
+            // For a spreadsheet (Swedish Excel: `;`, a BOM, words, Stockholm time) unless
+            // the machine-readable form is asked for.
+            let body = if q.get("format").is_some_and(|f| f == "data") {
+                visits::csv(&found)
+            } else {
+                super::super::spreadsheet::visits(&found, super::language(&headers, &q).0)
+            };
+            (
+                [
+                    (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                    (header::CONTENT_DISPOSITION, "attachment; filename=\"besok.csv\""),
+                    (header::CACHE_CONTROL, "no-store"),
+                ],
+                body,
+            )
+                .into_response()
+        }
         Err(r) => r,
     }
 }
