@@ -65,7 +65,7 @@
         if (!row) return;
         const t = document.createElement("tbody");
         t.innerHTML = html;
-        const fresh = t.querySelector("tr");
+        const fresh = t.querySelector("tr[data-site]"); // none: the site no longer matches the filter
         if (fresh) row.replaceWith(fresh); else row.remove();
         el.dispatchEvent(new Event("refreshed"));
       })
@@ -74,7 +74,9 @@
   events.addEventListener("site", (e) => {
     const site = e.data;
     live().filter((el) => el.dataset.site === "*" || el.dataset.site === site).forEach((el) => {
-      if (el.dataset.rows !== undefined && el.dataset.site === "*" && rowOf(el, site)) {
+      // A row keeps its place: only while the table is in site order (another order may move it).
+      const bySite = ["", "site"].includes(new URLSearchParams(window.location.search).get("sort") ?? "");
+      if (el.dataset.rows !== undefined && el.dataset.site === "*" && bySite && rowOf(el, site)) {
         once("row\u0000" + el.dataset.live + "\u0000" + site, () => refreshRow(el, site));
       } else {
         once(el.dataset.live, () => refresh(el));

@@ -160,11 +160,24 @@ pub async fn run(
         let acks = match stored.await {
             Ok(acks) => acks,
             Err(e) => {
-                // What this batch held comes again as soon as a collector asks, not after
-                // JetStream's acknowledgement wait: records held up by a lost database flow
-                // again within moments of its return.
-                let naks = batch.iter().map(|m| m.ack_with(jetstream::AckKind::Nak(None)));
-                let _ = futures_util::future::join_all(naks).await;
+                // A lost database: what this batch held comes again as soon as a collector
+                // asks, not after JetStream's acknowledgement wait, so records held up by
+                // it flow again within moments of its return. Any other failure waits for
+                // the acknowledgement wait (no hot loop on a batch that fails again).
+                if db.is_closed() {
+                    let naks = batch.iter().map(|m| m.ack_with(jetstream::AckKind::Nak(None)));
+                    for r in futures_util::future::join_all(naks).await {
+                        if let Err(n) = r {
+                            log::warn!(
+                                "NATS: a batch held by the lost database was not NAKed ({n}); it comes again after the acknowledgement wait"
+                            );
+                        }
+                    }
+                    // The NAKs are only queued: sent before this connection is dropped.
+                    if let Err(f) = client.flush().await {
+                        log::warn!("NATS: the NAKs were not flushed ({f})");
+                    }
+                }
                 return Err(e.into());
             }
         };

@@ -52,10 +52,13 @@ async fn two_collectors_taking_ten_thousand_sites_in_overlapping_batches_leave_e
     let (pg, mut first) = pg().await;
     let mut second = db::connect(&pg.url).await.unwrap();
     let records = parsed(&fleet(10_000, 20));
-    // Batches of 1 000 taken by one collector in order and by the other from the end:
-    // every record is offered twice, and they cross in the middle.
+    // Batches of 1 000 taken by one collector in order and by the other from the end,
+    // half a batch out of step: every record is offered twice, and every batch of one
+    // shares sites with two of the other's, so their locks cross.
     let forward: Vec<&[(String, ReceivedEvent, Vec<u8>)]> = records.chunks(1000).collect();
-    let backward: Vec<&[(String, ReceivedEvent, Vec<u8>)]> = records.rchunks(1000).collect();
+    let (head, tail) = records.split_at(500);
+    let mut backward: Vec<&[(String, ReceivedEvent, Vec<u8>)]> = tail.rchunks(1000).collect();
+    backward.push(head);
     let one = async {
         for b in &forward {
             db::take_many(&mut first, &incoming(b)).await.unwrap();
@@ -70,4 +73,27 @@ async fn two_collectors_taking_ten_thousand_sites_in_overlapping_batches_leave_e
     assert_eq!(count(&second, "SELECT count(*) FROM records").await, 200_000);
     assert_eq!(count(&second, "SELECT count(*) FROM chains WHERE through = 20").await, 10_000);
     assert_eq!(count(&second, "SELECT count(*) FROM chains WHERE broken_at IS NOT NULL").await, 0);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn of_two_copies_of_one_record_in_a_batch_the_first_to_arrive_is_kept_and_the_other_is_an_equivocation() {
+    let (_pg, mut c) = pg().await;
+    let mut chain = Chain::new();
+    let genuine = chain.next("door.granted", Some("entrance"), "{}", NOW_MS);
+    let mut forged_chain = Chain::new();
+    let forged = forged_chain.next("door.granted", Some("laundry"), "{}", NOW_MS);
+    let second = chain.next("door.granted", Some("entrance"), "{}", NOW_MS);
+    let msgs =
+        parsed(&[("site-a".to_owned(), genuine.clone()), ("site-a".to_owned(), forged), ("site-a".to_owned(), second)]);
+    let taken = db::take_many(&mut c, &incoming(&msgs)).await.unwrap();
+    use portvakt_central::ingest::Arrival;
+    assert_eq!(
+        taken.iter().map(|t| t.arrival).collect::<Vec<_>>(),
+        [Arrival::New, Arrival::Equivocation, Arrival::New]
+    );
+    assert_eq!(taken[2].whole.through, 2, "the genuine first record kept: the chain links through the second");
+    let stored: Vec<u8> =
+        c.query_one("SELECT hash FROM records WHERE site = 'site-a' AND seq = 1", &[]).await.unwrap().get(0);
+    assert_eq!(stored, ReceivedEvent::parse(&genuine).unwrap().hash.to_vec());
+    assert_eq!(count(&c, "SELECT count(*) FROM equivocations").await, 1);
 }

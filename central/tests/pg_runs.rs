@@ -58,7 +58,7 @@ async fn a_box_swapped_begins_its_own_run_beside_the_old_one_and_the_fleet_shows
     assert_eq!(current, run);
     fleet::reconcile(&c, "site-a", jiff::Timestamp::now(), &Default::default()).await.unwrap();
     assert!(open_alarms(&c).await.contains(&"chain_restarted".to_owned()), "{:?}", open_alarms(&c).await);
-    let line = portvakt_central::fleet_view::sites(&c).await.unwrap();
+    let line = portvakt_central::fleet_view::sites(&c, None).await.unwrap();
     assert_eq!(line[0].through, 3, "the fleet shows the current run's point");
 
     // The old run's record again (still in a broker queue): a duplicate in its own run,

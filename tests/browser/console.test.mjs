@@ -7,6 +7,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execSync } from "node:child_process";
 import { readFileSync, mkdirSync } from "node:fs";
+import { createRequire } from "node:module";
 import { chromium } from "playwright-core";
 
 const URL = process.env.CONSOLE_URL;
@@ -35,6 +36,19 @@ async function loggedIn(name, password) {
   await page.fill("input[name=password]", password);
   await Promise.all([page.waitForURL(`${URL}/`), page.click("form.login button")]);
   return { context, page };
+}
+
+const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+
+/// axe-core's WCAG 2.1 A and AA rules on the page as it is: the violations, each with its rule and where.
+async function violations(page) {
+  // Evaluated through the DevTools protocol: the console's CSP (scripts from itself only)
+  // rightly refuses an injected <script>.
+  await page.evaluate(AXE);
+  return page.evaluate(async () => {
+    const r = await window.axe.run(document, { runOnly: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] });
+    return r.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+  });
 }
 
 const shot = (page, name) => page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
@@ -273,4 +287,25 @@ test("logging out ends the session", async () => {
   assert.equal(page.url(), `${URL}/login`);
   await shot(page, "09-logged-out");
   await context.close();
+});
+
+test("axe-core finds no WCAG 2.1 AA violation on any page, on a desktop and on a phone", async () => {
+  const pages = ["/", "/sites/storgatan-12", "/alarms", "/visits", "/visits?purpose=invoicing&holder=hemtjanst-natt-5", "/log",
+    "/checks", "/tillganglighet"];
+  for (const [width, height] of [[1366, 900], [390, 844]]) {
+    const { context, page } = await loggedIn("demo", PASSWORD);
+    await page.setViewportSize({ width, height });
+    const found = [];
+    for (const path of pages) {
+      await page.goto(`${URL}${path}`);
+      for (const v of await violations(page)) found.push(`${width} px ${path}: ${v}`);
+    }
+    const login = await browser.newContext({ viewport: { width, height } });
+    const lp = await login.newPage();
+    await lp.goto(`${URL}/login`);
+    for (const v of await violations(lp)) found.push(`${width} px /login: ${v}`);
+    await login.close();
+    assert.deepEqual(found, [], found.join("\n"));
+    await context.close();
+  }
 });

@@ -150,21 +150,39 @@ pub async fn list(db: &Client) -> Result<Vec<Account>, DbError> {
         .collect())
 }
 
-/// The account `name` if `password` is its password.
-pub async fn check(db: &Client, name: &str, password: &str) -> Result<Option<Account>, DbError> {
-    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+/// What is stored of an account, to check a password against.
+pub struct Stored {
+    role: String,
+    sites: Vec<String>,
+    phc: String,
+}
+
+/// The stored account `name`, if there is one (the connection is free again after).
+pub async fn lookup(db: &Client, name: &str) -> Result<Option<Stored>, DbError> {
     let row = db.query_opt("SELECT role, sites, password_hash FROM accounts WHERE name = $1", &[&name]).await?;
-    // Argon2 is memory hard and takes its time: on a blocking thread, never on the runtime
-    // that serves everyone else's pages. An unknown name costs the same work as a real
-    // one, so that timing tells nobody which names exist.
-    let phc = match &row {
-        Some(r) => r.get::<_, String>("password_hash"),
+    Ok(row.map(|r| Stored { role: r.get("role"), sites: r.get("sites"), phc: r.get("password_hash") }))
+}
+
+/// The account when `password` is its own. Argon2 is memory hard and takes its time: on a
+/// blocking thread, never on the runtime that serves everyone else's pages, and with no
+/// database connection held meanwhile. An unknown name costs the same work as a real one,
+/// so that timing tells nobody which names exist.
+pub async fn verified(stored: Option<Stored>, name: &str, password: &str) -> Option<Account> {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let phc = match &stored {
+        Some(s) => s.phc.clone(),
         None => DUMMY.get_or_init(|| hash("no such account").unwrap_or_default()).clone(),
     };
     let password = password.to_owned();
     let matches = tokio::task::spawn_blocking(move || verify(&password, &phc)).await.unwrap_or(false);
-    let Some(row) = row.filter(|_| matches) else { return Ok(None) };
-    Ok(Role::from_word(row.get("role")).map(|role| Account { name: name.to_owned(), role, sites: row.get("sites") }))
+    let s = stored.filter(|_| matches)?;
+    Role::from_word(&s.role).map(|role| Account { name: name.to_owned(), role, sites: s.sites })
+}
+
+/// The account when `password` is its own ([`lookup`] then [`verified`]).
+pub async fn check(db: &Client, name: &str, password: &str) -> Result<Option<Account>, DbError> {
+    let stored = lookup(db, name).await?;
+    Ok(verified(stored, name, password).await)
 }
 
 #[cfg(test)]

@@ -144,7 +144,7 @@ pub fn fleet(l: Lang, lines: &[SiteLine], query: &str, sorted: &str) -> Markup {
     let col = |key: &'static str, sort: &str| {
         let order = match sort {
             _ if sort != sorted => None,
-            "site" => Some("ascending"),
+            "site" | "online" => Some("ascending"),
             _ => Some("descending"),
         };
         html! { th aria-sort=[order] { a href={ "?sort=" (sort) } { (t(l, key)) } } }

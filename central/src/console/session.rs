@@ -165,7 +165,8 @@ impl Limiter {
         true
     }
 
-    /// Takes back the attempt counted at `now` for `keys`: it succeeded.
+    /// Takes back the attempt counted at `now` for `keys`: it succeeded, or the password
+    /// was never checked (the database failed).
     pub fn succeeded(&mut self, keys: &[(String, usize)], now: Instant) {
         for (k, _) in keys {
             if let Some(f) = self.failures.get_mut(k)

@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use super::i18n::{Lang, stockholm};
+use super::i18n::{Lang, stockholm, t};
 use crate::visits::{Visit, field};
 
 /// The column headers: Swedish, English.
@@ -32,10 +32,12 @@ pub fn visits(list: &[Visit], l: Lang) -> String {
     let headers: Vec<&str> = HEADERS.iter().map(|(sv, en)| say(l, sv, en)).collect();
     let _ = write!(out, "{}\r\n", headers.join(";"));
     for v in list {
+        // The page's own words for the outcome (`access.strike_failed` included).
         let outcome = match v.kind.as_str() {
-            "access.granted" => say(l, "insläppt", "let in"),
-            "access.denied" => say(l, "nekad", "refused"),
-            _ => say(l, "annat", "other"),
+            "access.granted" => t(l, "granted"),
+            "access.denied" => t(l, "refused"),
+            "access.strike_failed" => t(l, "strike_failed"),
+            other => other,
         };
         let fields = [
             field(&v.site, ';'),

@@ -20,6 +20,7 @@
 use std::collections::HashMap;
 
 use portvakt_wire::event::ReceivedEvent;
+use tokio_postgres::types::Type;
 use tokio_postgres::{Client, GenericClient};
 
 use super::{DbError, Incoming, Taken, db_seq, epoch_of, seq_of, stored_payload};
@@ -43,7 +44,8 @@ moved AS (
            CASE WHEN EXISTS (SELECT 1 FROM chains o WHERE o.site = l.site AND o.epoch <> l.epoch)
                   OR (SELECT count(*) FROM up b WHERE b.site = l.site AND b.begun) > 1 THEN now() END
     FROM latest l ORDER BY l.site
-    ON CONFLICT (site) DO UPDATE SET epoch = excluded.epoch, replaced_at = excluded.replaced_at
+    ON CONFLICT (site) DO UPDATE SET epoch = excluded.epoch,
+        replaced_at = CASE WHEN s.epoch IS DISTINCT FROM excluded.epoch THEN now() ELSE excluded.replaced_at END
     RETURNING s.site)
 SELECT site, epoch, through, through_hash, broken_at, begun FROM up ORDER BY site, epoch";
 
@@ -53,15 +55,15 @@ const RECORDS: &str = "
 WITH u AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bool[], $6::text[], $7::text[],
                          $8::text[], $9::text[], $10::text[], $11::bytea[], $12::bytea[], $13::bytea[], $14::int2[],
-                         $15::text[], $16::bytea[], $17::bytea[], $18::bytea[])
+                         $15::text[], $16::bytea[], $17::bytea[], $18::bytea[]) WITH ORDINALITY
         AS u(site, epoch, seq, at_ms, trusted, kind, door, holder, credential, detail, prev, hash, payload, format,
-             audience, commitment, salt, sealed)),
+             audience, commitment, salt, sealed, ord)),
 ins AS (
     INSERT INTO records (site, epoch, seq, at, trusted, kind, door, holder, credential, detail, prev, hash, payload,
                          format, audience, commitment, salt, sealed)
     SELECT site, epoch, seq, TIMESTAMPTZ 'epoch' + at_ms * INTERVAL '1 millisecond', trusted, kind, door, holder,
            credential, detail, prev, hash, payload, format, audience, commitment, salt, sealed
-    FROM u ORDER BY site, epoch, seq
+    FROM u ORDER BY site, epoch, seq, ord -- of two copies of one key, the first to arrive is kept
     ON CONFLICT (site, epoch, seq) DO NOTHING
     RETURNING site, epoch, seq, hash)
 SELECT k.site, k.epoch, k.seq, ins.hash AS inserted, r.hash AS stored
@@ -108,7 +110,8 @@ forced AS (
     WHERE (d.forced_at IS NULL) <> (excluded.forced_at IS NULL)
     RETURNING d.site),
 told AS (SELECT pg_notify('{channel}', s) FROM unnest($8::text[]) AS s)
-SELECT DISTINCT site FROM forced WHERE (SELECT count(*) FROM told) >= 0 AND (SELECT count(*) FROM moved) >= 0",
+SELECT (SELECT count(*) FROM moved) AS moved, (SELECT count(*) FROM told) AS told,
+       ARRAY(SELECT DISTINCT site FROM forced) AS changed",
         channel = crate::fleet::CHANNEL
     )
 }
@@ -126,97 +129,35 @@ fn opt_hash(bytes: Option<Vec<u8>>) -> Result<Option<[u8; 32]>, DbError> {
 pub(super) async fn take_batch(client: &mut Client, batch: &[Incoming<'_>]) -> Result<(Vec<Taken>, usize), DbError> {
     let mut trips = 1; // BEGIN
     let tx = client.transaction().await?;
-
-    // 1. Runs: begun if new, locked, in order.
     let mut runs: Vec<(&str, &str)> = batch.iter().map(|i| (i.site, epoch_of(i.event))).collect();
     runs.sort_unstable();
     runs.dedup();
-    let mut starts = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for &(site, epoch) in &runs {
-        let from = batch
-            .iter()
-            .find(|i| i.site == site && epoch_of(i.event) == epoch)
-            .and_then(|i| i.event.epoch.as_ref().map(|e| e.from));
-        let start = ingest::start(from);
-        starts.0.push(site);
-        starts.1.push(epoch);
-        starts.2.push(db_seq(start.through + 1));
-        starts.3.push(db_seq(start.through));
-        starts.4.push(start.hash.map(|h| h.to_vec()));
-    }
-    let rows = tx.query(RUNS, &[&starts.0, &starts.1, &starts.2, &starts.3, &starts.4]).await?;
+    let keys: RunKeys = (runs.iter().map(|r| r.0).collect(), runs.iter().map(|r| r.1).collect());
+
+    // 1. Runs: begun if new, locked, in order.
+    let state = lock_runs(&tx, batch, &runs, &keys).await?;
     trips += 1;
-    let mut state: HashMap<(String, String), Whole> = HashMap::with_capacity(rows.len());
-    for r in &rows {
-        let (site, epoch): (String, String) = (r.get("site"), r.get("epoch"));
-        let begun: bool = r.get("begun");
-        if begun {
-            log::info!("{site}: run {} of its chain begins", if epoch.is_empty() { "(unnamed)" } else { &epoch });
-        }
-        let whole = Whole {
-            through: seq_of(r.get("through")),
-            hash: opt_hash(r.get("through_hash"))?,
-            broken_at: r.get::<_, Option<i64>>("broken_at").map(seq_of),
-        };
-        state.insert((site, epoch), whole);
-    }
 
     // 2. Records: inserted at once; each classified by the hash stored under its key.
-    let stored = insert_records(&tx, batch).await?;
+    let mut stored = insert_records(&tx, batch).await?;
     trips += 1;
+    trips += settle_unseen(&tx, &mut stored).await?;
     let arrivals = classify(batch, &stored);
     trips += late_parts_and_equivocations(&tx, batch, &arrivals).await?;
 
     // 3. Links after each run's gap-free point, read after the lock.
-    let throughs: Vec<i64> = runs.iter().map(|(s, e)| db_seq(whole_of(&state, s, e).through)).collect();
-    let link_rows = tx.query(LINKS, &[&starts.0, &starts.1, &throughs]).await?;
+    let befores = runs.iter().map(|(s, e)| whole_of(&state, s, e)).collect::<Result<Vec<_>, _>>()?;
+    let mut links = read_links(&tx, &keys, &befores).await?;
     trips += 1;
-    let mut links: HashMap<(String, String), Vec<Link>> = HashMap::new();
-    for r in &link_rows {
-        let key: (String, String) = (r.get("site"), r.get("epoch"));
-        links.entry(key).or_default().push(Link {
-            seq: seq_of(r.get("seq")),
-            prev: super::hash32(r, "prev")?,
-            hash: super::hash32(r, "hash")?,
-        });
-    }
 
     // 4. Advance every run, set the forced doors, tell the console.
     let mut after = Vec::with_capacity(runs.len());
-    for &(site, epoch) in &runs {
-        let before = whole_of(&state, site, epoch);
+    for (&(site, epoch), before) in runs.iter().zip(befores) {
         let found = links.remove(&(site.to_owned(), epoch.to_owned())).unwrap_or_default();
         after.push(ingest::advance(before, found));
     }
-    let (door_sites, doors): (Vec<&str>, Vec<&str>) = batch
-        .iter()
-        .filter(|i| matches!(i.event.kind.as_str(), "door.forced_open" | "door.closed"))
-        .filter_map(|i| i.event.door.as_deref().map(|d| (i.site, d)))
-        .unzip();
-    let mut sites: Vec<&str> = runs.iter().map(|(s, _)| *s).collect();
-    sites.dedup();
-    let changed = tx
-        .query(
-            &advance_sql(),
-            &[
-                &starts.0,
-                &starts.1,
-                &after.iter().map(|w| db_seq(w.through)).collect::<Vec<_>>(),
-                &after.iter().map(|w| w.hash.map(|h| h.to_vec())).collect::<Vec<_>>(),
-                &after.iter().map(|w| w.broken_at.map(db_seq)).collect::<Vec<_>>(),
-                &door_sites,
-                &doors,
-                &sites,
-            ],
-        )
-        .await?;
+    advance_all(&tx, batch, &keys, &after).await?;
     trips += 1;
-    let now = jiff::Timestamp::now();
-    for row in &changed {
-        // Rare (a door forced or closed after being forced): its own few statements.
-        let site: &str = row.get(0);
-        crate::fleet::reconcile(&tx, site, now, &crate::alarms::Rules::default()).await?;
-    }
     tx.commit().await?;
     trips += 1;
     let taken = batch
@@ -230,12 +171,160 @@ pub(super) async fn take_batch(client: &mut Client, batch: &[Incoming<'_>]) -> R
     Ok((taken, trips))
 }
 
-fn whole_of(state: &HashMap<(String, String), Whole>, site: &str, epoch: &str) -> Whole {
-    state.get(&(site.to_owned(), epoch.to_owned())).copied().unwrap_or(Whole {
-        through: 0,
-        hash: None,
-        broken_at: None,
-    })
+/// The batch's runs in (site, run) order: their sites, their runs.
+type RunKeys<'a> = (Vec<&'a str>, Vec<&'a str>);
+
+/// Step 1: every run of the batch begun if new and locked; each run's state.
+async fn lock_runs(
+    tx: &impl GenericClient,
+    batch: &[Incoming<'_>],
+    runs: &[(&str, &str)],
+    keys: &RunKeys<'_>,
+) -> Result<HashMap<(String, String), Whole>, DbError> {
+    let (mut first, mut through, mut hash) = (Vec::new(), Vec::new(), Vec::new());
+    for &(site, epoch) in runs {
+        let from = batch
+            .iter()
+            .find(|i| i.site == site && epoch_of(i.event) == epoch)
+            .and_then(|i| i.event.epoch.as_ref().map(|e| e.from));
+        let start = ingest::start(from);
+        first.push(db_seq(start.through + 1));
+        through.push(db_seq(start.through));
+        hash.push(start.hash.map(|h| h.to_vec()));
+    }
+    let rows = tx
+        .query_typed(
+            RUNS,
+            &[
+                (&keys.0, Type::TEXT_ARRAY),
+                (&keys.1, Type::TEXT_ARRAY),
+                (&first, Type::INT8_ARRAY),
+                (&through, Type::INT8_ARRAY),
+                (&hash, Type::BYTEA_ARRAY),
+            ],
+        )
+        .await?;
+    let mut state = HashMap::with_capacity(rows.len());
+    for r in &rows {
+        let (site, epoch): (String, String) = (r.get("site"), r.get("epoch"));
+        if r.get::<_, bool>("begun") {
+            log::info!("{site}: run {} of its chain begins", if epoch.is_empty() { "(unnamed)" } else { &epoch });
+        }
+        let whole = Whole {
+            through: seq_of(r.get("through")),
+            hash: opt_hash(r.get("through_hash"))?,
+            broken_at: r.get::<_, Option<i64>>("broken_at").map(seq_of),
+        };
+        state.insert((site, epoch), whole);
+    }
+    Ok(state)
+}
+
+/// Step 3: the records after each run's gap-free point.
+async fn read_links(
+    tx: &impl GenericClient,
+    keys: &RunKeys<'_>,
+    befores: &[Whole],
+) -> Result<HashMap<(String, String), Vec<Link>>, DbError> {
+    let throughs: Vec<i64> = befores.iter().map(|w| db_seq(w.through)).collect();
+    let rows = tx
+        .query_typed(LINKS, &[(&keys.0, Type::TEXT_ARRAY), (&keys.1, Type::TEXT_ARRAY), (&throughs, Type::INT8_ARRAY)])
+        .await?;
+    let mut links: HashMap<(String, String), Vec<Link>> = HashMap::new();
+    for r in &rows {
+        let key: (String, String) = (r.get("site"), r.get("epoch"));
+        links.entry(key).or_default().push(Link {
+            seq: seq_of(r.get("seq")),
+            prev: super::hash32(r, "prev")?,
+            hash: super::hash32(r, "hash")?,
+        });
+    }
+    Ok(links)
+}
+
+/// Step 4: every run's gap-free point moved, the forced doors set, the console told; the
+/// alarms of a site whose forced door changed reconciled.
+async fn advance_all(
+    tx: &impl GenericClient,
+    batch: &[Incoming<'_>],
+    keys: &RunKeys<'_>,
+    after: &[Whole],
+) -> Result<(), DbError> {
+    let (door_sites, doors): (Vec<&str>, Vec<&str>) = batch
+        .iter()
+        .filter(|i| matches!(i.event.kind.as_str(), "door.forced_open" | "door.closed"))
+        .filter_map(|i| i.event.door.as_deref().map(|d| (i.site, d)))
+        .unzip();
+    let mut sites = keys.0.clone();
+    sites.dedup();
+    let throughs: Vec<i64> = after.iter().map(|w| db_seq(w.through)).collect();
+    let hashes: Vec<Option<Vec<u8>>> = after.iter().map(|w| w.hash.map(|h| h.to_vec())).collect();
+    let broken: Vec<Option<i64>> = after.iter().map(|w| w.broken_at.map(db_seq)).collect();
+    let row = tx
+        .query_typed_one(
+            &advance_sql(),
+            &[
+                (&keys.0, Type::TEXT_ARRAY),
+                (&keys.1, Type::TEXT_ARRAY),
+                (&throughs, Type::INT8_ARRAY),
+                (&hashes, Type::BYTEA_ARRAY),
+                (&broken, Type::INT8_ARRAY),
+                (&door_sites, Type::TEXT_ARRAY),
+                (&doors, Type::TEXT_ARRAY),
+                (&sites, Type::TEXT_ARRAY),
+            ],
+        )
+        .await?;
+    let moved: i64 = row.get("moved");
+    if usize::try_from(moved).ok() != Some(after.len()) {
+        return Err(DbError::Damaged(format!("{moved} of {} runs moved: a run's row vanished", after.len())));
+    }
+    let now = jiff::Timestamp::now();
+    for site in row.get::<_, Vec<String>>("changed") {
+        // Rare (a door forced or closed after being forced): its own few statements.
+        crate::fleet::reconcile(tx, &site, now, &crate::alarms::Rules::default()).await?;
+    }
+    Ok(())
+}
+
+/// The state of a run locked in step 1; a run missing there is damage, never "nothing yet"
+/// (that would accept any chain).
+fn whole_of(state: &HashMap<(String, String), Whole>, site: &str, epoch: &str) -> Result<Whole, DbError> {
+    state
+        .get(&(site.to_owned(), epoch.to_owned()))
+        .copied()
+        .ok_or_else(|| DbError::Damaged(format!("run {epoch:?} of {site} was not locked")))
+}
+
+/// Keys neither inserted now nor seen stored before the insert: another writer committed
+/// them in between. Their stored hash, read again (rare: one statement when there are any).
+async fn settle_unseen(tx: &impl GenericClient, stored: &mut Stored) -> Result<usize, DbError> {
+    let unseen: Vec<(String, String, i64)> =
+        stored.iter().filter(|(_, (a, b))| a.is_none() && b.is_none()).map(|(k, _)| k.clone()).collect();
+    if unseen.is_empty() {
+        return Ok(0);
+    }
+    let (sites, epochs, seqs): (Vec<&str>, Vec<&str>, Vec<i64>) = (
+        unseen.iter().map(|k| k.0.as_str()).collect(),
+        unseen.iter().map(|k| k.1.as_str()).collect(),
+        unseen.iter().map(|k| k.2).collect(),
+    );
+    let rows = tx
+        .query(
+            "SELECT r.site, r.epoch, r.seq, r.hash FROM records r
+             JOIN unnest($1::text[], $2::text[], $3::bigint[]) AS u(site, epoch, seq)
+               ON r.site = u.site AND r.epoch = u.epoch AND r.seq = u.seq",
+            &[&sites, &epochs, &seqs],
+        )
+        .await?;
+    for r in &rows {
+        let key = (r.get("site"), r.get("epoch"), r.get("seq"));
+        stored.insert(key, (None, opt_hash(r.get("hash"))?));
+    }
+    if let Some(k) = stored.iter().find(|(_, (a, b))| a.is_none() && b.is_none()).map(|(k, _)| k.clone()) {
+        return Err(DbError::Damaged(format!("record {} of {} neither inserted nor stored", k.2, k.0)));
+    }
+    Ok(2)
 }
 
 /// Per key: the hash inserted now, or the one stored before.
@@ -262,27 +351,27 @@ async fn insert_records(tx: &impl GenericClient, batch: &[Incoming<'_>]) -> Resu
     let salts: Vec<Option<Vec<u8>>> = batch.iter().map(|i| i.salt.map(|s| s.to_vec())).collect();
     let sealed: Vec<Option<&[u8]>> = batch.iter().map(|i| e(i).sealed.as_deref()).collect();
     let rows = tx
-        .query(
+        .query_typed(
             RECORDS,
             &[
-                &sites,
-                &epochs,
-                &seqs,
-                &ats,
-                &trusted,
-                &kinds,
-                &doors,
-                &holders,
-                &credentials,
-                &details,
-                &prevs,
-                &hashes,
-                &payloads,
-                &formats,
-                &audiences,
-                &commitments,
-                &salts,
-                &sealed,
+                (&sites, Type::TEXT_ARRAY),
+                (&epochs, Type::TEXT_ARRAY),
+                (&seqs, Type::INT8_ARRAY),
+                (&ats, Type::INT8_ARRAY),
+                (&trusted, Type::BOOL_ARRAY),
+                (&kinds, Type::TEXT_ARRAY),
+                (&doors, Type::TEXT_ARRAY),
+                (&holders, Type::TEXT_ARRAY),
+                (&credentials, Type::TEXT_ARRAY),
+                (&details, Type::TEXT_ARRAY),
+                (&prevs, Type::BYTEA_ARRAY),
+                (&hashes, Type::BYTEA_ARRAY),
+                (&payloads, Type::BYTEA_ARRAY),
+                (&formats, Type::INT2_ARRAY),
+                (&audiences, Type::TEXT_ARRAY),
+                (&commitments, Type::BYTEA_ARRAY),
+                (&salts, Type::BYTEA_ARRAY),
+                (&sealed, Type::BYTEA_ARRAY),
             ],
         )
         .await?;
@@ -348,7 +437,7 @@ async fn late_parts_and_equivocations(
             ],
         )
         .await?;
-        trips += 1;
+        trips += 2; // prepared, then executed
     }
     let twins: Vec<&Incoming<'_>> =
         batch.iter().zip(arrivals).filter(|(_, a)| **a == Arrival::Equivocation).map(|(i, _)| i).collect();
@@ -366,7 +455,7 @@ async fn late_parts_and_equivocations(
             ],
         )
         .await?;
-        trips += 1;
+        trips += 2; // prepared, then executed
     }
     Ok(trips)
 }

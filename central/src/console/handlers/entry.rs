@@ -102,10 +102,10 @@ pub(super) async fn login(
         return html(StatusCode::TOO_MANY_REQUESTS, &pages::layout(&v, t(lang, "login"), &body), None);
     }
     let checked = async {
-        let db = s.db.get().await?;
-        let account = accounts::check(&db, &name, &password).await?;
-        match account {
-            Some(a) => Ok::<_, DbError>(Some((a.name.clone(), session::start(&db, &a.name).await?))),
+        // The connection is given back while the password is checked (Argon2 takes its time).
+        let stored = accounts::lookup(&*s.db.get().await?, &name).await?;
+        match accounts::verified(stored, &name, &password).await {
+            Some(a) => Ok::<_, DbError>(Some((a.name.clone(), session::start(&*s.db.get().await?, &a.name).await?))),
             None => Ok(None),
         }
     };
@@ -131,7 +131,13 @@ pub(super) async fn login(
             let body = pages::login(lang, Some("login_failed"));
             html(StatusCode::UNAUTHORIZED, &pages::layout(&v, t(lang, "login"), &body), None)
         }
-        Err(e) => failure(&e),
+        Err(e) => {
+            // Nothing was checked: the attempt does not count.
+            if let Ok(mut l) = s.limiter.lock() {
+                l.succeeded(&keys, at);
+            }
+            failure(&e)
+        }
     }
 }
 
