@@ -87,7 +87,7 @@ test("the administrator logs in and sees every site of the fleet", async () => {
   const { context, page } = await loggedIn("demo", PASSWORD);
   const sites = await page.$$eval("#fleet tbody tr", (rows) => rows.map((r) => r.dataset.site));
   assert.deepEqual(sites.sort(), ["ekvagen-3", "solbacken-7", "storgatan-12"]);
-  assert.match(await page.textContent("#fleet tbody"), /betrodd/);
+  assert.match(await page.textContent("#fleet tbody"), /synkad/);
   await shot(page, "02-fleet");
   await page.goto(`${URL}/?lang=en`);
   assert.equal(await page.textContent("h1"), "Sites");
@@ -143,10 +143,10 @@ test("a site's door state change arrives live, without reloading the page", asyn
 test("the forced door's alarm is acknowledged, with who and when", async () => {
   const { context, page } = await loggedIn("demo", PASSWORD);
   await page.goto(`${URL}/alarms`);
-  const row = page.locator("#alarms tr", { hasText: "Dörr uppbruten" }).filter({ hasText: "Kvittera" }).first();
+  const row = page.locator("#alarms tr", { hasText: "Dörr forcerad" }).filter({ hasText: "Kvittera" }).first();
   const id = await row.getAttribute("data-alarm");
   // Each button says which alarm it acknowledges, beginning with its visible word.
-  assert.match(await row.locator("button").getAttribute("aria-label"), /^Kvittera: Dörr uppbruten, [a-z0-9-]+, /);
+  assert.match(await row.locator("button").getAttribute("aria-label"), /^Kvittera: Dörr forcerad, [a-z0-9-]+, /);
   await Promise.all([page.waitForURL(`${URL}/alarms`), row.locator("button").click()]);
   const acknowledged = page.locator(`#alarms tr[data-alarm="${id}"]`);
   assert.match(await acknowledged.textContent(), /demo \d{4}-\d\d-\d\d \d\d:\d\d:\d\d/);

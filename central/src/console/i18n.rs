@@ -53,8 +53,8 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("online", "Ansluten", "Online"),
     ("last_seen", "Senast hörd", "Last heard"),
     ("clock", "Klocka", "Clock"),
-    ("outbox", "Kö", "Outbox"),
-    ("stored", "Lagrade", "Stored"),
+    ("outbox", "Ej skickade", "Not yet sent"),
+    ("stored", "Mottagna", "Received"),
     ("devices", "Enheter", "Devices"),
     ("open_alarms", "Öppna larm", "Open alarms"),
     ("bundles", "Behörighetslistor", "Bundles"),
@@ -62,8 +62,8 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("only_problems", "Bara med problem", "Only with problems"),
     ("yes", "ja", "yes"),
     ("no", "nej", "no"),
-    ("trusted", "betrodd", "trusted"),
-    ("untrusted", "ej betrodd", "untrusted"),
+    ("trusted", "synkad", "synchronised"),
+    ("untrusted", "ej synkad", "not synchronised"),
     ("doors", "Dörrar", "Doors"),
     ("door", "Dörr", "Door"),
     ("lock", "Lås", "Lock"),
@@ -74,22 +74,22 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("time", "Tid", "Time"),
     ("what", "Vad", "What"),
     ("holder", "Innehavare", "Holder"),
-    ("credential", "Behörighet", "Credential"),
+    ("credential", "Passermedel", "Credential"),
     ("kind", "Typ", "Kind"),
     ("subject", "Gäller", "Subject"),
     ("detail", "Beskrivning", "Detail"),
-    ("raised", "Larmat", "Raised"),
-    ("cleared", "Återställt", "Cleared"),
+    ("raised", "Utlöst", "Raised"),
+    ("cleared", "Upphört", "Cleared"),
     ("acknowledged", "Kvitterat", "Acknowledged"),
     ("acknowledge", "Kvittera", "Acknowledge"),
-    ("open", "öppet", "open"),
+    ("open", "pågår", "ongoing"),
     ("from", "Från", "From"),
     ("until", "Till och med", "Until"),
     ("search", "Sök", "Search"),
     ("print", "Skriv ut", "Print"),
     ("csv", "Exportera CSV", "Export CSV"),
     ("count", "besök", "visits"),
-    ("clock_untrusted_mark", "klockan ej betrodd", "clock untrusted"),
+    ("clock_untrusted_mark", "klockan ej synkad", "clock not synchronised"),
     ("granted", "insläppt", "granted"),
     ("refused", "nekad", "refused"),
     ("strike_failed", "insläppt, låset ej bekräftat", "granted, strike not confirmed"),
@@ -142,14 +142,14 @@ const WORDS: &[(&str, &str, &str)] = &[
 /// (alarm kind, Swedish, English): what the alarm is called in the console.
 const ALARMS: &[(&str, &str, &str)] = &[
     ("gateway_offline", "Portvakten hörs inte", "Gateway offline"),
-    ("clock_untrusted", "Klockan ej betrodd", "Clock untrusted"),
+    ("clock_untrusted", "Klockan ej synkad", "Clock not synchronised"),
     ("outbox_growing", "Kön växer", "Outbox growing"),
     ("store_nearly_full", "Lagringen nästan full", "Store nearly full"),
     ("device_offline", "Enhet svarar inte", "Device offline"),
     ("bundle_stale", "Behörighetslista gammal", "Bundle stale"),
     ("bundle_expiring", "Behörighetslista går ut snart", "Bundle expiring"),
     ("bundle_expired", "Behörighetslista har gått ut", "Bundle expired"),
-    ("door_forced_open", "Dörr uppbruten", "Door forced open"),
+    ("door_forced_open", "Dörr forcerad", "Door forced open"),
     ("door_held_open", "Dörr står öppen", "Door held open"),
     ("strike_fault", "Låsfel", "Strike fault"),
     ("chain_broken", "Händelsekedjan bruten", "Chain broken"),
@@ -193,14 +193,29 @@ pub fn stockholm() -> TimeZone {
     TimeZone::get("Europe/Stockholm").unwrap_or(TimeZone::UTC)
 }
 
-/// A time as `2026-12-04 13:05:09` in Stockholm.
+/// A time as `2026-12-04 13:05:09` in Stockholm; in the autumn hour that comes twice,
+/// with its zone (`2026-10-25 02:30:00 CEST`, then `… CET`), so the two are told apart.
 pub fn local(t: Timestamp) -> String {
-    t.to_zoned(stockholm()).strftime("%Y-%m-%d %H:%M:%S").to_string()
+    let tz = stockholm();
+    let z = t.to_zoned(tz.clone());
+    if tz.to_ambiguous_timestamp(z.datetime()).is_ambiguous() {
+        z.strftime("%Y-%m-%d %H:%M:%S %Z").to_string()
+    } else {
+        z.strftime("%Y-%m-%d %H:%M:%S").to_string()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_autumn_hour_that_comes_twice_says_its_zone_and_other_hours_do_not() {
+        let at = |s: &str| s.parse::<Timestamp>().unwrap();
+        assert_eq!(local(at("2026-10-25T00:30:00Z")), "2026-10-25 02:30:00 CEST");
+        assert_eq!(local(at("2026-10-25T01:30:00Z")), "2026-10-25 02:30:00 CET");
+        assert_eq!(local(at("2026-12-04T12:05:09Z")), "2026-12-04 13:05:09");
+    }
 
     #[test]
     fn every_word_has_both_languages_and_keys_are_unique() {
@@ -209,7 +224,7 @@ mod tests {
             assert!(!WORDS[..i].iter().any(|(other, _, _)| other == k), "{k} twice");
         }
         assert_eq!(t(Lang::Sv, "alarms"), "Larm");
-        assert_eq!(alarm(Lang::Sv, "door_forced_open"), "Dörr uppbruten");
+        assert_eq!(alarm(Lang::Sv, "door_forced_open"), "Dörr forcerad");
         assert_eq!(alarm(Lang::En, "something_new"), "something_new");
         assert_eq!(t(Lang::En, "alarms"), "Alarms");
     }

@@ -436,11 +436,11 @@ mod tests {
     #[test]
     fn a_visit_under_an_untrusted_clock_is_marked_and_times_are_stockholms() {
         let html = visit_table(Lang::Sv, &[visit("anna-lgh1101", false), visit("lars-lgh1203", true)]).0;
-        assert_eq!(html.matches("klockan ej betrodd").count(), 1, "{html}");
+        assert_eq!(html.matches("klockan ej synkad").count(), 1, "{html}");
         assert!(html.contains("2026-12-04 13:05:09"));
         assert!(html.contains("insläppt"));
         let en = visit_table(Lang::En, &[visit("anna-lgh1101", false)]).0;
-        assert!(en.contains("clock untrusted") && en.contains("granted"));
+        assert!(en.contains("clock not synchronised") && en.contains("granted"));
     }
 
     #[test]
@@ -472,6 +472,6 @@ mod tests {
         assert!(!page(&auditor).contains("/alarms/3/ack"));
         let html = page(&admin);
         assert!(html.contains("/alarms/3/ack") && html.contains("value=\"tok\""), "the form carries the CSRF token");
-        assert!(html.contains("Dörr uppbruten"));
+        assert!(html.contains("Dörr forcerad"));
     }
 }
