@@ -70,6 +70,13 @@ impl DbError {
         }
     }
 
+    /// Whether the connection to PostgreSQL was lost (closed, a connection exception, the
+    /// server shutting down or restarting): the batch may go through once it is back.
+    pub fn is_connection_lost(&self) -> bool {
+        let Self::Postgres(e) = self else { return false };
+        e.is_closed() || e.code().is_some_and(|c| c.code().starts_with("08") || c.code().starts_with("57P"))
+    }
+
     /// Whether the transaction lost a race it may simply run again (a deadlock with
     /// another collector, a serialization failure).
     pub fn is_retryable(&self) -> bool {

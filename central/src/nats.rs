@@ -164,7 +164,7 @@ pub async fn run(
                 // asks, not after JetStream's acknowledgement wait, so records held up by
                 // it flow again within moments of its return. Any other failure waits for
                 // the acknowledgement wait (no hot loop on a batch that fails again).
-                if db.is_closed() {
+                if e.is_connection_lost() || db.is_closed() {
                     let naks = batch.iter().map(|m| m.ack_with(jetstream::AckKind::Nak(None)));
                     for r in futures_util::future::join_all(naks).await {
                         if let Err(n) = r {
