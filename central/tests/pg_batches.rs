@@ -8,6 +8,7 @@ mod common;
 
 use common::{Chain, NOW_MS, count, pg};
 use portvakt_central::db::{self, Incoming};
+use portvakt_central::ingest::Arrival;
 use portvakt_wire::event::ReceivedEvent;
 
 /// `records` records for each of `sites` sites, in site order.
@@ -41,7 +42,7 @@ async fn a_batch_of_a_thousand_records_over_a_hundred_sites_takes_six_round_trip
     assert!(trips <= 6, "{trips} round trips for one batch");
     // The same batch again: all duplicates, still six.
     let (again, trips) = db::take_many_counted(&mut c, &incoming(&records)).await.unwrap();
-    assert!(again.iter().all(|t| t.arrival == portvakt_central::ingest::Arrival::Duplicate));
+    assert!(again.iter().all(|t| t.arrival == Arrival::Duplicate));
     assert!(trips <= 6, "{trips} round trips for a batch of duplicates");
     assert_eq!(count(&c, "SELECT count(*) FROM records").await, 1000);
     assert_eq!(count(&c, "SELECT count(*) FROM chains WHERE through = 10").await, 100);
@@ -86,7 +87,6 @@ async fn of_two_copies_of_one_record_in_a_batch_the_first_to_arrive_is_kept_and_
     let msgs =
         parsed(&[("site-a".to_owned(), genuine.clone()), ("site-a".to_owned(), forged), ("site-a".to_owned(), second)]);
     let taken = db::take_many(&mut c, &incoming(&msgs)).await.unwrap();
-    use portvakt_central::ingest::Arrival;
     assert_eq!(
         taken.iter().map(|t| t.arrival).collect::<Vec<_>>(),
         [Arrival::New, Arrival::Equivocation, Arrival::New]

@@ -24,7 +24,7 @@ async fn a_poisoned_record_is_quarantined_and_alarmed_while_every_other_sites_re
     let mut p = GENESIS;
     let before_4713_bc = jiff::civil::date(-5000, 1, 1).to_zoned(jiff::tz::TimeZone::UTC).unwrap().timestamp();
     let huge = format!("{{\"x\":\"{}\"}}", "a".repeat(1 << 20));
-    let poisons = vec![
+    let poisons = [
         message(1, &mut p, "system.start", None, "not json \0 with a NUL", NOW_MS),
         message(1, &mut GENESIS.clone(), "system.start", Some("ent\0rance"), "{}", NOW_MS),
         message(0, &mut GENESIS.clone(), "system.start", None, "{}", NOW_MS),

@@ -51,6 +51,7 @@ async fn found_anywhere(c: &tokio_postgres::Client, needle: &str) -> Vec<String>
     hits
 }
 
+#[allow(clippy::too_many_lines, reason = "a day at the building, step by step, in one test")]
 #[tokio::test(flavor = "current_thread")]
 async fn after_a_day_at_the_building_no_residents_name_is_in_clear_and_only_home_cares_parts_open() {
     let (_pg, mut c) = pg().await;

@@ -42,7 +42,7 @@ async fn a_box_swapped_begins_its_own_run_beside_the_old_one_and_the_fleet_shows
     let old_records: Vec<Vec<u8>> = (0..5).map(|_| old.next("system.start", None, "{}", NOW_MS)).collect();
     let refs: Vec<&Vec<u8>> = old_records.iter().collect();
     assert_eq!(take(&mut c, &refs).await, [(None, 5)]);
-    fleet::reconcile(&c, "site-a", jiff::Timestamp::now(), &Default::default()).await.unwrap();
+    fleet::reconcile(&c, "site-a", jiff::Timestamp::now(), &portvakt_central::alarms::Rules::default()).await.unwrap();
     assert!(!open_alarms(&c).await.contains(&"chain_restarted".to_owned()), "a site's first run replaces nothing");
 
     // The new box: its own run, from record 1 after the genesis hash.
@@ -56,7 +56,7 @@ async fn a_box_swapped_begins_its_own_run_beside_the_old_one_and_the_fleet_shows
     assert_eq!(count(&c, "SELECT count(*) FROM equivocations").await, 0, "record 1 of a new run is no second story");
     let current: String = c.query_one("SELECT epoch FROM sites WHERE site = 'site-a'", &[]).await.unwrap().get(0);
     assert_eq!(current, run);
-    fleet::reconcile(&c, "site-a", jiff::Timestamp::now(), &Default::default()).await.unwrap();
+    fleet::reconcile(&c, "site-a", jiff::Timestamp::now(), &portvakt_central::alarms::Rules::default()).await.unwrap();
     assert!(open_alarms(&c).await.contains(&"chain_restarted".to_owned()), "{:?}", open_alarms(&c).await);
     let line = portvakt_central::fleet_view::sites(&c, None).await.unwrap();
     assert_eq!(line[0].through, 3, "the fleet shows the current run's point");
