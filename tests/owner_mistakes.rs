@@ -7,81 +7,8 @@
 mod common;
 
 use std::fmt::Write as _;
-use std::os::unix::fs::PermissionsExt as _;
-use std::path::Path;
-use std::process::Command;
 
-const ADMIN: &str = env!("CARGO_BIN_EXE_portvakt-admin");
-
-struct Owner {
-    dir: tempfile::TempDir,
-}
-
-impl Owner {
-    /// The example building's config and keys, and an owner's workspace for it with the
-    /// example residents.
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let etc = dir.path().join("etc");
-        common::daemon::copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("config"), &etc);
-        for f in ["secrets/credential-hash.key", "secrets/authorities/owner.key"] {
-            std::fs::set_permissions(etc.join(f), std::fs::Permissions::from_mode(0o600)).unwrap();
-        }
-        std::fs::create_dir_all(dir.path().join("inbox")).unwrap();
-        let o = Self { dir };
-        o.ok(&["init", "--authority", "owner", "--class", "owner", "--key", "secrets/authorities/owner.key"]);
-        let inbox = o.path("inbox");
-        o.ok(&[
-            "site",
-            "add",
-            "storgatan-12",
-            "--site-key",
-            "secrets/credential-hash.key",
-            "--config",
-            "portvakt.toml",
-            "--inbox",
-            &inbox,
-        ]);
-        o.ok(&["import", "--csv", "example-residents.csv"]);
-        o
-    }
-
-    fn path(&self, rel: &str) -> String {
-        self.dir.path().join(rel).display().to_string()
-    }
-
-    fn run(&self, args: &[&str]) -> (i32, String) {
-        let out = Command::new(ADMIN)
-            .arg("--workspace")
-            .arg(self.path("ws"))
-            .args(args)
-            .current_dir(self.dir.path().join("etc"))
-            .output()
-            .unwrap();
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        (out.status.code().unwrap_or(-1), text)
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let (code, out) = self.run(args);
-        assert_eq!(code, 0, "portvakt-admin {args:?}:\n{out}");
-        out
-    }
-
-    fn holders(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("ws/holders.toml")).unwrap()
-    }
-
-    fn edit_holders(&self, from: &str, to: &str) {
-        let text = self.holders();
-        assert!(text.contains(from), "holders.toml has no {from:?}:\n{text}");
-        std::fs::write(self.dir.path().join("ws/holders.toml"), text.replacen(from, to, 1)).unwrap();
-    }
-
-    fn inbox_files(&self) -> usize {
-        std::fs::read_dir(self.dir.path().join("inbox")).unwrap().count()
-    }
-}
+use common::workspace::Authority;
 
 /// The 1-based line of `holders.toml` holding `what`.
 fn line_of(text: &str, what: &str) -> usize {
@@ -90,8 +17,8 @@ fn line_of(text: &str, what: &str) -> usize {
 
 #[test]
 fn a_misspelt_door_in_a_hand_edited_holders_file_is_refused_before_signing_with_its_line() {
-    let o = Owner::new();
-    o.edit_holders("\"laundry\"", "\"laundy\"");
+    let o = Authority::owner_with_residents();
+    o.edit("holders.toml", "\"laundry\"", "\"laundy\"");
     let line = line_of(&o.holders(), "\"laundy\"");
     let (code, out) = o.run(&["publish"]);
     assert_ne!(code, 0, "{out}");
@@ -102,17 +29,17 @@ fn a_misspelt_door_in_a_hand_edited_holders_file_is_refused_before_signing_with_
 
 #[test]
 fn the_same_tag_given_to_two_credentials_is_refused_before_signing() {
-    let o = Owner::new();
+    let o = Authority::owner_with_residents();
     let before = o.holders();
     let mut uids = before.lines().filter_map(|l| l.trim().strip_prefix("uid = ").map(str::to_owned));
     let (first, second) = (uids.next().unwrap(), uids.next().unwrap());
-    o.edit_holders(&format!("uid = {second}"), &format!("uid = {first}"));
+    o.edit("holders.toml", &format!("uid = {second}"), &format!("uid = {first}"));
     let (code, out) = o.run(&["publish"]);
     assert_ne!(code, 0, "{out}");
     assert!(out.contains("is the same tag as credential") && out.contains("holders.toml, line"), "{out}");
     assert_eq!(o.inbox_files(), 0);
     // Put right, it is signed and delivered.
-    o.edit_holders(&format!("uid = {first}"), &format!("uid = {second}"));
+    o.edit("holders.toml", &format!("uid = {first}"), &format!("uid = {second}"));
     o.ok(&["publish"]);
     assert_eq!(o.inbox_files(), 1);
 }
@@ -126,7 +53,7 @@ fn day(days: i64) -> String {
     d.to_string()
 }
 
-fn book(o: &Owner, holder: &str, date: &str, from: &str, to: &str) {
+fn book(o: &Authority, holder: &str, date: &str, from: &str, to: &str) {
     o.ok(&[
         "booking",
         "add",
@@ -143,7 +70,7 @@ fn book(o: &Owner, holder: &str, date: &str, from: &str, to: &str) {
 
 #[test]
 fn two_apartments_in_one_laundry_slot_are_a_warning_that_publish_refuses_until_accepted() {
-    let o = Owner::new();
+    let o = Authority::owner_with_residents();
     let d = day(3);
     book(&o, "anna-lgh1101", &d, "10:00", "13:00");
     book(&o, "lars-lgh1203", &d, "12:00", "15:00");
@@ -163,7 +90,7 @@ fn two_apartments_in_one_laundry_slot_are_a_warning_that_publish_refuses_until_a
 
 #[test]
 fn a_booking_on_a_day_the_laundry_is_closed_is_a_warning() {
-    let o = Owner::new();
+    let o = Authority::owner_with_residents();
     let d = day(4);
     o.ok(&["holiday", "add", "--date", &d, "--schedule", "laundry-hours"]);
     book(&o, "anna-lgh1101", &d, "10:00", "13:00");
@@ -180,7 +107,7 @@ fn a_booking_on_a_day_the_laundry_is_closed_is_a_warning() {
 
 #[test]
 fn a_booking_whose_holder_lost_the_last_laundry_credential_is_a_warning() {
-    let o = Owner::new();
+    let o = Authority::owner_with_residents();
     book(&o, "anna-lgh1101", &day(2), "10:00", "13:00");
     o.ok(&["credential", "remove", "anna-tag", "--revoke"]);
     let (code, out) = o.run(&["diff"]);
@@ -193,7 +120,7 @@ fn a_booking_whose_holder_lost_the_last_laundry_credential_is_a_warning() {
 
 #[test]
 fn a_booking_already_over_is_refused_when_it_is_added() {
-    let o = Owner::new();
+    let o = Authority::owner_with_residents();
     let (code, out) = o.run(&[
         "booking",
         "add",
@@ -231,7 +158,7 @@ fn apartments_csv(rows: usize) -> String {
 
 #[test]
 fn twenty_residents_in_ten_apartments_come_in_with_their_names_and_apartments_in_one_import() {
-    let o = Owner::new();
+    let o = Authority::owner_with_residents();
     std::fs::write(o.dir.path().join("etc/boende.csv"), apartments_csv(20)).unwrap();
     let said = o.ok(&["import", "--csv", "boende.csv"]);
     assert!(said.contains("20 row(s)"), "{said}");
@@ -250,7 +177,7 @@ fn twenty_residents_in_ten_apartments_come_in_with_their_names_and_apartments_in
 
 #[test]
 fn a_bad_row_in_a_windows_file_is_named_by_its_own_line_and_an_unknown_column_is_refused() {
-    let o = Owner::new();
+    let o = Authority::owner_with_residents();
     let mut csv = apartments_csv(4);
     csv = csv.replacen("04:10:00:02", "04:10:00:0Z", 1); // line 4 of the file
     std::fs::write(o.dir.path().join("etc/boende.csv"), &csv).unwrap();
@@ -265,7 +192,7 @@ fn a_bad_row_in_a_windows_file_is_named_by_its_own_line_and_an_unknown_column_is
 
 #[test]
 fn two_people_whose_names_make_one_id_are_refused_not_merged_into_one_holder() {
-    let o = Owner::new();
+    let o = Authority::owner_with_residents();
     let csv = "id,name,holder,group,role,kind,secret,doors\n\
                t1,Per Svensson,,lgh-1101,resident,tag,04:20:00:01,entrance\n\
                t2,Per Svensson,,lgh-1204,resident,tag,04:20:00:02,entrance\n";

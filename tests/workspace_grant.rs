@@ -7,96 +7,12 @@
 
 mod common;
 
-use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 use std::process::Command;
 
 const ADMIN: &str = env!("CARGO_BIN_EXE_portvakt-admin");
 
-struct Authority {
-    dir: tempfile::TempDir,
-}
-
-impl Authority {
-    /// The example building's config and keys, and a workspace of `id` (`class`, its
-    /// private key at `key`) with the example site added from its config.
-    fn new(id: &str, class: &str, key: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let etc = dir.path().join("etc");
-        common::daemon::copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("config"), &etc);
-        for f in ["secrets/credential-hash.key", key] {
-            std::fs::set_permissions(etc.join(f), std::fs::Permissions::from_mode(0o600)).unwrap();
-        }
-        std::fs::create_dir_all(dir.path().join("inbox")).unwrap();
-        let a = Self { dir };
-        a.ok(&["init", "--authority", id, "--class", class, "--key", key]);
-        let inbox = a.path("inbox");
-        let said = a.ok(&[
-            "site",
-            "add",
-            "storgatan-12",
-            "--site-key",
-            "secrets/credential-hash.key",
-            "--config",
-            "portvakt.toml",
-            "--inbox",
-            &inbox,
-        ]);
-        assert!(said.contains(&format!("{id} may grant")), "{said}");
-        a
-    }
-
-    fn municipality() -> Self {
-        Self::new("hemtjansten", "municipality", "secrets/authorities/municipality.key")
-    }
-
-    fn path(&self, rel: &str) -> String {
-        self.dir.path().join(rel).display().to_string()
-    }
-
-    fn run(&self, args: &[&str]) -> (i32, String) {
-        let out = Command::new(ADMIN)
-            .arg("--workspace")
-            .arg(self.path("ws"))
-            .args(args)
-            .current_dir(self.dir.path().join("etc"))
-            .output()
-            .unwrap();
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        (out.status.code().unwrap_or(-1), text)
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let (code, out) = self.run(args);
-        assert_eq!(code, 0, "portvakt-admin {args:?}:\n{out}");
-        out
-    }
-
-    fn refused(&self, args: &[&str], words: &[&str]) -> String {
-        let (code, out) = self.run(args);
-        assert_ne!(code, 0, "portvakt-admin {args:?} should be refused:\n{out}");
-        for w in words {
-            assert!(out.contains(w), "portvakt-admin {args:?}: no {w:?} in:\n{out}");
-        }
-        out
-    }
-
-    fn edit(&self, file: &str, from: &str, to: &str) {
-        let path = self.dir.path().join("ws").join(file);
-        let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.contains(from), "{file} has no {from:?}:\n{text}");
-        std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
-    }
-
-    fn line_of(&self, file: &str, what: &str) -> usize {
-        let text = std::fs::read_to_string(self.dir.path().join("ws").join(file)).unwrap();
-        text.lines().position(|l| l.contains(what)).unwrap() + 1
-    }
-
-    fn inbox_files(&self) -> usize {
-        std::fs::read_dir(self.dir.path().join("inbox")).unwrap().count()
-    }
-}
+use common::workspace::Authority;
 
 #[test]
 fn a_municipality_workspace_made_from_the_example_site_cannot_give_the_laundry_door_or_property_staff() {

@@ -57,3 +57,4 @@ pub mod building;
 pub mod daemon;
 pub mod mqtt;
 pub mod signed;
+pub mod workspace;
