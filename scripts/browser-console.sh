@@ -60,7 +60,7 @@ CONSOLE_URL="$CONSOLE_URL" DEMO_PASSWORD="$DEMO_PASSWORD" LEADER_PASSWORD="$LEAD
     SHOTS="$PWD/target/browser" node --test --test-concurrency=1 tests/browser/
 echo "   screenshots: target/browser/"
 
-echo "== slow clients: 300 connections that never finish their request's header, and 100 that say nothing"
+echo "== slow clients: 300 connections that never finish their request's header, 100 that say nothing, 50 whose body never ends"
 python3 - "$CONSOLE_URL" <<'PY' || fail "slow clients were not dropped in time, or held up a normal request"
 import socket, sys, time, urllib.request
 host, port = sys.argv[1].split("//")[1].rstrip("/").split(":")
@@ -70,6 +70,12 @@ for i in range(400):
     if i < 300:
         s.sendall(b"GET / HTTP/1.1\r\nHost: " + host.encode() + b"\r\nX-Slow: ")   # never ends
     slow.append(s)
+bodies = []
+for i in range(50):
+    s = socket.create_connection((host, int(port)))
+    s.sendall(b"POST /login HTTP/1.1\r\nHost: " + host.encode() + b"\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+              b"Content-Length: 1000\r\n\r\nname=de")   # 993 bytes never come
+    bodies.append(s)
 start = time.monotonic()
 body = urllib.request.urlopen(sys.argv[1] + "/login", timeout=5).read().decode()
 served = time.monotonic() - start
@@ -91,6 +97,17 @@ for s in slow:
         pass
 print(f"   a normal request served in {served*1000:.0f} ms; after 12 s, {open_} of 400 slow connections still open")
 assert open_ == 0, f"{open_} slow connections still open after the 10 s header-read timeout"
+time.sleep(10)   # the request deadline is 20 s
+unanswered = 0
+for s in bodies:
+    s.settimeout(1)
+    try:
+        if not s.recv(1024).startswith(b"HTTP/1.1 408"):
+            unanswered += 1
+    except (socket.timeout, BlockingIOError, OSError):
+        unanswered += 1
+print(f"   after 22 s, {unanswered} of 50 requests whose body never ends unanswered (408 for the others)")
+assert unanswered == 0, f"{unanswered} requests with a body that never ends were not answered 408 within 20 s"
 PY
 
 echo "== the console serving TLS itself (--tls-cert/--tls-key), checked with curl"

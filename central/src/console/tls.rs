@@ -3,8 +3,9 @@
 //! connection runs on its own task with the client's address given to the routes; a slow
 //! or silent client holds up nobody else: the TLS handshake must end within
 //! [`HANDSHAKE`], each request's header within [`HEADER_READ`] (also a kept-alive
-//! connection's next one), and at most [`CONNECTIONS`] are open at once — past that a new
-//! one is closed at once, so no client can exhaust the process's files.
+//! connection's next one), its body within the routes' `REQUEST` deadline, and at most
+//! [`CONNECTIONS`] are open at once — past that a new one is closed at once, so no client
+//! can exhaust the process's files.
 
 use std::path::Path;
 use std::sync::Arc;

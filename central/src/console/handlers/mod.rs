@@ -54,7 +54,21 @@ pub fn router(state: AppState) -> Router {
             get(|| async { asset("text/javascript", include_str!("../../../assets/console.js")) }),
         )
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
+        .layer(axum::middleware::from_fn(deadline))
         .with_state(state)
+}
+
+/// A request's body must have arrived, and its answer begun, within this (a live stream's
+/// answer goes on after; only its beginning counts).
+pub const REQUEST: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Answers 408 to a request not done within [`REQUEST`]: a client that sends its body
+/// byte by byte holds a connection no longer than that.
+async fn deadline(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    match tokio::time::timeout(REQUEST, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => (StatusCode::REQUEST_TIMEOUT, "the request took too long").into_response(),
+    }
 }
 
 /// Around every request: a state-changing one from another site (a form posted from
