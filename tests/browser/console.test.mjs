@@ -174,8 +174,12 @@ test("a visit list asks why it is read, shows home care's visits only, and is pr
   await page.goto(`${URL}/visits?purpose=invoicing&holder=hemtjanst-natt-5`);
   await page.emulateMedia({ media: "print" });
   assert.equal(await page.isVisible("#visit-filter"), false, "the form is not printed");
+  // On paper: why, what was searched, who printed it and when.
+  const printed = await page.textContent("#printed");
+  assert.match(printed, /Syfte: Fakturaunderlag\. Sökt på: innehavare hemtjanst-natt-5\. Utskriven av demo \d{4}-\d\d-\d\d \d\d:\d\d:\d\d/);
   await shot(page, "06-visits-print");
   await page.emulateMedia({ media: "screen" });
+  assert.equal(await page.isVisible("#printed"), false, "the print header is for paper only");
   const [download] = await Promise.all([page.waitForEvent("download"), page.click("#csv")]);
   // For a Swedish spreadsheet: a byte-order mark, `;`, Swedish headers and words, Stockholm time.
   const text = readFileSync(await download.path(), "utf8");

@@ -104,6 +104,8 @@ const WORDS: &[(&str, &str, &str)] = &[
         "Visit lists are personal data: every view and export is logged with who, why and what. The list shows home care's visits; residents' passages are the property owner's and are not shown here.",
     ),
     ("purpose", "Syfte", "Purpose"),
+    ("searched", "Sökt på", "Searched for"),
+    ("printed_by", "Utskriven av", "Printed by"),
     ("purpose_relatives", "Anhörigs begäran", "A relative's request"),
     ("purpose_invoicing", "Fakturaunderlag", "Invoicing basis"),
     ("purpose_deviation", "Avvikelse", "Deviation"),

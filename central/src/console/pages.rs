@@ -303,9 +303,36 @@ fn who(l: Lang, v: &Visit) -> String {
 
 /// The visits page: the form, the list, print and CSV.
 pub fn visits(l: Lang, form: &[(&str, &str)], visits: &[Visit], csv_href: &str, error: Option<&str>) -> Markup {
+    visits_printed(l, form, visits, csv_href, error, None)
+}
+
+/// The visit list, headed on paper by what was searched and who printed it when
+/// (`printed`: the account's name and the time of the read).
+pub fn visits_printed(
+    l: Lang,
+    form: &[(&str, &str)],
+    visits: &[Visit],
+    csv_href: &str,
+    error: Option<&str>,
+    printed: Option<(&str, jiff::Timestamp)>,
+) -> Markup {
     let value = |k: &str| form.iter().find(|(n, _)| *n == k).map_or("", |(_, v)| *v).to_owned();
     let chosen = value("purpose");
+    let searched: Vec<String> = ["holder", "site", "door", "from", "until"]
+        .iter()
+        .filter(|k| !value(k).is_empty())
+        .map(|k| format!("{} {}", t(l, k).to_lowercase(), value(k)))
+        .collect();
     html! {
+        @if let Some((who, at)) = printed {
+            div class="printonly" id="printed" {
+                p {
+                    (t(l, "purpose")) ": " (crate::console::i18n::purpose(l, &chosen)) ". "
+                    (t(l, "searched")) ": " (searched.join(", ")) ". "
+                    (t(l, "printed_by")) " " (who) " " (local(at)) "."
+                }
+            }
+        }
         p class="hint" { (t(l, "visit_note")) }
         @if let Some(e) = error { p class="error" role="alert" { (e) } }
         form method="get" class="filter noprint" id="visit-filter" {

@@ -116,7 +116,9 @@ pub(super) async fn visits_page(
                 .map(|(k, v)| format!("{k}={}", urlencode(v)))
                 .collect::<Vec<_>>()
                 .join("&");
-            a.page("visits", &pages::visits(a.lang, &form, &found, &format!("/visits.csv?{query}"), None))
+            let printed = Some((a.session.account.name.as_str(), jiff::Timestamp::now()));
+            let csv = format!("/visits.csv?{query}");
+            a.page("visits", &pages::visits_printed(a.lang, &form, &found, &csv, None, printed))
         }
         Err(r) => r,
     }
