@@ -104,6 +104,8 @@ pub struct Visit {
     pub holder: Option<String>,
     /// The credential.
     pub credential: Option<String>,
+    /// Why a refused entry was refused (`outside_schedule`, …), when the record says.
+    pub reason: Option<String>,
 }
 
 /// The visits matching `filter` whose names this Central reads, oldest first, the read
@@ -111,7 +113,7 @@ pub struct Visit {
 pub async fn read(client: &mut Client, filter: &Filter, who: &str, purpose: &Purpose) -> Result<Vec<Visit>, DbError> {
     let mut sql = String::from(
         "SELECT site, seq, (extract(epoch FROM at) * 1000)::bigint AS at_ms, trusted, kind, door, audience, holder,
-                credential
+                credential, detail
          FROM records WHERE kind IN ('access.granted', 'access.denied', 'access.strike_failed')
            AND format = 2 AND holder IS NOT NULL AND audience <> 'site'",
     );
@@ -147,8 +149,14 @@ pub async fn read(client: &mut Client, filter: &Filter, who: &str, purpose: &Pur
 }
 
 /// A record row as a visit: the columns `site`, `seq`, `at_ms` (milliseconds), `trusted`,
-/// `kind`, `door`, `audience`, `holder`, `credential`.
+/// `kind`, `door`, `audience`, `holder`, `credential`, and `detail` when selected (a
+/// refusal's reason is read from it).
 pub fn from_row(r: &tokio_postgres::Row) -> Visit {
+    let reason = r
+        .try_get::<_, String>("detail")
+        .ok()
+        .and_then(|d| serde_json::from_str::<serde_json::Value>(&d).ok())
+        .and_then(|d| d.get("reason").and_then(|x| x.as_str()).map(str::to_owned));
     Visit {
         site: r.get("site"),
         seq: u64::try_from(r.get::<_, i64>("seq")).unwrap_or(0),
@@ -159,6 +167,7 @@ pub fn from_row(r: &tokio_postgres::Row) -> Visit {
         audience: r.get("audience"),
         holder: r.get("holder"),
         credential: r.get("credential"),
+        reason,
     }
 }
 
@@ -255,6 +264,7 @@ mod tests {
             audience: Some("kommunen".into()),
             holder: Some(holder.into()),
             credential: None,
+            reason: None,
         }
     }
 

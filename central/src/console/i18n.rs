@@ -105,6 +105,20 @@ const WORDS: &[(&str, &str, &str)] = &[
     ),
     ("purpose", "Syfte", "Purpose"),
     ("searched", "Sökt på", "Searched for"),
+    ("reason_unknown_door", "okänd dörr", "unknown door"),
+    ("reason_unknown_credential", "okänt passermedel", "unknown credential"),
+    ("reason_revoked", "spärrat", "revoked"),
+    ("reason_not_valid_yet", "gäller inte än", "not valid yet"),
+    ("reason_expired", "har gått ut", "expired"),
+    ("reason_door_not_in_scope", "dörren ingår inte", "door not included"),
+    ("reason_role_not_allowed", "rollen har inte tillträde", "role not admitted"),
+    ("reason_outside_schedule", "utanför tiderna", "outside the hours"),
+    ("reason_lockdown", "dörren är låst", "door locked down"),
+    ("reason_keypad_locked_out", "knappsatsen spärrad efter fel koder", "keypad locked after wrong codes"),
+    ("reason_no_booking", "ingen bokning", "no booking"),
+    ("reason_untrusted_clock", "klockan ej synkad", "clock not synchronised"),
+    ("reason_door_code_not_for_this_door", "portkoden gäller inte här", "door code not for this door"),
+    ("reason_stale_entry", "inmatningen för gammal", "entry too old"),
     ("printed_by", "Utskriven av", "Printed by"),
     ("purpose_relatives", "Anhörigs begäran", "A relative's request"),
     ("purpose_invoicing", "Fakturaunderlag", "Invoicing basis"),
@@ -188,6 +202,15 @@ pub fn purpose(lang: Lang, word: &str) -> &'static str {
         _ => "purpose_other",
     };
     t(lang, key)
+}
+
+/// A refusal's reason (`DenyReason::code`) in words; a code without words as it is.
+pub fn reason(lang: Lang, code: &str) -> String {
+    let key = format!("reason_{code}");
+    WORDS
+        .iter()
+        .find(|(k, _, _)| *k == key)
+        .map_or_else(|| code.to_owned(), |(_, sv, en)| (if lang == Lang::Sv { *sv } else { *en }).to_owned())
 }
 
 /// Stockholm's zone (bundled tz data).

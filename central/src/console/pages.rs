@@ -221,6 +221,14 @@ pub fn door_rows(l: Lang, doors: &[(String, Option<Value>, bool)]) -> Markup {
 }
 
 /// An event's kind in words.
+/// The outcome, and a refusal's reason, in words.
+pub fn said(l: Lang, v: &Visit) -> String {
+    match v.reason.as_deref().filter(|_| v.kind == "access.denied") {
+        Some(r) => format!("{}: {}", outcome(l, &v.kind), crate::console::i18n::reason(l, r)),
+        None => outcome(l, &v.kind),
+    }
+}
+
 fn outcome(l: Lang, kind: &str) -> String {
     match kind {
         "access.granted" => t(l, "granted").into(),
@@ -282,7 +290,7 @@ pub fn visit_table(l: Lang, visits: &[Visit]) -> Markup {
                     tr class=(if v.trusted { "" } else { "untrusted" }) {
                         td { (local(v.at)) @if !v.trusted { " " span class="mark" { "(" (t(l, "clock_untrusted_mark")) ")" } } }
                         td { (v.site) } td { (v.door.as_deref().unwrap_or("–")) } td { (who(l, v)) }
-                        td { (v.credential.as_deref().unwrap_or("–")) } td { (outcome(l, &v.kind)) }
+                        td { (v.credential.as_deref().unwrap_or("–")) } td { (said(l, v)) }
                     }
                 }
             }
@@ -450,7 +458,19 @@ mod tests {
             audience: Some("kommunen".into()),
             holder: Some(holder.into()),
             credential: None,
+            reason: None,
         }
+    }
+
+    #[test]
+    fn a_refusal_says_why_in_words() {
+        let mut v = visit("anna", true);
+        v.kind = "access.denied".into();
+        v.reason = Some("outside_schedule".into());
+        assert_eq!(said(Lang::Sv, &v), "nekad: utanför tiderna");
+        assert_eq!(said(Lang::En, &v), "refused: outside the hours");
+        v.reason = Some("something_new".into());
+        assert_eq!(said(Lang::Sv, &v), "nekad: something_new", "an unknown code is shown as it is");
     }
 
     #[test]

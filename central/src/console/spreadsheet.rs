@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use super::i18n::{Lang, stockholm, t};
+use super::i18n::{Lang, stockholm};
 use crate::visits::{Visit, field};
 
 /// The column headers: Swedish, English.
@@ -32,13 +32,8 @@ pub fn visits(list: &[Visit], l: Lang) -> String {
     let headers: Vec<&str> = HEADERS.iter().map(|(sv, en)| say(l, sv, en)).collect();
     let _ = write!(out, "{}\r\n", headers.join(";"));
     for v in list {
-        // The page's own words for the outcome (`access.strike_failed` included).
-        let outcome = match v.kind.as_str() {
-            "access.granted" => t(l, "granted"),
-            "access.denied" => t(l, "refused"),
-            "access.strike_failed" => t(l, "strike_failed"),
-            other => other,
-        };
+        // The page's own words for the outcome, and a refusal's reason.
+        let outcome = super::pages::said(l, v);
         let fields = [
             field(&v.site, ';'),
             v.seq.to_string(),
@@ -49,7 +44,7 @@ pub fn visits(list: &[Visit], l: Lang) -> String {
                 if v.trusted { "synchronised" } else { "not synchronised" },
             )
             .to_owned(),
-            outcome.to_owned(),
+            field(&outcome, ';'),
             field(v.door.as_deref().unwrap_or(""), ';'),
             field(v.holder.as_deref().unwrap_or(""), ';'),
             field(v.credential.as_deref().unwrap_or(""), ';'),
@@ -74,6 +69,7 @@ mod tests {
             audience: Some("kommunen".into()),
             holder: Some(holder.into()),
             credential: Some("care-5".into()),
+            reason: None,
         }
     }
 
