@@ -17,6 +17,7 @@ pub mod session;
 mod spreadsheet;
 mod statement;
 mod tls;
+mod visit_page;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -33,7 +33,7 @@ pub fn visits(list: &[Visit], l: Lang) -> String {
     let _ = write!(out, "{}\r\n", headers.join(";"));
     for v in list {
         // The page's own words for the outcome, and a refusal's reason.
-        let outcome = super::pages::said(l, v);
+        let outcome = super::visit_page::said(l, v);
         let fields = [
             field(&v.site, ';'),
             v.seq.to_string(),

@@ -4,7 +4,7 @@ use super::{AppState, Asker, Params, address, asker, failure, record};
 use crate::console::State;
 use crate::console::accounts::Right;
 use crate::console::i18n::stockholm;
-use crate::console::pages;
+use crate::console::{pages, visit_page};
 use crate::db::DbError;
 use crate::visits::{self, Visit};
 use std::net::SocketAddr;
@@ -79,7 +79,7 @@ async fn visits_common(
         Ok(asked) => asked,
         Err(e) => {
             let form: Vec<(&str, &str)> = q.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-            let page = a.page("visits", &pages::visits(a.lang, &form, &[], "/visits.csv", Some(&e)));
+            let page = a.page("visits", &visit_page::visits(a.lang, &form, &[], "/visits.csv", Some(&e), None));
             return Err((StatusCode::BAD_REQUEST, page).into_response());
         }
     };
@@ -103,7 +103,7 @@ pub(super) async fn visits_page(
     // The empty form asks for nothing yet: no read of personal data until a search.
     if !["holder", "site", "door", "from", "until"].iter().any(|k| q.contains_key(*k)) {
         return match asker(&s, &headers, &q).await {
-            Ok(a) => a.page("visits", &pages::visits(a.lang, &[], &[], "/visits.csv", None)),
+            Ok(a) => a.page("visits", &visit_page::visits(a.lang, &[], &[], "/visits.csv", None, None)),
             Err(r) => r,
         };
     }
@@ -118,7 +118,7 @@ pub(super) async fn visits_page(
                 .join("&");
             let printed = Some((a.session.account.name.as_str(), jiff::Timestamp::now()));
             let csv = format!("/visits.csv?{query}");
-            a.page("visits", &pages::visits_printed(a.lang, &form, &found, &csv, None, printed))
+            a.page("visits", &visit_page::visits(a.lang, &form, &found, &csv, None, printed))
         }
         Err(r) => r,
     }
