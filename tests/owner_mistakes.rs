@@ -10,16 +10,11 @@ use std::fmt::Write as _;
 
 use common::workspace::Authority;
 
-/// The 1-based line of `holders.toml` holding `what`.
-fn line_of(text: &str, what: &str) -> usize {
-    text.lines().position(|l| l.contains(what)).unwrap() + 1
-}
-
 #[test]
 fn a_misspelt_door_in_a_hand_edited_holders_file_is_refused_before_signing_with_its_line() {
     let o = Authority::owner_with_residents();
     o.edit("holders.toml", "\"laundry\"", "\"laundy\"");
-    let line = line_of(&o.holders(), "\"laundy\"");
+    let line = o.line_of("holders.toml", "\"laundy\"");
     let (code, out) = o.run(&["publish"]);
     assert_ne!(code, 0, "{out}");
     assert!(out.contains(&format!("holders.toml, line {line}")), "{out}");

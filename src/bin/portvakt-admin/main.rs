@@ -10,6 +10,7 @@ mod personal;
 mod ws_args;
 mod ws_cmds;
 mod ws_publish;
+mod ws_time_args;
 mod ws_verdict;
 
 use std::path::Path;

@@ -12,10 +12,8 @@ use portvakt::admin::workspace::edit::door_list;
 use portvakt::admin::workspace::files::{Access, BookingSpec, Group, Holder, MqttDelivery, Settings};
 use portvakt::admin::workspace::policy_file::{SpanSpec, WindowSpec, span, window};
 
-use crate::ws_args::{
-    BookingCommand, CredentialCommand, GroupCommand, HolderCommand, HolidayCommand, HoursCommand, SiteCommand,
-    SiteDoors, WsCommand,
-};
+use crate::ws_args::{CredentialCommand, GroupCommand, HolderCommand, SiteCommand, SiteDoors, WsCommand};
+use crate::ws_time_args::{BookingCommand, HolidayCommand, HoursCommand};
 
 fn read_text(path: &Path) -> anyhow::Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
