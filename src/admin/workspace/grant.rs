@@ -125,23 +125,8 @@ impl Workspace {
     ) -> Result<(), EditError> {
         for site in sites {
             let Some(s) = self.settings.sites.get(site) else { continue };
-            if !s.roles.is_empty() && !s.roles.iter().any(|r| r == role) {
-                return Err(invalid(
-                    format!("--role {role}"),
-                    format!("{site} has no such role (its roles: {})", s.roles.join(", ")),
-                ));
-            }
-            if let Some(g) = &s.grant
-                && !g.may_give(role)
-            {
-                return Err(invalid(
-                    format!("--role {role}"),
-                    format!(
-                        "the owner has not granted it to {} at {site} (it may give: {})",
-                        self.settings.authority,
-                        g.roles_text()
-                    ),
-                ));
+            if let Some(why) = role_refusal(&s.roles, s.grant.as_ref(), &self.settings.authority, site, role) {
+                return Err(invalid(format!("--role {role}"), why));
             }
         }
         Ok(())
@@ -168,6 +153,23 @@ impl Workspace {
         }
         Ok(())
     }
+}
+
+/// Why `role` would be refused at `site`: a role the site lacks (`site_roles`, empty when
+/// not known), or one the owner did not grant `authority` there (`grant`, when known).
+pub fn role_refusal(
+    site_roles: &[String],
+    grant: Option<&GrantSpec>,
+    authority: &str,
+    site: &str,
+    role: &str,
+) -> Option<String> {
+    if !site_roles.is_empty() && !site_roles.iter().any(|r| r == role) {
+        return Some(format!("{site} has no such role (its roles: {})", site_roles.join(", ")));
+    }
+    grant
+        .filter(|g| !g.may_give(role))
+        .map(|g| format!("the owner has not granted it to {authority} at {site} (it may give: {})", g.roles_text()))
 }
 
 /// Why a certificate of `hours` for `doors` (`*`: the whole scope) would be refused at

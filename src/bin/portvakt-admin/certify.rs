@@ -9,7 +9,7 @@ use anyhow::{anyhow, bail};
 use jiff::{SignedDuration, Timestamp};
 
 use portvakt::admin::workspace::Workspace;
-use portvakt::admin::workspace::grant::{certificate_refusal, spec};
+use portvakt::admin::workspace::grant::{certificate_refusal, role_refusal, spec};
 use portvakt::config::site_grant;
 use portvakt::core::hex;
 use portvakt::credentials::certificate::PhoneCertificate;
@@ -27,18 +27,9 @@ fn check(a: &CertifyArgs, doors: &[String], workspace: &Path) -> anyhow::Result<
         if a.site != "*" && a.site != g.site {
             bail!("--site {}: {} is the config of site {}", a.site, path.display(), g.site);
         }
-        if !g.site_roles.contains(&a.role) {
-            bail!("--role {}: {} has no such role (its roles: {})", a.role, g.site, g.site_roles.join(", "));
-        }
         let grant = spec(&g);
-        if !grant.may_give(&a.role) {
-            bail!(
-                "--role {}: the owner has not granted it to {} at {} (it may give: {})",
-                a.role,
-                a.authority,
-                g.site,
-                grant.roles_text()
-            );
+        if let Some(why) = role_refusal(&g.site_roles, Some(&grant), &a.authority, &g.site, &a.role) {
+            bail!("--role {}: {why}", a.role);
         }
         if let Some(why) = certificate_refusal(Some(&grant), &a.authority, &g.site, doors, a.hours) {
             bail!("{why}; nothing was signed");

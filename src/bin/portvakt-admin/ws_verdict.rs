@@ -21,6 +21,10 @@ const LOOK: Duration = Duration::from_secs(5);
 pub(crate) fn other_issuer(ws: &Workspace, site: &str) -> Result<Option<u64>, String> {
     let me = &ws.settings.authority;
     let Some(s) = ws.settings.sites.get(site) else { return Ok(None) };
+    let last = read_issued(&ws.issued_path(site)).map_err(|e| e.to_string())?;
+    // Only what came after the last bundle issued here (a minute's grace for clocks) can
+    // have replaced it: older files in accepted/ are not read again at every publish.
+    let since = last.as_ref().map(|b| std::time::SystemTime::from(b.issued_at) - Duration::from_secs(60));
     let mut seen: Vec<u64> = Vec::new();
     if let Some(m) = &s.mqtt {
         let topic = format!("{}/{site}/bundle/{me}", m.topic_root);
@@ -32,8 +36,10 @@ pub(crate) fn other_issuer(ws: &Workspace, site: &str) -> Result<Option<u64>, St
         && let Ok(files) = std::fs::read_dir(ws.resolve(inbox).join("accepted"))
     {
         for f in files.filter_map(Result::ok) {
-            let small = f.metadata().is_ok_and(|m| m.len() <= 4 << 20);
-            if let Some(l) = small.then(|| std::fs::read(f.path()).ok()).flatten().and_then(|b| label(&b))
+            let recent = f
+                .metadata()
+                .is_ok_and(|m| m.len() <= 4 << 20 && since.is_none_or(|t| m.modified().is_ok_and(|at| at >= t)));
+            if let Some(l) = recent.then(|| std::fs::read(f.path()).ok()).flatten().and_then(|b| label(&b))
                 && l.document == "bundle"
                 && &l.authority == me
             {
@@ -41,7 +47,7 @@ pub(crate) fn other_issuer(ws: &Workspace, site: &str) -> Result<Option<u64>, St
             }
         }
     }
-    let last = read_issued(&ws.issued_path(site)).map_err(|e| e.to_string())?.map_or(0, |b| b.version);
+    let last = last.map_or(0, |b| b.version);
     Ok(seen.into_iter().filter(|v| *v > last && !ws.issued_version_path(site, *v).exists()).max())
 }
 
