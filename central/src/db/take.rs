@@ -84,9 +84,7 @@ ORDER BY u.site, u.epoch, l.seq";
 /// latest door record by seq in the site's current run; a forced door keeps the time it
 /// was first seen forced), tells the console which sites changed, and returns the sites
 /// whose doors changed.
-fn advance_sql() -> String {
-    format!(
-        "
+const ADVANCE: &str = "
 WITH u AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bytea[], $5::bigint[])
         AS u(site, epoch, through, through_hash, broken_at)),
@@ -109,12 +107,9 @@ forced AS (
         CASE WHEN excluded.forced_at IS NULL THEN NULL ELSE coalesce(d.forced_at, excluded.forced_at) END
     WHERE (d.forced_at IS NULL) <> (excluded.forced_at IS NULL)
     RETURNING d.site),
-told AS (SELECT pg_notify('{channel}', s) FROM unnest($8::text[]) AS s)
+told AS (SELECT pg_notify($9, s) FROM unnest($8::text[]) AS s)
 SELECT (SELECT count(*) FROM moved) AS moved, (SELECT count(*) FROM told) AS told,
-       ARRAY(SELECT DISTINCT site FROM forced) AS changed",
-        channel = crate::fleet::CHANNEL
-    )
-}
+       ARRAY(SELECT DISTINCT site FROM forced) AS changed";
 
 fn e<'a>(i: &Incoming<'a>) -> &'a ReceivedEvent {
     i.event
@@ -262,7 +257,7 @@ async fn advance_all(
     let broken: Vec<Option<i64>> = after.iter().map(|w| w.broken_at.map(db_seq)).collect();
     let row = tx
         .query_typed_one(
-            &advance_sql(),
+            ADVANCE,
             &[
                 (&keys.0, Type::TEXT_ARRAY),
                 (&keys.1, Type::TEXT_ARRAY),
@@ -272,6 +267,7 @@ async fn advance_all(
                 (&door_sites, Type::TEXT_ARRAY),
                 (&doors, Type::TEXT_ARRAY),
                 (&sites, Type::TEXT_ARRAY),
+                (&crate::fleet::CHANNEL, Type::TEXT),
             ],
         )
         .await?;
