@@ -16,7 +16,7 @@ use crate::ble::actor as ble_actor;
 use crate::ble::exchange::Settings;
 use crate::ble::limits::Rate;
 use crate::ble::message::Code;
-use crate::ble::phone::{Phone, SocketLink};
+use crate::ble::phone::{Phone, PhoneExchange as _, SocketLink};
 use crate::config::{BusLink, Config};
 use crate::core::clock::ClockState;
 use crate::core::decide::AccessState;
@@ -223,7 +223,7 @@ struct PhoneService {
 
 /// The night-shift phone opens `door` over the socket; returns what the phone shows.
 async fn phone_opens(socket: &Path, door: &str) -> Result<Code, DemoError> {
-    let phone = Phone { key: ed25519_dalek::SigningKey::from_bytes(&DEMO_PHONE_SEED), certificate: None };
+    let phone = Phone { key: ed25519_dalek::SigningKey::from_bytes(&DEMO_PHONE_SEED).into(), certificate: None };
     let setup = |e: &dyn std::fmt::Display| DemoError::Setup(format!("the demo phone: {e}"));
     let mut link = SocketLink::connect(socket, 185).await.map_err(|e| setup(&e))?;
     phone.open_door(&mut link, door).await.map_err(|e| setup(&e))

@@ -9,6 +9,7 @@ use portvakt::ble::exchange::signature_ok;
 use portvakt::ble::frame::{MIN_MTU, Reassembler, fragment};
 use portvakt::ble::message::{Challenge, Code, Message, Open, Proof, Verdict, signed_bytes};
 use portvakt::core::hex::encode as hex;
+use portvakt_phone::PhonePublicKey;
 
 /// The vectors, computed: (name, value).
 fn computed() -> Vec<(String, String)> {
@@ -16,7 +17,12 @@ fn computed() -> Vec<(String, String)> {
     let tag = [1, 2, 3, 4, 5, 6, 7, 8];
     let nonce: [u8; 16] = std::array::from_fn(|i| u8::try_from(0xa0 + i).unwrap());
     let (site, door) = ("storgatan-12", "entrance");
-    let open = Message::Open(Open { tag, door: door.into(), key: key.verifying_key().to_bytes(), certificate: None });
+    let open = Message::Open(Open {
+        tag,
+        door: door.into(),
+        key: PhonePublicKey::Ed25519(key.verifying_key().to_bytes()),
+        certificate: None,
+    });
     let challenge = Message::Challenge(Challenge {
         tag,
         nonce,

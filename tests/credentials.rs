@@ -237,9 +237,9 @@ fn a_certificate_carries_revocations_to_a_gateway_without_coverage() {
     let state = AccessState { clock: ClockTrust::Trusted, revocations: built.revocations, ..AccessState::default() };
     let lost = seal(DocType::Certificate, &certificate(&["*"], 24, None).encode(), &key(KOMMUNEN));
     let p = present_certificate(&lost, &g.registry, &g.store, &trust, night, true).unwrap();
-    let req = AccessRequest { door: common::door(&g.cfg, "entrance"), token: p.credential.token };
+    let req = AccessRequest { door: common::door(&g.cfg, "entrance"), token: p.phone.credential.token };
     assert_eq!(
-        decide_with(&g.cfg.policy, &state, &req, &p.credential, night).deny_reason(),
+        decide_with(&g.cfg.policy, &state, &req, &p.phone.credential, night).deny_reason(),
         Some(&DenyReason::Revoked)
     );
 }

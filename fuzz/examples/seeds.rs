@@ -79,7 +79,12 @@ fn main() {
     let sealed_list = seal(DocType::Revocations, &list.encode(), &KOMMUNEN);
     write(&dir, "revocations", "kommunen", &with_pick(1, &list.encode()));
     write(&dir, "mqtt_update", "revocations", &with_pick(1, &sealed_list));
-    let ack = portvakt::uplink::ack::AckBody { site: site.site.id.to_string(), epoch: None, through: 42, hash: "ab".repeat(32) };
+    let ack = portvakt::uplink::ack::AckBody {
+        site: site.site.id.to_string(),
+        epoch: None,
+        through: 42,
+        hash: "ab".repeat(32),
+    };
     let ack = portvakt::uplink::ack::seal(&ack, &portvakt_fuzz::COLLECTOR);
     write(&dir, "mqtt_update", "ack", &with_pick(2, &ack));
 
@@ -110,8 +115,12 @@ fn main() {
 
     // A BLE exchange from one phone: an open request (with a certificate) in 20-byte
     // fragments, then a proof, each as (phone, wait, length, fragment).
-    let open =
-        Message::Open(Open { tag: [1; 8], door: "entrance".into(), key: [7; 32], certificate: Some(cert.encode()) });
+    let open = Message::Open(Open {
+        tag: [1; 8],
+        door: "entrance".into(),
+        key: portvakt_phone::PhonePublicKey::Ed25519([7; 32]),
+        certificate: Some(cert.encode()),
+    });
     let proof = Message::Proof(Proof { door: "entrance".into(), signature: [3; 64] });
     let mut script = Vec::new();
     for m in [open, proof] {

@@ -8,9 +8,9 @@ use jiff::Timestamp;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::config::Config;
-use crate::core::credential::Credential;
 use crate::credentials::envelope::DocType;
 use crate::credentials::intake_report::IntakeReport;
+use crate::credentials::phone::CertifiedPhone;
 use crate::credentials::registry::BundleInfo;
 use crate::credentials::verify::Refusal;
 use crate::gateway::handle::NewAccess;
@@ -66,7 +66,7 @@ pub(super) enum Command {
     Take(Published, oneshot::Sender<Result<String, NotTaken>>),
     Bundles(oneshot::Sender<Vec<BundleStatus>>),
     Verdicts(oneshot::Sender<Vec<super::verdicts::Verdict>>),
-    Present { certificate: Vec<u8>, key: [u8; 32], reply: oneshot::Sender<Result<Credential, Refusal>> },
+    Present { certificate: Vec<u8>, key: [u8; 32], reply: oneshot::Sender<Result<CertifiedPhone, Refusal>> },
     Reload { cfg: Arc<Config>, reply: oneshot::Sender<Result<NewAccess, Vec<String>>> },
     IntakeNow(oneshot::Sender<Result<IntakeReport, String>>),
 }
@@ -120,7 +120,7 @@ impl Handle {
     /// Verifies a phone certificate presented over BLE by the phone that proved `key`,
     /// and resolves it into a credential. A newer revocation list it carries is taken in
     /// (stored, audited, swapped in) first, and applies to this certificate too.
-    pub async fn present(&self, certificate: Vec<u8>, key: [u8; 32]) -> Result<Credential, Refusal> {
+    pub async fn present(&self, certificate: Vec<u8>, key: [u8; 32]) -> Result<CertifiedPhone, Refusal> {
         let stopped = || Refusal::Unresolvable(vec!["the access actor has stopped".into()]);
         let (reply, rx) = oneshot::channel();
         self.tx.send(Command::Present { certificate, key, reply }).await.map_err(|_| stopped())?;

@@ -20,14 +20,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::core::clock::ClockState;
-use crate::core::credential::{Credential, PhoneKey, Token};
+use crate::core::credential::{PhoneKey, Token};
 use crate::core::expiry::{Expiry, expiry};
 use crate::credentials::envelope::DocType;
 use crate::credentials::intake::{
     Expected, IntakeProblem, Outcome, authenticated, inbox_settled, label, process_inbox, take_from,
 };
 use crate::credentials::intake_report::{IntakeReport, report};
-use crate::credentials::phone::present_certificate;
+use crate::credentials::phone::{CertifiedPhone, present_certificate};
 use crate::credentials::registry::{Built, BundleInfo, Registry};
 use crate::credentials::verify::{Refusal, Trust};
 use crate::gateway::clock::Clock;
@@ -234,39 +234,49 @@ impl Access {
         &mut self,
         certificate: Vec<u8>,
         key: [u8; 32],
-    ) -> Result<Result<Credential, Refusal>, StoreError> {
+    ) -> Result<Result<CertifiedPhone, Refusal>, StoreError> {
         let result = self
             .on_worker(move |registry, trust, store, now, trusted| {
                 let p = present_certificate(&certificate, registry, &*store, trust, now, trusted)?;
-                if p.credential.token != Token::Phone(PhoneKey(key)) {
+                if p.phone.credential.token != Token::Phone(PhoneKey(key)) {
                     return Err(Refusal::Unresolvable(vec![
                         "the certificate is for another phone key than the one that signed".into(),
                     ]));
                 }
                 let newer = p.newer_revocations.and_then(|(bytes, list, _)| {
-                    let id = p.credential.id.to_string();
+                    let id = p.phone.credential.id.to_string();
                     let expected = Expected { doc_type: DocType::Revocations, authority: &list.authority };
                     take_from(bytes, ("certificate", &id), expected, registry, trust, store, now, trusted)
                         .map_err(|e| log::warn!("a revocation list carried by certificate {id} was not taken in: {e}"))
                         .ok()
                         .map(|(_, built)| built)
                 });
-                Ok((p.credential, newer))
+                // The list just taken in may end the delegation the certificate came through.
+                let ended = newer.is_some()
+                    && p.through.as_ref().is_some_and(|t| {
+                        let authority = p.phone.credential.authority.as_ref().map(ToString::to_string);
+                        registry.revokes_delegation(trust, authority.as_deref().unwrap_or_default(), t, None)
+                    });
+                let ended = ended.then(|| p.through.as_ref().map(|t| t.id.clone()).unwrap_or_default());
+                Ok((p.phone, newer, ended))
             })
             .await?;
-        let (credential, newer) = match result {
+        let (phone, newer, ended) = match result {
             Ok(ok) => ok,
             Err(refusal) => return Ok(Err(refusal)),
         };
         if let Some(built) = newer {
-            let revoked = built.revocations.is_revoked(&credential);
-            log::info!("ble: a newer revocation list came with certificate {}", credential.id);
+            let revoked = built.revocations.is_revoked(&phone.credential);
+            log::info!("ble: a newer revocation list came with certificate {}", phone.credential.id);
             self.hand_over(built)?;
+            if let Some(delegation) = ended {
+                return Ok(Err(Refusal::DelegationRevoked(delegation)));
+            }
             if revoked {
                 return Ok(Err(Refusal::Revoked));
             }
         }
-        Ok(Ok(credential))
+        Ok(Ok(phone))
     }
 
     fn bundles(&self) -> Vec<BundleStatus> {

@@ -56,8 +56,8 @@ pub fn code_for(decision: &Decision) -> Code {
 /// The code a phone is told when its certificate is refused.
 pub fn code_for_certificate(refusal: &Refusal) -> Code {
     match refusal {
-        Refusal::Revoked => Code::Revoked,
-        Refusal::Expired(_) | Refusal::NotYetValid(_) => Code::NotValidNow,
+        Refusal::Revoked | Refusal::DelegationRevoked(_) => Code::Revoked,
+        Refusal::Expired(_) | Refusal::NotYetValid(_) | Refusal::DelegationEnded { .. } => Code::NotValidNow,
         _ => Code::BadCertificate,
     }
 }
@@ -131,7 +131,7 @@ impl Actor {
         &self,
         certificate: Vec<u8>,
         key: [u8; 32],
-    ) -> Result<crate::core::credential::Credential, Refusal> {
+    ) -> Result<crate::credentials::phone::CertifiedPhone, Refusal> {
         match &self.reach.access {
             Some(access) => access.present(certificate, key).await,
             None => Err(Refusal::Unresolvable(vec!["certificates are not verified here".into()])),

@@ -6,7 +6,8 @@
 //! Per peer (radio address, or connection): *idle* → (open request) → *challenged*
 //! (nonce, door, key, issue time) → (proof) → idle. A proof is checked here — a challenge
 //! is open, it is fresh, it names the challenged door, and the signature over (context,
-//! nonce, site, door) verifies with the key the open named — and only then handed out as a
+//! nonce, site, door) verifies with the key the open named (Ed25519 or P-256) — and only
+//! then handed out, with the key's id, as a
 //! [`Claim`] for the gateway's decision. The nonce is gone once a proof was read, whatever
 //! its fate, so every nonce is used at most once.
 //!
@@ -19,7 +20,6 @@
 
 use std::collections::HashMap;
 
-use ed25519_dalek::{Signature, VerifyingKey};
 use jiff::{SignedDuration, Timestamp};
 
 use crate::core::monotonic::Monotonic;
@@ -53,8 +53,10 @@ pub struct Claim {
     pub tag: [u8; 8],
     /// The door.
     pub door: String,
-    /// The phone's public key.
+    /// The proven key's id (`PhonePublicKey::id`): what allowlists and certificates name.
     pub key: [u8; 32],
+    /// The key's kind (`ed25519`, `p256`).
+    pub kind: &'static str,
     /// The certificate it presented, if any.
     pub certificate: Option<Vec<u8>>,
 }
@@ -327,23 +329,24 @@ impl Service {
                 door,
             );
         }
-        if !signature_ok(&open.key, &signed_bytes(&nonce, &self.settings.site, &open.door), &proof.signature) {
+        if !open.key.verify(&signed_bytes(&nonce, &self.settings.site, &open.door), &proof.signature) {
             return refuse(tag, Code::BadSignature, "the signature does not verify with the phone's key", door);
         }
         // Proven: only now is the key's own limit touched.
         let rate = self.settings.rate;
-        let verdict = self.key_bucket(open.key, now).attempt(rate, now);
+        let key = open.key.id();
+        let verdict = self.key_bucket(key, now).attempt(rate, now);
         if let Some(step) = rate_limited(rate, verdict, tag, "this phone key", door) {
             return step;
         }
-        Step::Decide(Claim { tag, door: open.door, key: open.key, certificate: open.certificate })
+        Step::Decide(Claim { tag, door: open.door, key, kind: open.key.kind(), certificate: open.certificate })
     }
 }
 
-/// Whether `signature` is the holder of `key`'s over `message` (strict: no small-order
-/// keys, no malleable signatures).
+/// Whether `signature` is the holder of Ed25519 `key`'s over `message` (strict: no
+/// small-order keys, no malleable signatures).
 pub fn signature_ok(key: &[u8; 32], message: &[u8], signature: &[u8; 64]) -> bool {
-    VerifyingKey::from_bytes(key).is_ok_and(|k| k.verify_strict(message, &Signature::from_bytes(signature)).is_ok())
+    portvakt_phone::PhonePublicKey::Ed25519(*key).verify(message, signature)
 }
 
 #[cfg(test)]

@@ -35,7 +35,12 @@ fn send(s: &mut Service, peer: &str, m: &Message, now: Monotonic) -> Step {
 }
 
 fn open(key: &SigningKey, door: &str) -> Message {
-    Message::Open(Open { tag: [7; 8], door: door.into(), key: key.verifying_key().to_bytes(), certificate: None })
+    Message::Open(Open {
+        tag: [7; 8],
+        door: door.into(),
+        key: portvakt_phone::PhonePublicKey::Ed25519(key.verifying_key().to_bytes()),
+        certificate: None,
+    })
 }
 
 fn proof(key: &SigningKey, challenge: &Challenge, door: &str) -> Message {
@@ -72,6 +77,7 @@ fn a_signed_answer_to_a_fresh_challenge_becomes_a_claim_once() {
             tag: [7; 8],
             door: "entrance".into(),
             key: key.verifying_key().to_bytes(),
+            kind: "ed25519",
             certificate: None
         })
     );
@@ -279,4 +285,23 @@ fn a_door_name_with_a_control_character_is_malformed() {
     let key = SigningKey::from_bytes(&[5; 32]);
     let mut s = service(4);
     assert_eq!(code(&send(&mut s, "x", &open(&key, "ent\0rance"), t0())), Code::Malformed);
+}
+
+#[test]
+fn a_p256_phone_proves_its_key_and_is_claimed_by_its_id_while_another_p256_key_is_refused() {
+    use portvakt_phone::{Phone, PhoneSecret};
+    let generate = || PhoneSecret::generate_p256().map_or_else(|e| panic!("{e}"), |(k, _)| k);
+    let phone = Phone { key: generate(), certificate: None };
+    let mut s = service(4);
+    let c = challenge(send(&mut s, "phone", &phone.open("entrance", [7; 8]), t0()));
+    let answer = phone.prove(&c, "entrance").unwrap_or_else(|e| panic!("{e}"));
+    let Step::Decide(claim) = send(&mut s, "phone", &answer, t0() + SignedDuration::from_secs(1)) else {
+        panic!("a P-256 proof is not a claim")
+    };
+    assert_eq!((claim.key, claim.kind), (phone.key.public().id(), "p256"));
+    // Another P-256 key signs the challenge issued for this phone's key: refused.
+    let c = challenge(send(&mut s, "phone", &phone.open("entrance", [7; 8]), t0() + SignedDuration::from_secs(2)));
+    let thief = Phone { key: generate(), certificate: None };
+    let forged = thief.prove(&c, "entrance").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(code(&send(&mut s, "phone", &forged, t0() + SignedDuration::from_secs(3))), Code::BadSignature);
 }

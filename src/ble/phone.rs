@@ -5,11 +5,12 @@
 use std::path::Path;
 use std::time::Duration;
 
-use ed25519_dalek::{Signer as _, SigningKey};
+use portvakt_phone::key::KeyError;
+pub use portvakt_phone::{Phone, PhoneSecret};
 use tokio::net::UnixStream;
 
 use super::frame::{FrameError, Reassembler, fragment};
-use super::message::{Challenge, Code, Message, MessageError, Open, Proof, signed_bytes};
+use super::message::{Challenge, Code, Message, MessageError};
 use super::socket::{read_peer_fragment, write_fragment};
 
 /// How long a phone waits for the gateway's next message.
@@ -33,6 +34,9 @@ pub enum PhoneError {
     /// No answer in time.
     #[error("no answer within {0:?}")]
     Timeout(Duration),
+    /// The phone's key could not sign.
+    #[error("the phone's key: {0}")]
+    Key(#[from] KeyError),
     /// An answer that does not belong here.
     #[error("unexpected answer: {0:?}")]
     Unexpected(Box<Message>),
@@ -97,38 +101,21 @@ pub async fn receive(link: &mut impl PhoneLink) -> Result<Message, PhoneError> {
     }
 }
 
-/// A phone: its key and, if it has one, its certificate.
-#[derive(Debug, Clone)]
-pub struct Phone {
-    /// The phone's key.
-    pub key: SigningKey,
-    /// A signed phone certificate.
-    pub certificate: Option<Vec<u8>>,
-}
-
-impl Phone {
-    /// The open request for `door`, with `tag` to recognise the answers by.
-    pub fn open(&self, door: &str, tag: [u8; 8]) -> Message {
-        Message::Open(Open {
-            tag,
-            door: door.to_owned(),
-            key: self.key.verifying_key().to_bytes(),
-            certificate: self.certificate.clone(),
-        })
-    }
-
-    /// The proof for `challenge`, signed for `door`.
-    pub fn prove(&self, challenge: &Challenge, door: &str) -> Message {
-        let signature = self.key.sign(&signed_bytes(&challenge.nonce, &challenge.site, door)).to_bytes();
-        Message::Proof(Proof { door: door.to_owned(), signature })
-    }
-
+/// The exchange driven over a link, for a [`Phone`] (whose messages are the
+/// `portvakt-phone` crate's).
+pub trait PhoneExchange {
     /// Asks for a challenge for `door`: the challenge, or the gateway's refusal.
-    pub async fn challenge(
+    fn challenge(
         &self,
         link: &mut impl PhoneLink,
         door: &str,
-    ) -> Result<Result<Challenge, Code>, PhoneError> {
+    ) -> impl Future<Output = Result<Result<Challenge, Code>, PhoneError>>;
+    /// Opens `door`: open request, challenge, proof; returns the gateway's verdict.
+    fn open_door(&self, link: &mut impl PhoneLink, door: &str) -> impl Future<Output = Result<Code, PhoneError>>;
+}
+
+impl PhoneExchange for Phone {
+    async fn challenge(&self, link: &mut impl PhoneLink, door: &str) -> Result<Result<Challenge, Code>, PhoneError> {
         let tag = new_tag();
         send(link, &self.open(door, tag)).await?;
         loop {
@@ -142,13 +129,12 @@ impl Phone {
         }
     }
 
-    /// Opens `door`: open request, challenge, proof; returns the gateway's verdict.
-    pub async fn open_door(&self, link: &mut impl PhoneLink, door: &str) -> Result<Code, PhoneError> {
+    async fn open_door(&self, link: &mut impl PhoneLink, door: &str) -> Result<Code, PhoneError> {
         let challenge = match self.challenge(link, door).await? {
             Ok(c) => c,
             Err(code) => return Ok(code),
         };
-        send(link, &self.prove(&challenge, door)).await?;
+        send(link, &self.prove(&challenge, door)?).await?;
         verdict(link, challenge.tag).await
     }
 }

@@ -258,8 +258,14 @@ fn take_one(
             registry.insert_revocations(list);
             Ok((accepted, built))
         }
-        other @ (DocType::Certificate | DocType::Command | DocType::Ack | DocType::Checkpoint) => Err(Refusal::WrongType {
-            expected: "bundle or revocation list (phones present their certificates themselves; commands come over MQTT)",
+        other @ (DocType::Certificate
+        | DocType::DelegatedCertificate
+        | DocType::Delegation
+        | DocType::Command
+        | DocType::Ack
+        | DocType::Checkpoint) => Err(Refusal::WrongType {
+            expected: "bundle or revocation list (phones present their certificates themselves, each carrying its \
+                       delegation; commands come over MQTT)",
             found: other.word(),
         }
         .into()),

@@ -31,6 +31,11 @@ pub enum KeyFileError {
     /// Not 64 hexadecimal digits.
     #[error("{0} does not hold a key (64 hexadecimal digits)")]
     Malformed(PathBuf),
+    /// Neither an Ed25519 seed nor a P-256 key.
+    #[error(
+        "{0} holds no phone key (64 hexadecimal digits, or a P-256 key's PKCS#8 in hexadecimal from keygen --p256)"
+    )]
+    NotPhoneKey(PathBuf),
     /// A public key where the private key belongs (both are 64 hexadecimal digits).
     #[error("{0} is a public key; sign with the private key file (the one without .pub)")]
     PublicKey(PathBuf),
@@ -49,9 +54,15 @@ pub fn random_seed() -> std::io::Result<[u8; 32]> {
 
 /// Writes a new private key file (mode 600); refuses to overwrite one.
 pub fn write_private(path: &Path, seed: &[u8; 32]) -> Result<(), KeyFileError> {
+    write_private_bytes(path, seed)
+}
+
+/// Writes any private key as hexadecimal (mode 600; a P-256 phone key's PKCS#8 document);
+/// refuses to overwrite one.
+pub fn write_private_bytes(path: &Path, private: &[u8]) -> Result<(), KeyFileError> {
     let io = |reason| KeyFileError::Io { path: path.to_path_buf(), reason };
     let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(io)?;
-    writeln!(f, "{}", hex::encode(seed)).map_err(io)?;
+    writeln!(f, "{}", hex::encode(private)).map_err(io)?;
     f.sync_all().map_err(io)
 }
 
@@ -80,6 +91,21 @@ pub fn read_private_seed(path: &Path) -> Result<[u8; 32], KeyFileError> {
         return Err(KeyFileError::PublicKey(path.to_path_buf()));
     }
     Ok(seed)
+}
+
+/// A phone's private key file: an Ed25519 seed (64 hexadecimal digits, `keygen`) or a
+/// P-256 key's PKCS#8 document in hexadecimal (`keygen --p256`), with the same checks as
+/// [`read_private`].
+pub fn read_phone_key(path: &Path) -> Result<portvakt_phone::PhoneSecret, KeyFileError> {
+    match read_private(path) {
+        Ok(key) => return Ok(key.into()),
+        Err(KeyFileError::Malformed(_)) => {}
+        Err(other) => return Err(other),
+    }
+    let not_phone = || KeyFileError::NotPhoneKey(path.to_path_buf());
+    let text = std::fs::read_to_string(path).map_err(|reason| KeyFileError::Io { path: path.to_path_buf(), reason })?;
+    let der = hex::decode(text.trim()).ok_or_else(not_phone)?;
+    portvakt_phone::PhoneSecret::p256_from_pkcs8(&der).map_err(|_| not_phone())
 }
 
 /// The public key of a signing key, as hex.

@@ -5,8 +5,10 @@
 //! Formats and test vectors: `docs/credentials.md`.
 
 pub mod bundle;
-pub mod certificate;
+pub use portvakt_wire::certificate;
+pub mod delegated;
 pub use portvakt_wire::checkpoint;
+pub use portvakt_wire::delegation;
 pub mod device_key;
 pub use portvakt_wire::envelope;
 pub mod intake;

@@ -284,6 +284,24 @@ impl Registry {
         Ok((list, built))
     }
 
+    /// Whether the delegation a certificate came through is revoked: its id or its
+    /// issuer's key on the delegating authority's list or the owner's. `carried` (a newer
+    /// list the phone brought) stands in for its authority's stored one.
+    pub fn revokes_delegation(
+        &self,
+        trust: &Trust<'_>,
+        authority: &str,
+        through: &super::delegated::Through,
+        carried: Option<&RevocationList>,
+    ) -> bool {
+        let stored = self.revocations.values().filter(|l| carried.is_none_or(|c| c.authority != l.authority));
+        stored.chain(carried).any(|list| {
+            let applies = list.authority == authority
+                || trust.authority(&list.authority).is_some_and(|a| a.class == crate::config::AuthorityClass::Owner);
+            applies && (list.ids.contains(&through.id) || list.keys.contains(&through.issuer_key))
+        })
+    }
+
     /// Takes in a bundle checked by [`Self::check_bundle`] (after it was persisted).
     pub fn insert_bundle(&mut self, authority: String, info: BundleInfo) {
         self.bundles.insert(authority, info);

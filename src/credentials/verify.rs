@@ -7,6 +7,7 @@ use jiff::Timestamp;
 
 use super::bundle::Bundle;
 use super::certificate::PhoneCertificate;
+use super::delegated::{Through, check_chain};
 use super::envelope::{DocType, open, signature_ok};
 use super::revocation::RevocationList;
 use super::wire::WireError;
@@ -105,6 +106,26 @@ pub enum Refusal {
     /// The phone key or certificate is revoked.
     #[error("revoked")]
     Revoked,
+    /// A delegated certificate beyond what its delegation allows (authority, role, doors,
+    /// time).
+    #[error("beyond its delegation {delegation}: {what}")]
+    BeyondDelegation {
+        /// The delegation's id.
+        delegation: String,
+        /// What it exceeds.
+        what: String,
+    },
+    /// The delegation a certificate came through has ended.
+    #[error("its delegation {delegation} ended at {at}")]
+    DelegationEnded {
+        /// The delegation's id.
+        delegation: String,
+        /// When it ended.
+        at: Timestamp,
+    },
+    /// The delegation a certificate came through is revoked (by its id or its issuer's key).
+    #[error("its delegation {0} is revoked")]
+    DelegationRevoked(String),
     /// Published on another authority's topic than the one that signed it.
     #[error("signed by {signed_by} but published on {topic}'s topic")]
     WrongTopic {
@@ -137,6 +158,9 @@ impl Refusal {
             Self::Unresolvable(_) => "unresolvable",
             Self::Revoked => "revoked",
             Self::WrongTopic { .. } => "wrong_topic",
+            Self::BeyondDelegation { .. } => "beyond_delegation",
+            Self::DelegationEnded { .. } => "delegation_ended",
+            Self::DelegationRevoked(_) => "delegation_revoked",
         }
     }
 }
@@ -302,19 +326,41 @@ pub fn verify_revocations(
     Ok(list)
 }
 
-/// Verifies a phone certificate (signature, site, validity, the authority's scope for
-/// the door asked for happens in the decision). Returns it with the doors it may open
-/// here: its doors within the authority's scope.
+/// A phone certificate that verified, with the doors it may open here and the delegation
+/// it came through, if an issuer signed it.
+#[derive(Debug, Clone)]
+pub struct VerifiedCertificate {
+    /// The certificate.
+    pub certificate: PhoneCertificate,
+    /// Its doors within the authority's scope at this site.
+    pub doors: DoorSet,
+    /// The delegation, when an issuer signed it (type 8).
+    pub through: Option<Through>,
+}
+
+/// Verifies a phone certificate, signed by an authority (type 3) or by an issuer through
+/// its delegation (type 8, the chain checked first: [`super::delegated::check_chain`]):
+/// signature, site, validity, the authority's rights. The authority's scope for the door
+/// asked for is applied in the decision.
 pub fn verify_certificate(
     bytes: &[u8],
     trust: &Trust<'_>,
     now: Timestamp,
     clock_trusted: bool,
-) -> Result<(PhoneCertificate, DoorSet), Refusal> {
+) -> Result<VerifiedCertificate, Refusal> {
     let env = open(bytes).map_err(Refusal::Malformed)?;
-    expect(env.doc_type, DocType::Certificate)?;
-    let cert = PhoneCertificate::decode(env.body).map_err(Refusal::Malformed)?;
-    let authority = signed_by(trust, &cert.authority, &env)?;
+    let (cert, authority, through) = match env.doc_type {
+        DocType::DelegatedCertificate => {
+            let (cert, authority, through) = check_chain(&env, trust, now, clock_trusted)?;
+            (cert, authority, Some(through))
+        }
+        other => {
+            expect(other, DocType::Certificate)?;
+            let cert = PhoneCertificate::decode(env.body).map_err(Refusal::Malformed)?;
+            let authority = signed_by(trust, &cert.authority, &env)?;
+            (cert, authority, None)
+        }
+    };
     if cert.site != "*" && cert.site != trust.site.as_str() {
         return Err(Refusal::WrongSite { expected: trust.site.to_string(), found: cert.site });
     }
@@ -346,5 +392,5 @@ pub fn verify_certificate(
         }
         DoorSet::from_bits(set.bits() & authority.doors.bits())
     };
-    Ok((cert, doors))
+    Ok(VerifiedCertificate { certificate: cert, doors, through })
 }

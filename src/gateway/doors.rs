@@ -26,12 +26,13 @@ use super::handle::{
 };
 use super::strikes::{Relay, Strikes};
 use crate::config::{Config, DEFAULT_MAX_ENTRY_AGE};
-use crate::core::credential::{Credential, PhoneKey, Token};
+use crate::core::credential::{PhoneKey, Token};
 use crate::core::decide::{AccessRequest, AccessState, Decision, DenyReason, decide, decide_with, handle};
 use crate::core::entry_age::refuse_stale;
 use crate::core::lockout::LockoutOutcome;
 use crate::core::model::{DoorIdx, SitePolicy};
 use crate::core::secret::CredentialKey;
+use crate::credentials::phone::CertifiedPhone;
 use crate::door::machine::{DoorEvent, DoorMachine, Input, Strike};
 use crate::modbus::bus::{BusEvent, BusHandle};
 use crate::modbus::keypad::{Entered, Feedback};
@@ -340,18 +341,22 @@ impl Gateway {
         }
     }
 
-    async fn on_phone(&mut self, door: &str, key: PhoneKey, certificate: Option<&Credential>) -> PhoneAnswer {
+    async fn on_phone(&mut self, door: &str, key: PhoneKey, certificate: Option<&CertifiedPhone>) -> PhoneAnswer {
         let now = self.clock.now();
         // An unknown door gets an index no door has: the core refuses it as unknown.
         let idx = door.parse().ok().and_then(|d| self.policy.door_index(&d)).unwrap_or(DoorIdx(u8::MAX));
         let req = AccessRequest { door: idx, token: Token::Phone(key) };
         let decision = match certificate {
-            Some(credential) => decide_with(&self.policy, &self.state, &req, credential, now),
+            Some(c) => decide_with(&self.policy, &self.state, &req, &c.credential, now),
             None => decide(&self.policy, &self.state, &req, now),
         };
         let released = self.carry_out(&decision, idx, now).await;
         let mut committed = Committed::default();
-        self.audit.record_into(decision_event(&decision, released.as_ref(), now), &mut committed);
+        let mut event = decision_event(&decision, released.as_ref(), now);
+        if let Some(issuer) = certificate.and_then(|c| c.issuer.as_deref()) {
+            event = event.with_detail("issuer", issuer);
+        }
+        self.audit.record_into(event, &mut committed);
         PhoneAnswer { decision, released, committed }
     }
 

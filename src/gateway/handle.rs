@@ -11,10 +11,11 @@
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::core::clock::{ClockState, ClockTrust};
-use crate::core::credential::{Credential, PhoneKey};
+use crate::core::credential::PhoneKey;
 use crate::core::decide::Decision;
 use crate::core::model::DoorMode;
 use crate::core::secret::CredentialKey;
+use crate::credentials::phone::CertifiedPhone;
 use crate::credentials::registry::Built;
 use crate::modbus::bus::BusEvent;
 
@@ -194,7 +195,7 @@ pub enum Command {
         key: PhoneKey,
         /// The credential from a verified certificate, when the phone presented one
         /// (otherwise the key is looked up in the allowlist).
-        certificate: Option<Box<Credential>>,
+        certificate: Option<Box<CertifiedPhone>>,
         /// The decision, and whether the board confirmed the release.
         reply: oneshot::Sender<PhoneAnswer>,
     },
@@ -262,7 +263,7 @@ impl Handle {
     }
 
     /// Decides for a phone that proved its key; `None` when the gateway has stopped.
-    pub async fn phone(&self, door: &str, key: PhoneKey, certificate: Option<Credential>) -> Option<PhoneAnswer> {
+    pub async fn phone(&self, door: &str, key: PhoneKey, certificate: Option<CertifiedPhone>) -> Option<PhoneAnswer> {
         let (reply, rx) = oneshot::channel();
         let cmd = Command::Phone { door: door.to_owned(), key, certificate: certificate.map(Box::new), reply };
         self.tx.send(cmd).await.ok()?;

@@ -218,6 +218,19 @@ impl NewEvent {
 }
 
 impl NewEvent {
+    /// This record with `detail.<key>` set to `value` (say the issuer that signed the
+    /// certificate a phone opened with).
+    #[must_use]
+    pub fn with_detail(mut self, key: &str, value: &str) -> Self {
+        let mut detail: serde_json::Value =
+            serde_json::from_str(&self.detail).unwrap_or_else(|_| serde_json::json!({}));
+        if let Some(obj) = detail.as_object_mut() {
+            obj.insert(key.into(), serde_json::json!(value));
+        }
+        self.detail = detail.to_string();
+        self
+    }
+
     /// This grant's record turned into `access.strike_failed`, with why in `detail.strike`.
     #[must_use]
     pub fn strike_failed(mut self, why: &str) -> Self {

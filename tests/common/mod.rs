@@ -53,6 +53,7 @@ pub fn spec(id: &str, role: &str, token: Token, doors: &[&str]) -> CredentialSpe
         authority: None,
     }
 }
+pub mod ble;
 pub mod building;
 pub mod daemon;
 pub mod mqtt;

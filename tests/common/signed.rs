@@ -159,8 +159,8 @@ pub fn present(g: &Gateway, cert_bytes: &[u8], door: &str, at: Timestamp) -> Res
     } else {
         state.revocations = g.state.revocations.clone();
     }
-    let req = AccessRequest { door: super::door(&g.cfg, door), token: p.credential.token };
-    let d = decide_with(&g.cfg.policy, &state, &req, &p.credential, at);
+    let req = AccessRequest { door: super::door(&g.cfg, door), token: p.phone.credential.token };
+    let d = decide_with(&g.cfg.policy, &state, &req, &p.phone.credential, at);
     if d.is_grant() { Ok(()) } else { Err(d.deny_reason().unwrap().code().to_owned()) }
 }
 

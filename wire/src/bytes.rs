@@ -169,6 +169,11 @@ impl<'a> Reader<'a> {
         a.copy_from_slice(self.take(N, what)?);
         Ok(a)
     }
+    /// A time: i64 milliseconds since the Unix epoch, within what [`jiff::Timestamp`] holds.
+    pub fn time(&mut self, what: &str) -> Result<jiff::Timestamp, WireError> {
+        let v = self.i64(what)?;
+        jiff::Timestamp::from_millisecond(v).map_err(|_| self.error(format!("{what}: {v} ms is not a valid time")))
+    }
     /// Length-prefixed bytes (u32).
     pub fn blob(&mut self, what: &str) -> Result<&'a [u8], WireError> {
         let n = self.u32(what)?;

@@ -26,6 +26,10 @@ pub enum DocType {
     Ack = 5,
     /// A gateway's checkpoint of its audit chain, signed with its device key.
     Checkpoint = 6,
+    /// An authority's delegation of certificate issuing to an issuer key.
+    Delegation = 7,
+    /// A phone certificate signed by a delegated issuer, carrying its delegation.
+    DelegatedCertificate = 8,
 }
 
 impl DocType {
@@ -37,6 +41,8 @@ impl DocType {
             4 => Some(Self::Command),
             5 => Some(Self::Ack),
             6 => Some(Self::Checkpoint),
+            7 => Some(Self::Delegation),
+            8 => Some(Self::DelegatedCertificate),
             _ => None,
         }
     }
@@ -50,6 +56,8 @@ impl DocType {
             Self::Command => "signed command",
             Self::Ack => "collector acknowledgement",
             Self::Checkpoint => "audit checkpoint",
+            Self::Delegation => "issuer delegation",
+            Self::DelegatedCertificate => "delegated phone certificate",
         }
     }
 }

@@ -52,6 +52,10 @@ pub(crate) enum Command {
         /// sealed to it (docs/audit.md, Audiences).
         #[arg(long)]
         reading: bool,
+        /// Make a P-256 phone key (for `phone`, as a phone's secure hardware holds one):
+        /// its `.pub` file holds the key's id, what certificates and allowlists name.
+        #[arg(long, conflicts_with = "reading")]
+        p256: bool,
     },
     /// Print the public key of a private key file (to put in a gateway's config).
     Pubkey {
@@ -121,7 +125,7 @@ pub(crate) enum Command {
         /// The gateway's BLE socket.
         #[arg(long)]
         socket: PathBuf,
-        /// The phone's private key (made with `keygen`).
+        /// The phone's private key (made with `keygen`, or `keygen --p256`).
         #[arg(long)]
         key: PathBuf,
         /// A phone certificate to present (made with `certify`).
@@ -138,6 +142,14 @@ pub(crate) enum Command {
     /// granted the authority at the site (`--config`, or the workspace's `site add
     /// --config`): role, doors and lifetime; without either, no more than 168 h.
     Certify(CertifyArgs),
+    /// Delegate certificate issuing to an issuer key (say Portvakt Central's), so the
+    /// authority's own key stays offline: the roles, doors and longest certificate it may
+    /// issue, and how long the delegation holds. Revoke it by its id (`revoke --id`) or
+    /// the issuer's key (`revoke --phone-key`).
+    #[command(
+        after_help = "Example:\n  portvakt-admin delegate --authority kommunen --id central-2026 --issuer central \\\n      --issuer-key <64 hex> --roles home_care --doors entrance,rubbish --key kommun.key --out central.delegation.pvkt\nThen the issuer signs: portvakt-admin certify --delegation central.delegation.pvkt --key central.key …"
+    )]
+    Delegate(crate::delegate::DelegateArgs),
     /// Sign a remote command for a gateway (`door.pulse`, `door.mode`, `audit.query`,
     /// `reload`), to publish on `portvakt/<site>/cmd/<name>`; it expires after the
     /// gateway's `command_max_age`.
@@ -316,7 +328,8 @@ pub(crate) struct CertifyArgs {
     /// The holder's role.
     #[arg(long)]
     pub(crate) role: String,
-    /// The phone's public key, 64 hex digits.
+    /// The phone's key: an Ed25519 key or a key's id (64 hex digits), or a P-256 key
+    /// (130 hex digits, uncompressed), which is named by its id.
     #[arg(long)]
     pub(crate) phone_key: String,
     /// Doors, separated by `,` or `;` (as in the CSV files), or * for the authority's whole scope.
@@ -328,9 +341,13 @@ pub(crate) struct CertifyArgs {
     /// A signed revocation list to carry to gateways without coverage.
     #[arg(long)]
     pub(crate) revocations: Option<PathBuf>,
-    /// The authority's private key.
+    /// The authority's private key (with `--delegation`, the issuer's).
     #[arg(long)]
     pub(crate) key: PathBuf,
+    /// Sign as a delegated issuer: the authority's delegation (from `delegate`), carried
+    /// inside the certificate; the certificate is checked against it first.
+    #[arg(long)]
+    pub(crate) delegation: Option<PathBuf>,
     /// The site's config, to check the certificate against the authority's grant there.
     #[arg(long)]
     pub(crate) config: Option<PathBuf>,

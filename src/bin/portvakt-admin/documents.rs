@@ -13,6 +13,7 @@ use portvakt::core::hex;
 use portvakt::core::secret::CredentialKey;
 use portvakt::credentials::bundle::{Bundle, token_kind};
 use portvakt::credentials::certificate::PhoneCertificate;
+use portvakt::credentials::delegation::{DelegatedCertificate, Delegation};
 use portvakt::credentials::envelope::{DocType, open, seal, signature_ok};
 use portvakt::credentials::keys;
 use portvakt::credentials::revocation::RevocationList;
@@ -259,6 +260,27 @@ pub(crate) fn verify(file: &Path, public_key: &str) -> anyhow::Result<String> {
         }),
         DocType::Certificate => PhoneCertificate::decode(env.body).map(|c| {
             format!("phone certificate {} for {} ({}), {} to {}", c.id, c.holder, c.role, c.not_before, c.not_after)
+        }),
+        DocType::Delegation => Delegation::decode(env.body).map(|d| {
+            format!(
+                "delegation {} of {} to issuer {}: roles {}, doors {}, certificates up to {:#}, {} to {}",
+                d.id,
+                d.authority,
+                d.issuer,
+                d.roles.join(", "),
+                d.doors.join(", "),
+                d.max_certificate,
+                d.not_before,
+                d.not_after
+            )
+        }),
+        DocType::DelegatedCertificate => DelegatedCertificate::decode(env.body).map(|d| {
+            let c = d.certificate;
+            format!(
+                "phone certificate {} for {} ({}), {} to {}, signed by a delegated issuer (check the delegation \
+                 inside against the authority's key with the gateway, or `verify` it separately)",
+                c.id, c.holder, c.role, c.not_before, c.not_after
+            )
         }),
         DocType::Command | DocType::Ack | DocType::Checkpoint => Ok(String::from_utf8_lossy(env.body).into_owned()),
     }

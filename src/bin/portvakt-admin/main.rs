@@ -5,6 +5,7 @@
 
 mod args;
 mod certify;
+mod delegate;
 mod documents;
 mod personal;
 mod ws_args;
@@ -37,7 +38,13 @@ fn workspace_dir(arg: Option<std::path::PathBuf>) -> std::path::PathBuf {
 fn run(cli: Cli) -> anyhow::Result<String> {
     match cli.command {
         Command::Workspace(c) => ws_cmds::run(&workspace_dir(cli.workspace), c),
-        Command::Keygen { out, reading } => keygen(&out, reading),
+        Command::Keygen { out, reading, p256 } => {
+            if p256 {
+                delegate::keygen_p256(&out)
+            } else {
+                keygen(&out, reading)
+            }
+        }
         Command::Bundle(BundleCommand::Build {
             authority,
             site,
@@ -72,6 +79,7 @@ fn run(cli: Cli) -> anyhow::Result<String> {
             revoke(authority, site, sequence, ids, &phone_keys, &key, &out)
         }
         Command::Certify(args) => certify::run(args, &workspace_dir(cli.workspace)),
+        Command::Delegate(args) => delegate::run(args, &workspace_dir(cli.workspace)),
         Command::Remote {
             name,
             authority,
@@ -149,9 +157,9 @@ fn revoke(
 
 fn phone(socket: &Path, key: &Path, certificate: Option<&Path>, door: &str, mtu: u16) -> anyhow::Result<String> {
     use portvakt::ble::message::Code;
-    use portvakt::ble::phone::{Phone, SocketLink};
+    use portvakt::ble::phone::{Phone, PhoneExchange as _, SocketLink};
     let certificate = certificate.map(|c| std::fs::read(c).map_err(|e| anyhow!("{}: {e}", c.display()))).transpose()?;
-    let phone = Phone { key: keys::read_private(key)?, certificate };
+    let phone = Phone { key: keys::read_phone_key(key)?, certificate };
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let code = rt.block_on(async {
         let mut link = SocketLink::connect(socket, mtu).await.map_err(|e| anyhow!("{}: {e}", socket.display()))?;

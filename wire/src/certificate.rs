@@ -1,12 +1,12 @@
-//! Phone certificates: short-lived credentials an authority signs for one phone key, so a
-//! gateway that has not yet received the newest bundle still admits a new staff member.
-//! A certificate may carry the authority's newest signed revocation list, which is how
-//! revocations reach a gateway without coverage. Layout in `docs/credentials.md`.
+//! Phone certificates: short-lived credentials for one phone key, signed by an authority
+//! (type 3) or by an issuer it delegated to ([`crate::delegation`], type 8), so a gateway
+//! that has not yet received the newest bundle still admits a staff member. A certificate
+//! may carry the authority's newest signed revocation list, which is how revocations reach
+//! a gateway without coverage. Layout in `docs/credentials.md`.
 
 use jiff::Timestamp;
 
-use super::bundle::time;
-use super::wire::{Reader, WireError, Writer};
+use crate::bytes::{Reader, WireError, Writer};
 
 /// A phone certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,7 +21,8 @@ pub struct PhoneCertificate {
     pub holder: String,
     /// The holder's role.
     pub role: String,
-    /// The phone's Ed25519 public key.
+    /// The phone key's id ([`crate::phone_key::PhonePublicKey::id`]): an Ed25519 key
+    /// itself, or the SHA-256 of a P-256 key.
     pub phone_key: [u8; 32],
     /// Door ids it opens, or `*` for every door in the authority's scope.
     pub doors: Vec<String>,
@@ -70,10 +71,8 @@ impl PhoneCertificate {
         let phone_key = r.bytes32("phone key")?;
         let nd = r.u8("door count")?;
         let doors = (0..nd).map(|_| r.str("door")).collect::<Result<Vec<_>, _>>()?;
-        let v = r.i64("not_before")?;
-        let not_before = time(&r, v, "not_before")?;
-        let v = r.i64("not_after")?;
-        let not_after = time(&r, v, "not_after")?;
+        let not_before = r.time("not_before")?;
+        let not_after = r.time("not_after")?;
         let revocations = match r.u8("revocations present")? {
             0 => None,
             1 => Some(r.blob("revocations")?.to_vec()),

@@ -1,12 +1,13 @@
-//! The four messages of a BLE door opening and the bytes a phone signs. Bodies use the
-//! credentials' byte layout (`credentials::wire`): big-endian integers, strings as a u16
+//! The messages of a BLE door opening and the bytes a phone signs. Bodies use the
+//! credentials' byte layout (`portvakt_wire::bytes`): big-endian integers, strings as a u16
 //! length and UTF-8, keys, nonces and signatures as raw bytes. Decoding is strict: every
 //! field is checked and nothing may follow the end. Layout and test vectors in
 //! `docs/ble-protocol.md`.
 
-use crate::credentials::wire::{Reader, WireError, Writer};
+use portvakt_wire::bytes::{Reader, WireError, Writer};
+use portvakt_wire::phone_key::{P256_KEY_LEN, PhonePublicKey};
 
-use super::frame::frame;
+use crate::frame::frame;
 
 /// Message type: the phone asks to open a door.
 pub const OPEN: u8 = 1;
@@ -16,6 +17,9 @@ pub const CHALLENGE: u8 = 2;
 pub const PROOF: u8 = 3;
 /// Message type: the gateway's verdict.
 pub const RESULT: u8 = 4;
+/// Message type: the phone asks to open a door, naming a P-256 key (65 bytes). A gateway
+/// that predates it answers `malformed`; Ed25519 phones keep sending type 1.
+pub const OPEN_P256: u8 = 5;
 
 /// What a phone signs before the nonce, site and door: a fixed context, so a signature
 /// made for this purpose is never valid for another.
@@ -32,8 +36,8 @@ pub struct Open {
     pub tag: [u8; 8],
     /// The door's id.
     pub door: String,
-    /// The phone's Ed25519 public key.
-    pub key: [u8; 32],
+    /// The phone's public key: Ed25519 travels in type 1, P-256 in type 5.
+    pub key: PhonePublicKey,
     /// A phone certificate (a whole signed envelope), when the phone has one.
     pub certificate: Option<Vec<u8>>,
 }
@@ -60,7 +64,7 @@ pub struct Challenge {
 pub struct Proof {
     /// The door the phone signed for.
     pub door: String,
-    /// Ed25519 over [`signed_bytes`].
+    /// Over [`signed_bytes`]: Ed25519, or ECDSA P-256 as `r | s`.
     pub signature: [u8; 64],
 }
 
@@ -218,7 +222,8 @@ impl Message {
     /// The type byte.
     pub fn kind(&self) -> u8 {
         match self {
-            Self::Open(_) => OPEN,
+            Self::Open(Open { key: PhonePublicKey::Ed25519(_), .. }) => OPEN,
+            Self::Open(Open { key: PhonePublicKey::P256(_), .. }) => OPEN_P256,
             Self::Challenge(_) => CHALLENGE,
             Self::Proof(_) => PROOF,
             Self::Result(_) => RESULT,
@@ -228,6 +233,7 @@ impl Message {
     fn name(kind: u8) -> &'static str {
         match kind {
             OPEN => "open",
+            OPEN_P256 => "open (P-256)",
             CHALLENGE => "challenge",
             PROOF => "proof",
             _ => "result",
@@ -241,7 +247,10 @@ impl Message {
             Self::Open(o) => {
                 w.raw(&o.tag);
                 w.str(&o.door);
-                w.bytes32(&o.key);
+                match &o.key {
+                    PhonePublicKey::Ed25519(k) => w.bytes32(k),
+                    PhonePublicKey::P256(k) => w.raw(k),
+                }
                 match &o.certificate {
                     None => w.u8(0),
                     Some(c) => {
@@ -280,10 +289,16 @@ impl Message {
         let mut r = Reader::new(body);
         let read = |r: &mut Reader<'_>| -> Result<Self, WireError> {
             let m = match kind {
-                OPEN => {
+                OPEN | OPEN_P256 => {
                     let tag = r.array("tag")?;
                     let door = door(r)?;
-                    let key = r.bytes32("phone key")?;
+                    let key = if kind == OPEN {
+                        PhonePublicKey::Ed25519(r.bytes32("phone key")?)
+                    } else {
+                        let raw: [u8; P256_KEY_LEN] = r.array("P-256 phone key")?;
+                        PhonePublicKey::p256(&raw)
+                            .ok_or_else(|| r.error("P-256 phone key: not uncompressed (0x04 | x | y)"))?
+                    };
                     let certificate = match r.u8("certificate present")? {
                         0 => None,
                         1 => Some(r.blob("certificate")?.to_vec()),
@@ -310,7 +325,7 @@ impl Message {
             r.finish()?;
             Ok(m)
         };
-        if !(OPEN..=RESULT).contains(&kind) {
+        if !(OPEN..=OPEN_P256).contains(&kind) {
             return Err(MessageError::UnknownType(kind));
         }
         read(&mut r).map_err(|error| MessageError::Body { kind: Self::name(kind), error })
@@ -339,13 +354,24 @@ mod tests {
 
     #[test]
     fn every_message_reads_back_as_written() {
-        round_trip(&Message::Open(Open { tag: [3; 8], door: "entrance".into(), key: [9; 32], certificate: None }));
         round_trip(&Message::Open(Open {
             tag: [3; 8],
             door: "entrance".into(),
-            key: [9; 32],
+            key: PhonePublicKey::Ed25519([9; 32]),
+            certificate: None,
+        }));
+        round_trip(&Message::Open(Open {
+            tag: [3; 8],
+            door: "entrance".into(),
+            key: PhonePublicKey::Ed25519([9; 32]),
             certificate: Some(vec![1, 2, 3]),
         }));
+        let mut p256 = [4u8; P256_KEY_LEN];
+        p256[1] = 7;
+        let p256 = PhonePublicKey::p256(&p256).unwrap_or(PhonePublicKey::Ed25519([0; 32]));
+        let open = Message::Open(Open { tag: [3; 8], door: "entrance".into(), key: p256, certificate: None });
+        assert_eq!(open.kind(), OPEN_P256);
+        round_trip(&open);
         round_trip(&Message::Challenge(Challenge {
             tag: [3; 8],
             nonce: [5; 16],
@@ -363,14 +389,34 @@ mod tests {
 
     #[test]
     fn trailing_bytes_bad_flags_unknown_types_and_long_doors_are_refused() {
-        let mut open =
-            Message::Open(Open { tag: [3; 8], door: "entrance".into(), key: [9; 32], certificate: None }).body();
+        let mut open = Message::Open(Open {
+            tag: [3; 8],
+            door: "entrance".into(),
+            key: PhonePublicKey::Ed25519([9; 32]),
+            certificate: None,
+        })
+        .body();
         open.push(0);
         assert!(Message::decode(OPEN, &open).unwrap_err().to_string().contains("unexpected bytes"));
-        let mut flag = Message::Open(Open { tag: [3; 8], door: "e".into(), key: [9; 32], certificate: None }).body();
+        let mut flag = Message::Open(Open {
+            tag: [3; 8],
+            door: "e".into(),
+            key: PhonePublicKey::Ed25519([9; 32]),
+            certificate: None,
+        })
+        .body();
         *flag.last_mut().unwrap() = 2;
         assert!(Message::decode(OPEN, &flag).is_err());
         assert_eq!(Message::decode(9, &[]), Err(MessageError::UnknownType(9)));
+        let mut compressed = Message::Open(Open {
+            tag: [3; 8],
+            door: "e".into(),
+            key: PhonePublicKey::P256([4; 65]),
+            certificate: None,
+        })
+        .body();
+        compressed[11] = 2; // the key's first byte, after tag (8) and door (2 + 1)
+        assert!(Message::decode(OPEN_P256, &compressed).unwrap_err().to_string().contains("not uncompressed"));
         let long = Message::Proof(Proof { door: "x".repeat(65), signature: [0; 64] }).body();
         assert!(Message::decode(PROOF, &long).unwrap_err().to_string().contains("door id of 65 bytes"));
         assert!(
