@@ -93,3 +93,42 @@ fn the_documented_signature_verifies_and_the_fragments_reassemble() {
     let (kind, body) = out.expect("the fragments make a message");
     assert_eq!([&[1, kind][..], &u16::try_from(body.len()).unwrap().to_be_bytes(), &body].concat(), bytes("open"));
 }
+
+/// The `vectors-p256` block: name → value.
+fn documented_p256() -> std::collections::HashMap<String, Vec<u8>> {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/ble-protocol.md")).unwrap();
+    let block = doc.split("```vectors-p256\n").nth(1).expect("a ```vectors-p256 block").split("```").next().unwrap();
+    block
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let (k, v) = l.split_once('=').expect("name = value");
+            (k.trim().to_owned(), portvakt::core::hex::decode(v.trim()).expect("hex"))
+        })
+        .collect()
+}
+
+#[test]
+fn the_documented_p256_vectors_hold_the_key_its_id_the_open_and_a_proof_that_verifies() {
+    use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+    let v = documented_p256();
+    // ring accepts the pair only when the public key is the private scalar's.
+    let rng = ring::rand::SystemRandom::new();
+    let pair = EcdsaKeyPair::from_private_key_and_public_key(
+        &ECDSA_P256_SHA256_FIXED_SIGNING,
+        &v["p256_private"],
+        &v["p256_public_key"],
+        &rng,
+    );
+    assert!(pair.is_ok(), "p256_public_key is the public key of p256_private");
+    let key = PhonePublicKey::p256(&v["p256_public_key"]).expect("65 bytes, uncompressed");
+    assert_eq!(key.id().to_vec(), v["p256_key_id"]);
+    let open = Message::Open(Open { tag: [1, 2, 3, 4, 5, 6, 7, 8], door: "entrance".into(), key, certificate: None });
+    assert_eq!(hex(&open.encode()), hex(&v["open_p256"]));
+    let nonce: [u8; 16] = std::array::from_fn(|i| u8::try_from(0xa0 + i).unwrap());
+    let signature: [u8; 64] = v["p256_signature"].clone().try_into().unwrap();
+    assert!(key.verify(&signed_bytes(&nonce, "storgatan-12", "entrance"), &signature));
+    assert!(!key.verify(&signed_bytes(&nonce, "storgatan-12", "rubbish"), &signature));
+    let proof = Message::Proof(Proof { door: "entrance".into(), signature });
+    assert_eq!(hex(&proof.encode()), hex(&v["proof_p256"]));
+}

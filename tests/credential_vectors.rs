@@ -122,3 +122,55 @@ fn the_reference_revocation_list_verifies_and_reencodes_identically() {
     assert_eq!(seal(DocType::Revocations, &list.encode(), &SigningKey::from_bytes(&[2; 32])), bytes);
     assert_eq!(hex::encode(&bytes[..4]), "50564b54", "the envelope starts with \"PVKT\"");
 }
+
+#[test]
+fn the_reference_delegation_and_the_certificate_issued_through_it_verify_and_reproduce() {
+    use portvakt::credentials::certificate::PhoneCertificate;
+    use portvakt::credentials::delegation::{DelegatedCertificate, Delegation, issue};
+    let kommunen = SigningKey::from_bytes(&[2; 32]);
+    let issuer = SigningKey::from_bytes(&[0x49; 32]);
+    let bytes = vector("delegation");
+    let env = open(&bytes).unwrap();
+    assert_eq!(env.doc_type, DocType::Delegation);
+    assert!(signature_ok(&env, &kommunen.verifying_key().to_bytes()));
+    let expected = Delegation {
+        authority: "kommunen".into(),
+        id: "central-2026".into(),
+        issuer: "central".into(),
+        issuer_key: issuer.verifying_key().to_bytes(),
+        site: "*".into(),
+        roles: vec!["home_care".into()],
+        doors: vec!["entrance".into(), "rubbish".into()],
+        max_certificate: jiff::SignedDuration::from_hours(12),
+        not_before: ms(1_795_000_000_000),
+        not_after: ms(1_797_592_000_000),
+    };
+    assert_eq!(Delegation::decode(env.body).unwrap(), expected);
+    assert_eq!(seal(DocType::Delegation, &expected.encode(), &kommunen), bytes);
+
+    let cert_bytes = vector("delegated cert");
+    let env = open(&cert_bytes).unwrap();
+    assert_eq!(env.doc_type, DocType::DelegatedCertificate);
+    assert!(signature_ok(&env, &issuer.verifying_key().to_bytes()));
+    let inside = DelegatedCertificate::decode(env.body).unwrap();
+    assert_eq!(inside.delegation, &bytes[..]);
+    let p256 = hex::decode(
+        "047431b18f055ac873b1eb7d74d8716ad1e3df06908b00cc2f901153f8eb6428\
+         184867c0fdab339c6c490a39ae704d29b5b4c2f1244350a29059622cf49b421155",
+    )
+    .unwrap();
+    let expected = PhoneCertificate {
+        authority: "kommunen".into(),
+        site: "*".into(),
+        id: "shift-anna-1".into(),
+        holder: "anna".into(),
+        role: "home_care".into(),
+        phone_key: portvakt_phone::PhonePublicKey::p256(&p256).unwrap().id(),
+        doors: vec!["entrance".into()],
+        not_before: ms(1_795_000_000_000),
+        not_after: ms(1_795_036_000_000),
+        revocations: None,
+    };
+    assert_eq!(inside.certificate, expected);
+    assert_eq!(issue(&bytes, expected, &issuer), cert_bytes);
+}

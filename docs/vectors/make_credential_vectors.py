@@ -70,3 +70,21 @@ print('bundle envelope ', seal(1, body, bytes([1]) * 32).hex())
 rev = s('kommunen') + s('*') + struct.pack('>Qq', 3, 1795000000000) + struct.pack('>I', 1) + s('care-2') \
       + struct.pack('>I', 1) + bytes([1]) * 32
 print('revocations     ', seal(2, rev, bytes([2]) * 32).hex())
+
+# A delegation (type 7): kommunen lets issuer "central" (seed 0x49...) sign shift
+# certificates for home care at the entrance and rubbish room, up to 12 h, for 30 days.
+issuer_public = Ed25519PrivateKey.from_private_bytes(bytes([0x49]) * 32).public_key().public_bytes_raw()
+delegation = s('kommunen') + s('central-2026') + s('central') + issuer_public + s('*') \
+    + bytes([1]) + s('home_care') + bytes([2]) + s('entrance') + s('rubbish') \
+    + struct.pack('>qqq', 12 * 3600 * 1000, 1795000000000, 1797592000000)
+delegation_envelope = seal(7, delegation, bytes([2]) * 32)
+print('delegation      ', delegation_envelope.hex())
+
+# A delegated certificate (type 8) for a P-256 phone key, named by its id: SHA-256 of the
+# 65-byte uncompressed key (the BLE vectors' P-256 key).
+p256 = bytes.fromhex('047431b18f055ac873b1eb7d74d8716ad1e3df06908b00cc2f901153f8eb6428'
+                     '184867c0fdab339c6c490a39ae704d29b5b4c2f1244350a29059622cf49b421155')
+cert = s('kommunen') + s('*') + s('shift-anna-1') + s('anna') + s('home_care') + hashlib.sha256(p256).digest() \
+    + bytes([1]) + s('entrance') + struct.pack('>qq', 1795000000000, 1795036000000) + b'\x00'
+delegated = struct.pack('>I', len(delegation_envelope)) + delegation_envelope + cert
+print('delegated cert  ', seal(8, delegated, bytes([0x49]) * 32).hex())
