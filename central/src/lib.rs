@@ -13,6 +13,7 @@
 //! - [`fleet_view`], [`verify`], [`visits`]: the answers.
 //! - [`demo`]: all of it on one machine, with real gateways against simulated buildings.
 //! - [`console`]: the operators' web console (`serve`), accounts and sessions.
+//! - [`staff`]: staff members' shift certificates, issued as the municipality's delegated issuer.
 
 pub mod alarms;
 pub mod anchors;
@@ -29,6 +30,7 @@ pub mod ingest;
 pub mod keys;
 pub mod nats;
 pub mod retention;
+pub mod staff;
 pub mod stopping;
 pub mod topics;
 pub mod verify;

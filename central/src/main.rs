@@ -8,8 +8,10 @@ use portvakt_central::{console, db, demo, fleet_view, verify, visits};
 
 mod accounts_cmd;
 mod collect_cmd;
+mod staff_cmd;
 use accounts_cmd::{AccountCommand, account};
 use collect_cmd::{Collect, collect};
+use staff_cmd::{StaffCommand, staff};
 
 /// Portvakt Central: every gateway's audit stream into PostgreSQL.
 #[derive(Parser)]
@@ -143,6 +145,9 @@ enum Command {
     /// The console's accounts.
     #[command(subcommand)]
     Account(AccountCommand),
+    /// Staff who sign in for shift keys: the roster, disabling a person.
+    #[command(subcommand)]
+    Staff(StaffCommand),
     /// Visit lists (personal data: every read is recorded).
     Visits {
         /// PostgreSQL.
@@ -216,6 +221,7 @@ async fn run(cli: Cli) -> Result<String, Failure> {
             Ok(String::new())
         }
         Command::Account(c) => account(c).await,
+        Command::Staff(c) => staff(c).await,
         Command::Demo { gateway_config, gateways, keep, keep_running } => {
             let options = demo::Options { gateway_config, gateways: usize::from(gateways), keep, keep_running };
             demo::run(&options).await.map_err(|e| fail(1, format!("demo: {e}")))?;

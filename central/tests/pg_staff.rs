@@ -1,0 +1,75 @@
+//! The staff side against a real PostgreSQL (run by `scripts/interop.sh`): the roster
+//! replaced whole, a nonce spent once, a shift certificate issued for a proven key and
+//! recorded, a disabled person refused and their valid certificates listed, and disabling
+//! kept across a new roster.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{count, pg};
+use ed25519_dalek::{Signer as _, SigningKey};
+use jiff::{SignedDuration, Timestamp};
+use portvakt_central::staff::issue::{Issuer, Request, proof_bytes};
+use portvakt_central::staff::roster::Roster;
+use portvakt_central::staff::store;
+use portvakt_wire::delegation::Delegation;
+use portvakt_wire::envelope::{DocType, seal};
+use portvakt_wire::phone_key::PhonePublicKey;
+
+const ROSTER: &str = r#"{"authority":"kommunen",
+  "teams":[{"id":"team-norr","name":"Hemtjänsten Norr","role":"home_care","doors":["entrance","rubbish"]}],
+  "people":[{"login":"anna@kommun.se","holder":"anna","name":"Anna Berg","team":"team-norr"},
+            {"login":"bo@kommun.se","holder":"bo","name":"Bo Ek","team":"team-norr"}]}"#;
+
+fn issuer(now: Timestamp) -> Issuer {
+    let key = SigningKey::from_bytes(&[0x49; 32]);
+    let d = Delegation {
+        authority: "kommunen".into(),
+        id: "central-2026".into(),
+        issuer: "central".into(),
+        issuer_key: key.verifying_key().to_bytes(),
+        site: "*".into(),
+        roles: vec!["home_care".into()],
+        doors: vec!["entrance".into()],
+        max_certificate: SignedDuration::from_hours(12),
+        not_before: now - SignedDuration::from_hours(24),
+        not_after: now + SignedDuration::from_hours(24 * 30),
+    };
+    Issuer::new(seal(DocType::Delegation, &d.encode(), &SigningKey::from_bytes(&[2; 32])), key).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_in_person_gets_one_recorded_certificate_per_nonce_until_disabled() {
+    let (_pg, mut c) = pg().await;
+    let now = Timestamp::now();
+    assert_eq!(store::replace_roster(&mut c, &Roster::parse(ROSTER.as_bytes()).unwrap()).await.unwrap(), (1, 2));
+    let (person, team, enabled) = store::person(&c, "anna@kommun.se").await.unwrap().unwrap();
+    assert_eq!((person.holder.as_str(), team.name.as_str(), enabled), ("anna", "Hemtjänsten Norr", true));
+    assert!(store::person(&c, "mallory@example.org").await.unwrap().is_none());
+
+    let nonce = [7u8; 32];
+    store::new_nonce(&c, "anna", &nonce, now).await.unwrap();
+    assert!(!store::spend_nonce(&c, "bo", &nonce, now).await.unwrap(), "another person's nonce");
+    assert!(store::spend_nonce(&c, "anna", &nonce, now).await.unwrap());
+    assert!(!store::spend_nonce(&c, "anna", &nonce, now).await.unwrap(), "spent once");
+    store::new_nonce(&c, "anna", &[8; 32], now).await.unwrap();
+    let late = now + store::NONCE_LIFETIME + SignedDuration::from_secs(1);
+    assert!(!store::spend_nonce(&c, "anna", &[8; 32], late).await.unwrap(), "expired");
+
+    let phone = SigningKey::from_bytes(&[0x31; 32]);
+    let signature = phone.sign(&proof_bytes(&nonce, "anna")).to_bytes();
+    let key = PhonePublicKey::Ed25519(phone.verifying_key().to_bytes());
+    let r = Request { person: &person, team: &team, enabled, key, nonce, signature, shift_end: None };
+    let (_, cert) = issuer(now).shift_certificate(&r, "shift-anna-1".into(), now).unwrap();
+    store::record(&c, &store::Issued { cert: &cert, team: &team.id, key_kind: key.kind() }).await.unwrap();
+    assert_eq!(count(&c, "SELECT count(*) FROM staff_certificates WHERE holder = 'anna'").await, 1);
+
+    let valid = store::disable(&c, "anna", "lena", now).await.unwrap();
+    assert_eq!(valid, ["shift-anna-1"]);
+    assert!(!store::person(&c, "anna@kommun.se").await.unwrap().unwrap().2, "disabled");
+    // A roster imported again does not enable her.
+    store::replace_roster(&mut c, &Roster::parse(ROSTER.as_bytes()).unwrap()).await.unwrap();
+    assert!(!store::person(&c, "anna@kommun.se").await.unwrap().unwrap().2, "still disabled");
+    assert!(store::enable(&c, "anna").await.unwrap());
+    assert!(store::person(&c, "anna@kommun.se").await.unwrap().unwrap().2);
+}
