@@ -67,6 +67,7 @@ async fn a_p256_phone_with_a_delegated_shift_certificate_opens_the_entrance_and_
     assert_eq!(anna.open_door(&mut l, "entrance").await.unwrap(), Code::Granted);
     let granted = audit_details(&d, "access.granted");
     assert_eq!((granted.len(), granted[0]["issuer"].as_str()), (1, Some("central")), "{granted:?}");
+    assert_eq!(granted[0]["delegation"], "central-2026");
     // Not beyond the delegation: the rubbish room is kommunen's but not delegated.
     assert_eq!(anna.open_door(&mut l, "rubbish").await.unwrap(), Code::NotInScope);
     // Another P-256 key signs the challenge issued for anna's key.

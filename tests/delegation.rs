@@ -150,4 +150,41 @@ fn revoking_the_delegation_by_id_or_the_issuers_key_ends_every_certificate_it_is
     let mut by_owner = Gateway::new();
     revoke(&mut by_owner, ("owner", OWNER), &["central-2026"], Vec::new());
     assert_eq!(verdict(&by_owner, &bytes, now()), "delegation_revoked");
+    let mut owner_by_key = Gateway::new();
+    revoke(&mut owner_by_key, ("owner", OWNER), &[], vec![key(ISSUER).verifying_key().to_bytes()]);
+    assert_eq!(verdict(&owner_by_key, &bytes, now()), "delegation_revoked");
+    // A list naming another delegation's id ends nothing of this one.
+    let mut other = Gateway::new();
+    revoke(&mut other, ("kommunen", KOMMUNEN), &["central-2025"], Vec::new());
+    assert_eq!(verdict(&other, &bytes, now()), "accepted, issuer central");
+}
+
+#[test]
+fn a_list_the_phone_carries_ends_the_delegation_even_where_nothing_was_stored_and_decides_alone() {
+    let g = Gateway::new();
+    let list = RevocationList {
+        authority: "kommunen".into(),
+        site: "*".into(),
+        sequence: 9,
+        issued_at: now(),
+        ids: vec!["central-2026".into()],
+        keys: Vec::new(),
+    };
+    let carried = seal(DocType::Revocations, &list.encode(), &key(KOMMUNEN));
+    let mut cert = shift(&["entrance"], 10);
+    cert.revocations = Some(carried);
+    let bytes = issued(&delegation("kommunen"), KOMMUNEN, cert);
+    // The certificate passes, the list comes along, and the refusal waits only for it to
+    // be taken in: it holds whether or not the gateway can store the list.
+    let p = present_certificate(&bytes, &g.registry, &g.store, &Trust::of(&g.cfg), now(), true).unwrap();
+    assert!(p.newer_revocations.is_some());
+    assert_eq!(p.refusal.map(|r| r.code()), Some("delegation_revoked"));
+}
+
+#[test]
+fn a_delegation_whose_id_is_not_a_credential_id_is_refused() {
+    let g = Gateway::new();
+    let mut odd = delegation("kommunen");
+    odd.id = "Central 2026".into();
+    assert_eq!(verdict(&g, &issued(&odd, KOMMUNEN, shift(&["entrance"], 10)), now()), "unresolvable");
 }

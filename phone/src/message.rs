@@ -28,6 +28,11 @@ pub const SIGNING_CONTEXT: &[u8] = b"portvakt/ble-open/v1";
 /// Longest door id accepted in a message.
 pub const MAX_DOOR: usize = 64;
 
+/// Largest certificate envelope an open request can carry whatever the door and key:
+/// the message body less tag (8), the longest door (2 + 64), a P-256 key (65), the
+/// presence byte and the certificate's length (1 + 4).
+pub const MAX_CERTIFICATE: usize = crate::frame::MAX_BODY - (8 + 2 + MAX_DOOR + 65 + 1 + 4);
+
 /// The phone asks to open `door`, naming its key, and may present a certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Open {

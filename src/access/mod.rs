@@ -251,30 +251,20 @@ impl Access {
                         .ok()
                         .map(|(_, built)| built)
                 });
-                // The list just taken in may end the delegation the certificate came through.
-                let ended = newer.is_some()
-                    && p.through.as_ref().is_some_and(|t| {
-                        let authority = p.phone.credential.authority.as_ref().map(ToString::to_string);
-                        registry.revokes_delegation(trust, authority.as_deref().unwrap_or_default(), t, None)
-                    });
-                let ended = ended.then(|| p.through.as_ref().map(|t| t.id.clone()).unwrap_or_default());
-                Ok((p.phone, newer, ended))
+                Ok((p.phone, newer, p.refusal))
             })
             .await?;
-        let (phone, newer, ended) = match result {
+        let (phone, newer, refusal) = match result {
             Ok(ok) => ok,
             Err(refusal) => return Ok(Err(refusal)),
         };
         if let Some(built) = newer {
-            let revoked = built.revocations.is_revoked(&phone.credential);
             log::info!("ble: a newer revocation list came with certificate {}", phone.credential.id);
             self.hand_over(built)?;
-            if let Some(delegation) = ended {
-                return Ok(Err(Refusal::DelegationRevoked(delegation)));
-            }
-            if revoked {
-                return Ok(Err(Refusal::Revoked));
-            }
+        }
+        // Judged against the carried list itself: refused even if it could not be stored.
+        if let Some(refusal) = refusal {
+            return Ok(Err(refusal));
         }
         Ok(Ok(phone))
     }

@@ -41,11 +41,19 @@ pub fn check_chain<'t>(
         e.at += 10; // offsets in the whole file: the body starts after the 10-byte header
         Refusal::Malformed(e)
     })?;
-    let inner = open(body.delegation).map_err(Refusal::Malformed)?;
+    // Offsets in the whole file: the delegation starts after the header (10) and its
+    // length (4), its body after its own header (10).
+    let at = |shift: usize| {
+        move |mut e: super::wire::WireError| {
+            e.at += shift;
+            Refusal::Malformed(e)
+        }
+    };
+    let inner = open(body.delegation).map_err(at(14))?;
     if inner.doc_type != DocType::Delegation {
         return Err(Refusal::WrongType { expected: DocType::Delegation.word(), found: inner.doc_type.word() });
     }
-    let d = Delegation::decode(inner.body).map_err(Refusal::Malformed)?;
+    let d = Delegation::decode(inner.body).map_err(at(24))?;
     let authority = trust.authority(&d.authority).ok_or_else(|| Refusal::UnknownAuthority(d.authority.clone()))?;
     if !signature_ok(&inner, &authority.public_key) {
         return Err(Refusal::BadSignature(d.authority.clone()));
@@ -53,6 +61,14 @@ pub fn check_chain<'t>(
     // The issuer signed this certificate: only now is anything in it believed.
     if !signature_ok(env, &d.issuer_key) {
         return Err(Refusal::BadSignature(format!("issuer {}", d.issuer)));
+    }
+    // Its id is revoked like a credential's, and its issuer's name goes into audit records.
+    let named = |s: &str| (1..=64).contains(&s.len()) && !s.chars().any(char::is_control);
+    if d.id.parse::<crate::core::ids::CredentialId>().is_err() || !named(&d.issuer) {
+        return Err(Refusal::Unresolvable(vec![format!(
+            "delegation {:?} of issuer {:?}: the id must be a credential id (a-z 0-9 - _) and the issuer's name 1 to 64 characters",
+            d.id, d.issuer
+        )]));
     }
     if d.site != "*" && d.site != trust.site.as_str() {
         return Err(Refusal::WrongSite { expected: trust.site.to_string(), found: d.site });
@@ -68,7 +84,11 @@ pub fn check_chain<'t>(
         return Err(beyond(&d, format!("the certificate names authority {}", cert.authority)));
     }
     if cert.not_before < d.not_before || cert.not_after > d.not_after {
-        return Err(beyond(&d, format!("valid until {}, past the delegation's end {}", cert.not_after, d.not_after)));
+        let (from, until) = (cert.not_before, cert.not_after);
+        return Err(beyond(
+            &d,
+            format!("valid {from} to {until}, outside the delegation's {} to {}", d.not_before, d.not_after),
+        ));
     }
     let lifetime = cert.not_after.duration_since(cert.not_before);
     if lifetime > d.max_certificate {

@@ -3,7 +3,6 @@
 
 use jiff::Timestamp;
 
-use super::delegated::Through;
 use super::registry::{Built, BundleSource, Registry};
 use super::verify::{Refusal, Trust, verify_certificate};
 use crate::core::credential::{Credential, PhoneKey, Token};
@@ -16,6 +15,8 @@ pub struct CertifiedPhone {
     pub credential: Credential,
     /// The delegated issuer's name, when an issuer signed the certificate.
     pub issuer: Option<String>,
+    /// The delegation's id it signed through.
+    pub delegation: Option<String>,
 }
 
 /// A verified certificate as a credential, and the revocation update it carried, if any
@@ -24,8 +25,11 @@ pub struct CertifiedPhone {
 pub struct Presented {
     /// The credential to decide with, and its issuer.
     pub phone: CertifiedPhone,
-    /// The delegation it came through, when an issuer signed it.
-    pub through: Option<Through>,
+    /// Refused after all — by the newer revocation list the phone carried (the credential
+    /// or the delegation revoked in it), or the delegation revoked by a stored list — but
+    /// only once that list is taken in (without a newer list, such a refusal is the
+    /// function's error).
+    pub refusal: Option<Refusal>,
     /// A newer revocation list the phone carried: its bytes and the rebuilt core inputs.
     pub newer_revocations: Option<(Vec<u8>, super::revocation::RevocationList, Built)>,
 }
@@ -49,12 +53,15 @@ pub fn present_certificate(
         },
         None => None,
     };
-    // Against the lists stored now; a newer list the phone carried is judged again once
-    // taken in (the access actor), so a refusal here never keeps that list out.
-    if let Some(through) = &verified.through
-        && registry.revokes_delegation(trust, &cert.authority, through, None)
-    {
-        return Err(Refusal::DelegationRevoked(through.id.clone()));
+    let carried = newer_revocations.as_ref().map(|(_, list, _)| list);
+    let delegation_revoked = verified
+        .through
+        .as_ref()
+        .filter(|t| registry.revokes_delegation(trust, &cert.authority, t, carried))
+        .map(|t| Refusal::DelegationRevoked(t.id.clone()));
+    // Nothing carried to take in first: refused now.
+    if let (Some(refusal), None) = (&delegation_revoked, &newer_revocations) {
+        return Err(refusal.clone());
     }
     let problems = |what: &str| Refusal::Unresolvable(vec![format!("certificate {}: {what}", cert.id)]);
     let role =
@@ -70,6 +77,11 @@ pub fn present_certificate(
         valid_until: Some(cert.not_after),
         authority: cert.authority.parse().ok(),
     };
-    let issuer = verified.through.as_ref().map(|t| t.issuer.clone());
-    Ok(Presented { phone: CertifiedPhone { credential, issuer }, through: verified.through, newer_revocations })
+    // A newer list the phone carried decides too, whether or not the gateway manages to
+    // store it (a full card must not let a revoked phone in).
+    let carried_revokes =
+        newer_revocations.as_ref().is_some_and(|(_, _, built)| built.revocations.is_revoked(&credential));
+    let refusal = delegation_revoked.or_else(|| carried_revokes.then_some(Refusal::Revoked));
+    let (issuer, delegation) = verified.through.map(|t| (t.issuer, t.id)).unzip();
+    Ok(Presented { phone: CertifiedPhone { credential, issuer, delegation }, refusal, newer_revocations })
 }

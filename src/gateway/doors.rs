@@ -353,8 +353,12 @@ impl Gateway {
         let released = self.carry_out(&decision, idx, now).await;
         let mut committed = Committed::default();
         let mut event = decision_event(&decision, released.as_ref(), now);
-        if let Some(issuer) = certificate.and_then(|c| c.issuer.as_deref()) {
-            event = event.with_detail("issuer", issuer);
+        if let Some(c) = certificate {
+            for (key, value) in [("issuer", &c.issuer), ("delegation", &c.delegation)] {
+                if let Some(value) = value {
+                    event = event.with_detail(key, value);
+                }
+            }
         }
         self.audit.record_into(event, &mut committed);
         PhoneAnswer { decision, released, committed }

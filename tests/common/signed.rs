@@ -153,6 +153,9 @@ pub fn present(g: &Gateway, cert_bytes: &[u8], door: &str, at: Timestamp) -> Res
     let trust = Trust::of(&g.cfg);
     let p =
         present_certificate(cert_bytes, &g.registry, &g.store, &trust, at, true).map_err(|e| e.code().to_owned())?;
+    if let Some(refusal) = &p.refusal {
+        return Err(refusal.code().to_owned());
+    }
     let mut state = AccessState { clock: ClockTrust::Trusted, ..AccessState::default() };
     if let Some((_, _, built)) = p.newer_revocations {
         state.revocations = built.revocations;

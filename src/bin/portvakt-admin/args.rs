@@ -144,8 +144,8 @@ pub(crate) enum Command {
     Certify(CertifyArgs),
     /// Delegate certificate issuing to an issuer key (say Portvakt Central's), so the
     /// authority's own key stays offline: the roles, doors and longest certificate it may
-    /// issue, and how long the delegation holds. Revoke it by its id (`revoke --id`) or
-    /// the issuer's key (`revoke --phone-key`).
+    /// issue, and how long the delegation holds. Revoke it from the workspace by its id
+    /// (`credential revoke <id>`) or the issuer's key, so that later lists keep it.
     #[command(
         after_help = "Example:\n  portvakt-admin delegate --authority kommunen --id central-2026 --issuer central \\\n      --issuer-key <64 hex> --roles home_care --doors entrance,rubbish --key kommun.key --out central.delegation.pvkt\nThen the issuer signs: portvakt-admin certify --delegation central.delegation.pvkt --key central.key …"
     )]

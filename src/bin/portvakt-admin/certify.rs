@@ -110,6 +110,13 @@ pub(crate) fn run(a: CertifyArgs, workspace: &Path) -> anyhow::Result<String> {
         }
         None => (seal(DocType::Certificate, &cert.encode(), &signing), String::new()),
     };
+    let most = portvakt::ble::message::MAX_CERTIFICATE;
+    if bytes.len() > most {
+        bail!(
+            "the certificate is {} bytes; a phone can carry at most {most} over BLE (a smaller --revocations list); nothing was written",
+            bytes.len()
+        );
+    }
     write_new(&a.out, &bytes)?;
     Ok(format!("phone certificate {id} for {holder} valid until {until}{by}, written to {}\n", a.out.display()))
 }

@@ -65,6 +65,12 @@ pub(crate) fn run(a: DelegateArgs, workspace: &Path) -> anyhow::Result<String> {
     let issuer_key = crate::documents::public_key_arg(&a.issuer_key).map_err(|_| {
         anyhow!("--issuer-key: neither 64 hex digits nor a file holding them (the issuer's keygen .pub)")
     })?;
+    if a.id.parse::<portvakt::core::ids::CredentialId>().is_err() {
+        bail!("--id {:?}: a credential id (a-z 0-9 - _), since it is revoked like one", a.id);
+    }
+    if a.issuer.is_empty() || a.issuer.len() > 64 || a.issuer.chars().any(char::is_control) {
+        bail!("--issuer: 1 to 64 characters, no control characters");
+    }
     let roles: Vec<String> = a.roles.split(',').map(|r| r.trim().to_owned()).filter(|r| !r.is_empty()).collect();
     if roles.is_empty() {
         bail!("--roles: name at least one role the issuer may give");
