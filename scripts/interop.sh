@@ -86,7 +86,7 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
         exit 1
     fi
 fi
-cargo test --locked -p portvakt-central --test pg_ingest --test pg_runs --test pg_privacy --test pg_batches --test pg_staff
+cargo test --locked -p portvakt-central --test pg_ingest --test pg_runs --test pg_privacy --test pg_batches --test pg_staff --test pg_staff_web
 
 echo "== interop: Portvakt Central against PostgreSQL and mosquitto, with the real gateway"
 bash scripts/interop-central.sh

@@ -40,3 +40,20 @@ CREATE TABLE staff_nonces (
     holder   text        NOT NULL,
     expires  timestamptz NOT NULL
 );
+
+-- A sign-in under way at the identity provider: its state (in a cookie of the browser
+-- that began it), nonce and PKCE verifier; taken once, within ten minutes.
+CREATE TABLE staff_logins (
+    state     text        PRIMARY KEY,
+    nonce     text        NOT NULL,
+    verifier  text        NOT NULL,
+    expires   timestamptz NOT NULL
+);
+
+-- A signed-in staff member's session (the cookie's SHA-256), for the length of a shift.
+CREATE TABLE staff_sessions (
+    token_hash  bytea       PRIMARY KEY,
+    holder      text        NOT NULL,
+    login       text        NOT NULL,
+    expires     timestamptz NOT NULL
+);

@@ -141,6 +141,8 @@ enum Command {
         /// ...and its private key (PEM, mode 600).
         #[arg(long, requires = "tls_cert")]
         tls_key: Option<PathBuf>,
+        #[command(flatten)]
+        staff: staff_cmd::StaffArgs,
     },
     /// The console's accounts.
     #[command(subcommand)]
@@ -215,8 +217,9 @@ async fn run(cli: Cli) -> Result<String, Failure> {
             })
         }
         Command::Collect(args) => collect(args).await,
-        Command::Serve { db: url, listen, behind_proxy, tls_cert, tls_key } => {
-            let options = console::Options { db: url, listen, behind_proxy, tls: tls_cert.zip(tls_key) };
+        Command::Serve { db: url, listen, behind_proxy, tls_cert, tls_key, staff } => {
+            let staff = staff_cmd::staff_side(staff).await?;
+            let options = console::Options { db: url, listen, behind_proxy, tls: tls_cert.zip(tls_key), staff };
             console::serve(options, None).await.map_err(|e| fail(69, e.to_string()))?;
             Ok(String::new())
         }

@@ -61,6 +61,7 @@ pub(crate) async fn staff(c: StaffCommand) -> Result<String, Failure> {
             let mut client = db::connect(&url).await.map_err(db_failure)?;
             db::migrate(&mut client).await.map_err(db_failure)?;
             let valid = store::disable(&client, &holder, &who, jiff::Timestamp::now()).await.map_err(db_failure)?;
+            store::end_sessions_of(&client, &holder).await.map_err(db_failure)?;
             let still = if valid.is_empty() {
                 String::new()
             } else {
@@ -78,4 +79,80 @@ pub(crate) async fn staff(c: StaffCommand) -> Result<String, Failure> {
             }
         }
     }
+}
+
+/// `serve`'s staff side: shift certificates for staff who sign in at the municipality's
+/// identity provider (docs/central.md, Staff keys). All of `--delegation`,
+/// `--issuer-key`, `--oidc-issuer`, `--oidc-client-id`, `--oidc-client-secret-file` and
+/// `--oidc-redirect`, or none.
+#[derive(clap::Args, Debug)]
+pub(crate) struct StaffArgs {
+    /// The municipality's delegation to Central (`portvakt-admin delegate`).
+    #[arg(long, requires_all = ["issuer_key", "oidc_issuer", "oidc_client_id", "oidc_client_secret_file", "oidc_redirect"])]
+    delegation: Option<std::path::PathBuf>,
+    /// Central's issuer key (64 hex digits, mode 600), the one the delegation names.
+    #[arg(long, requires = "delegation")]
+    issuer_key: Option<std::path::PathBuf>,
+    /// The identity provider's issuer URL.
+    #[arg(long, requires = "delegation")]
+    oidc_issuer: Option<String>,
+    /// Central's client id at the provider.
+    #[arg(long, requires = "delegation")]
+    oidc_client_id: Option<String>,
+    /// A file holding Central's client secret at the provider (mode 600).
+    #[arg(long, requires = "delegation")]
+    oidc_client_secret_file: Option<std::path::PathBuf>,
+    /// Where the provider sends the browser back: `https://<central>/personal/inloggad`.
+    #[arg(long, requires = "delegation")]
+    oidc_redirect: Option<String>,
+    /// The ID token's claim naming a person in the roster (`login`).
+    #[arg(long, default_value = "email")]
+    oidc_login_claim: String,
+    /// Extra CA certificates (PEM) to trust for the provider, beside the system's.
+    #[arg(long)]
+    oidc_ca: Option<std::path::PathBuf>,
+    /// How long a staff session lasts, in hours (a shift; 1 to 12).
+    #[arg(long, default_value_t = 12)]
+    shift_hours: i64,
+}
+
+/// The staff side from `serve`'s flags: the files read, the provider asked; none when not
+/// configured.
+pub(crate) async fn staff_side(
+    a: StaffArgs,
+) -> Result<Option<std::sync::Arc<portvakt_central::staff::StaffSide>>, Failure> {
+    use portvakt_central::staff::{StaffSide, issue::Issuer, oidc_http};
+    let (Some(delegation), Some(key), Some(issuer), Some(client_id), Some(secret), Some(redirect)) =
+        (a.delegation, a.issuer_key, a.oidc_issuer, a.oidc_client_id, a.oidc_client_secret_file, a.oidc_redirect)
+    else {
+        return Ok(None);
+    };
+    if !(1..=12).contains(&a.shift_hours) {
+        return Err(fail(64, format!("--shift-hours {}: 1 to 12", a.shift_hours)));
+    }
+    let read = |p: &std::path::Path| std::fs::read(p).map_err(|e| fail(66, format!("{}: {e}", p.display())));
+    let envelope = read(&delegation)?;
+    let key = portvakt_central::keys::signing_key(&key).map_err(|e| fail(66, e))?;
+    let issuer_side = Issuer::new(envelope, key).map_err(|e| fail(65, format!("{}: {e}", delegation.display())))?;
+    let secret = String::from_utf8(read(&secret)?).map_err(|_| fail(65, "--oidc-client-secret-file: not text"))?;
+    let ca_pem = a.oidc_ca.as_deref().map(read).transpose()?;
+    let settings = oidc_http::Settings {
+        issuer,
+        client_id,
+        client_secret: secret.trim().to_owned(),
+        redirect_uri: redirect,
+        ca_pem,
+    };
+    let oidc = oidc_http::Oidc::connect(settings).await.map_err(|e| fail(69, e.to_string()))?;
+    log::info!(
+        "staff side: issuing for delegation {} of {}",
+        issuer_side.delegation().id,
+        issuer_side.delegation().authority
+    );
+    Ok(Some(std::sync::Arc::new(StaffSide {
+        issuer: issuer_side,
+        oidc,
+        login_claim: a.oidc_login_claim,
+        session: jiff::SignedDuration::from_hours(a.shift_hours),
+    })))
 }

@@ -39,6 +39,8 @@ pub struct Options {
     pub behind_proxy: bool,
     /// Serve TLS itself: the certificate chain and its key (PEM).
     pub tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    /// The staff side, when configured.
+    pub staff: Option<Arc<crate::staff::StaffSide>>,
 }
 
 /// Why the console could not be served.
@@ -136,6 +138,8 @@ pub struct State {
     pub behind_proxy: bool,
     /// Cookies are `Secure` (TLS here or at the proxy).
     pub secure: bool,
+    /// The staff side (shift certificates), when configured.
+    pub staff: Option<Arc<crate::staff::StaffSide>>,
 }
 
 /// Serves until Ctrl-C; `ready` is told the bound address.
@@ -155,6 +159,7 @@ pub async fn serve(o: Options, ready: Option<tokio::sync::oneshot::Sender<Socket
         changes: live::listen(o.db.clone()),
         behind_proxy: o.behind_proxy,
         secure: o.behind_proxy || acceptor.is_some(),
+        staff: o.staff.clone(),
     });
     let listener =
         tokio::net::TcpListener::bind(o.listen).await.map_err(|e| ConsoleError::Serve(format!("{}: {e}", o.listen)))?;

@@ -189,8 +189,13 @@ async fn play(
         .await
         .map_err(|e| DemoError::step("the demo's account", e.to_string()))?;
     let (ready, bound) = tokio::sync::oneshot::channel();
-    let options =
-        crate::console::Options { db: url.clone(), listen: ([127, 0, 0, 1], 0).into(), behind_proxy: false, tls: None };
+    let options = crate::console::Options {
+        db: url.clone(),
+        listen: ([127, 0, 0, 1], 0).into(),
+        behind_proxy: false,
+        tls: None,
+        staff: None,
+    };
     stage.console = Some(tokio::spawn(crate::console::serve(options, Some(ready))));
     let address = bound.await.map_err(|_| DemoError::step("the console", "did not start"))?;
     println!("the console: http://{address}/  (log in as demo, password {password})");

@@ -135,3 +135,81 @@ pub async fn record(client: &Client, i: &Issued<'_>) -> Result<(), DbError> {
         .await?;
     Ok(())
 }
+
+/// How long a sign-in at the provider may take.
+pub const LOGIN_LIFETIME: jiff::SignedDuration = jiff::SignedDuration::from_mins(10);
+
+/// Keeps a sign-in under way (expired ones are cleared on the way).
+pub async fn begin_login(
+    client: &Client,
+    state: &str,
+    nonce: &str,
+    verifier: &str,
+    now: Timestamp,
+) -> Result<(), DbError> {
+    client.execute("DELETE FROM staff_logins WHERE expires < $1", &[&ts(now)]).await?;
+    client
+        .execute(
+            "INSERT INTO staff_logins (state, nonce, verifier, expires) VALUES ($1, $2, $3, $4)",
+            &[&state, &nonce, &verifier, &ts(now + LOGIN_LIFETIME)],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Takes a sign-in under way, once: its nonce and PKCE verifier.
+pub async fn take_login(client: &Client, state: &str, now: Timestamp) -> Result<Option<(String, String)>, DbError> {
+    let row = client
+        .query_opt(
+            "DELETE FROM staff_logins WHERE state = $1 AND expires >= $2 RETURNING nonce, verifier",
+            &[&state, &ts(now)],
+        )
+        .await?;
+    Ok(row.map(|r| (r.get(0), r.get(1))))
+}
+
+fn digest(token: &str) -> Vec<u8> {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(token.as_bytes()).to_vec()
+}
+
+/// Starts a staff session until `expires` (ended ones are cleared on the way).
+pub async fn start_session(
+    client: &Client,
+    token: &str,
+    holder: &str,
+    login: &str,
+    now: Timestamp,
+    expires: Timestamp,
+) -> Result<(), DbError> {
+    client.execute("DELETE FROM staff_sessions WHERE expires < $1", &[&ts(now)]).await?;
+    client
+        .execute(
+            "INSERT INTO staff_sessions (token_hash, holder, login, expires) VALUES ($1, $2, $3, $4)",
+            &[&digest(token), &holder, &login, &ts(expires)],
+        )
+        .await?;
+    Ok(())
+}
+
+/// The login of a live staff session.
+pub async fn session(client: &Client, token: &str, now: Timestamp) -> Result<Option<String>, DbError> {
+    let row = client
+        .query_opt(
+            "SELECT login FROM staff_sessions WHERE token_hash = $1 AND expires >= $2",
+            &[&digest(token), &ts(now)],
+        )
+        .await?;
+    Ok(row.map(|r| r.get(0)))
+}
+
+/// Ends a staff session.
+pub async fn end_session(client: &Client, token: &str) -> Result<(), DbError> {
+    client.execute("DELETE FROM staff_sessions WHERE token_hash = $1", &[&digest(token)]).await?;
+    Ok(())
+}
+
+/// Ends every session of a person (disabled).
+pub async fn end_sessions_of(client: &Client, holder: &str) -> Result<u64, DbError> {
+    Ok(client.execute("DELETE FROM staff_sessions WHERE holder = $1", &[&holder]).await?)
+}

@@ -6,6 +6,7 @@
 mod checks;
 mod entry;
 mod fleet;
+mod staff;
 mod visits;
 
 use std::collections::HashMap;
@@ -48,6 +49,12 @@ pub fn router(state: AppState) -> Router {
         .route("/login", get(entry::login_page).post(entry::login))
         .route("/tillganglighet", get(entry::accessibility_page))
         .route("/logout", post(entry::logout))
+        .route("/personal/logga-in", get(staff::begin))
+        .route("/personal/inloggad", get(staff::finish))
+        .route("/personal/jag", get(staff::me))
+        .route("/personal/nonce", post(staff::nonce))
+        .route("/personal/certifikat", post(staff::certificate).layer(axum::extract::DefaultBodyLimit::max(16 * 1024)))
+        .route("/personal/logga-ut", post(staff::sign_out))
         .route("/assets/console.css", get(|| async { asset("text/css", include_str!("../../../assets/console.css")) }))
         .route(
             "/assets/console.js",

@@ -1,0 +1,246 @@
+//! The staff side over HTTP against a real PostgreSQL (run by `scripts/interop.sh`), with
+//! an identity provider made for the test (discovery, keys, a token endpoint that checks
+//! the PKCE verifier and signs ES256 ID tokens): sign in, the browser's state checked,
+//! who is signed in, a nonce, a shift certificate for a proven P-256 key (a delegated
+//! certificate the gateway's formats read), the nonce spent once, a disabled person
+//! refused, and every step in the console's log. The same flow against a real provider
+//! (`oidc-provider`) and a real browser is `tests/browser/staff.test.mjs`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Form, State};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use common::{count, pg};
+use ed25519_dalek::SigningKey;
+use jiff::{SignedDuration, Timestamp};
+use portvakt_central::console;
+use portvakt_central::staff::issue::{Issuer, proof_bytes};
+use portvakt_central::staff::roster::Roster;
+use portvakt_central::staff::{StaffSide, oidc_http, store};
+use portvakt_wire::delegation::{DelegatedCertificate, Delegation};
+use portvakt_wire::envelope::{DocType, open, seal};
+use portvakt_wire::hex;
+use ring::rand::SystemRandom;
+use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _};
+use serde_json::{Value, json};
+
+const ROSTER: &str = r#"{"authority":"kommunen",
+  "teams":[{"id":"team-norr","name":"Hemtjänsten Norr","role":"home_care","doors":["entrance","rubbish"]}],
+  "people":[{"login":"anna@kommun.se","holder":"anna","name":"Anna Berg","team":"team-norr"}]}"#;
+
+/// The test's identity provider: what the last authorization request asked for.
+#[derive(Default)]
+struct Idp {
+    base: String,
+    nonce: String,
+    challenge: String,
+    key: Option<Arc<EcdsaKeyPair>>,
+}
+
+type Shared = Arc<Mutex<Idp>>;
+
+async fn discovery(State(idp): State<Shared>) -> String {
+    let base = idp.lock().unwrap().base.clone();
+    json!({"issuer": base, "authorization_endpoint": format!("{base}/auth"), "token_endpoint": format!("{base}/token"),
+           "jwks_uri": format!("{base}/jwks")})
+    .to_string()
+}
+
+async fn jwks(State(idp): State<Shared>) -> String {
+    let key = idp.lock().unwrap().key.clone().unwrap();
+    let p = key.public_key().as_ref();
+    json!({"keys": [{"kty": "EC", "crv": "P-256", "kid": "k1", "x": B64.encode(&p[1..33]), "y": B64.encode(&p[33..])}]})
+        .to_string()
+}
+
+async fn token(State(idp): State<Shared>, Form(form): Form<std::collections::HashMap<String, String>>) -> String {
+    let idp = idp.lock().unwrap();
+    let verifier = form.get("code_verifier").cloned().unwrap_or_default();
+    let challenge = B64.encode(<sha2::Sha256 as sha2::Digest>::digest(verifier.as_bytes()));
+    if challenge != idp.challenge || form.get("code").map(String::as_str) != Some("code-1") {
+        return json!({"error": "invalid_grant"}).to_string();
+    }
+    let now = Timestamp::now().as_second();
+    let claims = json!({"iss": idp.base, "aud": "central", "sub": "sub-anna", "email": "anna@kommun.se",
+                        "nonce": idp.nonce, "iat": now, "exp": now + 300});
+    let signed = format!("{}.{}", B64.encode(r#"{"alg":"ES256","kid":"k1"}"#), B64.encode(claims.to_string()));
+    let sig = idp.key.as_ref().unwrap().sign(&SystemRandom::new(), signed.as_bytes()).unwrap();
+    json!({"id_token": format!("{signed}.{}", B64.encode(sig.as_ref())), "token_type": "Bearer"}).to_string()
+}
+
+/// One HTTP/1.1 request to the console; the status, headers and body.
+async fn http(addr: SocketAddr, method: &str, path: &str, cookie: &str, body: &str) -> (u16, String, String) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nSec-Fetch-Site: same-origin\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).await.unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, head.to_owned(), body.to_owned())
+}
+
+fn header<'a>(head: &'a str, name: &str, starting: &str) -> Option<&'a str> {
+    head.lines()
+        .filter_map(|l| l.split_once(": "))
+        .find(|(k, v)| k.eq_ignore_ascii_case(name) && v.starts_with(starting))
+        .map(|(_, v)| v)
+}
+
+fn cookie_value(head: &str, name: &str) -> String {
+    let set = header(head, "set-cookie", &format!("{name}=")).unwrap();
+    set.split(';').next().unwrap().to_owned()
+}
+
+fn query<'a>(url: &'a str, name: &str) -> &'a str {
+    url.split(['?', '&']).find_map(|p| p.strip_prefix(&format!("{name}="))).unwrap()
+}
+
+/// A chunked body, unchunked (axum answers JSON in one chunk).
+fn unchunk(body: &str) -> String {
+    match body.split_once("\r\n") {
+        Some((size, rest)) if usize::from_str_radix(size.trim(), 16).is_ok() => {
+            rest[..usize::from_str_radix(size.trim(), 16).unwrap()].to_owned()
+        }
+        _ => body.to_owned(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nurse_signs_in_proves_her_phone_key_and_gets_a_shift_certificate_until_disabled() {
+    let (pg, mut c) = pg().await;
+    store::replace_roster(&mut c, &Roster::parse(ROSTER.as_bytes()).unwrap()).await.unwrap();
+
+    let rng = SystemRandom::new();
+    let doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+    let idp_key = Arc::new(EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, doc.as_ref(), &rng).unwrap());
+    let idp: Shared = Arc::new(Mutex::new(Idp { key: Some(idp_key), ..Idp::default() }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    idp.lock().unwrap().base.clone_from(&base);
+    let app = axum::Router::new()
+        .route("/.well-known/openid-configuration", axum::routing::get(discovery))
+        .route("/jwks", axum::routing::get(jwks))
+        .route("/token", axum::routing::post(token))
+        .with_state(idp.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let issuer_key = SigningKey::from_bytes(&[0x49; 32]);
+    let now = Timestamp::now();
+    let d = Delegation {
+        authority: "kommunen".into(),
+        id: "central-2026".into(),
+        issuer: "central".into(),
+        issuer_key: issuer_key.verifying_key().to_bytes(),
+        site: "*".into(),
+        roles: vec!["home_care".into()],
+        doors: vec!["entrance".into()],
+        max_certificate: SignedDuration::from_hours(12),
+        not_before: now - SignedDuration::from_hours(1),
+        not_after: now + SignedDuration::from_hours(24 * 30),
+    };
+    let envelope = seal(DocType::Delegation, &d.encode(), &SigningKey::from_bytes(&[2; 32]));
+    let settings = oidc_http::Settings {
+        issuer: base.clone(),
+        client_id: "central".into(),
+        client_secret: "secret".into(),
+        redirect_uri: "http://127.0.0.1/personal/inloggad".into(),
+        ca_pem: None,
+    };
+    let staff = StaffSide {
+        issuer: Issuer::new(envelope, issuer_key).unwrap(),
+        oidc: oidc_http::Oidc::connect(settings).await.unwrap(),
+        login_claim: "email".into(),
+        session: SignedDuration::from_hours(10),
+    };
+    let (ready, bound) = tokio::sync::oneshot::channel();
+    let options = console::Options {
+        db: pg.url.clone(),
+        listen: ([127, 0, 0, 1], 0).into(),
+        behind_proxy: false,
+        tls: None,
+        staff: Some(Arc::new(staff)),
+    };
+    let server = tokio::spawn(console::serve(options, Some(ready)));
+    let addr = bound.await.unwrap();
+
+    // Not signed in: 401 in words.
+    let (status, _, body) = http(addr, "GET", "/personal/jag", "", "").await;
+    assert_eq!(status, 401, "{body}");
+    // Sign-in begins: to the provider, with the state in this browser's cookie.
+    let (status, head, _) = http(addr, "GET", "/personal/logga-in", "", "").await;
+    assert_eq!(status, 303);
+    let to = header(&head, "location", "").unwrap().to_owned();
+    assert!(to.starts_with(&format!("{base}/auth?")), "{to}");
+    let state = query(&to, "state").to_owned();
+    let login_cookie = cookie_value(&head, "portvakt_staff_login");
+    {
+        let mut idp = idp.lock().unwrap();
+        idp.nonce = query(&to, "nonce").to_owned();
+        idp.challenge = query(&to, "code_challenge").to_owned();
+    }
+    // The provider's answer in another browser (no state cookie): refused.
+    let back = format!("/personal/inloggad?code=code-1&state={state}");
+    assert_eq!(http(addr, "GET", &back, "", "").await.0, 403);
+    // In this one: a session.
+    let (status, head, body) = http(addr, "GET", &back, &login_cookie, "").await;
+    assert_eq!(status, 303, "{body}");
+    let session = cookie_value(&head, "portvakt_staff");
+    // The same answer again: the sign-in was taken.
+    assert_eq!(http(addr, "GET", &back, &login_cookie, "").await.0, 403);
+
+    let (status, _, body) = http(addr, "GET", "/personal/jag", &session, "").await;
+    let me: Value = serde_json::from_str(&unchunk(&body)).unwrap();
+    assert_eq!((status, me["name"].as_str(), me["doors"].clone()), (200, Some("Anna Berg"), json!(["entrance"])));
+
+    // The phone's key: P-256, proven over a fresh nonce.
+    let phone_doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+    let phone = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, phone_doc.as_ref(), &rng).unwrap();
+    let (_, _, body) = http(addr, "POST", "/personal/nonce", &session, "").await;
+    let nonce_hex = serde_json::from_str::<Value>(&unchunk(&body)).unwrap()["nonce"].as_str().unwrap().to_owned();
+    let nonce: [u8; 32] = hex::decode(&nonce_hex).unwrap().try_into().unwrap();
+    let signature = phone.sign(&rng, &proof_bytes(&nonce, "anna")).unwrap();
+    let ask = json!({"key": hex::encode(phone.public_key().as_ref()), "nonce": nonce_hex,
+                     "signature": hex::encode(signature.as_ref())})
+    .to_string();
+    let (status, _, body) = http(addr, "POST", "/personal/certifikat", &session, &ask).await;
+    assert_eq!(status, 200, "{body}");
+    let answer: Value = serde_json::from_str(&unchunk(&body)).unwrap();
+    let bytes = hex::decode(answer["certificate"].as_str().unwrap()).unwrap();
+    let env = open(&bytes).unwrap();
+    assert_eq!(env.doc_type, DocType::DelegatedCertificate);
+    let cert = DelegatedCertificate::decode(env.body).unwrap().certificate;
+    let key_id: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(phone.public_key().as_ref()).into();
+    assert_eq!(
+        (cert.holder.as_str(), cert.phone_key, cert.doors.clone()),
+        ("anna", key_id, vec!["entrance".to_owned()])
+    );
+    // The same nonce again: spent.
+    assert_eq!(http(addr, "POST", "/personal/certifikat", &session, &ask).await.0, 403);
+    // Disabled: no new certificate.
+    store::disable(&c, "anna", "lena", Timestamp::now()).await.unwrap();
+    let (_, _, body) = http(addr, "POST", "/personal/nonce", &session, "").await;
+    let nonce_hex = serde_json::from_str::<Value>(&unchunk(&body)).unwrap()["nonce"].as_str().unwrap().to_owned();
+    let nonce: [u8; 32] = hex::decode(&nonce_hex).unwrap().try_into().unwrap();
+    let signature = phone.sign(&rng, &proof_bytes(&nonce, "anna")).unwrap();
+    let ask = json!({"key": hex::encode(phone.public_key().as_ref()), "nonce": nonce_hex,
+                     "signature": hex::encode(signature.as_ref())})
+    .to_string();
+    assert_eq!(http(addr, "POST", "/personal/certifikat", &session, &ask).await.0, 403);
+
+    assert_eq!(count(&c, "SELECT count(*) FROM staff_certificates").await, 1);
+    assert_eq!(count(&c, "SELECT count(*) FROM console_log WHERE action = 'staff_sign_in'").await, 1);
+    assert_eq!(count(&c, "SELECT count(*) FROM console_log WHERE action = 'staff_certificate'").await, 1);
+    assert!(count(&c, "SELECT count(*) FROM console_log WHERE action = 'staff_refused'").await >= 3);
+    server.abort();
+}
