@@ -6,6 +6,7 @@
 # throwaway PostgreSQL). A team leader's account is added with the CLI first.
 # Screenshots of every page: target/browser/. Installs chromium, nats-server, postgresql
 # and npm as root when missing. Then the console serving TLS itself, checked with curl.
+# The staff app's protocol module (tests/browser/protocol.test.mjs) runs beside it.
 # Part of the interop suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."

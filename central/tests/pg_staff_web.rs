@@ -116,11 +116,11 @@ fn unchunk(body: &str) -> String {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_nurse_signs_in_proves_her_phone_key_and_gets_a_shift_certificate_until_disabled() {
-    let (pg, mut c) = pg().await;
-    store::replace_roster(&mut c, &Roster::parse(ROSTER.as_bytes()).unwrap()).await.unwrap();
-
+/// The test's identity provider and the console with its staff side: the console's
+/// address, the provider's base URL, what the provider was asked, and the server.
+async fn serve_with_staff_side(
+    db: &str,
+) -> (SocketAddr, String, Shared, tokio::task::JoinHandle<Result<(), console::ConsoleError>>) {
     let rng = SystemRandom::new();
     let doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
     let idp_key = Arc::new(EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, doc.as_ref(), &rng).unwrap());
@@ -165,7 +165,7 @@ async fn a_nurse_signs_in_proves_her_phone_key_and_gets_a_shift_certificate_unti
     };
     let (ready, bound) = tokio::sync::oneshot::channel();
     let options = console::Options {
-        db: pg.url.clone(),
+        db: db.to_owned(),
         listen: ([127, 0, 0, 1], 0).into(),
         behind_proxy: false,
         tls: None,
@@ -173,6 +173,17 @@ async fn a_nurse_signs_in_proves_her_phone_key_and_gets_a_shift_certificate_unti
     };
     let server = tokio::spawn(console::serve(options, Some(ready)));
     let addr = bound.await.unwrap();
+
+    (addr, base, idp, server)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nurse_signs_in_proves_her_phone_key_and_gets_a_shift_certificate_until_disabled() {
+    let (pg, mut c) = pg().await;
+    store::replace_roster(&mut c, &Roster::parse(ROSTER.as_bytes()).unwrap()).await.unwrap();
+
+    let rng = SystemRandom::new();
+    let (addr, base, idp, server) = serve_with_staff_side(&pg.url).await;
 
     // Not signed in: 401 in words.
     let (status, _, body) = http(addr, "GET", "/personal/jag", "", "").await;
@@ -237,6 +248,18 @@ async fn a_nurse_signs_in_proves_her_phone_key_and_gets_a_shift_certificate_unti
                      "signature": hex::encode(signature.as_ref())})
     .to_string();
     assert_eq!(http(addr, "POST", "/personal/certifikat", &session, &ask).await.0, 403);
+
+    // The app itself, and a "could not get in" report into the console's log.
+    let (status, head, body) = http(addr, "GET", "/personal", "", "").await;
+    assert!(status == 200 && body.contains("Logga in med e-legitimation"), "{status} {head}");
+    let (status, head, _) = http(addr, "GET", "/personal/sw.js", "", "").await;
+    assert!(status == 200 && header(&head, "service-worker-allowed", "/personal").is_some());
+    let note =
+        json!({"door": "entrance", "at": Timestamp::now().to_string(), "note": "dörren gick inte upp"}).to_string();
+    assert_eq!(http(addr, "POST", "/personal/rapport", &session, &note).await.0, 200);
+    assert_eq!(http(addr, "POST", "/personal/rapport", &session, r#"{"door":"entrance"}"#).await.0, 400);
+    assert_eq!(http(addr, "POST", "/personal/rapport", "", &note).await.0, 401);
+    assert_eq!(count(&c, "SELECT count(*) FROM console_log WHERE action = 'staff_report'").await, 1);
 
     assert_eq!(count(&c, "SELECT count(*) FROM staff_certificates").await, 1);
     assert_eq!(count(&c, "SELECT count(*) FROM console_log WHERE action = 'staff_sign_in'").await, 1);

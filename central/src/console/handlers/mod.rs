@@ -55,6 +55,12 @@ pub fn router(state: AppState) -> Router {
         .route("/personal/nonce", post(staff::nonce))
         .route("/personal/certifikat", post(staff::certificate).layer(axum::extract::DefaultBodyLimit::max(16 * 1024)))
         .route("/personal/logga-ut", post(staff::sign_out))
+        .route("/personal/rapport", post(staff::report).layer(axum::extract::DefaultBodyLimit::max(16 * 1024)))
+        .route("/personal", get(staff::app_page))
+        .route(
+            "/personal/{file}",
+            get(|axum::extract::Path(file): axum::extract::Path<String>| async move { staff::app_file(&file) }),
+        )
         .route("/assets/console.css", get(|| async { asset("text/css", include_str!("../../../assets/console.css")) }))
         .route(
             "/assets/console.js",

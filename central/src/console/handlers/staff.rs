@@ -288,3 +288,65 @@ pub(super) async fn sign_out(Shared(s): Shared<AppState>, headers: HeaderMap) ->
     set_cookie(&mut r, &s, &format!("{SESSION}=; SameSite=Strict; Max-Age=0"));
     r
 }
+
+/// `POST /personal/rapport`: "could not get in" — the door, when, and what happened in the
+/// person's words, into the console's log for the team leader (queued on the phone until
+/// there was coverage).
+pub(super) async fn report(
+    Shared(s): Shared<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if side(&s).is_none() {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let (person, _, _) = match signed_in(&s, &headers).await {
+        Ok(found) => found,
+        Err(r) => return r,
+    };
+    let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let text = |k: &str, most: usize| {
+        v.get(k).and_then(Value::as_str).filter(|t| t.chars().count() <= most && !t.chars().any(char::is_control))
+    };
+    let (Some(door), Some(at)) = (text("door", 64), text("at", 40).and_then(|t| t.parse::<Timestamp>().ok())) else {
+        return refused(StatusCode::BAD_REQUEST, "Felaktig rapport", "A malformed report");
+    };
+    let note = text("note", 500).unwrap_or_default();
+    let from = address(&s, &headers, peer);
+    let said = format!("could not get in at {door} ({at}): {note}");
+    match record(&s, Some(&format!("staff:{}", person.holder)), "staff_report", &said, &from).await {
+        Ok(()) => json_answer(StatusCode::OK, &json!({ "reported": true })),
+        Err(e) => unavailable(&e),
+    }
+}
+
+/// The staff app's files (`assets/staff/`), built into the binary.
+pub(super) fn app_file(name: &str) -> Response {
+    let (kind, body) = match name {
+        "app.js" => ("text/javascript", include_str!("../../../assets/staff/app.js")),
+        "protocol.js" => ("text/javascript", include_str!("../../../assets/staff/protocol.js")),
+        "store.js" => ("text/javascript", include_str!("../../../assets/staff/store.js")),
+        "sw.js" => ("text/javascript", include_str!("../../../assets/staff/sw.js")),
+        "app.css" => ("text/css", include_str!("../../../assets/staff/app.css")),
+        "manifest.webmanifest" => {
+            ("application/manifest+json", include_str!("../../../assets/staff/manifest.webmanifest"))
+        }
+        "icon.svg" => ("image/svg+xml", include_str!("../../../assets/staff/icon.svg")),
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    let mut r = ([(header::CONTENT_TYPE, kind), (header::CACHE_CONTROL, "no-cache")], body).into_response();
+    // The service worker's scope is the app's, `/personal` with its pages below.
+    r.headers_mut().insert("service-worker-allowed", HeaderValue::from_static("/personal"));
+    r.headers_mut().insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    r
+}
+
+/// `GET /personal`: the staff app (404 without the staff side).
+pub(super) async fn app_page(Shared(s): Shared<AppState>) -> Response {
+    if side(&s).is_none() {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let page = maud::PreEscaped(include_str!("../../../assets/staff/index.html").to_owned());
+    super::html(StatusCode::OK, &page, None)
+}
