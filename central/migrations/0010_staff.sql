@@ -57,3 +57,8 @@ CREATE TABLE staff_sessions (
     login       text        NOT NULL,
     expires     timestamptz NOT NULL
 );
+
+-- Expired rows are cleared by time.
+CREATE INDEX staff_logins_expires ON staff_logins (expires);
+CREATE INDEX staff_nonces_expires ON staff_nonces (expires);
+CREATE INDEX staff_sessions_expires ON staff_sessions (expires);

@@ -111,6 +111,10 @@ pub(crate) struct StaffArgs {
     /// Extra CA certificates (PEM) to trust for the provider, beside the system's.
     #[arg(long)]
     oidc_ca: Option<std::path::PathBuf>,
+    /// The authentication class to ask for and require (`acr`), such as Sweden's level 3:
+    /// `http://id.elegnamnden.se/loa/1.0/loa3`.
+    #[arg(long)]
+    oidc_acr: Option<String>,
     /// How long a staff session lasts, in hours (a shift; 1 to 12).
     #[arg(long, default_value_t = 12)]
     shift_hours: i64,
@@ -142,6 +146,7 @@ pub(crate) async fn staff_side(
         client_secret: secret.trim().to_owned(),
         redirect_uri: redirect,
         ca_pem,
+        acr: a.oidc_acr,
     };
     let oidc = oidc_http::Oidc::connect(settings).await.map_err(|e| fail(69, e.to_string()))?;
     log::info!(

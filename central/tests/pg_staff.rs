@@ -61,12 +61,15 @@ async fn a_signed_in_person_gets_one_recorded_certificate_per_nonce_until_disabl
     let key = PhonePublicKey::Ed25519(phone.verifying_key().to_bytes());
     let r = Request { person: &person, team: &team, enabled, key, nonce, signature, shift_end: None };
     let (_, cert) = issuer(now).shift_certificate(&r, "shift-anna-1".into(), now).unwrap();
-    store::record(&c, &store::Issued { cert: &cert, team: &team.id, key_kind: key.kind() }).await.unwrap();
+    assert!(store::record(&c, &store::Issued { cert: &cert, team: &team.id, key_kind: key.kind() }).await.unwrap());
     assert_eq!(count(&c, "SELECT count(*) FROM staff_certificates WHERE holder = 'anna'").await, 1);
 
     let valid = store::disable(&c, "anna", "lena", now).await.unwrap();
     assert_eq!(valid, ["shift-anna-1"]);
     assert!(!store::person(&c, "anna@kommun.se").await.unwrap().unwrap().2, "disabled");
+    // A certificate made while she was being disabled is never recorded, so never handed out.
+    let late = portvakt_wire::certificate::PhoneCertificate { id: "shift-anna-2".into(), ..cert.clone() };
+    assert!(!store::record(&c, &store::Issued { cert: &late, team: &team.id, key_kind: key.kind() }).await.unwrap());
     // A roster imported again does not enable her.
     store::replace_roster(&mut c, &Roster::parse(ROSTER.as_bytes()).unwrap()).await.unwrap();
     assert!(!store::person(&c, "anna@kommun.se").await.unwrap().unwrap().2, "still disabled");

@@ -67,7 +67,7 @@ async fn token(State(idp): State<Shared>, Form(form): Form<std::collections::Has
     }
     let now = Timestamp::now().as_second();
     let claims = json!({"iss": idp.base, "aud": "central", "sub": "sub-anna", "email": "anna@kommun.se",
-                        "nonce": idp.nonce, "iat": now, "exp": now + 300});
+                        "email_verified": true, "nonce": idp.nonce, "iat": now, "exp": now + 300, "auth_time": now - 5});
     let signed = format!("{}.{}", B64.encode(r#"{"alg":"ES256","kid":"k1"}"#), B64.encode(claims.to_string()));
     let sig = idp.key.as_ref().unwrap().sign(&SystemRandom::new(), signed.as_bytes()).unwrap();
     json!({"id_token": format!("{signed}.{}", B64.encode(sig.as_ref())), "token_type": "Bearer"}).to_string()
@@ -156,6 +156,7 @@ async fn serve_with_staff_side(
         client_secret: "secret".into(),
         redirect_uri: "http://127.0.0.1/personal/inloggad".into(),
         ca_pem: None,
+        acr: None,
     };
     let staff = StaffSide {
         issuer: Issuer::new(envelope, issuer_key).unwrap(),
@@ -236,6 +237,8 @@ async fn a_nurse_signs_in_proves_her_phone_key_and_gets_a_shift_certificate_unti
         (cert.holder.as_str(), cert.phone_key, cert.doors.clone()),
         ("anna", key_id, vec!["entrance".to_owned()])
     );
+    // It ends with the session (10 h here), not at the delegation's 12 h.
+    assert!(cert.not_after <= Timestamp::now() + SignedDuration::from_hours(10), "{}", cert.not_after);
     // The same nonce again: spent.
     assert_eq!(http(addr, "POST", "/personal/certifikat", &session, &ask).await.0, 403);
     // Disabled: no new certificate.

@@ -48,6 +48,8 @@ const WORDS = {
   reports_waiting: ['rapport(er) skickas när det finns täckning.', 'report(s) will be sent when there is coverage.'],
   team: ['team', 'team'],
   sign_in_again: ['Logga in igen', 'Sign in again'],
+  tries_left: ['försök kvar.', 'tries left.'],
+  wiped: ['För många fel PIN-koder: appen har glömt nyckeln. Logga in igen.', 'Too many wrong PINs: the app forgot its key. Sign in again.'],
 };
 
 let lang = localStorage.getItem('lang') === 'en' ? 1 : 0;
@@ -59,6 +61,8 @@ const unhex = (s) => Uint8Array.from(s.match(/../g) ?? [], (h) => parseInt(h, 16
 let me = null;
 let lastTouch = Date.now();
 let locked = false;
+// Wrong PINs in a row before the key and certificate are wiped from the phone.
+const MAX_WRONG = 5;
 
 function say(text, kind = '') {
   const s = $('status');
@@ -198,6 +202,7 @@ async function openDoor(door) {
     const tag = crypto.getRandomValues(new Uint8Array(8));
     for (const f of p.fragments(p.openRequest(tag, door, await store.publicKey(pair), unhex(c.certificate)))) await l.send(f);
     let m = await answer(l, tag);
+    if (m.kind === 'challenge' && m.door !== door) throw new Error(t('no_answer'));
     if (m.kind === 'challenge') {
       const signature = await store.sign(pair, p.signedBytes(m.nonce, m.site, door));
       for (const f of p.fragments(p.proof(door, signature))) await l.send(f);
@@ -239,10 +244,12 @@ async function report(event) {
 
 function touch() {
   lastTouch = Date.now();
+  store.put('last_use', lastTouch);
 }
 
 function lock() {
   locked = true;
+  store.put('locked', true);
   show('locked');
   $('pin').value = '';
   $('pin').focus();
@@ -272,7 +279,10 @@ async function start() {
     show('choose-pin');
     return;
   }
-  if (locked) return lock();
+  // Locked across reloads and restarts: the lock is kept on the phone, and a phone left
+  // idle locks whatever happened to the page meanwhile.
+  const lastUse = (await store.get('last_use')) ?? 0;
+  if (locked || (await store.get('locked')) || Date.now() - lastUse > IDLE_MS) return lock();
   show('doors-view');
   let c = await certificateNow();
   if (!c && me && navigator.onLine) {
@@ -299,17 +309,30 @@ $('pin-form').addEventListener('submit', async (e) => {
     return;
   }
   await store.setPin($('pin1').value);
+  touch();
   start();
 });
 $('unlock-form').addEventListener('submit', async (e) => {
   e.preventDefault();
   if (await store.pinMatches($('pin').value)) {
     locked = false;
+    await store.put('locked', false);
+    await store.put('wrong', 0);
     touch();
     say('');
     start();
   } else {
-    say(t('pin_wrong'), 'refused');
+    const wrong = ((await store.get('wrong')) ?? 0) + 1;
+    await store.put('wrong', wrong);
+    if (wrong >= MAX_WRONG) {
+      // Too many guesses: the key, certificate and PIN are gone; sign in again.
+      await store.clear();
+      locked = false;
+      say(t('wiped'), 'refused');
+      start();
+      return;
+    }
+    say(`${t('pin_wrong')} ${MAX_WRONG - wrong} ${t('tries_left')}`, 'refused');
   }
 });
 $('report-form').addEventListener('submit', report);
@@ -317,6 +340,7 @@ $('lock').addEventListener('click', lock);
 $('signout').addEventListener('click', async () => {
   await api('/personal/logga-ut', 'POST').catch(() => null);
   await store.clear();
+  await store.remove('reports');
   me = null;
   start();
 });

@@ -73,5 +73,5 @@ export async function pinMatches(pin) {
 
 /** Everything the app kept (signing out). */
 export async function clear() {
-  for (const k of ['key', 'certificate', 'me', 'pin']) await remove(k);
+  for (const k of ['key', 'certificate', 'me', 'pin', 'locked', 'wrong', 'last_use']) await remove(k);
 }

@@ -19,6 +19,7 @@ self.addEventListener('fetch', (e) => {
   if (e.request.method !== 'GET' || !SHELL.includes(url.pathname)) return;
   // The network first (a new version), the cache without coverage.
   e.respondWith(fetch(e.request).then((r) => {
+    if (!r.ok) return caches.match(e.request).then((kept) => kept ?? r);
     const copy = r.clone();
     caches.open(CACHE).then((c) => c.put(e.request, copy));
     return r;

@@ -18,6 +18,9 @@ use sha2::{Digest as _, Sha256};
 /// How far the provider's clock may be from Central's.
 pub const SKEW: SignedDuration = SignedDuration::from_mins(2);
 
+/// How long ago the person may have authenticated at the provider (`max_age`).
+pub const MAX_AGE: SignedDuration = SignedDuration::from_mins(10);
+
 /// Why a provider's answer is not believed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OidcError {
@@ -90,12 +93,15 @@ impl Provider {
         if p.issuer != expected {
             return Err(provider("discovery document", format!("issuer {:?}, configured {expected:?}", p.issuer)));
         }
+        // Plain HTTP only for a provider on this machine: an HTTPS issuer's endpoints are
+        // HTTPS too, so the code and the client secret never travel in clear.
+        let issuer_https = p.issuer.starts_with("https://");
         for (name, url) in [
             ("authorization_endpoint", &p.authorization_endpoint),
             ("token_endpoint", &p.token_endpoint),
             ("jwks_uri", &p.jwks_uri),
         ] {
-            if !endpoint_ok(url) {
+            if !endpoint_ok(url) || (issuer_https && !url.starts_with("https://")) {
                 return Err(provider(
                     "discovery document",
                     format!("{name} {url:?}: HTTPS, or HTTP to this machine only"),
@@ -114,8 +120,13 @@ impl Provider {
         state: &str,
         nonce: &str,
         verifier: &str,
+        acr: Option<&str>,
     ) -> String {
-        let query = url::form_urlencoded::Serializer::new(String::new())
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        if let Some(acr) = acr {
+            query.append_pair("acr_values", acr);
+        }
+        let query = query
             .append_pair("response_type", "code")
             .append_pair("client_id", client_id)
             .append_pair("redirect_uri", redirect_uri)
@@ -124,6 +135,9 @@ impl Provider {
             .append_pair("nonce", nonce)
             .append_pair("code_challenge", &pkce_challenge(verifier))
             .append_pair("code_challenge_method", "S256")
+            // A shared phone: the person signs in afresh, never silently as the last one.
+            .append_pair("prompt", "login")
+            .append_pair("max_age", &MAX_AGE.as_secs().to_string())
             .finish();
         let sep = if self.authorization_endpoint.contains('?') { '&' } else { '?' };
         format!("{}{sep}{query}", self.authorization_endpoint)
@@ -206,6 +220,8 @@ pub struct Expect<'a> {
     pub client_id: &'a str,
     /// The nonce sent with this sign-in.
     pub nonce: &'a str,
+    /// The authentication class required (`acr`), if any.
+    pub acr: Option<&'a str>,
 }
 
 /// The `kid` of a token's header, if it names one.
@@ -267,9 +283,24 @@ pub fn validate(
     if audiences.len() > 1 && text("azp") != Some(expect.client_id) {
         return Err(token("several audiences and azp is not this client"));
     }
+    if claims.get("azp").is_some_and(|a| a.as_str() != Some(expect.client_id)) {
+        return Err(token("azp is another client"));
+    }
+    if matches!(claims.get("aud"), Some(Value::Array(a)) if a.iter().any(|x| !x.is_string())) {
+        return Err(token("an audience that is not a string"));
+    }
     match time("exp") {
-        Some(exp) if exp + SKEW > now => {}
+        Some(exp) if exp.checked_add(SKEW).is_ok_and(|e| e > now) => {}
         _ => return Err(token("expired, or no exp")),
+    }
+    match time("auth_time") {
+        Some(at) if now.checked_sub(MAX_AGE + SKEW).is_ok_and(|oldest| at >= oldest) => {}
+        _ => return Err(token("the person did not sign in just now (auth_time missing or older than max_age)")),
+    }
+    if let Some(acr) = expect.acr
+        && text("acr") != Some(acr)
+    {
+        return Err(token(format!("authentication class {:?}, {acr:?} required", text("acr"))));
     }
     match time("iat") {
         Some(iat) if iat <= now + SKEW => {}

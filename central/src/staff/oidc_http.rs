@@ -35,6 +35,8 @@ pub struct Settings {
     pub redirect_uri: String,
     /// Extra trusted CA certificates (PEM) for the provider, beside the system's.
     pub ca_pem: Option<Vec<u8>>,
+    /// The authentication class to require (`acr`, say level of assurance 3), if any.
+    pub acr: Option<String>,
 }
 
 /// A provider that answered at start.
@@ -112,7 +114,8 @@ async fn request(
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| net(what, e))?;
         let response = if u.scheme() == "https" {
-            let name = ServerName::try_from(host.clone()).map_err(|e| net(what, e))?;
+            let bare = host.trim_start_matches('[').trim_end_matches(']').to_owned();
+            let name = ServerName::try_from(bare).map_err(|e| net(what, e))?;
             let stream =
                 tokio_rustls::TlsConnector::from(tls.clone()).connect(name, tcp).await.map_err(|e| net(what, e))?;
             send(hyper_util::rt::TokioIo::new(stream), req, what).await?
@@ -165,7 +168,8 @@ impl Oidc {
 
     /// Where to send the browser to sign in.
     pub fn authorization_url(&self, state: &str, nonce: &str, verifier: &str) -> String {
-        self.provider.authorization_url(&self.settings.client_id, &self.settings.redirect_uri, state, nonce, verifier)
+        let (client, back, acr) = (&self.settings.client_id, &self.settings.redirect_uri, self.settings.acr.as_deref());
+        self.provider.authorization_url(client, back, state, nonce, verifier, acr)
     }
 
     /// Exchanges the code and judges the ID token; the claims of a sign-in that holds.
@@ -197,7 +201,12 @@ impl Oidc {
         }
         let id_token =
             answer.get("id_token").and_then(Value::as_str).ok_or_else(|| net("token endpoint", "no id_token"))?;
-        let expect = Expect { issuer: &self.provider.issuer, client_id: &self.settings.client_id, nonce };
+        let expect = Expect {
+            issuer: &self.provider.issuer,
+            client_id: &self.settings.client_id,
+            nonce,
+            acr: self.settings.acr.as_deref(),
+        };
         let mut keys = self.keys.lock().await;
         // A key not seen yet (the provider rotated): fetched again, at most once a minute.
         if !keys.0.knows(key_id(id_token).as_deref()) && keys.1.elapsed() > Duration::from_secs(60) {

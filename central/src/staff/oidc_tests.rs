@@ -86,11 +86,12 @@ fn der_rsa(der: &[u8]) -> (&[u8], &[u8]) {
 
 fn claims() -> Value {
     json!({"iss": ISSUER, "aud": "central", "sub": "19750101-1234", "email": "anna@kommun.se",
-           "nonce": "n-1", "iat": 1_796_000_000 - 10, "exp": 1_796_000_000 + 300})
+           "nonce": "n-1", "iat": 1_796_000_000 - 10, "exp": 1_796_000_000 + 300, "auth_time": 1_796_000_000 - 20,
+           "acr": "http://id.elegnamnden.se/loa/1.0/loa3"})
 }
 
 fn expect() -> Expect<'static> {
-    Expect { issuer: ISSUER, client_id: "central", nonce: "n-1" }
+    Expect { issuer: ISSUER, client_id: "central", nonce: "n-1", acr: Some("http://id.elegnamnden.se/loa/1.0/loa3") }
 }
 
 #[test]
@@ -119,6 +120,11 @@ fn every_check_of_the_id_token_refuses_what_it_should() {
     assert!(refused(&with("iat", json!(1_796_000_000 + 600))).contains("future"));
     assert!(refused(&with("nonce", json!("n-2"))).contains("nonce"));
     assert!(refused(&with("sub", json!(""))).contains("sub"));
+    assert!(refused(&with("azp", json!("someone-else"))).contains("azp"));
+    assert!(refused(&with("auth_time", json!(1_796_000_000 - 3600))).contains("auth_time"));
+    assert!(refused(&with("acr", json!("http://id.elegnamnden.se/loa/1.0/loa2"))).contains("authentication class"));
+    // The end of representable time: refused, not a panic adding the skew.
+    assert!(refused(&with("exp", json!(253_402_300_799_i64))).contains("expired"));
     // Signed by someone else's key, or tampered with after signing.
     let other = Idp::new();
     assert!(refused(&other.token("ES256", "ec-1", &claims())).contains("signature"));
@@ -159,6 +165,8 @@ fn the_discovery_document_must_name_the_configured_issuer_and_safe_endpoints() {
     );
     let plain = Provider::from_discovery(doc(ISSUER, "http://idp.kommun.example/token").as_bytes(), ISSUER);
     assert!(plain.err().map(|e| e.to_string()).unwrap_or_default().contains("HTTPS"));
+    let mixed = Provider::from_discovery(doc(ISSUER, "http://127.0.0.1:9/token").as_bytes(), ISSUER);
+    assert!(mixed.is_err(), "an HTTPS provider's token endpoint on plain HTTP, even local");
     let local = "http://127.0.0.1:3000";
     assert!(Provider::from_discovery(doc(local, "http://127.0.0.1:3000/token").as_bytes(), local).is_ok());
 }
@@ -171,13 +179,23 @@ fn the_authorization_request_carries_state_nonce_and_the_pkce_challenge() {
         token_endpoint: format!("{ISSUER}/token"),
         jwks_uri: format!("{ISSUER}/jwks"),
     };
-    let url = p.authorization_url("central", "https://central.example/personal/inloggad", "s-1", "n-1", "verifier");
+    let url = p.authorization_url(
+        "central",
+        "https://central.example/personal/inloggad",
+        "s-1",
+        "n-1",
+        "verifier",
+        Some("loa3"),
+    );
     for part in [
         "response_type=code",
         "client_id=central",
         "state=s-1",
         "nonce=n-1",
         "code_challenge_method=S256",
+        "prompt=login",
+        "max_age=600",
+        "acr_values=loa3",
         "redirect_uri=https%3A%2F%2Fcentral.example%2Fpersonal%2Finloggad",
     ] {
         assert!(url.contains(part), "{part} in {url}");

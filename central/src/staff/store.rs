@@ -114,13 +114,16 @@ pub struct Issued<'a> {
     pub key_kind: &'a str,
 }
 
-/// Records an issued certificate (before it is handed out).
-pub async fn record(client: &Client, i: &Issued<'_>) -> Result<(), DbError> {
+/// Records an issued certificate (before it is handed out); false, and nothing recorded,
+/// when the person was disabled meanwhile (so `disable` lists every certificate that was
+/// ever handed out).
+pub async fn record(client: &Client, i: &Issued<'_>) -> Result<bool, DbError> {
     let c = i.cert;
-    client
+    let n = client
         .execute(
             "INSERT INTO staff_certificates (id, holder, team, key_id, key_kind, doors, not_before, not_after) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8 \
+             WHERE NOT EXISTS (SELECT 1 FROM staff_disabled WHERE holder = $2)",
             &[
                 &c.id,
                 &c.holder,
@@ -133,28 +136,34 @@ pub async fn record(client: &Client, i: &Issued<'_>) -> Result<(), DbError> {
             ],
         )
         .await?;
-    Ok(())
+    Ok(n == 1)
 }
 
 /// How long a sign-in at the provider may take.
 pub const LOGIN_LIFETIME: jiff::SignedDuration = jiff::SignedDuration::from_mins(10);
 
-/// Keeps a sign-in under way (expired ones are cleared on the way).
+/// Sign-ins under way at once, at most: an unauthenticated client can begin them, so
+/// the table is bounded.
+pub const MAX_LOGINS: i64 = 10_000;
+
+/// Keeps a sign-in under way (expired ones are cleared on the way); false when
+/// [`MAX_LOGINS`] are under way.
 pub async fn begin_login(
     client: &Client,
     state: &str,
     nonce: &str,
     verifier: &str,
     now: Timestamp,
-) -> Result<(), DbError> {
+) -> Result<bool, DbError> {
     client.execute("DELETE FROM staff_logins WHERE expires < $1", &[&ts(now)]).await?;
-    client
+    let n = client
         .execute(
-            "INSERT INTO staff_logins (state, nonce, verifier, expires) VALUES ($1, $2, $3, $4)",
-            &[&state, &nonce, &verifier, &ts(now + LOGIN_LIFETIME)],
+            "INSERT INTO staff_logins (state, nonce, verifier, expires) SELECT $1, $2, $3, $4 \
+             WHERE (SELECT count(*) FROM staff_logins) < $5",
+            &[&state, &nonce, &verifier, &ts(now + LOGIN_LIFETIME), &MAX_LOGINS],
         )
         .await?;
-    Ok(())
+    Ok(n == 1)
 }
 
 /// Takes a sign-in under way, once: its nonce and PKCE verifier.
@@ -192,15 +201,18 @@ pub async fn start_session(
     Ok(())
 }
 
-/// The login of a live staff session.
-pub async fn session(client: &Client, token: &str, now: Timestamp) -> Result<Option<String>, DbError> {
+/// The login of a live staff session, and when it ends.
+pub async fn session(client: &Client, token: &str, now: Timestamp) -> Result<Option<(String, Timestamp)>, DbError> {
     let row = client
         .query_opt(
-            "SELECT login FROM staff_sessions WHERE token_hash = $1 AND expires >= $2",
+            "SELECT login, expires FROM staff_sessions WHERE token_hash = $1 AND expires >= $2",
             &[&digest(token), &ts(now)],
         )
         .await?;
-    Ok(row.map(|r| r.get(0)))
+    Ok(row.map(|r| {
+        let ends: std::time::SystemTime = r.get(1);
+        (r.get(0), Timestamp::try_from(ends).unwrap_or(now))
+    }))
 }
 
 /// Ends a staff session.

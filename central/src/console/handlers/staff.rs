@@ -69,8 +69,16 @@ pub(super) async fn begin(Shared(s): Shared<AppState>) -> Response {
         Ok(db) => store::begin_login(&db, &state, &nonce, &verifier, Timestamp::now()).await,
         Err(e) => Err(e),
     };
-    if let Err(e) = stored {
-        return unavailable(&e);
+    match stored {
+        Ok(true) => {}
+        Ok(false) => {
+            return refused(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "För många inloggningar pågår; försök om en stund",
+                "Too many sign-ins under way; try again shortly",
+            );
+        }
+        Err(e) => return unavailable(&e),
     }
     let mut r = Redirect::to(&side.oidc.authorization_url(&state, &nonce, &verifier)).into_response();
     // Lax: the provider's redirect back is a top-level navigation from its site.
@@ -125,6 +133,15 @@ pub(super) async fn finish(
             return refused(StatusCode::FORBIDDEN, "Inloggningen godtogs inte", "The sign-in was not accepted");
         }
     };
+    // An e-mail address names a person only when the provider vouches for it.
+    if side.login_claim == "email" && claims.get("email_verified").and_then(Value::as_bool) != Some(true) {
+        return refuse(
+            "the e-mail address is not verified by the provider",
+            "Inloggningen saknar en bekräftad e-postadress",
+            "The sign-in has no verified e-mail address",
+        )
+        .await;
+    }
     let Some(login) = claims.get(&side.login_claim).and_then(Value::as_str) else {
         return refuse(
             "the ID token lacks the login claim",
@@ -158,22 +175,29 @@ pub(super) async fn finish(
 }
 
 /// The person behind the staff session, with their team and whether they are enabled.
-async fn signed_in(
-    s: &AppState,
-    headers: &HeaderMap,
-) -> Result<(crate::staff::roster::Person, crate::staff::roster::Team, bool), Response> {
+async fn signed_in(s: &AppState, headers: &HeaderMap) -> Result<SignedIn, Response> {
     let not_in = || refused(StatusCode::UNAUTHORIZED, "Logga in igen", "Sign in again");
     let token = cookie(headers, SESSION).ok_or_else(not_in)?;
     let db = s.db.get().await.map_err(|e| unavailable(&e))?;
-    let login = store::session(&db, token, Timestamp::now()).await.map_err(|e| unavailable(&e))?.ok_or_else(not_in)?;
-    store::person(&db, &login).await.map_err(|e| unavailable(&e))?.ok_or_else(not_in)
+    let (login, ends) =
+        store::session(&db, token, Timestamp::now()).await.map_err(|e| unavailable(&e))?.ok_or_else(not_in)?;
+    let (person, team, enabled) = store::person(&db, &login).await.map_err(|e| unavailable(&e))?.ok_or_else(not_in)?;
+    Ok(SignedIn { person, team, enabled, ends })
+}
+
+/// The person behind a staff session: their team, whether enabled, when the session ends.
+struct SignedIn {
+    person: crate::staff::roster::Person,
+    team: crate::staff::roster::Team,
+    enabled: bool,
+    ends: Timestamp,
 }
 
 /// `GET /personal/jag`: who is signed in, their team and its doors (those delegated).
 pub(super) async fn me(Shared(s): Shared<AppState>, headers: HeaderMap) -> Response {
     let Some(side) = side(&s) else { return StatusCode::NOT_FOUND.into_response() };
     match signed_in(&s, &headers).await {
-        Ok((person, team, enabled)) => json_answer(
+        Ok(SignedIn { person, team, enabled, .. }) => json_answer(
             StatusCode::OK,
             &json!({ "holder": person.holder, "name": person.name, "team": team.id, "team_name": team.name,
                      "doors": side.issuer.doors_of(&team), "enabled": enabled }),
@@ -187,8 +211,8 @@ pub(super) async fn nonce(Shared(s): Shared<AppState>, headers: HeaderMap) -> Re
     if side(&s).is_none() {
         return StatusCode::NOT_FOUND.into_response();
     }
-    let (person, _, _) = match signed_in(&s, &headers).await {
-        Ok(found) => found,
+    let person = match signed_in(&s, &headers).await {
+        Ok(found) => found.person,
         Err(r) => return r,
     };
     let Ok(nonce) = random_bytes() else { return unavailable(&"no randomness") };
@@ -235,7 +259,7 @@ pub(super) async fn certificate(
     body: Bytes,
 ) -> Response {
     let Some(side) = side(&s) else { return StatusCode::NOT_FOUND.into_response() };
-    let (person, team, enabled) = match signed_in(&s, &headers).await {
+    let SignedIn { person, team, enabled, ends } = match signed_in(&s, &headers).await {
         Ok(found) => found,
         Err(r) => return r,
     };
@@ -259,6 +283,8 @@ pub(super) async fn certificate(
     }
     let Ok(id) = random_bytes() else { return unavailable(&"no randomness") };
     let id = format!("shift-{}", portvakt_wire::hex::encode(&id[..8]));
+    // Never past the session: a certificate ends with the shift it was signed in for.
+    let shift_end = Some(shift_end.map_or(ends, |e| e.min(ends)));
     let r = Request { person: &person, team: &team, enabled, key, nonce, signature, shift_end };
     let (bytes, cert) = match side.issuer.shift_certificate(&r, id, now) {
         Ok(issued) => issued,
@@ -267,8 +293,14 @@ pub(super) async fn certificate(
             return refused(StatusCode::FORBIDDEN, "Inget passerkort kunde utfärdas", "No key could be issued");
         }
     };
-    if let Err(e) = store::record(&db, &store::Issued { cert: &cert, team: &team.id, key_kind: key.kind() }).await {
-        return unavailable(&e);
+    match store::record(&db, &store::Issued { cert: &cert, team: &team.id, key_kind: key.kind() }).await {
+        Ok(true) => {}
+        // Disabled in the meantime: the certificate is never handed out.
+        Ok(false) => {
+            let _ = record(&s, Some(&account), "staff_refused", "disabled while the certificate was made", &from).await;
+            return refused(StatusCode::FORBIDDEN, "Ditt konto är spärrat", "Your account is blocked");
+        }
+        Err(e) => return unavailable(&e),
     }
     let said = format!("{} for {} until {}", cert.id, cert.doors.join(", "), cert.not_after);
     let _ = record(&s, Some(&account), "staff_certificate", &said, &from).await;
@@ -301,13 +333,16 @@ pub(super) async fn report(
     if side(&s).is_none() {
         return StatusCode::NOT_FOUND.into_response();
     }
-    let (person, _, _) = match signed_in(&s, &headers).await {
-        Ok(found) => found,
+    let person = match signed_in(&s, &headers).await {
+        Ok(found) => found.person,
         Err(r) => return r,
     };
     let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let text = |k: &str, most: usize| {
-        v.get(k).and_then(Value::as_str).filter(|t| t.chars().count() <= most && !t.chars().any(char::is_control))
+        // No control or format characters (a right-to-left override would turn the log's text).
+        v.get(k).and_then(Value::as_str).filter(|t| {
+            t.chars().count() <= most && !t.chars().any(|c| c.is_control() || ('\u{200b}'..='\u{206f}').contains(&c))
+        })
     };
     let (Some(door), Some(at)) = (text("door", 64), text("at", 40).and_then(|t| t.parse::<Timestamp>().ok())) else {
         return refused(StatusCode::BAD_REQUEST, "Felaktig rapport", "A malformed report");
