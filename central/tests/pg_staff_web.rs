@@ -106,6 +106,16 @@ fn query<'a>(url: &'a str, name: &str) -> &'a str {
     url.split(['?', '&']).find_map(|p| p.strip_prefix(&format!("{name}="))).unwrap()
 }
 
+/// A certificate request: a fresh nonce of anna's session, signed with the phone's key.
+async fn proven(addr: SocketAddr, session: &str, phone: &EcdsaKeyPair) -> String {
+    let (_, _, body) = http(addr, "POST", "/personal/nonce", session, "").await;
+    let nonce_hex = serde_json::from_str::<Value>(&unchunk(&body)).unwrap()["nonce"].as_str().unwrap().to_owned();
+    let nonce: [u8; 32] = hex::decode(&nonce_hex).unwrap().try_into().unwrap();
+    let signature = phone.sign(&SystemRandom::new(), &proof_bytes(&nonce, "anna")).unwrap();
+    json!({"key": hex::encode(phone.public_key().as_ref()), "nonce": nonce_hex, "signature": hex::encode(signature.as_ref())})
+        .to_string()
+}
+
 /// A chunked body, unchunked (axum answers JSON in one chunk).
 fn unchunk(body: &str) -> String {
     match body.split_once("\r\n") {
@@ -218,13 +228,7 @@ async fn a_nurse_signs_in_proves_her_phone_key_and_gets_a_shift_certificate_unti
     // The phone's key: P-256, proven over a fresh nonce.
     let phone_doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
     let phone = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, phone_doc.as_ref(), &rng).unwrap();
-    let (_, _, body) = http(addr, "POST", "/personal/nonce", &session, "").await;
-    let nonce_hex = serde_json::from_str::<Value>(&unchunk(&body)).unwrap()["nonce"].as_str().unwrap().to_owned();
-    let nonce: [u8; 32] = hex::decode(&nonce_hex).unwrap().try_into().unwrap();
-    let signature = phone.sign(&rng, &proof_bytes(&nonce, "anna")).unwrap();
-    let ask = json!({"key": hex::encode(phone.public_key().as_ref()), "nonce": nonce_hex,
-                     "signature": hex::encode(signature.as_ref())})
-    .to_string();
+    let ask = proven(addr, &session, &phone).await;
     let (status, _, body) = http(addr, "POST", "/personal/certifikat", &session, &ask).await;
     assert_eq!(status, 200, "{body}");
     let answer: Value = serde_json::from_str(&unchunk(&body)).unwrap();
@@ -243,13 +247,7 @@ async fn a_nurse_signs_in_proves_her_phone_key_and_gets_a_shift_certificate_unti
     assert_eq!(http(addr, "POST", "/personal/certifikat", &session, &ask).await.0, 403);
     // Disabled: no new certificate.
     store::disable(&c, "anna", "lena", Timestamp::now()).await.unwrap();
-    let (_, _, body) = http(addr, "POST", "/personal/nonce", &session, "").await;
-    let nonce_hex = serde_json::from_str::<Value>(&unchunk(&body)).unwrap()["nonce"].as_str().unwrap().to_owned();
-    let nonce: [u8; 32] = hex::decode(&nonce_hex).unwrap().try_into().unwrap();
-    let signature = phone.sign(&rng, &proof_bytes(&nonce, "anna")).unwrap();
-    let ask = json!({"key": hex::encode(phone.public_key().as_ref()), "nonce": nonce_hex,
-                     "signature": hex::encode(signature.as_ref())})
-    .to_string();
+    let ask = proven(addr, &session, &phone).await;
     assert_eq!(http(addr, "POST", "/personal/certifikat", &session, &ask).await.0, 403);
 
     // The app itself, and a "could not get in" report into the console's log.
