@@ -6,37 +6,18 @@
 
 mod common;
 
-use common::{count, pg};
+use common::{count, issuer, pg};
 use ed25519_dalek::{Signer as _, SigningKey};
 use jiff::{SignedDuration, Timestamp};
-use portvakt_central::staff::issue::{Issuer, Request, proof_bytes};
+use portvakt_central::staff::issue::{Request, proof_bytes};
 use portvakt_central::staff::roster::Roster;
 use portvakt_central::staff::store;
-use portvakt_wire::delegation::Delegation;
-use portvakt_wire::envelope::{DocType, seal};
 use portvakt_wire::phone_key::PhonePublicKey;
 
 const ROSTER: &str = r#"{"authority":"kommunen",
   "teams":[{"id":"team-norr","name":"Hemtjänsten Norr","role":"home_care","doors":["entrance","rubbish"]}],
   "people":[{"login":"anna@kommun.se","holder":"anna","name":"Anna Berg","team":"team-norr"},
             {"login":"bo@kommun.se","holder":"bo","name":"Bo Ek","team":"team-norr"}]}"#;
-
-fn issuer(now: Timestamp) -> Issuer {
-    let key = SigningKey::from_bytes(&[0x49; 32]);
-    let d = Delegation {
-        authority: "kommunen".into(),
-        id: "central-2026".into(),
-        issuer: "central".into(),
-        issuer_key: key.verifying_key().to_bytes(),
-        site: "*".into(),
-        roles: vec!["home_care".into()],
-        doors: vec!["entrance".into()],
-        max_certificate: SignedDuration::from_hours(12),
-        not_before: now - SignedDuration::from_hours(24),
-        not_after: now + SignedDuration::from_hours(24 * 30),
-    };
-    Issuer::new(seal(DocType::Delegation, &d.encode(), &SigningKey::from_bytes(&[2; 32])), key).unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signed_in_person_gets_one_recorded_certificate_per_nonce_until_disabled() {

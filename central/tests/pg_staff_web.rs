@@ -15,15 +15,14 @@ use std::sync::{Arc, Mutex};
 use axum::extract::{Form, State};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use common::{count, pg};
-use ed25519_dalek::SigningKey;
+use common::{count, issuer, pg};
 use jiff::{SignedDuration, Timestamp};
 use portvakt_central::console;
-use portvakt_central::staff::issue::{Issuer, proof_bytes};
+use portvakt_central::staff::issue::proof_bytes;
 use portvakt_central::staff::roster::Roster;
 use portvakt_central::staff::{StaffSide, oidc_http, store};
-use portvakt_wire::delegation::{DelegatedCertificate, Delegation};
-use portvakt_wire::envelope::{DocType, open, seal};
+use portvakt_wire::delegation::DelegatedCertificate;
+use portvakt_wire::envelope::{DocType, open};
 use portvakt_wire::hex;
 use ring::rand::SystemRandom;
 use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _};
@@ -145,21 +144,6 @@ async fn serve_with_staff_side(
         .with_state(idp.clone());
     tokio::spawn(async move { axum::serve(listener, app).await });
 
-    let issuer_key = SigningKey::from_bytes(&[0x49; 32]);
-    let now = Timestamp::now();
-    let d = Delegation {
-        authority: "kommunen".into(),
-        id: "central-2026".into(),
-        issuer: "central".into(),
-        issuer_key: issuer_key.verifying_key().to_bytes(),
-        site: "*".into(),
-        roles: vec!["home_care".into()],
-        doors: vec!["entrance".into()],
-        max_certificate: SignedDuration::from_hours(12),
-        not_before: now - SignedDuration::from_hours(1),
-        not_after: now + SignedDuration::from_hours(24 * 30),
-    };
-    let envelope = seal(DocType::Delegation, &d.encode(), &SigningKey::from_bytes(&[2; 32]));
     let settings = oidc_http::Settings {
         issuer: base.clone(),
         client_id: "central".into(),
@@ -169,7 +153,7 @@ async fn serve_with_staff_side(
         acr: None,
     };
     let staff = StaffSide {
-        issuer: Issuer::new(envelope, issuer_key).unwrap(),
+        issuer: issuer(Timestamp::now()),
         oidc: oidc_http::Oidc::connect(settings).await.unwrap(),
         login_claim: "email".into(),
         session: SignedDuration::from_hours(10),

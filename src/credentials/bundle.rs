@@ -82,10 +82,6 @@ fn ms(t: Timestamp) -> i64 {
     t.as_millisecond()
 }
 
-pub(super) fn time(r: &Reader<'_>, v: i64, what: &str) -> Result<Timestamp, WireError> {
-    Timestamp::from_millisecond(v).map_err(|_| r.error(format!("{what}: {v} ms is not a valid time")))
-}
-
 pub(super) fn write_token(w: &mut Writer, t: &Token) {
     let (kind, bytes) = match t {
         Token::Pin(d) => (1, d.0),
@@ -153,10 +149,8 @@ impl Bundle {
         let authority = r.str("authority")?;
         let site = r.str("site")?;
         let version = r.u64("version")?;
-        let v = r.i64("issued_at")?;
-        let issued_at = time(&r, v, "issued_at")?;
-        let v = r.i64("not_after")?;
-        let not_after = time(&r, v, "not_after")?;
+        let issued_at = r.time("issued_at")?;
+        let not_after = r.time("not_after")?;
         let n = r.count("entries", MIN_ENTRY)?;
         let mut entries = Vec::with_capacity(n);
         for _ in 0..n {
@@ -167,14 +161,8 @@ impl Bundle {
             let nd = r.u8("door count")?;
             let doors = (0..nd).map(|_| r.small_str("door")).collect::<Result<Vec<_>, _>>()?;
             let schedule = r.opt_str("schedule")?.map(SmolStr::from);
-            let valid_from = match r.opt_i64("valid_from")? {
-                Some(v) => Some(time(&r, v, "valid_from")?),
-                None => None,
-            };
-            let valid_until = match r.opt_i64("valid_until")? {
-                Some(v) => Some(time(&r, v, "valid_until")?),
-                None => None,
-            };
+            let valid_from = r.opt_time("valid_from")?;
+            let valid_until = r.opt_time("valid_until")?;
             entries.push(Entry { id, holder, role, token, doors, schedule, valid_from, valid_until });
         }
         let n = r.count("bookings", MIN_BOOKING)?;
@@ -182,10 +170,8 @@ impl Bundle {
         for _ in 0..n {
             let holder = r.str("booking holder")?;
             let door = r.str("booking door")?;
-            let v = r.i64("booking start")?;
-            let start = time(&r, v, "booking start")?;
-            let v = r.i64("booking end")?;
-            let end = time(&r, v, "booking end")?;
+            let start = r.time("booking start")?;
+            let end = r.time("booking end")?;
             bookings.push(BookingEntry { holder, door, start, end });
         }
         let policy = match r.u8("policy present")? {

@@ -10,7 +10,7 @@ use jiff::Timestamp;
 
 use super::delegation::{DelegatedCertificate, Delegation};
 use super::envelope::{DocType, Envelope, open, signature_ok};
-use super::verify::{Refusal, Trust};
+use super::verify::{Refusal, Trust, signed_by};
 use crate::config::AuthorityConfig;
 
 /// The delegation a certificate came through: what the audit record names and what a
@@ -54,10 +54,7 @@ pub fn check_chain<'t>(
         return Err(Refusal::WrongType { expected: DocType::Delegation.word(), found: inner.doc_type.word() });
     }
     let d = Delegation::decode(inner.body).map_err(at(24))?;
-    let authority = trust.authority(&d.authority).ok_or_else(|| Refusal::UnknownAuthority(d.authority.clone()))?;
-    if !signature_ok(&inner, &authority.public_key) {
-        return Err(Refusal::BadSignature(d.authority.clone()));
-    }
+    let authority = signed_by(trust, &d.authority, &inner)?;
     // The issuer signed this certificate: only now is anything in it believed.
     if !signature_ok(env, &d.issuer_key) {
         return Err(Refusal::BadSignature(format!("issuer {}", d.issuer)));

@@ -4,7 +4,6 @@
 
 use jiff::Timestamp;
 
-use super::bundle::time;
 use super::wire::{Reader, WireError, Writer};
 
 /// A revocation list.
@@ -49,8 +48,7 @@ impl RevocationList {
         let authority = r.str("authority")?;
         let site = r.str("site")?;
         let sequence = r.u64("sequence")?;
-        let v = r.i64("issued_at")?;
-        let issued_at = time(&r, v, "issued_at")?;
+        let issued_at = r.time("issued_at")?;
         let n = r.count("revoked ids", 2)?;
         let ids = (0..n).map(|_| r.str("revoked id")).collect::<Result<Vec<_>, _>>()?;
         let n = r.count("revoked keys", 32)?;

@@ -229,7 +229,7 @@ fn within_lifetime(
     Ok(())
 }
 
-fn signed_by<'t>(
+pub(super) fn signed_by<'t>(
     trust: &'t Trust<'_>,
     authority: &str,
     env: &super::envelope::Envelope<'_>,

@@ -174,6 +174,15 @@ impl<'a> Reader<'a> {
         let v = self.i64(what)?;
         jiff::Timestamp::from_millisecond(v).map_err(|_| self.error(format!("{what}: {v} ms is not a valid time")))
     }
+    /// An optional time (presence byte, then as [`Self::time`]).
+    pub fn opt_time(&mut self, what: &str) -> Result<Option<jiff::Timestamp>, WireError> {
+        match self.opt_i64(what)? {
+            Some(v) => jiff::Timestamp::from_millisecond(v)
+                .map(Some)
+                .map_err(|_| self.error(format!("{what}: {v} ms is not a valid time"))),
+            None => Ok(None),
+        }
+    }
     /// Length-prefixed bytes (u32).
     pub fn blob(&mut self, what: &str) -> Result<&'a [u8], WireError> {
         let n = self.u32(what)?;

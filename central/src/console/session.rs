@@ -42,7 +42,8 @@ pub fn random_token() -> std::io::Result<String> {
     Ok(portvakt_wire::hex::encode(&random_bytes()?))
 }
 
-fn digest(token: &str) -> Vec<u8> {
+/// A token as stored: its SHA-256 (the staff side's sessions too).
+pub(crate) fn digest(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 

@@ -6,6 +6,7 @@ use jiff::Timestamp;
 use tokio_postgres::Client;
 
 use super::roster::{Person, Roster, Team};
+use crate::console::session::digest;
 use crate::db::DbError;
 
 /// How long a nonce for a key proof holds.
@@ -175,11 +176,6 @@ pub async fn take_login(client: &Client, state: &str, now: Timestamp) -> Result<
         )
         .await?;
     Ok(row.map(|r| (r.get(0), r.get(1))))
-}
-
-fn digest(token: &str) -> Vec<u8> {
-    use sha2::Digest as _;
-    sha2::Sha256::digest(token.as_bytes()).to_vec()
 }
 
 /// Starts a staff session until `expires` (ended ones are cleared on the way).

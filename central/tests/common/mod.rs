@@ -163,3 +163,26 @@ pub fn keys() -> portvakt_central::keys::Keys {
         retention: portvakt_central::retention::Retention::default(),
     }
 }
+
+/// Central as kommunen's delegated issuer (key seed 0x49…; kommunen's seed 0x02…): home
+/// care at the entrance, certificates up to 12 h, the delegation valid for 30 days.
+pub fn issuer(now: jiff::Timestamp) -> portvakt_central::staff::issue::Issuer {
+    use jiff::SignedDuration;
+    use portvakt_wire::delegation::Delegation;
+    use portvakt_wire::envelope::{DocType, seal};
+    let key = SigningKey::from_bytes(&[0x49; 32]);
+    let d = Delegation {
+        authority: "kommunen".into(),
+        id: "central-2026".into(),
+        issuer: "central".into(),
+        issuer_key: key.verifying_key().to_bytes(),
+        site: "*".into(),
+        roles: vec!["home_care".into()],
+        doors: vec!["entrance".into()],
+        max_certificate: SignedDuration::from_hours(12),
+        not_before: now - SignedDuration::from_hours(24),
+        not_after: now + SignedDuration::from_hours(24 * 30),
+    };
+    let envelope = seal(DocType::Delegation, &d.encode(), &SigningKey::from_bytes(&[2; 32]));
+    portvakt_central::staff::issue::Issuer::new(envelope, key).expect("the issuer key is the delegation's")
+}

@@ -152,9 +152,7 @@ pub(crate) fn keygen_p256(out: &Path) -> anyhow::Result<String> {
     keys::write_private_bytes(out, &pkcs8)?;
     let public = key.public();
     let id = hex::encode(&public.id());
-    let mut pub_path = out.as_os_str().to_owned();
-    pub_path.push(".pub");
-    std::fs::write(&pub_path, format!("{id}\n")).map_err(|e| anyhow!("writing the .pub file: {e}"))?;
+    crate::documents::write_pub(out, &id)?;
     let full = match public {
         portvakt_phone::PhonePublicKey::P256(k) => hex::encode(&k),
         portvakt_phone::PhonePublicKey::Ed25519(k) => hex::encode(&k),

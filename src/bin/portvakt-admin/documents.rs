@@ -39,9 +39,7 @@ pub(crate) fn keygen(out: &Path, reading: bool) -> anyhow::Result<String> {
         (seed, keys::public_hex(&ed25519_dalek::SigningKey::from_bytes(&seed)))
     };
     keys::write_private(out, &private)?;
-    let mut pub_path = out.as_os_str().to_owned();
-    pub_path.push(".pub");
-    std::fs::write(&pub_path, format!("{public}\n")).context("writing the .pub file")?;
+    write_pub(out, &public)?;
     if reading {
         return Ok(format!(
             "reading key: {} (mode 600; keep it where your records are read)\n\
@@ -50,6 +48,13 @@ pub(crate) fn keygen(out: &Path, reading: bool) -> anyhow::Result<String> {
         ));
     }
     Ok(format!("private key: {} (mode 600; keep it offline)\npublic key:  {public}\n", out.display()))
+}
+
+/// Writes `<out>.pub` beside a private key file: what others are given of it.
+pub(crate) fn write_pub(out: &Path, public: &str) -> anyhow::Result<()> {
+    let mut pub_path = out.as_os_str().to_owned();
+    pub_path.push(".pub");
+    std::fs::write(&pub_path, format!("{public}\n")).context("writing the .pub file")
 }
 
 /// The public half of a private key file: a signing key's, or a reading key's.
