@@ -99,3 +99,6 @@ bash scripts/fleet.sh
 
 echo "== interop: Portvakt Central's console in a real browser (Debian's chromium, playwright-core)"
 bash scripts/browser-console.sh
+
+echo "== interop: the staff app end to end (chromium, a real OpenID provider, Bluetooth emulation, the demo's gateway)"
+bash scripts/browser-staff.sh

@@ -119,6 +119,21 @@ enum Command {
         /// After the scripted day, keep everything running — the console too — until Ctrl-C.
         #[arg(long)]
         keep_running: bool,
+        /// Where the console listens (a loopback address; a free port when not given).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+        /// The staff side: the identity provider's issuer URL (`http://127.0.0.1:…` for one on
+        /// this machine); its client for Central is --oidc-client-id and
+        /// --oidc-client-secret-file, and it must send the browser back to
+        /// `http://<--listen>/personal/inloggad`.
+        #[arg(long, requires_all = ["keep_running", "listen", "oidc_client_id", "oidc_client_secret_file"])]
+        oidc_issuer: Option<String>,
+        /// Central's client id at --oidc-issuer.
+        #[arg(long, requires = "oidc_issuer")]
+        oidc_client_id: Option<String>,
+        /// A file holding Central's client secret at --oidc-issuer.
+        #[arg(long, requires = "oidc_issuer")]
+        oidc_client_secret_file: Option<PathBuf>,
     },
     /// The operators' console in a browser (docs/central.md, "The console").
     #[command(
@@ -225,8 +240,24 @@ async fn run(cli: Cli) -> Result<String, Failure> {
         }
         Command::Account(c) => account(c).await,
         Command::Staff(c) => staff(c).await,
-        Command::Demo { gateway_config, gateways, keep, keep_running } => {
-            let options = demo::Options { gateway_config, gateways: usize::from(gateways), keep, keep_running };
+        Command::Demo {
+            gateway_config,
+            gateways,
+            keep,
+            keep_running,
+            listen,
+            oidc_issuer,
+            oidc_client_id,
+            oidc_client_secret_file,
+        } => {
+            if listen.is_some_and(|a| !a.ip().is_loopback()) {
+                return Err(fail(64, "--listen: the demo serves on a loopback address only"));
+            }
+            let staff = oidc_issuer.zip(oidc_client_id).zip(oidc_client_secret_file).map(
+                |((issuer, client_id), client_secret_file)| demo::Provider { issuer, client_id, client_secret_file },
+            );
+            let options =
+                demo::Options { gateway_config, gateways: usize::from(gateways), keep, keep_running, listen, staff };
             demo::run(&options).await.map_err(|e| fail(1, format!("demo: {e}")))?;
             Ok(String::new())
         }

@@ -15,12 +15,14 @@ use super::tools::{Tools, command, output, tail};
 
 /// The example building's files, copied once for every gateway.
 pub struct Building {
-    config: PathBuf,
+    /// The example building's config, as every gateway runs it.
+    pub config: PathBuf,
     residents: PathBuf,
     site_key: PathBuf,
     owner_key: PathBuf,
     home_care: PathBuf,
-    municipality_key: PathBuf,
+    /// The municipality's signing key (it delegates to Central in the staff demo).
+    pub municipality_key: PathBuf,
     /// The owner's reading key: its residents' names are sealed to it.
     pub owner_reading_key: PathBuf,
     /// The municipality's reading key: its Central opens home care's visits with it.
@@ -112,6 +114,8 @@ impl Gateway {
             ("PORTVAKT__STORE__PATH".into(), path("gateway.db")),
             ("PORTVAKT__CREDENTIALS__INBOX".into(), path("inbox")),
             ("PORTVAKT__DAEMON__CONTROL_SOCKET".into(), path("control.sock")),
+            // The simulated radio: the same BLE fragments over a Unix socket.
+            ("PORTVAKT__BLE__SOCKET".into(), path("ble.sock")),
             // The demo's clock is the machine's, taken as synchronised (no timesyncd needed).
             ("PORTVAKT__CLOCK__SYNCHRONIZED_FLAG".into(), path("synchronized")),
             ("PORTVAKT__UPLINK__BROKER".into(), broker.to_owned()),
@@ -159,6 +163,11 @@ impl Gateway {
             &format!("the gateway of {site}"),
             format!("did not answer within 10 s:\n{}", tail(&log, 8)),
         ))
+    }
+
+    /// The gateway's simulated BLE socket (what a phone at its doors reaches).
+    pub fn ble_socket(&self) -> PathBuf {
+        self.dir.join("ble.sock")
     }
 
     /// The command line that reaches this gateway from a shell (`… sim laundry open`).

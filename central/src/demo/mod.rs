@@ -5,12 +5,15 @@
 //! use the doors, a door is forced, and one broker node is killed with SIGKILL and started
 //! again; checks that every record of every gateway is stored with its chain intact; then
 //! prints the fleet, the alarms and the visit list, and removes everything it started.
+//! With `--keep-running` everything stays up; with an identity provider named, the staff
+//! side too (the app at `/personal/`, each gateway's simulated BLE socket to open with).
 
 mod cluster;
 mod gateway;
 pub mod postgres;
 mod privacy;
 mod script;
+mod staff;
 mod tools;
 
 use std::path::PathBuf;
@@ -18,6 +21,7 @@ use std::path::PathBuf;
 use crate::db::DbError;
 
 pub use script::run;
+pub use staff::Provider;
 
 /// What the demo is run with.
 #[derive(Debug, Clone)]
@@ -31,6 +35,11 @@ pub struct Options {
     pub keep: bool,
     /// After the scripted day, keep everything running (the console too) until Ctrl-C.
     pub keep_running: bool,
+    /// Where the console listens (a free loopback port when not given).
+    pub listen: Option<std::net::SocketAddr>,
+    /// The staff side with this identity provider (with `keep_running`): the staff app at
+    /// `/personal/`, Central issuing shift certificates for the home-care team.
+    pub staff: Option<Provider>,
 }
 
 /// Why the demo stopped.

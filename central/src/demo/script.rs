@@ -114,7 +114,7 @@ pub async fn run(o: &Options) -> Result<(), DemoError> {
     result
 }
 
-fn fresh_key() -> Result<SigningKey, DemoError> {
+pub(super) fn fresh_key() -> Result<SigningKey, DemoError> {
     let seed = crate::console::session::random_bytes().map_err(|e| DemoError::io("/dev/urandom", e))?;
     Ok(SigningKey::from_bytes(&seed))
 }
@@ -189,13 +189,12 @@ async fn play(
         .await
         .map_err(|e| DemoError::step("the demo's account", e.to_string()))?;
     let (ready, bound) = tokio::sync::oneshot::channel();
-    let options = crate::console::Options {
-        db: url.clone(),
-        listen: ([127, 0, 0, 1], 0).into(),
-        behind_proxy: false,
-        tls: None,
-        staff: None,
+    let listen = o.listen.unwrap_or_else(|| ([127, 0, 0, 1], 0).into());
+    let staff = match &o.staff {
+        Some(provider) => Some(super::staff::prepare(tools, &building, dir, &mut db, (provider, listen)).await?),
+        None => None,
     };
+    let options = crate::console::Options { db: url.clone(), listen, behind_proxy: false, tls: None, staff };
     stage.console = Some(tokio::spawn(crate::console::serve(options, Some(ready))));
     let address = bound.await.map_err(|_| DemoError::step("the console", "did not start"))?;
     println!("the console: http://{address}/  (log in as demo, password {password})");
@@ -279,6 +278,16 @@ async fn play(
         );
         println!("PostgreSQL: {url}");
         println!("At {}'s doors: {} sim laundry open", gateways[0].site, gateways[0].command_line());
+        for g in gateways {
+            println!("BLE at {}: {}", g.site, g.ble_socket().display());
+        }
+        if o.staff.is_some() {
+            println!(
+                "The staff app: http://{address}/personal (sign in at the identity provider as {}; team {})",
+                super::staff::NURSE,
+                super::staff::TEAM
+            );
+        }
         std::future::pending::<()>().await;
     }
     println!("\nDone: stopping the gateways, the collectors, the cluster and PostgreSQL.");

@@ -1,0 +1,85 @@
+//! The demo's staff side (`demo --keep-running --oidc-issuer …`): Central as the issuer
+//! the municipality delegates to. A fresh issuer key, a delegation for home care's doors
+//! signed with the municipality's key by `portvakt-admin delegate`, the home-care team's
+//! roster, and the identity provider named on the command line; the staff app is then
+//! served at `/personal/` beside the console.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::DemoError;
+use super::gateway::{Building, MUNICIPALITY};
+use super::tools::{Tools, command, output};
+use crate::staff::{StaffSide, issue::Issuer, oidc_http, roster::Roster, store};
+
+/// The identity provider the demo's staff sign in at.
+#[derive(Debug, Clone)]
+pub struct Provider {
+    /// Its issuer URL (`http://127.0.0.1:…` for a provider on this machine).
+    pub issuer: String,
+    /// Central's client id there.
+    pub client_id: String,
+    /// A file holding Central's client secret there.
+    pub client_secret_file: PathBuf,
+}
+
+/// The demo's nurse's login at the identity provider.
+pub const NURSE: &str = "anna.lind@hemtjansten.example";
+/// Her team's name.
+pub const TEAM: &str = "Hemtjänsten Norr";
+
+/// The home-care team of the demo and its one nurse. Her login is what the provider says
+/// of her (`email`).
+pub const ROSTER: &str = r#"{
+  "authority": "hemtjansten",
+  "teams": [{"id": "hemtjanst-norr", "name": "Hemtjänsten Norr", "role": "home_care", "doors": ["entrance", "rubbish"]}],
+  "people": [{"login": "anna.lind@hemtjansten.example", "holder": "anna-lind", "name": "Anna Lind", "team": "hemtjanst-norr"}]
+}"#;
+
+/// Sets up Central as the delegated issuer and asks the provider for its keys: the staff
+/// side the console serves, and where the app sends the browser back.
+pub async fn prepare(
+    tools: &Tools,
+    building: &Building,
+    dir: &Path,
+    db: &mut tokio_postgres::Client,
+    (provider, console): (&Provider, std::net::SocketAddr),
+) -> Result<Arc<StaffSide>, DemoError> {
+    let key = super::script::fresh_key()?;
+    let public = dir.join("central-issuer.pub");
+    std::fs::write(&public, portvakt_wire::hex::encode(key.verifying_key().as_bytes()))
+        .map_err(|e| DemoError::io(&public.display().to_string(), e))?;
+    let delegation = dir.join("central.delegation.pvkt");
+    output(
+        "the municipality's delegation to Central",
+        command(&tools.admin)
+            .args(["delegate", "--authority", MUNICIPALITY, "--id", "central-demo", "--issuer", "central"])
+            .arg("--issuer-key")
+            .arg(&public)
+            .args(["--roles", "home_care", "--doors", "entrance,rubbish", "--config"])
+            .arg(&building.config)
+            .arg("--key")
+            .arg(&building.municipality_key)
+            .arg("--out")
+            .arg(&delegation),
+    )
+    .await?;
+    let envelope = std::fs::read(&delegation).map_err(|e| DemoError::io(&delegation.display().to_string(), e))?;
+    let issuer = Issuer::new(envelope, key).map_err(|e| DemoError::step("Central as issuer", e.to_string()))?;
+    let roster = Roster::parse(ROSTER.as_bytes()).map_err(|e| DemoError::step("the demo's roster", e.join("; ")))?;
+    store::replace_roster(db, &roster).await?;
+    let secret = std::fs::read_to_string(&provider.client_secret_file)
+        .map_err(|e| DemoError::io(&provider.client_secret_file.display().to_string(), e))?;
+    let settings = oidc_http::Settings {
+        issuer: provider.issuer.clone(),
+        client_id: provider.client_id.clone(),
+        client_secret: secret.trim().to_owned(),
+        redirect_uri: format!("http://{console}/personal/inloggad"),
+        ca_pem: None,
+        acr: None,
+    };
+    let oidc = oidc_http::Oidc::connect(settings)
+        .await
+        .map_err(|e| DemoError::step(&format!("the identity provider {}", provider.issuer), e.to_string()))?;
+    Ok(Arc::new(StaffSide { issuer, oidc, login_claim: "email".into(), session: jiff::SignedDuration::from_hours(10) }))
+}
