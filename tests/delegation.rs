@@ -188,3 +188,106 @@ fn a_delegation_whose_id_is_not_a_credential_id_is_refused() {
     odd.id = "Central 2026".into();
     assert_eq!(verdict(&g, &issued(&odd, KOMMUNEN, shift(&["entrance"], 10)), now()), "unresolvable");
 }
+
+/// The issuer's own revocation list for `d` (type 9), signed by `signer`.
+fn issuer_list(d: &Delegation, signer: u8, sequence: u64, ids: &[&str], keys: Vec<[u8; 32]>) -> Vec<u8> {
+    let envelope = seal(DocType::Delegation, &d.encode(), &key(KOMMUNEN));
+    let list = RevocationList {
+        authority: d.authority.clone(),
+        site: "*".into(),
+        sequence,
+        issued_at: now(),
+        ids: ids.iter().map(|i| (*i).to_owned()).collect(),
+        keys,
+    };
+    portvakt::credentials::revocation::issue(&envelope, list, &key(signer))
+}
+
+fn take(g: &mut Gateway, name: &str, bytes: &[u8]) -> String {
+    g.drop_file(name, bytes);
+    let outcomes = g.intake();
+    outcomes.into_iter().find(|(n, _)| n == name).map(|(_, o)| o).unwrap_or_default()
+}
+
+#[test]
+fn the_issuers_own_list_ends_a_certificate_it_signed_at_once_by_id_or_phone_key_and_no_other() {
+    let d = delegation("kommunen");
+    let anna = issued(&d, KOMMUNEN, shift(&["entrance"], 10));
+    let mut bo_cert = shift(&["entrance"], 10);
+    bo_cert.id = "shift-bo-2".into();
+    bo_cert.holder = "bo".into();
+    bo_cert.phone_key = [0x42; 32];
+    let bo = issued(&d, KOMMUNEN, bo_cert);
+    let mut by_id = Gateway::new();
+    assert_eq!(
+        take(&mut by_id, "central.pvkt", &issuer_list(&d, ISSUER, 1, &["shift-anna-1"], Vec::new())),
+        "accepted"
+    );
+    assert_eq!(verdict(&by_id, &anna, now()), "revoked");
+    assert_eq!(verdict(&by_id, &bo, now()), "accepted, issuer central");
+    let mut by_key = Gateway::new();
+    let anna_key = shift(&["entrance"], 10).phone_key;
+    assert_eq!(take(&mut by_key, "central.pvkt", &issuer_list(&d, ISSUER, 1, &[], vec![anna_key])), "accepted");
+    assert_eq!(verdict(&by_key, &anna, now()), "revoked");
+    assert_eq!(verdict(&by_key, &bo, now()), "accepted, issuer central");
+    // A newer list without her gives her shift back (the issuer re-enabled her).
+    assert_eq!(take(&mut by_id, "central-2.pvkt", &issuer_list(&d, ISSUER, 2, &[], Vec::new())), "accepted");
+    assert_eq!(verdict(&by_id, &anna, now()), "accepted, issuer central");
+}
+
+#[test]
+fn the_issuers_list_reaches_no_further_than_its_own_delegation() {
+    let d = delegation("kommunen");
+    let mut g = Gateway::new();
+    let list = issuer_list(&d, ISSUER, 1, &["shift-anna-1"], vec![shift(&["entrance"], 10).phone_key]);
+    assert_eq!(take(&mut g, "central.pvkt", &list), "accepted");
+    // The same id and key through another delegation of the same issuer key …
+    let mut next = delegation("kommunen");
+    next.id = "central-2027".into();
+    assert_eq!(verdict(&g, &issued(&next, KOMMUNEN, shift(&["entrance"], 10)), now()), "accepted, issuer central");
+    // … or in kommunen's own certificate: the issuer cannot touch them.
+    let own = seal(DocType::Certificate, &shift(&["entrance"], 10).encode(), &key(KOMMUNEN));
+    assert!(verdict(&g, &own, now()).starts_with("accepted"));
+}
+
+#[test]
+fn an_issuers_list_not_signed_by_its_issuer_of_another_authority_or_not_newer_is_refused_and_changes_nothing() {
+    let d = delegation("kommunen");
+    let anna = issued(&d, KOMMUNEN, shift(&["entrance"], 10));
+    let mut g = Gateway::new();
+    // Signed by another key than the delegation names.
+    let forged = issuer_list(&d, OWNER, 1, &["shift-anna-1"], Vec::new());
+    assert!(take(&mut g, "forged.pvkt", &forged).contains("bad_signature"));
+    // A list in the name of another authority than the delegation's.
+    let envelope = seal(DocType::Delegation, &d.encode(), &key(KOMMUNEN));
+    let owners = RevocationList {
+        authority: "owner".into(),
+        site: "*".into(),
+        sequence: 1,
+        issued_at: now(),
+        ids: vec!["anna-tag".into()],
+        keys: Vec::new(),
+    };
+    let widened = portvakt::credentials::revocation::issue(&envelope, owners, &key(ISSUER));
+    assert!(take(&mut g, "widened.pvkt", &widened).contains("beyond_delegation"));
+    assert_eq!(verdict(&g, &anna, now()), "accepted, issuer central");
+    // An older list after a newer one.
+    assert_eq!(take(&mut g, "new.pvkt", &issuer_list(&d, ISSUER, 5, &[], Vec::new())), "accepted");
+    assert!(take(&mut g, "old.pvkt", &issuer_list(&d, ISSUER, 4, &["shift-anna-1"], Vec::new())).contains("rollback"));
+    assert_eq!(verdict(&g, &anna, now()), "accepted, issuer central");
+}
+
+#[test]
+fn an_issuers_list_is_kept_in_the_store_and_holds_after_a_restart() {
+    let d = delegation("kommunen");
+    let anna = issued(&d, KOMMUNEN, shift(&["entrance"], 10));
+    let mut g = Gateway::new();
+    assert_eq!(take(&mut g, "central.pvkt", &issuer_list(&d, ISSUER, 3, &["shift-anna-1"], Vec::new())), "accepted");
+    let (restored, refused) =
+        portvakt::credentials::registry::Registry::from_store(&g.store, &Trust::of(&g.cfg)).unwrap();
+    assert!(refused.is_empty(), "{refused:?}");
+    g.registry = restored;
+    assert_eq!(verdict(&g, &anna, now()), "revoked");
+    // And its sequence floor holds: the same list again is a replay.
+    assert!(take(&mut g, "again.pvkt", &issuer_list(&d, ISSUER, 3, &[], Vec::new())).contains("replay"));
+}

@@ -4,12 +4,14 @@
 //! within it — the authority, a role it lists, doors it lists, no longer than its
 //! `max_certificate` and not past its end. Pure: `now` and the clock's trust are passed in.
 //! Revocation of the delegation (by its id or the issuer's key) is the registry's, at
-//! presentation (`credentials::phone`).
+//! presentation (`credentials::phone`). Also the issuer's own revocation list (type 9),
+//! checked the same way: it ends certificates signed through its delegation only.
 
 use jiff::Timestamp;
 
 use super::delegation::{DelegatedCertificate, Delegation};
 use super::envelope::{DocType, Envelope, open, signature_ok};
+use super::revocation::{IssuerRevocations, RevocationList};
 use super::verify::{Refusal, Trust, signed_by};
 use crate::config::AuthorityConfig;
 
@@ -29,6 +31,87 @@ fn beyond(d: &Delegation, what: String) -> Refusal {
     Refusal::BeyondDelegation { delegation: d.id.clone(), what }
 }
 
+/// Opens a delegation's envelope carried at `shift` bytes into the file and checks what
+/// holds whatever it is used for: signed by an authority this gateway trusts, its id a
+/// credential id, its issuer named, for this site. Not its time: a certificate checks that,
+/// an issuer's revocation list needs none (it only takes access away).
+fn open_delegation<'t>(
+    envelope: &[u8],
+    trust: &'t Trust<'_>,
+    shift: usize,
+) -> Result<(Delegation, &'t AuthorityConfig), Refusal> {
+    // Offsets in the whole file: the delegation's body starts after its own header (10).
+    let at = |extra: usize| {
+        move |mut e: super::wire::WireError| {
+            e.at += shift + extra;
+            Refusal::Malformed(e)
+        }
+    };
+    let inner = open(envelope).map_err(at(0))?;
+    if inner.doc_type != DocType::Delegation {
+        return Err(Refusal::WrongType { expected: DocType::Delegation.word(), found: inner.doc_type.word() });
+    }
+    let d = Delegation::decode(inner.body).map_err(at(10))?;
+    let authority = signed_by(trust, &d.authority, &inner)?;
+    // Its id is revoked like a credential's, and its issuer's name goes into audit records.
+    let named = |s: &str| (1..=64).contains(&s.len()) && !s.chars().any(char::is_control);
+    if d.id.parse::<crate::core::ids::CredentialId>().is_err() || !named(&d.issuer) {
+        return Err(Refusal::Unresolvable(vec![format!(
+            "delegation {:?} of issuer {:?}: the id must be a credential id (a-z 0-9 - _) and the issuer's name 1 to 64 characters",
+            d.id, d.issuer
+        )]));
+    }
+    if d.site != "*" && d.site != trust.site.as_str() {
+        return Err(Refusal::WrongSite { expected: trust.site.to_string(), found: d.site });
+    }
+    Ok((d, authority))
+}
+
+/// An issuer's revocation list that verified: what it ends, and under which key the
+/// registry keeps it (`<authority>/<delegation id>`, also its topic's last two levels).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuerList {
+    /// `<authority>/<delegation id>`.
+    pub key: String,
+    /// The delegation its certificates came through.
+    pub through: Through,
+    /// The list.
+    pub list: RevocationList,
+}
+
+/// Verifies an issuer's revocation list (type 9): its delegation from an authority this
+/// gateway trusts (whatever its time: a list only takes access away), the issuer's
+/// signature over it, the same authority, this site, and a sequence above `stored` (the
+/// highest taken in under the same key).
+pub fn verify_issuer_list(
+    bytes: &[u8],
+    trust: &Trust<'_>,
+    stored: impl Fn(&str) -> Option<u64>,
+) -> Result<IssuerList, Refusal> {
+    let env = open(bytes).map_err(Refusal::Malformed)?;
+    if env.doc_type != DocType::IssuerRevocations {
+        return Err(Refusal::WrongType { expected: DocType::IssuerRevocations.word(), found: env.doc_type.word() });
+    }
+    let body = IssuerRevocations::decode(env.body).map_err(|mut e| {
+        e.at += 10;
+        Refusal::Malformed(e)
+    })?;
+    let (d, _) = open_delegation(body.delegation, trust, 14)?;
+    if !signature_ok(&env, &d.issuer_key) {
+        return Err(Refusal::BadSignature(format!("issuer {}", d.issuer)));
+    }
+    let list = body.list;
+    if list.authority != d.authority {
+        return Err(beyond(&d, format!("a revocation list of authority {}", list.authority)));
+    }
+    if list.site != "*" && list.site != trust.site.as_str() {
+        return Err(Refusal::WrongSite { expected: trust.site.to_string(), found: list.site });
+    }
+    let key = format!("{}/{}", d.authority, d.id);
+    super::verify::check_version(stored(&key), list.sequence)?;
+    Ok(IssuerList { key, through: Through { id: d.id, issuer: d.issuer, issuer_key: d.issuer_key }, list })
+}
+
 /// Opens and checks the chain of a type-8 envelope: the certificate (not yet checked
 /// against the authority's own rights), its authority and the delegation it came through.
 pub fn check_chain<'t>(
@@ -41,34 +124,10 @@ pub fn check_chain<'t>(
         e.at += 10; // offsets in the whole file: the body starts after the 10-byte header
         Refusal::Malformed(e)
     })?;
-    // Offsets in the whole file: the delegation starts after the header (10) and its
-    // length (4), its body after its own header (10).
-    let at = |shift: usize| {
-        move |mut e: super::wire::WireError| {
-            e.at += shift;
-            Refusal::Malformed(e)
-        }
-    };
-    let inner = open(body.delegation).map_err(at(14))?;
-    if inner.doc_type != DocType::Delegation {
-        return Err(Refusal::WrongType { expected: DocType::Delegation.word(), found: inner.doc_type.word() });
-    }
-    let d = Delegation::decode(inner.body).map_err(at(24))?;
-    let authority = signed_by(trust, &d.authority, &inner)?;
+    let (d, authority) = open_delegation(body.delegation, trust, 14)?;
     // The issuer signed this certificate: only now is anything in it believed.
     if !signature_ok(env, &d.issuer_key) {
         return Err(Refusal::BadSignature(format!("issuer {}", d.issuer)));
-    }
-    // Its id is revoked like a credential's, and its issuer's name goes into audit records.
-    let named = |s: &str| (1..=64).contains(&s.len()) && !s.chars().any(char::is_control);
-    if d.id.parse::<crate::core::ids::CredentialId>().is_err() || !named(&d.issuer) {
-        return Err(Refusal::Unresolvable(vec![format!(
-            "delegation {:?} of issuer {:?}: the id must be a credential id (a-z 0-9 - _) and the issuer's name 1 to 64 characters",
-            d.id, d.issuer
-        )]));
-    }
-    if d.site != "*" && d.site != trust.site.as_str() {
-        return Err(Refusal::WrongSite { expected: trust.site.to_string(), found: d.site });
     }
     if now >= d.not_after {
         return Err(Refusal::DelegationEnded { delegation: d.id, at: d.not_after });

@@ -258,6 +258,21 @@ fn take_one(
             registry.insert_revocations(list);
             Ok((accepted, built))
         }
+        DocType::IssuerRevocations => {
+            let list = registry.check_issuer_list(&bytes, trust)?;
+            same_authority(expected, &list.key)?;
+            let built = registry.build_with(trust, &*store, Vec::new(), None).map_err(Refusal::Unresolvable)?;
+            let doc =
+                SignedDoc { authority: list.key.clone(), version: list.list.sequence, body: bytes, stored_at: now };
+            store.put_revocation_list(&doc)?;
+            let accepted = Accepted::Revocations {
+                authority: list.key.clone(),
+                sequence: list.list.sequence,
+                revoked: list.list.ids.len() + list.list.keys.len(),
+            };
+            registry.insert_issuer_list(list);
+            Ok((accepted, built))
+        }
         other @ (DocType::Certificate
         | DocType::DelegatedCertificate
         | DocType::Delegation

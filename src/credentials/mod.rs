@@ -16,7 +16,7 @@ pub mod intake_report;
 pub mod keys;
 pub mod phone;
 pub mod registry;
-pub mod revocation;
+pub use portvakt_wire::revocation;
 pub mod site_policy;
 pub mod verify;
 pub use portvakt_wire::bytes as wire;

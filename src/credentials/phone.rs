@@ -59,6 +59,14 @@ pub fn present_certificate(
         .as_ref()
         .filter(|t| registry.revokes_delegation(trust, &cert.authority, t, carried))
         .map(|t| Refusal::DelegationRevoked(t.id.clone()));
+    // Revoked since by the issuer that signed it (Central, for a person it disabled).
+    let delegation_revoked = delegation_revoked.or_else(|| {
+        verified
+            .through
+            .as_ref()
+            .filter(|t| registry.revokes_issued(&cert.authority, t, &cert.id, &cert.phone_key))
+            .map(|_| Refusal::Revoked)
+    });
     // Nothing carried to take in first: refused now.
     if let (Some(refusal), None) = (&delegation_revoked, &newer_revocations) {
         return Err(refusal.clone());

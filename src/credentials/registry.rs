@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use jiff::{SignedDuration, Timestamp};
 
 use super::bundle::Bundle;
+use super::delegated::{IssuerList, Through, verify_issuer_list};
 use super::envelope::open;
 use super::revocation::RevocationList;
 use super::verify::{Refusal, Trust, verify_bundle, verify_revocations};
@@ -77,6 +78,8 @@ pub type Restored = (Registry, Vec<Refusal>, Result<Built, Vec<String>>);
 pub struct Registry {
     bundles: BTreeMap<String, BundleInfo>,
     revocations: BTreeMap<String, RevocationList>,
+    /// Issuers' revocation lists, by `<authority>/<delegation id>`.
+    issuer_lists: BTreeMap<String, IssuerList>,
     /// The highest versions ever accepted, kept apart from the documents.
     floors: crate::store::state::VersionFloors,
 }
@@ -148,6 +151,32 @@ impl Registry {
     pub fn revocation_sequence(&self, authority: &str) -> Option<u64> {
         let doc = self.revocations.get(authority).map(|r| r.sequence);
         doc.max(self.floors.revocations.get(authority).copied())
+    }
+
+    /// The sequence a new issuer's list under `key` (`<authority>/<delegation id>`) must
+    /// exceed.
+    fn issuer_sequence(&self, key: &str) -> Option<u64> {
+        let doc = self.issuer_lists.get(key).map(|l| l.list.sequence);
+        doc.max(self.floors.revocations.get(key).copied())
+    }
+
+    /// Verifies an issuer's revocation list (type 9); nothing changes yet.
+    pub fn check_issuer_list(&self, bytes: &[u8], trust: &Trust<'_>) -> Result<IssuerList, Refusal> {
+        verify_issuer_list(bytes, trust, |k| self.issuer_sequence(k))
+    }
+
+    /// Takes in an issuer's list checked by [`Self::check_issuer_list`].
+    pub fn insert_issuer_list(&mut self, list: IssuerList) {
+        self.issuer_lists.insert(list.key.clone(), list);
+    }
+
+    /// Whether the issuer that signed a certificate through `through` has revoked it since:
+    /// its id or its phone key on that issuer's list for that delegation.
+    pub fn revokes_issued(&self, authority: &str, through: &Through, id: &str, phone_key: &[u8; 32]) -> bool {
+        self.issuer_lists.get(&format!("{authority}/{}", through.id)).is_some_and(|l| {
+            l.through.issuer_key == through.issuer_key
+                && (l.list.ids.iter().any(|i| i == id) || l.list.keys.contains(phone_key))
+        })
     }
 
     /// Every authority's bundle, without entries (for state messages and staleness).
@@ -291,7 +320,7 @@ impl Registry {
         &self,
         trust: &Trust<'_>,
         authority: &str,
-        through: &super::delegated::Through,
+        through: &Through,
         carried: Option<&RevocationList>,
     ) -> bool {
         let stored = self.revocations.values().filter(|l| carried.is_none_or(|c| c.authority != l.authority));
@@ -371,9 +400,14 @@ impl Registry {
             }
         }
         for bytes in revocation_lists {
-            match verify_revocations(bytes, trust, |_| None) {
-                Ok(l) => reg.insert_revocations(l),
-                Err(e) => refused.push(e),
+            let issuers = open(bytes).is_ok_and(|e| e.doc_type == super::envelope::DocType::IssuerRevocations);
+            let verified = if issuers {
+                verify_issuer_list(bytes, trust, |_| None).map(|l| reg.insert_issuer_list(l))
+            } else {
+                verify_revocations(bytes, trust, |_| None).map(|l| reg.insert_revocations(l))
+            };
+            if let Err(e) = verified {
+                refused.push(e);
             }
         }
         (reg, refused, decoded)

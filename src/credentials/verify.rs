@@ -206,7 +206,7 @@ fn expect(found: DocType, expected: DocType) -> Result<(), Refusal> {
     if found == expected { Ok(()) } else { Err(Refusal::WrongType { expected: expected.word(), found: found.word() }) }
 }
 
-fn check_version(stored: Option<u64>, offered: u64) -> Result<(), Refusal> {
+pub(super) fn check_version(stored: Option<u64>, offered: u64) -> Result<(), Refusal> {
     match stored {
         Some(s) if offered == s => Err(Refusal::Replay(offered)),
         Some(s) if offered < s => Err(Refusal::Rollback { stored: s, offered }),

@@ -155,7 +155,11 @@ impl Worker {
         let result = self.reach.access.take(doc).await;
         if result.as_ref().is_ok() || result.as_ref().is_err_and(|e| !e.passing) {
             let cfg = self.cfg.borrow().clone();
-            let named = |t: &str| cfg.authorities.iter().any(|a| t.ends_with(&format!("/{}", a.id)));
+            let named = |t: &str| {
+                cfg.authorities
+                    .iter()
+                    .any(|a| t.ends_with(&format!("/{}", a.id)) || t.contains(&format!("/revocations/{}/", a.id)))
+            };
             self.seen.remember(&msg.topic, digest, named);
         } else {
             self.seen.forget(&msg.topic);

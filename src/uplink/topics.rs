@@ -67,10 +67,12 @@ impl Topics {
     }
 
     /// What the gateway subscribes to.
-    pub fn subscriptions(&self) -> [String; 4] {
+    pub fn subscriptions(&self) -> [String; 5] {
         [
             format!("{}/bundle/+", self.prefix),
             format!("{}/revocations/+", self.prefix),
+            // An issuer's list: `revocations/<authority>/<delegation id>`.
+            format!("{}/revocations/+/+", self.prefix),
             format!("{}/cmd/+", self.prefix),
             format!("{}/events/ack", self.prefix),
         ]
@@ -85,7 +87,13 @@ impl Topics {
         let (kind, tail) = rest.split_once('/')?;
         match kind {
             "bundle" => name(tail).map(Inbound::Bundle),
-            "revocations" => name(tail).map(Inbound::Revocations),
+            "revocations" => match tail.split_once('/') {
+                // An issuer's list, kept as `<authority>/<delegation id>`.
+                Some((authority, delegation)) => {
+                    name(authority).zip(name(delegation)).map(|(a, d)| Inbound::Revocations(format!("{a}/{d}")))
+                }
+                None => name(tail).map(Inbound::Revocations),
+            },
             "cmd" => name(tail).map(Inbound::Command),
             _ => None,
         }
@@ -119,6 +127,12 @@ mod tests {
             Some(Inbound::Bundle("municipality".into()))
         );
         assert_eq!(t.inbound("portvakt/storgatan-12/revocations/owner"), Some(Inbound::Revocations("owner".into())));
+        assert_eq!(
+            t.inbound("portvakt/storgatan-12/revocations/kommunen/central-1"),
+            Some(Inbound::Revocations("kommunen/central-1".into()))
+        );
+        assert_eq!(t.inbound("portvakt/storgatan-12/revocations/kommunen/central-1/more"), None);
+        assert_eq!(t.inbound("portvakt/storgatan-12/revocations/kommunen/"), None);
         assert_eq!(t.inbound("portvakt/storgatan-12/cmd/door.pulse"), Some(Inbound::Command("door.pulse".into())));
         assert_eq!(t.inbound("portvakt/storgatan-12/events/ack"), Some(Inbound::EventsAck));
         assert_eq!(t.inbound("portvakt/storgatan-1/cmd/status"), None);

@@ -30,6 +30,9 @@ pub enum DocType {
     Delegation = 7,
     /// A phone certificate signed by a delegated issuer, carrying its delegation.
     DelegatedCertificate = 8,
+    /// A revocation list signed by a delegated issuer, carrying its delegation: it ends
+    /// certificates signed through that delegation only.
+    IssuerRevocations = 9,
 }
 
 impl DocType {
@@ -43,6 +46,7 @@ impl DocType {
             6 => Some(Self::Checkpoint),
             7 => Some(Self::Delegation),
             8 => Some(Self::DelegatedCertificate),
+            9 => Some(Self::IssuerRevocations),
             _ => None,
         }
     }
@@ -58,6 +62,7 @@ impl DocType {
             Self::Checkpoint => "audit checkpoint",
             Self::Delegation => "issuer delegation",
             Self::DelegatedCertificate => "delegated phone certificate",
+            Self::IssuerRevocations => "issuer's revocation list",
         }
     }
 }

@@ -2,7 +2,7 @@
 //! written once: the audit chain ([`chain`]: canonical bytes and hash, `docs/audit.md`),
 //! the `events` message ([`event`], `docs/mqtt.md`), the signed `PVKT` envelope
 //! ([`envelope`], on the byte layout of [`bytes`]), the collector's acknowledgement
-//! ([`ack`]), signed commands ([`command`]), phone certificates ([`certificate`]) and the delegations that let an issuer sign them ([`delegation`]), staff phones' keys ([`phone_key`]), the gateway's signed checkpoints of its chain ([`checkpoint`]), [`hex`], and the broker's URL ([`broker`]) and TLS client settings ([`tls`]). Pure: no I/O, no
+//! ([`ack`]), signed commands ([`command`]), revocation lists, an authority's and an issuer's ([`revocation`]), phone certificates ([`certificate`]) and the delegations that let an issuer sign them ([`delegation`]), staff phones' keys ([`phone_key`]), the gateway's signed checkpoints of its chain ([`checkpoint`]), [`hex`], and the broker's URL ([`broker`]) and TLS client settings ([`tls`]). Pure: no I/O, no
 //! clock.
 
 pub mod ack;
@@ -18,4 +18,5 @@ pub mod event;
 pub mod hex;
 pub mod personal;
 pub mod phone_key;
+pub mod revocation;
 pub mod tls;

@@ -287,6 +287,18 @@ pub(crate) fn verify(file: &Path, public_key: &str) -> anyhow::Result<String> {
                 c.id, c.holder, c.role, c.not_before, c.not_after
             )
         }),
+        DocType::IssuerRevocations => portvakt::credentials::revocation::IssuerRevocations::decode(env.body).map(|d| {
+            let r = d.list;
+            format!(
+                "an issuer's revocation list of {} for {}, sequence {}, {} id(s), {} key(s), signed by a delegated \
+                 issuer (it ends certificates signed through its delegation only)",
+                r.authority,
+                r.site,
+                r.sequence,
+                r.ids.len(),
+                r.keys.len()
+            )
+        }),
         DocType::Command | DocType::Ack | DocType::Checkpoint => Ok(String::from_utf8_lossy(env.body).into_owned()),
     }
     .map_err(|e| anyhow!("{}: signed, but the body is malformed: {e}", file.display()))?;
