@@ -28,7 +28,7 @@ work=$(mktemp -d /tmp/pv-staff.XXXXXX)
 trap 'rc=$?; [ -n "${DEMO:-}" ] && { kill -INT "$DEMO" 2>/dev/null || true; wait "$DEMO" 2>/dev/null || true; }
       [ -n "${IDP:-}" ] && { kill "$IDP" 2>/dev/null || true; }
       [ "$rc" = 0 ] || { echo "--- demo.log"; tail -n 40 "$work/demo.log" 2>/dev/null; echo "--- idp.log"; tail -n 20 "$work/idp.log" 2>/dev/null; }
-      rm -rf "$work"; exit "$rc"' EXIT
+      [ -n "${KEEP_WORK:-}" ] || rm -rf "$work"; exit "$rc"' EXIT
 
 CONSOLE_PORT=$(free_port)
 IDP_PORT=$(free_port)
@@ -40,7 +40,7 @@ IDP=$!
 for _ in $(seq 100); do grep -q "^listening" "$work/idp.log" && break; kill -0 "$IDP" || break; sleep 0.1; done
 grep -q "^listening" "$work/idp.log" || fail "the OpenID provider did not start: $(cat "$work/idp.log")"
 
-"$BIN/portvakt-central" demo --gateways 1 --keep-running --listen "127.0.0.1:$CONSOLE_PORT" \
+RUST_LOG="${RUST_LOG:-error,portvakt_central::staff::revocations=info}" "$BIN/portvakt-central" demo --gateways 1 --keep-running --listen "127.0.0.1:$CONSOLE_PORT" \
     --oidc-issuer "http://127.0.0.1:$IDP_PORT" --oidc-client-id portvakt-central \
     --oidc-client-secret-file "$work/client-secret" > "$work/demo.log" 2>&1 &
 DEMO=$!

@@ -77,16 +77,16 @@ bash scripts/build-arm.sh aarch64
 echo "== interop: the Debian package for arm64"
 bash scripts/build-deb.sh aarch64
 
-echo "== interop: Central's ingest in Rust against a real PostgreSQL (quarantine, splitting, door alarms, no deadlock)"
-if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+echo "== interop: Central's ingest in Rust against a real PostgreSQL (quarantine, splitting, door alarms, no deadlock; the staff side, its revocation lists through mosquitto)"
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v mosquitto >/dev/null 2>&1; then
     if [ "$(id -u)" = 0 ]; then
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql mosquitto >/dev/null
     else
-        echo "interop: PostgreSQL is missing; run as root once to install it" >&2
+        echo "interop: PostgreSQL or mosquitto is missing; run as root once to install them" >&2
         exit 1
     fi
 fi
-cargo test --locked -p portvakt-central --test pg_ingest --test pg_runs --test pg_privacy --test pg_batches --test pg_staff --test pg_staff_web
+cargo test --locked -p portvakt-central --test pg_ingest --test pg_runs --test pg_privacy --test pg_batches --test pg_staff --test pg_staff_web --test pg_staff_revocations
 
 echo "== interop: Portvakt Central against PostgreSQL and mosquitto, with the real gateway"
 bash scripts/interop-central.sh

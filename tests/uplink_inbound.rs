@@ -1,5 +1,6 @@
 //! What arrives over MQTT that is not a command: documents retried after a passing
-//! failure, odd topics refused and audited, and a bounded memory of what came.
+//! failure, odd topics refused and audited, a bounded memory of what came, and an issuer's
+//! revocation list on the topic of its delegation.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -83,6 +84,58 @@ fn a_message_on_a_topic_the_gateway_does_not_read_is_refused_and_audited() {
             assert_eq!(r["detail"]["code"], "bad_topic", "{topic}: {r}");
             assert_eq!(r["detail"]["topic"], topic.as_str());
         }
+        d.stop().await.unwrap();
+    });
+}
+
+/// Central's revocation list as kommunen's delegated issuer (type 9), ending `id`.
+fn issuers_list(id: &str) -> Vec<u8> {
+    use ed25519_dalek::SigningKey;
+    use jiff::{SignedDuration, Timestamp};
+    use portvakt::credentials::delegation::Delegation;
+    use portvakt::credentials::envelope::{DocType, seal};
+    use portvakt::credentials::revocation::{RevocationList, issue};
+    let issuer = SigningKey::from_bytes(&[0x49; 32]);
+    let now = Timestamp::now();
+    let d = Delegation {
+        authority: "kommunen".into(),
+        id: "central-1".into(),
+        issuer: "central".into(),
+        issuer_key: issuer.verifying_key().to_bytes(),
+        site: "*".into(),
+        roles: vec!["home_care".into()],
+        doors: vec!["entrance".into()],
+        max_certificate: SignedDuration::from_hours(12),
+        not_before: now - SignedDuration::from_hours(1),
+        not_after: now + SignedDuration::from_hours(24),
+    };
+    let envelope = seal(DocType::Delegation, &d.encode(), &SigningKey::from_bytes(&[2; 32]));
+    let list = RevocationList {
+        authority: "kommunen".into(),
+        site: "*".into(),
+        sequence: 1,
+        issued_at: now,
+        ids: vec![id.into()],
+        keys: Vec::new(),
+    };
+    issue(&envelope, list, &issuer)
+}
+
+#[test]
+fn an_issuers_revocation_list_is_taken_in_on_its_delegations_topic_and_refused_on_the_authoritys_own() {
+    rt().block_on(async {
+        let broker = SimBroker::start(0).await.unwrap();
+        let sub = Subscriber::connect(broker.addr().port(), "watcher", &format!("{P}/#")).await;
+        let d = started(&broker).await;
+        sub.wait(&format!("{P}/state"), 10, |_| true).await;
+        // Where a type-2 list of kommunen's would come: the topic does not say this one's key.
+        broker.publish(&format!("{P}/revocations/kommunen"), issuers_list("shift-anna-1"), false);
+        let refused = sub.wait(&format!("{P}/events"), 10, |s| s.json()["kind"] == "credentials.refused").await;
+        assert_eq!(refused.json()["detail"]["reason"], "wrong_topic", "{}", refused.text());
+        let topic = format!("{P}/revocations/kommunen/central-1");
+        broker.publish(&topic, issuers_list("shift-anna-1"), true);
+        let accepted = sub.wait(&format!("{P}/events"), 10, |s| s.json()["kind"] == "credentials.accepted").await;
+        assert_eq!(accepted.json()["detail"]["topic"], topic.as_str(), "{}", accepted.text());
         d.stop().await.unwrap();
     });
 }

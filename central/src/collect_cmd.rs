@@ -9,15 +9,14 @@ use portvakt_central::{collector, db, keys, nats};
 
 use super::{Failure, db_failure, fail};
 
-fn broker(
+/// An MQTT broker from its URL and, for mqtts://, the CA, client certificate and key.
+pub(crate) fn broker(
     url: &str,
-    ca: Option<&PathBuf>,
-    cert: Option<&PathBuf>,
-    key: Option<&PathBuf>,
+    (ca, cert, key): (Option<&PathBuf>, Option<&PathBuf>, Option<&PathBuf>),
     client_id: String,
     root: String,
 ) -> Result<collector::Broker, Failure> {
-    let (tls, host, port) = portvakt_wire::broker::parse_broker(url).map_err(|e| fail(64, format!("--broker: {e}")))?;
+    let (tls, host, port) = portvakt_wire::broker::parse_broker(url).map_err(|e| fail(64, format!("{url}: {e}")))?;
     let tls = if tls {
         let read = |flag: &str, p: Option<&PathBuf>| -> Result<Vec<u8>, Failure> {
             let p = p.ok_or_else(|| fail(64, format!("mqtts:// needs --{flag}")))?;
@@ -129,7 +128,7 @@ pub(crate) async fn collect(a: Collect) -> Result<String, Failure> {
     } else {
         let b = b.unwrap_or_default();
         log::info!("collecting from {b} into PostgreSQL");
-        Engine::Mqtt(broker(&b, ca.as_ref(), cert.as_ref(), cert_key.as_ref(), client_id, root)?)
+        Engine::Mqtt(broker(&b, (ca.as_ref(), cert.as_ref(), cert_key.as_ref()), client_id, root)?)
     };
     // A lost database (restarted, failed over) is connected to again: what was not
     // committed was not acknowledged to the broker, which delivers it again.

@@ -30,6 +30,7 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
     (8, "read_purposes", include_str!("../migrations/0008_read_purposes.sql")),
     (9, "quarantine_cap", include_str!("../migrations/0009_quarantine_cap.sql")),
     (10, "staff", include_str!("../migrations/0010_staff.sql")),
+    (11, "staff_revocations", include_str!("../migrations/0011_staff_revocations.sql")),
 ];
 
 /// Any number, as long as every collector uses the same: it serialises migrating.

@@ -105,36 +105,7 @@ enum Command {
     #[command(
         after_help = "Example (from the repository's root):\n  cargo build && cargo run -p portvakt-central -- demo"
     )]
-    Demo {
-        /// The example building every simulated gateway runs; its secrets/ and
-        /// example-residents.csv are beside it.
-        #[arg(long, default_value = "config/portvakt.toml")]
-        gateway_config: PathBuf,
-        /// How many gateways (sites), 1 to 6.
-        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=6))]
-        gateways: u8,
-        /// Keep the temporary folder (logs, databases).
-        #[arg(long)]
-        keep: bool,
-        /// After the scripted day, keep everything running — the console too — until Ctrl-C.
-        #[arg(long)]
-        keep_running: bool,
-        /// Where the console listens (a loopback address; a free port when not given).
-        #[arg(long)]
-        listen: Option<std::net::SocketAddr>,
-        /// The staff side: the identity provider's issuer URL (`http://127.0.0.1:…` for one on
-        /// this machine); its client for Central is --oidc-client-id and
-        /// --oidc-client-secret-file, and it must send the browser back to
-        /// `http://<--listen>/personal/inloggad`.
-        #[arg(long, requires_all = ["keep_running", "listen", "oidc_client_id", "oidc_client_secret_file"])]
-        oidc_issuer: Option<String>,
-        /// Central's client id at --oidc-issuer.
-        #[arg(long, requires = "oidc_issuer")]
-        oidc_client_id: Option<String>,
-        /// A file holding Central's client secret at --oidc-issuer.
-        #[arg(long, requires = "oidc_issuer")]
-        oidc_client_secret_file: Option<PathBuf>,
-    },
+    Demo(DemoArgs),
     /// The operators' console in a browser (docs/central.md, "The console").
     #[command(
         after_help = "Example:\n  portvakt-central serve --db \"host=/run/postgresql dbname=portvakt\" --listen 127.0.0.1:8080"
@@ -211,6 +182,60 @@ fn fail(code: u8, m: impl Into<String>) -> Failure {
     Failure(code, m.into())
 }
 
+/// `demo`'s arguments.
+#[derive(clap::Args)]
+struct DemoArgs {
+    /// The example building every simulated gateway runs; its secrets/ and
+    /// example-residents.csv are beside it.
+    #[arg(long, default_value = "config/portvakt.toml")]
+    gateway_config: PathBuf,
+    /// How many gateways (sites), 1 to 6.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=6))]
+    gateways: u8,
+    /// Keep the temporary folder (logs, databases).
+    #[arg(long)]
+    keep: bool,
+    /// After the scripted day, keep everything running — the console too — until Ctrl-C.
+    #[arg(long)]
+    keep_running: bool,
+    /// Where the console listens (a loopback address; a free port when not given).
+    #[arg(long)]
+    listen: Option<std::net::SocketAddr>,
+    /// The staff side: the identity provider's issuer URL (`http://127.0.0.1:…` for one on
+    /// this machine); its client for Central is --oidc-client-id and
+    /// --oidc-client-secret-file, and it must send the browser back to
+    /// `http://<--listen>/personal/inloggad`.
+    #[arg(long, requires_all = ["keep_running", "listen", "oidc_client_id", "oidc_client_secret_file"])]
+    oidc_issuer: Option<String>,
+    /// Central's client id at --oidc-issuer.
+    #[arg(long, requires = "oidc_issuer")]
+    oidc_client_id: Option<String>,
+    /// A file holding Central's client secret at --oidc-issuer.
+    #[arg(long, requires = "oidc_issuer")]
+    oidc_client_secret_file: Option<PathBuf>,
+}
+
+async fn demo_command(a: DemoArgs) -> Result<String, Failure> {
+    if a.listen.is_some_and(|l| !l.ip().is_loopback()) {
+        return Err(fail(64, "--listen: the demo serves on a loopback address only"));
+    }
+    let staff = a
+        .oidc_issuer
+        .zip(a.oidc_client_id)
+        .zip(a.oidc_client_secret_file)
+        .map(|((issuer, client_id), client_secret_file)| demo::Provider { issuer, client_id, client_secret_file });
+    let options = demo::Options {
+        gateway_config: a.gateway_config,
+        gateways: usize::from(a.gateways),
+        keep: a.keep,
+        keep_running: a.keep_running,
+        listen: a.listen,
+        staff,
+    };
+    demo::run(&options).await.map_err(|e| fail(1, format!("demo: {e}")))?;
+    Ok(String::new())
+}
+
 #[allow(clippy::needless_pass_by_value)] // it is map_err's argument
 fn db_failure(e: db::DbError) -> Failure {
     fail(69, e.to_string())
@@ -234,33 +259,17 @@ async fn run(cli: Cli) -> Result<String, Failure> {
         Command::Collect(args) => collect(args).await,
         Command::Serve { db: url, listen, behind_proxy, tls_cert, tls_key, staff } => {
             let staff = staff_cmd::staff_side(staff).await?;
+            if let Some(s) = &staff {
+                staff_cmd::publish_revocations(&url, s);
+            }
+            let staff = staff.map(|s| s.side);
             let options = console::Options { db: url, listen, behind_proxy, tls: tls_cert.zip(tls_key), staff };
             console::serve(options, None).await.map_err(|e| fail(69, e.to_string()))?;
             Ok(String::new())
         }
         Command::Account(c) => account(c).await,
         Command::Staff(c) => staff(c).await,
-        Command::Demo {
-            gateway_config,
-            gateways,
-            keep,
-            keep_running,
-            listen,
-            oidc_issuer,
-            oidc_client_id,
-            oidc_client_secret_file,
-        } => {
-            if listen.is_some_and(|a| !a.ip().is_loopback()) {
-                return Err(fail(64, "--listen: the demo serves on a loopback address only"));
-            }
-            let staff = oidc_issuer.zip(oidc_client_id).zip(oidc_client_secret_file).map(
-                |((issuer, client_id), client_secret_file)| demo::Provider { issuer, client_id, client_secret_file },
-            );
-            let options =
-                demo::Options { gateway_config, gateways: usize::from(gateways), keep, keep_running, listen, staff };
-            demo::run(&options).await.map_err(|e| fail(1, format!("demo: {e}")))?;
-            Ok(String::new())
-        }
+        Command::Demo(a) => demo_command(a).await,
         Command::Sealed { db: url, site, audience, who } => {
             let who = who.or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "unknown".into());
             let mut client = db::connect(&url).await.map_err(db_failure)?;

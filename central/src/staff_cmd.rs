@@ -65,7 +65,11 @@ pub(crate) async fn staff(c: StaffCommand) -> Result<String, Failure> {
             let still = if valid.is_empty() {
                 String::new()
             } else {
-                format!("certificates still valid, to revoke now: {}\n", valid.join(", "))
+                format!(
+                    "certificates still valid: {}; `serve` publishes them to the gateways on the issuer's revocation \
+                     list within seconds (with --revocations-broker)\n",
+                    valid.join(", ")
+                )
             };
             Ok(format!("{holder} is disabled: no new shift certificates\n{still}"))
         }
@@ -118,14 +122,47 @@ pub(crate) struct StaffArgs {
     /// How long a staff session lasts, in hours (a shift; 1 to 12).
     #[arg(long, default_value_t = 12)]
     shift_hours: i64,
+    /// The gateways' MQTT broker, to publish the issuer's revocation list on whenever a
+    /// disabled person holds a certificate still valid (mqtts://HOST:PORT; mqtt:// only to
+    /// a loopback broker). Without it, disabling a person ends no certificate before its
+    /// shift does.
+    #[arg(long, requires = "delegation")]
+    revocations_broker: Option<String>,
+    /// The broker's CA certificate (PEM).
+    #[arg(long, requires = "revocations_broker")]
+    revocations_ca: Option<std::path::PathBuf>,
+    /// Central's client certificate there (PEM), allowed to publish on
+    /// `<root>/+/revocations/<authority>/<delegation id>`.
+    #[arg(long, requires = "revocations_broker")]
+    revocations_cert: Option<std::path::PathBuf>,
+    /// Its private key (PEM).
+    #[arg(long, requires = "revocations_broker")]
+    revocations_key: Option<std::path::PathBuf>,
+    /// The first topic level under which the gateways listen.
+    #[arg(long, default_value = "portvakt")]
+    revocations_root: String,
+}
+
+/// The staff side as `serve` runs it: what the console serves, and where the issuer's
+/// revocation list goes (when a broker is named).
+pub(crate) struct Staff {
+    pub side: std::sync::Arc<portvakt_central::staff::StaffSide>,
+    pub revocations: Option<portvakt_central::collector::Broker>,
 }
 
 /// The staff side from `serve`'s flags: the files read, the provider asked; none when not
 /// configured.
-pub(crate) async fn staff_side(
-    a: StaffArgs,
-) -> Result<Option<std::sync::Arc<portvakt_central::staff::StaffSide>>, Failure> {
+pub(crate) async fn staff_side(a: StaffArgs) -> Result<Option<Staff>, Failure> {
     use portvakt_central::staff::{StaffSide, issue::Issuer, oidc_http};
+    let revocations = match &a.revocations_broker {
+        Some(url) => Some(super::collect_cmd::broker(
+            url,
+            (a.revocations_ca.as_ref(), a.revocations_cert.as_ref(), a.revocations_key.as_ref()),
+            format!("portvakt-central-revocations-{}", std::process::id()),
+            a.revocations_root.clone(),
+        )?),
+        None => None,
+    };
     let (Some(delegation), Some(key), Some(issuer), Some(client_id), Some(secret), Some(redirect)) =
         (a.delegation, a.issuer_key, a.oidc_issuer, a.oidc_client_id, a.oidc_client_secret_file, a.oidc_redirect)
     else {
@@ -154,10 +191,24 @@ pub(crate) async fn staff_side(
         issuer_side.delegation().id,
         issuer_side.delegation().authority
     );
-    Ok(Some(std::sync::Arc::new(StaffSide {
+    if revocations.is_none() {
+        log::warn!("staff side: no --revocations-broker, so a disabled person's certificates end only with the shift");
+    }
+    let side = std::sync::Arc::new(StaffSide {
         issuer: issuer_side,
         oidc,
         login_claim: a.oidc_login_claim,
         session: jiff::SignedDuration::from_hours(a.shift_hours),
-    })))
+    });
+    Ok(Some(Staff { side, revocations }))
+}
+
+/// With a broker named, Central publishes the issuer's revocation list whenever a disabled
+/// person's certificates still valid change: looked for every 2 s, until stopped.
+pub(crate) fn publish_revocations(db: &str, staff: &Staff) {
+    if let Some(broker) = staff.revocations.clone() {
+        let every = std::time::Duration::from_secs(2);
+        let stop = portvakt_central::stopping::requested();
+        tokio::spawn(portvakt_central::staff::revocations::run(db.to_owned(), staff.side.clone(), broker, every, stop));
+    }
 }

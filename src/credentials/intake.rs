@@ -220,8 +220,12 @@ fn take_one(
     trusted: bool,
 ) -> Result<(Accepted, Built), IntakeProblem> {
     let env = open(&bytes).map_err(Refusal::Malformed)?;
+    // An issuer's revocation list comes where revocation lists do (its topic says whose).
+    let kin = |want: DocType| {
+        want == env.doc_type || (want, env.doc_type) == (DocType::Revocations, DocType::IssuerRevocations)
+    };
     if let Some(e) = expected
-        && e.doc_type != env.doc_type
+        && !kin(e.doc_type)
     {
         return Err(Refusal::WrongType { expected: e.doc_type.word(), found: env.doc_type.word() }.into());
     }

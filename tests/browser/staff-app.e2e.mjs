@@ -313,6 +313,26 @@ test("in English the app says the same things in English", async () => {
   await page.waitForFunction(() => document.documentElement.lang === "sv");
 });
 
+test("a person disabled in Central gets no new key, and the online gateway refuses her current one within seconds", async () => {
+  const said = execFileSync(process.env.CENTRAL, ["staff", "disable", "--db", process.env.DB, "--holder", "anna-lind", "--as", "lena"]).toString();
+  assert.match(said, /anna-lind is disabled/);
+  assert.match(said, /certificates still valid: shift-[0-9a-f]{16}/);
+  const r = await page.request.post(`${URL}/personal/nonce`);
+  assert.equal(r.status(), 401, "her session is gone");
+  // Central publishes its issuer's revocation list within 2 s; the gateway takes it over MQTT.
+  await injectLink();
+  let heard = "";
+  for (let i = 0; i < 20; i++) {
+    await verdictAfter(() => page.click("#doors button >> nth=0"));
+    heard = await status();
+    if (heard !== "Porten är öppen") break;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  assert.equal(heard, "Nekad: behörigheten är spärrad");
+  assert.deepEqual(await violations(), [], "the doors page with a refusal");
+  await shot("07-refused-disabled");
+});
+
 test("when the shift has ended (the phone's clock stepped past it, no coverage) the app holds no key and opens nothing", async () => {
   await context.setOffline(true);
   await page.clock.install({ time: Date.now() + 13 * 3600 * 1000 });
@@ -328,9 +348,3 @@ test("when the shift has ended (the phone's clock stepped past it, no coverage) 
   await context.setOffline(false);
 });
 
-test("a person disabled in Central gets no new key: her session ends and the app asks her to sign in", async () => {
-  const said = execFileSync(process.env.CENTRAL, ["staff", "disable", "--db", process.env.DB, "--holder", "anna-lind", "--as", "lena"]).toString();
-  assert.match(said, /anna-lind/);
-  const r = await page.request.post(`${URL}/personal/nonce`);
-  assert.equal(r.status(), 401, "her session is gone");
-});

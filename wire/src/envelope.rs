@@ -62,7 +62,7 @@ impl DocType {
             Self::Checkpoint => "audit checkpoint",
             Self::Delegation => "issuer delegation",
             Self::DelegatedCertificate => "delegated phone certificate",
-            Self::IssuerRevocations => "issuer's revocation list",
+            Self::IssuerRevocations => "delegated issuer's revocation list",
         }
     }
 }

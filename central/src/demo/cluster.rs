@@ -99,7 +99,12 @@ impl Cluster {
 
     /// Node `i`'s MQTT listener, for a gateway.
     pub fn mqtt_url(&self, i: usize) -> String {
-        format!("mqtt://127.0.0.1:{}", self.nodes[i % 3].mqtt)
+        format!("mqtt://127.0.0.1:{}", self.mqtt_port(i))
+    }
+
+    /// Node `i`'s MQTT port on loopback.
+    pub fn mqtt_port(&self, i: usize) -> u16 {
+        self.nodes[i % 3].mqtt
     }
 
     /// Node `i`'s name (`n1`…).

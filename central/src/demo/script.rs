@@ -56,6 +56,8 @@ struct Stage {
     gateways: Vec<Gateway>,
     collectors: Vec<JoinHandle<Result<(), NatsError>>>,
     console: Option<JoinHandle<Result<(), crate::console::ConsoleError>>>,
+    /// Central publishing its revocation list as the issuer (with the staff side).
+    publisher: Option<JoinHandle<()>>,
     stop: Option<watch::Sender<bool>>,
 }
 
@@ -63,6 +65,9 @@ impl Stage {
     async fn teardown(&mut self) {
         if let Some(c) = self.console.take() {
             c.abort();
+        }
+        if let Some(p) = self.publisher.take() {
+            p.abort();
         }
         // The collectors first: a gateway's orderly stop is no alarm worth raising here.
         if let Some(stop) = self.stop.take() {
@@ -194,6 +199,23 @@ async fn play(
         Some(provider) => Some(super::staff::prepare(tools, &building, dir, &mut db, (provider, listen)).await?),
         None => None,
     };
+    if let Some(side) = &staff {
+        // Central publishes its revocation list on the first node's MQTT listener.
+        let broker = crate::collector::Broker {
+            host: "127.0.0.1".into(),
+            port: cluster.mqtt_port(0),
+            tls: None,
+            client_id: "portvakt-central-revocations".into(),
+            root: "portvakt".into(),
+        };
+        let mut stopped = stopped.clone();
+        let stop = async move {
+            let _ = stopped.changed().await;
+        };
+        let every = Duration::from_secs(2);
+        stage.publisher =
+            Some(tokio::spawn(crate::staff::revocations::run(url.clone(), side.clone(), broker, every, stop)));
+    }
     let options = crate::console::Options { db: url.clone(), listen, behind_proxy: false, tls: None, staff };
     stage.console = Some(tokio::spawn(crate::console::serve(options, Some(ready))));
     let address = bound.await.map_err(|_| DemoError::step("the console", "did not start"))?;

@@ -127,6 +127,12 @@ impl Issuer {
         &self.delegation
     }
 
+    /// Signs `list` as the issuer: an issuer's revocation list (type 9) carrying the
+    /// delegation, which gateways apply to certificates signed through it only.
+    pub fn revocations(&self, list: portvakt_wire::revocation::RevocationList) -> Vec<u8> {
+        portvakt_wire::revocation::issue(&self.envelope, list, &self.key)
+    }
+
     /// The doors of `team` the delegation covers.
     pub fn doors_of(&self, team: &Team) -> Vec<String> {
         team.doors.iter().filter(|d| self.delegation.covers_door(d)).cloned().collect()

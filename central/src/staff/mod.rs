@@ -7,6 +7,7 @@
 pub mod issue;
 pub mod oidc;
 pub mod oidc_http;
+pub mod revocations;
 pub mod roster;
 pub mod store;
 
