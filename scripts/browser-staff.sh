@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The staff app end to end, as a nurse uses it (docs/central.md, "The staff app"): Debian's
 # chromium, headless, driven by playwright-core through node's test runner
-# (tests/browser/staff-app.e2e.mjs), against `portvakt-central demo --keep-running` with
-# the staff side, signing in at a real OpenID provider started here (the certified
+# (tests/browser/staff-app.e2e.mjs), against `portvakt-central demo --keep-running --staff`:
+# the staff side, signing in at a real OpenID provider the demo starts (the certified
 # `oidc-provider` package, tests/browser/idp.mjs; npm packages from
 # tests/browser/package-lock.json). Chromium's Bluetooth emulation stands in for the radio
 # and is bridged by the test to the real gateway's simulated BLE socket. Installs chromium,
@@ -26,35 +26,24 @@ cargo build -q --locked -p portvakt -p portvakt-central
 BIN="$PWD/target/debug"
 work=$(mktemp -d /tmp/pv-staff.XXXXXX)
 trap 'rc=$?; [ -n "${DEMO:-}" ] && { kill -INT "$DEMO" 2>/dev/null || true; wait "$DEMO" 2>/dev/null || true; }
-      [ -n "${IDP:-}" ] && { kill "$IDP" 2>/dev/null || true; }
-      [ "$rc" = 0 ] || { echo "--- demo.log"; tail -n 40 "$work/demo.log" 2>/dev/null; echo "--- idp.log"; tail -n 20 "$work/idp.log" 2>/dev/null; }
+      [ "$rc" = 0 ] || { echo "--- demo.log"; tail -n 40 "$work/demo.log" 2>/dev/null; }
       [ -n "${KEEP_WORK:-}" ] || rm -rf "$work"; exit "$rc"' EXIT
 
-CONSOLE_PORT=$(free_port)
-IDP_PORT=$(free_port)
-head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$work/client-secret"
-chmod 600 "$work/client-secret"
-node tests/browser/idp.mjs "$IDP_PORT" "http://127.0.0.1:$CONSOLE_PORT/personal/inloggad" "$work/client-secret" \
-    > "$work/idp.log" 2>&1 &
-IDP=$!
-for _ in $(seq 100); do grep -q "^listening" "$work/idp.log" && break; kill -0 "$IDP" || break; sleep 0.1; done
-grep -q "^listening" "$work/idp.log" || fail "the OpenID provider did not start: $(cat "$work/idp.log")"
-
-RUST_LOG="${RUST_LOG:-error,portvakt_central::staff::revocations=info}" "$BIN/portvakt-central" demo --gateways 1 --keep-running --listen "127.0.0.1:$CONSOLE_PORT" \
-    --oidc-issuer "http://127.0.0.1:$IDP_PORT" --oidc-client-id portvakt-central \
-    --oidc-client-secret-file "$work/client-secret" > "$work/demo.log" 2>&1 &
+RUST_LOG="${RUST_LOG:-error,portvakt_central::staff::revocations=info}" \
+    "$BIN/portvakt-central" demo --gateways 1 --keep-running --staff > "$work/demo.log" 2>&1 &
 DEMO=$!
 for _ in $(seq 1800); do grep -q "^The staff app" "$work/demo.log" && break; kill -0 "$DEMO" || break; sleep 0.1; done
 grep -q "^The staff app" "$work/demo.log" || fail "the demo did not come up with the staff side"
 line=$(grep "^Everything keeps running" "$work/demo.log")
+CONSOLE_URL=$(sed -E 's#.*(http://[0-9.:]+)/.*#\1#' <<< "$line")
 DEMO_PASSWORD=$(sed -E 's#.*\(demo / ([0-9a-f]+)\).*#\1#' <<< "$line")
 DB=$(sed -n 's/^PostgreSQL: //p' "$work/demo.log")
 BLE_SOCKET=$(sed -n 's/^BLE at storgatan-12: //p' "$work/demo.log")
 DOOR_COMMAND=$(sed -n "s/^At storgatan-12's doors: \(.*\) sim laundry open$/\1/p" "$work/demo.log")
 
-echo "== the staff app at http://127.0.0.1:$CONSOLE_PORT/personal/ in $(/usr/bin/chromium --version 2>/dev/null | head -1), oidc-provider $(node -p 'require("./tests/browser/node_modules/oidc-provider/package.json").version')"
+echo "== the staff app at $CONSOLE_URL/personal in $(/usr/bin/chromium --version 2>/dev/null | head -1), oidc-provider $(node -p 'require("./tests/browser/node_modules/oidc-provider/package.json").version')"
 mkdir -p target/browser-staff
-CONSOLE_URL="http://127.0.0.1:$CONSOLE_PORT" DEMO_PASSWORD="$DEMO_PASSWORD" DB="$DB" BLE_SOCKET="$BLE_SOCKET" \
+CONSOLE_URL="$CONSOLE_URL" DEMO_PASSWORD="$DEMO_PASSWORD" DB="$DB" BLE_SOCKET="$BLE_SOCKET" \
     DOOR_COMMAND="$DOOR_COMMAND" CENTRAL="$BIN/portvakt-central" SHOTS="$PWD/target/browser-staff" \
     node --test --test-concurrency=1 tests/browser/staff-app.e2e.mjs
 echo "   screenshots: target/browser-staff/"

@@ -207,6 +207,11 @@ struct DemoArgs {
     /// `http://<--listen>/personal/inloggad`.
     #[arg(long, requires_all = ["keep_running", "listen", "oidc_client_id", "oidc_client_secret_file"])]
     oidc_issuer: Option<String>,
+    /// The staff side with an identity provider the demo starts itself: the certified
+    /// `oidc-provider` npm package (`tests/browser/idp.mjs`; run `npm ci` in tests/browser
+    /// first), any login name and password.
+    #[arg(long, requires = "keep_running", conflicts_with = "oidc_issuer")]
+    staff: bool,
     /// Central's client id at --oidc-issuer.
     #[arg(long, requires = "oidc_issuer")]
     oidc_client_id: Option<String>,
@@ -231,6 +236,7 @@ async fn demo_command(a: DemoArgs) -> Result<String, Failure> {
         keep_running: a.keep_running,
         listen: a.listen,
         staff,
+        local_provider: a.staff,
     };
     demo::run(&options).await.map_err(|e| fail(1, format!("demo: {e}")))?;
     Ok(String::new())
@@ -263,7 +269,8 @@ async fn run(cli: Cli) -> Result<String, Failure> {
                 staff_cmd::publish_revocations(&url, s);
             }
             let staff = staff.map(|s| s.side);
-            let options = console::Options { db: url, listen, behind_proxy, tls: tls_cert.zip(tls_key), staff };
+            let tls = tls_cert.zip(tls_key);
+            let options = console::Options { db: url, listen, behind_proxy, tls, staff, simulated_door: None };
             console::serve(options, None).await.map_err(|e| fail(69, e.to_string()))?;
             Ok(String::new())
         }

@@ -165,6 +165,7 @@ async fn serve_with_staff_side(
         behind_proxy: false,
         tls: None,
         staff: Some(Arc::new(staff)),
+        simulated_door: None,
     };
     let server = tokio::spawn(console::serve(options, Some(ready)));
     let addr = bound.await.unwrap();

@@ -122,6 +122,17 @@ async function violations() {
     return r.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
   });
 }
+/** Signs the nurse in on the identity provider's own pages (login, then consent), from the app's sign-in page. */
+async function signIn(p_) {
+  await p_.click("#signin a");
+  await p_.waitForURL(/127\.0\.0\.1:\d+\/interaction\//);
+  await p_.fill("input[name=login]", NURSE);
+  await p_.fill("input[name=password]", "e-legitimation");
+  await p_.click("button[type=submit]");
+  await p_.waitForSelector("button[type=submit]");
+  if (!p_.url().startsWith(URL)) await p_.click("button[type=submit]");
+  await p_.waitForURL((u) => u.href.startsWith(APP));
+}
 const shot = (name) => page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
 const status = () => page.textContent("#status");
 /** Does `act` and waits for the app's verdict (the status line with its kind set anew). */
@@ -137,15 +148,7 @@ test("the nurse signs in at the identity provider's own pages, chooses a PIN and
   await visible("signin");
   assert.deepEqual(await violations(), [], "the sign-in page");
   await shot("01-sign-in");
-  await page.click("#signin a");
-  // The provider's pages: the login (any password), then the consent.
-  await page.waitForURL(/127\.0\.0\.1:\d+\/interaction\//);
-  await page.fill("input[name=login]", NURSE);
-  await page.fill("input[name=password]", "e-legitimation");
-  await page.click("button[type=submit]");
-  await page.waitForSelector("button[type=submit]");
-  if (!page.url().startsWith(URL)) await page.click("button[type=submit]");
-  await page.waitForURL((u) => u.href.startsWith(APP));
+  await signIn(page);
   await visible("choose-pin");
   assert.deepEqual(await violations(), [], "the PIN page");
   await shot("02-choose-pin");
@@ -311,6 +314,26 @@ test("in English the app says the same things in English", async () => {
   assert.deepEqual(await violations(), [], "the doors page in English");
   await page.click("#lang");
   await page.waitForFunction(() => document.documentElement.lang === "sv");
+});
+
+test("in the demo, a browser without Web Bluetooth opens the simulated door through Central, with the same exchange", async () => {
+  const desktop = await browser.newContext({ locale: "sv-SE", timezoneId: "Europe/Stockholm" });
+  // A browser without Web Bluetooth (Firefox, Chrome on Linux by default).
+  await desktop.addInitScript(() => { delete Navigator.prototype.bluetooth; });
+  const other = await desktop.newPage();
+  await other.goto(APP);
+  await other.waitForSelector("#signin:not([hidden])");
+  await signIn(other);
+  await other.waitForSelector("#choose-pin:not([hidden])");
+  await other.fill("#pin1", PIN);
+  await other.fill("#pin2", PIN);
+  await other.click("#pin-form button");
+  await other.waitForSelector("#doors button");
+  assert.equal(await other.evaluate(() => "bluetooth" in navigator), false);
+  await other.click("#doors button >> nth=0");
+  await other.waitForFunction(() => document.getElementById("status").className !== "", null, { timeout: 15000 });
+  assert.equal(await other.textContent("#status"), "Porten är öppen");
+  await desktop.close();
 });
 
 test("a person disabled in Central gets no new key, and the online gateway refuses her current one within seconds", async () => {

@@ -148,9 +148,29 @@ function renderDoors(c) {
   }
 }
 
-/** A link to a gateway: fragments out and in. Web Bluetooth, or one a test injected. */
+/** The demo's simulated door over HTTP (only where Central offers one): the same fragments. */
+async function simulatedLink() {
+  const o = await api('/personal/simulerad-port', 'POST');
+  if (!o) throw new Error(t('no_answer'));
+  const base = `/personal/simulerad-port/${o.link}`;
+  return {
+    send: (f) => api(base, 'POST', { fragment: hex(f) }),
+    next: async () => {
+      for (;;) {
+        const r = await fetch(base);
+        if (r.status === 200) return unhex((await r.json()).fragment);
+        if (r.status !== 204) throw new Error(t('no_answer'));
+      }
+    },
+    close: () => api(`${base}/stang`, 'POST').catch(() => null),
+  };
+}
+
+/** A link to a gateway: fragments out and in. Web Bluetooth; one a test injected; or,
+ *  in the demo and without Web Bluetooth, the demo's simulated door. */
 async function link() {
   if (typeof globalThis.portvaktLink === 'function') return globalThis.portvaktLink();
+  if (!navigator.bluetooth && me?.simulated_door) return simulatedLink();
   if (!navigator.bluetooth) throw new Error(t('no_bluetooth'));
   const device = await navigator.bluetooth.requestDevice({ filters: [{ services: [p.SERVICE] }] });
   const server = await device.gatt.connect();

@@ -41,6 +41,9 @@ pub struct Options {
     pub tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
     /// The staff side, when configured.
     pub staff: Option<Arc<crate::staff::StaffSide>>,
+    /// The demo only: a gateway's simulated BLE socket the staff app may reach over HTTP
+    /// when its browser has no Web Bluetooth (`handlers/simulated_door.rs`).
+    pub simulated_door: Option<std::path::PathBuf>,
 }
 
 /// Why the console could not be served.
@@ -140,6 +143,8 @@ pub struct State {
     pub secure: bool,
     /// The staff side (shift certificates), when configured.
     pub staff: Option<Arc<crate::staff::StaffSide>>,
+    /// The demo's simulated door, when the demo set one up.
+    pub simulated_door: Option<Arc<handlers::simulated_door::SimulatedDoor>>,
 }
 
 /// Serves until Ctrl-C; `ready` is told the bound address.
@@ -160,6 +165,7 @@ pub async fn serve(o: Options, ready: Option<tokio::sync::oneshot::Sender<Socket
         behind_proxy: o.behind_proxy,
         secure: o.behind_proxy || acceptor.is_some(),
         staff: o.staff.clone(),
+        simulated_door: o.simulated_door.clone().map(|p| Arc::new(handlers::simulated_door::SimulatedDoor::new(p))),
     });
     let listener =
         tokio::net::TcpListener::bind(o.listen).await.map_err(|e| ConsoleError::Serve(format!("{}: {e}", o.listen)))?;

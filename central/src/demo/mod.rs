@@ -38,8 +38,10 @@ pub struct Options {
     /// Where the console listens (a free loopback port when not given).
     pub listen: Option<std::net::SocketAddr>,
     /// The staff side with this identity provider (with `keep_running`): the staff app at
-    /// `/personal/`, Central issuing shift certificates for the home-care team.
+    /// `/personal`, Central issuing shift certificates for the home-care team.
     pub staff: Option<Provider>,
+    /// The staff side with a provider the demo starts itself (`oidc-provider` from npm).
+    pub local_provider: bool,
 }
 
 /// Why the demo stopped.

@@ -58,6 +58,8 @@ struct Stage {
     console: Option<JoinHandle<Result<(), crate::console::ConsoleError>>>,
     /// Central publishing its revocation list as the issuer (with the staff side).
     publisher: Option<JoinHandle<()>>,
+    /// The identity provider the demo started (`--staff`).
+    provider: Option<tokio::process::Child>,
     stop: Option<watch::Sender<bool>>,
 }
 
@@ -68,6 +70,9 @@ impl Stage {
         }
         if let Some(p) = self.publisher.take() {
             p.abort();
+        }
+        if let Some(mut p) = self.provider.take() {
+            let _ = p.kill().await;
         }
         // The collectors first: a gateway's orderly stop is no alarm worth raising here.
         if let Some(stop) = self.stop.take() {
@@ -194,11 +199,23 @@ async fn play(
         .await
         .map_err(|e| DemoError::step("the demo's account", e.to_string()))?;
     let (ready, bound) = tokio::sync::oneshot::channel();
-    let listen = o.listen.unwrap_or_else(|| ([127, 0, 0, 1], 0).into());
-    let staff = match &o.staff {
+    let mut listen = o.listen.unwrap_or_else(|| ([127, 0, 0, 1], 0).into());
+    let mut provider = o.staff.clone();
+    if o.local_provider {
+        if listen.port() == 0 {
+            listen.set_port(super::tools::free_port()?);
+        }
+        let repo = o.gateway_config.parent().and_then(Path::parent).unwrap_or(Path::new("."));
+        let (local, child) = super::staff::local_provider(repo, dir, listen).await?;
+        println!("the identity provider: oidc-provider (npm) at {} — any login name, any password", local.issuer);
+        stage.provider = Some(child);
+        provider = Some(local);
+    }
+    let staff = match &provider {
         Some(provider) => Some(super::staff::prepare(tools, &building, dir, &mut db, (provider, listen)).await?),
         None => None,
     };
+    let staff_on = staff.is_some();
     if let Some(side) = &staff {
         // Central publishes its revocation list on the first node's MQTT listener.
         let broker = crate::collector::Broker {
@@ -216,7 +233,10 @@ async fn play(
         stage.publisher =
             Some(tokio::spawn(crate::staff::revocations::run(url.clone(), side.clone(), broker, every, stop)));
     }
-    let options = crate::console::Options { db: url.clone(), listen, behind_proxy: false, tls: None, staff };
+    // With the staff side, a browser without Web Bluetooth reaches the first gateway's door.
+    let simulated_door = staff.as_ref().map(|_| dir.join(SITES[0].0).join("ble.sock"));
+    let options =
+        crate::console::Options { db: url.clone(), listen, behind_proxy: false, tls: None, staff, simulated_door };
     stage.console = Some(tokio::spawn(crate::console::serve(options, Some(ready))));
     let address = bound.await.map_err(|_| DemoError::step("the console", "did not start"))?;
     println!("the console: http://{address}/  (log in as demo, password {password})");
@@ -303,7 +323,7 @@ async fn play(
         for g in gateways {
             println!("BLE at {}: {}", g.site, g.ble_socket().display());
         }
-        if o.staff.is_some() {
+        if staff_on {
             println!(
                 "The staff app: http://{address}/personal (sign in at the identity provider as {}; team {})",
                 super::staff::NURSE,

@@ -23,6 +23,49 @@ pub struct Provider {
     pub client_secret_file: PathBuf,
 }
 
+/// Starts a real OpenID provider on this machine for the demo: the `oidc-provider` npm
+/// package of the browser tests (`tests/browser/idp.mjs` beside `repo`, its packages
+/// installed with `npm ci`), on a free loopback port, with a fresh client secret, sending
+/// the browser back to the console at `console`. Stopped when the child is dropped.
+pub async fn local_provider(
+    repo: &Path,
+    dir: &Path,
+    console: std::net::SocketAddr,
+) -> Result<(Provider, tokio::process::Child), DemoError> {
+    let script = repo.join("tests/browser/idp.mjs");
+    let packages = repo.join("tests/browser/node_modules/oidc-provider");
+    if !script.is_file() || !packages.is_dir() {
+        return Err(DemoError::Missing {
+            what: format!("the demo's identity provider ({})", script.display()),
+            hint: "apt install npm, then `(cd tests/browser && npm ci)` in the repository".into(),
+        });
+    }
+    let port = super::tools::free_port()?;
+    let secret = dir.join("idp-client-secret");
+    let bytes = crate::console::session::random_bytes().map_err(|e| DemoError::io("/dev/urandom", e))?;
+    std::fs::write(&secret, portvakt_wire::hex::encode(&bytes)).map_err(|e| DemoError::io("the client secret", e))?;
+    let log = dir.join("idp.log");
+    let out = std::fs::File::create(&log).map_err(|e| DemoError::io(&log.display().to_string(), e))?;
+    let err = out.try_clone().map_err(|e| DemoError::io(&log.display().to_string(), e))?;
+    let child = tokio::process::Command::new("node")
+        .arg(&script)
+        .arg(port.to_string())
+        .arg(format!("http://{console}/personal/inloggad"))
+        .arg(&secret)
+        .stdout(out)
+        .stderr(err)
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| DemoError::Missing { what: format!("node ({e})"), hint: "apt install nodejs npm".into() })?;
+    super::tools::wait_port("the demo's identity provider", port, std::time::Duration::from_secs(20)).await?;
+    let provider = Provider {
+        issuer: format!("http://127.0.0.1:{port}"),
+        client_id: "portvakt-central".into(),
+        client_secret_file: secret,
+    };
+    Ok((provider, child))
+}
+
 /// The demo's nurse's login at the identity provider.
 pub const NURSE: &str = "anna.lind@hemtjansten.example";
 /// Her team's name.

@@ -6,6 +6,7 @@
 mod checks;
 mod entry;
 mod fleet;
+pub mod simulated_door;
 mod staff;
 mod visits;
 
@@ -56,6 +57,12 @@ pub fn router(state: AppState) -> Router {
         .route("/personal/certifikat", post(staff::certificate).layer(axum::extract::DefaultBodyLimit::max(16 * 1024)))
         .route("/personal/logga-ut", post(staff::sign_out))
         .route("/personal/rapport", post(staff::report).layer(axum::extract::DefaultBodyLimit::max(16 * 1024)))
+        .route("/personal/simulerad-port", post(simulated_door::open))
+        .route(
+            "/personal/simulerad-port/{id}",
+            get(simulated_door::next).post(simulated_door::send).layer(axum::extract::DefaultBodyLimit::max(4 * 1024)),
+        )
+        .route("/personal/simulerad-port/{id}/stang", post(simulated_door::close))
         .route("/personal", get(staff::app_page))
         .route(
             "/personal/{file}",

@@ -24,7 +24,7 @@ pub const SESSION: &str = "portvakt_staff";
 /// The cookie binding a sign-in under way to the browser that began it.
 const LOGIN: &str = "portvakt_staff_login";
 
-fn json_answer(status: StatusCode, v: &Value) -> Response {
+pub(super) fn json_answer(status: StatusCode, v: &Value) -> Response {
     let mut r = (status, [(header::CONTENT_TYPE, "application/json")], v.to_string()).into_response();
     r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
@@ -200,7 +200,8 @@ pub(super) async fn me(Shared(s): Shared<AppState>, headers: HeaderMap) -> Respo
         Ok(SignedIn { person, team, enabled, .. }) => json_answer(
             StatusCode::OK,
             &json!({ "holder": person.holder, "name": person.name, "team": team.id, "team_name": team.name,
-                     "doors": side.issuer.doors_of(&team), "enabled": enabled }),
+                     "doors": side.issuer.doors_of(&team), "enabled": enabled,
+                     "simulated_door": s.simulated_door.is_some() }),
         ),
         Err(r) => r,
     }
