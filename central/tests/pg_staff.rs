@@ -1,7 +1,7 @@
 //! The staff side against a real PostgreSQL (run by `scripts/interop.sh`): the roster
 //! replaced whole, a nonce spent once, a shift certificate issued for a proven key and
 //! recorded, a disabled person refused and their valid certificates listed, and disabling
-//! kept across a new roster.
+//! kept across a new roster; the doors' names as the roster gives them.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -56,4 +56,20 @@ async fn a_signed_in_person_gets_one_recorded_certificate_per_nonce_until_disabl
     assert!(!store::person(&c, "anna@kommun.se").await.unwrap().unwrap().2, "still disabled");
     assert!(store::enable(&c, "anna").await.unwrap());
     assert!(store::person(&c, "anna@kommun.se").await.unwrap().unwrap().2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_doors_are_named_as_the_roster_says_and_renamed_with_the_next_roster() {
+    let (_pg, mut c) = pg().await;
+    let named =
+        ROSTER.replace(r#"{"authority":"kommunen","#, r#"{"authority":"kommunen","door_names":{"entrance":"Porten"},"#);
+    store::replace_roster(&mut c, &Roster::parse(named.as_bytes()).unwrap()).await.unwrap();
+    let doors = ["entrance".to_owned(), "rubbish".to_owned()];
+    let names = store::door_names(&c, &doors).await.unwrap();
+    assert_eq!(names.into_iter().collect::<Vec<_>>(), [("entrance".to_owned(), "Porten".to_owned())]);
+    let renamed = ROSTER
+        .replace(r#"{"authority":"kommunen","#, r#"{"authority":"kommunen","door_names":{"rubbish":"Soprummet"},"#);
+    store::replace_roster(&mut c, &Roster::parse(renamed.as_bytes()).unwrap()).await.unwrap();
+    let names = store::door_names(&c, &doors).await.unwrap();
+    assert_eq!(names.into_iter().collect::<Vec<_>>(), [("rubbish".to_owned(), "Soprummet".to_owned())]);
 }

@@ -160,7 +160,7 @@ test("the nurse signs in at the identity provider's own pages, chooses a PIN and
   assert.equal(await page.textContent("#who"), "Anna Lind, team Hemtjänsten Norr");
   assert.match(await page.textContent("#valid"), /^Passerbehörighet giltig till \d\d:\d\d$/);
   assert.deepEqual(await page.$$eval("#doors button", (bs) => bs.map((b) => b.textContent)),
-    ["Öppna: entrance", "Öppna: rubbish"]);
+    ["Öppna: Porten", "Öppna: Soprummet"], "the doors by the names in the roster");
   // The phone's key: P-256, its private half not extractable, kept in IndexedDB.
   const key = await page.evaluate(() => new Promise((resolve) => {
     indexedDB.open("portvakt-staff").onsuccess = (e) => {

@@ -133,17 +133,19 @@ function renderDoors(c) {
   }
   const until = new Date(c.not_after).toLocaleTimeString(lang ? 'en-GB' : 'sv-SE', { hour: '2-digit', minute: '2-digit' });
   $('valid').textContent = `${t('valid_until')} ${until}`;
+  // Doors by the names people use (the roster's), their ids where none is given.
+  const name = (door) => me?.door_names?.[door] ?? door;
   for (const door of c.doors) {
     const li = document.createElement('li');
     const b = document.createElement('button');
     b.type = 'button';
-    b.textContent = `${t('open')}: ${door}`;
+    b.textContent = `${t('open')}: ${name(door)}`;
     b.addEventListener('click', () => openDoor(door));
     li.append(b);
     list.append(li);
     const o = document.createElement('option');
     o.value = door;
-    o.textContent = door;
+    o.textContent = name(door);
     select.append(o);
   }
 }
@@ -214,7 +216,7 @@ async function openDoor(door) {
     say(t('no_key'), 'refused');
     return;
   }
-  say(`${t('opening')} ${door} …`);
+  say(`${t('opening')} ${me?.door_names?.[door] ?? door} …`);
   let l;
   try {
     const pair = await store.keyPair();

@@ -75,6 +75,7 @@ pub const TEAM: &str = "Hemtjänsten Norr";
 /// of her (`email`).
 pub const ROSTER: &str = r#"{
   "authority": "hemtjansten",
+  "door_names": {"entrance": "Porten", "rubbish": "Soprummet"},
   "teams": [{"id": "hemtjanst-norr", "name": "Hemtjänsten Norr", "role": "home_care", "doors": ["entrance", "rubbish"]}],
   "people": [{"login": "anna.lind@hemtjansten.example", "holder": "anna-lind", "name": "Anna Lind", "team": "hemtjanst-norr"}]
 }"#;

@@ -4,7 +4,7 @@
 //! every problem is reported with where it is, and nothing changes unless all is right.
 //! Pure.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 
@@ -51,6 +51,10 @@ pub struct Roster {
     pub teams: Vec<Team>,
     /// People.
     pub people: Vec<Person>,
+    /// What people call each door (`entrance` → `Porten`), shown in the staff app;
+    /// optional, a door without one is shown by its id.
+    #[serde(default)]
+    pub door_names: BTreeMap<String, String>,
 }
 
 /// Whether `s` is an id as the configs write them: `a-z 0-9 - _`, 1 to 64 characters.
@@ -101,6 +105,19 @@ impl Roster {
             for d in t.doors.iter().filter(|d| !is_id(d)) {
                 out.push(format!("{at}: door {d:?} is not an id"));
             }
+        }
+        for (door, name) in &self.door_names {
+            if !is_id(door) {
+                out.push(format!("door_names: {door:?} is not a door id (a-z 0-9 - _)"));
+            }
+            if !is_text(name) {
+                out.push(format!(
+                    "door_names ({door}): the name must be 1 to 200 characters without control characters"
+                ));
+            }
+        }
+        if self.door_names.len() > 1024 {
+            out.push(format!("door_names: {} names; at most 1024", self.door_names.len()));
         }
         let mut logins = BTreeSet::new();
         let mut holders = BTreeSet::new();
@@ -163,5 +180,18 @@ mod tests {
         }
         let unknown = GOOD.replace(r#""authority":"kommunen","#, r#""authority":"kommunen","extra":1,"#);
         assert!(Roster::parse(unknown.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn door_names_are_optional_and_checked_like_the_rest() {
+        let named =
+            GOOD.replace(r#""authority":"kommunen","#, r#""authority":"kommunen","door_names":{"entrance":"Porten"},"#);
+        let r = Roster::parse(named.as_bytes()).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(r.door_names.get("entrance").map(String::as_str), Some("Porten"));
+        let bad =
+            GOOD.replace(r#""authority":"kommunen","#, r#""authority":"kommunen","door_names":{"Entré":"","x":"y"},"#);
+        let text = Roster::parse(bad.as_bytes()).err().unwrap_or_default().join("\n");
+        assert!(text.contains("door_names: \"Entré\" is not a door id"), "{text}");
+        assert!(text.contains("door_names (Entré): the name must be 1 to 200 characters"), "{text}");
     }
 }

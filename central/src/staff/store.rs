@@ -22,6 +22,10 @@ pub async fn replace_roster(client: &mut Client, roster: &Roster) -> Result<(usi
     let tx = client.transaction().await?;
     tx.execute("DELETE FROM staff_people", &[]).await?;
     tx.execute("DELETE FROM staff_teams", &[]).await?;
+    tx.execute("DELETE FROM staff_door_names", &[]).await?;
+    for (door, name) in &roster.door_names {
+        tx.execute("INSERT INTO staff_door_names (door, name) VALUES ($1, $2)", &[door, name]).await?;
+    }
     for t in &roster.teams {
         tx.execute(
             "INSERT INTO staff_teams (id, name, role, doors) VALUES ($1, $2, $3, $4)",
@@ -38,6 +42,15 @@ pub async fn replace_roster(client: &mut Client, roster: &Roster) -> Result<(usi
     }
     tx.commit().await?;
     Ok((roster.teams.len(), roster.people.len()))
+}
+
+/// What people call `doors` (those with a name in the roster).
+pub async fn door_names(
+    client: &Client,
+    doors: &[String],
+) -> Result<std::collections::BTreeMap<String, String>, DbError> {
+    let rows = client.query("SELECT door, name FROM staff_door_names WHERE door = ANY($1)", &[&doors]).await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
 /// The person who signs in as `login`, their team, and whether they may have new

@@ -197,12 +197,23 @@ struct SignedIn {
 pub(super) async fn me(Shared(s): Shared<AppState>, headers: HeaderMap) -> Response {
     let Some(side) = side(&s) else { return StatusCode::NOT_FOUND.into_response() };
     match signed_in(&s, &headers).await {
-        Ok(SignedIn { person, team, enabled, .. }) => json_answer(
-            StatusCode::OK,
-            &json!({ "holder": person.holder, "name": person.name, "team": team.id, "team_name": team.name,
-                     "doors": side.issuer.doors_of(&team), "enabled": enabled,
-                     "simulated_door": s.simulated_door.is_some() }),
-        ),
+        Ok(SignedIn { person, team, enabled, .. }) => {
+            let doors = side.issuer.doors_of(&team);
+            let names = match s.db.get().await {
+                Ok(db) => store::door_names(&db, &doors).await,
+                Err(e) => Err(e),
+            };
+            let names = match names {
+                Ok(n) => n,
+                Err(e) => return unavailable(&e),
+            };
+            json_answer(
+                StatusCode::OK,
+                &json!({ "holder": person.holder, "name": person.name, "team": team.id, "team_name": team.name,
+                         "doors": doors, "door_names": names, "enabled": enabled,
+                         "simulated_door": s.simulated_door.is_some() }),
+            )
+        }
         Err(r) => r,
     }
 }
