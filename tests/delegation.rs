@@ -17,6 +17,8 @@ use portvakt::credentials::revocation::RevocationList;
 use portvakt::credentials::verify::Trust;
 
 const ISSUER: u8 = 0x49;
+/// The key a delegation is re-issued to.
+const NEW_ISSUER: u8 = 0x4a;
 
 fn delegation(authority: &str) -> Delegation {
     Delegation {
@@ -290,4 +292,30 @@ fn an_issuers_list_is_kept_in_the_store_and_holds_after_a_restart() {
     assert_eq!(verdict(&g, &anna, now()), "revoked");
     // And its sequence floor holds: the same list again is a replay.
     assert!(take(&mut g, "again.pvkt", &issuer_list(&d, ISSUER, 3, &[], Vec::new())).contains("replay"));
+}
+
+#[test]
+fn a_delegation_reissued_to_a_new_key_keeps_its_list_apart_from_the_old_keys() {
+    let old = delegation("kommunen");
+    let mut new = delegation("kommunen");
+    new.issuer_key = key(NEW_ISSUER).verifying_key().to_bytes();
+    let anna = {
+        let envelope = seal(DocType::Delegation, &new.encode(), &key(KOMMUNEN));
+        issue(&envelope, shift(&["entrance"], 10), &key(NEW_ISSUER))
+    };
+    let mut g = Gateway::new();
+    assert_eq!(take(&mut g, "new-1.pvkt", &issuer_list(&new, NEW_ISSUER, 1, &["shift-anna-1"], Vec::new())), "accepted");
+    assert_eq!(verdict(&g, &anna, now()), "revoked");
+    // Whoever still holds the old key signs an empty list with the highest sequence there is.
+    assert_eq!(take(&mut g, "old.pvkt", &issuer_list(&old, ISSUER, u64::MAX, &[], Vec::new())), "accepted");
+    assert_eq!(verdict(&g, &anna, now()), "revoked", "the old key's list is not the new key's");
+    assert_eq!(take(&mut g, "new-2.pvkt", &issuer_list(&new, NEW_ISSUER, 2, &["shift-anna-1"], Vec::new())), "accepted");
+}
+
+#[test]
+fn a_list_through_a_revoked_delegation_is_refused() {
+    let d = delegation("kommunen");
+    let mut g = Gateway::new();
+    revoke(&mut g, ("kommunen", KOMMUNEN), &[], vec![key(ISSUER).verifying_key().to_bytes()]);
+    assert!(take(&mut g, "central.pvkt", &issuer_list(&d, ISSUER, 1, &[], Vec::new())).contains("delegation_revoked"));
 }

@@ -204,7 +204,9 @@ impl Access {
                 log::info!("uplink: taken in: {accepted}");
                 let about = verdicts::About::accepted(&accepted);
                 self.verdicts.note(about, true, &accepted.to_string(), source, self.clock.now());
-                self.hand_over(built)?;
+                if let Some(built) = built {
+                    self.hand_over(built)?;
+                }
                 Ok(Ok(accepted.to_string()))
             }
             Err(e) => {
@@ -249,7 +251,7 @@ impl Access {
                     take_from(bytes, ("certificate", &id), expected, registry, trust, store, now, trusted)
                         .map_err(|e| log::warn!("a revocation list carried by certificate {id} was not taken in: {e}"))
                         .ok()
-                        .map(|(_, built)| built)
+                        .and_then(|(_, built)| built)
                 });
                 Ok((p.phone, newer, p.refusal))
             })

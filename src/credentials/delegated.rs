@@ -67,16 +67,25 @@ fn open_delegation<'t>(
     Ok((d, authority))
 }
 
-/// An issuer's revocation list that verified: what it ends, and under which key the
-/// registry keeps it (`<authority>/<delegation id>`, also its topic's last two levels).
+/// An issuer's revocation list that verified: what it ends, the topic it belongs on, and
+/// under which key the registry and the store keep it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IssuerList {
-    /// `<authority>/<delegation id>`.
+    /// `<authority>/<delegation id>`: its topic's last two levels.
+    pub topic: String,
+    /// `<authority>/<delegation id>/<issuer key, hex>`: one list and one sequence floor
+    /// per issuer key, so a delegation re-issued to a new key keeps its lists apart from
+    /// the old key's (whoever holds that one).
     pub key: String,
     /// The delegation its certificates came through.
     pub through: Through,
     /// The list.
     pub list: RevocationList,
+}
+
+/// Where the registry keeps the issuer's list of certificates signed through `through`.
+pub fn issuer_list_key(authority: &str, through: &Through) -> String {
+    format!("{authority}/{}/{}", through.id, portvakt_wire::hex::encode(&through.issuer_key))
 }
 
 /// Verifies an issuer's revocation list (type 9): its delegation from an authority this
@@ -107,9 +116,11 @@ pub fn verify_issuer_list(
     if list.site != "*" && list.site != trust.site.as_str() {
         return Err(Refusal::WrongSite { expected: trust.site.to_string(), found: list.site });
     }
-    let key = format!("{}/{}", d.authority, d.id);
+    let topic = format!("{}/{}", d.authority, d.id);
+    let through = Through { id: d.id, issuer: d.issuer, issuer_key: d.issuer_key };
+    let key = issuer_list_key(&d.authority, &through);
     super::verify::check_version(stored(&key), list.sequence)?;
-    Ok(IssuerList { key, through: Through { id: d.id, issuer: d.issuer, issuer_key: d.issuer_key }, list })
+    Ok(IssuerList { topic, key, through, list })
 }
 
 /// Opens and checks the chain of a type-8 envelope: the certificate (not yet checked

@@ -218,7 +218,7 @@ fn take_one(
     store: &mut dyn DocStore,
     now: Timestamp,
     trusted: bool,
-) -> Result<(Accepted, Built), IntakeProblem> {
+) -> Result<(Accepted, Option<Built>), IntakeProblem> {
     let env = open(&bytes).map_err(Refusal::Malformed)?;
     // An issuer's revocation list comes where revocation lists do (its topic says whose).
     let kin = |want: DocType| {
@@ -246,7 +246,7 @@ fn take_one(
                 entries: checked.info.entries,
             };
             registry.insert_bundle(checked.authority, checked.info);
-            Ok((accepted, checked.built))
+            Ok((accepted, Some(checked.built)))
         }
         DocType::Revocations => {
             let (list, built) = registry.check_revocations(&bytes, trust, &*store)?;
@@ -260,22 +260,22 @@ fn take_one(
                 revoked: list.ids.len() + list.keys.len(),
             };
             registry.insert_revocations(list);
-            Ok((accepted, built))
+            Ok((accepted, Some(built)))
         }
         DocType::IssuerRevocations => {
+            // Consulted when a certificate of its delegation is presented; the core's
+            // inputs stay as they are.
             let list = registry.check_issuer_list(&bytes, trust)?;
-            same_authority(expected, &list.key)?;
-            let built = registry.build_with(trust, &*store, Vec::new(), None).map_err(Refusal::Unresolvable)?;
-            let doc =
-                SignedDoc { authority: list.key.clone(), version: list.list.sequence, body: bytes, stored_at: now };
+            same_authority(expected, &list.topic)?;
+            let doc = SignedDoc { authority: list.key.clone(), version: list.list.sequence, body: bytes, stored_at: now };
             store.put_revocation_list(&doc)?;
             let accepted = Accepted::Revocations {
-                authority: list.key.clone(),
+                authority: list.topic.clone(),
                 sequence: list.list.sequence,
                 revoked: list.list.ids.len() + list.list.keys.len(),
             };
             registry.insert_issuer_list(list);
-            Ok((accepted, built))
+            Ok((accepted, None))
         }
         other @ (DocType::Certificate
         | DocType::DelegatedCertificate
@@ -307,7 +307,8 @@ fn move_to(dir: &Path, sub: &str, file: &Path, why: Option<&str>) {
 
 /// Takes in a document from `source` — published on a topic, or a revocation list a phone
 /// carried in its certificate — checked against what the source says it is (`expected`),
-/// verified, stored and audited; returns what it built for the gateway.
+/// verified, stored and audited; returns what it built for the gateway (none when the
+/// core's inputs do not change: an issuer's revocation list).
 #[allow(clippy::too_many_arguments)]
 pub fn take_from(
     bytes: Vec<u8>,
@@ -318,7 +319,7 @@ pub fn take_from(
     store: &mut dyn DocStore,
     now: Timestamp,
     trusted: bool,
-) -> Result<(Accepted, Built), IntakeProblem> {
+) -> Result<(Accepted, Option<Built>), IntakeProblem> {
     let result = take_one(bytes, Some(expected), registry, trust, store, now, trusted);
     audit(store, now, trusted, source, result.as_ref().map(|(accepted, _)| accepted));
     result
@@ -373,7 +374,9 @@ pub fn process_inbox(
                 // What a refused file claimed to be: its first fields, read before it goes.
                 claimed = label(&bytes);
                 take_one(bytes, None, registry, trust, store, now, trusted).map(|(accepted, built)| {
-                    on_built(built);
+                    if let Some(built) = built {
+                        on_built(built);
+                    }
                     accepted
                 })
             }

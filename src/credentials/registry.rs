@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use jiff::{SignedDuration, Timestamp};
 
 use super::bundle::Bundle;
-use super::delegated::{IssuerList, Through, verify_issuer_list};
+use super::delegated::{IssuerList, Through, issuer_list_key, verify_issuer_list};
 use super::envelope::open;
 use super::revocation::RevocationList;
 use super::verify::{Refusal, Trust, verify_bundle, verify_revocations};
@@ -78,7 +78,7 @@ pub type Restored = (Registry, Vec<Refusal>, Result<Built, Vec<String>>);
 pub struct Registry {
     bundles: BTreeMap<String, BundleInfo>,
     revocations: BTreeMap<String, RevocationList>,
-    /// Issuers' revocation lists, by `<authority>/<delegation id>`.
+    /// Issuers' revocation lists, by `<authority>/<delegation id>/<issuer key>`.
     issuer_lists: BTreeMap<String, IssuerList>,
     /// The highest versions ever accepted, kept apart from the documents.
     floors: crate::store::state::VersionFloors,
@@ -160,9 +160,15 @@ impl Registry {
         doc.max(self.floors.revocations.get(key).copied())
     }
 
-    /// Verifies an issuer's revocation list (type 9); nothing changes yet.
+    /// Verifies an issuer's revocation list (type 9); nothing changes yet. A list through
+    /// a delegation that is revoked (its id or its issuer's key) is refused: that issuer
+    /// has no say any more.
     pub fn check_issuer_list(&self, bytes: &[u8], trust: &Trust<'_>) -> Result<IssuerList, Refusal> {
-        verify_issuer_list(bytes, trust, |k| self.issuer_sequence(k))
+        let list = verify_issuer_list(bytes, trust, |k| self.issuer_sequence(k))?;
+        if self.revokes_delegation(trust, &list.list.authority, &list.through, None) {
+            return Err(Refusal::DelegationRevoked(list.through.id));
+        }
+        Ok(list)
     }
 
     /// Takes in an issuer's list checked by [`Self::check_issuer_list`].
@@ -173,10 +179,9 @@ impl Registry {
     /// Whether the issuer that signed a certificate through `through` has revoked it since:
     /// its id or its phone key on that issuer's list for that delegation.
     pub fn revokes_issued(&self, authority: &str, through: &Through, id: &str, phone_key: &[u8; 32]) -> bool {
-        self.issuer_lists.get(&format!("{authority}/{}", through.id)).is_some_and(|l| {
-            l.through.issuer_key == through.issuer_key
-                && (l.list.ids.iter().any(|i| i == id) || l.list.keys.contains(phone_key))
-        })
+        self.issuer_lists
+            .get(&issuer_list_key(authority, through))
+            .is_some_and(|l| l.list.ids.iter().any(|i| i == id) || l.list.keys.contains(phone_key))
     }
 
     /// Every authority's bundle, without entries (for state messages and staleness).
