@@ -304,12 +304,18 @@ fn a_delegation_reissued_to_a_new_key_keeps_its_list_apart_from_the_old_keys() {
         issue(&envelope, shift(&["entrance"], 10), &key(NEW_ISSUER))
     };
     let mut g = Gateway::new();
-    assert_eq!(take(&mut g, "new-1.pvkt", &issuer_list(&new, NEW_ISSUER, 1, &["shift-anna-1"], Vec::new())), "accepted");
+    assert_eq!(
+        take(&mut g, "new-1.pvkt", &issuer_list(&new, NEW_ISSUER, 1, &["shift-anna-1"], Vec::new())),
+        "accepted"
+    );
     assert_eq!(verdict(&g, &anna, now()), "revoked");
     // Whoever still holds the old key signs an empty list with the highest sequence there is.
     assert_eq!(take(&mut g, "old.pvkt", &issuer_list(&old, ISSUER, u64::MAX, &[], Vec::new())), "accepted");
     assert_eq!(verdict(&g, &anna, now()), "revoked", "the old key's list is not the new key's");
-    assert_eq!(take(&mut g, "new-2.pvkt", &issuer_list(&new, NEW_ISSUER, 2, &["shift-anna-1"], Vec::new())), "accepted");
+    assert_eq!(
+        take(&mut g, "new-2.pvkt", &issuer_list(&new, NEW_ISSUER, 2, &["shift-anna-1"], Vec::new())),
+        "accepted"
+    );
 }
 
 #[test]

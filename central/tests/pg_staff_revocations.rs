@@ -2,7 +2,9 @@
 //! (run by `scripts/interop.sh`, which installs both): the issuer's revocation list is
 //! published retained to every known site when the revoked certificates change, not
 //! otherwise; its sequence rises; it is signed by the issuer and carries the delegation;
-//! a certificate drops off it once it has ended; each publication is in the console's log.
+//! a certificate drops off it once it has ended; the same list goes out again after ten
+//! minutes; a broker that failed gets a list above the one tried; each new list is in the
+//! console's log.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -126,6 +128,12 @@ async fn a_disabled_persons_valid_certificates_are_published_on_the_issuers_list
     assert_eq!((body.list.authority.as_str(), body.list.site.as_str()), ("kommunen", "*"));
     assert_eq!(open(body.delegation).unwrap().doc_type, DocType::Delegation);
 
+    // Unchanged: nothing until ten minutes on, then the same list again (same sequence).
+    let soon = later + SignedDuration::from_mins(9);
+    assert_eq!(round(&c, &issuer, &broker, soon).await.unwrap(), None);
+    let again = round(&c, &issuer, &broker, later + SignedDuration::from_mins(11)).await.unwrap().expect("again");
+    assert_eq!((again.sequence, again.ids.clone()), (second.sequence, second.ids.clone()));
+
     // Past the certificate's end it needs no list: it drops off.
     let ended = cert.not_after + SignedDuration::from_secs(1);
     let third = round(&c, &issuer, &broker, ended).await.unwrap().expect("a list without it");
@@ -134,13 +142,22 @@ async fn a_disabled_persons_valid_certificates_are_published_on_the_issuers_list
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_broker_that_does_not_answer_publishes_nothing_and_records_nothing_so_the_next_round_tries_again() {
+async fn a_broker_that_does_not_answer_gets_the_list_at_a_later_round_with_a_sequence_above_the_one_tried() {
     let (_pg, c) = pg().await;
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let broker =
+    let down =
         Broker { host: "127.0.0.1".into(), port, tls: None, client_id: "central".into(), root: "portvakt".into() };
     c.execute("INSERT INTO sites (site) VALUES ('storgatan-12')", &[]).await.unwrap();
     let now = Timestamp::now();
-    assert!(round(&c, &issuer(now), &broker, now).await.is_err());
-    assert_eq!(count(&c, "SELECT count(*) FROM staff_revocation_lists").await, 0);
+    let issuer = issuer(now);
+    assert!(round(&c, &issuer, &down, now).await.is_err());
+    assert_eq!(count(&c, "SELECT count(*) FROM staff_revocation_lists WHERE published_at IS NOT NULL").await, 0);
+    let tried: i64 = c.query_one("SELECT sequence FROM staff_revocation_lists", &[]).await.unwrap().get(0);
+    // The clock stepped back since: the next list still goes above the one tried (some
+    // gateways may have it).
+    let up = mosquitto().await;
+    let broker = Broker { port: up.port, ..down };
+    let earlier = now - SignedDuration::from_mins(5);
+    let published = round(&c, &issuer, &broker, earlier).await.unwrap().expect("published now");
+    assert!(published.sequence > u64::try_from(tried).unwrap());
 }

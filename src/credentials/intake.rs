@@ -267,7 +267,8 @@ fn take_one(
             // inputs stay as they are.
             let list = registry.check_issuer_list(&bytes, trust)?;
             same_authority(expected, &list.topic)?;
-            let doc = SignedDoc { authority: list.key.clone(), version: list.list.sequence, body: bytes, stored_at: now };
+            let doc =
+                SignedDoc { authority: list.key.clone(), version: list.list.sequence, body: bytes, stored_at: now };
             store.put_revocation_list(&doc)?;
             let accepted = Accepted::Revocations {
                 authority: list.topic.clone(),

@@ -165,7 +165,11 @@ pub async fn serve(o: Options, ready: Option<tokio::sync::oneshot::Sender<Socket
         behind_proxy: o.behind_proxy,
         secure: o.behind_proxy || acceptor.is_some(),
         staff: o.staff.clone(),
-        simulated_door: o.simulated_door.clone().map(|p| Arc::new(handlers::simulated_door::SimulatedDoor::new(p))),
+        simulated_door: o.simulated_door.clone().map(|p| {
+            let door = Arc::new(handlers::simulated_door::SimulatedDoor::new(p));
+            handlers::simulated_door::keep_swept(door.clone());
+            door
+        }),
     });
     let listener =
         tokio::net::TcpListener::bind(o.listen).await.map_err(|e| ConsoleError::Serve(format!("{}: {e}", o.listen)))?;

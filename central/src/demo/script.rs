@@ -205,7 +205,9 @@ async fn play(
         if listen.port() == 0 {
             listen.set_port(super::tools::free_port()?);
         }
-        let repo = o.gateway_config.parent().and_then(Path::parent).unwrap_or(Path::new("."));
+        // The repository: the example building's, or where the demo was started.
+        let beside = o.gateway_config.parent().and_then(Path::parent).unwrap_or(Path::new("."));
+        let repo = if beside.join("tests/browser/idp.mjs").is_file() { beside } else { Path::new(".") };
         let (local, child) = super::staff::local_provider(repo, dir, listen).await?;
         println!("the identity provider: oidc-provider (npm) at {} — any login name, any password", local.issuer);
         stage.provider = Some(child);

@@ -43,7 +43,18 @@ pub async fn local_provider(
     let port = super::tools::free_port()?;
     let secret = dir.join("idp-client-secret");
     let bytes = crate::console::session::random_bytes().map_err(|e| DemoError::io("/dev/urandom", e))?;
-    std::fs::write(&secret, portvakt_wire::hex::encode(&bytes)).map_err(|e| DemoError::io("the client secret", e))?;
+    {
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&secret)
+            .map_err(|e| DemoError::io("the client secret", e))?;
+        f.write_all(portvakt_wire::hex::encode(&bytes).as_bytes())
+            .map_err(|e| DemoError::io("the client secret", e))?;
+    }
     let log = dir.join("idp.log");
     let out = std::fs::File::create(&log).map_err(|e| DemoError::io(&log.display().to_string(), e))?;
     let err = out.try_clone().map_err(|e| DemoError::io(&log.display().to_string(), e))?;

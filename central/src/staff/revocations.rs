@@ -4,8 +4,10 @@
 //! knows, differ from what it last published, it signs a new issuer's revocation list
 //! (type 9, carrying the delegation) and publishes it retained on every site's
 //! `<root>/<site>/revocations/<authority>/<delegation id>` (QoS 1, each acknowledged by the
-//! broker), then records it. Gateways online drop those certificates at once; one offline
-//! takes the retained list when it connects, or the certificate ends with its shift.
+//! broker), then records it; the same list goes out again every 10 minutes, for a broker
+//! that lost it. Gateways online drop those certificates at once; one offline takes the
+//! retained list when it connects, or the certificate ends with its shift. One Central
+//! publishes at a time (an advisory lock).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -57,20 +59,42 @@ pub fn topic(root: &str, site: &str, issuer: &Issuer) -> String {
     format!("{root}/{site}/revocations/{}/{}", d.authority, d.id)
 }
 
+/// The same list is published again this often, for a broker that lost it.
+pub const REPUBLISH: jiff::SignedDuration = jiff::SignedDuration::from_mins(10);
+
 /// One look: publishes a new list when the revoked certificates or the known sites have
-/// changed since the last one; `None` when nothing had.
+/// changed since the last one, the last one again when it is older than [`REPUBLISH`];
+/// `None` when nothing was due (or another Central is publishing just now).
 pub async fn round(
     client: &Client,
     issuer: &Issuer,
     broker: &Broker,
     now: Timestamp,
 ) -> Result<Option<Published>, RevocationError> {
+    // One publisher at a time, whatever number of Centrals serve.
+    let locked: bool =
+        client.query_one("SELECT pg_try_advisory_lock(hashtext('staff_revocations'))", &[]).await?.get(0);
+    if !locked {
+        return Ok(None);
+    }
+    let result = round_locked(client, issuer, broker, now).await;
+    client.execute("SELECT pg_advisory_unlock(hashtext('staff_revocations'))", &[]).await?;
+    result
+}
+
+async fn round_locked(
+    client: &Client,
+    issuer: &Issuer,
+    broker: &Broker,
+    now: Timestamp,
+) -> Result<Option<Published>, RevocationError> {
     let d = issuer.delegation();
+    let at = std::time::SystemTime::from(now);
     let ids: Vec<String> = client
         .query(
             "SELECT c.id FROM staff_certificates c JOIN staff_disabled x ON x.holder = c.holder
              WHERE c.not_after > $1 ORDER BY c.id",
-            &[&std::time::SystemTime::from(now)],
+            &[&at],
         )
         .await?
         .iter()
@@ -78,16 +102,48 @@ pub async fn round(
         .collect();
     let sites: Vec<String> =
         client.query("SELECT site FROM sites ORDER BY site", &[]).await?.iter().map(|r| r.get(0)).collect();
-    let last = client
-        .query_opt("SELECT sequence, ids, sites FROM staff_revocation_lists WHERE delegation = $1", &[&d.id])
-        .await?
-        .map(|r| (r.get::<_, i64>(0), r.get::<_, Vec<String>>(1), r.get::<_, Vec<String>>(2)));
-    let unchanged = last.as_ref().is_some_and(|(_, i, s)| *i == ids && *s == sites);
-    if unchanged || sites.is_empty() {
+    if sites.is_empty() {
         return Ok(None);
     }
-    let now_ms = u64::try_from(now.as_millisecond()).unwrap_or_default();
-    let sequence = last.as_ref().map_or(now_ms, |(s, _, _)| now_ms.max(u64::try_from(*s).unwrap_or_default() + 1));
+    let last = client
+        .query_opt(
+            "SELECT sequence, ids, sites, body, published_at FROM staff_revocation_lists WHERE delegation = $1",
+            &[&d.id],
+        )
+        .await?;
+    let topics: Vec<String> = sites.iter().map(|s| topic(&broker.root, s, issuer)).collect();
+    if let Some(row) = &last {
+        let (sequence, body, published): (i64, Option<Vec<u8>>, Option<std::time::SystemTime>) =
+            (row.get(0), row.get(3), row.get(4));
+        let same = row.get::<_, Vec<String>>(1) == ids && row.get::<_, Vec<String>>(2) == sites;
+        if same && let (Some(body), Some(published)) = (body, published) {
+            let age = now.duration_since(Timestamp::try_from(published).unwrap_or(now));
+            if age < REPUBLISH {
+                return Ok(None);
+            }
+            // The same bytes again: a gateway that has them takes them as a replay.
+            publish(broker, &topics, &body).await.map_err(RevocationError::Broker)?;
+            client
+                .execute("UPDATE staff_revocation_lists SET published_at = $2 WHERE delegation = $1", &[&d.id, &at])
+                .await?;
+            let sequence = u64::try_from(sequence).unwrap_or_default();
+            return Ok(Some(Published { sequence, ids, sites }));
+        }
+    }
+    // A new list: its sequence taken first, above every one signed before (published or
+    // not) and at least the time in milliseconds.
+    let now_ms = now.as_millisecond();
+    let sequence: i64 = client
+        .query_one(
+            "INSERT INTO staff_revocation_lists (delegation, sequence) VALUES ($1, $2)
+             ON CONFLICT (delegation) DO UPDATE
+                 SET sequence = greatest(staff_revocation_lists.sequence + 1, excluded.sequence)
+             RETURNING sequence",
+            &[&d.id, &now_ms],
+        )
+        .await?
+        .get(0);
+    let sequence = u64::try_from(sequence).unwrap_or_default();
     let list = RevocationList {
         authority: d.authority.clone(),
         site: "*".into(),
@@ -97,15 +153,11 @@ pub async fn round(
         keys: Vec::new(),
     };
     let bytes = issuer.revocations(list);
-    let topics: Vec<String> = sites.iter().map(|s| topic(&broker.root, s, issuer)).collect();
     publish(broker, &topics, &bytes).await.map_err(RevocationError::Broker)?;
-    let stored = i64::try_from(sequence).unwrap_or(i64::MAX);
     client
         .execute(
-            "INSERT INTO staff_revocation_lists (delegation, sequence, ids, sites) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (delegation) DO UPDATE SET sequence = excluded.sequence, ids = excluded.ids,
-                 sites = excluded.sites, published_at = now()",
-            &[&d.id, &stored, &ids, &sites],
+            "UPDATE staff_revocation_lists SET ids = $2, sites = $3, body = $4, published_at = $5 WHERE delegation = $1",
+            &[&d.id, &ids, &sites, &bytes, &at],
         )
         .await?;
     let detail = format!(
@@ -124,7 +176,10 @@ pub async fn round(
 /// Publishes `bytes` retained on every topic and waits until the broker has acknowledged
 /// each.
 async fn publish(broker: &Broker, topics: &[String], bytes: &[u8]) -> Result<(), String> {
-    let id = format!("portvakt-central-revocations-{}", std::process::id());
+    // The broker's client id, made unique to this connection (two Centrals never take over
+    // each other's session).
+    let suffix = crate::console::session::random_bytes().map_err(|e| e.to_string())?;
+    let id = format!("{}-{}", broker.client_id, portvakt_wire::hex::encode(&suffix[..4]));
     let mut o = MqttOptions::new(id, broker.host.clone(), broker.port);
     o.set_keep_alive(Duration::from_secs(20));
     o.set_max_packet_size(1 << 20, 1 << 20);

@@ -2,12 +2,12 @@
 //! (`/personal/simulerad-port`, only when `demo` sets it up): the same BLE fragments the
 //! radio would carry, passed between the app and one gateway's simulated BLE socket over
 //! HTTP. It decides nothing — the gateway does, as over the radio — and is never set up
-//! by `serve`. At most 16 links at once; one unused for 60 s is dropped.
+//! by `serve`. At most 16 links at once, each by an id nobody can guess; one unused for
+//! 60 s is dropped.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Path, State as Shared};
@@ -55,18 +55,37 @@ impl Link {
 pub struct SimulatedDoor {
     socket: PathBuf,
     links: std::sync::Mutex<HashMap<u64, Arc<Link>>>,
-    next: AtomicU64,
 }
 
 impl SimulatedDoor {
     /// A bridge to the socket at `socket` (a gateway's `[ble] socket`).
     pub fn new(socket: PathBuf) -> Self {
-        Self { socket, links: std::sync::Mutex::new(HashMap::new()), next: AtomicU64::new(1) }
+        Self { socket, links: std::sync::Mutex::new(HashMap::new()) }
     }
 
     fn link(&self, id: u64) -> Option<Arc<Link>> {
         self.links.lock().ok()?.get(&id).cloned()
     }
+
+    /// Drops links idle for [`IDLE`] (their sockets close, their readers end); how many
+    /// are left.
+    pub fn sweep(&self) -> usize {
+        self.links.lock().map_or(0, |mut links| {
+            links.retain(|_, l| !l.idle());
+            links.len()
+        })
+    }
+}
+
+/// Sweeps `door`'s idle links every 10 s for as long as the console runs.
+pub fn keep_swept(door: Arc<SimulatedDoor>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(10));
+        loop {
+            tick.tick().await;
+            door.sweep();
+        }
+    });
 }
 
 fn fragment_answer(f: &[u8]) -> Response {
@@ -76,6 +95,16 @@ fn fragment_answer(f: &[u8]) -> Response {
 /// `POST /personal/simulerad-port`: a new link, as a phone connecting at the door.
 pub(super) async fn open(Shared(s): Shared<AppState>) -> Response {
     let Some(door) = s.simulated_door.as_deref() else { return StatusCode::NOT_FOUND.into_response() };
+    if door.sweep() >= MAX_LINKS {
+        return StatusCode::TOO_MANY_REQUESTS.into_response();
+    }
+    let Ok(random) = crate::console::session::random_bytes() else {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    };
+    let mut id_bytes = [0u8; 8];
+    id_bytes.copy_from_slice(&random[..8]);
+    // Not guessable: another page in the same browser cannot write into this one's link.
+    let id = u64::from_be_bytes(id_bytes) >> 11;
     let stream = match UnixStream::connect(&door.socket).await {
         Ok(s) => s,
         Err(e) => {
@@ -100,9 +129,7 @@ pub(super) async fn open(Shared(s): Shared<AppState>) -> Response {
             }
         }
     });
-    let id = door.next.fetch_add(1, Ordering::Relaxed);
     let Ok(mut links) = door.links.lock() else { return StatusCode::SERVICE_UNAVAILABLE.into_response() };
-    links.retain(|_, l| !l.idle());
     if links.len() >= MAX_LINKS {
         return StatusCode::TOO_MANY_REQUESTS.into_response();
     }
@@ -130,7 +157,9 @@ pub(super) async fn send(Shared(s): Shared<AppState>, Path(id): Path<u64>, body:
     link.touch();
     let mut framed = u16::try_from(bytes.len()).unwrap_or(u16::MAX).to_be_bytes().to_vec();
     framed.extend_from_slice(&bytes);
-    let sent = link.write.lock().await.write_all(&framed).await.is_ok();
+    let sent = tokio::time::timeout(WAIT, async { link.write.lock().await.write_all(&framed).await.is_ok() })
+        .await
+        .unwrap_or(false);
     if sent { StatusCode::NO_CONTENT.into_response() } else { StatusCode::GONE.into_response() }
 }
 
