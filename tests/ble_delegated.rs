@@ -2,7 +2,8 @@
 //! and a shift certificate from a delegated issuer, through the daemon over the simulated
 //! BLE transport: it opens the entrance and the record names the issuer; another key's
 //! proof is refused; a revocation list the phone carries ends the delegation at a gateway
-//! without coverage; and the authority's tool makes every piece (`keygen --p256`,
+//! without coverage; when the shift ends (a stepped clock) the certificate stops opening;
+//! and the authority's tool makes every piece (`keygen --p256`,
 //! `delegate`, `certify --delegation`, `phone`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -178,5 +179,20 @@ async fn the_authoritys_tool_makes_a_p256_phone_key_a_delegation_and_a_shift_cer
     assert!(outputs[4].1.contains("door rubbish is not among entrance"), "{}", outputs[4].1);
     assert_eq!(outputs[5].1, "entrance: granted\n");
     assert_eq!(audit_details(&d, "access.granted")[0]["issuer"], "central");
+    d.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_the_shift_ends_its_certificate_stops_opening_at_a_gateway_without_coverage() {
+    let clock = portvakt::gateway::clock::ManualClock::new(Timestamp::now());
+    let (d, sock) = daemon_on(&[("PORTVAKT__BLE__BURST", "20")], std::sync::Arc::new(clock.clone())).await;
+    let mut l = link(&sock).await;
+    let mut anna = p256_phone();
+    anna.certificate = Some(shift(&anna, "shift-4", None));
+    assert_eq!(anna.open_door(&mut l, "entrance").await.unwrap(), Code::Granted);
+    // Ten hours on, the shift is over: the same phone, the same certificate.
+    clock.advance(SignedDuration::from_hours(10) + SignedDuration::from_mins(1));
+    assert_eq!(anna.open_door(&mut l, "entrance").await.unwrap(), Code::NotValidNow);
+    assert_eq!(audit_details(&d, "access.granted").len(), 1);
     d.stop().await.unwrap();
 }
