@@ -55,9 +55,11 @@ async fn mosquitto() -> Mosquitto {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
+    // Held from here: stopped and reaped when dropped, whatever happens next.
+    let broker = Mosquitto { child, port, _conf: dir };
     for _ in 0..100 {
         if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-            return Mosquitto { child, port, _conf: dir };
+            return broker;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -160,4 +162,13 @@ async fn a_broker_that_does_not_answer_gets_the_list_at_a_later_round_with_a_seq
     let earlier = now - SignedDuration::from_mins(5);
     let published = round(&c, &issuer, &broker, earlier).await.unwrap().expect("published now");
     assert!(published.sequence > u64::try_from(tried).unwrap());
+    // A change that fails to go out, then taken back: the list as it was is not sent again
+    // below the sequence tried meanwhile; a new one goes above it.
+    c.execute("INSERT INTO sites (site) VALUES ('ekvagen-3')", &[]).await.unwrap();
+    assert!(round(&c, &issuer, &Broker { port, ..broker.clone() }, earlier).await.is_err());
+    let tried: i64 = c.query_one("SELECT sequence FROM staff_revocation_lists", &[]).await.unwrap().get(0);
+    c.execute("DELETE FROM sites WHERE site = 'ekvagen-3'", &[]).await.unwrap();
+    let later = earlier + SignedDuration::from_secs(1);
+    let again = round(&c, &issuer, &broker, later).await.unwrap().expect("a new list, not the old one again");
+    assert!(again.sequence > u64::try_from(tried).unwrap(), "{} after {tried}", again.sequence);
 }

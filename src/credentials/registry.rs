@@ -153,8 +153,8 @@ impl Registry {
         doc.max(self.floors.revocations.get(authority).copied())
     }
 
-    /// The sequence a new issuer's list under `key` (`<authority>/<delegation id>`) must
-    /// exceed.
+    /// The sequence a new issuer's list under `key` (`<authority>/<delegation id>/<issuer
+    /// key>`) must exceed.
     fn issuer_sequence(&self, key: &str) -> Option<u64> {
         let doc = self.issuer_lists.get(key).map(|l| l.list.sequence);
         doc.max(self.floors.revocations.get(key).copied())

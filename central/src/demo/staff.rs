@@ -42,13 +42,16 @@ pub async fn local_provider(
     }
     let port = super::tools::free_port()?;
     let secret = dir.join("idp-client-secret");
+    // A folder kept from an earlier run may hold one, perhaps with other permissions.
+    let _ = std::fs::remove_file(&secret);
     let bytes = crate::console::session::random_bytes().map_err(|e| DemoError::io("/dev/urandom", e))?;
     {
         use std::io::Write as _;
         use std::os::unix::fs::OpenOptionsExt as _;
         let mut f = std::fs::OpenOptions::new()
             .write(true)
-            .create_new(true)
+            .create(true)
+            .truncate(true)
             .mode(0o600)
             .open(&secret)
             .map_err(|e| DemoError::io("the client secret", e))?;

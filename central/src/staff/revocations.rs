@@ -78,7 +78,10 @@ pub async fn round(
         return Ok(None);
     }
     let result = round_locked(client, issuer, broker, now).await;
-    client.execute("SELECT pg_advisory_unlock(hashtext('staff_revocations'))", &[]).await?;
+    // A lock that cannot be given back is gone with its connection anyway.
+    if let Err(e) = client.execute("SELECT pg_advisory_unlock(hashtext('staff_revocations'))", &[]).await {
+        log::warn!("staff revocations: the publishing lock: {e}");
+    }
     result
 }
 
@@ -131,13 +134,15 @@ async fn round_locked(
         }
     }
     // A new list: its sequence taken first, above every one signed before (published or
-    // not) and at least the time in milliseconds.
+    // not) and at least the time in milliseconds. Until it is recorded as published, the
+    // last list counts as never published: it is never sent again below this sequence.
     let now_ms = now.as_millisecond();
     let sequence: i64 = client
         .query_one(
             "INSERT INTO staff_revocation_lists (delegation, sequence) VALUES ($1, $2)
              ON CONFLICT (delegation) DO UPDATE
-                 SET sequence = greatest(staff_revocation_lists.sequence + 1, excluded.sequence)
+                 SET sequence = greatest(staff_revocation_lists.sequence + 1, excluded.sequence),
+                     body = NULL, published_at = NULL
              RETURNING sequence",
             &[&d.id, &now_ms],
         )
