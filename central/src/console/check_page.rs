@@ -19,7 +19,7 @@ pub fn checks(v: &Viewer<'_>, month: &str, reads: &[Read], sampled: &[i64]) -> M
             button { (t(l, "search")) }
         }
         p { (reads.len()) " " (t(l, "reads_in_month")) ", " (shown.len()) " " (t(l, "in_sample")) ", " (done) " " (t(l, "checked")) }
-        table id="checks" {
+        (super::pages::scrolling(t(l, "checks"), &html! { table id="checks" {
             thead { tr {
                 th { (t(l, "time")) } th { (t(l, "who")) } th { (t(l, "purpose")) } th { (t(l, "holder")) }
                 th { (t(l, "detail")) } th { (t(l, "records_read")) } th { (t(l, "check")) }
@@ -51,7 +51,7 @@ pub fn checks(v: &Viewer<'_>, month: &str, reads: &[Read], sampled: &[i64]) -> M
                     }
                 }
             }
-        }
+        } }))
     }
 }
 

@@ -106,7 +106,7 @@ pub fn visits(
             a href="#" id="print" { (t(l, "print")) }
         }
         p { (visits.len()) " " (t(l, "count")) }
-        (visit_table(l, visits))
+        (super::pages::scrolling(t(l, "visits"), &visit_table(l, visits)))
     }
 }
 
