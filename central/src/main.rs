@@ -319,6 +319,7 @@ async fn run(cli: Cli) -> Result<String, Failure> {
             let filter = visits::Filter {
                 site,
                 holder,
+                holder_part: None,
                 door,
                 since: time("since", since.as_ref())?,
                 until: time("until", until.as_ref())?,

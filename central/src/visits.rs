@@ -20,12 +20,51 @@ pub struct Filter {
     pub site: Option<String>,
     /// One holder.
     pub holder: Option<String>,
+    /// Every holder whose id holds this part (as [`fold`] writes it): the console's search
+    /// by a name's fragment. The command line's `--holder` stays exact.
+    pub holder_part: Option<String>,
     /// One door.
     pub door: Option<String>,
     /// From this time (RFC 3339), inclusive.
     pub since: Option<jiff::Timestamp>,
     /// Until this time, exclusive.
     pub until: Option<jiff::Timestamp>,
+}
+
+/// Text as ids are written, for searching them by a fragment: lower case, å ä → a,
+/// ö → o, é è → e, ü → u, and runs of spaces as one `-` ("Storgatan 12" → "storgatan-12",
+/// "Öster" → "oster").
+pub fn fold(text: &str) -> String {
+    let mut out = String::new();
+    for word in text.split_whitespace() {
+        if !out.is_empty() {
+            out.push('-');
+        }
+        for c in word.chars().flat_map(char::to_lowercase) {
+            out.push(match c {
+                'å' | 'ä' | 'á' | 'à' => 'a',
+                'ö' | 'ó' | 'ò' => 'o',
+                'é' | 'è' | 'ë' => 'e',
+                'ü' | 'ú' => 'u',
+                c => c,
+            });
+        }
+    }
+    out
+}
+
+/// A LIKE pattern matching any text that holds `part` (its `%`, `_` and `\` taken as
+/// themselves).
+fn containing(part: &str) -> String {
+    let mut p = String::from("%");
+    for c in part.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
 }
 
 /// Why a visit list is read (`docs/privacy.md`): one of a short list, kept with the read.
@@ -127,6 +166,11 @@ pub async fn read(client: &mut Client, filter: &Filter, who: &str, purpose: &Pur
             let _ = write!(sql, " AND {column} = ${}", params.len());
         }
     }
+    let part = filter.holder_part.as_deref().map(containing);
+    if let Some(p) = &part {
+        params.push(p);
+        let _ = write!(sql, " AND holder LIKE ${} ESCAPE '\\'", params.len());
+    }
     for (op, value) in [(">=", &since), ("<", &until)] {
         if let Some(v) = value {
             params.push(v);
@@ -139,9 +183,18 @@ pub async fn read(client: &mut Client, filter: &Filter, who: &str, purpose: &Pur
     let visits: Vec<Visit> = rows.iter().map(from_row).collect();
     let query = format!("{filter:?}");
     let count = i64::try_from(visits.len()).unwrap_or(i64::MAX);
+    // Whose visits were read: the holder asked for, or every one a fragment found.
+    let whose = if filter.holder_part.is_some() {
+        let mut found: Vec<&str> = visits.iter().filter_map(|v| v.holder.as_deref()).collect();
+        found.sort_unstable();
+        found.dedup();
+        (!found.is_empty()).then(|| found.join(", "))
+    } else {
+        filter.holder.clone()
+    };
     tx.execute(
         "INSERT INTO reads (who, query, records, purpose, note, holder) VALUES ($1, $2, $3, $4, $5, $6)",
-        &[&who, &query, &count, &purpose.word(), &purpose.note(), &filter.holder],
+        &[&who, &query, &count, &purpose.word(), &purpose.note(), &whose],
     )
     .await?;
     tx.commit().await?;
@@ -252,6 +305,14 @@ pub fn csv(visits: &[Visit]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_name_is_folded_as_ids_are_written_and_a_fragment_matches_only_itself() {
+        assert_eq!(fold("  Storgatan  12 "), "storgatan-12");
+        assert_eq!(fold("Ekvägen"), "ekvagen");
+        assert_eq!(fold("ÖSTER Ån"), "oster-an");
+        assert_eq!(containing("natt_5%"), "%natt\\_5\\%%");
+    }
 
     fn visit(holder: &str) -> Visit {
         Visit {

@@ -156,6 +156,25 @@ test("the forced door's alarm is acknowledged, with who and when", async () => {
   await context.close();
 });
 
+test("a visit list is found by part of a site's name and of a holder's id, in any case and with accents, the sites offered being the account's own", async () => {
+  const { context, page } = await loggedIn("demo", PASSWORD);
+  await page.goto(`${URL}/visits?purpose=invoicing&site=Storgatan&holder=NATT`);
+  await page.waitForSelector("table.visits tbody tr");
+  const rows = await page.$$eval("table.visits tbody tr", (trs) => trs.map((tr) => tr.textContent));
+  assert.ok(rows.length > 0 && rows.every((r) => /storgatan-12/.test(r) && /hemtjanst-natt-5/.test(r)), rows.join(" | "));
+  await page.goto(`${URL}/visits?purpose=invoicing&site=Ekv%C3%A4gen`);
+  const ek = await page.$$eval("table.visits tbody tr", (trs) => trs.map((tr) => tr.textContent));
+  assert.ok(ek.length > 0 && ek.every((r) => /ekvagen-3/.test(r)), ek.join(" | "));
+  assert.deepEqual(await page.$$eval("#site-list option", (os) => os.map((o) => o.value)), ["ekvagen-3", "solbacken-7", "storgatan-12"]);
+  await context.close();
+  const leader = await loggedIn("lena", LEADER_PASSWORD);
+  await leader.page.goto(`${URL}/visits?purpose=invoicing&site=storgatan`);
+  assert.equal(await leader.page.$$eval("table.visits tbody tr td", (tds) => tds.filter((td) => /storgatan/.test(td.textContent)).length), 0,
+    "a part of another site's name finds nothing of it");
+  assert.deepEqual(await leader.page.$$eval("#site-list option", (os) => os.map((o) => o.value)), ["ekvagen-3"]);
+  await leader.context.close();
+});
+
 test("a visit list asks why it is read, shows home care's visits only, and is printed and exported with the same rows", async () => {
   const { context, page } = await loggedIn("demo", PASSWORD);
   await page.goto(`${URL}/visits?holder=hemtjanst-natt-5`);

@@ -100,8 +100,8 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("no_rows", "Inget att visa.", "Nothing to show."),
     (
         "visit_note",
-        "Besökslistor är personuppgifter: varje visning och export loggas med vem, varför och vad. Listan visar hemtjänstens besök; boendes passager är fastighetsägarens och visas inte här.",
-        "Visit lists are personal data: every view and export is logged with who, why and what. The list shows home care's visits; residents' passages are the property owner's and are not shown here.",
+        "Besökslistor är personuppgifter: varje visning och export loggas med vem, varför och vad. Listan visar hemtjänstens besök; boendes passager är fastighetsägarens och visas inte här. Sök på en del av en persons id eller en anläggnings namn, till exempel ”natt” eller ”Storgatan”.",
+        "Visit lists are personal data: every view and export is logged with who, why and what. The list shows home care's visits; residents' passages are the property owner's and are not shown here. Search by part of a person's id or a site's name, such as “natt” or “Storgatan”.",
     ),
     ("purpose", "Syfte", "Purpose"),
     ("searched", "Sökt på", "Searched for"),

@@ -61,6 +61,7 @@ pub fn visits(
     l: Lang,
     form: &[(&str, &str)],
     visits: &[Visit],
+    sites: &[String],
     csv_href: &str,
     error: Option<&str>,
     printed: Option<(&str, jiff::Timestamp)>,
@@ -95,7 +96,8 @@ pub fn visits(
             }
             label { (t(l, "purpose_note")) input name="note" maxlength="200" value=(value("note")); }
             label { (t(l, "holder")) input name="holder" value=(value("holder")); }
-            label { (t(l, "site")) input name="site" value=(value("site")); }
+            label { (t(l, "site")) input name="site" list="site-list" value=(value("site")); }
+            datalist id="site-list" { @for site in sites { option value=(site) {} } }
             label { (t(l, "door")) input name="door" value=(value("door")); }
             label { (t(l, "from")) input type="date" name="from" value=(value("from")); }
             label { (t(l, "until")) input type="date" name="until" value=(value("until")); }

@@ -27,6 +27,7 @@ fn visit_filter(q: &Params) -> Result<visits::Filter, String> {
     Ok(visits::Filter {
         site: text("site"),
         holder: text("holder"),
+        holder_part: None,
         door: text("door"),
         since: day("from", false)?,
         until: day("until", true)?,
@@ -48,20 +49,62 @@ async fn read_visits(
     why: &visits::Purpose,
 ) -> Result<Option<Vec<Visit>>, DbError> {
     let account = &a.session.account;
+    let mut db = s.db.get().await?;
     let sites: Vec<Option<String>> = match (&filter.site, account.scope()) {
-        (Some(site), _) if !account.sees(site) => return Ok(None),
-        (Some(site), _) => vec![Some(site.clone())],
+        (Some(site), _) if site.as_str() == visits::fold(site) && !account.sees(site) => {
+            // Another site's own id: refused (and logged) as before.
+            let known = db.query_opt("SELECT 1 FROM sites WHERE site = $1", &[site]).await?;
+            if known.is_some() {
+                return Ok(None);
+            }
+            Vec::new()
+        }
+        // A name or a part of one, any case and accents: the account's sites that hold
+        // it; its own id exactly, if it is one.
+        (Some(text), _) => {
+            let wanted = visits::fold(text);
+            let seen = visible_sites(&db, account).await?;
+            match seen.iter().find(|s| **s == wanted) {
+                Some(exact) => vec![Some(exact.clone())],
+                None => seen.into_iter().filter(|s| s.contains(&wanted)).map(Some).collect(),
+            }
+        }
         (None, None) => vec![None],
         (None, Some(scope)) => scope.iter().cloned().map(Some).collect(),
     };
+    // A holder's id exactly, if there is one; otherwise every holder holding the text.
+    let mut filter = filter.clone();
+    if let Some(text) = filter.holder.take() {
+        let wanted = visits::fold(&text);
+        let exact = db.query_opt("SELECT 1 FROM records WHERE holder = $1 LIMIT 1", &[&wanted]).await?;
+        if exact.is_some() { filter.holder = Some(wanted) } else { filter.holder_part = Some(wanted) }
+    }
     let mut all = Vec::new();
-    let mut db = s.db.get().await?;
     for site in sites {
         let f = visits::Filter { site, ..filter.clone() };
         all.extend(visits::read(&mut db, &f, &account.name, why).await?);
     }
     all.sort_by(|x, y| (x.at, &x.site, x.seq).cmp(&(y.at, &y.site, y.seq)));
     Ok(Some(all))
+}
+
+/// The sites `account` sees, by id (every known site for an account that sees them all).
+async fn visible_sites(
+    db: &tokio_postgres::Client,
+    account: &crate::console::accounts::Account,
+) -> Result<Vec<String>, DbError> {
+    Ok(match account.scope() {
+        Some(scope) => scope.to_vec(),
+        None => db.query("SELECT site FROM sites ORDER BY site", &[]).await?.iter().map(|r| r.get(0)).collect(),
+    })
+}
+
+/// The sites for the form's picker: the account's own (none when they cannot be read).
+async fn picker(s: &State, a: &Asker) -> Vec<String> {
+    match s.db.get().await {
+        Ok(db) => visible_sites(&db, &a.session.account).await.unwrap_or_default(),
+        Err(_) => Vec::new(),
+    }
 }
 
 async fn visits_common(
@@ -79,7 +122,8 @@ async fn visits_common(
         Ok(asked) => asked,
         Err(e) => {
             let form: Vec<(&str, &str)> = q.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-            let page = a.page("visits", &visit_page::visits(a.lang, &form, &[], "/visits.csv", Some(&e), None));
+            let sites = picker(s, &a).await;
+            let page = a.page("visits", &visit_page::visits(a.lang, &form, &[], &sites, "/visits.csv", Some(&e), None));
             return Err((StatusCode::BAD_REQUEST, page).into_response());
         }
     };
@@ -103,7 +147,10 @@ pub(super) async fn visits_page(
     // The empty form asks for nothing yet: no read of personal data until a search.
     if !["holder", "site", "door", "from", "until"].iter().any(|k| q.contains_key(*k)) {
         return match asker(&s, &headers, &q).await {
-            Ok(a) => a.page("visits", &visit_page::visits(a.lang, &[], &[], "/visits.csv", None, None)),
+            Ok(a) => {
+                let sites = picker(&s, &a).await;
+                a.page("visits", &visit_page::visits(a.lang, &[], &[], &sites, "/visits.csv", None, None))
+            }
             Err(r) => r,
         };
     }
@@ -118,7 +165,8 @@ pub(super) async fn visits_page(
                 .join("&");
             let printed = Some((a.session.account.name.as_str(), jiff::Timestamp::now()));
             let csv = format!("/visits.csv?{query}");
-            a.page("visits", &visit_page::visits(a.lang, &form, &found, &csv, None, printed))
+            let sites = picker(&s, &a).await;
+            a.page("visits", &visit_page::visits(a.lang, &form, &found, &sites, &csv, None, printed))
         }
         Err(r) => r,
     }
