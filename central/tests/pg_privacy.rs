@@ -160,6 +160,23 @@ async fn after_a_day_at_the_building_no_residents_name_is_in_clear_and_only_home
     let text = report.render("ekvagen-3");
     assert!(report.intact() && text.contains("72 personal part(s) erased"), "{text}");
 
+    // The console's search by part of an id: "natt" finds the night nurse's visits only,
+    // "hemtjanst" both nurses', and the read says whose it found.
+    use portvakt_central::visits::{Filter, Purpose, read};
+    let part = |p: &str| Filter { holder_part: Some(p.into()), ..Filter::default() };
+    let natt = read(&mut c, &part("natt"), "lena", &Purpose::Invoicing).await.unwrap();
+    assert!(natt.len() == 4 && natt.iter().all(|v| v.holder.as_deref() == Some("hemtjanst-natt-5")));
+    assert_eq!(read(&mut c, &part("hemtjanst"), "lena", &Purpose::Invoicing).await.unwrap().len(), 8);
+    assert!(read(&mut c, &part("%"), "lena", &Purpose::Invoicing).await.unwrap().is_empty(), "% is itself");
+    let whose: Vec<Option<String>> = c
+        .query("SELECT holder FROM reads WHERE who = 'lena' ORDER BY id", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(whose, [Some("hemtjanst-natt-5".into()), Some("hemtjanst-dag-2, hemtjanst-natt-5".into()), None]);
+
     // A person's right to erasure: one nurse's visits go on request, the other's stay.
     let n = portvakt_central::retention::erase_holder(&mut c, "kommunen", "hemtjanst-natt-5", "dpo").await.unwrap();
     assert_eq!(n, 4);
