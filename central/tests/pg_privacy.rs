@@ -13,6 +13,7 @@ use portvakt_central::collector::take_records;
 use portvakt_central::keys::{Keys, ReadingKeys};
 use portvakt_central::retention::{Retention, erase};
 use portvakt_central::verify;
+use portvakt_central::visits::{Filter, Purpose, read};
 use portvakt_wire::chain::GENESIS;
 
 const RESIDENTS: [(&str, &str); 3] =
@@ -162,7 +163,6 @@ async fn after_a_day_at_the_building_no_residents_name_is_in_clear_and_only_home
 
     // The console's search by part of an id: "natt" finds the night nurse's visits only,
     // "hemtjanst" both nurses', and the read says whose it found.
-    use portvakt_central::visits::{Filter, Purpose, read};
     let part = |p: &str| Filter { holder_part: Some(p.into()), ..Filter::default() };
     let natt = read(&mut c, &part("natt"), "lena", &Purpose::Invoicing).await.unwrap();
     assert!(natt.len() == 4 && natt.iter().all(|v| v.holder.as_deref() == Some("hemtjanst-natt-5")));
