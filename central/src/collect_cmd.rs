@@ -130,10 +130,18 @@ pub(crate) async fn collect(a: Collect) -> Result<String, Failure> {
         log::info!("collecting from {b} into PostgreSQL");
         Engine::Mqtt(broker(&b, (ca.as_ref(), cert.as_ref(), cert_key.as_ref()), client_id, root)?)
     };
+    // One listener for the whole run: a SIGTERM that comes between two rounds, or while
+    // PostgreSQL is being connected to again, is not lost (a new listener would not see it,
+    // and the process would run on after its supervisor asked it to stop).
+    let (told, asked) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        portvakt_central::stopping::requested().await;
+        let _ = told.send(true);
+    });
     // A lost database (restarted, failed over) is connected to again: what was not
     // committed was not acknowledged to the broker, which delivers it again.
     loop {
-        let stop = portvakt_central::stopping::requested();
+        let stop = stopped(asked.clone());
         let lost = match &engine {
             Engine::Nats(cluster) => match nats::run(cluster, &key, &mut client, stop).await {
                 Ok(()) => return Ok(String::new()),
@@ -150,11 +158,16 @@ pub(crate) async fn collect(a: Collect) -> Result<String, Failure> {
             }
         };
         log::warn!("{lost}; connecting to PostgreSQL again");
-        match reconnect(&url).await {
+        match reconnect(&url, &asked).await {
             Some(c) => client = c,
             None => return Ok(String::new()),
         }
     }
+}
+
+/// Resolves once the process has been asked to stop (at once if it already was).
+async fn stopped(mut asked: tokio::sync::watch::Receiver<bool>) {
+    let _ = asked.wait_for(|stop| *stop).await;
 }
 
 /// Where a collector takes records from.
@@ -166,11 +179,11 @@ enum Engine {
 /// Connects to PostgreSQL again, waiting 0.25, 0.5, 1, then 2 s between tries, so the
 /// records held up by a restart flow again within about 2 s of its return; `None` when
 /// stopped (SIGINT, SIGTERM) meanwhile.
-async fn reconnect(url: &str) -> Option<tokio_postgres::Client> {
+async fn reconnect(url: &str, asked: &tokio::sync::watch::Receiver<bool>) -> Option<tokio_postgres::Client> {
     let mut wait = std::time::Duration::from_millis(250);
     loop {
         tokio::select! {
-            () = portvakt_central::stopping::requested() => return None,
+            () = stopped(asked.clone()) => return None,
             () = tokio::time::sleep(wait) => {}
         }
         match db::connect(url).await {
