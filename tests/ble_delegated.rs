@@ -15,27 +15,14 @@ use jiff::{SignedDuration, Timestamp};
 use portvakt::ble::message::Code;
 use portvakt::ble::phone::{Phone, PhoneExchange as _, PhoneSecret, send, verdict};
 use portvakt::credentials::certificate::PhoneCertificate;
-use portvakt::credentials::delegation::{Delegation, issue};
+use portvakt::credentials::delegation::issue;
 use portvakt::credentials::envelope::{DocType, seal};
 use portvakt::credentials::revocation::RevocationList;
 
 const ISSUER: [u8; 32] = [0x49; 32];
 
 fn delegation() -> Vec<u8> {
-    let now = Timestamp::now();
-    let d = Delegation {
-        authority: "kommunen".into(),
-        id: "central-2026".into(),
-        issuer: "central".into(),
-        issuer_key: SigningKey::from_bytes(&ISSUER).verifying_key().to_bytes(),
-        site: "*".into(),
-        roles: vec!["home_care".into()],
-        doors: vec!["entrance".into()],
-        max_certificate: SignedDuration::from_hours(12),
-        not_before: now - SignedDuration::from_hours(24),
-        not_after: now + SignedDuration::from_hours(24 * 30),
-    };
-    seal(DocType::Delegation, &d.encode(), &SigningKey::from_bytes(&KOMMUNEN))
+    common::signed::kommunen_delegation("central-2026", &SigningKey::from_bytes(&ISSUER), Timestamp::now())
 }
 
 fn shift(phone: &Phone, id: &str, carried: Option<Vec<u8>>) -> Vec<u8> {

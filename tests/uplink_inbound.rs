@@ -90,26 +90,10 @@ fn a_message_on_a_topic_the_gateway_does_not_read_is_refused_and_audited() {
 
 /// Central's revocation list as kommunen's delegated issuer (type 9), ending `id`.
 fn issuers_list(id: &str) -> Vec<u8> {
-    use ed25519_dalek::SigningKey;
-    use jiff::{SignedDuration, Timestamp};
-    use portvakt::credentials::delegation::Delegation;
-    use portvakt::credentials::envelope::{DocType, seal};
     use portvakt::credentials::revocation::{RevocationList, issue};
-    let issuer = SigningKey::from_bytes(&[0x49; 32]);
-    let now = Timestamp::now();
-    let d = Delegation {
-        authority: "kommunen".into(),
-        id: "central-1".into(),
-        issuer: "central".into(),
-        issuer_key: issuer.verifying_key().to_bytes(),
-        site: "*".into(),
-        roles: vec!["home_care".into()],
-        doors: vec!["entrance".into()],
-        max_certificate: SignedDuration::from_hours(12),
-        not_before: now - SignedDuration::from_hours(1),
-        not_after: now + SignedDuration::from_hours(24),
-    };
-    let envelope = seal(DocType::Delegation, &d.encode(), &SigningKey::from_bytes(&[2; 32]));
+    let issuer = common::signed::key(0x49);
+    let now = jiff::Timestamp::now();
+    let envelope = common::signed::kommunen_delegation("central-1", &issuer, now);
     let list = RevocationList {
         authority: "kommunen".into(),
         site: "*".into(),

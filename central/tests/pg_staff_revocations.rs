@@ -15,6 +15,7 @@ use common::{count, issuer, pg};
 use ed25519_dalek::{Signer as _, SigningKey};
 use jiff::{SignedDuration, Timestamp};
 use portvakt_central::collector::Broker;
+use portvakt_central::demo::tools::{free_port, wait_port};
 use portvakt_central::staff::issue::{Request, proof_bytes};
 use portvakt_central::staff::revocations::round;
 use portvakt_central::staff::roster::Roster;
@@ -43,7 +44,7 @@ impl Drop for Mosquitto {
 }
 
 async fn mosquitto() -> Mosquitto {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_port().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("mosquitto.conf");
     std::fs::write(&conf, format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")).unwrap();
@@ -57,13 +58,8 @@ async fn mosquitto() -> Mosquitto {
         .unwrap();
     // Held from here: stopped and reaped when dropped, whatever happens next.
     let broker = Mosquitto { child, port, _conf: dir };
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-            return broker;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("mosquitto did not listen on {port}");
+    wait_port("mosquitto", port, Duration::from_secs(5)).await.unwrap();
+    broker
 }
 
 /// The retained message on `topic`, as a gateway connecting now would get it.
@@ -146,7 +142,7 @@ async fn a_disabled_persons_valid_certificates_are_published_on_the_issuers_list
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_that_does_not_answer_gets_the_list_at_a_later_round_with_a_sequence_above_the_one_tried() {
     let (_pg, c) = pg().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_port().unwrap();
     let down =
         Broker { host: "127.0.0.1".into(), port, tls: None, client_id: "central".into(), root: "portvakt".into() };
     c.execute("INSERT INTO sites (site) VALUES ('storgatan-12')", &[]).await.unwrap();

@@ -197,6 +197,8 @@ test("Chromium's Bluetooth emulation carries the app's Web Bluetooth code to the
   let gateway = null;
   const written = new p.Reassembler();
   let sent = null;
+  let whole; // resolved with the gateway's link once the app's request is written whole
+  const requested = new Promise((r) => { whole = r; });
   let chosen = false;
   chooser.on("DeviceAccess.deviceRequestPrompted", ({ id, devices }) => {
     // The chooser is told again as devices are found; it is answered once.
@@ -216,6 +218,7 @@ test("Chromium's Bluetooth emulation carries the app's Web Bluetooth code to the
       const f = Uint8Array.from(Buffer.from(data, "base64"));
       gateway.send(f);
       sent = written.push(f) ?? sent;
+      if (sent) whole(gateway);
     }
     cdp.send("BluetoothEmulation.simulateCharacteristicOperationResponse", { characteristicId, type, code: 0 });
   });
@@ -223,7 +226,7 @@ test("Chromium's Bluetooth emulation carries the app's Web Bluetooth code to the
   await page.click("#doors button >> nth=0");
   // The gateway's answer to what the app wrote through Web Bluetooth.
   const answer = await Promise.race([
-    (async () => { while (!gateway || !sent) await new Promise((r) => setTimeout(r, 50)); return message(gateway); })(),
+    requested.then(message),
     new Promise((_, reject) => setTimeout(() => reject(new Error(`no challenge; the emulation saw ${seen.join(", ")}`)), 15000)),
   ]);
   assert.equal(sent.type, p.OPEN_P256, "the app wrote an open request for its P-256 key");

@@ -27,6 +27,24 @@ pub fn key(seed: u8) -> SigningKey {
     SigningKey::from_bytes(&[seed; 32])
 }
 
+/// Kommunen's delegation `id` of home care at the entrance to the issuer key `issuer`
+/// (shifts up to 12 h), valid from a day before `at` to 30 days after, as its envelope.
+pub fn kommunen_delegation(id: &str, issuer: &SigningKey, at: Timestamp) -> Vec<u8> {
+    let d = portvakt::credentials::delegation::Delegation {
+        authority: "kommunen".into(),
+        id: id.into(),
+        issuer: "central".into(),
+        issuer_key: issuer.verifying_key().to_bytes(),
+        site: "*".into(),
+        roles: vec!["home_care".into()],
+        doors: vec!["entrance".into()],
+        max_certificate: SignedDuration::from_hours(12),
+        not_before: at - SignedDuration::from_hours(24),
+        not_after: at + SignedDuration::from_hours(24 * 30),
+    };
+    seal(DocType::Delegation, &d.encode(), &key(KOMMUNEN))
+}
+
 pub fn now() -> Timestamp {
     "2026-11-24T13:00:00Z".parse().unwrap()
 }

@@ -14,7 +14,7 @@ pub mod postgres;
 mod privacy;
 mod script;
 mod staff;
-mod tools;
+pub mod tools;
 
 use std::path::PathBuf;
 

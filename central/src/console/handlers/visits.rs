@@ -50,34 +50,10 @@ async fn read_visits(
 ) -> Result<Option<Vec<Visit>>, DbError> {
     let account = &a.session.account;
     let mut db = s.db.get().await?;
-    let sites: Vec<Option<String>> = match (&filter.site, account.scope()) {
-        (Some(site), _) if site.as_str() == visits::fold(site) && !account.sees(site) => {
-            // Another site's own id: refused (and logged) as before.
-            let known = db.query_opt("SELECT 1 FROM sites WHERE site = $1", &[site]).await?;
-            if known.is_some() {
-                return Ok(None);
-            }
-            Vec::new()
-        }
-        // A name or a part of one, any case and accents: the account's sites that hold
-        // it; its own id exactly, if it is one.
-        (Some(text), _) => {
-            let wanted = visits::fold(text);
-            let seen = visible_sites(&db, account).await?;
-            match seen.iter().find(|s| **s == wanted) {
-                Some(exact) => vec![Some(exact.clone())],
-                None => seen.into_iter().filter(|s| s.contains(&wanted)).map(Some).collect(),
-            }
-        }
-        (None, None) => vec![None],
-        (None, Some(scope)) => scope.iter().cloned().map(Some).collect(),
-    };
-    // A holder's id exactly, if there is one; otherwise every holder holding the text.
+    let Some(sites) = sites_searched(&db, account, filter.site.as_deref()).await? else { return Ok(None) };
     let mut filter = filter.clone();
     if let Some(text) = filter.holder.take() {
-        let wanted = visits::fold(&text);
-        let exact = db.query_opt("SELECT 1 FROM records WHERE holder = $1 LIMIT 1", &[&wanted]).await?;
-        if exact.is_some() { filter.holder = Some(wanted) } else { filter.holder_part = Some(wanted) }
+        (filter.holder, filter.holder_part) = holder_searched(&db, &text).await?;
     }
     let mut all = Vec::new();
     for site in sites {
@@ -86,6 +62,39 @@ async fn read_visits(
     }
     all.sort_by(|x, y| (x.at, &x.site, x.seq).cmp(&(y.at, &y.site, y.seq)));
     Ok(Some(all))
+}
+
+/// The sites a search names, each read on its own (`None`: every site): a name or a part of
+/// one, any case and accents, is the account's sites that hold it (its own id exactly, if
+/// it is one); no search, the account's sites. `None` when it names another site's own id
+/// (refused, and logged, as before).
+async fn sites_searched(
+    db: &tokio_postgres::Client,
+    account: &crate::console::accounts::Account,
+    text: Option<&str>,
+) -> Result<Option<Vec<Option<String>>>, DbError> {
+    let Some(text) = text else {
+        return Ok(Some(account.scope().map_or_else(|| vec![None], |scope| scope.iter().cloned().map(Some).collect())));
+    };
+    let wanted = visits::fold(text);
+    if text == wanted && !account.sees(text) {
+        let known = db.query_opt("SELECT 1 FROM sites WHERE site = $1", &[&text]).await?;
+        return Ok(known.is_none().then(Vec::new));
+    }
+    let seen = visible_sites(db, account).await?;
+    Ok(Some(match seen.iter().find(|s| **s == wanted) {
+        Some(exact) => vec![Some(exact.clone())],
+        None => seen.into_iter().filter(|s| s.contains(&wanted)).map(Some).collect(),
+    }))
+}
+
+/// A holder searched for: their id exactly, if one holder has it (`hemtjanst-natt-5`, not
+/// `…-natt-50`); otherwise every holder whose id holds the text. As the filter's `holder`
+/// and `holder_part`.
+async fn holder_searched(db: &tokio_postgres::Client, text: &str) -> Result<(Option<String>, Option<String>), DbError> {
+    let wanted = visits::fold(text);
+    let exact = db.query_opt("SELECT 1 FROM records WHERE holder = $1 LIMIT 1", &[&wanted]).await?;
+    Ok(if exact.is_some() { (Some(wanted), None) } else { (None, Some(wanted)) })
 }
 
 /// The sites `account` sees, by id (every known site for an account that sees them all).
