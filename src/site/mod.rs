@@ -4,6 +4,7 @@
 //! so no edge imports `daemon/`.
 
 pub mod local_socket;
+pub mod names;
 pub mod reach;
 pub mod status;
 pub mod view;

@@ -67,6 +67,7 @@ pub async fn status(reach: &Reach) -> StatusReport {
         uplink: reach.uplink.borrow().clone(),
         ble: reach.ble.clone(),
         device_key: reach.device_key.map(|k| crate::core::hex::encode(&k)),
+        names: view.as_ref().map(|v| super::names::SiteNames::of(&v.cfg)),
     }
 }
 

@@ -73,6 +73,9 @@ pub struct StatusReport {
     pub ble: String,
     /// The device key (hex) that signs the audit chain's checkpoints (`None`: none).
     pub device_key: Option<String>,
+    /// What the config calls the site, its doors, devices and authorities (`None` while
+    /// the doors restart).
+    pub names: Option<super::names::SiteNames>,
 }
 
 /// One door in words: mode, the strike as its board reports it, the contact, alarms.
@@ -113,6 +116,9 @@ impl StatusReport {
         }
         if self.store.is_none() {
             self.store.clone_from(&last.store);
+        }
+        if self.names.is_none() {
+            self.names.clone_from(&last.names);
         }
         self
     }

@@ -169,6 +169,9 @@ pub struct StateMessage {
     pub uplink: Option<UplinkState>,
     /// The device key (hex) whose signatures the `audit.checkpoint` records carry.
     pub device_key: Option<String>,
+    /// What the config calls the site, its doors, devices and authorities (for Central's
+    /// console: names, not ids).
+    pub names: Option<crate::site::names::SiteNames>,
 }
 
 /// One door in `state`.
@@ -285,6 +288,7 @@ pub fn state(report: &StatusReport, now: Timestamp) -> StateMessage {
             epochs_begun: u.epochs_begun,
         }),
         device_key: report.device_key.clone(),
+        names: report.names.clone(),
     }
 }
 
