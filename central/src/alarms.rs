@@ -22,8 +22,9 @@ pub struct Facts {
     /// Records stored beyond a hole: the gap-free point, and when the first record past
     /// the hole arrived.
     pub gap: Option<(u64, Timestamp)>,
-    /// The newest signed checkpoint that did not hold, in words.
-    pub checkpoint_failed: Option<String>,
+    /// The newest signed checkpoint that did not hold: its record, the record it covers,
+    /// and what was found (`anchors::Outcome::word`).
+    pub checkpoint_failed: Option<(u64, Option<u64>, String)>,
     /// Its current run of the chain replaced an earlier one (a box swapped, a card
     /// reflashed, a store restored from a backup): the run, and when it began.
     pub replaced: Option<(String, Timestamp)>,
@@ -81,15 +82,131 @@ pub struct Wanted {
     pub kind: &'static str,
     /// What it is about within the site: a door, a device, an authority ('' for the site).
     pub subject: String,
-    /// In words.
-    pub detail: String,
+    /// What was found, as facts (put in words in each language by the console's
+    /// catalogue; kept in `alarms.detail` as JSON).
+    pub detail: Detail,
+}
+
+/// What an alarm found, as facts without words.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "found", rename_all = "snake_case")]
+pub enum Detail {
+    /// The broker says the gateway is offline (its will, or an orderly stop).
+    BrokerSaysOffline,
+    /// Nothing heard for this many minutes.
+    Silent {
+        /// Minutes.
+        minutes: i64,
+    },
+    /// The gateway's clock is not trusted, and its reason (`not_synchronized`, …).
+    ClockUntrusted {
+        /// The gateway's reason code.
+        reason: String,
+    },
+    /// Records waiting at the gateway.
+    OutboxGrowing {
+        /// How many.
+        waiting: u64,
+        /// The oldest's wait in minutes.
+        oldest_minutes: i64,
+    },
+    /// The gateway's store is over 90 % full.
+    StoreNearlyFull,
+    /// A device does not answer on its bus.
+    DeviceSilent,
+    /// A door's keypad panel is silent or its heartbeat frozen.
+    PanelSilent,
+    /// An authority's bundle has ended.
+    BundleEnded,
+    /// An authority's bundle ends within this many hours.
+    BundleEnding {
+        /// Hours left.
+        hours: i64,
+    },
+    /// An authority's bundle is this many days old.
+    BundleOld {
+        /// Its age.
+        days: i64,
+    },
+    /// The door opened while locked and has not closed since.
+    ForcedOpen,
+    /// The door stands open past its limit.
+    HeldOpen,
+    /// The relay board does not hold the strike as the gateway wants it.
+    StrikeNotHeld,
+    /// A stored record does not link to the one before it.
+    ChainBroken {
+        /// The record.
+        seq: u64,
+    },
+    /// A signed checkpoint did not hold.
+    CheckpointFailed {
+        /// The checkpoint's own record.
+        seq: u64,
+        /// The record it covers, if it could be read.
+        covers: Option<u64>,
+        /// What was found (`anchors::Outcome::word`).
+        outcome: String,
+    },
+    /// Records past a hole are stored; the one after `through` is missing.
+    RecordsMissing {
+        /// The gap-free point.
+        through: u64,
+    },
+    /// A new run of the chain began (box replaced, card reflashed, store restored).
+    RunRestarted {
+        /// The run's first 8 characters.
+        run: String,
+        /// When it began.
+        since: Timestamp,
+    },
+    /// Messages quarantined and not yet reviewed.
+    Quarantined {
+        /// How many.
+        messages: u64,
+        /// The newest one's reason (Central's own, technical).
+        newest: String,
+    },
+}
+
+impl Detail {
+    /// As kept in `alarms.detail`.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// From `alarms.detail` (`None`: text from before details were kept as facts).
+    pub fn from_json(text: &str) -> Option<Self> {
+        serde_json::from_str(text).ok()
+    }
 }
 
 /// How long after a gateway's start its devices' health is not yet judged.
 const STARTING_SECS: u64 = 30;
 
-fn want(kind: &'static str, subject: impl Into<String>, detail: impl Into<String>) -> Wanted {
-    Wanted { kind, subject: subject.into(), detail: detail.into() }
+/// Every alarm kind.
+pub const KINDS: [&str; 16] = [
+    "gateway_offline",
+    "clock_untrusted",
+    "outbox_growing",
+    "store_nearly_full",
+    "device_offline",
+    "bundle_stale",
+    "bundle_expiring",
+    "bundle_expired",
+    "door_forced_open",
+    "door_held_open",
+    "strike_fault",
+    "chain_broken",
+    "gap_unfilled",
+    "checkpoint_invalid",
+    "records_quarantined",
+    "chain_restarted",
+];
+
+fn want(kind: &'static str, subject: impl Into<String>, detail: Detail) -> Wanted {
+    debug_assert!(KINDS.contains(&kind), "{kind} is not in KINDS: the console has no words for it");
+    Wanted { kind, subject: subject.into(), detail }
 }
 
 fn minutes(d: SignedDuration) -> i64 {
@@ -101,14 +218,10 @@ pub fn wanted(f: &Facts, now: Timestamp, r: &Rules) -> Vec<Wanted> {
     let mut out = Vec::new();
     match (f.online, f.last_seen) {
         (Some(false), _) => {
-            out.push(want("gateway_offline", "", "the broker says offline (its last will, or it stopped)"));
+            out.push(want("gateway_offline", "", Detail::BrokerSaysOffline));
         }
         (_, Some(seen)) if now.duration_since(seen) > r.silent_after => {
-            out.push(want(
-                "gateway_offline",
-                "",
-                format!("nothing heard for {} min", minutes(now.duration_since(seen))),
-            ));
+            out.push(want("gateway_offline", "", Detail::Silent { minutes: minutes(now.duration_since(seen)) }));
         }
         _ => {}
     }
@@ -117,61 +230,58 @@ pub fn wanted(f: &Facts, now: Timestamp, r: &Rules) -> Vec<Wanted> {
     }
     for d in &f.doors {
         if d.forced_at.is_some() {
-            out.push(want("door_forced_open", &d.door, "opened while locked, not closed since"));
+            out.push(want("door_forced_open", &d.door, Detail::ForcedOpen));
         }
         let Some(s) = &d.state else { continue };
         if s.get("alarm").and_then(Value::as_str) == Some("held_open") {
-            out.push(want("door_held_open", &d.door, "held open past its limit"));
+            out.push(want("door_held_open", &d.door, Detail::HeldOpen));
         }
         if s.get("strike_fault").and_then(Value::as_bool) == Some(true) {
-            out.push(want("strike_fault", &d.door, "the relay board does not hold the strike as the gateway wants it"));
+            out.push(want("strike_fault", &d.door, Detail::StrikeNotHeld));
         }
         if s.get("panel").and_then(Value::as_str) == Some("offline") {
-            out.push(want("device_offline", format!("{} panel", d.door), "the door's panel is silent or frozen"));
+            out.push(want("device_offline", format!("{} panel", d.door), Detail::PanelSilent));
         }
     }
     if let Some(at) = f.broken_at {
-        out.push(want("chain_broken", "", format!("stored record {at} does not link to the one before it")));
+        out.push(want("chain_broken", "", Detail::ChainBroken { seq: at }));
     }
-    if let Some(words) = &f.checkpoint_failed {
-        out.push(want("checkpoint_invalid", "", words.clone()));
+    if let Some((seq, covers, outcome)) = &f.checkpoint_failed {
+        out.push(want(
+            "checkpoint_invalid",
+            "",
+            Detail::CheckpointFailed { seq: *seq, covers: *covers, outcome: outcome.clone() },
+        ));
     }
     if let Some((through, since)) = f.gap
         && now.duration_since(since) > r.gap_after
     {
-        out.push(want("gap_unfilled", "", format!("records after {through} are stored, {} is missing", through + 1)));
+        out.push(want("gap_unfilled", "", Detail::RecordsMissing { through }));
     }
     if let Some((epoch, since)) = &f.replaced
         && now.duration_since(*since) < r.restarted_for
     {
-        let name = if epoch.is_empty() { "(unnamed)".to_owned() } else { epoch.chars().take(8).collect() };
-        out.push(want(
-            "chain_restarted",
-            "",
-            format!(
-                "a new run of the chain ({name}) began {since:.0}: the box was replaced, its card reflashed or its store \
-                 restored from a backup; the earlier run's records are kept"
-            ),
-        ));
+        let run = epoch.chars().take(8).collect();
+        out.push(want("chain_restarted", "", Detail::RunRestarted { run, since: *since }));
     }
     if let Some((n, why)) = &f.quarantined {
-        out.push(want("records_quarantined", "", format!("{n} message(s) not stored, the newest: {why}")));
+        out.push(want("records_quarantined", "", Detail::Quarantined { messages: *n, newest: why.clone() }));
     }
     out
 }
 
 fn state_alarms(s: &Value, r: &Rules, out: &mut Vec<Wanted>) {
     if s.pointer("/clock/trust").and_then(Value::as_str) == Some("untrusted") {
-        let why = s.pointer("/clock/reason").and_then(Value::as_str).unwrap_or("no reason given");
-        out.push(want("clock_untrusted", "", format!("the gateway's clock is untrusted: {why}")));
+        let reason = s.pointer("/clock/reason").and_then(Value::as_str).unwrap_or("").chars().take(64).collect();
+        out.push(want("clock_untrusted", "", Detail::ClockUntrusted { reason }));
     }
     let depth = s.get("outbox_depth").and_then(Value::as_u64).unwrap_or(0);
     let oldest = s.get("outbox_oldest_secs").and_then(Value::as_i64).unwrap_or(0);
     if depth > r.outbox_depth || oldest > r.outbox_age.as_secs() {
-        out.push(want("outbox_growing", "", format!("{depth} record(s) waiting, the oldest for {} min", oldest / 60)));
+        out.push(want("outbox_growing", "", Detail::OutboxGrowing { waiting: depth, oldest_minutes: oldest / 60 }));
     }
     if s.get("store_nearly_full").and_then(Value::as_bool) == Some(true) {
-        out.push(want("store_nearly_full", "", "the gateway's store is nearly full"));
+        out.push(want("store_nearly_full", "", Detail::StoreNearlyFull));
     }
     // Just after a start the gateway has not polled every device yet: not an outage.
     let starting = s.get("uptime_secs").and_then(Value::as_u64).is_some_and(|u| u < STARTING_SECS);
@@ -179,7 +289,7 @@ fn state_alarms(s: &Value, r: &Rules, out: &mut Vec<Wanted>) {
         let name = bus.get("name").and_then(Value::as_str).unwrap_or("?");
         for (unit, dev) in bus.get("devices").and_then(Value::as_object).into_iter().flatten() {
             if dev.get("online").and_then(Value::as_bool) == Some(false) {
-                out.push(want("device_offline", format!("{name} unit {unit}"), "does not answer on its bus"));
+                out.push(want("device_offline", format!("{name} unit {unit}"), Detail::DeviceSilent));
             }
         }
     }
@@ -188,13 +298,13 @@ fn state_alarms(s: &Value, r: &Rules, out: &mut Vec<Wanted>) {
         let flag = |k: &str| b.get(k).and_then(Value::as_bool) == Some(true);
         let hours = b.get("expires_in_hours").and_then(Value::as_i64).unwrap_or(0);
         if flag("expired") {
-            out.push(want("bundle_expired", who, format!("{who}'s bundle has ended: ask {who} for a new one")));
+            out.push(want("bundle_expired", who, Detail::BundleEnded));
         } else if flag("expiring") {
-            out.push(want("bundle_expiring", who, format!("{who}'s bundle ends in {hours} h")));
+            out.push(want("bundle_expiring", who, Detail::BundleEnding { hours }));
         }
         if flag("stale") {
-            let age = b.get("age_days").and_then(Value::as_i64).unwrap_or(0);
-            out.push(want("bundle_stale", who, format!("{who}'s bundle is {age} days old")));
+            let days = b.get("age_days").and_then(Value::as_i64).unwrap_or(0);
+            out.push(want("bundle_stale", who, Detail::BundleOld { days }));
         }
     }
 }
@@ -236,7 +346,7 @@ mod tests {
         let f = Facts { online: Some(true), last_seen: Some(at("2026-12-03T12:00:00Z")), ..Facts::default() };
         assert!(wanted(&f, at("2026-12-03T12:04:00Z"), &Rules::default()).is_empty());
         let w = wanted(&f, at("2026-12-03T12:06:00Z"), &Rules::default());
-        assert_eq!(w[0].detail, "nothing heard for 6 min");
+        assert_eq!(w[0].detail, Detail::Silent { minutes: 6 });
     }
 
     #[test]
@@ -245,7 +355,7 @@ mod tests {
             online: Some(true),
             last_seen: Some(at("2026-12-03T12:00:00Z")),
             state: Some(serde_json::json!({
-                "clock":{"trust":"untrusted","reason":"not synchronised since boot"},
+                "clock":{"trust":"untrusted","reason":"not_synchronized"},
                 "outbox_depth":250,"outbox_oldest_secs":60,"store_nearly_full":true,
                 "buses":[{"name":"rs485","devices":{"1":{"online":true},"2":{"online":false}}}],
                 "bundles":[{"authority":"owner","stale":true,"age_days":20,"expiring":true,"expires_in_hours":30,"expired":false},
@@ -260,7 +370,7 @@ mod tests {
             ],
             broken_at: Some(17),
             gap: Some((40, at("2026-12-03T11:50:00Z"))),
-            checkpoint_failed: Some("checkpoint (record 30) of record 29: MISMATCH".into()),
+            checkpoint_failed: Some((30, Some(29), "mismatch".into())),
             quarantined: Some((2, "seq 0 is outside 1 to 2^63-1".into())),
             replaced: Some(("3f0c9a1b".repeat(4), at("2026-12-03T08:00:00Z"))),
         };
@@ -286,15 +396,14 @@ mod tests {
                 ("records_quarantined", ""),
             ]
         );
-        assert_eq!(w[0].detail, "the gateway's clock is untrusted: not synchronised since boot");
-        assert_eq!(w[12].detail, "checkpoint (record 30) of record 29: MISMATCH");
-        assert_eq!(w[13].detail, "records after 40 are stored, 41 is missing");
-        assert!(
-            w[14].detail.starts_with("a new run of the chain (3f0c9a1b) began 2026-12-03T08:00:00Z"),
-            "{}",
-            w[14].detail
-        );
-        assert_eq!(w[15].detail, "2 message(s) not stored, the newest: seq 0 is outside 1 to 2^63-1");
+        assert_eq!(w[0].detail, Detail::ClockUntrusted { reason: "not_synchronized".into() });
+        assert_eq!(w[12].detail, Detail::CheckpointFailed { seq: 30, covers: Some(29), outcome: "mismatch".into() });
+        assert_eq!(w[13].detail, Detail::RecordsMissing { through: 40 });
+        assert_eq!(w[14].detail, Detail::RunRestarted { run: "3f0c9a1b".into(), since: at("2026-12-03T08:00:00Z") });
+        assert_eq!(w[15].detail, Detail::Quarantined { messages: 2, newest: "seq 0 is outside 1 to 2^63-1".into() });
+        for w in &w {
+            assert_eq!(Detail::from_json(&w.detail.to_json()).as_ref(), Some(&w.detail), "kept and read back");
+        }
         let a_day_later = wanted(&f, at("2026-12-04T08:00:01Z"), &Rules::default());
         assert!(!kinds(&a_day_later).contains(&("chain_restarted", "")), "shown for 24 h");
     }

@@ -59,16 +59,22 @@ pub async fn observe(
         Observation::State(text) => {
             // A running gateway's state also says it is online: a stream made after the
             // gateway connected (NATS keeps no retained `online` for it) still knows.
-            let running = serde_json::from_str::<serde_json::Value>(text)
-                .ok()
-                .and_then(|v| v.get("running").and_then(serde_json::Value::as_bool))
-                .unwrap_or(false);
+            let parsed = serde_json::from_str::<serde_json::Value>(text).ok();
+            let running = parsed.as_ref().and_then(|v| v.get("running")?.as_bool()).unwrap_or(false);
+            // What its config calls things; a state without them leaves the last ones.
+            let names = parsed.as_ref().and_then(crate::names::SiteNames::from_state);
+            if let Some((_, left_out)) = names.as_ref().filter(|(_, l)| !l.is_empty()) {
+                log::warn!("{site}: names left out of its state (not shown, the id is): {}", left_out.join(", "));
+            }
+            let (name, names) = names.map(|(n, _)| (n.site.clone(), n.to_json())).unzip();
             db.execute(
                 &format!(
                     "UPDATE gateways SET state = $3, state_at = {AT},
-                            online = CASE WHEN $4 THEN true ELSE online END WHERE site = $1"
+                            online = CASE WHEN $4 THEN true ELSE online END,
+                            name = CASE WHEN $6 THEN $5 ELSE name END,
+                            names = COALESCE($7::text::jsonb, names) WHERE site = $1"
                 ),
-                &[&site, &now_ms, text, &running],
+                &[&site, &now_ms, text, &running, &name.flatten(), &names.is_some(), &names],
             )
             .await?;
         }
@@ -182,12 +188,16 @@ pub async fn facts(db: &impl GenericClient, site: &str) -> Result<Facts, DbError
     }
     f.checkpoint_failed = db
         .query_opt(
-            "SELECT words FROM checkpoints WHERE site = $1 AND outcome NOT IN ('verified', 'not_stored')
+            "SELECT seq, covers, outcome FROM checkpoints WHERE site = $1 AND outcome NOT IN ('verified', 'not_stored')
              ORDER BY checked_at DESC, seq DESC LIMIT 1",
             &[&site],
         )
         .await?
-        .map(|r| r.get("words"));
+        .map(|r| {
+            let seq = u64::try_from(r.get::<_, i64>("seq")).unwrap_or(0);
+            let covers = r.get::<_, Option<i64>>("covers").and_then(|c| u64::try_from(c).ok());
+            (seq, covers, r.get("outcome"))
+        });
     let q = db
         .query_one(
             "SELECT count(*) AS n, (array_agg(reason ORDER BY id DESC))[1] AS why FROM refused
@@ -238,11 +248,11 @@ pub async fn reconcile(
                     "INSERT INTO alarms (site, raised_at, kind, subject, detail) VALUES ($1, {AT}, $3, $4, $5)
                      ON CONFLICT (site, kind, subject) WHERE cleared_at IS NULL DO NOTHING"
                 ),
-                &[&site, &now_ms, &w.kind, &w.subject, &w.detail],
+                &[&site, &now_ms, &w.kind, &w.subject, &w.detail.to_json()],
             )
             .await?;
         if n > 0 {
-            log::warn!("{site}: alarm {} {}: {}", w.kind, w.subject, w.detail);
+            log::warn!("{site}: alarm {} {}: {}", w.kind, w.subject, w.detail.to_json());
             raised += 1;
         }
     }

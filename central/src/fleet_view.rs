@@ -26,6 +26,8 @@ pub struct SiteLine {
     pub through: i64,
     /// Alarms open.
     pub alarms: i64,
+    /// What its config calls it, its doors, devices and authorities (empty if unsaid).
+    pub names: crate::names::SiteNames,
 }
 
 fn time(ms: Option<i64>) -> Option<Timestamp> {
@@ -41,7 +43,7 @@ pub async fn sites(db: &Client, only: Option<&str>) -> Result<Vec<SiteLine>, DbE
     let rows = db
         .query(
             "SELECT s.site, g.online, (extract(epoch FROM greatest(g.last_seen, r.last_record)) * 1000)::bigint AS seen, g.state,
-                    coalesce(r.through, 0) AS through,
+                    g.names::text AS names, coalesce(r.through, 0) AS through,
                     (SELECT count(*) FROM alarms a WHERE a.site = s.site AND a.cleared_at IS NULL) AS alarms
              FROM (SELECT site FROM gateways UNION SELECT site FROM sites) s
              LEFT JOIN gateways g ON g.site = s.site LEFT JOIN current_chains r ON r.site = s.site
@@ -59,6 +61,7 @@ pub async fn sites(db: &Client, only: Option<&str>) -> Result<Vec<SiteLine>, DbE
             state: r.get::<_, Option<String>>("state").and_then(|t| serde_json::from_str(&t).ok()),
             through: r.get("through"),
             alarms: r.get("alarms"),
+            names: r.get::<_, Option<String>>("names").and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default(),
         })
         .collect())
 }
@@ -238,6 +241,7 @@ mod tests {
                 "bundles":[{"authority":"owner","version":7,"age_days":3,"expires_in_hours":600,"expiring":false,"expired":false}]})),
             through: 41,
             alarms: 2,
+            names: crate::names::SiteNames::default(),
         };
         let t = table(&[l]);
         let line = t.lines().nth(1).unwrap();

@@ -28,6 +28,7 @@ pub mod fleet_view;
 pub mod handover;
 pub mod ingest;
 pub mod keys;
+pub mod names;
 pub mod nats;
 pub mod retention;
 pub mod staff;

@@ -319,10 +319,10 @@ async fn run(cli: Cli) -> Result<String, Failure> {
             let filter = visits::Filter {
                 site,
                 holder,
-                holder_part: None,
                 door,
                 since: time("since", since.as_ref())?,
                 until: time("until", until.as_ref())?,
+                ..visits::Filter::default()
             };
             let who = who.or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "unknown".into());
             let mut client = db::connect(&url).await.map_err(db_failure)?;

@@ -85,8 +85,11 @@ pub async fn erase_holder(db: &mut Client, audience: &str, holder: &str, who: &s
         )
         .await?;
     let detail = format!("{n} personal part(s) of {audience}'s records erased on request");
-    tx.execute("INSERT INTO console_log (account, action, detail) VALUES ($1, 'erase_personal', $2)", &[&who, &detail])
-        .await?;
+    tx.execute(
+        "INSERT INTO console_log (account, action, detail) VALUES ($1, $3, $2)",
+        &[&who, &detail, &crate::console::actions::LogAction::ErasePersonal.code()],
+    )
+    .await?;
     tx.commit().await?;
     Ok(n)
 }

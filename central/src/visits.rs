@@ -23,6 +23,9 @@ pub struct Filter {
     /// Every holder whose id holds this part (as [`fold`] writes it): the console's search
     /// by a name's fragment. The command line's `--holder` stays exact.
     pub holder_part: Option<String>,
+    /// With `holder_part`, also these holders: those whose name in the staff roster holds
+    /// the part.
+    pub holders_named: Vec<String>,
     /// One door.
     pub door: Option<String>,
     /// From this time (RFC 3339), inclusive.
@@ -51,6 +54,30 @@ pub fn fold(text: &str) -> String {
         }
     }
     out
+}
+
+impl Filter {
+    /// What is searched for, as facts (kept with the read in `reads.query`, put in words
+    /// by the console): only the fields given, times in RFC 3339.
+    pub fn facts(&self) -> serde_json::Value {
+        let mut f = serde_json::Map::new();
+        for (k, v) in
+            [("site", &self.site), ("holder", &self.holder), ("holder_part", &self.holder_part), ("door", &self.door)]
+        {
+            if let Some(v) = v {
+                f.insert(k.into(), v.clone().into());
+            }
+        }
+        if !self.holders_named.is_empty() {
+            f.insert("holders_named".into(), self.holders_named.clone().into());
+        }
+        for (k, v) in [("since", self.since), ("until", self.until)] {
+            if let Some(t) = v {
+                f.insert(k.into(), format!("{t:.0}").into());
+            }
+        }
+        serde_json::Value::Object(f)
+    }
 }
 
 /// A LIKE pattern matching any text that holds `part` (its `%`, `_` and `\` taken as
@@ -169,7 +196,8 @@ pub async fn read(client: &mut Client, filter: &Filter, who: &str, purpose: &Pur
     let part = filter.holder_part.as_deref().map(containing);
     if let Some(p) = &part {
         params.push(p);
-        let _ = write!(sql, " AND holder LIKE ${} ESCAPE '\\'", params.len());
+        params.push(&filter.holders_named);
+        let _ = write!(sql, " AND (holder LIKE ${} ESCAPE '\\' OR holder = ANY(${}))", params.len() - 1, params.len());
     }
     for (op, value) in [(">=", &since), ("<", &until)] {
         if let Some(v) = value {
@@ -181,7 +209,7 @@ pub async fn read(client: &mut Client, filter: &Filter, who: &str, purpose: &Pur
     let tx = client.transaction().await?;
     let rows = tx.query(&sql, &params).await?;
     let visits: Vec<Visit> = rows.iter().map(from_row).collect();
-    let query = format!("{filter:?}");
+    let query = filter.facts().to_string();
     let count = i64::try_from(visits.len()).unwrap_or(i64::MAX);
     // Whose visits were read: the holder asked for, or every one a fragment found.
     let whose = if filter.holder_part.is_some() {

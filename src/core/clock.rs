@@ -167,6 +167,14 @@ impl JumpDetector {
 mod tests {
     use super::*;
 
+    #[test]
+    fn every_untrusted_clock_reason_is_one_central_has_words_for() {
+        let all = [UntrustedReason::NotSynchronized, UntrustedReason::BeforeFloor, UntrustedReason::Jumped];
+        let codes: Vec<String> = all.iter().map(|r| serde_json::to_value(r).unwrap_or_default().to_string()).collect();
+        let shared: Vec<String> = portvakt_wire::kinds::CLOCK_REASONS.iter().map(|c| format!("\"{c}\"")).collect();
+        assert_eq!(codes, shared);
+    }
+
     fn ts(s: i64) -> Timestamp {
         Timestamp::from_second(s).unwrap_or(Timestamp::UNIX_EPOCH)
     }

@@ -281,3 +281,32 @@ impl Decision {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_refusal_reason_is_one_central_has_words_for() {
+        let at = Timestamp::UNIX_EPOCH;
+        let schedule = ScheduleId::new("t").unwrap_or_else(|_| unreachable!());
+        let all = [
+            DenyReason::UnknownDoor,
+            DenyReason::UnknownCredential,
+            DenyReason::Revoked,
+            DenyReason::NotValidYet { from: at },
+            DenyReason::Expired { until: at },
+            DenyReason::DoorNotInScope,
+            DenyReason::RoleNotAllowed,
+            DenyReason::OutsideSchedule { schedule, owner: ScheduleOwner::DoorRule, holiday: None, exception: None },
+            DenyReason::Lockdown,
+            DenyReason::KeypadLockedOut { until: at },
+            DenyReason::NoBooking,
+            DenyReason::UntrustedClock { why: UntrustedReason::Jumped },
+            DenyReason::DoorCodeNotForThisDoor,
+            DenyReason::StaleEntry { age_secs: 9 },
+        ];
+        let codes: Vec<&str> = all.iter().map(DenyReason::code).collect();
+        assert_eq!(codes, portvakt_wire::kinds::DENY_REASONS, "the shared list names every reason, in order");
+    }
+}

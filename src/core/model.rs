@@ -146,7 +146,7 @@ pub struct DoorRule {
 pub struct Door {
     /// Its id.
     pub id: DoorId,
-    /// A name people use ("Port Storgatan 12").
+    /// A name people use ("Porten").
     pub name: String,
     /// What it leads to.
     pub kind: DoorKind,

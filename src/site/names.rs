@@ -1,6 +1,6 @@
 //! What the site's config calls things, for people: the site, its doors, each bus's
 //! devices and the authorities it trusts. Sent in `state` (`names`) so that Central's
-//! console shows "Port Storgatan 12", not `entrance`. Pure.
+//! console shows "Porten", not `entrance`. Pure.
 
 use serde::Serialize;
 

@@ -340,6 +340,12 @@ pub fn verify<R: std::borrow::Borrow<AuditRecord>>(
 mod tests {
     use super::*;
 
+    #[test]
+    fn every_record_kind_is_one_central_has_words_for() {
+        let codes: Vec<&str> = KINDS.iter().map(|(_, c)| *c).collect();
+        assert_eq!(codes, portvakt_wire::kinds::EVENT_KINDS, "the shared list names every kind, in order");
+    }
+
     fn event(i: i64) -> NewEvent {
         NewEvent {
             at: Timestamp::from_second(1_790_000_000 + i).unwrap_or(Timestamp::UNIX_EPOCH),

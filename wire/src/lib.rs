@@ -16,6 +16,7 @@ pub mod delegation;
 pub mod envelope;
 pub mod event;
 pub mod hex;
+pub mod kinds;
 pub mod personal;
 pub mod phone_key;
 pub mod revocation;

@@ -104,21 +104,17 @@ const WORDS: &[(&str, &str, &str)] = &[
         "Visit lists are personal data: every view and export is logged with who, why and what. The list shows home care's visits; residents' passages are the property owner's and are not shown here. Search by part of a person's id or a site's name, such as “natt” or “Storgatan”.",
     ),
     ("purpose", "Syfte", "Purpose"),
+    (
+        "purpose_needed",
+        "Syfte: ange varför besökslistan läses (anhörigs begäran, fakturaunderlag, …).",
+        "Purpose: say why the visit list is read (a relative's request, invoicing, …).",
+    ),
+    (
+        "purpose_other_needed",
+        "Syfte ”Annat”: skriv skälet, högst 200 tecken.",
+        "Purpose “Other”: write the reason, at most 200 characters.",
+    ),
     ("searched", "Sökt på", "Searched for"),
-    ("reason_unknown_door", "okänd dörr", "unknown door"),
-    ("reason_unknown_credential", "okänt passermedel", "unknown credential"),
-    ("reason_revoked", "spärrat", "revoked"),
-    ("reason_not_valid_yet", "gäller inte än", "not valid yet"),
-    ("reason_expired", "har gått ut", "expired"),
-    ("reason_door_not_in_scope", "dörren ingår inte", "door not included"),
-    ("reason_role_not_allowed", "rollen har inte tillträde", "role not admitted"),
-    ("reason_outside_schedule", "utanför tiderna", "outside the hours"),
-    ("reason_lockdown", "dörren är låst", "door locked down"),
-    ("reason_keypad_locked_out", "knappsatsen spärrad efter fel koder", "keypad locked after wrong codes"),
-    ("reason_no_booking", "ingen bokning", "no booking"),
-    ("reason_untrusted_clock", "klockan ej synkad", "clock not synchronised"),
-    ("reason_door_code_not_for_this_door", "portkoden gäller inte här", "door code not for this door"),
-    ("reason_stale_entry", "inmatningen för gammal", "entry too old"),
     ("printed_by", "Utskriven av", "Printed by"),
     ("purpose_relatives", "Anhörigs begäran", "A relative's request"),
     ("purpose_invoicing", "Fakturaunderlag", "Invoicing basis"),
@@ -148,44 +144,13 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("purpose_unstated", "Ej angivet", "Not stated"),
     ("any", "alla", "any"),
     ("bus", "Buss", "Bus"),
-    ("unit", "Enhet", "Unit"),
+    ("device", "Enhet", "Device"),
+    ("unit", "Adress", "Unit"),
     ("answers", "Svarar", "Answers"),
     ("requests", "Frågor", "Requests"),
     ("timeouts", "Uteblivna svar", "Timeouts"),
     ("exceptions", "Felsvar", "Exceptions"),
 ];
-
-/// (alarm kind, Swedish, English): what the alarm is called in the console.
-const ALARMS: &[(&str, &str, &str)] = &[
-    ("gateway_offline", "Portvakten hörs inte", "Gateway offline"),
-    ("clock_untrusted", "Klockan ej synkad", "Clock not synchronised"),
-    ("outbox_growing", "Kön växer", "Outbox growing"),
-    ("store_nearly_full", "Lagringen nästan full", "Store nearly full"),
-    ("device_offline", "Enhet svarar inte", "Device offline"),
-    ("bundle_stale", "Behörighetslista gammal", "Bundle stale"),
-    ("bundle_expiring", "Behörighetslista går ut snart", "Bundle expiring"),
-    ("bundle_expired", "Behörighetslista har gått ut", "Bundle expired"),
-    ("door_forced_open", "Dörr forcerad", "Door forced open"),
-    ("door_held_open", "Dörr står öppen", "Door held open"),
-    ("strike_fault", "Låsfel", "Strike fault"),
-    ("chain_broken", "Händelsekedjan bruten", "Chain broken"),
-    ("gap_unfilled", "Händelser saknas", "Records missing"),
-    ("checkpoint_invalid", "Kontrollpunkt håller inte", "Checkpoint invalid"),
-    ("records_quarantined", "Händelser i karantän", "Records quarantined"),
-    (
-        "chain_restarted",
-        "Ny händelsekedja påbörjad (box utbytt eller återställd)",
-        "New chain run begun (box replaced or restored)",
-    ),
-];
-
-/// An alarm kind in words (the kind itself if unknown).
-pub fn alarm(lang: Lang, kind: &str) -> String {
-    ALARMS
-        .iter()
-        .find(|(k, _, _)| *k == kind)
-        .map_or_else(|| kind.to_owned(), |(_, sv, en)| (if lang == Lang::Sv { *sv } else { *en }).to_owned())
-}
 
 /// The word for `key` in `lang` (the key itself if there is none: visible, not hidden).
 pub fn t(lang: Lang, key: &'static str) -> &'static str {
@@ -202,15 +167,6 @@ pub fn purpose(lang: Lang, word: &str) -> &'static str {
         _ => "purpose_other",
     };
     t(lang, key)
-}
-
-/// A refusal's reason (`DenyReason::code`) in words; a code without words as it is.
-pub fn reason(lang: Lang, code: &str) -> String {
-    let key = format!("reason_{code}");
-    WORDS
-        .iter()
-        .find(|(k, _, _)| *k == key)
-        .map_or_else(|| code.to_owned(), |(_, sv, en)| (if lang == Lang::Sv { *sv } else { *en }).to_owned())
 }
 
 /// Stockholm's zone (bundled tz data).
@@ -249,8 +205,6 @@ mod tests {
             assert!(!WORDS[..i].iter().any(|(other, _, _)| other == k), "{k} twice");
         }
         assert_eq!(t(Lang::Sv, "alarms"), "Larm");
-        assert_eq!(alarm(Lang::Sv, "door_forced_open"), "Dörr forcerad");
-        assert_eq!(alarm(Lang::En, "something_new"), "something_new");
         assert_eq!(t(Lang::En, "alarms"), "Alarms");
     }
 

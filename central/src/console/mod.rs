@@ -8,6 +8,8 @@
 //! (`tls.rs`) or by a reverse proxy in front; plain HTTP only on loopback.
 
 pub mod accounts;
+pub mod actions;
+pub mod catalogue;
 mod check_page;
 mod handlers;
 pub mod i18n;

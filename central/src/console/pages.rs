@@ -6,8 +6,10 @@ use maud::{DOCTYPE, Markup, html};
 use serde_json::Value;
 
 use super::accounts::{Account, Right};
-use super::i18n::{Lang, alarm, local, t};
+use super::catalogue::{self, alarm};
+use super::i18n::{Lang, local, t};
 use crate::fleet_view::SiteLine;
+use crate::names::{Names, SiteNames};
 use crate::visits::Visit;
 
 use super::visit_page::visit_table;
@@ -47,7 +49,7 @@ pub fn layout(v: &Viewer<'_>, title: &str, body: &Markup) -> Markup {
                             @if a.role.may(Right::ReadLog) { a href="/log" { (t(l, "log")) } }
                             @if a.role.may(Right::CheckReads) { a href="/checks" { (t(l, "checks")) } }
                         }
-                        span class="who" { (a.name) " (" (a.role.word()) ")" }
+                        span class="who" { (a.name) " (" (catalogue::role(l, a.role)) ")" }
                         form method="post" action="/logout" class="inline" {
                             input type="hidden" name="csrf" value=(v.csrf);
                             button id="logout" { (t(l, "logout")) }
@@ -99,12 +101,14 @@ fn devices(state: Option<&Value>) -> String {
     format!("{up}/{all}")
 }
 
-/// Each authority's bundle: its age and how long it has left (or that it has expired).
-fn bundles(l: Lang, state: Option<&Value>) -> String {
+/// Each authority's bundle, by the authority's name: its age and how long it has left (or
+/// that it has expired).
+fn bundles(l: Lang, state: Option<&Value>, names: &SiteNames) -> String {
     let Some(list) = state.and_then(|s| s.get("bundles")).and_then(Value::as_array) else { return "–".into() };
     list.iter()
         .map(|b| {
-            let who = b.get("authority").and_then(Value::as_str).unwrap_or("?");
+            let id = b.get("authority").and_then(Value::as_str).unwrap_or("?");
+            let who = names.authorities.get(id).map_or(id, String::as_str);
             let age = b.get("age_days").and_then(Value::as_i64).unwrap_or(0);
             let left = b.get("expires_in_hours").and_then(Value::as_i64).unwrap_or(0) / 24;
             let expired = b.get("expired").and_then(Value::as_bool) == Some(true);
@@ -127,7 +131,7 @@ pub fn fleet_rows(l: Lang, lines: &[SiteLine]) -> Markup {
             @let st = s.state.as_ref();
             @let clock = st.and_then(|v| v.pointer("/clock/trust")).and_then(Value::as_str).unwrap_or("–");
             tr class=(if s.alarms > 0 || s.online == Some(false) { "problem" } else { "" }) data-site=(s.site) {
-                td { a href={ "/sites/" (s.site) } { (s.site) } }
+                td { a href={ "/sites/" (s.site) } title=(s.site) { (s.names.site.as_deref().unwrap_or(&s.site)) } }
                 td { (yes_no(l, s.online)) }
                 td { (s.last_seen.map_or_else(|| "–".into(), local)) }
                 td { (if clock == "trusted" { t(l, "trusted") } else if clock == "untrusted" { t(l, "untrusted") } else { clock }) }
@@ -135,7 +139,7 @@ pub fn fleet_rows(l: Lang, lines: &[SiteLine]) -> Markup {
                 td class="num" { (s.through) }
                 td { (devices(st)) }
                 td class="num" { (s.alarms) }
-                td { (bundles(l, st)) }
+                td { (bundles(l, st, &s.names)) }
             }
         }
     }
@@ -168,61 +172,40 @@ pub fn fleet(l: Lang, lines: &[SiteLine], query: &str, sorted: &str) -> Markup {
     }
 }
 
-/// One door's row values from its retained state.
-fn door_cells(l: Lang, state: Option<&Value>) -> (String, String, String, String) {
+/// One door's row values from its retained state, in words: lock, contact, mode, alarm.
+fn door_cells(l: Lang, state: Option<&Value>) -> [String; 4] {
     let word = |k: &str| state.and_then(|s| s.get(k)).and_then(Value::as_str).unwrap_or("–").to_owned();
-    let contact = match word("contact").as_str() {
-        "open" => {
-            if l == Lang::Sv {
-                "öppen".into()
-            } else {
-                "open".into()
-            }
-        }
-        "closed" => {
-            if l == Lang::Sv {
-                "stängd".into()
-            } else {
-                "closed".into()
-            }
-        }
-        other => other.to_owned(),
+    let say = |sv: &str, en: &str| (if l == Lang::Sv { sv } else { en }).to_owned();
+    let said = |w: String| match w.as_str() {
+        "open" => say("öppen", "open"),
+        "closed" => say("stängd", "closed"),
+        "locked" => say("låst", "locked"),
+        "released" => say("upplåst", "released"),
+        "unknown" => say("okänt", "unknown"),
+        "normal" => say("normalt", "normal"),
+        "free_passage" => say("tidsstyrt öppen", "scheduled open"),
+        "lockdown" => say("blockerad", "locked down"),
+        "held_open" => catalogue::alarm(l, "door_held_open"),
+        _ => w,
     };
-    let lock = match word("lock").as_str() {
-        "locked" => {
-            if l == Lang::Sv {
-                "låst".into()
-            } else {
-                "locked".into()
-            }
-        }
-        "released" => {
-            if l == Lang::Sv {
-                "upplåst".into()
-            } else {
-                "released".into()
-            }
-        }
-        other => other.to_owned(),
-    };
-    (lock, contact, word("mode"), word("alarm"))
+    [said(word("lock")), said(word("contact")), said(word("mode")), said(word("alarm"))]
 }
 
-/// A site's doors (also the live fragment): (door, retained state, forced and not closed).
-pub fn door_rows(l: Lang, doors: &[(String, Option<Value>, bool)]) -> Markup {
+/// A site's doors (also the live fragment): (door, retained state, forced and not
+/// closed), each by its name with its id on hover.
+pub fn door_rows(l: Lang, doors: &[(String, Option<Value>, bool)], names: &SiteNames) -> Markup {
     html! {
         @if doors.is_empty() { tr { td colspan="5" { (t(l, "no_rows")) } } }
         @for (door, state, forced) in doors {
-            @let (lock, contact, mode, door_alarm) = door_cells(l, state.as_ref());
-            tr data-door=(door) class=(if *forced || door_alarm != "–" && door_alarm != "none" { "problem" } else { "" }) {
-                td { (door) } td class="lock" { (lock) } td class="contact" { (contact) } td { (mode) }
-                td { @if *forced { (super::i18n::alarm(l, "door_forced_open")) " " } @if door_alarm != "–" { (door_alarm) } }
+            @let [lock, contact, mode, door_alarm] = door_cells(l, state.as_ref());
+            tr data-door=(door) class=(if *forced || door_alarm != "–" { "problem" } else { "" }) {
+                td title=(door) { (names.doors.get(door).unwrap_or(door)) } td class="lock" { (lock) } td class="contact" { (contact) } td { (mode) }
+                td { @if *forced { (alarm(l, "door_forced_open")) " " } @if door_alarm != "–" { (door_alarm) } }
             }
         }
     }
 }
 
-/// An event's kind in words.
 /// A table in a region of its own that scrolls sideways on a narrow screen, so the page
 /// itself never does (WCAG 1.4.10 lets a data table keep its two dimensions): focusable,
 /// so a keyboard scrolls it too, and named for screen readers.
@@ -231,36 +214,44 @@ pub fn scrolling(label: &str, table: &Markup) -> Markup {
 }
 
 /// A site's page: its line, doors, open alarms, latest events.
-pub fn site(l: Lang, line: &SiteLine, doors: &[(String, Option<Value>, bool)], events: &[Visit]) -> Markup {
+pub fn site(
+    l: Lang,
+    line: &SiteLine,
+    doors: &[(String, Option<Value>, bool)],
+    events: &[Visit],
+    names: &Names,
+) -> Markup {
     html! {
         (scrolling(t(l, "fleet"), &html! { table { tbody data-live={ "/fragments/fleet?only=" (line.site) } data-site=(line.site) aria-live="polite" { (fleet_rows(l, std::slice::from_ref(line))) } } }))
         h2 { (t(l, "doors")) }
         p class="hint live-note" { (t(l, "live")) }
         (scrolling(t(l, "doors"), &html! { table id="doors" {
             thead { tr { th { (t(l, "door")) } th { (t(l, "lock")) } th { (t(l, "contact")) } th { (t(l, "mode")) } th { (t(l, "alarm")) } } }
-            tbody data-live={ "/fragments/sites/" (line.site) "/doors" } data-site=(line.site) aria-live="polite" { (door_rows(l, doors)) }
+            tbody data-live={ "/fragments/sites/" (line.site) "/doors" } data-site=(line.site) aria-live="polite" { (door_rows(l, doors, &line.names)) }
         } }))
         h2 { (t(l, "devices")) }
-        (scrolling(t(l, "devices"), &device_table(l, line.state.as_ref())))
+        (scrolling(t(l, "devices"), &device_table(l, line.state.as_ref(), &line.names)))
         h2 { (t(l, "latest_events")) }
-        (scrolling(t(l, "latest_events"), &visit_table(l, events)))
+        (scrolling(t(l, "latest_events"), &visit_table(l, events, names)))
     }
 }
 
-/// Each device of each bus as the gateway's state last said: answering, and its errors.
-fn device_table(l: Lang, state: Option<&Value>) -> Markup {
+/// Each device of each bus as the gateway's state last said, by its name: answering, and
+/// its errors.
+fn device_table(l: Lang, state: Option<&Value>, names: &SiteNames) -> Markup {
     let buses = state.and_then(|s| s.get("buses")).and_then(Value::as_array).cloned().unwrap_or_default();
     let count = |d: &Value, k: &str| d.get(k).and_then(Value::as_u64).map_or_else(|| "–".into(), |n| n.to_string());
     html! {
         table id="devices" {
-            thead { tr { th { (t(l, "bus")) } th { (t(l, "unit")) } th { (t(l, "answers")) } th { (t(l, "requests")) } th { (t(l, "timeouts")) } th { (t(l, "exceptions")) } } }
+            thead { tr { th { (t(l, "device")) } th { (t(l, "bus")) } th { (t(l, "unit")) } th { (t(l, "answers")) } th { (t(l, "requests")) } th { (t(l, "timeouts")) } th { (t(l, "exceptions")) } } }
             tbody {
-                @if buses.is_empty() { tr { td colspan="6" { (t(l, "no_rows")) } } }
+                @if buses.is_empty() { tr { td colspan="7" { (t(l, "no_rows")) } } }
                 @for b in &buses {
                     @let name = b.get("name").and_then(Value::as_str).unwrap_or("?");
                     @for (unit, d) in b.get("devices").and_then(Value::as_object).into_iter().flatten() {
                         @let online = d.get("online").and_then(Value::as_bool);
                         tr class=(if online == Some(false) { "problem" } else { "" }) {
+                            td { (names.devices.get(&format!("{name} unit {unit}")).map_or("–", String::as_str)) }
                             td { (name) } td { (unit) } td { (yes_no(l, online)) }
                             td class="num" { (count(d, "requests")) } td class="num" { (count(d, "timeouts")) } td class="num" { (count(d, "exceptions")) }
                         }
@@ -291,23 +282,26 @@ pub struct AlarmRow {
     pub acknowledged: Option<(String, jiff::Timestamp)>,
 }
 
-/// The alarms' rows (also the live fragment), with acknowledging where allowed.
-pub fn alarm_rows(v: &Viewer<'_>, rows: &[AlarmRow]) -> Markup {
+/// The alarms' rows (also the live fragment), by names and in words, with acknowledging
+/// where allowed.
+pub fn alarm_rows(v: &Viewer<'_>, rows: &[AlarmRow], names: &Names) -> Markup {
     let l = v.lang;
     let may = v.account.is_some_and(|a| a.role.may(Right::Acknowledge));
     html! {
         @if rows.is_empty() { tr { td colspan="7" { (t(l, "no_rows")) } } }
         @for r in rows {
+            @let site = names.site(&r.site).unwrap_or(&r.site);
+            @let subject = catalogue::subject(l, names, &r.site, &r.kind, &r.subject);
             tr class=(if r.cleared.is_none() { "problem" } else { "" }) data-alarm=(r.id) {
-                td { (local(r.raised)) } td { a href={ "/sites/" (r.site) } { (r.site) } } td title=(r.kind) { (alarm(l, &r.kind)) }
-                td { (r.subject) } td { (r.detail) }
+                td { (local(r.raised)) } td { a href={ "/sites/" (r.site) } title=(r.site) { (site) } } td title=(r.kind) { (alarm(l, &r.kind)) }
+                td title=(r.subject) { (subject) } td { (catalogue::detail(l, &r.detail, r.cleared.is_some())) }
                 td { (r.cleared.map_or_else(|| t(l, "open").to_owned(), local)) }
                 td {
                     @if let Some((who, at)) = &r.acknowledged { (who) " " (local(*at)) }
                     @else if may {
                         form method="post" action={ "/alarms/" (r.id) "/ack" } class="inline" {
                             input type="hidden" name="csrf" value=(v.csrf);
-                            button aria-label={ (t(l, "acknowledge")) ": " (alarm(l, &r.kind)) ", " (r.site) ", " (r.subject) } {
+                            button aria-label={ (t(l, "acknowledge")) ": " (alarm(l, &r.kind)) ", " (site) ", " (subject) } {
                                 (t(l, "acknowledge"))
                             }
                         }
@@ -319,13 +313,13 @@ pub fn alarm_rows(v: &Viewer<'_>, rows: &[AlarmRow]) -> Markup {
 }
 
 /// The alarms page: open ones and those of the last week.
-pub fn alarms(v: &Viewer<'_>, rows: &[AlarmRow]) -> Markup {
+pub fn alarms(v: &Viewer<'_>, rows: &[AlarmRow], names: &Names) -> Markup {
     let l = v.lang;
     html! {
         p class="hint live-note" { (t(l, "live")) }
         (scrolling(t(l, "alarms"), &html! { table id="alarms" {
             thead { tr { th { (t(l, "raised")) } th { (t(l, "site")) } th { (t(l, "kind")) } th { (t(l, "subject")) } th { (t(l, "detail")) } th { (t(l, "cleared")) } th { (t(l, "acknowledged")) } } }
-            tbody data-live="/fragments/alarms" data-site="*" aria-live="polite" { (alarm_rows(v, rows)) }
+            tbody data-live="/fragments/alarms" data-site="*" aria-live="polite" { (alarm_rows(v, rows, names)) }
         } }))
     }
 }
@@ -339,7 +333,12 @@ pub fn log(l: Lang, rows: &[LogLine]) -> Markup {
         (scrolling(t(l, "log"), &html! { table id="log" {
             thead { tr { th { (t(l, "time")) } th { (t(l, "who")) } th { (t(l, "action")) } th { (t(l, "detail")) } th { (t(l, "address")) } } }
             tbody { @for (at, who, action, detail, address) in rows {
-                tr { td { (local(*at)) } td { (who.as_deref().unwrap_or("–")) } td { (action) } td { (detail) } td { (address.as_deref().unwrap_or("–")) } }
+                @let kind = super::actions::LogAction::from_code(action);
+                tr {
+                    td { (local(*at)) } td { (who.as_deref().unwrap_or("–")) }
+                    td title=(action) { (kind.map_or_else(|| action.clone(), |k| catalogue::action(l, k))) }
+                    td { (catalogue::log_detail(l, kind, detail)) } td { (address.as_deref().unwrap_or("–")) }
+                }
             } }
         } }))
     }
@@ -356,7 +355,7 @@ mod tests {
             site: "ekvagen-3".into(),
             kind: "door_forced_open".into(),
             subject: "laundry".into(),
-            detail: "opened while locked".into(),
+            detail: crate::alarms::Detail::ForcedOpen.to_json(),
             raised: "2026-12-04T12:00:00Z".parse().expect("time"),
             cleared: None,
             acknowledged: None,
@@ -364,7 +363,12 @@ mod tests {
         let auditor = Account { name: "revisor".into(), role: super::super::accounts::Role::Auditor, sites: vec![] };
         let admin = Account { name: "admin".into(), role: super::super::accounts::Role::Administrator, sites: vec![] };
         let page = |a: &Account| {
-            alarms(&Viewer { account: Some(a), csrf: "tok", lang: Lang::Sv }, std::slice::from_ref(&row)).0
+            alarms(
+                &Viewer { account: Some(a), csrf: "tok", lang: Lang::Sv },
+                std::slice::from_ref(&row),
+                &Names::default(),
+            )
+            .0
         };
         assert!(!page(&auditor).contains("/alarms/3/ack"));
         let html = page(&admin);

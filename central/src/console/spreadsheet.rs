@@ -7,6 +7,7 @@
 use std::fmt::Write as _;
 
 use super::i18n::{Lang, stockholm};
+use crate::names::Names;
 use crate::visits::{Visit, field};
 
 /// The column headers: Swedish, English.
@@ -26,16 +27,19 @@ fn say(l: Lang, sv: &'static str, en: &'static str) -> &'static str {
     if l == Lang::Sv { sv } else { en }
 }
 
-/// The visits as a spreadsheet file.
-pub fn visits(list: &[Visit], l: Lang) -> String {
+/// The visits as a spreadsheet file: sites and doors by name, staff by name with their id.
+pub fn visits(list: &[Visit], l: Lang, names: &Names) -> String {
     let mut out = String::from("\u{feff}");
     let headers: Vec<&str> = HEADERS.iter().map(|(sv, en)| say(l, sv, en)).collect();
     let _ = write!(out, "{}\r\n", headers.join(";"));
     for v in list {
         // The page's own words for the outcome, and a refusal's reason.
         let outcome = super::visit_page::said(l, v);
+        let door = v.door.as_deref().map(|d| names.door(&v.site, d).unwrap_or(d));
+        let holder =
+            v.holder.as_deref().map(|h| names.person(h).map_or_else(|| h.to_owned(), |n| format!("{n} ({h})")));
         let fields = [
-            field(&v.site, ';'),
+            field(names.site(&v.site).unwrap_or(&v.site), ';'),
             v.seq.to_string(),
             v.at.to_zoned(stockholm()).strftime("%Y-%m-%d %H:%M:%S %Z").to_string(),
             say(
@@ -45,8 +49,8 @@ pub fn visits(list: &[Visit], l: Lang) -> String {
             )
             .to_owned(),
             field(&outcome, ';'),
-            field(v.door.as_deref().unwrap_or(""), ';'),
-            field(v.holder.as_deref().unwrap_or(""), ';'),
+            field(door.unwrap_or(""), ';'),
+            field(holder.as_deref().unwrap_or(""), ';'),
             field(v.credential.as_deref().unwrap_or(""), ';'),
         ];
         let _ = write!(out, "{}\r\n", fields.join(";"));
@@ -75,8 +79,11 @@ mod tests {
 
     #[test]
     fn a_swedish_spreadsheet_gets_a_bom_semicolons_words_and_the_hour_that_comes_twice_told_apart() {
-        let out =
-            visits(&[visit("2026-10-25T00:30:00Z", "=cmd; \"x\""), visit("2026-10-25T01:30:00Z", "bo")], Lang::Sv);
+        let out = visits(
+            &[visit("2026-10-25T00:30:00Z", "=cmd; \"x\""), visit("2026-10-25T01:30:00Z", "bo")],
+            Lang::Sv,
+            &Names::default(),
+        );
         let lines: Vec<&str> = out.split("\r\n").collect();
         assert_eq!(lines[0], "\u{feff}Anläggning;Löpnummer;Tid;Klocka;Utfall;Dörr;Innehavare;Passermedel");
         assert_eq!(
@@ -84,6 +91,6 @@ mod tests {
             "storgatan-12;7;2026-10-25 02:30:00 CEST;synkad;insläppt;entrance;\"'=cmd; \"\"x\"\"\";care-5"
         );
         assert!(lines[2].contains("2026-10-25 02:30:00 CET;"), "{}", lines[2]);
-        assert!(visits(&[], Lang::En).starts_with("\u{feff}Site;Sequence;Time"));
+        assert!(visits(&[], Lang::En, &Names::default()).starts_with("\u{feff}Site;Sequence;Time"));
     }
 }

@@ -4,13 +4,15 @@
 
 use maud::{Markup, html};
 
+use super::catalogue;
 use super::i18n::{Lang, local, t};
+use crate::names::Names;
 use crate::visits::Visit;
 
 /// The outcome, and a refusal's reason, in words.
 pub fn said(l: Lang, v: &Visit) -> String {
     match v.reason.as_deref().filter(|_| v.kind == "access.denied") {
-        Some(r) => format!("{}: {}", outcome(l, &v.kind), crate::console::i18n::reason(l, r)),
+        Some(r) => format!("{}: {}", outcome(l, &v.kind), catalogue::reason(l, r)),
         None => outcome(l, &v.kind),
     }
 }
@@ -20,12 +22,13 @@ fn outcome(l: Lang, kind: &str) -> String {
         "access.granted" => t(l, "granted").into(),
         "access.denied" => t(l, "refused").into(),
         "access.strike_failed" => t(l, "strike_failed").into(),
-        other => other.into(),
+        other => catalogue::event(l, other),
     }
 }
 
-/// Visits or events as a table; untrusted-clock records are marked.
-pub fn visit_table(l: Lang, visits: &[Visit]) -> Markup {
+/// Visits or events as a table, sites, doors and staff by name (the id on hover);
+/// untrusted-clock records are marked.
+pub fn visit_table(l: Lang, visits: &[Visit], names: &Names) -> Markup {
     html! {
         table class="visits" {
             thead { tr { th { (t(l, "time")) } th { (t(l, "site")) } th { (t(l, "door")) } th { (t(l, "holder")) } th { (t(l, "credential")) } th { (t(l, "what")) } } }
@@ -34,7 +37,15 @@ pub fn visit_table(l: Lang, visits: &[Visit]) -> Markup {
                 @for v in visits {
                     tr class=(if v.trusted { "" } else { "untrusted" }) {
                         td { (local(v.at)) @if !v.trusted { " " span class="mark" { "(" (t(l, "clock_untrusted_mark")) ")" } } }
-                        td { (v.site) } td { (v.door.as_deref().unwrap_or("–")) } td { (who(l, v)) }
+                        td title=(v.site) { (names.site(&v.site).unwrap_or(&v.site)) }
+                        @match v.door.as_deref() {
+                            Some(d) => td title=(d) { (names.door(&v.site, d).unwrap_or(d)) },
+                            None => td { "–" },
+                        }
+                        @match v.holder.as_deref().and_then(|h| names.person(h).map(|n| (h, n))) {
+                            Some((id, name)) => td title=(id) { (name) },
+                            None => td { (who(l, v)) },
+                        }
                         td { (v.credential.as_deref().unwrap_or("–")) } td { (said(l, v)) }
                     }
                 }
@@ -60,8 +71,8 @@ fn who(l: Lang, v: &Visit) -> String {
 pub fn visits(
     l: Lang,
     form: &[(&str, &str)],
-    visits: &[Visit],
-    sites: &[String],
+    (visits, names): (&[Visit], &Names),
+    sites: &[(String, Option<String>)],
     csv_href: &str,
     error: Option<&str>,
     printed: Option<(&str, jiff::Timestamp)>,
@@ -97,7 +108,7 @@ pub fn visits(
             label { (t(l, "purpose_note")) input name="note" maxlength="200" value=(value("note")); }
             label { (t(l, "holder")) input name="holder" value=(value("holder")); }
             label { (t(l, "site")) input name="site" list="site-list" value=(value("site")); }
-            datalist id="site-list" { @for site in sites { option value=(site) {} } }
+            datalist id="site-list" { @for (id, name) in sites { option value=(name.as_deref().unwrap_or(id)) { (id) } } }
             label { (t(l, "door")) input name="door" value=(value("door")); }
             label { (t(l, "from")) input type="date" name="from" value=(value("from")); }
             label { (t(l, "until")) input type="date" name="until" value=(value("until")); }
@@ -108,7 +119,7 @@ pub fn visits(
             a href="#" id="print" { (t(l, "print")) }
         }
         p { (visits.len()) " " (t(l, "count")) }
-        (super::pages::scrolling(t(l, "visits"), &visit_table(l, visits)))
+        (super::pages::scrolling(t(l, "visits"), &visit_table(l, visits, names)))
     }
 }
 
@@ -131,6 +142,29 @@ mod tests {
         }
     }
 
+    fn visit_table_plain(l: Lang, visits: &[Visit]) -> Markup {
+        visit_table(l, visits, &Names::default())
+    }
+
+    #[test]
+    fn sites_doors_and_staff_are_shown_by_name_with_the_id_on_hover() {
+        let site = crate::names::SiteNames {
+            site: Some("Storgatan 12".into()),
+            doors: [("entrance".to_owned(), "Porten".to_owned())].into(),
+            ..Default::default()
+        };
+        let names = Names::of(
+            [("storgatan-12".to_owned(), site)].into(),
+            [("anna-lind".to_owned(), "Anna Lind".to_owned())].into(),
+        );
+        let html = visit_table(Lang::Sv, &[visit("anna-lind", true)], &names).0;
+        for shown in
+            [r#"title="storgatan-12">Storgatan 12<"#, r#"title="entrance">Porten<"#, r#"title="anna-lind">Anna Lind<"#]
+        {
+            assert!(html.contains(shown), "{shown} in {html}");
+        }
+    }
+
     #[test]
     fn a_refusal_says_why_in_words() {
         let mut v = visit("anna", true);
@@ -144,27 +178,27 @@ mod tests {
 
     #[test]
     fn what_a_gateway_sent_is_escaped_never_run() {
-        let html = visit_table(Lang::Sv, &[visit("<script>alert(1)</script>", true)]).0;
+        let html = visit_table_plain(Lang::Sv, &[visit("<script>alert(1)</script>", true)]).0;
         assert!(!html.contains("<script>alert"), "{html}");
         assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
     }
 
     #[test]
     fn a_visit_under_an_untrusted_clock_is_marked_and_times_are_stockholms() {
-        let html = visit_table(Lang::Sv, &[visit("anna-lgh1101", false), visit("lars-lgh1203", true)]).0;
+        let html = visit_table_plain(Lang::Sv, &[visit("anna-lgh1101", false), visit("lars-lgh1203", true)]).0;
         assert_eq!(html.matches("klockan ej synkad").count(), 1, "{html}");
         assert!(html.contains("2026-12-04 13:05:09"));
         assert!(html.contains("insläppt"));
-        let en = visit_table(Lang::En, &[visit("anna-lgh1101", false)]).0;
+        let en = visit_table_plain(Lang::En, &[visit("anna-lgh1101", false)]).0;
         assert!(en.contains("clock not synchronised") && en.contains("granted"));
     }
 
     #[test]
     fn an_entry_sealed_for_another_audience_shows_whose_it_is_and_no_name() {
         let sealed = Visit { holder: None, audience: Some("owner".into()), ..visit("x", true) };
-        let html = visit_table(Lang::Sv, &[sealed]).0;
+        let html = visit_table_plain(Lang::Sv, &[sealed]).0;
         assert!(html.contains("namn visas inte här (owner)"), "{html}");
         let building = Visit { holder: None, audience: Some("site".into()), ..visit("x", true) };
-        assert!(!visit_table(Lang::En, &[building]).0.contains("not shown"));
+        assert!(!visit_table_plain(Lang::En, &[building]).0.contains("not shown"));
     }
 }

@@ -173,7 +173,10 @@ async fn round_locked(
         sites.len()
     );
     client
-        .execute("INSERT INTO console_log (account, action, detail) VALUES (NULL, 'staff_revocations', $1)", &[&detail])
+        .execute(
+            "INSERT INTO console_log (account, action, detail) VALUES (NULL, $2, $1)",
+            &[&detail, &crate::console::actions::LogAction::StaffRevocations.code()],
+        )
         .await?;
     Ok(Some(Published { sequence, ids, sites }))
 }

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use super::{AppState, Asker, Params, address, failure, poster, record};
 use crate::checks;
 use crate::console::accounts::Right;
+use crate::console::actions::LogAction;
 use crate::console::check_page;
 
 fn this_month() -> String {
@@ -60,7 +61,7 @@ pub(super) async fn mark_checked(
     };
     match done.await {
         Ok(true) => {
-            let _ = record(&s, Some(&name), "check_read", &format!("read {id}: {outcome}"), &from).await;
+            let _ = record(&s, Some(&name), LogAction::CheckRead, &format!("read {id}: {outcome}"), &from).await;
             let month = f.get("month").filter(|m| checks::month_bounds(m).is_ok()).cloned().unwrap_or_else(this_month);
             Redirect::to(&format!("/checks?month={month}")).into_response()
         }

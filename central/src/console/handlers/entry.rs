@@ -9,6 +9,7 @@ use futures_util::Stream;
 
 use super::{AppState, Params, address, cookie, failure, html, language, record, who};
 use crate::console::accounts;
+use crate::console::actions::LogAction;
 use crate::console::i18n::t;
 use crate::console::pages::{self, Viewer};
 use crate::console::session::{self, COOKIE, IDLE_MINUTES};
@@ -97,7 +98,7 @@ pub(super) async fn login(
     let at = Instant::now();
     let allowed = s.limiter.lock().is_ok_and(|mut l| l.attempt(&keys, at));
     if !allowed {
-        let _ = record(&s, None, "login_refused", &format!("{name}: too many attempts"), &from).await;
+        let _ = record(&s, None, LogAction::LoginRefused, &refusal(&name, "too_many_attempts"), &from).await;
         let body = pages::login(lang, Some("login_blocked"));
         return html(StatusCode::TOO_MANY_REQUESTS, &pages::layout(&v, t(lang, "login"), &body), None);
     }
@@ -114,7 +115,7 @@ pub(super) async fn login(
             if let Ok(mut l) = s.limiter.lock() {
                 l.succeeded(&keys, at);
             }
-            let _ = record(&s, Some(&account), "login", "", &from).await;
+            let _ = record(&s, Some(&account), LogAction::Login, "", &from).await;
             let secure = if s.secure { "; Secure" } else { "" };
             let cookie = format!(
                 "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
@@ -127,7 +128,7 @@ pub(super) async fn login(
             r
         }
         Ok(None) => {
-            let _ = record(&s, None, "login_refused", &format!("{name}: wrong name or password"), &from).await;
+            let _ = record(&s, None, LogAction::LoginRefused, &refusal(&name, "wrong_password"), &from).await;
             let body = pages::login(lang, Some("login_failed"));
             html(StatusCode::UNAUTHORIZED, &pages::layout(&v, t(lang, "login"), &body), None)
         }
@@ -154,9 +155,14 @@ pub(super) async fn logout(
         if let Ok(db) = s.db.get().await {
             let _ = session::end(&db, token).await;
         }
-        let _ = record(&s, Some(&a.account.name), "logout", "", &address(&s, &headers, peer)).await;
+        let _ = record(&s, Some(&a.account.name), LogAction::Logout, "", &address(&s, &headers, peer)).await;
     }
     let mut r = Redirect::to("/login").into_response();
     r.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_static("portvakt_session=; Path=/; Max-Age=0"));
     r
+}
+
+/// A refused login as the log keeps it: the name tried and why, as facts.
+fn refusal(name: &str, why: &str) -> String {
+    serde_json::json!({ "name": name, "why": why }).to_string()
 }

@@ -3,10 +3,13 @@
 use super::{AppState, Asker, Params, address, failure, html, poster, record};
 use crate::console::State;
 use crate::console::accounts::Right;
+use crate::console::actions::LogAction;
 use crate::console::pages::{self, AlarmRow};
 use crate::db::DbError;
 use crate::fleet_view::{self, SiteLine};
+use crate::names::{Names, SiteNames};
 use crate::visits::{self, Visit};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Form, Path, Query, State as Shared};
@@ -111,9 +114,11 @@ pub(super) async fn site(
     match found.await {
         Ok((Some(line), doors)) => match latest_events(&s, &site).await {
             Ok(events) => {
-                let _ = record(&s, Some(&name), "view_site", &site, &from).await;
-                let body = pages::site(a.lang, &line, &doors, &events);
-                html(StatusCode::OK, &pages::layout(&a.viewer(), &site, &body), a.set_lang)
+                let _ = record(&s, Some(&name), LogAction::ViewSite, &site, &from).await;
+                let names = Names::of([(site.clone(), line.names.clone())].into(), HashMap::new());
+                let body = pages::site(a.lang, &line, &doors, &events, &names);
+                let title = line.names.site.as_deref().unwrap_or(&site);
+                html(StatusCode::OK, &pages::layout(&a.viewer(), title, &body), a.set_lang)
             }
             Err(e) => failure(&e),
         },
@@ -128,15 +133,23 @@ pub(super) async fn doors_fragment(Shared(s): Shared<AppState>, a: Asker, Path(s
     if !a.session.account.sees(&site) {
         return StatusCode::FORBIDDEN.into_response();
     }
-    match doors_of(&s, &site).await {
-        Ok(doors) => html(StatusCode::OK, &pages::door_rows(a.lang, &doors), None),
+    let found = async {
+        let names = Names::load(&*s.db.get().await?, &[site.as_str()], &[]).await?;
+        Ok::<_, DbError>((doors_of(&s, &site).await?, names))
+    };
+    match found.await {
+        Ok((doors, names)) => {
+            let none = SiteNames::default();
+            let site_names = names.of_site(&site).unwrap_or(&none);
+            html(StatusCode::OK, &pages::door_rows(a.lang, &doors, site_names), None)
+        }
         Err(e) => failure(&e),
     }
 }
 
 // ---- alarms
 
-async fn alarm_rows(s: &State, a: &Asker) -> Result<Vec<AlarmRow>, DbError> {
+async fn alarm_rows(s: &State, a: &Asker) -> Result<(Vec<AlarmRow>, Names), DbError> {
     let db = s.db.get().await?;
     let rows = db
         .query(
@@ -149,7 +162,7 @@ async fn alarm_rows(s: &State, a: &Asker) -> Result<Vec<AlarmRow>, DbError> {
         )
         .await?;
     let time = |ms: Option<i64>| ms.and_then(|m| jiff::Timestamp::from_millisecond(m).ok());
-    Ok(rows
+    let rows: Vec<AlarmRow> = rows
         .iter()
         .filter(|r| a.session.account.sees(r.get("site")))
         .map(|r| AlarmRow {
@@ -162,19 +175,24 @@ async fn alarm_rows(s: &State, a: &Asker) -> Result<Vec<AlarmRow>, DbError> {
             cleared: time(r.get("cleared")),
             acknowledged: r.get::<_, Option<String>>("acknowledged_by").zip(time(r.get("acked"))),
         })
-        .collect())
+        .collect();
+    let mut sites: Vec<&str> = rows.iter().map(|r| r.site.as_str()).collect();
+    sites.sort_unstable();
+    sites.dedup();
+    let names = Names::load(&*db, &sites, &[]).await?;
+    Ok((rows, names))
 }
 
 pub(super) async fn alarms(Shared(s): Shared<AppState>, a: Asker) -> Response {
     match alarm_rows(&s, &a).await {
-        Ok(rows) => a.page("alarms", &pages::alarms(&a.viewer(), &rows)),
+        Ok((rows, names)) => a.page("alarms", &pages::alarms(&a.viewer(), &rows, &names)),
         Err(e) => failure(&e),
     }
 }
 
 pub(super) async fn alarms_fragment(Shared(s): Shared<AppState>, a: Asker) -> Response {
     match alarm_rows(&s, &a).await {
-        Ok(rows) => html(StatusCode::OK, &pages::alarm_rows(&a.viewer(), &rows), None),
+        Ok((rows, names)) => html(StatusCode::OK, &pages::alarm_rows(&a.viewer(), &rows, &names), None),
         Err(e) => failure(&e),
     }
 }
@@ -209,7 +227,8 @@ pub(super) async fn acknowledge(
     };
     match done.await {
         Ok(Some((site, true))) => {
-            let _ = record(&s, Some(&name), "ack_alarm", &format!("alarm {id} of {site}"), &from).await;
+            let said = serde_json::json!({ "alarm": id, "site": site }).to_string();
+            let _ = record(&s, Some(&name), LogAction::AckAlarm, &said, &from).await;
             Redirect::to("/alarms").into_response()
         }
         Ok(Some((_, false))) => a.forbidden(),

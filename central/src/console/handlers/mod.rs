@@ -23,6 +23,7 @@ use maud::Markup;
 
 use super::State;
 use super::accounts::Right;
+use super::actions::LogAction;
 use super::i18n::{Lang, t};
 use super::pages::{self, Viewer};
 use super::session::{self, COOKIE, Session};
@@ -116,7 +117,7 @@ async fn guard(
             _ => None,
         };
         let from = address(&s, &headers, peer);
-        let _ = record(&s, account.as_deref(), "refused", &format!("{method} {path}"), &from).await;
+        let _ = record(&s, account.as_deref(), LogAction::Refused, &format!("{method} {path}"), &from).await;
     }
     if s.secure {
         response.headers_mut().insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
@@ -194,12 +195,18 @@ fn address(s: &State, headers: &HeaderMap, peer: SocketAddr) -> String {
     forwarded.unwrap_or_else(|| peer.ip()).to_string()
 }
 
-async fn record(s: &State, account: Option<&str>, action: &str, detail: &str, address: &str) -> Result<(), DbError> {
+async fn record(
+    s: &State,
+    account: Option<&str>,
+    action: LogAction,
+    detail: &str,
+    address: &str,
+) -> Result<(), DbError> {
     s.db.get()
         .await?
         .execute(
             "INSERT INTO console_log (account, action, detail, address) VALUES ($1, $2, $3, $4)",
-            &[&account, &action, &detail, &address],
+            &[&account, &action.code(), &detail, &address],
         )
         .await?;
     Ok(())

@@ -14,6 +14,7 @@ use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use super::{AppState, Params, address, cookie, record};
+use crate::console::actions::LogAction;
 use crate::console::session::random_bytes;
 use crate::staff::issue::Request;
 use crate::staff::oidc::random_text;
@@ -101,7 +102,7 @@ pub(super) async fn finish(
         let s = s.clone();
         let from = from.clone();
         async move {
-            let _ = record(&s, None, "staff_refused", why, &from).await;
+            let _ = record(&s, None, LogAction::StaffRefused, why, &from).await;
             refused(StatusCode::FORBIDDEN, sv, en)
         }
     };
@@ -129,7 +130,7 @@ pub(super) async fn finish(
         Ok(c) => c,
         Err(e) => {
             log::warn!("staff: a sign-in refused: {e}");
-            let _ = record(&s, None, "staff_refused", &e.to_string(), &from).await;
+            let _ = record(&s, None, LogAction::StaffRefused, &e.to_string(), &from).await;
             return refused(StatusCode::FORBIDDEN, "Inloggningen godtogs inte", "The sign-in was not accepted");
         }
     };
@@ -155,18 +156,18 @@ pub(super) async fn finish(
         Err(e) => return unavailable(&e),
     };
     let Some((person, _, enabled)) = found else {
-        let _ = record(&s, None, "staff_refused", &format!("{login}: not in the roster"), &from).await;
+        let _ = record(&s, None, LogAction::StaffRefused, &format!("{login}: not in the roster"), &from).await;
         return refused(StatusCode::FORBIDDEN, "Du finns inte i personallistan", "You are not on the staff roster");
     };
     if !enabled {
-        let _ = record(&s, Some(&format!("staff:{}", person.holder)), "staff_refused", "disabled", &from).await;
+        let _ = record(&s, Some(&format!("staff:{}", person.holder)), LogAction::StaffRefused, "disabled", &from).await;
         return refused(StatusCode::FORBIDDEN, "Ditt konto är spärrat", "Your account is blocked");
     }
     let Some(token) = random() else { return unavailable(&"no randomness") };
     if let Err(e) = store::start_session(&db, &token, &person.holder, login, now, now + side.session).await {
         return unavailable(&e);
     }
-    let _ = record(&s, Some(&format!("staff:{}", person.holder)), "staff_sign_in", login, &from).await;
+    let _ = record(&s, Some(&format!("staff:{}", person.holder)), LogAction::StaffSignIn, login, &from).await;
     let mut r = Redirect::to("/personal").into_response();
     let seconds = side.session.as_secs();
     set_cookie(&mut r, &s, &format!("{SESSION}={token}; SameSite=Strict; Max-Age={seconds}"));
@@ -288,7 +289,8 @@ pub(super) async fn certificate(
     match store::spend_nonce(&db, &person.holder, &nonce, now).await {
         Ok(true) => {}
         Ok(false) => {
-            let _ = record(&s, Some(&account), "staff_refused", "a nonce spent, foreign or too old", &from).await;
+            let _ =
+                record(&s, Some(&account), LogAction::StaffRefused, "a nonce spent, foreign or too old", &from).await;
             return refused(StatusCode::FORBIDDEN, "Försök igen", "Try again");
         }
         Err(e) => return unavailable(&e),
@@ -301,7 +303,7 @@ pub(super) async fn certificate(
     let (bytes, cert) = match side.issuer.shift_certificate(&r, id, now) {
         Ok(issued) => issued,
         Err(e) => {
-            let _ = record(&s, Some(&account), "staff_refused", &e.to_string(), &from).await;
+            let _ = record(&s, Some(&account), LogAction::StaffRefused, &e.to_string(), &from).await;
             return refused(StatusCode::FORBIDDEN, "Inget passerkort kunde utfärdas", "No key could be issued");
         }
     };
@@ -309,13 +311,15 @@ pub(super) async fn certificate(
         Ok(true) => {}
         // Disabled in the meantime: the certificate is never handed out.
         Ok(false) => {
-            let _ = record(&s, Some(&account), "staff_refused", "disabled while the certificate was made", &from).await;
+            let _ =
+                record(&s, Some(&account), LogAction::StaffRefused, "disabled while the certificate was made", &from)
+                    .await;
             return refused(StatusCode::FORBIDDEN, "Ditt konto är spärrat", "Your account is blocked");
         }
         Err(e) => return unavailable(&e),
     }
     let said = format!("{} for {} until {}", cert.id, cert.doors.join(", "), cert.not_after);
-    let _ = record(&s, Some(&account), "staff_certificate", &said, &from).await;
+    let _ = record(&s, Some(&account), LogAction::StaffCertificate, &said, &from).await;
     json_answer(
         StatusCode::OK,
         &json!({ "certificate": portvakt_wire::hex::encode(&bytes), "id": cert.id, "not_after": cert.not_after.to_string(),
@@ -362,7 +366,7 @@ pub(super) async fn report(
     let note = text("note", 500).unwrap_or_default();
     let from = address(&s, &headers, peer);
     let said = format!("could not get in at {door} ({at}): {note}");
-    match record(&s, Some(&format!("staff:{}", person.holder)), "staff_report", &said, &from).await {
+    match record(&s, Some(&format!("staff:{}", person.holder)), LogAction::StaffReport, &said, &from).await {
         Ok(()) => json_answer(StatusCode::OK, &json!({ "reported": true })),
         Err(e) => unavailable(&e),
     }

@@ -3,9 +3,11 @@
 use super::{AppState, Asker, Params, address, asker, failure, record};
 use crate::console::State;
 use crate::console::accounts::Right;
-use crate::console::i18n::stockholm;
+use crate::console::actions::LogAction;
+use crate::console::i18n::{Lang, stockholm, t};
 use crate::console::{pages, visit_page};
 use crate::db::DbError;
+use crate::names::Names;
 use crate::visits::{self, Visit};
 use std::net::SocketAddr;
 
@@ -15,45 +17,66 @@ use axum::response::{IntoResponse, Response};
 
 // ---- visits
 
-/// The filter a visits request asks for: the day fields are Stockholm dates, `until` inclusive.
-fn visit_filter(q: &Params) -> Result<visits::Filter, String> {
+/// The filter a visits request asks for: the day fields are Stockholm dates, `until`
+/// inclusive; a mistake said in the page's language.
+fn visit_filter(q: &Params, l: Lang) -> Result<visits::Filter, String> {
     let text = |k: &str| q.get(k).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-    let day = |k: &str, next: bool| -> Result<Option<jiff::Timestamp>, String> {
+    let day = |k: &'static str, next: bool| -> Result<Option<jiff::Timestamp>, String> {
         let Some(v) = text(k) else { return Ok(None) };
-        let date: jiff::civil::Date = v.parse().map_err(|e| format!("{k}: {v}: {e}"))?;
-        let date = if next { date.tomorrow().map_err(|e| e.to_string())? } else { date };
-        date.to_zoned(stockholm()).map(|z| Some(z.timestamp())).map_err(|e| e.to_string())
+        let bad = || match l {
+            Lang::Sv => format!("{}: ”{v}” är inget datum; skriv det som 2026-12-31.", t(l, k)),
+            Lang::En => format!("{}: “{v}” is not a date; write it as 2026-12-31.", t(l, k)),
+        };
+        let date: jiff::civil::Date = v.parse().map_err(|_| bad())?;
+        let date = if next { date.tomorrow().map_err(|_| bad())? } else { date };
+        date.to_zoned(stockholm()).map(|z| Some(z.timestamp())).map_err(|_| bad())
     };
     Ok(visits::Filter {
         site: text("site"),
         holder: text("holder"),
-        holder_part: None,
         door: text("door"),
         since: day("from", false)?,
         until: day("until", true)?,
+        ..visits::Filter::default()
     })
 }
 
-/// Why the list is read, from the form (required: every read of personal data says why).
-fn purpose(q: &Params) -> Result<visits::Purpose, String> {
+/// Why the list is read, from the form (required: every read of personal data says why);
+/// a mistake in the page's language.
+fn purpose(q: &Params, l: Lang) -> Result<visits::Purpose, String> {
     let word = q.get("purpose").map(|w| w.trim()).filter(|w| !w.is_empty());
-    let word = word.ok_or("purpose: say why the visit list is read (a relative's request, invoicing, …)")?;
-    visits::Purpose::from_words(word, q.get("note").map(String::as_str)).map_err(|e| format!("purpose: {e}"))
+    let note = q.get("note").map(String::as_str);
+    match word.map(|w| visits::Purpose::from_words(w, note)) {
+        Some(Ok(p)) => Ok(p),
+        Some(Err(_)) if word == Some("other") => Err(t(l, "purpose_other_needed").to_owned()),
+        _ => Err(t(l, "purpose_needed").to_owned()),
+    }
 }
 
-/// The visits the account may see under `filter`, every read recorded as its, for `why`.
+/// What a search found to read: the visits, or that the site searched for is none of the
+/// account's (a hint, nothing read).
+enum Found {
+    Visits(Vec<Visit>),
+    NoSuchSite,
+}
+
+/// The visits the account may see under `filter`, every read recorded as its, for `why`
+/// (`None`: another site's own id, refused).
 async fn read_visits(
     s: &State,
     a: &Asker,
     filter: &visits::Filter,
     why: &visits::Purpose,
-) -> Result<Option<Vec<Visit>>, DbError> {
+) -> Result<Option<(Found, visits::Filter)>, DbError> {
     let account = &a.session.account;
     let mut db = s.db.get().await?;
     let Some(sites) = sites_searched(&db, account, filter.site.as_deref()).await? else { return Ok(None) };
     let mut filter = filter.clone();
+    if sites.is_empty() {
+        return Ok(Some((Found::NoSuchSite, filter)));
+    }
     if let Some(text) = filter.holder.take() {
-        (filter.holder, filter.holder_part) = holder_searched(&db, &text).await?;
+        (filter.holder, filter.holder_part, filter.holders_named) = holder_searched(&db, &text).await?;
     }
     let mut all = Vec::new();
     for site in sites {
@@ -61,13 +84,13 @@ async fn read_visits(
         all.extend(visits::read(&mut db, &f, &account.name, why).await?);
     }
     all.sort_by(|x, y| (x.at, &x.site, x.seq).cmp(&(y.at, &y.site, y.seq)));
-    Ok(Some(all))
+    Ok(Some((Found::Visits(all), filter)))
 }
 
-/// The sites a search names, each read on its own (`None`: every site): a name or a part of
-/// one, any case and accents, is the account's sites that hold it (its own id exactly, if
-/// it is one); no search, the account's sites. `None` when it names another site's own id
-/// (refused, and logged, as before).
+/// The sites a search names, each read on its own (`None`: every site): a site's id or
+/// name, or a part of either, any case and accents, is the account's sites that hold it
+/// (its own id exactly, if it is one; none: the page says so); no search, the account's
+/// sites. `None` when it names another site's own id (refused, and logged, as before).
 async fn sites_searched(
     db: &tokio_postgres::Client,
     account: &crate::console::accounts::Account,
@@ -82,68 +105,121 @@ async fn sites_searched(
         return Ok(known.is_none().then(Vec::new));
     }
     let seen = visible_sites(db, account).await?;
-    Ok(Some(match seen.iter().find(|s| **s == wanted) {
-        Some(exact) => vec![Some(exact.clone())],
-        None => seen.into_iter().filter(|s| s.contains(&wanted)).map(Some).collect(),
-    }))
+    if let Some((exact, _)) = seen.iter().find(|(id, _)| *id == wanted) {
+        return Ok(Some(vec![Some(exact.clone())]));
+    }
+    let holds = |(id, name): &(String, Option<String>)| {
+        id.contains(&wanted) || name.as_deref().is_some_and(|n| visits::fold(n).contains(&wanted))
+    };
+    Ok(Some(seen.iter().filter(|s| holds(s)).map(|(id, _)| Some(id.clone())).collect()))
 }
 
 /// A holder searched for: their id exactly, if one holder has it (`hemtjanst-natt-5`, not
-/// `…-natt-50`); otherwise every holder whose id holds the text. As the filter's `holder`
-/// and `holder_part`.
-async fn holder_searched(db: &tokio_postgres::Client, text: &str) -> Result<(Option<String>, Option<String>), DbError> {
+/// `…-natt-50`); otherwise every holder whose id holds the text, and every member of staff
+/// whose name in the roster does ("anna" finds Anna Lind). As the filter's `holder`,
+/// `holder_part` and `holders_named`.
+async fn holder_searched(
+    db: &tokio_postgres::Client,
+    text: &str,
+) -> Result<(Option<String>, Option<String>, Vec<String>), DbError> {
     let wanted = visits::fold(text);
     let exact = db.query_opt("SELECT 1 FROM records WHERE holder = $1 LIMIT 1", &[&wanted]).await?;
-    Ok(if exact.is_some() { (Some(wanted), None) } else { (None, Some(wanted)) })
+    if exact.is_some() {
+        return Ok((Some(wanted), None, Vec::new()));
+    }
+    let named = db
+        .query("SELECT holder, name FROM staff_people", &[])
+        .await?
+        .iter()
+        .filter(|r| visits::fold(r.get("name")).contains(&wanted))
+        .map(|r| r.get("holder"))
+        .collect();
+    Ok((None, Some(wanted), named))
 }
 
-/// The sites `account` sees, by id (every known site for an account that sees them all).
+/// The sites `account` sees, by id with the name its gateway gave (every known site for
+/// an account that sees them all).
 async fn visible_sites(
     db: &tokio_postgres::Client,
     account: &crate::console::accounts::Account,
-) -> Result<Vec<String>, DbError> {
-    Ok(match account.scope() {
-        Some(scope) => scope.to_vec(),
-        None => db.query("SELECT site FROM sites ORDER BY site", &[]).await?.iter().map(|r| r.get(0)).collect(),
-    })
+) -> Result<Vec<(String, Option<String>)>, DbError> {
+    let rows = db
+        .query(
+            "SELECT s.site, g.name FROM (SELECT site FROM gateways UNION SELECT site FROM sites) s
+             LEFT JOIN gateways g ON g.site = s.site ORDER BY s.site",
+            &[],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.get::<_, String>("site"), r.get::<_, Option<String>>("name")))
+        .filter(|(site, _)| account.sees(site))
+        .collect())
 }
 
 /// The sites for the form's picker: the account's own (none when they cannot be read).
-async fn picker(s: &State, a: &Asker) -> Vec<String> {
+async fn picker(s: &State, a: &Asker) -> Vec<(String, Option<String>)> {
     match s.db.get().await {
         Ok(db) => visible_sites(&db, &a.session.account).await.unwrap_or_default(),
         Err(_) => Vec::new(),
     }
 }
 
+/// The visits a request asks for, read and logged; or the page or refusal to answer with.
 async fn visits_common(
     s: &State,
     headers: &HeaderMap,
     peer: SocketAddr,
     q: &Params,
-    action: &str,
-) -> Result<(Asker, Vec<Visit>), Response> {
+    action: LogAction,
+) -> Result<(Asker, Vec<Visit>, Names), Response> {
     let a = asker(s, headers, q).await?;
     let from = address(s, headers, peer);
     let name = a.session.account.name.clone();
-    let asked = visit_filter(q).and_then(|f| purpose(q).map(|p| (f, p)));
+    let asked = visit_filter(q, a.lang).and_then(|f| purpose(q, a.lang).map(|p| (f, p)));
+    let form_page = |a: &Asker, sites: &[(String, Option<String>)], e: &str| {
+        let form: Vec<(&str, &str)> = q.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let page = visit_page::visits(a.lang, &form, (&[], &Names::default()), sites, "/visits.csv", Some(e), None);
+        (StatusCode::BAD_REQUEST, a.page("visits", &page)).into_response()
+    };
     let (filter, why) = match asked {
         Ok(asked) => asked,
-        Err(e) => {
-            let form: Vec<(&str, &str)> = q.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-            let sites = picker(s, &a).await;
-            let page = a.page("visits", &visit_page::visits(a.lang, &form, &[], &sites, "/visits.csv", Some(&e), None));
-            return Err((StatusCode::BAD_REQUEST, page).into_response());
-        }
+        Err(e) => return Err(form_page(&a, &picker(s, &a).await, &e)),
     };
     match read_visits(s, &a, &filter, &why).await {
-        Ok(Some(found)) => {
-            let said = format!("{filter:?} for {}: {} visit(s)", why.word(), found.len());
-            let _ = record(s, Some(&name), action, &said, &from).await;
-            Ok((a, found))
+        Ok(Some((Found::Visits(found), searched))) => {
+            let said = serde_json::json!({
+                "searched": searched.facts(), "purpose": why.word(), "note": why.note(), "visits": found.len(),
+            });
+            let _ = record(s, Some(&name), action, &said.to_string(), &from).await;
+            let names = names_of(s, &found).await;
+            Ok((a, found, names))
+        }
+        Ok(Some((Found::NoSuchSite, _))) => {
+            let text = filter.site.unwrap_or_default();
+            let hint = match a.lang {
+                Lang::Sv => format!("Ingen av dina anläggningar heter något med ”{text}”. Välj en i listan."),
+                Lang::En => format!("None of your sites has “{text}” in its name. Choose one from the list."),
+            };
+            Err(form_page(&a, &picker(s, &a).await, &hint))
         }
         Ok(None) => Err(a.forbidden()),
         Err(e) => Err(failure(&e)),
+    }
+}
+
+/// The names of the sites, doors and staff in `found` (none when they cannot be read: the
+/// ids are shown).
+async fn names_of(s: &State, found: &[Visit]) -> Names {
+    let mut sites: Vec<&str> = found.iter().map(|v| v.site.as_str()).collect();
+    let mut holders: Vec<&str> = found.iter().filter_map(|v| v.holder.as_deref()).collect();
+    sites.sort_unstable();
+    sites.dedup();
+    holders.sort_unstable();
+    holders.dedup();
+    match s.db.get().await {
+        Ok(db) => Names::load(&*db, &sites, &holders).await.unwrap_or_default(),
+        Err(_) => Names::default(),
     }
 }
 
@@ -158,13 +234,16 @@ pub(super) async fn visits_page(
         return match asker(&s, &headers, &q).await {
             Ok(a) => {
                 let sites = picker(&s, &a).await;
-                a.page("visits", &visit_page::visits(a.lang, &[], &[], &sites, "/visits.csv", None, None))
+                a.page(
+                    "visits",
+                    &visit_page::visits(a.lang, &[], (&[], &Names::default()), &sites, "/visits.csv", None, None),
+                )
             }
             Err(r) => r,
         };
     }
-    match visits_common(&s, &headers, peer, &q, "view_visits").await {
-        Ok((a, found)) => {
+    match visits_common(&s, &headers, peer, &q, LogAction::ViewVisits).await {
+        Ok((a, found, names)) => {
             let form: Vec<(&str, &str)> = q.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
             let query: String = form
                 .iter()
@@ -175,7 +254,7 @@ pub(super) async fn visits_page(
             let printed = Some((a.session.account.name.as_str(), jiff::Timestamp::now()));
             let csv = format!("/visits.csv?{query}");
             let sites = picker(&s, &a).await;
-            a.page("visits", &visit_page::visits(a.lang, &form, &found, &sites, &csv, None, printed))
+            a.page("visits", &visit_page::visits(a.lang, &form, (&found, &names), &sites, &csv, None, printed))
         }
         Err(r) => r,
     }
@@ -187,14 +266,14 @@ pub(super) async fn visits_csv(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Query(q): Query<Params>,
 ) -> Response {
-    match visits_common(&s, &headers, peer, &q, "export_visits").await {
-        Ok((_, found)) => {
+    match visits_common(&s, &headers, peer, &q, LogAction::ExportVisits).await {
+        Ok((_, found, names)) => {
             // For a spreadsheet (Swedish Excel: `;`, a BOM, words, Stockholm time) unless
             // the machine-readable form is asked for.
             let body = if q.get("format").is_some_and(|f| f == "data") {
                 visits::csv(&found)
             } else {
-                super::super::spreadsheet::visits(&found, super::language(&headers, &q).0)
+                super::super::spreadsheet::visits(&found, super::language(&headers, &q).0, &names)
             };
             (
                 [

@@ -1,0 +1,5 @@
+-- What each gateway's config calls things (its `state`'s `names`, checked by
+-- central/src/names.rs), for the console to show names, not ids: the site's name, and
+-- its doors', devices' and authorities' names as JSON. A `state` without names (its
+-- doors restarting) leaves them as they were.
+ALTER TABLE gateways ADD COLUMN name text, ADD COLUMN names jsonb;
