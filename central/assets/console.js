@@ -83,6 +83,9 @@
       }
     });
   });
+  // The account's sites or role changed: the page is loaded again, showing what it may
+  // see now (the server has ended the stream).
+  events.addEventListener("scope", () => { events.close(); window.location.reload(); });
   // The stream ended and cannot be opened again (the server now answers with the login
   // page): the session is over.
   events.addEventListener("error", () => {

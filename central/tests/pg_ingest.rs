@@ -3,7 +3,8 @@
 //! quarantined and alarmed while every other site's records flow; a record PostgreSQL
 //! refuses that the boundary let through is isolated by splitting its batch; a forced
 //! door's alarm follows its latest door record by seq, in the records' transaction; two
-//! collectors taking overlapping batches never deadlock.
+//! collectors taking overlapping batches never deadlock; a gateway's names are kept from
+//! its `state`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -210,4 +211,44 @@ async fn a_flood_of_bad_messages_from_one_site_is_counted_past_the_cap_not_kept_
     portvakt_central::retention::erase(&c, &portvakt_central::retention::Retention::default(), later).await.unwrap();
     assert_eq!(count(&c, "SELECT count(*) FROM refused WHERE length(payload) > 0").await, 0);
     assert_eq!(count(&c, "SELECT min(length) FROM refused").await, 2048);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_gateways_names_are_kept_from_its_state_a_state_without_them_leaves_them_and_its_alarms_keep_facts() {
+    use portvakt_central::fleet::{Observation, observe};
+    use portvakt_central::names::Names;
+    let (_pg, c) = pg().await;
+    let rules = portvakt_central::alarms::Rules::default();
+    let now = jiff::Timestamp::now();
+    let named = r#"{"running":true,"names":{"site":"Storgatan 12",
+        "doors":[{"door":"entrance","name":"Porten"},{"door":"laundry","name":"Tvätt\u0007"}],
+        "devices":[{"bus":"rs485","unit":2,"name":"reläkort"}],
+        "authorities":[{"authority":"hemtjansten","name":"Solna stad, hemtjänsten"}]}}"#;
+    observe(&c, "site-a", &Observation::State(named), now, &rules).await.unwrap();
+    let name: Option<String> =
+        c.query_one("SELECT name FROM gateways WHERE site = 'site-a'", &[]).await.unwrap().get(0);
+    assert_eq!(name.as_deref(), Some("Storgatan 12"));
+    let names = Names::load(&c, &["site-a"], &[]).await.unwrap();
+    assert_eq!(names.door("site-a", "entrance"), Some("Porten"));
+    assert_eq!(names.door("site-a", "laundry"), None, "a name with a control character is left out: the id is shown");
+    assert_eq!(names.device("site-a", "rs485 unit 2"), Some("reläkort"));
+    assert_eq!(names.authority("site-a", "hemtjansten"), Some("Solna stad, hemtjänsten"));
+
+    // While its doors restart a gateway names nothing: the names it gave stand.
+    let restarting =
+        r#"{"running":true,"names":null,"doors":[{"door":"entrance","lock":"locked","strike_fault":true}]}"#;
+    observe(&c, "site-a", &Observation::State(restarting), now, &rules).await.unwrap();
+    assert_eq!(Names::load(&c, &["site-a"], &[]).await.unwrap().site("site-a"), Some("Storgatan 12"));
+
+    // An alarm keeps what it found as facts, which the console puts in words.
+    observe(&c, "site-a", &Observation::Door("entrance", r#"{"strike_fault":true}"#), now, &rules).await.unwrap();
+    let detail: String = c
+        .query_one("SELECT detail FROM alarms WHERE site = 'site-a' AND kind = 'strike_fault'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        portvakt_central::alarms::Detail::from_json(&detail),
+        Some(portvakt_central::alarms::Detail::StrikeNotHeld)
+    );
 }

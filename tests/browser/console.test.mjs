@@ -15,6 +15,7 @@ const PASSWORD = process.env.DEMO_PASSWORD;
 const LEADER_PASSWORD = process.env.LEADER_PASSWORD;
 const AUDITOR_PASSWORD = process.env.AUDITOR_PASSWORD;
 const DOOR = process.env.DOOR_COMMAND; // "env … portvakt --config …": append "sim laundry open"
+const ACCOUNT = process.env.ACCOUNT_COMMAND; // "portvakt-central account add --db …": append "--name … --role …"
 const SHOTS = process.env.SHOTS ?? "target/browser";
 mkdirSync(SHOTS, { recursive: true });
 
@@ -89,6 +90,12 @@ test("the administrator logs in and sees every site of the fleet", async () => {
   const sites = await page.$$eval("#fleet tbody tr", (rows) => rows.map((r) => r.dataset.site));
   assert.deepEqual(sites.sort(), ["ekvagen-3", "solbacken-7", "storgatan-12"]);
   assert.match(await page.textContent("#fleet tbody"), /synkad/);
+  // Sites by the names their configs give, the id on hover; the role in words.
+  const link = page.locator("#fleet a[href='/sites/ekvagen-3']");
+  assert.equal((await link.textContent()).trim(), "Ekvägen 3");
+  assert.equal(await link.getAttribute("title"), "ekvagen-3");
+  assert.match(await page.textContent("#fleet tbody"), /Solna stad, hemtjänsten: \d+ d gammal/, "bundles by their authority's name");
+  assert.match(await page.textContent("header .who"), /^demo \(administratör\)$/);
   await shot(page, "02-fleet");
   await page.goto(`${URL}/?lang=en`);
   assert.equal(await page.textContent("h1"), "Sites");
@@ -126,6 +133,13 @@ test("a site's door state change arrives live, without reloading the page", asyn
   const devices = await page.$$eval("#devices tbody tr", (trs) => trs.map((tr) => tr.textContent));
   assert.equal(devices.length, 5, "the panel, relay board, input module and two readers");
   for (const d of devices) assert.match(d, /rs485.*ja/);
+  assert.match(devices.join(" "), /portens knappsats.*reläkort.*ingångsmodul.*soprummets läsare.*tvättstugans läsare/, "devices by name");
+  // The site, its doors and its latest events in words, the ids on hover.
+  assert.equal(await page.textContent("h1"), "Storgatan 12");
+  assert.equal((await page.textContent("#doors tr[data-door=laundry] td:first-child")).trim(), "Tvättstuga");
+  assert.equal(await page.getAttribute("#doors tr[data-door=laundry] td:first-child", "title"), "laundry");
+  const events = await page.textContent("table.visits tbody");
+  assert.doesNotMatch(events, /\b(door|access|system|audit|credentials|store|clock)\.[a-z_]+/, "no record kind as a code");
   await page.evaluate(() => { window.notReloaded = true; });
   door("open");
   await page.waitForFunction(
@@ -147,7 +161,10 @@ test("the forced door's alarm is acknowledged, with who and when", async () => {
   const row = page.locator("#alarms tr", { hasText: "Dörr forcerad" }).filter({ hasText: "Kvittera" }).first();
   const id = await row.getAttribute("data-alarm");
   // Each button says which alarm it acknowledges, beginning with its visible word.
-  assert.match(await row.locator("button").getAttribute("aria-label"), /^Kvittera: Dörr forcerad, [a-z0-9-]+, /);
+  assert.match(await row.locator("button").getAttribute("aria-label"), /^Kvittera: Dörr forcerad, (Storgatan 12|Ekvägen 3|Solbacken 7), /);
+  // What it found, in Swedish, by the door's name.
+  assert.match(await row.textContent(), /Öppnad medan den var låst/);
+  assert.doesNotMatch(await page.textContent("#alarms"), /opened while locked|not closed since/);
   await Promise.all([page.waitForURL(`${URL}/alarms`), row.locator("button").click()]);
   const acknowledged = page.locator(`#alarms tr[data-alarm="${id}"]`);
   assert.match(await acknowledged.textContent(), /demo \d{4}-\d\d-\d\d \d\d:\d\d:\d\d/);
@@ -161,24 +178,33 @@ test("a visit list is found by part of a site's name and of a holder's id, in an
   await page.goto(`${URL}/visits?purpose=invoicing&site=Storgatan&holder=NATT`);
   await page.waitForSelector("table.visits tbody tr");
   const rows = await page.$$eval("table.visits tbody tr", (trs) => trs.map((tr) => tr.textContent));
-  assert.ok(rows.length > 0 && rows.every((r) => /storgatan-12/.test(r) && /hemtjanst-natt-5/.test(r)), rows.join(" | "));
-  await page.goto(`${URL}/visits?purpose=invoicing&site=Ekv%C3%A4gen`);
+  assert.ok(rows.length > 0 && rows.every((r) => /Storgatan 12/.test(r) && /Karin Berg/.test(r)), rows.join(" | "));
+  // A person by a part of her name in the roster, a site by its configured name.
+  await page.goto(`${URL}/visits?purpose=invoicing&site=ekv%C3%A4gen%203&holder=karin`);
   const ek = await page.$$eval("table.visits tbody tr", (trs) => trs.map((tr) => tr.textContent));
-  assert.ok(ek.length > 0 && ek.every((r) => /ekvagen-3/.test(r)), ek.join(" | "));
-  assert.deepEqual(await page.$$eval("#site-list option", (os) => os.map((o) => o.value)), ["ekvagen-3", "solbacken-7", "storgatan-12"]);
+  assert.ok(ek.length > 0 && ek.every((r) => /Ekvägen 3/.test(r) && /Karin Berg/.test(r)), ek.join(" | "));
+  assert.equal(await page.getAttribute("table.visits tbody tr td[title='hemtjanst-natt-5']", "title"), "hemtjanst-natt-5", "the id on hover");
+  assert.deepEqual(await page.$$eval("#site-list option", (os) => os.map((o) => o.value)), ["Ekvägen 3", "Solbacken 7", "Storgatan 12"]);
+  // A resident's passages are the owner's: "anna" finds no resident here.
+  await page.goto(`${URL}/visits?purpose=deviation&holder=anna`);
+  assert.equal(await page.$$eval("table.visits tbody tr td", (tds) => tds.filter((td) => /lgh/.test(td.textContent)).length), 0);
   await context.close();
   const leader = await loggedIn("lena", LEADER_PASSWORD);
   await leader.page.goto(`${URL}/visits?purpose=invoicing&site=storgatan`);
-  assert.equal(await leader.page.$$eval("table.visits tbody tr td", (tds) => tds.filter((td) => /storgatan/.test(td.textContent)).length), 0,
+  assert.equal(await leader.page.$$eval("table.visits tbody tr td", (tds) => tds.filter((td) => /storgatan/i.test(td.textContent)).length), 0,
     "a part of another site's name finds nothing of it");
-  assert.deepEqual(await leader.page.$$eval("#site-list option", (os) => os.map((o) => o.value)), ["ekvagen-3"]);
+  // and says so, pointing to the sites offered.
+  assert.match(await leader.page.textContent("p.error"), /Ingen av dina anläggningar heter något med ”storgatan”/);
+  assert.deepEqual(await leader.page.$$eval("#site-list option", (os) => os.map((o) => o.value)), ["Ekvägen 3"]);
   await leader.context.close();
 });
 
 test("a visit list asks why it is read, shows home care's visits only, and is printed and exported with the same rows", async () => {
   const { context, page } = await loggedIn("demo", PASSWORD);
   await page.goto(`${URL}/visits?holder=hemtjanst-natt-5`);
-  assert.match(await page.textContent("p.error"), /purpose/, "no read without a purpose");
+  assert.match(await page.textContent("p.error"), /Syfte: ange varför besökslistan läses/, "no read without a purpose, said in Swedish");
+  await page.goto(`${URL}/visits?purpose=invoicing&from=2026-13-01`);
+  assert.match(await page.textContent("p.error"), /Från: ”2026-13-01” är inget datum/, "a bad date in the page's language");
   await page.goto(`${URL}/visits`);
   await page.selectOption("select[name=purpose]", "invoicing");
   await page.fill("input[name=holder]", "hemtjanst-natt-5");
@@ -186,7 +212,7 @@ test("a visit list asks why it is read, shows home care's visits only, and is pr
   await page.waitForSelector("table.visits tbody tr");
   const rows = await page.$$eval("table.visits tbody tr", (trs) => trs.map((tr) => tr.textContent));
   assert.ok(rows.length >= 6, `the night nurse visited at least twice at each of three sites: ${rows.length}`);
-  for (const r of rows) assert.match(r, /hemtjanst-natt-5/);
+  for (const r of rows) assert.match(r, /Karin Berg/);
   await shot(page, "05-visits");
   // A resident's passages are the owner's: the municipality's console has no name to find.
   await page.goto(`${URL}/visits?purpose=deviation&holder=anna-lgh1101`);
@@ -209,7 +235,9 @@ test("a visit list asks why it is read, shows home care's visits only, and is pr
   assert.equal(csv.length - 1, rows.length, "the CSV has the page's rows");
   for (const line of csv.slice(1)) {
     const f = line.split(";");
-    assert.equal(f[6], "hemtjanst-natt-5");
+    assert.equal(f[6], "Karin Berg (hemtjanst-natt-5)");
+    assert.match(f[0], /^(Storgatan 12|Ekvägen 3|Solbacken 7)$/, "sites by name");
+    assert.match(f[5], /^(Porten|Soprum|Tvättstuga)$/, "doors by name");
     assert.match(f[2], /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d CES?T$/);
     assert.match(f[4], /^(insläppt|nekad)/);
   }
@@ -218,9 +246,10 @@ test("a visit list asks why it is read, shows home care's visits only, and is pr
   assert.equal(data.split("\n")[0], "site,seq,at,clock_trusted,outcome,door,holder,credential");
   await page.goto(`${URL}/log`);
   const log = await page.textContent("#log");
-  assert.match(log, /export_visits/);
-  assert.match(log, /view_visits/);
-  assert.match(log, /for invoicing/);
+  assert.match(log, /Exporterade besökslista/);
+  assert.match(log, /Visade besökslista/);
+  assert.match(log, /innehavare hemtjanst-natt-5; syfte: Fakturaunderlag; \d+ besök/);
+  assert.doesNotMatch(log, /Filter \{|view_visits|export_visits/, "words, not codes or debug text");
   await shot(page, "07-console-log");
   await context.close();
 });
@@ -281,7 +310,7 @@ test("the auditor checks the month's sample of reads, and the check is logged", 
   await again.page.goto(`${URL}/log`);
   const log = await again.page.textContent("#log");
   for (const refused of ["GET /checks", "GET /log", "GET /sites/storgatan-12", "GET /visits.csv"]) {
-    assert.match(log, new RegExp(`lenarefused${refused.replace(/[/.]/g, "\\$&")}`), `no log line for lena's refused ${refused}`);
+    assert.match(log, new RegExp(`lenaÅtkomst nekad${refused.replace(/[/.]/g, "\\$&")}`), `no log line for lena's refused ${refused}`);
   }
   await again.context.close();
 });
@@ -302,6 +331,48 @@ test("an open page whose session ends stops updating and says so, never showing 
   door("close");
   await shot(page, "11-session-ended");
   await context.close();
+});
+
+/// Reads the page's own request to the live stream until the server ends it; what it said.
+const streamed = (page) => page.evaluate(async () => {
+  const reader = (await fetch("/events")).body.getReader();
+  let said = "";
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return said;
+    said += new TextDecoder().decode(value);
+  }
+});
+
+const within = (promise, ms, what) => Promise.race([promise,
+  new Promise((_, no) => setTimeout(() => no(new Error(`${what}: not within ${ms} ms`)), ms))]);
+
+test("the live stream ends at logout, and when the account's sites change it ends and the page shows the new sites", async () => {
+  const { context, page } = await loggedIn("demo", PASSWORD);
+  const ended = streamed(page);
+  const other = await context.newPage();
+  await other.goto(`${URL}/`);
+  await Promise.all([other.waitForURL(`${URL}/login`), other.click("#logout")]);
+  door("open"); // a change: the stream looks at its session again
+  await within(ended, 15000, "the stream ending at logout");
+  door("close");
+  await context.close();
+
+  const lena = await loggedIn("lena", LEADER_PASSWORD);
+  assert.deepEqual(await lena.page.$$eval("#fleet tbody tr", (rows) => rows.map((r) => r.dataset.site)), ["ekvagen-3"]);
+  const scoped = streamed(lena.page);
+  const sites = (list) => execSync(`${ACCOUNT} --name lena --role team_leader --sites ${list}`, { input: `${LEADER_PASSWORD}\n`, stdio: "pipe" });
+  sites("ekvagen-3,storgatan-12");
+  try {
+    door("open");
+    assert.match(await within(scoped, 15000, "the stream ending after a change of sites"), /event: ?scope/);
+    // The open page loaded itself again, with the sites it may see now.
+    await lena.page.waitForFunction(() => document.querySelectorAll("#fleet tbody tr").length === 2, null, { timeout: 15000 });
+    door("close");
+  } finally {
+    sites("ekvagen-3");
+  }
+  await lena.context.close();
 });
 
 test("logging out ends the session", async () => {

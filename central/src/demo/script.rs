@@ -213,6 +213,7 @@ async fn play(
         stage.provider = Some(child);
         provider = Some(local);
     }
+    super::staff::roster(&mut db).await?;
     let staff = match &provider {
         Some(provider) => Some(super::staff::prepare(tools, &building, dir, &mut db, (provider, listen)).await?),
         None => None,

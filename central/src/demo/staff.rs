@@ -91,8 +91,17 @@ pub const ROSTER: &str = r#"{
   "authority": "hemtjansten",
   "door_names": {"entrance": "Porten", "rubbish": "Soprummet"},
   "teams": [{"id": "hemtjanst-norr", "name": "Hemtjänsten Norr", "role": "home_care", "doors": ["entrance", "rubbish"]}],
-  "people": [{"login": "anna.lind@hemtjansten.example", "holder": "anna-lind", "name": "Anna Lind", "team": "hemtjanst-norr"}]
+  "people": [{"login": "anna.lind@hemtjansten.example", "holder": "anna-lind", "name": "Anna Lind", "team": "hemtjanst-norr"},
+             {"login": "karin.berg@hemtjansten.example", "holder": "hemtjanst-natt-5", "name": "Karin Berg", "team": "hemtjanst-norr"}]
 }"#;
+
+/// Imports the home-care team's roster, so that the console shows its people by name
+/// (every demo; the staff app's too).
+pub async fn roster(db: &mut tokio_postgres::Client) -> Result<(), DemoError> {
+    let roster = Roster::parse(ROSTER.as_bytes()).map_err(|e| DemoError::step("the demo's roster", e.join("; ")))?;
+    store::replace_roster(db, &roster).await?;
+    Ok(())
+}
 
 /// Sets up Central as the delegated issuer and asks the provider for its keys: the staff
 /// side the console serves, and where the app sends the browser back.
@@ -124,8 +133,7 @@ pub async fn prepare(
     .await?;
     let envelope = std::fs::read(&delegation).map_err(|e| DemoError::io(&delegation.display().to_string(), e))?;
     let issuer = Issuer::new(envelope, key).map_err(|e| DemoError::step("Central as issuer", e.to_string()))?;
-    let roster = Roster::parse(ROSTER.as_bytes()).map_err(|e| DemoError::step("the demo's roster", e.join("; ")))?;
-    store::replace_roster(db, &roster).await?;
+    roster(db).await?;
     let secret = std::fs::read_to_string(&provider.client_secret_file)
         .map_err(|e| DemoError::io(&provider.client_secret_file.display().to_string(), e))?;
     let settings = oidc_http::Settings {

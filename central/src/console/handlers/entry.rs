@@ -23,27 +23,45 @@ use axum::response::{IntoResponse, Redirect, Response};
 // ---- live changes
 
 pub(super) async fn events(Shared(s): Shared<AppState>, headers: HeaderMap) -> Response {
-    if let Err(r) = who(&s, &headers).await {
-        return r;
-    }
+    let session = match who(&s, &headers).await {
+        Ok(session) => session,
+        Err(r) => return r,
+    };
     let token = cookie(&headers, COOKIE).unwrap_or_default().to_owned();
     let rx = s.changes.subscribe();
-    let stream = changes(s, token, rx);
+    let stream = changes(s, token, session.account, rx);
     Sse::new(stream).keep_alive(KeepAlive::default()).into_response()
 }
 
 /// How often the live stream looks at its session when nothing changes.
 const RECHECK: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// The sites the session may see that changed, for as long as the session lives: it is
-/// looked at again (untouched) before each change is sent and every [`RECHECK`].
+/// Where a live stream is.
+enum Phase {
+    /// Sending the changes of the sites its account sees.
+    Open,
+    /// Its account's sites or role changed: it has said so (`scope`, the page loads
+    /// itself again) and ends.
+    Ended,
+}
+
+/// The sites the session may see that changed, for as long as the session lives and its
+/// account sees what it saw when the stream began: the session is looked at again
+/// (untouched: live traffic never keeps a session from idling out) before each change
+/// is sent and every [`RECHECK`]. Logged out, expired or removed, the stream ends (the
+/// page says the session ended); sites or role changed, it sends `scope` and ends.
 fn changes(
     s: AppState,
     token: String,
+    began: accounts::Account,
     rx: tokio::sync::broadcast::Receiver<String>,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     let tick = tokio::time::interval_at(tokio::time::Instant::now() + RECHECK, RECHECK);
-    futures_util::stream::unfold((s, token, rx, tick), |(s, token, mut rx, mut tick)| async move {
+    let start = (s, token, began, rx, tick, Phase::Open);
+    futures_util::stream::unfold(start, |(s, token, began, mut rx, mut tick, phase)| async move {
+        if let Phase::Ended = phase {
+            return None;
+        }
         loop {
             let site = tokio::select! {
                 m = rx.recv() => match m {
@@ -59,8 +77,12 @@ fn changes(
             };
             // Ended, expired, removed: the stream ends and the page says so.
             let account = session?.account;
+            if account.sites != began.sites || account.role != began.role {
+                let said = Event::default().event("scope").data("changed");
+                return Some((Ok(said), (s, token, began, rx, tick, Phase::Ended)));
+            }
             if let Some(site) = site.filter(|site| account.sees(site)) {
-                return Some((Ok(Event::default().event("site").data(site)), (s, token, rx, tick)));
+                return Some((Ok(Event::default().event("site").data(site)), (s, token, began, rx, tick, Phase::Open)));
             }
         }
     })
