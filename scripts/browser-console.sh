@@ -58,7 +58,7 @@ echo "== browser: the console at $CONSOLE_URL in $(/usr/bin/chromium --version 2
 mkdir -p target/browser
 CONSOLE_URL="$CONSOLE_URL" DEMO_PASSWORD="$DEMO_PASSWORD" LEADER_PASSWORD="$LEADER_PASSWORD" \
     AUDITOR_PASSWORD="$AUDITOR_PASSWORD" DOOR_COMMAND="$DOOR_COMMAND" \
-    ACCOUNT_COMMAND="$BIN/portvakt-central account add --db $DB" \
+    ACCOUNT_COMMAND="$BIN/portvakt-central account add --db '$DB'" \
     SHOTS="$PWD/target/browser" node --test --test-concurrency=1 tests/browser/
 echo "   screenshots: target/browser/"
 

@@ -326,6 +326,18 @@ pub fn log_detail(l: Lang, action: Option<LogAction>, detail: &str) -> String {
                 format!("alarm {id} ({kind}) at {}", text("site"))
             }
         }
+        Some(LogAction::CheckRead) => {
+            let id = d.get("read").and_then(Value::as_i64).unwrap_or(0);
+            let outcome = match text("outcome") {
+                "justified" => super::i18n::t(l, "outcome_justified"),
+                _ => super::i18n::t(l, "outcome_questioned"),
+            };
+            if sv {
+                format!("läsning {id}: {}", outcome.to_lowercase())
+            } else {
+                format!("read {id}: {}", outcome.to_lowercase())
+            }
+        }
         Some(LogAction::LoginRefused) => {
             let name = text("name");
             match (text("why"), sv) {
@@ -406,5 +418,7 @@ mod tests {
         let refused = r#"{"name":"lena","why":"too_many_attempts"}"#;
         assert_eq!(log_detail(Lang::En, Some(LogAction::LoginRefused), refused), "lena: too many attempts");
         assert_eq!(log_detail(Lang::Sv, Some(LogAction::Refused), "GET /log"), "GET /log");
+        let check = r#"{"read":4,"outcome":"questioned"}"#;
+        assert_eq!(log_detail(Lang::Sv, Some(LogAction::CheckRead), check), "läsning 4: ifrågasatt");
     }
 }

@@ -61,7 +61,14 @@ pub(super) async fn mark_checked(
     };
     match done.await {
         Ok(true) => {
-            let _ = record(&s, Some(&name), LogAction::CheckRead, &format!("read {id}: {outcome}"), &from).await;
+            let _ = record(
+                &s,
+                Some(&name),
+                LogAction::CheckRead,
+                &serde_json::json!({ "read": id, "outcome": outcome }).to_string(),
+                &from,
+            )
+            .await;
             let month = f.get("month").filter(|m| checks::month_bounds(m).is_ok()).cloned().unwrap_or_else(this_month);
             Redirect::to(&format!("/checks?month={month}")).into_response()
         }
