@@ -9,9 +9,11 @@ use super::i18n::Lang;
 
 /// What is known not to meet WCAG 2.1 AA: (criterion, Swedish, English).
 const SHORTCOMINGS: [(&str, &str, &str); 1] = [(
-    "3.1",
-    "På några ställen visas id och tekniska ord i stället för namn och vanliga ord.",
-    "In some places ids and technical words are shown instead of names and plain words.",
+    "3.1.2",
+    "Några tekniska detaljer visas på engelska utan att vara märkta som engelska: i konsolloggen \
+     varför personal nekades, och i larmet om karantän varför ett meddelande inte sparades.",
+    "Some technical details are in English without being marked as English: in the console log, \
+     why staff were refused, and in the quarantine alarm, why a message was not stored.",
 )];
 
 /// The statement, in the page's language.
