@@ -304,12 +304,14 @@ test("the auditor checks the month's sample of reads, and the check is logged", 
   await admin.context.close();
   const leader = await loggedIn("lena", LEADER_PASSWORD);
   assert.equal((await leader.page.goto(`${URL}/checks`)).status(), 403, "a team leader does not check reads");
+  const fragment = await leader.page.request.get(`${URL}/fragments/sites/storgatan-12/doors`);
+  assert.equal(fragment.status(), 403, "another site's live fragment");
   await leader.context.close();
   // Every refusal has its line in the console's log, with who.
   const again = await loggedIn("demo", PASSWORD);
   await again.page.goto(`${URL}/log`);
   const log = await again.page.textContent("#log");
-  for (const refused of ["GET /checks", "GET /log", "GET /sites/storgatan-12", "GET /visits.csv"]) {
+  for (const refused of ["GET /checks", "GET /log", "GET /sites/storgatan-12", "GET /visits.csv", "GET /fragments/sites/storgatan-12/doors"]) {
     assert.match(log, new RegExp(`lenaÅtkomst nekad${refused.replace(/[/.]/g, "\\$&")}`), `no log line for lena's refused ${refused}`);
   }
   await again.context.close();

@@ -79,14 +79,14 @@ async fn doors_of(s: &State, site: &str) -> Result<Vec<(String, Option<serde_jso
         .collect())
 }
 
-/// The site's 20 latest records, whose and what but no names (names are read in the visit
-/// list, with a purpose): no read of personal data.
+/// The site's 20 latest records, whose and what (a refusal with its reason) but no names
+/// (names are read in the visit list, with a purpose): no read of personal data.
 async fn latest_events(s: &State, site: &str) -> Result<Vec<Visit>, DbError> {
     let db = s.db.get().await?;
     let rows = db
         .query(
             "SELECT site, seq, (extract(epoch FROM at) * 1000)::bigint AS at_ms, trusted, kind, door, audience,
-                    NULL::text AS holder, NULL::text AS credential
+                    NULL::text AS holder, NULL::text AS credential, detail
              FROM records WHERE site = $1 AND epoch = (SELECT epoch FROM sites WHERE site = $1)
              ORDER BY seq DESC LIMIT 20",
             &[&site],
