@@ -262,10 +262,13 @@ test("the door opens from the app over the same exchange with the link injected,
   let rows = [];
   for (let i = 0; i < 60 && rows.length === 0; i++) {
     await operator.goto(`${URL}/visits?purpose=invoicing&holder=anna-lind`);
-    rows = await operator.$$eval("table.visits tbody tr", (trs) => trs.map((tr) => tr.textContent));
+    // Each row's words, with the ids the cells carry on hover.
+    rows = await operator.$$eval("table.visits tbody tr", (trs) => trs.map((tr) =>
+      Array.from(tr.cells).map((td) => `${td.textContent}${td.title ? ` [${td.title}]` : ""}`).join(" ")));
     if (rows.length === 0) await new Promise((r) => setTimeout(r, 1000));
   }
-  assert.ok(rows.some((r) => /anna-lind/.test(r) && /entrance/.test(r)), `her visit at the entrance: ${rows.join(" | ")}`);
+  assert.ok(rows.some((r) => /Anna Lind \[anna-lind\]/.test(r) && /Porten \[entrance\]/.test(r)),
+    `her visit at the entrance, by her name and the door's: ${rows.join(" | ")}`);
   await operator.screenshot({ path: `${SHOTS}/05-console-visit.png`, fullPage: true });
   await console_.close();
 });
