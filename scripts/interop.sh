@@ -86,7 +86,7 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v mosquit
         exit 1
     fi
 fi
-cargo test --locked -p portvakt-central --test pg_ingest --test pg_runs --test pg_privacy --test pg_batches --test pg_staff --test pg_staff_web --test pg_staff_revocations
+cargo test --locked -p portvakt-central --test pg_ingest --test pg_runs --test pg_privacy --test pg_batches --test pg_staff --test pg_staff_web --test pg_staff_revocations --test pg_console
 
 echo "== interop: Portvakt Central against PostgreSQL and mosquitto, with the real gateway"
 bash scripts/interop-central.sh

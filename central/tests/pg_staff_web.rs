@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use axum::extract::{Form, State};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use common::http::{cookie_value, header, http, unchunk};
 use common::{count, issuer, pg};
 use jiff::{SignedDuration, Timestamp};
 use portvakt_central::console;
@@ -72,35 +73,6 @@ async fn token(State(idp): State<Shared>, Form(form): Form<std::collections::Has
     json!({"id_token": format!("{signed}.{}", B64.encode(sig.as_ref())), "token_type": "Bearer"}).to_string()
 }
 
-/// One HTTP/1.1 request to the console; the status, headers and body.
-async fn http(addr: SocketAddr, method: &str, path: &str, cookie: &str, body: &str) -> (u16, String, String) {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nSec-Fetch-Site: same-origin\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut answer = String::new();
-    s.read_to_string(&mut answer).await.unwrap();
-    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, head.to_owned(), body.to_owned())
-}
-
-fn header<'a>(head: &'a str, name: &str, starting: &str) -> Option<&'a str> {
-    head.lines()
-        .filter_map(|l| l.split_once(": "))
-        .find(|(k, v)| k.eq_ignore_ascii_case(name) && v.starts_with(starting))
-        .map(|(_, v)| v)
-}
-
-fn cookie_value(head: &str, name: &str) -> String {
-    let set = header(head, "set-cookie", &format!("{name}=")).unwrap();
-    set.split(';').next().unwrap().to_owned()
-}
-
 fn query<'a>(url: &'a str, name: &str) -> &'a str {
     url.split(['?', '&']).find_map(|p| p.strip_prefix(&format!("{name}="))).unwrap()
 }
@@ -113,16 +85,6 @@ async fn proven(addr: SocketAddr, session: &str, phone: &EcdsaKeyPair) -> String
     let signature = phone.sign(&SystemRandom::new(), &proof_bytes(&nonce, "anna")).unwrap();
     json!({"key": hex::encode(phone.public_key().as_ref()), "nonce": nonce_hex, "signature": hex::encode(signature.as_ref())})
         .to_string()
-}
-
-/// A chunked body, unchunked (axum answers JSON in one chunk).
-fn unchunk(body: &str) -> String {
-    match body.split_once("\r\n") {
-        Some((size, rest)) if usize::from_str_radix(size.trim(), 16).is_ok() => {
-            rest[..usize::from_str_radix(size.trim(), 16).unwrap()].to_owned()
-        }
-        _ => body.to_owned(),
-    }
 }
 
 /// The test's identity provider and the console with its staff side: the console's

@@ -3,6 +3,8 @@
 //! unnamed run).
 #![allow(dead_code)]
 
+pub mod http;
+
 use ed25519_dalek::SigningKey;
 use portvakt_central::db;
 use portvakt_central::demo::postgres::Postgres;

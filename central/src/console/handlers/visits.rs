@@ -101,7 +101,9 @@ async fn sites_searched(
     };
     let wanted = visits::fold(text);
     if text == wanted && !account.sees(text) {
-        let known = db.query_opt("SELECT 1 FROM sites WHERE site = $1", &[&text]).await?;
+        let known = db
+            .query_opt("SELECT 1 FROM sites WHERE site = $1 UNION SELECT 1 FROM gateways WHERE site = $1", &[&text])
+            .await?;
         return Ok(known.is_none().then(Vec::new));
     }
     let seen = visible_sites(db, account).await?;

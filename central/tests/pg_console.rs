@@ -1,0 +1,259 @@
+//! The console over HTTP against a real PostgreSQL (run by `scripts/interop.sh`): who
+//! sees what (a team leader is refused another site's page, live fragment, CSV and alarm,
+//! each refusal logged with who), sessions that end (logout, the account removed, idling;
+//! a live page's own fetches do not keep one alive), the live stream (only the account's
+//! sites; ended at logout, and with `scope` when the account's sites change), and a form
+//! posted from another site refused, the login form included. The same in a real browser
+//! is `tests/browser/console.test.mjs`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use common::http::{cookie_value, header, request, unchunk};
+use common::{count, pg};
+use portvakt_central::alarms::Rules;
+use portvakt_central::console::{self, accounts, accounts::Role};
+use portvakt_central::fleet::{self, Observation};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+const PASSWORD: &str = "ett-langt-losenord";
+const FORM: (&str, &str) = ("Content-Type", "application/x-www-form-urlencoded");
+
+async fn serve(db: &str) -> SocketAddr {
+    let (ready, bound) = tokio::sync::oneshot::channel();
+    let options = console::Options {
+        db: db.to_owned(),
+        listen: ([127, 0, 0, 1], 0).into(),
+        behind_proxy: false,
+        tls: None,
+        staff: None,
+        simulated_door: None,
+    };
+    tokio::spawn(console::serve(options, Some(ready)));
+    bound.await.unwrap()
+}
+
+/// Two named sites, site-b with a strike fault's alarm (its id); an administrator and a
+/// team leader who sees site-a only.
+async fn two_sites_and_two_accounts(c: &tokio_postgres::Client) -> i64 {
+    let now = jiff::Timestamp::now();
+    for (site, name) in [("site-a", "Storgatan 12"), ("site-b", "Ekvägen 3")] {
+        let state = format!(
+            r#"{{"running":true,"names":{{"site":"{name}","doors":[{{"door":"entrance","name":"Porten"}}]}}}}"#
+        );
+        fleet::observe(c, site, &Observation::State(&state), now, &Rules::default()).await.unwrap();
+    }
+    let fault = Observation::Door("entrance", r#"{"strike_fault":true}"#);
+    fleet::observe(c, "site-b", &fault, now, &Rules::default()).await.unwrap();
+    accounts::add(c, "kristina", Role::Administrator, &[], PASSWORD).await.unwrap();
+    accounts::add(c, "lena", Role::TeamLeader, &["site-a".into()], PASSWORD).await.unwrap();
+    c.query_one("SELECT id FROM alarms WHERE site = 'site-b'", &[]).await.unwrap().get(0)
+}
+
+/// Logs `name` in; its session cookie.
+async fn login(addr: SocketAddr, name: &str) -> String {
+    let body = format!("name={name}&password={PASSWORD}");
+    let (status, head, body) = request(addr, "POST", "/login", &[FORM], &body).await;
+    assert_eq!(status, 303, "{body}");
+    cookie_value(&head, "portvakt_session")
+}
+
+/// A GET with `cookie` (and `more` headers): status and body.
+async fn get(addr: SocketAddr, path: &str, cookie: &str, more: &[(&str, &str)]) -> (u16, String) {
+    let mut headers = vec![("Cookie", cookie)];
+    headers.extend_from_slice(more);
+    let (status, _, body) = request(addr, "GET", path, &headers, "").await;
+    (status, unchunk(&body))
+}
+
+/// The CSRF token a page's forms carry.
+fn csrf(page: &str) -> String {
+    let at = page.find(r#"name="csrf" value=""#).unwrap() + r#"name="csrf" value=""#.len();
+    page[at..].split('"').next().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_team_leader_is_refused_another_sites_page_fragment_csv_and_alarm_and_each_refusal_is_logged() {
+    let (pg, c) = pg().await;
+    let alarm = two_sites_and_two_accounts(&c).await;
+    let addr = serve(&pg.url).await;
+    let lena = login(addr, "lena").await;
+
+    let (status, own) = get(addr, "/sites/site-a", &lena, &[]).await;
+    assert_eq!(status, 200);
+    assert!(own.contains("<h1>Storgatan 12</h1>"), "her own site, by name: {own}");
+    for path in ["/sites/site-b", "/fragments/sites/site-b/doors", "/visits.csv?site=site-b&purpose=invoicing"] {
+        assert_eq!(get(addr, path, &lena, &[]).await.0, 403, "{path}");
+    }
+    let (_, alarms) = get(addr, "/alarms", &lena, &[]).await;
+    assert!(!alarms.contains("Ekvägen 3") && !alarms.contains("site-b"), "another site's alarm is not shown");
+    let token = csrf(&alarms);
+    let ack = format!("csrf={token}");
+    let (status, _, _) = request(addr, "POST", &format!("/alarms/{alarm}/ack"), &[("Cookie", &lena), FORM], &ack).await;
+    assert_eq!(status, 403, "another site's alarm is not hers to acknowledge");
+    let acked = count(&c, "SELECT count(*) FROM alarms WHERE acknowledged_at IS NOT NULL").await;
+    assert_eq!(acked, 0);
+    let refused = count(&c, "SELECT count(*) FROM console_log WHERE action = 'refused' AND account = 'lena'").await;
+    assert_eq!(refused, 4, "every refusal has its line, with who");
+
+    // The administrator acknowledges it; the log says so in facts shown as words.
+    let kristina = login(addr, "kristina").await;
+    let token = csrf(&get(addr, "/alarms", &kristina, &[]).await.1);
+    let (status, _, _) = request(
+        addr,
+        "POST",
+        &format!("/alarms/{alarm}/ack"),
+        &[("Cookie", &kristina), FORM],
+        &format!("csrf={token}"),
+    )
+    .await;
+    assert_eq!(status, 303);
+    let (_, log) = get(addr, "/log", &kristina, &[]).await;
+    assert!(log.contains("Kvitterade larm") && log.contains(&format!("larm {alarm}")), "{log}");
+    assert_eq!(get(addr, "/log", &lena, &[]).await.0, 403, "a team leader does not read the console's log");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_ends_at_logout_at_the_accounts_removal_and_after_idling_and_live_fetches_do_not_keep_it_alive() {
+    let (pg, c) = pg().await;
+    two_sites_and_two_accounts(&c).await;
+    let addr = serve(&pg.url).await;
+    let seen = || async {
+        let at: jiff::Timestamp = c
+            .query_one("SELECT (extract(epoch FROM seen_at) * 1000)::bigint FROM sessions", &[])
+            .await
+            .map(|r| jiff::Timestamp::from_millisecond(r.get(0)).unwrap())
+            .unwrap();
+        at
+    };
+
+    // Idling: a live page's own fetches leave it idle; what a person does does not.
+    let lena = login(addr, "lena").await;
+    c.execute("UPDATE sessions SET seen_at = now() - INTERVAL '20 minutes'", &[]).await.unwrap();
+    let before = seen().await;
+    assert_eq!(get(addr, "/fragments/fleet", &lena, &[("X-Portvakt-Live", "1")]).await.0, 200);
+    assert_eq!(seen().await, before, "a live fetch is no use of the session");
+    c.execute("UPDATE sessions SET seen_at = now() - INTERVAL '31 minutes'", &[]).await.unwrap();
+    let (status, _, _) = request(addr, "GET", "/", &[("Cookie", &lena)], "").await;
+    assert_eq!(status, 303, "idle for 31 minutes: to the login page");
+
+    // Logout.
+    let lena = login(addr, "lena").await;
+    let token = csrf(&get(addr, "/", &lena, &[]).await.1);
+    let (status, _, _) = request(addr, "POST", "/logout", &[("Cookie", &lena), FORM], &format!("csrf={token}")).await;
+    assert_eq!(status, 303);
+    assert_eq!(request(addr, "GET", "/", &[("Cookie", &lena)], "").await.0, 303, "logged out");
+
+    // The account removed.
+    let lena = login(addr, "lena").await;
+    assert_eq!(get(addr, "/", &lena, &[]).await.0, 200);
+    accounts::remove(&c, "lena").await.unwrap();
+    assert_eq!(request(addr, "GET", "/", &[("Cookie", &lena)], "").await.0, 303, "removed");
+}
+
+/// An open event stream: what it has said so far, read as it comes.
+struct Stream {
+    socket: tokio::net::TcpStream,
+    said: String,
+}
+
+impl Stream {
+    async fn open(addr: SocketAddr, cookie: &str) -> Self {
+        let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let req = format!("GET /events HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n");
+        socket.write_all(req.as_bytes()).await.unwrap();
+        let mut s = Stream { socket, said: String::new() };
+        assert!(s.until(|t| t.contains("\r\n\r\n"), Duration::from_secs(5)).await, "the stream's head");
+        assert!(s.said.starts_with("HTTP/1.1 200"), "{}", s.said);
+        s
+    }
+
+    /// Reads until `done` holds of what was said (true), or the stream ends or `within`
+    /// passes (false).
+    async fn until(&mut self, done: impl Fn(&str) -> bool, within: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        let mut buf = [0u8; 4096];
+        while !done(&self.said) {
+            match tokio::time::timeout_at(deadline, self.socket.read(&mut buf)).await {
+                Ok(Ok(n)) if n > 0 => self.said.push_str(&String::from_utf8_lossy(&buf[..n])),
+                _ => return false,
+            }
+        }
+        true
+    }
+
+    /// Whether the server ended the stream (the last chunk, then the connection closed).
+    async fn ended(&mut self, within: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        let mut buf = [0u8; 4096];
+        loop {
+            match tokio::time::timeout_at(deadline, self.socket.read(&mut buf)).await {
+                Ok(Ok(0) | Err(_)) => return true,
+                Ok(Ok(n)) => self.said.push_str(&String::from_utf8_lossy(&buf[..n])),
+                Err(_) => return false,
+            }
+        }
+    }
+}
+
+/// Notifies `site`'s change until `stream` has said something of it (the console's
+/// listener connects to PostgreSQL on its own time) — or it ended.
+async fn notify_until(c: &tokio_postgres::Client, site: &str, stream: &mut Stream, said: &str) -> bool {
+    for _ in 0..50 {
+        fleet::notify(c, site).await.unwrap();
+        if stream.until(|t| t.contains(said), Duration::from_millis(200)).await {
+            return true;
+        }
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_stream_names_only_the_accounts_sites_and_ends_at_logout_and_with_scope_at_a_change_of_sites() {
+    let (pg, c) = pg().await;
+    two_sites_and_two_accounts(&c).await;
+    let addr = serve(&pg.url).await;
+    let lena = login(addr, "lena").await;
+
+    let mut stream = Stream::open(addr, &lena).await;
+    fleet::notify(&c, "site-b").await.unwrap();
+    assert!(notify_until(&c, "site-a", &mut stream, "data: site-a").await, "her site's change: {}", stream.said);
+    assert!(!stream.said.contains("site-b"), "another site's change is not hers to hear: {}", stream.said);
+
+    // Her sites change: the stream says `scope` and ends (the page loads itself again).
+    accounts::add(&c, "lena", Role::TeamLeader, &["site-a".into(), "site-b".into()], PASSWORD).await.unwrap();
+    assert!(notify_until(&c, "site-a", &mut stream, "event: scope").await, "{}", stream.said);
+    assert!(stream.ended(Duration::from_secs(5)).await, "the stream ends after scope");
+
+    // Logout: the next change finds no session, and the stream ends without a word.
+    let mut stream = Stream::open(addr, &lena).await;
+    assert!(notify_until(&c, "site-b", &mut stream, "data: site-b").await, "now hers: {}", stream.said);
+    c.execute("DELETE FROM sessions", &[]).await.unwrap();
+    fleet::notify(&c, "site-a").await.unwrap();
+    assert!(stream.ended(Duration::from_secs(5)).await, "the stream ends with the session");
+    assert!(!stream.said.contains("scope"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_form_posted_from_another_site_is_refused_the_login_form_included_and_logged() {
+    let (pg, c) = pg().await;
+    two_sites_and_two_accounts(&c).await;
+    let addr = serve(&pg.url).await;
+    let body = format!("name=lena&password={PASSWORD}");
+    let elsewhere = [FORM, ("Origin", "https://elsewhere.example")];
+    let (status, head, _) = request(addr, "POST", "/login", &elsewhere, &body).await;
+    assert_eq!(status, 403, "a login form from another origin");
+    assert!(header(&head, "set-cookie", "portvakt_session=").is_none(), "no session for it");
+    let cross = [FORM, ("Sec-Fetch-Site", "cross-site")];
+    assert_eq!(request(addr, "POST", "/login", &cross, &body).await.0, 403, "a login the browser marked cross-site");
+    let lena = login(addr, "lena").await;
+    let token = csrf(&get(addr, "/", &lena, &[]).await.1);
+    let logout = [("Cookie", lena.as_str()), FORM, ("Origin", "https://elsewhere.example")];
+    assert_eq!(request(addr, "POST", "/logout", &logout, &format!("csrf={token}")).await.0, 403, "with a valid token");
+    let logged =
+        count(&c, "SELECT count(*) FROM console_log WHERE action = 'refused' AND detail LIKE 'POST /log%'").await;
+    assert_eq!(logged, 3, "each refusal logged");
+}
