@@ -13,6 +13,8 @@ the rest generated on the gateway's chain and payload code. Phases:
      PostgreSQL is restarted, and the real gateways' process is killed with SIGKILL and
      restarted; after each, the time until every site's records up to that moment are
      acknowledged.
+     Meanwhile --console-users people have the console's live fleet page open
+     (scripts/fleet_console.py): page loads and changed rows timed.
   D  production stops; every site's gap-free point in PostgreSQL must equal the gateway's
      last committed record, no chain broken, nothing equivocated or refused, and
      `portvakt-central verify` intact for every site.
@@ -31,6 +33,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+from fleet_console import Users
 
 PROCS = []
 
@@ -241,6 +245,7 @@ def main():
     ap.add_argument("--interval", type=float, default=10.0, help="seconds between a site's records in phase C")
     ap.add_argument("--settle", type=float, default=20.0, help="seconds of steady load before each fault")
     ap.add_argument("--limit", type=float, default=300.0, help="seconds a drain may take before the run fails")
+    ap.add_argument("--console-users", type=int, default=50, help="console users on the live fleet page in phase C")
     ap.add_argument("--bin", default="target/release")
     ap.add_argument("--out", default="target/fleet.json")
     args = ap.parse_args()
@@ -336,6 +341,17 @@ def campaign(args, work, cluster, pg):
         drivers[mode] = spawn([fleet, "--mode", mode, "--first", str(first), "--count", str(count),
                                "--interval-ms", str(int(args.interval * 1000)), *extra, *common], f"{work}/fleet-{mode}.log")
 
+    # The console, with its users on the live fleet page through phase C.
+    console_port = free_port()
+    password = "fleet-console-" + os.urandom(8).hex()
+    subprocess.run([central, "account", "add", "--db", pg.url, "--name", "operator", "--role", "administrator"],
+                   input=password + "\n", text=True, check=True, capture_output=True)
+    spawn([central, "serve", "--db", pg.url, "--listen", f"127.0.0.1:{console_port}"], f"{work}/console.log",
+          env={**os.environ, "RUST_LOG": "warn"})
+    wait_port(console_port)
+    users = Users(console_port, "operator", password, args.console_users)
+
+    nodes = Sampler()  # the NATS nodes' peak RSS
     cpu_c0 = sampler.cpu_seconds()
     t_c = time.time()
     driver("real")
@@ -356,6 +372,7 @@ def campaign(args, work, cluster, pg):
         t = time.time()
         while True:
             sampler.sample(collectors.values())
+            nodes.sample([n for n in cluster.procs if n])
             got = pg.throughs()
             behind = [s for s, h in heads.items() if got.get(s, 0) < h]
             if not behind:
@@ -372,6 +389,8 @@ def campaign(args, work, cluster, pg):
         time.sleep(0.5)
     connected = wait_all("the fleet's first records", {k: v["head"] for k, v in status().items()}, args.limit)
     log(f"   all {args.gateways} sites publishing and acknowledged {time.time() - t_c:.1f} s after start")
+    users.start()
+    log(f"   {args.console_users} console users on the live fleet page")
 
     faults = []
     windows = []  # (from, to) in Unix ms: a fault until everything up to its end is acknowledged
@@ -402,6 +421,8 @@ def campaign(args, work, cluster, pg):
     open(f"{work}/fleet/stop", "w").close()
     time.sleep(2)  # the drivers look for the stop file every 500 ms
     final_wait = wait_all("the end", {k: v["head"] for k, v in status().items()}, args.limit)
+    users.finish()
+    console = users.report(windows)
     cpu_c = sampler.cpu_seconds() - cpu_c0
     wall_c = time.time() - t_c
     for mode in ("real", "generated"):
@@ -455,6 +476,9 @@ def campaign(args, work, cluster, pg):
         "first_connect_and_ack_s": round(connected, 1), "final_drain_s": round(final_wait, 1),
         "jetstream_consumers": consumers, "jetstream_consumers_per_gateway": round(per_gateway, 3),
         "jetstream_api_requests": api_total, "jetstream_api_errors": api_errors,
+        "console": console,
+        "nats_node_peak_rss_mib": round(nodes.rss / 1024, 1),
+        "nats_node_peak_rss_mib_per_1000_gateways": round(nodes.rss / 1024 * 1000 / args.gateways, 1),
     }
     log("== figures")
     log(f"   cluster intake without a collector: {intake:.0f} msgs/s; Central's ingest: {ingest:.0f} records/s "
@@ -462,6 +486,15 @@ def campaign(args, work, cluster, pg):
     log(f"   ack latency (generated sites, first publish to the acknowledgement covering it): p50 {lat['p50']} ms, "
         f"p99 {lat['p99']} ms over {lat['n']} records; outside the fault windows p50 {lat_quiet['p50']} ms, "
         f"p99 {lat_quiet['p99']} ms over {lat_quiet['n']}")
+    pq, rq = console["page_outside_faults_ms"], console["row_outside_faults_ms"]
+    log(f"   console, {console['users']} users on the live fleet page ({console['live_events']} live events heard): "
+        f"the page p50 {pq['p50']} ms, p99 {pq['p99']} ms over {pq['n']} loads; a changed row p50 {rq['p50']} ms, "
+        f"p99 {rq['p99']} ms over {rq['n']} fetches (outside the fault windows); {console['errors']} failed "
+        f"request(s), faults included {console['first_errors']}")
+    if console["users"] and (pq["n"] == 0 or rq["n"] == 0):
+        fail(f"the console's users measured nothing: {console}")
+    log(f"   NATS nodes: peak RSS {nodes.rss / 1024:.1f} MiB (the largest node), "
+        f"{nodes.rss / 1024 * 1000 / args.gateways:.1f} MiB per 1 000 gateways")
     log(f"   collectors: {cpu_c:.1f} CPU s in {wall_c:.0f} s of phase C ({cpu_c / wall_c:.1%} of one core, both "
         f"instances), peak RSS {sampler.rss / 1024:.1f} MiB per instance")
     return report

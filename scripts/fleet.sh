@@ -28,5 +28,5 @@ if [ "${1:-}" = --long ]; then
 else
     cargo build -q --locked -p portvakt --example fleet --bin portvakt-admin --bin portvakt-central -p portvakt-central
     python3 scripts/fleet.py --bin target/debug --gateways 100 --real 20 --burst 30 --interval 2 --settle 8 \
-        --limit 180 --out target/fleet-short.json "$@"
+        --limit 180 --console-users 10 --out target/fleet-short.json "$@"
 fi

@@ -195,8 +195,8 @@ pub async fn alarms(db: &Client, site: Option<&str>, since: Option<Timestamp>) -
         .collect())
 }
 
-/// Alarms as a table.
-pub fn alarm_table(list: &[AlarmLine]) -> String {
+/// Alarms as a table, what each found put in words by `words` (its detail, cleared).
+pub fn alarm_table(list: &[AlarmLine], words: &dyn Fn(&str, bool) -> String) -> String {
     let mut out =
         format!("{:<20} {:<20} {:<20} {:<18} {:<16} detail\n", "raised", "cleared", "site", "kind", "subject");
     for a in list {
@@ -208,18 +208,21 @@ pub fn alarm_table(list: &[AlarmLine]) -> String {
             a.site,
             a.kind,
             a.subject,
-            a.detail
+            words(&a.detail, a.cleared_at.is_some())
         );
     }
     let _ = writeln!(out, "{} alarm(s), {} open", list.len(), list.iter().filter(|a| a.cleared_at.is_none()).count());
     out
 }
 
-/// Alarms as JSON lines.
-pub fn alarm_json(list: &[AlarmLine]) -> String {
+/// Alarms as JSON lines: `detail` in words (`words`), and what it found as facts
+/// (`found`, the stored object; `null` for an alarm from before facts were kept).
+pub fn alarm_json(list: &[AlarmLine], words: &dyn Fn(&str, bool) -> String) -> String {
     let mut out = String::new();
     for a in list {
-        let v = json!({"site": a.site, "kind": a.kind, "subject": a.subject, "detail": a.detail,
+        let found = serde_json::from_str::<Value>(&a.detail).ok().filter(Value::is_object);
+        let v = json!({"site": a.site, "kind": a.kind, "subject": a.subject,
+            "detail": words(&a.detail, a.cleared_at.is_some()), "found": found,
             "raised_at": a.raised_at.map(|t| t.to_string()), "cleared_at": a.cleared_at.map(|t| t.to_string())});
         let _ = writeln!(out, "{v}");
     }

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use portvakt_central::console::catalogue;
+use portvakt_central::console::i18n::Lang;
 use portvakt_central::{console, db, demo, fleet_view, verify, visits};
 
 mod accounts_cmd;
@@ -311,7 +313,8 @@ async fn run(cli: Cli) -> Result<String, Failure> {
             let list = fleet_view::alarms(&client, site.as_deref(), time("since", since.as_ref())?)
                 .await
                 .map_err(db_failure)?;
-            Ok(if json { fleet_view::alarm_json(&list) } else { fleet_view::alarm_table(&list) })
+            let words = |detail: &str, cleared: bool| catalogue::detail(Lang::En, detail, cleared);
+            Ok(if json { fleet_view::alarm_json(&list, &words) } else { fleet_view::alarm_table(&list, &words) })
         }
         Command::Visits { db: url, site, holder, door, since, until, who, purpose, note, json, csv } => {
             let purpose = visits::Purpose::from_words(&purpose, note.as_deref())

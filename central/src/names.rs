@@ -35,10 +35,24 @@ pub struct SiteNames {
     pub authorities: BTreeMap<String, String>,
 }
 
-/// Whether `name` may be shown: 1 to [`MAX_NAME_CHARS`] characters, none a control
-/// character, not only spaces.
+/// Whether `name` may be shown: 1 to [`MAX_NAME_CHARS`] characters, not only spaces, none
+/// a control character or one that is invisible or reorders text (a name that looks blank,
+/// or reads backwards, could pass for another).
 pub fn fit(name: &str) -> bool {
-    !name.trim().is_empty() && name.chars().count() <= MAX_NAME_CHARS && !name.chars().any(char::is_control)
+    !name.trim().is_empty() && name.chars().count() <= MAX_NAME_CHARS && !name.chars().any(hidden)
+}
+
+/// Control characters, and the format characters and separators Unicode draws as nothing
+/// or uses to reorder text: soft hyphen, Arabic letter mark, zero-width characters,
+/// direction marks, embeddings, overrides and isolates, line and paragraph separators, word
+/// joiners and invisible operators, the byte-order mark, interlinear annotation marks.
+fn hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{ad}' | '\u{61c}' | '\u{180e}' | '\u{feff}')
+        || ('\u{200b}'..='\u{200f}').contains(&c)
+        || ('\u{2028}'..='\u{202e}').contains(&c)
+        || ('\u{2060}'..='\u{206f}').contains(&c)
+        || ('\u{fff9}'..='\u{fffb}').contains(&c)
 }
 
 fn id(text: &str) -> bool {
@@ -93,15 +107,17 @@ impl SiteNames {
     }
 }
 
-/// Names for the console to show: sites' (by site id) and people's (by holder id).
+/// Names for the console to show: sites' (by site id) and people's (by holder id and the
+/// audience whose holder ids they are).
 #[derive(Debug, Clone, Default)]
 pub struct Names {
     sites: HashMap<String, SiteNames>,
-    people: HashMap<String, String>,
+    people: HashMap<(String, String), String>,
 }
 
 impl Names {
-    /// The names of `sites`, and of the staff among `holders` (the roster's).
+    /// The names of `sites`, and of the staff among `holders` (the roster's, for records of
+    /// the roster's authority only).
     pub async fn load(db: &impl GenericClient, sites: &[&str], holders: &[&str]) -> Result<Self, DbError> {
         let mut out = Names::default();
         if !sites.is_empty() {
@@ -114,15 +130,18 @@ impl Names {
             }
         }
         if !holders.is_empty() {
-            for r in db.query("SELECT holder, name FROM staff_people WHERE holder = ANY($1)", &[&holders]).await? {
-                out.people.insert(r.get("holder"), r.get("name"));
+            let sql =
+                "SELECT holder, name, authority FROM staff_people WHERE holder = ANY($1) AND authority IS NOT NULL";
+            for r in db.query(sql, &[&holders]).await? {
+                out.people.insert((r.get("holder"), r.get("authority")), r.get("name"));
             }
         }
         Ok(out)
     }
 
-    /// Names from what is already at hand (tests, a page that read them itself).
-    pub fn of(sites: HashMap<String, SiteNames>, people: HashMap<String, String>) -> Self {
+    /// Names from what is already at hand (tests, a page that read them itself): people
+    /// by (holder, audience).
+    pub fn of(sites: HashMap<String, SiteNames>, people: HashMap<(String, String), String>) -> Self {
         Names { sites, people }
     }
 
@@ -151,9 +170,10 @@ impl Names {
         self.sites.get(site)?.authorities.get(authority).map(String::as_str)
     }
 
-    /// A holder's name, when the roster has them.
-    pub fn person(&self, holder: &str) -> Option<&str> {
-        self.people.get(holder).map(String::as_str)
+    /// A holder's name, when the roster has them and the record is the roster's
+    /// authority's.
+    pub fn person(&self, holder: &str, audience: Option<&str>) -> Option<&str> {
+        self.people.get(&(holder.to_owned(), audience?.to_owned())).map(String::as_str)
     }
 }
 
@@ -167,7 +187,8 @@ mod tests {
         let state = serde_json::json!({"names": {
             "site": "Storgatan 12",
             "doors": [{"door": "entrance", "name": "Porten"}, {"door": "laundry", "name": "Tvätt\u{7}"},
-                      {"door": "Bad Id", "name": "x"}],
+                      {"door": "Bad Id", "name": "x"}, {"door": "rubbish", "name": "\u{202e}nettroP"},
+                      {"door": "garage", "name": "\u{200b}"}],
             "devices": [{"bus": "rs485", "unit": 1, "name": "entrance panel"}, {"bus": "rs485", "unit": 0, "name": "x"}],
             "authorities": [{"authority": "hemtjansten", "name": long}]
         }});
@@ -177,7 +198,7 @@ mod tests {
         assert_eq!(names.doors["entrance"], "Porten");
         assert_eq!(names.devices["rs485 unit 1"], "entrance panel");
         assert!(names.authorities.is_empty());
-        assert_eq!(left_out, ["doors[1]", "doors[2]", "devices[1]", "authorities[0]"]);
+        assert_eq!(left_out, ["doors[1]", "doors[2]", "doors[3]", "doors[4]", "devices[1]", "authorities[0]"]);
         let back: SiteNames = serde_json::from_str(&names.to_json()).unwrap();
         assert_eq!(back, names);
     }

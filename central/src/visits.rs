@@ -23,9 +23,9 @@ pub struct Filter {
     /// Every holder whose id holds this part (as [`fold`] writes it): the console's search
     /// by a name's fragment. The command line's `--holder` stays exact.
     pub holder_part: Option<String>,
-    /// With `holder_part`, also these holders: those whose name in the staff roster holds
-    /// the part.
-    pub holders_named: Vec<String>,
+    /// With `holder_part`, also these (holder, audience): the staff whose name in the
+    /// roster holds the part, on the roster's authority's records.
+    pub holders_named: Vec<(String, String)>,
     /// One door.
     pub door: Option<String>,
     /// From this time (RFC 3339), inclusive.
@@ -69,7 +69,8 @@ impl Filter {
             }
         }
         if !self.holders_named.is_empty() {
-            f.insert("holders_named".into(), self.holders_named.clone().into());
+            let named: Vec<&str> = self.holders_named.iter().map(|(h, _)| h.as_str()).collect();
+            f.insert("holders_named".into(), named.into());
         }
         for (k, v) in [("since", self.since), ("until", self.until)] {
             if let Some(t) = v {
@@ -194,10 +195,18 @@ pub async fn read(client: &mut Client, filter: &Filter, who: &str, purpose: &Pur
         }
     }
     let part = filter.holder_part.as_deref().map(containing);
+    let (named, audiences): (Vec<String>, Vec<String>) = filter.holders_named.iter().cloned().unzip();
     if let Some(p) = &part {
         params.push(p);
-        params.push(&filter.holders_named);
-        let _ = write!(sql, " AND (holder LIKE ${} ESCAPE '\\' OR holder = ANY(${}))", params.len() - 1, params.len());
+        params.push(&named);
+        params.push(&audiences);
+        let n = params.len();
+        let _ = write!(
+            sql,
+            " AND (holder LIKE ${} ESCAPE '\\' OR (holder, audience) IN (SELECT * FROM unnest(${}::text[], ${n}::text[])))",
+            n - 2,
+            n - 1
+        );
     }
     for (op, value) in [(">=", &since), ("<", &until)] {
         if let Some(v) = value {

@@ -96,6 +96,9 @@ test("the administrator logs in and sees every site of the fleet", async () => {
   assert.equal(await link.getAttribute("title"), "ekvagen-3");
   assert.match(await page.textContent("#fleet tbody"), /Solna stad, hemtjänsten: \d+ d gammal/, "bundles by their authority's name");
   assert.match(await page.textContent("header .who"), /^demo \(administratör\)$/);
+  // Filtered by a part of a name, in any case, with or without å ä ö.
+  await page.goto(`${URL}/?q=EKV%C3%84GEN`);
+  assert.deepEqual(await page.$$eval("#fleet tbody tr", (rows) => rows.map((r) => r.dataset.site)), ["ekvagen-3"]);
   await shot(page, "02-fleet");
   await page.goto(`${URL}/?lang=en`);
   assert.equal(await page.textContent("h1"), "Sites");
@@ -184,7 +187,9 @@ test("a visit list is found by part of a site's name and of a holder's id, in an
   const ek = await page.$$eval("table.visits tbody tr", (trs) => trs.map((tr) => tr.textContent));
   assert.ok(ek.length > 0 && ek.every((r) => /Ekvägen 3/.test(r) && /Karin Berg/.test(r)), ek.join(" | "));
   assert.equal(await page.getAttribute("table.visits tbody tr td[title='hemtjanst-natt-5']", "title"), "hemtjanst-natt-5", "the id on hover");
-  assert.deepEqual(await page.$$eval("#site-list option", (os) => os.map((o) => o.value)), ["Ekvägen 3", "Solbacken 7", "Storgatan 12"]);
+  // The sites offered by name, each picked by its id (names need not be unique).
+  assert.deepEqual(await page.$$eval("#site-list option", (os) => os.map((o) => `${o.label}=${o.value}`)),
+    ["Ekvägen 3=ekvagen-3", "Solbacken 7=solbacken-7", "Storgatan 12=storgatan-12"]);
   // A resident's passages are the owner's: "anna" finds no resident here.
   await page.goto(`${URL}/visits?purpose=deviation&holder=anna`);
   assert.equal(await page.$$eval("table.visits tbody tr td", (tds) => tds.filter((td) => /lgh/.test(td.textContent)).length), 0);
@@ -195,7 +200,12 @@ test("a visit list is found by part of a site's name and of a holder's id, in an
     "a part of another site's name finds nothing of it");
   // and says so, pointing to the sites offered.
   assert.match(await leader.page.textContent("p.error"), /Ingen av dina anläggningar heter något med ”storgatan”/);
-  assert.deepEqual(await leader.page.$$eval("#site-list option", (os) => os.map((o) => o.value)), ["Ekvägen 3"]);
+  assert.deepEqual(await leader.page.$$eval("#site-list option", (os) => os.map((o) => `${o.label}=${o.value}`)), ["Ekvägen 3=ekvagen-3"]);
+  // One lowercase word of her own site's name finds it.
+  await leader.page.goto(`${URL}/visits?purpose=invoicing&site=ekvagen`);
+  assert.equal(await leader.page.locator("p.error").count(), 0, "no hint for her own site");
+  const own = await leader.page.$$eval("table.visits tbody tr", (trs) => trs.map((tr) => tr.textContent));
+  assert.ok(own.length > 0 && own.every((r) => /Ekvägen 3/.test(r)), own.join(" | "));
   await leader.context.close();
 });
 
@@ -236,8 +246,8 @@ test("a visit list asks why it is read, shows home care's visits only, and is pr
   for (const line of csv.slice(1)) {
     const f = line.split(";");
     assert.equal(f[6], "Karin Berg (hemtjanst-natt-5)");
-    assert.match(f[0], /^(Storgatan 12|Ekvägen 3|Solbacken 7)$/, "sites by name");
-    assert.match(f[5], /^(Porten|Soprum|Tvättstuga)$/, "doors by name");
+    assert.match(f[0], /^(Storgatan 12 \(storgatan-12\)|Ekvägen 3 \(ekvagen-3\)|Solbacken 7 \(solbacken-7\))$/, "sites by name, with the id");
+    assert.match(f[5], /^(Porten \(entrance\)|Soprum \(rubbish\)|Tvättstuga \(laundry\))$/, "doors by name, with the id");
     assert.match(f[2], /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d CES?T$/);
     assert.match(f[4], /^(insläppt|nekad)/);
   }

@@ -169,6 +169,9 @@ pub fn detail(l: Lang, stored: &str, cleared: bool) -> String {
         ),
         Detail::Silent { minutes } if sv => format!("Inget hört på {minutes} min"),
         Detail::Silent { minutes } => format!("Nothing heard for {minutes} min"),
+        Detail::ClockUntrusted { reason } if reason.is_empty() => {
+            pick(l, "Klockan är inte synkad", "The clock is not synchronised")
+        }
         Detail::ClockUntrusted { reason } => find(CLOCK_REASONS, l, &reason),
         Detail::OutboxGrowing { waiting, oldest_minutes } if sv => {
             format!("{waiting} händelser väntar på att skickas, den äldsta sedan {oldest_minutes} min")
@@ -216,9 +219,11 @@ pub fn detail(l: Lang, stored: &str, cleared: bool) -> String {
             }
         }
         Detail::RecordsMissing { through } if sv => {
-            format!("Händelser efter {through} har tagits emot, {} saknas", through + 1)
+            format!("Händelser efter {through} har tagits emot, {} saknas", through.saturating_add(1))
         }
-        Detail::RecordsMissing { through } => format!("Records after {through} are stored, {} is missing", through + 1),
+        Detail::RecordsMissing { through } => {
+            format!("Records after {through} are stored, {} is missing", through.saturating_add(1))
+        }
         Detail::RunRestarted { run, since } if sv => format!(
             "En ny händelsekedja ({run}) började {}: boxen byttes, kortet skrevs om eller lagringen återställdes; \
              den tidigare kedjans händelser finns kvar",
@@ -288,6 +293,14 @@ pub fn searched(l: Lang, facts: &str) -> String {
             format!("holders containing “{h}”")
         });
     }
+    if let Some(Value::Array(named)) = f.get("holders_named") {
+        let named = named.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", ");
+        parts.push(if sv {
+            format!("personal vars namn innehåller det ({named})")
+        } else {
+            format!("staff whose name holds it ({named})")
+        });
+    }
     if let Some(d) = text("door") {
         parts.push(if sv { format!("dörr {d}") } else { format!("door {d}") });
     }
@@ -310,7 +323,10 @@ pub fn log_detail(l: Lang, action: Option<LogAction>, detail: &str) -> String {
         Some(LogAction::ViewVisits | LogAction::ExportVisits) => {
             let what = d.get("searched").map_or_else(String::new, |s| searched(l, &s.to_string()));
             let n = d.get("visits").and_then(Value::as_u64).unwrap_or(0);
-            let why = super::i18n::purpose(l, text("purpose"));
+            let why = match d.get("note").and_then(Value::as_str) {
+                Some(note) => format!("{}: {note}", super::i18n::purpose(l, text("purpose"))),
+                None => super::i18n::purpose(l, text("purpose")).to_owned(),
+            };
             if sv {
                 format!("{what}; syfte: {why}; {n} besök")
             } else {
@@ -418,6 +434,15 @@ mod tests {
         let refused = r#"{"name":"lena","why":"too_many_attempts"}"#;
         assert_eq!(log_detail(Lang::En, Some(LogAction::LoginRefused), refused), "lena: too many attempts");
         assert_eq!(log_detail(Lang::Sv, Some(LogAction::Refused), "GET /log"), "GET /log");
+        let ack = r#"{"alarm":5,"site":"storgatan-12","kind":"door_forced_open"}"#;
+        assert_eq!(log_detail(Lang::Sv, Some(LogAction::AckAlarm), ack), "larm 5 (Dörr forcerad) vid storgatan-12");
+        let other = r#"{"searched":{"holder_part":"karin","holders_named":["hemtjanst-natt-5"]},
+                        "purpose":"other","note":"IVO","visits":2}"#;
+        assert_eq!(
+            log_detail(Lang::Sv, Some(LogAction::ViewVisits), other),
+            "innehavare som innehåller ”karin”, personal vars namn innehåller det (hemtjanst-natt-5); \
+             syfte: Annat (ange skäl): IVO; 2 besök"
+        );
         let check = r#"{"read":4,"outcome":"questioned"}"#;
         assert_eq!(log_detail(Lang::Sv, Some(LogAction::CheckRead), check), "läsning 4: ifrågasatt");
     }

@@ -27,7 +27,7 @@ fn say(l: Lang, sv: &'static str, en: &'static str) -> &'static str {
     if l == Lang::Sv { sv } else { en }
 }
 
-/// The visits as a spreadsheet file: sites and doors by name, staff by name with their id.
+/// The visits as a spreadsheet file: sites, doors and staff by name with their ids.
 pub fn visits(list: &[Visit], l: Lang, names: &Names) -> String {
     let mut out = String::from("\u{feff}");
     let headers: Vec<&str> = HEADERS.iter().map(|(sv, en)| say(l, sv, en)).collect();
@@ -35,11 +35,14 @@ pub fn visits(list: &[Visit], l: Lang, names: &Names) -> String {
     for v in list {
         // The page's own words for the outcome, and a refusal's reason.
         let outcome = super::visit_page::said(l, v);
-        let door = v.door.as_deref().map(|d| names.door(&v.site, d).unwrap_or(d));
-        let holder =
-            v.holder.as_deref().map(|h| names.person(h).map_or_else(|| h.to_owned(), |n| format!("{n} ({h})")));
+        // Names with their ids, so that a list handed on says exactly which site, door
+        // and person (a name is what a gateway's config or the roster chose).
+        let named = |name: Option<&str>, id: &str| name.map_or_else(|| id.to_owned(), |n| format!("{n} ({id})"));
+        let site = named(names.site(&v.site), &v.site);
+        let door = v.door.as_deref().map(|d| named(names.door(&v.site, d), d));
+        let holder = v.holder.as_deref().map(|h| named(names.person(h, v.audience.as_deref()), h));
         let fields = [
-            field(names.site(&v.site).unwrap_or(&v.site), ';'),
+            field(&site, ';'),
             v.seq.to_string(),
             v.at.to_zoned(stockholm()).strftime("%Y-%m-%d %H:%M:%S %Z").to_string(),
             say(
@@ -49,7 +52,7 @@ pub fn visits(list: &[Visit], l: Lang, names: &Names) -> String {
             )
             .to_owned(),
             field(&outcome, ';'),
-            field(door.unwrap_or(""), ';'),
+            field(door.as_deref().unwrap_or(""), ';'),
             field(holder.as_deref().unwrap_or(""), ';'),
             field(v.credential.as_deref().unwrap_or(""), ';'),
         ];

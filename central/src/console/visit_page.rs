@@ -42,7 +42,7 @@ pub fn visit_table(l: Lang, visits: &[Visit], names: &Names) -> Markup {
                             Some(d) => td title=(d) { (names.door(&v.site, d).unwrap_or(d)) },
                             None => td { "–" },
                         }
-                        @match v.holder.as_deref().and_then(|h| names.person(h).map(|n| (h, n))) {
+                        @match v.holder.as_deref().and_then(|h| names.person(h, v.audience.as_deref()).map(|n| (h, n))) {
                             Some((id, name)) => td title=(id) { (name) },
                             None => td { (who(l, v)) },
                         }
@@ -108,7 +108,7 @@ pub fn visits(
             label { (t(l, "purpose_note")) input name="note" maxlength="200" value=(value("note")); }
             label { (t(l, "holder")) input name="holder" value=(value("holder")); }
             label { (t(l, "site")) input name="site" list="site-list" value=(value("site")); }
-            datalist id="site-list" { @for (id, name) in sites { option value=(name.as_deref().unwrap_or(id)) { (id) } } }
+            datalist id="site-list" { @for (id, name) in sites { option value=(id) label=(name.as_deref().unwrap_or(id)) {} } }
             label { (t(l, "door")) input name="door" value=(value("door")); }
             label { (t(l, "from")) input type="date" name="from" value=(value("from")); }
             label { (t(l, "until")) input type="date" name="until" value=(value("until")); }
@@ -155,7 +155,7 @@ mod tests {
         };
         let names = Names::of(
             [("storgatan-12".to_owned(), site)].into(),
-            [("anna-lind".to_owned(), "Anna Lind".to_owned())].into(),
+            [(("anna-lind".to_owned(), "kommunen".to_owned()), "Anna Lind".to_owned())].into(),
         );
         let html = visit_table(Lang::Sv, &[visit("anna-lind", true)], &names).0;
         for shown in

@@ -292,7 +292,10 @@ async fn play(
     println!("\n== the fleet (portvakt-central fleet)");
     print!("{}", fleet_view::table(&fleet_view::sites(&db, None).await?));
     println!("\n== alarms raised during the demo (portvakt-central alarms --since …)");
-    print!("{}", fleet_view::alarm_table(&fleet_view::alarms(&db, None, Some(started)).await?));
+    let words = |detail: &str, cleared: bool| {
+        crate::console::catalogue::detail(crate::console::i18n::Lang::En, detail, cleared)
+    };
+    print!("{}", fleet_view::alarm_table(&fleet_view::alarms(&db, None, Some(started)).await?, &words));
     println!(
         "\n== the municipality's visit list (portvakt-central visits --since … --purpose invoicing; recorded in `reads`)"
     );

@@ -35,8 +35,8 @@ pub async fn replace_roster(client: &mut Client, roster: &Roster) -> Result<(usi
     }
     for p in &roster.people {
         tx.execute(
-            "INSERT INTO staff_people (login, holder, name, team) VALUES ($1, $2, $3, $4)",
-            &[&p.login, &p.holder, &p.name, &p.team],
+            "INSERT INTO staff_people (login, holder, name, team, authority) VALUES ($1, $2, $3, $4, $5)",
+            &[&p.login, &p.holder, &p.name, &p.team, &roster.authority],
         )
         .await?;
     }

@@ -77,7 +77,12 @@ fn changes(
             };
             // Ended, expired, removed: the stream ends and the page says so.
             let account = session?.account;
-            if account.sites != began.sites || account.role != began.role {
+            let sorted = |a: &accounts::Account| {
+                let mut sites = a.sites.clone();
+                sites.sort_unstable();
+                sites
+            };
+            if sorted(&account) != sorted(&began) || account.role != began.role {
                 let said = Event::default().event("scope").data("changed");
                 return Some((Ok(said), (s, token, began, rx, tick, Phase::Ended)));
             }

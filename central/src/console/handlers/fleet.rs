@@ -25,8 +25,11 @@ async fn fleet_lines(s: &State, a: &Asker, q: &Params) -> Result<Vec<SiteLine>, 
         .into_iter()
         .filter(|l| a.session.account.sees(&l.site))
         .collect();
-    if let Some(text) = q.get("q").filter(|t| !t.is_empty()) {
-        lines.retain(|l| l.site.contains(text.as_str()));
+    // By a part of its id or its name, any case, with or without å ä ö.
+    if let Some(text) = q.get("q").map(|t| crate::visits::fold(t)).filter(|t| !t.is_empty()) {
+        lines.retain(|l| {
+            l.site.contains(&text) || l.names.site.as_deref().is_some_and(|n| crate::visits::fold(n).contains(&text))
+        });
     }
     if let Some(only) = q.get("only") {
         lines.retain(|l| &l.site == only);
@@ -42,7 +45,11 @@ async fn fleet_lines(s: &State, a: &Asker, q: &Params) -> Result<Vec<SiteLine>, 
         }
         Some("stored") => lines.sort_by_key(|l| std::cmp::Reverse(l.through)),
         Some("alarms") => lines.sort_by_key(|l| std::cmp::Reverse(l.alarms)),
-        _ => lines.sort_by(|a, b| a.site.cmp(&b.site)),
+        // As shown: by name (its id when it has none).
+        _ => lines.sort_by(|a, b| {
+            let shown = |l: &SiteLine| l.names.site.clone().unwrap_or_else(|| l.site.clone()).to_lowercase();
+            shown(a).cmp(&shown(b)).then_with(|| a.site.cmp(&b.site))
+        }),
     }
     Ok(lines)
 }
@@ -212,10 +219,12 @@ pub(super) async fn acknowledge(
     let name = a.session.account.name.clone();
     let done = async {
         let db = s.db.get().await?;
-        let Some(row) = db.query_opt("SELECT site FROM alarms WHERE id = $1", &[&id]).await? else { return Ok(None) };
-        let site: String = row.get(0);
+        let Some(row) = db.query_opt("SELECT site, kind FROM alarms WHERE id = $1", &[&id]).await? else {
+            return Ok(None);
+        };
+        let (site, kind): (String, String) = (row.get(0), row.get(1));
         if !a.session.account.sees(&site) {
-            return Ok(Some((site, false)));
+            return Ok(Some((site, kind, false)));
         }
         db.execute(
             "UPDATE alarms SET acknowledged_by = $2, acknowledged_at = now() WHERE id = $1 AND acknowledged_at IS NULL",
@@ -223,15 +232,15 @@ pub(super) async fn acknowledge(
         )
         .await?;
         crate::fleet::notify(&*db, &site).await?;
-        Ok::<_, DbError>(Some((site, true)))
+        Ok::<_, DbError>(Some((site, kind, true)))
     };
     match done.await {
-        Ok(Some((site, true))) => {
-            let said = serde_json::json!({ "alarm": id, "site": site }).to_string();
+        Ok(Some((site, kind, true))) => {
+            let said = serde_json::json!({ "alarm": id, "site": site, "kind": kind }).to_string();
             let _ = record(&s, Some(&name), LogAction::AckAlarm, &said, &from).await;
             Redirect::to("/alarms").into_response()
         }
-        Ok(Some((_, false))) => a.forbidden(),
+        Ok(Some((_, _, false))) => a.forbidden(),
         Ok(None) => StatusCode::NOT_FOUND.into_response(),
         Err(e) => failure(&e),
     }

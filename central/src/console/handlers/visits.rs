@@ -76,7 +76,8 @@ async fn read_visits(
         return Ok(Some((Found::NoSuchSite, filter)));
     }
     if let Some(text) = filter.holder.take() {
-        (filter.holder, filter.holder_part, filter.holders_named) = holder_searched(&db, &text).await?;
+        let by_name = names_people(a);
+        (filter.holder, filter.holder_part, filter.holders_named) = holder_searched(&db, &text, by_name).await?;
     }
     let mut all = Vec::new();
     for site in sites {
@@ -89,8 +90,9 @@ async fn read_visits(
 
 /// The sites a search names, each read on its own (`None`: every site): a site's id or
 /// name, or a part of either, any case and accents, is the account's sites that hold it
-/// (its own id exactly, if it is one; none: the page says so); no search, the account's
-/// sites. `None` when it names another site's own id (refused, and logged, as before).
+/// (its own id exactly, if it is one, else every site whose whole name it is; none: the
+/// page says so); no search, the account's sites. `None` when it names another known
+/// site's own id (refused, and logged, as before).
 async fn sites_searched(
     db: &tokio_postgres::Client,
     account: &crate::console::accounts::Account,
@@ -104,11 +106,22 @@ async fn sites_searched(
         let known = db
             .query_opt("SELECT 1 FROM sites WHERE site = $1 UNION SELECT 1 FROM gateways WHERE site = $1", &[&text])
             .await?;
-        return Ok(known.is_none().then(Vec::new));
+        if known.is_some() {
+            return Ok(None);
+        }
     }
     let seen = visible_sites(db, account).await?;
     if let Some((exact, _)) = seen.iter().find(|(id, _)| *id == wanted) {
         return Ok(Some(vec![Some(exact.clone())]));
+    }
+    // A site's whole name (two sites may share one) before a part of one.
+    let whole: Vec<Option<String>> = seen
+        .iter()
+        .filter(|(_, name)| name.as_deref().is_some_and(|n| visits::fold(n) == wanted))
+        .map(|(id, _)| Some(id.clone()))
+        .collect();
+    if !whole.is_empty() {
+        return Ok(Some(whole));
     }
     let holds = |(id, name): &(String, Option<String>)| {
         id.contains(&wanted) || name.as_deref().is_some_and(|n| visits::fold(n).contains(&wanted))
@@ -116,26 +129,35 @@ async fn sites_searched(
     Ok(Some(seen.iter().filter(|s| holds(s)).map(|(id, _)| Some(id.clone())).collect()))
 }
 
+/// Whether the account's pages name the municipality's staff by their roster names: not
+/// a property owner's caretaker's (the roster is the municipality's).
+fn names_people(a: &Asker) -> bool {
+    a.session.account.role != crate::console::accounts::Role::Caretaker
+}
+
 /// A holder searched for: their id exactly, if one holder has it (`hemtjanst-natt-5`, not
-/// `…-natt-50`); otherwise every holder whose id holds the text, and every member of staff
-/// whose name in the roster does ("anna" finds Anna Lind). As the filter's `holder`,
-/// `holder_part` and `holders_named`.
+/// `…-natt-50`); otherwise every holder whose id holds the text, and (`by_name`) every
+/// member of staff whose name in the roster does ("karin" finds Karin Berg, on the
+/// roster's authority's records). As the filter's `holder`, `holder_part` and
+/// `holders_named`.
 async fn holder_searched(
     db: &tokio_postgres::Client,
     text: &str,
-) -> Result<(Option<String>, Option<String>, Vec<String>), DbError> {
+    by_name: bool,
+) -> Result<(Option<String>, Option<String>, Vec<(String, String)>), DbError> {
     let wanted = visits::fold(text);
     let exact = db.query_opt("SELECT 1 FROM records WHERE holder = $1 LIMIT 1", &[&wanted]).await?;
     if exact.is_some() {
         return Ok((Some(wanted), None, Vec::new()));
     }
-    let named = db
-        .query("SELECT holder, name FROM staff_people", &[])
-        .await?
-        .iter()
-        .filter(|r| visits::fold(r.get("name")).contains(&wanted))
-        .map(|r| r.get("holder"))
-        .collect();
+    let mut named = Vec::new();
+    if by_name {
+        for r in db.query("SELECT holder, name, authority FROM staff_people WHERE authority IS NOT NULL", &[]).await? {
+            if visits::fold(r.get("name")).contains(&wanted) {
+                named.push((r.get("holder"), r.get("authority")));
+            }
+        }
+    }
     Ok((None, Some(wanted), named))
 }
 
@@ -194,7 +216,7 @@ async fn visits_common(
                 "searched": searched.facts(), "purpose": why.word(), "note": why.note(), "visits": found.len(),
             });
             let _ = record(s, Some(&name), action, &said.to_string(), &from).await;
-            let names = names_of(s, &found).await;
+            let names = names_of(s, &found, names_people(&a)).await;
             Ok((a, found, names))
         }
         Ok(Some((Found::NoSuchSite, _))) => {
@@ -210,11 +232,11 @@ async fn visits_common(
     }
 }
 
-/// The names of the sites, doors and staff in `found` (none when they cannot be read: the
-/// ids are shown).
-async fn names_of(s: &State, found: &[Visit]) -> Names {
+/// The names of the sites, doors and (`people`) staff in `found` (none when they cannot be
+/// read: the ids are shown).
+async fn names_of(s: &State, found: &[Visit], people: bool) -> Names {
     let mut sites: Vec<&str> = found.iter().map(|v| v.site.as_str()).collect();
-    let mut holders: Vec<&str> = found.iter().filter_map(|v| v.holder.as_deref()).collect();
+    let mut holders: Vec<&str> = found.iter().filter(|_| people).filter_map(|v| v.holder.as_deref()).collect();
     sites.sort_unstable();
     sites.dedup();
     holders.sort_unstable();
