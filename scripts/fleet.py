@@ -397,6 +397,7 @@ def campaign(args, work, cluster, pg):
 
     def fault(name, act, recover):
         time.sleep(args.settle)
+        _, api0, errors0 = cluster.jetstream()
         t = time.time()
         act()
         recover()
@@ -405,8 +406,11 @@ def campaign(args, work, cluster, pg):
         heads = {k: v["head"] for k, v in status().items()}
         d = wait_all(f"after {name}", heads, args.limit) + 0.6
         windows.append((t * 1000, time.time() * 1000))
-        faults.append({"fault": name, "down_s": round(down, 1), "drain_s": round(d, 1)})
-        log(f"   {name}: recovered after {down:.1f} s; every record made until then acknowledged {d:.1f} s later")
+        _, api1, errors1 = cluster.jetstream()
+        faults.append({"fault": name, "down_s": round(down, 1), "drain_s": round(d, 1),
+                       "jetstream_api_requests": api1 - api0, "jetstream_api_errors": errors1 - errors0})
+        log(f"   {name}: recovered after {down:.1f} s; every record made until then acknowledged {d:.1f} s later; "
+            f"JetStream API meanwhile: {api1 - api0} request(s), {errors1 - errors0} error(s)")
 
     fault("NATS node n2 killed (SIGKILL), restarted 5 s later",
           lambda: cluster.kill(1), lambda: (time.sleep(5), cluster.start(1)))
@@ -446,6 +450,8 @@ def campaign(args, work, cluster, pg):
         if pg.sql(q) != "0":
             fail(f"{what}: {pg.sql(q)}")
     records = int(pg.sql("SELECT count(*) FROM records"))
+    # What a record costs on disk, its indexes and TOAST included (the growth plan's figure).
+    records_bytes = int(pg.sql("SELECT pg_total_relation_size('records')"))
     consumers, api_total, api_errors = cluster.jetstream()
     # The collectors' own: a durable consumer on each of the two streams (events, states).
     per_gateway = max(consumers - 2, 0) / args.gateways
@@ -477,6 +483,7 @@ def campaign(args, work, cluster, pg):
         "jetstream_consumers": consumers, "jetstream_consumers_per_gateway": round(per_gateway, 3),
         "jetstream_api_requests": api_total, "jetstream_api_errors": api_errors,
         "console": console,
+        "records_table_bytes": records_bytes, "records_bytes_per_record": round(records_bytes / max(records, 1)),
         "nats_node_peak_rss_mib": round(nodes.rss / 1024, 1),
         "nats_node_peak_rss_mib_per_1000_gateways": round(nodes.rss / 1024 * 1000 / args.gateways, 1),
     }
@@ -493,6 +500,8 @@ def campaign(args, work, cluster, pg):
         f"request(s), faults included {console['first_errors']}")
     if console["users"] and (pq["n"] == 0 or rq["n"] == 0):
         fail(f"the console's users measured nothing: {console}")
+    log(f"   PostgreSQL: records {records_bytes / 2**20:.1f} MiB with its indexes, {records_bytes / max(records, 1):.0f} bytes "
+        f"per record")
     log(f"   NATS nodes: peak RSS {nodes.rss / 1024:.1f} MiB (the largest node), "
         f"{nodes.rss / 1024 * 1000 / args.gateways:.1f} MiB per 1 000 gateways")
     log(f"   collectors: {cpu_c:.1f} CPU s in {wall_c:.0f} s of phase C ({cpu_c / wall_c:.1%} of one core, both "

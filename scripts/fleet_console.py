@@ -94,9 +94,16 @@ class Users:
                         return
                     site = changed.pop(0)
                     under_way.add(site)
+                path, headers = f"/fragments/fleet?only={site}", {"Cookie": cookie, "X-Portvakt-Live": "1"}
                 try:
-                    self.timed(self.rows, c, f"/fragments/fleet?only={site}",
-                               {"Cookie": cookie, "X-Portvakt-Live": "1"})
+                    try:
+                        self.timed(self.rows, c, path, headers)
+                    except (http.client.RemoteDisconnected, ConnectionError):
+                        # The console closed the idle connection (after 10 s): a browser
+                        # sends the request again on a new one, and so does this.
+                        c.close()
+                        c = self.conn()
+                        self.timed(self.rows, c, path, headers)
                 except Exception as e:  # noqa: BLE001
                     self.error(f"row {site}: {e}")
                     c.close()
@@ -105,14 +112,15 @@ class Users:
                     under_way.discard(site)
 
         def reloader():
-            c = self.conn()
+            # A new connection for each load, as a browser's after the console closed the
+            # idle one (10 s, shorter than RELOAD).
             while not self.stop.is_set():
+                c = self.conn()
                 try:
                     self.timed(self.pages, c, "/", {"Cookie": cookie})
                 except Exception as e:  # noqa: BLE001
                     self.error(f"page: {e}")
-                    c.close()
-                    c = self.conn()
+                c.close()
                 self.stop.wait(RELOAD)
 
         workers = [threading.Thread(target=fetcher, daemon=True) for _ in range(FETCHERS)]

@@ -24,15 +24,7 @@ const FORM: (&str, &str) = ("Content-Type", "application/x-www-form-urlencoded")
 
 async fn serve(db: &str) -> SocketAddr {
     let (ready, bound) = tokio::sync::oneshot::channel();
-    let options = console::Options {
-        db: db.to_owned(),
-        listen: ([127, 0, 0, 1], 0).into(),
-        behind_proxy: false,
-        tls: None,
-        staff: None,
-        simulated_door: None,
-    };
-    tokio::spawn(console::serve(options, Some(ready)));
+    tokio::spawn(console::serve(common::console_options(db), Some(ready)));
     bound.await.unwrap()
 }
 

@@ -121,14 +121,7 @@ async fn serve_with_staff_side(
         session: SignedDuration::from_hours(10),
     };
     let (ready, bound) = tokio::sync::oneshot::channel();
-    let options = console::Options {
-        db: db.to_owned(),
-        listen: ([127, 0, 0, 1], 0).into(),
-        behind_proxy: false,
-        tls: None,
-        staff: Some(Arc::new(staff)),
-        simulated_door: None,
-    };
+    let options = console::Options { staff: Some(Arc::new(staff)), ..common::console_options(db) };
     let server = tokio::spawn(console::serve(options, Some(ready)));
     let addr = bound.await.unwrap();
 

@@ -188,3 +188,15 @@ pub fn issuer(now: jiff::Timestamp) -> portvakt_central::staff::issue::Issuer {
     let envelope = seal(DocType::Delegation, &d.encode(), &SigningKey::from_bytes(&[2; 32]));
     portvakt_central::staff::issue::Issuer::new(envelope, key).expect("the issuer key is the delegation's")
 }
+
+/// The console's options for a test: `db`, loopback on a free port, plain HTTP, nothing else.
+pub fn console_options(db: &str) -> portvakt_central::console::Options {
+    portvakt_central::console::Options {
+        db: db.to_owned(),
+        listen: ([127, 0, 0, 1], 0).into(),
+        behind_proxy: false,
+        tls: None,
+        staff: None,
+        simulated_door: None,
+    }
+}
