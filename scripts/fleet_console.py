@@ -45,9 +45,12 @@ class Users:
             self.threads.append(t)
 
     def finish(self):
+        # A stream thread sees the stop at its next line (a keep-alive comes every 15 s);
+        # the threads are daemons, so the campaign waits for them no longer than that.
         self.stop.set()
+        deadline = time.time() + 20
         for t in self.threads:
-            t.join(timeout=5)
+            t.join(timeout=max(0.0, deadline - time.time()))
 
     def error(self, what):
         with self.lock:
@@ -88,11 +91,15 @@ class Users:
             c = self.conn()
             while not self.stop.is_set():
                 with wake:
-                    while not changed and not self.stop.is_set():
+                    # The first changed site not already being fetched (its change waits
+                    # for the fetch under way, as console.js's once() does).
+                    ready = lambda: next((x for x in changed if x not in under_way), None)  # noqa: E731
+                    while ready() is None and not self.stop.is_set():
                         wake.wait(0.5)
                     if self.stop.is_set():
                         return
-                    site = changed.pop(0)
+                    site = ready()
+                    changed.remove(site)
                     under_way.add(site)
                 path, headers = f"/fragments/fleet?only={site}", {"Cookie": cookie, "X-Portvakt-Live": "1"}
                 try:
@@ -110,6 +117,7 @@ class Users:
                     c = self.conn()
                 with wake:
                     under_way.discard(site)
+                    wake.notify_all()
 
         def reloader():
             # A new connection for each load, as a browser's after the console closed the
@@ -139,7 +147,9 @@ class Users:
                     line = r.readline().decode().rstrip("\r\n")
                     if not line and r.isclosed():
                         break
-                    if line.startswith("event:"):
+                    if not line:
+                        event = None  # an event ends at a blank line
+                    elif line.startswith("event:"):
                         event = line.split(":", 1)[1].strip()
                     elif line.startswith("data:") and event == "site":
                         site = line.split(":", 1)[1].strip()
@@ -166,7 +176,7 @@ class Users:
     def report(self, windows):
         with self.lock:
             return {
-                "users": self.count,
+                "users": len(self.threads),
                 "live_events": self.events,
                 "page_ms": self.quantiles(self.pages, []),
                 "page_outside_faults_ms": self.quantiles(self.pages, windows),

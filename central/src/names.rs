@@ -1,8 +1,9 @@
 //! What things are called, for people: each gateway's config names its site, doors,
 //! devices and authorities (its `state`'s `names`, `docs/mqtt.md`), and the roster names
 //! the municipality's staff. A gateway's names are checked as anything it sends is (each
-//! 1 to [`MAX_NAME_CHARS`] characters without control characters, at most [`MAX_ENTRIES`]
-//! of a kind, ids as Central's ids): what fails is left out, and the id is shown instead.
+//! 1 to [`MAX_NAME_CHARS`] characters, none a control character or one that shows as
+//! nothing or reorders text, at most [`MAX_ENTRIES`] of a kind, ids as Central's ids):
+//! what fails is left out, and the id is shown instead.
 //! Kept in `gateways.name` and `gateways.names`, and looked up by the console, which
 //! shows the name with the id on hover.
 
@@ -42,17 +43,41 @@ pub fn fit(name: &str) -> bool {
     !name.trim().is_empty() && name.chars().count() <= MAX_NAME_CHARS && !name.chars().any(hidden)
 }
 
-/// Control characters, and the format characters and separators Unicode draws as nothing
-/// or uses to reorder text: soft hyphen, Arabic letter mark, zero-width characters,
-/// direction marks, embeddings, overrides and isolates, line and paragraph separators, word
-/// joiners and invisible operators, the byte-order mark, interlinear annotation marks.
-fn hidden(c: char) -> bool {
+/// Control characters, and the characters Unicode draws as nothing or uses to reorder
+/// text (its default-ignorable code points, and the blanks that look like nothing): soft
+/// hyphen, combining grapheme joiner, Arabic letter mark, Hangul fillers, Khmer and
+/// Mongolian vowel inherents and selectors, zero-width characters, direction marks,
+/// embeddings, overrides and isolates, line and paragraph separators, word joiners and
+/// invisible operators, the braille blank, variation selectors, the byte-order mark,
+/// interlinear annotation marks, musical formatting and tag characters.
+pub fn hidden(c: char) -> bool {
     c.is_control()
-        || matches!(c, '\u{ad}' | '\u{61c}' | '\u{180e}' | '\u{feff}')
-        || ('\u{200b}'..='\u{200f}').contains(&c)
-        || ('\u{2028}'..='\u{202e}').contains(&c)
-        || ('\u{2060}'..='\u{206f}').contains(&c)
-        || ('\u{fff9}'..='\u{fffb}').contains(&c)
+        || matches!(
+            c,
+            '\u{ad}'
+                | '\u{34f}'
+                | '\u{61c}'
+                | '\u{115f}'
+                | '\u{1160}'
+                | '\u{2800}'
+                | '\u{3164}'
+                | '\u{feff}'
+                | '\u{ffa0}'
+        )
+        || [
+            '\u{17b4}'..='\u{17b5}',
+            '\u{180b}'..='\u{180f}',
+            '\u{200b}'..='\u{200f}',
+            '\u{2028}'..='\u{202e}',
+            '\u{2060}'..='\u{206f}',
+            '\u{fe00}'..='\u{fe0f}',
+            '\u{fff0}'..='\u{fffb}',
+            '\u{1bca0}'..='\u{1bca3}',
+            '\u{1d173}'..='\u{1d17a}',
+            '\u{e0000}'..='\u{e0fff}',
+        ]
+        .iter()
+        .any(|r| r.contains(&c))
 }
 
 fn id(text: &str) -> bool {
@@ -188,7 +213,8 @@ mod tests {
             "site": "Storgatan 12",
             "doors": [{"door": "entrance", "name": "Porten"}, {"door": "laundry", "name": "Tvätt\u{7}"},
                       {"door": "Bad Id", "name": "x"}, {"door": "rubbish", "name": "\u{202e}nettroP"},
-                      {"door": "garage", "name": "\u{200b}"}],
+                      {"door": "garage", "name": "\u{200b}"}, {"door": "cellar", "name": "\u{3164}"},
+                      {"door": "attic", "name": "Vind\u{e0041}"}],
             "devices": [{"bus": "rs485", "unit": 1, "name": "entrance panel"}, {"bus": "rs485", "unit": 0, "name": "x"}],
             "authorities": [{"authority": "hemtjansten", "name": long}]
         }});
@@ -198,7 +224,10 @@ mod tests {
         assert_eq!(names.doors["entrance"], "Porten");
         assert_eq!(names.devices["rs485 unit 1"], "entrance panel");
         assert!(names.authorities.is_empty());
-        assert_eq!(left_out, ["doors[1]", "doors[2]", "doors[3]", "doors[4]", "devices[1]", "authorities[0]"]);
+        assert_eq!(
+            left_out,
+            ["doors[1]", "doors[2]", "doors[3]", "doors[4]", "doors[5]", "doors[6]", "devices[1]", "authorities[0]"]
+        );
         let back: SiteNames = serde_json::from_str(&names.to_json()).unwrap();
         assert_eq!(back, names);
     }

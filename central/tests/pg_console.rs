@@ -77,10 +77,18 @@ async fn a_team_leader_is_refused_another_sites_page_fragment_csv_and_alarm_and_
     let (status, own) = get(addr, "/sites/site-a", &lena, &[]).await;
     assert_eq!(status, 200);
     assert!(own.contains("<h1>Storgatan 12</h1>"), "her own site, by name: {own}");
+    // Found by her site's name, which is not its id; another site's name finds nothing.
+    let (_, fleet) = get(addr, "/?q=STORGATAN", &lena, &[]).await;
+    assert!(fleet.contains(r#"data-site="site-a""#), "by a part of its name");
+    let (status, searched) = get(addr, "/visits?purpose=invoicing&site=Storgatan%2012", &lena, &[]).await;
+    assert_eq!(status, 200, "her site's whole name, no hint: {searched}");
+    let (status, other) = get(addr, "/visits?purpose=invoicing&site=Ekv%C3%A4gen", &lena, &[]).await;
+    assert!(status == 400 && other.contains("Ingen av dina anläggningar"), "{status}: another site's name");
     for path in ["/sites/site-b", "/fragments/sites/site-b/doors", "/visits.csv?site=site-b&purpose=invoicing"] {
         assert_eq!(get(addr, path, &lena, &[]).await.0, 403, "{path}");
     }
-    let (_, alarms) = get(addr, "/alarms", &lena, &[]).await;
+    let (status, alarms) = get(addr, "/alarms", &lena, &[]).await;
+    assert_eq!(status, 200);
     assert!(!alarms.contains("Ekvägen 3") && !alarms.contains("site-b"), "another site's alarm is not shown");
     let token = csrf(&alarms);
     let ack = format!("csrf={token}");
@@ -211,8 +219,13 @@ async fn the_live_stream_names_only_the_accounts_sites_and_ends_at_logout_and_wi
     let lena = login(addr, "lena").await;
 
     let mut stream = Stream::open(addr, &lena).await;
-    fleet::notify(&c, "site-b").await.unwrap();
     assert!(notify_until(&c, "site-a", &mut stream, "data: site-a").await, "her site's change: {}", stream.said);
+    // The listener is connected now, and one connection's notifications come in order: a
+    // change of site-b before the next of site-a would be heard before it.
+    let heard = stream.said.len();
+    fleet::notify(&c, "site-b").await.unwrap();
+    fleet::notify(&c, "site-a").await.unwrap();
+    assert!(stream.until(|t| t[heard..].contains("data: site-a"), Duration::from_secs(5)).await, "{}", stream.said);
     assert!(!stream.said.contains("site-b"), "another site's change is not hers to hear: {}", stream.said);
 
     // Her sites change: the stream says `scope` and ends (the page loads itself again).
@@ -220,7 +233,8 @@ async fn the_live_stream_names_only_the_accounts_sites_and_ends_at_logout_and_wi
     assert!(notify_until(&c, "site-a", &mut stream, "event: scope").await, "{}", stream.said);
     assert!(stream.ended(Duration::from_secs(5)).await, "the stream ends after scope");
 
-    // Logout: the next change finds no session, and the stream ends without a word.
+    // The session ended (as at logout or expiry): the next change finds none, and the
+    // stream ends without a word.
     let mut stream = Stream::open(addr, &lena).await;
     assert!(notify_until(&c, "site-b", &mut stream, "data: site-b").await, "now hers: {}", stream.said);
     c.execute("DELETE FROM sessions", &[]).await.unwrap();

@@ -64,8 +64,11 @@ fn is_id(s: &str) -> bool {
 }
 
 /// Text people see: 1 to 200 characters, no control characters.
+/// 1 to 200 characters, none a control character or one that shows as nothing or
+/// reorders text (`names::hidden`: a name that looks blank, or reads backwards, could pass
+/// for another on the console and in its exports).
 fn is_text(s: &str) -> bool {
-    (1..=200).contains(&s.chars().count()) && !s.chars().any(char::is_control)
+    (1..=200).contains(&s.chars().count()) && !s.chars().any(crate::names::hidden) && !s.trim().is_empty()
 }
 
 impl Roster {
@@ -94,7 +97,7 @@ impl Roster {
                 out.push(format!("{at}: a second team with this id"));
             }
             if !is_text(&t.name) {
-                out.push(format!("{at}: name must be 1 to 200 characters without control characters"));
+                out.push(format!("{at}: name must be 1 to 200 characters, none a control character or one that shows as nothing or reorders text"));
             }
             if !is_id(&t.role) {
                 out.push(format!("{at}: role {:?} is not an id", t.role));
@@ -112,7 +115,7 @@ impl Roster {
             }
             if !is_text(name) {
                 out.push(format!(
-                    "door_names ({door}): the name must be 1 to 200 characters without control characters"
+                    "door_names ({door}): the name must be 1 to 200 characters, none a control character or one that shows as nothing or reorders text"
                 ));
             }
         }
@@ -124,7 +127,7 @@ impl Roster {
         for (i, p) in self.people.iter().enumerate() {
             let at = format!("people[{i}] ({})", p.holder);
             if !is_text(&p.login) {
-                out.push(format!("{at}: login must be 1 to 200 characters without control characters"));
+                out.push(format!("{at}: login must be 1 to 200 characters, none a control character or one that shows as nothing or reorders text"));
             }
             if !logins.insert(p.login.as_str()) {
                 out.push(format!("{at}: login {:?} is someone else's too", p.login));
@@ -136,7 +139,7 @@ impl Roster {
                 out.push(format!("{at}: a second person with this holder id"));
             }
             if !is_text(&p.name) {
-                out.push(format!("{at}: name must be 1 to 200 characters without control characters"));
+                out.push(format!("{at}: name must be 1 to 200 characters, none a control character or one that shows as nothing or reorders text"));
             }
             if !teams.contains(p.team.as_str()) {
                 out.push(format!("{at}: team {:?} is not in teams", p.team));
@@ -153,6 +156,15 @@ mod tests {
     const GOOD: &str = r#"{"authority":"kommunen",
         "teams":[{"id":"team-norr","name":"Hemtjänsten Norr","role":"home_care","doors":["entrance","rubbish"]}],
         "people":[{"login":"anna@kommun.se","holder":"anna","name":"Anna Berg","team":"team-norr"}]}"#;
+
+    #[test]
+    fn a_name_that_looks_blank_or_reads_backwards_is_refused() {
+        for name in ["\u{3164}", "\u{202e}greB annA", "Anna\u{200b}Berg", "   "] {
+            let bad = GOOD.replace("Anna Berg", name);
+            let problems = Roster::parse(bad.as_bytes()).err().unwrap_or_default();
+            assert!(problems.iter().any(|p| p.contains("name must be")), "{name:?}: {problems:?}");
+        }
+    }
 
     #[test]
     fn a_roster_from_the_workspace_reads_whole() {
