@@ -75,10 +75,7 @@ impl Default for Rules {
 /// An alarm that should be open.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Wanted {
-    /// `gateway_offline`, `clock_untrusted`, `outbox_growing`, `store_nearly_full`,
-    /// `device_offline`, `bundle_stale`, `bundle_expiring`, `bundle_expired`,
-    /// `door_forced_open`, `door_held_open`, `strike_fault`, `chain_broken`, `gap_unfilled`,
-    /// `checkpoint_invalid`, `records_quarantined`, `chain_restarted`.
+    /// One of [`KINDS`].
     pub kind: &'static str,
     /// What it is about within the site: a door, a device, an authority ('' for the site).
     pub subject: String,

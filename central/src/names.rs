@@ -81,9 +81,7 @@ pub fn hidden(c: char) -> bool {
 }
 
 fn id(text: &str) -> bool {
-    !text.is_empty()
-        && text.len() <= crate::boundary::MAX_NAME
-        && text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_'))
+    text.len() <= crate::boundary::MAX_NAME && crate::topics::id(text)
 }
 
 impl SiteNames {

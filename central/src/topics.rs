@@ -16,7 +16,8 @@ pub enum Topic<'a> {
     Door(&'a str, &'a str),
 }
 
-fn id(s: &str) -> bool {
+/// Whether `s` is an id as topics and configs write them: `a-z 0-9 - _`, not empty.
+pub(crate) fn id(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 

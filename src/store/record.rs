@@ -7,6 +7,7 @@
 use jiff::Timestamp;
 use portvakt_wire::chain::Fields;
 pub use portvakt_wire::chain::GENESIS;
+use portvakt_wire::kinds::EVENT_KINDS;
 use serde::Serialize;
 
 use crate::core::decide::Decision;
@@ -88,50 +89,51 @@ pub enum EventKind {
     SystemStop,
 }
 
-const KINDS: [(EventKind, &str); 32] = [
-    (EventKind::DoorOpened, "door.opened"),
-    (EventKind::DoorForcedOpen, "door.forced_open"),
-    (EventKind::DoorClosed, "door.closed"),
-    (EventKind::DoorHeldOpen, "door.held_open"),
-    (EventKind::DoorContactFault, "door.contact_fault"),
-    (EventKind::DeviceHealth, "device.health"),
-    (EventKind::CredentialsAccepted, "credentials.accepted"),
-    (EventKind::CredentialsRefused, "credentials.refused"),
-    (EventKind::CredentialsExpiring, "credentials.expiring"),
-    (EventKind::AccessGranted, "access.granted"),
-    (EventKind::AccessDenied, "access.denied"),
-    (EventKind::AccessStrikeFailed, "access.strike_failed"),
-    (EventKind::DoorStrikeCorrected, "door.strike_corrected"),
-    (EventKind::DoorFreePassage, "door.free_passage"),
-    (EventKind::KeypadLockedOut, "keypad.locked_out"),
-    (EventKind::Gap, "store.gap"),
-    (EventKind::StoreAlarm, "store.alarm"),
-    (EventKind::SystemStart, "system.start"),
-    (EventKind::DeviceKey, "system.device_key"),
-    (EventKind::ChainEpoch, "system.chain_epoch"),
-    (EventKind::SystemStop, "system.stop"),
-    (EventKind::DoorPulsed, "door.pulsed"),
-    (EventKind::ClockTrust, "clock.trust"),
-    (EventKind::ConfigReloaded, "config.reloaded"),
-    (EventKind::ConfigRefused, "config.refused"),
-    (EventKind::DoorModeChanged, "door.mode"),
-    (EventKind::UplinkRefused, "uplink.refused"),
-    (EventKind::AuditQueried, "audit.queried"),
-    (EventKind::AuditErased, "audit.erased"),
-    (EventKind::AuditCheckpoint, "audit.checkpoint"),
-    (EventKind::BleRefused, "ble.refused"),
-    (EventKind::BleAdapter, "ble.adapter"),
+/// Every kind, in the order of `portvakt_wire::kinds::EVENT_KINDS`, which has their codes.
+const KINDS: [EventKind; 32] = [
+    EventKind::DoorOpened,
+    EventKind::DoorForcedOpen,
+    EventKind::DoorClosed,
+    EventKind::DoorHeldOpen,
+    EventKind::DoorContactFault,
+    EventKind::DeviceHealth,
+    EventKind::CredentialsAccepted,
+    EventKind::CredentialsRefused,
+    EventKind::CredentialsExpiring,
+    EventKind::AccessGranted,
+    EventKind::AccessDenied,
+    EventKind::AccessStrikeFailed,
+    EventKind::DoorStrikeCorrected,
+    EventKind::DoorFreePassage,
+    EventKind::KeypadLockedOut,
+    EventKind::Gap,
+    EventKind::StoreAlarm,
+    EventKind::SystemStart,
+    EventKind::DeviceKey,
+    EventKind::ChainEpoch,
+    EventKind::SystemStop,
+    EventKind::DoorPulsed,
+    EventKind::ClockTrust,
+    EventKind::ConfigReloaded,
+    EventKind::ConfigRefused,
+    EventKind::DoorModeChanged,
+    EventKind::UplinkRefused,
+    EventKind::AuditQueried,
+    EventKind::AuditErased,
+    EventKind::AuditCheckpoint,
+    EventKind::BleRefused,
+    EventKind::BleAdapter,
 ];
 
 impl EventKind {
     /// The stable code stored and published (`access.granted`).
     pub fn code(self) -> &'static str {
-        KINDS.iter().find(|(k, _)| *k == self).map_or("unknown", |(_, c)| c)
+        KINDS.iter().position(|k| *k == self).map_or("unknown", |i| EVENT_KINDS[i])
     }
 
     /// The kind for a stored code.
     pub fn from_code(code: &str) -> Option<Self> {
-        KINDS.iter().find(|(_, c)| *c == code).map(|(k, _)| *k)
+        EVENT_KINDS.iter().position(|c| *c == code).map(|i| KINDS[i])
     }
 }
 
@@ -341,9 +343,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_record_kind_is_one_central_has_words_for() {
-        let codes: Vec<&str> = KINDS.iter().map(|(_, c)| *c).collect();
-        assert_eq!(codes, portvakt_wire::kinds::EVENT_KINDS, "the shared list names every kind, in order");
+    fn every_record_kind_has_its_own_code_from_the_shared_list_and_is_found_by_it() {
+        for (i, k) in KINDS.iter().enumerate() {
+            assert!(!KINDS[..i].contains(k), "{k:?} twice");
+            assert_eq!(EventKind::from_code(k.code()), Some(*k));
+        }
     }
 
     fn event(i: i64) -> NewEvent {

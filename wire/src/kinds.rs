@@ -1,8 +1,8 @@
 //! The codes of the audit stream that both sides put in words: every record kind a
-//! gateway writes (`docs/audit.md`) and every reason it refuses an entry for. The
-//! gateway's own tables are tested against these lists, and Central's catalogue has
-//! words for each in Swedish and English (its test reads them), so a new kind or reason
-//! cannot reach an operator as a bare code.
+//! gateway writes (`docs/audit.md`; the gateway takes its kinds' codes from here) and
+//! every reason it refuses an entry for (its reasons are tested against this list).
+//! Central's catalogue has words for each in Swedish and English (its test reads them),
+//! so a new kind or reason cannot reach an operator as a bare code.
 
 /// Every record kind (`kind`).
 pub const EVENT_KINDS: [&str; 32] = [

@@ -57,7 +57,7 @@ fn changes(
     rx: tokio::sync::broadcast::Receiver<String>,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     let tick = tokio::time::interval_at(tokio::time::Instant::now() + RECHECK, RECHECK);
-    let start = (s, token, began, rx, tick, Phase::Open);
+    let start = (s, token, in_order(began), rx, tick, Phase::Open);
     futures_util::stream::unfold(start, |(s, token, began, mut rx, mut tick, phase)| async move {
         if let Phase::Ended = phase {
             return None;
@@ -76,13 +76,8 @@ fn changes(
                 Err(_) => None,
             };
             // Ended, expired, removed: the stream ends and the page says so.
-            let account = session?.account;
-            let sorted = |a: &accounts::Account| {
-                let mut sites = a.sites.clone();
-                sites.sort_unstable();
-                sites
-            };
-            if sorted(&account) != sorted(&began) || account.role != began.role {
+            let account = in_order(session?.account);
+            if account.sites != began.sites || account.role != began.role {
                 let said = Event::default().event("scope").data("changed");
                 return Some((Ok(said), (s, token, began, rx, tick, Phase::Ended)));
             }
@@ -91,6 +86,12 @@ fn changes(
             }
         }
     })
+}
+
+/// The account with its sites in order, so that two lists of the same sites compare equal.
+fn in_order(mut account: accounts::Account) -> accounts::Account {
+    account.sites.sort_unstable();
+    account
 }
 
 // ---- logging in and out

@@ -102,15 +102,11 @@ async fn sites_searched(
         return Ok(Some(account.scope().map_or_else(|| vec![None], |scope| scope.iter().cloned().map(Some).collect())));
     };
     let wanted = visits::fold(text);
-    if text == wanted && !account.sees(text) {
-        let known = db
-            .query_opt("SELECT 1 FROM sites WHERE site = $1 UNION SELECT 1 FROM gateways WHERE site = $1", &[&text])
-            .await?;
-        if known.is_some() {
-            return Ok(None);
-        }
+    let known = known_sites(db).await?;
+    if text == wanted && !account.sees(text) && known.iter().any(|(id, _)| id == text) {
+        return Ok(None);
     }
-    let seen = visible_sites(db, account).await?;
+    let seen: Vec<_> = known.into_iter().filter(|(id, _)| account.sees(id)).collect();
     if let Some((exact, _)) = seen.iter().find(|(id, _)| *id == wanted) {
         return Ok(Some(vec![Some(exact.clone())]));
     }
@@ -161,12 +157,9 @@ async fn holder_searched(
     Ok((None, Some(wanted), named))
 }
 
-/// The sites `account` sees, by id with the name its gateway gave (every known site for
-/// an account that sees them all).
-async fn visible_sites(
-    db: &tokio_postgres::Client,
-    account: &crate::console::accounts::Account,
-) -> Result<Vec<(String, Option<String>)>, DbError> {
+/// Every site Central knows (heard from, or with records), by id with the name its
+/// gateway gave.
+async fn known_sites(db: &tokio_postgres::Client) -> Result<Vec<(String, Option<String>)>, DbError> {
     let rows = db
         .query(
             "SELECT s.site, g.name FROM (SELECT site FROM gateways UNION SELECT site FROM sites) s
@@ -174,19 +167,16 @@ async fn visible_sites(
             &[],
         )
         .await?;
-    Ok(rows
-        .iter()
-        .map(|r| (r.get::<_, String>("site"), r.get::<_, Option<String>>("name")))
-        .filter(|(site, _)| account.sees(site))
-        .collect())
+    Ok(rows.iter().map(|r| (r.get("site"), r.get("name"))).collect())
 }
 
 /// The sites for the form's picker: the account's own (none when they cannot be read).
 async fn picker(s: &State, a: &Asker) -> Vec<(String, Option<String>)> {
-    match s.db.get().await {
-        Ok(db) => visible_sites(&db, &a.session.account).await.unwrap_or_default(),
+    let known = match s.db.get().await {
+        Ok(db) => known_sites(&db).await.unwrap_or_default(),
         Err(_) => Vec::new(),
-    }
+    };
+    known.into_iter().filter(|(id, _)| a.session.account.sees(id)).collect()
 }
 
 /// The visits a request asks for, read and logged; or the page or refusal to answer with.
