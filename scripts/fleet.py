@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import signal
 import socket
 import sqlite3
@@ -83,7 +84,8 @@ def as_pg(cmd):
 
 
 class Postgres:
-    def __init__(self, work):
+    def __init__(self, work, profile=False):
+        self.profile = profile
         bins = sorted(
             (d for d in os.listdir("/usr/lib/postgresql") if os.path.exists(f"/usr/lib/postgresql/{d}/bin/initdb")),
             key=int,
@@ -101,6 +103,8 @@ class Postgres:
 
     def ctl(self, *args):
         opts = f"-k {self.sock} -c listen_addresses='' -c max_connections=50"
+        if self.profile:
+            opts += " -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track_planning=on"
         run(as_pg([f"{self.bin}/pg_ctl", "-D", self.data, "-o", opts, "-l", f"{self.data}/log", "-w", *args]))
 
     def start(self):
@@ -110,6 +114,8 @@ class Postgres:
         self.ctl("-m", "fast", "restart")
 
     def stop(self):
+        if getattr(self, "session", None) is not None:
+            self.session.kill()
         try:
             self.ctl("-m", "immediate", "stop")
         except subprocess.CalledProcessError:
@@ -118,6 +124,22 @@ class Postgres:
     def sql(self, q):
         out = run(as_pg([f"{self.bin}/psql", "-h", self.sock, "-U", "portvakt", "-d", "portvakt", "-tAq", "-c", q]))
         return out.strip()
+
+    def count(self, q):
+        """An integer the query returns, asked on one long-lived psql session (a poll every
+        100 ms would otherwise start a process each time, beside what it measures)."""
+        if getattr(self, "session", None) is None or self.session.poll() is not None:
+            self.session = subprocess.Popen(
+                as_pg([f"{self.bin}/psql", "-h", self.sock, "-U", "portvakt", "-d", "portvakt", "-tAq", "-v", "ON_ERROR_STOP=0"]),
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
+        self.session.stdin.write(f"{q};\n\\echo --end--\n")
+        self.session.stdin.flush()
+        lines = []
+        while (line := self.session.stdout.readline().strip()) != "--end--":
+            if line == "" and self.session.poll() is not None:
+                break
+            lines.append(line)
+        return int(lines[0]) if lines and lines[0].lstrip("-").isdigit() else 0
 
     def throughs(self):
         rows = self.sql("SELECT site || ' ' || through FROM current_chains")
@@ -228,6 +250,24 @@ class Sampler:
         return sum(self.cpu.values())
 
 
+def cpu_by_program():
+    """CPU seconds used so far by every running process, summed per program name."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                head, tail = f.read().rsplit(")", 1)
+            name = head.split("(", 1)[1]
+            fields = tail.split()
+            out[name] = out.get(name, 0) + (int(fields[11]) + int(fields[12])) / tick
+        except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+            pass
+    return out
+
+
 def latency(pairs, windows):
     """p50/p99/max of the latencies of records first published outside `windows`."""
     ms = sorted(lat for at, lat in pairs if not any(a <= at <= b for a, b in windows))
@@ -248,6 +288,9 @@ def main():
     ap.add_argument("--console-users", type=int, default=50, help="console users on the live fleet page in phase C")
     ap.add_argument("--bin", default="target/release")
     ap.add_argument("--out", default="target/fleet.json")
+    ap.add_argument("--backlog-only", action="store_true", help="stop after phase B (to measure ingest alone)")
+    ap.add_argument("--profile", action="store_true",
+                    help="phase B profiled: PostgreSQL's statements (pg_stat_statements) and, with perf, every process")
     args = ap.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -258,7 +301,7 @@ def main():
     try:
         certificates(work)
         cluster = Cluster(work)
-        pg = Postgres(work)
+        pg = Postgres(work, args.profile)
         log(f"== fleet: {args.gateways} gateways ({args.real} real store + uplink, "
             f"{args.gateways - args.real} generated), three NATS nodes with TLS, PostgreSQL on a socket")
         report = campaign(args, work, cluster, pg)
@@ -288,7 +331,7 @@ def campaign(args, work, cluster, pg):
     def collector(name, first):
         collectors[name] = spawn([central, "collect", "--db", pg.url, "--nats", cluster.client_urls(first), *tls,
                                   "--signing-key", f"{work}/signing.key", "--client-id", name],
-                                 f"{work}/collector-{name}.log", env={**os.environ, "RUST_LOG": "warn"})
+                                 f"{work}/collector-{name}.log", env={**os.environ, "RUST_LOG": os.environ.get("COLLECTOR_LOG", "warn")})
 
     generated = args.gateways - args.real
     common = ["--brokers", cluster.mqtt_urls(), "--ca", f"{work}/ca.crt", "--cert", f"{work}/fleet.crt",
@@ -305,20 +348,32 @@ def campaign(args, work, cluster, pg):
     p.wait()
 
     log(f"== A: no collector: {generated} generated sites publish {args.burst} records each (QoS 1, TLS)")
+    cpu_a0, children_a0 = cpu_by_program(), resource.getrusage(resource.RUSAGE_CHILDREN)
     out = run([fleet, "--mode", "generated", "--first", str(args.real + 1), "--count", str(generated),
                "--burst", str(args.burst), *common], timeout=600)
     log("   " + out.strip())
+    # The whole of phase A's process (its 900 connections made, then the burst), beside the nodes.
+    children_a1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    fleet_cpu_a = (children_a1.ru_utime + children_a1.ru_stime) - (children_a0.ru_utime + children_a0.ru_stime)
+    cpu_a = {k: round(v - cpu_a0.get(k, 0), 2) for k, v in cpu_by_program().items() if v - cpu_a0.get(k, 0) >= 0.05}
+    cpu_a = {"fleet (connecting, then the burst)": round(fleet_cpu_a, 2), **dict(sorted(cpu_a.items(), key=lambda kv: -kv[1]))}
+    log(f"   CPU seconds in phase A by program: {cpu_a}")
     intake = float(out.split(":")[-1].split()[0])
     backlog = generated * args.burst
 
     log("== B: two collectors take the backlog into PostgreSQL")
     sampler = Sampler()
+    cpu_b0 = cpu_by_program()
+    perf = None
+    if args.profile and shutil.which("perf"):
+        perf = subprocess.Popen(["perf", "record", "-F", "499", "-a", "-g", "-o", "target/fleet-perf.data"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     t0 = time.time()
     collector("central-1", 0)
     collector("central-2", 1)
     first = None  # (time, stored) when the collectors' first records showed
     while True:
-        stored = int(pg.sql("SELECT count(*) FROM records") or 0)
+        stored = pg.count("SELECT count(*) FROM records")
         sampler.sample(collectors.values())
         if first is None and stored > 0:
             first = (time.time(), stored)
@@ -329,8 +384,27 @@ def campaign(args, work, cluster, pg):
         time.sleep(0.1)
     drain_b = time.time() - t0
     ingest = (backlog - first[1]) / max(time.time() - first[0], 1e-3)
+    cpu_b1 = cpu_by_program()
+    if perf:
+        perf.send_signal(signal.SIGINT)
+        perf.wait()
+        log("   perf: target/fleet-perf.data (perf report -i target/fleet-perf.data --sort comm,dso)")
+    # Where phase B's CPU went (processes alive at both ends; short-lived psql calls left out).
+    cpu_b = {k: round(v - cpu_b0.get(k, 0), 2) for k, v in cpu_b1.items() if v - cpu_b0.get(k, 0) >= 0.05}
+    cpu_b = dict(sorted(cpu_b.items(), key=lambda kv: -kv[1]))
     log(f"   {backlog} records stored and acknowledged {drain_b:.1f} s after the collectors started; "
         f"{ingest:.0f} records/s once they ran; {ingest / intake:.2f} of the cluster's PUBACK rate without a collector")
+    log(f"   CPU seconds in phase B by program ({drain_b:.1f} s on {os.cpu_count()} cores): {cpu_b}")
+    if args.profile:
+        pg.sql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        log("   PostgreSQL's statements in phase B, by time (execution ms, planning ms, calls, rows):")
+        log(pg.sql("SELECT '     ' || round(total_exec_time) || ' / ' || round(total_plan_time) || ' / ' || calls || ' / '"
+                   " || rows || '  ' || left(regexp_replace(query, '\\s+', ' ', 'g'), 80) FROM pg_stat_statements"
+                   " WHERE query NOT LIKE 'CREATE%' ORDER BY total_exec_time DESC LIMIT 8"))
+    if args.backlog_only:
+        return {"intake_no_collector_msgs_s": round(intake), "backlog": backlog, "ingest_records_s": round(ingest),
+                "ratio_ingest_to_intake": round(ingest / intake, 2), "backlog_drain_s": round(drain_b, 1),
+                "phase_a_cpu_s": cpu_a, "phase_b_cpu_s": cpu_b}
 
     log(f"== C: the whole fleet, one record per site every {args.interval:g} s, with faults")
     drivers = {}
@@ -474,7 +548,7 @@ def campaign(args, work, cluster, pg):
     report = {
         "gateways": args.gateways, "real": args.real, "generated": generated,
         "intake_no_collector_msgs_s": round(intake), "backlog": backlog, "backlog_drain_s": round(drain_b, 1),
-        "ingest_records_s": round(ingest), "ratio_ingest_to_intake": round(ingest / intake, 2),
+        "ingest_records_s": round(ingest), "ratio_ingest_to_intake": round(ingest / intake, 2), "phase_a_cpu_s": cpu_a, "phase_b_cpu_s": cpu_b,
         "steady_offered_records_s": round(args.gateways / args.interval, 1),
         "steady_stored_records_s": round(steady_rate, 1),
         "ack_latency_ms": lat, "ack_latency_outside_faults_ms": lat_quiet, "collector_cpu_s": round(cpu_c, 1), "collector_cpu_share": round(cpu_c / wall_c, 3),

@@ -28,7 +28,7 @@ use portvakt_wire::chain::Salt;
 pub const SWEEP: Duration = Duration::from_secs(30);
 
 /// At most this many messages that have already arrived are taken in one transaction.
-pub const BATCH: usize = 256;
+pub const BATCH: usize = 1000;
 
 /// QoS 0 messages waiting for the collector, at most (QoS 1 ones are bounded by the
 /// broker's in-flight window).
@@ -86,6 +86,7 @@ fn options(b: &Broker) -> MqttOptions {
 
 /// Collects until `stop` resolves or the database fails.
 pub async fn run(mut c: Collector, stop: impl std::future::Future<Output = ()>) -> Result<(), CollectError> {
+    let prepared = db::Prepared::on(&c.db).await?;
     let (client, mut eventloop) = AsyncClient::new(options(&c.broker), 256);
     // Unbounded on purpose: what arrives is bounded by the in-flight window the broker
     // grants (unacknowledged QoS 1 messages past it are not sent), whatever that window is
@@ -158,7 +159,7 @@ pub async fn run(mut c: Collector, stop: impl std::future::Future<Output = ()>) 
                     }
                 }
                 waiting.fetch_sub(batch.len(), std::sync::atomic::Ordering::Relaxed);
-                if let Err(e) = handle(&mut c, &client, &batch).await {
+                if let Err(e) = handle(&mut c, &prepared, &client, &batch).await {
                     break Err(e);
                 }
                 // Only now may the broker forget them: committed, and acknowledged.
@@ -173,7 +174,12 @@ pub async fn run(mut c: Collector, stop: impl std::future::Future<Output = ()>) 
     result
 }
 
-async fn handle(c: &mut Collector, client: &AsyncClient, batch: &[Publish]) -> Result<(), CollectError> {
+async fn handle(
+    c: &mut Collector,
+    prepared: &db::Prepared,
+    client: &AsyncClient,
+    batch: &[Publish],
+) -> Result<(), CollectError> {
     let now = jiff::Timestamp::now();
     let rules = Rules::default();
     let root = c.broker.root.clone();
@@ -194,17 +200,18 @@ async fn handle(c: &mut Collector, client: &AsyncClient, batch: &[Publish]) -> R
             None => log::warn!("not a topic of Central's, ignored: {}", p.topic),
         }
     }
-    for (site, ack) in take_records(&mut c.db, &c.keys, &events, now).await? {
-        let topic = format!("{root}/{site}/events/ack");
-        client.publish(topic, QoS::AtLeastOnce, false, ack).await.map_err(|_| CollectError::Broker)?;
+    for ack in take_records(&mut c.db, prepared, &c.keys, &events, now).await? {
+        let topic = format!("{root}/{}/events/ack", ack.site);
+        let sealed = seal(&ack, &c.keys.signing);
+        client.publish(topic, QoS::AtLeastOnce, false, sealed).await.map_err(|_| CollectError::Broker)?;
     }
     Ok(())
 }
 
 /// Takes `events` messages — (site, bytes) — into PostgreSQL and returns, for each run of
-/// a site's chain among them that has a gap-free point, the signed acknowledgement to
-/// publish (on the site's `events/ack`). Shared by
-/// both engines' collectors, so every rule is made once:
+/// a site's chain among them that has a gap-free point, the acknowledgement to sign
+/// ([`seal`]) and publish on the site's `events/ack`. Shared by both engines' collectors,
+/// so every rule is made once:
 ///
 /// - each message is checked at the trust boundary ([`crate::boundary`]) before it joins
 ///   the batch; what fails is quarantined with its reason (and the site's alarm raised);
@@ -217,10 +224,11 @@ async fn handle(c: &mut Collector, client: &AsyncClient, batch: &[Publish]) -> R
 /// Every message given is then taken or quarantined: the caller acknowledges them all.
 pub async fn take_records(
     db: &mut tokio_postgres::Client,
+    prepared: &db::Prepared,
     keys: &Keys,
     messages: &[(&str, &[u8])],
     now: jiff::Timestamp,
-) -> Result<Vec<(String, Vec<u8>)>, DbError> {
+) -> Result<Vec<AckBody>, DbError> {
     let mut parsed = Vec::with_capacity(messages.len());
     for (site, payload) in messages {
         let checked = ReceivedEvent::parse(payload)
@@ -235,7 +243,7 @@ pub async fn take_records(
         }
     }
     let mut wholes: Vec<(&str, &str, Whole)> = Vec::new();
-    for (i, taken) in take_isolating(db, &parsed).await? {
+    for (i, taken) in take_isolating(db, prepared, &parsed).await? {
         let (site, event, _, _) = &parsed[i];
         // A resend too: its first judging may have been lost with a connection after the
         // commit (judging again changes only a `not_stored` outcome).
@@ -269,8 +277,7 @@ pub async fn take_records(
         }
         if let Some(hash) = whole.hash.filter(|_| whole.through > 0) {
             let epoch = (!epoch.is_empty()).then(|| epoch.to_owned());
-            let body = AckBody { site: site.to_owned(), epoch, through: whole.through, hash: hex::encode(&hash) };
-            acks.push((site.to_owned(), seal(&body, &keys.signing)));
+            acks.push(AckBody { site: site.to_owned(), epoch, through: whole.through, hash: hex::encode(&hash) });
         }
     }
     Ok(acks)
@@ -316,6 +323,7 @@ const RETRIES: u32 = 5;
 /// order taken.
 async fn take_isolating(
     db: &mut tokio_postgres::Client,
+    prepared: &db::Prepared,
     parsed: &[(&str, ReceivedEvent, &[u8], Option<Salt>)],
 ) -> Result<Vec<(usize, db::Taken)>, DbError> {
     let mut out = Vec::with_capacity(parsed.len());
@@ -331,7 +339,7 @@ async fn take_isolating(
             .collect();
         let mut tries = 0;
         let result = loop {
-            match db::take_many(db, &incoming).await {
+            match db::take_many(db, prepared, &incoming).await {
                 Err(e) if e.is_retryable() && tries < RETRIES => tries += 1,
                 other => break other,
             }

@@ -17,6 +17,7 @@ mod take;
 
 pub use checkpoints::{check_checkpoint, rejudge_checkpoints};
 pub use quarantine::refuse;
+pub use take::Prepared;
 
 /// The migrations, in order: version, name, SQL.
 const MIGRATIONS: &[(i32, &str, &str)] = &[
@@ -186,26 +187,28 @@ pub struct Incoming<'a> {
     pub salt: Option<portvakt_wire::chain::Salt>,
 }
 
-/// Takes one record of `site` in, in one transaction.
-pub async fn take(client: &mut Client, site: &str, e: &ReceivedEvent, payload: &[u8]) -> Result<Taken, DbError> {
-    let taken = take_many(client, &[Incoming { site, event: e, payload, salt: None }]).await?;
-    taken.into_iter().next().ok_or_else(|| DbError::Damaged("a record taken in vanished".into()))
-}
-
 /// Takes several records in, in one transaction (one commit for all of them), set-based
 /// (`take`): each run of a site's chain new to Central begins (and becomes the site's
 /// current run), each record is inserted and classified, then each run's gap-free point
 /// moves on once, the runs' rows locked in (site, run) order (so collectors taking
 /// overlapping batches never deadlock). Returns what became of each record, in order, with
 /// its run after the batch.
-pub async fn take_many(client: &mut Client, batch: &[Incoming<'_>]) -> Result<Vec<Taken>, DbError> {
-    take::take_batch(client, batch).await.map(|(taken, _)| taken)
+pub async fn take_many(
+    client: &mut Client,
+    prepared: &Prepared,
+    batch: &[Incoming<'_>],
+) -> Result<Vec<Taken>, DbError> {
+    take::take_batch(client, prepared, batch).await.map(|(taken, _)| taken)
 }
 
 /// [`take_many`], also saying how many round trips to PostgreSQL the batch took (six
 /// whatever its size; a site whose forced door changed adds its alarms' reconciling).
-pub async fn take_many_counted(client: &mut Client, batch: &[Incoming<'_>]) -> Result<(Vec<Taken>, usize), DbError> {
-    take::take_batch(client, batch).await
+pub async fn take_many_counted(
+    client: &mut Client,
+    prepared: &Prepared,
+    batch: &[Incoming<'_>],
+) -> Result<(Vec<Taken>, usize), DbError> {
+    take::take_batch(client, prepared, batch).await
 }
 
 /// The message as it is kept: as it arrived, but for a format 2 record without its sealed

@@ -8,6 +8,7 @@
 //! - [`db`]: the schema's migrations and taking a record in.
 //! - [`collector`]: the MQTT collector and its acknowledgements.
 //! - [`nats`]: the collector on a NATS JetStream cluster (a shared durable pull consumer).
+//! - [`acks`]: acknowledgements held while a backlog is taken in, the newest per run sent (pure).
 //! - [`alarms`], [`fleet`]: which alarms a site calls for (pure), and the fleet's state and alarm rows.
 //! - [`topics`]: what a topic or subject carries.
 //! - [`fleet_view`], [`verify`], [`visits`]: the answers.
@@ -15,6 +16,7 @@
 //! - [`console`]: the operators' web console (`serve`), accounts and sessions.
 //! - [`staff`]: staff members' shift certificates, issued as the municipality's delegated issuer.
 
+pub mod acks;
 pub mod alarms;
 pub mod anchors;
 pub mod boundary;

@@ -4,17 +4,27 @@
 //! instances of one durable pull consumer, so any number of them share the work (MQTT
 //! shared subscriptions do not work on NATS 2.9). Each message is taken into PostgreSQL,
 //! the site's signed acknowledgement is published on `portvakt.<site>.events.ack` (the
-//! gateway's `events/ack`), and only then is the message acknowledged to JetStream (and
-//! that acknowledgement confirmed): a collector or node that dies mid-way leaves a
-//! redelivery, never a hole. A second stream keeps the last `status`, `state` and door
-//! state of each gateway for the fleet's state (`fleet`).
+//! gateway's `events/ack`), and only then is the message acknowledged to JetStream: a
+//! collector or node that dies mid-way leaves a redelivery, never a hole.
+//!
+//! - While more messages already wait, the answers of several batches are held up to
+//!   100 ms and only each run's newest is signed and sent ([`crate::acks`]); when nothing
+//!   more waits, they go at once.
+//! - The acknowledgements to JetStream are not waited for: a confirmed one would cost the
+//!   cluster a subscription and a reply more each, and a lost one costs only a redelivery,
+//!   taken again as a duplicate. They are flushed before the collector stops.
+//! - A second stream keeps the last `status`, `state` and door state of each gateway for
+//!   the fleet's state (`fleet`).
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use async_nats::jetstream::consumer::pull::MessagesError;
 use async_nats::jetstream::{self, consumer, stream};
 use futures_util::{FutureExt as _, StreamExt as _};
+use portvakt_wire::ack::{AckBody, seal};
 
+use crate::acks::Held;
 use crate::alarms::Rules;
 use crate::collector::{BATCH, SWEEP, take_records};
 use crate::db::DbError;
@@ -25,6 +35,9 @@ use crate::topics::{Topic, classify, state_filters};
 /// message delivered to a collector may stay unacknowledged before another gets it.
 const KEEP: Duration = Duration::from_secs(14 * 24 * 3600);
 const ACK_WAIT: Duration = Duration::from_secs(30);
+
+/// How often the cluster says a pull request is alive while it has nothing to deliver.
+const HEARTBEAT: Duration = Duration::from_secs(15);
 
 /// The stream of fleet state beside the events: each gateway's `status`, `state` and door
 /// states, the last message per subject kept (NATS's own retained messages).
@@ -109,11 +122,14 @@ pub async fn run(
     db: &mut tokio_postgres::Client,
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<(), NatsError> {
+    let prepared = crate::db::Prepared::on(db).await?;
     let client = connect(c).await?;
     let js = jetstream::new(client.clone());
     let events = consumer_of(&js, stream_config(c), &c.consumer).await?;
     let states = consumer_of(&js, state_stream_config(c), &format!("{}-state", c.consumer)).await?;
-    let mut messages = events.messages().await.map_err(nats)?;
+    // As many messages asked for at a time as one transaction takes.
+    let mut messages =
+        events.stream().max_messages_per_batch(BATCH).heartbeat(HEARTBEAT).messages().await.map_err(nats)?;
     let mut state_messages = states.messages().await.map_err(nats)?;
     log::info!("collecting from streams {0} and {0}_STATE as consumer {1} ({2})", c.stream, c.consumer, c.name);
     tokio::pin!(stop);
@@ -121,9 +137,30 @@ pub async fn run(
     let mut sweep = tokio::time::interval(SWEEP);
     let mut retain = tokio::time::interval(crate::retention::EVERY);
     let rules = Rules::default();
+    let mut held: Held<jetstream::Message> = Held::default();
+    // A message taken while looking whether one was already waiting.
+    let mut early: Option<Result<jetstream::Message, MessagesError>> = None;
     loop {
+        if !held.is_empty() {
+            if early.is_none() {
+                match messages.next().now_or_never() {
+                    Some(Some(m)) => early = Some(m),
+                    Some(None) => return Err(NatsError::Nats("a consumer's message stream ended".into())),
+                    None => {}
+                }
+            }
+            // Sent when nothing more waits, or once held long enough.
+            if early.is_none() || held.due(Instant::now()) {
+                taken += answer(c, keys, &client, &mut held).await;
+            }
+        }
         let next = tokio::select! {
             () = &mut stop => {
+                taken += answer(c, keys, &client, &mut held).await;
+                // The last acknowledgements are only queued: sent before stopping.
+                if let Err(e) = client.flush().await {
+                    log::warn!("NATS: the last acknowledgements were not flushed ({e}); those messages come again");
+                }
                 log::info!("stopping after taking {taken} message(s)");
                 return Ok(());
             }
@@ -136,7 +173,7 @@ pub async fn run(
                 continue;
             }
             m = state_messages.next() => m,
-            m = messages.next() => m,
+            m = async { match early.take() { Some(m) => Some(m), None => messages.next().await } } => m,
         };
         let message = match next {
             Some(Ok(m)) => m,
@@ -155,11 +192,11 @@ pub async fn run(
             }
         }
         let now = jiff::Timestamp::now();
-        let mut forget = Vec::with_capacity(batch.len());
-        let stored = take_batch(c, keys, db, &batch, now, &rules);
-        let acks = match stored.await {
-            Ok(acks) => acks,
+        match take_batch(c, keys, db, &prepared, &batch, now, &rules).await {
+            Ok(acks) => held.add(acks, batch, Instant::now()),
             Err(e) => {
+                // What was committed before is answered; this batch comes again.
+                answer(c, keys, &client, &mut held).await;
                 // A lost database: what this batch held comes again as soon as a collector
                 // asks, not after JetStream's acknowledgement wait, so records held up by
                 // it flow again within moments of its return. Any other failure waits for
@@ -173,44 +210,50 @@ pub async fn run(
                             );
                         }
                     }
-                    // The NAKs are only queued: sent before this connection is dropped.
-                    if let Err(f) = client.flush().await {
-                        log::warn!("NATS: the NAKs were not flushed ({f})");
-                    }
+                }
+                // The acknowledgements and NAKs are only queued: sent before this connection is dropped.
+                if let Err(f) = client.flush().await {
+                    log::warn!("NATS: the last acknowledgements were not flushed ({f})");
                 }
                 return Err(e.into());
             }
-        };
-        let mut unsent = Vec::new();
-        for (site, ack) in acks {
-            let subject = format!("{}.{site}.events.ack", c.root);
-            if let Err(e) = client.publish(subject, ack.into()).await {
-                log::warn!("{site}: the acknowledgement was not sent ({e}); its records stay for redelivery");
-                unsent.push(site);
-            }
-        }
-        for message in &batch {
-            match classify(&c.root, &message.subject, '.') {
-                Some(Topic::Events(site)) if unsent.contains(&site.to_owned()) => {}
-                Some(Topic::Events(_)) => {
-                    taken += 1;
-                    forget.push(message);
-                }
-                _ => forget.push(message),
-            }
-        }
-        // Only now may JetStream forget them: committed, and acknowledged to the gateways.
-        // (Each acknowledgement waits for the server's confirmation: sent together.)
-        let confirmations = futures_util::future::join_all(forget.iter().map(|m| m.double_ack())).await;
-        for (message, result) in forget.iter().zip(confirmations) {
-            if let Err(e) = result {
-                log::warn!(
-                    "{}: JetStream did not confirm the acknowledgement ({e}); it may come again",
-                    message.subject
-                );
-            }
         }
     }
+}
+
+/// Sends what is held: each run's newest acknowledgement, signed, to its gateway; then, for
+/// every message whose gateway's acknowledgement went out, the acknowledgement to
+/// JetStream (only now may it forget them: committed, and acknowledged to the gateways).
+/// A message of a site whose acknowledgement could not be sent stays for redelivery.
+/// Returns how many records were acknowledged.
+async fn answer(
+    c: &Cluster,
+    keys: &crate::keys::Keys,
+    client: &async_nats::Client,
+    held: &mut Held<jetstream::Message>,
+) -> u64 {
+    let (acks, messages) = held.take();
+    log::debug!("answering {} message(s) with {} acknowledgement(s)", messages.len(), acks.len());
+    let mut unsent = Vec::new();
+    for ack in acks {
+        let subject = format!("{}.{}.events.ack", c.root, ack.site);
+        if let Err(e) = client.publish(subject, seal(&ack, &keys.signing).into()).await {
+            log::warn!("{}: the acknowledgement was not sent ({e}); its records stay for redelivery", ack.site);
+            unsent.push(ack.site);
+        }
+    }
+    let mut taken = 0;
+    for message in messages {
+        match classify(&c.root, &message.subject, '.') {
+            Some(Topic::Events(site)) if unsent.iter().any(|u| u == site) => continue,
+            Some(Topic::Events(_)) => taken += 1,
+            _ => {}
+        }
+        if let Err(e) = message.ack().await {
+            log::warn!("{}: the acknowledgement to JetStream was not sent ({e}); it comes again", message.subject);
+        }
+    }
+    taken
 }
 
 /// Takes a batch in: the fleet's states observed, the records stored; returns the
@@ -219,10 +262,11 @@ async fn take_batch(
     c: &Cluster,
     keys: &crate::keys::Keys,
     db: &mut tokio_postgres::Client,
+    prepared: &crate::db::Prepared,
     batch: &[jetstream::Message],
     now: jiff::Timestamp,
     rules: &Rules,
-) -> Result<Vec<(String, Vec<u8>)>, DbError> {
+) -> Result<Vec<AckBody>, DbError> {
     let mut events = Vec::new();
     for message in batch {
         let payload = &message.payload[..];
@@ -240,7 +284,7 @@ async fn take_batch(
             None => log::warn!("not a subject of Central's, acknowledged and ignored: {}", message.subject),
         }
     }
-    take_records(db, keys, &events, now).await
+    take_records(db, prepared, keys, &events, now).await
 }
 
 /// Makes both streams if missing, as a collector does at start: gateways may publish

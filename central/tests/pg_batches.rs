@@ -36,12 +36,13 @@ fn incoming(parsed: &[(String, ReceivedEvent, Vec<u8>)]) -> Vec<Incoming<'_>> {
 async fn a_batch_of_a_thousand_records_over_a_hundred_sites_takes_six_round_trips() {
     let (_pg, mut c) = pg().await;
     let records = parsed(&fleet(100, 10));
-    let (taken, trips) = db::take_many_counted(&mut c, &incoming(&records)).await.unwrap();
+    let prepared = db::Prepared::on(&c).await.unwrap();
+    let (taken, trips) = db::take_many_counted(&mut c, &prepared, &incoming(&records)).await.unwrap();
     assert_eq!(taken.len(), 1000);
     assert!(taken.iter().all(|t| t.whole.through == 10), "every run whole through its tenth record");
     assert!(trips <= 6, "{trips} round trips for one batch");
     // The same batch again: all duplicates, still six.
-    let (again, trips) = db::take_many_counted(&mut c, &incoming(&records)).await.unwrap();
+    let (again, trips) = db::take_many_counted(&mut c, &prepared, &incoming(&records)).await.unwrap();
     assert!(again.iter().all(|t| t.arrival == Arrival::Duplicate));
     assert!(trips <= 6, "{trips} round trips for a batch of duplicates");
     assert_eq!(count(&c, "SELECT count(*) FROM records").await, 1000);
@@ -61,13 +62,15 @@ async fn two_collectors_taking_ten_thousand_sites_in_overlapping_batches_leave_e
     let mut backward: Vec<&[(String, ReceivedEvent, Vec<u8>)]> = tail.rchunks(1000).collect();
     backward.push(head);
     let one = async {
+        let prepared = db::Prepared::on(&first).await.unwrap();
         for b in &forward {
-            db::take_many(&mut first, &incoming(b)).await.unwrap();
+            db::take_many(&mut first, &prepared, &incoming(b)).await.unwrap();
         }
     };
     let two = async {
+        let prepared = db::Prepared::on(&second).await.unwrap();
         for b in &backward {
-            db::take_many(&mut second, &incoming(b)).await.unwrap();
+            db::take_many(&mut second, &prepared, &incoming(b)).await.unwrap();
         }
     };
     tokio::join!(one, two);
@@ -86,7 +89,8 @@ async fn of_two_copies_of_one_record_in_a_batch_the_first_to_arrive_is_kept_and_
     let second = chain.next("door.granted", Some("entrance"), "{}", NOW_MS);
     let msgs =
         parsed(&[("site-a".to_owned(), genuine.clone()), ("site-a".to_owned(), forged), ("site-a".to_owned(), second)]);
-    let taken = db::take_many(&mut c, &incoming(&msgs)).await.unwrap();
+    let prepared = db::Prepared::on(&c).await.unwrap();
+    let taken = db::take_many(&mut c, &prepared, &incoming(&msgs)).await.unwrap();
     assert_eq!(
         taken.iter().map(|t| t.arrival).collect::<Vec<_>>(),
         [Arrival::New, Arrival::Equivocation, Arrival::New]

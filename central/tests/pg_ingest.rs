@@ -36,8 +36,10 @@ async fn a_poisoned_record_is_quarantined_and_alarmed_while_every_other_sites_re
     batch.extend(good_a.iter().map(|m| ("site-a", &m[..])));
     batch.extend(poisons.iter().map(|m| ("site-poison", &m[..])));
     batch.extend(good_b.iter().map(|m| ("site-b", &m[..])));
-    let acks = take_records(&mut c, &keys(), &batch, jiff::Timestamp::now()).await.expect("the batch is taken");
-    let acked: Vec<&str> = acks.iter().map(|(s, _)| s.as_str()).collect();
+    let prepared = db::Prepared::on(&c).await.unwrap();
+    let acks =
+        take_records(&mut c, &prepared, &keys(), &batch, jiff::Timestamp::now()).await.expect("the batch is taken");
+    let acked: Vec<&str> = acks.iter().map(|a| a.site.as_str()).collect();
     assert_eq!(acked, ["site-a", "site-b"], "both good sites acknowledged");
     assert_eq!(count(&c, "SELECT count(*) FROM records WHERE site = 'site-a'").await, 3);
     assert_eq!(count(&c, "SELECT count(*) FROM records WHERE site = 'site-b'").await, 2);
@@ -71,7 +73,7 @@ async fn a_poisoned_record_is_quarantined_and_alarmed_while_every_other_sites_re
     // A NUL only spelled in a detail's JSON (`\u0000`, as a phone's text escaped) is text
     // PostgreSQL keeps: stored, not quarantined.
     let spelled = Chain::new().next("ble.refused", None, "{\"door_named\":\"\\u0000\"}", NOW_MS);
-    take_records(&mut c, &keys(), &[("site-c", &spelled[..])], jiff::Timestamp::now()).await.unwrap();
+    take_records(&mut c, &prepared, &keys(), &[("site-c", &spelled[..])], jiff::Timestamp::now()).await.unwrap();
     assert_eq!(count(&c, "SELECT count(*) FROM records WHERE site = 'site-c'").await, 1);
     // A retained state holding a NUL is quarantined too, not the collector's batch failed.
     let state = b"{\"site\":\"site-b\",\"x\":\"\0\"}";
@@ -89,7 +91,7 @@ async fn a_poisoned_record_is_quarantined_and_alarmed_while_every_other_sites_re
     // The good sites go on: their next records are taken beside more poison.
     let next = a.next("system.stop", None, "{}", NOW_MS);
     let batch: Vec<(&str, &[u8])> = vec![("site-poison", &poisons[2][..]), ("site-a", &next[..])];
-    let acks = take_records(&mut c, &keys(), &batch, jiff::Timestamp::now()).await.unwrap();
+    let acks = take_records(&mut c, &prepared, &keys(), &batch, jiff::Timestamp::now()).await.unwrap();
     assert_eq!(acks.len(), 1);
     assert_eq!(count(&c, "SELECT through FROM current_chains WHERE site = 'site-a'").await, 4);
 }
@@ -103,7 +105,9 @@ async fn a_record_postgresql_refuses_is_isolated_by_splitting_and_the_rest_are_s
     let msgs: Vec<Vec<u8>> =
         (1..=9).map(|i| a.next(if i == 6 { "test.poison" } else { "system.start" }, None, "{}", NOW_MS)).collect();
     let batch: Vec<(&str, &[u8])> = msgs.iter().map(|m| ("site-a", &m[..])).collect();
-    let acks = take_records(&mut c, &keys(), &batch, jiff::Timestamp::now()).await.expect("taken, not failed");
+    let prepared = db::Prepared::on(&c).await.unwrap();
+    let acks =
+        take_records(&mut c, &prepared, &keys(), &batch, jiff::Timestamp::now()).await.expect("taken, not failed");
     assert_eq!(count(&c, "SELECT count(*) FROM records").await, 8, "all but the refused one");
     let reason: String = c.query_one("SELECT reason FROM refused", &[]).await.unwrap().get(0);
     assert!(reason.contains("refused by PostgreSQL") && reason.contains("no_test_poison"), "{reason}");
@@ -122,20 +126,27 @@ async fn a_forced_doors_alarm_follows_its_latest_door_record_by_seq_in_the_recor
     let open_alarms =
         "SELECT count(*) FROM alarms WHERE site = 'site-a' AND kind = 'door_forced_open' AND cleared_at IS NULL";
     // Two collectors: the one with `door.closed` commits first.
-    take_records(&mut c, &keys(), &[("site-a", &start[..]), ("site-a", &closed[..])], jiff::Timestamp::now())
-        .await
-        .unwrap();
-    take_records(&mut c, &keys(), &[("site-a", &forced[..])], jiff::Timestamp::now()).await.unwrap();
+    let prepared = db::Prepared::on(&c).await.unwrap();
+    take_records(
+        &mut c,
+        &prepared,
+        &keys(),
+        &[("site-a", &start[..]), ("site-a", &closed[..])],
+        jiff::Timestamp::now(),
+    )
+    .await
+    .unwrap();
+    take_records(&mut c, &prepared, &keys(), &[("site-a", &forced[..])], jiff::Timestamp::now()).await.unwrap();
     assert_eq!(count(&c, open_alarms).await, 0, "the door closed after it was forced: no alarm for a shut door");
     // Forced again, later by seq: the alarm is there as soon as the record is.
     let forced_again = a.next("door.forced_open", Some("entrance"), "{}", NOW_MS);
-    take_records(&mut c, &keys(), &[("site-a", &forced_again[..])], jiff::Timestamp::now()).await.unwrap();
+    take_records(&mut c, &prepared, &keys(), &[("site-a", &forced_again[..])], jiff::Timestamp::now()).await.unwrap();
     assert_eq!(count(&c, open_alarms).await, 1);
     // A resend of the old `door.closed` changes nothing: it is not the latest.
-    take_records(&mut c, &keys(), &[("site-a", &closed[..])], jiff::Timestamp::now()).await.unwrap();
+    take_records(&mut c, &prepared, &keys(), &[("site-a", &closed[..])], jiff::Timestamp::now()).await.unwrap();
     assert_eq!(count(&c, open_alarms).await, 1);
     let shut = a.next("door.closed", Some("entrance"), "{}", NOW_MS);
-    take_records(&mut c, &keys(), &[("site-a", &shut[..])], jiff::Timestamp::now()).await.unwrap();
+    take_records(&mut c, &prepared, &keys(), &[("site-a", &shut[..])], jiff::Timestamp::now()).await.unwrap();
     assert_eq!(count(&c, open_alarms).await, 0);
 }
 
@@ -145,6 +156,7 @@ async fn two_collectors_taking_overlapping_batches_in_opposite_orders_never_dead
     let mut second = db::connect(&pg.url).await.unwrap();
     let sites = ["site-a", "site-b", "site-c"];
     let mut chains: Vec<Chain> = sites.iter().map(|_| Chain::new()).collect();
+    let (p1, p2) = (db::Prepared::on(&first).await.unwrap(), db::Prepared::on(&second).await.unwrap());
     for round in 0..20 {
         let mut msgs: Vec<(&str, Vec<u8>)> = Vec::new();
         for (site, chain) in sites.iter().zip(chains.iter_mut()) {
@@ -155,8 +167,10 @@ async fn two_collectors_taking_overlapping_batches_in_opposite_orders_never_dead
         let forward: Vec<(&str, &[u8])> = msgs.iter().map(|(s, m)| (*s, &m[..])).collect();
         let backward: Vec<(&str, &[u8])> = forward.iter().rev().copied().collect();
         let (now, k) = (jiff::Timestamp::now(), keys());
-        let (x, y) =
-            tokio::join!(take_records(&mut first, &k, &forward, now), take_records(&mut second, &k, &backward, now));
+        let (x, y) = tokio::join!(
+            take_records(&mut first, &p1, &k, &forward, now),
+            take_records(&mut second, &p2, &k, &backward, now)
+        );
         x.unwrap_or_else(|e| panic!("round {round}, first collector: {e}"));
         y.unwrap_or_else(|e| panic!("round {round}, second collector: {e}"));
     }
@@ -178,13 +192,20 @@ async fn a_checkpoint_that_arrived_before_its_record_is_judged_again_when_the_re
     let signed = Checkpoint::sign("site-a", 2, covered_hash, at, &device).detail().to_string();
     let checkpoint = a.next("audit.checkpoint", None, &signed, NOW_MS);
     // The checkpoint (record 3) arrives before record 2, which it covers.
-    take_records(&mut c, &keys(), &[("site-a", &first[..]), ("site-a", &checkpoint[..])], jiff::Timestamp::now())
-        .await
-        .unwrap();
+    let prepared = db::Prepared::on(&c).await.unwrap();
+    take_records(
+        &mut c,
+        &prepared,
+        &keys(),
+        &[("site-a", &first[..]), ("site-a", &checkpoint[..])],
+        jiff::Timestamp::now(),
+    )
+    .await
+    .unwrap();
     let outcome = "SELECT outcome FROM checkpoints WHERE site = 'site-a' AND seq = 3";
     let judged: String = c.query_one(outcome, &[]).await.unwrap().get(0);
     assert_eq!(judged, "not_stored");
-    take_records(&mut c, &keys(), &[("site-a", &second[..])], jiff::Timestamp::now()).await.unwrap();
+    take_records(&mut c, &prepared, &keys(), &[("site-a", &second[..])], jiff::Timestamp::now()).await.unwrap();
     let judged: String = c.query_one(outcome, &[]).await.unwrap().get(0);
     assert_eq!(judged, "verified", "judged again once record 2 is stored");
 }
@@ -195,7 +216,8 @@ async fn a_flood_of_bad_messages_from_one_site_is_counted_past_the_cap_not_kept_
     let (_pg, mut c) = pg().await;
     let junk = vec![b'x'; 2048];
     let flood: Vec<(&str, &[u8])> = (0..MAX_QUARANTINED + 5).map(|_| ("site-stolen", &junk[..])).collect();
-    take_records(&mut c, &keys(), &flood, jiff::Timestamp::now()).await.expect("every message is answered");
+    let prepared = db::Prepared::on(&c).await.unwrap();
+    take_records(&mut c, &prepared, &keys(), &flood, jiff::Timestamp::now()).await.expect("every message is answered");
     let kept = count(&c, "SELECT count(*) FROM refused WHERE site = 'site-stolen'").await;
     assert_eq!(usize::try_from(kept).unwrap(), MAX_QUARANTINED);
     assert_eq!(count(&c, "SELECT messages FROM refused_dropped WHERE site = 'site-stolen'").await, 5);

@@ -10,6 +10,7 @@ mod common;
 
 use common::{NOW_MS, entry_v2, key, pg};
 use portvakt_central::collector::take_records;
+use portvakt_central::db;
 use portvakt_central::keys::{Keys, ReadingKeys};
 use portvakt_central::retention::{Retention, erase};
 use portvakt_central::verify;
@@ -91,8 +92,9 @@ async fn after_a_day_at_the_building_no_residents_name_is_in_clear_and_only_home
         }
     }
     let batch: Vec<(&str, &[u8])> = day.iter().map(|m| ("ekvagen-3", &m[..])).collect();
+    let prepared = db::Prepared::on(&c).await.unwrap();
     for chunk in batch.chunks(40) {
-        take_records(&mut c, &keys, chunk, jiff::Timestamp::now()).await.unwrap();
+        take_records(&mut c, &prepared, &keys, chunk, jiff::Timestamp::now()).await.unwrap();
     }
     let stored: i64 = c.query_one("SELECT count(*) FROM records", &[]).await.unwrap().get(0);
     assert_eq!(stored, i64::try_from(seq).unwrap());
@@ -208,10 +210,11 @@ async fn a_record_sent_again_with_the_personal_part_its_first_copy_lacked_gets_i
         Some(&kommun_public),
         NOW_MS,
     );
-    take_records(&mut c, &keys, &[("ekvagen-3", &bare[..])], jiff::Timestamp::now()).await.unwrap();
+    let prepared = db::Prepared::on(&c).await.unwrap();
+    take_records(&mut c, &prepared, &keys, &[("ekvagen-3", &bare[..])], jiff::Timestamp::now()).await.unwrap();
     let holder = "SELECT holder FROM records WHERE seq = 1";
     assert_eq!(c.query_one(holder, &[]).await.unwrap().get::<_, Option<String>>(0), None);
-    take_records(&mut c, &keys, &[("ekvagen-3", &full[..])], jiff::Timestamp::now()).await.unwrap();
+    take_records(&mut c, &prepared, &keys, &[("ekvagen-3", &full[..])], jiff::Timestamp::now()).await.unwrap();
     assert_eq!(
         c.query_one(holder, &[]).await.unwrap().get::<_, Option<String>>(0).as_deref(),
         Some("hemtjanst-natt-5")

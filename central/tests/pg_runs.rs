@@ -7,25 +7,23 @@
 
 mod common;
 
-use common::{Chain, NOW_MS, count, key, keys, message_in, pg};
+use common::{Chain, NOW_MS, count, keys, message_in, pg};
 use ed25519_dalek::SigningKey;
 use portvakt_central::collector::take_records;
+use portvakt_central::db;
 use portvakt_central::{fleet, verify};
-use portvakt_wire::ack::AckBody;
 use portvakt_wire::event::Epoch;
 use portvakt_wire::hex;
 
 /// The acknowledgements published for `messages` of site-a, read back: (run, through).
 async fn take(c: &mut tokio_postgres::Client, messages: &[&Vec<u8>]) -> Vec<(Option<String>, u64)> {
     let batch: Vec<(&str, &[u8])> = messages.iter().map(|m| ("site-a", &m[..])).collect();
-    let acks = take_records(c, &keys(), &batch, jiff::Timestamp::now()).await.expect("taken");
-    acks.iter()
-        .map(|(site, signed)| {
-            assert_eq!(site, "site-a");
-            let env = portvakt_wire::envelope::open(signed).unwrap();
-            assert!(portvakt_wire::envelope::signature_ok(&env, &key().verifying_key().to_bytes()));
-            let body: AckBody = serde_json::from_slice(env.body).unwrap();
-            (body.epoch, body.through)
+    let prepared = db::Prepared::on(c).await.expect("prepared");
+    let acks = take_records(c, &prepared, &keys(), &batch, jiff::Timestamp::now()).await.expect("taken");
+    acks.into_iter()
+        .map(|ack| {
+            assert_eq!(ack.site, "site-a");
+            (ack.epoch, ack.through)
         })
         .collect()
 }

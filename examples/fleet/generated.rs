@@ -3,7 +3,9 @@
 //! writes the same bytes — and takes acknowledgements as the gateway does: the envelope's
 //! signature under the collector's key, its site, and the hash of the record it names;
 //! unacknowledged records are published again after 10 s of silence and at every
-//! reconnect. In `--burst` mode it only publishes, counting the broker's PUBACKs.
+//! reconnect. As the gateway, it publishes only while connected, after subscribing to its
+//! acknowledgements (a record made while away waits for the connection: its latency counts
+//! from when it was made). In `--burst` mode it only publishes, counting the broker's PUBACKs.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -106,6 +108,16 @@ fn acknowledged(payload: &[u8], site: &str, collector: &[u8; 32], chain: &mut Ch
     (hex::encode(&hash) == body.hash).then_some(body.through)
 }
 
+/// What a site's connection heard.
+enum Heard {
+    /// Connected (again).
+    Connected,
+    /// A message on a subscribed topic.
+    Message(bytes::Bytes),
+    /// The connection failed; connecting again.
+    Lost,
+}
+
 /// One generated site, publishing from `start` every `interval` until `stop`.
 #[allow(clippy::too_many_arguments, clippy::too_many_lines)]
 pub async fn site(
@@ -122,19 +134,18 @@ pub async fn site(
     let (tx, mut rx) = tokio::sync::mpsc::channel(64);
     tokio::spawn(async move {
         loop {
-            match eventloop.poll().await {
-                Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                    if tx.send(None).await.is_err() {
-                        return;
-                    }
+            let heard = match eventloop.poll().await {
+                Ok(Event::Incoming(Packet::ConnAck(_))) => Heard::Connected,
+                Ok(Event::Incoming(Packet::Publish(p))) => Heard::Message(p.payload),
+                Ok(_) => continue,
+                Err(_) => {
+                    let _ = tx.send(Heard::Lost).await;
+                    tokio::time::sleep(Duration::from_millis(500 + rand_ms())).await;
+                    continue;
                 }
-                Ok(Event::Incoming(Packet::Publish(p))) => {
-                    if tx.send(Some(p.payload)).await.is_err() {
-                        return;
-                    }
-                }
-                Ok(_) => {}
-                Err(_) => tokio::time::sleep(Duration::from_millis(500 + rand_ms())).await,
+            };
+            if tx.send(heard).await.is_err() {
+                return;
             }
         }
     });
@@ -147,6 +158,7 @@ pub async fn site(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut resend = tokio::time::interval(RESEND_AFTER);
     let mut producing = true;
+    let mut connected = false;
     let publish = |chain: &mut Chain, seq: u64| {
         let (payload, _) = chain.record(seq);
         let payload = payload.to_vec();
@@ -158,7 +170,8 @@ pub async fn site(
         tokio::select! {
             _ = stop.changed() => producing = !*stop.borrow(),
             _ = tick.tick(), if producing => {
-                if publish(&mut chain, next).await {
+                // Made now whether or not connected (a door opens either way); sent once connected.
+                if !connected || publish(&mut chain, next).await {
                     let i = usize::try_from(next).unwrap_or(0);
                     if sent.len() <= i { sent.resize(i + 1, None); }
                     sent[i] = Some((Instant::now(), unix_ms()));
@@ -167,7 +180,7 @@ pub async fn site(
                     next += 1;
                 }
             }
-            _ = resend.tick() => {
+            _ = resend.tick(), if connected => {
                 if acked + 1 < next && last_progress.elapsed() >= RESEND_AFTER {
                     for seq in (acked + 1..next).take(200) {
                         let _ = publish(&mut chain, seq).await;
@@ -176,15 +189,18 @@ pub async fn site(
             }
             m = rx.recv() => match m {
                 None => return,
-                Some(None) => {
+                Some(Heard::Lost) => connected = false,
+                Some(Heard::Connected) => {
                     // As the gateway does: QoS 0 (acknowledgements come again anyway), so the
-                    // NATS cluster keeps no JetStream consumer for it.
+                    // NATS cluster keeps no JetStream consumer for it; subscribed before the
+                    // first publish, so no acknowledgement comes before the subscription.
                     let _ = client.subscribe(format!("{prefix}/events/ack"), QoS::AtMostOnce).await;
+                    connected = true;
                     for seq in (acked + 1..next).take(200) {
                         let _ = publish(&mut chain, seq).await;
                     }
                 }
-                Some(Some(payload)) => {
+                Some(Heard::Message(payload)) => {
                     if let Some(through) = acknowledged(&payload, &site, &link.collector_key, &mut chain)
                         && through > acked
                     {

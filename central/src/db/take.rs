@@ -1,16 +1,21 @@
 //! Taking a batch of records in, set-based: one statement per step for the whole batch,
 //! whatever its size and however many sites it holds, so that a batch costs six round
-//! trips (BEGIN, runs, records, links, advance, COMMIT) instead of several per record.
+//! trips (BEGIN, records, runs, links, advance, COMMIT) instead of several per record. The
+//! four statements are prepared once per connection ([`Prepared`]): parsed and planned
+//! once, not at every batch.
 //!
-//! 1. **Runs**: every run of the batch is begun if new and its row locked, in (site, run)
+//! 1. **Records**: one multi-row insert (arrays through `unnest`), in (site, run, seq)
+//!    order; for each key the stored hash comes back, so each record is classified new,
+//!    duplicate or equivocation without asking again. No run is locked yet, so a
+//!    collector holds its runs' rows only for the short steps after it.
+//! 2. **Runs**: every run of the batch is begun if new and its row locked, in (site, run)
 //!    order, so collectors taking overlapping batches never wait on each other in a cycle;
 //!    a site whose run began here takes it as its current run. The runs' gap-free points
 //!    come back.
-//! 2. **Records**: one multi-row insert (arrays through `unnest`), in (site, run, seq)
-//!    order; for each key the stored hash comes back, so each record is classified new,
-//!    duplicate or equivocation without asking again.
 //! 3. **Links**: the records after each run's gap-free point, read in a statement of
-//!    their own (after the lock, so that what another collector committed is seen).
+//!    their own (after the lock, so that what another collector committed is seen: its
+//!    records, inserted before it took the lock, are committed by the time the lock is
+//!    ours, and ours are seen by whoever locks after us).
 //! 4. **Advance**: every run's gap-free point moved in one update; the doors whose forced
 //!    state changed are set in the same statement (by their latest record by seq), and the
 //!    console is told which sites changed. Only a site whose forced door changed has its
@@ -21,7 +26,7 @@ use std::collections::HashMap;
 
 use portvakt_wire::event::ReceivedEvent;
 use tokio_postgres::types::Type;
-use tokio_postgres::{Client, GenericClient};
+use tokio_postgres::{Client, GenericClient, Statement};
 
 use super::{DbError, Incoming, Taken, db_seq, epoch_of, seq_of, stored_payload};
 use crate::ingest::{self, Arrival, Link, Whole};
@@ -119,9 +124,74 @@ fn opt_hash(bytes: Option<Vec<u8>>) -> Result<Option<[u8; 32]>, DbError> {
     bytes.map(|h| h.try_into().map_err(|_| DbError::Damaged("a hash is not 32 bytes".into()))).transpose()
 }
 
+/// The batch's four statements, prepared on one connection (a statement prepared on
+/// another connection is not known on this one: prepare again after connecting again).
+pub struct Prepared {
+    records: Statement,
+    runs: Statement,
+    links: Statement,
+    advance: Statement,
+}
+
+impl Prepared {
+    /// Prepares the statements on `client` (four round trips, once per connection).
+    pub async fn on(client: &Client) -> Result<Self, DbError> {
+        let text = Type::TEXT_ARRAY;
+        let (int8, bytea) = (Type::INT8_ARRAY, Type::BYTEA_ARRAY);
+        let records = [
+            &text,
+            &text,
+            &int8,
+            &int8,
+            &Type::BOOL_ARRAY,
+            &text,
+            &text,
+            &text,
+            &text,
+            &text,
+            &bytea,
+            &bytea,
+            &bytea,
+            &Type::INT2_ARRAY,
+            &text,
+            &bytea,
+            &bytea,
+            &bytea,
+        ]
+        .map(Clone::clone);
+        Ok(Self {
+            records: client.prepare_typed(RECORDS, &records).await?,
+            runs: client
+                .prepare_typed(RUNS, &[text.clone(), text.clone(), int8.clone(), int8.clone(), bytea.clone()])
+                .await?,
+            links: client.prepare_typed(LINKS, &[text.clone(), text.clone(), int8.clone()]).await?,
+            advance: client
+                .prepare_typed(
+                    ADVANCE,
+                    &[
+                        text.clone(),
+                        text.clone(),
+                        int8.clone(),
+                        bytea,
+                        int8,
+                        text.clone(),
+                        text.clone(),
+                        text,
+                        Type::TEXT,
+                    ],
+                )
+                .await?,
+        })
+    }
+}
+
 /// Takes several records in, in one transaction; returns what became of each, in order,
 /// and how many round trips to PostgreSQL it took.
-pub(super) async fn take_batch(client: &mut Client, batch: &[Incoming<'_>]) -> Result<(Vec<Taken>, usize), DbError> {
+pub(super) async fn take_batch(
+    client: &mut Client,
+    prepared: &Prepared,
+    batch: &[Incoming<'_>],
+) -> Result<(Vec<Taken>, usize), DbError> {
     let mut trips = 1; // BEGIN
     let tx = client.transaction().await?;
     let mut runs: Vec<(&str, &str)> = batch.iter().map(|i| (i.site, epoch_of(i.event))).collect();
@@ -129,20 +199,20 @@ pub(super) async fn take_batch(client: &mut Client, batch: &[Incoming<'_>]) -> R
     runs.dedup();
     let keys: RunKeys = (runs.iter().map(|r| r.0).collect(), runs.iter().map(|r| r.1).collect());
 
-    // 1. Runs: begun if new, locked, in order.
-    let state = lock_runs(&tx, batch, &runs, &keys).await?;
-    trips += 1;
-
-    // 2. Records: inserted at once; each classified by the hash stored under its key.
-    let mut stored = insert_records(&tx, batch).await?;
+    // 1. Records: inserted at once; each classified by the hash stored under its key.
+    let mut stored = insert_records(&tx, prepared, batch).await?;
     trips += 1;
     trips += settle_unseen(&tx, &mut stored).await?;
     let arrivals = classify(batch, &stored);
     trips += late_parts_and_equivocations(&tx, batch, &arrivals).await?;
 
+    // 2. Runs: begun if new, locked, in order.
+    let state = lock_runs(&tx, prepared, batch, &runs, &keys).await?;
+    trips += 1;
+
     // 3. Links after each run's gap-free point, read after the lock.
     let befores = runs.iter().map(|(s, e)| whole_of(&state, s, e)).collect::<Result<Vec<_>, _>>()?;
-    let mut links = read_links(&tx, &keys, &befores).await?;
+    let mut links = read_links(&tx, prepared, &keys, &befores).await?;
     trips += 1;
 
     // 4. Advance every run, set the forced doors, tell the console.
@@ -151,7 +221,7 @@ pub(super) async fn take_batch(client: &mut Client, batch: &[Incoming<'_>]) -> R
         let found = links.remove(&(site.to_owned(), epoch.to_owned())).unwrap_or_default();
         after.push(ingest::advance(before, found));
     }
-    advance_all(&tx, batch, &keys, &after).await?;
+    advance_all(&tx, prepared, batch, &keys, &after).await?;
     trips += 1;
     tx.commit().await?;
     trips += 1;
@@ -169,9 +239,10 @@ pub(super) async fn take_batch(client: &mut Client, batch: &[Incoming<'_>]) -> R
 /// The batch's runs in (site, run) order: their sites, their runs.
 type RunKeys<'a> = (Vec<&'a str>, Vec<&'a str>);
 
-/// Step 1: every run of the batch begun if new and locked; each run's state.
+/// Step 2: every run of the batch begun if new and locked; each run's state.
 async fn lock_runs(
     tx: &impl GenericClient,
+    prepared: &Prepared,
     batch: &[Incoming<'_>],
     runs: &[(&str, &str)],
     keys: &RunKeys<'_>,
@@ -187,18 +258,7 @@ async fn lock_runs(
         through.push(db_seq(start.through));
         hash.push(start.hash.map(|h| h.to_vec()));
     }
-    let rows = tx
-        .query_typed(
-            RUNS,
-            &[
-                (&keys.0, Type::TEXT_ARRAY),
-                (&keys.1, Type::TEXT_ARRAY),
-                (&first, Type::INT8_ARRAY),
-                (&through, Type::INT8_ARRAY),
-                (&hash, Type::BYTEA_ARRAY),
-            ],
-        )
-        .await?;
+    let rows = tx.query(&prepared.runs, &[&keys.0, &keys.1, &first, &through, &hash]).await?;
     let mut state = HashMap::with_capacity(rows.len());
     for r in &rows {
         let (site, epoch): (String, String) = (r.get("site"), r.get("epoch"));
@@ -218,13 +278,12 @@ async fn lock_runs(
 /// Step 3: the records after each run's gap-free point.
 async fn read_links(
     tx: &impl GenericClient,
+    prepared: &Prepared,
     keys: &RunKeys<'_>,
     befores: &[Whole],
 ) -> Result<HashMap<(String, String), Vec<Link>>, DbError> {
     let throughs: Vec<i64> = befores.iter().map(|w| db_seq(w.through)).collect();
-    let rows = tx
-        .query_typed(LINKS, &[(&keys.0, Type::TEXT_ARRAY), (&keys.1, Type::TEXT_ARRAY), (&throughs, Type::INT8_ARRAY)])
-        .await?;
+    let rows = tx.query(&prepared.links, &[&keys.0, &keys.1, &throughs]).await?;
     let mut links: HashMap<(String, String), Vec<Link>> = HashMap::new();
     for r in &rows {
         let key: (String, String) = (r.get("site"), r.get("epoch"));
@@ -241,6 +300,7 @@ async fn read_links(
 /// alarms of a site whose forced door changed reconciled.
 async fn advance_all(
     tx: &impl GenericClient,
+    prepared: &Prepared,
     batch: &[Incoming<'_>],
     keys: &RunKeys<'_>,
     after: &[Whole],
@@ -256,19 +316,9 @@ async fn advance_all(
     let hashes: Vec<Option<Vec<u8>>> = after.iter().map(|w| w.hash.map(|h| h.to_vec())).collect();
     let broken: Vec<Option<i64>> = after.iter().map(|w| w.broken_at.map(db_seq)).collect();
     let row = tx
-        .query_typed_one(
-            ADVANCE,
-            &[
-                (&keys.0, Type::TEXT_ARRAY),
-                (&keys.1, Type::TEXT_ARRAY),
-                (&throughs, Type::INT8_ARRAY),
-                (&hashes, Type::BYTEA_ARRAY),
-                (&broken, Type::INT8_ARRAY),
-                (&door_sites, Type::TEXT_ARRAY),
-                (&doors, Type::TEXT_ARRAY),
-                (&sites, Type::TEXT_ARRAY),
-                (&crate::fleet::CHANNEL, Type::TEXT),
-            ],
+        .query_one(
+            &prepared.advance,
+            &[&keys.0, &keys.1, &throughs, &hashes, &broken, &door_sites, &doors, &sites, &crate::fleet::CHANNEL],
         )
         .await?;
     let moved: i64 = row.get("moved");
@@ -326,7 +376,11 @@ async fn settle_unseen(tx: &impl GenericClient, stored: &mut Stored) -> Result<u
 /// Per key: the hash inserted now, or the one stored before.
 type Stored = HashMap<(String, String, i64), (Option<[u8; 32]>, Option<[u8; 32]>)>;
 
-async fn insert_records(tx: &impl GenericClient, batch: &[Incoming<'_>]) -> Result<Stored, DbError> {
+async fn insert_records(
+    tx: &impl GenericClient,
+    prepared: &Prepared,
+    batch: &[Incoming<'_>],
+) -> Result<Stored, DbError> {
     let col = |f: &dyn Fn(&Incoming<'_>) -> Option<String>| batch.iter().map(f).collect::<Vec<Option<String>>>();
     let sites: Vec<&str> = batch.iter().map(|i| i.site).collect();
     let epochs: Vec<&str> = batch.iter().map(|i| epoch_of(i.event)).collect();
@@ -347,27 +401,27 @@ async fn insert_records(tx: &impl GenericClient, batch: &[Incoming<'_>]) -> Resu
     let salts: Vec<Option<Vec<u8>>> = batch.iter().map(|i| i.salt.map(|s| s.to_vec())).collect();
     let sealed: Vec<Option<&[u8]>> = batch.iter().map(|i| e(i).sealed.as_deref()).collect();
     let rows = tx
-        .query_typed(
-            RECORDS,
+        .query(
+            &prepared.records,
             &[
-                (&sites, Type::TEXT_ARRAY),
-                (&epochs, Type::TEXT_ARRAY),
-                (&seqs, Type::INT8_ARRAY),
-                (&ats, Type::INT8_ARRAY),
-                (&trusted, Type::BOOL_ARRAY),
-                (&kinds, Type::TEXT_ARRAY),
-                (&doors, Type::TEXT_ARRAY),
-                (&holders, Type::TEXT_ARRAY),
-                (&credentials, Type::TEXT_ARRAY),
-                (&details, Type::TEXT_ARRAY),
-                (&prevs, Type::BYTEA_ARRAY),
-                (&hashes, Type::BYTEA_ARRAY),
-                (&payloads, Type::BYTEA_ARRAY),
-                (&formats, Type::INT2_ARRAY),
-                (&audiences, Type::TEXT_ARRAY),
-                (&commitments, Type::BYTEA_ARRAY),
-                (&salts, Type::BYTEA_ARRAY),
-                (&sealed, Type::BYTEA_ARRAY),
+                &sites,
+                &epochs,
+                &seqs,
+                &ats,
+                &trusted,
+                &kinds,
+                &doors,
+                &holders,
+                &credentials,
+                &details,
+                &prevs,
+                &hashes,
+                &payloads,
+                &formats,
+                &audiences,
+                &commitments,
+                &salts,
+                &sealed,
             ],
         )
         .await?;
