@@ -13,10 +13,11 @@ use std::time::{Duration, Instant};
 use portvakt_wire::ack::AckBody;
 
 /// Held at most this long after the first batch held (the gateways' answer waits no more).
-pub const HOLD: Duration = Duration::from_millis(100);
+pub const HOLD: Duration = Duration::from_millis(250);
 
-/// Held at most this many broker messages (well under the consumer's unacknowledged limit).
-pub const HOLD_MESSAGES: usize = 2000;
+/// Held at most this many broker messages (two collectors' worth, with what each has asked
+/// for, stay under the consumer's 10 000 unacknowledged).
+pub const HOLD_MESSAGES: usize = 3000;
 
 /// What is held: the newest acknowledgement per (site, run), and the messages it covers.
 #[derive(Debug)]

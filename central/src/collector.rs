@@ -7,6 +7,7 @@
 //! A persistent session (`clean_session` false) keeps the broker queueing while it is away.
 //! It also takes the retained `status`, `state` and door states into the fleet's state.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -242,7 +243,7 @@ pub async fn take_records(
             Err(why) => quarantine(db, site, &why, payload).await?,
         }
     }
-    let mut wholes: Vec<(&str, &str, Whole)> = Vec::new();
+    let mut wholes: BTreeMap<(&str, &str), Whole> = BTreeMap::new();
     for (i, taken) in take_isolating(db, prepared, &parsed).await? {
         let (site, event, _, _) = &parsed[i];
         // A resend too: its first judging may have been lost with a connection after the
@@ -258,20 +259,17 @@ pub async fn take_records(
             log::error!("{site}: record {} came again with another hash: kept beside the first", event.seq);
         }
         // The last taken of a run holds it after everything taken before it.
-        let epoch = db::epoch_of(event);
-        wholes.retain(|(s, e, _)| (*s, *e) != (*site, epoch));
-        wholes.push((site, epoch, taken.whole));
+        wholes.insert((site, db::epoch_of(event)), taken.whole);
     }
     // A checkpoint that came before the record it covers is judged once that record is here.
-    let mut sites: Vec<&str> = wholes.iter().map(|(s, _, _)| *s).collect();
-    sites.sort_unstable();
+    let mut sites: Vec<&str> = wholes.keys().map(|(s, _)| *s).collect();
     sites.dedup();
     for (site, judged) in db::rejudge_checkpoints(db, &sites).await? {
         log::error!("{site}: {}", judged.words());
         fleet::reconcile(&*db, &site, now, &Rules::default()).await?;
     }
     let mut acks = Vec::new();
-    for (site, epoch, whole) in wholes {
+    for ((site, epoch), whole) in wholes {
         if let Some(at) = whole.broken_at {
             log::error!("{site}: the chain is broken at record {at}: acknowledged through {} only", whole.through);
         }

@@ -8,7 +8,7 @@
 //! collector or node that dies mid-way leaves a redelivery, never a hole.
 //!
 //! - While more messages already wait, the answers of several batches are held up to
-//!   100 ms and only each run's newest is signed and sent ([`crate::acks`]); when nothing
+//!   250 ms and only each run's newest is signed and sent ([`crate::acks`]); when nothing
 //!   more waits, they go at once.
 //! - The acknowledgements to JetStream are not waited for: a confirmed one would cost the
 //!   cluster a subscription and a reply more each, and a lost one costs only a redelivery,

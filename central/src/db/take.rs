@@ -32,16 +32,27 @@ use super::{DbError, Incoming, Taken, db_seq, epoch_of, seq_of, stored_payload};
 use crate::ingest::{self, Arrival, Link, Whole};
 
 /// Begins new runs, locks every run of the batch, moves the sites of begun runs to them,
-/// and returns each run's state: (site, run, through, through hash, broken at, begun).
+/// and returns each run's state: (site, run, through, through hash, broken at, begun). A
+/// run that exists is only locked (`FOR UPDATE`, in (site, run) order: no new row version);
+/// one that does not is inserted. A run another collector began after this statement's
+/// snapshot comes back from neither: the caller asks again (rare; the row is then seen).
 const RUNS: &str = "
 WITH r AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bytea[])
         AS r(site, epoch, first_seq, through, through_hash)),
-up AS (
+new AS (
     INSERT INTO chains AS c (site, epoch, first_seq, through, through_hash)
-    SELECT site, epoch, first_seq, through, through_hash FROM r ORDER BY site, epoch
-    ON CONFLICT (site, epoch) DO UPDATE SET last_record = c.last_record
-    RETURNING c.site, c.epoch, c.through, c.through_hash, c.broken_at, (c.xmax = 0) AS begun),
+    SELECT site, epoch, first_seq, through, through_hash FROM r
+    WHERE NOT EXISTS (SELECT 1 FROM chains o WHERE o.site = r.site AND o.epoch = r.epoch)
+    ORDER BY site, epoch
+    ON CONFLICT (site, epoch) DO NOTHING
+    RETURNING c.site, c.epoch, c.through, c.through_hash, c.broken_at, true AS begun),
+old AS (
+    SELECT c.site, c.epoch, c.through, c.through_hash, c.broken_at, false AS begun
+    FROM chains c JOIN r ON c.site = r.site AND c.epoch = r.epoch
+    ORDER BY c.site, c.epoch
+    FOR UPDATE OF c),
+up AS (SELECT * FROM new UNION ALL SELECT * FROM old),
 latest AS (SELECT DISTINCT ON (site) site, epoch FROM up WHERE begun ORDER BY site, epoch DESC),
 moved AS (
     INSERT INTO sites AS s (site, epoch, replaced_at)
@@ -55,7 +66,7 @@ moved AS (
 SELECT site, epoch, through, through_hash, broken_at, begun FROM up ORDER BY site, epoch";
 
 /// Inserts the records (each key once) and returns, per key, the hash inserted now or the
-/// one stored before.
+/// one stored before (looked up only for a key not inserted now).
 const RECORDS: &str = "
 WITH u AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bool[], $6::text[], $7::text[],
@@ -71,10 +82,11 @@ ins AS (
     FROM u ORDER BY site, epoch, seq, ord -- of two copies of one key, the first to arrive is kept
     ON CONFLICT (site, epoch, seq) DO NOTHING
     RETURNING site, epoch, seq, hash)
-SELECT k.site, k.epoch, k.seq, ins.hash AS inserted, r.hash AS stored
+SELECT k.site, k.epoch, k.seq, ins.hash AS inserted,
+       CASE WHEN ins.hash IS NULL THEN
+           (SELECT r.hash FROM records r WHERE r.site = k.site AND r.epoch = k.epoch AND r.seq = k.seq) END AS stored
 FROM (SELECT DISTINCT site, epoch, seq FROM u) k
-LEFT JOIN ins ON ins.site = k.site AND ins.epoch = k.epoch AND ins.seq = k.seq
-LEFT JOIN records r ON r.site = k.site AND r.epoch = k.epoch AND r.seq = k.seq";
+LEFT JOIN ins ON ins.site = k.site AND ins.epoch = k.epoch AND ins.seq = k.seq";
 
 /// The records after each run's gap-free point (at most 1 000 a run), in order.
 const LINKS: &str = "
@@ -207,8 +219,8 @@ pub(super) async fn take_batch(
     trips += late_parts_and_equivocations(&tx, batch, &arrivals).await?;
 
     // 2. Runs: begun if new, locked, in order.
-    let state = lock_runs(&tx, prepared, batch, &runs, &keys).await?;
-    trips += 1;
+    let (state, locking) = lock_runs(&tx, prepared, batch, &runs, &keys).await?;
+    trips += locking;
 
     // 3. Links after each run's gap-free point, read after the lock.
     let befores = runs.iter().map(|(s, e)| whole_of(&state, s, e)).collect::<Result<Vec<_>, _>>()?;
@@ -239,41 +251,51 @@ pub(super) async fn take_batch(
 /// The batch's runs in (site, run) order: their sites, their runs.
 type RunKeys<'a> = (Vec<&'a str>, Vec<&'a str>);
 
-/// Step 2: every run of the batch begun if new and locked; each run's state.
+/// Step 2: every run of the batch begun if new and locked; each run's state, and the round
+/// trips it took (one, but when another collector began one of the runs at that moment).
 async fn lock_runs(
     tx: &impl GenericClient,
     prepared: &Prepared,
     batch: &[Incoming<'_>],
     runs: &[(&str, &str)],
     keys: &RunKeys<'_>,
-) -> Result<HashMap<(String, String), Whole>, DbError> {
+) -> Result<(HashMap<(String, String), Whole>, usize), DbError> {
+    // Where each run starts, from its first record in the batch (one pass, not one per run).
+    let mut from: HashMap<(&str, &str), Option<u64>> = HashMap::with_capacity(runs.len());
+    for i in batch {
+        from.entry((i.site, epoch_of(i.event))).or_insert_with(|| i.event.epoch.as_ref().map(|e| e.from));
+    }
     let (mut first, mut through, mut hash) = (Vec::new(), Vec::new(), Vec::new());
-    for &(site, epoch) in runs {
-        let from = batch
-            .iter()
-            .find(|i| i.site == site && epoch_of(i.event) == epoch)
-            .and_then(|i| i.event.epoch.as_ref().map(|e| e.from));
-        let start = ingest::start(from);
+    for run in runs {
+        let start = ingest::start(from.get(run).copied().flatten());
         first.push(db_seq(start.through + 1));
         through.push(db_seq(start.through));
         hash.push(start.hash.map(|h| h.to_vec()));
     }
-    let rows = tx.query(&prepared.runs, &[&keys.0, &keys.1, &first, &through, &hash]).await?;
-    let mut state = HashMap::with_capacity(rows.len());
-    for r in &rows {
-        let (site, epoch): (String, String) = (r.get("site"), r.get("epoch"));
-        if r.get::<_, bool>("begun") {
-            log::info!("{site}: run {} of its chain begins", if epoch.is_empty() { "(unnamed)" } else { &epoch });
+    let mut state = HashMap::with_capacity(runs.len());
+    let mut trips = 0;
+    // A run begun by another collector after the statement's snapshot is in neither of its
+    // parts: asked again, it is seen and locked.
+    while state.len() < runs.len() && trips < LOCK_TRIES {
+        trips += 1;
+        for r in &tx.query(&prepared.runs, &[&keys.0, &keys.1, &first, &through, &hash]).await? {
+            let (site, epoch): (String, String) = (r.get("site"), r.get("epoch"));
+            if r.get::<_, bool>("begun") {
+                log::info!("{site}: run {} of its chain begins", if epoch.is_empty() { "(unnamed)" } else { &epoch });
+            }
+            let whole = Whole {
+                through: seq_of(r.get("through")),
+                hash: opt_hash(r.get("through_hash"))?,
+                broken_at: r.get::<_, Option<i64>>("broken_at").map(seq_of),
+            };
+            state.insert((site, epoch), whole);
         }
-        let whole = Whole {
-            through: seq_of(r.get("through")),
-            hash: opt_hash(r.get("through_hash"))?,
-            broken_at: r.get::<_, Option<i64>>("broken_at").map(seq_of),
-        };
-        state.insert((site, epoch), whole);
     }
-    Ok(state)
+    Ok((state, trips))
 }
+
+/// How often the runs' statement is asked before a run still missing is damage.
+const LOCK_TRIES: usize = 3;
 
 /// Step 3: the records after each run's gap-free point.
 async fn read_links(
