@@ -392,7 +392,7 @@ def campaign(args, work, cluster, pg):
     # Where phase B's CPU went (processes alive at both ends; short-lived psql calls left out).
     cpu_b = {k: round(v - cpu_b0.get(k, 0), 2) for k, v in cpu_b1.items() if v - cpu_b0.get(k, 0) >= 0.05}
     cpu_b = dict(sorted(cpu_b.items(), key=lambda kv: -kv[1]))
-    log(f"   {backlog} records stored and acknowledged {drain_b:.1f} s after the collectors started; "
+    log(f"   {backlog} records committed to PostgreSQL {drain_b:.1f} s after the collectors started; "
         f"{ingest:.0f} records/s once they ran; {ingest / intake:.2f} of the cluster's PUBACK rate without a collector")
     log(f"   CPU seconds in phase B by program ({drain_b:.1f} s on {os.cpu_count()} cores): {cpu_b}")
     if args.profile:

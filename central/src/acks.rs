@@ -4,8 +4,8 @@
 //! the newest per run, signed once, instead of one signed acknowledgement per run per
 //! batch. The broker's messages of those batches are held with them: they are acknowledged
 //! to the broker only after their gateways' acknowledgements are sent, as without holding.
-//! When nothing more waits, all of it goes at once, so a quiet fleet is answered after
-//! every batch as before.
+//! When nothing more waits, or fewer than [`BACKLOG`] messages are held, all of it goes at
+//! once, so a fleet at its everyday pace is answered after every batch as before.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -15,9 +15,14 @@ use portvakt_wire::ack::AckBody;
 /// Held at most this long after the first batch held (the gateways' answer waits no more).
 pub const HOLD: Duration = Duration::from_millis(250);
 
-/// Held at most this many broker messages (two collectors' worth, with what each has asked
-/// for, stay under the consumer's 10 000 unacknowledged).
-pub const HOLD_MESSAGES: usize = 3000;
+/// Sent once this many broker messages are held. A batch (up to 1 000) may come on top
+/// before the check: two collectors' 3 000 each, with the 1 500 each may have asked for,
+/// stay under the consumer's 10 000 unacknowledged.
+pub const HOLD_MESSAGES: usize = 2000;
+
+/// Held only once this many messages are: a backlog. Fewer (a fleet at its everyday pace,
+/// a few records a batch) are answered at once even when another message already waits.
+pub const BACKLOG: usize = 100;
 
 /// What is held: the newest acknowledgement per (site, run), and the messages it covers.
 #[derive(Debug)]
@@ -56,10 +61,12 @@ impl<M> Held<M> {
         self.messages.is_empty() && self.newest.is_empty()
     }
 
-    /// Whether what is held must go now even though more messages wait: held long
-    /// enough, or enough of it.
+    /// Whether what is held must go now even though more messages wait: too little of it
+    /// to be a backlog, held long enough, or enough of it.
     pub fn due(&self, now: Instant) -> bool {
-        self.since.is_some_and(|t| now.duration_since(t) >= HOLD) || self.messages.len() >= HOLD_MESSAGES
+        self.messages.len() < BACKLOG
+            || self.since.is_some_and(|t| now.duration_since(t) >= HOLD)
+            || self.messages.len() >= HOLD_MESSAGES
     }
 
     /// Everything held, to be sent: the acknowledgements (one per run, in site order),
@@ -103,18 +110,20 @@ mod tests {
     }
 
     #[test]
-    fn what_is_held_is_due_after_the_hold_time_or_past_the_message_limit_and_not_before() {
+    fn a_few_messages_are_due_at_once_and_a_backlog_after_the_hold_time_or_past_the_message_limit() {
         let t = Instant::now();
         let mut held: Held<usize> = Held::default();
-        assert!(!held.due(t + HOLD), "nothing held is never due");
-        held.add(vec![ack("a", None, 1)], [0], t);
+        held.add(vec![ack("a", None, 1)], 0..BACKLOG - 1, t);
+        assert!(held.due(t), "an everyday batch is answered at once");
+        held.take();
+        held.add(vec![ack("a", None, 1)], 0..BACKLOG, t);
         assert!(!held.due(t + HOLD / 2));
         assert!(held.due(t + HOLD));
         held.take();
         held.add(Vec::new(), 0..HOLD_MESSAGES, t);
         assert!(held.due(t), "enough messages are due at once");
         held.take();
-        held.add(vec![ack("a", None, 2)], [0], t + HOLD * 3);
+        held.add(vec![ack("a", None, 2)], 0..BACKLOG, t + HOLD * 3);
         assert!(!held.due(t + HOLD * 3), "the hold time counts from the first batch held since the last send");
     }
 }

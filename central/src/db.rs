@@ -57,6 +57,15 @@ pub enum DbError {
     /// A stored value is not what this schema allows (a hash not 32 bytes).
     #[error("stored data is damaged: {0}")]
     Damaged(String),
+    /// Another collector began a run of this batch while it was being taken: the
+    /// transaction is run again (the run is then seen, and locked in order).
+    #[error("another collector began run {epoch:?} of {site} at the same moment")]
+    Raced {
+        /// The site.
+        site: String,
+        /// The run.
+        epoch: String,
+    },
 }
 
 impl DbError {
@@ -71,7 +80,7 @@ impl DbError {
                 !e.is_closed() && e.code().is_some_and(|c| ["22", "23", "54"].iter().any(|k| c.code().starts_with(k)))
             }
             Self::Damaged(_) => true,
-            Self::Newer { .. } => false,
+            Self::Newer { .. } | Self::Raced { .. } => false,
         }
     }
 
@@ -83,8 +92,11 @@ impl DbError {
     }
 
     /// Whether the transaction lost a race it may simply run again (a deadlock with
-    /// another collector, a serialization failure).
+    /// another collector, a serialization failure, a run begun by another at that moment).
     pub fn is_retryable(&self) -> bool {
+        if matches!(self, Self::Raced { .. }) {
+            return true;
+        }
         let Self::Postgres(e) = self else { return false };
         e.code().is_some_and(|c| {
             *c == tokio_postgres::error::SqlState::T_R_DEADLOCK_DETECTED

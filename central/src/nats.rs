@@ -7,9 +7,10 @@
 //! gateway's `events/ack`), and only then is the message acknowledged to JetStream: a
 //! collector or node that dies mid-way leaves a redelivery, never a hole.
 //!
-//! - While more messages already wait, the answers of several batches are held up to
-//!   250 ms and only each run's newest is signed and sent ([`crate::acks`]); when nothing
-//!   more waits, they go at once.
+//! - In a backlog (at least 100 messages taken and more already waiting), the answers of
+//!   several batches are held up to 250 ms and only each run's newest is signed and sent
+//!   ([`crate::acks`]); otherwise they go at once. A lost database NAKs the batch and
+//!   every message already delivered here, so they come again at once.
 //! - The acknowledgements to JetStream are not waited for: a confirmed one would cost the
 //!   cluster a subscription and a reply more each, and a lost one costs only a redelivery,
 //!   taken again as a duplicate. They are flushed before the collector stops.
@@ -145,7 +146,11 @@ pub async fn run(
             if early.is_none() {
                 match messages.next().now_or_never() {
                     Some(Some(m)) => early = Some(m),
-                    Some(None) => return Err(NatsError::Nats("a consumer's message stream ended".into())),
+                    Some(None) => {
+                        answer(c, keys, &client, &mut held).await;
+                        flushed(&client).await;
+                        return Err(NatsError::Nats("a consumer's message stream ended".into()));
+                    }
                     None => {}
                 }
             }
@@ -157,19 +162,25 @@ pub async fn run(
         let next = tokio::select! {
             () = &mut stop => {
                 taken += answer(c, keys, &client, &mut held).await;
-                // The last acknowledgements are only queued: sent before stopping.
-                if let Err(e) = client.flush().await {
-                    log::warn!("NATS: the last acknowledgements were not flushed ({e}); those messages come again");
-                }
+                flushed(&client).await;
                 log::info!("stopping after taking {taken} message(s)");
                 return Ok(());
             }
+            // Nothing is held across the database's other work: answered first.
             _ = sweep.tick() => {
-                fleet::sweep(db, jiff::Timestamp::now(), &rules).await?;
+                taken += answer(c, keys, &client, &mut held).await;
+                if let Err(e) = fleet::sweep(db, jiff::Timestamp::now(), &rules).await {
+                    flushed(&client).await;
+                    return Err(e.into());
+                }
                 continue;
             }
             _ = retain.tick() => {
-                crate::retention::erase(db, &keys.retention, jiff::Timestamp::now()).await?;
+                taken += answer(c, keys, &client, &mut held).await;
+                if let Err(e) = crate::retention::erase(db, &keys.retention, jiff::Timestamp::now()).await {
+                    flushed(&client).await;
+                    return Err(e.into());
+                }
                 continue;
             }
             m = state_messages.next() => m,
@@ -181,7 +192,11 @@ pub async fn run(
                 log::warn!("NATS: {e}; going on");
                 continue;
             }
-            None => return Err(NatsError::Nats("a consumer's message stream ended".into())),
+            None => {
+                answer(c, keys, &client, &mut held).await;
+                flushed(&client).await;
+                return Err(NatsError::Nats("a consumer's message stream ended".into()));
+            }
         };
         // Records that have already arrived are taken in with it, in one transaction.
         let mut batch = vec![message];
@@ -202,22 +217,43 @@ pub async fn run(
                 // it flow again within moments of its return. Any other failure waits for
                 // the acknowledgement wait (no hot loop on a batch that fails again).
                 if e.is_connection_lost() || db.is_closed() {
-                    let naks = batch.iter().map(|m| m.ack_with(jetstream::AckKind::Nak(None)));
-                    for r in futures_util::future::join_all(naks).await {
-                        if let Err(n) = r {
-                            log::warn!(
-                                "NATS: a batch held by the lost database was not NAKed ({n}); it comes again after the acknowledgement wait"
-                            );
-                        }
-                    }
+                    give_back(batch, early.take(), &mut messages).await;
                 }
-                // The acknowledgements and NAKs are only queued: sent before this connection is dropped.
-                if let Err(f) = client.flush().await {
-                    log::warn!("NATS: the last acknowledgements were not flushed ({f})");
-                }
+                flushed(&client).await;
                 return Err(e.into());
             }
         }
+    }
+}
+
+/// NAKs a batch the lost database held, with every message already delivered here, so
+/// they come again as soon as a collector asks, not after the acknowledgement wait.
+async fn give_back(
+    mut batch: Vec<jetstream::Message>,
+    early: Option<Result<jetstream::Message, MessagesError>>,
+    messages: &mut consumer::pull::Stream,
+) {
+    batch.extend(early.and_then(Result::ok));
+    while let Some(Some(Ok(m))) = messages.next().now_or_never() {
+        batch.push(m);
+        if batch.len() >= 2 * BATCH {
+            break;
+        }
+    }
+    let naks = batch.iter().map(|m| m.ack_with(jetstream::AckKind::Nak(None)));
+    for r in futures_util::future::join_all(naks).await {
+        if let Err(n) = r {
+            log::warn!(
+                "NATS: a batch held by the lost database was not NAKed ({n}); it comes again after the acknowledgement wait"
+            );
+        }
+    }
+}
+
+/// Sends what the connection has queued (acknowledgements, NAKs) before it is left.
+async fn flushed(client: &async_nats::Client) {
+    if let Err(e) = client.flush().await {
+        log::warn!("NATS: the last acknowledgements were not flushed ({e}); those messages come again");
     }
 }
 

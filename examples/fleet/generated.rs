@@ -25,6 +25,8 @@ use crate::{Counts, Link, options};
 const BASE_MS: i64 = 1_796_083_200_000;
 const DETAIL: &str = r#"{"kind":"tag","pulse":5000,"role":"resident","rule":"role"}"#;
 const RESEND_AFTER: Duration = Duration::from_secs(10);
+/// Unacknowledged records sent again at once, at most (all a long outage makes, at this pace).
+const RESEND_AT_MOST: usize = 5000;
 
 /// A site's chain, written on demand and kept (payload and hash per seq).
 pub struct Chain {
@@ -182,7 +184,7 @@ pub async fn site(
             }
             _ = resend.tick(), if connected => {
                 if acked + 1 < next && last_progress.elapsed() >= RESEND_AFTER {
-                    for seq in (acked + 1..next).take(200) {
+                    for seq in (acked + 1..next).take(RESEND_AT_MOST) {
                         let _ = publish(&mut chain, seq).await;
                     }
                 }
@@ -196,7 +198,7 @@ pub async fn site(
                     // first publish, so no acknowledgement comes before the subscription.
                     let _ = client.subscribe(format!("{prefix}/events/ack"), QoS::AtMostOnce).await;
                     connected = true;
-                    for seq in (acked + 1..next).take(200) {
+                    for seq in (acked + 1..next).take(RESEND_AT_MOST) {
                         let _ = publish(&mut chain, seq).await;
                     }
                 }

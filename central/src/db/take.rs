@@ -35,7 +35,7 @@ use crate::ingest::{self, Arrival, Link, Whole};
 /// and returns each run's state: (site, run, through, through hash, broken at, begun). A
 /// run that exists is only locked (`FOR UPDATE`, in (site, run) order: no new row version);
 /// one that does not is inserted. A run another collector began after this statement's
-/// snapshot comes back from neither: the caller asks again (rare; the row is then seen).
+/// snapshot comes back from neither: the transaction is run again (rare; the row is then seen).
 const RUNS: &str = "
 WITH r AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bytea[])
@@ -219,8 +219,8 @@ pub(super) async fn take_batch(
     trips += late_parts_and_equivocations(&tx, batch, &arrivals).await?;
 
     // 2. Runs: begun if new, locked, in order.
-    let (state, locking) = lock_runs(&tx, prepared, batch, &runs, &keys).await?;
-    trips += locking;
+    let state = lock_runs(&tx, prepared, batch, &runs, &keys).await?;
+    trips += 1;
 
     // 3. Links after each run's gap-free point, read after the lock.
     let befores = runs.iter().map(|(s, e)| whole_of(&state, s, e)).collect::<Result<Vec<_>, _>>()?;
@@ -251,15 +251,14 @@ pub(super) async fn take_batch(
 /// The batch's runs in (site, run) order: their sites, their runs.
 type RunKeys<'a> = (Vec<&'a str>, Vec<&'a str>);
 
-/// Step 2: every run of the batch begun if new and locked; each run's state, and the round
-/// trips it took (one, but when another collector began one of the runs at that moment).
+/// Step 2: every run of the batch begun if new and locked; each run's state.
 async fn lock_runs(
     tx: &impl GenericClient,
     prepared: &Prepared,
     batch: &[Incoming<'_>],
     runs: &[(&str, &str)],
     keys: &RunKeys<'_>,
-) -> Result<(HashMap<(String, String), Whole>, usize), DbError> {
+) -> Result<HashMap<(String, String), Whole>, DbError> {
     // Where each run starts, from its first record in the batch (one pass, not one per run).
     let mut from: HashMap<(&str, &str), Option<u64>> = HashMap::with_capacity(runs.len());
     for i in batch {
@@ -273,29 +272,26 @@ async fn lock_runs(
         hash.push(start.hash.map(|h| h.to_vec()));
     }
     let mut state = HashMap::with_capacity(runs.len());
-    let mut trips = 0;
-    // A run begun by another collector after the statement's snapshot is in neither of its
-    // parts: asked again, it is seen and locked.
-    while state.len() < runs.len() && trips < LOCK_TRIES {
-        trips += 1;
-        for r in &tx.query(&prepared.runs, &[&keys.0, &keys.1, &first, &through, &hash]).await? {
-            let (site, epoch): (String, String) = (r.get("site"), r.get("epoch"));
-            if r.get::<_, bool>("begun") {
-                log::info!("{site}: run {} of its chain begins", if epoch.is_empty() { "(unnamed)" } else { &epoch });
-            }
-            let whole = Whole {
-                through: seq_of(r.get("through")),
-                hash: opt_hash(r.get("through_hash"))?,
-                broken_at: r.get::<_, Option<i64>>("broken_at").map(seq_of),
-            };
-            state.insert((site, epoch), whole);
+    for r in &tx.query(&prepared.runs, &[&keys.0, &keys.1, &first, &through, &hash]).await? {
+        let (site, epoch): (String, String) = (r.get("site"), r.get("epoch"));
+        if r.get::<_, bool>("begun") {
+            log::info!("{site}: run {} of its chain begins", if epoch.is_empty() { "(unnamed)" } else { &epoch });
         }
+        let whole = Whole {
+            through: seq_of(r.get("through")),
+            hash: opt_hash(r.get("through_hash"))?,
+            broken_at: r.get::<_, Option<i64>>("broken_at").map(seq_of),
+        };
+        state.insert((site, epoch), whole);
     }
-    Ok((state, trips))
+    // A run another collector began after this statement's snapshot is in neither of its
+    // parts: the whole transaction runs again (asking only for it now would lock it after
+    // runs that sort later, out of order).
+    if let Some((site, epoch)) = runs.iter().find(|(s, e)| !state.contains_key(&((*s).to_owned(), (*e).to_owned()))) {
+        return Err(DbError::Raced { site: (*site).to_owned(), epoch: (*epoch).to_owned() });
+    }
+    Ok(state)
 }
-
-/// How often the runs' statement is asked before a run still missing is damage.
-const LOCK_TRIES: usize = 3;
 
 /// Step 3: the records after each run's gap-free point.
 async fn read_links(
