@@ -36,6 +36,7 @@ import tempfile
 import time
 
 from fleet_console import Users
+from fleet_jsapi import ApiAudit
 
 PROCS = []
 
@@ -206,6 +207,21 @@ authorization {{
         self.procs[i].kill()
         self.procs[i].wait()
 
+    def drops(self):
+        """The nodes' own word that the JetStream API queue overflowed and dropped requests
+        ("JetStream API queue limit reached, dropping N requests"; the info queue alike):
+        the lines, and the requests they name."""
+        lines = []
+        for i in range(3):
+            try:
+                with open(f"{self.work}/n{i + 1}.log", errors="replace") as f:
+                    lines += [line.strip() for line in f if "queue limit reached" in line]
+            except FileNotFoundError:
+                pass
+        dropped = sum(int(w) for line in lines for w, nxt in zip(line.split(), line.split()[1:] + [""])
+                      if w.isdigit() and nxt.startswith("request"))
+        return len(lines), dropped
+
     def jetstream(self):
         """Consumers (every stream's, the cluster's view from n1) and JetStream API
         requests and errors, from the monitoring endpoint."""
@@ -277,6 +293,18 @@ def latency(pairs, windows):
     return {"n": len(ms), "p50": q(0.5), "p99": q(0.99), "max": ms[-1]}
 
 
+def slow_profile(pairs, windows, t0_ms, limit_ms=250, bucket_s=10):
+    """Where the records slower than `limit_ms` outside `windows` were made: counts and the
+    slowest per `bucket_s` seconds from `t0_ms` (a diagnosis of the tail, in the log)."""
+    out = {}
+    for at, lat in pairs:
+        if lat > limit_ms and not any(a <= at <= b for a, b in windows):
+            k = int((at - t0_ms) / 1000 // bucket_s) * bucket_s
+            n, worst = out.get(k, (0, 0))
+            out[k] = (n + 1, max(worst, lat))
+    return dict(sorted(out.items()))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--gateways", type=int, default=1000)
@@ -336,6 +364,7 @@ def campaign(args, work, cluster, pg):
     generated = args.gateways - args.real
     common = ["--brokers", cluster.mqtt_urls(), "--ca", f"{work}/ca.crt", "--cert", f"{work}/fleet.crt",
               "--key", f"{work}/fleet.key", "--collector-key", collector_pub, "--dir", f"{work}/fleet"]
+    audit = ApiAudit(cluster.ports[0][0], f"{work}/ca.crt", f"{work}/collector.crt", f"{work}/collector.key")
     # The collectors make the streams; before them the cluster keeps nothing of a publish.
     run([central, "migrate", "--db", pg.url])
     p = spawn([central, "collect", "--db", pg.url, "--nats", cluster.client_urls(0), *tls,
@@ -462,6 +491,7 @@ def campaign(args, work, cluster, pg):
             break
         time.sleep(0.5)
     connected = wait_all("the fleet's first records", {k: v["head"] for k, v in status().items()}, args.limit)
+    startup = (t_c * 1000, time.time() * 1000)  # every site's first connection: a storm of its own
     log(f"   all {args.gateways} sites publishing and acknowledged {time.time() - t_c:.1f} s after start")
     users.start()
     log(f"   {args.console_users} console users on the live fleet page")
@@ -472,6 +502,7 @@ def campaign(args, work, cluster, pg):
     def fault(name, act, recover):
         time.sleep(args.settle)
         _, api0, errors0 = cluster.jetstream()
+        drops0, audit0 = cluster.drops()[1], audit.snapshot()
         t = time.time()
         act()
         recover()
@@ -481,10 +512,15 @@ def campaign(args, work, cluster, pg):
         d = wait_all(f"after {name}", heads, args.limit) + 0.6
         windows.append((t * 1000, time.time() * 1000))
         _, api1, errors1 = cluster.jetstream()
-        faults.append({"fault": name, "down_s": round(down, 1), "drain_s": round(d, 1),
-                       "jetstream_api_requests": api1 - api0, "jetstream_api_errors": errors1 - errors0})
-        log(f"   {name}: recovered after {down:.1f} s; every record made until then acknowledged {d:.1f} s later; "
-            f"JetStream API meanwhile: {api1 - api0} request(s), {errors1 - errors0} error(s)")
+        drops1, (kinds, other) = cluster.drops()[1], ApiAudit.since(audit0, audit.snapshot())
+        faults.append({"fault": name, "at_s": round(t - t_c, 1), "down_s": round(down, 1), "drain_s": round(d, 1),
+                       "jetstream_api_requests": api1 - api0, "jetstream_api_errors": errors1 - errors0,
+                       "jetstream_api_error_answers": kinds, "jetstream_api_errors_not_session_lookups": other,
+                       "jetstream_api_dropped": drops1 - drops0})
+        log(f"   {name} (at {t - t_c:.0f} s): recovered after {down:.1f} s; every record made until then acknowledged "
+            f"{d:.1f} s later; JetStream API meanwhile (n1's count): {api1 - api0} request(s), {errors1 - errors0} "
+            f"error(s); the cluster's error answers: {kinds or 'none'} ({other} not a new MQTT session's lookup); "
+            f"dropped by a full API queue (every node's log): {drops1 - drops0}")
 
     fault("NATS node n2 killed (SIGKILL), restarted 5 s later",
           lambda: cluster.kill(1), lambda: (time.sleep(5), cluster.start(1)))
@@ -545,13 +581,22 @@ def campaign(args, work, cluster, pg):
     steady_rate = (records - backlog) / wall_c
     lat = latency(gen["latencies"], [])
     lat_quiet = latency(gen["latencies"], windows)
+    lat_steady = latency(gen["latencies"], windows + [startup])
+    lat_startup = latency([p for p in gen["latencies"] if startup[0] <= p[0] <= startup[1]], [])
+    slow = slow_profile(gen["latencies"], windows + [startup], t_c * 1000)
+    drop_lines, dropped = cluster.drops()
+    api_kinds, api_other = ApiAudit.since((0, {}), audit.snapshot())
     report = {
         "gateways": args.gateways, "real": args.real, "generated": generated,
         "intake_no_collector_msgs_s": round(intake), "backlog": backlog, "backlog_drain_s": round(drain_b, 1),
         "ingest_records_s": round(ingest), "ratio_ingest_to_intake": round(ingest / intake, 2), "phase_a_cpu_s": cpu_a, "phase_b_cpu_s": cpu_b,
         "steady_offered_records_s": round(args.gateways / args.interval, 1),
         "steady_stored_records_s": round(steady_rate, 1),
-        "ack_latency_ms": lat, "ack_latency_outside_faults_ms": lat_quiet, "collector_cpu_s": round(cpu_c, 1), "collector_cpu_share": round(cpu_c / wall_c, 3),
+        "ack_latency_ms": lat, "ack_latency_outside_faults_ms": lat_quiet,
+        "ack_latency_startup_ms": lat_startup, "ack_latency_outside_startup_and_faults_ms": lat_steady,
+        "slow_outside_startup_and_faults_by_10s": {str(k): v for k, v in slow.items()},
+        "jetstream_api_drop_warnings": drop_lines, "jetstream_api_dropped": dropped,
+        "jetstream_api_error_answers": api_kinds, "jetstream_api_errors_not_session_lookups": api_other, "collector_cpu_s": round(cpu_c, 1), "collector_cpu_share": round(cpu_c / wall_c, 3),
         "collector_peak_rss_mib": round(sampler.rss / 1024, 1), "faults": faults, "records": records,
         "first_connect_and_ack_s": round(connected, 1), "final_drain_s": round(final_wait, 1),
         "jetstream_consumers": consumers, "jetstream_consumers_per_gateway": round(per_gateway, 3),
@@ -567,6 +612,13 @@ def campaign(args, work, cluster, pg):
     log(f"   ack latency (generated sites, first publish to the acknowledgement covering it): p50 {lat['p50']} ms, "
         f"p99 {lat['p99']} ms over {lat['n']} records; outside the fault windows p50 {lat_quiet['p50']} ms, "
         f"p99 {lat_quiet['p99']} ms over {lat_quiet['n']}")
+    log(f"   of which the fleet's first connections ({(startup[1] - startup[0]) / 1000:.1f} s from the start): "
+        f"p50 {lat_startup['p50']} ms, p99 {lat_startup['p99']} ms over {lat_startup['n']}; outside them and the "
+        f"faults: p50 {lat_steady['p50']} ms, p99 {lat_steady['p99']} ms over {lat_steady['n']}")
+    log(f"   records slower than 250 ms outside them, by 10 s of phase C (count, slowest ms): {slow}")
+    log(f"   JetStream API requests dropped by a full queue over the whole run (every node's log): {dropped} "
+        f"({drop_lines} warning line(s)); error answers heard over the run: {api_kinds or 'none'} ({api_other} not a "
+        f"new MQTT session's lookup)")
     pq, rq = console["page_outside_faults_ms"], console["row_outside_faults_ms"]
     log(f"   console, {console['users']} users on the live fleet page ({console['live_events']} live events heard): "
         f"the page p50 {pq['p50']} ms, p99 {pq['p99']} ms over {pq['n']} loads; a changed row p50 {rq['p50']} ms, "

@@ -114,7 +114,7 @@ pub(crate) async fn collect(a: Collect) -> Result<String, Failure> {
     }
     let days = |n: u32| jiff::SignedDuration::from_hours(i64::from(n) * 24);
     let retention = portvakt_central::retention::Retention { own: days(keep_own_days), others: days(keep_others_days) };
-    let key = keys::Keys { signing: keys::signing_key(&signing_key).map_err(|e| fail(78, e))?, reading, retention };
+    let key = keys::Keys { signing: keys::signing_key(&signing_key).map_err(|e| fail(78, e))?, reading };
     let mut client = db::connect(&url).await.map_err(db_failure)?;
     db::migrate(&mut client).await.map_err(db_failure)?;
     let engine = if let Some(urls) = nats {
@@ -138,6 +138,9 @@ pub(crate) async fn collect(a: Collect) -> Result<String, Failure> {
         portvakt_central::stopping::requested().await;
         let _ = told.send(true);
     });
+    // The alarm sweep and retention beside ingest, on a connection of their own.
+    let (sweep_url, sweep_stop) = (url.clone(), stopped(asked.clone()));
+    tokio::spawn(async move { portvakt_central::housekeeping::run(&sweep_url, retention, sweep_stop).await });
     // A lost database (restarted, failed over) is connected to again: what was not
     // committed was not acknowledged to the broker, which delivers it again.
     loop {

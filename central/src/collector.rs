@@ -25,9 +25,6 @@ use crate::keys::{Keys, ReadingKeys};
 use crate::topics::{Topic, classify, state_filters};
 use portvakt_wire::chain::Salt;
 
-/// How often every site's alarms are evaluated again (a silent gateway sends nothing).
-pub const SWEEP: Duration = Duration::from_secs(30);
-
 /// At most this many messages that have already arrived are taken in one transaction.
 pub const BATCH: usize = 1000;
 
@@ -134,21 +131,9 @@ pub async fn run(mut c: Collector, stop: impl std::future::Future<Output = ()>) 
         }
     });
     tokio::pin!(stop);
-    let mut sweep = tokio::time::interval(SWEEP);
-    let mut retain = tokio::time::interval(crate::retention::EVERY);
     let result = loop {
         tokio::select! {
             () = &mut stop => break Ok(()),
-            _ = sweep.tick() => {
-                if let Err(e) = fleet::sweep(&c.db, jiff::Timestamp::now(), &Rules::default()).await {
-                    break Err(e.into());
-                }
-            }
-            _ = retain.tick() => {
-                if let Err(e) = crate::retention::erase(&c.db, &c.keys.retention, jiff::Timestamp::now()).await {
-                    break Err(e.into());
-                }
-            }
             p = rx.recv() => {
                 let Some(p) = p else { break Err(CollectError::Broker) };
                 // What has already arrived is taken in with it, in one transaction.

@@ -67,13 +67,11 @@ impl ReadingKeys {
     }
 }
 
-/// What a collector signs and reads with, and how long what it reads is kept.
+/// What a collector signs and reads with.
 #[derive(Clone)]
 pub struct Keys {
     /// Signs acknowledgements.
     pub signing: SigningKey,
     /// Opens its own audiences' personal parts.
     pub reading: ReadingKeys,
-    /// How long personal parts stay: its own audiences', and the others' it keeps sealed.
-    pub retention: crate::retention::Retention,
 }

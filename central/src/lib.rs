@@ -9,6 +9,7 @@
 //! - [`collector`]: the MQTT collector and its acknowledgements.
 //! - [`nats`]: the collector on a NATS JetStream cluster (a shared durable pull consumer).
 //! - [`acks`]: acknowledgements held while a backlog is taken in, the newest per run sent (pure).
+//! - [`housekeeping`]: the alarm sweep and retention, beside ingest on a connection of their own.
 //! - [`alarms`], [`fleet`]: which alarms a site calls for (pure), and the fleet's state and alarm rows.
 //! - [`topics`]: what a topic or subject carries.
 //! - [`fleet_view`], [`verify`], [`visits`]: the answers.
@@ -28,6 +29,7 @@ pub mod demo;
 pub mod fleet;
 pub mod fleet_view;
 pub mod handover;
+pub mod housekeeping;
 pub mod ingest;
 pub mod keys;
 pub mod names;

@@ -27,15 +27,19 @@ use portvakt_wire::ack::{AckBody, seal};
 
 use crate::acks::Held;
 use crate::alarms::Rules;
-use crate::collector::{BATCH, SWEEP, take_records};
+use crate::collector::{BATCH, take_records};
 use crate::db::DbError;
 use crate::fleet::{self, Observation};
 use crate::topics::{Topic, classify, state_filters};
 
-/// How long the stream keeps records (for replay by another consumer), and how long a
-/// message delivered to a collector may stay unacknowledged before another gets it.
+/// How long the stream keeps records (for replay by another consumer).
 const KEEP: Duration = Duration::from_secs(14 * 24 * 3600);
-const ACK_WAIT: Duration = Duration::from_secs(30);
+
+/// How long a message delivered to a collector may stay unacknowledged before another gets
+/// it: what a collector that died had been delivered waits this long. A batch takes a
+/// fraction of a second (held answers at most 250 ms more); one slower than this is taken
+/// again by the other collector as a duplicate, which costs work, never a record.
+const ACK_WAIT: Duration = Duration::from_secs(10);
 
 /// How often the cluster says a pull request is alive while it has nothing to deliver.
 const HEARTBEAT: Duration = Duration::from_secs(15);
@@ -135,8 +139,6 @@ pub async fn run(
     log::info!("collecting from streams {0} and {0}_STATE as consumer {1} ({2})", c.stream, c.consumer, c.name);
     tokio::pin!(stop);
     let mut taken: u64 = 0;
-    let mut sweep = tokio::time::interval(SWEEP);
-    let mut retain = tokio::time::interval(crate::retention::EVERY);
     let rules = Rules::default();
     let mut held: Held<jetstream::Message> = Held::default();
     // A message taken while looking whether one was already waiting.
@@ -165,23 +167,6 @@ pub async fn run(
                 flushed(&client).await;
                 log::info!("stopping after taking {taken} message(s)");
                 return Ok(());
-            }
-            // Nothing is held across the database's other work: answered first.
-            _ = sweep.tick() => {
-                taken += answer(c, keys, &client, &mut held).await;
-                if let Err(e) = fleet::sweep(db, jiff::Timestamp::now(), &rules).await {
-                    flushed(&client).await;
-                    return Err(e.into());
-                }
-                continue;
-            }
-            _ = retain.tick() => {
-                taken += answer(c, keys, &client, &mut held).await;
-                if let Err(e) = crate::retention::erase(db, &keys.retention, jiff::Timestamp::now()).await {
-                    flushed(&client).await;
-                    return Err(e.into());
-                }
-                continue;
             }
             m = state_messages.next() => m,
             m = async { match early.take() { Some(m) => Some(m), None => messages.next().await } } => m,
@@ -363,7 +348,22 @@ async fn consumer_of(
         max_ack_pending: 10_000,
         ..consumer::pull::Config::default()
     };
-    stream.get_or_create_consumer(durable, config).await.map_err(nats)
+    let mut consumer: consumer::Consumer<consumer::pull::Config> =
+        stream.get_or_create_consumer(durable, config).await.map_err(nats)?;
+    // An existing consumer is taken as it is: one made by an older collector keeps its wait.
+    if let Ok(info) = consumer.info().await
+        && info.config.ack_wait != ACK_WAIT
+    {
+        log::warn!(
+            "consumer {durable} of stream {}: acknowledgement wait {} s, not {} s (made by an older collector): what a \
+             dead collector held comes again only after it; edit the consumer's ack wait, or delete it while no \
+             collector runs and a collector makes it again",
+            info.stream_name,
+            info.config.ack_wait.as_secs(),
+            ACK_WAIT.as_secs()
+        );
+    }
+    Ok(consumer)
 }
 
 #[cfg(test)]

@@ -55,6 +55,8 @@ struct Stage {
     cluster: Option<Cluster>,
     gateways: Vec<Gateway>,
     collectors: Vec<JoinHandle<Result<(), NatsError>>>,
+    /// The collectors' alarm sweep and retention, on a connection of its own.
+    housekeeping: Option<JoinHandle<()>>,
     console: Option<JoinHandle<Result<(), crate::console::ConsoleError>>>,
     /// Central publishing its revocation list as the issuer (with the staff side).
     publisher: Option<JoinHandle<()>>,
@@ -82,6 +84,9 @@ impl Stage {
             if let Ok(Ok(Err(e))) = tokio::time::timeout(Duration::from_secs(5), c).await {
                 eprintln!("a collector had stopped: {e}");
             }
+        }
+        if let Some(h) = self.housekeeping.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), h).await;
         }
         for g in &mut self.gateways {
             g.stop().await;
@@ -176,11 +181,7 @@ async fn play(
     for instance in 0..2 {
         let c = cluster_of(cluster, instance);
         let mut client = db::connect(&url).await?;
-        let keys = crate::keys::Keys {
-            signing: key.clone(),
-            reading: reading.clone(),
-            retention: crate::retention::Retention::default(),
-        };
+        let keys = crate::keys::Keys { signing: key.clone(), reading: reading.clone() };
         let mut stopped = stopped.clone();
         stage.collectors.push(tokio::spawn(async move {
             nats::run(&c, &keys, &mut client, async move {
@@ -189,6 +190,13 @@ async fn play(
             .await
         }));
     }
+    let (sweep_url, mut sweep_stopped) = (url.clone(), stopped.clone());
+    stage.housekeeping = Some(tokio::spawn(async move {
+        crate::housekeeping::run(&sweep_url, crate::retention::Retention::default(), async move {
+            let _ = sweep_stopped.changed().await;
+        })
+        .await;
+    }));
     println!("two collectors: instances of one durable consumer of the R3 stream PORTVAKT_EVENTS, into PostgreSQL;");
     println!(
         "   they hold the municipality's reading key ({MUNICIPALITY}) only: home care's names open, residents' stay sealed"

@@ -162,7 +162,6 @@ pub fn keys() -> portvakt_central::keys::Keys {
     portvakt_central::keys::Keys {
         signing: key(),
         reading: portvakt_central::keys::ReadingKeys::default(),
-        retention: portvakt_central::retention::Retention::default(),
     }
 }
 
