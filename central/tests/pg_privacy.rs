@@ -59,8 +59,7 @@ async fn after_a_day_at_the_building_no_residents_name_is_in_clear_and_only_home
     let (_pg, mut c) = pg().await;
     let (owner_private, owner_public) = portvakt_wire::personal::reading_pair(&[1; 32]);
     let (kommun_private, kommun_public) = portvakt_wire::personal::reading_pair(&[2; 32]);
-    let keys =
-        Keys { signing: key(), reading: ReadingKeys::of("kommunen", kommun_private) };
+    let keys = Keys { signing: key(), reading: ReadingKeys::of("kommunen", kommun_private) };
 
     let mut prev = GENESIS;
     let mut day = Vec::new();
@@ -196,8 +195,7 @@ async fn a_record_sent_again_with_the_personal_part_its_first_copy_lacked_gets_i
 {
     let (_pg, mut c) = pg().await;
     let (kommun_private, kommun_public) = portvakt_wire::personal::reading_pair(&[2; 32]);
-    let keys =
-        Keys { signing: key(), reading: ReadingKeys::of("kommunen", kommun_private) };
+    let keys = Keys { signing: key(), reading: ReadingKeys::of("kommunen", kommun_private) };
     let (mut bare_prev, mut full_prev) = (GENESIS, GENESIS);
     let bare = entry_v2("ekvagen-3", 1, &mut bare_prev, "kommunen", "hemtjanst-natt-5", "care-5", None, NOW_MS);
     let full = entry_v2(

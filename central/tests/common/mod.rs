@@ -159,10 +159,7 @@ pub async fn count(c: &tokio_postgres::Client, sql: &str) -> i64 {
 
 /// The collector's keys: `key()` signs; no reading key.
 pub fn keys() -> portvakt_central::keys::Keys {
-    portvakt_central::keys::Keys {
-        signing: key(),
-        reading: portvakt_central::keys::ReadingKeys::default(),
-    }
+    portvakt_central::keys::Keys { signing: key(), reading: portvakt_central::keys::ReadingKeys::default() }
 }
 
 /// Central as kommunen's delegated issuer (key seed 0x49…; kommunen's seed 0x02…): home
