@@ -28,281 +28,15 @@ import os
 import resource
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
-import sys
 import tempfile
 import time
 
 from fleet_console import Users
 from fleet_jsapi import ApiAudit
-
-PROCS = []
-
-
-def log(msg):
-    print(msg, flush=True)
-
-
-def fail(msg):
-    print(f"fleet: FAILED: {msg}", file=sys.stderr, flush=True)
-    sys.exit(1)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_port(port, limit=30):
-    until = time.time() + limit
-    while time.time() < until:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    fail(f"nothing listens on {port}")
-
-
-def run(cmd, **kw):
-    return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw).stdout
-
-
-def spawn(cmd, logfile, **kw):
-    f = open(logfile, "ab")
-    p = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, **kw)
-    PROCS.append(p)
-    return p
-
-
-def as_pg(cmd):
-    return ["runuser", "-u", "postgres", "--"] + cmd if os.geteuid() == 0 else cmd
-
-
-class Postgres:
-    def __init__(self, work, profile=False):
-        self.profile = profile
-        bins = sorted(
-            (d for d in os.listdir("/usr/lib/postgresql") if os.path.exists(f"/usr/lib/postgresql/{d}/bin/initdb")),
-            key=int,
-        )
-        self.bin = f"/usr/lib/postgresql/{bins[-1]}/bin"
-        self.data, self.sock = f"{work}/pg", f"{work}/sock"
-        os.makedirs(self.data)
-        os.makedirs(self.sock)
-        if os.geteuid() == 0:
-            run(["chown", "postgres", self.data, self.sock])
-        run(as_pg([f"{self.bin}/initdb", "-A", "trust", "-U", "portvakt", "-D", self.data]))
-        self.start()
-        run(as_pg([f"{self.bin}/createdb", "-h", self.sock, "-U", "portvakt", "portvakt"]))
-        self.url = f"host={self.sock} user=portvakt dbname=portvakt"
-
-    def ctl(self, *args):
-        opts = f"-k {self.sock} -c listen_addresses='' -c max_connections=50"
-        if self.profile:
-            opts += " -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track_planning=on"
-        run(as_pg([f"{self.bin}/pg_ctl", "-D", self.data, "-o", opts, "-l", f"{self.data}/log", "-w", *args]))
-
-    def start(self):
-        self.ctl("start")
-
-    def restart(self):
-        self.ctl("-m", "fast", "restart")
-
-    def stop(self):
-        if getattr(self, "session", None) is not None:
-            self.session.kill()
-        try:
-            self.ctl("-m", "immediate", "stop")
-        except subprocess.CalledProcessError:
-            pass
-
-    def sql(self, q):
-        out = run(as_pg([f"{self.bin}/psql", "-h", self.sock, "-U", "portvakt", "-d", "portvakt", "-tAq", "-c", q]))
-        return out.strip()
-
-    def count(self, q):
-        """An integer the query returns, asked on one long-lived psql session (a poll every
-        100 ms would otherwise start a process each time, beside what it measures)."""
-        if getattr(self, "session", None) is None or self.session.poll() is not None:
-            self.session = subprocess.Popen(
-                as_pg([f"{self.bin}/psql", "-h", self.sock, "-U", "portvakt", "-d", "portvakt", "-tAq", "-v", "ON_ERROR_STOP=0"]),
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
-        self.session.stdin.write(f"{q};\n\\echo --end--\n")
-        self.session.stdin.flush()
-        lines = []
-        while (line := self.session.stdout.readline().strip()) != "--end--":
-            if line == "" and self.session.poll() is not None:
-                break
-            lines.append(line)
-        return int(lines[0]) if lines and lines[0].lstrip("-").isdigit() else 0
-
-    def throughs(self):
-        rows = self.sql("SELECT site || ' ' || through FROM current_chains")
-        return {s: int(t) for s, t in (line.split() for line in rows.splitlines() if line)}
-
-
-def certificates(work):
-    def key(name):
-        run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", f"{work}/{name}.key"])
-
-    key("ca")
-    run(["openssl", "req", "-x509", "-new", "-key", f"{work}/ca.key", "-sha256", "-days", "30", "-subj", "/CN=Portvakt fleet CA",
-         "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-out", f"{work}/ca.crt"])
-    for name, ext in [
-        ("server", "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n"),
-        ("fleet", "subjectAltName=DNS:fleet\nextendedKeyUsage=clientAuth\n"),
-        ("collector", "subjectAltName=DNS:collector\nextendedKeyUsage=clientAuth\n"),
-    ]:
-        key(name)
-        run(["openssl", "req", "-new", "-key", f"{work}/{name}.key", "-subj", f"/CN={name}", "-out", f"{work}/{name}.csr"])
-        with open(f"{work}/{name}.ext", "w") as f:
-            f.write("basicConstraints=CA:FALSE\n" + ext)
-        run(["openssl", "x509", "-req", "-in", f"{work}/{name}.csr", "-CA", f"{work}/ca.crt", "-CAkey", f"{work}/ca.key",
-             "-CAcreateserial", "-days", "30", "-sha256", "-extfile", f"{work}/{name}.ext", "-out", f"{work}/{name}.crt"])
-    for f in os.listdir(work):
-        if f.endswith(".key"):
-            os.chmod(f"{work}/{f}", 0o600)
-
-
-class Cluster:
-    def __init__(self, work):
-        self.work = work
-        self.ports = [(free_port(), free_port(), free_port()) for _ in range(3)]
-        self.monitors = [free_port() for _ in range(3)]
-        routes = ", ".join(f"nats-route://127.0.0.1:{r}" for _, r, _ in self.ports)
-        tls = (f'cert_file: "{work}/server.crt", key_file: "{work}/server.key", ca_file: "{work}/ca.crt", '
-               "verify_and_map: true")
-        self.procs = [None] * 3
-        for i, (client, route, mqtt) in enumerate(self.ports):
-            with open(f"{work}/n{i + 1}.conf", "w") as f:
-                f.write(f"""server_name: n{i + 1}
-listen: 127.0.0.1:{client}
-http: 127.0.0.1:{self.monitors[i]}
-jetstream {{ store_dir: "{work}/n{i + 1}" }}
-cluster {{ name: portvakt, listen: 127.0.0.1:{route}, routes: [{routes}] }}
-tls {{ {tls} }}
-mqtt {{ listen: 127.0.0.1:{mqtt}, tls {{ {tls} }} }}
-authorization {{
-  users: [
-    {{ user: "collector", permissions: {{ publish: [">"], subscribe: [">"] }} }}
-    {{ user: "fleet", permissions: {{ publish: ["portvakt.>"], subscribe: ["portvakt.>", "$MQTT.sub.>"] }} }}
-  ]
-}}
-""")
-        for i in range(3):
-            self.start(i)
-
-    def start(self, i):
-        self.procs[i] = spawn(["nats-server", "-c", f"{self.work}/n{i + 1}.conf"], f"{self.work}/n{i + 1}.log")
-        wait_port(self.ports[i][0])
-        wait_port(self.ports[i][2])
-
-    def kill(self, i):
-        self.procs[i].kill()
-        self.procs[i].wait()
-
-    def drops(self):
-        """The nodes' own word that the JetStream API queue overflowed and dropped requests
-        ("JetStream API queue limit reached, dropping N requests"; the info queue alike):
-        the lines, and the requests they name."""
-        lines = []
-        for i in range(3):
-            try:
-                with open(f"{self.work}/n{i + 1}.log", errors="replace") as f:
-                    lines += [line.strip() for line in f if "queue limit reached" in line]
-            except FileNotFoundError:
-                pass
-        dropped = sum(int(w) for line in lines for w, nxt in zip(line.split(), line.split()[1:] + [""])
-                      if w.isdigit() and nxt.startswith("request"))
-        return len(lines), dropped
-
-    def jetstream(self):
-        """Consumers (every stream's, the cluster's view from n1) and JetStream API
-        requests and errors, from the monitoring endpoint."""
-        import urllib.request
-        url = f"http://127.0.0.1:{self.monitors[0]}/jsz?accounts=true&streams=true&consumers=true"
-        with urllib.request.urlopen(url, timeout=10) as r:
-            jsz = json.load(r)
-        consumers = sum(len(st.get("consumer_detail") or []) for acc in jsz.get("account_details") or []
-                        for st in acc.get("stream_detail") or [])
-        api = jsz.get("api") or {}
-        return consumers, api.get("total", 0), api.get("errors", 0)
-
-    def client_urls(self, first):
-        return ",".join(f"tls://localhost:{self.ports[(first + k) % 3][0]}" for k in range(3))
-
-    def mqtt_urls(self):
-        return ",".join(f"mqtts://localhost:{m}" for _, _, m in self.ports)
-
-
-class Sampler:
-    """CPU seconds and peak RSS of the collector processes (summed over restarts)."""
-
-    def __init__(self):
-        self.cpu = {}
-        self.rss = 0
-
-    def sample(self, procs):
-        tick = os.sysconf("SC_CLK_TCK")
-        for p in procs:
-            try:
-                with open(f"/proc/{p.pid}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-                self.cpu[p.pid] = (int(fields[11]) + int(fields[12])) / tick
-                with open(f"/proc/{p.pid}/status") as f:
-                    for line in f:
-                        if line.startswith("VmRSS:"):
-                            self.rss = max(self.rss, int(line.split()[1]))
-            except (FileNotFoundError, ProcessLookupError, IndexError):
-                pass
-
-    def cpu_seconds(self):
-        return sum(self.cpu.values())
-
-
-def cpu_by_program():
-    """CPU seconds used so far by every running process, summed per program name."""
-    tick = os.sysconf("SC_CLK_TCK")
-    out = {}
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                head, tail = f.read().rsplit(")", 1)
-            name = head.split("(", 1)[1]
-            fields = tail.split()
-            out[name] = out.get(name, 0) + (int(fields[11]) + int(fields[12])) / tick
-        except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
-            pass
-    return out
-
-
-def latency(pairs, windows):
-    """p50/p99/max of the latencies of records first published outside `windows`."""
-    ms = sorted(lat for at, lat in pairs if not any(a <= at <= b for a, b in windows))
-    if not ms:
-        return {"n": 0, "p50": None, "p99": None, "max": None}
-    q = lambda p: ms[round((len(ms) - 1) * p)]  # noqa: E731
-    return {"n": len(ms), "p50": q(0.5), "p99": q(0.99), "max": ms[-1]}
-
-
-def slow_profile(pairs, windows, t0_ms, limit_ms=250, bucket_s=10):
-    """Where the records slower than `limit_ms` outside `windows` were made: counts and the
-    slowest per `bucket_s` seconds from `t0_ms` (a diagnosis of the tail, in the log)."""
-    out = {}
-    for at, lat in pairs:
-        if lat > limit_ms and not any(a <= at <= b for a, b in windows):
-            k = int((at - t0_ms) / 1000 // bucket_s) * bucket_s
-            n, worst = out.get(k, (0, 0))
-            out[k] = (n + 1, max(worst, lat))
-    return dict(sorted(out.items()))
+from fleet_peers import PROCS, Cluster, Postgres, certificates, fail, free_port, log, run, spawn, wait_port
+from fleet_stats import Sampler, cpu_by_program, latency, slow_profile
 
 
 def main():
@@ -455,7 +189,7 @@ def campaign(args, work, cluster, pg):
     users = Users(console_port, "operator", password, args.console_users)
 
     nodes = Sampler()  # the NATS nodes' peak RSS
-    cpu_c0 = sampler.cpu_seconds()
+    cpu_c0, by_program_c0 = sampler.cpu_seconds(), cpu_by_program()
     t_c = time.time()
     driver("real")
     driver("generated")
@@ -538,6 +272,11 @@ def campaign(args, work, cluster, pg):
     users.finish()
     console = users.report(windows)
     cpu_c = sampler.cpu_seconds() - cpu_c0
+    # Where phase C's CPU went: every running program, and this script's own threads (the
+    # console's users are threads of it).
+    by_program_c = {k: round(v - by_program_c0.get(k, 0), 1) for k, v in cpu_by_program().items()
+                    if v - by_program_c0.get(k, 0) >= 0.5}
+    by_program_c = dict(sorted(by_program_c.items(), key=lambda kv: -kv[1]))
     wall_c = time.time() - t_c
     for mode in ("real", "generated"):
         drivers[mode].send_signal(signal.SIGTERM)
@@ -597,6 +336,7 @@ def campaign(args, work, cluster, pg):
         "slow_outside_startup_and_faults_by_10s": {str(k): v for k, v in slow.items()},
         "jetstream_api_drop_warnings": drop_lines, "jetstream_api_dropped": dropped,
         "jetstream_api_error_answers": api_kinds, "jetstream_api_errors_not_session_lookups": api_other, "collector_cpu_s": round(cpu_c, 1), "collector_cpu_share": round(cpu_c / wall_c, 3),
+        "phase_c_cpu_s": by_program_c,
         "collector_peak_rss_mib": round(sampler.rss / 1024, 1), "faults": faults, "records": records,
         "first_connect_and_ack_s": round(connected, 1), "final_drain_s": round(final_wait, 1),
         "jetstream_consumers": consumers, "jetstream_consumers_per_gateway": round(per_gateway, 3),
@@ -630,6 +370,8 @@ def campaign(args, work, cluster, pg):
         f"per record")
     log(f"   NATS nodes: peak RSS {nodes.rss / 1024:.1f} MiB (the largest node), "
         f"{nodes.rss / 1024 * 1000 / args.gateways:.1f} MiB per 1 000 gateways")
+    log(f"   CPU seconds in phase C by program ({wall_c:.0f} s on {os.cpu_count()} cores; python3 is this script with "
+        f"the console's users): {by_program_c}")
     log(f"   collectors: {cpu_c:.1f} CPU s in {wall_c:.0f} s of phase C ({cpu_c / wall_c:.1%} of one core, both "
         f"instances), peak RSS {sampler.rss / 1024:.1f} MiB per instance")
     return report

@@ -68,7 +68,7 @@ fn csrf(page: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_team_leader_is_refused_another_sites_page_fragment_csv_and_alarm_and_each_refusal_is_logged() {
+async fn a_team_leader_is_refused_other_sites_everywhere_each_refusal_logged_and_no_answer_tells_which_exist() {
     let (pg, c) = pg().await;
     let alarm = two_sites_and_two_accounts(&c).await;
     let addr = serve(&pg.url).await;
@@ -98,6 +98,12 @@ async fn a_team_leader_is_refused_another_sites_page_fragment_csv_and_alarm_and_
     assert_eq!(acked, 0);
     let refused = count(&c, "SELECT count(*) FROM console_log WHERE action = 'refused' AND account = 'lena'").await;
     assert_eq!(refused, 4, "every refusal has its line, with who");
+    // An id no site has is answered as another site's is: the answer tells nothing of
+    // which sites exist.
+    for other in ["site-b", "site-x"] {
+        let (status, page) = get(addr, &format!("/visits?purpose=invoicing&site={other}"), &lena, &[]).await;
+        assert_eq!(status, 403, "{other}: {page}");
+    }
 
     // The administrator acknowledges it; the log says so in facts shown as words.
     let kristina = login(addr, "kristina").await;
@@ -117,7 +123,7 @@ async fn a_team_leader_is_refused_another_sites_page_fragment_csv_and_alarm_and_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_session_ends_at_logout_at_the_accounts_removal_and_after_idling_and_live_fetches_do_not_keep_it_alive() {
+async fn a_session_ends_at_logout_a_new_password_removal_and_idling_and_live_fetches_do_not_keep_it_alive() {
     let (pg, c) = pg().await;
     two_sites_and_two_accounts(&c).await;
     let addr = serve(&pg.url).await;
@@ -146,6 +152,13 @@ async fn a_session_ends_at_logout_at_the_accounts_removal_and_after_idling_and_l
     let (status, _, _) = request(addr, "POST", "/logout", &[("Cookie", &lena), FORM], &format!("csrf={token}")).await;
     assert_eq!(status, 303);
     assert_eq!(request(addr, "GET", "/", &[("Cookie", &lena)], "").await.0, 303, "logged out");
+
+    // A new password (`account add` again): the sessions opened with the old one end.
+    let lena = login(addr, "lena").await;
+    assert_eq!(get(addr, "/", &lena, &[]).await.0, 200);
+    accounts::add(&c, "lena", Role::TeamLeader, &["site-a".into()], "ett-nytt-langt-losenord").await.unwrap();
+    assert_eq!(request(addr, "GET", "/", &[("Cookie", &lena)], "").await.0, 303, "a new password");
+    accounts::add(&c, "lena", Role::TeamLeader, &["site-a".into()], PASSWORD).await.unwrap();
 
     // The account removed.
     let lena = login(addr, "lena").await;

@@ -111,7 +111,9 @@ pub fn verify(password: &str, phc: &str) -> bool {
     PasswordHash::new(phc).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
 }
 
-/// Adds (or replaces) an account.
+/// Adds an account, or gives an existing one this password, role and sites; a password
+/// that is not the one it had ends its sessions (a changed role or sites apply to them at
+/// their next request).
 pub async fn add(db: &Client, name: &str, role: Role, sites: &[String], password: &str) -> Result<(), AccountError> {
     if name.is_empty() || name.len() > 64 || name.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Err(AccountError::Invalid(format!("account name {name:?}: 1 to 64 characters, no spaces")));
@@ -122,14 +124,26 @@ pub async fn add(db: &Client, name: &str, role: Role, sites: &[String], password
     if !role.sees_every_site() && sites.is_empty() {
         return Err(AccountError::Invalid(format!("a {} sees only its sites: give --sites", role.word())));
     }
+    let old: Option<String> = db
+        .query_opt("SELECT password_hash FROM accounts WHERE name = $1", &[&name])
+        .await
+        .map_err(DbError::from)?
+        .map(|r| r.get(0));
+    let same_password = old.is_some_and(|phc| verify(password, &phc));
     let phc = hash(password)?;
-    db.execute(
+    // With a new password, the account and the end of its sessions are one statement:
+    // there is no moment with the new password and the old sessions.
+    let sql = if same_password {
         "INSERT INTO accounts (name, password_hash, role, sites) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (name) DO UPDATE SET password_hash = $2, role = $3, sites = $4",
-        &[&name, &phc, &role.word(), &sites],
-    )
-    .await
-    .map_err(DbError::from)?;
+         ON CONFLICT (name) DO UPDATE SET password_hash = $2, role = $3, sites = $4"
+    } else {
+        "WITH changed AS (
+             INSERT INTO accounts (name, password_hash, role, sites) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (name) DO UPDATE SET password_hash = $2, role = $3, sites = $4
+             RETURNING name)
+         DELETE FROM sessions WHERE account IN (SELECT name FROM changed)"
+    };
+    db.execute(sql, &[&name, &phc, &role.word(), &sites]).await.map_err(DbError::from)?;
     Ok(())
 }
 

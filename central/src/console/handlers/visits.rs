@@ -91,8 +91,9 @@ async fn read_visits(
 /// The sites a search names, each read on its own (`None`: every site): a site's id or
 /// name, or a part of either, any case and accents, is the account's sites that hold it
 /// (its own id exactly, if it is one, else every site whose whole name it is; none: the
-/// page says so); no search, the account's sites. `None` when it names another known
-/// site's own id (refused, and logged, as before).
+/// page says so); no search, the account's sites. `None` (refused, and logged) when the
+/// text could be a site's id, is not one of the account's and matches none of its sites,
+/// whether or not such a site exists: the answer tells nothing of other sites.
 async fn sites_searched(
     db: &tokio_postgres::Client,
     account: &crate::console::accounts::Account,
@@ -102,27 +103,33 @@ async fn sites_searched(
         return Ok(Some(account.scope().map_or_else(|| vec![None], |scope| scope.iter().cloned().map(Some).collect())));
     };
     let wanted = visits::fold(text);
-    let known = known_sites(db).await?;
-    if text == wanted && !account.sees(text) && known.iter().any(|(id, _)| id == text) {
+    let seen: Vec<_> = known_sites(db).await?.into_iter().filter(|(id, _)| account.sees(id)).collect();
+    let found = matching(&seen, &wanted);
+    if found.is_empty() && text == wanted && !account.sees(text) {
         return Ok(None);
     }
-    let seen: Vec<_> = known.into_iter().filter(|(id, _)| account.sees(id)).collect();
-    if let Some((exact, _)) = seen.iter().find(|(id, _)| *id == wanted) {
-        return Ok(Some(vec![Some(exact.clone())]));
+    Ok(Some(found))
+}
+
+/// The sites of `seen` (id, name) that `wanted` (folded) names: the one whose id it is,
+/// else every one whose whole name it is (two sites may share one), else every one whose
+/// id or name holds it.
+fn matching(seen: &[(String, Option<String>)], wanted: &str) -> Vec<Option<String>> {
+    if let Some((exact, _)) = seen.iter().find(|(id, _)| id == wanted) {
+        return vec![Some(exact.clone())];
     }
-    // A site's whole name (two sites may share one) before a part of one.
     let whole: Vec<Option<String>> = seen
         .iter()
         .filter(|(_, name)| name.as_deref().is_some_and(|n| visits::fold(n) == wanted))
         .map(|(id, _)| Some(id.clone()))
         .collect();
     if !whole.is_empty() {
-        return Ok(Some(whole));
+        return whole;
     }
     let holds = |(id, name): &(String, Option<String>)| {
-        id.contains(&wanted) || name.as_deref().is_some_and(|n| visits::fold(n).contains(&wanted))
+        id.contains(wanted) || name.as_deref().is_some_and(|n| visits::fold(n).contains(wanted))
     };
-    Ok(Some(seen.iter().filter(|s| holds(s)).map(|(id, _)| Some(id.clone())).collect()))
+    seen.iter().filter(|s| holds(s)).map(|(id, _)| Some(id.clone())).collect()
 }
 
 /// Whether the account's pages name the municipality's staff by their roster names: not
