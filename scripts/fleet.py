@@ -325,6 +325,8 @@ def campaign(args, work, cluster, pg):
     slow = slow_profile(gen["latencies"], windows + [startup], t_c * 1000)
     drop_lines, dropped = cluster.drops()
     api_kinds, api_other = ApiAudit.since((0, {}), audit.snapshot())
+    if (why := audit.healthy()) is not None:
+        fail(f"the JetStream API's answers were not all heard, so none of its figures hold: {why}")
     report = {
         "gateways": args.gateways, "real": args.real, "generated": generated,
         "intake_no_collector_msgs_s": round(intake), "backlog": backlog, "backlog_drain_s": round(drain_b, 1),

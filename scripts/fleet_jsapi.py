@@ -21,6 +21,8 @@ class ApiAudit:
         self.lock = threading.Lock()
         self.errors = {}  # (request kind, code, description) -> count
         self.answers = 0
+        self.protocol_errors = []  # what the server said went wrong with this connection
+        self.ended = None  # why the reading stopped, if it did
         self.sock = socket.create_connection(("127.0.0.1", port), 10)
         info = self._line(self.sock)
         if not info.startswith(b"INFO "):
@@ -64,16 +66,23 @@ class ApiAudit:
 
     def _run(self):
         try:
-            while (line := self._read_line()) is not None:
-                if line.startswith(b"PING"):
-                    self.sock.sendall(b"PONG\r\n")
-                elif line.startswith(b"MSG "):
-                    body = self._read_n(int(line.split()[-1]))
-                    if body is None:
-                        return
-                    self._take(body)
-        except (OSError, ValueError):
-            return
+            self._loop()
+            self.ended = "the server closed the connection"
+        except (OSError, ValueError) as e:
+            self.ended = f"{type(e).__name__}: {e}"
+
+    def _loop(self):
+        while (line := self._read_line()) is not None:
+            if line.startswith(b"PING"):
+                self.sock.sendall(b"PONG\r\n")
+            elif line.startswith(b"-ERR"):
+                with self.lock:
+                    self.protocol_errors.append(line.decode(errors="replace"))
+            elif line.startswith(b"MSG "):
+                body = self._read_n(int(line.split()[-1]))
+                if body is None:
+                    return
+                self._take(body)
 
     def _take(self, body):
         try:
@@ -84,12 +93,26 @@ class ApiAudit:
         # The request's kind: the API subject without the stream or consumer it names.
         parts = (adv.get("subject") or "").split(".")
         kind = ".".join(parts[2:5] if len(parts) > 4 and parts[3] == "MSG" else parts[2:4])
+        if kind == "STREAM.MSG.GET" and len(parts) > 5:
+            kind += " " + ".".join(parts[5:])  # which stream: $MQTT_sess holds the MQTT sessions
         with self.lock:
             self.answers += 1
             err = answer.get("error")
             if err:
                 key = (kind, err.get("code"), err.get("description", ""))
                 self.errors[key] = self.errors.get(key, 0) + 1
+
+    def healthy(self):
+        """Why what was heard cannot be trusted (nothing heard, the server's -ERR, the
+        reading stopped), or None."""
+        with self.lock:
+            if self.protocol_errors:
+                return f"the server said {self.protocol_errors[:3]}"
+            if self.ended:
+                return f"the listener stopped: {self.ended}"
+            if self.answers == 0:
+                return "no JetStream API answer heard at all"
+        return None
 
     def snapshot(self):
         """(answers heard, {(request, code, description): count})."""
@@ -102,7 +125,7 @@ class ApiAudit:
         and how many of them are not a new MQTT session's lookup that found none."""
         (_, e0), (_, e1) = before, after
         diff = {k: n - e0.get(k, 0) for k, n in e1.items() if n - e0.get(k, 0) > 0}
-        benign = ("STREAM.MSG.GET", 404, "no message found")
+        benign = ("STREAM.MSG.GET $MQTT_sess", 404, "no message found")
         other = sum(n for k, n in diff.items() if k != benign)
         words = [f"{k[0]} {k[1]} {k[2]}: {n}" for k, n in sorted(diff.items(), key=lambda kv: -kv[1])]
         return words, other

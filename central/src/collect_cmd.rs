@@ -140,7 +140,20 @@ pub(crate) async fn collect(a: Collect) -> Result<String, Failure> {
     });
     // The alarm sweep and retention beside ingest, on a connection of their own.
     let (sweep_url, sweep_stop) = (url.clone(), stopped(asked.clone()));
-    tokio::spawn(async move { portvakt_central::housekeeping::run(&sweep_url, retention, sweep_stop).await });
+    let keeper =
+        tokio::spawn(async move { portvakt_central::housekeeping::run(&sweep_url, retention, sweep_stop).await });
+    // It ends only when asked to stop; a panic in it ends the process, as it would have
+    // when it ran in the collector's own task, so its supervisor starts it again.
+    tokio::spawn(async move {
+        if let Err(e) = keeper.await
+            && e.is_panic()
+        {
+            log::error!(
+                "the alarm sweep and retention stopped on a panic; the collector stops so that it is started again"
+            );
+            std::process::exit(70);
+        }
+    });
     // A lost database (restarted, failed over) is connected to again: what was not
     // committed was not acknowledged to the broker, which delivers it again.
     loop {

@@ -34,6 +34,7 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
     (11, "staff_revocations", include_str!("../migrations/0011_staff_revocations.sql")),
     (12, "staff_door_names", include_str!("../migrations/0012_staff_door_names.sql")),
     (13, "names", include_str!("../migrations/0013_names.sql")),
+    (14, "session_password", include_str!("../migrations/0014_session_password.sql")),
 ];
 
 /// Any number, as long as every collector uses the same: it serialises migrating.

@@ -262,16 +262,31 @@ pub async fn reconcile(
     Ok((raised, cleared))
 }
 
-/// Reconciles every known site (a gateway gone silent sends nothing that would).
-pub async fn sweep(db: &Client, now: Timestamp, rules: &Rules) -> Result<(), DbError> {
+/// Reconciles every known site (a gateway gone silent sends nothing that would), each in
+/// a transaction of its own that first locks the site's runs, as ingest holds them when a
+/// door forced or closed makes it reconcile: of the two, whichever comes second reads what
+/// the first committed, so neither clears an alarm the other has just raised. A site that
+/// fails is said and left for the next sweep; a lost database ends the sweep.
+pub async fn sweep(db: &mut Client, now: Timestamp, rules: &Rules) -> Result<(), DbError> {
     let sites: Vec<String> = db
-        .query("SELECT site FROM gateways UNION SELECT site FROM sites", &[])
+        .query("SELECT site FROM gateways UNION SELECT site FROM sites ORDER BY 1", &[])
         .await?
         .iter()
         .map(|r| r.get(0))
         .collect();
     for site in sites {
-        reconcile(db, &site, now, rules).await?;
+        let alone = async {
+            let tx = db.transaction().await?;
+            tx.execute("SELECT 1 FROM chains WHERE site = $1 ORDER BY epoch FOR UPDATE", &[&site]).await?;
+            reconcile(&tx, &site, now, rules).await?;
+            tx.commit().await?;
+            Ok::<_, DbError>(())
+        };
+        match alone.await {
+            Ok(()) => {}
+            Err(e) if e.is_connection_lost() => return Err(e),
+            Err(e) => log::warn!("{site}: its alarms were not reconciled ({e}); again at the next sweep"),
+        }
     }
     Ok(())
 }

@@ -11,7 +11,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use crate::alarms::Rules;
-use crate::db::{self, DbError};
+use crate::db;
 use crate::fleet;
 use crate::retention::{self, Retention};
 
@@ -23,8 +23,11 @@ pub const SWEEP: Duration = Duration::from_secs(30);
 pub async fn run(url: &str, retention: Retention, stop: impl Future<Output = ()>) {
     tokio::pin!(stop);
     let rules = Rules::default();
+    // A sweep longer than its period is followed by the next one a period later, not at once.
     let mut sweep = tokio::time::interval(SWEEP);
+    sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut erase = tokio::time::interval(retention::EVERY);
+    erase.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let (mut sweep_due, mut erase_due) = (false, false);
     let mut client: Option<tokio_postgres::Client> = None;
     loop {
@@ -34,7 +37,11 @@ pub async fn run(url: &str, retention: Retention, stop: impl Future<Output = ()>
             _ = erase.tick() => erase_due = true,
         }
         if client.as_ref().is_none_or(tokio_postgres::Client::is_closed) {
-            client = match db::connect(url).await {
+            let connected = tokio::select! {
+                () = &mut stop => return,
+                c = db::connect(url) => c,
+            };
+            client = match connected {
                 Ok(c) => Some(c),
                 Err(e) => {
                     log::warn!("housekeeping (alarm sweep, retention): {e}; trying again in {} s", SWEEP.as_secs());
@@ -42,30 +49,36 @@ pub async fn run(url: &str, retention: Retention, stop: impl Future<Output = ()>
                 }
             };
         }
-        let Some(db) = &client else { continue };
+        let Some(db) = client.as_mut() else { continue };
+        // Each on its own: a sweep that fails does not hold back the erasure.
         let work = async {
+            let mut lost = false;
             if sweep_due {
-                fleet::sweep(db, jiff::Timestamp::now(), &rules).await.map_err(|e| ("the alarm sweep", e))?;
-                sweep_due = false;
-            }
-            if erase_due {
-                retention::erase(db, &retention, jiff::Timestamp::now()).await.map_err(|e| ("retention", e))?;
-                erase_due = false;
-            }
-            Ok::<_, (&str, DbError)>(())
-        };
-        let done = tokio::select! {
-            () = &mut stop => return,
-            r = work => r,
-        };
-        match done {
-            Ok(()) => {}
-            Err((what, e)) => {
-                log::warn!("{what}: {e}; again in {} s", SWEEP.as_secs());
-                if e.is_connection_lost() {
-                    client = None;
+                match fleet::sweep(db, jiff::Timestamp::now(), &rules).await {
+                    Ok(()) => sweep_due = false,
+                    Err(e) => {
+                        log::warn!("the alarm sweep: {e}; again in {} s", SWEEP.as_secs());
+                        lost |= e.is_connection_lost();
+                    }
                 }
             }
+            if erase_due {
+                match retention::erase(db, &retention, jiff::Timestamp::now()).await {
+                    Ok(_) => erase_due = false,
+                    Err(e) => {
+                        log::warn!("retention: {e}; again in {} s", SWEEP.as_secs());
+                        lost |= e.is_connection_lost();
+                    }
+                }
+            }
+            lost
+        };
+        let lost = tokio::select! {
+            () = &mut stop => return,
+            lost = work => lost,
+        };
+        if lost {
+            client = None;
         }
     }
 }

@@ -348,18 +348,18 @@ async fn consumer_of(
         max_ack_pending: 10_000,
         ..consumer::pull::Config::default()
     };
-    let mut consumer: consumer::Consumer<consumer::pull::Config> =
+    let consumer: consumer::Consumer<consumer::pull::Config> =
         stream.get_or_create_consumer(durable, config).await.map_err(nats)?;
     // An existing consumer is taken as it is: one made by an older collector keeps its wait.
-    if let Ok(info) = consumer.info().await
-        && info.config.ack_wait != ACK_WAIT
-    {
+    let info = consumer.cached_info();
+    if info.config.ack_wait != ACK_WAIT {
         log::warn!(
             "consumer {durable} of stream {}: acknowledgement wait {} s, not {} s (made by an older collector): what a \
-             dead collector held comes again only after it; edit the consumer's ack wait, or delete it while no \
-             collector runs and a collector makes it again",
+             dead collector held comes again only after it; edit the consumer's ack wait to {} s (`nats consumer edit`), \
+             do not delete it (a new one would take the stream's 14 days again, as duplicates)",
             info.stream_name,
             info.config.ack_wait.as_secs(),
+            ACK_WAIT.as_secs(),
             ACK_WAIT.as_secs()
         );
     }

@@ -100,10 +100,15 @@ async fn a_team_leader_is_refused_other_sites_everywhere_each_refusal_logged_and
     assert_eq!(refused, 4, "every refusal has its line, with who");
     // An id no site has is answered as another site's is: the answer tells nothing of
     // which sites exist.
+    let mut pages = Vec::new();
     for other in ["site-b", "site-x"] {
         let (status, page) = get(addr, &format!("/visits?purpose=invoicing&site={other}"), &lena, &[]).await;
         assert_eq!(status, 403, "{other}: {page}");
+        pages.push(page.replace(other, "…"));
     }
+    assert_eq!(pages[0], pages[1], "the same page whether the site exists or not");
+    let refused = count(&c, "SELECT count(*) FROM console_log WHERE action = 'refused' AND account = 'lena'").await;
+    assert_eq!(refused, 6, "both refusals logged");
 
     // The administrator acknowledges it; the log says so in facts shown as words.
     let kristina = login(addr, "kristina").await;
@@ -158,7 +163,13 @@ async fn a_session_ends_at_logout_a_new_password_removal_and_idling_and_live_fet
     assert_eq!(get(addr, "/", &lena, &[]).await.0, 200);
     accounts::add(&c, "lena", Role::TeamLeader, &["site-a".into()], "ett-nytt-langt-losenord").await.unwrap();
     assert_eq!(request(addr, "GET", "/", &[("Cookie", &lena)], "").await.0, 303, "a new password");
+    // A login checked against the old password while the new one was being given opens no
+    // live session: a session lives only with the password hash it was opened with.
+    let old = accounts::lookup(&c, "lena").await.unwrap().unwrap().phc().to_owned();
     accounts::add(&c, "lena", Role::TeamLeader, &["site-a".into()], PASSWORD).await.unwrap();
+    let late = console::session::start(&c, "lena", &old).await.unwrap();
+    let late = format!("portvakt_session={late}");
+    assert_eq!(request(addr, "GET", "/", &[("Cookie", &late)], "").await.0, 303, "opened with the old password");
 
     // The account removed.
     let lena = login(addr, "lena").await;

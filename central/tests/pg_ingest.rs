@@ -3,16 +3,17 @@
 //! quarantined and alarmed while every other site's records flow; a record PostgreSQL
 //! refuses that the boundary let through is isolated by splitting its batch; a forced
 //! door's alarm follows its latest door record by seq, in the records' transaction; two
-//! collectors taking overlapping batches never deadlock; a gateway's names are kept from
-//! its `state`.
+//! collectors taking overlapping batches never deadlock; the alarm sweep waits for a batch
+//! that holds a site's runs; a gateway's names are kept from its `state`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
 use common::{Chain, GENESIS, NOW_MS, count, keys, message, pg};
 use ed25519_dalek::SigningKey;
+use portvakt_central::alarms::Rules;
 use portvakt_central::collector::take_records;
-use portvakt_central::db;
+use portvakt_central::{db, fleet};
 use portvakt_wire::hex;
 
 #[tokio::test(flavor = "current_thread")]
@@ -148,6 +149,38 @@ async fn a_forced_doors_alarm_follows_its_latest_door_record_by_seq_in_the_recor
     let shut = a.next("door.closed", Some("entrance"), "{}", NOW_MS);
     take_records(&mut c, &prepared, &keys(), &[("site-a", &shut[..])], jiff::Timestamp::now()).await.unwrap();
     assert_eq!(count(&c, open_alarms).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_alarm_sweep_waits_for_a_batch_that_holds_the_sites_runs_and_keeps_the_alarm_it_raised() {
+    let (pg, mut c) = pg().await;
+    let mut a = Chain::new();
+    let start = a.next("system.start", None, "{}", NOW_MS);
+    let prepared = db::Prepared::on(&c).await.unwrap();
+    take_records(&mut c, &prepared, &keys(), &[("site-a", &start[..])], jiff::Timestamp::now()).await.unwrap();
+    let open_alarms =
+        "SELECT count(*) FROM alarms WHERE site = 'site-a' AND kind = 'door_forced_open' AND cleared_at IS NULL";
+    // Another collector's batch holds the site's run, as ingest does until it commits, and
+    // raises a forced door's alarm in it.
+    let mut other = db::connect(&pg.url).await.unwrap();
+    let batch = other.transaction().await.unwrap();
+    batch.execute("SELECT 1 FROM chains WHERE site = 'site-a' FOR UPDATE", &[]).await.unwrap();
+    batch.execute("INSERT INTO doors (site, door, forced_at) VALUES ('site-a', 'entrance', now())", &[]).await.unwrap();
+    let now = jiff::Timestamp::now();
+    fleet::reconcile(&batch, "site-a", now, &Rules::default()).await.unwrap();
+    let mut sweeper = db::connect(&pg.url).await.unwrap();
+    let sweep = tokio::spawn(async move { fleet::sweep(&mut sweeper, now, &Rules::default()).await });
+    // The sweep waits on the run's lock (as PostgreSQL says), not on a clock.
+    let waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'";
+    let mut polls = 0;
+    while count(&c, waiting).await == 0 {
+        polls += 1;
+        assert!(polls < 1000 && !sweep.is_finished(), "the sweep did not wait for the batch's lock");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    batch.commit().await.unwrap();
+    sweep.await.unwrap().unwrap();
+    assert_eq!(count(&c, open_alarms).await, 1, "the sweep read what the batch committed: the alarm stays open");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

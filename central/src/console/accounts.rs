@@ -131,11 +131,12 @@ pub async fn add(db: &Client, name: &str, role: Role, sites: &[String], password
         .map(|r| r.get(0));
     let same_password = old.is_some_and(|phc| verify(password, &phc));
     let phc = hash(password)?;
-    // With a new password, the account and the end of its sessions are one statement:
-    // there is no moment with the new password and the old sessions.
+    // With a new password, its sessions end (and would no longer be live anyway: each
+    // keeps a digest of the hash it was opened with, `session::start`).
+    // The same password keeps its stored hash, and so the account's sessions.
     let sql = if same_password {
         "INSERT INTO accounts (name, password_hash, role, sites) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (name) DO UPDATE SET password_hash = $2, role = $3, sites = $4"
+         ON CONFLICT (name) DO UPDATE SET role = $3, sites = $4"
     } else {
         "WITH changed AS (
              INSERT INTO accounts (name, password_hash, role, sites) VALUES ($1, $2, $3, $4)
@@ -169,6 +170,14 @@ pub struct Stored {
     role: String,
     sites: Vec<String>,
     phc: String,
+}
+
+impl Stored {
+    /// The stored password hash (PHC string) the password is checked against; a session
+    /// opened with it keeps its digest.
+    pub fn phc(&self) -> &str {
+        &self.phc
+    }
 }
 
 /// The stored account `name`, if there is one (the connection is free again after).

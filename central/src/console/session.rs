@@ -52,17 +52,22 @@ fn live() -> String {
     format!("expires_at >= now() AND seen_at >= now() - INTERVAL '{IDLE_MINUTES} minutes'")
 }
 
-/// Starts a session for `account` (ended sessions are removed on the way); returns the
-/// cookie's token.
-pub async fn start(db: &Client, account: &str) -> Result<String, DbError> {
+/// Whether the account `a` still has the password session `s` was opened with (SQL).
+const SAME_PASSWORD: &str = "s.password_digest = sha256(convert_to(a.password_hash, 'UTF8'))";
+
+/// Starts a session for `account`, opened with the password whose stored hash is `phc`
+/// (the session ends when the account's hash is another; ended sessions are removed on the
+/// way); returns the cookie's token.
+pub async fn start(db: &Client, account: &str, phc: &str) -> Result<String, DbError> {
     let token = random_token().map_err(|e| DbError::Damaged(format!("no randomness: {e}")))?;
     let csrf = random_token().map_err(|e| DbError::Damaged(format!("no randomness: {e}")))?;
     db.execute(&format!("DELETE FROM sessions WHERE NOT ({})", live()), &[]).await?;
     db.execute(
         &format!(
-            "INSERT INTO sessions (token_hash, account, csrf, expires_at) VALUES ($1, $2, $3, now() + INTERVAL '{LIFE_HOURS} hours')"
+            "INSERT INTO sessions (token_hash, account, csrf, expires_at, password_digest)
+             VALUES ($1, $2, $3, now() + INTERVAL '{LIFE_HOURS} hours', sha256(convert_to($4::text, 'UTF8')))"
         ),
-        &[&digest(&token), &account, &csrf],
+        &[&digest(&token), &account, &csrf, &phc],
     )
     .await?;
     Ok(token)
@@ -81,7 +86,7 @@ pub async fn find(db: &Client, token: &str) -> Result<Option<Session>, DbError> 
         .query_opt(
             &format!(
                 "UPDATE sessions s SET seen_at = now() FROM accounts a
-                 WHERE s.token_hash = $1 AND a.name = s.account AND {}
+                 WHERE s.token_hash = $1 AND a.name = s.account AND {} AND {SAME_PASSWORD}
                  RETURNING a.name, a.role, a.sites, s.csrf",
                 live()
             ),
@@ -100,7 +105,7 @@ pub async fn peek(db: &Client, token: &str) -> Result<Option<Session>, DbError> 
         .query_opt(
             &format!(
                 "SELECT a.name, a.role, a.sites, s.csrf FROM sessions s JOIN accounts a ON a.name = s.account
-                 WHERE s.token_hash = $1 AND {}",
+                 WHERE s.token_hash = $1 AND {} AND {SAME_PASSWORD}",
                 live()
             ),
             &[&digest(token)],

@@ -85,8 +85,10 @@ impl Stage {
                 eprintln!("a collector had stopped: {e}");
             }
         }
-        if let Some(h) = self.housekeeping.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(5), h).await;
+        if let Some(mut h) = self.housekeeping.take()
+            && tokio::time::timeout(Duration::from_secs(5), &mut h).await.is_err()
+        {
+            h.abort();
         }
         for g in &mut self.gateways {
             g.stop().await;

@@ -133,8 +133,12 @@ pub(super) async fn login(
     let checked = async {
         // The connection is given back while the password is checked (Argon2 takes its time).
         let stored = accounts::lookup(&*s.db.get().await?, &name).await?;
+        let phc = stored.as_ref().map(|s| s.phc().to_owned()).unwrap_or_default();
         match accounts::verified(stored, &name, &password).await {
-            Some(a) => Ok::<_, DbError>(Some((a.name.clone(), session::start(&*s.db.get().await?, &a.name).await?))),
+            Some(a) => {
+                let token = session::start(&*s.db.get().await?, &a.name, &phc).await?;
+                Ok::<_, DbError>(Some((a.name.clone(), token)))
+            }
             None => Ok(None),
         }
     };

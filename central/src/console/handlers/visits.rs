@@ -61,7 +61,7 @@ enum Found {
 }
 
 /// The visits the account may see under `filter`, every read recorded as its, for `why`
-/// (`None`: another site's own id, refused).
+/// (`None`: a site id not the account's, whether or not there is such a site: refused).
 async fn read_visits(
     s: &State,
     a: &Asker,
