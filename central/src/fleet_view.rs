@@ -12,7 +12,7 @@ use tokio_postgres::Client;
 use crate::db::DbError;
 
 /// One site's line.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct SiteLine {
     /// The site.
     pub site: String,

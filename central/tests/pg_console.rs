@@ -287,3 +287,32 @@ async fn a_form_posted_from_another_site_is_refused_the_login_form_included_and_
         count(&c, "SELECT count(*) FROM console_log WHERE action = 'refused' AND detail LIKE 'POST /log%'").await;
     assert_eq!(logged, 3, "each refusal logged");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sites_row_fetched_live_is_read_again_once_its_change_is_notified_and_shown_only_to_who_sees_it() {
+    let (pg, c) = pg().await;
+    two_sites_and_two_accounts(&c).await;
+    let addr = serve(&pg.url).await;
+    let (lena, kristina) = (login(addr, "lena").await, login(addr, "kristina").await);
+    let live = [("X-Portvakt-Live", "1")];
+    let row = |site: &'static str, cookie: String| async move {
+        get(addr, &format!("/fragments/fleet?only={site}"), &cookie, &live).await.1
+    };
+    assert!(row("site-a", lena.clone()).await.contains("Storgatan 12"));
+    assert!(row("site-a", kristina.clone()).await.contains("Storgatan 12"), "the same line, for another viewer");
+    // Renamed by its gateway's next state, and notified as the collectors do.
+    let state = r#"{"running":true,"names":{"site":"Storgatan 14","doors":[{"door":"entrance","name":"Porten"}]}}"#;
+    fleet::observe(&c, "site-a", &Observation::State(state), jiff::Timestamp::now(), &Rules::default()).await.unwrap();
+    fleet::notify(&c, "site-a").await.unwrap();
+    let mut polls = 0;
+    while !row("site-a", lena.clone()).await.contains("Storgatan 14") {
+        polls += 1;
+        assert!(polls < 200, "the change was never shown");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(row("site-a", kristina.clone()).await.contains("Storgatan 14"));
+    // A line kept for one viewer is still only for those who see its site.
+    assert!(row("site-b", kristina.clone()).await.contains("Ekvägen 3"));
+    let hers = row("site-b", lena.clone()).await;
+    assert!(!hers.contains("Ekvägen 3") && !hers.contains("site-b"), "{hers}");
+}

@@ -1,24 +1,30 @@
 //! What changed, as it happens: a connection that LISTENs on `portvakt_fleet`, on which
 //! the collectors NOTIFY a site's name whenever its status, state, doors, alarms or
-//! records change; each name goes to every open event stream (`/events`). Connects again
-//! after losing PostgreSQL.
+//! records change; each name marks the site's kept line changed, then goes to every open
+//! event stream (`/events`). Connects again after losing PostgreSQL, forgetting every kept
+//! line (what was notified meanwhile is not known).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
 use tokio::sync::broadcast;
 use tokio_postgres::{AsyncMessage, NoTls};
 
+use super::lines::Lines;
+
 /// The channel the collectors notify (`fleet::notify`).
 pub const CHANNEL: &str = crate::fleet::CHANNEL;
 
-/// Starts listening; every notified site name is sent on the returned channel.
-pub fn listen(url: String) -> broadcast::Sender<String> {
+/// Starts listening; every notified site name marks its line in `lines` changed and is
+/// sent on the returned channel.
+pub fn listen(url: String, lines: Arc<Lines>) -> broadcast::Sender<String> {
     let (tx, _) = broadcast::channel(1024);
     let changes = tx.clone();
     tokio::spawn(async move {
         loop {
-            if let Err(e) = once(&url, &changes).await {
+            lines.forget_all();
+            if let Err(e) = once(&url, &changes, &lines).await {
                 log::warn!("console: listening for changes: {e}; again in 2 s");
             }
             tokio::time::sleep(Duration::from_secs(2)).await;
@@ -27,7 +33,7 @@ pub fn listen(url: String) -> broadcast::Sender<String> {
     tx
 }
 
-async fn once(url: &str, changes: &broadcast::Sender<String>) -> Result<(), tokio_postgres::Error> {
+async fn once(url: &str, changes: &broadcast::Sender<String>, lines: &Lines) -> Result<(), tokio_postgres::Error> {
     let (client, mut connection) = tokio_postgres::connect(url, NoTls).await?;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     // The connection must be driven for LISTEN to be answered, and to hear notifications.
@@ -49,7 +55,10 @@ async fn once(url: &str, changes: &broadcast::Sender<String>) -> Result<(), toki
         }
     });
     client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
+    // What was read before now may have changed before this connection heard anything.
+    lines.forget_all();
     while let Some(site) = rx.recv().await {
+        lines.changed(&site);
         let _ = changes.send(site);
     }
     driver.abort();

@@ -18,9 +18,22 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 // ---- the fleet
 
+/// The lines of `only` (one site: the line kept since its last change, else read and kept,
+/// `console::lines`) or of every site.
+async fn read_lines(s: &State, only: Option<&str>) -> Result<Vec<SiteLine>, DbError> {
+    let Some(site) = only else { return fleet_view::sites(&*s.db.get().await?, None).await };
+    match s.lines.get(site) {
+        Ok(lines) => Ok(lines),
+        Err(stamp) => {
+            let lines = fleet_view::sites(&*s.db.get().await?, Some(site)).await?;
+            s.lines.keep(site, stamp, &lines);
+            Ok(lines)
+        }
+    }
+}
+
 async fn fleet_lines(s: &State, a: &Asker, q: &Params) -> Result<Vec<SiteLine>, DbError> {
-    let db = s.db.get().await?;
-    let mut lines: Vec<SiteLine> = fleet_view::sites(&db, q.get("only").map(String::as_str))
+    let mut lines: Vec<SiteLine> = read_lines(s, q.get("only").map(String::as_str))
         .await?
         .into_iter()
         .filter(|l| a.session.account.sees(&l.site))
