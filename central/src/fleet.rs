@@ -227,17 +227,26 @@ pub async fn reconcile(
     now: Timestamp,
     rules: &Rules,
 ) -> Result<(usize, usize), DbError> {
+    // The open alarms before the facts: where nothing holds the site (an observation, a
+    // run not yet committed), the facts are at least as new as the alarms, so an alarm
+    // raised meanwhile with its fact is kept, never cleared on facts from before it.
+    let open = db
+        .query("SELECT id, kind, subject FROM alarms WHERE site = $1 AND cleared_at IS NULL ORDER BY id", &[&site])
+        .await?;
     let wanted = alarms::wanted(&facts(db, site).await?, now, rules);
-    let open =
-        db.query("SELECT id, kind, subject FROM alarms WHERE site = $1 AND cleared_at IS NULL", &[&site]).await?;
     let now_ms = ms(now);
     let mut cleared = 0;
     for row in &open {
         let (kind, subject): (String, String) = (row.get("kind"), row.get("subject"));
         if !wanted.iter().any(|w| w.kind == kind && w.subject == subject) {
             let id: i64 = row.get("id");
-            db.execute(&format!("UPDATE alarms SET cleared_at = {AT} WHERE id = $1"), &[&id, &now_ms]).await?;
-            cleared += 1;
+            let n = db
+                .execute(
+                    &format!("UPDATE alarms SET cleared_at = {AT} WHERE id = $1 AND cleared_at IS NULL"),
+                    &[&id, &now_ms],
+                )
+                .await?;
+            cleared += usize::try_from(n).unwrap_or(0);
         }
     }
     let mut raised = 0;

@@ -129,22 +129,34 @@ pub async fn add(db: &Client, name: &str, role: Role, sites: &[String], password
         .await
         .map_err(DbError::from)?
         .map(|r| r.get(0));
-    let same_password = old.is_some_and(|phc| verify(password, &phc));
+    // The same password keeps its stored hash, and so the account's sessions; unless the
+    // hash was changed meanwhile by another `add`, when this one is a new password too.
+    if let Some(old) = old.filter(|phc| verify(password, phc)) {
+        let kept = db
+            .execute(
+                "UPDATE accounts SET role = $2, sites = $3 WHERE name = $1 AND password_hash = $4",
+                &[&name, &role.word(), &sites, &old],
+            )
+            .await
+            .map_err(DbError::from)?;
+        if kept == 1 {
+            return Ok(());
+        }
+    }
+    // A new password: the account given it and its sessions ended in one statement (they
+    // would no longer be live anyway: each keeps a digest of the hash it was opened with,
+    // `session::start`).
     let phc = hash(password)?;
-    // With a new password, its sessions end (and would no longer be live anyway: each
-    // keeps a digest of the hash it was opened with, `session::start`).
-    // The same password keeps its stored hash, and so the account's sessions.
-    let sql = if same_password {
-        "INSERT INTO accounts (name, password_hash, role, sites) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (name) DO UPDATE SET role = $3, sites = $4"
-    } else {
+    db.execute(
         "WITH changed AS (
              INSERT INTO accounts (name, password_hash, role, sites) VALUES ($1, $2, $3, $4)
              ON CONFLICT (name) DO UPDATE SET password_hash = $2, role = $3, sites = $4
              RETURNING name)
-         DELETE FROM sessions WHERE account IN (SELECT name FROM changed)"
-    };
-    db.execute(sql, &[&name, &phc, &role.word(), &sites]).await.map_err(DbError::from)?;
+         DELETE FROM sessions WHERE account IN (SELECT name FROM changed)",
+        &[&name, &phc, &role.word(), &sites],
+    )
+    .await
+    .map_err(DbError::from)?;
     Ok(())
 }
 

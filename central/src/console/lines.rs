@@ -68,12 +68,18 @@ impl Lines {
         }
     }
 
-    /// Keeps what was read for `site` under `stamp`, unless it changed meanwhile.
+    /// Keeps what was read for `site` under `stamp`, unless it changed meanwhile; only the
+    /// line of a site that is there (so no more lines are kept than there are sites).
     pub fn keep(&self, site: &str, stamp: Stamp, lines: &[SiteLine]) {
         let Ok(mut i) = self.inner.lock() else { return };
-        if i.stamp(site) == stamp && i.kept.len() < MAX_SITES {
-            i.kept.insert(site.to_owned(), (stamp, lines.to_vec()));
+        let real = matches!(lines, [line] if line.site == site);
+        if !real || i.stamp(site) != stamp {
+            return;
         }
+        if i.kept.len() >= MAX_SITES {
+            i.kept.clear();
+        }
+        i.kept.insert(site.to_owned(), (stamp, lines.to_vec()));
     }
 }
 
@@ -97,6 +103,17 @@ mod tests {
         let stamp = lines.get("a").unwrap_err();
         lines.keep("a", stamp, &[line("a", 2)]);
         assert_eq!(lines.get("a").unwrap(), [line("a", 2)], "another site's change leaves it");
+    }
+
+    #[test]
+    fn nothing_is_kept_for_a_site_that_is_not_there_or_under_another_name() {
+        let lines = Lines::default();
+        let stamp = lines.get("no-such-site").unwrap_err();
+        lines.keep("no-such-site", stamp, &[]);
+        assert!(lines.get("no-such-site").is_err());
+        let stamp = lines.get("a").unwrap_err();
+        lines.keep("a", stamp, &[line("b", 1)]);
+        assert!(lines.get("a").is_err());
     }
 
     #[test]

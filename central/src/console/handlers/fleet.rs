@@ -18,10 +18,13 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 // ---- the fleet
 
-/// The lines of `only` (one site: the line kept since its last change, else read and kept,
-/// `console::lines`) or of every site.
-async fn read_lines(s: &State, only: Option<&str>) -> Result<Vec<SiteLine>, DbError> {
+/// The lines of `only` (one site the account sees: the line kept since its last change,
+/// else read and kept, `console::lines`; none of a site it does not see) or of every site.
+async fn read_lines(s: &State, a: &Asker, only: Option<&str>) -> Result<Vec<SiteLine>, DbError> {
     let Some(site) = only else { return fleet_view::sites(&*s.db.get().await?, None).await };
+    if !a.session.account.sees(site) {
+        return Ok(Vec::new());
+    }
     match s.lines.get(site) {
         Ok(lines) => Ok(lines),
         Err(stamp) => {
@@ -33,7 +36,7 @@ async fn read_lines(s: &State, only: Option<&str>) -> Result<Vec<SiteLine>, DbEr
 }
 
 async fn fleet_lines(s: &State, a: &Asker, q: &Params) -> Result<Vec<SiteLine>, DbError> {
-    let mut lines: Vec<SiteLine> = read_lines(s, q.get("only").map(String::as_str))
+    let mut lines: Vec<SiteLine> = read_lines(s, a, q.get("only").map(String::as_str))
         .await?
         .into_iter()
         .filter(|l| a.session.account.sees(&l.site))
