@@ -6,9 +6,10 @@ loads the fleet page (every site's row), listens on the live stream (/events), a
 each site named there fetches that site's row again (`/fragments/fleet?only=<site>`,
 marked as the page's own fetch), with at most one fetch per site under way and what comes
 meanwhile coalesced, at most FETCHERS at once (a browser's connections to one host, less
-the stream's); and every RELOAD seconds loads the whole page again, as a person
-switching back to the tab would. Latencies are kept with the time they began, so the
-campaign can leave out its fault windows.
+the stream's); and every RELOAD seconds, or at once when the stream says changes were
+missed, loads the whole page again, as a person switching back to the tab would.
+Latencies are kept with the time they began, so the campaign can leave out its fault
+windows.
 """
 
 import http.client
@@ -119,9 +120,12 @@ class Users:
                     under_way.discard(site)
                     wake.notify_all()
 
+        missed = threading.Event()
+
         def reloader():
             # A new connection for each load, as a browser's after the console closed the
-            # idle one (10 s, shorter than RELOAD).
+            # idle one (10 s, shorter than RELOAD); at once after `missed`, as the page's
+            # script reads all it shows again.
             while not self.stop.is_set():
                 c = self.conn()
                 try:
@@ -129,7 +133,10 @@ class Users:
                 except Exception as e:  # noqa: BLE001
                     self.error(f"page: {e}")
                 c.close()
-                self.stop.wait(RELOAD)
+                until = time.time() + RELOAD
+                while not self.stop.is_set() and not missed.is_set() and time.time() < until:
+                    self.stop.wait(0.2)
+                missed.clear()
 
         workers = [threading.Thread(target=fetcher, daemon=True) for _ in range(FETCHERS)]
         workers.append(threading.Thread(target=reloader, daemon=True))
@@ -151,6 +158,8 @@ class Users:
                         event = None  # an event ends at a blank line
                     elif line.startswith("event:"):
                         event = line.split(":", 1)[1].strip()
+                        if event == "missed":
+                            missed.set()
                     elif line.startswith("data:") and event == "site":
                         site = line.split(":", 1)[1].strip()
                         with self.lock:

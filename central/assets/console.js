@@ -1,7 +1,8 @@
 // Portvakt Central's console: live parts. The server's event stream (/events) names a
 // site whenever its state, doors, alarms or records change; every element with
 // data-live whose data-site is that site (or "*") fetches its fragment again — in a
-// table whose rows are sites (data-rows), only that site's row. One fetch per part at a
+// table whose rows are sites (data-rows), only that site's row; `missed` (changes the
+// server may have missed) makes every live part fetch its fragment again. One fetch per part at a
 // time: changes that come meanwhile make one more fetch after it, never a queue of them.
 (function () {
   "use strict";
@@ -82,6 +83,11 @@
         once(el.dataset.live, () => refresh(el));
       }
     });
+  });
+  // Changes may have been missed (the server connected to its database again, or this
+  // stream fell behind): every live part is read again.
+  events.addEventListener("missed", () => {
+    live().forEach((el) => once(el.dataset.live, () => refresh(el)));
   });
   // The account's sites or role changed: the page is loaded again, showing what it may
   // see now (the server has ended the stream).

@@ -316,3 +316,18 @@ async fn a_sites_row_fetched_live_is_read_again_once_its_change_is_notified_and_
     let hers = row("site-b", lena.clone()).await;
     assert!(!hers.contains("Ekvägen 3") && !hers.contains("site-b"), "{hers}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_page_is_told_to_read_everything_again_when_the_console_lost_its_database_listener() {
+    let (pg, c) = pg().await;
+    two_sites_and_two_accounts(&c).await;
+    let addr = serve(&pg.url).await;
+    let lena = login(addr, "lena").await;
+    let mut stream = Stream::open(addr, &lena).await;
+    assert!(notify_until(&c, "site-a", &mut stream, "data: site-a").await, "listening: {}", stream.said);
+    // The listener's connection is cut (as a restart of PostgreSQL does): what was notified
+    // until it is back is not known, so the page reads all it shows again.
+    let cut = "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE query LIKE 'LISTEN%'";
+    assert_eq!(count(&c, cut).await, 1, "the console's listener");
+    assert!(stream.until(|t| t.contains("event: missed"), Duration::from_secs(15)).await, "{}", stream.said);
+}

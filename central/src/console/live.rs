@@ -16,6 +16,10 @@ use super::lines::Lines;
 /// The channel the collectors notify (`fleet::notify`).
 pub const CHANNEL: &str = crate::fleet::CHANNEL;
 
+/// Sent on the channel instead of a site's name when changes may have been missed (no site
+/// is called that): every open page reads all it shows again.
+pub const MISSED: &str = "";
+
 /// Starts listening; every notified site name marks its line in `lines` changed and is
 /// sent on the returned channel.
 pub fn listen(url: String, lines: Arc<Lines>) -> broadcast::Sender<String> {
@@ -55,8 +59,10 @@ async fn once(url: &str, changes: &broadcast::Sender<String>, lines: &Lines) -> 
         }
     });
     client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
-    // What was read before now may have changed before this connection heard anything.
+    // What was read before now may have changed before this connection heard anything:
+    // nothing kept is trusted, and every open page is told to read all it shows again.
     lines.forget_all();
+    let _ = changes.send(MISSED.to_owned());
     while let Some(site) = rx.recv().await {
         lines.changed(&site);
         let _ = changes.send(site);

@@ -11,6 +11,7 @@ use super::{AppState, Params, address, cookie, failure, html, language, record, 
 use crate::console::accounts;
 use crate::console::actions::LogAction;
 use crate::console::i18n::t;
+use crate::console::live;
 use crate::console::pages::{self, Viewer};
 use crate::console::session::{self, COOKIE, IDLE_MINUTES};
 use crate::db::DbError;
@@ -66,7 +67,8 @@ fn changes(
             let site = tokio::select! {
                 m = rx.recv() => match m {
                     Ok(site) => Some(site),
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => None,
+                    // Changes this stream did not keep up with: all of the page read again.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => Some(live::MISSED.to_owned()),
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
                 },
                 _ = tick.tick() => None,
@@ -80,6 +82,10 @@ fn changes(
             if account.sites != began.sites || account.role != began.role {
                 let said = Event::default().event("scope").data("changed");
                 return Some((Ok(said), (s, token, began, rx, tick, Phase::Ended)));
+            }
+            if site.as_deref() == Some(live::MISSED) {
+                let said = Event::default().event("missed").data("all");
+                return Some((Ok(said), (s, token, began, rx, tick, Phase::Open)));
             }
             if let Some(site) = site.filter(|site| account.sees(site)) {
                 return Some((Ok(Event::default().event("site").data(site)), (s, token, began, rx, tick, Phase::Open)));
