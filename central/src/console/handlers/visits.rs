@@ -54,26 +54,26 @@ fn purpose(q: &Params, l: Lang) -> Result<visits::Purpose, String> {
 }
 
 /// What a search found to read: the visits, or that the site searched for is none of the
-/// account's (a hint, nothing read).
+/// account's (a hint, nothing read; the same whether or not another site is called so,
+/// and when one is, `another` says so for the console's log).
 enum Found {
     Visits(Vec<Visit>),
-    NoSuchSite,
+    NoSuchSite { another: bool },
 }
 
-/// The visits the account may see under `filter`, every read recorded as its, for `why`
-/// (`None`: a site id not the account's, whether or not there is such a site: refused).
+/// The visits the account may see under `filter`, every read recorded as its, for `why`.
 async fn read_visits(
     s: &State,
     a: &Asker,
     filter: &visits::Filter,
     why: &visits::Purpose,
-) -> Result<Option<(Found, visits::Filter)>, DbError> {
+) -> Result<(Found, visits::Filter), DbError> {
     let account = &a.session.account;
     let mut db = s.db.get().await?;
-    let Some(sites) = sites_searched(&db, account, filter.site.as_deref()).await? else { return Ok(None) };
+    let (sites, another) = sites_searched(&db, account, filter.site.as_deref()).await?;
     let mut filter = filter.clone();
     if sites.is_empty() {
-        return Ok(Some((Found::NoSuchSite, filter)));
+        return Ok((Found::NoSuchSite { another }, filter));
     }
     if let Some(text) = filter.holder.take() {
         let by_name = names_people(a);
@@ -85,30 +85,29 @@ async fn read_visits(
         all.extend(visits::read(&mut db, &f, &account.name, why).await?);
     }
     all.sort_by(|x, y| (x.at, &x.site, x.seq).cmp(&(y.at, &y.site, y.seq)));
-    Ok(Some((Found::Visits(all), filter)))
+    Ok((Found::Visits(all), filter))
 }
 
 /// The sites a search names, each read on its own (`None`: every site): a site's id or
 /// name, or a part of either, any case and accents, is the account's sites that hold it
 /// (its own id exactly, if it is one, else every site whose whole name it is; none: the
-/// page says so); no search, the account's sites. `None` (refused, and logged) when the
-/// text could be a site's id, is not one of the account's and matches none of its sites,
-/// whether or not such a site exists: the answer tells nothing of other sites.
+/// page says so, the same whether or not another site has that id or name); no search,
+/// the account's sites. Beside them, whether the text is another site's own id (a read of
+/// it tried: the console's log says so, the page does not).
 async fn sites_searched(
     db: &tokio_postgres::Client,
     account: &crate::console::accounts::Account,
     text: Option<&str>,
-) -> Result<Option<Vec<Option<String>>>, DbError> {
+) -> Result<(Vec<Option<String>>, bool), DbError> {
     let Some(text) = text else {
-        return Ok(Some(account.scope().map_or_else(|| vec![None], |scope| scope.iter().cloned().map(Some).collect())));
+        let sites = account.scope().map_or_else(|| vec![None], |scope| scope.iter().cloned().map(Some).collect());
+        return Ok((sites, false));
     };
     let wanted = visits::fold(text);
-    let seen: Vec<_> = known_sites(db).await?.into_iter().filter(|(id, _)| account.sees(id)).collect();
-    let found = matching(&seen, &wanted);
-    if found.is_empty() && text == wanted && !account.sees(text) {
-        return Ok(None);
-    }
-    Ok(Some(found))
+    let known = known_sites(db).await?;
+    let another = text == wanted && !account.sees(text) && known.iter().any(|(id, _)| id == text);
+    let seen: Vec<_> = known.into_iter().filter(|(id, _)| account.sees(id)).collect();
+    Ok((matching(&seen, &wanted), another))
 }
 
 /// The sites of `seen` (id, name) that `wanted` (folded) names: the one whose id it is,
@@ -208,7 +207,7 @@ async fn visits_common(
         Err(e) => return Err(form_page(&a, &picker(s, &a).await, &e)),
     };
     match read_visits(s, &a, &filter, &why).await {
-        Ok(Some((Found::Visits(found), searched))) => {
+        Ok((Found::Visits(found), searched)) => {
             let said = serde_json::json!({
                 "searched": searched.facts(), "purpose": why.word(), "note": why.note(), "visits": found.len(),
             });
@@ -216,15 +215,19 @@ async fn visits_common(
             let names = names_of(s, &found, names_people(&a)).await;
             Ok((a, found, names))
         }
-        Ok(Some((Found::NoSuchSite, _))) => {
+        Ok((Found::NoSuchSite { another }, _)) => {
             let text = filter.site.unwrap_or_default();
+            if another {
+                let path = if action == LogAction::ExportVisits { "/visits.csv" } else { "/visits" };
+                let tried = format!("GET {path} ({text})");
+                let _ = record(s, Some(&name), LogAction::Refused, &tried, &from).await;
+            }
             let hint = match a.lang {
                 Lang::Sv => format!("Ingen av dina anläggningar heter något med ”{text}”. Välj en i listan."),
                 Lang::En => format!("None of your sites has “{text}” in its name. Choose one from the list."),
             };
             Err(form_page(&a, &picker(s, &a).await, &hint))
         }
-        Ok(None) => Err(a.forbidden()),
         Err(e) => Err(failure(&e)),
     }
 }
