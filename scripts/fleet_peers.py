@@ -10,6 +10,8 @@ import subprocess
 import sys
 import time
 
+import free_port as ports
+
 PROCS = []
 
 
@@ -23,11 +25,8 @@ def fail(msg):
 
 
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A free loopback port (scripts/free_port.py)."""
+    return ports.free_port()
 
 
 def wait_port(port, limit=30):

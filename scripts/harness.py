@@ -6,13 +6,15 @@ import socket
 import time
 from pathlib import Path
 
+import free_port as ports
+
 TICK = os.sysconf("SC_CLK_TCK")
 
 
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free loopback port for a peer (scripts/free_port.py: outside the range of
+    outgoing connections' ports)."""
+    return ports.free_port()
 
 
 def wait_port(port, what="a peer", seconds=10):

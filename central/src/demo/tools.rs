@@ -99,8 +99,33 @@ pub async fn output(what: &str, c: &mut Command) -> Result<String, DemoError> {
     }
 }
 
-/// A loopback port nothing listens on now.
+/// The lowest port the demo picks.
+const FLOOR: u16 = 10_000;
+
+/// A loopback port nothing listens on now, below the kernel's range for the local ports of
+/// outgoing connections (`ip_local_port_range`): a port from that range, as `bind(0)` gives,
+/// can be taken by any connection made before the program it was picked for binds it (a
+/// NATS node's routes dial the others while they start: "address already in use" once in a
+/// while). Never the same port twice in one process.
 pub fn free_port() -> Result<u16, DemoError> {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|t| t.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32_768);
+    if low > FLOOR + 1_000 {
+        let mut given = GIVEN.lock().map_err(|_| DemoError::step("a free loopback port", "a lock was poisoned"))?;
+        for _ in 0..500 {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u64(u64::from(std::process::id()));
+            let port = FLOOR + u16::try_from(h.finish() % u64::from(low - FLOOR)).unwrap_or(0);
+            if !given.contains(&port) && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                given.push(port);
+                return Ok(port);
+            }
+        }
+    }
     let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| DemoError::io("a free loopback port", e))?;
     l.local_addr().map(|a| a.port()).map_err(|e| DemoError::io("a free loopback port", e))
 }
