@@ -3,7 +3,8 @@
 ports of outgoing connections (ip_local_port_range): a port from that range, as bind(0)
 gives, can be taken by any connection made before the peer binds it ("address already in
 use" once in a while). Imported by the Python scripts; run, it prints one port (the shell
-scripts' free_port)."""
+scripts' free_port), not one of those listed in the file its argument names (it adds the
+one it gives: a shell script's ports, each picked by a process of its own, differ)."""
 
 import random
 import socket
@@ -36,4 +37,17 @@ def free_port():
 
 
 if __name__ == "__main__":
-    print(free_port())
+    import sys
+
+    given = sys.argv[1] if len(sys.argv) > 1 else None
+    if given:
+        try:
+            with open(given) as f:
+                _given.update(int(line) for line in f if line.strip().isdigit())
+        except FileNotFoundError:
+            pass
+    port = free_port()
+    if given:
+        with open(given, "a") as f:
+            f.write(f"{port}\n")
+    print(port)

@@ -44,7 +44,7 @@ for who in test-site other-site collector; do
 done
 chmod 644 "$D"/*.key  # test keys: mosquitto drops to its own user when started as root
 
-free_port() { python3 "$(dirname "${BASH_SOURCE[0]}")/free_port.py"; }
+free_port() { python3 scripts/free_port.py "$D/ports"; }
 TLS_PORT=$(free_port)
 PLAIN_PORT=$(free_port)
 cat > "$D/acl" <<ACL

@@ -28,7 +28,7 @@ if ! command -v socat >/dev/null 2>&1; then
     fi
 fi
 
-free_port() { "$VENV/bin/python" "$(dirname "${BASH_SOURCE[0]}")/free_port.py"; }
+free_port() { "$VENV/bin/python" scripts/free_port.py target/interop-ports.$$; }
 wait_port() {
     for _ in $(seq 100); do
         if "$VENV/bin/python" -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null; then return 0; fi

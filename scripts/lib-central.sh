@@ -19,7 +19,7 @@ install_missing() {
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
-free_port() { python3 "$(dirname "${BASH_SOURCE[0]}")/free_port.py"; }
+free_port() { python3 scripts/free_port.py "${work:-${TMPDIR:-/tmp}}/portvakt-ports.$$"; }
 wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; fail "nothing listens on $1"; }
 
 # certificates CLIENT...: a throwaway CA in $work, a server certificate for localhost and

@@ -2,7 +2,8 @@
 // site whenever its state, doors, alarms or records change; every element with
 // data-live whose data-site is that site (or "*") fetches its fragment again — in a
 // table whose rows are sites (data-rows), only that site's row; `missed` (changes the
-// server may have missed) makes every live part fetch its fragment again. One fetch per part at a
+// server may have missed while it connected to its database again) makes every live part
+// fetch its fragment again. One fetch per part at a
 // time: changes that come meanwhile make one more fetch after it, never a queue of them.
 (function () {
   "use strict";
@@ -84,8 +85,8 @@
       }
     });
   });
-  // Changes may have been missed (the server connected to its database again, or this
-  // stream fell behind): every live part is read again.
+  // Changes may have been missed (the server connected to its database again): every
+  // live part is read again.
   events.addEventListener("missed", () => {
     live().forEach((el) => once(el.dataset.live, () => refresh(el)));
   });

@@ -16,8 +16,9 @@ use super::lines::Lines;
 /// The channel the collectors notify (`fleet::notify`).
 pub const CHANNEL: &str = crate::fleet::CHANNEL;
 
-/// Sent on the channel instead of a site's name when changes may have been missed (no site
-/// is called that): every open page reads all it shows again.
+/// Sent on the channel instead of a site's name when changes may have been missed while
+/// the listener connected again (no site is called that): every open page reads all it
+/// shows again.
 pub const MISSED: &str = "";
 
 /// Starts listening; every notified site name marks its line in `lines` changed and is
