@@ -28,7 +28,13 @@ fn ms(t: Timestamp) -> i64 {
     t.as_millisecond()
 }
 
-const AT: &str = "TIMESTAMPTZ 'epoch' + $2::bigint * INTERVAL '1 millisecond'";
+/// The SQL for the time bound as `$2` (ms since 1970), for `concat!`: each statement is
+/// one string made at compile time, not put together at every call.
+macro_rules! at {
+    () => {
+        "TIMESTAMPTZ 'epoch' + $2::bigint * INTERVAL '1 millisecond'"
+    };
+}
 
 /// Records what was heard; raises or clears the site's alarms when it can change them.
 pub async fn observe(
@@ -40,8 +46,10 @@ pub async fn observe(
 ) -> Result<(), DbError> {
     let now_ms = ms(now);
     db.execute(
-        &format!(
-            "INSERT INTO gateways (site, last_seen) VALUES ($1, {AT})
+        concat!(
+            "INSERT INTO gateways (site, last_seen) VALUES ($1, ",
+            at!(),
+            ")
              ON CONFLICT (site) DO UPDATE SET last_seen = greatest(gateways.last_seen, excluded.last_seen)"
         ),
         &[&site, &now_ms],
@@ -51,7 +59,7 @@ pub async fn observe(
         Observation::Status(s) => {
             let online = *s == "online";
             db.execute(
-                &format!("UPDATE gateways SET online = $3, status_at = {AT} WHERE site = $1"),
+                concat!("UPDATE gateways SET online = $3, status_at = ", at!(), " WHERE site = $1"),
                 &[&site, &now_ms, &online],
             )
             .await?;
@@ -68,8 +76,10 @@ pub async fn observe(
             }
             let (name, names) = names.map(|(n, _)| (n.site.clone(), n.to_json())).unzip();
             db.execute(
-                &format!(
-                    "UPDATE gateways SET state = $3, state_at = {AT},
+                concat!(
+                    "UPDATE gateways SET state = $3, state_at = ",
+                    at!(),
+                    ",
                             online = CASE WHEN $4 THEN true ELSE online END,
                             name = CASE WHEN $6 THEN $5 ELSE name END,
                             names = COALESCE($7::text::jsonb, names) WHERE site = $1"
@@ -80,8 +90,10 @@ pub async fn observe(
         }
         Observation::Door(door, text) => {
             db.execute(
-                &format!(
-                    "INSERT INTO doors (site, door, state, state_at) VALUES ($1, $3, $4, {AT})
+                concat!(
+                    "INSERT INTO doors (site, door, state, state_at) VALUES ($1, $3, $4, ",
+                    at!(),
+                    ")
                      ON CONFLICT (site, door) DO UPDATE SET state = excluded.state, state_at = excluded.state_at"
                 ),
                 &[&site, &now_ms, door, text],
@@ -242,7 +254,7 @@ pub async fn reconcile(
             let id: i64 = row.get("id");
             let n = db
                 .execute(
-                    &format!("UPDATE alarms SET cleared_at = {AT} WHERE id = $1 AND cleared_at IS NULL"),
+                    concat!("UPDATE alarms SET cleared_at = ", at!(), " WHERE id = $1 AND cleared_at IS NULL"),
                     &[&id, &now_ms],
                 )
                 .await?;
@@ -253,8 +265,10 @@ pub async fn reconcile(
     for w in &wanted {
         let n = db
             .execute(
-                &format!(
-                    "INSERT INTO alarms (site, raised_at, kind, subject, detail) VALUES ($1, {AT}, $3, $4, $5)
+                concat!(
+                    "INSERT INTO alarms (site, raised_at, kind, subject, detail) VALUES ($1, ",
+                    at!(),
+                    ", $3, $4, $5)
                      ON CONFLICT (site, kind, subject) WHERE cleared_at IS NULL DO NOTHING"
                 ),
                 &[&site, &now_ms, &w.kind, &w.subject, &w.detail.to_json()],

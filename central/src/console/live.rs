@@ -28,6 +28,7 @@ pub fn listen(url: String, lines: Arc<Lines>) -> broadcast::Sender<String> {
     let changes = tx.clone();
     tokio::spawn(async move {
         loop {
+            // Not listening from here until LISTEN is answered: nothing kept is trusted.
             lines.forget_all();
             if let Err(e) = once(&url, &changes, &lines).await {
                 log::warn!("console: listening for changes: {e}; again in 2 s");
