@@ -1,23 +1,21 @@
 """Console users beside the fleet campaign (issue 30, item 7), for scripts/fleet.py.
 
 Each user does what the fleet page's script (central/assets/console.js) does: logs in
-(one after another),
-loads the fleet page (every site's row), listens on the live stream (/events), and for
-each site named there fetches that site's row again (`/fragments/fleet?only=<site>`,
-marked as the page's own fetch), with at most one fetch per site under way and what comes
-meanwhile coalesced, at most FETCHERS at once (a browser's connections to one host, less
-the stream's); and every RELOAD seconds, or at once when the stream says changes were
-missed, loads the whole page again, as a person switching back to the tab would.
-Latencies are kept with the time they began, so the campaign can leave out its fault
-windows.
+(one after another), loads the fleet page (every site's row), listens on the live stream
+(`/events?rows=1`, as the page asks for it), and takes each word there (`sites`: the
+changed sites' rows, at most one word a second) apart as the page puts the rows in place;
+and every RELOAD seconds, or at once when the stream says changes were missed, loads the
+whole page again, as a person switching back to the tab would. Page latencies are kept
+with the time they began, so the campaign can leave out its fault windows; the words, the
+rows and the bytes they came in are counted.
 """
 
 import http.client
+import json
 import threading
 import time
 import urllib.parse
 
-FETCHERS = 5
 RELOAD = 30.0
 
 
@@ -26,8 +24,9 @@ class Users:
         self.port, self.name, self.password, self.count = port, name, password, count
         self.lock = threading.Lock()
         self.pages = []  # (began, unix ms; took, ms)
-        self.rows = []
-        self.events = 0
+        self.events = 0  # words heard (`sites` events)
+        self.rows = 0  # rows put in place
+        self.bytes = 0  # what the words came in
         self.errors = []
         self.stop = threading.Event()
         self.threads = []
@@ -85,41 +84,6 @@ class Users:
         return body
 
     def user(self, i, cookie):
-        changed, under_way = [], set()
-        wake = threading.Condition()
-
-        def fetcher():
-            c = self.conn()
-            while not self.stop.is_set():
-                with wake:
-                    # The first changed site not already being fetched (its change waits
-                    # for the fetch under way, as console.js's once() does).
-                    ready = lambda: next((x for x in changed if x not in under_way), None)  # noqa: E731
-                    while ready() is None and not self.stop.is_set():
-                        wake.wait(0.5)
-                    if self.stop.is_set():
-                        return
-                    site = ready()
-                    changed.remove(site)
-                    under_way.add(site)
-                path, headers = f"/fragments/fleet?only={site}", {"Cookie": cookie, "X-Portvakt-Live": "1"}
-                try:
-                    try:
-                        self.timed(self.rows, c, path, headers)
-                    except (http.client.RemoteDisconnected, ConnectionError):
-                        # The console closed the idle connection (after 10 s): a browser
-                        # sends the request again on a new one, and so does this.
-                        c.close()
-                        c = self.conn()
-                        self.timed(self.rows, c, path, headers)
-                except Exception as e:  # noqa: BLE001
-                    self.error(f"row {site}: {e}")
-                    c.close()
-                    c = self.conn()
-                with wake:
-                    under_way.discard(site)
-                    wake.notify_all()
-
         missed = threading.Event()
 
         def reloader():
@@ -138,20 +102,18 @@ class Users:
                     self.stop.wait(0.2)
                 missed.clear()
 
-        workers = [threading.Thread(target=fetcher, daemon=True) for _ in range(FETCHERS)]
-        workers.append(threading.Thread(target=reloader, daemon=True))
-        for w in workers:
-            w.start()
+        threading.Thread(target=reloader, daemon=True).start()
         while not self.stop.is_set():
             try:
                 c = self.conn()
-                c.request("GET", "/events", headers={"Cookie": cookie})
+                c.request("GET", "/events?rows=1", headers={"Cookie": cookie})
                 r = c.getresponse()
                 if r.status != 200:
                     raise RuntimeError(f"/events: {r.status}")
                 event = None
                 while not self.stop.is_set():
-                    line = r.readline().decode().rstrip("\r\n")
+                    raw = r.readline()
+                    line = raw.decode().rstrip("\r\n")
                     if not line and r.isclosed():
                         break
                     if not line:
@@ -160,15 +122,14 @@ class Users:
                         event = line.split(":", 1)[1].strip()
                         if event == "missed":
                             missed.set()
-                    elif line.startswith("data:") and event == "site":
-                        site = line.split(":", 1)[1].strip()
+                    elif line.startswith("data:") and event == "sites":
+                        # Each changed site's row, as the page puts it in place.
+                        changed = json.loads(line.split(":", 1)[1])
+                        rows = sum(1 for row in changed.values() if isinstance(row, str) and row.startswith("<tr"))
                         with self.lock:
                             self.events += 1
-                        with wake:
-                            # One fetch per site at a time; one more after it at most.
-                            if site not in changed:
-                                changed.append(site)
-                            wake.notify()
+                            self.rows += rows
+                            self.bytes += len(raw)
             except Exception as e:  # noqa: BLE001
                 if not self.stop.is_set():
                     self.error(f"stream: {e}")
@@ -187,10 +148,10 @@ class Users:
             return {
                 "users": len(self.threads),
                 "live_events": self.events,
+                "live_rows": self.rows,
+                "live_bytes": self.bytes,
                 "page_ms": self.quantiles(self.pages, []),
                 "page_outside_faults_ms": self.quantiles(self.pages, windows),
-                "row_ms": self.quantiles(self.rows, []),
-                "row_outside_faults_ms": self.quantiles(self.rows, windows),
                 "errors": len(self.errors),
                 "first_errors": self.errors[:5],
             }

@@ -1,10 +1,12 @@
-// Portvakt Central's console: live parts. The server's event stream (/events) names a
-// site whenever its state, doors, alarms or records change; every element with
-// data-live whose data-site is that site (or "*") fetches its fragment again — in a
-// table whose rows are sites (data-rows), only that site's row; `missed` (changes the
-// server may have missed while it connected to its database again) makes every live part
-// fetch its fragment again. One fetch per part at a
-// time: changes that come meanwhile make one more fetch after it, never a queue of them.
+// Portvakt Central's console: live parts. The server's event stream (/events, asked with
+// the page's own query) says at most once a second which sites' state, doors, alarms or
+// records changed (`sites`: a JSON object from each site to its row of the fleet table as
+// this page shows it, "" for a row the page no longer shows, null when not asked). In a
+// table whose rows are sites (data-rows), in site order, a changed row is put in place as
+// it came, with no fetch; every other element with data-live whose data-site is that site
+// (or "*") fetches its fragment again. `missed` (changes the server may have missed)
+// makes every live part fetch its fragment again. One fetch per part at a time: changes
+// that come meanwhile make one more fetch after it, never a queue of them.
 (function () {
   "use strict";
   const print = document.getElementById("print");
@@ -17,7 +19,11 @@
     new URLSearchParams(window.location.search).forEach((v, k) => { if (!u.searchParams.has(k)) u.searchParams.set(k, v); });
     return u;
   };
-  const events = new EventSource("/events");
+  // The page's query (filter, language) goes with the stream; rows only for a table of them.
+  const stream = new URL("/events", window.location.origin);
+  new URLSearchParams(window.location.search).forEach((v, k) => stream.searchParams.set(k, v));
+  if (document.querySelector("[data-live][data-rows]")) stream.searchParams.set("rows", "1");
+  const events = new EventSource(stream);
   // The session ended (logout, expiry, the account removed): the page stops updating and
   // says so, with a way to log in again — never the login page inside a table.
   const ended = () => {
@@ -57,32 +63,27 @@
     work().finally(() => { busy.delete(key); if (state.again) once(key, work); });
   };
   const rowOf = (el, site) => Array.from(el.querySelectorAll("tr[data-site]")).find((r) => r.dataset.site === site);
-  // Only the site's row of a table of sites: the fragment for that site alone.
-  const refreshRow = (el, site) => {
-    const u = address(el);
-    u.searchParams.set("only", site);
-    return fragment(u)
-      .then((html) => {
-        const row = rowOf(el, site);
-        if (!row) return;
-        const t = document.createElement("tbody");
-        t.innerHTML = html;
-        const fresh = t.querySelector("tr[data-site]"); // none: the site no longer matches the filter
-        if (fresh) row.replaceWith(fresh); else row.remove();
-        el.dispatchEvent(new Event("refreshed"));
-      })
-      .catch(() => {});
+  // A site's row put in place as the stream sent it ("": no longer shown, as filtered).
+  const place = (el, site, html) => {
+    const row = rowOf(el, site);
+    const t = document.createElement("tbody");
+    t.innerHTML = html;
+    const fresh = t.querySelector("tr[data-site]");
+    if (fresh) row.replaceWith(fresh); else row.remove();
   };
-  events.addEventListener("site", (e) => {
-    const site = e.data;
-    live().filter((el) => el.dataset.site === "*" || el.dataset.site === site).forEach((el) => {
-      // A row keeps its place: only while the table is in site order (another order may move it).
-      const bySite = ["", "site"].includes(new URLSearchParams(window.location.search).get("sort") ?? "");
-      if (el.dataset.rows !== undefined && el.dataset.site === "*" && bySite && rowOf(el, site)) {
-        once("row\u0000" + el.dataset.live + "\u0000" + site, () => refreshRow(el, site));
-      } else {
-        once(el.dataset.live, () => refresh(el));
-      }
+  events.addEventListener("sites", (e) => {
+    const changed = JSON.parse(e.data);
+    // A row keeps its place: only while the table is in site order (another order may move it).
+    const bySite = ["", "site"].includes(new URLSearchParams(window.location.search).get("sort") ?? "");
+    live().forEach((el) => {
+      const mine = Object.keys(changed).filter((site) => el.dataset.site === "*" || el.dataset.site === site);
+      if (mine.length === 0) return;
+      // Every changed row came and is in the table already (or is gone from it): in place.
+      const inPlace = el.dataset.rows !== undefined && bySite &&
+        mine.every((site) => typeof changed[site] === "string" && (rowOf(el, site) || changed[site] === ""));
+      if (!inPlace) { once(el.dataset.live, () => refresh(el)); return; }
+      mine.filter((site) => rowOf(el, site)).forEach((site) => place(el, site, changed[site]));
+      el.dispatchEvent(new Event("refreshed"));
     });
   });
   // Changes may have been missed (the server connected to its database again): every

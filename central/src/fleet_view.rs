@@ -40,6 +40,12 @@ fn when(t: Option<Timestamp>) -> String {
 
 /// Every site Central has heard of (only `only`, when given).
 pub async fn sites(db: &Client, only: Option<&str>) -> Result<Vec<SiteLine>, DbError> {
+    lines_of(db, only.map(|site| vec![site.to_owned()]).as_deref()).await
+}
+
+/// The lines of every site Central has heard of, or of those of `only` that it has heard
+/// of: one statement however many.
+pub async fn lines_of(db: &Client, only: Option<&[String]>) -> Result<Vec<SiteLine>, DbError> {
     let rows = db
         .query(
             "SELECT s.site, g.online, (extract(epoch FROM greatest(g.last_seen, r.last_record)) * 1000)::bigint AS seen, g.state,
@@ -47,7 +53,7 @@ pub async fn sites(db: &Client, only: Option<&str>) -> Result<Vec<SiteLine>, DbE
                     (SELECT count(*) FROM alarms a WHERE a.site = s.site AND a.cleared_at IS NULL) AS alarms
              FROM (SELECT site FROM gateways UNION SELECT site FROM sites) s
              LEFT JOIN gateways g ON g.site = s.site LEFT JOIN current_chains r ON r.site = s.site
-             WHERE $1::text IS NULL OR s.site = $1
+             WHERE $1::text[] IS NULL OR s.site = ANY($1)
              ORDER BY s.site",
             &[&only],
         )

@@ -189,17 +189,29 @@ async fn a_session_ends_at_logout_a_new_password_removal_and_idling_and_live_fet
 struct Stream {
     socket: tokio::net::TcpStream,
     said: String,
+    /// What was read, whole (a character may come split over two reads).
+    bytes: Vec<u8>,
 }
 
 impl Stream {
     async fn open(addr: SocketAddr, cookie: &str) -> Self {
+        Self::open_at(addr, "/events", cookie).await
+    }
+
+    /// The stream at `path` (`/events` with a page's query).
+    async fn open_at(addr: SocketAddr, path: &str, cookie: &str) -> Self {
         let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let req = format!("GET /events HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n");
+        let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n");
         socket.write_all(req.as_bytes()).await.unwrap();
-        let mut s = Stream { socket, said: String::new() };
+        let mut s = Stream { socket, said: String::new(), bytes: Vec::new() };
         assert!(s.until(|t| t.contains("\r\n\r\n"), Duration::from_secs(5)).await, "the stream's head");
         assert!(s.said.starts_with("HTTP/1.1 200"), "{}", s.said);
         s
+    }
+
+    fn heard(&mut self, bytes: &[u8]) {
+        self.bytes.extend_from_slice(bytes);
+        self.said = String::from_utf8_lossy(&self.bytes).into_owned();
     }
 
     /// Reads until `done` holds of what was said (true), or the stream ends or `within`
@@ -209,7 +221,7 @@ impl Stream {
         let mut buf = [0u8; 4096];
         while !done(&self.said) {
             match tokio::time::timeout_at(deadline, self.socket.read(&mut buf)).await {
-                Ok(Ok(n)) if n > 0 => self.said.push_str(&String::from_utf8_lossy(&buf[..n])),
+                Ok(Ok(n)) if n > 0 => self.heard(&buf[..n]),
                 _ => return false,
             }
         }
@@ -223,7 +235,7 @@ impl Stream {
         loop {
             match tokio::time::timeout_at(deadline, self.socket.read(&mut buf)).await {
                 Ok(Ok(0) | Err(_)) => return true,
-                Ok(Ok(n)) => self.said.push_str(&String::from_utf8_lossy(&buf[..n])),
+                Ok(Ok(n)) => self.heard(&buf[..n]),
                 Err(_) => return false,
             }
         }
@@ -250,13 +262,13 @@ async fn the_live_stream_names_only_the_accounts_sites_and_ends_at_logout_and_wi
     let lena = login(addr, "lena").await;
 
     let mut stream = Stream::open(addr, &lena).await;
-    assert!(notify_until(&c, "site-a", &mut stream, "data: site-a").await, "her site's change: {}", stream.said);
+    assert!(notify_until(&c, "site-a", &mut stream, r#""site-a""#).await, "her site's change: {}", stream.said);
     // The listener is connected now, and one connection's notifications come in order: a
     // change of site-b before the next of site-a would be heard before it.
     let heard = stream.said.len();
     fleet::notify(&c, "site-b").await.unwrap();
     fleet::notify(&c, "site-a").await.unwrap();
-    assert!(stream.until(|t| t[heard..].contains("data: site-a"), Duration::from_secs(5)).await, "{}", stream.said);
+    assert!(stream.until(|t| t[heard..].contains(r#""site-a""#), Duration::from_secs(5)).await, "{}", stream.said);
     assert!(!stream.said.contains("site-b"), "another site's change is not hers to hear: {}", stream.said);
 
     // Her sites change: the stream says `scope` and ends (the page loads itself again).
@@ -267,7 +279,7 @@ async fn the_live_stream_names_only_the_accounts_sites_and_ends_at_logout_and_wi
     // The session ended (as at logout or expiry): the next change finds none, and the
     // stream ends without a word.
     let mut stream = Stream::open(addr, &lena).await;
-    assert!(notify_until(&c, "site-b", &mut stream, "data: site-b").await, "now hers: {}", stream.said);
+    assert!(notify_until(&c, "site-b", &mut stream, r#""site-b""#).await, "now hers: {}", stream.said);
     c.execute("DELETE FROM sessions", &[]).await.unwrap();
     fleet::notify(&c, "site-a").await.unwrap();
     assert!(stream.ended(Duration::from_secs(5)).await, "the stream ends with the session");
@@ -296,29 +308,49 @@ async fn a_form_posted_from_another_site_is_refused_the_login_form_included_and_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_sites_row_fetched_live_is_read_again_once_its_change_is_notified_and_shown_only_to_who_sees_it() {
+async fn a_changed_sites_row_comes_in_the_live_stream_as_each_viewers_page_shows_it_and_only_to_who_sees_it() {
     let (pg, c) = pg().await;
     two_sites_and_two_accounts(&c).await;
     let addr = serve(&pg.url).await;
     let (lena, kristina) = (login(addr, "lena").await, login(addr, "kristina").await);
-    let live = [("X-Portvakt-Live", "1")];
-    let row = |site: &'static str, cookie: String| async move {
-        get(addr, &format!("/fragments/fleet?only={site}"), &cookie, &live).await.1
-    };
-    assert!(row("site-a", lena.clone()).await.contains("Storgatan 12"));
-    assert!(row("site-a", kristina.clone()).await.contains("Storgatan 12"), "the same line, for another viewer");
-    // Renamed by its gateway's next state, and notified as the collectors do.
-    let state = r#"{"running":true,"names":{"site":"Storgatan 14","doors":[{"door":"entrance","name":"Porten"}]}}"#;
-    fleet::observe(&c, "site-a", &Observation::State(state), jiff::Timestamp::now(), &Rules::default()).await.unwrap();
-    // Once a stream has heard of it, the console's listener has marked the line changed.
-    let mut stream = Stream::open(addr, &lena).await;
-    assert!(notify_until(&c, "site-a", &mut stream, "data: site-a").await, "{}", stream.said);
-    assert!(row("site-a", lena.clone()).await.contains("Storgatan 14"), "read again after the change");
-    assert!(row("site-a", kristina.clone()).await.contains("Storgatan 14"));
-    // A line kept for one viewer is still only for those who see its site.
-    assert!(row("site-b", kristina.clone()).await.contains("Ekvägen 3"));
-    let hers = row("site-b", lena.clone()).await;
-    assert!(!hers.contains("Ekvägen 3") && !hers.contains("site-b"), "{hers}");
+    // Lena's fleet page as it opens, in Swedish; Kristina's in English, only problems.
+    let mut hers = Stream::open_at(addr, "/events?rows=1", &lena).await;
+    let mut problems = Stream::open_at(addr, "/events?rows=1&problems=1&lang=en", &kristina).await;
+    let mut names = Stream::open(addr, &kristina).await;
+    assert!(notify_until(&c, "site-a", &mut hers, "Storgatan 12").await, "listening: {}", hers.said);
+    let heard = (hers.said.len(), problems.said.len(), names.said.len());
+
+    // Both sites renamed and given a bundle by their gateways' next state, and notified
+    // together, as one batch of the collectors does.
+    let now = jiff::Timestamp::now();
+    for (site, name) in [("site-a", "Storgatan 14"), ("site-b", "Ekvägen 5")] {
+        let state = format!(
+            r#"{{"running":true,"names":{{"site":"{name}"}},"bundles":[{{"authority":"kommunen","age_days":2,"expires_in_hours":240}}]}}"#
+        );
+        fleet::observe(&c, site, &Observation::State(&state), now, &Rules::default()).await.unwrap();
+    }
+    c.batch_execute(
+        "BEGIN; SELECT pg_notify('portvakt_fleet', 'site-a'); SELECT pg_notify('portvakt_fleet', 'site-b'); COMMIT",
+    )
+    .await
+    .unwrap();
+    let within = Duration::from_secs(5);
+    assert!(hers.until(|t| t[heard.0..].contains("Storgatan 14"), within).await, "{}", hers.said);
+    let row = &hers.said[heard.0..];
+    assert!(row.contains("event: sites") && row.contains(r#"data-site=\"site-a\""#), "her site's row: {row}");
+    assert!(row.contains("2 d gammal, 10 d kvar"), "in her page's language: {row}");
+    assert!(!row.contains("site-b") && !row.contains("Ekv"), "not another site's: {row}");
+
+    // Only problems shown: site-b's row (an open alarm), site-a's said to be not shown.
+    assert!(problems.until(|t| t[heard.1..].contains("Ekvägen 5"), within).await, "{}", problems.said);
+    let event = problems.said[heard.1..].lines().find(|l| l.contains("Ekvägen 5")).unwrap();
+    let said: serde_json::Value = serde_json::from_str(event.trim_start_matches("data:").trim()).unwrap();
+    assert_eq!(said["site-a"], "", "no problem at site-a: not on her page: {said}");
+    assert!(said["site-b"].as_str().unwrap().contains("2 d old, 10 d left"), "in English: {said}");
+
+    // A page without a table of sites is told the names only.
+    assert!(names.until(|t| t[heard.2..].contains("site-b"), within).await, "{}", names.said);
+    assert!(names.said[heard.2..].contains(r#"{"site-a":null,"site-b":null}"#), "{}", names.said);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -328,10 +360,10 @@ async fn an_open_page_is_told_to_read_everything_again_when_the_console_lost_its
     let addr = serve(&pg.url).await;
     let lena = login(addr, "lena").await;
     let mut stream = Stream::open(addr, &lena).await;
-    assert!(notify_until(&c, "site-a", &mut stream, "data: site-a").await, "listening: {}", stream.said);
+    assert!(notify_until(&c, "site-a", &mut stream, r#""site-a""#).await, "listening: {}", stream.said);
     // The listener's connection is cut (as a restart of PostgreSQL does): what was notified
     // until it is back is not known, so the page reads all it shows again.
-    let cut = "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE query LIKE 'LISTEN%'";
+    let cut = "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'portvakt-console-listener'";
     assert_eq!(count(&c, cut).await, 1, "the console's listener");
     assert!(stream.until(|t| t.contains("event: missed"), Duration::from_secs(15)).await, "{}", stream.said);
 }

@@ -1,36 +1,94 @@
-//! What changed, as it happens: a connection that LISTENs on `portvakt_fleet`, on which
-//! the collectors NOTIFY a site's name whenever its status, state, doors, alarms or
-//! records change; each name marks the site's kept line changed, then goes to every open
-//! event stream (`/events`). Connects again after losing PostgreSQL, forgetting every kept
-//! line (what was notified meanwhile is not known).
+//! What changed, as it happens: one connection LISTENs on `portvakt_fleet`, on which the
+//! collectors NOTIFY a site's name whenever its status, state, doors, alarms or records
+//! change. The names heard are gathered and said at most once every [`PERIOD`], each with
+//! the site's fleet line read once for every open page (one statement for all of them);
+//! each open event stream (`/events`) passes on what its account may see, the rows
+//! rendered in its page's language once for all pages in it. After losing PostgreSQL it
+//! connects again and says [`Change::Missed`] (what was notified meanwhile is not known).
 
-use std::sync::Arc;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
-use tokio::sync::broadcast;
+use tokio::sync::{Notify, broadcast};
+use tokio::time::Instant;
 use tokio_postgres::{AsyncMessage, NoTls};
 
-use super::lines::Lines;
+use super::i18n::Lang;
+use crate::db::DbError;
+use crate::fleet_view::{self, SiteLine};
 
 /// The channel the collectors notify (`fleet::notify`).
 pub const CHANNEL: &str = crate::fleet::CHANNEL;
 
-/// Sent on the channel instead of a site's name when changes may have been missed while
-/// the listener connected again (no site is called that): every open page reads all it
-/// shows again.
-pub const MISSED: &str = "";
+/// What the listener's connection is called in `pg_stat_activity`.
+pub const APPLICATION: &str = "portvakt-console-listener";
 
-/// Starts listening; every notified site name marks its line in `lines` changed and is
-/// sent on the returned channel.
-pub fn listen(url: String, lines: Arc<Lines>) -> broadcast::Sender<String> {
-    let (tx, _) = broadcast::channel(1024);
+/// Changes are said at most this often: a person reads a page no faster, and every open
+/// page then costs one look at its session a second, however busy the fleet.
+pub const PERIOD: Duration = Duration::from_secs(1);
+
+/// How long after a first change others are waited for when the last word was long ago:
+/// the names one transaction notified come as separate messages.
+const SETTLE: Duration = Duration::from_millis(50);
+
+/// Distinct sites gathered at most between two words; past it the open pages are told
+/// they missed changes (site names come from the collectors, not from browsers).
+const MAX_SITES: usize = 100_000;
+
+/// Words kept for a stream that has not taken them; one that falls further behind is told
+/// it missed changes.
+const BACKLOG: usize = 64;
+
+/// What the listener says.
+#[derive(Clone)]
+pub enum Change {
+    /// These sites changed.
+    Sites(Arc<Changed>),
+    /// Changes may have been missed (the listener connected again, or more sites changed
+    /// than are gathered): every open page reads all it shows again.
+    Missed,
+}
+
+/// Sites that changed, with their lines as read after the change.
+pub struct Changed {
+    /// The sites, in order.
+    pub sites: Vec<String>,
+    lines: HashMap<String, SiteLine>,
+    rendered: [OnceLock<HashMap<String, String>>; 2],
+}
+
+impl Changed {
+    /// What changed: `sites`, and the lines read of them (none for a site not there).
+    pub fn new(sites: Vec<String>, lines: Vec<SiteLine>) -> Self {
+        let lines = lines.into_iter().map(|l| (l.site.clone(), l)).collect();
+        Changed { sites, lines, rendered: [OnceLock::new(), OnceLock::new()] }
+    }
+
+    /// `site`'s line, if it is there.
+    pub fn line(&self, site: &str) -> Option<&SiteLine> {
+        self.lines.get(site)
+    }
+
+    /// `site`'s row of the fleet table in `lang`, rendered once for every page in it.
+    pub fn row(&self, lang: Lang, site: &str) -> Option<&str> {
+        let slot = &self.rendered[usize::from(lang == Lang::En)];
+        let rows = slot.get_or_init(|| {
+            let render = |l: &SiteLine| super::pages::fleet_rows(lang, std::slice::from_ref(l)).into_string();
+            self.lines.iter().map(|(site, l)| (site.clone(), render(l))).collect()
+        });
+        rows.get(site).map(String::as_str)
+    }
+}
+
+/// Starts listening; what changed is said on the returned channel.
+pub fn listen(url: String) -> broadcast::Sender<Change> {
+    let (tx, _) = broadcast::channel(BACKLOG);
     let changes = tx.clone();
     tokio::spawn(async move {
         loop {
-            // Not listening from here until LISTEN is answered: nothing kept is trusted.
-            lines.forget_all();
-            if let Err(e) = once(&url, &changes, &lines).await {
+            if let Err(e) = once(&url, &changes).await {
                 log::warn!("console: listening for changes: {e}; again in 2 s");
             }
             tokio::time::sleep(Duration::from_secs(2)).await;
@@ -39,36 +97,90 @@ pub fn listen(url: String, lines: Arc<Lines>) -> broadcast::Sender<String> {
     tx
 }
 
-async fn once(url: &str, changes: &broadcast::Sender<String>, lines: &Lines) -> Result<(), tokio_postgres::Error> {
-    let (client, mut connection) = tokio_postgres::connect(url, NoTls).await?;
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    // The connection must be driven for LISTEN to be answered, and to hear notifications.
-    let driver = tokio::spawn(async move {
-        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
-        while let Some(m) = messages.next().await {
-            match m {
-                Ok(AsyncMessage::Notification(n)) => {
-                    if tx.send(n.payload().to_owned()).is_err() {
+/// The names heard and not yet said, shared with the task that drives the connection.
+#[derive(Default)]
+struct Heard {
+    sites: BTreeSet<String>,
+    overflowed: bool,
+    ended: bool,
+}
+
+impl Heard {
+    /// What was heard, leaving nothing (none if the driver panicked holding it).
+    fn take(heard: &Mutex<Heard>) -> Option<Heard> {
+        heard.lock().ok().map(|mut h| std::mem::take(&mut *h))
+    }
+}
+
+async fn once(url: &str, changes: &broadcast::Sender<Change>) -> Result<(), DbError> {
+    let mut config: tokio_postgres::Config = url.parse()?;
+    let (client, mut connection) = config.application_name(APPLICATION).connect(NoTls).await?;
+    let heard = Arc::new((Mutex::new(Heard::default()), Notify::new()));
+    // The connection is driven on its own, for LISTEN and every read to be answered and to
+    // hear notifications: it never waits for the listener, and what it hears is bounded by
+    // the sites there are.
+    let driver = {
+        let heard = heard.clone();
+        tokio::spawn(async move {
+            let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+            loop {
+                let m = messages.next().await;
+                let Ok(mut h) = heard.0.lock() else { return };
+                match m {
+                    Some(Ok(AsyncMessage::Notification(n))) => {
+                        if h.sites.len() < MAX_SITES || h.sites.contains(n.payload()) {
+                            h.sites.insert(n.payload().to_owned());
+                        } else {
+                            h.overflowed = true;
+                        }
+                    }
+                    Some(Ok(_)) => continue,
+                    Some(Err(_)) | None => {
+                        if let Some(Err(e)) = m {
+                            log::warn!("console: {e}");
+                        }
+                        h.ended = true;
+                        drop(h);
+                        heard.1.notify_one();
                         return;
                     }
                 }
-                Ok(_) => {}
-                Err(e) => {
-                    log::warn!("console: {e}");
-                    return;
-                }
+                drop(h);
+                heard.1.notify_one();
             }
+        })
+    };
+    let listened = async {
+        client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
+        // What was read before now may have changed before this connection heard anything.
+        let _ = changes.send(Change::Missed);
+        let mut last_word: Option<Instant> = None;
+        loop {
+            heard.1.notified().await;
+            let now = Instant::now();
+            let settled = last_word.map_or(now + SETTLE, |at| (now + SETTLE).max(at + PERIOD));
+            tokio::time::sleep_until(settled).await;
+            let Some(Heard { sites, overflowed, ended }) = Heard::take(&heard.0) else { return Ok(()) };
+            if ended {
+                return Ok(());
+            }
+            last_word = Some(Instant::now());
+            if changes.receiver_count() == 0 {
+                continue;
+            }
+            if overflowed {
+                let _ = changes.send(Change::Missed);
+                continue;
+            }
+            let sites: Vec<String> = sites.into_iter().collect();
+            if sites.is_empty() {
+                continue;
+            }
+            let lines = fleet_view::lines_of(&client, Some(&sites)).await?;
+            let _ = changes.send(Change::Sites(Arc::new(Changed::new(sites, lines))));
         }
-    });
-    client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
-    // What was read before now may have changed before this connection heard anything:
-    // nothing kept is trusted, and every open page is told to read all it shows again.
-    lines.forget_all();
-    let _ = changes.send(MISSED.to_owned());
-    while let Some(site) = rx.recv().await {
-        lines.changed(&site);
-        let _ = changes.send(site);
-    }
+    };
+    let result = listened.await;
     driver.abort();
-    Ok(())
+    result
 }

@@ -13,7 +13,6 @@ pub mod catalogue;
 mod check_page;
 mod handlers;
 pub mod i18n;
-mod lines;
 mod live;
 mod pages;
 pub mod session;
@@ -138,10 +137,8 @@ pub struct State {
     pub db: Db,
     /// Failed logins.
     pub limiter: std::sync::Mutex<session::Limiter>,
-    /// Sites whose state, doors, alarms or records changed.
-    pub changes: broadcast::Sender<String>,
-    /// Each site's fleet line as last read, shared by the viewers' live fetches.
-    pub lines: Arc<lines::Lines>,
+    /// Sites whose state, doors, alarms or records changed, with their lines.
+    pub changes: broadcast::Sender<live::Change>,
     /// Take the client's address from the proxy's `X-Forwarded-For`.
     pub behind_proxy: bool,
     /// Cookies are `Secure` (TLS here or at the proxy).
@@ -163,12 +160,10 @@ pub async fn serve(o: Options, ready: Option<tokio::sync::oneshot::Sender<Socket
     let acceptor = o.tls.as_ref().map(|(cert, key)| tls::acceptor(cert, key)).transpose()?;
     let mut client = db::connect(&o.db).await?;
     db::migrate(&mut client).await?;
-    let lines = Arc::new(lines::Lines::default());
     let state = Arc::new(State {
         db: Db::new(&o.db, client),
         limiter: std::sync::Mutex::default(),
-        changes: live::listen(o.db.clone(), lines.clone()),
-        lines,
+        changes: live::listen(o.db.clone()),
         behind_proxy: o.behind_proxy,
         secure: o.behind_proxy || acceptor.is_some(),
         staff: o.staff.clone(),

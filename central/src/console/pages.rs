@@ -1,6 +1,7 @@
 //! The console's pages, rendered on the server (maud: every value escaped). Pure: each
 //! takes what it shows and returns HTML. Live parts (`data-live`) are refetched by the
-//! small script in `assets/console.js` when the server's event stream names their site.
+//! small script in `assets/console.js` when the server's event stream names their site;
+//! a table whose rows are sites (`data-rows`) takes the changed rows the stream brings.
 
 use maud::{DOCTYPE, Markup, html};
 use serde_json::Value;
@@ -222,7 +223,7 @@ pub fn site(
     names: &Names,
 ) -> Markup {
     html! {
-        (scrolling(t(l, "fleet"), &html! { table { tbody data-live={ "/fragments/fleet?only=" (line.site) } data-site=(line.site) aria-live="polite" { (fleet_rows(l, std::slice::from_ref(line))) } } }))
+        (scrolling(t(l, "fleet"), &html! { table { tbody data-live={ "/fragments/fleet?only=" (line.site) } data-site=(line.site) data-rows aria-live="polite" { (fleet_rows(l, std::slice::from_ref(line))) } } }))
         h2 { (t(l, "doors")) }
         p class="hint live-note" { (t(l, "live")) }
         (scrolling(t(l, "doors"), &html! { table id="doors" {

@@ -1,16 +1,18 @@
 //! Logging in (rate-limited) and out, and the stream of live changes.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::http::HeaderValue;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
 
+use super::fleet::Shown;
 use super::{AppState, Params, address, cookie, failure, html, language, record, who};
 use crate::console::accounts;
 use crate::console::actions::LogAction;
-use crate::console::i18n::t;
+use crate::console::i18n::{Lang, t};
 use crate::console::live;
 use crate::console::pages::{self, Viewer};
 use crate::console::session::{self, COOKIE, IDLE_MINUTES};
@@ -23,75 +25,124 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 // ---- live changes
 
-pub(super) async fn events(Shared(s): Shared<AppState>, headers: HeaderMap) -> Response {
+/// The live stream. Its query is the page's: `rows` asks for the changed rows of the fleet
+/// table (as the page's `q` and `problems` show them, in its language) beside the names.
+pub(super) async fn events(Shared(s): Shared<AppState>, headers: HeaderMap, Query(q): Query<Params>) -> Response {
     let session = match who(&s, &headers).await {
         Ok(session) => session,
         Err(r) => return r,
     };
     let token = cookie(&headers, COOKIE).unwrap_or_default().to_owned();
+    let page = Page { lang: language(&headers, &q).0, rows: q.contains_key("rows").then(|| Shown::of(&q)) };
     let rx = s.changes.subscribe();
-    let stream = changes(s, token, session.account, rx);
+    let stream = changes(Watch { s, token, began: in_order(session.account), page, rx, tick: recheck() });
     Sse::new(stream).keep_alive(KeepAlive::default()).into_response()
 }
 
 /// How often the live stream looks at its session when nothing changes.
 const RECHECK: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// Where a live stream is.
-enum Phase {
-    /// Sending the changes of the sites its account sees.
-    Open,
-    /// Its account's sites or role changed: it has said so (`scope`, the page loads
-    /// itself again) and ends.
-    Ended,
+fn recheck() -> tokio::time::Interval {
+    tokio::time::interval_at(tokio::time::Instant::now() + RECHECK, RECHECK)
+}
+
+/// What the page that opened a stream shows.
+struct Page {
+    lang: Lang,
+    /// The fleet table's rows, under these filters; none: names only.
+    rows: Option<Shown>,
+}
+
+/// One open stream.
+struct Watch {
+    s: AppState,
+    token: String,
+    /// The account as it was when the stream began, its sites in order.
+    began: accounts::Account,
+    page: Page,
+    rx: tokio::sync::broadcast::Receiver<live::Change>,
+    tick: tokio::time::Interval,
+}
+
+/// What the stream takes from the listener in one go.
+enum Taken {
+    Sites(Vec<Arc<live::Changed>>),
+    Missed,
+    Nothing,
+}
+
+impl Watch {
+    /// Waits for the listener's next word (or the recheck), then takes every word it has
+    /// said meanwhile too: one look at the session for all of them.
+    async fn take(&mut self) -> Option<Taken> {
+        use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+        let first = tokio::select! {
+            m = self.rx.recv() => m,
+            _ = self.tick.tick() => return Some(Taken::Nothing),
+        };
+        let mut taken = Vec::new();
+        let mut next = first.map_err(|e| match e {
+            RecvError::Lagged(_) => TryRecvError::Lagged(0),
+            RecvError::Closed => TryRecvError::Closed,
+        });
+        loop {
+            match next {
+                Ok(live::Change::Sites(c)) => taken.push(c),
+                // Missed, or fallen so far behind that words were dropped: read all again.
+                Ok(live::Change::Missed) | Err(TryRecvError::Lagged(_)) => return Some(Taken::Missed),
+                Err(TryRecvError::Empty) => return Some(Taken::Sites(taken)),
+                Err(TryRecvError::Closed) => return None,
+            }
+            next = self.rx.try_recv();
+        }
+    }
+
+    /// The event for `changed` as this stream's account and page see it: each site it sees,
+    /// with its row when the page asked for rows ("" when the page does not show it).
+    fn event(&self, changed: &[Arc<live::Changed>]) -> Option<Event> {
+        let mut said = serde_json::Map::new();
+        for c in changed {
+            for site in c.sites.iter().filter(|site| self.began.sees(site)) {
+                let row = self.page.rows.as_ref().map(|shown| match c.line(site) {
+                    Some(line) if shown.shows(line) => c.row(self.page.lang, site).unwrap_or_default(),
+                    _ => "",
+                });
+                said.insert(site.clone(), row.into());
+            }
+        }
+        (!said.is_empty()).then(|| Event::default().event("sites").data(serde_json::Value::Object(said).to_string()))
+    }
 }
 
 /// The sites the session may see that changed, for as long as the session lives and its
 /// account sees what it saw when the stream began: the session is looked at again
-/// (untouched: live traffic never keeps a session from idling out) before each change
-/// is sent and every [`RECHECK`]. Logged out, expired or removed, the stream ends (the
-/// page says the session ended); sites or role changed, it sends `scope` and ends.
-fn changes(
-    s: AppState,
-    token: String,
-    began: accounts::Account,
-    rx: tokio::sync::broadcast::Receiver<String>,
-) -> impl Stream<Item = Result<Event, Infallible>> {
-    let tick = tokio::time::interval_at(tokio::time::Instant::now() + RECHECK, RECHECK);
-    let start = (s, token, in_order(began), rx, tick, Phase::Open);
-    futures_util::stream::unfold(start, |(s, token, began, mut rx, mut tick, phase)| async move {
-        if let Phase::Ended = phase {
-            return None;
-        }
+/// (untouched: live traffic never keeps a session from idling out) before each word is
+/// passed on (at most one a [`live::PERIOD`]) and every [`RECHECK`]. Logged out, expired
+/// or removed, the stream ends (the page says the session ended); sites or role changed,
+/// it sends `scope` and ends. Each word is one `sites` event: a JSON object from each
+/// changed site to its row (see [`Watch::event`]; null when the page asked for none);
+/// `missed` when the page must read all it shows again.
+fn changes(watch: Watch) -> impl Stream<Item = Result<Event, Infallible>> {
+    futures_util::stream::unfold(Some(watch), |watch| async move {
+        let mut watch = watch?;
         loop {
-            let site = tokio::select! {
-                m = rx.recv() => match m {
-                    Ok(site) => Some(site),
-                    // Changes this stream did not keep up with are left (read again at
-                    // their site's next change): telling the page to read everything now
-                    // would make a loaded console busier still (measured: 45 times as
-                    // many whole pages loaded beside the fleet campaign).
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => None,
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
-                },
-                _ = tick.tick() => None,
-            };
-            let session = match s.db.get().await {
-                Ok(db) => session::peek(&db, &token).await.ok().flatten(),
+            let taken = watch.take().await?;
+            let session = match watch.s.db.get().await {
+                Ok(db) => session::peek(&db, &watch.token).await.ok().flatten(),
                 Err(_) => None,
             };
             // Ended, expired, removed: the stream ends and the page says so.
             let account = in_order(session?.account);
-            if account.sites != began.sites || account.role != began.role {
-                let said = Event::default().event("scope").data("changed");
-                return Some((Ok(said), (s, token, began, rx, tick, Phase::Ended)));
+            if account.sites != watch.began.sites || account.role != watch.began.role {
+                return Some((Ok(Event::default().event("scope").data("changed")), None));
             }
-            if site.as_deref() == Some(live::MISSED) {
-                let said = Event::default().event("missed").data("all");
-                return Some((Ok(said), (s, token, began, rx, tick, Phase::Open)));
-            }
-            if let Some(site) = site.filter(|site| account.sees(site)) {
-                return Some((Ok(Event::default().event("site").data(site)), (s, token, began, rx, tick, Phase::Open)));
+            let said = match taken {
+                Taken::Missed => Some(Event::default().event("missed").data("all")),
+                Taken::Sites(changed) => watch.event(&changed),
+                Taken::Nothing => None,
+            };
+            if let Some(said) = said {
+                return Some((Ok(said), Some(watch)));
             }
         }
     })

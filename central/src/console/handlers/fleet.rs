@@ -18,41 +18,42 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 // ---- the fleet
 
-/// The lines of `only` (one site the account sees: the line kept since its last change,
-/// else read and kept, `console::lines`; none of a site it does not see) or of every site.
-async fn read_lines(s: &State, a: &Asker, only: Option<&str>) -> Result<Vec<SiteLine>, DbError> {
-    let Some(site) = only else { return fleet_view::sites(&*s.db.get().await?, None).await };
-    if !a.session.account.sees(site) {
-        return Ok(Vec::new());
-    }
-    match s.lines.get(site) {
-        Ok(lines) => Ok(lines),
-        Err(stamp) => {
-            let lines = fleet_view::sites(&*s.db.get().await?, Some(site)).await?;
-            s.lines.keep(site, stamp, &lines);
-            Ok(lines)
+/// Which sites' lines a fleet page shows, besides its account's: those whose id or name
+/// holds its text (any case, with or without å ä ö), only the one asked for, only those
+/// with a problem (open alarms, offline). The live stream applies it to a changed row too.
+pub(super) struct Shown {
+    text: Option<String>,
+    only: Option<String>,
+    problems: bool,
+}
+
+impl Shown {
+    pub(super) fn of(q: &Params) -> Self {
+        Shown {
+            text: q.get("q").map(|t| crate::visits::fold(t)).filter(|t| !t.is_empty()),
+            only: q.get("only").cloned(),
+            problems: q.contains_key("problems"),
         }
+    }
+
+    pub(super) fn shows(&self, l: &SiteLine) -> bool {
+        let named = |text: &str| {
+            l.site.contains(text) || l.names.site.as_deref().is_some_and(|n| crate::visits::fold(n).contains(text))
+        };
+        self.text.as_deref().is_none_or(named)
+            && self.only.as_ref().is_none_or(|only| only == &l.site)
+            && (!self.problems || l.alarms > 0 || l.online == Some(false))
     }
 }
 
 async fn fleet_lines(s: &State, a: &Asker, q: &Params) -> Result<Vec<SiteLine>, DbError> {
-    let mut lines: Vec<SiteLine> = read_lines(s, a, q.get("only").map(String::as_str))
-        .await?
-        .into_iter()
-        .filter(|l| a.session.account.sees(&l.site))
-        .collect();
-    // By a part of its id or its name, any case, with or without å ä ö.
-    if let Some(text) = q.get("q").map(|t| crate::visits::fold(t)).filter(|t| !t.is_empty()) {
-        lines.retain(|l| {
-            l.site.contains(&text) || l.names.site.as_deref().is_some_and(|n| crate::visits::fold(n).contains(&text))
-        });
-    }
-    if let Some(only) = q.get("only") {
-        lines.retain(|l| &l.site == only);
-    }
-    if q.get("problems").is_some() {
-        lines.retain(|l| l.alarms > 0 || l.online == Some(false));
-    }
+    let shown = Shown::of(q);
+    let lines = match &shown.only {
+        Some(site) if !a.session.account.sees(site) => Vec::new(),
+        only => fleet_view::sites(&*s.db.get().await?, only.as_deref()).await?,
+    };
+    let mut lines: Vec<SiteLine> =
+        lines.into_iter().filter(|l| a.session.account.sees(&l.site) && shown.shows(l)).collect();
     match q.get("sort").map(String::as_str) {
         Some("online") => lines.sort_by_key(|l| l.online),
         Some("last_seen") => lines.sort_by_key(|l| std::cmp::Reverse(l.last_seen)),
