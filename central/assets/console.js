@@ -3,10 +3,11 @@
 // records changed (`sites`: a JSON object from each site to its row of the fleet table as
 // this page shows it, "" for a row the page no longer shows, null when not asked). In a
 // table whose rows are sites (data-rows), in site order, a changed row is put in place as
-// it came, with no fetch; every other element with data-live whose data-site is that site
-// (or "*") fetches its fragment again. `missed` (changes the server may have missed)
-// makes every live part fetch its fragment again. One fetch per part at a time: changes
-// that come meanwhile make one more fetch after it, never a queue of them.
+// it came, with no fetch (unless a fetch of the whole table is under way); every other
+// element with data-live whose data-site is that site (or "*") fetches its fragment
+// again. `missed` (changes the server may have missed), or the stream opening again after
+// it broke, makes every live part fetch its fragment again. One fetch per part at a time:
+// changes that come meanwhile make one more fetch after it, never a queue of them.
 (function () {
   "use strict";
   const print = document.getElementById("print");
@@ -19,10 +20,13 @@
     new URLSearchParams(window.location.search).forEach((v, k) => { if (!u.searchParams.has(k)) u.searchParams.set(k, v); });
     return u;
   };
-  // The page's query (filter, language) goes with the stream; rows only for a table of them.
+  // The page's query (filter, language) goes with the stream; rows only for a table of
+  // them, and only its site's row for a table of one site's.
   const stream = new URL("/events", window.location.origin);
   new URLSearchParams(window.location.search).forEach((v, k) => stream.searchParams.set(k, v));
-  if (document.querySelector("[data-live][data-rows]")) stream.searchParams.set("rows", "1");
+  const tables = Array.from(document.querySelectorAll("[data-live][data-rows]")).map((el) => el.dataset.site);
+  if (tables.length > 0) stream.searchParams.set("rows", "1");
+  if (tables.length > 0 && !tables.includes("*")) stream.searchParams.set("only", tables[0]);
   const events = new EventSource(stream);
   // The session ended (logout, expiry, the account removed): the page stops updating and
   // says so, with a way to log in again — never the login page inside a table.
@@ -62,10 +66,8 @@
     busy.set(key, state);
     work().finally(() => { busy.delete(key); if (state.again) once(key, work); });
   };
-  const rowOf = (el, site) => Array.from(el.querySelectorAll("tr[data-site]")).find((r) => r.dataset.site === site);
   // A site's row put in place as the stream sent it ("": no longer shown, as filtered).
-  const place = (el, site, html) => {
-    const row = rowOf(el, site);
+  const place = (row, html) => {
     const t = document.createElement("tbody");
     t.innerHTML = html;
     const fresh = t.querySelector("tr[data-site]");
@@ -78,11 +80,15 @@
     live().forEach((el) => {
       const mine = Object.keys(changed).filter((site) => el.dataset.site === "*" || el.dataset.site === site);
       if (mine.length === 0) return;
-      // Every changed row came and is in the table already (or is gone from it): in place.
-      const inPlace = el.dataset.rows !== undefined && bySite &&
-        mine.every((site) => typeof changed[site] === "string" && (rowOf(el, site) || changed[site] === ""));
+      const rows = new Map(Array.from(el.querySelectorAll("tr[data-site]")).map((r) => [r.dataset.site, r]));
+      // Every changed row came and is in the table already (or is gone from it), and no
+      // fetch of the whole part is under way (it would put back what it read before): in place.
+      const inPlace = el.dataset.rows !== undefined && bySite && !busy.has(el.dataset.live) &&
+        mine.every((site) => typeof changed[site] === "string" && (rows.has(site) || changed[site] === ""));
       if (!inPlace) { once(el.dataset.live, () => refresh(el)); return; }
-      mine.filter((site) => rowOf(el, site)).forEach((site) => place(el, site, changed[site]));
+      mine.filter((site) => rows.has(site)).forEach((site) => place(rows.get(site), changed[site]));
+      // The last row gone: the part says it has none, as the server words it.
+      if (!el.querySelector("tr")) once(el.dataset.live, () => refresh(el));
       el.dispatchEvent(new Event("refreshed"));
     });
   });
@@ -94,9 +100,17 @@
   // The account's sites or role changed: the page is loaded again, showing what it may
   // see now (the server has ended the stream).
   events.addEventListener("scope", () => { events.close(); window.location.reload(); });
+  // The stream opened again after it broke (the browser reconnects by itself): what
+  // changed meanwhile was not said, so every live part is read again.
+  let broken = false;
+  events.addEventListener("open", () => {
+    if (broken) live().forEach((el) => once(el.dataset.live, () => refresh(el)));
+    broken = false;
+  });
   // The stream ended and cannot be opened again (the server now answers with the login
   // page): the session is over.
   events.addEventListener("error", () => {
+    broken = true;
     fetch("/fragments/fleet", { credentials: "same-origin", redirect: "manual" })
       .then((r) => { if (r.type === "opaqueredirect" || r.status === 401) ended(); })
       .catch(() => {});

@@ -30,6 +30,13 @@ pub struct SiteLine {
     pub names: crate::names::SiteNames,
 }
 
+impl SiteLine {
+    /// Open alarms, or offline.
+    pub fn has_problem(&self) -> bool {
+        self.alarms > 0 || self.online == Some(false)
+    }
+}
+
 fn time(ms: Option<i64>) -> Option<Timestamp> {
     ms.and_then(|m| Timestamp::from_millisecond(m).ok())
 }

@@ -259,16 +259,18 @@ async fn the_live_stream_names_only_the_accounts_sites_and_ends_at_logout_and_wi
     let (pg, c) = pg().await;
     two_sites_and_two_accounts(&c).await;
     let addr = serve(&pg.url).await;
-    let lena = login(addr, "lena").await;
+    let (lena, kristina) = (login(addr, "lena").await, login(addr, "kristina").await);
 
-    let mut stream = Stream::open(addr, &lena).await;
+    let mut stream = Stream::open_at(addr, "/events?rows=1", &lena).await;
+    let mut everything = Stream::open(addr, &kristina).await;
     assert!(notify_until(&c, "site-a", &mut stream, r#""site-a""#).await, "her site's change: {}", stream.said);
-    // The listener is connected now, and one connection's notifications come in order: a
-    // change of site-b before the next of site-a would be heard before it.
-    let heard = stream.said.len();
+    // Another site's change, heard by who sees it...
+    let seen = everything.said.len();
     fleet::notify(&c, "site-b").await.unwrap();
-    fleet::notify(&c, "site-a").await.unwrap();
-    assert!(stream.until(|t| t[heard..].contains(r#""site-a""#), Duration::from_secs(5)).await, "{}", stream.said);
+    assert!(everything.until(|t| t[seen..].contains("site-b"), Duration::from_secs(5)).await, "{}", everything.said);
+    // ...then one of hers, read after it: once she has that, she has had every word before.
+    rename(&c, "site-a", "Storgatan 99").await;
+    assert!(stream.until(|t| t.contains("Storgatan 99"), Duration::from_secs(5)).await, "{}", stream.said);
     assert!(!stream.said.contains("site-b"), "another site's change is not hers to hear: {}", stream.said);
 
     // Her sites change: the stream says `scope` and ends (the page loads itself again).
@@ -342,15 +344,39 @@ async fn a_changed_sites_row_comes_in_the_live_stream_as_each_viewers_page_shows
     assert!(!row.contains("site-b") && !row.contains("Ekv"), "not another site's: {row}");
 
     // Only problems shown: site-b's row (an open alarm), site-a's said to be not shown.
-    assert!(problems.until(|t| t[heard.1..].contains("Ekvägen 5"), within).await, "{}", problems.said);
-    let event = problems.said[heard.1..].lines().find(|l| l.contains("Ekvägen 5")).unwrap();
-    let said: serde_json::Value = serde_json::from_str(event.trim_start_matches("data:").trim()).unwrap();
-    assert_eq!(said["site-a"], "", "no problem at site-a: not on her page: {said}");
-    assert!(said["site-b"].as_str().unwrap().contains("2 d old, 10 d left"), "in English: {said}");
+    let both = |t: &str| t.contains(r#""site-a""#) && t.contains("Ekvägen 5");
+    assert!(problems.until(|t| both(&t[heard.1..]), within).await, "{}", problems.said);
+    let said = words(&problems.said[heard.1..]);
+    assert_eq!(said["site-a"], "", "no problem at site-a: not on her page: {said:?}");
+    assert!(said["site-b"].as_str().unwrap().contains("2 d old, 10 d left"), "in English: {said:?}");
 
     // A page without a table of sites is told the names only.
-    assert!(names.until(|t| t[heard.2..].contains("site-b"), within).await, "{}", names.said);
-    assert!(names.said[heard.2..].contains(r#"{"site-a":null,"site-b":null}"#), "{}", names.said);
+    let both = |t: &str| t.contains(r#""site-a""#) && t.contains(r#""site-b""#);
+    assert!(names.until(|t| both(&t[heard.2..]), within).await, "{}", names.said);
+    let said = words(&names.said[heard.2..]);
+    assert!(said["site-a"].is_null() && said["site-b"].is_null(), "{said:?}");
+
+    // A row fetched as a page's own is still only for who sees its site.
+    let live = [("X-Portvakt-Live", "1")];
+    assert!(get(addr, "/fragments/fleet?only=site-b", &kristina, &live).await.1.contains("Ekvägen 5"));
+    let hers = get(addr, "/fragments/fleet?only=site-b", &lena, &live).await.1;
+    assert!(!hers.contains("Ekv") && !hers.contains("site-b"), "{hers}");
+}
+
+/// Every `sites` word in `said`, merged: each site to what the last word said of it.
+fn words(said: &str) -> serde_json::Map<String, serde_json::Value> {
+    let mut merged = serde_json::Map::new();
+    for data in said.lines().filter_map(|l| l.strip_prefix("data:")).map(str::trim).filter(|d| d.starts_with('{')) {
+        let word: serde_json::Map<String, serde_json::Value> = serde_json::from_str(data).unwrap();
+        merged.extend(word);
+    }
+    merged
+}
+
+/// `site` renamed by its gateway's next state, as the collectors observe it (they notify).
+async fn rename(c: &tokio_postgres::Client, site: &str, name: &str) {
+    let state = format!(r#"{{"running":true,"names":{{"site":"{name}"}}}}"#);
+    fleet::observe(c, site, &Observation::State(&state), jiff::Timestamp::now(), &Rules::default()).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,7 +7,7 @@
 //! connects again and says [`Change::Missed`] (what was notified meanwhile is not known).
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
@@ -39,7 +39,7 @@ const MAX_SITES: usize = 100_000;
 
 /// Words kept for a stream that has not taken them; one that falls further behind is told
 /// it missed changes.
-const BACKLOG: usize = 64;
+const BACKLOG: usize = 16;
 
 /// What the listener says.
 #[derive(Clone)]
@@ -51,34 +51,57 @@ pub enum Change {
     Missed,
 }
 
-/// Sites that changed, with their lines as read after the change.
+/// Sites that changed, each as every page may show it, read after the change.
 pub struct Changed {
     /// The sites, in order.
     pub sites: Vec<String>,
-    lines: HashMap<String, SiteLine>,
-    rendered: [OnceLock<HashMap<String, String>>; 2],
+    rows: HashMap<String, Row>,
+}
+
+/// A changed site's row of the fleet table, and what a page's filter looks at: only what
+/// the pages need is kept (a stream that falls behind holds its words).
+pub struct Row {
+    /// What its gateway's config calls it.
+    pub name: Option<String>,
+    /// Open alarms, or offline.
+    pub problem: bool,
+    sv: String,
+    en: String,
+}
+
+impl Row {
+    /// The row in `lang`.
+    pub fn html(&self, lang: Lang) -> &str {
+        match lang {
+            Lang::Sv => &self.sv,
+            Lang::En => &self.en,
+        }
+    }
 }
 
 impl Changed {
-    /// What changed: `sites`, and the lines read of them (none for a site not there).
-    pub fn new(sites: Vec<String>, lines: Vec<SiteLine>) -> Self {
-        let lines = lines.into_iter().map(|l| (l.site.clone(), l)).collect();
-        Changed { sites, lines, rendered: [OnceLock::new(), OnceLock::new()] }
+    /// What changed: `sites`, and the lines read of them (none for a site not there),
+    /// rendered once for every page.
+    pub fn new(sites: Vec<String>, lines: &[SiteLine]) -> Self {
+        let render = |lang, l: &SiteLine| super::pages::fleet_rows(lang, std::slice::from_ref(l)).into_string();
+        let rows = lines
+            .iter()
+            .map(|l| {
+                let row = Row {
+                    name: l.names.site.clone(),
+                    problem: l.has_problem(),
+                    sv: render(Lang::Sv, l),
+                    en: render(Lang::En, l),
+                };
+                (l.site.clone(), row)
+            })
+            .collect();
+        Changed { sites, rows }
     }
 
-    /// `site`'s line, if it is there.
-    pub fn line(&self, site: &str) -> Option<&SiteLine> {
-        self.lines.get(site)
-    }
-
-    /// `site`'s row of the fleet table in `lang`, rendered once for every page in it.
-    pub fn row(&self, lang: Lang, site: &str) -> Option<&str> {
-        let slot = &self.rendered[usize::from(lang == Lang::En)];
-        let rows = slot.get_or_init(|| {
-            let render = |l: &SiteLine| super::pages::fleet_rows(lang, std::slice::from_ref(l)).into_string();
-            self.lines.iter().map(|(site, l)| (site.clone(), render(l))).collect()
-        });
-        rows.get(site).map(String::as_str)
+    /// `site`'s row, if it is there.
+    pub fn row(&self, site: &str) -> Option<&Row> {
+        self.rows.get(site)
     }
 }
 
@@ -103,6 +126,12 @@ struct Heard {
     sites: BTreeSet<String>,
     overflowed: bool,
     ended: bool,
+}
+
+/// When to say what was heard by `now`, the last word having been said at `last_word`:
+/// after the names one transaction notified have come, and a [`PERIOD`] after the last.
+fn next_word(now: Instant, last_word: Option<Instant>) -> Instant {
+    last_word.map_or(now + SETTLE, |at| (now + SETTLE).max(at + PERIOD))
 }
 
 impl Heard {
@@ -157,30 +186,50 @@ async fn once(url: &str, changes: &broadcast::Sender<Change>) -> Result<(), DbEr
         let mut last_word: Option<Instant> = None;
         loop {
             heard.1.notified().await;
-            let now = Instant::now();
-            let settled = last_word.map_or(now + SETTLE, |at| (now + SETTLE).max(at + PERIOD));
-            tokio::time::sleep_until(settled).await;
+            tokio::time::sleep_until(next_word(Instant::now(), last_word)).await;
             let Some(Heard { sites, overflowed, ended }) = Heard::take(&heard.0) else { return Ok(()) };
             if ended {
                 return Ok(());
             }
-            last_word = Some(Instant::now());
-            if changes.receiver_count() == 0 {
+            if changes.receiver_count() == 0 || (sites.is_empty() && !overflowed) {
                 continue;
             }
+            last_word = Some(Instant::now());
             if overflowed {
                 let _ = changes.send(Change::Missed);
                 continue;
             }
             let sites: Vec<String> = sites.into_iter().collect();
-            if sites.is_empty() {
-                continue;
-            }
             let lines = fleet_view::lines_of(&client, Some(&sites)).await?;
-            let _ = changes.send(Change::Sites(Arc::new(Changed::new(sites, lines))));
+            let _ = changes.send(Change::Sites(Arc::new(Changed::new(sites, &lines))));
         }
     };
     let result = listened.await;
     driver.abort();
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_change_after_a_quiet_second_is_said_at_once_and_one_soon_after_a_word_waits_for_the_period() {
+        let now = Instant::now();
+        assert_eq!(next_word(now, None), now + SETTLE, "nothing said yet");
+        assert_eq!(next_word(now, Some(now - Duration::from_secs(5))), now + SETTLE, "quiet for long");
+        let said = now - Duration::from_millis(300);
+        assert_eq!(next_word(now, Some(said)), said + PERIOD, "at most one word a period");
+    }
+
+    #[test]
+    fn a_changed_sites_row_is_rendered_in_each_language_and_knows_its_problem() {
+        let line = SiteLine { site: "a".into(), online: Some(false), ..SiteLine::default() };
+        let changed = Changed::new(vec!["a".into(), "gone".into()], &[line]);
+        let row = changed.row("a").unwrap();
+        assert!(row.problem, "offline");
+        assert!(row.html(Lang::Sv).contains(r#"data-site="a""#) && row.html(Lang::Sv).contains("<td>nej</td>"));
+        assert!(row.html(Lang::En).contains("<td>no</td>"), "in English");
+        assert!(changed.row("gone").is_none(), "a site no longer there has no row");
+    }
 }

@@ -131,7 +131,7 @@ pub fn fleet_rows(l: Lang, lines: &[SiteLine]) -> Markup {
         @for s in lines {
             @let st = s.state.as_ref();
             @let clock = st.and_then(|v| v.pointer("/clock/trust")).and_then(Value::as_str).unwrap_or("–");
-            tr class=(if s.alarms > 0 || s.online == Some(false) { "problem" } else { "" }) data-site=(s.site) {
+            tr class=(if s.has_problem() { "problem" } else { "" }) data-site=(s.site) {
                 td { a href={ "/sites/" (s.site) } title=(s.site) { (s.names.site.as_deref().unwrap_or(&s.site)) } }
                 td { (yes_no(l, s.online)) }
                 td { (s.last_seen.map_or_else(|| "–".into(), local)) }

@@ -35,7 +35,8 @@ pub(super) async fn events(Shared(s): Shared<AppState>, headers: HeaderMap, Quer
     let token = cookie(&headers, COOKIE).unwrap_or_default().to_owned();
     let page = Page { lang: language(&headers, &q).0, rows: q.contains_key("rows").then(|| Shown::of(&q)) };
     let rx = s.changes.subscribe();
-    let stream = changes(Watch { s, token, began: in_order(session.account), page, rx, tick: recheck() });
+    let began = in_order(session.account);
+    let stream = changes(Watch { s, token, began, page, rx, tick: recheck(), unsure: false });
     Sse::new(stream).keep_alive(KeepAlive::default()).into_response()
 }
 
@@ -62,6 +63,8 @@ struct Watch {
     page: Page,
     rx: tokio::sync::broadcast::Receiver<live::Change>,
     tick: tokio::time::Interval,
+    /// Words were dropped while the session could not be looked at.
+    unsure: bool,
 }
 
 /// What the stream takes from the listener in one go.
@@ -103,8 +106,8 @@ impl Watch {
         let mut said = serde_json::Map::new();
         for c in changed {
             for site in c.sites.iter().filter(|site| self.began.sees(site)) {
-                let row = self.page.rows.as_ref().map(|shown| match c.line(site) {
-                    Some(line) if shown.shows(line) => c.row(self.page.lang, site).unwrap_or_default(),
+                let row = self.page.rows.as_ref().map(|shown| match c.row(site) {
+                    Some(row) if shown.shows_site(site, row.name.as_deref(), row.problem) => row.html(self.page.lang),
                     _ => "",
                 });
                 said.insert(site.clone(), row.into());
@@ -128,8 +131,14 @@ fn changes(watch: Watch) -> impl Stream<Item = Result<Event, Infallible>> {
         loop {
             let taken = watch.take().await?;
             let session = match watch.s.db.get().await {
-                Ok(db) => session::peek(&db, &watch.token).await.ok().flatten(),
-                Err(_) => None,
+                Ok(db) => session::peek(&db, &watch.token).await,
+                Err(e) => Err(e),
+            };
+            // The database did not answer (restarting): nothing is passed on until the
+            // session can be looked at again, and then the page reads all it shows again.
+            let Ok(session) = session else {
+                watch.unsure = true;
+                continue;
             };
             // Ended, expired, removed: the stream ends and the page says so.
             let account = in_order(session?.account);
@@ -137,6 +146,7 @@ fn changes(watch: Watch) -> impl Stream<Item = Result<Event, Infallible>> {
                 return Some((Ok(Event::default().event("scope").data("changed")), None));
             }
             let said = match taken {
+                _ if std::mem::take(&mut watch.unsure) => Some(Event::default().event("missed").data("all")),
                 Taken::Missed => Some(Event::default().event("missed").data("all")),
                 Taken::Sites(changed) => watch.event(&changed),
                 Taken::Nothing => None,

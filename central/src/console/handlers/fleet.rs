@@ -37,12 +37,15 @@ impl Shown {
     }
 
     pub(super) fn shows(&self, l: &SiteLine) -> bool {
-        let named = |text: &str| {
-            l.site.contains(text) || l.names.site.as_deref().is_some_and(|n| crate::visits::fold(n).contains(text))
-        };
+        self.shows_site(&l.site, l.names.site.as_deref(), l.has_problem())
+    }
+
+    /// Whether the page shows `site`, called `name`, with a problem or not.
+    pub(super) fn shows_site(&self, site: &str, name: Option<&str>, problem: bool) -> bool {
+        let named = |text: &str| site.contains(text) || name.is_some_and(|n| crate::visits::fold(n).contains(text));
         self.text.as_deref().is_none_or(named)
-            && self.only.as_ref().is_none_or(|only| only == &l.site)
-            && (!self.problems || l.alarms > 0 || l.online == Some(false))
+            && self.only.as_deref().is_none_or(|only| only == site)
+            && (!self.problems || problem)
     }
 }
 
