@@ -7,7 +7,8 @@
 // element with data-live whose data-site is that site (or "*") fetches its fragment
 // again. `missed` (changes the server may have missed), or the stream opening again after
 // it broke, makes every live part fetch its fragment again. One fetch per part at a time:
-// changes that come meanwhile make one more fetch after it, never a queue of them.
+// changes that come meanwhile make one more fetch after it, never a queue of them. A
+// person may pause the updates; resuming reads what changed meanwhile.
 (function () {
   "use strict";
   const print = document.getElementById("print");
@@ -27,25 +28,36 @@
   const tables = Array.from(document.querySelectorAll("[data-live][data-rows]")).map((el) => el.dataset.site);
   if (tables.length > 0) stream.searchParams.set("rows", "1");
   if (tables.length > 0 && !tables.includes("*")) stream.searchParams.set("only", tables[0]);
+  // The listener's last word when the page was read: the stream begins with what came after.
+  const since = document.querySelector("main")?.dataset.since;
+  if (since !== undefined) stream.searchParams.set("since", since);
   const events = new EventSource(stream);
   // The session ended (logout, expiry, the account removed): the page stops updating and
   // says so, with a way to log in again — never the login page inside a table.
-  const ended = () => {
+  const ended = () => stopped("session-ended", "/login",
+    ["Sessionen har upphört; sidan uppdateras inte längre. ", "The session has ended; the page no longer updates. "],
+    ["Logga in igen", "Log in again"]);
+  // The stream was answered with an error and will not open again by itself (the server
+  // could not reach its database): the page says it no longer updates.
+  const halted = () => stopped("live-halted", window.location.href,
+    ["Sidan uppdateras inte längre: servern kunde inte svara. ", "The page no longer updates: the server could not answer. "],
+    ["Ladda om sidan", "Load the page again"]);
+  function stopped(id, href, [svText, enText], [svLink, enLink]) {
     events.close();
-    if (document.getElementById("session-ended")) return;
+    if (document.getElementById(id)) return;
     const sv = document.documentElement.lang !== "en";
     const p = document.createElement("p");
-    p.id = "session-ended";
+    p.id = id;
     p.className = "error";
     p.setAttribute("role", "alert");
-    p.textContent = sv ? "Sessionen har upphört; sidan uppdateras inte längre. " : "The session has ended; the page no longer updates. ";
+    p.textContent = sv ? svText : enText;
     const a = document.createElement("a");
-    a.href = "/login";
-    a.textContent = sv ? "Logga in igen" : "Log in again";
+    a.href = href;
+    a.textContent = sv ? svLink : enLink;
     p.appendChild(a);
     document.querySelectorAll(".live-note").forEach((n) => n.remove());
     document.querySelector("main").prepend(p);
-  };
+  }
   // A fragment's HTML; a session that ended says so on the page.
   const fragment = (u) =>
     fetch(u, { credentials: "same-origin", redirect: "manual", headers: { "X-Portvakt-Live": "1" } })
@@ -66,6 +78,28 @@
     busy.set(key, state);
     work().finally(() => { busy.delete(key); if (state.again) once(key, work); });
   };
+  // A person may pause the live updates and resume them (WCAG 2.2.2): what changed
+  // meanwhile is read when they resume.
+  let paused = false;
+  let stale = false;
+  const resume = () => {
+    if (stale) live().forEach((el) => once(el.dataset.live, () => refresh(el)));
+    stale = false;
+  };
+  document.querySelectorAll(".live-note button.pause").forEach((b) => {
+    b.hidden = false;
+    b.addEventListener("click", () => {
+      paused = !paused;
+      document.querySelectorAll(".live-note").forEach((note) => {
+        const button = note.querySelector("button.pause");
+        button.textContent = paused ? button.dataset.resume : button.dataset.pause;
+        note.querySelector(".live-state").textContent = paused ? button.dataset.paused : button.dataset.updating;
+      });
+      if (!paused) resume();
+    });
+  });
+  // Whether a change is put aside for now (paused).
+  const putAside = () => { if (paused) stale = true; return paused; };
   // A site's row put in place as the stream sent it ("": no longer shown, as filtered).
   const place = (row, html) => {
     const t = document.createElement("tbody");
@@ -74,6 +108,7 @@
     if (fresh) row.replaceWith(fresh); else row.remove();
   };
   events.addEventListener("sites", (e) => {
+    if (putAside()) return;
     const changed = JSON.parse(e.data);
     // A row keeps its place: only while the table is in site order (another order may move it).
     const bySite = ["", "site"].includes(new URLSearchParams(window.location.search).get("sort") ?? "");
@@ -95,6 +130,7 @@
   // Changes may have been missed (the server connected to its database again): every
   // live part is read again.
   events.addEventListener("missed", () => {
+    if (putAside()) return;
     live().forEach((el) => once(el.dataset.live, () => refresh(el)));
   });
   // The account's sites or role changed: the page is loaded again, showing what it may
@@ -104,15 +140,17 @@
   // changed meanwhile was not said, so every live part is read again.
   let broken = false;
   events.addEventListener("open", () => {
-    if (broken) live().forEach((el) => once(el.dataset.live, () => refresh(el)));
+    if (broken && !putAside()) live().forEach((el) => once(el.dataset.live, () => refresh(el)));
     broken = false;
   });
-  // The stream ended and cannot be opened again (the server now answers with the login
-  // page): the session is over.
+  // The stream broke. The session is looked at with a request for no site's row (marked
+  // as the page's own: it keeps no idle session alive); if it is over, the page says so;
+  // if not and the browser gave up on the stream (an error answer), the page says that.
   events.addEventListener("error", () => {
     broken = true;
-    fetch("/fragments/fleet", { credentials: "same-origin", redirect: "manual" })
-      .then((r) => { if (r.type === "opaqueredirect" || r.status === 401) ended(); })
-      .catch(() => {});
+    const gaveUp = () => { if (events.readyState === EventSource.CLOSED) halted(); };
+    fetch("/fragments/fleet?only=-", { credentials: "same-origin", redirect: "manual", headers: { "X-Portvakt-Live": "1" } })
+      .then((r) => { if (r.type === "opaqueredirect" || r.status === 401) ended(); else gaveUp(); })
+      .catch(gaveUp);
   });
 })();

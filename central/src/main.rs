@@ -313,7 +313,7 @@ async fn run(cli: Cli) -> Result<String, Failure> {
             let list = fleet_view::alarms(&client, site.as_deref(), time("since", since.as_ref())?)
                 .await
                 .map_err(db_failure)?;
-            let words = |detail: &str, cleared: bool| catalogue::detail(Lang::En, detail, cleared);
+            let words = |detail: &str, cleared: bool| catalogue::detail_text(Lang::En, detail, cleared);
             Ok(if json { fleet_view::alarm_json(&list, &words) } else { fleet_view::alarm_table(&list, &words) })
         }
         Command::Visits { db: url, site, holder, door, since, until, who, purpose, note, json, csv } => {

@@ -209,9 +209,15 @@ impl Stream {
         s
     }
 
+    /// Keeps `bytes`; `said` is what they say up to the last whole character (so that a
+    /// length of it taken once stays a place in it).
     fn heard(&mut self, bytes: &[u8]) {
         self.bytes.extend_from_slice(bytes);
-        self.said = String::from_utf8_lossy(&self.bytes).into_owned();
+        let whole = match std::str::from_utf8(&self.bytes) {
+            Ok(all) => all,
+            Err(e) => std::str::from_utf8(&self.bytes[..e.valid_up_to()]).unwrap_or_default(),
+        };
+        self.said = whole.to_owned();
     }
 
     /// Reads until `done` holds of what was said (true), or the stream ends or `within`
@@ -343,15 +349,16 @@ async fn a_changed_sites_row_comes_in_the_live_stream_as_each_viewers_page_shows
     assert!(row.contains("2 d gammal, 10 d kvar"), "in her page's language: {row}");
     assert!(!row.contains("site-b") && !row.contains("Ekv"), "not another site's: {row}");
 
-    // Only problems shown: site-b's row (an open alarm), site-a's said to be not shown.
-    let both = |t: &str| t.contains(r#""site-a""#) && t.contains("Ekvägen 5");
+    // Only problems shown: site-b's row (an open alarm), site-a's said to be not shown; read
+    // until a whole event has come (it ends its chunk).
+    let both = |t: &str| t.contains(r#""site-a""#) && t.contains("Ekvägen 5") && t.ends_with("\n\n\r\n");
     assert!(problems.until(|t| both(&t[heard.1..]), within).await, "{}", problems.said);
     let said = words(&problems.said[heard.1..]);
     assert_eq!(said["site-a"], "", "no problem at site-a: not on her page: {said:?}");
     assert!(said["site-b"].as_str().unwrap().contains("2 d old, 10 d left"), "in English: {said:?}");
 
     // A page without a table of sites is told the names only.
-    let both = |t: &str| t.contains(r#""site-a""#) && t.contains(r#""site-b""#);
+    let both = |t: &str| t.contains(r#""site-a""#) && t.contains(r#""site-b""#) && t.ends_with("\n\n\r\n");
     assert!(names.until(|t| both(&t[heard.2..]), within).await, "{}", names.said);
     let said = words(&names.said[heard.2..]);
     assert!(said["site-a"].is_null() && said["site-b"].is_null(), "{said:?}");
@@ -363,10 +370,34 @@ async fn a_changed_sites_row_comes_in_the_live_stream_as_each_viewers_page_shows
     assert!(!hers.contains("Ekv") && !hers.contains("site-b"), "{hers}");
 }
 
-/// Every `sites` word in `said`, merged: each site to what the last word said of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pages_stream_begins_with_what_changed_after_the_page_was_read_and_one_read_long_ago_reads_all_again() {
+    let (pg, c) = pg().await;
+    two_sites_and_two_accounts(&c).await;
+    let addr = serve(&pg.url).await;
+    let (lena, kristina) = (login(addr, "lena").await, login(addr, "kristina").await);
+    let mut witness = Stream::open(addr, &kristina).await;
+    assert!(notify_until(&c, "site-b", &mut witness, r#""site-b""#).await, "listening: {}", witness.said);
+
+    let (_, page) = get(addr, "/", &lena, &[]).await;
+    let since = page.split(r#"data-since=""#).nth(1).and_then(|t| t.split('"').next()).expect("the page's number");
+    let seen = witness.said.len();
+    rename(&c, "site-a", "Storgatan 77").await;
+    assert!(witness.until(|t| t[seen..].contains("site-a"), Duration::from_secs(5)).await, "{}", witness.said);
+    // Her page's stream opened only now, with the page's number: the change said between
+    // comes first, with no notification after it.
+    let mut hers = Stream::open_at(addr, &format!("/events?rows=1&since={since}"), &lena).await;
+    assert!(hers.until(|t| t.contains("Storgatan 77"), Duration::from_secs(5)).await, "{}", hers.said);
+    // A number from before the kept words (here, before the listener's first): read all again.
+    let mut old = Stream::open_at(addr, "/events?since=0", &lena).await;
+    assert!(old.until(|t| t.contains("event: missed"), Duration::from_secs(5)).await, "{}", old.said);
+}
+
+/// Every whole `sites` word in `said`, merged: each site to what the last word said of it.
 fn words(said: &str) -> serde_json::Map<String, serde_json::Value> {
     let mut merged = serde_json::Map::new();
-    for data in said.lines().filter_map(|l| l.strip_prefix("data:")).map(str::trim).filter(|d| d.starts_with('{')) {
+    let whole = &said[..said.rfind("\n\n").unwrap_or(0)];
+    for data in whole.lines().filter_map(|l| l.strip_prefix("data:")).map(str::trim).filter(|d| d.starts_with('{')) {
         let word: serde_json::Map<String, serde_json::Value> = serde_json::from_str(data).unwrap();
         merged.extend(word);
     }

@@ -5,6 +5,7 @@
 //! is (visible, never hidden); the tests fail when any kind has no words in either
 //! language.
 
+use maud::{Markup, html};
 use serde_json::Value;
 
 use super::accounts::Role;
@@ -12,6 +13,12 @@ use super::actions::LogAction;
 use super::i18n::{Lang, local};
 use crate::alarms::Detail;
 use crate::names::Names;
+
+/// Text kept as it came (a message of the code's, a gateway's, or words from before they
+/// were kept as facts: English), marked as English on a Swedish page (WCAG 3.1.2).
+pub fn as_it_is(l: Lang, text: &str) -> Markup {
+    html! { @if l == Lang::Sv { span lang="en" { (text) } } @else { (text) } }
+}
 
 fn pick(l: Lang, sv: &str, en: &str) -> String {
     (if l == Lang::Sv { sv } else { en }).to_owned()
@@ -157,7 +164,23 @@ const CHECKPOINTS: &[(&str, &str, &str)] = &[
 
 /// What an alarm found (`alarms.detail`), in words; `cleared`, as it was. Text from
 /// before details were kept as facts is shown as it is.
-pub fn detail(l: Lang, stored: &str, cleared: bool) -> String {
+pub fn detail(l: Lang, stored: &str, cleared: bool) -> Markup {
+    match Detail::from_json(stored) {
+        None => as_it_is(l, stored),
+        // Why the newest was not stored, as the boundary said it.
+        Some(Detail::Quarantined { messages, newest }) if l == Lang::Sv => {
+            html! { (quarantined_sv(messages)) (as_it_is(l, &newest)) }
+        }
+        Some(_) => html! { (detail_text(l, stored, cleared)) },
+    }
+}
+
+fn quarantined_sv(messages: u64) -> String {
+    format!("{messages} meddelanden har inte sparats (karantän); det senaste: ")
+}
+
+/// What an alarm found, as plain text (for a terminal).
+pub fn detail_text(l: Lang, stored: &str, cleared: bool) -> String {
     let Some(d) = Detail::from_json(stored) else { return stored.to_owned() };
     let sv = l == Lang::Sv;
     let (was_sv, was_en) = if cleared { ("Var", "Was") } else { ("Är", "Is") };
@@ -234,9 +257,7 @@ pub fn detail(l: Lang, stored: &str, cleared: bool) -> String {
              the earlier run's records are kept",
             local(since)
         ),
-        Detail::Quarantined { messages, newest } if sv => {
-            format!("{messages} meddelanden har inte sparats (karantän); det senaste: {newest}")
-        }
+        Detail::Quarantined { messages, newest } if sv => format!("{}{newest}", quarantined_sv(messages)),
         Detail::Quarantined { messages, newest } => format!("{messages} message(s) not stored, the newest: {newest}"),
     }
 }
@@ -315,11 +336,11 @@ pub fn searched(l: Lang, facts: &str) -> String {
 
 /// A console log entry's detail in words (what the code keeps as facts); any other detail
 /// as it is.
-pub fn log_detail(l: Lang, action: Option<LogAction>, detail: &str) -> String {
-    let Ok(Value::Object(d)) = serde_json::from_str::<Value>(detail) else { return detail.to_owned() };
+pub fn log_detail(l: Lang, action: Option<LogAction>, detail: &str) -> Markup {
+    let Ok(Value::Object(d)) = serde_json::from_str::<Value>(detail) else { return as_it_is(l, detail) };
     let text = |k: &str| d.get(k).and_then(Value::as_str).unwrap_or("");
     let sv = l == Lang::Sv;
-    match action {
+    let said = match action {
         Some(LogAction::ViewVisits | LogAction::ExportVisits) => {
             let what = d.get("searched").map_or_else(String::new, |s| searched(l, &s.to_string()));
             let n = d.get("visits").and_then(Value::as_u64).unwrap_or(0);
@@ -363,8 +384,9 @@ pub fn log_detail(l: Lang, action: Option<LogAction>, detail: &str) -> String {
                 (_, false) => format!("{name}: wrong name or password"),
             }
         }
-        _ => detail.to_owned(),
-    }
+        _ => return as_it_is(l, detail),
+    };
+    html! { (said) }
 }
 
 #[cfg(test)]
@@ -406,14 +428,26 @@ mod tests {
     #[test]
     fn an_alarm_says_what_it_found_in_the_pages_language_and_a_cleared_one_says_what_it_was() {
         let forced = Detail::ForcedOpen.to_json();
-        assert_eq!(detail(Lang::Sv, &forced, false), "Öppnad medan den var låst, inte stängd sedan");
-        assert_eq!(detail(Lang::Sv, &forced, true), "Öppnades medan den var låst");
-        assert_eq!(detail(Lang::En, &forced, false), "Opened while locked, not closed since");
+        assert_eq!(detail(Lang::Sv, &forced, false).into_string(), "Öppnad medan den var låst, inte stängd sedan");
+        assert_eq!(detail(Lang::Sv, &forced, true).into_string(), "Öppnades medan den var låst");
+        assert_eq!(detail(Lang::En, &forced, false).into_string(), "Opened while locked, not closed since");
         let clock = Detail::ClockUntrusted { reason: "jumped".into() }.to_json();
-        assert_eq!(detail(Lang::Sv, &clock, false), "klockan har hoppat sedan den senast synkades");
+        assert_eq!(detail(Lang::Sv, &clock, false).into_string(), "klockan har hoppat sedan den senast synkades");
         let held = Detail::HeldOpen.to_json();
-        assert_eq!(detail(Lang::Sv, &held, true), "Var öppen längre än tillåtet");
-        assert_eq!(detail(Lang::Sv, "an old alarm's words", false), "an old alarm's words");
+        assert_eq!(detail(Lang::Sv, &held, true).into_string(), "Var öppen längre än tillåtet");
+        let old = "an old alarm's words";
+        assert_eq!(
+            detail(Lang::Sv, old, false).into_string(),
+            r#"<span lang="en">an old alarm's words</span>"#,
+            "English"
+        );
+        assert_eq!(detail(Lang::En, old, false).into_string(), old);
+        let quarantined = Detail::Quarantined { messages: 2, newest: "seq must be at least 1".into() }.to_json();
+        assert_eq!(
+            detail(Lang::Sv, &quarantined, false).into_string(),
+            r#"2 meddelanden har inte sparats (karantän); det senaste: <span lang="en">seq must be at least 1</span>"#,
+            "the boundary's reason marked as English on a Swedish page"
+        );
         assert_eq!(event(Lang::Sv, "audit.checkpoint"), "Kontrollpunkt signerad");
         assert_eq!(event(Lang::En, "something.new"), "something.new", "a code without words shows as it is");
     }
@@ -428,22 +462,31 @@ mod tests {
         assert_eq!(searched(Lang::En, "{}"), "everything");
         let read = r#"{"searched":{"site":"storgatan-12"},"purpose":"relatives","visits":3}"#;
         assert_eq!(
-            log_detail(Lang::Sv, Some(LogAction::ViewVisits), read),
+            log_detail(Lang::Sv, Some(LogAction::ViewVisits), read).into_string(),
             "anläggning storgatan-12; syfte: Anhörigs begäran; 3 besök"
         );
         let refused = r#"{"name":"lena","why":"too_many_attempts"}"#;
-        assert_eq!(log_detail(Lang::En, Some(LogAction::LoginRefused), refused), "lena: too many attempts");
-        assert_eq!(log_detail(Lang::Sv, Some(LogAction::Refused), "GET /log"), "GET /log");
+        assert_eq!(
+            log_detail(Lang::En, Some(LogAction::LoginRefused), refused).into_string(),
+            "lena: too many attempts"
+        );
+        let staff = "a nonce spent, foreign or too old";
+        let marked = log_detail(Lang::Sv, Some(LogAction::StaffRefused), staff).into_string();
+        assert_eq!(marked, format!(r#"<span lang="en">{staff}</span>"#), "a refusal's reason as it is, marked English");
+        assert_eq!(log_detail(Lang::En, Some(LogAction::StaffRefused), staff).into_string(), staff);
         let ack = r#"{"alarm":5,"site":"storgatan-12","kind":"door_forced_open"}"#;
-        assert_eq!(log_detail(Lang::Sv, Some(LogAction::AckAlarm), ack), "larm 5 (Dörr forcerad) vid storgatan-12");
+        assert_eq!(
+            log_detail(Lang::Sv, Some(LogAction::AckAlarm), ack).into_string(),
+            "larm 5 (Dörr forcerad) vid storgatan-12"
+        );
         let other = r#"{"searched":{"holder_part":"karin","holders_named":["hemtjanst-natt-5"]},
                         "purpose":"other","note":"IVO","visits":2}"#;
         assert_eq!(
-            log_detail(Lang::Sv, Some(LogAction::ViewVisits), other),
+            log_detail(Lang::Sv, Some(LogAction::ViewVisits), other).into_string(),
             "innehavare som innehåller ”karin”, personal vars namn innehåller det (hemtjanst-natt-5); \
              syfte: Annat (ange skäl): IVO; 2 besök"
         );
         let check = r#"{"read":4,"outcome":"questioned"}"#;
-        assert_eq!(log_detail(Lang::Sv, Some(LogAction::CheckRead), check), "läsning 4: ifrågasatt");
+        assert_eq!(log_detail(Lang::Sv, Some(LogAction::CheckRead), check).into_string(), "läsning 4: ifrågasatt");
     }
 }

@@ -97,6 +97,9 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("action", "Händelse", "Action"),
     ("address", "Adress", "Address"),
     ("live", "Uppdateras direkt", "Updates live"),
+    ("live_paused", "Pausad: uppdateras inte", "Paused: not updating"),
+    ("pause_live", "Pausa uppdateringarna", "Pause updates"),
+    ("resume_live", "Uppdatera igen", "Resume updates"),
     ("no_rows", "Inget att visa.", "Nothing to show."),
     (
         "visit_note",

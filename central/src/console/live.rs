@@ -3,10 +3,12 @@
 //! change. The names heard are gathered and said at most once every [`PERIOD`], each with
 //! the site's fleet line read once for every open page (one statement for all of them);
 //! each open event stream (`/events`) passes on what its account may see, the rows
-//! rendered in its page's language once for all pages in it. After losing PostgreSQL it
-//! connects again and says [`Change::Missed`] (what was notified meanwhile is not known).
+//! rendered in its page's language once for all pages in it. The last words are kept, so
+//! a page's stream begins with those said after the page was read. After losing
+//! PostgreSQL it connects again and says [`Change::Missed`] (what was notified meanwhile
+//! is not known).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -105,19 +107,60 @@ impl Changed {
     }
 }
 
-/// Starts listening; what changed is said on the returned channel.
-pub fn listen(url: String) -> broadcast::Sender<Change> {
-    let (tx, _) = broadcast::channel(BACKLOG);
-    let changes = tx.clone();
+/// Where the listener says what changed: each word numbered, the last [`BACKLOG`] kept,
+/// so that a page's stream can begin with what was said after the page was read.
+pub struct Live {
+    changes: broadcast::Sender<Change>,
+    /// The last words, with their numbers; the number of the last word said.
+    recent: Mutex<(VecDeque<(u64, Change)>, u64)>,
+}
+
+impl Live {
+    /// The number of the last word said: a page read after this saw every change it said.
+    pub fn said(&self) -> u64 {
+        self.recent.lock().map_or(0, |r| r.1)
+    }
+
+    /// A stream of what is said from now on, and the words said after word `since` (a
+    /// page read then) that are still kept; [`Change::Missed`] if some are not.
+    pub fn subscribe(&self, since: Option<u64>) -> (broadcast::Receiver<Change>, Vec<Change>) {
+        let Ok(recent) = self.recent.lock() else { return (self.changes.subscribe(), vec![Change::Missed]) };
+        let rx = self.changes.subscribe();
+        let Some(since) = since.filter(|since| *since < recent.1) else { return (rx, Vec::new()) };
+        let (kept, _) = &*recent;
+        if kept.front().is_none_or(|(n, _)| *n > since + 1) {
+            return (rx, vec![Change::Missed]);
+        }
+        (rx, kept.iter().filter(|(n, _)| *n > since).map(|(_, c)| c.clone()).collect())
+    }
+
+    fn say(&self, change: Change) {
+        let Ok(mut recent) = self.recent.lock() else { return };
+        recent.1 += 1;
+        let n = recent.1;
+        recent.0.push_back((n, change.clone()));
+        if recent.0.len() > BACKLOG {
+            recent.0.pop_front();
+        }
+        // Under the lock: a stream subscribing now gets each word once, kept or sent.
+        let _ = self.changes.send(change);
+    }
+}
+
+/// Starts listening; what changed is said on the returned [`Live`].
+pub fn listen(url: String) -> Arc<Live> {
+    let (changes, _) = broadcast::channel(BACKLOG);
+    let live = Arc::new(Live { changes, recent: Mutex::default() });
+    let said = live.clone();
     tokio::spawn(async move {
         loop {
-            if let Err(e) = once(&url, &changes).await {
+            if let Err(e) = once(&url, &said).await {
                 log::warn!("console: listening for changes: {e}; again in 2 s");
             }
             tokio::time::sleep(Duration::from_secs(2)).await;
         }
     });
-    tx
+    live
 }
 
 /// The names heard and not yet said, shared with the task that drives the connection.
@@ -141,7 +184,7 @@ impl Heard {
     }
 }
 
-async fn once(url: &str, changes: &broadcast::Sender<Change>) -> Result<(), DbError> {
+async fn once(url: &str, live: &Live) -> Result<(), DbError> {
     let mut config: tokio_postgres::Config = url.parse()?;
     let (client, mut connection) = config.application_name(APPLICATION).connect(NoTls).await?;
     let heard = Arc::new((Mutex::new(Heard::default()), Notify::new()));
@@ -182,7 +225,7 @@ async fn once(url: &str, changes: &broadcast::Sender<Change>) -> Result<(), DbEr
     let listened = async {
         client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
         // What was read before now may have changed before this connection heard anything.
-        let _ = changes.send(Change::Missed);
+        live.say(Change::Missed);
         let mut last_word: Option<Instant> = None;
         loop {
             heard.1.notified().await;
@@ -191,17 +234,18 @@ async fn once(url: &str, changes: &broadcast::Sender<Change>) -> Result<(), DbEr
             if ended {
                 return Ok(());
             }
-            if changes.receiver_count() == 0 || (sites.is_empty() && !overflowed) {
+            if sites.is_empty() && !overflowed {
                 continue;
             }
             last_word = Some(Instant::now());
-            if overflowed {
-                let _ = changes.send(Change::Missed);
+            // No page open: nothing is read, but a page being loaded now learns it missed this.
+            if overflowed || live.changes.receiver_count() == 0 {
+                live.say(Change::Missed);
                 continue;
             }
             let sites: Vec<String> = sites.into_iter().collect();
             let lines = fleet_view::lines_of(&client, Some(&sites)).await?;
-            let _ = changes.send(Change::Sites(Arc::new(Changed::new(sites, &lines))));
+            live.say(Change::Sites(Arc::new(Changed::new(sites, &lines))));
         }
     };
     let result = listened.await;

@@ -24,7 +24,6 @@ mod visit_page;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio::sync::broadcast;
 use tokio_postgres::Client;
 
 use crate::db::{self, DbError};
@@ -137,8 +136,8 @@ pub struct State {
     pub db: Db,
     /// Failed logins.
     pub limiter: std::sync::Mutex<session::Limiter>,
-    /// Sites whose state, doors, alarms or records changed, with their lines.
-    pub changes: broadcast::Sender<live::Change>,
+    /// Sites whose state, doors, alarms or records changed, with their rows.
+    pub live: Arc<live::Live>,
     /// Take the client's address from the proxy's `X-Forwarded-For`.
     pub behind_proxy: bool,
     /// Cookies are `Secure` (TLS here or at the proxy).
@@ -163,7 +162,7 @@ pub async fn serve(o: Options, ready: Option<tokio::sync::oneshot::Sender<Socket
     let state = Arc::new(State {
         db: Db::new(&o.db, client),
         limiter: std::sync::Mutex::default(),
-        changes: live::listen(o.db.clone()),
+        live: live::listen(o.db.clone()),
         behind_proxy: o.behind_proxy,
         secure: o.behind_proxy || acceptor.is_some(),
         staff: o.staff.clone(),

@@ -23,6 +23,9 @@ pub struct Viewer<'a> {
     pub csrf: &'a str,
     /// The language.
     pub lang: Lang,
+    /// The number of the live listener's last word before the page was read (its live
+    /// stream begins after it); none for a page without live parts' session.
+    pub since: Option<u64>,
 }
 
 /// The page around `body`.
@@ -58,7 +61,7 @@ pub fn layout(v: &Viewer<'_>, title: &str, body: &Markup) -> Markup {
                     }
                     span class="lang" { a href="?lang=sv" { "Svenska" } " · " a href="?lang=en" { "English" } }
                 }
-                main id="main" tabindex="-1" { h1 { (title) } (body) }
+                main id="main" tabindex="-1" data-since=[v.since] { h1 { (title) } (body) }
                 footer class="noprint" { a href="/tillganglighet" { (t(l, "accessibility")) } }
             }
         }
@@ -146,6 +149,18 @@ pub fn fleet_rows(l: Lang, lines: &[SiteLine]) -> Markup {
     }
 }
 
+/// Says that the page updates live, with a button to pause and resume it (WCAG 2.2.2),
+/// hidden until the page's script runs (without it nothing updates).
+fn live_note(l: Lang) -> Markup {
+    html! {
+        p class="hint live-note" {
+            span class="live-state" { (t(l, "live")) } " "
+            button type="button" class="pause" hidden data-updating=(t(l, "live")) data-paused=(t(l, "live_paused"))
+                data-pause=(t(l, "pause_live")) data-resume=(t(l, "resume_live")) { (t(l, "pause_live")) }
+        }
+    }
+}
+
 /// The fleet page: filter, sortable columns (the one sorted by says so), live rows.
 pub fn fleet(l: Lang, lines: &[SiteLine], query: &str, sorted: &str) -> Markup {
     let col = |key: &'static str, sort: &str| {
@@ -162,7 +177,7 @@ pub fn fleet(l: Lang, lines: &[SiteLine], query: &str, sorted: &str) -> Markup {
             label class="check" { input type="checkbox" name="problems" value="1"; (t(l, "only_problems")) }
             button { (t(l, "filter")) }
         }
-        p class="hint live-note" { (t(l, "live")) }
+        (live_note(l))
         (scrolling(t(l, "fleet"), &html! { table id="fleet" {
             thead { tr {
                 (col("site", "site")) (col("online", "online")) (col("last_seen", "last_seen")) th { (t(l, "clock")) }
@@ -225,7 +240,7 @@ pub fn site(
     html! {
         (scrolling(t(l, "fleet"), &html! { table { tbody data-live={ "/fragments/fleet?only=" (line.site) } data-site=(line.site) data-rows aria-live="polite" { (fleet_rows(l, std::slice::from_ref(line))) } } }))
         h2 { (t(l, "doors")) }
-        p class="hint live-note" { (t(l, "live")) }
+        (live_note(l))
         (scrolling(t(l, "doors"), &html! { table id="doors" {
             thead { tr { th { (t(l, "door")) } th { (t(l, "lock")) } th { (t(l, "contact")) } th { (t(l, "mode")) } th { (t(l, "alarm")) } } }
             tbody data-live={ "/fragments/sites/" (line.site) "/doors" } data-site=(line.site) aria-live="polite" { (door_rows(l, doors, &line.names)) }
@@ -317,7 +332,7 @@ pub fn alarm_rows(v: &Viewer<'_>, rows: &[AlarmRow], names: &Names) -> Markup {
 pub fn alarms(v: &Viewer<'_>, rows: &[AlarmRow], names: &Names) -> Markup {
     let l = v.lang;
     html! {
-        p class="hint live-note" { (t(l, "live")) }
+        (live_note(l))
         (scrolling(t(l, "alarms"), &html! { table id="alarms" {
             thead { tr { th { (t(l, "raised")) } th { (t(l, "site")) } th { (t(l, "kind")) } th { (t(l, "subject")) } th { (t(l, "detail")) } th { (t(l, "cleared")) } th { (t(l, "acknowledged")) } } }
             tbody data-live="/fragments/alarms" data-site="*" aria-live="polite" { (alarm_rows(v, rows, names)) }
@@ -365,7 +380,7 @@ mod tests {
         let admin = Account { name: "admin".into(), role: super::super::accounts::Role::Administrator, sites: vec![] };
         let page = |a: &Account| {
             alarms(
-                &Viewer { account: Some(a), csrf: "tok", lang: Lang::Sv },
+                &Viewer { account: Some(a), csrf: "tok", lang: Lang::Sv, since: None },
                 std::slice::from_ref(&row),
                 &Names::default(),
             )

@@ -303,7 +303,7 @@ async fn play(
     print!("{}", fleet_view::table(&fleet_view::sites(&db, None).await?));
     println!("\n== alarms raised during the demo (portvakt-central alarms --since …)");
     let words = |detail: &str, cleared: bool| {
-        crate::console::catalogue::detail(crate::console::i18n::Lang::En, detail, cleared)
+        crate::console::catalogue::detail_text(crate::console::i18n::Lang::En, detail, cleared)
     };
     print!("{}", fleet_view::alarm_table(&fleet_view::alarms(&db, None, Some(started)).await?, &words));
     println!(

@@ -26,7 +26,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 // ---- live changes
 
 /// The live stream. Its query is the page's: `rows` asks for the changed rows of the fleet
-/// table (as the page's `q` and `problems` show them, in its language) beside the names.
+/// table (as the page's `q`, `problems` and `only` show them, in its language) beside the
+/// names; `since` is the number of the listener's last word when the page was read (the
+/// stream begins with the words said after it).
 pub(super) async fn events(Shared(s): Shared<AppState>, headers: HeaderMap, Query(q): Query<Params>) -> Response {
     let session = match who(&s, &headers).await {
         Ok(session) => session,
@@ -34,9 +36,10 @@ pub(super) async fn events(Shared(s): Shared<AppState>, headers: HeaderMap, Quer
     };
     let token = cookie(&headers, COOKIE).unwrap_or_default().to_owned();
     let page = Page { lang: language(&headers, &q).0, rows: q.contains_key("rows").then(|| Shown::of(&q)) };
-    let rx = s.changes.subscribe();
+    let (rx, backlog) = s.live.subscribe(q.get("since").and_then(|n| n.parse().ok()));
     let began = in_order(session.account);
-    let stream = changes(Watch { s, token, began, page, rx, tick: recheck(), unsure: false });
+    let backlog = backlog.into();
+    let stream = changes(Watch { s, token, began, page, rx, backlog, tick: recheck(), unsure: false });
     Sse::new(stream).keep_alive(KeepAlive::default()).into_response()
 }
 
@@ -44,7 +47,9 @@ pub(super) async fn events(Shared(s): Shared<AppState>, headers: HeaderMap, Quer
 const RECHECK: std::time::Duration = std::time::Duration::from_secs(30);
 
 fn recheck() -> tokio::time::Interval {
-    tokio::time::interval_at(tokio::time::Instant::now() + RECHECK, RECHECK)
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + RECHECK, RECHECK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick
 }
 
 /// What the page that opened a stream shows.
@@ -62,6 +67,8 @@ struct Watch {
     began: accounts::Account,
     page: Page,
     rx: tokio::sync::broadcast::Receiver<live::Change>,
+    /// Words said after the page was read and before the stream began, taken first.
+    backlog: std::collections::VecDeque<live::Change>,
     tick: tokio::time::Interval,
     /// Words were dropped while the session could not be looked at.
     unsure: bool,
@@ -79,15 +86,17 @@ impl Watch {
     /// said meanwhile too: one look at the session for all of them.
     async fn take(&mut self) -> Option<Taken> {
         use tokio::sync::broadcast::error::{RecvError, TryRecvError};
-        let first = tokio::select! {
-            m = self.rx.recv() => m,
-            _ = self.tick.tick() => return Some(Taken::Nothing),
+        let mut next = match self.backlog.pop_front() {
+            Some(kept) => Ok(kept),
+            None => tokio::select! {
+                m = self.rx.recv() => m.map_err(|e| match e {
+                    RecvError::Lagged(_) => TryRecvError::Lagged(0),
+                    RecvError::Closed => TryRecvError::Closed,
+                }),
+                _ = self.tick.tick() => return Some(Taken::Nothing),
+            },
         };
         let mut taken = Vec::new();
-        let mut next = first.map_err(|e| match e {
-            RecvError::Lagged(_) => TryRecvError::Lagged(0),
-            RecvError::Closed => TryRecvError::Closed,
-        });
         loop {
             match next {
                 Ok(live::Change::Sites(c)) => taken.push(c),
@@ -96,7 +105,7 @@ impl Watch {
                 Err(TryRecvError::Empty) => return Some(Taken::Sites(taken)),
                 Err(TryRecvError::Closed) => return None,
             }
-            next = self.rx.try_recv();
+            next = self.backlog.pop_front().map_or_else(|| self.rx.try_recv(), Ok);
         }
     }
 
@@ -119,38 +128,53 @@ impl Watch {
 
 /// The sites the session may see that changed, for as long as the session lives and its
 /// account sees what it saw when the stream began: the session is looked at again
-/// (untouched: live traffic never keeps a session from idling out) before each word is
-/// passed on (at most one a [`live::PERIOD`]) and every [`RECHECK`]. Logged out, expired
-/// or removed, the stream ends (the page says the session ended); sites or role changed,
-/// it sends `scope` and ends. Each word is one `sites` event: a JSON object from each
-/// changed site to its row (see [`Watch::event`]; null when the page asked for none);
-/// `missed` when the page must read all it shows again.
+/// (untouched: live traffic never keeps a session from idling out) before each event is
+/// sent (at most one a [`live::PERIOD`]) and every [`RECHECK`]. Logged out, expired or
+/// removed, the stream ends (the page says the session ended); sites or role changed, it
+/// sends `scope` and ends. Each event is `sites`: a JSON object from each changed site
+/// to its row (see [`Watch::event`]; null when the page asked for none); or `missed` when
+/// the page must read all it shows again. While the database cannot be asked about the
+/// session nothing is sent; it is asked again at the recheck or when the listener says
+/// `missed` (it is back), and then the page is told it missed changes.
 fn changes(watch: Watch) -> impl Stream<Item = Result<Event, Infallible>> {
-    futures_util::stream::unfold(Some(watch), |watch| async move {
+    let missed = || Event::default().event("missed").data("all");
+    futures_util::stream::unfold(Some(watch), move |watch| async move {
         let mut watch = watch?;
         loop {
             let taken = watch.take().await?;
+            let said = match &taken {
+                Taken::Sites(changed) => watch.event(changed),
+                Taken::Missed => Some(missed()),
+                Taken::Nothing => None,
+            };
+            // Nothing to tell, or not sure of the database: the session is asked about
+            // only when something would be told, at the recheck, or after `missed`.
+            let sites = matches!(taken, Taken::Sites(_));
+            if sites && (said.is_none() || watch.unsure) {
+                continue;
+            }
             let session = match watch.s.db.get().await {
                 Ok(db) => session::peek(&db, &watch.token).await,
                 Err(e) => Err(e),
             };
-            // The database did not answer (restarting): nothing is passed on until the
-            // session can be looked at again, and then the page reads all it shows again.
-            let Ok(session) = session else {
-                watch.unsure = true;
-                continue;
+            let session = match session {
+                Ok(session) => session,
+                Err(e) => {
+                    if !watch.unsure {
+                        log::warn!(
+                            "console: a live stream cannot look at its session ({e}); it says nothing until it can"
+                        );
+                    }
+                    watch.unsure = true;
+                    continue;
+                }
             };
             // Ended, expired, removed: the stream ends and the page says so.
             let account = in_order(session?.account);
             if account.sites != watch.began.sites || account.role != watch.began.role {
                 return Some((Ok(Event::default().event("scope").data("changed")), None));
             }
-            let said = match taken {
-                _ if std::mem::take(&mut watch.unsure) => Some(Event::default().event("missed").data("all")),
-                Taken::Missed => Some(Event::default().event("missed").data("all")),
-                Taken::Sites(changed) => watch.event(&changed),
-                Taken::Nothing => None,
-            };
+            let said = if std::mem::take(&mut watch.unsure) { Some(missed()) } else { said };
             if let Some(said) = said {
                 return Some((Ok(said), Some(watch)));
             }
@@ -168,14 +192,14 @@ fn in_order(mut account: accounts::Account) -> accounts::Account {
 
 pub(super) async fn login_page(headers: HeaderMap, Query(q): Query<Params>) -> Response {
     let (lang, set) = language(&headers, &q);
-    let v = Viewer { account: None, csrf: "", lang };
+    let v = Viewer { account: None, csrf: "", lang, since: None };
     html(StatusCode::OK, &pages::layout(&v, t(lang, "login"), &pages::login(lang, None)), set)
 }
 
 /// The accessibility statement, for anyone (no login).
 pub(super) async fn accessibility_page(headers: HeaderMap, Query(q): Query<Params>) -> Response {
     let (lang, set) = language(&headers, &q);
-    let v = Viewer { account: None, csrf: "", lang };
+    let v = Viewer { account: None, csrf: "", lang, since: None };
     let body = super::super::statement::page(lang);
     html(StatusCode::OK, &pages::layout(&v, t(lang, "accessibility"), &body), set)
 }
@@ -191,7 +215,7 @@ pub(super) async fn login(
     let name = f.get("name").cloned().unwrap_or_default();
     let password = f.get("password").cloned().unwrap_or_default();
     let keys = session::login_keys(&name, &from);
-    let v = Viewer { account: None, csrf: "", lang };
+    let v = Viewer { account: None, csrf: "", lang, since: None };
     // Counted before the password is checked: guesses sent at once cannot all pass.
     let at = Instant::now();
     let allowed = s.limiter.lock().is_ok_and(|mut l| l.attempt(&keys, at));

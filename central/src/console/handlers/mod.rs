@@ -238,11 +238,18 @@ struct Asker {
     session: Session,
     lang: Lang,
     set_lang: Option<Lang>,
+    /// The live listener's last word when the request came, before anything was read.
+    since: u64,
 }
 
 impl Asker {
     fn viewer(&self) -> Viewer<'_> {
-        Viewer { account: Some(&self.session.account), csrf: &self.session.csrf, lang: self.lang }
+        Viewer {
+            account: Some(&self.session.account),
+            csrf: &self.session.csrf,
+            lang: self.lang,
+            since: Some(self.since),
+        }
     }
 
     fn page(&self, title_key: &'static str, body: &Markup) -> Response {
@@ -268,7 +275,7 @@ async fn poster(s: &State, headers: &HeaderMap, f: &Params, right: Right) -> Res
 async fn asker(s: &State, headers: &HeaderMap, q: &Params) -> Result<Asker, Response> {
     let session = who(s, headers).await?;
     let (lang, set_lang) = language(headers, q);
-    Ok(Asker { session, lang, set_lang })
+    Ok(Asker { session, lang, set_lang, since: s.live.said() })
 }
 
 /// A route that takes an `Asker` is answered only for a live session (others go to the
