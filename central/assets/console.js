@@ -5,8 +5,8 @@
 // table whose rows are sites (data-rows), in site order, a changed row is put in place as
 // it came, with no fetch (unless a fetch of the whole table is under way); every other
 // element with data-live whose data-site is that site (or "*") fetches its fragment
-// again. `missed` (changes the server may have missed), or the stream opening again after
-// it broke, makes every live part fetch its fragment again. One fetch per part at a time:
+// again. `missed` (changes the page may have missed) makes every live part fetch its
+// fragment again. One fetch per part at a time:
 // changes that come meanwhile make one more fetch after it, never a queue of them. A
 // person may pause the updates; resuming reads what changed meanwhile.
 (function () {
@@ -136,18 +136,12 @@
   // The account's sites or role changed: the page is loaded again, showing what it may
   // see now (the server has ended the stream).
   events.addEventListener("scope", () => { events.close(); window.location.reload(); });
-  // The stream opened again after it broke (the browser reconnects by itself): what
-  // changed meanwhile was not said, so every live part is read again.
-  let broken = false;
-  events.addEventListener("open", () => {
-    if (broken && !putAside()) live().forEach((el) => once(el.dataset.live, () => refresh(el)));
-    broken = false;
-  });
+  // The stream opened again after it broke (the browser reconnects by itself, saying the
+  // last event it had): the server begins with what was said after it, or says `missed`.
   // The stream broke. The session is looked at with a request for no site's row (marked
   // as the page's own: it keeps no idle session alive); if it is over, the page says so;
   // if not and the browser gave up on the stream (an error answer), the page says that.
   events.addEventListener("error", () => {
-    broken = true;
     const gaveUp = () => { if (events.readyState === EventSource.CLOSED) halted(); };
     fetch("/fragments/fleet?only=-", { credentials: "same-origin", redirect: "manual", headers: { "X-Portvakt-Live": "1" } })
       .then((r) => { if (r.type === "opaqueredirect" || r.status === 401) ended(); else gaveUp(); })

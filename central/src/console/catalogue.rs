@@ -14,8 +14,8 @@ use super::i18n::{Lang, local};
 use crate::alarms::Detail;
 use crate::names::Names;
 
-/// Text kept as it came (a message of the code's, a gateway's, or words from before they
-/// were kept as facts: English), marked as English on a Swedish page (WCAG 3.1.2).
+/// English text kept as it came (a message of the code's, or words from before they were
+/// kept as facts), marked as English on a Swedish page (WCAG 3.1.2).
 pub fn as_it_is(l: Lang, text: &str) -> Markup {
     html! { @if l == Lang::Sv { span lang="en" { (text) } } @else { (text) } }
 }
@@ -337,7 +337,7 @@ pub fn searched(l: Lang, facts: &str) -> String {
 /// A console log entry's detail in words (what the code keeps as facts); any other detail
 /// as it is.
 pub fn log_detail(l: Lang, action: Option<LogAction>, detail: &str) -> Markup {
-    let Ok(Value::Object(d)) = serde_json::from_str::<Value>(detail) else { return as_it_is(l, detail) };
+    let Ok(Value::Object(d)) = serde_json::from_str::<Value>(detail) else { return kept(l, action, detail) };
     let text = |k: &str| d.get(k).and_then(Value::as_str).unwrap_or("");
     let sv = l == Lang::Sv;
     let said = match action {
@@ -384,9 +384,18 @@ pub fn log_detail(l: Lang, action: Option<LogAction>, detail: &str) -> Markup {
                 (_, false) => format!("{name}: wrong name or password"),
             }
         }
-        _ => return as_it_is(l, detail),
+        _ => return kept(l, action, detail),
     };
     html! { (said) }
+}
+
+/// A log entry's detail kept as it came: why staff were refused is the code's English;
+/// the rest (a site's id, a path, a login name) is in no language.
+fn kept(l: Lang, action: Option<LogAction>, detail: &str) -> Markup {
+    match action {
+        Some(LogAction::StaffRefused) => as_it_is(l, detail),
+        _ => html! { (detail) },
+    }
 }
 
 #[cfg(test)]

@@ -99,7 +99,7 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("live", "Uppdateras direkt", "Updates live"),
     ("live_paused", "Pausad: uppdateras inte", "Paused: not updating"),
     ("pause_live", "Pausa uppdateringarna", "Pause updates"),
-    ("resume_live", "Uppdatera igen", "Resume updates"),
+    ("resume_live", "Återuppta uppdateringarna", "Resume updates"),
     ("no_rows", "Inget att visa.", "Nothing to show."),
     (
         "visit_note",

@@ -108,30 +108,49 @@ impl Changed {
 }
 
 /// Where the listener says what changed: each word numbered, the last [`BACKLOG`] kept,
-/// so that a page's stream can begin with what was said after the page was read.
+/// so that a page's stream can begin with what was said after the page was read. A word's
+/// mark is `<epoch>.<number>`: the epoch is this console's start, so a mark from another
+/// console process (one restarted since the page was read) is never taken for one of its.
 pub struct Live {
-    changes: broadcast::Sender<Change>,
+    epoch: u64,
+    changes: broadcast::Sender<(u64, Change)>,
     /// The last words, with their numbers; the number of the last word said.
     recent: Mutex<(VecDeque<(u64, Change)>, u64)>,
 }
 
 impl Live {
-    /// The number of the last word said: a page read after this saw every change it said.
-    pub fn said(&self) -> u64 {
-        self.recent.lock().map_or(0, |r| r.1)
+    fn new() -> Self {
+        let (changes, _) = broadcast::channel(BACKLOG);
+        let started = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        Live { epoch: started.as_nanos() as u64, changes, recent: Mutex::default() }
     }
 
-    /// A stream of what is said from now on, and the words said after word `since` (a
-    /// page read then) that are still kept; [`Change::Missed`] if some are not.
-    pub fn subscribe(&self, since: Option<u64>) -> (broadcast::Receiver<Change>, Vec<Change>) {
-        let Ok(recent) = self.recent.lock() else { return (self.changes.subscribe(), vec![Change::Missed]) };
+    /// The mark of word `n`.
+    pub fn mark(&self, n: u64) -> String {
+        format!("{}.{n}", self.epoch)
+    }
+
+    /// The mark of the last word said: a page read after it saw every change it said.
+    pub fn said(&self) -> String {
+        self.mark(self.recent.lock().map_or(0, |r| r.1))
+    }
+
+    /// A stream of what is said from now on (each word with its number), and the words
+    /// said after the one `since` marks (a page read then) that are still kept;
+    /// [`Change::Missed`] if some are not, or the mark is not one of this console's.
+    pub fn subscribe(&self, since: Option<&str>) -> (broadcast::Receiver<(u64, Change)>, Vec<(u64, Change)>) {
+        let Ok(recent) = self.recent.lock() else { return (self.changes.subscribe(), vec![(0, Change::Missed)]) };
         let rx = self.changes.subscribe();
-        let Some(since) = since.filter(|since| *since < recent.1) else { return (rx, Vec::new()) };
-        let (kept, _) = &*recent;
-        if kept.front().is_none_or(|(n, _)| *n > since + 1) {
-            return (rx, vec![Change::Missed]);
+        let (kept, last) = &*recent;
+        let Some(since) = since else { return (rx, Vec::new()) };
+        let ours = since.split_once('.').filter(|(epoch, _)| epoch.parse() == Ok(self.epoch));
+        let Some(since) = ours.and_then(|(_, n)| n.parse::<u64>().ok()).filter(|n| n <= last) else {
+            return (rx, vec![(*last, Change::Missed)]);
+        };
+        if since < *last && kept.front().is_none_or(|(n, _)| *n > since + 1) {
+            return (rx, vec![(*last, Change::Missed)]);
         }
-        (rx, kept.iter().filter(|(n, _)| *n > since).map(|(_, c)| c.clone()).collect())
+        (rx, kept.iter().filter(|(n, _)| *n > since).cloned().collect())
     }
 
     fn say(&self, change: Change) {
@@ -143,14 +162,13 @@ impl Live {
             recent.0.pop_front();
         }
         // Under the lock: a stream subscribing now gets each word once, kept or sent.
-        let _ = self.changes.send(change);
+        let _ = self.changes.send((n, change));
     }
 }
 
 /// Starts listening; what changed is said on the returned [`Live`].
 pub fn listen(url: String) -> Arc<Live> {
-    let (changes, _) = broadcast::channel(BACKLOG);
-    let live = Arc::new(Live { changes, recent: Mutex::default() });
+    let live = Arc::new(Live::new());
     let said = live.clone();
     tokio::spawn(async move {
         loop {
@@ -264,6 +282,31 @@ mod tests {
         assert_eq!(next_word(now, Some(now - Duration::from_secs(5))), now + SETTLE, "quiet for long");
         let said = now - Duration::from_millis(300);
         assert_eq!(next_word(now, Some(said)), said + PERIOD, "at most one word a period");
+    }
+
+    fn numbers(words: &[(u64, Change)]) -> Vec<(u64, bool)> {
+        words.iter().map(|(n, c)| (*n, matches!(c, Change::Missed))).collect()
+    }
+
+    #[test]
+    fn a_pages_stream_begins_after_its_mark_and_reads_all_again_when_words_are_gone_or_the_mark_is_not_ours() {
+        let live = Live::new();
+        let page = live.said();
+        for _ in 0..3 {
+            live.say(Change::Sites(Arc::new(Changed::new(vec!["a".into()], &[]))));
+        }
+        assert_eq!(numbers(&live.subscribe(Some(&page)).1), [(1, false), (2, false), (3, false)], "said since");
+        assert_eq!(numbers(&live.subscribe(Some(&live.said())).1), [], "nothing since");
+        assert_eq!(numbers(&live.subscribe(None).1), [], "no mark: from now on");
+        for _ in 0..BACKLOG {
+            live.say(Change::Missed);
+        }
+        assert_eq!(numbers(&live.subscribe(Some(&page)).1), [(19, true)], "words no longer kept");
+        assert_eq!(live.subscribe(Some(&live.mark(3))).1.len(), BACKLOG, "words 4 to 19 kept");
+        assert_eq!(numbers(&live.subscribe(Some(&live.mark(2))).1), [(19, true)], "word 3 gone");
+        for foreign in ["17.2", "garbage", &format!("{}.99", live.epoch)] {
+            assert_eq!(numbers(&live.subscribe(Some(foreign)).1), [(19, true)], "{foreign}: not this console's");
+        }
     }
 
     #[test]

@@ -23,9 +23,9 @@ pub struct Viewer<'a> {
     pub csrf: &'a str,
     /// The language.
     pub lang: Lang,
-    /// The number of the live listener's last word before the page was read (its live
-    /// stream begins after it); none for a page without live parts' session.
-    pub since: Option<u64>,
+    /// The mark of the live listener's last word before the page was read (its live
+    /// stream begins after it); none for a page without a session.
+    pub since: Option<&'a str>,
 }
 
 /// The page around `body`.
@@ -154,7 +154,7 @@ pub fn fleet_rows(l: Lang, lines: &[SiteLine]) -> Markup {
 fn live_note(l: Lang) -> Markup {
     html! {
         p class="hint live-note" {
-            span class="live-state" { (t(l, "live")) } " "
+            span class="live-state" role="status" { (t(l, "live")) } " "
             button type="button" class="pause" hidden data-updating=(t(l, "live")) data-paused=(t(l, "live_paused"))
                 data-pause=(t(l, "pause_live")) data-resume=(t(l, "resume_live")) { (t(l, "pause_live")) }
         }

@@ -9,7 +9,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
 
 use super::fleet::Shown;
-use super::{AppState, Params, address, cookie, failure, html, language, record, who};
+use super::{AppState, Params, address, cookie, failure, html, language, looked_at, record, who};
 use crate::console::accounts;
 use crate::console::actions::LogAction;
 use crate::console::i18n::{Lang, t};
@@ -30,16 +30,21 @@ use axum::response::{IntoResponse, Redirect, Response};
 /// names; `since` is the number of the listener's last word when the page was read (the
 /// stream begins with the words said after it).
 pub(super) async fn events(Shared(s): Shared<AppState>, headers: HeaderMap, Query(q): Query<Params>) -> Response {
-    let session = match who(&s, &headers).await {
+    // The page's own stream: opening it again (as a browser does after a break) keeps no
+    // idle session alive.
+    let session = match looked_at(&s, &headers, true).await {
         Ok(session) => session,
         Err(r) => return r,
     };
     let token = cookie(&headers, COOKIE).unwrap_or_default().to_owned();
     let page = Page { lang: language(&headers, &q).0, rows: q.contains_key("rows").then(|| Shown::of(&q)) };
-    let (rx, backlog) = s.live.subscribe(q.get("since").and_then(|n| n.parse().ok()));
+    // Where the page was: the last event it had (the browser says so when it opens the
+    // stream again), else when it was read.
+    let heard = headers.get("last-event-id").and_then(|v| v.to_str().ok());
+    let (rx, backlog) = s.live.subscribe(heard.or(q.get("since").map(String::as_str)));
     let began = in_order(session.account);
     let backlog = backlog.into();
-    let stream = changes(Watch { s, token, began, page, rx, backlog, tick: recheck(), unsure: false });
+    let stream = changes(Watch { s, token, began, page, rx, backlog, last: 0, tick: recheck(), unsure: false });
     Sse::new(stream).keep_alive(KeepAlive::default()).into_response()
 }
 
@@ -66,9 +71,11 @@ struct Watch {
     /// The account as it was when the stream began, its sites in order.
     began: accounts::Account,
     page: Page,
-    rx: tokio::sync::broadcast::Receiver<live::Change>,
+    rx: tokio::sync::broadcast::Receiver<(u64, live::Change)>,
     /// Words said after the page was read and before the stream began, taken first.
-    backlog: std::collections::VecDeque<live::Change>,
+    backlog: std::collections::VecDeque<(u64, live::Change)>,
+    /// The number of the last word taken (each event carries its mark as its id).
+    last: u64,
     tick: tokio::time::Interval,
     /// Words were dropped while the session could not be looked at.
     unsure: bool,
@@ -98,10 +105,13 @@ impl Watch {
         };
         let mut taken = Vec::new();
         loop {
+            if let Ok((n, _)) = &next {
+                self.last = self.last.max(*n);
+            }
             match next {
-                Ok(live::Change::Sites(c)) => taken.push(c),
+                Ok((_, live::Change::Sites(c))) => taken.push(c),
                 // Missed, or fallen so far behind that words were dropped: read all again.
-                Ok(live::Change::Missed) | Err(TryRecvError::Lagged(_)) => return Some(Taken::Missed),
+                Ok((_, live::Change::Missed)) | Err(TryRecvError::Lagged(_)) => return Some(Taken::Missed),
                 Err(TryRecvError::Empty) => return Some(Taken::Sites(taken)),
                 Err(TryRecvError::Closed) => return None,
             }
@@ -176,7 +186,7 @@ fn changes(watch: Watch) -> impl Stream<Item = Result<Event, Infallible>> {
             }
             let said = if std::mem::take(&mut watch.unsure) { Some(missed()) } else { said };
             if let Some(said) = said {
-                return Some((Ok(said), Some(watch)));
+                return Some((Ok(said.id(watch.s.live.mark(watch.last))), Some(watch)));
             }
         }
     })

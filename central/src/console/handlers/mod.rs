@@ -220,11 +220,15 @@ fn failure(e: &DbError) -> Response {
 
 /// Who is asking; a redirect to the login page if nobody.
 async fn who(s: &State, headers: &HeaderMap) -> Result<Session, Response> {
-    let Some(token) = cookie(headers, COOKIE) else { return Err(Redirect::to("/login").into_response()) };
-    let db = s.db.get().await.map_err(|e| failure(&e))?;
     // A live page's own fetches (its fragments) do not keep an idle session alive: only
     // what a person does does.
-    let live = headers.get("x-portvakt-live").is_some();
+    looked_at(s, headers, headers.get("x-portvakt-live").is_some()).await
+}
+
+/// The session of the request's cookie; `live`: looked at without counting as use.
+async fn looked_at(s: &State, headers: &HeaderMap, live: bool) -> Result<Session, Response> {
+    let Some(token) = cookie(headers, COOKIE) else { return Err(Redirect::to("/login").into_response()) };
+    let db = s.db.get().await.map_err(|e| failure(&e))?;
     let found = if live { session::peek(&db, token).await } else { session::find(&db, token).await };
     match found {
         Ok(Some(session)) => Ok(session),
@@ -238,8 +242,8 @@ struct Asker {
     session: Session,
     lang: Lang,
     set_lang: Option<Lang>,
-    /// The live listener's last word when the request came, before anything was read.
-    since: u64,
+    /// The live listener's last word's mark when the request came, before anything was read.
+    since: String,
 }
 
 impl Asker {
@@ -248,7 +252,7 @@ impl Asker {
             account: Some(&self.session.account),
             csrf: &self.session.csrf,
             lang: self.lang,
-            since: Some(self.since),
+            since: Some(&self.since),
         }
     }
 
