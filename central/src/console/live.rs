@@ -107,22 +107,27 @@ impl Changed {
     }
 }
 
+/// A word with its number.
+pub type Word = (u64, Change);
+
 /// Where the listener says what changed: each word numbered, the last [`BACKLOG`] kept,
 /// so that a page's stream can begin with what was said after the page was read. A word's
 /// mark is `<epoch>.<number>`: the epoch is this console's start, so a mark from another
 /// console process (one restarted since the page was read) is never taken for one of its.
 pub struct Live {
     epoch: u64,
-    changes: broadcast::Sender<(u64, Change)>,
+    changes: broadcast::Sender<Word>,
     /// The last words, with their numbers; the number of the last word said.
-    recent: Mutex<(VecDeque<(u64, Change)>, u64)>,
+    recent: Mutex<(VecDeque<Word>, u64)>,
 }
 
 impl Live {
     fn new() -> Self {
         let (changes, _) = broadcast::channel(BACKLOG);
         let started = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        Live { epoch: started.as_nanos() as u64, changes, recent: Mutex::default() }
+        // Its start in microseconds: no two starts of one console share it.
+        let epoch = u64::try_from(started.as_micros()).unwrap_or(u64::MAX);
+        Live { epoch, changes, recent: Mutex::default() }
     }
 
     /// The mark of word `n`.
@@ -138,7 +143,7 @@ impl Live {
     /// A stream of what is said from now on (each word with its number), and the words
     /// said after the one `since` marks (a page read then) that are still kept;
     /// [`Change::Missed`] if some are not, or the mark is not one of this console's.
-    pub fn subscribe(&self, since: Option<&str>) -> (broadcast::Receiver<(u64, Change)>, Vec<(u64, Change)>) {
+    pub fn subscribe(&self, since: Option<&str>) -> (broadcast::Receiver<Word>, Vec<Word>) {
         let Ok(recent) = self.recent.lock() else { return (self.changes.subscribe(), vec![(0, Change::Missed)]) };
         let rx = self.changes.subscribe();
         let (kept, last) = &*recent;
@@ -284,7 +289,7 @@ mod tests {
         assert_eq!(next_word(now, Some(said)), said + PERIOD, "at most one word a period");
     }
 
-    fn numbers(words: &[(u64, Change)]) -> Vec<(u64, bool)> {
+    fn numbers(words: &[Word]) -> Vec<(u64, bool)> {
         words.iter().map(|(n, c)| (*n, matches!(c, Change::Missed))).collect()
     }
 

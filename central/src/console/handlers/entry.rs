@@ -71,9 +71,9 @@ struct Watch {
     /// The account as it was when the stream began, its sites in order.
     began: accounts::Account,
     page: Page,
-    rx: tokio::sync::broadcast::Receiver<(u64, live::Change)>,
+    rx: tokio::sync::broadcast::Receiver<live::Word>,
     /// Words said after the page was read and before the stream began, taken first.
-    backlog: std::collections::VecDeque<(u64, live::Change)>,
+    backlog: std::collections::VecDeque<live::Word>,
     /// The number of the last word taken (each event carries its mark as its id).
     last: u64,
     tick: tokio::time::Interval,
