@@ -28,6 +28,24 @@ pub struct Viewer<'a> {
     pub since: Option<&'a str>,
 }
 
+/// The version of the page's script and style, from what they say: a browser that kept
+/// the old ones (they are cached) asks for the new ones as soon as a console with other
+/// ones answers.
+const ASSETS: u64 = fnv(include_str!("../../assets/console.js").as_bytes())
+    ^ fnv(include_str!("../../assets/console.css").as_bytes()).rotate_left(1);
+
+/// FNV-1a, 64 bits.
+const fn fnv(bytes: &[u8]) -> u64 {
+    let mut hash = 0xcbf2_9ce4_8422_2325_u64;
+    let mut i = 0;
+    while i < bytes.len() {
+        hash ^= bytes[i] as u64;
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+        i += 1;
+    }
+    hash
+}
+
 /// The page around `body`.
 pub fn layout(v: &Viewer<'_>, title: &str, body: &Markup) -> Markup {
     let l = v.lang;
@@ -38,8 +56,8 @@ pub fn layout(v: &Viewer<'_>, title: &str, body: &Markup) -> Markup {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · " (t(l, "title")) }
-                link rel="stylesheet" href="/assets/console.css";
-                script src="/assets/console.js" defer {}
+                link rel="stylesheet" href={ "/assets/console.css?v=" (ASSETS) };
+                script src={ "/assets/console.js?v=" (ASSETS) } defer {}
             }
             body {
                 a class="skip noprint" href="#main" { (t(l, "skip")) }
@@ -363,6 +381,15 @@ pub fn log(l: Lang, rows: &[LogLine]) -> Markup {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_page_names_its_script_and_style_by_their_contents_so_an_upgrade_is_never_served_a_kept_old_one() {
+        let page =
+            layout(&Viewer { account: None, csrf: "", lang: Lang::Sv, since: None }, "t", &html! {}).into_string();
+        assert!(page.contains(&format!(r#"src="/assets/console.js?v={ASSETS}""#)), "{page}");
+        assert!(page.contains(&format!(r#"href="/assets/console.css?v={ASSETS}""#)), "{page}");
+        assert_ne!(fnv(b"console.log(1)"), fnv(b"console.log(2)"), "another script, another version");
+    }
 
     #[test]
     fn an_auditor_sees_no_acknowledge_button_and_an_administrator_does() {

@@ -27,8 +27,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 /// The live stream. Its query is the page's: `rows` asks for the changed rows of the fleet
 /// table (as the page's `q`, `problems` and `only` show them, in its language) beside the
-/// names; `since` is the number of the listener's last word when the page was read (the
-/// stream begins with the words said after it).
+/// names; `since` is the mark of the listener's last word when the page was read (the
+/// stream begins with the words said after it, or after the last event the browser had:
+/// `Last-Event-ID`).
 pub(super) async fn events(Shared(s): Shared<AppState>, headers: HeaderMap, Query(q): Query<Params>) -> Response {
     // The page's own stream: opening it again (as a browser does after a break) keeps no
     // idle session alive.
