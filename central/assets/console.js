@@ -15,16 +15,16 @@
   if (print) print.addEventListener("click", (e) => { e.preventDefault(); window.print(); });
   const live = () => Array.from(document.querySelectorAll("[data-live]"));
   if (live().length === 0 || !window.EventSource) return;
-  // The fragment's own parameters, and the page's (filter, sort, language) beside them.
-  const address = (el) => {
-    const u = new URL(el.dataset.live, window.location.origin);
+  // `path` with its own parameters, and the page's (filter, sort, language) beside them.
+  const withPage = (path) => {
+    const u = new URL(path, window.location.origin);
     new URLSearchParams(window.location.search).forEach((v, k) => { if (!u.searchParams.has(k)) u.searchParams.set(k, v); });
     return u;
   };
+  const address = (el) => withPage(el.dataset.live);
   // The page's query (filter, language) goes with the stream; rows only for a table of
   // them, and only its site's row for a table of one site's.
-  const stream = new URL("/events", window.location.origin);
-  new URLSearchParams(window.location.search).forEach((v, k) => stream.searchParams.set(k, v));
+  const stream = withPage("/events");
   const tables = Array.from(document.querySelectorAll("[data-live][data-rows]")).map((el) => el.dataset.site);
   if (tables.length > 0) stream.searchParams.set("rows", "1");
   if (tables.length > 0 && !tables.includes("*")) stream.searchParams.set("only", tables[0]);
@@ -78,12 +78,15 @@
     busy.set(key, state);
     work().finally(() => { busy.delete(key); if (state.again) once(key, work); });
   };
+  // A live part read again (one fetch at a time), and every one.
+  const again = (el) => once(el.dataset.live, () => refresh(el));
+  const allAgain = () => live().forEach(again);
   // A person may pause the live updates and resume them (WCAG 2.2.2): what changed
   // meanwhile is read when they resume.
   let paused = false;
   let stale = false;
   const resume = () => {
-    if (stale) live().forEach((el) => once(el.dataset.live, () => refresh(el)));
+    if (stale) allAgain();
     stale = false;
   };
   document.querySelectorAll(".live-note button.pause").forEach((b) => {
@@ -120,18 +123,17 @@
       // fetch of the whole part is under way (it would put back what it read before): in place.
       const inPlace = el.dataset.rows !== undefined && bySite && !busy.has(el.dataset.live) &&
         mine.every((site) => typeof changed[site] === "string" && (rows.has(site) || changed[site] === ""));
-      if (!inPlace) { once(el.dataset.live, () => refresh(el)); return; }
+      if (!inPlace) { again(el); return; }
       mine.filter((site) => rows.has(site)).forEach((site) => place(rows.get(site), changed[site]));
       // The last row gone: the part says it has none, as the server words it.
-      if (!el.querySelector("tr")) once(el.dataset.live, () => refresh(el));
+      if (!el.querySelector("tr")) again(el);
       el.dispatchEvent(new Event("refreshed"));
     });
   });
   // Changes may have been missed (the server connected to its database again): every
   // live part is read again.
   events.addEventListener("missed", () => {
-    if (putAside()) return;
-    live().forEach((el) => once(el.dataset.live, () => refresh(el)));
+    if (!putAside()) allAgain();
   });
   // The account's sites or role changed: the page is loaded again, showing what it may
   // see now (the server has ended the stream).

@@ -30,7 +30,7 @@ pub fn checks(v: &Viewer<'_>, month: &str, reads: &[Read], sampled: &[i64]) -> M
                     tr data-read=(r.id) {
                         td { (local(r.at)) } td { (r.who) }
                         td { (purpose_words(l, &r.purpose)) @if let Some(n) = &r.note { ": " (n) } }
-                        td { (r.holder.as_deref().unwrap_or("–")) } td { (super::catalogue::searched(l, &r.query)) } td { (r.records) }
+                        td { (r.holder.as_deref().unwrap_or("–")) } td { (super::log_words::searched(l, &r.query)) } td { (r.records) }
                         td {
                             @if let Some((by, at, outcome)) = &r.checked {
                                 (outcome_words(l, outcome)) " · " (by) " " (local(*at))

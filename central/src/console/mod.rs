@@ -14,6 +14,7 @@ mod check_page;
 mod handlers;
 pub mod i18n;
 mod live;
+mod log_words;
 mod pages;
 pub mod session;
 mod spreadsheet;

@@ -371,7 +371,7 @@ pub fn log(l: Lang, rows: &[LogLine]) -> Markup {
                 tr {
                     td { (local(*at)) } td { (who.as_deref().unwrap_or("–")) }
                     td title=(action) { (kind.map_or_else(|| action.clone(), |k| catalogue::action(l, k))) }
-                    td { (catalogue::log_detail(l, kind, detail)) } td { (address.as_deref().unwrap_or("–")) }
+                    td { (super::log_words::log_detail(l, kind, detail)) } td { (address.as_deref().unwrap_or("–")) }
                 }
             } }
         } }))
